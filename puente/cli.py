@@ -1,0 +1,216 @@
+"""The `puente` command.
+
+Every user error is a :class:`PuenteError`: :func:`main` prints it as one line in the
+current language and exits with the error's code; never a traceback. Sub-command groups
+of other packages (share, audit, link, hits, analyze, serve, ...) register themselves in
+``_GROUPS`` below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from puente.errors import PuenteError
+from puente.i18n import language, set_language, t
+from puente.settings import setting
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Puente: binational trafficking intelligence node / nodo de inteligencia binacional.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+class State:
+    home: Path = Path(setting("home"))
+
+
+state = State()
+
+
+@app.callback()
+def _root(
+    home: Optional[Path] = typer.Option(None, "--home", help="Node directory / directorio del nodo (PUENTE_HOME)."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Message language: en or es / idioma: en o es."),
+) -> None:
+    if lang:
+        set_language(lang)
+    elif setting("lang"):
+        set_language(setting("lang"))
+    state.home = home or Path(setting("home"))
+
+
+def load_node():  # type: ignore[no-untyped-def]
+    from puente.node import Node
+
+    return Node.load(state.home)
+
+
+@app.command()
+def init(
+    name: str = typer.Option(..., help="Node name, e.g. us-hsi or mx-fgr."),
+    country: str = typer.Option(..., help="US or MX."),
+    store: Optional[str] = typer.Option(None, help="Store URL (default: DuckDB file in the node directory)."),
+) -> None:
+    """Create a node: name, country, store and signing keys."""
+    from puente.node import Node
+
+    node = Node.init(state.home, name, country, store)
+    console.print(t("node_created", name=node.name, country=node.country, home=str(node.home), store=node.store_url))
+
+
+@app.command()
+def profiles() -> None:
+    """List the ingest profiles (built-in and the node's own)."""
+    from puente.ingest.profile import load_profiles
+
+    user_dir = state.home / "profiles"
+    table = Table(t("col_name"), t("col_kind"), t("col_source"), t("col_description"))
+    lang = language()
+    for profile in load_profiles(user_dir if user_dir.is_dir() else None).values():
+        table.add_row(profile.name, profile.kind, profile.origin, profile.describe(lang))
+    console.print(table)
+
+
+@app.command()
+def ingest(
+    files: list[Path] = typer.Argument(..., help="Files to ingest (CSV, XLSX or JSON Lines)."),
+    profile: str = typer.Option(..., "--profile", "-p", help="Profile name (see `puente profiles`)."),
+) -> None:
+    """Ingest files: every row is stored, quarantined with a reason, or a duplicate."""
+    from puente.ingest.pipeline import ingest_file
+    from puente.ingest.profile import get_profile
+
+    node = load_node()
+    prof = get_profile(profile, node.profiles_dir)
+    with node.open_store() as store:
+        for path in files:
+            with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                          console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
+                task = bar.add_task(path.name, total=None)
+                report = ingest_file(node, store, path, prof,
+                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+            console.print(f"[bold]{path.name}[/bold]: {report.summary()}")
+            if report.rows_read == 0:
+                console.print(t("header_only", path=str(path)))
+            if report.places_total:
+                console.print("  " + t("ingest_places", resolved=report.places_resolved, total=report.places_total))
+            if report.encoding != "utf-8":
+                console.print("  " + t("ingest_encoding", encoding=report.encoding))
+            if report.unmatched_headers:
+                console.print("  " + t("ingest_extra", headers=", ".join(report.unmatched_headers)))
+            if report.quarantined:
+                console.print("  " + t("ingest_see_quarantine"))
+
+
+@app.command()
+def status() -> None:
+    """What the node holds: counts by kind, date range, share of places resolved."""
+    from puente.store.summary import summarize
+
+    node = load_node()
+    console.print(t("status_header", name=node.name, country=node.country, store=node.store_url))
+    table = Table(t("col_kind"), t("col_owner"), t("col_records"), t("col_from"), t("col_to"), t("col_places"))
+    with node.open_store() as store:
+        for s in summarize(store):
+            share = f"{s.resolved}/{s.places} ({100 * s.resolved / s.places:.0f}%)" if s.places else "-"
+            table.add_row(s.kind, s.owner, str(s.records), str(s.first or "-"), str(s.last or "-"), share)
+    console.print(table)
+
+
+@app.command()
+def export(
+    kind: str = typer.Argument(..., help="Record kind, e.g. seizure or person."),
+    fmt: str = typer.Option("csv", "--format", "-f", help="csv, parquet, jsonl, geojson or ftm."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file."),
+) -> None:
+    """Write a record kind out (people, organizations, vehicles also as FollowTheMoney)."""
+    from puente.export.writers import export_kind
+
+    node = load_node()
+    suffix = {"ftm": "ftm.json"}.get(fmt, fmt)
+    target = out or Path(f"{kind}.{suffix}")
+    with node.open_store() as store:
+        count = export_kind(store, kind, fmt, target)
+    console.print(t("exported", count=count, kind=kind, path=str(target)))
+
+
+@app.command()
+def quarantine(limit: int = typer.Option(50, help="Rows to show.")) -> None:
+    """List rejected rows with their reasons."""
+    node = load_node()
+    lang = language()
+    with node.open_store() as store:
+        rows = store.query(
+            f"SELECT source_file, source_row, kind, field, reason_{lang} FROM quarantine "  # noqa: S608
+            "ORDER BY created_at, source_file, source_row LIMIT ?", [limit])
+        total = store.scalar("SELECT COUNT(*) FROM quarantine")
+    if not rows:
+        console.print(t("no_quarantine"))
+        return
+    table = Table(t("col_file"), t("col_row"), t("col_kind"), t("col_field"), t("col_reason"))
+    for source_file, row, kind, field, reason in rows:
+        table.add_row(Path(source_file).name, str(row), kind, field or "-", reason)
+    console.print(table)
+    console.print(f"{len(rows)}/{total}")
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("puente-demo"), "--out", help="Directory for the demo nodes and files."),
+) -> None:
+    """Build demo nodes on the embedded store and show what they hold."""
+    from puente.demo import run_demo
+
+    started = time.monotonic()
+    run_demo(out, console)
+    console.print(t("demo_done", seconds=time.monotonic() - started, home=str(out)))
+
+
+# Sub-command groups contributed by other packages: (module, attribute, name).
+_GROUPS: list[tuple[str, str, str]] = []
+
+
+def _register_groups() -> None:
+    for module, attr, name in _GROUPS:
+        group = getattr(importlib.import_module(module), attr)
+        if isinstance(group, typer.Typer):
+            app.add_typer(group, name=name)
+        else:
+            app.command(name=name)(group)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _register_groups()
+    try:
+        app(args=argv, standalone_mode=False)
+    except PuenteError as exc:
+        err_console.print(f"[red]puente:[/red] {exc.message()}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print(f"[red]puente:[/red] {t('interrupted')}")
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        return 1
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

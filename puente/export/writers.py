@@ -1,0 +1,74 @@
+"""Write a record kind out as CSV, Parquet, JSON Lines or GeoJSON, and entities as
+FollowTheMoney JSON Lines (readable by Aleph and OpenSanctions tools)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from puente.errors import UsageError
+from puente.model import Kind, load_model
+from puente.store.base import Store
+
+FORMATS = ("csv", "parquet", "jsonl", "geojson", "ftm")
+
+
+def read_kind(store: Store, kind: Kind, where: str = "", params: list[Any] | None = None) -> pa.Table:
+    cols = ", ".join(f'"{c}"' for c in [*kind.columns(), "extra"])
+    sql = f"SELECT {cols} FROM {kind.table} {where} ORDER BY id"  # noqa: S608
+    return store.query_arrow(sql, params or [])
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def export_kind(store: Store, kind_name: str, fmt: str, out: Path) -> int:
+    model = load_model()
+    kind = model.kind(kind_name)
+    if fmt not in FORMATS:
+        raise UsageError("unknown_format_export", fmt=fmt, formats=", ".join(FORMATS))
+    table = read_kind(store, kind)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "parquet":
+        pq.write_table(table, out)
+    elif fmt == "csv":
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(table.column_names)
+            for row in table.to_pylist():
+                writer.writerow([_jsonable(v) if v is not None else "" for v in row.values()])
+    elif fmt == "jsonl":
+        with out.open("w", encoding="utf-8") as handle:
+            for row in table.to_pylist():
+                handle.write(json.dumps({k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n")
+    elif fmt == "geojson":
+        if not kind.geometry:
+            raise UsageError("no_geometry", kind=kind.name)
+        with out.open("w", encoding="utf-8") as handle:
+            json.dump({"type": "FeatureCollection", "features": list(geojson_features(kind, table.to_pylist()))},
+                      handle, ensure_ascii=False)
+    else:
+        if not kind.ftm_schema:
+            raise UsageError("no_ftm", kind=kind.name)
+        from puente.export.ftm import write_ftm
+
+        write_ftm(store, kind, table.to_pylist(), out)
+    return table.num_rows
+
+
+def geojson_features(kind: Kind, rows: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    geo = kind.geometry
+    for row in rows:
+        lat, lon = row.get(f"{geo}_lat"), row.get(f"{geo}_lon")
+        geometry = {"type": "Point", "coordinates": [lon, lat]} if lat is not None and lon is not None else None
+        yield {"type": "Feature", "id": row["id"], "geometry": geometry,
+               "properties": {k: _jsonable(v) for k, v in row.items()}}

@@ -1,0 +1,193 @@
+"""Turn one raw row into a clean record of a kind, or into reasons it was rejected.
+
+Headers are matched to model fields once per file (explicit profile columns first,
+then field names, English/Spanish labels and aliases, accents and case ignored).
+Columns that match no field are kept in the record's ``extra`` JSON, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from puente.geo.gazetteer import Gazetteer
+from puente.i18n import t
+from puente.ingest.profile import Profile
+from puente.model import Field, Kind, Model
+from puente.model.types import CLEANERS, CleanContext, Invalid, fold
+
+_LB = 0.45359237
+
+
+@dataclass
+class Rejection:
+    field: str
+    key: str
+    args: dict[str, Any]
+
+    def text(self, lang: str) -> str:
+        return f"{self.field}: {t(self.key, lang=lang, **self.args)}" if self.field else t(self.key, lang=lang, **self.args)
+
+
+def match_headers(kind: Kind, profile: Profile, headers: list[str]) -> tuple[dict[str, str], list[str]]:
+    """header -> field name, and the headers that match nothing (kept as extra)."""
+    by_key: dict[str, str] = {}
+    for f in kind.input_fields():
+        for key in f.header_keys():
+            by_key.setdefault(key, f.name)
+    mapping: dict[str, str] = {}
+    extra: list[str] = []
+    explicit = {fold(h).replace(" ", "_"): fname for h, fname in profile.columns.items()}
+    for header in headers:
+        key = fold(header).replace(" ", "_")
+        fname = explicit.get(key) or by_key.get(key)
+        if fname and fname not in mapping.values():
+            mapping[header] = fname
+        else:
+            extra.append(header)
+    return mapping, extra
+
+
+class RowCleaner:
+    def __init__(self, model: Model, kind: Kind, profile: Profile, gazetteer: Gazetteer,
+                 headers: list[str], record_id: Any) -> None:
+        self.model = model
+        self.kind = kind
+        self.profile = profile
+        self.gazetteer = gazetteer
+        self.record_id = record_id
+        self.ctx = CleanContext(date_order=profile.date_order, decimal=profile.decimal,
+                                country=profile.country, vocabularies=model.vocabularies)
+        self.set_headers(headers)
+
+    def set_headers(self, headers: list[str]) -> None:
+        self.mapping, self.extra_headers = match_headers(self.kind, self.profile, headers)
+
+    def missing_required(self) -> list[str]:
+        """Required fields that no header provides and no default fills."""
+        present = set(self.mapping.values()) | set(self.profile.defaults)
+        return [f.name for f in self.kind.input_fields() if f.required and f.name not in present]
+
+    # -- one row -----------------------------------------------------------------------
+    def clean(self, values: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Rejection]]:
+        raw: dict[str, Any] = dict(self.profile.defaults)
+        for header, fname in self.mapping.items():
+            value = values.get(header)
+            if value is not None and not (isinstance(value, str) and not value.strip()):
+                raw[fname] = value
+        record: dict[str, Any] = {}
+        errors: list[Rejection] = []
+        country = self.profile.country
+        if "country" in raw:
+            try:
+                country = CLEANERS["country"](raw["country"], self.ctx)
+            except Invalid:
+                pass
+        for f in self.kind.input_fields():
+            value = raw.get(f.name)
+            if value is None:
+                if f.required:
+                    errors.append(Rejection(f.name, "missing_value", {}))
+                if f.type == "place":
+                    record.update({c: None for c in f.columns()})
+                else:
+                    record[f.name] = None
+                continue
+            try:
+                record.update(self._clean_field(f, value, country))
+            except Invalid as exc:
+                errors.append(Rejection(f.name, exc.key, exc.args_))
+        if errors:
+            return None, errors
+        try:
+            self._derive(record, country)
+        except Invalid as exc:
+            return None, [Rejection("", exc.key, exc.args_)]
+        extra = {h: values.get(h) for h in self.extra_headers if values.get(h) not in (None, "")}
+        record["extra"] = json.dumps(extra, ensure_ascii=False, default=str) if extra else None
+        return record, []
+
+    def _clean_field(self, f: Field, value: Any, country: str | None) -> dict[str, Any]:
+        if f.type == "place":
+            return self._place(f, value, country)
+        if f.type == "enum":
+            code = self.model.vocabularies[f.vocab or ""].lookup(str(value))
+            if code is None:
+                raise Invalid("unknown_term", value=str(value), vocab=f.vocab)
+            return {f.name: code}
+        if f.type == "list":
+            codes = []
+            for part in str(value).replace("|", ";").split(";"):
+                if part.strip():
+                    code = self.model.vocabularies[f.vocab or ""].lookup(part)
+                    if code is None:
+                        raise Invalid("unknown_term", value=part.strip(), vocab=f.vocab)
+                    codes.append(code)
+            return {f.name: ";".join(dict.fromkeys(codes)) or None}
+        if f.type == "text":
+            cleaned: Any = CLEANERS["text"](value, self.ctx)
+            return {f.name: cleaned.upper() if f.upper else cleaned}
+        cleaned = CLEANERS[f.type](value, self.ctx)
+        if f.minimum is not None and cleaned < f.minimum:
+            raise Invalid("below_minimum", value=str(value), minimum=f.minimum)
+        if f.maximum is not None and cleaned > f.maximum:
+            raise Invalid("above_maximum", value=str(value), maximum=f.maximum)
+        return {f.name: cleaned}
+
+    def _place(self, f: Field, value: Any, country: str | None) -> dict[str, Any]:
+        text = " ".join(str(value).split())
+        place = self.gazetteer.resolve(text, country, "port" if f.name == "port" else "place")
+        p = f.name
+        if place is None:
+            return {f"{p}_text": text, f"{p}_id": None, f"{p}_name": None, f"{p}_admin1": None,
+                    f"{p}_country": None, f"{p}_lat": None, f"{p}_lon": None, f"{p}_h3": None}
+        return {f"{p}_text": text, f"{p}_id": place.id, f"{p}_name": place.name, f"{p}_admin1": place.admin1,
+                f"{p}_country": place.country, f"{p}_lat": place.lat, f"{p}_lon": place.lon, f"{p}_h3": place.h3}
+
+    # -- derived fields ------------------------------------------------------------------
+    def _derive(self, r: dict[str, Any], country: str | None) -> None:
+        kind = self.kind.name
+        if "quantity_kg" in self.kind.fields and "unit" in r:
+            unit = self.model.vocabularies["units"].terms[r["unit"]].extra
+            if "pill_kg" in unit:
+                r["pill_count"] = int(r["quantity"]) if kind == "seizure" else None
+                r["quantity_kg"] = r["quantity"] * unit["pill_kg"]
+            else:
+                r["quantity_kg"] = r["quantity"] * unit["kg"]
+                if kind == "seizure":
+                    r["pill_count"] = None
+        if kind == "seizure" and r.get("country") is None:
+            r["country"] = r.get("place_country") or country
+        if kind == "seizure_aggregate":
+            fy, month = r["fiscal_year"], r["month"]
+            r["period"] = dt.date(fy - 1 if month >= 10 else fy, month, 1)
+            r["quantity_kg"] = r["pounds"] * _LB
+            r.update(self._place(self.kind.fields["aor_place"], r["aor"], "US"))
+            r["aor_place_text"] = r["aor"]
+        if kind == "firearm_trace":
+            bought, found = r.get("purchase_date"), r.get("recovery_date")
+            r["time_to_crime_days"] = (found - bought).days if bought and found else None
+            if r["time_to_crime_days"] is not None and r["time_to_crime_days"] < 0:
+                raise Invalid("recovery_before_purchase")
+            if r.get("recovery_country") is None:
+                r["recovery_country"] = r.get("recovery_place_country") or country
+        if kind == "link":
+            r["from_id"] = self.record_id(r["from_kind"], r["from_ref"])
+            r["to_id"] = self.record_id(r["to_kind"], r["to_ref"])
+
+    def identity(self, record: dict[str, Any], content_hash: str) -> str:
+        if self.profile.identity:
+            return "\x1f".join(str(record.get(f)) for f in self.profile.identity)
+        if self.kind.name == "link":
+            return "\x1f".join(str(record[f]) for f in ("from_id", "to_id", "role"))
+        if record.get("source_id"):
+            return "src\x1f" + str(record["source_id"])
+        return "hash\x1f" + content_hash
+
+
+def content_hash(record: dict[str, Any]) -> str:
+    canonical = json.dumps(record, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()

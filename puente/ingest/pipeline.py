@@ -1,0 +1,222 @@
+"""Ingest one file: read → clean → derive → id → dedupe → write, as one atomic batch.
+
+Every row read ends in exactly one of: stored (new or a correction of a stored record),
+quarantined (with row number, field and reason), or a duplicate (same id and content as
+a stored record, or repeated within the file). The whole file is one transaction: a crash
+or Ctrl-C leaves the store with all of the batch or none of it. Rows stream through in
+chunks, so a file larger than memory works.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pyarrow as pa
+
+from puente.errors import InputError
+from puente.geo.gazetteer import load_gazetteer
+from puente.i18n import t
+from puente.ingest.clean import Rejection, RowCleaner, content_hash
+from puente.ingest.profile import Profile
+from puente.ingest.readers import RawRow, open_source
+from puente.model import PLACE_COLUMNS, Kind, load_model
+from puente.node import Node
+from puente.settings import setting
+from puente.store.base import Store
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class IngestReport:
+    batch_id: str
+    kind: str
+    profile: str
+    source_file: str
+    encoding: str = "utf-8"
+    rows_read: int = 0
+    stored: int = 0
+    updated: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    places_total: int = 0
+    places_resolved: int = 0
+    unmatched_headers: list[str] = field(default_factory=list)
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.stored + self.updated + self.quarantined + self.duplicates
+
+    def summary(self, lang: str | None = None) -> str:
+        return t("ingest_summary", lang=lang, read=self.rows_read, stored=self.stored, updated=self.updated,
+                 quarantined=self.quarantined, duplicates=self.duplicates)
+
+
+def _file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _arrow_type(sql: str) -> pa.DataType:
+    return {"TEXT": pa.string(), "DATE": pa.date32(), "DOUBLE PRECISION": pa.float64(), "BIGINT": pa.int64(),
+            "INTEGER": pa.int32(), "TIMESTAMP": pa.timestamp("us")}[sql]
+
+
+def schema_for(kind: Kind) -> pa.Schema:
+    cols = {**kind.columns(), "extra": "TEXT"}
+    return pa.schema([(c, _arrow_type(t_)) for c, t_ in cols.items()])
+
+
+class _Batch:
+    """Buffered writes for one kind within the open transaction."""
+
+    def __init__(self, store: Store, kind: Kind, report: IngestReport) -> None:
+        self.store = store
+        self.kind = kind
+        self.report = report
+        self.schema = schema_for(kind)
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.quarantine: list[dict[str, Any]] = []
+        self.seen: dict[str, str] = {}  # id -> content hash, for duplicates within the file
+
+    def add(self, record: dict[str, Any]) -> None:
+        rid, digest = record["id"], record["content_hash"]
+        if self.seen.get(rid) == digest:
+            self.report.duplicates += 1
+            return
+        if rid in self.pending:
+            self.report.updated += 1  # a later row in the same file supersedes an unwritten earlier one
+        self.seen[rid] = digest
+        self.pending[rid] = record
+
+    def flush(self) -> None:
+        if self.pending:
+            existing = self.store.existing_hashes(self.kind.table, list(self.pending))
+            fresh = []
+            replace = []
+            for rid, record in self.pending.items():
+                old = existing.get(rid)
+                if old == record["content_hash"]:
+                    self.report.duplicates += 1
+                    continue
+                if old is not None:
+                    replace.append(rid)
+                    self.report.updated += 1
+                else:
+                    self.report.stored += 1
+                fresh.append(record)
+            self.store.delete_ids(self.kind.table, replace)
+            if fresh:
+                self.store.insert_arrow(self.kind.table, pa.Table.from_pylist(fresh, schema=self.schema))
+            self.pending = {}
+        if self.quarantine:
+            keys = [(q["file_hash"], q["source_row"]) for q in self.quarantine]
+            have = set()
+            for start in range(0, len(keys), 2000):
+                chunk = keys[start : start + 2000]
+                marks = " OR ".join("(file_hash = ? AND source_row = ?)" for _ in chunk)
+                params = [v for key in chunk for v in key]
+                have |= {(r[0], r[1]) for r in self.store.query(
+                    f"SELECT file_hash, source_row FROM quarantine WHERE {marks}", params)}  # noqa: S608
+            new = [q for q in self.quarantine if (q["file_hash"], q["source_row"]) not in have]
+            if new:
+                self.store.insert_arrow("quarantine", pa.Table.from_pylist(new, schema=_QUARANTINE_SCHEMA))
+            self.quarantine = []
+
+
+_QUARANTINE_SCHEMA = pa.schema([
+    ("file_hash", pa.string()), ("source_row", pa.int64()), ("batch_id", pa.string()), ("kind", pa.string()),
+    ("source_file", pa.string()), ("field", pa.string()), ("reason_key", pa.string()), ("reason_en", pa.string()),
+    ("reason_es", pa.string()), ("raw", pa.string()), ("created_at", pa.timestamp("us")),
+])
+
+
+def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
+                progress: Progress | None = None) -> IngestReport:
+    model = load_model()
+    kind = model.kind(profile.kind)
+    max_row = int(setting("max_row_bytes"))
+    source = open_source(path, profile.format, max_row, profile.delimiter)
+    file_hash = _file_hash(path)
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    report = IngestReport(batch_id=uuid.uuid4().hex, kind=kind.name, profile=profile.name, source_file=str(path))
+    batch = _Batch(store, kind, report)
+
+    def record_id(k: str, ref: str) -> str:
+        return node.record_id(k, "src\x1f" + ref)
+
+    gazetteer = load_gazetteer()
+    cleaner: RowCleaner | None = None
+    place_fields = [f.name for f in kind.input_fields() if f.type == "place"]
+    flush_every = int(setting("batch_rows"))
+    header_count = -1
+
+    def quarantine(row: RawRow, rejections: list[Rejection]) -> None:
+        report.quarantined += 1
+        batch.quarantine.append({
+            "file_hash": file_hash, "source_row": row.number, "batch_id": report.batch_id, "kind": kind.name,
+            "source_file": str(path), "field": ", ".join(r.field for r in rejections if r.field) or None,
+            "reason_key": rejections[0].key, "reason_en": "; ".join(r.text("en") for r in rejections),
+            "reason_es": "; ".join(r.text("es") for r in rejections),
+            "raw": row.raw_text or json.dumps(row.values, ensure_ascii=False, default=str), "created_at": now,
+        })
+
+    with store.transaction():
+        for row in source.rows():
+            report.rows_read += 1
+            if cleaner is None or len(source.headers) != header_count:
+                header_count = len(source.headers)
+                if cleaner is None:
+                    cleaner = RowCleaner(model, kind, profile, gazetteer, source.headers, record_id)
+                    missing = cleaner.missing_required()
+                    if missing and source.fmt != "jsonl":
+                        raise InputError("missing_columns", path=str(path), fields=", ".join(missing),
+                                         profile=profile.name)
+                else:
+                    cleaner.set_headers(source.headers)
+            if row.problem:
+                quarantine(row, [Rejection("", row.problem, row.problem_args)])
+                continue
+            record, rejections = cleaner.clean(row.values)
+            if record is None:
+                quarantine(row, rejections)
+                continue
+            for pf in place_fields:
+                if record.get(f"{pf}_text"):
+                    report.places_total += 1
+                    report.places_resolved += record.get(f"{pf}_id") is not None
+            digest = content_hash(record)
+            record.update({
+                "id": node.record_id(kind.name, cleaner.identity(record, digest)), "owner_node": node.name,
+                "source_agency": profile.agency or record.get("agency"), "source_file": path.name,
+                "source_row": row.number, "batch_id": report.batch_id, "ingested_at": now,
+                "content_hash": digest, "bundle_id": None, "retain_until": None,
+            })
+            batch.add(record)
+            if len(batch.pending) + len(batch.quarantine) >= flush_every:
+                batch.flush()
+                if progress:
+                    progress(source.bytes_read, source.size)
+        batch.flush()
+        if progress:
+            progress(source.size, source.size)
+        report.encoding = source.encoding
+        report.unmatched_headers = cleaner.extra_headers if cleaner else []
+        store.execute(
+            "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP, ?, ?, ?, ?, ?)",
+            [report.batch_id, kind.name, profile.name, str(path), file_hash, report.encoding, now,
+             report.rows_read, report.stored, report.updated, report.quarantined, report.duplicates],
+        )
+    return report
+
+
+__all__ = ["IngestReport", "ingest_file", "schema_for", "PLACE_COLUMNS"]

@@ -1,0 +1,272 @@
+"""Value types: each has one ``clean`` function (the followthemoney lesson).
+
+A cleaner takes the raw cell (a string, or a native value from Excel/JSON) and a
+:class:`CleanContext`, and returns the normalized value or raises :class:`Invalid`
+with a message key (translated in :mod:`puente.i18n`) and its arguments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable
+
+from puente.model.vocab import Vocabulary
+
+
+class Invalid(ValueError):
+    """A value that cannot be cleaned; ``key`` is an i18n message key."""
+
+    def __init__(self, key: str, **args: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.args_ = args
+
+
+@dataclass
+class CleanContext:
+    """Per-source settings that change how raw text is read."""
+
+    date_order: str = "auto"  # "dmy" (Mexican sources), "mdy" (U.S.), "auto"
+    decimal: str = "auto"  # "comma", "point", "auto"
+    country: str | None = None  # default country (ISO2) of the source
+    vocabularies: dict[str, Vocabulary] = field(default_factory=dict)
+
+
+def fold(text: str) -> str:
+    """Lower-case, strip accents and collapse punctuation/whitespace: a matching key."""
+    return _fold(text)
+
+
+@lru_cache(maxsize=200_000)
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    stripped = re.sub(r"[^0-9a-zA-Z*+#/-]+", " ", stripped.lower())
+    return " ".join(stripped.split())
+
+
+def _text(raw: Any) -> str:
+    return " ".join(str(raw).split())
+
+
+def clean_text(raw: Any, ctx: CleanContext, upper: bool = False) -> str:
+    value = _text(raw)
+    return value.upper() if upper else value
+
+
+_PARTICLES = {"de", "del", "la", "las", "los", "y", "van", "von", "da", "di"}
+
+
+def clean_name(raw: Any, ctx: CleanContext) -> str:
+    """Collapse whitespace; fix ALL-CAPS or all-lower names to title case, keeping
+    Spanish particles (de, del, de la) lower-case and accents as written."""
+    value = _text(raw)
+    if value.isupper() or value.islower():
+        words = []
+        for i, word in enumerate(value.lower().split(" ")):
+            words.append(word if (i > 0 and word in _PARTICLES) else word.capitalize())
+        value = " ".join(words)
+    return value
+
+
+_MONTHS = {
+    "jan": 1, "ene": 1, "enero": 1, "january": 1,
+    "feb": 2, "febrero": 2, "february": 2,
+    "mar": 3, "marzo": 3, "march": 3,
+    "apr": 4, "abr": 4, "abril": 4, "april": 4,
+    "may": 5, "mayo": 5,
+    "jun": 6, "junio": 6, "june": 6,
+    "jul": 7, "julio": 7, "july": 7,
+    "aug": 8, "ago": 8, "agosto": 8, "august": 8,
+    "sep": 9, "sept": 9, "set": 9, "septiembre": 9, "setiembre": 9, "september": 9,
+    "oct": 10, "octubre": 10, "october": 10,
+    "nov": 11, "noviembre": 11, "november": 11,
+    "dec": 12, "dic": 12, "diciembre": 12, "december": 12,
+}
+
+
+def clean_month(raw: Any, ctx: CleanContext) -> int:
+    if isinstance(raw, int) and 1 <= raw <= 12:
+        return raw
+    key = fold(str(raw)).replace(".", "")
+    if key.isdigit() and 1 <= int(key) <= 12:
+        return int(key)
+    if key in _MONTHS:
+        return _MONTHS[key]
+    raise Invalid("bad_month", value=str(raw))
+
+
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
+_NUMERIC = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$")
+_WORDY = re.compile(r"^(\d{1,2})(?: de)? ([a-z]+)\.?(?: de)?[ /-]?(\d{4})$")
+_WORDY2 = re.compile(r"^(\d{1,2})-([a-z]+)-(\d{2}|\d{4})$")
+_WORDY_US = re.compile(r"^([a-z]+)\.? (\d{1,2}),? (\d{4})$")
+
+
+def _make_date(y: int, m: int, d: int, raw: Any) -> dt.date:
+    if y < 100:
+        y += 2000 if y < 70 else 1900
+    try:
+        value = dt.date(y, m, d)
+    except ValueError:
+        raise Invalid("bad_date", value=str(raw)) from None
+    if not 1900 <= value.year <= 2100:
+        raise Invalid("bad_date", value=str(raw))
+    return value
+
+
+def clean_date(raw: Any, ctx: CleanContext) -> dt.date:
+    if isinstance(raw, dt.datetime):
+        return raw.date()
+    if isinstance(raw, dt.date):
+        return raw
+    text = str(raw).strip()
+    match = _ISO.match(text)
+    if match:
+        return _make_date(int(match[1]), int(match[2]), int(match[3]), raw)
+    match = _NUMERIC.match(text)
+    if match:
+        a, b, y = int(match[1]), int(match[2]), int(match[3])
+        order = ctx.date_order
+        if order == "auto":
+            order = "mdy" if b > 12 else "dmy"
+        day, month = (a, b) if order == "dmy" else (b, a)
+        return _make_date(y, month, day, raw)
+    folded = fold(text).replace(",", "")
+    for pattern in (_WORDY, _WORDY2):
+        match = pattern.match(folded)
+        if match and match[2] in _MONTHS:
+            return _make_date(int(match[3]), _MONTHS[match[2]], int(match[1]), raw)
+    match = _WORDY_US.match(folded)
+    if match and match[1] in _MONTHS:
+        return _make_date(int(match[3]), _MONTHS[match[1]], int(match[2]), raw)
+    raise Invalid("bad_date", value=text)
+
+
+def parse_number(raw: Any, ctx: CleanContext) -> float:
+    if isinstance(raw, bool):
+        raise Invalid("bad_number", value=str(raw))
+    if isinstance(raw, (int, float)):
+        value = float(raw)
+    else:
+        text = str(raw).strip().replace(" ", "").replace("\u00a0", "")
+        if ctx.decimal == "comma" or (ctx.decimal == "auto" and _looks_comma_decimal(text)):
+            text = text.replace(".", "").replace(",", ".")
+        else:
+            text = text.replace(",", "")
+        try:
+            value = float(text)
+        except ValueError:
+            raise Invalid("bad_number", value=str(raw)) from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise Invalid("bad_number", value=str(raw))
+    return value
+
+
+def _looks_comma_decimal(text: str) -> bool:
+    if "," not in text:
+        return False
+    if "." in text:
+        return text.rfind(",") > text.rfind(".")
+    head, _, tail = text.rpartition(",")
+    # "12,5" is a decimal comma; "1,234" stays a thousands separator unless the
+    # source is declared decimal-comma in its profile.
+    return head.count(",") == 0 and len(tail) != 3
+
+
+def clean_integer(raw: Any, ctx: CleanContext) -> int:
+    value = parse_number(raw, ctx)
+    if value != int(value):
+        raise Invalid("bad_integer", value=str(raw))
+    return int(value)
+
+
+_COUNTRIES = {
+    "mx": "MX", "mex": "MX", "mexico": "MX", "estados unidos mexicanos": "MX", "mexicana": "MX", "mexicano": "MX",
+    "us": "US", "usa": "US", "eua": "US", "eeuu": "US", "ee uu": "US", "united states": "US",
+    "united states of america": "US", "estados unidos": "US", "estadounidense": "US", "american": "US",
+    "cn": "CN", "china": "CN", "prc": "CN", "in": "IN", "india": "IN", "de": "DE", "germany": "DE",
+    "alemania": "DE", "ca": "CA", "canada": "CA", "gt": "GT", "guatemala": "GT", "co": "CO",
+    "colombia": "CO", "hk": "HK", "hong kong": "HK", "nl": "NL", "netherlands": "NL",
+    "paises bajos": "NL", "kr": "KR", "korea": "KR", "corea": "KR", "jp": "JP", "japan": "JP",
+    "japon": "JP", "sv": "SV", "el salvador": "SV", "hn": "HN", "honduras": "HN",
+}
+
+
+def clean_country(raw: Any, ctx: CleanContext) -> str:
+    key = fold(str(raw)).replace(".", "")
+    if key in _COUNTRIES:
+        return _COUNTRIES[key]
+    if len(key) == 2 and key.isalpha():
+        return key.upper()
+    raise Invalid("bad_country", value=str(raw))
+
+
+_STRIP_ID = re.compile(r"[^0-9A-Z]")
+
+
+def clean_serial(raw: Any, ctx: CleanContext) -> str:
+    value = _STRIP_ID.sub("", fold(str(raw)).upper())
+    if not value:
+        raise Invalid("bad_serial", value=str(raw))
+    return value
+
+
+clean_plate = clean_serial
+
+
+def clean_vin(raw: Any, ctx: CleanContext) -> str:
+    value = _STRIP_ID.sub("", str(raw).upper())
+    if len(value) != 17 or any(c in value for c in "IOQ"):
+        raise Invalid("bad_vin", value=str(raw))
+    return value
+
+
+_CURP = re.compile(r"^[A-Z][AEIOUX][A-Z]{2}\d{6}[HMX][A-Z]{5}[0-9A-Z]\d$")
+_RFC = re.compile(r"^[A-Z&Ñ]{3,4}\d{6}[A-Z0-9]{3}$")
+_EIN = re.compile(r"^\d{9}$")
+
+
+def clean_curp(raw: Any, ctx: CleanContext) -> str:
+    value = _STRIP_ID.sub("", str(raw).upper())
+    if not _CURP.match(value):
+        raise Invalid("bad_curp", value=str(raw))
+    return value
+
+
+def clean_taxid(raw: Any, ctx: CleanContext) -> str:
+    value = re.sub(r"[^0-9A-Z&Ñ]", "", str(raw).upper())
+    if _RFC.match(value):
+        return value
+    if _EIN.match(value):
+        return f"{value[:2]}-{value[2:]}"
+    raise Invalid("bad_taxid", value=str(raw))
+
+
+Cleaner = Callable[[Any, CleanContext], Any]
+
+CLEANERS: dict[str, Cleaner] = {
+    "text": clean_text,
+    "name": clean_name,
+    "date": clean_date,
+    "month": clean_month,
+    "number": parse_number,
+    "integer": clean_integer,
+    "country": clean_country,
+    "serial": clean_serial,
+    "plate": clean_plate,
+    "vin": clean_vin,
+    "curp": clean_curp,
+    "taxid": clean_taxid,
+}
+
+# SQL column type for each value type (place, enum and list are handled by the model).
+SQL_TYPES: dict[str, str] = {
+    "text": "TEXT", "name": "TEXT", "date": "DATE", "month": "INTEGER", "number": "DOUBLE PRECISION",
+    "integer": "BIGINT", "country": "TEXT", "serial": "TEXT", "plate": "TEXT", "vin": "TEXT",
+    "curp": "TEXT", "taxid": "TEXT", "enum": "TEXT", "list": "TEXT",
+}

@@ -1,0 +1,119 @@
+"""A node: its name, country, store and keys, kept in one directory.
+
+    <home>/node.toml           name, country, store URL, created
+    <home>/keys/signing.key    Ed25519 private key (PEM, mode 0600), signs bundles and checkpoints
+    <home>/keys/signing.pub    its public key, given to partners
+    <home>/keys/id.key         32 random bytes: the HMAC key that namespaces record ids
+    <home>/store.duckdb        the embedded store (unless the store is PostgreSQL)
+    <home>/profiles/           the node's own ingest profiles (YAML or TOML)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from puente.errors import ConfigError, UsageError
+from puente.settings import setting
+from puente.store.base import Store, open_store
+
+COUNTRIES = ("US", "MX")
+
+
+@dataclass
+class Node:
+    home: Path
+    name: str
+    country: str
+    store_url: str
+
+    # -- creation and loading ------------------------------------------------------------
+    @classmethod
+    def init(cls, home: Path, name: str, country: str, store_url: str | None = None) -> "Node":
+        country = country.upper()
+        if country not in COUNTRIES:
+            raise UsageError("bad_country_choice", country=country)
+        if not name or not all(c.isalnum() or c in "-_" for c in name):
+            raise UsageError("bad_node_name", name=name)
+        if (home / "node.toml").exists():
+            raise UsageError("node_exists", home=str(home))
+        home.mkdir(parents=True, exist_ok=True)
+        keys = home / "keys"
+        keys.mkdir(exist_ok=True)
+        os.chmod(keys, 0o700)
+        private = Ed25519PrivateKey.generate()
+        _write_secret(keys / "signing.key", private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        (keys / "signing.pub").write_bytes(private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        _write_secret(keys / "id.key", secrets.token_bytes(32))
+        (home / "profiles").mkdir(exist_ok=True)
+        url = store_url or setting("store") or f"duckdb:///{(home / 'store.duckdb').resolve()}"
+        created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        (home / "node.toml").write_text(
+            f'name = "{name}"\ncountry = "{country}"\nstore = "{url}"\ncreated = "{created}"\n', encoding="utf-8"
+        )
+        node = cls(home=home, name=name, country=country, store_url=url)
+        with node.open_store() as store:
+            store.execute("DELETE FROM node_meta WHERE key IN ('name', 'country')")
+            store.execute("INSERT INTO node_meta VALUES ('name', ?), ('country', ?)", [name, country])
+        return node
+
+    @classmethod
+    def load(cls, home: Path) -> "Node":
+        config = home / "node.toml"
+        if not config.exists():
+            raise ConfigError("no_node", home=str(home))
+        try:
+            data = tomllib.loads(config.read_text(encoding="utf-8"))
+            return cls(home=home, name=data["name"], country=data["country"],
+                       store_url=setting("store", data["store"]))
+        except (tomllib.TOMLDecodeError, KeyError) as exc:
+            raise ConfigError("bad_node_config", path=str(config), error=str(exc)) from None
+
+    # -- store and keys ------------------------------------------------------------------
+    def open_store(self) -> Store:
+        return open_store(self.store_url)
+
+    @cached_property
+    def id_key(self) -> bytes:
+        return (self.home / "keys" / "id.key").read_bytes()
+
+    @cached_property
+    def signing_key(self) -> Ed25519PrivateKey:
+        key = serialization.load_pem_private_key((self.home / "keys" / "signing.key").read_bytes(), None)
+        assert isinstance(key, Ed25519PrivateKey)
+        return key
+
+    @cached_property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.signing_key.public_key()
+
+    @property
+    def public_key_pem(self) -> str:
+        return (self.home / "keys" / "signing.pub").read_text(encoding="utf-8")
+
+    @property
+    def profiles_dir(self) -> Path:
+        return self.home / "profiles"
+
+    def record_id(self, kind: str, identity: str) -> str:
+        """A stable id namespaced by this node: HMAC of the record's source identity."""
+        digest = hmac.new(self.id_key, f"{kind}\x1f{identity}".encode(), hashlib.sha256).hexdigest()[:24]
+        return f"{self.name}:{kind}:{digest}"
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)

@@ -1,0 +1,50 @@
+"""Settings: each with a name, a default and help (the Datasette lesson).
+
+Values come from, in order: an explicit argument, the environment (``PUENTE_<NAME>``),
+the node's ``node.toml``, then the default. Secrets (keys, passwords) are never
+settings: they live in files under the node's ``keys/`` directory or in environment
+variables, never in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help_en: str
+    help_es: str
+
+    @property
+    def env(self) -> str:
+        return "PUENTE_" + self.name.upper()
+
+    def value(self, configured: str | None = None) -> str:
+        return os.environ.get(self.env) or configured or self.default
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in [
+        Setting("home", "puente-node", "Node directory (config, keys, default store).",
+                "Directorio del nodo (configuración, llaves, almacén por omisión)."),
+        Setting("lang", "", "Language of messages: en or es (default: from the locale).",
+                "Idioma de los mensajes: en o es (por omisión: el de la configuración regional)."),
+        Setting("store", "", "Store URL: duckdb:///path/file.duckdb or postgresql://user@host/db.",
+                "URL del almacén: duckdb:///ruta/archivo.duckdb o postgresql://usuario@host/bd."),
+        Setting("batch_rows", "50000", "Rows buffered per write during ingest.",
+                "Filas acumuladas por escritura durante la ingesta."),
+        Setting("max_row_bytes", "1048576", "Rows longer than this are quarantined whole.",
+                "Las filas más largas que esto se ponen en cuarentena completas."),
+        Setting("host", "127.0.0.1", "Address `puente serve` listens on.", "Dirección de escucha de `puente serve`."),
+        Setting("port", "8765", "Port `puente serve` listens on.", "Puerto de escucha de `puente serve`."),
+    ]
+}
+
+
+def setting(name: str, configured: str | None = None) -> str:
+    return SETTINGS[name].value(configured)

@@ -1,0 +1,98 @@
+"""The store contract: a short abstract class that DuckDB and PostgreSQL implement.
+
+SQL is written once with ``?`` placeholders and portable types; each backend adapts
+placeholders. The schema (one table per record kind plus the node's bookkeeping
+tables) is derived from the model and versioned by :mod:`puente.store.migrations`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+import pyarrow as pa
+
+
+class Store(ABC):
+    """What every backend provides. Everything else is written on top of these methods."""
+
+    dialect: str  # "duckdb" or "postgres"
+    url: str
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement (``?`` placeholders)."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a query and return all rows."""
+
+    @abstractmethod
+    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Run a query and return an Arrow table (for exports and analytics)."""
+
+    @abstractmethod
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        """Append rows (columns matched by name)."""
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all (nested calls join the outer one)."""
+
+    @abstractmethod
+    def table_columns(self, table: str) -> list[str]:
+        """Column names of a table, or [] if it does not exist."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # -- helpers shared by all backends ------------------------------------------------
+    def existing_hashes(self, table: str, ids: list[str]) -> dict[str, str]:
+        """content_hash of each id already stored (used for idempotent ingest)."""
+        if not ids:
+            return {}
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.query(f"SELECT id, content_hash FROM {table} WHERE id IN ({marks})", chunk)  # noqa: S608
+            out.update({r[0]: r[1] for r in rows})
+        return out
+
+    def delete_ids(self, table: str, ids: list[str]) -> None:
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            marks = ", ".join("?" for _ in chunk)
+            self.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk)  # noqa: S608
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(url: str) -> Store:
+    """Open a store from a URL: ``duckdb:///path/file.duckdb`` or ``postgresql://...``."""
+    from puente.errors import ConfigError
+
+    if url.startswith("duckdb://"):
+        from puente.store.duckdb_store import DuckDBStore
+
+        store: Store = DuckDBStore(url)
+    elif url.startswith(("postgresql://", "postgres://")):
+        from puente.store.postgres_store import PostgresStore
+
+        store = PostgresStore(url)
+    else:
+        raise ConfigError("bad_store_url", url=url)
+    from puente.store.migrations import migrate
+
+    migrate(store)
+    return store

@@ -1,0 +1,80 @@
+"""DuckDB store: the embedded default (one file, in process)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from puente.errors import StoreError
+from puente.store.base import Store
+
+
+class DuckDBStore(Store):
+    dialect = "duckdb"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        path = url[len("duckdb://") :]
+        if path.startswith("/") and not path.startswith("//"):
+            path = path  # duckdb:///abs/path -> "/abs/path"
+        target = path.lstrip("/") if path in ("/:memory:", ":memory:") else path
+        if target not in (":memory:",):
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(target)
+        except duckdb.Error as exc:
+            raise StoreError("store_open_failed", url=url, error=str(exc).splitlines()[0]) from None
+        self._depth = 0
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.con.execute(sql, list(params))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql, list(params)).fetchall()
+
+    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        return self.con.execute(sql, list(params)).fetch_arrow_table()
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        if data.num_rows == 0:
+            return
+        self.con.register("_puente_incoming", data)
+        try:
+            cols = ", ".join(f'"{c}"' for c in data.column_names)
+            self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _puente_incoming")  # noqa: S608
+        finally:
+            self.con.unregister("_puente_incoming")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self.con.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.con.execute("COMMIT")
+
+    def table_columns(self, table: str) -> list[str]:
+        rows = self.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [table],
+        )
+        return [r[0] for r in rows]
+
+    def close(self) -> None:
+        self.con.close()

@@ -1,0 +1,98 @@
+"""Versioned schema migrations.
+
+Migration N runs once per store and is recorded in ``schema_migrations``. Record-kind
+tables are derived from the model: migration 1 creates them, and
+:func:`sync_model_columns` (run after the numbered migrations) adds any column a later
+model declares, so a model change never needs hand-written DDL for plain fields.
+Other packages (share, audit, link, ...) add their own tables by registering numbered
+migrations with :func:`register`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from puente.model import load_model
+from puente.store.base import Store
+
+Migration = Callable[[Store], None]
+_MIGRATIONS: dict[int, tuple[str, Migration]] = {}
+
+
+def register(version: int, name: str) -> Callable[[Migration], Migration]:
+    def wrap(fn: Migration) -> Migration:
+        if version in _MIGRATIONS and _MIGRATIONS[version][1] is not fn:
+            raise RuntimeError(f"migration {version} registered twice")
+        _MIGRATIONS[version] = (name, fn)
+        return fn
+
+    return wrap
+
+
+def _ddl_type(sql_type: str, dialect: str) -> str:
+    if dialect == "duckdb" and sql_type == "DOUBLE PRECISION":
+        return "DOUBLE"
+    return sql_type
+
+
+@register(1, "record kinds, quarantine, batches, node metadata")
+def _initial(store: Store) -> None:
+    model = load_model()
+    for kind in model.kinds.values():
+        cols = ", ".join(f'"{c}" {_ddl_type(t, store.dialect)}' for c, t in kind.columns().items())
+        store.execute(f"CREATE TABLE IF NOT EXISTS {kind.table} ({cols}, extra TEXT, PRIMARY KEY (id))")
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS quarantine (file_hash TEXT, source_row BIGINT, batch_id TEXT, kind TEXT, "
+        "source_file TEXT, field TEXT, reason_key TEXT, reason_en TEXT, reason_es TEXT, raw TEXT, "
+        "created_at TIMESTAMP, PRIMARY KEY (file_hash, source_row))"
+    )
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS batches (batch_id TEXT PRIMARY KEY, kind TEXT, profile TEXT, source_file TEXT, "
+        "file_hash TEXT, encoding TEXT, started_at TIMESTAMP, finished_at TIMESTAMP, rows_read BIGINT, "
+        "stored BIGINT, updated BIGINT, quarantined BIGINT, duplicates BIGINT)"
+    )
+    store.execute("CREATE TABLE IF NOT EXISTS node_meta (key TEXT PRIMARY KEY, value TEXT)")
+
+
+def sync_model_columns(store: Store) -> None:
+    """Add columns the model declares but the store lacks (a model change)."""
+    for kind in load_model().kinds.values():
+        have = set(store.table_columns(kind.table))
+        for col, sql_type in kind.columns().items():
+            if col not in have:
+                store.execute(f'ALTER TABLE {kind.table} ADD COLUMN "{col}" {_ddl_type(sql_type, store.dialect)}')
+
+
+def _load_plugins() -> None:
+    """Import the packages that register their own migrations."""
+    import importlib
+
+    for module in ("puente.share.schema", "puente.audit.schema", "puente.link.schema", "puente.api.schema"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def migrate(store: Store) -> list[int]:
+    """Apply pending migrations in order, each in its own transaction. Returns versions applied."""
+    _load_plugins()
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TIMESTAMP)"
+    )
+    done = {r[0] for r in store.query("SELECT version FROM schema_migrations")}
+    applied = []
+    for version in sorted(_MIGRATIONS):
+        if version in done:
+            continue
+        name, fn = _MIGRATIONS[version]
+        with store.transaction():
+            fn(store)
+            store.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, CURRENT_TIMESTAMP)", [version, name]
+            )
+        applied.append(version)
+    with store.transaction():
+        sync_model_columns(store)
+    return applied

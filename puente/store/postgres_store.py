@@ -1,0 +1,95 @@
+"""PostgreSQL store: the server backend (psycopg 3, COPY for bulk writes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+import psycopg
+import pyarrow as pa
+
+from puente.errors import StoreError
+from puente.store.base import Store
+
+_ARROW_TYPES = {
+    "text": pa.string(), "varchar": pa.string(), "character varying": pa.string(), "bigint": pa.int64(),
+    "integer": pa.int32(), "double precision": pa.float64(), "date": pa.date32(),
+    "timestamp without time zone": pa.timestamp("us"), "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+    "boolean": pa.bool_(), "bytea": pa.binary(), "numeric": pa.float64(),
+}
+
+
+def _pg(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresStore(Store):
+    dialect = "postgres"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.con = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as exc:
+            raise StoreError("store_open_failed", url=url, error=str(exc).strip().splitlines()[0]) from None
+        self._tx: Any = None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.con.execute(_pg(sql), list(params) or None)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self.con.execute(_pg(sql), list(params) or None)
+        return list(cur.fetchall())
+
+    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        cur = self.con.execute(_pg(sql), list(params) or None)
+        rows = cur.fetchall()
+        names = [d.name for d in cur.description or []]
+        types = []
+        for d in cur.description or []:
+            type_info = psycopg.postgres.types.get(d.type_code)
+            types.append(_ARROW_TYPES.get(type_info.name if type_info else "text", pa.string()))
+        columns = list(zip(*rows)) if rows else [[] for _ in names]
+        arrays = []
+        for values, typ in zip(columns, types):
+            values = [float(v) if typ == pa.float64() and v is not None else v for v in values]
+            arrays.append(pa.array(list(values), type=typ))
+        return pa.Table.from_arrays(arrays, names=names)
+
+    def insert_arrow(self, table: str, data: pa.Table) -> None:
+        if data.num_rows == 0:
+            return
+        cols = ", ".join(f'"{c}"' for c in data.column_names)
+        with self.con.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            for row in data.to_pylist():
+                copy.write_row([_copy_value(v) for v in row.values()])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._tx is not None:
+            yield
+            return
+        with self.con.transaction() as tx:
+            self._tx = tx
+            try:
+                yield
+            finally:
+                self._tx = None
+
+    def table_columns(self, table: str) -> list[str]:
+        rows = self.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = ? ORDER BY ordinal_position",
+            [table],
+        )
+        return [r[0] for r in rows]
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _copy_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.replace(tzinfo=None)
+    return value
