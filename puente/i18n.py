@@ -38,8 +38,16 @@ def language() -> str:
 
 @lru_cache(maxsize=1)
 def catalogue() -> dict[str, dict[str, str]]:
-    text = resources.files("puente").joinpath("messages.yaml").read_text(encoding="utf-8")
-    data: dict[str, dict[str, str]] = yaml.safe_load(text)
+    """puente/messages.yaml plus each sub-package's own messages.yaml (share, audit, ...)."""
+    root = resources.files("puente")
+    data: dict[str, dict[str, str]] = yaml.safe_load(root.joinpath("messages.yaml").read_text(encoding="utf-8"))
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        messages = entry.joinpath("messages.yaml")
+        if entry.is_dir() and messages.is_file():
+            for key, value in (yaml.safe_load(messages.read_text(encoding="utf-8")) or {}).items():
+                if key in data:
+                    raise RuntimeError(f"message key {key!r} defined twice ({entry.name}/messages.yaml)")
+                data[key] = value
     return data
 
 

@@ -1,0 +1,91 @@
+"""Shared fixtures: nodes and stores on every backend.
+
+PostgreSQL tests create and drop their own database on the server at 127.0.0.1:5432
+(``PUENTE_TEST_PG``, default ``postgresql://postgres@127.0.0.1:5432``). When no server
+answers, they are skipped with a reason, unless ``PUENTE_REQUIRE_POSTGRES=1`` (set by
+.ci/run), in which case they fail. Spark and browser tests do the same with
+``PUENTE_REQUIRE_SPARK`` and ``PUENTE_REQUIRE_BROWSER``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from puente.i18n import set_language
+from puente.node import Node
+from puente.store.base import Store
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+PG_URL = os.environ.get("PUENTE_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+
+
+def require(component: str, reason: str) -> None:
+    """Skip, or fail when CI requires the component (PUENTE_REQUIRE_<COMPONENT>=1)."""
+    if os.environ.get(f"PUENTE_REQUIRE_{component.upper()}") == "1":
+        pytest.fail(f"{component} is required here but unavailable: {reason}")
+    pytest.skip(f"{component} unavailable: {reason}")
+
+
+def _pg_admin():  # type: ignore[no-untyped-def]
+    import psycopg
+
+    try:
+        return psycopg.connect(PG_URL + "/postgres", autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        require("postgres", str(exc).strip().splitlines()[0])
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards."""
+    admin = _pg_admin()
+    name = "puente_test_" + uuid.uuid4().hex[:10]
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_URL}/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on both stores."""
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'store.duckdb'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def make_node(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Factory: make_node(name, country, store_url=None) -> Node in a temp directory."""
+
+    def make(name: str = "us-test", country: str = "US", store_url: str | None = None) -> Node:
+        return Node.init(tmp_path / name, name, country, store_url)
+
+    return make
+
+
+@pytest.fixture
+def node(make_node, store_url: str) -> Node:  # type: ignore[no-untyped-def]
+    """A U.S. node on each store backend."""
+    return make_node("us-test", "US", store_url)
+
+
+@pytest.fixture
+def store(node: Node) -> Iterator[Store]:
+    with node.open_store() as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    set_language("en")
+    yield
+    set_language(None)
