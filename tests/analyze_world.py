@@ -125,7 +125,7 @@ def build(store: Store) -> World:
     states = [("AZ", "FFL-AZ-1", "Hermosillo"), ("AZ", "FFL-AZ-2", "Culiacán, Sin."), ("TX", "FFL-TX-1", "Juárez")]
     for i in range(60):
         state, ffl, rec = states[i % 3]
-        buyer = f"person-straw-{i % 5}"
+        buyer = f"person-straw-{(i // 2) % 5}"
         bought = dt.date(2020, 6, 1) + dt.timedelta(days=(i // 2) * 7)  # pairs bought the same day
         recovered = bought + dt.timedelta(days=int(rng.integers(20, 700)))
         trace = w.add("firearm_trace", f"gun-{i}", serial=f"SN{i:05d}", make="COLT", weapon_type="rifle",
