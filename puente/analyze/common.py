@@ -69,6 +69,11 @@ def events(engine: Engine, kinds: Iterable[str] = ("seizure", "lab_site")) -> ir
     return out.filter(out.date.notnull())
 
 
+def flag(condition: ir.BooleanValue) -> ir.IntegerValue:
+    """1 where a condition holds, else 0 (PostgreSQL cannot cast booleans to integers)."""
+    return condition.ifelse(1, 0).cast("int64")
+
+
 def coarsen(frame: pd.DataFrame, column: str, resolution: int) -> pd.Series:
     """Parent H3 cell of each res-8 cell at a coarser resolution."""
     cache: dict[str, str] = {}

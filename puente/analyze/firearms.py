@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from puente.analyze.chains import entity_links
+from puente.analyze.common import flag
 from puente.engine import Engine
 
 # Time-to-crime buckets (days); ATF treats under three years as a trafficking indicator.
@@ -25,7 +26,7 @@ def source_states(engine: Engine) -> pd.DataFrame:
     """Traces per purchase state, with the median-free summary (count, short time-to-crime count)."""
     t = _traces(engine)
     expr = t.group_by(purchase_state=t.purchase_state.fill_null("?")).agg(
-        traces=t.count(), dealers=t.dealer_ffl.nunique(), short_ttc=(t.ttc < 3 * 365).cast("int64").sum())
+        traces=t.count(), dealers=t.dealer_ffl.nunique(), short_ttc=flag(t.ttc < 3 * 365).sum())
     out = engine.run(expr)
     out["share"] = out["traces"] / out["traces"].sum()
     return _ints(out.sort_values(["traces", "purchase_state"], ascending=[False, True]), "traces", "dealers", "short_ttc")
@@ -37,7 +38,7 @@ def dealers(engine: Engine, min_traces: int = 1) -> pd.DataFrame:
     t = t.filter(t.dealer_ffl.notnull())
     expr = t.group_by(dealer_ffl=t.dealer_ffl).agg(
         dealer_name=t.dealer_name.max(), purchase_state=t.purchase_state.max(), traces=t.count(),
-        purchasers=t.purchaser.nunique(), short_ttc=(t.ttc < 3 * 365).cast("int64").sum(), ttc_mean=t.ttc.mean())
+        purchasers=t.purchaser.nunique(), short_ttc=flag(t.ttc < 3 * 365).sum(), ttc_mean=t.ttc.mean())
     out = engine.run(expr.filter(expr.traces >= min_traces))
     return _ints(out.sort_values(["traces", "dealer_ffl"], ascending=[False, True]), "traces", "purchasers", "short_ttc")
 

@@ -7,6 +7,7 @@ so the heavy pass over the events runs once, on any engine.
 
 from __future__ import annotations
 
+import warnings
 from typing import Iterable, Sequence
 
 import h3
@@ -62,9 +63,11 @@ def gi_star(cells: pd.DataFrame, measure: str = "events", permutations: int = 99
     out = pd.DataFrame({"cell": ids, measure: y})
     if len(ids) - len(islands) < 3 or y.std() == 0:
         return out.assign(gi_z=0.0, p_sim=1.0, p_norm=1.0, hotspot=NONE)
-    w = W(neighbours, silence_warnings=True)
-    w.transform = "B"
-    g = G_Local(y, w, transform="B", permutations=permutations, star=True, seed=seed, n_jobs=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "not fully connected": separate clusters are expected
+        w = W(neighbours, silence_warnings=True)
+        w.transform = "B"
+        g = G_Local(y, w, transform="B", permutations=permutations, star=True, seed=seed, n_jobs=1)
     out["gi_z"] = g.Zs
     out["p_sim"] = g.p_sim if permutations else np.nan
     out["p_norm"] = g.p_norm

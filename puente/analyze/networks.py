@@ -61,6 +61,8 @@ def _labels(engine: Engine) -> pd.DataFrame:
 def build_network(engine: Engine, betweenness_k: int = 1000, seed: int = 0) -> Network:
     """The entity graph with degree, betweenness, community and event count per entity."""
     raw = _edges(engine)
+    swap = raw["a"] > raw["b"]  # one orientation whatever the engine's string collation
+    raw.loc[swap, ["a", "b"]] = raw.loc[swap, ["b", "a"]].to_numpy()
     edges = raw.groupby(["a", "b"], as_index=False).agg(
         weight=("via", "size"), via=("via", lambda s: "|".join(sorted(set(s)))))
     g = nx.Graph()

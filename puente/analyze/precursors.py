@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from puente.analyze.chains import entity_links
-from puente.analyze.common import coarsen
+from puente.analyze.common import coarsen, flag
 from puente.engine import Engine
 
 WEIGHTS = {"quantity": 1.0, "lab_link": 2.5, "seized": 1.0, "routing": 0.7, "new_importer": 1.0, "no_pen": 0.5}
@@ -47,7 +47,7 @@ def shipment_features(engine: Engine, rules: RiskRules | None = None) -> pd.Data
         qz=(logkg - logkg.mean().over(group)) / logkg.std().over(group),
         port_share=s.id.count().over(port_chem).cast("float64") / s.id.count().over(chem).cast("float64"),
         nth=ibis.row_number().over(order),
-        was_seized=s.status.isin(["seized", "objected"]).cast("int64"),
+        was_seized=flag(s.status.isin(["seized", "objected"])),
     )
     f = f.mutate(who_seized=f.was_seized.max().over(ibis.window(group_by=[f.who])))
     # consignee links to labs: the shipment's entities that also appear on a lab record
@@ -57,12 +57,12 @@ def shipment_features(engine: Engine, rules: RiskRules | None = None) -> pd.Data
     f = f.left_join(linked, f.id == linked.sid)
     expr = f.select(
         id=f.id, chemical=f.chemical, kg=f.kg, importer=f.who, port=f.port_name, day=f.day, status=f.status,
-        quantity=(f.qz.fill_null(0.0) >= rules.quantity_z).cast("int64"), qz=f.qz.fill_null(0.0),
-        lab_link=f.sid.notnull().cast("int64"),
+        quantity=flag(f.qz.fill_null(0.0) >= rules.quantity_z), qz=f.qz.fill_null(0.0),
+        lab_link=flag(f.sid.notnull()),
         seized=f.who_seized.fill_null(0).cast("int64"),
-        routing=(f.port_share < rules.rare_port_share).cast("int64"),
-        new_importer=(f.nth <= rules.new_importer_count).cast("int64"),
-        no_pen=f.pen_reference.isnull().cast("int64"),
+        routing=flag(f.port_share < rules.rare_port_share),
+        new_importer=flag(f.nth <= rules.new_importer_count),
+        no_pen=flag(f.pen_reference.isnull()),
     )
     out = engine.run(expr).sort_values("id").reset_index(drop=True)
     out["qz"] = out["qz"].round(9)

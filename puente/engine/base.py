@@ -87,7 +87,8 @@ class DuckDBEngine(Engine):
         path = _duckdb_path(store_url)
         if in_memory_copy:
             raw = duckdb.connect(":memory:")
-            raw.execute("ATTACH ? AS src (READ_ONLY)", [path])
+            quoted = path.replace("'", "''")
+            raw.execute(f"ATTACH '{quoted}' AS src (READ_ONLY)")
             for (table,) in raw.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'src'").fetchall():
                 raw.execute(f'CREATE TABLE "{table}" AS SELECT * FROM src."{table}"')
             raw.execute("DETACH src")
