@@ -96,6 +96,7 @@ class DuckDBEngine(Engine):
             raw = duckdb.connect(path)
         self.con = ibis.duckdb.from_connection(raw)
         self._raw = raw
+        self._known: set[str] = set()
 
     def table(self, name: str) -> ir.Table:
         if not self.has_table(name):
@@ -103,7 +104,9 @@ class DuckDBEngine(Engine):
         return self.con.table(name)
 
     def has_table(self, name: str) -> bool:
-        return name in self.con.list_tables()
+        if name not in self._known:
+            self._known = set(self.con.list_tables())
+        return name in self._known
 
     def close(self) -> None:
         self._raw.close()
@@ -119,6 +122,7 @@ class PostgresEngine(Engine):
             self.con = ibis.connect(store_url.replace("postgresql://", "postgres://", 1))
         except Exception as exc:  # noqa: BLE001 - any driver error becomes one line
             raise ConfigError("engine_failed", engine="postgres", error=str(exc).strip().splitlines()[0]) from None
+        self._known: set[str] = set()
 
     def table(self, name: str) -> ir.Table:
         if not self.has_table(name):
@@ -126,7 +130,9 @@ class PostgresEngine(Engine):
         return self.con.table(name)
 
     def has_table(self, name: str) -> bool:
-        return name in self.con.list_tables()
+        if name not in self._known:
+            self._known = set(self.con.list_tables())
+        return name in self._known
 
     def close(self) -> None:
         self.con.disconnect()
