@@ -94,6 +94,7 @@ class DuckDBEngine(Engine):
             raw.execute("DETACH src")
         else:
             raw = duckdb.connect(path)
+        raw.execute("SET enable_progress_bar = false")
         self.con = ibis.duckdb.from_connection(raw)
         self._raw = raw
         self._known: set[str] = set()
