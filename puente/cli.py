@@ -83,7 +83,8 @@ def profiles() -> None:
     table = Table(t("col_name"), t("col_kind"), t("col_source"), t("col_description"))
     lang = language()
     for profile in load_profiles(user_dir if user_dir.is_dir() else None).values():
-        table.add_row(*map(escape, (profile.name, profile.kind, profile.origin, profile.describe(lang))))
+        origin = profile.origin if profile.origin == "built-in" else Path(profile.origin).name
+        table.add_row(*map(escape, (profile.name, profile.kind, origin, profile.describe(lang))))
     console.print(table)
 
 

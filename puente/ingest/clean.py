@@ -33,7 +33,11 @@ class Rejection:
 
 
 def match_headers(kind: Kind, profile: Profile, headers: list[str]) -> tuple[dict[str, str], list[str]]:
-    """header -> field name, and the headers that match nothing (kept as extra)."""
+    """header -> field name, and the headers that match nothing (kept as extra).
+
+    Several headers may name one field (a JSON Lines file where rows spell keys differently,
+    or "Municipio" and "Localidad" in one sheet): the row's first non-empty one is used and the
+    others' values are kept in ``extra``, so nothing is lost."""
     by_key: dict[str, str] = {}
     for f in kind.input_fields():
         for key in f.header_keys():
@@ -44,7 +48,7 @@ def match_headers(kind: Kind, profile: Profile, headers: list[str]) -> tuple[dic
     for header in headers:
         key = fold(header).replace(" ", "_")
         fname = explicit.get(key) or by_key.get(key)
-        if fname and fname not in mapping.values():
+        if fname:
             mapping[header] = fname
         else:
             extra.append(header)
@@ -77,10 +81,18 @@ class RowCleaner:
 
     def set_headers(self, headers: list[str]) -> None:
         self.mapping, self.extra_headers = match_headers(self.kind, self.profile, headers)
-        by_field = {fname: header for header, fname in self.mapping.items()}
-        # (field, header in the file or None, default from the profile or None)
-        self._plan = [(f, by_field.get(f.name), self.profile.defaults.get(f.name)) for f in self.fields]
-        self._country_header = by_field.get("country")
+        by_field: dict[str, list[str]] = {}
+        for header, fname in self.mapping.items():
+            by_field.setdefault(fname, []).append(header)
+        # (field, the first header naming it, further headers naming it, default from the profile)
+        self._plan = [(f, *self._headers_of(by_field, f.name), self.profile.defaults.get(f.name))
+                      for f in self.fields]
+        self._country_header = by_field.get("country", [None])[0]
+
+    @staticmethod
+    def _headers_of(by_field: dict[str, list[str]], name: str) -> tuple[str | None, tuple[str, ...]]:
+        headers = by_field.get(name, [])
+        return (headers[0] if headers else None), tuple(headers[1:])
 
     def missing_required(self) -> list[str]:
         """Required fields that no header provides and no default fills."""
@@ -100,8 +112,11 @@ class RowCleaner:
         record = self._empty.copy()
         errors: list[Rejection] = []
         caches = self._cache
-        for f, header, default in self._plan:
+        spare: dict[str, Any] = {}
+        for f, header, more, default in self._plan:
             value = values.get(header) if header is not None else None
+            if more:
+                value = self._first_of(values, header, more, value, spare)
             if value is None or value == "" or (value.__class__ is str and value.isspace()):
                 value = default
                 if value is None:
@@ -124,8 +139,23 @@ class RowCleaner:
         except Invalid as exc:
             return None, [Rejection("", exc.key, exc.args_)]
         extra = {h: values.get(h) for h in self.extra_headers if values.get(h) not in (None, "")}
+        extra.update(spare)
         record["extra"] = json.dumps(extra, ensure_ascii=False, default=str) if extra else None
         return record, []
+
+    @staticmethod
+    def _first_of(values: dict[str, Any], header: str | None, more: tuple[str, ...], value: Any,
+                  spare: dict[str, Any]) -> Any:
+        """The first non-empty of several headers naming one field; the others go to ``spare``."""
+        for h in (header, *more):
+            v = values.get(h) if h is not None else None
+            if v is None or (isinstance(v, str) and not v.strip()):
+                continue
+            if value is None or (isinstance(value, str) and not value.strip()):
+                value = v
+            elif v is not value:
+                spare[h] = v
+        return value
 
     def _cached(self, f: Field, value: Any, country: str | None) -> dict[str, Any]:
         cache = self._cache[f.name]
