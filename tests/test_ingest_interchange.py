@@ -185,7 +185,7 @@ def test_user_profiles_in_yaml_and_toml(make_node, tmp_path: Path) -> None:  # t
         rows = store.query("SELECT source_agency, date, place_id, drug, quantity, unit, round(quantity_kg, 3) "
                            "FROM seizure ORDER BY source_agency")
     assert rows == [
-        ("HSI Tucson", dt.date(2023, 8, 7), "US-CITY-AZ-NOGALES", "fentanyl", 1250.5, "lb", 567.224),
+        ("HSI Tucson", dt.date(2023, 8, 7), "US-CITY-AZ-NOGALES", "fentanyl", 1250.5, "lb", 567.217),
         ("SSPC Sinaloa", dt.date(2023, 8, 7), "MX-25006", "methamphetamine", 12.5, "kg", 12.5),
     ]
 
