@@ -65,6 +65,16 @@ class PostgresStore(Store):
             for row in data.to_pylist():
                 copy.write_row([_copy_value(v) for v in row.values()])
 
+    def existing_hashes(self, table: str, ids: list[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        cur = self.con.execute(f"SELECT id, content_hash FROM {table} WHERE id = ANY(%s)", [ids])  # noqa: S608
+        return {r[0]: r[1] for r in cur.fetchall()}
+
+    def delete_ids(self, table: str, ids: list[str]) -> None:
+        if ids:
+            self.con.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])  # noqa: S608
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         if self._tx is not None:
