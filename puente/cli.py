@@ -176,7 +176,9 @@ def demo(
 
 
 # Sub-command groups contributed by other packages: (module, attribute, name).
-_GROUPS: list[tuple[str, str, str]] = []
+_GROUPS: list[tuple[str, str, str]] = [
+    ("puente.audit.cli", "app", "audit"),
+]
 
 
 def _register_groups() -> None:
