@@ -126,6 +126,7 @@ def export(
     to: str = typer.Option(..., "--to", help="Partner node name."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Bundle file (default <partner>-<seq>.bundle)."),
     ttl_hours: int = typer.Option(168, help="Hours until the bundle expires."),
+    full: bool = typer.Option(False, "--full", help="Resend every allowed record (e.g. after a lost bundle)."),
 ) -> None:
     """Write the next signed, incremental bundle for a partner."""
     from puente.cli import console, load_node
@@ -134,7 +135,7 @@ def export(
     node = load_node()
     report = ExportReport("", to, 0)
     with node.open_store() as store:
-        data = export_bundle(node, store, to, _actor(), ttl_hours, report=report)
+        data = export_bundle(node, store, to, _actor(), ttl_hours, report=report, full=full)
     target = out or Path(f"{to}-{report.sequence:06d}.bundle")
     target.write_bytes(data)
     console.print(t("share_exported", seq=report.sequence, partner=to, path=str(target), records=report.records,

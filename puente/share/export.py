@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from puente.audit import log as audit
+from puente.audit.merkle import EMPTY_ROOT, consistency_proof
 from puente.errors import PolicyError
 from puente.model import load_model
 from puente.node import Node
@@ -26,6 +27,7 @@ from puente.share.envelope import BUNDLE_TYPE, seal
 from puente.share.transforms import pseudonym_key, row_hashes, select, transform
 from puente.store.base import Store
 
+PROOF_HISTORY = 16  # published checkpoints a bundle proves consistency from
 _SENT_SCHEMA = pa.schema([("partner", pa.string()), ("kind", pa.string()), ("record_id", pa.string()),
                           ("row_hash", pa.string())])
 
@@ -65,8 +67,10 @@ def _candidates(node: Node, store: Store, agreement: Agreement, partner: str, ki
 
 
 def export_bundle(node: Node, store: Store, partner: str, actor: str = "node", ttl_hours: int = 168,
-                  now: dt.datetime | None = None, report: ExportReport | None = None) -> bytes:
-    """Build, sign and record the next bundle for ``partner``. Returns the bundle bytes."""
+                  now: dt.datetime | None = None, report: ExportReport | None = None, full: bool = False) -> bytes:
+    """Build, sign and record the next bundle for ``partner``. Returns the bundle bytes.
+
+    ``full`` resends every allowed record (after a lost bundle), not only what changed."""
     now = _utc(now)
     agreement, status = registry.current(store, partner)
     if status == "terminated":
@@ -108,7 +112,7 @@ def export_bundle(node: Node, store: Store, partner: str, actor: str = "node", t
                 hashes = row_hashes(out)
                 ids = out.column("id").to_pylist()
                 current = dict(zip(ids, hashes))
-                changed = [i for i, (rid, h) in enumerate(zip(ids, hashes)) if sent.get(rid) != h]
+                changed = [i for i, (rid, h) in enumerate(zip(ids, hashes)) if full or sent.get(rid) != h]
                 if changed:
                     parts[kind] = out.take(pa.array(changed, pa.int64()))
                     sent_changes += [{"partner": partner, "kind": kind, "record_id": ids[i], "row_hash": hashes[i]}
@@ -133,17 +137,14 @@ def export_bundle(node: Node, store: Store, partner: str, actor: str = "node", t
                      f"{rep.revoked} revoked{', agreement terminated' if terminating else ''}; denied by "
                      f"{denied_text}")
         checkpoint = audit.latest_checkpoint(store, node)
-        last = store.query("SELECT size, root FROM audit_published WHERE partner = ? ORDER BY size DESC LIMIT 1",
-                           [partner])
-        from_size, from_root = (int(last[0][0]), last[0][1]) if last else (0, audit.merkle.EMPTY_ROOT.hex())
-        proof = audit.consistency_proof(store, from_size, checkpoint.size)
+        consistency = _consistency(store, partner, checkpoint.size)
         manifest = {
             "type": "bundle", "bundle_id": rep.bundle_id, "sender": node.name, "recipient": partner,
             "agreement": agreement.id, "agreement_version": agreement.version, "sequence": seq,
             "created": now.isoformat(timespec="seconds"),
             "expires": (now + dt.timedelta(hours=ttl_hours)).isoformat(timespec="seconds"),
             "checkpoint": checkpoint.to_dict(),
-            "consistency": {"from_size": from_size, "from_root": from_root, "proof": [h.hex() for h in proof]},
+            "consistency": consistency,
             "deleted": deleted, "revoked": revoked, "terminated": terminating,
             "match_only": {k: agreement.match_only_fields(k) for k in agreement.kinds()},
             "handling": agreement.doc["handling"], "retention_days": agreement.retention_days,
@@ -153,6 +154,17 @@ def export_bundle(node: Node, store: Store, partner: str, actor: str = "node", t
         if terminating:
             registry.set_status(store, agreement, "terminated")
     return data
+
+
+def _consistency(store: Store, partner: str, size: int) -> list[dict[str, object]]:
+    """Consistency proofs to ``size`` from the last checkpoints published to ``partner`` (and from 0), so a
+    partner that missed a bundle can still link what it last saw to the new checkpoint."""
+    rows = store.query("SELECT DISTINCT size, root FROM audit_published WHERE partner = ? ORDER BY size DESC "
+                       "LIMIT ?", [partner, PROOF_HISTORY])
+    starts = [(int(s), r) for s, r in rows] + [(0, EMPTY_ROOT.hex())]
+    leaves = audit.leaf_hashes(store, size)
+    return [{"from_size": s, "from_root": r, "proof": [h.hex() for h in consistency_proof(leaves, s)]}
+            for s, r in dict(starts).items() if s <= size]
 
 
 def _record(store: Store, node: Node, partner: str, rep: ExportReport, agreement: Agreement,

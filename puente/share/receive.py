@@ -98,16 +98,18 @@ def _check_checkpoint(store: Store, agreement: Any, signer: str, manifest: dict[
         raise _reject("the sender's audit checkpoint is not validly signed")
     seen = store.query("SELECT partner_size, partner_root FROM share_peers WHERE partner = ?", [signer])
     size, root = (int(seen[0][0] or 0), seen[0][1]) if seen else (0, None)
-    cons = manifest["consistency"]
     root = root or merkle.EMPTY_ROOT.hex()
-    if (int(cons["from_size"]), cons["from_root"]) != (size, root):
-        raise _reject(f"the consistency proof starts at size {cons['from_size']}, but this node last saw the "
-                      f"sender's log at size {size}")
+    cons = next((c for c in manifest["consistency"] if (int(c["from_size"]), c["from_root"]) == (size, root)), None)
+    if cons is None:
+        sizes = ", ".join(str(c["from_size"]) for c in manifest["consistency"])
+        raise _reject(f"this node last saw the sender's log at size {size}, but the bundle proves consistency only "
+                      f"from sizes {sizes}")
     try:
         merkle.verify_consistency(size, checkpoint.size, [bytes.fromhex(h) for h in cons["proof"]],
                                   bytes.fromhex(root), checkpoint.root)
     except (ProofError, ValueError) as exc:
         raise _reject(f"the sender's audit log did not only grow: {exc}") from None
+    manifest["_proof"] = cons["proof"]
 
 
 def import_bundle(node: Node, store: Store, data: bytes, actor: str = "node",
@@ -209,7 +211,7 @@ def _remember(store: Store, node: Node, sender: str, report: ImportReport, manif
                    manifest["expires"], report.records, report.deleted, report.purged, now])
     store.execute("INSERT INTO audit_partner VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   [sender, checkpoint.size, checkpoint.root.hex(), checkpoint.at, checkpoint.signature.hex(),
-                   agreement.parties[sender], json.dumps(manifest["consistency"]["proof"]), report.bundle_id, now])
+                   agreement.parties[sender], json.dumps(manifest["_proof"]), report.bundle_id, now])
 
 
 def _receipt(node: Node, store: Store, sender: str, agreement: Any, report: ImportReport, revoked: list[str],
