@@ -192,7 +192,10 @@ def demo(
 
 
 # Sub-command groups contributed by other packages: (module, attribute, name).
-_GROUPS: list[tuple[str, str, str]] = []
+_GROUPS: list[tuple[str, str, str]] = [
+    ("puente.audit.cli", "app", "audit"),
+    ("puente.share.cli", "app", "share"),
+]
 
 
 def _register_groups() -> None:
