@@ -213,13 +213,15 @@ def cluster(ids: list[str], pairs: pd.DataFrame, threshold: float, confirms: Ite
     return out
 
 
-def resolve(kind: str, records: pd.DataFrame, backend: str = "duckdb", spark: Any = None, threshold: float = 0.9,
+def resolve(kind: str, records: pd.DataFrame, backend: str = "duckdb", spark: Any = None,
+            threshold: float | None = None,
             confirms: Iterable[tuple[str, str]] = (), splits: Iterable[tuple[str, str]] = (),
             anchor_order: dict[str, Any] | None = None) -> Resolution:
     """Resolve the records of one kind (a frame with ``id`` and the model's field names)."""
     spec = get_spec(kind)
+    threshold = spec.threshold if threshold is None else threshold
     prepared = spec.prepare(records.reset_index(drop=True))
-    pairs, model = train_and_predict(spec, prepared, backend, spark, threshold=min(0.5, threshold))
+    pairs, model = train_and_predict(spec, prepared, backend, spark, threshold=min(0.3, threshold))
     clusters = cluster(list(prepared["unique_id"]), pairs, threshold, confirms, splits, anchor_order)
     return Resolution(kind=spec.kind, pairs=pairs, clusters=clusters, model=model)
 

@@ -22,8 +22,6 @@ from puente.link.resolve import cluster, resolve
 from puente.link.specs import get_spec
 from puente.store.base import Store
 
-DEFAULT_THRESHOLD = 0.9
-
 
 @dataclass
 class RunReport:
@@ -71,7 +69,7 @@ def _write_entities(store: Store, kind: str, run_id: str, clusters: dict[str, st
     store.insert_arrow("link_entities", data)
 
 
-def run(store: Store, kind: str, backend: str = "duckdb", threshold: float = DEFAULT_THRESHOLD,
+def run(store: Store, kind: str, backend: str = "duckdb", threshold: float | None = None,
         spark: Any = None) -> RunReport:
     spec = get_spec(kind)
     records = load_records(store, spec.kind)
@@ -79,6 +77,7 @@ def run(store: Store, kind: str, backend: str = "duckdb", threshold: float = DEF
         raise UsageError("link_no_records", kind=spec.kind)
     confirms, splits = decisions(store, spec.kind)
     started = _now()
+    threshold = spec.threshold if threshold is None else threshold
     result = resolve(spec.kind, records, backend=backend, spark=spark, threshold=threshold,
                      confirms=confirms, splits=splits, anchor_order=_anchor_order(records))
     run_id = "run-" + uuid.uuid4().hex[:12]

@@ -38,6 +38,7 @@ class Spec:
     blocking: list[str]
     training_blocks: list[str]
     deterministic: list[str]
+    threshold: float = 0.9  # clustering threshold on match probability (few fields -> lower)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -185,6 +186,7 @@ ORGANIZATION = Spec(
     blocking=["l.taxid = r.taxid", "l.org_first = r.org_first", "l.taxid_stem = r.taxid_stem"],
     training_blocks=["l.org_first = r.org_first", "l.taxid = r.taxid"],
     deterministic=["l.taxid = r.taxid", "l.org_name = r.org_name"],
+    threshold=0.5,
 )
 
 
@@ -228,6 +230,7 @@ VEHICLE = Spec(
     blocking=["l.vin = r.vin", "l.plate = r.plate", "l.vin_tail = r.vin_tail", "l.make = r.make AND l.model = r.model"],
     training_blocks=["l.make = r.make", "l.plate = r.plate"],
     deterministic=["l.vin = r.vin", "l.plate = r.plate AND l.plate_state = r.plate_state"],
+    threshold=0.5,
 )
 
 
@@ -244,18 +247,15 @@ def prepare_firearm(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def firearm_comparisons(cols: set[str]) -> list[Any]:
+    # A serial number identifies a gun only together with its make: two makers stamp the same serials.
     return [
-        cl.CustomComparison(output_column_name="serial", comparison_levels=[
+        cl.CustomComparison(output_column_name="serial_and_make", comparison_levels=[
             _null("serial"),
-            cll.ExactMatchLevel("serial").configure(label_for_charts="serial identical"),
-            _lvl("serial_core_l = serial_core_r", "serial identical without leading zeros"),
-            cll.LevenshteinLevel("serial", 1).configure(label_for_charts="serial one character off"),
-            cll.ElseLevel(),
-        ]),
-        cl.CustomComparison(output_column_name="make", comparison_levels=[
-            _null("make"),
-            cll.ExactMatchLevel("make").configure(label_for_charts="make identical"),
-            cll.JaroWinklerLevel("make", 0.88).configure(label_for_charts="make similar"),
+            _lvl("serial_l = serial_r AND make_l = make_r", "serial and make identical"),
+            _lvl("serial_core_l = serial_core_r AND (make_l = make_r OR make_l IS NULL OR make_r IS NULL)",
+                 "serial identical without leading zeros, make agrees or missing"),
+            _lvl("levenshtein(serial_l, serial_r) <= 1 AND make_l = make_r", "serial one character off, same make"),
+            _lvl("serial_core_l = serial_core_r", "same serial, different make"),
             cll.ElseLevel(),
         ]),
         cl.ExactMatch("model"),
@@ -268,8 +268,9 @@ FIREARM = Spec(
     prepare=prepare_firearm,
     comparisons=firearm_comparisons,
     blocking=["l.serial_core = r.serial_core", "l.serial_tail = r.serial_tail AND l.make = r.make"],
-    training_blocks=["l.serial_tail = r.serial_tail", "l.make = r.make AND l.caliber = r.caliber"],
+    training_blocks=["l.caliber = r.caliber", "l.serial_core = r.serial_core"],
     deterministic=["l.serial = r.serial AND l.make = r.make"],
+    threshold=0.5,
 )
 
 SPECS: dict[str, Spec] = {s.kind: s for s in (PERSON, ORGANIZATION, VEHICLE, FIREARM)}

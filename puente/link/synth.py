@@ -147,3 +147,81 @@ def spanish_people(entities: int = 1000, seed: int = 7, nodes: tuple[str, str] =
             rows.append({"id": rid, "owner_node": node, "source_id": f"P{e:06d}-{c}", **rec})
             truth[rid] = f"E{e:06d}"
     return pd.DataFrame(rows), truth
+
+
+ORG_WORDS = ["Químicos", "Distribuidora", "Comercializadora", "Importadora", "Pacífico", "Norte", "Industrial",
+             "Laboratorios", "Farmacéutica", "Logística", "Transportes", "Agroquímica", "Sinaloa", "Frontera",
+             "Golfo", "Bajío", "Global", "Trading", "Solutions", "Chemicals", "Supply", "Valle", "Sierra", "Delta"]
+FORMS = ["S.A. de C.V.", "SA de CV", "S. de R.L.", "LLC", "Inc.", "", "S.A.P.I. de C.V."]
+MAKES = ["Colt", "Smith & Wesson", "Ruger", "Glock", "Beretta", "Sig Sauer", "Taurus", "Remington", "Winchester"]
+CARS = [("Nissan", "Tsuru"), ("Ford", "F-150"), ("Chevrolet", "Silverado"), ("Toyota", "Tacoma"),
+        ("Volkswagen", "Jetta"), ("Dodge", "Ram"), ("Honda", "Civic"), ("Kia", "Rio")]
+_VIN_CHARS = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
+
+
+def _noisy_code(code: str, rng: random.Random) -> str:
+    i = rng.randrange(len(code))
+    return code[:i] + rng.choice(_VIN_CHARS) + code[i + 1:]
+
+
+def organizations(entities: int = 200, seed: int = 5) -> tuple[pd.DataFrame, dict[str, str]]:
+    rng = random.Random(seed)
+    rows, truth = [], {}
+    for e in range(entities):
+        words = rng.sample(ORG_WORDS, 3)
+        name = " ".join(words)
+        rfc = ("".join(w[0] for w in words).upper() + f"{rng.randint(80, 99)}{rng.randint(1, 12):02d}"
+               f"{rng.randint(1, 28):02d}" + "".join(rng.choice("ABC123") for _ in range(3)))
+        for c in range(rng.choice([1, 2, 2, 3])):
+            form = rng.choice(FORMS)
+            shown = name if c == 0 else rng.choice([name.upper(), name.replace("í", "i").replace("é", "e"),
+                                                    _typo(name, rng), name])
+            rec = {"name": f"{shown} {form}".strip(), "tax_id": rfc if rng.random() < 0.7 else None,
+                   "country": rng.choice(["MX", "US"])}
+            node = ("us-test", "mx-test")[rng.random() < 0.5]
+            rid = f"{node}:organization:{e:05d}{c}"
+            rows.append({"id": rid, "owner_node": node, **rec})
+            truth[rid] = f"O{e}"
+    return pd.DataFrame(rows), truth
+
+
+def vehicles(entities: int = 200, seed: int = 6) -> tuple[pd.DataFrame, dict[str, str]]:
+    rng = random.Random(seed)
+    rows, truth = [], {}
+    for e in range(entities):
+        make, model = rng.choice(CARS)
+        vin = "".join(rng.choice(_VIN_CHARS) for _ in range(17))
+        plate = "".join(rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3)) + f"{rng.randint(0, 9999):04d}"
+        state = rng.choice(["SON", "CHIH", "BC", "AZ", "TX", "CA"])
+        for c in range(rng.choice([1, 2, 2, 3])):
+            rec = {"vin": vin if c == 0 or rng.random() < 0.6 else (_noisy_code(vin, rng) if rng.random() < 0.5
+                                                                     else None),
+                   "plate": plate if rng.random() < 0.85 else _noisy_code(plate, rng),
+                   "plate_state": state, "make": make.upper() if c else make, "model": model}
+            if rec["vin"] is None and rec["plate"] != plate:
+                rec["plate"] = plate
+            node = ("us-test", "mx-test")[rng.random() < 0.5]
+            rid = f"{node}:vehicle:{e:05d}{c}"
+            rows.append({"id": rid, "owner_node": node, **rec})
+            truth[rid] = f"V{e}"
+    return pd.DataFrame(rows), truth
+
+
+def firearms(entities: int = 200, seed: int = 8) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Traces of guns; serials repeat across makes (a serial alone does not identify a gun)."""
+    rng = random.Random(seed)
+    rows, truth = [], {}
+    serials = [f"{rng.choice('ABCDEFKLMRT')}{rng.randint(0, 99999):05d}" for _ in range(entities // 2)]
+    for e in range(entities):
+        serial = serials[e % len(serials)]
+        make = MAKES[e % len(MAKES)] if e < len(serials) else MAKES[(e + 3) % len(MAKES)]
+        caliber = rng.choice(["9MM", ".38", "7.62X39", ".223", ".50"])
+        for c in range(rng.choice([1, 2, 2, 3])):
+            shown = serial if rng.random() < 0.8 else ("0" + serial if rng.random() < 0.5 else serial.lower())
+            rows_make = make if rng.random() < 0.7 else make.upper().replace(" & ", " AND ")
+            node = ("us-test", "mx-test")[rng.random() < 0.5]
+            rid = f"{node}:firearm_trace:{e:05d}{c}"
+            rows.append({"id": rid, "owner_node": node, "serial": shown, "make": rows_make, "caliber": caliber,
+                         "model": None})
+            truth[rid] = f"F{e}"
+    return pd.DataFrame(rows), truth
