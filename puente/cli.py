@@ -176,7 +176,10 @@ def demo(
 
 
 # Sub-command groups contributed by other packages: (module, attribute, name).
-_GROUPS: list[tuple[str, str, str]] = []
+_GROUPS: list[tuple[str, str, str]] = [
+    ("puente.link.cli", "link_app", "link"),
+    ("puente.link.cli", "hits_app", "hits"),
+]
 
 
 def _register_groups() -> None:
