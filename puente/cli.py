@@ -195,6 +195,8 @@ def demo(
 _GROUPS: list[tuple[str, str, str]] = [
     ("puente.audit.cli", "app", "audit"),
     ("puente.share.cli", "app", "share"),
+    ("puente.link.cli", "link_app", "link"),
+    ("puente.link.cli", "hits_app", "hits"),
 ]
 
 
