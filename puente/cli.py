@@ -197,6 +197,7 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("puente.share.cli", "app", "share"),
     ("puente.link.cli", "link_app", "link"),
     ("puente.link.cli", "hits_app", "hits"),
+    ("puente.analyze.cli", "analyze", "analyze"),
 ]
 
 
