@@ -176,7 +176,10 @@ def demo(
 
 
 # Sub-command groups contributed by other packages: (module, attribute, name).
-_GROUPS: list[tuple[str, str, str]] = []
+_GROUPS: list[tuple[str, str, str]] = [
+    ("puente.api.cli", "serve", "serve"),
+    ("puente.api.cli", "users_app", "users"),
+]
 
 
 def _register_groups() -> None:
