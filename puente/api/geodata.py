@@ -19,3 +19,11 @@ def ports_of_entry() -> list[dict[str, Any]]:
             out.append({"code": place.id, "name": place.name, "admin1": place.admin1, "lat": place.lat,
                         "lon": place.lon, "twin": twin_place.name if twin_place else None})
     return sorted(out, key=lambda p: p["lon"])
+
+
+@lru_cache(maxsize=1)
+def municipal_seats() -> list[dict[str, Any]]:
+    """Mexican municipalities at their seats (cabeceras) with INEGI codes."""
+    gaz = load_gazetteer()
+    return [{"code": p.id, "name": p.name, "admin1": p.admin1, "lat": p.lat, "lon": p.lon}
+            for p in gaz.places.values() if p.kind == "municipality" and p.lat is not None and p.lon is not None]

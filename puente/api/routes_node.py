@@ -216,3 +216,27 @@ def entity(entity_id: str, purpose: Optional[str] = Query(None, max_length=300),
     from puente.api.entity import entity_graph
 
     return Response(dumps(entity_graph(c, who, entity_id, purpose)), media_type="application/json")
+
+
+class Municipality(BaseModel):
+    code: str
+    name: str
+    admin1: str
+    lat: float
+    lon: float
+
+
+@router.get("/map/municipalities", response_model=list[Municipality], responses=problem_responses(401))
+def municipalities(who: Principal = Depends(principal)) -> list[Municipality]:
+    """Mexican municipalities at their seats (INEGI), from the offline gazetteer."""
+    from puente.api.geodata import municipal_seats
+
+    return [Municipality(**m) for m in municipal_seats()]
+
+
+@router.get("/scorecard", responses=problem_responses(401))
+def scorecard(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> dict[str, Any]:
+    """The agreement's joint scorecard: counts only, never record content (so no purpose is needed)."""
+    from puente.api.scorecard import build
+
+    return build(c, who)
