@@ -55,3 +55,24 @@ def add_users(store: Store, partner: str = "mx-test") -> dict[str, str]:
     auth.add_user(store, "partner", "partner-node", None, partner=partner)
     tokens["partner-node"] = auth.issue_token(store, "partner")
     return tokens
+
+
+def build_env(root: Path, us_store: str | None = None, rate_limit: int = 0):  # type: ignore[no-untyped-def]
+    """Two seeded nodes, accounts for every role, and an in-process client on the U.S. node."""
+    from fastapi.testclient import TestClient
+
+    from puente.api.app import create_app
+
+    us = Node.init(root / "us-test", "us-test", "US", us_store)
+    mx = Node.init(root / "mx-test", "mx-test", "MX")
+    ingest_all(us, US_FILES)
+    ingest_all(mx, MX_FILES)
+    copy_partner_records(mx, us)
+    with us.open_store() as store:
+        tokens = add_users(store)
+    client = TestClient(create_app(us, rate_limit=rate_limit))
+    return client, tokens, us, mx
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
