@@ -198,6 +198,8 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("puente.link.cli", "link_app", "link"),
     ("puente.link.cli", "hits_app", "hits"),
     ("puente.analyze.cli", "analyze", "analyze"),
+    ("puente.api.cli", "serve", "serve"),
+    ("puente.api.cli", "users_app", "users"),
 ]
 
 

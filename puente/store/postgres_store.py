@@ -17,8 +17,8 @@ _ARROW_TYPES = {
     "integer": pa.int32(), "double precision": pa.float64(), "date": pa.date32(),
     "timestamp without time zone": pa.timestamp("us"), "timestamp with time zone": pa.timestamp("us", tz="UTC"),
     "boolean": pa.bool_(), "bytea": pa.binary(), "numeric": pa.float64(),
-    # psycopg reports the short type names
-    "int8": pa.int64(), "int4": pa.int32(), "float8": pa.float64(), "float4": pa.float64(),
+    # psycopg's type registry uses the internal names
+    "int8": pa.int64(), "int4": pa.int32(), "int2": pa.int32(), "float8": pa.float64(), "float4": pa.float64(),
     "timestamp": pa.timestamp("us"), "timestamptz": pa.timestamp("us", tz="UTC"), "bool": pa.bool_(),
 }
 
@@ -67,16 +67,6 @@ class PostgresStore(Store):
         with self.con.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
             for row in data.to_pylist():
                 copy.write_row([_copy_value(v) for v in row.values()])
-
-    def existing_hashes(self, table: str, ids: list[str]) -> dict[str, str]:
-        if not ids:
-            return {}
-        cur = self.con.execute(f"SELECT id, content_hash FROM {table} WHERE id = ANY(%s)", [ids])  # noqa: S608
-        return {r[0]: r[1] for r in cur.fetchall()}
-
-    def delete_ids(self, table: str, ids: list[str]) -> None:
-        if ids:
-            self.con.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])  # noqa: S608
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
