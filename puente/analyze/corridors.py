@@ -143,13 +143,14 @@ def port_shares(engine: Engine, period: str = "month") -> pd.DataFrame:
 
 
 def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", baseline_periods: int = 3,
-                 alpha: float = 0.01, min_count: int = 5, min_ratio: float = 1.5) -> pd.DataFrame:
+                 alpha: float = 0.01, min_count: int = 5, min_ratio: float = 1.5,
+                 family: str = "period") -> pd.DataFrame:
     """Corridors (or ports) whose share of traffic grows or that appear, period over period.
 
     Test: for key k in period t with x events against b events in the previous ``baseline_periods``
     periods, and totals X and B over all keys, under H0 (k's share unchanged) x | x + b ~ Binomial(x + b,
     X / (X + B)). One-sided exact binomial test (scipy), Benjamini–Hochberg across all (key, period)
-    tests; a shift is flagged when q < alpha, x ≥ min_count and the share ratio ≥ min_ratio (or the key
+    tests (``family="all"``) or across the keys of each period (``family="period"``, a monitor run monthly); a shift is flagged when q < alpha, x ≥ min_count and the share ratio ≥ min_ratio (or the key
     is new). ``first`` marks the first period of each run of flagged periods (one alarm per episode).
     """
     from scipy.stats import binom
@@ -180,7 +181,10 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
     if not len(rows):
         return pd.DataFrame(columns=cols)
     out = rows
-    out["q_value"] = benjamini_hochberg(out["p_value"])
+    if family == "period":
+        out["q_value"] = out.groupby("period")["p_value"].transform(benjamini_hochberg)
+    else:
+        out["q_value"] = benjamini_hochberg(out["p_value"])
     out["shift"] = (out["q_value"] < alpha) & (out["ratio"] >= min_ratio)
     out = out.sort_values([*keys, "period"]).reset_index(drop=True)
     prev = out.groupby(keys)["shift"].shift(1, fill_value=False)
