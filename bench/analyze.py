@@ -15,8 +15,9 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -122,7 +123,7 @@ def suite(engine: Engine, k: int) -> dict[str, float]:
     for name in ANALYSES:
         if name == "cbp":
             continue
-        times[name], _ = timed(lambda: run_analysis(name, engine, betweenness_k=k))
+        times[name], _ = timed(lambda name=name: run_analysis(name, engine, betweenness_k=k))
     return times
 
 
@@ -144,7 +145,7 @@ def main() -> None:
                                                                          args.spark_events, True)):
             node = Node.init(work / f"n{n}", "bench", "US")
             path = node.store_url[len("duckdb://"):]
-            t_gen, counts = timed(lambda: generate(path, n))
+            t_gen, counts = timed(lambda path=path, n=n: generate(path, n))
             lines += [f"## {label} events", "", f"Generated in {t_gen:.0f} s: {counts}.", ""]
             with open_engine("duckdb", node.store_url) as duck:
                 if not spark:
@@ -169,7 +170,7 @@ def main() -> None:
                 lines.append("")
             lines += [header, "|---" * (header.count("|") - 1) + "|"]
             lines += [f"| {name} | " + " | ".join(values[name]) + " |" for name in row_names]
-            lines += [f"| **total** | " + " | ".join(
+            lines += ["| **total** | " + " | ".join(
                 f"{sum(float(v[i]) for v in values.values()):.1f}" for i in range(len(values[row_names[0]]))) + " |",
                 ""]
             print("\n".join(lines), flush=True)

@@ -125,7 +125,7 @@ def leader_ranks(engine: Engine, sim: Path, network: networks.Network | None = N
     return {"nodes": total, "leader_rank_fraction": out}
 
 
-def ingest_scenario(sim: Path, home: Path, store_url: str | None = None) -> "Node":  # noqa: F821
+def ingest_scenario(sim: Path, home: Path, store_url: str | None = None) -> Node:  # noqa: F821
     """One node holding both countries' simulated files (the combined picture after sharing)."""
     from puente.ingest.pipeline import ingest_file
     from puente.ingest.profile import get_profile

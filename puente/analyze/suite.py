@@ -6,7 +6,8 @@ These are the plain Python entry points the CLI and the API share:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 

@@ -50,10 +50,10 @@ class Engine(ABC):
         """A client-side table (e.g. chain ids computed in Python) usable in expressions on this engine."""
         return ibis.memtable(frame)
 
-    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+    def close(self) -> None:
         pass
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc: object) -> None:
