@@ -103,15 +103,23 @@ def lab_region_accuracy(engine: Engine, sim: Path, km: float = 50.0) -> dict[str
             "regions_near_a_lab": float(useful.mean()) if len(regions) else 0.0}
 
 
-def diversion_auc(engine: Engine, sim: Path) -> dict[str, Any]:
-    from sklearn.metrics import roc_auc_score
+def roc_auc(labels: Any, scores: Any) -> float:
+    """ROC AUC as the Mann–Whitney statistic (ties count half)."""
+    from scipy.stats import rankdata
 
+    y = np.asarray(labels, dtype=bool)
+    ranks = rankdata(np.asarray(scores, dtype=float))
+    pos, neg = int(y.sum()), int((~y).sum())
+    return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def diversion_auc(engine: Engine, sim: Path) -> dict[str, Any]:
     truth = _truth(sim, "precursor_shipments.csv")
     risk = precursors.diversion_risk(engine)
     ids = engine.run(engine.table("precursor_shipment").select("id", "source_id"))
     merged = risk.merge(ids, on="id").merge(truth[["source_id", "diverted"]], on="source_id")
     y = merged["diverted"].astype(int)
-    return {"shipments": len(merged), "diverted": int(y.sum()), "auc": float(roc_auc_score(y, merged["risk"]))}
+    return {"shipments": len(merged), "diverted": int(y.sum()), "auc": roc_auc(y, merged["risk"])}
 
 
 def leader_ranks(engine: Engine, sim: Path, network: networks.Network | None = None) -> dict[str, Any]:
