@@ -114,8 +114,8 @@ def neighbours(alerts: pd.DataFrame, rules: AlertRules) -> pd.DataFrame:
     places = [p for p in g.places.values() if p.kind in ("municipality", "county") and p.lat is not None]
     if alerts.empty or not places:
         return pd.DataFrame(columns=cols)
-    lat = np.radians([p.lat for p in places])
-    lon = np.radians([p.lon for p in places])
+    lat = np.radians(np.array([p.lat for p in places], dtype=float))
+    lon = np.radians(np.array([p.lon for p in places], dtype=float))
     country = np.array([p.country for p in places])
     rows = []
     for alert in alerts.itertuples():

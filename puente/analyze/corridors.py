@@ -11,6 +11,7 @@ aggregation (events, loads, kg, pills) runs in the engine over all seizures.
 from __future__ import annotations
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -86,7 +87,7 @@ def corridor_flows(engine: Engine, period: str = "month", window_days: int = 7,
 
 
 def corridor_aggregation(engine: Engine, period: str = "month", window_days: int = 7,
-                         assigned: pd.DataFrame | None = None):  # type: ignore[no-untyped-def]
+                         assigned: pd.DataFrame | None = None) -> ir.Table:
     """The engine side of :func:`corridor_flows`: one Ibis expression over all seizures."""
     sz = engine.table("seizure")
     if assigned is None:
@@ -155,6 +156,8 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
     """
     from scipy.stats import binom
 
+    cols = [*keys, "period", "count", "baseline", "share", "baseline_share", "ratio", "p_value", "new", "q_value",
+            "shift", "first"]
     table = counts.pivot_table(index=keys, columns="period", values=measure, aggfunc="sum", fill_value=0)
     periods = sorted(table.columns)
     values = table[periods].to_numpy(dtype=float)
@@ -175,12 +178,9 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
                              share=x[keep] / X, baseline_share=b[keep] / B, ratio=ratio[keep],
                              p_value=binom.sf(x[keep] - 1, x[keep] + b[keep], p0), new=b[keep] == 0)
         parts.append(frame)
-    rows = pd.concat(parts, ignore_index=True) if parts else []
-    cols = [*keys, "period", "count", "baseline", "share", "baseline_share", "ratio", "p_value", "new", "q_value",
-            "shift", "first"]
-    if not len(rows):
+    if not parts:
         return pd.DataFrame(columns=cols)
-    out = rows
+    out = pd.concat(parts, ignore_index=True)
     if family == "period":
         out["q_value"] = out.groupby("period")["p_value"].transform(benjamini_hochberg)
     else:

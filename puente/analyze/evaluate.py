@@ -17,6 +17,7 @@ import yaml
 from puente.analyze import corridors, networks, precursors
 from puente.engine import Engine
 from puente.geo.gazetteer import load_gazetteer
+from puente.node import Node
 
 
 def _truth(sim: Path, name: str) -> pd.DataFrame:
@@ -140,11 +141,10 @@ def leader_ranks(engine: Engine, sim: Path, network: networks.Network | None = N
     return {"nodes": total, "leader_rank_fraction": out}
 
 
-def ingest_scenario(sim: Path, home: Path, store_url: str | None = None) -> Node:  # noqa: F821
+def ingest_scenario(sim: Path, home: Path, store_url: str | None = None) -> Node:
     """One node holding both countries' simulated files (the combined picture after sharing)."""
     from puente.ingest.pipeline import ingest_file
     from puente.ingest.profile import get_profile
-    from puente.node import Node
     from puente.simulate import read_manifest
 
     node = Node.init(home, "both", "US", store_url)

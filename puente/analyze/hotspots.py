@@ -103,7 +103,7 @@ def cell_series(engine: Engine, resolution: int = 6, period: str = "month",
     return by_resolution(cells, resolution, ["period"])
 
 
-def to_geojson(frame: pd.DataFrame, cell_column: str = "cell") -> dict:
+def to_geojson(frame: pd.DataFrame, cell_column: str = "cell") -> dict[str, object]:
     """H3 cells as GeoJSON polygons with every other column as properties."""
     features = []
     for row in frame.to_dict(orient="records"):
