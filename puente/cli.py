@@ -176,7 +176,9 @@ def demo(
 
 
 # Sub-command groups contributed by other packages: (module, attribute, name).
-_GROUPS: list[tuple[str, str, str]] = []
+_GROUPS: list[tuple[str, str, str]] = [
+    ("puente.simulate.cli", "simulate_command", "simulate"),
+]
 
 
 def _register_groups() -> None:

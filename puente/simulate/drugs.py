@@ -37,41 +37,41 @@ _MX_NOTES = ["oculto en tanque de gasolina", "en compartimento oculto", "revisiÃ
              "detenido en flagrancia", "binomio canino", "puesta a disposiciÃ³n del MP"]
 
 
-def _dates(ctx: "Context", months: np.ndarray) -> np.ndarray:
+def _dates(ctx: Context, months: np.ndarray) -> np.ndarray:
     sc, rng = ctx.sc, ctx.rng
     days = (rng.random(len(months)) * sc.month_days[months]).astype(np.int64)
     return sc.month_starts[months] + days
 
 
-def _report_dates(ctx: "Context", dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _report_dates(ctx: Context, dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rng = ctx.rng
     late = rng.random(len(dates)) < ctx.sc.rate("late_report")
     lag = np.where(late, rng.integers(60, 400, len(dates)), rng.integers(0, 15, len(dates)))
     return dates + lag.astype("timedelta64[D]"), np.where(late, lag, 0)
 
 
-def _blank(ctx: "Context", values: np.ndarray, rate: float | None = None) -> np.ndarray:
+def _blank(ctx: Context, values: np.ndarray, rate: float | None = None) -> np.ndarray:
     rate = ctx.sc.rate("missing_optional") if rate is None else rate
     out = values.astype(object).copy()
     out[ctx.rng.random(len(out)) < rate] = None
     return out
 
 
-def _choice(ctx: "Context", options: tuple[list[str], list[float]], n: int) -> np.ndarray:
+def _choice(ctx: Context, options: tuple[list[str], list[float]], n: int) -> np.ndarray:
     names, probs = options
     p = np.array(probs) / sum(probs)
     return ctx.rng.choice(np.array(names, dtype=object), size=n, p=p)
 
 
 # -- U.S. CBP ---------------------------------------------------------------------------------
-def cbp_counts(ctx: "Context") -> np.ndarray:
+def cbp_counts(ctx: Context) -> np.ndarray:
     cbp = ctx.sc.cbp_fentanyl
     k = ctx.sc.share("cbp_seizure") * ctx.scale / cbp["events"].sum()
     n = np.maximum(1, np.round(cbp["events"].to_numpy() * k)).astype(np.int64)
     return np.minimum(n, np.maximum(1, np.floor(cbp["pounds"].to_numpy() / 0.01))).astype(np.int64)
 
 
-def cbp_seizures(ctx: "Context") -> None:
+def cbp_seizures(ctx: Context) -> None:
     cbp = ctx.sc.cbp_fentanyl
     counts = cbp_counts(ctx)
     start = 0
@@ -85,7 +85,7 @@ def cbp_seizures(ctx: "Context") -> None:
         start = stop
 
 
-def _cbp_chunk(ctx: "Context", cells: pd.DataFrame, counts: np.ndarray) -> None:
+def _cbp_chunk(ctx: Context, cells: pd.DataFrame, counts: np.ndarray) -> None:
     sc, rng = ctx.sc, ctx.rng
     cell = np.repeat(np.arange(len(cells)), counts)
     n = len(cell)
@@ -144,6 +144,10 @@ def _cbp_chunk(ctx: "Context", cells: pd.DataFrame, counts: np.ndarray) -> None:
         "aor": aor, "report_date": report,
     })
     ctx.writers["cbp"].write(frame)
+    for (period, area), lb, count in zip(*_cell_sums(cells, cell, frame["quantity"].to_numpy())):
+        acc = ctx.cbp_sums.setdefault((period, area), [0.0, 0])
+        acc[0] += lb
+        acc[1] += count
     loads["event_id"] = ctx.next_events(n)
     loads["outcome"] = "seized_" + setting.astype(str)
     loads["place_id"] = place_id
@@ -159,7 +163,12 @@ def _cbp_chunk(ctx: "Context", cells: pd.DataFrame, counts: np.ndarray) -> None:
         _second_reports(ctx, frame[dup], loads[dup], lbs[dup])
 
 
-def _second_reports(ctx: "Context", frame: pd.DataFrame, loads: pd.DataFrame, lbs: np.ndarray) -> None:
+def _cell_sums(cells: pd.DataFrame, cell: np.ndarray, lbs: np.ndarray):  # type: ignore[no-untyped-def]
+    keys = list(zip(cells["period"], cells["aor"]))
+    return keys, np.bincount(cell, weights=lbs, minlength=len(cells)), np.bincount(cell, minlength=len(cells))
+
+
+def _second_reports(ctx: Context, frame: pd.DataFrame, loads: pd.DataFrame, lbs: np.ndarray) -> None:
     """HSI reports some CBP events again, in kilograms, a few days later."""
     rng = ctx.rng
     n = len(frame)
@@ -181,7 +190,7 @@ def _second_reports(ctx: "Context", frame: pd.DataFrame, loads: pd.DataFrame, lb
         "second_report": 1, "late_days": late + 20}))
 
 
-def _loads(ctx: "Context", port: np.ndarray, months: np.ndarray, setting: np.ndarray,
+def _loads(ctx: Context, port: np.ndarray, months: np.ndarray, setting: np.ndarray,
            place_canon: np.ndarray) -> pd.DataFrame:
     rng = ctx.rng
     n = len(port)
@@ -207,13 +216,13 @@ def _loads(ctx: "Context", port: np.ndarray, months: np.ndarray, setting: np.nda
     return loads
 
 
-def _marks(ctx: "Context", loads: pd.DataFrame) -> np.ndarray:
+def _marks(ctx: Context, loads: pd.DataFrame) -> np.ndarray:
     marks = np.array([ctx.world.labs[lab].mark for lab in loads["lab"]], dtype=object)
     marks[ctx.rng.random(len(marks)) > 0.25] = None
     return marks
 
 
-def _people_and_vehicles(ctx: "Context", records: Any, loads: pd.DataFrame, refs: np.ndarray,
+def _people_and_vehicles(ctx: Context, records: Any, loads: pd.DataFrame, refs: np.ndarray,
                          conveyance: np.ndarray) -> None:
     rng, world = ctx.rng, ctx.world
     n = len(refs)
@@ -235,8 +244,8 @@ def _people_and_vehicles(ctx: "Context", records: Any, loads: pd.DataFrame, refs
 
 
 # -- U.S. interior ----------------------------------------------------------------------------
-def interior_seizures(ctx: "Context") -> None:
-    total = int(round(ctx.sc.share("us_interior_seizure") * ctx.scale))
+def interior_seizures(ctx: Context) -> None:
+    total = round(ctx.sc.share("us_interior_seizure") * ctx.scale)
     weights = ctx.routes.sw_monthly / ctx.routes.sw_monthly.sum()
     for start in range(0, total, CHUNK):
         n = min(CHUNK, total - start)
@@ -244,7 +253,7 @@ def interior_seizures(ctx: "Context") -> None:
         _interior_chunk(ctx, months)
 
 
-def _interior_chunk(ctx: "Context", months: np.ndarray) -> None:
+def _interior_chunk(ctx: Context, months: np.ndarray) -> None:
     sc, rng = ctx.sc, ctx.rng
     n = len(months)
     ports = ctx.routes.national_ports(months, rng)
@@ -292,8 +301,8 @@ def _interior_chunk(ctx: "Context", months: np.ndarray) -> None:
 
 
 # -- Mexico -------------------------------------------------------------------------------------
-def mx_seizures(ctx: "Context") -> None:
-    total = int(round(ctx.sc.share("mx_seizure") * ctx.scale))
+def mx_seizures(ctx: Context) -> None:
+    total = round(ctx.sc.share("mx_seizure") * ctx.scale)
     weights = ctx.routes.sw_monthly / ctx.routes.sw_monthly.sum()
     for start in range(0, total, CHUNK):
         n = min(CHUNK, total - start)
@@ -301,7 +310,7 @@ def mx_seizures(ctx: "Context") -> None:
         _mx_chunk(ctx, months)
 
 
-def _mx_chunk(ctx: "Context", months: np.ndarray) -> None:
+def _mx_chunk(ctx: Context, months: np.ndarray) -> None:
     sc, rng, world = ctx.sc, ctx.rng, ctx.world
     n = len(months)
     loads = ctx.routes.mx_routes(months, rng)

@@ -31,8 +31,8 @@ def _serial(make: str, rng: np.random.Generator) -> str:
     return f"{letters[:2]}{digits:06d}"
 
 
-def traces(ctx: "Context") -> None:
-    total = int(round(ctx.sc.share("firearm_trace") * ctx.scale))
+def traces(ctx: Context) -> None:
+    total = round(ctx.sc.share("firearm_trace") * ctx.scale)
     done = 0
     while done < total:
         n = min(CHUNK, total - done)
@@ -40,7 +40,7 @@ def traces(ctx: "Context") -> None:
         done += n
 
 
-def _chunk(ctx: "Context", n: int) -> None:
+def _chunk(ctx: Context, n: int) -> None:
     sc, rng, world = ctx.sc, ctx.rng, ctx.world
     models = sc.p["firearm_models"]
     mw = np.array([m["weight"] for m in models], dtype=float)
@@ -132,13 +132,13 @@ def _english_place(text: str) -> str:
     return f"{strip_accents(city)}, {_STATE_NAMES.get(state, strip_accents(state))}, Mexico"
 
 
-def _buyer_name(ctx: "Context", pid: str) -> str:
+def _buyer_name(ctx: Context, pid: str) -> str:
     p = ctx.world.people[pid]
     v = p.variants[0] if ctx.rng.random() < 0.7 else p.variants[int(ctx.rng.integers(len(p.variants)))]
     name = " ".join(x for x in (v["given_names"], v["surname1"], v["surname2"]) if x)
     return name.upper() if ctx.rng.random() < 0.5 else name
 
 
-def _oneoff_name(ctx: "Context") -> str:
+def _oneoff_name(ctx: Context) -> str:
     names = ctx.world.sc.names
     return f"{ctx.rng.choice(names['us_given'])} {ctx.rng.choice(names['us_surnames'])}"

@@ -32,14 +32,13 @@ _PORT_TEXT = {"MZO": ["Manzanillo", "Aduana de Manzanillo", "puerto de Manzanill
               "MEX": ["AICM", "Aduana del AICM", "Mexico City air cargo"]}
 
 
-def shipments(ctx: "Context") -> None:
-    total = int(round(ctx.sc.share("precursor_shipment") * ctx.scale))
-    ctx.lab_chemicals = {}  # type: ignore[attr-defined]
+def shipments(ctx: Context) -> None:
+    total = round(ctx.sc.share("precursor_shipment") * ctx.scale)
     for start in range(0, total, CHUNK):
         _shipment_chunk(ctx, min(CHUNK, total - start))
 
 
-def _shipment_chunk(ctx: "Context", n: int) -> None:
+def _shipment_chunk(ctx: Context, n: int) -> None:
     sc, rng, world = ctx.sc, ctx.rng, ctx.world
     chems, cp = weights(sc.p["precursor_chemicals"])
     ports, pp = weights(sc.p["precursor_ports"])
@@ -61,7 +60,7 @@ def _shipment_chunk(ctx: "Context", n: int) -> None:
             importer[i] = str(rng.choice(o.fronts))
             active = [x for x in o.labs if world.labs[x].start <= months[i] + 2] or o.labs
             lab[i] = str(rng.choice(active))
-            ctx.lab_chemicals.setdefault(lab[i], set()).add(chemical[i])  # type: ignore[attr-defined]
+            ctx.lab_chemicals.setdefault(lab[i], set()).add(chemical[i])
         else:
             importer[i] = str(rng.choice(world.importers))
     exporter = rng.choice(np.array(world.exporters, dtype=object), n)
@@ -103,7 +102,7 @@ def _shipment_chunk(ctx: "Context", n: int) -> None:
         "front_company_id": np.where(diverted, importer, "")}))
 
 
-def _name_variant(ctx: "Context", cid: str) -> str:
+def _name_variant(ctx: Context, cid: str) -> str:
     variants = ctx.world.companies[cid].variants
     return variants[0] if ctx.rng.random() < 0.7 else variants[int(ctx.rng.integers(len(variants)))]
 
@@ -112,20 +111,20 @@ _EQUIPMENT = ["reactores", "condensadores", "prensa tableteadora", "tambos de 20
               "matraces", "bombas de vacío", "secadores"]
 
 
-def lab_sites(ctx: "Context") -> None:
+def lab_sites(ctx: Context) -> None:
     """Dismantled labs of the organisations (with the chemicals diverted to them), then other labs found."""
     sc, rng, world = ctx.sc, ctx.rng, ctx.world
     rows = []
     found = [lab for lab in world.labs.values() if lab.found >= 0]
     for lab in found:
-        chems = set(getattr(ctx, "lab_chemicals", {}).get(lab.id, set()))
+        chems = set(ctx.lab_chemicals.get(lab.id, set()))
         if not chems:
             chems = set(rng.choice(list(_CHEM_TEXT), int(rng.integers(1, 4)), replace=False).tolist())
-        lab.record = f"SEDENA/LAB/{sc.periods[lab.found][:4]}/{len(rows) + 1:06d}"  # type: ignore[attr-defined]
+        lab.record = f"SEDENA/LAB/{sc.periods[lab.found][:4]}/{len(rows) + 1:06d}"
         day = sc.month_starts[lab.found] + int(rng.integers(0, 28))
-        rows.append(_lab_row(ctx, lab.record, f"{lab.municipality}, {lab.state}", day, lab.kind,  # type: ignore[attr-defined]
+        rows.append(_lab_row(ctx, lab.record, f"{lab.municipality}, {lab.state}", day, lab.kind,
                              sorted(chems), lab.capacity))
-    total = max(0, int(round(sc.share("lab_site") * ctx.scale)) - len(rows))
+    total = max(0, round(sc.share("lab_site") * ctx.scale) - len(rows))
     states = list(sc.p["lab_municipalities"])
     extra_truth = []
     for i in range(total):
@@ -150,7 +149,7 @@ def lab_sites(ctx: "Context") -> None:
     _flush_labs(ctx, rows, extra_truth)
 
 
-def _flush_labs(ctx: "Context", rows: list[dict[str, object]], truth: list[dict[str, object]]) -> None:
+def _flush_labs(ctx: Context, rows: list[dict[str, object]], truth: list[dict[str, object]]) -> None:
     if not rows:
         return
     frame = pd.DataFrame(rows)
@@ -159,7 +158,7 @@ def _flush_labs(ctx: "Context", rows: list[dict[str, object]], truth: list[dict[
     ctx.truth["labs"].write(pd.DataFrame(truth))
 
 
-def _lab_row(ctx: "Context", ref: str, place: str, day: np.datetime64, kind: str, chems: list[str],
+def _lab_row(ctx: Context, ref: str, place: str, day: np.datetime64, kind: str, chems: list[str],
              capacity: float) -> dict[str, object]:
     rng = ctx.rng
     text = "; ".join(str(rng.choice(_CHEM_TEXT[c])) for c in chems)
@@ -171,7 +170,7 @@ def _lab_row(ctx: "Context", ref: str, place: str, day: np.datetime64, kind: str
             "agency": str(rng.choice(["SEDENA", "FGR", "SEMAR"]))}
 
 
-def investigations(ctx: "Context") -> None:
+def investigations(ctx: Context) -> None:
     """Each organisation's leadership as both countries' investigators record it."""
     rng, world = ctx.rng, ctx.world
     for org in world.orgs.values():

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from puente.model import load_model
 from puente.simulate.world import World, strip_accents, typo
 from puente.simulate.writer import TableWriter, TruthWriter
 
@@ -146,7 +147,15 @@ class NodeRecords:
     def flush(self) -> None:
         for kind, rows in self.buf.items():
             if rows:
-                self.w[kind].write(pd.DataFrame(rows))
+                frame = pd.DataFrame(rows)
+                if kind == "link" and self.country == "MX":  # Mexican files name kinds and roles in Spanish
+                    model = load_model()
+                    kinds = {k: v.label_es for k, v in model.kinds.items()}
+                    roles = {k: v.es for k, v in model.vocabularies["roles"].terms.items()}
+                    frame["from_kind"] = frame["from_kind"].map(kinds)
+                    frame["to_kind"] = frame["to_kind"].map(kinds)
+                    frame["role"] = frame["role"].map(roles)
+                self.w[kind].write(frame)
                 self.buf[kind] = []
         if self.truth:
             self.identities.write(pd.DataFrame(self.truth))

@@ -87,6 +87,7 @@ class Lab:
     start: int  # month index when it starts producing
     found: int  # month index when it is dismantled, -1 if never
     mark: str = ""  # the logo/lot mark its packages carry (seizures' batch field)
+    record: str = ""  # the source_id of its lab_site record, once found
 
 
 @dataclass
@@ -116,7 +117,7 @@ class World:
         self._build()
 
     def n(self, key: str) -> int:
-        return max(1, int(round(self.sc.p["entities"][key] * self.factor)))
+        return max(1, round(self.sc.p["entities"][key] * self.factor))
 
     # -- people ----------------------------------------------------------------------------
     def _person(self, org: str, role: str, nationality: str, state: str = "") -> Person:

@@ -11,9 +11,11 @@ ingest must quarantine.
 from __future__ import annotations
 
 import csv
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,7 +72,7 @@ def format_numbers(values: Any, decimals: int, country: str) -> np.ndarray:
     out = np.empty(len(arr), dtype=object)
     comma = country == "MX"
     for i, v in enumerate(arr):
-        if v != v:
+        if math.isnan(v):
             out[i] = ""
             continue
         text = f"{v:.{decimals}f}"
@@ -84,7 +86,7 @@ class TableWriter:
     """One agency file, written chunk by chunk."""
 
     def __init__(self, out: Path, spec: FileSpec, rng: np.random.Generator, corrupt_per_10k: float,
-                 corrupted: "TruthWriter") -> None:
+                 corrupted: TruthWriter) -> None:
         self.spec = spec
         self.path = out / spec.path
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +133,7 @@ class TableWriter:
             out.append(row)
             if i in positions:
                 values = dict(zip(names, row))
-                if "source_id" in values and values["source_id"]:
+                if values.get("source_id"):
                     values["source_id"] = values["source_id"] + "-X"
                 reason, fname, fn = self.spec.corruptions[int(self.rng.integers(len(self.spec.corruptions)))]
                 fn(values, self.spec)
@@ -191,7 +193,7 @@ def _plain(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        if value != value:
+        if math.isnan(value):
             return ""
         return f"{value:.6f}".rstrip("0").rstrip(".")
     return str(value)

@@ -1,0 +1,138 @@
+"""The simulator: same seed, same bytes; files ingest with exactly the corrupted rows quarantined;
+CBP seizures reproduce the real monthly series by area of responsibility; the truth is coherent."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from puente.demo import cbp_file, ingest_simulated
+from puente.ingest.pipeline import ingest_file
+from puente.ingest.profile import get_profile
+from puente.node import Node
+from puente.simulate import read_manifest, simulate
+
+SCALE = 3000
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*.csv"))}
+
+
+def _truth(sim: Path, name: str) -> list[dict[str, str]]:
+    with (sim / "truth" / name).open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    simulate(out, seed=11, scale=SCALE)
+    return out
+
+
+@pytest.fixture(scope="module")
+def nodes(sim: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Node]:
+    home = tmp_path_factory.mktemp("nodes")
+    nodes = {"US": Node.init(home / "us", "us-node", "US"), "MX": Node.init(home / "mx", "mx-node", "MX")}
+    reports = ingest_simulated(nodes, sim)
+    assert all(r.balanced for r in reports)
+    return nodes
+
+
+def test_same_seed_same_bytes(sim: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    simulate(again, seed=11, scale=SCALE)
+    assert _digests(again) == _digests(sim)
+    other = tmp_path / "other"
+    simulate(other, seed=12, scale=SCALE)
+    assert _digests(other)["us/cbp_seizures.csv"] != _digests(sim)["us/cbp_seizures.csv"]
+
+
+def test_exactly_the_corrupted_rows_are_quarantined(sim: Path, nodes: dict[str, Node]) -> None:
+    expected = {(r["file"].split("/")[-1], int(r["row"])): r["reason"] for r in _truth(sim, "corrupted_rows.csv")}
+    assert len(expected) >= len(read_manifest(sim))  # at least one per file
+    got = {}
+    for node in nodes.values():
+        with node.open_store() as store:
+            for source_file, row, key in store.query("SELECT source_file, source_row, reason_key FROM quarantine"):
+                got[(Path(source_file).name, int(row))] = key
+    assert got == expected
+
+
+def test_cbp_monthly_totals_by_aor_match_the_real_series(sim: Path, nodes: dict[str, Node]) -> None:
+    us = nodes["US"]
+    with us.open_store() as store:
+        ingest_file(us, store, cbp_file(), get_profile("cbp-seizure-stats"))
+        real = {(str(period)[:7], aor): float(lbs) for period, aor, lbs in store.query(
+            "SELECT period, aor, SUM(pounds) FROM seizure_aggregate WHERE drug = 'fentanyl' AND pounds > 0 "
+            "GROUP BY period, aor")}
+        rows = store.query("SELECT date, quantity_kg, extra FROM seizure WHERE source_file = 'cbp_seizures.csv'")
+    simulated: dict[tuple[str, str], float] = defaultdict(float)
+    for date, kg, extra in rows:
+        simulated[(str(date)[:7], json.loads(extra)["Area of Responsibility"])] += float(kg) / 0.45359237
+    assert set(simulated) == set(real)
+    off = {key: (simulated[key], lbs) for key, lbs in real.items() if abs(simulated[key] - lbs) > 0.10 * lbs}
+    assert not off
+    # the truth's calibration table says the same
+    for row in _truth(sim, "calibration.csv"):
+        assert abs(float(row["simulated_pounds"]) - float(row["real_pounds"])) <= 0.10 * float(row["real_pounds"])
+
+
+def test_every_entity_record_has_a_true_identity(sim: Path, nodes: dict[str, Node]) -> None:
+    identities = {(r["file"].split("/")[-1], r["source_id"]): r["entity_id"] for r in _truth(sim, "identities.csv")}
+    entities = {r["entity_id"]: r for r in _truth(sim, "entities.csv")}
+    for node in nodes.values():
+        with node.open_store() as store:
+            for kind in ("person", "vehicle", "organization"):
+                for source_file, source_id in store.query(f"SELECT source_file, source_id FROM {kind}"):
+                    entity = identities[(source_file, source_id)]
+                    assert entity in entities or entity.startswith(("P-USX", "P-MXX"))
+    # people recur: the organisations' couriers are recorded more than once
+    counts: dict[str, int] = defaultdict(int)
+    for entity in identities.values():
+        counts[entity] += 1
+    assert max(counts.values()) >= 3
+
+
+def test_links_point_at_stored_records(nodes: dict[str, Node]) -> None:
+    for node in nodes.values():
+        with node.open_store() as store:
+            dangling = store.scalar(
+                "SELECT COUNT(*) FROM link l WHERE NOT EXISTS (SELECT 1 FROM seizure s WHERE s.id = l.from_id) "
+                "AND NOT EXISTS (SELECT 1 FROM person p WHERE p.id = l.from_id) "
+                "AND NOT EXISTS (SELECT 1 FROM vehicle v WHERE v.id = l.from_id) "
+                "AND NOT EXISTS (SELECT 1 FROM organization o WHERE o.id = l.from_id) "
+                "AND NOT EXISTS (SELECT 1 FROM precursor_shipment x WHERE x.id = l.from_id) "
+                "AND NOT EXISTS (SELECT 1 FROM firearm_trace f WHERE f.id = l.from_id)")
+            assert dangling == 0
+            assert store.scalar("SELECT COUNT(*) FROM link") > 100
+
+
+def test_planted_port_shift_shows_in_the_truth(sim: Path) -> None:
+    loads = [r for r in _truth(sim, "loads.csv") if r["outcome"] == "seized_port" and r["port"] in
+             {"SLU", "LUK", "SAS", "NOG", "NOM", "NAC", "DOU"}]
+    before = [r["port"] == "LUK" for r in loads if r["period"] < "2021-03"]
+    after = [r["port"] == "LUK" for r in loads if r["period"] >= "2021-03"]
+    assert sum(before) / len(before) < 0.08
+    assert sum(after) / len(after) > 0.2
+    shifts = {r["shift_id"]: r for r in _truth(sim, "route_shifts.csv")}
+    assert shifts["SHIFT-1"]["start_period"] == "2021-03" and shifts["SHIFT-1"]["port"] == "LUK"
+
+
+def test_diverted_shipments_go_to_front_companies_and_labs(sim: Path) -> None:
+    entities = {r["entity_id"]: r for r in _truth(sim, "entities.csv")}
+    labs = {r["lab_id"]: r for r in _truth(sim, "labs.csv")}
+    shipments = _truth(sim, "precursor_shipments.csv")
+    diverted = [r for r in shipments if r["diverted"] == "1"]
+    assert 0.03 < len(diverted) / len(shipments) < 0.15
+    for r in diverted:
+        assert entities[r["importer_id"]]["role"] == "front"
+        assert labs[r["lab_id"]]["org_id"] == r["org_id"] == entities[r["importer_id"]]["org_id"]
+    assert all(entities[r["importer_id"]]["role"] == "importer" for r in shipments if r["diverted"] == "0")
