@@ -203,8 +203,7 @@ def _loads(ctx: Context, port: np.ndarray, months: np.ndarray, setting: np.ndarr
     if (~has_port).any():
         idx = np.flatnonzero(~has_port)
         orgs = rng.choice(list(ctx.world.orgs), len(idx))
-        labs = np.empty(len(idx), dtype=object)
-        ctx.routes._labs(orgs, months[idx], labs, rng)
+        labs = ctx.routes.labs_for(orgs, months[idx], rng)
         loads.loc[~has_port, "org"] = orgs
         loads.loc[~has_port, "lab"] = labs
         loads.loc[~has_port, "corridor"] = "air/mail"
@@ -222,25 +221,22 @@ def _marks(ctx: Context, loads: pd.DataFrame) -> np.ndarray:
     return marks
 
 
-def _people_and_vehicles(ctx: Context, records: Any, loads: pd.DataFrame, refs: np.ndarray,
+def _people_and_vehicles(ctx: "Context", records: Any, loads: pd.DataFrame, refs: np.ndarray,
                          conveyance: np.ndarray) -> None:
+    """Who was arrested (an organisation's courier, or a one-off) and in which of its vehicles."""
     rng, world = ctx.rng, ctx.world
     n = len(refs)
-    arrest = rng.random(n) < ctx.sc.rate("arrest_per_seizure")
-    member = rng.random(n) < ctx.sc.rate("org_courier_share")
-    people, person_refs, vehicles, vehicle_refs = [], [], [], []
-    for i in np.flatnonzero(arrest):
-        org = world.orgs[loads["org"].iat[i]]
-        people.append(str(rng.choice(org.couriers)) if member[i] else "")
-        person_refs.append(refs[i])
-        if member[i] and conveyance[i] in _VEHICLE_WORDS and rng.random() < ctx.sc.rate("vehicle_per_seizure"):
-            vehicles.append(str(rng.choice(org.vehicles)))
-            vehicle_refs.append(refs[i])
-    roles = ["driver" if rng.random() < 0.6 else "arrested" for _ in people]
-    for role in ("driver", "arrested"):
-        sel = [j for j, r in enumerate(roles) if r == role]
-        records.people([people[j] for j in sel], "seizure", [person_refs[j] for j in sel], role)
-    records.vehicles(vehicles, "seizure", vehicle_refs)
+    org = loads["org"].to_numpy()
+    arrested = np.flatnonzero(rng.random(n) < ctx.sc.rate("arrest_per_seizure"))
+    member = rng.random(len(arrested)) < ctx.sc.rate("org_courier_share")
+    people = np.full(len(arrested), "", dtype=object)
+    people[member] = world.pick(org[arrested[member]], "couriers", rng)
+    roles = np.where(rng.random(len(arrested)) < 0.6, "driver", "arrested").astype(object)
+    records.people(people, "seizure", refs[arrested], roles)
+    members = arrested[member]
+    drove = members[np.isin(conveyance[members], list(_VEHICLE_WORDS))
+                    & (rng.random(len(members)) < ctx.sc.rate("vehicle_per_seizure"))]
+    records.vehicles(world.pick(org[drove], "vehicles", rng), "seizure", refs[drove])
 
 
 # -- U.S. interior ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from puente.simulate.config import Scenario
 from puente.simulate.places import PlaceTexts
 from puente.simulate.records import NodeRecords
 from puente.simulate.routes import RouteModel
+from puente.simulate.tables import OneOffNames, PeopleTable, VehicleTable
 from puente.simulate.world import World
 from puente.simulate.writer import TableWriter, TruthWriter
 
@@ -65,6 +66,7 @@ class Context:
     checkpoints_by_sector: dict[str, list[dict]] = field(default_factory=dict)  # type: ignore[type-arg]
     cbp_sums: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # (period, aor) -> [lb, events]
     lab_chemicals: dict[str, set[str]] = field(default_factory=dict)  # lab id -> chemicals diverted to it
+    people_table: PeopleTable | None = None
 
     def _next(self, key: str, n: int) -> np.ndarray:
         start = self.counters.get(key, 0)
@@ -118,11 +120,16 @@ def simulate(out: Path, seed: int = 7, scale: int = 20_000, progress: Callable[[
              "mx_vehicles": files.MX_VEHICLES, "mx_orgs": files.MX_ORGS, "mx_links": files.MX_LINKS}
     writers = {key: TableWriter(out, spec, writer_rng, corrupt, truth["corrupted"]) for key, spec in specs.items()}
     rec_rng = np.random.default_rng(streams[3])
-    us = NodeRecords("US", world, rec_rng, writers["us_persons"], writers["us_vehicles"], writers["us_orgs"],
-                     writers["us_links"], truth["identities"])
-    mx = NodeRecords("MX", world, rec_rng, writers["mx_persons"], writers["mx_vehicles"], writers["mx_orgs"],
-                     writers["mx_links"], truth["identities"])
-    ctx = Context(out, seed, scale, sc, rng, world, RouteModel(sc, world), PlaceTexts(sc), writers, truth, us, mx)
+    people, vehicles, oneoff = PeopleTable(world), VehicleTable(world, rec_rng), OneOffNames(world)
+    nodes = {}
+    for country in ("US", "MX"):
+        low = country.lower()
+        nodes[country] = NodeRecords(country, world, rec_rng, people, vehicles, oneoff, {
+            "person": writers[f"{low}_persons"], "vehicle": writers[f"{low}_vehicles"],
+            "organization": writers[f"{low}_orgs"], "link": writers[f"{low}_links"]}, truth["identities"])
+    us, mx = nodes["US"], nodes["MX"]
+    ctx = Context(out, seed, scale, sc, rng, world, RouteModel(sc, world), PlaceTexts(sc), writers, truth, us, mx,
+                  people_table=people)
     for cp in sc.p["checkpoints"]:
         ctx.checkpoints_by_sector.setdefault(cp["sector"], []).append(cp)
 

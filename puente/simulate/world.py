@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from puente.simulate.config import Scenario
+from puente.simulate.config import Scenario, groups
 
 _VIN_CHARS = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"))
 _WMI = {"NISSAN": "3N1", "TOYOTA": "5TF", "HONDA": "2HG", "FORD": "1FT", "CHEVROLET": "1GC", "DODGE": "1C6",
@@ -285,6 +285,13 @@ class World:
         self.ffls = [self._ffl().id for _ in range(self.n("ffls"))]
 
     # -- lookups ------------------------------------------------------------------------------
+    def pick(self, orgs: np.ndarray, attr: str, rng: np.random.Generator) -> np.ndarray:
+        """For each organisation id, one of its members/assets (``couriers``, ``vehicles``, ``straw``...)."""
+        out = np.empty(len(orgs), dtype=object)
+        for oid, idx in groups(orgs):
+            out[idx] = rng.choice(np.array(getattr(self.orgs[oid], attr), dtype=object), len(idx))
+        return out
+
     def orgs_for_city(self, city: str) -> list[str]:
         found = [o.id for o in self.orgs.values() if city in o.plazas]
         return found or list(self.orgs)
