@@ -221,7 +221,7 @@ def _marks(ctx: Context, loads: pd.DataFrame) -> np.ndarray:
     return marks
 
 
-def _people_and_vehicles(ctx: "Context", records: Any, loads: pd.DataFrame, refs: np.ndarray,
+def _people_and_vehicles(ctx: Context, records: Any, loads: pd.DataFrame, refs: np.ndarray,
                          conveyance: np.ndarray) -> None:
     """Who was arrested (an organisation's courier, or a one-off) and in which of its vehicles."""
     rng, world = ctx.rng, ctx.world

@@ -142,11 +142,11 @@ def _chunk(ctx: Context, n: int) -> None:
 _DEFAULT_PLACES = ["Culiacán, Sinaloa", "Juárez, Chihuahua", "Reynosa, Tamaulipas", "Tijuana, Baja California"]
 
 
-def _twin_state(sc: "Scenario", city: str) -> str:
+def _twin_state(sc: Scenario, city: str) -> str:
     return next(p.twin_state for p in sc.ports.values() if p.twin == city)
 
 
-def _buyer_names(ctx: "Context", pids: np.ndarray) -> np.ndarray:
+def _buyer_names(ctx: Context, pids: np.ndarray) -> np.ndarray:
     pt, rng = ctx.people_table, ctx.rng
     rows = pt.rows(pids)
     v = np.where(rng.random(len(rows)) < 0.7, 0, (rng.random(len(rows)) * pt.nvar[rows]).astype(np.int64))

@@ -38,7 +38,7 @@ def shipments(ctx: Context) -> None:
         _shipment_chunk(ctx, min(CHUNK, total - start))
 
 
-def _shipment_chunk(ctx: "Context", n: int) -> None:
+def _shipment_chunk(ctx: Context, n: int) -> None:
     sc, rng, world = ctx.sc, ctx.rng, ctx.world
     chems, cp = weights(sc.p["precursor_chemicals"])
     ports, pp = weights(sc.p["precursor_ports"])
@@ -104,7 +104,7 @@ def _texts(rng: np.random.Generator, codes: np.ndarray, spellings: dict[str, lis
     return out
 
 
-def _company_names(ctx: "Context", cids: np.ndarray) -> np.ndarray:
+def _company_names(ctx: Context, cids: np.ndarray) -> np.ndarray:
     """Mostly the registered name; sometimes a variant (capitals, no suffix, 'SA de CV')."""
     rng = ctx.rng
     out = np.empty(len(cids), dtype=object)
@@ -123,7 +123,7 @@ _LAB_KIND_ES = {"fentanyl": "síntesis de fentanilo", "pill_press": "prensa de p
                 "methamphetamine": "metanfetamina"}
 
 
-def lab_sites(ctx: "Context") -> None:
+def lab_sites(ctx: Context) -> None:
     """Dismantled labs of the organisations (with the chemicals diverted to them), then other labs found."""
     sc, rng, world = ctx.sc, ctx.rng, ctx.world
     found = [lab for lab in world.labs.values() if lab.found >= 0]
@@ -166,7 +166,7 @@ def lab_sites(ctx: "Context") -> None:
             "record_source_id": refs}))
 
 
-def _write_labs(ctx: "Context", refs: np.ndarray, canon: np.ndarray, days: np.ndarray, kinds: np.ndarray,
+def _write_labs(ctx: Context, refs: np.ndarray, canon: np.ndarray, days: np.ndarray, kinds: np.ndarray,
                 chems: list[list[str]], capacity: np.ndarray) -> None:
     rng = ctx.rng
     n = len(refs)
@@ -182,7 +182,7 @@ def _write_labs(ctx: "Context", refs: np.ndarray, canon: np.ndarray, days: np.nd
         "agency": rng.choice(np.array(["SEDENA", "FGR", "SEMAR"], dtype=object), n)}))
 
 
-def investigations(ctx: "Context") -> None:
+def investigations(ctx: Context) -> None:
     """Each organisation's leadership as both countries' investigators record it."""
     rng, world = ctx.rng, ctx.world
     for org in world.orgs.values():
