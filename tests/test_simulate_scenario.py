@@ -102,17 +102,15 @@ def test_every_entity_record_has_a_true_identity(sim: Path, nodes: dict[str, Nod
 
 
 def test_links_point_at_stored_records(nodes: dict[str, Node]) -> None:
+    kinds = ("seizure", "person", "vehicle", "organization", "precursor_shipment", "firearm_trace", "lab_site")
+    ids = " UNION ALL ".join(f"SELECT id FROM {k}" for k in kinds)
     for node in nodes.values():
         with node.open_store() as store:
-            dangling = store.scalar(
-                "SELECT COUNT(*) FROM link l WHERE NOT EXISTS (SELECT 1 FROM seizure s WHERE s.id = l.from_id) "
-                "AND NOT EXISTS (SELECT 1 FROM person p WHERE p.id = l.from_id) "
-                "AND NOT EXISTS (SELECT 1 FROM vehicle v WHERE v.id = l.from_id) "
-                "AND NOT EXISTS (SELECT 1 FROM organization o WHERE o.id = l.from_id) "
-                "AND NOT EXISTS (SELECT 1 FROM precursor_shipment x WHERE x.id = l.from_id) "
-                "AND NOT EXISTS (SELECT 1 FROM firearm_trace f WHERE f.id = l.from_id)")
-            assert dangling == 0
+            for end in ("from_id", "to_id"):
+                dangling = store.scalar(f"SELECT COUNT(*) FROM link WHERE {end} NOT IN ({ids})")
+                assert dangling == 0
             assert store.scalar("SELECT COUNT(*) FROM link") > 100
+            assert store.scalar("SELECT COUNT(DISTINCT from_kind) FROM link") >= 4
 
 
 def test_planted_port_shift_shows_in_the_truth(sim: Path) -> None:
@@ -136,3 +134,40 @@ def test_diverted_shipments_go_to_front_companies_and_labs(sim: Path) -> None:
         assert entities[r["importer_id"]]["role"] == "front"
         assert labs[r["lab_id"]]["org_id"] == r["org_id"] == entities[r["importer_id"]]["org_id"]
     assert all(entities[r["importer_id"]]["role"] == "importer" for r in shipments if r["diverted"] == "0")
+
+
+def test_controlled_deliveries_are_one_load_with_the_same_driver(sim: Path, nodes: dict[str, Node]) -> None:
+    reports = _truth(sim, "seizure_reports.csv")
+    events_by_load: dict[str, set[str]] = defaultdict(set)
+    for r in reports:
+        events_by_load[r["load_id"]].add(r["event_id"])
+    followed = {load for load, events in events_by_load.items() if len(events) == 2}
+    assert followed
+    identities = {r["source_id"]: r["entity_id"] for r in _truth(sim, "identities.csv")}
+    refs_by_load: dict[str, list[str]] = defaultdict(list)
+    for r in reports:
+        if r["load_id"] in followed and r["second_report"] == "0":
+            refs_by_load[r["load_id"]].append(r["source_id"])
+    with nodes["US"].open_store() as store:
+        rows = store.query("SELECT s.source_id, p.source_id FROM link l JOIN seizure s ON s.id = l.from_id "
+                           "JOIN person p ON p.id = l.to_id WHERE l.role IN ('driver', 'arrested')")
+    drivers: dict[str, set[str]] = defaultdict(set)
+    for seizure_ref, person_ref in rows:
+        drivers[seizure_ref].add(identities[person_ref])
+    for refs in refs_by_load.values():
+        assert len(refs) == 2 and drivers[refs[0]] & drivers[refs[1]]
+
+
+def test_guns_of_a_multiple_sale_share_dealer_and_day(sim: Path) -> None:
+    guns = _truth(sim, "firearms.csv")
+    sales: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for g in guns:
+        assert g["purchase_date"] < g["recovery_date"]
+        if g["multiple_sale_id"]:
+            sales[g["multiple_sale_id"]].append(g)
+    assert sales
+    for items in sales.values():
+        assert len(items) >= 2
+        assert len({(g["ffl_id"], g["purchase_date"], g["purchaser_id"]) for g in items}) == 1
+    trafficked = [g for g in guns if g["trafficked"] == "1"]
+    assert trafficked and all(g["purchaser_id"] and g["org_id"] for g in trafficked)

@@ -157,7 +157,8 @@ def _cbp_chunk(ctx: Context, cells: pd.DataFrame, counts: np.ndarray) -> None:
                             "load_id": loads["load_id"], "agency": agency, "aor": aor, "second_report": 0,
                             "late_days": late})
     ctx.truth["reports"].write(reports)
-    _people_and_vehicles(ctx, ctx.us, loads, refs, conveyance)
+    drove, drivers, vehicles = _people_and_vehicles(ctx, ctx.us, loads, refs, conveyance)
+    _controlled_deliveries(ctx, frame, loads, drove, drivers, vehicles)
     dup = rng.random(n) < ctx.sc.rate("duplicate_report")
     if dup.any():
         _second_reports(ctx, frame[dup], loads[dup], lbs[dup])
@@ -216,14 +217,17 @@ def _loads(ctx: Context, port: np.ndarray, months: np.ndarray, setting: np.ndarr
 
 
 def _marks(ctx: Context, loads: pd.DataFrame) -> np.ndarray:
-    marks = np.array([ctx.world.labs[lab].mark for lab in loads["lab"]], dtype=object)
+    """The lot mark on a load's packages: its lab's logo and a lot number (written on a quarter of them)."""
+    marks = np.array([f"{ctx.world.labs[lab].mark}/{lid[-4:]}" for lab, lid in zip(loads["lab"], loads["load_id"])],
+                     dtype=object)
     marks[ctx.rng.random(len(marks)) > 0.25] = None
     return marks
 
 
 def _people_and_vehicles(ctx: Context, records: Any, loads: pd.DataFrame, refs: np.ndarray,
-                         conveyance: np.ndarray) -> None:
-    """Who was arrested (an organisation's courier, or a one-off) and in which of its vehicles."""
+                         conveyance: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Who was arrested (an organisation's courier, or a one-off) and in which of its vehicles.
+    Returns the events (indices) with a courier and a vehicle of an organisation, and those two."""
     rng, world = ctx.rng, ctx.world
     n = len(refs)
     org = loads["org"].to_numpy()
@@ -233,10 +237,50 @@ def _people_and_vehicles(ctx: Context, records: Any, loads: pd.DataFrame, refs: 
     people[member] = world.pick(org[arrested[member]], "couriers", rng)
     roles = np.where(rng.random(len(arrested)) < 0.6, "driver", "arrested").astype(object)
     records.people(people, "seizure", refs[arrested], roles)
-    members = arrested[member]
-    drove = members[np.isin(conveyance[members], list(_VEHICLE_WORDS))
-                    & (rng.random(len(members)) < ctx.sc.rate("vehicle_per_seizure"))]
-    records.vehicles(world.pick(org[drove], "vehicles", rng), "seizure", refs[drove])
+    with_vehicle = member & np.isin(conveyance[arrested], list(_VEHICLE_WORDS)) \
+        & (rng.random(len(arrested)) < ctx.sc.rate("vehicle_per_seizure"))
+    drove = arrested[with_vehicle]
+    vehicles = world.pick(org[drove], "vehicles", rng)
+    records.vehicles(vehicles, "seizure", refs[drove])
+    return drove, people[with_vehicle], vehicles
+
+
+def _controlled_deliveries(ctx: Context, frame: pd.DataFrame, loads: pd.DataFrame, events: np.ndarray,
+                           drivers: np.ndarray, vehicles: np.ndarray) -> None:
+    """Some port seizures are followed to the destination: HSI seizes the rest of the load days later,
+    arresting the same driver in the same vehicle (one load, two seizure events)."""
+    rng, sc = ctx.rng, ctx.sc
+    keep = (loads["outcome"].to_numpy()[events] == "seized_port") & (rng.random(len(events)) < sc.rate("followup"))
+    events, drivers, vehicles = events[keep], drivers[keep], vehicles[keep]
+    n = len(events)
+    if n == 0:
+        return
+    sub = loads.iloc[events].copy()
+    dest = sub["destination"].to_numpy()
+    canon = np.array([f"{d}, {sc.cities.loc[d, 'state']}" for d in dest], dtype=object)
+    place_text, place_id = ctx.places.pick(canon, "US", rng)
+    dates = frame["date"].to_numpy()[events].astype("datetime64[D]") + rng.integers(1, 6, n)
+    report, late = _report_dates(ctx, dates)
+    lbs = frame["quantity"].to_numpy()[events].astype(float) * rng.uniform(0.5, 3.0, n)
+    refs = np.array([f"HSI-{s:08d}" for s in ctx.next_ids("US-INT", n)], dtype=object)
+    out = pd.DataFrame({
+        "source_id": refs, "date": dates, "place": place_text, "agency": "HSI",
+        "drug": rng.choice(_US_DRUG, n), "form": frame["form"].to_numpy()[events], "quantity": np.round(lbs, 4),
+        "unit": "lb", "purity": None, "pill_stamp": frame["pill_stamp"].to_numpy()[events],
+        "conveyance": frame["conveyance"].to_numpy()[events], "port": None,
+        "batch": frame["batch"].to_numpy()[events], "notes": "controlled delivery", "report_date": report})
+    ctx.writers["interior"].write(out)
+    sub["event_id"] = ctx.next_events(n)
+    sub["outcome"] = "seized_interior"
+    sub["seized_at"] = canon
+    sub["place_id"] = place_id
+    sub["quantity_kg"] = lbs * _LB
+    ctx.truth["loads"].write(sub)
+    ctx.truth["reports"].write(pd.DataFrame({
+        "file": ctx.writers["interior"].spec.path, "source_id": refs, "event_id": sub["event_id"],
+        "load_id": sub["load_id"], "agency": "HSI", "aor": "", "second_report": 0, "late_days": late}))
+    ctx.us.people(drivers, "seizure", refs, "driver")
+    ctx.us.vehicles(vehicles, "seizure", refs)
 
 
 # -- U.S. interior ----------------------------------------------------------------------------

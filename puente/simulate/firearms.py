@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from puente.simulate.config import groups
 from puente.simulate.records import serial_variant
 
 if TYPE_CHECKING:
@@ -66,7 +67,12 @@ def _chunk(ctx: Context, n: int) -> None:
     sale_org = np.where(trafficked_sale, rng.choice(np.array(orgs, dtype=object), len(sizes)), "")
     sale_buyer = np.full(len(sizes), "", dtype=object)
     sale_buyer[trafficked_sale] = world.pick(sale_org[trafficked_sale], "straw", rng)
+    # straw purchasers buy from dealers in their own state; other guns were bought anywhere
     sale_ffl = rng.choice(np.array(world.ffls, dtype=object), len(sizes))
+    home = np.array([world.people[b].state if b else "" for b in sale_buyer], dtype=object)
+    for state, idx in groups(home[home != ""]):
+        local = np.flatnonzero(home != "")[idx]
+        sale_ffl[local] = rng.choice(np.array(world.ffls_by_state[state], dtype=object), len(local))
     last = int((sc.month_starts[-1] + sc.month_days[-1] - 1).astype(np.int64))
     first = int(sc.month_starts[0].astype(np.int64))
     recovery_target = rng.integers(first, last + 1, len(sizes))

@@ -133,11 +133,18 @@ def lab_sites(ctx: Context) -> None:
         chems = [sorted(ctx.lab_chemicals.get(lab.id, set())) or
                  sorted(rng.choice(list(_CHEM_TEXT), int(rng.integers(1, 4)), replace=False).tolist()) for lab in found]
         months = np.array([lab.found for lab in found])
-        _write_labs(ctx, np.array([lab.record for lab in found], dtype=object),
+        refs = np.array([lab.record for lab in found], dtype=object)
+        _write_labs(ctx, refs,
                     np.array([f"{lab.municipality}, {lab.state}" for lab in found], dtype=object),
                     sc.month_starts[months] + rng.integers(0, 28, len(found)),
                     np.array([lab.kind for lab in found], dtype=object), chems,
                     np.array([lab.capacity for lab in found]))
+        # arrested at the lab: a lieutenant (who owns front companies) or couriers of its organisation
+        orgs = np.array([lab.org for lab in found], dtype=object)
+        lts = world.pick(orgs, "lieutenants", rng)
+        crew = world.pick(orgs, "couriers", rng)
+        who = np.where(rng.random(len(found)) < 0.4, lts, np.where(rng.random(len(found)) < 0.5, crew, ""))
+        ctx.mx.people(who, "lab_site", refs, np.where(who == lts, "arrested", "operator").astype(object))
     total = max(0, round(sc.share("lab_site") * ctx.scale) - len(found))
     pairs = [(m, st) for st, munis in sc.p["lab_municipalities"].items() for m in munis]
     pair_p = np.array([1 / len(sc.p["lab_municipalities"][st]) for _, st in pairs])
@@ -157,6 +164,8 @@ def lab_sites(ctx: Context) -> None:
         capacity = np.round(rng.lognormal(2.5, 1.0, n), 1)
         canon = np.array([f"{pairs[k][0]}, {pairs[k][1]}" for k in pick], dtype=object)
         _write_labs(ctx, refs, canon, sc.month_starts[months] + rng.integers(0, 28, n), kinds, chems, capacity)
+        caught = rng.random(n) < 0.4
+        ctx.mx.people(np.full(int(caught.sum()), "", dtype=object), "lab_site", refs[caught], "operator")
         ctx.truth["labs"].write(pd.DataFrame({
             "lab_id": [f"LAB-X{s:07d}" for s in range(start + 1, start + n + 1)], "org_id": "",
             "municipality": [pairs[k][0] for k in pick], "state": [pairs[k][1] for k in pick],

@@ -211,10 +211,13 @@ class World:
         self.companies[cid] = company
         return company
 
-    def _ffl(self) -> Company:
-        rng, names = self.rng, self.sc.names
+    def _ffl_state(self) -> str:
         states, probs = zip(*self.sc.p["ffl_states"].items())
-        state = str(rng.choice(states, p=np.array(probs) / sum(probs)))
+        return str(self.rng.choice(states, p=np.array(probs) / sum(probs)))
+
+    def _ffl(self, state: str = "") -> Company:
+        rng, names = self.rng, self.sc.names
+        state = state or self._ffl_state()
         cities = self.sc.cities[self.sc.cities["state"] == state].index.tolist()
         city = str(rng.choice(cities))
         name = f"{rng.choice(names['ffl_names'])} {rng.choice(names['ffl_words'])}"
@@ -270,7 +273,8 @@ class World:
             lts = [self._person(oid, "lieutenant", "MX", state).id for _ in range(self.n("lieutenants_per_org"))]
             couriers = [self._person(oid, "courier", "MX" if rng.random() < 0.6 else "US", state).id
                         for _ in range(self.n("couriers_per_org"))]
-            straw = [self._person(oid, "straw", "US").id for _ in range(self.n("straw_purchasers_per_org"))]
+            straw = [self._person(oid, "straw", "US", self._ffl_state()).id
+                     for _ in range(self.n("straw_purchasers_per_org"))]
             owners = [leader.id, *lts]
             fronts = [self._mx_company(oid, "front", str(rng.choice(owners))).id
                       for _ in range(self.n("front_companies_per_org"))]
@@ -283,6 +287,12 @@ class World:
         self.importers = [self._mx_company("", "importer").id for _ in range(self.n("legit_importers"))]
         self.exporters = [self._exporter().id for _ in range(self.n("exporters"))]
         self.ffls = [self._ffl().id for _ in range(self.n("ffls"))]
+        for state in {p.state for p in self.people.values() if p.role == "straw"}:  # a dealer near every buyer
+            if not any(self.companies[f].place.endswith(state) for f in self.ffls):
+                self.ffls.append(self._ffl(state).id)
+        self.ffls_by_state: dict[str, list[str]] = {}
+        for f in self.ffls:
+            self.ffls_by_state.setdefault(self.companies[f].place[-2:], []).append(f)
 
     # -- lookups ------------------------------------------------------------------------------
     def pick(self, orgs: np.ndarray, attr: str, rng: np.random.Generator) -> np.ndarray:
