@@ -30,8 +30,8 @@ TRUTH = {
                                    "couriers", "straw_purchasers", "front_companies", "labs"]),
     "loads": ("loads.csv", ["load_id", "event_id", "period", "org", "lab", "border_city", "port", "corridor",
                             "destination", "form", "quantity_kg", "outcome", "seized_at", "place_id"]),
-    "flows": ("route_flows.csv", ["period", "org", "lab", "border_city", "port", "corridor", "destination",
-                                  "loads"]),
+    "flows": ("route_flows.csv", ["period", "org", "border_city", "port", "corridor", "destination", "loads"]),
+    "lab_output": ("lab_output.csv", ["period", "lab", "loads"]),
     "reports": ("seizure_reports.csv", ["file", "source_id", "event_id", "load_id", "agency", "aor",
                                         "second_report", "late_days"]),
     "shifts": ("route_shifts.csv", ["shift_id", "type", "corridor", "port", "border_city", "start_period",
@@ -202,16 +202,22 @@ def _write_world_truth(ctx: Context) -> None:
 
 
 def _write_flows(ctx: Context) -> None:
-    """All loads of the period, seized or not: seized loads / interdiction rate, routed like the seized ones."""
+    """All loads of the period, seized or not (seized loads ÷ interdiction rate), routed like the seized
+    ones: counts per (period, route) and per (period, lab), accumulated over chunks (bounded memory)."""
     sc, rng = ctx.sc, np.random.default_rng(np.random.SeedSequence([ctx.seed, 99]))
-    seized = ctx.counters.get("load", 0)
-    total = round(seized / sc.rate("interdiction"))
+    total = round(ctx.counters.get("load", 0) / sc.rate("interdiction"))
     weights = ctx.routes.sw_monthly / ctx.routes.sw_monthly.sum()
+    route_keys = ["period", "org", "border_city", "port", "corridor", "destination"]
+    flows: pd.Series | None = None
+    labs: pd.Series | None = None
     for start in range(0, total, 200_000):
         n = min(200_000, total - start)
-        months = rng.choice(len(weights), size=n, p=weights)
-        routes = ctx.routes.mx_routes(months, rng)
+        routes = ctx.routes.mx_routes(rng.choice(len(weights), size=n, p=weights), rng)
         routes["period"] = np.array(sc.periods)[routes["month"].to_numpy()]
-        flows = routes.groupby(["period", "org", "lab", "border_city", "port", "corridor", "destination"],
-                               as_index=False).size().rename(columns={"size": "loads"})
-        ctx.truth["flows"].write(flows)
+        chunk = routes.groupby(route_keys).size()
+        flows = chunk if flows is None else flows.add(chunk, fill_value=0)
+        lab_chunk = routes.groupby(["period", "lab"]).size()
+        labs = lab_chunk if labs is None else labs.add(lab_chunk, fill_value=0)
+    if flows is not None and labs is not None:
+        ctx.truth["flows"].write(flows.astype(np.int64).rename("loads").reset_index())
+        ctx.truth["lab_output"].write(labs.astype(np.int64).rename("loads").reset_index())
