@@ -171,3 +171,26 @@ def test_guns_of_a_multiple_sale_share_dealer_and_day(sim: Path) -> None:
         assert len({(g["ffl_id"], g["purchase_date"], g["purchaser_id"]) for g in items}) == 1
     trafficked = [g for g in guns if g["trafficked"] == "1"]
     assert trafficked and all(g["purchaser_id"] and g["org_id"] for g in trafficked)
+
+
+def test_each_country_reports_in_its_own_conventions(sim: Path) -> None:
+    us = (sim / "us" / "cbp_seizures.csv").read_text(encoding="utf-8").splitlines()
+    mx = (sim / "mx" / "aseguramientos.csv").read_text(encoding="utf-8").splitlines()
+    assert us[0].startswith("Case number,Date,Place,Agency,Drug")
+    assert mx[0].startswith("Número de caso;Fecha;Lugar;Dependencia;Droga")
+    us_row = next(csv.reader([us[1]]))
+    mx_rows = [next(csv.reader([line], delimiter=";")) for line in mx[1:200]]
+    assert int(us_row[1].split("/")[0]) <= 12  # mm/dd/yyyy
+    assert all("," not in next(csv.reader([line]))[6] for line in us[1:200])  # pounds with a decimal point
+    assert any(int(r[1].split("/")[0]) > 12 for r in mx_rows)  # dd/mm/aaaa: some days above 12
+    assert any("," in r[6] for r in mx_rows)  # decimal commas in kilograms
+    units = {r[7].lower().rstrip(".") for r in mx_rows}
+    assert units <= {"kg", "kilogramos", "pastillas", "piezas", "pzas"} and "lb" not in units
+
+
+def test_bad_scale_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from puente.cli import main
+
+    assert main(["simulate", "--out", str(tmp_path / "x"), "--scale", "10"]) == 2
+    err = capsys.readouterr().err
+    assert "scale must be at least 1000" in err and "Traceback" not in err

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from puente.simulate.config import Scenario, groups
+
 if TYPE_CHECKING:
     from puente.simulate.run import Context
 
@@ -110,12 +112,13 @@ def _cbp_chunk(ctx: Context, cells: pd.DataFrame, counts: np.ndarray) -> None:
         elif name in checkpoints:
             chosen = rng.integers(0, len(checkpoints[name]), len(idx))
             setting[idx] = "checkpoint"
-            for j, i in zip(chosen, idx):
+            for j, sub in groups(chosen):
                 cp = checkpoints[name][j]
                 vols = np.array([sc.ports[c].volume for c in cp["ports"]], dtype=float)
-                port[i] = str(rng.choice(cp["ports"], p=vols / vols.sum()))
-                place_canon[i] = cp["place"]
-                port_text[i] = cp["name"]
+                at = idx[sub]
+                port[at] = rng.choice(np.array(cp["ports"], dtype=object), len(at), p=vols / vols.sum())
+                place_canon[at] = cp["place"]
+                port_text[at] = cp["name"]
         else:
             city, state = sc.aor_hq[name]
             setting[idx] = "mail"
@@ -162,6 +165,11 @@ def _cbp_chunk(ctx: Context, cells: pd.DataFrame, counts: np.ndarray) -> None:
     dup = rng.random(n) < ctx.sc.rate("duplicate_report")
     if dup.any():
         _second_reports(ctx, frame[dup], loads[dup], lbs[dup])
+
+
+def _city_labels(sc: Scenario, cities: np.ndarray) -> np.ndarray:
+    states = sc.cities["state"].to_dict()
+    return np.array([f"{c}, {states[c]}" for c in cities], dtype=object)
 
 
 def _cell_sums(cells: pd.DataFrame, cell: np.ndarray, lbs: np.ndarray):  # type: ignore[no-untyped-def]
@@ -256,8 +264,7 @@ def _controlled_deliveries(ctx: Context, frame: pd.DataFrame, loads: pd.DataFram
     if n == 0:
         return
     sub = loads.iloc[events].copy()
-    dest = sub["destination"].to_numpy()
-    canon = np.array([f"{d}, {sc.cities.loc[d, 'state']}" for d in dest], dtype=object)
+    canon = _city_labels(sc, sub["destination"].to_numpy())
     place_text, place_id = ctx.places.pick(canon, "US", rng)
     dates = frame["date"].to_numpy()[events].astype("datetime64[D]") + rng.integers(1, 6, n)
     report, late = _report_dates(ctx, dates)
@@ -298,12 +305,12 @@ def _interior_chunk(ctx: Context, months: np.ndarray) -> None:
     n = len(months)
     ports = ctx.routes.national_ports(months, rng)
     routes = ctx.routes.complete(ports, months, rng)
-    at_dest = rng.random(n) < 0.5
-    seized_city = np.empty(n, dtype=object)
-    for i in range(n):
-        corridor = sc.p["corridors"][routes["corridor"].iat[i]]
-        seized_city[i] = routes["destination"].iat[i] if at_dest[i] else str(rng.choice(corridor["waypoints"]))
-    canon = np.array([f"{c}, {sc.cities.loc[c, 'state']}" for c in seized_city], dtype=object)
+    seized_city = routes["destination"].to_numpy().copy()
+    on_the_way = np.flatnonzero(rng.random(n) >= 0.5)
+    for name, sub in groups(routes["corridor"].to_numpy()[on_the_way]):
+        waypoints = np.array(sc.p["corridors"][name]["waypoints"], dtype=object)
+        seized_city[on_the_way[sub]] = rng.choice(waypoints, len(sub))
+    canon = _city_labels(sc, seized_city)
     loads = routes.copy()
     loads["period"] = np.array(sc.periods)[months]
     loads["load_id"] = ctx.next_loads(n)
@@ -355,19 +362,18 @@ def _mx_chunk(ctx: Context, months: np.ndarray) -> None:
     n = len(months)
     loads = ctx.routes.mx_routes(months, rng)
     stage = rng.choice(np.array(["lab", "south", "transit", "border"]), n, p=[0.25, 0.15, 0.3, 0.3])
-    canon = np.empty(n, dtype=object)
     transit = sc.p["mx_transit"]
-    for i in range(n):
-        city = loads["border_city"].iat[i]
-        if stage[i] == "lab":
-            lab = world.labs[loads["lab"].iat[i]]
-            canon[i] = f"{lab.municipality}, {lab.state}"
-        elif stage[i] == "south":
-            canon[i] = str(rng.choice(transit["_south"]))
-        elif stage[i] == "transit" and city in transit:
-            canon[i] = str(rng.choice(transit[city]))
-        else:
-            canon[i] = f"{city}, {sc.ports[loads['port'].iat[i]].twin_state}"
+    city = loads["border_city"].to_numpy()
+    canon = np.array([f"{c}, {sc.ports[p].twin_state}" for c, p in zip(city, loads["port"])], dtype=object)
+    for lab_id, sub in groups(loads["lab"].to_numpy()[stage == "lab"]):
+        lab = world.labs[lab_id]
+        canon[np.flatnonzero(stage == "lab")[sub]] = f"{lab.municipality}, {lab.state}"
+    south = np.flatnonzero(stage == "south")
+    canon[south] = rng.choice(np.array(transit["_south"], dtype=object), len(south))
+    on_road = np.flatnonzero(stage == "transit")
+    for border, sub in groups(city[on_road]):
+        if border in transit:
+            canon[on_road[sub]] = rng.choice(np.array(transit[border], dtype=object), len(sub))
     loads["period"] = np.array(sc.periods)[months]
     loads["load_id"] = ctx.next_loads(n)
     pills = rng.random(n) < sc.rate("pill_share")

@@ -11,22 +11,27 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from puente.simulate.config import Scenario, month_index
+from puente.simulate.config import Scenario, groups, month_index
 from puente.simulate.world import World
 
 
 def draw(cum: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """For each i, an option index drawn from the cumulative probabilities ``cum[rows[i]]``."""
-    table = cum[rows]
-    u = rng.random(len(rows))[:, None] * table[:, -1:]
-    return np.minimum((u >= table).sum(axis=1), table.shape[1] - 1)
+    u = rng.random(len(rows))
+    out = np.empty(len(rows), dtype=np.int64)
+    for row, idx in groups(rows):
+        table = cum[row]
+        out[idx] = np.searchsorted(table, u[idx], side="right")
+    return out
 
 
 def _cumulative(weights: list[np.ndarray], width: int) -> np.ndarray:
-    out = np.zeros((len(weights), width))
+    """Cumulative probabilities per row, padded with 1.0 (never drawn: u < 1 stops at the last real option)."""
+    out = np.ones((len(weights), width))
     for i, w in enumerate(weights):
-        out[i, : len(w)] = np.cumsum(w / w.sum())
-        out[i, len(w):] = 1.0 + 1e-9  # never drawn: u < 1 <= cum
+        c = np.cumsum(w / w.sum())
+        c[-1] = 1.0
+        out[i, : len(w)] = c
     return out
 
 
@@ -52,7 +57,9 @@ class RouteModel:
                         share = shift["weight_after"] if m >= start else shift["weight_before"]
                         others = np.delete(table[m], j)
                         table[m] = np.insert(others / others.sum() * (1 - share), j, share)
-            self.aor_ports[aor] = (np.array(codes, dtype=object), np.cumsum(table, axis=1))
+            cum = np.cumsum(table, axis=1)
+            cum[:, -1] = 1.0
+            self.aor_ports[aor] = (np.array(codes, dtype=object), cum)
         # corridors per (port, month); the corridor shift adds one from its start month
         self.corridor_names = list(self.corridors)
         corridor_shift = {s["corridor"]: s for s in self.shifts if s["type"] == "corridor"}
@@ -76,6 +83,7 @@ class RouteModel:
         # destinations per corridor, by population
         self.dest_names = [list(spec["destinations"]) for spec in self.corridors.values()]
         width = max(len(d) for d in self.dest_names)
+        self.dest_table = np.array([names + [""] * (width - len(names)) for names in self.dest_names], dtype=object)
         self.dest_cum = _cumulative([np.array([sc.cities.loc[d, "population"] for d in names], dtype=float)
                                      for names in self.dest_names], width)
         # organisations per border city (the ones whose plazas include it)
@@ -85,19 +93,19 @@ class RouteModel:
         self.city_orgs = _cumulative([np.array([1.0 if oid in world.orgs_for_city(c) else 0.0 for oid in self.org_ids])
                                       for c in self.cities], len(self.org_ids))
         self.port_city = np.array([self.city_index[sc.ports[c].twin] for c in self.codes])
-        # labs active per (organisation, month)
-        self.lab_ids = list(world.labs)
-        lab_rows = []
-        for oid in self.org_ids:
+        # labs active per (organisation, month): a padded table of lab indices and how many there are
+        self.lab_ids = np.array(list(world.labs), dtype=object)
+        lab_index = {lab: i for i, lab in enumerate(world.labs)}
+        width = max(len(world.orgs[o].labs) for o in self.org_ids)
+        self.lab_table = np.zeros((len(self.org_ids) * months, width), dtype=np.int64)
+        self.lab_count = np.zeros(len(self.org_ids) * months, dtype=np.int64)
+        for o, oid in enumerate(self.org_ids):
             labs = world.orgs[oid].labs
             for m in range(months):
                 active = [lab for lab in labs if world.labs[lab].start <= m and
                           (world.labs[lab].found < 0 or world.labs[lab].found > m)] or labs
-                w = np.zeros(len(self.lab_ids))
-                for lab in active:
-                    w[self.lab_ids.index(lab)] = 1.0
-                lab_rows.append(w)
-        self.lab_cum = _cumulative(lab_rows, len(self.lab_ids))
+                self.lab_table[o * months + m, : len(active)] = [lab_index[x] for x in active]
+                self.lab_count[o * months + m] = len(active)
         # national port weights per month: CBP southwest field office pounds × port weights
         cbp = sc.cbp_fentanyl
         sw = cbp[cbp["aor"].isin(list(self.aor_ports))]
@@ -111,6 +119,7 @@ class RouteModel:
                 national[:, self.code_index[code]] += col * table[:, j]
         national += 1e-12
         self.national_cum = np.cumsum(national / national.sum(axis=1, keepdims=True), axis=1)
+        self.national_cum[:, -1] = 1.0
         self.sw_monthly = pivot.sum(axis=1).to_numpy()
 
     # -- draws ---------------------------------------------------------------------------------
@@ -124,7 +133,8 @@ class RouteModel:
     def labs_for(self, orgs: np.ndarray, months: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         lookup = {o: i for i, o in enumerate(self.org_ids)}
         rows = np.array([lookup[o] for o in orgs], dtype=np.int64) * self.months + months
-        return np.array(self.lab_ids, dtype=object)[draw(self.lab_cum, rows, rng)]
+        pick = (rng.random(len(rows)) * self.lab_count[rows]).astype(np.int64)
+        return self.lab_ids[self.lab_table[rows, pick]]
 
     def complete(self, ports: np.ndarray, months: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
         """Given a port and month per load: border city, organisation, lab, corridor and destination."""
@@ -134,7 +144,7 @@ class RouteModel:
         lab = self.labs_for(org, months, rng)
         corridor_idx = draw(self.corridor_cum, port_idx * self.months + months, rng)
         dest_choice = draw(self.dest_cum, corridor_idx, rng)
-        dest = np.array([self.dest_names[c][d] for c, d in zip(corridor_idx, dest_choice)], dtype=object)
+        dest = self.dest_table[corridor_idx, dest_choice]
         return pd.DataFrame({"org": org, "lab": lab, "border_city": np.array(self.cities, dtype=object)[city_idx],
                              "port": ports, "corridor": np.array(self.corridor_names, dtype=object)[corridor_idx],
                              "destination": dest, "month": months})

@@ -58,9 +58,6 @@ class FileSpec:
     def columns(self) -> list[str]:
         return self.fields + list(self.extra)
 
-    def date_text(self, y: int, m: int, d: int) -> str:
-        return f"{d:02d}/{m:02d}/{y:04d}" if self.country == "MX" else f"{m:02d}/{d:02d}/{y:04d}"
-
 
 _EPOCH = np.datetime64("1940-01-01")
 _DAYS = 36_525  # 1940-01-01 .. 2039-12-31
@@ -69,9 +66,17 @@ _DAYS = 36_525  # 1940-01-01 .. 2039-12-31
 @lru_cache(maxsize=4)
 def _date_strings(country: str) -> np.ndarray:
     """Every date 1940-2039 written once in the country's convention; formatting is then a lookup."""
-    days = pd.Series(pd.date_range(str(_EPOCH), periods=_DAYS, freq="D"))
-    fmt = {"MX": "%d/%m/%Y", "US": "%m/%d/%Y"}.get(country, "%Y-%m-%d")
-    return np.append(days.dt.strftime(fmt).to_numpy(dtype=object), "")
+    days = _EPOCH + np.arange(_DAYS)
+    years = days.astype("datetime64[Y]").astype(int) + 1970
+    months = days.astype("datetime64[M]").astype(int) % 12 + 1
+    mdays = (days - days.astype("datetime64[M]")).astype(int) + 1
+    if country == "MX":
+        text = [f"{d:02d}/{m:02d}/{y:04d}" for y, m, d in zip(years, months, mdays)]
+    elif country == "US":
+        text = [f"{m:02d}/{d:02d}/{y:04d}" for y, m, d in zip(years, months, mdays)]
+    else:
+        text = [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in zip(years, months, mdays)]
+    return np.array([*text, ""], dtype=object)
 
 
 def format_dates(values: Any, country: str, iso: bool = False) -> np.ndarray:
