@@ -90,15 +90,15 @@ def _write(rows: list[tuple[int, dict[str, float], dict[str, float]]]) -> None:
     load = os.getloadavg()
     lines = [
         "# Simulator benchmark (`bench/simulate.py`)", "",
-        f"Date: {dt.date.today().isoformat()}. Machine: {os.cpu_count()} cores, 24 GB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}. "
-        f"Load average at the end of the run: {load[0]:.1f} (the machine is shared; absolute speeds vary).", "",
-        "`puente simulate --seed 7 --scale N` (agency files of both countries plus the truth), each scale in its own "
-        "process. **Baseline**: `csv.writer` writing the same number of rows (16 cells, one pre-built row), in its "
-        "own process, in the same run. Rows counted are agency-file rows (truth rows are written too, not counted). "
-        "Peak memory is the process's `ru_maxrss` (resource.getrusage).", "",
-        "| scale (events) | agency rows | truth rows | output | seconds | rows/s | peak memory | baseline rows/s | "
-        "baseline peak | simulator speed vs baseline |",
+        (f"Date: {dt.date.today().isoformat()}. Machine: {os.cpu_count()} cores, 24 GB RAM, "
+         f"{platform.system()} {platform.release()}, Python {platform.python_version()}. "
+         f"Load average at the end of the run: {load[0]:.1f} (the machine is shared; absolute speeds vary)."), "",
+        ("`puente simulate --seed 7 --scale N` (agency files of both countries plus the truth), each scale in its own "
+         "process. **Baseline**: `csv.writer` writing the same number of rows (16 cells, one pre-built row), in its "
+         "own process, in the same run. Rows counted are agency-file rows (truth rows are written too, not counted). "
+         "Peak memory is the process's `ru_maxrss` (resource.getrusage)."), "",
+        ("| scale (events) | agency rows | truth rows | output | seconds | rows/s | peak memory | baseline rows/s | "
+         "baseline peak | simulator speed vs baseline |"),
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scale, sim, base in rows:
