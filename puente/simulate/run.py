@@ -133,9 +133,9 @@ def simulate(out: Path, seed: int = 7, scale: int = 20_000, progress: Callable[[
     for cp in sc.p["checkpoints"]:
         ctx.checkpoints_by_sector.setdefault(cp["sector"], []).append(cp)
 
-    from puente.simulate import drugs, firearms, precursors
+    from puente.simulate import cbp, drugs, firearms, precursors
 
-    steps = [("cbp", drugs.cbp_seizures), ("interior", drugs.interior_seizures), ("mexico", drugs.mx_seizures),
+    steps = [("cbp", cbp.cbp_seizures), ("interior", drugs.interior_seizures), ("mexico", drugs.mx_seizures),
              ("precursors", precursors.shipments), ("labs", precursors.lab_sites), ("firearms", firearms.traces),
              ("investigations", precursors.investigations)]
     for name, step in steps:
