@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from puente.simulate.config import groups
+from puente.simulate.config import groups, maybe
 from puente.simulate.drugs import (
     CHUNK,
     LB,
@@ -38,7 +38,8 @@ def cbp_counts(ctx: Context) -> np.ndarray:
     cbp = ctx.sc.cbp_fentanyl
     k = ctx.sc.share("cbp_seizure") * ctx.scale / cbp["events"].sum()
     n = np.maximum(1, np.round(cbp["events"].to_numpy() * k)).astype(np.int64)
-    return np.minimum(n, np.maximum(1, np.floor(cbp["pounds"].to_numpy() / 0.01))).astype(np.int64)
+    out: np.ndarray = np.minimum(n, np.maximum(1, np.floor(cbp["pounds"].to_numpy() / 0.01))).astype(np.int64)
+    return out
 
 
 def cbp_seizures(ctx: Context) -> None:
@@ -110,7 +111,7 @@ def _cbp_chunk(ctx: Context, cells: pd.DataFrame, counts: np.ndarray) -> None:
         "drug": rng.choice(US_DRUG, n), "form": np.where(pills, "Pills", "Powder"), "quantity": np.round(lbs, 4),
         "unit": rng.choice(US_UNIT, n, p=[0.7, 0.2, 0.05, 0.05]),
         "purity": blank(ctx, np.round(rng.uniform(4, 40, n), 1), 0.7),
-        "pill_stamp": np.where(pills, "M30", None), "conveyance": blank(ctx, conveyance),
+        "pill_stamp": maybe(pills, "M30"), "conveyance": blank(ctx, conveyance),
         "port": port_text, "batch": marks(ctx, loads), "notes": blank(ctx, rng.choice(US_NOTES, n), 0.7),
         "aor": aor, "report_date": report,
     })

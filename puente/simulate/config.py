@@ -141,6 +141,13 @@ def weights(mapping: dict[str, float]) -> tuple[list[str], np.ndarray]:
     return keys, values / values.sum()
 
 
+def maybe(mask: np.ndarray, values: Any) -> np.ndarray:
+    """``values`` where ``mask`` holds, else None (a missing cell); an object array."""
+    out = np.full(len(mask), None, dtype=object)
+    out[mask] = np.asarray(values, dtype=object)[mask] if np.ndim(values) else values
+    return out
+
+
 def groups(values: np.ndarray) -> Iterator[tuple[Any, np.ndarray]]:
     """(value, indices where it occurs) for each distinct value, in one sort (not one scan per value)."""
     if len(values) == 0:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from puente.simulate.config import Scenario, groups
+from puente.simulate.config import Scenario, groups, maybe
 
 if TYPE_CHECKING:
     from puente.simulate.run import Context
@@ -41,7 +41,8 @@ _MX_NOTES = ["oculto en tanque de gasolina", "en compartimento oculto", "revisiÃ
 def event_dates(ctx: Context, months: np.ndarray) -> np.ndarray:
     sc, rng = ctx.sc, ctx.rng
     days = (rng.random(len(months)) * sc.month_days[months]).astype(np.int64)
-    return sc.month_starts[months] + days
+    out: np.ndarray = sc.month_starts[months] + days
+    return out
 
 
 def report_dates(ctx: Context, dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +141,7 @@ def _interior_chunk(ctx: Context, months: np.ndarray) -> None:
         "drug": rng.choice(US_DRUG, n), "form": np.where(pills, "pills", "powder"),
         "quantity": np.round(np.where(kg, lbs * LB, lbs), 4), "unit": np.where(kg, "kg", "lb"),
         "purity": blank(ctx, np.round(rng.uniform(4, 40, n), 1), 0.8),
-        "pill_stamp": np.where(pills, "M30", None), "conveyance": blank(ctx, conveyance), "port": None,
+        "pill_stamp": maybe(pills, "M30"), "conveyance": blank(ctx, conveyance), "port": None,
         "batch": marks(ctx, loads), "notes": blank(ctx, rng.choice(US_NOTES, n), 0.8), "report_date": report,
     })
     ctx.writers["interior"].write(frame)
@@ -205,7 +206,7 @@ def _mx_chunk(ctx: Context, months: np.ndarray) -> None:
         "source_id": refs, "date": dates, "place": place_text, "agency": agency,
         "drug": np.where(pills, rng.choice(_MX_DRUG_PILLS, n), rng.choice(_MX_DRUG_POWDER, n)),
         "form": np.where(pills, "pastillas", "polvo"), "quantity": quantity, "unit": unit,
-        "purity": None, "pill_stamp": np.where(pills, "M30", None), "conveyance": blank(ctx, conveyance),
+        "purity": None, "pill_stamp": maybe(pills, "M30"), "conveyance": blank(ctx, conveyance),
         "port": None, "batch": marks(ctx, loads), "notes": blank(ctx, rng.choice(_MX_NOTES, n), 0.6),
         "report_date": report,
     })

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from puente.simulate.config import groups
+from puente.simulate.config import groups, maybe
 from puente.simulate.records import serial_variant
 
 if TYPE_CHECKING:
@@ -118,8 +118,8 @@ def _chunk(ctx: Context, n: int) -> None:
         "source_id": atf_refs, "serial": serial_variant(serials, rng), "make": make, "model": model,
         "caliber": caliber, "weapon_type": [t.title() for t in wtype], "recovery_place": us_place,
         "recovery_date": recovery.astype("datetime64[D]"), "recovery_country": "Mexico",
-        "dealer_ffl": np.where(complete, ffl_number, None), "dealer_name": np.where(complete, ffl_name, None),
-        "purchase_state": np.where(complete, ffl_state, None),
+        "dealer_ffl": maybe(complete, ffl_number), "dealer_name": maybe(complete, ffl_name),
+        "purchase_state": maybe(complete, ffl_state),
         "purchase_date": np.where(complete, purchase[sale].astype("datetime64[D]"), np.datetime64("NaT")),
         "purchaser": purchaser, "trace_status": status, "agency": "ATF",
     })

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from puente.simulate.config import groups, weights
+from puente.simulate.config import groups, maybe, weights
 
 if TYPE_CHECKING:
     from puente.simulate.run import Context
@@ -80,8 +80,8 @@ def _shipment_chunk(ctx: Context, n: int) -> None:
         "source_id": refs, "chemical": _texts(rng, chemical, _CHEM_TEXT),
         "quantity": np.round(kg, 2), "unit": unit,
         "exporter": _company_names(ctx, exporter), "importer": _company_names(ctx, importer),
-        "importer_taxid": np.where(rng.random(n) > 0.15, [companies[c].tax_id for c in importer], None),
-        "consignee": np.where(consigned, _company_names(ctx, importer), None), "origin_country": origin,
+        "importer_taxid": maybe(rng.random(n) > 0.15, [companies[c].tax_id for c in importer]),
+        "consignee": maybe(consigned, _company_names(ctx, importer)), "origin_country": origin,
         "port": _texts(rng, port, _PORT_TEXT), "ship_date": ship, "arrival_date": arrival,
         "declared_use": rng.choice(np.array(_USES, dtype=object), n), "pen_reference": pen, "status": status,
         "agency": "ANAM",

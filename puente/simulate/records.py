@@ -146,7 +146,7 @@ class NodeRecords:
         cids = np.asarray(cids, dtype=object)
         refs = np.empty(len(cids), dtype=object)
         again = self.rng.random(len(cids)) < 0.02
-        new_rows = []
+        new_rows: list[dict[str, object]] = []
         for i, cid in enumerate(cids):
             if cid in self.company_ref and not again[i]:
                 refs[i] = self.company_ref[cid]

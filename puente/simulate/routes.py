@@ -125,16 +125,19 @@ class RouteModel:
     # -- draws ---------------------------------------------------------------------------------
     def ports_in_aor(self, aor: str, months: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         codes, cum = self.aor_ports[aor]
-        return codes[draw(cum, months, rng)]
+        out: np.ndarray = codes[draw(cum, months, rng)]
+        return out
 
     def national_ports(self, months: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return np.array(self.codes, dtype=object)[draw(self.national_cum, months, rng)]
+        out: np.ndarray = np.array(self.codes, dtype=object)[draw(self.national_cum, months, rng)]
+        return out
 
     def labs_for(self, orgs: np.ndarray, months: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         lookup = {o: i for i, o in enumerate(self.org_ids)}
         rows = np.array([lookup[o] for o in orgs], dtype=np.int64) * self.months + months
         pick = (rng.random(len(rows)) * self.lab_count[rows]).astype(np.int64)
-        return self.lab_ids[self.lab_table[rows, pick]]
+        out: np.ndarray = self.lab_ids[self.lab_table[rows, pick]]
+        return out
 
     def complete(self, ports: np.ndarray, months: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
         """Given a port and month per load: border city, organisation, lab, corridor and destination."""

@@ -62,11 +62,11 @@ class Context:
     truth: dict[str, TruthWriter]
     us: NodeRecords
     mx: NodeRecords
+    people_table: PeopleTable
     counters: dict[str, int] = field(default_factory=dict)
     checkpoints_by_sector: dict[str, list[dict]] = field(default_factory=dict)  # type: ignore[type-arg]
     cbp_sums: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # (period, aor) -> [lb, events]
     lab_chemicals: dict[str, set[str]] = field(default_factory=dict)  # lab id -> chemicals diverted to it
-    people_table: PeopleTable | None = None
 
     def _next(self, key: str, n: int) -> np.ndarray:
         start = self.counters.get(key, 0)
@@ -129,7 +129,7 @@ def simulate(out: Path, seed: int = 7, scale: int = 20_000, progress: Callable[[
             "organization": writers[f"{low}_orgs"], "link": writers[f"{low}_links"]}, truth["identities"])
     us, mx = nodes["US"], nodes["MX"]
     ctx = Context(out, seed, scale, sc, rng, world, RouteModel(sc, world), PlaceTexts(sc), writers, truth, us, mx,
-                  people_table=people)
+                  people)
     for cp in sc.p["checkpoints"]:
         ctx.checkpoints_by_sector.setdefault(cp["sector"], []).append(cp)
 

@@ -117,7 +117,7 @@ class World:
         self._build()
 
     def n(self, key: str) -> int:
-        return max(1, round(self.sc.p["entities"][key] * self.factor))
+        return max(1, round(float(self.sc.p["entities"][key]) * self.factor))
 
     # -- people ----------------------------------------------------------------------------
     def _person(self, org: str, role: str, nationality: str, state: str = "") -> Person:
