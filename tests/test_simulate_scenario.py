@@ -194,3 +194,13 @@ def test_bad_scale_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["simulate", "--out", str(tmp_path / "x"), "--scale", "10"]) == 2
     err = capsys.readouterr().err
     assert "scale must be at least 1000" in err and "Traceback" not in err
+
+
+def test_output_that_is_a_file_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from puente.cli import main
+
+    target = tmp_path / "file.csv"
+    target.write_text("x", encoding="utf-8")
+    assert main(["simulate", "--out", str(target), "--scale", "1000"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the simulation" in err and "Traceback" not in err

@@ -101,10 +101,15 @@ def simulate(out: Path, seed: int = 7, scale: int = 20_000, progress: Callable[[
     if scale < 1000:
         raise UsageError("sim_scale_too_small", scale=scale)
     started = time.monotonic()
+    if out.exists() and not out.is_dir():
+        raise UsageError("sim_bad_out", path=str(out), error="not a directory")
     if out.exists():
         for sub in ("us", "mx", "truth"):
             shutil.rmtree(out / sub, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError("sim_bad_out", path=str(out), error=exc.strerror or str(exc)) from None
     sc = Scenario()
     # one random stream per component, so each part is reproducible on its own
     streams = np.random.SeedSequence(seed).spawn(8)
