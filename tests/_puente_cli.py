@@ -27,3 +27,31 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("puente: "), lines[0]
     return lines[0]
+
+
+def invoke(home: Path, *args: str, lang: str = "C.UTF-8") -> tuple[int, str, str]:
+    """The same command in this process (faster than a subprocess): (exit code, stdout, stderr).
+    Output is captured by redirecting the consoles, which print to sys.stdout/sys.stderr."""
+    import contextlib
+    import io
+
+    from puente.cli import main
+    from puente.i18n import set_language
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.get(k) for k in ("LANG", "LC_ALL", "LC_MESSAGES", "PUENTE_LANG", "COLUMNS")}
+    os.environ.update({"LANG": lang, "COLUMNS": "200"})
+    for key in ("LC_ALL", "LC_MESSAGES", "PUENTE_LANG"):
+        os.environ.pop(key, None)
+    set_language(None)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["--home", str(home), *args])
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        set_language("en")
+    return code, out.getvalue(), err.getvalue()

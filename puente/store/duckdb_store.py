@@ -37,7 +37,7 @@ class DuckDBStore(Store):
         return self.con.execute(sql, list(params)).fetchall()
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        return self.con.execute(sql, list(params)).fetch_arrow_table()
+        return self.con.execute(sql, list(params)).to_arrow_table()
 
     def insert_arrow(self, table: str, data: pa.Table) -> None:
         if data.num_rows == 0:

@@ -12,11 +12,12 @@ import pyarrow as pa
 from puente.errors import StoreError
 from puente.store.base import Store
 
+# psycopg's type names (pg_type.typname) -> Arrow types
 _ARROW_TYPES = {
-    "text": pa.string(), "varchar": pa.string(), "character varying": pa.string(), "bigint": pa.int64(),
-    "integer": pa.int32(), "double precision": pa.float64(), "date": pa.date32(),
-    "timestamp without time zone": pa.timestamp("us"), "timestamp with time zone": pa.timestamp("us", tz="UTC"),
-    "boolean": pa.bool_(), "bytea": pa.binary(), "numeric": pa.float64(),
+    "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(), "name": pa.string(),
+    "int8": pa.int64(), "int4": pa.int32(), "int2": pa.int16(), "float8": pa.float64(), "float4": pa.float32(),
+    "numeric": pa.float64(), "date": pa.date32(), "timestamp": pa.timestamp("us"),
+    "timestamptz": pa.timestamp("us", tz="UTC"), "bool": pa.bool_(), "bytea": pa.binary(),
 }
 
 
@@ -49,11 +50,12 @@ class PostgresStore(Store):
         types = []
         for d in cur.description or []:
             type_info = psycopg.postgres.types.get(d.type_code)
-            types.append(_ARROW_TYPES.get(type_info.name if type_info else "text", pa.string()))
+            types.append(_ARROW_TYPES.get(type_info.name) if type_info else None)  # None: let Arrow infer
         columns = list(zip(*rows)) if rows else [[] for _ in names]
         arrays = []
         for values, typ in zip(columns, types):
-            values = [float(v) if typ == pa.float64() and v is not None else v for v in values]
+            if typ is not None and pa.types.is_floating(typ):
+                values = [float(v) if v is not None else v for v in values]
             arrays.append(pa.array(list(values), type=typ))
         return pa.Table.from_arrays(arrays, names=names)
 
