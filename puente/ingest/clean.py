@@ -75,6 +75,7 @@ class RowCleaner:
                                 country=profile.country, vocabularies=model.vocabularies)
         self.fields = kind.input_fields()
         self._cache: dict[str, dict[Any, Any]] = {f: {} for f in kind.fields}
+        self._scalar: dict[str, dict[str, Any]] = {f: {} for f in kind.fields}  # raw text -> cleaned value
         self._units = model.vocabularies["units"].terms
         self._empty = dict.fromkeys(kind.data_columns())
         self.set_headers(headers)
@@ -111,7 +112,7 @@ class RowCleaner:
                     pass
         record = self._empty.copy()
         errors: list[Rejection] = []
-        caches = self._cache
+        scalars = self._scalar
         spare: dict[str, Any] = {}
         for f, header, more, default in self._plan:
             value = values.get(header) if header is not None else None
@@ -123,15 +124,22 @@ class RowCleaner:
                     if f.required:
                         errors.append(Rejection(f.name, "missing_value", {}))
                     continue
-            # fast path: a raw value seen before in this file (not for places, whose key has the country)
-            hit = caches[f.name].get(value, _MISS) if f.type != "place" and value.__class__ is str else _MISS
-            if hit is _MISS or hit.__class__ is Invalid:
-                try:
-                    hit = self._cached(f, value, country)
-                except Invalid as exc:
-                    errors.append(Rejection(f.name, exc.key, exc.args_))
-                    continue
-            record.update(hit)
+            # fast path: a single-column value whose raw text was cleaned before in this file
+            name = f.name
+            hit = scalars[name].get(value, _MISS) if value.__class__ is str else _MISS
+            if hit is not _MISS:
+                record[name] = hit
+                continue
+            try:
+                cleaned = self._cached(f, value, country)
+            except Invalid as exc:
+                errors.append(Rejection(name, exc.key, exc.args_))
+                continue
+            record.update(cleaned)
+            if f.type != "place" and value.__class__ is str:
+                if len(scalars[name]) >= _CACHE_LIMIT:
+                    scalars[name].clear()
+                scalars[name][value] = cleaned[name]
         if errors:
             return None, errors
         try:
