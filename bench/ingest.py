@@ -99,20 +99,20 @@ def main(argv: list[str] | None = None) -> None:
         lines = [
             "# Ingest benchmark",
             "",
-            f"- Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
+            f"- Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
             f"- Machine: {about}",
-            f"- File: {n:,} generated seizure-event rows, {path.stat().st_size / 1e6:.0f} MB CSV "
-            f"(generated in {generated:.1f} s)",
+            (f"- File: {n:,} generated seizure-event rows, {path.stat().st_size / 1e6:.0f} MB CSV "
+             f"(generated in {generated:.1f} s)"),
             f"- Command: `python -m bench.ingest --rows {n}`",
             "",
             "| run | seconds | rows/s |",
             "|---|---:|---:|",
             f"| DuckDB `read_csv` into a table (baseline, best of 2) | {raw:.2f} | {n / raw:,.0f} |",
-            f"| Puente `ingest_file` (validate, normalize, geocode, ids, dedupe, quarantine) | {puente:.2f} | "
-            f"{n / puente:,.0f} |",
+            (f"| Puente `ingest_file` (validate, normalize, geocode, ids, dedupe, quarantine) | {puente:.2f} | "
+             f"{n / puente:,.0f} |"),
             "",
-            f"**Ratio: Puente runs at {ratio:.3f} of raw DuckDB speed (1/{1 / ratio:.0f}); target 1/3: "
-            f"{'met' if ratio >= TARGET else 'not met'}.**",
+            (f"**Ratio: Puente runs at {ratio:.3f} of raw DuckDB speed (1/{1 / ratio:.0f}); target 1/3: "
+             f"{'met' if ratio >= TARGET else 'not met'}.**"),
             "",
             f"Puente's account: {detail}.",
         ]

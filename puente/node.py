@@ -39,7 +39,7 @@ class Node:
 
     # -- creation and loading ------------------------------------------------------------
     @classmethod
-    def init(cls, home: Path, name: str, country: str, store_url: str | None = None) -> "Node":
+    def init(cls, home: Path, name: str, country: str, store_url: str | None = None) -> Node:
         country = country.upper()
         if country not in COUNTRIES:
             raise UsageError("bad_country_choice", country=country)
@@ -59,7 +59,7 @@ class Node:
         _write_secret(keys / "id.key", secrets.token_bytes(32))
         (home / "profiles").mkdir(exist_ok=True)
         url = store_url or setting("store") or f"duckdb:///{(home / 'store.duckdb').resolve()}"
-        created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         (home / "node.toml").write_text(
             f'name = "{name}"\ncountry = "{country}"\nstore = "{url}"\ncreated = "{created}"\n', encoding="utf-8"
         )
@@ -70,7 +70,7 @@ class Node:
         return node
 
     @classmethod
-    def load(cls, home: Path) -> "Node":
+    def load(cls, home: Path) -> Node:
         config = home / "node.toml"
         if not config.exists():
             raise ConfigError("no_node", home=str(home))
@@ -114,7 +114,7 @@ class Node:
         return f"{self.name}:{kind}:{mac.hexdigest()[:24]}"
 
     @cached_property
-    def _id_mac(self) -> "hmac.HMAC":
+    def _id_mac(self) -> hmac.HMAC:
         return hmac.new(self.id_key, digestmod=hashlib.sha256)
 
 

@@ -16,7 +16,7 @@ def run(home: Path, *args: str, env: dict[str, str] | None = None, lang: str = "
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PUENTE_", "LC_", "LANG"))}
     full_env.update({"LANG": lang, "PYTHONPATH": str(REPO), "COLUMNS": "200"})
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "puente", "--home", str(home), *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "puente", "--home", str(home), *args], capture_output=True, check=False,
                           text=True, env=full_env, timeout=timeout, cwd=home.parent if home.parent.exists() else None)
 
 

@@ -40,7 +40,7 @@ def test_init_refuses_a_second_node_and_bad_input(home: Path) -> None:
 def test_status_counts_dates_and_places(home: Path) -> None:
     code, out, _ = invoke(home, "status")
     assert code == 0
-    line = [x for x in out.splitlines() if "seizure" in x][0]
+    line = next(x for x in out.splitlines() if "seizure" in x)
     for cell in ("mx-fgr", "20", "2023-01-03", "2023-12-29", "20/20 (100%)"):
         assert cell in line
     assert "2 ingest batches; 1 rows in quarantine" in out

@@ -50,11 +50,11 @@ def test_csv_parquet_jsonl_round_trip(loaded, tmp_path: Path) -> None:  # type: 
     assert export_kind(store, "seizure", "csv", tmp_path / "s.csv") == 20
     with (tmp_path / "s.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    culiacan = [r for r in rows if r["source_id"] == "FGR-SIN-2023-0002"][0]
+    culiacan = next(r for r in rows if r["source_id"] == "FGR-SIN-2023-0002")
     assert (culiacan["place_id"], culiacan["date"], culiacan["quantity_kg"]) == ("MX-25006", "2023-01-17", "2.5")
     assert export_kind(store, "seizure", "parquet", tmp_path / "s.parquet") == 20
     table = pq.read_table(tmp_path / "s.parquet")
-    assert table.num_rows == 20 and sorted(table.column("place_id").to_pylist())[0] == "MX-02001"
+    assert table.num_rows == 20 and min(table.column("place_id").to_pylist()) == "MX-02001"
     assert str(table.schema.field("date").type) == "date32[day]"
     assert export_kind(store, "seizure", "jsonl", tmp_path / "s.jsonl") == 20
     lines = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -67,7 +67,7 @@ def test_geojson_points(loaded, tmp_path: Path) -> None:  # type: ignore[no-unty
     export_kind(store, "seizure", "geojson", tmp_path / "s.geojson")
     data = json.loads((tmp_path / "s.geojson").read_text(encoding="utf-8"))
     assert data["type"] == "FeatureCollection" and len(data["features"]) == 20
-    feature = [f for f in data["features"] if f["properties"]["place_id"] == "MX-25006"][0]
+    feature = next(f for f in data["features"] if f["properties"]["place_id"] == "MX-25006")
     lon, lat = feature["geometry"]["coordinates"]
     assert abs(lat - 24.80) < 0.1 and abs(lon + 107.39) < 0.1  # GeoJSON order is lon, lat
     with pytest.raises(UsageError):
@@ -88,11 +88,11 @@ def test_ftm_entities_are_valid_followthemoney(loaded, tmp_path: Path) -> None: 
     assert juan.first("fatherName") == "De la Cruz" or juan.first("fatherName") == "de la Cruz"
     assert juan.first("birthDate") == "1990-05-17" and juan.first("nationality") == "mx"
     assert "CULJ900517HSLRPN09" in juan.get("idNumber")
-    company = [p for p in proxies.values() if p.schema.name == "Company"][0]
+    company = next(p for p in proxies.values() if p.schema.name == "Company")
     assert company.first("taxNumber") == "QDE010101AB1" and company.first("jurisdiction") == "mx"
-    car = [p for p in proxies.values() if p.schema.name == "Vehicle"][0]
+    car = next(p for p in proxies.values() if p.schema.name == "Vehicle")
     assert car.first("registrationNumber") == "ABC1234"
-    link = [p for p in proxies.values() if p.schema.name == "UnknownLink"][0]
+    link = next(p for p in proxies.values() if p.schema.name == "UnknownLink")
     assert link.first("subject") == juan.id and link.first("object") == car.id and link.first("role") == "driver"
     for proxy in proxies.values():  # every value survives FtM's own cleaning
         assert ftm_model.get_proxy(proxy.to_dict(), cleaned=False).to_dict() == proxy.to_dict()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import h3
 import pytest
 
 from puente.geo.gazetteer import H3_RESOLUTION, load_gazetteer, twin_of
-
-import h3
 
 
 @pytest.mark.parametrize(("text", "country", "expected"), [

@@ -28,7 +28,7 @@ def _start_ingest(home: Path, path: Path) -> subprocess.Popen[bytes]:
                              "-p", "seizure-us"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _kill_when(proc: subprocess.Popen[bytes], ready: "callable[[], bool]", timeout: float = 60) -> None:  # type: ignore[valid-type]
+def _kill_when(proc: subprocess.Popen[bytes], ready: callable[[], bool], timeout: float = 60) -> None:  # type: ignore[valid-type]
     deadline = time.monotonic() + timeout
     while not ready():
         assert proc.poll() is None, "the ingest finished before it could be killed: make ROWS larger"

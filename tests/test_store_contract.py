@@ -37,12 +37,11 @@ def test_sync_model_columns_adds_a_column_the_model_declares(store_url: str) -> 
 
 def test_transaction_commits_or_rolls_back_whole(store_url: str) -> None:
     with open_store(store_url) as store:
-        with pytest.raises(RuntimeError):
-            with store.transaction():
-                store.execute("INSERT INTO node_meta VALUES (?, ?)", ["a", "1"])
-                with store.transaction():  # nested: joins the outer one
-                    store.execute("INSERT INTO node_meta VALUES (?, ?)", ["b", "2"])
-                raise RuntimeError("crash")
+        with pytest.raises(RuntimeError), store.transaction():
+            store.execute("INSERT INTO node_meta VALUES (?, ?)", ["a", "1"])
+            with store.transaction():  # nested: joins the outer one
+                store.execute("INSERT INTO node_meta VALUES (?, ?)", ["b", "2"])
+            raise RuntimeError("crash")
         assert store.scalar("SELECT COUNT(*) FROM node_meta") == 0
         with store.transaction():
             store.execute("INSERT INTO node_meta VALUES (?, ?)", ["a", "1"])
@@ -83,3 +82,24 @@ def test_bad_store_url_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError):
         open_store("mysql://nope")
+
+
+@pytest.mark.parametrize(("url", "path"), [
+    ("duckdb:///tmp/x.duckdb", "/tmp/x.duckdb"), ("duckdb:////tmp/x.duckdb", "/tmp/x.duckdb"),
+    ("duckdb://rel/x.duckdb", "rel/x.duckdb"), ("duckdb:///:memory:", ":memory:"),
+])
+def test_duckdb_url_forms(url: str, path: str) -> None:
+    from puente.store.duckdb_store import duckdb_path
+
+    assert duckdb_path(url) == path
+
+
+def test_unopenable_store_is_a_store_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from puente.errors import StoreError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError):
+        open_store(f"duckdb:///{blocker}/store.duckdb")
+    with pytest.raises(StoreError):
+        open_store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")

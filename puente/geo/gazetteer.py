@@ -85,7 +85,7 @@ class Gazetteer:
     def resolve(self, text: str, country: str | None = None, prefer: str = "place") -> Place | None:
         return self._resolve(text, country, prefer)
 
-    @lru_cache(maxsize=100_000)
+    @lru_cache(maxsize=100_000)  # noqa: B019 - one gazetteer per process (load_gazetteer is cached)
     def _resolve(self, text: str, country: str | None, prefer: str) -> Place | None:
         whole = fold(text)
         if whole in self._index and ("(" in text or "," not in text):

@@ -13,9 +13,10 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow as pa
 
@@ -157,7 +158,7 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
     max_row = int(setting("max_row_bytes"))
     source = open_source(path, profile.format, max_row, profile.delimiter, profile.encoding)
     file_hash = _file_hash(path)
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     report = IngestReport(batch_id=uuid.uuid4().hex, kind=kind.name, profile=profile.name, source_file=str(path))
     already = {int(r[0]) for r in store.query("SELECT source_row FROM quarantine WHERE file_hash = ?", [file_hash])}
     batch = _Batch(store, kind, report, already)
@@ -230,4 +231,4 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
     return report
 
 
-__all__ = ["IngestReport", "ingest_file", "schema_for", "PLACE_COLUMNS"]
+__all__ = ["PLACE_COLUMNS", "IngestReport", "ingest_file", "schema_for"]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import psycopg
 import pyarrow as pa
@@ -70,12 +71,12 @@ class PostgresStore(Store):
     def existing_hashes(self, table: str, ids: list[str]) -> dict[str, str]:
         if not ids:
             return {}
-        cur = self.con.execute(f"SELECT id, content_hash FROM {table} WHERE id = ANY(%s)", [ids])  # noqa: S608
+        cur = self.con.execute(f"SELECT id, content_hash FROM {table} WHERE id = ANY(%s)", [ids])
         return {r[0]: r[1] for r in cur.fetchall()}
 
     def delete_ids(self, table: str, ids: list[str]) -> None:
         if ids:
-            self.con.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])  # noqa: S608
+            self.con.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
