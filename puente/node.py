@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import tomllib
@@ -60,13 +61,19 @@ class Node:
         (home / "profiles").mkdir(exist_ok=True)
         url = store_url or setting("store") or f"duckdb:///{(home / 'store.duckdb').resolve()}"
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        (home / "node.toml").write_text(
-            f'name = "{name}"\ncountry = "{country}"\nstore = "{url}"\ncreated = "{created}"\n', encoding="utf-8"
-        )
         node = cls(home=home, name=name, country=country, store_url=url)
+        # the store first: if it cannot be opened, no node.toml is written and init can simply be re-run
         with node.open_store() as store:
-            store.execute("DELETE FROM node_meta WHERE key IN ('name', 'country')")
-            store.execute("INSERT INTO node_meta VALUES ('name', ?), ('country', ?)", [name, country])
+            owner = store.scalar("SELECT value FROM node_meta WHERE key = 'name'")
+            if owner is not None and owner != name:
+                raise UsageError("store_belongs_to", store=url, owner=owner)
+            with store.transaction():
+                store.execute("DELETE FROM node_meta WHERE key IN ('name', 'country')")
+                store.execute("INSERT INTO node_meta VALUES ('name', ?), ('country', ?)", [name, country])
+        # json.dumps gives valid TOML basic strings (quotes and backslashes escaped)
+        (home / "node.toml").write_text(
+            f"name = {json.dumps(name)}\ncountry = {json.dumps(country)}\nstore = {json.dumps(url)}\n"
+            f"created = {json.dumps(created)}\n", encoding="utf-8")
         return node
 
     @classmethod

@@ -103,3 +103,17 @@ def test_unopenable_store_is_a_store_error(tmp_path) -> None:  # type: ignore[no
         open_store(f"duckdb:///{blocker}/store.duckdb")
     with pytest.raises(StoreError):
         open_store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_init_refuses_a_store_of_another_node_and_can_be_retried(make_node, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from puente.errors import StoreError, UsageError
+    from puente.node import Node
+
+    first = make_node("mx-uno", "MX")
+    with pytest.raises(UsageError, match="already belongs to node .mx-uno."):
+        Node.init(tmp_path / "dos", "mx-dos", "MX", first.store_url)
+    assert not (tmp_path / "dos" / "node.toml").exists()
+    with pytest.raises(StoreError):  # an unreachable store leaves no half-made node behind
+        Node.init(tmp_path / "tres", "mx-tres", "MX", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+    assert Node.init(tmp_path / "tres", "mx-tres", "MX").name == "mx-tres"  # so init can simply be re-run
+    assert Node.load(tmp_path / "tres").store_url.endswith("store.duckdb")
