@@ -195,7 +195,15 @@ def demo(
 
 
 # Sub-command groups contributed by other packages: (module, attribute, name).
-_GROUPS: list[tuple[str, str, str]] = []
+_GROUPS: list[tuple[str, str, str]] = [
+    ("puente.audit.cli", "app", "audit"),
+    ("puente.share.cli", "app", "share"),
+    ("puente.link.cli", "link_app", "link"),
+    ("puente.link.cli", "hits_app", "hits"),
+    ("puente.analyze.cli", "analyze", "analyze"),
+    ("puente.api.cli", "serve", "serve"),
+    ("puente.api.cli", "users_app", "users"),
+]
 
 
 def _register_groups() -> None:

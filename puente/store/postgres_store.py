@@ -15,10 +15,13 @@ from puente.store.base import Store
 
 # psycopg's type names (pg_type.typname) -> Arrow types
 _ARROW_TYPES = {
-    "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(), "name": pa.string(),
-    "int8": pa.int64(), "int4": pa.int32(), "int2": pa.int16(), "float8": pa.float64(), "float4": pa.float32(),
-    "numeric": pa.float64(), "date": pa.date32(), "timestamp": pa.timestamp("us"),
-    "timestamptz": pa.timestamp("us", tz="UTC"), "bool": pa.bool_(), "bytea": pa.binary(),
+    "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(), "name": pa.string(), "character varying": pa.string(), "bigint": pa.int64(),
+    "integer": pa.int32(), "double precision": pa.float64(), "date": pa.date32(),
+    "timestamp without time zone": pa.timestamp("us"), "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+    "boolean": pa.bool_(), "bytea": pa.binary(), "numeric": pa.float64(),
+    # psycopg's type registry uses the internal names
+    "int8": pa.int64(), "int4": pa.int32(), "int2": pa.int32(), "float8": pa.float64(), "float4": pa.float64(),
+    "timestamp": pa.timestamp("us"), "timestamptz": pa.timestamp("us", tz="UTC"), "bool": pa.bool_(),
 }
 
 
