@@ -15,7 +15,8 @@ from puente.store.base import Store
 
 # psycopg's type names (pg_type.typname) -> Arrow types
 _ARROW_TYPES = {
-    "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(), "name": pa.string(), "character varying": pa.string(), "bigint": pa.int64(),
+    "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(), "name": pa.string(),
+    "character varying": pa.string(), "bigint": pa.int64(),
     "integer": pa.int32(), "double precision": pa.float64(), "date": pa.date32(),
     "timestamp without time zone": pa.timestamp("us"), "timestamp with time zone": pa.timestamp("us", tz="UTC"),
     "boolean": pa.bool_(), "bytea": pa.binary(), "numeric": pa.float64(),
