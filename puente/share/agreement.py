@@ -298,5 +298,5 @@ def _check_transform(bad: Any, ftype: str, name: str, kind: str, rule: dict[str,
     elif transform == "round" and (ftype not in ("number", "integer") or not isinstance(rule.get("step"), (int, float))
                                    or rule["step"] <= 0):
         raise bad(f"{where}: round needs a number field and a positive step")
-    elif transform == "pseudonymize" and ftype == "place":
-        raise bad(f"{where}: a place cannot be pseudonymized (use generalize_place)")
+    elif transform == "pseudonymize" and ftype in ("place", "date", "number", "integer"):
+        raise bad(f"{where}: only identifiers and text can be pseudonymized (not a {ftype})")

@@ -82,7 +82,6 @@ def _place(rule: FieldRule, table: pa.Table) -> dict[str, pa.Array]:
         for s, attr in (("id", "id"), ("name", "name"), ("admin1", "admin1"), ("lat", "lat"), ("lon", "lon"),
                         ("h3", "h3")):
             out[s] = _map_unique(cols["id"], lambda v, a=attr: getattr(admin2(v), a, None), cols[s].type)
-        out["country"] = _map_unique(cols["id"], lambda v: getattr(admin2(v), "country", None), cols["country"].type)
     else:
         res = int(rule.options["resolution"])
 
