@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from share_support import FIXTURES, agreement_doc, ingest, install, kept_stores, pair
 
 from puente.audit import log as audit
 from puente.audit.verify import verify_log, verify_partner_checkpoints
@@ -17,7 +18,9 @@ from puente.share.envelope import RECEIPT_TYPE, open_envelope, seal
 from puente.share.export import ExportReport, export_bundle
 from puente.share.lifecycle import purge_expired, read_partner, revoke_agreement, revoke_records
 from puente.share.receive import accept_receipt, import_bundle
-from share_support import FIXTURES, agreement_doc, ingest, install, pair
+
+pytestmark = pytest.mark.usefixtures("kept_stores")
+__all__ = ["kept_stores"]
 
 
 @pytest.fixture

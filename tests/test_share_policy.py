@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from share_reference import expected
+from share_support import agreement_doc, ingest, install
 
 from puente.model import load_model
 from puente.node import Node
@@ -22,8 +24,6 @@ from puente.share.bundle import read_manifest, read_part
 from puente.share.envelope import open_envelope
 from puente.share.export import export_bundle
 from puente.share.receive import import_bundle
-from share_reference import expected
-from share_support import agreement_doc, ingest, install
 
 EXAMPLES = int(os.environ.get("PUENTE_HYPOTHESIS_EXAMPLES", "10"))
 PLACES = {"US": ["Nogales, AZ", "San Diego, CA", "Maricopa County, AZ", "El Paso, TX", "Laredo, TX", "Nowhere Town"],
@@ -116,7 +116,7 @@ def _check_direction(sender: Node, receiver: Node, doc: dict[str, Any]) -> int:
     want = expected(doc, "seizure", own, sender.id_key)
     manifest, body = read_manifest(open_envelope(data).verify(sender.public_key))
     model = load_model().kind("seizure")
-    allowed = {"id", "source_agency"}
+    allowed = {"id", "owner_node", "source_agency"}
     agreement = Agreement(doc)
     for name, field in model.fields.items():
         if agreement.decide_field("seizure", name).action not in ("drop", "match_only"):

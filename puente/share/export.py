@@ -118,6 +118,12 @@ def export_bundle(node: Node, store: Store, partner: str, actor: str = "node", t
                     sent_changes += [{"partner": partner, "kind": kind, "record_id": ids[i], "row_hash": hashes[i]}
                                      for i in changed]
                     drop_sent += [(kind, ids[i]) for i in changed if ids[i] in sent]
+            if terminating:  # everything the partner holds of ours is revoked
+                pending = set(revoked.get(kind, []))
+                revoked.setdefault(kind, []).extend(sorted(rid for rid in sent if rid not in pending))
+                revoked_ids |= set(sent)
+                if not revoked[kind]:
+                    del revoked[kind]
             gone = sorted(rid for rid in sent if rid not in current and rid not in revoked_ids)
             if gone:
                 deleted[kind] = gone
