@@ -29,6 +29,7 @@ from puente.node import Node
 from puente.share import registry
 from puente.share.agreement import key_id
 from puente.share.bundle import read_manifest, read_part
+from puente.share.idset import id_set
 from puente.share.envelope import BUNDLE_TYPE, RECEIPT_TYPE, open_envelope, seal
 from puente.share.transforms import row_hashes
 from puente.store.base import Store
@@ -188,21 +189,19 @@ def import_bundle(node: Node, store: Store, data: bytes, actor: str = "node",
 
 def _delete(store: Store, kind: str, ids: list[str], sender: str, self_name: str) -> None:
     """Delete partner records the sender is entitled to replace or remove: its own, or ones it sent us."""
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start: start + 5000]
-        marks = ", ".join("?" for _ in chunk)
-        store.execute(f"DELETE FROM {kind} WHERE id IN ({marks}) AND owner_node <> ? AND (owner_node = ? OR "
+    if not ids:
+        return
+    with id_set(store, ids) as subquery:
+        store.execute(f"DELETE FROM {kind} WHERE id IN {subquery} AND owner_node <> ? AND (owner_node = ? OR "
                       "bundle_id IN (SELECT bundle_id FROM share_bundles WHERE direction = 'received' AND partner = ?))",
-                      [*chunk, self_name, sender, sender])
+                      [self_name, sender, sender])
 
 
 def _existing(store: Store, kind: str, ids: list[str]) -> set[str]:
-    out: set[str] = set()
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start: start + 5000]
-        marks = ", ".join("?" for _ in chunk)
-        out |= {r[0] for r in store.query(f"SELECT id FROM {kind} WHERE id IN ({marks})", chunk)}
-    return out
+    if not ids:
+        return set()
+    with id_set(store, ids) as subquery:
+        return {r[0] for r in store.query(f"SELECT id FROM {kind} WHERE id IN {subquery}")}
 
 
 def _remember(store: Store, node: Node, sender: str, report: ImportReport, manifest: dict[str, Any], agreement: Any,
