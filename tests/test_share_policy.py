@@ -82,7 +82,8 @@ def _write(path: Path, country: str, rows: list[dict[str, Any]]) -> None:
                       "pill_stamp", "conveyance", "port", "notes"])
         for i, r in enumerate(rows):
             date = r["date"].strftime("%m/%d/%Y" if country == "US" else "%d/%m/%Y")
-            qty = str(r["quantity"]) if country == "US" else str(r["quantity"]).replace(".", ",")
+            quantity = int(r["quantity"]) if r["unit"] == "pills" else r["quantity"]  # pills are whole
+            qty = str(quantity) if country == "US" else str(quantity).replace(".", ",")
             out.writerow([f"{country}-{i}", date, PLACES[country][r["place"]], AGENCIES[country][r["agency"]],
                           r["drug"], r["form"], qty, r["unit"], r["purity"], r["pill_stamp"], r["conveyance"],
                           r["port"], r["notes"]])
