@@ -15,7 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from share_reference import expected
-from share_support import agreement_doc, ingest, install
+from share_support import agreement_doc, ingest, install, kept_stores
+
+pytestmark = pytest.mark.usefixtures("kept_stores")
+__all__ = ["kept_stores"]
 
 from puente.model import load_model
 from puente.node import Node

@@ -68,8 +68,8 @@ class RecordFilter:
         if self.op == "not_in":
             return value not in self.value
         if self.op == "from":
-            return value >= self.value
-        return value <= self.value  # until
+            return bool(value >= self.value)
+        return bool(value <= self.value)  # until
 
 
 def canonical(doc: dict[str, Any]) -> bytes:
@@ -227,7 +227,7 @@ class Agreement:
                                         encoding="utf-8")
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.doc, sort_keys=False, allow_unicode=True)
+        return str(yaml.safe_dump(self.doc, sort_keys=False, allow_unicode=True))
 
 
 def signature_path(path: Path) -> Path:
@@ -282,7 +282,7 @@ def _normalise(doc: Any, source: str) -> dict[str, Any]:
             if name not in k.fields or transform not in TRANSFORMS:
                 raise bad(f"kinds.{kind}.fields.{name}: unknown field or transform (use {', '.join(TRANSFORMS)})")
             _check_transform(bad, k.fields[name].type, name, kind, rule if isinstance(rule, dict) else {})
-    return doc
+    return dict(doc)
 
 
 def _check_transform(bad: Any, ftype: str, name: str, kind: str, rule: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from puente.audit import log as audit
+from puente.audit.checkpoint import Checkpoint
 from puente.audit.merkle import EMPTY_ROOT, consistency_proof
 from puente.errors import PolicyError
 from puente.model import load_model
@@ -23,8 +24,8 @@ from puente.node import Node
 from puente.share import registry
 from puente.share.agreement import Agreement, key_id
 from puente.share.bundle import pack
-from puente.share.idset import id_set
 from puente.share.envelope import BUNDLE_TYPE, seal
+from puente.share.idset import id_set
 from puente.share.transforms import pseudonym_key, row_hashes, select, transform
 from puente.store.base import Store
 
@@ -178,7 +179,7 @@ def _consistency(store: Store, partner: str, size: int) -> list[dict[str, object
 
 def _record(store: Store, node: Node, partner: str, rep: ExportReport, agreement: Agreement,
             manifest: dict[str, object], sent_changes: list[pa.Table], drop_sent: list[tuple[str, str]],
-            checkpoint: audit.Checkpoint) -> None:
+            checkpoint: Checkpoint) -> None:
     by_kind: dict[str, list[str]] = {}
     for kind, rid in drop_sent:
         by_kind.setdefault(kind, []).append(rid)

@@ -29,8 +29,8 @@ from puente.node import Node
 from puente.share import registry
 from puente.share.agreement import key_id
 from puente.share.bundle import read_manifest, read_part
-from puente.share.idset import id_set
 from puente.share.envelope import BUNDLE_TYPE, RECEIPT_TYPE, open_envelope, seal
+from puente.share.idset import id_set
 from puente.share.transforms import row_hashes
 from puente.store.base import Store
 
