@@ -78,22 +78,24 @@ def match_blocked(a: np.ndarray, b: np.ndarray, threshold: float, seed: bytes,
     return score_pairs(a, b, candidate_pairs(a, b, band_positions(seed, bands, rows)), threshold)
 
 
-def match_all_pairs(a: np.ndarray, b: np.ndarray, threshold: float, chunk: int = 256) -> pd.DataFrame:
+def match_all_pairs(a: np.ndarray, b: np.ndarray, threshold: float, chunk_a: int = 64,
+                    chunk_b: int = 16_384) -> pd.DataFrame:
     """Brute force: every filter of ``a`` against every filter of ``b`` (the baseline)."""
-    b64 = b.view(np.uint64)
+    a64, b64 = a.view(np.uint64), b.view(np.uint64)
+    pop_a = np.bitwise_count(a64).sum(axis=1, dtype=np.int32)
     pop_b = np.bitwise_count(b64).sum(axis=1, dtype=np.int32)
-    a64 = a.view(np.uint64)
     out_i, out_j, out_s = [], [], []
-    for start in range(0, len(a), chunk):
-        block = a64[start:start + chunk]
-        inter = np.bitwise_count(block[:, None, :] & b64[None, :, :]).sum(axis=2, dtype=np.int32)
-        pop_a = np.bitwise_count(block).sum(axis=1, dtype=np.int32)
-        total = pop_a[:, None] + pop_b[None, :]
-        scores = 2.0 * inter / np.maximum(total, 1)
-        ii, jj = np.nonzero(scores >= threshold)
-        out_i.append(ii + start)
-        out_j.append(jj)
-        out_s.append(scores[ii, jj])
+    for sa in range(0, len(a), chunk_a):
+        block = a64[sa:sa + chunk_a]
+        for sb in range(0, len(b), chunk_b):
+            other = b64[sb:sb + chunk_b]
+            inter = np.bitwise_count(block[:, None, :] & other[None, :, :]).sum(axis=2, dtype=np.int32)
+            total = pop_a[sa:sa + chunk_a, None] + pop_b[None, sb:sb + chunk_b]
+            scores = 2.0 * inter / np.maximum(total, 1)
+            ii, jj = np.nonzero(scores >= threshold)
+            out_i.append(ii + sa)
+            out_j.append(jj + sb)
+            out_s.append(scores[ii, jj])
     if not out_i:
         return pd.DataFrame({"i": [], "j": [], "score": []})
     return pd.DataFrame({"i": np.concatenate(out_i), "j": np.concatenate(out_j), "score": np.concatenate(out_s)})
