@@ -42,6 +42,14 @@ SETTINGS: dict[str, Setting] = {
                 "Las filas más largas que esto se ponen en cuarentena completas."),
         Setting("host", "127.0.0.1", "Address `puente serve` listens on.", "Dirección de escucha de `puente serve`."),
         Setting("port", "8765", "Port `puente serve` listens on.", "Puerto de escucha de `puente serve`."),
+        Setting("session_minutes", "480", "Minutes a dashboard/API login session lasts.",
+                "Minutos que dura una sesión iniciada en el tablero o la API."),
+        Setting("login_attempts", "5", "Failed logins in a row that lock an account.",
+                "Inicios de sesión fallidos seguidos que bloquean una cuenta."),
+        Setting("lockout_minutes", "15", "Minutes a locked account stays locked.",
+                "Minutos que una cuenta bloqueada permanece bloqueada."),
+        Setting("rate_limit", "600", "API requests per minute per client (token or address); 0 turns it off.",
+                "Solicitudes por minuto a la API por cliente (token o dirección); 0 lo desactiva."),
     ]
 }
 

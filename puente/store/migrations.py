@@ -71,7 +71,8 @@ def _load_plugins() -> None:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            if not exc.name or not module.startswith(exc.name):  # the package itself is absent
+            # the package itself may not exist (yet); a missing dependency inside it is a real error
+            if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
                 raise
 
 

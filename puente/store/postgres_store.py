@@ -17,8 +17,8 @@ _ARROW_TYPES = {
     "integer": pa.int32(), "double precision": pa.float64(), "date": pa.date32(),
     "timestamp without time zone": pa.timestamp("us"), "timestamp with time zone": pa.timestamp("us", tz="UTC"),
     "boolean": pa.bool_(), "bytea": pa.binary(), "numeric": pa.float64(),
-    # psycopg reports the short type names
-    "int8": pa.int64(), "int4": pa.int32(), "float8": pa.float64(), "float4": pa.float64(),
+    # psycopg's type registry uses the internal names
+    "int8": pa.int64(), "int4": pa.int32(), "int2": pa.int32(), "float8": pa.float64(), "float4": pa.float64(),
     "timestamp": pa.timestamp("us"), "timestamptz": pa.timestamp("us", tz="UTC"), "bool": pa.bool_(),
 }
 

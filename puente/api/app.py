@@ -1,0 +1,86 @@
+"""The FastAPI application: REST API under /api/v1, the dashboard at /, OpenAPI at /api/openapi.json."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import FileResponse, Response
+
+from puente.api import problems, records, routes_auth, routes_node
+from puente.api.context import Ctx, StorePool
+from puente.api.ratelimit import RateLimit
+from puente.node import Node
+from puente.settings import setting
+
+VERSION = "1.0.0"
+
+
+def web_dir() -> Path:
+    return Path(str(resources.files("puente.web")))
+
+
+def create_app(node: Node, store_url: str | None = None, rate_limit: int | None = None) -> FastAPI:
+    pool = StorePool(store_url or node.store_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        pool.close()
+
+    app = FastAPI(title=f"Puente node API — {node.name}", version=VERSION, lifespan=lifespan,
+                  openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+                  description="REST API of a Puente node. Errors are application/problem+json. "
+                              "Authenticate with `Authorization: Bearer <token>`.")
+    app.state.ctx = Ctx(node=node, pool=pool)
+    problems.install(app)
+    app.include_router(routes_auth.router)
+    app.include_router(routes_node.router)
+    app.include_router(records.router())
+    for module in _optional_routers():
+        app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schema["components"].setdefault("schemas", {})["FeatureCollection"] = {
+                "type": "object", "required": ["type", "features"],
+                "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
+                               "features": {"type": "array", "items": {"type": "object"}},
+                               "total": {"type": "integer"}}}
+            app.openapi_schema = problems.fix_openapi(schema)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    static = web_dir() / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> Response:
+        return FileResponse(web_dir() / "index.html", headers={"Cache-Control": "no-cache"})
+
+    limit = int(setting("rate_limit")) if rate_limit is None else rate_limit
+    if limit > 0:
+        app.add_middleware(RateLimit, per_minute=limit)  # type: ignore[arg-type]
+    return app
+
+
+def _optional_routers() -> list[Any]:
+    """Routers for the stages that other packages provide (sharing, audit, linking, analytics), when present."""
+    import importlib
+
+    found = []
+    for name in ("puente.api.routes_share", "puente.api.routes_audit", "puente.api.routes_link",
+                 "puente.api.routes_analyze"):
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name not in (name, "puente.share", "puente.audit", "puente.link", "puente.analyze"):
+                raise
+    return found

@@ -1,0 +1,86 @@
+"""`puente serve` and `puente users add|list|token`."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from puente.i18n import t
+from puente.settings import setting
+
+console = Console()
+users_app = typer.Typer(no_args_is_help=True, help="API and dashboard accounts / cuentas de la API y el tablero.")
+
+
+def serve(
+    host: Optional[str] = typer.Option(None, help="Address to listen on (PUENTE_HOST)."),
+    port: Optional[int] = typer.Option(None, help="Port (PUENTE_PORT)."),
+    workers: int = typer.Option(1, help="Uvicorn worker processes (PostgreSQL stores only; DuckDB needs 1)."),
+) -> None:
+    """Serve the REST API and the dashboard."""
+    import uvicorn
+
+    from puente.api.app import create_app
+    from puente.cli import load_node
+
+    node = load_node()
+    bind_host, bind_port = host or setting("host"), port or int(setting("port"))
+    console.print(t("api_serving", url=f"http://{bind_host}:{bind_port}/", node=node.name))
+    if workers > 1:
+        os.environ["PUENTE_HOME"] = str(node.home)
+        uvicorn.run("puente.api.serve_app:app", host=bind_host, port=bind_port, workers=workers, log_level="warning")
+    else:
+        uvicorn.run(create_app(node), host=bind_host, port=bind_port, log_level="warning")
+
+
+@users_app.command("add")
+def users_add(
+    username: str = typer.Argument(..., help="Login name."),
+    role: str = typer.Option(..., help="analyst, steward, admin or partner-node."),
+    partner: Optional[str] = typer.Option(None, help="For partner-node accounts: the partner node's name."),
+    password_env: Optional[str] = typer.Option(None, help="Read the password from this environment variable "
+                                                          "(otherwise it is asked for)."),
+) -> None:
+    """Create an account (partner-node accounts have no password: give them a token)."""
+    from puente.api import auth
+    from puente.cli import load_node
+
+    password = None
+    if role != "partner-node":
+        password = os.environ.get(password_env, "") if password_env else getpass.getpass(t("api_password_prompt"))
+    with load_node().open_store() as store:
+        auth.add_user(store, username, role, password, partner)
+    console.print(t("api_user_added", username=username, role=role))
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List accounts, roles and locks."""
+    from puente.api import auth
+    from puente.cli import load_node
+
+    table = Table(t("col_name"), "role", "partner", "failed", "locked until", "disabled")
+    with load_node().open_store() as store:
+        for username, role, partner, failed, locked, disabled in auth.list_users(store):
+            table.add_row(username, role, partner or "-", str(failed), str(locked or "-"), str(disabled))
+    console.print(table)
+
+
+@users_app.command("token")
+def users_token(
+    username: str = typer.Argument(...),
+    label: str = typer.Option("", help="What the token is for."),
+    days: Optional[float] = typer.Option(None, help="Expire after this many days (default: never)."),
+) -> None:
+    """Issue an API token (printed once; only its hash is stored)."""
+    from puente.api import auth
+    from puente.cli import load_node
+
+    with load_node().open_store() as store:
+        token = auth.issue_token(store, username, "api", label, days)
+    console.print(token, highlight=False, soft_wrap=True)

@@ -1,0 +1,96 @@
+"""What every request needs: the node, a store for this thread, the caller, and the access log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from puente.api.auth import Principal, authenticate
+from puente.api.problems import ApiProblem
+from puente.node import Node
+from puente.store.base import Store, open_store
+
+
+class StorePool:
+    """One store connection per server thread (DuckDB: cursors of one database; PostgreSQL: connections)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.base = open_store(url)  # runs migrations once
+        self.local = threading.local()
+        self.all: list[Store] = []
+        self.lock = threading.Lock()
+
+    def get(self) -> Store:
+        store = getattr(self.local, "store", None)
+        if store is None:
+            store = self._new()
+            self.local.store = store
+            with self.lock:
+                self.all.append(store)
+        return store
+
+    def _new(self) -> Store:
+        if self.base.dialect == "duckdb":
+            from puente.store.duckdb_store import DuckDBStore
+
+            store = DuckDBStore.__new__(DuckDBStore)
+            store.url, store.con, store._depth = self.url, self.base.con.cursor(), 0  # type: ignore[attr-defined]
+            return store
+        from puente.store.postgres_store import PostgresStore
+
+        return PostgresStore(self.url)
+
+    def close(self) -> None:
+        with self.lock:
+            for store in self.all:
+                try:
+                    store.close()
+                except Exception:  # noqa: BLE001 - closing on shutdown
+                    pass
+            self.all = []
+        self.base.close()
+
+
+@dataclass
+class Ctx:
+    node: Node
+    pool: StorePool
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def store(self) -> Store:
+        return self.pool.get()
+
+
+def ctx(request: Request) -> Ctx:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+_bearer = HTTPBearer(auto_error=False, description="A session token from /api/v1/auth/login or an API token "
+                                                   "from `puente users token`.")
+
+
+def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    if creds is None or not creds.credentials:
+        raise ApiProblem(401, "api_no_token", headers={"WWW-Authenticate": "Bearer"})
+    who = authenticate(ctx(request).store, creds.credentials)
+    if who is None:
+        raise ApiProblem(401, "api_bad_token", headers={"WWW-Authenticate": "Bearer"})
+    request.state.principal = who
+    return who
+
+
+def log_access(c: Ctx, who: Principal, action: str, kind: str, ids: list[str], owners: set[str],
+               purpose: str | None) -> None:
+    """Write a read of partner or sensitive data to the access log (and the audit log when present)."""
+    at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    shown = ids[:200]
+    c.store.execute("INSERT INTO api_access_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [at, who.username, who.role, action, kind, ",".join(shown), ",".join(sorted(owners)),
+                     purpose, len(ids)])

@@ -1,0 +1,114 @@
+"""An entity page's data: the record, its network (links up to two steps) and a timeline of linked events.
+
+Every record in the network passes through the caller's view, so a withheld record is
+neither shown nor hinted at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from puente.api.auth import Principal
+from puente.api.context import Ctx, log_access
+from puente.api.policy import view_for
+from puente.api.problems import ApiProblem
+from puente.api.query import sql_where
+from puente.errors import PolicyError
+from puente.model import Kind, load_model
+
+MAX_NODES = 150
+
+
+def kind_of(record_id: str) -> Kind | None:
+    parts = record_id.split(":")
+    return load_model().kinds.get(parts[1]) if len(parts) >= 3 else None
+
+
+def label(kind: Kind, row: dict[str, Any]) -> str:
+    get = row.get
+    if kind.name == "person":
+        return " ".join(str(v) for v in (get("given_names"), get("surname1"), get("surname2")) if v) or row["id"]
+    if kind.name == "organization":
+        return str(get("name") or row["id"])
+    if kind.name == "vehicle":
+        return " ".join(str(v) for v in (get("plate"), get("make"), get("model")) if v) or row["id"]
+    if kind.name == "seizure":
+        return f"{get('drug') or ''} {get('quantity_kg') or 0:.1f} kg · {get('place_name') or get('place_text') or ''}"
+    if kind.name == "firearm_trace":
+        return f"{get('make') or ''} {get('serial') or ''}".strip()
+    if kind.name == "precursor_shipment":
+        return f"{get('chemical') or ''} → {get('consignee') or get('importer') or ''}"
+    if kind.name == "lab_site":
+        return f"{get('lab_kind') or 'lab'} · {get('place_name') or get('place_text') or ''}"
+    return str(row.get("source_id") or row["id"])
+
+
+def fetch(c: Ctx, who: Principal, ids: list[str], purpose: str | None) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    by_kind: dict[str, list[str]] = {}
+    for rid in ids:
+        kind = kind_of(rid)
+        if kind:
+            by_kind.setdefault(kind.name, []).append(rid)
+    for kname, kids in by_kind.items():
+        kind = load_model().kind(kname)
+        try:
+            view = view_for(who, kind, c.node, purpose)
+        except PolicyError:
+            continue
+        marks = ", ".join("?" for _ in kids)
+        cols = ", ".join(f'"{col}"' for col in view.columns)
+        rows = c.store.query(f"SELECT {cols} FROM {kind.table} {sql_where([*view.where, f'id IN ({marks})'])}",  # noqa: S608
+                             [*view.params, *kids])
+        for r in rows:
+            item = dict(zip(view.columns, r))
+            item["_kind"] = kname
+            found[item["id"]] = item
+        if view.logged and rows:
+            log_access(c, who, "entity", kname, [r[0] for r in rows], {r[1] for r in rows}, view.purpose)
+    return found
+
+
+def entity_graph(c: Ctx, who: Principal, entity_id: str, purpose: str | None) -> dict[str, Any]:
+    kind = kind_of(entity_id)
+    if kind is None:
+        raise ApiProblem(404, "api_not_found", kind="record", id=entity_id)
+    records = fetch(c, who, [entity_id], purpose)
+    if entity_id not in records:
+        raise ApiProblem(404, "api_not_found", kind=kind.name, id=entity_id)
+    edges: list[dict[str, Any]] = []
+    seen_links: set[str] = set()
+    frontier = [entity_id]
+    link_view = None
+    try:
+        link_view = view_for(who, load_model().kind("link"), c.node, purpose)
+    except PolicyError:
+        pass
+    for _ in range(2):
+        if not frontier or link_view is None or len(records) >= MAX_NODES:
+            break
+        marks = ", ".join("?" for _ in frontier)
+        rows = c.store.query(
+            f"SELECT id, from_id, to_id, role FROM link {sql_where([*link_view.where, f'(from_id IN ({marks}) OR to_id IN ({marks}))'])}",  # noqa: E501,S608
+            [*link_view.params, *frontier, *frontier])
+        new_ids = []
+        for lid, src, dst, role in rows:
+            if lid in seen_links or not src or not dst:
+                continue
+            seen_links.add(lid)
+            edges.append({"id": lid, "source": src, "target": dst, "role": role})
+            new_ids += [i for i in (src, dst) if i not in records]
+        records.update(fetch(c, who, list(dict.fromkeys(new_ids))[:MAX_NODES], purpose))
+        frontier = [i for i in new_ids if i in records]
+    edges = [e for e in edges if e["source"] in records and e["target"] in records]
+    model = load_model()
+    nodes = [{"id": rid, "kind": r["_kind"], "label": label(model.kind(r["_kind"]), r), "owner": r["owner_node"]}
+             for rid, r in records.items()]
+    timeline = []
+    for rid, r in records.items():
+        k = model.kind(r["_kind"])
+        if k.date_field and r.get(k.date_field):
+            timeline.append({"id": rid, "kind": k.name, "date": str(r[k.date_field]), "label": label(k, r)})
+    timeline.sort(key=lambda e: e["date"])
+    record = {k: v for k, v in records[entity_id].items() if k != "_kind"}
+    return {"record": record, "kind": kind.name, "nodes": nodes, "edges": edges, "timeline": timeline}

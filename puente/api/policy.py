@@ -1,0 +1,109 @@
+"""Who may see which records and which fields: every decision has a reason.
+
+Object level: a human user always sees the node's own records; partner records (owned by
+another node) only with a stated purpose, and every such read is logged with user and
+purpose. A partner node sees only this node's own records of the kinds, and only the
+fields, its agreement shares (no agreement: nothing).
+Property level: internal provenance (file, row, batch, hash, extra columns) is for
+stewards and admins; sensitive identifiers (CURP, tax ids, birth dates, ...) are shown to
+analysts only with a stated purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from puente.api.auth import Principal
+from puente.errors import PolicyError
+from puente.model import Kind
+
+INTERNAL = ("source_file", "source_row", "batch_id", "content_hash", "extra")
+PUBLIC_PROVENANCE = ("id", "owner_node", "source_agency", "ingested_at", "bundle_id", "retain_until")
+# Identifiers that single out a person or a firm.
+SENSITIVE: dict[str, tuple[str, ...]] = {
+    "person": ("curp", "id_number", "birth_date"),
+    "organization": ("tax_id",),
+    "precursor_shipment": ("importer_taxid",),
+    "firearm_trace": ("purchaser",),
+    "vehicle": ("vin",),
+}
+MIN_PURPOSE = 5
+
+
+@dataclass
+class View:
+    """What one principal may read of one kind: columns, row scope, and whether the read is logged."""
+
+    kind: Kind
+    columns: list[str]
+    where: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+    purpose: str | None = None
+    withheld: list[str] = field(default_factory=list)  # field names hidden, with the reason in `reason`
+    reason: str = ""
+
+    @property
+    def logged(self) -> bool:
+        return self.purpose is not None
+
+
+def clean_purpose(purpose: str | None) -> str | None:
+    if purpose is None or not purpose.strip():
+        return None
+    text = " ".join(purpose.split())
+    if len(text) < MIN_PURPOSE:
+        raise PolicyError("api_purpose_short", minimum=MIN_PURPOSE)
+    return text
+
+
+def field_columns(kind: Kind, names: list[str]) -> list[str]:
+    cols: list[str] = []
+    for name in names:
+        cols.extend(kind.fields[name].columns() if name in kind.fields else [name])
+    return cols
+
+
+def partner_grants(node: Any, partner: str, kind: str) -> list[str] | None:
+    """Fields of ``kind`` the agreement with ``partner`` shares, or None when it shares none of that kind."""
+    try:
+        from puente.api.agreements import shared_fields
+    except ImportError:
+        return None
+    return shared_fields(node, partner, kind)
+
+
+def view_for(principal: Principal, kind: Kind, node: Any, purpose: str | None) -> View:
+    purpose = clean_purpose(purpose)
+    own = node.name
+    if principal.is_partner:
+        granted = partner_grants(node, principal.partner or "", kind.name)
+        if not granted:
+            raise PolicyError("api_not_shared", kind=kind.name, partner=principal.partner or "")
+        names = ["id", "owner_node", *[f for f in granted if f in kind.fields]]
+        withheld = [f for f in kind.fields if f not in granted]
+        return View(kind, field_columns(kind, names), ['"owner_node" = ?'], [own],
+                    purpose=f"agreement pull by {principal.partner}", withheld=withheld, reason="agreement")
+    names = list(PUBLIC_PROVENANCE)
+    withheld: list[str] = []
+    if principal.role in ("steward", "admin"):
+        names += list(INTERNAL)
+    else:
+        withheld += list(INTERNAL)
+    sensitive = SENSITIVE.get(kind.name, ())
+    for fname in kind.fields:
+        if fname in sensitive and principal.role == "analyst" and purpose is None:
+            withheld.append(fname)
+        else:
+            names.append(fname)
+    view = View(kind, field_columns(kind, names), purpose=purpose, withheld=withheld,
+                reason="purpose required" if withheld else "")
+    if purpose is None:
+        view.where.append('"owner_node" = ?')
+        view.params.append(own)
+    return view
+
+
+def require_role(principal: Principal, *roles: str) -> None:
+    if principal.role not in roles:
+        raise PolicyError("api_forbidden_role", role=principal.role, roles=", ".join(roles))

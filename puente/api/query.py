@@ -1,0 +1,96 @@
+"""Filters shared by record lists, exports, map layers and statistics, built once with ``?`` placeholders.
+
+Every filter is derived from the model: the kind's date field gives the time range, its
+geometry field gives country, state (admin1) and bounding box, each enum field (drug,
+conveyance, status, ...) is a filter of its own, and ``q`` searches the text and name fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from puente.errors import UsageError
+from puente.model import Kind
+
+TEXT_TYPES = ("text", "name", "serial", "plate", "vin", "taxid", "curp")
+
+
+@dataclass
+class Filters:
+    q: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    country: str | None = None
+    admin1: str | None = None
+    bbox: str | None = None
+    owner: str | None = None
+    entity: str | None = None
+    enums: dict[str, str] = field(default_factory=dict)
+
+
+def enum_fields(kind: Kind) -> list[str]:
+    return [f.name for f in kind.fields.values() if f.type == "enum" and f.vocab]
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        west, south, east, north = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError("api_bad_bbox", bbox=text) from None
+    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
+        raise UsageError("api_bad_bbox", bbox=text)
+    return west, south, east, north
+
+
+def where_clause(kind: Kind, flt: Filters, node_name: str) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if flt.q:
+        cols = [f.name for f in kind.fields.values() if f.type in TEXT_TYPES]
+        cols += [f"{f.name}_text" for f in kind.fields.values() if f.type == "place"]
+        cols += [f"{f.name}_name" for f in kind.fields.values() if f.type == "place"]
+        like = "%" + flt.q.lower().replace("\\", "").replace("%", "").replace("_", " ").strip() + "%"
+        if cols:
+            where.append("(" + " OR ".join(f'LOWER("{c}") LIKE ?' for c in cols) + " OR id = ?)")
+            params += [like] * len(cols) + [flt.q]
+    date = kind.date_field
+    if date and flt.date_from:
+        where.append(f'"{date}" >= ?')
+        params.append(flt.date_from)
+    if date and flt.date_to:
+        where.append(f'"{date}" <= ?')
+        params.append(flt.date_to)
+    geo = kind.geometry
+    if geo and flt.country:
+        where.append(f'"{geo}_country" = ?')
+        params.append(flt.country.upper())
+    if geo and flt.admin1:
+        where.append(f'LOWER("{geo}_admin1") = ?')
+        params.append(flt.admin1.lower())
+    if geo and flt.bbox:
+        west, south, east, north = parse_bbox(flt.bbox)
+        where.append(f'"{geo}_lon" BETWEEN ? AND ? AND "{geo}_lat" BETWEEN ? AND ?')
+        params += [west, east, south, north]
+    if flt.owner == "own":
+        where.append('"owner_node" = ?')
+        params.append(node_name)
+    elif flt.owner == "partner":
+        where.append('"owner_node" <> ?')
+        params.append(node_name)
+    elif flt.owner:
+        where.append('"owner_node" = ?')
+        params.append(flt.owner)
+    if flt.entity:
+        where.append("id IN (SELECT to_id FROM link WHERE from_id = ? UNION SELECT from_id FROM link WHERE to_id = ?)")
+        params += [flt.entity, flt.entity]
+    for name, value in flt.enums.items():
+        if value:
+            where.append(f'"{name}" = ?')
+            params.append(value)
+    return where, params
+
+
+def sql_where(parts: list[str]) -> str:
+    return ("WHERE " + " AND ".join(parts)) if parts else ""

@@ -1,0 +1,242 @@
+"""Node status, the model (for forms and labels), statistics and map layers, entities, the access log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal, Optional
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from puente.api.auth import Principal
+from puente.api.context import Ctx, ctx, principal
+from puente.api.policy import require_role, view_for
+from puente.api.problems import ApiProblem, problem_responses
+from puente.api.query import Filters, sql_where, where_clause
+from puente.api.records import dumps
+from puente.model import load_model
+
+router = APIRouter(prefix="/api/v1", tags=["node"])
+KindName = Literal[tuple(load_model().kinds)]  # type: ignore[valid-type]
+GeoKind = Literal[tuple(k for k, v in load_model().kinds.items() if v.geometry)]  # type: ignore[valid-type]
+DatedKind = Literal[tuple(k for k, v in load_model().kinds.items() if v.date_field)]  # type: ignore[valid-type]
+_R = problem_responses(400, 401, 403)
+
+
+class KindCount(BaseModel):
+    kind: str
+    owner: str
+    records: int
+    first: Optional[str] = None
+    last: Optional[str] = None
+
+
+class Status(BaseModel):
+    node: str
+    country: str
+    store: Literal["duckdb", "postgres"]
+    counts: list[KindCount]
+
+
+@router.get("/status", response_model=Status, responses=_R)
+def status(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Status:
+    """What the node holds, by kind and owner (partner nodes see only counts of what their agreement shares)."""
+    from puente.store.summary import summarize
+
+    counts = []
+    for s in summarize(c.store):
+        if who.is_partner and s.owner != c.node.name:
+            continue
+        counts.append(KindCount(kind=s.kind, owner=s.owner, records=s.records,
+                                first=str(s.first) if s.first else None, last=str(s.last) if s.last else None))
+    return Status(node=c.node.name, country=c.node.country, store=c.store.dialect,  # type: ignore[arg-type]
+                  counts=counts)
+
+
+@router.get("/model", responses=problem_responses(401))
+def model_description(who: Principal = Depends(principal)) -> dict[str, Any]:
+    """Record kinds, fields and vocabularies with English and Spanish labels (drives the dashboard's forms)."""
+    m = load_model()
+    kinds = {k.name: {"label": {"en": k.label_en, "es": k.label_es}, "geometry": k.geometry,
+                      "date_field": k.date_field,
+                      "fields": {f.name: {"type": f.type, "vocab": f.vocab, "label": {"en": f.label_en, "es": f.label_es}}
+                                 for f in k.fields.values()}} for k in m.kinds.values()}
+    vocabs = {name: {code: {"en": term.en, "es": term.es} for code, term in v.terms.items()}
+              for name, v in m.vocabularies.items()}
+    return {"kinds": kinds, "vocabularies": vocabs}
+
+
+class StatRow(BaseModel):
+    key: Optional[str] = None
+    owner: str
+    records: int
+    kg: Optional[float] = None
+
+
+def _filters(date_from: dt.date | None, date_to: dt.date | None, country: str | None, admin1: str | None,
+             drug: str | None, kind_name: str) -> Filters:
+    kind = load_model().kind(kind_name)
+    enums = {"drug": drug} if drug and "drug" in kind.fields else {}
+    return Filters(date_from=date_from, date_to=date_to, country=country, admin1=admin1, enums=enums)
+
+
+def _stat(c: Ctx, who: Principal, kind_name: str, key_sql: str, flt: Filters, purpose: str | None,
+          extra_where: str | None = None) -> list[StatRow]:
+    kind = load_model().kind(kind_name)
+    view = view_for(who, kind, c.node, purpose)
+    where, params = where_clause(kind, flt, c.node.name)
+    where = view.where + where + ([extra_where] if extra_where else [])
+    kg = "SUM(quantity_kg)" if "quantity_kg" in kind.fields else "NULL"
+    rows = c.store.query(
+        f"SELECT {key_sql} AS k, owner_node, COUNT(*), {kg} FROM {kind.table} {sql_where(where)} "  # noqa: S608
+        "GROUP BY 1, 2 ORDER BY 1, 2", [*view.params, *params])
+    if view.logged:
+        from puente.api.context import log_access
+
+        log_access(c, who, "aggregate", kind.name, [], {r[1] for r in rows}, view.purpose)
+    return [StatRow(key=str(k) if k is not None else None, owner=o, records=int(n),
+                    kg=float(w) if w is not None else None) for k, o, n, w in rows]
+
+
+_Drug = Optional[Literal[tuple(load_model().vocabularies["drugs"].terms)]]  # type: ignore[valid-type]
+
+
+@router.get("/stats/monthly", response_model=list[StatRow], responses=_R)
+def monthly(kind: DatedKind = Query("seizure"), date_from: Optional[dt.date] = None,  # type: ignore[valid-type]
+            date_to: Optional[dt.date] = None, country: Optional[Literal["US", "MX"]] = None,
+            admin1: Optional[str] = Query(None, max_length=100), drug: _Drug = None,  # type: ignore[valid-type]
+            purpose: Optional[str] = Query(None, max_length=300),
+            c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[StatRow]:
+    """Records and kilograms per calendar month and owner (trend charts)."""
+    k = load_model().kind(kind)
+    month = f"SUBSTR(CAST(\"{k.date_field}\" AS TEXT), 1, 7)"
+    return _stat(c, who, kind, month, _filters(date_from, date_to, country, admin1, drug, kind), purpose)
+
+
+@router.get("/stats/by-place", response_model=list[StatRow], responses=_R)
+def by_place(kind: GeoKind = Query("seizure"), level: Literal["admin1", "port", "name"] = "admin1",  # type: ignore[valid-type]
+             date_from: Optional[dt.date] = None, date_to: Optional[dt.date] = None,
+             country: Optional[Literal["US", "MX"]] = None, drug: _Drug = None,  # type: ignore[valid-type]
+             purpose: Optional[str] = Query(None, max_length=300),
+             c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[StatRow]:
+    """Records and kilograms by state, municipality/city, or port of entry (coverage, choropleths)."""
+    k = load_model().kind(kind)
+    if level == "port":
+        if "port" not in k.fields:
+            raise ApiProblem(400, "api_no_port", kind=kind)
+        key = "port_name"
+    else:
+        key = f"{k.geometry}_{level}"
+    return _stat(c, who, kind, f'"{key}"', _filters(date_from, date_to, country, None, drug, kind), purpose)
+
+
+class Flow(BaseModel):
+    port: str
+    port_lat: float
+    port_lon: float
+    place: str
+    admin1: Optional[str] = None
+    lat: float
+    lon: float
+    records: int
+    kg: float
+
+
+@router.get("/map/flows", response_model=list[Flow], responses=_R)
+def flows(date_from: Optional[dt.date] = None, date_to: Optional[dt.date] = None,
+          drug: _Drug = None, purpose: Optional[str] = Query(None, max_length=300),  # type: ignore[valid-type]
+          limit: int = Query(200, ge=1, le=2000),
+          c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[Flow]:
+    """Seizure flows between the port of entry and the place of seizure, weighted by kilograms (corridor lines)."""
+    kind = load_model().kind("seizure")
+    view = view_for(who, kind, c.node, purpose)
+    where, params = where_clause(kind, _filters(date_from, date_to, None, None, drug, "seizure"), c.node.name)
+    where = [*view.where, *where, "port_lat IS NOT NULL", "place_lat IS NOT NULL", "port_id <> place_id"]
+    rows = c.store.query(
+        "SELECT port_name, AVG(port_lat), AVG(port_lon), place_name, MAX(place_admin1), AVG(place_lat), "
+        f"AVG(place_lon), COUNT(*), COALESCE(SUM(quantity_kg), 0) FROM seizure {sql_where(where)} "  # noqa: S608
+        "GROUP BY port_name, place_name ORDER BY 9 DESC, 1, 4 LIMIT ?", [*view.params, *params, limit])
+    return [Flow(port=r[0], port_lat=r[1], port_lon=r[2], place=r[3], admin1=r[4], lat=r[5], lon=r[6],
+                 records=int(r[7]), kg=float(r[8])) for r in rows]
+
+
+class Port(BaseModel):
+    code: str
+    name: str
+    admin1: str
+    lat: float
+    lon: float
+    twin: Optional[str] = None
+
+
+@router.get("/map/ports", response_model=list[Port], responses=problem_responses(401))
+def ports(who: Principal = Depends(principal)) -> list[Port]:
+    """Ports of entry from the offline gazetteer."""
+    from puente.api.geodata import ports_of_entry
+
+    return [Port(**p) for p in ports_of_entry()]
+
+
+class Access(BaseModel):
+    at: str
+    username: str
+    role: str
+    action: str
+    kind: str
+    records: int
+    owners: str
+    purpose: Optional[str] = None
+    record_ids: str
+
+
+@router.get("/access-log", response_model=list[Access], responses=_R)
+def access_log(limit: int = Query(200, ge=1, le=5000), username: Optional[str] = Query(None, max_length=100),
+               c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[Access]:
+    """Reads of partner data and sensitive fields, newest first (stewards and admins; analysts see their own)."""
+    if who.is_partner:
+        require_role(who, "steward", "admin")
+    where, params = [], []
+    if who.role == "analyst":
+        where.append("username = ?")
+        params.append(who.username)
+    if username:
+        where.append("username = ?")
+        params.append(username)
+    rows = c.store.query("SELECT read_at, username, role, action, kind, records, owners, purpose, record_ids "
+                         f"FROM api_access_log {sql_where(where)} ORDER BY read_at DESC LIMIT ?", [*params, limit])  # noqa: S608
+    return [Access(at=str(r[0]), username=r[1], role=r[2], action=r[3], kind=r[4], records=int(r[5] or 0),
+                   owners=r[6] or "", purpose=r[7], record_ids=r[8] or "") for r in rows]
+
+
+@router.get("/entities/{entity_id}", responses=problem_responses(400, 401, 403, 404))
+def entity(entity_id: str, purpose: Optional[str] = Query(None, max_length=300),
+           c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Response:
+    """An entity (or any record) with its network (linked records, two steps) and a timeline of linked events."""
+    from puente.api.entity import entity_graph
+
+    return Response(dumps(entity_graph(c, who, entity_id, purpose)), media_type="application/json")
+
+
+class Municipality(BaseModel):
+    code: str
+    name: str
+    admin1: str
+    lat: float
+    lon: float
+
+
+@router.get("/map/municipalities", response_model=list[Municipality], responses=problem_responses(401))
+def municipalities(who: Principal = Depends(principal)) -> list[Municipality]:
+    """Mexican municipalities at their seats (INEGI), from the offline gazetteer."""
+    from puente.api.geodata import municipal_seats
+
+    return [Municipality(**m) for m in municipal_seats()]
+
+
+@router.get("/scorecard", responses=problem_responses(401))
+def scorecard(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> dict[str, Any]:
+    """The agreement's joint scorecard: counts only, never record content (so no purpose is needed)."""
+    from puente.api.scorecard import build
+
+    return build(c, who)

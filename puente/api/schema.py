@@ -1,0 +1,29 @@
+"""API tables: user accounts, hashed tokens and sessions, and the access log (versions 400–499)."""
+
+from __future__ import annotations
+
+from puente.store.base import Store
+from puente.store.migrations import register
+
+
+@register(400, "api users, tokens and sessions")
+def _users(store: Store) -> None:
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS api_users (username TEXT PRIMARY KEY, password_hash TEXT, role TEXT NOT NULL, "
+        "partner TEXT, lang TEXT, failed_logins INTEGER DEFAULT 0, locked_until TIMESTAMP, disabled BOOLEAN DEFAULT FALSE, "
+        "created_at TIMESTAMP)"
+    )
+    # token_hash = SHA-256 of a 256-bit random secret: tokens are high-entropy, so a fast hash is the right tool
+    # (argon2 is for passwords, which are guessable). kind is 'session' or 'api'.
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS api_tokens (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, kind TEXT NOT NULL, "
+        "label TEXT, created_at TIMESTAMP, expires_at TIMESTAMP, last_used_at TIMESTAMP, revoked BOOLEAN DEFAULT FALSE)"
+    )
+
+
+@register(401, "api access log of partner-data reads")
+def _access_log(store: Store) -> None:
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS api_access_log (read_at TIMESTAMP, username TEXT, role TEXT, action TEXT, "
+        "kind TEXT, record_ids TEXT, owners TEXT, purpose TEXT, records INTEGER)"
+    )

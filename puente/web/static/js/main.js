@@ -1,0 +1,39 @@
+// Boot: log in, load the model (labels, vocabularies), route between pages.
+(function () {
+  const start = async () => {
+    try {
+      P.me = await P.api("/api/v1/me", {}, {purpose: false});
+      P.model = await P.api("/api/v1/model", {}, {purpose: false});
+    } catch (e) { return; }
+    document.getElementById("login-view").classList.add("hidden");
+    document.getElementById("app").classList.remove("hidden");
+    document.getElementById("node-badge").textContent = P.me.node + " · " + P.me.country;
+    document.getElementById("user-name").textContent = P.me.username;
+    document.getElementById("user-role").textContent = P.me.role;
+    P.applyLang();
+    P.route();
+  };
+  document.getElementById("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const err = document.getElementById("login-error");
+    err.textContent = "";
+    const res = await fetch("/api/v1/auth/login", {method: "POST", headers: {"Content-Type": "application/json", "Accept-Language": P.lang},
+      body: JSON.stringify({username: document.getElementById("login-user").value, password: document.getElementById("login-pass").value})});
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) { err.textContent = body.detail || P.t("error_login"); return; }
+    P.token = body.token; sessionStorage.setItem("puente.token", P.token);
+    document.getElementById("login-pass").value = "";
+    start();
+  });
+  document.querySelectorAll("[data-lang]").forEach((b) => b.addEventListener("click", () => P.setLang(b.dataset.lang)));
+  document.getElementById("logout").addEventListener("click", () => P.logout());
+  let timer = null;
+  document.getElementById("purpose").addEventListener("input", () => {
+    P.purposeState();
+    clearTimeout(timer);
+    timer = setTimeout(() => { const p = P.purpose(); if (p.length === 0 || p.length >= 5) P.route(); }, 700);
+  });
+  window.addEventListener("hashchange", () => { if (P.me) P.route(); });
+  P.applyLang();
+  if (P.token) start(); else document.getElementById("login-view").classList.remove("hidden");
+})();

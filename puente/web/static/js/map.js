@@ -1,0 +1,150 @@
+// Map page: seizures, labs, ports of entry, corridors and municipal seats over vendored state shapes,
+// with filters, a time slider and the list of records in view.
+(function () {
+  let map = null, layers = {}, months = [], state = {drug: "", country: "", admin1: "", q: "", win: 6, idx: null, playing: null};
+  const basemap = {};
+  const loadShapes = async () => {
+    if (basemap.ready) return basemap;
+    const get = (f) => fetch("/static/vendor/shapes/" + f).then((r) => r.json());
+    const [world, us, mx] = await Promise.all([get("world-countries-110m.topo.json"), get("us-states-10m.topo.json"), get("mx-states.topo.json")]);
+    basemap.world = topojson.feature(world, world.objects.countries);
+    basemap.us = topojson.feature(us, us.objects.states);
+    basemap.mx = topojson.feature(mx, mx.objects.mex);
+    basemap.ready = true;
+    return basemap;
+  };
+  const monthEnd = (m) => { const [y, mo] = m.split("-").map(Number); return new Date(Date.UTC(y, mo, 0)).toISOString().slice(0, 10); };
+  const windowRange = () => {
+    if (!months.length || state.idx === null) return {};
+    const last = months[state.idx], first = months[Math.max(0, state.idx - state.win + 1)];
+    return {date_from: first + "-01", date_to: monthEnd(last), label: first + " → " + last};
+  };
+  const filters = () => {
+    const r = windowRange();
+    return {drug: state.drug, country: state.country, admin1: state.admin1, q: state.q, date_from: r.date_from, date_to: r.date_to};
+  };
+  const radius = (kg) => Math.max(4, Math.min(26, 3 + Math.sqrt(kg || 0) * 1.6));
+  const popup = (p) => `<b>${P.esc(P.term("drugs", p.drug))}</b> · ${P.num(p.quantity_kg, 1)} kg<br>` +
+    `${P.esc(p.place_name || p.place_text || "")}${p.place_admin1 ? ", " + P.esc(p.place_admin1) : ""}<br>` +
+    `<span class="muted">${P.esc(p.date)} · ${P.esc(p.source_agency || "")} · ${P.esc(p.owner_node)}</span><br>` +
+    `<a href="#/entity/${encodeURIComponent(p.id)}">${P.t("open_entity")}</a>`;
+
+  const draw = async () => {
+    const f = filters();
+    document.getElementById("win-label").textContent = windowRange().label || "";
+    const tasks = [];
+    const on = (name) => document.getElementById("lyr-" + name).checked;
+    Object.values(layers).forEach((l) => l.clearLayers());
+    if (on("seizures")) tasks.push(P.api("/api/v1/records/seizure", {...f, format: "geojson", per_page: 5000}).then((fc) => {
+      const feats = fc.features.filter((x) => x.geometry);
+      feats.sort((a, b) => (b.properties.quantity_kg || 0) - (a.properties.quantity_kg || 0));
+      feats.forEach((x) => {
+        const p = x.properties, [lon, lat] = x.geometry.coordinates;
+        L.circleMarker([lat, lon], {radius: radius(p.quantity_kg), color: "#fff", weight: 1, fillColor: P.drugColor(p.drug), fillOpacity: .78})
+          .bindPopup(popup(p)).addTo(layers.seizures);
+      });
+      const kg = feats.reduce((s, x) => s + (x.properties.quantity_kg || 0), 0);
+      const partner = feats.filter((x) => x.properties.owner_node !== P.me.node).length;
+      document.getElementById("map-summary").innerHTML = `<div class="grid g2"><div><div class="kpi">${P.num(fc.total)}</div><small class="muted">${P.t("records")}</small></div>` +
+        `<div><div class="kpi">${P.num(kg)}</div><small class="muted">${P.t("kg")}</small></div></div>` +
+        `<div class="small muted" style="margin-top:4px">${P.t("partner_records")}: ${P.num(partner)}</div>`;
+      const list = document.getElementById("map-list");
+      list.innerHTML = feats.length ? "" : `<div class="empty">${P.t("no_records")}</div>`;
+      feats.slice(0, 200).forEach((x) => {
+        const p = x.properties, d = document.createElement("div");
+        d.className = "rec";
+        d.innerHTML = `<span class="swatch" style="background:${P.drugColor(p.drug)}"></span> <b>${P.esc(P.term("drugs", p.drug))}</b> ${P.num(p.quantity_kg, 1)} kg` +
+          `<div class="meta">${P.esc(p.date)} · ${P.esc(p.place_name || p.place_text || "?")}${p.place_admin1 ? ", " + P.esc(p.place_admin1) : ""} · ${P.esc(p.owner_node)}</div>`;
+        d.addEventListener("click", () => { map.setView([x.geometry.coordinates[1], x.geometry.coordinates[0]], 8); location.hash = "#/entity/" + encodeURIComponent(p.id); });
+        list.appendChild(d);
+      });
+    }));
+    if (on("labs")) tasks.push(P.api("/api/v1/records/lab_site", {country: f.country, admin1: f.admin1, q: f.q, date_from: f.date_from, date_to: f.date_to, format: "geojson", per_page: 5000}).then((fc) => {
+      fc.features.filter((x) => x.geometry).forEach((x) => {
+        const p = x.properties, [lon, lat] = x.geometry.coordinates;
+        L.marker([lat, lon], {icon: L.divIcon({className: "", html: `<div style="width:14px;height:14px;background:#f59e0b;border:2px solid #7c2d12;transform:rotate(45deg)"></div>`})})
+          .bindPopup(`<b>${P.t("labs")}</b><br>${P.esc(P.term("lab_kinds", p.lab_kind))} · ${P.esc(P.term("lab_status", p.status))}<br>${P.esc(p.place_name || p.place_text)} · ${P.esc(p.date_found)}<br><a href="#/entity/${encodeURIComponent(p.id)}">${P.t("open_entity")}</a>`)
+          .addTo(layers.labs);
+      });
+    }).catch(() => {}));
+    if (on("corridors")) tasks.push(P.api("/api/v1/map/flows", {drug: f.drug, date_from: f.date_from, date_to: f.date_to}).then((flows) => {
+      const max = Math.max(1, ...flows.map((x) => x.kg));
+      flows.forEach((x) => L.polyline([[x.port_lat, x.port_lon], [x.lat, x.lon]], {color: "#0f766e", weight: 1.5 + 9 * x.kg / max, opacity: .55})
+        .bindTooltip(`${P.esc(x.port)} → ${P.esc(x.place)}: ${P.num(x.kg, 1)} kg (${x.records})`).addTo(layers.corridors));
+    }));
+    if (on("ports")) tasks.push(P.api("/api/v1/map/ports", {}, {purpose: false}).then((ports) => ports.forEach((p) =>
+      L.marker([p.lat, p.lon], {icon: L.divIcon({className: "", html: '<div style="width:9px;height:9px;background:#0b1f33;border:2px solid #fff;box-shadow:0 0 0 1px #0b1f33"></div>'})})
+        .bindTooltip(`${P.t("port")}: ${P.esc(p.name)}${p.twin ? " ↔ " + P.esc(p.twin) : ""}`).addTo(layers.ports))));
+    if (on("municipalities")) tasks.push(P.api("/api/v1/map/municipalities", {}, {purpose: false}).then((ms) => ms.forEach((m) =>
+      L.circleMarker([m.lat, m.lon], {radius: 1.5, color: "#94a3b8", weight: 0, fillOpacity: .7}).bindTooltip(`${P.esc(m.name)}, ${P.esc(m.admin1)}`).addTo(layers.municipalities))));
+    await Promise.allSettled(tasks);
+  };
+
+  const render = async (el) => {
+    el.innerHTML = `<div class="mapwrap">
+      <div class="filters">
+        <h3 class="small muted">${P.t("filters")}</h3>
+        <label>${P.t("drug")}</label><select id="f-drug"><option value="">${P.t("all")}</option>${Object.keys(P.model.vocabularies.drugs).map((d) => `<option value="${d}">${P.esc(P.term("drugs", d))}</option>`).join("")}</select>
+        <label>${P.t("country")}</label><select id="f-country"><option value="">${P.t("all")}</option><option value="US">US</option><option value="MX">MX</option></select>
+        <label>${P.t("state")}</label><select id="f-admin1"><option value="">${P.t("all")}</option></select>
+        <label>${P.t("search")}</label><input id="f-q" placeholder="${P.t("search_hint")}">
+        <div style="margin-top:10px;display:flex;gap:6px"><button class="primary" id="f-apply">${P.t("apply")}</button><button id="f-reset">${P.t("reset")}</button></div>
+        <h3 class="small muted" style="margin-top:18px">${P.t("layers")}</h3>
+        <div class="layers">
+          <label><input type="checkbox" id="lyr-seizures" checked> ${P.t("seizures")}</label>
+          <label><input type="checkbox" id="lyr-labs" checked> ${P.t("labs")}</label>
+          <label><input type="checkbox" id="lyr-corridors" checked> ${P.t("corridors")}</label>
+          <label><input type="checkbox" id="lyr-ports" checked> ${P.t("ports")}</label>
+          <label><input type="checkbox" id="lyr-municipalities"> ${P.t("municipalities")}</label>
+          <label class="muted"><input type="checkbox" id="lyr-hotspots" disabled> ${P.t("hotspots")} <span class="small">(${P.t("not_installed")})</span></label>
+          <label class="muted"><input type="checkbox" id="lyr-alerts" disabled> ${P.t("alerts")} <span class="small">(${P.t("not_installed")})</span></label>
+        </div>
+        <div class="legend" style="margin-top:14px">${["fentanyl", "methamphetamine", "cocaine", "heroin", "marijuana", "other"].map((d) => `<div><span class="swatch" style="background:${P.drugColor(d)}"></span> ${P.esc(P.term("drugs", d))}</div>`).join("")}</div>
+      </div>
+      <div id="map"></div>
+      <div class="side"><div id="map-summary"></div><h3 class="small muted">${P.t("in_view")}</h3><div id="map-list"></div></div>
+      <div class="timebar"><span class="muted small">${P.t("time_window")}</span>
+        <button id="t-play">▶ ${P.t("play")}</button>
+        <input type="range" id="t-slider" min="0" max="0" value="0">
+        <select id="t-win"><option value="1">1 m</option><option value="3">3 m</option><option value="6" selected>6 m</option><option value="12">12 m</option><option value="1200">∞</option></select>
+        <span class="label" id="win-label"></span></div>
+    </div>`;
+    map = L.map("map", {zoomControl: true, attributionControl: true, preferCanvas: true}).setView([27.5, -104], 5);
+    map.attributionControl.setPrefix("Leaflet · Natural Earth · U.S. Census · INEGI");
+    const shapes = await loadShapes();
+    L.geoJSON(shapes.world, {style: {color: "#b8c4d0", weight: .6, fillColor: "#eef2f5", fillOpacity: 1}, interactive: false}).addTo(map);
+    L.geoJSON(shapes.us, {style: {color: "#94a3b8", weight: .8, fillColor: "#ffffff", fillOpacity: 1}}).bindTooltip((l) => l.feature.properties.name, {sticky: true}).addTo(map);
+    L.geoJSON(shapes.mx, {style: {color: "#94a3b8", weight: .8, fillColor: "#fbfaf5", fillOpacity: 1}}).bindTooltip((l) => l.feature.properties.name || "", {sticky: true}).addTo(map);
+    ["corridors", "municipalities", "seizures", "labs", "ports"].forEach((n) => { layers[n] = L.layerGroup().addTo(map); });
+    const states = [...shapes.us.features.map((f) => f.properties.name), ...shapes.mx.features.map((f) => f.properties.name).filter(Boolean)].sort();
+    document.getElementById("f-admin1").innerHTML += states.map((s) => `<option>${P.esc(s)}</option>`).join("");
+    ["drug", "country", "admin1", "q"].forEach((k) => { document.getElementById("f-" + k).value = state[k]; });
+    const monthly = await P.api("/api/v1/stats/monthly", {kind: "seizure"}).catch(() => []);
+    months = [...new Set(monthly.map((r) => r.key).filter(Boolean))].sort();
+    const slider = document.getElementById("t-slider");
+    slider.max = Math.max(0, months.length - 1);
+    if (state.idx === null || state.idx >= months.length) state.idx = months.length - 1;
+    slider.value = state.idx;
+    document.getElementById("t-win").value = String(state.win);
+    slider.addEventListener("input", () => { state.idx = +slider.value; draw(); });
+    document.getElementById("t-win").addEventListener("change", (e) => { state.win = +e.target.value; draw(); });
+    document.getElementById("t-play").addEventListener("click", (e) => {
+      if (state.playing) { clearInterval(state.playing); state.playing = null; e.target.textContent = "▶ " + P.t("play"); return; }
+      e.target.textContent = "❚❚ " + P.t("pause");
+      state.playing = setInterval(() => { state.idx = (state.idx + 1) % months.length; slider.value = state.idx; draw(); }, 1400);
+    });
+    document.getElementById("f-apply").addEventListener("click", () => {
+      ["drug", "country", "admin1", "q"].forEach((k) => { state[k] = document.getElementById("f-" + k).value.trim(); });
+      draw();
+    });
+    document.getElementById("f-q").addEventListener("keydown", (e) => { if (e.key === "Enter") document.getElementById("f-apply").click(); });
+    document.getElementById("f-reset").addEventListener("click", () => {
+      Object.assign(state, {drug: "", country: "", admin1: "", q: "", win: 1200, idx: months.length - 1});
+      ["drug", "country", "admin1", "q"].forEach((k) => { document.getElementById("f-" + k).value = ""; });
+      document.getElementById("t-win").value = "1200"; slider.value = state.idx; draw();
+    });
+    document.querySelectorAll(".layers input").forEach((c) => c.addEventListener("change", draw));
+    await draw();
+  };
+  P.pages.map = {full: true, render, leave: () => { if (state.playing) { clearInterval(state.playing); state.playing = null; } if (map) { map.remove(); map = null; } }};
+})();
