@@ -21,26 +21,29 @@ class StorePool:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.base = open_store(url)  # runs migrations once
+        self.lock = threading.Lock()
+        self.base: Store | None = open_store(url)  # runs migrations once
+        self.generation = 0
         self.local = threading.local()
         self.all: list[Store] = []
-        self.lock = threading.Lock()
 
     def get(self) -> Store:
         store = getattr(self.local, "store", None)
-        if store is None:
-            store = self._new()
-            self.local.store = store
+        if store is None or getattr(self.local, "generation", -1) != self.generation:
             with self.lock:
+                if self.base is None:  # reopened after a shutdown (e.g. an ASGI lifespan per test client)
+                    self.base = open_store(self.url)
+                store = self._new(self.base)
                 self.all.append(store)
+            self.local.store, self.local.generation = store, self.generation
         return store
 
-    def _new(self) -> Store:
-        if self.base.dialect == "duckdb":
+    def _new(self, base: Store) -> Store:
+        if base.dialect == "duckdb":
             from puente.store.duckdb_store import DuckDBStore
 
             store = DuckDBStore.__new__(DuckDBStore)
-            store.url, store.con, store._depth = self.url, self.base.con.cursor(), 0  # type: ignore[attr-defined]
+            store.url, store.con, store._depth = self.url, base.con.cursor(), 0  # type: ignore[attr-defined]
             return store
         from puente.store.postgres_store import PostgresStore
 
@@ -54,7 +57,10 @@ class StorePool:
                 except Exception:  # noqa: BLE001 - closing on shutdown
                     pass
             self.all = []
-        self.base.close()
+            if self.base is not None:
+                self.base.close()
+                self.base = None
+            self.generation += 1
 
 
 @dataclass

@@ -51,7 +51,7 @@ class View:
 def clean_purpose(purpose: str | None) -> str | None:
     if purpose is None or not purpose.strip():
         return None
-    text = " ".join(purpose.split())
+    text = purpose.strip()
     if len(text) < MIN_PURPOSE:
         raise PolicyError("api_purpose_short", minimum=MIN_PURPOSE)
     return text

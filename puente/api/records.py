@@ -24,7 +24,7 @@ from puente.api.auth import Principal
 from puente.api.context import Ctx, ctx, log_access, principal
 from puente.api.policy import View, view_for
 from puente.api.problems import ApiProblem, problem_responses
-from puente.api.query import Filters, enum_fields, sql_where, where_clause
+from puente.api.query import Filters, IsoDate, enum_fields, purpose_query, sql_where, where_clause
 from puente.model import Kind, load_model
 
 EXPORT_MAX = 1_000_000
@@ -154,13 +154,12 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
         _q("per_page", int, Query(50, ge=1, le=PER_PAGE_MAX)),
         _q("fmt", Literal[formats], Query("json", alias="format", description="json, geojson, csv or parquet "
                                                                               "(csv and parquet export every match)")),
-        _q("purpose", Optional[str], Query(None, max_length=300, description=(
-            "Why you need partner records or sensitive fields; required to see them, and logged."))),
+        _q("purpose", Optional[str], purpose_query()),
         _q("owner", Optional[str], Query(None, max_length=100, description="own, partner, or a node name.")),
         _q("entity", Optional[str], Query(None, max_length=200, description="Only records linked to this entity id.")),
     ]
     if kind.date_field:
-        params += [_q("date_from", Optional[dt.date], Query(None)), _q("date_to", Optional[dt.date], Query(None))]
+        params += [_q("date_from", Optional[IsoDate], Query(None)), _q("date_to", Optional[IsoDate], Query(None))]
     if kind.geometry:
         params += [
             _q("country", Optional[Literal["US", "MX"]], Query(None)),
@@ -188,7 +187,7 @@ def _q(name: str, annotation: Any, default: Any) -> inspect.Parameter:
 def _one_endpoint(kind: Kind) -> Any:
     def one(record_id: Annotated[str, Path(max_length=200)], c: Ctx = Depends(ctx),
             who: Principal = Depends(principal),
-            purpose: Optional[str] = Query(None, max_length=300)) -> Response:
+            purpose: Optional[str] = purpose_query()) -> Response:
         view = view_for(who, kind, c.node, purpose)
         cols = ", ".join(f'"{col}"' for col in view.columns)
         rows = c.store.query(f"SELECT {cols} FROM {kind.table} {sql_where([*view.where, 'id = ?'])}",  # noqa: S608

@@ -13,7 +13,7 @@ from puente.api.auth import Principal
 from puente.api.context import Ctx, ctx, principal
 from puente.api.policy import require_role, view_for
 from puente.api.problems import ApiProblem, problem_responses
-from puente.api.query import Filters, sql_where, where_clause
+from puente.api.query import Filters, IsoDate, purpose_query, sql_where, where_clause
 from puente.api.records import dumps
 from puente.model import load_model
 
@@ -103,10 +103,10 @@ _Drug = Optional[Literal[tuple(load_model().vocabularies["drugs"].terms)]]  # ty
 
 
 @router.get("/stats/monthly", response_model=list[StatRow], responses=_R)
-def monthly(kind: DatedKind = Query("seizure"), date_from: Optional[dt.date] = None,  # type: ignore[valid-type]
-            date_to: Optional[dt.date] = None, country: Optional[Literal["US", "MX"]] = None,
+def monthly(kind: DatedKind = Query("seizure"), date_from: Optional[IsoDate] = None,  # type: ignore[valid-type]
+            date_to: Optional[IsoDate] = None, country: Optional[Literal["US", "MX"]] = None,
             admin1: Optional[str] = Query(None, max_length=100), drug: _Drug = None,  # type: ignore[valid-type]
-            purpose: Optional[str] = Query(None, max_length=300),
+            purpose: Optional[str] = purpose_query(),
             c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[StatRow]:
     """Records and kilograms per calendar month and owner (trend charts)."""
     k = load_model().kind(kind)
@@ -116,9 +116,9 @@ def monthly(kind: DatedKind = Query("seizure"), date_from: Optional[dt.date] = N
 
 @router.get("/stats/by-place", response_model=list[StatRow], responses=_R)
 def by_place(kind: GeoKind = Query("seizure"), level: Literal["admin1", "port", "name"] = "admin1",  # type: ignore[valid-type]
-             date_from: Optional[dt.date] = None, date_to: Optional[dt.date] = None,
+             date_from: Optional[IsoDate] = None, date_to: Optional[IsoDate] = None,
              country: Optional[Literal["US", "MX"]] = None, drug: _Drug = None,  # type: ignore[valid-type]
-             purpose: Optional[str] = Query(None, max_length=300),
+             purpose: Optional[str] = purpose_query(),
              c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[StatRow]:
     """Records and kilograms by state, municipality/city, or port of entry (coverage, choropleths)."""
     k = load_model().kind(kind)
@@ -144,8 +144,8 @@ class Flow(BaseModel):
 
 
 @router.get("/map/flows", response_model=list[Flow], responses=_R)
-def flows(date_from: Optional[dt.date] = None, date_to: Optional[dt.date] = None,
-          drug: _Drug = None, purpose: Optional[str] = Query(None, max_length=300),  # type: ignore[valid-type]
+def flows(date_from: Optional[IsoDate] = None, date_to: Optional[IsoDate] = None,
+          drug: _Drug = None, purpose: Optional[str] = purpose_query(),  # type: ignore[valid-type]
           limit: int = Query(200, ge=1, le=2000),
           c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[Flow]:
     """Seizure flows between the port of entry and the place of seizure, weighted by kilograms (corridor lines)."""
@@ -210,7 +210,7 @@ def access_log(limit: int = Query(200, ge=1, le=5000), username: Optional[str] =
 
 
 @router.get("/entities/{entity_id}", responses=problem_responses(400, 401, 403, 404))
-def entity(entity_id: str, purpose: Optional[str] = Query(None, max_length=300),
+def entity(entity_id: str, purpose: Optional[str] = purpose_query(),
            c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Response:
     """An entity (or any record) with its network (linked records, two steps) and a timeline of linked events."""
     from puente.api.entity import entity_graph
