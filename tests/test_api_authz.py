@@ -60,7 +60,7 @@ def test_partner_reads_are_logged_with_user_and_purpose(env, role: str) -> None:
     hit = [e for e in log if e["purpose"] == purpose]
     assert hit and hit[0]["username"] == role and rid in hit[0]["record_ids"] and "mx-test" in hit[0]["owners"]
     short = client.get(f"/api/v1/records/seizure/{rid}", headers=h[role], params={"purpose": "x"})
-    assert short.status_code == 400 and short.headers["content-type"] == "application/problem+json"
+    assert short.status_code == 422 and short.headers["content-type"] == "application/problem+json"
 
 
 def test_property_level_by_role(env) -> None:  # type: ignore[no-untyped-def]
