@@ -30,12 +30,16 @@
     `<a href="#/entity/${encodeURIComponent(p.id)}">${P.t("open_entity")}</a>`;
 
   const draw = async () => {
+    if (!map) return;
+    const gen = P.gen, mine = (state.seq = (state.seq || 0) + 1);
+    const stale = () => P.staleSince(gen) || mine !== state.seq;
     const f = filters();
     document.getElementById("win-label").textContent = windowRange().label || "";
     const tasks = [];
     const on = (name) => document.getElementById("lyr-" + name).checked;
     Object.values(layers).forEach((l) => l.clearLayers());
     if (on("seizures")) tasks.push(P.api("/api/v1/records/seizure", {...f, format: "geojson", per_page: 5000}).then((fc) => {
+      if (stale()) return;
       const feats = fc.features.filter((x) => x.geometry);
       feats.sort((a, b) => (b.properties.quantity_kg || 0) - (a.properties.quantity_kg || 0));
       feats.forEach((x) => {
@@ -60,6 +64,7 @@
       });
     }));
     if (on("labs")) tasks.push(P.api("/api/v1/records/lab_site", {country: f.country, admin1: f.admin1, q: f.q, date_from: f.date_from, date_to: f.date_to, format: "geojson", per_page: 5000}).then((fc) => {
+      if (stale()) return;
       fc.features.filter((x) => x.geometry).forEach((x) => {
         const p = x.properties, [lon, lat] = x.geometry.coordinates;
         L.marker([lat, lon], {icon: L.divIcon({className: "", html: `<div style="width:14px;height:14px;background:#f59e0b;border:2px solid #7c2d12;transform:rotate(45deg)"></div>`})})
@@ -68,19 +73,21 @@
       });
     }).catch(() => {}));
     if (on("corridors")) tasks.push(P.api("/api/v1/map/flows", {drug: f.drug, date_from: f.date_from, date_to: f.date_to}).then((flows) => {
+      if (stale()) return;
       const max = Math.max(1, ...flows.map((x) => x.kg));
       flows.forEach((x) => L.polyline([[x.port_lat, x.port_lon], [x.lat, x.lon]], {color: "#0f766e", weight: 1.5 + 9 * x.kg / max, opacity: .55})
         .bindTooltip(`${P.esc(x.port)} → ${P.esc(x.place)}: ${P.num(x.kg, 1)} kg (${x.records})`).addTo(layers.corridors));
     }));
-    if (on("ports")) tasks.push(P.api("/api/v1/map/ports", {}, {purpose: false}).then((ports) => ports.forEach((p) =>
+    if (on("ports")) tasks.push(P.api("/api/v1/map/ports", {}, {purpose: false}).then((ports) => !stale() && ports.forEach((p) =>
       L.marker([p.lat, p.lon], {icon: L.divIcon({className: "", html: '<div style="width:9px;height:9px;background:#0b1f33;border:2px solid #fff;box-shadow:0 0 0 1px #0b1f33"></div>'})})
         .bindTooltip(`${P.t("port")}: ${P.esc(p.name)}${p.twin ? " ↔ " + P.esc(p.twin) : ""}`).addTo(layers.ports))));
-    if (on("municipalities")) tasks.push(P.api("/api/v1/map/municipalities", {}, {purpose: false}).then((ms) => ms.forEach((m) =>
+    if (on("municipalities")) tasks.push(P.api("/api/v1/map/municipalities", {}, {purpose: false}).then((ms) => !stale() && ms.forEach((m) =>
       L.circleMarker([m.lat, m.lon], {radius: 1.5, color: "#94a3b8", weight: 0, fillOpacity: .7}).bindTooltip(`${P.esc(m.name)}, ${P.esc(m.admin1)}`).addTo(layers.municipalities))));
     await Promise.allSettled(tasks);
   };
 
   const render = async (el) => {
+    const gen = P.gen;
     el.innerHTML = `<div class="mapwrap">
       <div class="filters">
         <h3 class="small muted">${P.t("filters")}</h3>
@@ -112,6 +119,7 @@
     map = L.map("map", {zoomControl: true, attributionControl: true, preferCanvas: true}).setView([27.5, -104], 5);
     map.attributionControl.setPrefix("Leaflet · Natural Earth · U.S. Census · INEGI");
     const shapes = await loadShapes();
+    if (P.staleSince(gen)) return;
     L.geoJSON(shapes.world, {style: {color: "#b8c4d0", weight: .6, fillColor: "#eef2f5", fillOpacity: 1}, interactive: false}).addTo(map);
     L.geoJSON(shapes.us, {style: {color: "#94a3b8", weight: .8, fillColor: "#ffffff", fillOpacity: 1}}).bindTooltip((l) => l.feature.properties.name, {sticky: true}).addTo(map);
     L.geoJSON(shapes.mx, {style: {color: "#94a3b8", weight: .8, fillColor: "#fbfaf5", fillOpacity: 1}}).bindTooltip((l) => l.feature.properties.name || "", {sticky: true}).addTo(map);
@@ -120,6 +128,7 @@
     document.getElementById("f-admin1").innerHTML += states.map((s) => `<option>${P.esc(s)}</option>`).join("");
     ["drug", "country", "admin1", "q"].forEach((k) => { document.getElementById("f-" + k).value = state[k]; });
     const monthly = await P.api("/api/v1/stats/monthly", {kind: "seizure"}).catch(() => []);
+    if (P.staleSince(gen)) return;
     months = [...new Set(monthly.map((r) => r.key).filter(Boolean))].sort();
     const slider = document.getElementById("t-slider");
     slider.max = Math.max(0, months.length - 1);

@@ -2,7 +2,9 @@
 (function () {
   let charts = [];
   const render = async (el) => {
+    const gen = P.gen;
     const s = await P.api("/api/v1/scorecard", {}, {purpose: false});
+    if (P.staleSince(gen)) return;
     const recv = s.received.reduce((a, r) => a + r.records, 0);
     const sent = s.sent ? s.sent.reduce((a, r) => a + r.records, 0) : null;
     const tc = s.trace_completion.reduce((a, r) => ({c: a.c + r.completed, t: a.t + r.total}), {c: 0, t: 0});
