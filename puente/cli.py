@@ -9,6 +9,7 @@ of other packages (share, audit, link, hits, analyze, serve, ...) register thems
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -27,6 +29,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Puente: binational trafficking intelligence node / nodo de inteligencia binacional.")
 console = Console()
 err_console = Console(stderr=True)
+
+
+def say(text: str, err: bool = False) -> None:
+    """One message line: never wrapped, and user values (file names, cells) are not read as markup."""
+    (err_console if err else console).print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 class State:
@@ -64,7 +71,7 @@ def init(
     from puente.node import Node
 
     node = Node.init(state.home, name, country, store)
-    console.print(t("node_created", name=node.name, country=node.country, home=str(node.home), store=node.store_url))
+    say(t("node_created", name=node.name, country=node.country, home=str(node.home), store=node.store_url))
 
 
 @app.command()
@@ -76,7 +83,8 @@ def profiles() -> None:
     table = Table(t("col_name"), t("col_kind"), t("col_source"), t("col_description"))
     lang = language()
     for profile in load_profiles(user_dir if user_dir.is_dir() else None).values():
-        table.add_row(profile.name, profile.kind, profile.origin, profile.describe(lang))
+        origin = profile.origin if profile.origin == "built-in" else Path(profile.origin).name
+        table.add_row(*map(escape, (profile.name, profile.kind, origin, profile.describe(lang))))
     console.print(table)
 
 
@@ -98,17 +106,19 @@ def ingest(
                 task = bar.add_task(path.name, total=None)
                 report = ingest_file(node, store, path, prof,
                                      progress=lambda done, total: bar.update(task, completed=done, total=total))
-            console.print(f"[bold]{path.name}[/bold]: {report.summary()}")
+            say(f"{path.name}: {report.summary()}")
             if report.rows_read == 0:
-                console.print(t("header_only", path=str(path)))
+                say(t("header_only", path=str(path)))
             if report.places_total:
-                console.print("  " + t("ingest_places", resolved=report.places_resolved, total=report.places_total))
-            if report.encoding != "utf-8":
-                console.print("  " + t("ingest_encoding", encoding=report.encoding))
+                say("  " + t("ingest_places", resolved=report.places_resolved, total=report.places_total))
+            if report.encoding.startswith("utf-8 +"):
+                say("  " + t("ingest_encoding", encoding=report.encoding))
+            elif report.encoding != "utf-8":
+                say("  " + t("ingest_encoding_declared", encoding=report.encoding))
             if report.unmatched_headers:
-                console.print("  " + t("ingest_extra", headers=", ".join(report.unmatched_headers)))
+                say("  " + t("ingest_extra", headers=", ".join(report.unmatched_headers)))
             if report.quarantined:
-                console.print("  " + t("ingest_see_quarantine"))
+                say("  " + t("ingest_see_quarantine"))
 
 
 @app.command()
@@ -117,13 +127,19 @@ def status() -> None:
     from puente.store.summary import summarize
 
     node = load_node()
-    console.print(t("status_header", name=node.name, country=node.country, store=node.store_url))
+    say(t("status_header", name=node.name, country=node.country, store=node.store_url))
     table = Table(t("col_kind"), t("col_owner"), t("col_records"), t("col_from"), t("col_to"), t("col_places"))
     with node.open_store() as store:
         for s in summarize(store):
             share = f"{s.resolved}/{s.places} ({100 * s.resolved / s.places:.0f}%)" if s.places else "-"
             table.add_row(s.kind, s.owner, str(s.records), str(s.first or "-"), str(s.last or "-"), share)
-    console.print(table)
+        quarantined = store.scalar("SELECT COUNT(*) FROM quarantine")
+        batches = store.scalar("SELECT COUNT(*) FROM batches")
+    if table.row_count:
+        console.print(table)
+    else:
+        say(t("status_empty"))
+    say(t("status_footer", batches=batches, quarantined=quarantined))
 
 
 @app.command()
@@ -140,7 +156,7 @@ def export(
     target = out or Path(f"{kind}.{suffix}")
     with node.open_store() as store:
         count = export_kind(store, kind, fmt, target)
-    console.print(t("exported", count=count, kind=kind, path=str(target)))
+    say(t("exported", count=count, kind=kind, path=str(target)))
 
 
 @app.command()
@@ -154,13 +170,13 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show.")) -> None:
             "ORDER BY created_at, source_file, source_row LIMIT ?", [limit])
         total = store.scalar("SELECT COUNT(*) FROM quarantine")
     if not rows:
-        console.print(t("no_quarantine"))
+        say(t("no_quarantine"))
         return
     table = Table(t("col_file"), t("col_row"), t("col_kind"), t("col_field"), t("col_reason"))
     for source_file, row, kind, field, reason in rows:
-        table.add_row(Path(source_file).name, str(row), kind, field or "-", reason)
+        table.add_row(*map(escape, (Path(source_file).name, str(row), kind, field or "-", reason)))
     console.print(table)
-    console.print(f"{len(rows)}/{total}")
+    say(t("quarantine_shown", shown=len(rows), total=total))
 
 
 @app.command()
@@ -177,6 +193,11 @@ def demo(
 
 # Sub-command groups contributed by other packages: (module, attribute, name).
 _GROUPS: list[tuple[str, str, str]] = [
+    ("puente.audit.cli", "app", "audit"),
+    ("puente.share.cli", "app", "share"),
+    ("puente.link.cli", "link_app", "link"),
+    ("puente.link.cli", "hits_app", "hits"),
+    ("puente.analyze.cli", "analyze", "analyze"),
     ("puente.api.cli", "serve", "serve"),
     ("puente.api.cli", "users_app", "users"),
 ]
@@ -196,11 +217,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, standalone_mode=False)
     except PuenteError as exc:
-        err_console.print(f"[red]puente:[/red] {exc.message()}", highlight=False, soft_wrap=True)
+        say(f"puente: {exc.message()}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print(f"[red]puente:[/red] {t('interrupted')}")
+        say(f"puente: {t('interrupted')}", err=True)
         return 130
+    except OSError as exc:  # a path the user gave cannot be read or written
+        detail = exc.strerror or str(exc)
+        if exc.filename:
+            detail += f": {exc.filename}"
+        say(f"puente: {t('os_error', error=detail)}", err=True)
+        return 4
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
@@ -211,7 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, click.ClickException):
             exc.show()
             return exc.exit_code
-        raise
+        if os.environ.get("PUENTE_DEBUG"):
+            raise
+        detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        say(f"puente: {t('unexpected_error', error=detail)}", err=True)
+        return 70
     return 0
 
 

@@ -109,8 +109,13 @@ class Node:
 
     def record_id(self, kind: str, identity: str) -> str:
         """A stable id namespaced by this node: HMAC of the record's source identity."""
-        digest = hmac.new(self.id_key, f"{kind}\x1f{identity}".encode(), hashlib.sha256).hexdigest()[:24]
-        return f"{self.name}:{kind}:{digest}"
+        mac = self._id_mac.copy()
+        mac.update(f"{kind}\x1f{identity}".encode())
+        return f"{self.name}:{kind}:{mac.hexdigest()[:24]}"
+
+    @cached_property
+    def _id_mac(self) -> "hmac.HMAC":
+        return hmac.new(self.id_key, digestmod=hashlib.sha256)
 
 
 def _write_secret(path: Path, data: bytes) -> None:

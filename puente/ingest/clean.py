@@ -33,7 +33,11 @@ class Rejection:
 
 
 def match_headers(kind: Kind, profile: Profile, headers: list[str]) -> tuple[dict[str, str], list[str]]:
-    """header -> field name, and the headers that match nothing (kept as extra)."""
+    """header -> field name, and the headers that match nothing (kept as extra).
+
+    Several headers may name one field (a JSON Lines file where rows spell keys differently,
+    or "Municipio" and "Localidad" in one sheet): the row's first non-empty one is used and the
+    others' values are kept in ``extra``, so nothing is lost."""
     by_key: dict[str, str] = {}
     for f in kind.input_fields():
         for key in f.header_keys():
@@ -44,14 +48,22 @@ def match_headers(kind: Kind, profile: Profile, headers: list[str]) -> tuple[dic
     for header in headers:
         key = fold(header).replace(" ", "_")
         fname = explicit.get(key) or by_key.get(key)
-        if fname and fname not in mapping.values():
+        if fname:
             mapping[header] = fname
         else:
             extra.append(header)
     return mapping, extra
 
 
+_MISS = object()
+_CACHE_LIMIT = 200_000  # distinct raw values remembered per field before the cache is reset
+
+
 class RowCleaner:
+    """Cleans rows of one file. Each field's cleaned value is cached per distinct raw value
+    (a file repeats the same drug, unit, place and date spellings many times), so the cost is
+    paid once per distinct string, not once per row."""
+
     def __init__(self, model: Model, kind: Kind, profile: Profile, gazetteer: Gazetteer,
                  headers: list[str], record_id: Any) -> None:
         self.model = model
@@ -61,45 +73,65 @@ class RowCleaner:
         self.record_id = record_id
         self.ctx = CleanContext(date_order=profile.date_order, decimal=profile.decimal,
                                 country=profile.country, vocabularies=model.vocabularies)
+        self.fields = kind.input_fields()
+        self._cache: dict[str, dict[Any, Any]] = {f: {} for f in kind.fields}
+        self._units = model.vocabularies["units"].terms
+        self._empty = dict.fromkeys(kind.data_columns())
         self.set_headers(headers)
 
     def set_headers(self, headers: list[str]) -> None:
         self.mapping, self.extra_headers = match_headers(self.kind, self.profile, headers)
+        by_field: dict[str, list[str]] = {}
+        for header, fname in self.mapping.items():
+            by_field.setdefault(fname, []).append(header)
+        # (field, the first header naming it, further headers naming it, default from the profile)
+        self._plan = [(f, *self._headers_of(by_field, f.name), self.profile.defaults.get(f.name))
+                      for f in self.fields]
+        self._country_header = by_field.get("country", [None])[0]
+
+    @staticmethod
+    def _headers_of(by_field: dict[str, list[str]], name: str) -> tuple[str | None, tuple[str, ...]]:
+        headers = by_field.get(name, [])
+        return (headers[0] if headers else None), tuple(headers[1:])
 
     def missing_required(self) -> list[str]:
         """Required fields that no header provides and no default fills."""
         present = set(self.mapping.values()) | set(self.profile.defaults)
-        return [f.name for f in self.kind.input_fields() if f.required and f.name not in present]
+        return [f.name for f in self.fields if f.required and f.name not in present]
 
     # -- one row -----------------------------------------------------------------------
     def clean(self, values: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Rejection]]:
-        raw: dict[str, Any] = dict(self.profile.defaults)
-        for header, fname in self.mapping.items():
-            value = values.get(header)
-            if value is not None and not (isinstance(value, str) and not value.strip()):
-                raw[fname] = value
-        record: dict[str, Any] = {}
-        errors: list[Rejection] = []
         country = self.profile.country
-        if "country" in raw:
-            try:
-                country = CLEANERS["country"](raw["country"], self.ctx)
-            except Invalid:
-                pass
-        for f in self.kind.input_fields():
-            value = raw.get(f.name)
-            if value is None:
-                if f.required:
-                    errors.append(Rejection(f.name, "missing_value", {}))
-                if f.type == "place":
-                    record.update({c: None for c in f.columns()})
-                else:
-                    record[f.name] = None
-                continue
-            try:
-                record.update(self._clean_field(f, value, country))
-            except Invalid as exc:
-                errors.append(Rejection(f.name, exc.key, exc.args_))
+        if self._country_header is not None:
+            raw_country = values.get(self._country_header)
+            if raw_country not in (None, ""):
+                try:
+                    country = self._cached(self.kind.fields["country"], raw_country, None).get("country", country)
+                except Invalid:
+                    pass
+        record = self._empty.copy()
+        errors: list[Rejection] = []
+        caches = self._cache
+        spare: dict[str, Any] = {}
+        for f, header, more, default in self._plan:
+            value = values.get(header) if header is not None else None
+            if more:
+                value = self._first_of(values, header, more, value, spare)
+            if value is None or value == "" or (value.__class__ is str and value.isspace()):
+                value = default
+                if value is None:
+                    if f.required:
+                        errors.append(Rejection(f.name, "missing_value", {}))
+                    continue
+            # fast path: a raw value seen before in this file (not for places, whose key has the country)
+            hit = caches[f.name].get(value, _MISS) if f.type != "place" and value.__class__ is str else _MISS
+            if hit is _MISS or hit.__class__ is Invalid:
+                try:
+                    hit = self._cached(f, value, country)
+                except Invalid as exc:
+                    errors.append(Rejection(f.name, exc.key, exc.args_))
+                    continue
+            record.update(hit)
         if errors:
             return None, errors
         try:
@@ -107,8 +139,42 @@ class RowCleaner:
         except Invalid as exc:
             return None, [Rejection("", exc.key, exc.args_)]
         extra = {h: values.get(h) for h in self.extra_headers if values.get(h) not in (None, "")}
+        extra.update(spare)
         record["extra"] = json.dumps(extra, ensure_ascii=False, default=str) if extra else None
         return record, []
+
+    @staticmethod
+    def _first_of(values: dict[str, Any], header: str | None, more: tuple[str, ...], value: Any,
+                  spare: dict[str, Any]) -> Any:
+        """The first non-empty of several headers naming one field; the others go to ``spare``."""
+        for h in (header, *more):
+            v = values.get(h) if h is not None else None
+            if v is None or (isinstance(v, str) and not v.strip()):
+                continue
+            if value is None or (isinstance(value, str) and not value.strip()):
+                value = v
+            elif v is not value:
+                spare[h] = v
+        return value
+
+    def _cached(self, f: Field, value: Any, country: str | None) -> dict[str, Any]:
+        cache = self._cache[f.name]
+        try:
+            key = (value, country) if f.type == "place" else value
+            hit = cache.get(key, _MISS)
+        except TypeError:  # an unhashable JSON value (list, object): clean it uncached
+            return self._clean_field(f, value, country)
+        if hit is _MISS:
+            try:
+                hit = self._clean_field(f, value, country)
+            except Invalid as exc:
+                hit = exc
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[key] = hit
+        if isinstance(hit, Invalid):
+            raise hit
+        return hit  # type: ignore[no-any-return]
 
     def _clean_field(self, f: Field, value: Any, country: str | None) -> dict[str, Any]:
         if f.type == "place":
@@ -150,22 +216,25 @@ class RowCleaner:
     # -- derived fields ------------------------------------------------------------------
     def _derive(self, r: dict[str, Any], country: str | None) -> None:
         kind = self.kind.name
-        if "quantity_kg" in self.kind.fields and "unit" in r:
-            unit = self.model.vocabularies["units"].terms[r["unit"]].extra
+        if r.get("unit") and r.get("quantity") is not None:
+            unit = self._units[r["unit"]].extra
             if "pill_kg" in unit:
-                r["pill_count"] = int(r["quantity"]) if kind == "seizure" else None
-                r["quantity_kg"] = r["quantity"] * unit["pill_kg"]
+                if r["quantity"] != int(r["quantity"]):
+                    raise Invalid("bad_pill_count", value=r["quantity"])
+                if "pill_count" in r:
+                    r["pill_count"] = int(r["quantity"])
+                if "form" in r and r["form"] is None:
+                    r["form"] = "pills"
+                r["quantity_kg"] = round(r["quantity"] * unit["pill_kg"], 9)
             else:
-                r["quantity_kg"] = r["quantity"] * unit["kg"]
-                if kind == "seizure":
-                    r["pill_count"] = None
+                r["quantity_kg"] = round(r["quantity"] * unit["kg"], 9)
         if kind == "seizure" and r.get("country") is None:
             r["country"] = r.get("place_country") or country
         if kind == "seizure_aggregate":
             fy, month = r["fiscal_year"], r["month"]
             r["period"] = dt.date(fy - 1 if month >= 10 else fy, month, 1)
             r["quantity_kg"] = r["pounds"] * _LB
-            r.update(self._place(self.kind.fields["aor_place"], r["aor"], "US"))
+            r.update(self._cached(self.kind.fields["aor_place"], r["aor"], "US"))
             r["aor_place_text"] = r["aor"]
         if kind == "firearm_trace":
             bought, found = r.get("purchase_date"), r.get("recovery_date")
@@ -189,5 +258,7 @@ class RowCleaner:
 
 
 def content_hash(record: dict[str, Any]) -> str:
-    canonical = json.dumps(record, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the cleaned values in model order (the record's columns come from the model,
+    so the order is fixed); ``repr`` keeps None, '' and types apart."""
+    canonical = "\x1f".join(map(repr, record.values()))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()

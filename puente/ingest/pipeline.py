@@ -77,25 +77,29 @@ def schema_for(kind: Kind) -> pa.Schema:
 
 
 class _Batch:
-    """Buffered writes for one kind within the open transaction."""
+    """Buffered writes for one kind within the open transaction.
 
-    def __init__(self, store: Store, kind: Kind, report: IngestReport) -> None:
+    Only the current chunk is held in memory: a row repeating one of an earlier chunk is
+    recognised through the store (the earlier chunk is already written, in this transaction).
+    """
+
+    def __init__(self, store: Store, kind: Kind, report: IngestReport, quarantined_rows: set[int]) -> None:
         self.store = store
         self.kind = kind
         self.report = report
         self.schema = schema_for(kind)
         self.pending: dict[str, dict[str, Any]] = {}
         self.quarantine: list[dict[str, Any]] = []
-        self.seen: dict[str, str] = {}  # id -> content hash, for duplicates within the file
+        self.quarantined_rows = quarantined_rows  # rows of this file already in quarantine
 
     def add(self, record: dict[str, Any]) -> None:
-        rid, digest = record["id"], record["content_hash"]
-        if self.seen.get(rid) == digest:
-            self.report.duplicates += 1
-            return
-        if rid in self.pending:
-            self.report.updated += 1  # a later row in the same file supersedes an unwritten earlier one
-        self.seen[rid] = digest
+        rid = record["id"]
+        earlier = self.pending.get(rid)
+        if earlier is not None:
+            if earlier["content_hash"] == record["content_hash"]:
+                self.report.duplicates += 1
+                return
+            self.report.updated += 1  # a later row in the same chunk supersedes an unwritten earlier one
         self.pending[rid] = record
 
     def flush(self) -> None:
@@ -116,21 +120,20 @@ class _Batch:
                 fresh.append(record)
             self.store.delete_ids(self.kind.table, replace)
             if fresh:
-                self.store.insert_arrow(self.kind.table, pa.Table.from_pylist(fresh, schema=self.schema))
+                self.store.insert_arrow(self.kind.table, _to_arrow(fresh, self.schema))
             self.pending = {}
         if self.quarantine:
-            keys = [(q["file_hash"], q["source_row"]) for q in self.quarantine]
-            have = set()
-            for start in range(0, len(keys), 2000):
-                chunk = keys[start : start + 2000]
-                marks = " OR ".join("(file_hash = ? AND source_row = ?)" for _ in chunk)
-                params = [v for key in chunk for v in key]
-                have |= {(r[0], r[1]) for r in self.store.query(
-                    f"SELECT file_hash, source_row FROM quarantine WHERE {marks}", params)}  # noqa: S608
-            new = [q for q in self.quarantine if (q["file_hash"], q["source_row"]) not in have]
+            new = [q for q in self.quarantine if q["source_row"] not in self.quarantined_rows]
+            self.quarantined_rows.update(q["source_row"] for q in new)
             if new:
-                self.store.insert_arrow("quarantine", pa.Table.from_pylist(new, schema=_QUARANTINE_SCHEMA))
+                self.store.insert_arrow("quarantine", _to_arrow(new, _QUARANTINE_SCHEMA))
             self.quarantine = []
+
+
+def _to_arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Column by column (faster than ``Table.from_pylist`` for wide rows)."""
+    columns = {name: [r.get(name) for r in rows] for name in schema.names}
+    return pa.Table.from_pydict(columns, schema=schema)
 
 
 _QUARANTINE_SCHEMA = pa.schema([
@@ -145,11 +148,12 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
     model = load_model()
     kind = model.kind(profile.kind)
     max_row = int(setting("max_row_bytes"))
-    source = open_source(path, profile.format, max_row, profile.delimiter)
+    source = open_source(path, profile.format, max_row, profile.delimiter, profile.encoding)
     file_hash = _file_hash(path)
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     report = IngestReport(batch_id=uuid.uuid4().hex, kind=kind.name, profile=profile.name, source_file=str(path))
-    batch = _Batch(store, kind, report)
+    already = {int(r[0]) for r in store.query("SELECT source_row FROM quarantine WHERE file_hash = ?", [file_hash])}
+    batch = _Batch(store, kind, report, already)
 
     def record_id(k: str, ref: str) -> str:
         return node.record_id(k, "src\x1f" + ref)

@@ -13,6 +13,7 @@ nothing and the ingest report says how many lines needed the fallback.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from dataclasses import dataclass, field
@@ -36,18 +37,23 @@ class RawRow:
 class Source:
     """An open input file: ``headers``, ``rows()``, progress in bytes, encoding notes."""
 
-    def __init__(self, path: Path, fmt: str, max_row_bytes: int, delimiter: str = "auto") -> None:
+    def __init__(self, path: Path, fmt: str, max_row_bytes: int, delimiter: str = "auto",
+                 encoding: str = "auto") -> None:
         self.path = path
         self.size = path.stat().st_size
         self.fmt = fmt
         self.max_row_bytes = max_row_bytes
         self.delimiter = delimiter
         self.fallback_lines = 0
+        self.declared_encoding = encoding
+        self.fixed_encoding: str | None = None
         self.bytes_read = 0
         self.headers: list[str] = []
 
     @property
     def encoding(self) -> str:
+        if self.fixed_encoding:
+            return self.fixed_encoding
         return "utf-8" if not self.fallback_lines else f"utf-8 + cp1252 on {self.fallback_lines} lines"
 
     def rows(self) -> Iterator[RawRow]:
@@ -59,6 +65,14 @@ class Source:
 
     # -- CSV ---------------------------------------------------------------------------
     def _lines(self, handle: BinaryIO) -> Iterator[str]:
+        if self.declared_encoding != "auto":
+            yield from self._decoded_lines(handle, self.declared_encoding)
+            return
+        head = handle.read(4)
+        handle.seek(0)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            yield from self._decoded_lines(handle, "utf-16")
+            return
         first = True
         for raw in handle:
             self.bytes_read += len(raw)
@@ -71,28 +85,57 @@ class Source:
                 self.fallback_lines += 1
                 yield raw.decode("cp1252", errors="replace")
 
+    def _decoded_lines(self, handle: BinaryIO, encoding: str) -> Iterator[str]:
+        """A whole file in one declared encoding (a profile's ``encoding``, or UTF-16 by its BOM)."""
+        self.fixed_encoding = encoding
+        try:
+            text = io.TextIOWrapper(handle, encoding=encoding, newline="")  # type: ignore[arg-type]
+            for number, line in enumerate(text, start=1):
+                self.bytes_read = handle.tell() if not handle.closed else self.size
+                yield line.removeprefix("\ufeff") if number == 1 else line
+        except LookupError:
+            raise InputError("unknown_encoding", path=str(self.path), encoding=encoding) from None
+        except UnicodeDecodeError as exc:
+            raise InputError("bad_encoding", path=str(self.path), encoding=encoding,
+                             error=str(exc.reason)) from None
+
     def _csv_rows(self) -> Iterator[RawRow]:
         with self.path.open("rb") as handle:
             lines = self._lines(handle)
-            try:
-                header_line = next(lines)
-            except StopIteration:
-                raise InputError("empty_file", path=str(self.path)) from None
+            header_line = next(lines, "")
             if not header_line.strip():
                 raise InputError("empty_file", path=str(self.path))
             delimiter = self.delimiter if self.delimiter != "auto" else _sniff(header_line)
             self.headers = [h.strip() for h in next(csv.reader([header_line], delimiter=delimiter))]
             if len(set(self.headers)) != len(self.headers):
                 raise InputError("duplicate_headers", path=str(self.path))
-            reader = csv.reader(lines, delimiter=delimiter)
+            physical: list[str] = []  # the lines the csv reader took for the current record
+
+            def tapped() -> Iterator[str]:
+                for line in lines:
+                    physical.append(line)
+                    yield line
+
+            reader = csv.reader(tapped(), delimiter=delimiter)
             consumed = 0  # lines the csv reader had consumed before this record
-            for cells in reader:
-                number = consumed + 2  # the header is line 1
-                consumed = reader.line_num
-                if not cells or (len(cells) == 1 and not cells[0].strip()):
-                    continue
-                raw_text = delimiter.join(cells)
-                yield self._make_row(number, cells, raw_text)
+            try:
+                for cells in reader:
+                    number = consumed + 2  # the header is line 1
+                    consumed = reader.line_num
+                    taken, physical[:] = physical[:], []
+                    if not cells or (len(cells) == 1 and not cells[0].strip()):
+                        continue
+                    if len(taken) > 1 and len(cells) != len(self.headers):
+                        # A stray quote swallowed the following lines: read each line on its own,
+                        # so one bad quote costs one row, not the rest of the file.
+                        for offset, line in enumerate(taken):
+                            if line.strip():
+                                sub = next(csv.reader([line], delimiter=delimiter), [])
+                                yield self._make_row(number + offset, sub, line.rstrip("\r\n"))
+                        continue
+                    yield self._make_row(number, cells, "".join(taken).rstrip("\r\n"))
+            except csv.Error as exc:
+                raise InputError("bad_csv", path=str(self.path), line=consumed + 2, error=str(exc)) from None
 
     def _make_row(self, number: int, cells: list[Any], raw_text: str) -> RawRow:
         if len(raw_text) > self.max_row_bytes:
@@ -190,7 +233,7 @@ def detect_format(path: Path, declared: str) -> str:
     raise InputError("unknown_format", path=str(path))
 
 
-def open_source(path: Path, fmt: str, max_row_bytes: int, delimiter: str = "auto") -> Source:
+def open_source(path: Path, fmt: str, max_row_bytes: int, delimiter: str = "auto", encoding: str = "auto") -> Source:
     if not path.exists():
         raise InputError("file_not_found", path=str(path))
     if path.is_dir():
@@ -198,5 +241,5 @@ def open_source(path: Path, fmt: str, max_row_bytes: int, delimiter: str = "auto
     fmt = detect_format(path, fmt)
     if path.stat().st_size == 0:
         raise InputError("empty_file", path=str(path))
-    return Source(path, fmt, max_row_bytes, delimiter)
+    return Source(path, fmt, max_row_bytes, delimiter, encoding)
 

@@ -37,7 +37,7 @@ class DuckDBStore(Store):
         return self.con.execute(sql, list(params)).fetchall()
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        return self.con.execute(sql, list(params)).fetch_arrow_table()
+        return self.con.execute(sql, list(params)).to_arrow_table()
 
     def insert_arrow(self, table: str, data: pa.Table) -> None:
         if data.num_rows == 0:
@@ -45,9 +45,31 @@ class DuckDBStore(Store):
         self.con.register("_puente_incoming", data)
         try:
             cols = ", ".join(f'"{c}"' for c in data.column_names)
-            self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _puente_incoming")  # noqa: S608
+            self.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _puente_incoming")  # noqa: S608
         finally:
             self.con.unregister("_puente_incoming")
+
+    def existing_hashes(self, table: str, ids: list[str]) -> dict[str, str]:
+        """One join against the ids as an Arrow table (an IN list of thousands of ``?`` is slow)."""
+        if not ids:
+            return {}
+        self.con.register("_puente_ids", pa.table({"id": pa.array(ids, pa.string())}))
+        try:
+            rows = self.query(
+                f"SELECT t.id, t.content_hash FROM {table} t JOIN _puente_ids USING (id)"  # noqa: S608
+            )
+        finally:
+            self.con.unregister("_puente_ids")
+        return {r[0]: r[1] for r in rows}
+
+    def delete_ids(self, table: str, ids: list[str]) -> None:
+        if not ids:
+            return
+        self.con.register("_puente_ids", pa.table({"id": pa.array(ids, pa.string())}))
+        try:
+            self.con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM _puente_ids)")  # noqa: S608
+        finally:
+            self.con.unregister("_puente_ids")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -71,6 +71,7 @@ def _load_plugins() -> None:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
+            # the package itself may not exist (yet); a missing dependency inside it is a real error
             if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
                 raise
 

@@ -1,0 +1,1 @@
+"""Analytics: corridors, hotspots, alerts, precursors, firearms, key players and CBP statistics."""

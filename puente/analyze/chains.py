@@ -1,0 +1,69 @@
+"""Chains: seizures that are one load, joined through what they share.
+
+Two seizures are one chain when they carry the same pill stamp and batch, or name the same
+vehicle, driver or courier within ``window_days`` of each other. The engine produces the edges
+in linear time (each event is joined to the previous event with the same key, a ``lag`` over a
+window, instead of a quadratic self-join), and scipy labels the connected components.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from puente.engine import Engine
+
+ENTITY_KINDS = ("person", "organization", "vehicle")
+CHAIN_ROLES = ("vehicle", "driver", "courier", "passenger", "arrested")
+
+
+def entity_links(engine: Engine, event_kind: str, roles: tuple[str, ...] | None = None) -> ir.Table:
+    """(event, entity, entity_kind, role) for links between events of one kind and entities, either direction."""
+    lk = engine.table("link")
+    fwd = lk.filter((lk.from_kind == event_kind) & lk.to_kind.isin(ENTITY_KINDS)).select(
+        event=lk.from_id, entity=lk.to_id, entity_kind=lk.to_kind, role=lk.role)
+    back = lk.filter((lk.to_kind == event_kind) & lk.from_kind.isin(ENTITY_KINDS)).select(
+        event=lk.to_id, entity=lk.from_id, entity_kind=lk.from_kind, role=lk.role)
+    out = fwd.union(back)
+    out = out.filter(out.event.notnull() & out.entity.notnull())
+    return out.filter(out.role.isin(roles)) if roles else out
+
+
+def _consecutive(t: ir.Table, key: list[ir.Value], max_days: int | None) -> ir.Table:
+    w = ibis.window(group_by=key, order_by=[t.date, t.event])
+    prev = t.mutate(a=t.event.lag().over(w), prev_date=t.date.lag().over(w))
+    prev = prev.filter(prev.a.notnull())
+    if max_days is not None:
+        prev = prev.filter(prev.date.delta(prev.prev_date, unit="day") <= max_days)
+    return prev.select(a=prev.a.cast("string"), b=prev.event.cast("string"))
+
+
+def chain_edges(engine: Engine, window_days: int = 7) -> ir.Table:
+    sz = engine.table("seizure")
+    marked = sz.filter(sz.batch.notnull()).select(
+        event=sz.id, date=sz.date.cast("date"), stamp=sz.pill_stamp.fill_null(""), batch=sz.batch)
+    edges = _consecutive(marked, [marked.stamp, marked.batch], None)
+    links = entity_links(engine, "seizure", CHAIN_ROLES)
+    dated = links.join(sz.select(sid=sz.id, date=sz.date.cast("date")), links.event == sz.id)
+    dated = dated.select(event=dated.event, entity=dated.entity, date=dated.date)
+    return edges.union(_consecutive(dated, [dated.entity], window_days))
+
+
+def chains(engine: Engine, window_days: int = 7) -> pd.DataFrame:
+    """(id, chain) for every seizure in a chain of two or more; the chain id is its smallest member id."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    edges = engine.run(chain_edges(engine, window_days))
+    if edges.empty:
+        return pd.DataFrame({"id": pd.Series(dtype=str), "chain": pd.Series(dtype=str)})
+    codes, ids = pd.factorize(pd.concat([edges["a"], edges["b"]], ignore_index=True))
+    n = len(ids)
+    half = len(edges)
+    graph = coo_matrix((np.ones(half), (codes[:half], codes[half:])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    out = pd.DataFrame({"id": ids.astype(str), "label": labels})
+    out["chain"] = out.groupby("label")["id"].transform("min")
+    return out[["id", "chain"]].sort_values("id").reset_index(drop=True)

@@ -1,0 +1,178 @@
+"""Corridors: origin → crossing → destination flows, port shares and route shifts.
+
+A seizure belongs to a chain (see :mod:`puente.analyze.chains`). Each chain gets one corridor:
+  * crossing — the port of entry named by the chain's seizures;
+  * origin — the earliest Mexican place in the chain, else the Mexican twin city of the port;
+  * destination — the latest U.S. place in the chain away from a port of entry.
+A seizure outside any chain gets the same rules applied to itself alone. The per-period
+aggregation (events, loads, kg, pills) runs in the engine over all seizures.
+"""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+
+from puente.analyze.chains import chains
+from puente.analyze.common import benjamini_hochberg, period_of
+from puente.engine import Engine
+from puente.geo.gazetteer import load_gazetteer, twin_of
+
+UNKNOWN = "?"
+
+
+def _label(name: object, admin1: object) -> str | None:
+    if not isinstance(name, str) or not name:
+        return None
+    return f"{name}, {admin1}" if isinstance(admin1, str) and admin1 and admin1 != name else name
+
+
+def _twins() -> pd.DataFrame:
+    g = load_gazetteer()
+    rows = []
+    for port_id in g.twins:
+        twin = g.get(twin_of(port_id) or "")
+        if twin is not None:
+            rows.append({"twin_port": port_id, "twin_label": _label(twin.name, twin.admin1)})
+    return pd.DataFrame(rows, columns=["twin_port", "twin_label"])
+
+
+def chain_corridors(engine: Engine, window_days: int = 7) -> pd.DataFrame:
+    """(id, chain, origin, crossing, destination) for every seizure in a chain of two or more."""
+    members = chains(engine, window_days)
+    cols = ["id", "chain", "origin", "crossing", "destination"]
+    if members.empty:
+        return pd.DataFrame(columns=cols)
+    sz = engine.table("seizure")
+    up = engine.upload("chain_members", members)
+    attrs = engine.run(
+        sz.join(up, sz.id == up.id).select(
+            id=sz.id, chain=up.chain, date=sz.date.cast("date"), country=sz.place_country, place_id=sz.place_id,
+            name=sz.place_name, admin1=sz.place_admin1, port_id=sz.port_id, port_name=sz.port_name)
+    ).sort_values(["chain", "date", "id"])
+    attrs["label"] = [_label(n, a) for n, a in zip(attrs["name"], attrs["admin1"])]
+    twins = dict(zip(*_twins().to_dict(orient="list").values()))
+    at_port = attrs["port_id"].notna() | attrs["place_id"].fillna("").str.startswith("POE-")
+    mx = attrs[(attrs["country"] == "MX") & attrs["label"].notna()]
+    us = attrs[(attrs["country"] == "US") & ~at_port & attrs["label"].notna()]
+    ports = attrs[attrs["port_name"].notna()]
+    per = pd.DataFrame({"chain": attrs["chain"].unique()}).set_index("chain")
+    per["crossing"] = ports.groupby("chain")["port_name"].agg(lambda s: s.mode().iloc[0])
+    per["port_id"] = ports.groupby("chain")["port_id"].agg(lambda s: s.mode().iloc[0])
+    per["origin"] = mx.groupby("chain")["label"].first()
+    per["origin"] = per["origin"].fillna(per["port_id"].map(twins))
+    per["destination"] = us.groupby("chain")["label"].last()
+    per = per.drop(columns=["port_id"]).fillna(UNKNOWN).reset_index()
+    return members.merge(per, on="chain")[cols]
+
+
+def corridor_flows(engine: Engine, period: str = "month", window_days: int = 7) -> pd.DataFrame:
+    """Events, loads (chains), kg and pills per period and corridor, ranked within each period."""
+    sz = engine.table("seizure")
+    assigned = engine.upload("corridor_chains", chain_corridors(engine, window_days))
+    twins = engine.upload("port_twins", _twins())
+    at_port = sz.port_id.notnull() | sz.place_id.fill_null("").startswith("POE-")
+    own_label = ibis.cases((sz.place_admin1.notnull() & (sz.place_admin1 != sz.place_name),
+                            sz.place_name.concat(", ", sz.place_admin1)), else_=sz.place_name)
+    base = sz.select(
+        id=sz.id, date=sz.date.cast("date"), kg=sz.quantity_kg.cast("float64").fill_null(0.0),
+        pills=sz.pill_count.cast("int64").fill_null(0), port_id=sz.port_id,
+        own_origin=ibis.cases((sz.place_country == "MX", own_label), else_=ibis.null("string")),
+        own_crossing=sz.port_name,
+        own_destination=ibis.cases(((sz.place_country == "US") & ~at_port, own_label), else_=ibis.null("string")),
+    )
+    j = base.left_join(assigned, base.id == assigned.id).left_join(twins, base.port_id == twins.twin_port)
+    rows = j.select(
+        period=period_of(j.date, period),
+        load=j.chain.fill_null(j.id),
+        kg=j.kg, pills=j.pills,
+        origin=j.origin.fill_null(j.own_origin).fill_null(j.twin_label).fill_null(UNKNOWN),
+        crossing=j.crossing.fill_null(j.own_crossing).fill_null(UNKNOWN),
+        destination=j.destination.fill_null(j.own_destination).fill_null(UNKNOWN),
+    )
+    agg = rows.group_by(["period", "origin", "crossing", "destination"]).agg(
+        events=rows.count(), loads=rows.load.nunique(), kg=rows.kg.sum(), pills=rows.pills.sum())
+    out = engine.run(agg)
+    for col in ("events", "loads", "pills"):
+        out[col] = out[col].astype("int64")
+    out["kg"] = out["kg"].round(6)
+    out = out.sort_values(["period", "kg", "events", "origin", "crossing", "destination"],
+                          ascending=[True, False, False, True, True, True]).reset_index(drop=True)
+    for col in ("kg", "pills", "events"):
+        out[f"rank_{col}"] = out.groupby("period")[col].rank(method="min", ascending=False).astype("int64")
+    return out
+
+
+def top_corridors(flows: pd.DataFrame, n: int = 10, by: str = "kg", complete: bool = True) -> pd.DataFrame:
+    """Corridors over all periods ranked by a measure (complete: origin, crossing and destination known)."""
+    frame = flows
+    if complete:
+        frame = frame[(frame.origin != UNKNOWN) & (frame.crossing != UNKNOWN) & (frame.destination != UNKNOWN)]
+    agg = frame.groupby(["origin", "crossing", "destination"], as_index=False)[["events", "loads", "kg", "pills"]].sum()
+    return agg.sort_values([by, "events", "origin", "crossing", "destination"],
+                           ascending=[False, False, True, True, True]).head(n).reset_index(drop=True)
+
+
+def port_shares(engine: Engine, period: str = "month") -> pd.DataFrame:
+    """Share of seizure events, kg and pills through each port of entry per period."""
+    sz = engine.table("seizure")
+    sz = sz.filter(sz.port_name.notnull())
+    agg = sz.group_by(period=period_of(sz.date, period), port_id=sz.port_id, port=sz.port_name).agg(
+        events=sz.count(), kg=sz.quantity_kg.cast("float64").fill_null(0.0).sum(),
+        pills=sz.pill_count.cast("int64").fill_null(0).sum())
+    w = ibis.window(group_by=[agg.period])
+    expr = agg.mutate(event_share=agg.events.cast("float64") / agg.events.sum().over(w).cast("float64"),
+                      kg_share=agg.kg / agg.kg.sum().over(w))
+    out = engine.run(expr).sort_values(["period", "events", "port"], ascending=[True, False, True])
+    out["events"] = out["events"].astype("int64")
+    out["pills"] = out["pills"].astype("int64")
+    return out.reset_index(drop=True)
+
+
+def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", baseline_periods: int = 3,
+                 alpha: float = 0.01, min_count: int = 5, min_ratio: float = 1.5) -> pd.DataFrame:
+    """Corridors (or ports) whose share of traffic grows or that appear, period over period.
+
+    Test: for key k in period t with x events against b events in the previous ``baseline_periods``
+    periods, and totals X and B over all keys, under H0 (k's share unchanged) x | x + b ~ Binomial(x + b,
+    X / (X + B)). One-sided exact binomial test (scipy), Benjamini–Hochberg across all (key, period)
+    tests; a shift is flagged when q < alpha, x ≥ min_count and the share ratio ≥ min_ratio (or the key
+    is new). ``first`` marks the first period of each run of flagged periods (one alarm per episode).
+    """
+    from scipy.stats import binomtest
+
+    table = counts.pivot_table(index=keys, columns="period", values=measure, aggfunc="sum", fill_value=0)
+    periods = sorted(table.columns)
+    totals = table.sum(axis=0)
+    rows = []
+    for i, t in enumerate(periods):
+        if i < baseline_periods:
+            continue
+        base_cols = periods[i - baseline_periods : i]
+        X, B = float(totals[t]), float(totals[base_cols].sum())
+        if X == 0 or B == 0:
+            continue
+        p0 = X / (X + B)
+        for key, row in table.iterrows():
+            x, b = int(row[t]), int(row[base_cols].sum())
+            if x < min_count:
+                continue
+            ratio = float("inf") if b == 0 else (x / X) / (b / B)
+            p = binomtest(x, x + b, p0, alternative="greater").pvalue
+            rows.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))), "period": t, "count": x,
+                         "baseline": b, "share": x / X, "baseline_share": b / B, "ratio": ratio, "p_value": p,
+                         "new": b == 0})
+    cols = [*keys, "period", "count", "baseline", "share", "baseline_share", "ratio", "p_value", "new", "q_value",
+            "shift", "first"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    out = pd.DataFrame(rows)
+    out["q_value"] = benjamini_hochberg(out["p_value"])
+    out["shift"] = (out["q_value"] < alpha) & (out["ratio"] >= min_ratio)
+    out = out.sort_values([*keys, "period"]).reset_index(drop=True)
+    prev = out.groupby(keys)["shift"].shift(1, fill_value=False)
+    prev_period = out.groupby(keys)["period"].shift(1)
+    contiguous = prev_period.notna() & (out["period"].map(periods.index) - prev_period.map(
+        lambda p: periods.index(p) if pd.notna(p) else -9) == 1)
+    out["first"] = out["shift"] & ~(prev & contiguous)
+    return out[cols]

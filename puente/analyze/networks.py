@@ -1,0 +1,108 @@
+"""Key players: people, companies and vehicles joined through the events they share (networkx).
+
+The engine pairs entities that are linked to the same event (a join on the event id) and
+collects direct entity–entity links (member, leader, associate ...); networkx computes
+betweenness centrality (who bridges organisations), Louvain communities and paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import networkx as nx
+import pandas as pd
+
+from puente.analyze.chains import ENTITY_KINDS, entity_links
+from puente.analyze.common import EVENT_KINDS
+from puente.engine import Engine
+from puente.errors import UsageError
+
+
+@dataclass
+class Network:
+    graph: nx.Graph
+    nodes: pd.DataFrame
+    edges: pd.DataFrame
+
+
+def _edges(engine: Engine) -> pd.DataFrame:
+    parts = []
+    for kind in EVENT_KINDS:
+        if not engine.has_table(kind):
+            continue
+        links = entity_links(engine, kind)
+        left = links.select(event=links.event, a=links.entity)
+        right = links.select(event2=links.event, b=links.entity)
+        pairs = left.join(right, (left.event == right.event2) & (left.a < right.b))
+        parts.append(pairs.select(a=pairs.a, b=pairs.b, via=pairs.event.cast("string")))
+    lk = engine.table("link")
+    direct = lk.filter(lk.from_kind.isin(ENTITY_KINDS) & lk.to_kind.isin(ENTITY_KINDS) & (lk.from_id != lk.to_id))
+    parts.append(direct.select(
+        a=ibis.least(direct.from_id, direct.to_id), b=ibis.greatest(direct.from_id, direct.to_id),
+        via=ibis.literal("link:").concat(direct.role)))
+    expr = parts[0]
+    for part in parts[1:]:
+        expr = expr.union(part)
+    return engine.run(expr)
+
+
+def _labels(engine: Engine) -> pd.DataFrame:
+    frames = []
+    specs = {"person": lambda t: t.given_names.fill_null("").concat(" ", t.surname1.fill_null("")),
+             "organization": lambda t: t.name, "vehicle": lambda t: t.plate.fill_null(t.vin)}
+    for kind, label in specs.items():
+        if engine.has_table(kind):
+            t = engine.table(kind)
+            frames.append(engine.run(t.select(entity=t.id, kind=ibis.literal(kind), label=label(t).strip())))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["entity", "kind", "label"])
+
+
+def build_network(engine: Engine, betweenness_k: int = 1000, seed: int = 0) -> Network:
+    """The entity graph with degree, betweenness, community and event count per entity."""
+    raw = _edges(engine)
+    swap = raw["a"] > raw["b"]  # one orientation whatever the engine's string collation
+    raw.loc[swap, ["a", "b"]] = raw.loc[swap, ["b", "a"]].to_numpy()
+    edges = raw.groupby(["a", "b"], as_index=False).agg(
+        weight=("via", "size"), via=("via", lambda s: "|".join(sorted(set(s)))))
+    g = nx.Graph()
+    for row in edges.itertuples(index=False):
+        g.add_edge(row.a, row.b, weight=int(row.weight), via=row.via)
+    nodes = _labels(engine).drop_duplicates("entity").set_index("entity")
+    nodes = nodes[nodes.index.isin(g.nodes)]
+    if g.number_of_nodes() == 0:
+        return Network(g, pd.DataFrame(columns=["entity", "kind", "label", "degree", "betweenness", "community"]),
+                       edges)
+    # Distance is the inverse of how many events two entities share: strong ties are short.
+    for _, _, data in g.edges(data=True):
+        data["distance"] = 1.0 / data["weight"]
+    k = min(betweenness_k, g.number_of_nodes())
+    between = nx.betweenness_centrality(g, k=None if k == g.number_of_nodes() else k, weight="distance",
+                                        normalized=True, seed=seed)
+    communities = nx.community.louvain_communities(g, weight="weight", seed=seed)
+    community = {n: i for i, members in enumerate(sorted(communities, key=lambda c: (-len(c), min(c))))
+                 for n in members}
+    frame = pd.DataFrame({"entity": list(g.nodes)})
+    frame["kind"] = frame["entity"].map(nodes["kind"]) if len(nodes) else None
+    frame["label"] = frame["entity"].map(nodes["label"]) if len(nodes) else None
+    frame["degree"] = frame["entity"].map(dict(g.degree())).astype("int64")
+    frame["betweenness"] = frame["entity"].map(between).round(12)
+    frame["community"] = frame["entity"].map(community).astype("int64")
+    frame["events"] = frame["entity"].map(
+        lambda n: len({v for _, _, d in g.edges(n, data=True) for v in d["via"].split("|") if not v.startswith("link:")}))
+    frame = frame.sort_values(["betweenness", "degree", "entity"], ascending=[False, False, True])
+    frame["rank"] = range(1, len(frame) + 1)
+    return Network(g, frame.reset_index(drop=True), edges.sort_values(["a", "b"]).reset_index(drop=True))
+
+
+def path(network: Network, source: str, target: str) -> pd.DataFrame:
+    """The shortest path between two entities, one row per hop with the events (or links) that join them."""
+    for node in (source, target):
+        if node not in network.graph:
+            raise UsageError("unknown_entity", entity=node)
+    try:
+        hops = nx.shortest_path(network.graph, source, target, weight="distance")
+    except nx.NetworkXNoPath:
+        return pd.DataFrame(columns=["step", "from", "to", "via"])
+    return pd.DataFrame([{"step": i + 1, "from": a, "to": b, "via": network.graph.edges[a, b]["via"]}
+                         for i, (a, b) in enumerate(zip(hops, hops[1:]))])

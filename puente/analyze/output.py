@@ -1,0 +1,136 @@
+"""Writing results: CSV and Parquet per table, GeoJSON, PNG charts (matplotlib) and one HTML page."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+TITLES = {
+    "corridors": "Corridors / Corredores", "hotspots": "Hotspots / Puntos calientes",
+    "alerts": "Spike alerts / Alertas de aumento", "precursors": "Precursors and labs / Precursores y laboratorios",
+    "firearms": "Firearm flows / Flujos de armas", "networks": "Key players / Actores clave",
+    "cbp": "CBP drug seizure statistics / Estadísticas de aseguramientos de CBP",
+}
+
+
+def write_result(name: str, result: dict[str, Any], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for key, value in result.items():
+        if key.endswith(".geojson"):
+            path = out / f"{name}_{key}"
+            path.write_text(json.dumps(value, ensure_ascii=False, default=str), encoding="utf-8")
+            written.append(path)
+            continue
+        frame = value
+        for suffix in ("csv", "parquet"):
+            path = out / f"{name}_{key}.{suffix}"
+            if suffix == "csv":
+                frame.to_csv(path, index=False)
+            else:
+                frame.to_parquet(path, index=False)
+            written.append(path)
+    charts = CHARTS.get(name, lambda r, o: [])(result, out)
+    written += charts
+    written.append(write_html(name, result, charts, out))
+    return written
+
+
+def write_html(name: str, result: dict[str, Any], charts: list[Path], out: Path) -> Path:
+    parts = [f"<!doctype html><html lang='en'><meta charset='utf-8'><title>{html.escape(TITLES[name])}</title>",
+             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:12px}"
+             "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:900px;display:block;margin:1em 0}</style>",
+             f"<h1>{html.escape(TITLES[name])}</h1>"]
+    for chart in charts:
+        parts.append(f"<img src='{html.escape(chart.name)}' alt='{html.escape(chart.stem)}'>")
+    for key, value in result.items():
+        if isinstance(value, pd.DataFrame):
+            parts.append(f"<h2>{html.escape(key)} ({len(value)} rows / filas)</h2>")
+            parts.append(value.head(50).to_html(index=False, na_rep="", float_format=lambda x: f"{x:,.4g}"))
+    path = out / f"{name}.html"
+    path.write_text("\n".join(parts) + "</html>", encoding="utf-8")
+    return path
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _barh(frame: pd.DataFrame, label: str, value: str, title: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(9, max(2.5, 0.35 * len(frame) + 1)))
+    ax.barh(frame[label].astype(str)[::-1], frame[value][::-1], color="#2b6ca3")
+    ax.set_xlabel(value)
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def _cbp_charts(result: dict[str, Any], out: Path) -> list[Path]:
+    trends = result["trends"]
+    fen = trends[(trends["drug"] == "fentanyl") & (trends["region"] == "Southwest Border")]
+    top = fen.groupby("aor")["pounds"].sum().nlargest(6).index
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for aor in top:
+        series = fen[fen["aor"] == aor].groupby("period")["pounds"].sum()
+        ax.plot(series.index, series.values, label=aor.title())
+    ax.set_ylabel("lb")
+    ax.set_title("Fentanyl seized per month, Southwest Border / Fentanilo asegurado por mes, frontera suroeste")
+    ax.legend(fontsize=8)
+    paths = [_save(fig, out / "cbp_fentanyl_monthly.png")]
+    share = result["fentanyl_share"]
+    overall = share[share["fiscal_year"] == 0].sort_values("pound_share", ascending=False)
+    paths.append(_barh(overall.assign(label=overall["aor"].str.title()), "label", "pound_share",
+                       "Share of fentanyl (lb) within field offices and within sectors, FY2019–FY2022",
+                       out / "cbp_fentanyl_share.png"))
+    return paths
+
+
+def _corridor_charts(result: dict[str, Any], out: Path) -> list[Path]:
+    top = result["top"]
+    if top.empty:
+        return []
+    top = top.assign(label=top["origin"] + " → " + top["crossing"] + " → " + top["destination"])
+    return [_barh(top, "label", "kg", "Top corridors by kg / Corredores principales por kg", out / "corridors_top.png")]
+
+
+def _hotspot_charts(result: dict[str, Any], out: Path) -> list[Path]:
+    cells = result["cells"]
+    cells = cells[cells["resolution"] == cells["resolution"].min()]
+    fig, ax = plt.subplots(figsize=(8, 6))
+    colors = {"hot": "#c0392b", "cold": "#2e86c1", "not_significant": "#bbbbbb"}
+    for cls, color in colors.items():
+        part = cells[cells["hotspot"] == cls]
+        ax.scatter(part["lon"], part["lat"], s=8 + part["events"].clip(upper=200), c=color, label=cls, alpha=0.7)
+    ax.set_title("Gi* hot and cold spots / Puntos calientes y fríos (Gi*)")
+    ax.legend()
+    return [_save(fig, out / "hotspots_gi.png")]
+
+
+def _firearm_charts(result: dict[str, Any], out: Path) -> list[Path]:
+    ttc = result["time_to_crime"]
+    buckets = ttc[~ttc["bucket"].str.startswith("q")]
+    return [_barh(buckets, "bucket", "traces", "Time to crime (days) / Tiempo al delito (días)",
+                  out / "firearms_time_to_crime.png")]
+
+
+def _network_charts(result: dict[str, Any], out: Path) -> list[Path]:
+    players = result["players"].head(20)
+    if players.empty:
+        return []
+    players = players.assign(name=players["label"].fillna(players["entity"]))
+    return [_barh(players, "name", "betweenness", "Betweenness centrality / Centralidad de intermediación",
+                  out / "networks_players.png")]
+
+
+CHARTS = {"cbp": _cbp_charts, "corridors": _corridor_charts, "hotspots": _hotspot_charts,
+          "firearms": _firearm_charts, "networks": _network_charts}

@@ -1,0 +1,92 @@
+"""The analyses by name: each takes an engine and returns named tables (pandas) and GeoJSON.
+
+These are the plain Python entry points the CLI and the API share:
+``run_analysis("corridors", engine)`` → ``{"flows": DataFrame, "top": DataFrame, ...}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pandas as pd
+
+from puente.analyze import alerts, cbp, corridors, firearms, hotspots, networks, precursors
+from puente.engine import Engine
+from puente.errors import UsageError
+
+Result = dict[str, Any]  # name -> DataFrame, or a GeoJSON dict for names ending in ".geojson"
+
+
+def _corridors(engine: Engine, period: str = "month") -> Result:
+    flows = corridors.corridor_flows(engine, period)
+    return {
+        "flows": flows,
+        "top": corridors.top_corridors(flows, 10),
+        "ports": corridors.port_shares(engine, period),
+        "shifts": corridors.route_shifts(flows, ["origin", "crossing", "destination"]),
+        "port_shifts": corridors.route_shifts(flows, ["crossing"]),
+    }
+
+
+def _hotspots(engine: Engine, period: str = "month") -> Result:
+    cells = hotspots.hotspots(engine, kinds=("seizure", "lab_site"))
+    return {"cells": cells, "series": hotspots.cell_series(engine, 6, period, ("seizure", "lab_site")),
+            "cells.geojson": hotspots.to_geojson(cells[cells["events"] > 0])}
+
+
+def _alerts(engine: Engine, period: str = "month") -> Result:
+    found = alerts.spike_alerts(engine, ("seizure", "lab_site"))
+    return dict(found)
+
+
+def _precursors(engine: Engine, period: str = "month") -> Result:
+    regions = precursors.lab_regions(engine)
+    return {"risk": precursors.diversion_risk(engine), "lab_regions": regions,
+            "lab_regions.geojson": hotspots.to_geojson(regions)}
+
+
+def _firearms(engine: Engine, period: str = "month") -> Result:
+    return {"source_states": firearms.source_states(engine), "dealers": firearms.dealers(engine),
+            "purchasers": firearms.purchasers(engine), "time_to_crime": firearms.time_to_crime(engine),
+            "multiple_sales": firearms.multiple_sales(engine), "state_flows": firearms.state_flows(engine),
+            "shared_corridors": firearms.shared_corridors(engine, corridors.corridor_flows(engine, period))}
+
+
+def _networks(engine: Engine, period: str = "month") -> Result:
+    net = networks.build_network(engine)
+    return {"players": net.nodes, "edges": net.edges}
+
+
+def _cbp(engine: Engine, period: str = "month") -> Result:
+    return {"trends": cbp.monthly_trends(engine, period=period), "fentanyl_share": cbp.fentanyl_share(engine)}
+
+
+ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
+    "corridors": ("seizure", _corridors),
+    "hotspots": ("seizure", _hotspots),
+    "alerts": ("seizure", _alerts),
+    "precursors": ("precursor_shipment", _precursors),
+    "firearms": ("firearm_trace", _firearms),
+    "networks": ("link", _networks),
+    "cbp": ("seizure_aggregate", _cbp),
+}
+
+
+def has_rows(engine: Engine, table: str) -> bool:
+    if not engine.has_table(table):
+        return False
+    t = engine.table(table)
+    return bool(engine.run(t.limit(1).count().as_table()).iloc[0, 0])
+
+
+def run_analysis(name: str, engine: Engine, period: str = "month") -> Result:
+    if name not in ANALYSES:
+        raise UsageError("unknown_analysis", name=name, names=", ".join([*ANALYSES, "all"]))
+    needs, fn = ANALYSES[name]
+    if not has_rows(engine, needs):
+        raise UsageError("analysis_needs", name=name, kind=needs)
+    return fn(engine, period)
+
+
+def tables(result: Result) -> dict[str, pd.DataFrame]:
+    return {k: v for k, v in result.items() if isinstance(v, pd.DataFrame)}

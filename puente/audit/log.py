@@ -1,0 +1,143 @@
+"""The append-only audit log: every export, import, revocation, purge, policy change and read of
+partner data appends one entry here (time, actor, action, records, agreement clause, reason).
+
+Each entry is serialised canonically (:func:`entry_bytes`) and becomes an RFC 9162 leaf. Every
+append stores the new tree root and the node's signature over the checkpoint for the new size,
+so ``puente audit verify`` can locate an edited, deleted, reordered, inserted or truncated entry.
+Appends join the caller's transaction: an export that rolls back leaves no audit entry either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from puente.audit import merkle
+from puente.audit.checkpoint import Checkpoint
+from puente.node import Node
+from puente.store.base import Store
+
+ENTRY_VERSION = 1
+_RECORDS_SCHEMA = pa.schema([("idx", pa.int64()), ("pos", pa.int64()), ("record_id", pa.string())])
+
+
+@dataclass(frozen=True)
+class Entry:
+    index: int
+    at: str
+    node: str
+    actor: str
+    action: str
+    records_count: int
+    records_sha256: str
+    clause: str | None
+    reason: str
+
+
+def records_digest(records: Iterable[str]) -> tuple[int, str]:
+    """Count and SHA-256 of the record ids, each followed by a newline, in order."""
+    digest = hashlib.sha256()
+    count = 0
+    for rid in records:
+        digest.update(rid.encode() + b"\n")
+        count += 1
+    return count, digest.hexdigest()
+
+
+def entry_bytes(e: Entry) -> bytes:
+    """The canonical form of an entry: sorted-key compact JSON in UTF-8 (the leaf data)."""
+    doc = {"v": ENTRY_VERSION, "index": e.index, "at": e.at, "node": e.node, "actor": e.actor, "action": e.action,
+           "records_count": e.records_count, "records_sha256": e.records_sha256, "clause": e.clause,
+           "reason": e.reason}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _head(store: Store, lock: bool = False) -> tuple[int, list[bytes]]:
+    sql = "SELECT size, frontier FROM audit_head WHERE name = 'head'"
+    if lock and store.dialect == "postgres":
+        sql += " FOR UPDATE"
+    rows = store.query(sql)
+    if not rows:
+        return 0, []
+    size, front = rows[0]
+    return int(size), [bytes.fromhex(h) for h in json.loads(front)]
+
+
+def append(store: Store, node: Node, actor: str, action: str, records: list[str], clause: str | None,
+           reason: str) -> int:
+    """Append one entry and sign the checkpoint for the new size. Returns the entry's index."""
+    with store.transaction():
+        size, front = _head(store, lock=True)
+        count, digest = records_digest(records)
+        entry = Entry(size, now_iso(), node.name, actor, action, count, digest, clause, reason)
+        leaf = merkle.leaf_hash(entry_bytes(entry))
+        front = merkle.frontier_append(front, size, leaf)
+        checkpoint = Checkpoint(node.name, size + 1, merkle.root_from_frontier(front), entry.at).signed(
+            node.signing_key)
+        store.execute(
+            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [size, entry.at, entry.node, actor, action, count, digest, clause, reason, leaf.hex(),
+             checkpoint.root.hex(), checkpoint.signature.hex()],
+        )
+        if records:
+            store.insert_arrow("audit_records", pa.table(
+                {"idx": pa.array([size] * count, pa.int64()), "pos": pa.array(range(count), pa.int64()),
+                 "record_id": pa.array(records, pa.string())}, schema=_RECORDS_SCHEMA))
+        store.execute("DELETE FROM audit_head WHERE name = 'head'")
+        store.execute("INSERT INTO audit_head VALUES ('head', ?, ?, ?, ?, ?)",
+                      [checkpoint.size, checkpoint.root.hex(), checkpoint.at, json.dumps([h.hex() for h in front]),
+                       checkpoint.signature.hex()])
+    return size
+
+
+def latest_checkpoint(store: Store, node: Node) -> Checkpoint:
+    """The signed checkpoint of the current log (size 0: the empty tree, signed now)."""
+    rows = store.query("SELECT size, root, logged_at, signature FROM audit_head WHERE name = 'head'")
+    if not rows:
+        return Checkpoint(node.name, 0, merkle.EMPTY_ROOT, now_iso()).signed(node.signing_key)
+    size, root, at, sig = rows[0]
+    return Checkpoint(node.name, int(size), bytes.fromhex(root), at, bytes.fromhex(sig))
+
+
+def leaf_hashes(store: Store, size: int | None = None) -> list[bytes]:
+    sql = "SELECT leaf_hash FROM audit_log ORDER BY idx"
+    rows = store.query(sql + (" LIMIT ?" if size is not None else ""), [size] if size is not None else [])
+    return [bytes.fromhex(r[0]) for r in rows]
+
+
+def consistency_proof(store: Store, size1: int, size2: int) -> list[bytes]:
+    return merkle.consistency_proof(leaf_hashes(store, size2), size1)
+
+
+def inclusion_proof(store: Store, index: int, size: int) -> list[bytes]:
+    return merkle.inclusion_proof(leaf_hashes(store, size), index)
+
+
+def entries(store: Store, limit: int = 50, action: str | None = None) -> list[dict[str, Any]]:
+    where, params = ("WHERE action = ?", [action]) if action else ("", [])
+    rows = store.query(
+        f"SELECT idx, logged_at, actor, action, records_count, clause, reason FROM audit_log {where} "
+        "ORDER BY idx DESC LIMIT ?", [*params, limit])
+    keys = ("index", "at", "actor", "action", "records", "clause", "reason")
+    return [dict(zip(keys, r)) for r in reversed(rows)]
+
+
+def entry_records(store: Store, index: int) -> list[str]:
+    return [r[0] for r in store.query("SELECT record_id FROM audit_records WHERE idx = ? ORDER BY pos", [index])]
+
+
+def publish(store: Store, checkpoint: Checkpoint, partner: str, bundle_id: str) -> None:
+    """Remember a checkpoint sent to a partner (who keeps a copy: the outside witness)."""
+    store.execute("INSERT INTO audit_published VALUES (?, ?, ?, ?, ?, ?)",
+                  [partner, checkpoint.size, checkpoint.root.hex(), checkpoint.at, checkpoint.signature.hex(),
+                   bundle_id])

@@ -1,0 +1,37 @@
+"""Audit tables (migrations 200–299).
+
+``audit_log``        one row per entry: its fields, its RFC 9162 leaf hash, the tree root after it
+                     and the node's Ed25519 signature over the checkpoint (index + 1, root, time).
+``audit_records``    the record ids an entry names (in order); the entry commits to their SHA-256.
+``audit_head``       the latest signed checkpoint and the tree frontier, so appends are O(log n)
+                     and a truncated log is detected.
+``audit_published``  checkpoints this node sent to partners (they hold copies: the outside witness).
+``audit_partner``    checkpoints received from partners, with the consistency proof that linked them.
+"""
+
+from __future__ import annotations
+
+from puente.store.base import Store
+from puente.store.migrations import register
+
+
+@register(200, "audit log, records, head, published and partner checkpoints")
+def _audit(store: Store) -> None:
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS audit_log (idx BIGINT PRIMARY KEY, logged_at TEXT, node TEXT, actor TEXT, action TEXT, "
+        "records_count BIGINT, records_sha256 TEXT, clause TEXT, reason TEXT, leaf_hash TEXT, tree_root TEXT, "
+        "signature TEXT)"
+    )
+    store.execute("CREATE TABLE IF NOT EXISTS audit_records (idx BIGINT, pos BIGINT, record_id TEXT)")
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS audit_head (name TEXT PRIMARY KEY, size BIGINT, root TEXT, logged_at TEXT, "
+        "frontier TEXT, signature TEXT)"
+    )
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS audit_published (partner TEXT, size BIGINT, root TEXT, logged_at TEXT, signature TEXT, "
+        "bundle_id TEXT)"
+    )
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS audit_partner (partner TEXT, size BIGINT, root TEXT, logged_at TEXT, signature TEXT, "
+        "public_key TEXT, proof TEXT, bundle_id TEXT, received_at TIMESTAMP)"
+    )

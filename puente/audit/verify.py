@@ -1,0 +1,130 @@
+"""Check the stored audit log against itself, its signatures and the checkpoints shared with partners.
+
+Every problem carries the position (0-based entry index) where the log stops being the log that
+was signed: an edited entry fails its leaf hash or its signed root; a deleted, inserted or
+reordered entry breaks the index sequence and the signed roots; a truncated log is shorter than
+its signed head or than a checkpoint already given to a partner.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from puente.audit import merkle
+from puente.audit.checkpoint import Checkpoint, public_key_from_pem
+from puente.audit.log import Entry, entry_bytes, records_digest
+from puente.errors import ProofError
+from puente.store.base import Store
+
+
+@dataclass(frozen=True)
+class Problem:
+    position: int
+    key: str  # message key (audit/messages.yaml)
+    detail: str = ""
+
+
+@dataclass
+class VerifyReport:
+    size: int
+    root: bytes
+    problems: list[Problem]
+    partner_checkpoints: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _record_digests(store: Store) -> dict[int, tuple[int, str]]:
+    out: dict[int, tuple[int, str]] = {}
+    current: int | None = None
+    ids: list[str] = []
+    for idx, rid in store.query("SELECT idx, record_id FROM audit_records ORDER BY idx, pos"):
+        if idx != current:
+            if current is not None:
+                out[current] = records_digest(ids)
+            current, ids = idx, []
+        ids.append(rid)
+    if current is not None:
+        out[current] = records_digest(ids)
+    return out
+
+
+def verify_log(store: Store, node_name: str, key: Ed25519PublicKey) -> VerifyReport:
+    problems: list[Problem] = []
+    digests = _record_digests(store)
+    rows = store.query(
+        "SELECT idx, logged_at, node, actor, action, records_count, records_sha256, clause, reason, leaf_hash, tree_root, "
+        "signature FROM audit_log ORDER BY idx")
+    leaves: list[bytes] = []
+    front: list[bytes] = []
+    root_broken = False
+    for pos, (idx, at, node, actor, action, count, sha, clause, reason, leaf, tree_root, sig) in enumerate(rows):
+        if idx != pos:
+            problems.append(Problem(pos, "audit_bad_index", f"{idx}"))
+        entry = Entry(int(idx), at, node, actor, action, int(count), sha, clause, reason)
+        computed = merkle.leaf_hash(entry_bytes(entry))
+        if computed.hex() != leaf:
+            problems.append(Problem(pos, "audit_bad_leaf"))
+        if digests.get(int(idx), (0, records_digest([])[1])) != (int(count), sha):
+            problems.append(Problem(pos, "audit_bad_records"))
+        front = merkle.frontier_append(front, pos, computed)
+        leaves.append(computed)
+        root = merkle.root_from_frontier(front)
+        if not root_broken:
+            checkpoint = Checkpoint(node_name, pos + 1, bytes.fromhex(tree_root), at, bytes.fromhex(sig))
+            if not checkpoint.valid(key):
+                problems.append(Problem(pos, "audit_bad_signature"))
+                root_broken = True
+            elif root != checkpoint.root:
+                problems.append(Problem(pos, "audit_bad_root"))
+                root_broken = True
+    size = len(rows)
+    root = merkle.root_from_frontier(front)
+    head = store.query("SELECT size, root, logged_at, signature FROM audit_head WHERE name = 'head'")
+    if head:
+        h_size, h_root, h_at, h_sig = head[0]
+        checkpoint = Checkpoint(node_name, int(h_size), bytes.fromhex(h_root), h_at, bytes.fromhex(h_sig))
+        if not checkpoint.valid(key):
+            problems.append(Problem(size, "audit_bad_head"))
+        elif checkpoint.size > size:
+            problems.append(Problem(size, "audit_truncated", str(checkpoint.size)))
+        elif checkpoint.size < size or checkpoint.root != root:
+            problems.append(Problem(min(checkpoint.size, size), "audit_head_mismatch", str(checkpoint.size)))
+    elif size:
+        problems.append(Problem(0, "audit_no_head"))
+    for partner, p_size, p_root, p_at, p_sig in store.query(
+            "SELECT partner, size, root, logged_at, signature FROM audit_published ORDER BY size"):
+        checkpoint = Checkpoint(node_name, int(p_size), bytes.fromhex(p_root), p_at, bytes.fromhex(p_sig))
+        if checkpoint.size > size:
+            problems.append(Problem(size, "audit_truncated_published", f"{partner}:{checkpoint.size}"))
+        elif merkle.root(leaves[: checkpoint.size]) != checkpoint.root:
+            problems.append(Problem(checkpoint.size, "audit_published_mismatch", partner))
+    problems.sort(key=lambda p: p.position)
+    return VerifyReport(size=size, root=root, problems=problems)
+
+
+def verify_partner_checkpoints(store: Store) -> tuple[int, list[Problem]]:
+    """Re-check every checkpoint received from partners: signature, and that each log only grew."""
+    problems: list[Problem] = []
+    rows = store.query("SELECT partner, size, root, logged_at, signature, public_key, proof FROM audit_partner "
+                       "ORDER BY partner, received_at, size")
+    previous: dict[str, Checkpoint] = {}
+    for partner, size, root, at, sig, pem, proof in rows:
+        checkpoint = Checkpoint(partner, int(size), bytes.fromhex(root), at, bytes.fromhex(sig))
+        if not checkpoint.valid(public_key_from_pem(pem)):
+            problems.append(Problem(int(size), "audit_partner_bad_signature", partner))
+            continue
+        before = previous.get(partner)
+        if before is not None:
+            try:
+                merkle.verify_consistency(before.size, checkpoint.size, [bytes.fromhex(h) for h in json.loads(proof)],
+                                          before.root, checkpoint.root)
+            except ProofError as exc:
+                problems.append(Problem(int(size), "audit_partner_inconsistent", f"{partner}: {exc.args_['reason']}"))
+        previous[partner] = checkpoint
+    return len(rows), problems

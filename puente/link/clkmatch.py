@@ -1,0 +1,99 @@
+"""Comparing two sets of encodings: LSH blocking on the filters themselves, or all pairs.
+
+Blocking uses Hamming locality-sensitive hashing on the filter bits: ``bands`` groups of
+``rows`` bit positions (chosen by a key derived from the shared secret); two filters are
+compared when all the bits of at least one band agree. Similar filters agree on most bits,
+so they collide in some band with high probability, while unrelated filters almost never
+do. No extra information leaves either node: blocking reads only the encodings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+from puente.link.clk import BITS, dice
+
+DEFAULT_BANDS = 40
+DEFAULT_ROWS = 24
+
+
+def band_positions(seed: bytes, bands: int = DEFAULT_BANDS, rows: int = DEFAULT_ROWS) -> np.ndarray:
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed).digest()[:8], "little"))
+    return np.stack([rng.choice(BITS, size=rows, replace=False) for _ in range(bands)])
+
+
+def _band_keys(packed: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """(n, bands) uint64 keys: the selected bits of each band packed into one integer."""
+    byte_idx, shift = positions // 8, 7 - positions % 8
+    keys = np.zeros((packed.shape[0], positions.shape[0]), dtype=np.uint64)
+    for j in range(positions.shape[1]):
+        bit = (packed[:, byte_idx[:, j]] >> shift[:, j].astype(np.uint8)) & 1
+        keys |= bit.astype(np.uint64) << np.uint64(j)
+    return keys
+
+
+def candidate_pairs(a: np.ndarray, b: np.ndarray, positions: np.ndarray, max_block: int = 2000) -> np.ndarray:
+    """Distinct (i, j) pairs whose filters agree on every bit of at least one band.
+
+    Blocks larger than ``max_block`` on either side (degenerate keys, e.g. nearly empty
+    filters) are skipped rather than allowed to explode into a cross product."""
+    ka, kb = _band_keys(a, positions), _band_keys(b, positions)
+    found: list[np.ndarray] = []
+    for band in range(positions.shape[0]):
+        left = pd.DataFrame({"key": ka[:, band], "i": np.arange(len(a), dtype=np.int64)})
+        right = pd.DataFrame({"key": kb[:, band], "j": np.arange(len(b), dtype=np.int64)})
+        sizes_l, sizes_r = left["key"].value_counts(), right["key"].value_counts()
+        big = set(sizes_l[sizes_l > max_block].index) | set(sizes_r[sizes_r > max_block].index)
+        if big:
+            left, right = left[~left["key"].isin(big)], right[~right["key"].isin(big)]
+        joined = left.merge(right, on="key")
+        found.append(joined["i"].to_numpy() * len(b) + joined["j"].to_numpy())
+    if not found:
+        return np.empty((0, 2), dtype=np.int64)
+    flat = np.unique(np.concatenate(found))
+    return np.stack([flat // len(b), flat % len(b)], axis=1)
+
+
+def score_pairs(a: np.ndarray, b: np.ndarray, pairs: np.ndarray, threshold: float,
+                chunk: int = 1_000_000) -> pd.DataFrame:
+    """Dice of candidate pairs, keeping those at or above the threshold."""
+    keep_i, keep_j, keep_s = [], [], []
+    for start in range(0, len(pairs), chunk):
+        part = pairs[start:start + chunk]
+        scores = dice(a[part[:, 0]], b[part[:, 1]])
+        mask = scores >= threshold
+        keep_i.append(part[mask, 0])
+        keep_j.append(part[mask, 1])
+        keep_s.append(scores[mask])
+    if not keep_i:
+        return pd.DataFrame({"i": [], "j": [], "score": []})
+    return pd.DataFrame({"i": np.concatenate(keep_i), "j": np.concatenate(keep_j), "score": np.concatenate(keep_s)})
+
+
+def match_blocked(a: np.ndarray, b: np.ndarray, threshold: float, seed: bytes,
+                  bands: int = DEFAULT_BANDS, rows: int = DEFAULT_ROWS) -> pd.DataFrame:
+    return score_pairs(a, b, candidate_pairs(a, b, band_positions(seed, bands, rows)), threshold)
+
+
+def match_all_pairs(a: np.ndarray, b: np.ndarray, threshold: float, chunk: int = 256) -> pd.DataFrame:
+    """Brute force: every filter of ``a`` against every filter of ``b`` (the baseline)."""
+    b64 = b.view(np.uint64)
+    pop_b = np.bitwise_count(b64).sum(axis=1, dtype=np.int32)
+    a64 = a.view(np.uint64)
+    out_i, out_j, out_s = [], [], []
+    for start in range(0, len(a), chunk):
+        block = a64[start:start + chunk]
+        inter = np.bitwise_count(block[:, None, :] & b64[None, :, :]).sum(axis=2, dtype=np.int32)
+        pop_a = np.bitwise_count(block).sum(axis=1, dtype=np.int32)
+        total = pop_a[:, None] + pop_b[None, :]
+        scores = 2.0 * inter / np.maximum(total, 1)
+        ii, jj = np.nonzero(scores >= threshold)
+        out_i.append(ii + start)
+        out_j.append(jj)
+        out_s.append(scores[ii, jj])
+    if not out_i:
+        return pd.DataFrame({"i": [], "j": [], "score": []})
+    return pd.DataFrame({"i": np.concatenate(out_i), "j": np.concatenate(out_j), "score": np.concatenate(out_s)})

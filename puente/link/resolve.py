@@ -1,0 +1,248 @@
+"""Entity resolution with Splink: Fellegi–Sunter, m-probabilities trained with EM.
+
+:func:`resolve` takes a frame of records of one kind (a node's own and its partners', in
+the same table; ``owner_node`` is just another column, so within-node and cross-node
+duplicates are found in one pass), trains the model, scores the blocked pairs and
+clusters them. Every scored pair keeps its evidence: for each comparison, the level that
+applied and its contribution to the match weight (log2 Bayes factor).
+
+Clustering is ours (union–find over pairs in decreasing probability) rather than Splink's,
+so that analyst decisions act as constraints: a *confirm* joins two records whatever the
+model says, a *split* keeps them apart (a merge that would put them together is refused).
+The cluster id is the id of the cluster's anchor: its oldest record (then smallest id), so
+it does not change when a re-run adds newer records.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pandas as pd
+
+from puente.link.specs import Spec, get_spec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Resolution:
+    kind: str
+    pairs: pd.DataFrame  # unique_id_l, unique_id_r, match_weight, match_probability, evidence
+    clusters: dict[str, str]  # record id -> cluster id
+    model: dict[str, Any]  # trained parameters (m/u per level), for the run record
+
+    @property
+    def cluster_count(self) -> int:
+        return len(set(self.clusters.values()))
+
+
+def _db_api(backend: str, spark: Any = None) -> Any:
+    if backend == "duckdb":
+        import duckdb
+        from splink import DuckDBAPI
+
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")
+        return DuckDBAPI(connection=con)
+    if backend == "spark":
+        from splink import SparkAPI
+
+        if spark is None:
+            from puente.link.spark import session
+
+            spark = session()
+        return SparkAPI(spark_session=spark, num_partitions_on_repartition=4)
+    from puente.errors import UsageError
+
+    raise UsageError("link_unknown_backend", backend=backend)
+
+
+def _settings(spec: Spec, prepared: pd.DataFrame) -> Any:
+    from splink import SettingsCreator
+
+    cols = {c for c in prepared.columns if prepared[c].notna().any()}
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=spec.comparisons(cols),
+        blocking_rules_to_generate_predictions=spec.blocking,
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=True,
+        max_iterations=20,
+        em_convergence=0.001,
+    )
+
+
+def train_and_predict(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb", spark: Any = None,
+                      threshold: float = 0.5, seed: int = 1) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Train (prior from deterministic rules, u by random sampling, m by EM) and score pairs."""
+    from splink import Linker
+
+    logging.getLogger("splink").setLevel(logging.ERROR)
+
+    db_api = _db_api(backend, spark)
+    prepared = _typed(prepared)
+    table: Any = prepared
+    if backend == "spark":
+        table = _to_spark(db_api.spark, prepared)
+    linker = Linker(table, _settings(spec, prepared), db_api=db_api, set_up_basic_logging=False)
+    try:
+        linker.training.estimate_probability_two_random_records_match(spec.deterministic, recall=0.8)
+    except Exception as exc:  # too few deterministic matches in a tiny table: keep the default prior
+        log.info("prior estimation skipped: %s", exc)
+    pairs_budget = int(min(5e6, max(1e5, len(prepared) ** 2 / 4)))
+    linker.training.estimate_u_using_random_sampling(max_pairs=pairs_budget, seed=seed)
+    for rule in spec.training_blocks:
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
+        except Exception as exc:  # a blocking rule with no pairs in a small table
+            log.info("EM session %s skipped: %s", rule, exc)
+    scored = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
+    model = linker.misc.save_model_to_json()
+    return _with_evidence(scored, linker), model
+
+
+_LIST_COLUMNS = {"given_keys", "org_tokens"}
+
+
+def _typed(prepared: pd.DataFrame) -> pd.DataFrame:
+    """Every prepared column is text (or a list of text): say so, even when a column is all empty."""
+    out = prepared.copy()
+    for col in out.columns:
+        if col not in _LIST_COLUMNS:
+            out[col] = out[col].astype("string").astype(object).where(out[col].notna(), None)
+    return out
+
+
+def _to_spark(spark: Any, prepared: pd.DataFrame) -> Any:
+    from pyspark.sql.types import ArrayType, StringType, StructField, StructType
+
+    schema = StructType([StructField(c, ArrayType(StringType()) if c in _LIST_COLUMNS else StringType())
+                         for c in prepared.columns])
+    rows = [tuple(None if v is None or (isinstance(v, float) and v != v) else v for v in row)
+            for row in prepared.itertuples(index=False, name=None)]
+    return spark.createDataFrame(rows, schema)
+
+
+def _level_labels(linker: Any) -> dict[str, dict[int, str]]:
+    labels: dict[str, dict[int, str]] = {}
+    for comparison in linker._settings_obj.comparisons:
+        name = comparison.output_column_name
+        labels[name] = {lvl.comparison_vector_value: lvl.label_for_charts for lvl in comparison.comparison_levels}
+    return labels
+
+
+def _with_evidence(scored: pd.DataFrame, linker: Any) -> pd.DataFrame:
+    labels = _level_labels(linker)
+    names = [n for n in labels if f"gamma_{n}" in scored.columns]
+    gammas = {n: scored[f"gamma_{n}"].to_numpy() for n in names}
+    bfs = {n: scored[f"bf_{n}"].to_numpy() if f"bf_{n}" in scored.columns else None for n in names}
+    evidence = []
+    for i in range(len(scored)):
+        items = []
+        for n in names:
+            g = int(gammas[n][i])
+            bf = bfs[n][i] if bfs[n] is not None else 1.0
+            weight = round(math.log2(bf), 2) if bf and bf > 0 else None
+            items.append({"field": n, "level": labels[n].get(g, str(g)), "weight": weight})
+        evidence.append(json.dumps(items, ensure_ascii=False))
+    out = scored[["unique_id_l", "unique_id_r", "match_weight", "match_probability"]].copy()
+    out["evidence"] = evidence
+    return out
+
+
+class _UnionFind:
+    def __init__(self, items: Iterable[str]) -> None:
+        self.parent = {i: i for i in items}
+        self.members: dict[str, set[str]] = {}
+
+    def find(self, x: str) -> str:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def group(self, root: str) -> set[str]:
+        return self.members.get(root, {root})
+
+    def union(self, a: str, b: str, cannot: dict[str, set[str]]) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        ga, gb = self.group(ra), self.group(rb)
+        if len(ga) > len(gb):
+            ra, rb, ga, gb = rb, ra, gb, ga
+        if any(other in gb for rec in ga for other in cannot.get(rec, ())):
+            return False
+        self.parent[ra] = rb
+        self.members[rb] = ga | gb
+        self.members.pop(ra, None)
+        return True
+
+
+def cluster(ids: list[str], pairs: pd.DataFrame, threshold: float, confirms: Iterable[tuple[str, str]] = (),
+            splits: Iterable[tuple[str, str]] = (), anchor_order: dict[str, Any] | None = None) -> dict[str, str]:
+    """Record id -> cluster id, honouring analyst decisions (confirm joins, split separates)."""
+    cannot: dict[str, set[str]] = {}
+    for a, b in splits:
+        cannot.setdefault(a, set()).add(b)
+        cannot.setdefault(b, set()).add(a)
+    uf = _UnionFind(ids)
+    known = set(ids)
+    for a, b in confirms:
+        if a in known and b in known:
+            uf.union(a, b, cannot)
+    strong = pairs[pairs["match_probability"] >= threshold].sort_values("match_probability", ascending=False)
+    for a, b in zip(strong["unique_id_l"], strong["unique_id_r"]):
+        uf.union(a, b, cannot)
+    order = anchor_order or {}
+    groups: dict[str, list[str]] = {}
+    for rec in ids:
+        groups.setdefault(uf.find(rec), []).append(rec)
+    out: dict[str, str] = {}
+    for members in groups.values():
+        anchor = min(members, key=lambda r: (str(order.get(r, "")), r))
+        for rec in members:
+            out[rec] = anchor
+    return out
+
+
+def resolve(kind: str, records: pd.DataFrame, backend: str = "duckdb", spark: Any = None,
+            threshold: float | None = None,
+            confirms: Iterable[tuple[str, str]] = (), splits: Iterable[tuple[str, str]] = (),
+            anchor_order: dict[str, Any] | None = None) -> Resolution:
+    """Resolve the records of one kind (a frame with ``id`` and the model's field names)."""
+    spec = get_spec(kind)
+    threshold = spec.threshold if threshold is None else threshold
+    prepared = spec.prepare(records.reset_index(drop=True))
+    pairs, model = train_and_predict(spec, prepared, backend, spark, threshold=min(0.3, threshold))
+    clusters = cluster(list(prepared["unique_id"]), pairs, threshold, confirms, splits, anchor_order)
+    return Resolution(kind=spec.kind, pairs=pairs, clusters=clusters, model=model)
+
+
+def pair_scores(truth: dict[str, Any], clusters: dict[str, str]) -> dict[str, float]:
+    """Pairwise precision, recall and F1 of a clustering against true entity labels."""
+    def pairs(labels: dict[str, Any]) -> set[tuple[str, str]]:
+        groups: dict[Any, list[str]] = {}
+        for rec, label in labels.items():
+            groups.setdefault(label, []).append(rec)
+        out: set[tuple[str, str]] = set()
+        for members in groups.values():
+            members.sort()
+            out.update((a, b) for i, a in enumerate(members) for b in members[i + 1:])
+        return out
+
+    common = {r: truth[r] for r in clusters if r in truth}
+    true_pairs, found = pairs(common), pairs({r: clusters[r] for r in common})
+    tp = len(true_pairs & found)
+    precision = tp / len(found) if found else 1.0
+    recall = tp / len(true_pairs) if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "true_pairs": len(true_pairs),
+            "found_pairs": len(found), "tp": tp}

@@ -1,0 +1,287 @@
+"""What entity resolution compares for each kind: prepared columns, Splink comparisons,
+blocking rules and the deterministic rules used to estimate the prior.
+
+``prepare(kind, frame)`` turns store rows (or any frame with the model's field names) into
+the normalized columns below; the comparisons are written as portable SQL on those
+columns so the same spec runs on DuckDB and on Spark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pandas as pd
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+
+from puente.link import normalize as nz
+
+
+def _lvl(sql: str, label: str) -> dict[str, str]:
+    return {"sql_condition": sql, "label_for_charts": label}
+
+
+def _null(col: str) -> Any:
+    return cll.NullLevel(col).configure(label_for_charts=f"{col} missing")
+
+
+def _none_if_empty(values: list[str]) -> list[str] | None:
+    return values or None
+
+
+@dataclass
+class Spec:
+    kind: str
+    prepare: Callable[[pd.DataFrame], pd.DataFrame]
+    comparisons: Callable[[set[str]], list[Any]]
+    blocking: list[str]
+    training_blocks: list[str]
+    deterministic: list[str]
+    threshold: float = 0.9  # clustering threshold on match probability (few fields -> lower)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# -- person ------------------------------------------------------------------------------
+def prepare_person(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({"unique_id": df["id"].astype(str)})
+    given = df.get("given_names", pd.Series([None] * len(df)))
+    out["given_norm"] = [nz.name_key(v) for v in given]
+    out["given_first"] = [nz.first_given(v) for v in given]
+    out["given_keys"] = [_none_if_empty(nz.given_keys(v)) for v in given]
+    sur = [nz.split_surnames(a, b) for a, b in zip(df.get("surname1", [None] * len(df)),
+                                                   df.get("surname2", [None] * len(df)))]
+    out["s1"] = [s[0] for s in sur]
+    out["s2"] = [s[1] for s in sur]
+    out["s1p"] = [nz.phonetic(s[0]) if s[0] else None for s in sur]
+    out["s2p"] = [nz.phonetic(s[1]) if s[1] else None for s in sur]
+    out["surname_pkey"] = ["|".join(nz.surname_keys(*s)) if s[0] and s[1] else None for s in sur]
+    out["surname_all"] = [" ".join(p for p in s if p) or None for s in sur]
+    dob = pd.to_datetime(df.get("birth_date", pd.Series([None] * len(df))), errors="coerce")
+    out["dob"] = dob.dt.strftime("%Y-%m-%d").where(dob.notna(), None)
+    out["dob_y"] = dob.dt.strftime("%Y").where(dob.notna(), None)
+    out["dob_m"] = dob.dt.strftime("%m").where(dob.notna(), None)
+    out["dob_d"] = dob.dt.strftime("%d").where(dob.notna(), None)
+    curp = [nz.curp_parts(v) for v in df.get("curp", [None] * len(df))]
+    out["curp"] = [c["curp"] for c in curp]
+    out["curp_stem"] = [c["curp_stem"] for c in curp]
+    out["id_number"] = [nz.compact(v) for v in df.get("id_number", [None] * len(df))]
+    for extra in ("address", "postcode", "suburb"):  # FEBRL-style extras when present
+        if extra in df.columns:
+            out[extra] = [nz.name_key(v) for v in df[extra]]
+    return out
+
+
+def person_comparisons(cols: set[str]) -> list[Any]:
+    comps = [
+        cl.CustomComparison(output_column_name="given_names", comparison_levels=[
+            _null("given_norm"),
+            cll.ExactMatchLevel("given_norm").configure(label_for_charts="given names identical"),
+            _lvl("given_first_l = given_first_r", "first given name same (nickname and spelling aware)"),
+            cll.ArrayIntersectLevel("given_keys", 1).configure(label_for_charts="a given name in common"),
+            cll.JaroWinklerLevel("given_norm", 0.88).configure(label_for_charts="given names similar (JW>=0.88)"),
+            cll.ElseLevel(),
+        ]),
+        cl.CustomComparison(output_column_name="surnames", comparison_levels=[
+            _null("surname_all"),
+            _lvl("s1_l = s1_r AND s2_l = s2_r", "both surnames, same order"),
+            _lvl("s1_l = s2_r AND s2_l = s1_r", "both surnames, swapped"),
+            _lvl("surname_pkey_l = surname_pkey_r", "both surnames sound alike (any order)"),
+            _lvl("(s2_l IS NULL OR s2_r IS NULL) AND (s1p_l = s1p_r OR s1p_l = s2p_r OR s2p_l = s1p_r)",
+                 "one surname missing, the other agrees"),
+            _lvl("s1p_l = s1p_r OR s1p_l = s2p_r OR s2p_l = s1p_r OR s2p_l = s2p_r", "one surname in common"),
+            cll.JaroWinklerLevel("surname_all", 0.9).configure(label_for_charts="surnames similar (JW>=0.9)"),
+            cll.ElseLevel(),
+        ]),
+        cl.CustomComparison(output_column_name="birth_date", comparison_levels=[
+            _null("dob"),
+            cll.ExactMatchLevel("dob").configure(label_for_charts="birth date identical"),
+            _lvl("dob_y_l = dob_y_r AND dob_m_l = dob_d_r AND dob_d_l = dob_m_r",
+                 "day and month swapped (dd/mm vs mm/dd)"),
+            cll.LevenshteinLevel("dob", 1).configure(label_for_charts="birth date one digit off"),
+            _lvl("dob_y_l = dob_y_r", "same birth year"),
+            cll.ElseLevel(),
+        ]),
+    ]
+    if "curp" in cols:
+        comps.append(cl.CustomComparison(output_column_name="curp", comparison_levels=[
+            _null("curp"),
+            cll.ExactMatchLevel("curp").configure(label_for_charts="CURP identical"),
+            _lvl("curp_stem_l = curp_stem_r", "CURP name letters and birth date agree"),
+            cll.LevenshteinLevel("curp", 2).configure(label_for_charts="CURP within 2 edits"),
+            cll.ElseLevel(),
+        ]))
+    if "id_number" in cols:
+        comps.append(cl.CustomComparison(output_column_name="id_number", comparison_levels=[
+            _null("id_number"),
+            cll.ExactMatchLevel("id_number").configure(label_for_charts="identifier identical"),
+            cll.LevenshteinLevel("id_number", 2).configure(label_for_charts="identifier within 2 edits"),
+            cll.ElseLevel(),
+        ]))
+    if "address" in cols:
+        comps.append(cl.JaroWinklerAtThresholds("address", [0.9, 0.75]))
+    for col in ("postcode", "suburb"):
+        if col in cols:
+            comps.append(cl.LevenshteinAtThresholds(col, [1]))
+    return comps
+
+
+PERSON = Spec(
+    kind="person",
+    prepare=prepare_person,
+    comparisons=person_comparisons,
+    blocking=[
+        "l.dob = r.dob",
+        "l.s1p = r.s1p AND l.given_first = r.given_first",
+        "l.s1p = r.s2p AND l.given_first = r.given_first",
+        "l.surname_pkey = r.surname_pkey AND l.dob_y = r.dob_y",
+        "l.curp_stem = r.curp_stem",
+        "l.id_number = r.id_number",
+    ],
+    training_blocks=["l.dob = r.dob", "l.s1p = r.s1p AND l.given_first = r.given_first"],
+    deterministic=["l.curp = r.curp", "l.id_number = r.id_number",
+                   "l.given_first = r.given_first AND l.s1p = r.s1p AND l.dob = r.dob"],
+)
+
+
+# -- organization ------------------------------------------------------------------------
+def prepare_organization(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({"unique_id": df["id"].astype(str)})
+    out["org_name"] = [nz.org_key(v) for v in df["name"]]
+    out["org_first"] = [n.split()[0] if n else None for n in out["org_name"]]
+    out["org_tokens"] = [_none_if_empty(sorted({nz.phonetic(w) for w in n.split()})) if n else None
+                         for n in out["org_name"]]
+    tax = [nz.taxid_parts(v) for v in df.get("tax_id", [None] * len(df))]
+    out["taxid"] = [t["taxid"] for t in tax]
+    out["taxid_stem"] = [t["taxid_stem"] for t in tax]
+    out["country"] = df.get("country", pd.Series([None] * len(df))).astype(object).where(lambda s: s.notna(), None)
+    return out
+
+
+def organization_comparisons(cols: set[str]) -> list[Any]:
+    return [
+        cl.CustomComparison(output_column_name="name", comparison_levels=[
+            _null("org_name"),
+            cll.ExactMatchLevel("org_name").configure(label_for_charts="name identical (legal form ignored)"),
+            cll.JaroWinklerLevel("org_name", 0.92).configure(label_for_charts="name similar (JW>=0.92)"),
+            cll.ArrayIntersectLevel("org_tokens", 2).configure(label_for_charts="two name words in common"),
+            cll.ElseLevel(),
+        ]),
+        cl.CustomComparison(output_column_name="tax_id", comparison_levels=[
+            _null("taxid"),
+            cll.ExactMatchLevel("taxid").configure(label_for_charts="RFC/EIN identical"),
+            _lvl("taxid_stem_l = taxid_stem_r AND length(taxid_l) = length(taxid_r) AND length(taxid_l) > 9",
+                 "RFC letters and date agree, homoclave differs"),
+            cll.LevenshteinLevel("taxid", 1).configure(label_for_charts="tax id one edit off"),
+            cll.ElseLevel(),
+        ]),
+        cl.ExactMatch("country"),
+    ]
+
+
+ORGANIZATION = Spec(
+    kind="organization",
+    prepare=prepare_organization,
+    comparisons=organization_comparisons,
+    blocking=["l.taxid = r.taxid", "l.org_first = r.org_first", "l.taxid_stem = r.taxid_stem"],
+    training_blocks=["l.org_first = r.org_first", "l.taxid = r.taxid"],
+    deterministic=["l.taxid = r.taxid", "l.org_name = r.org_name"],
+    threshold=0.5,
+)
+
+
+# -- vehicle -----------------------------------------------------------------------------
+def prepare_vehicle(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({"unique_id": df["id"].astype(str)})
+    out["vin"] = [nz.compact(v) for v in df.get("vin", [None] * len(df))]
+    out["vin_tail"] = [v[-8:] if v and len(v) == 17 else None for v in out["vin"]]
+    out["plate"] = [nz.plate_key(v) for v in df.get("plate", [None] * len(df))]
+    out["plate_state"] = [nz.compact(v) for v in df.get("plate_state", [None] * len(df))]
+    out["make"] = [nz.name_key(v) for v in df.get("make", [None] * len(df))]
+    out["model"] = [nz.name_key(v) for v in df.get("model", [None] * len(df))]
+    return out
+
+
+def vehicle_comparisons(cols: set[str]) -> list[Any]:
+    return [
+        cl.CustomComparison(output_column_name="vin", comparison_levels=[
+            _null("vin"),
+            cll.ExactMatchLevel("vin").configure(label_for_charts="VIN identical"),
+            cll.LevenshteinLevel("vin", 1).configure(label_for_charts="VIN one character off"),
+            _lvl("vin_tail_l = vin_tail_r", "VIN serial part agrees"),
+            cll.ElseLevel(),
+        ]),
+        cl.CustomComparison(output_column_name="plate", comparison_levels=[
+            _null("plate"),
+            _lvl("plate_l = plate_r AND plate_state_l = plate_state_r", "plate and issuing state identical"),
+            cll.ExactMatchLevel("plate").configure(label_for_charts="plate identical"),
+            cll.LevenshteinLevel("plate", 1).configure(label_for_charts="plate one character off"),
+            cll.ElseLevel(),
+        ]),
+        cl.ExactMatch("make"),
+        cl.JaroWinklerAtThresholds("model", [0.9]),
+    ]
+
+
+VEHICLE = Spec(
+    kind="vehicle",
+    prepare=prepare_vehicle,
+    comparisons=vehicle_comparisons,
+    blocking=["l.vin = r.vin", "l.plate = r.plate", "l.vin_tail = r.vin_tail", "l.make = r.make AND l.model = r.model"],
+    training_blocks=["l.make = r.make", "l.plate = r.plate"],
+    deterministic=["l.vin = r.vin", "l.plate = r.plate AND l.plate_state = r.plate_state"],
+    threshold=0.5,
+)
+
+
+# -- firearm (traces: the gun is identified by serial together with make) -----------------
+def prepare_firearm(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({"unique_id": df["id"].astype(str)})
+    out["serial"] = [nz.compact(v) for v in df["serial"]]
+    out["serial_core"] = [s.lstrip("0") or s if s else None for s in out["serial"]]
+    out["serial_tail"] = [s[-4:] if s and len(s) >= 4 else s for s in out["serial"]]
+    out["make"] = [nz.org_key(v) for v in df.get("make", [None] * len(df))]
+    out["model"] = [nz.compact(v) for v in df.get("model", [None] * len(df))]
+    out["caliber"] = [nz.compact(v) for v in df.get("caliber", [None] * len(df))]
+    return out
+
+
+def firearm_comparisons(cols: set[str]) -> list[Any]:
+    # A serial number identifies a gun only together with its make: two makers stamp the same serials.
+    return [
+        cl.CustomComparison(output_column_name="serial_and_make", comparison_levels=[
+            _null("serial"),
+            _lvl("serial_l = serial_r AND make_l = make_r", "serial and make identical"),
+            _lvl("serial_core_l = serial_core_r AND (make_l = make_r OR make_l IS NULL OR make_r IS NULL)",
+                 "serial identical without leading zeros, make agrees or missing"),
+            _lvl("levenshtein(serial_l, serial_r) <= 1 AND make_l = make_r", "serial one character off, same make"),
+            _lvl("serial_core_l = serial_core_r", "same serial, different make"),
+            cll.ElseLevel(),
+        ]),
+        cl.ExactMatch("model"),
+        cl.ExactMatch("caliber"),
+    ]
+
+
+FIREARM = Spec(
+    kind="firearm_trace",
+    prepare=prepare_firearm,
+    comparisons=firearm_comparisons,
+    blocking=["l.serial_core = r.serial_core", "l.serial_tail = r.serial_tail AND l.make = r.make"],
+    training_blocks=["l.caliber = r.caliber", "l.serial_core = r.serial_core"],
+    deterministic=["l.serial = r.serial AND l.make = r.make"],
+    threshold=0.5,
+)
+
+SPECS: dict[str, Spec] = {s.kind: s for s in (PERSON, ORGANIZATION, VEHICLE, FIREARM)}
+ALIASES = {"firearm": "firearm_trace", "people": "person", "org": "organization", "company": "organization"}
+
+
+def get_spec(kind: str) -> Spec:
+    from puente.errors import UsageError
+
+    kind = ALIASES.get(kind, kind)
+    if kind not in SPECS:
+        raise UsageError("link_unknown_kind", kind=kind, kinds=", ".join(["person", "organization", "vehicle",
+                                                                          "firearm"]))
+    return SPECS[kind]

@@ -1,0 +1,1 @@
+"""Sharing between nodes: agreements (policy), field transforms, signed bundles, revocation, retention."""

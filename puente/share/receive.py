@@ -1,0 +1,263 @@
+"""Import: verify a bundle completely before reading its records, then store them with provenance.
+
+Checks, in order, before a byte of Parquet is parsed: the envelope is canonical DSSE; it is signed
+by a partner key an installed agreement names; the signature holds; the manifest names this node
+as recipient, the signer as sender, and the agreement and version in force here; the sequence
+number is above the last one seen (no replay, no rollback); it has not expired; the sender's
+checkpoint is signed and provably extends the last checkpoint of theirs this node saw.
+Records land in the same kind tables with ``owner_node`` = the sender, ``bundle_id`` and
+``retain_until``. Revocations are purged at once and answered with a signed purge receipt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from puente.audit import log as audit
+from puente.audit import merkle
+from puente.audit.checkpoint import Checkpoint
+from puente.errors import BundleError, ProofError
+from puente.ingest.pipeline import schema_for
+from puente.model import load_model
+from puente.node import Node
+from puente.share import registry
+from puente.share.agreement import key_id
+from puente.share.bundle import read_manifest, read_part
+from puente.share.envelope import BUNDLE_TYPE, RECEIPT_TYPE, open_envelope, seal
+from puente.share.transforms import row_hashes
+from puente.store.base import Store
+
+
+@dataclass
+class ImportReport:
+    bundle_id: str
+    sender: str
+    sequence: int
+    imported: dict[str, int] = field(default_factory=dict)
+    deleted: int = 0
+    purged: int = 0
+    terminated: bool = False
+    receipt: bytes | None = None
+
+    @property
+    def records(self) -> int:
+        return sum(self.imported.values())
+
+
+def _reject(reason: str) -> BundleError:
+    return BundleError("bundle_rejected", reason=reason)
+
+
+def verify_bundle(node: Node, store: Store, data: bytes, now: dt.datetime | None = None
+                  ) -> tuple[dict[str, Any], memoryview, Any]:
+    """Every check, without parsing any record. Returns (manifest, parts body, agreement)."""
+    try:
+        return _verify(node, store, data, now)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _reject(f"the manifest is malformed ({type(exc).__name__}: {exc})") from None
+
+
+def _verify(node: Node, store: Store, data: bytes, now: dt.datetime | None) -> tuple[dict[str, Any], memoryview, Any]:
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    opened = open_envelope(data)
+    if opened.payload_type != BUNDLE_TYPE:
+        raise _reject(f"payload type {opened.payload_type!r} is not a Puente bundle")
+    agreement, status, signer = registry.by_key(store, node, opened.keyid)
+    payload = opened.verify(agreement.key_of(signer))
+    manifest, body = read_manifest(payload)
+    if manifest.get("type") != "bundle" or manifest.get("sender") != signer:
+        raise _reject(f"the manifest's sender is not the signer {signer}")
+    if manifest.get("recipient") != node.name:
+        raise _reject(f"addressed to {manifest.get('recipient')}, not to this node ({node.name})")
+    if (manifest.get("agreement"), manifest.get("agreement_version")) != (agreement.id, agreement.version):
+        raise _reject(f"made under {manifest.get('agreement')} v{manifest.get('agreement_version')}, but the "
+                      f"agreement here is {agreement.id} v{agreement.version}")
+    if status == "terminated" or (status == "revoked" and not manifest.get("terminated")):
+        raise _reject(f"agreement {agreement.id} is no longer in force here ({status})")
+    decision = agreement.in_force(now.date())
+    if not decision.allowed and not manifest.get("terminated"):
+        raise _reject(f"agreement {agreement.id} is not in force ({decision.clause}: {decision.reason})")
+    last = int(store.scalar("SELECT seq_received FROM share_peers WHERE partner = ?", [signer]) or 0)
+    if int(manifest["sequence"]) <= last:
+        raise _reject(f"sequence {manifest['sequence']} is not above {last}, the last one received (replay)")
+    if dt.datetime.fromisoformat(manifest["expires"]) <= now:
+        raise _reject(f"expired at {manifest['expires']}")
+    _check_checkpoint(store, agreement, signer, manifest)
+    return manifest, body, agreement
+
+
+def _check_checkpoint(store: Store, agreement: Any, signer: str, manifest: dict[str, Any]) -> None:
+    checkpoint = Checkpoint.from_dict(manifest["checkpoint"])
+    if checkpoint.node != signer or not checkpoint.valid(agreement.key_of(signer)):
+        raise _reject("the sender's audit checkpoint is not validly signed")
+    seen = store.query("SELECT partner_size, partner_root FROM share_peers WHERE partner = ?", [signer])
+    size, root = (int(seen[0][0] or 0), seen[0][1]) if seen else (0, None)
+    root = root or merkle.EMPTY_ROOT.hex()
+    cons = next((c for c in manifest["consistency"] if (int(c["from_size"]), c["from_root"]) == (size, root)), None)
+    if cons is None:
+        sizes = ", ".join(str(c["from_size"]) for c in manifest["consistency"])
+        raise _reject(f"this node last saw the sender's log at size {size}, but the bundle proves consistency only "
+                      f"from sizes {sizes}")
+    try:
+        merkle.verify_consistency(size, checkpoint.size, [bytes.fromhex(h) for h in cons["proof"]],
+                                  bytes.fromhex(root), checkpoint.root)
+    except (ProofError, ValueError) as exc:
+        raise _reject(f"the sender's audit log did not only grow: {exc}") from None
+    manifest["_proof"] = cons["proof"]
+
+
+def import_bundle(node: Node, store: Store, data: bytes, actor: str = "node",
+                  now: dt.datetime | None = None) -> ImportReport:
+    manifest, body, agreement = verify_bundle(node, store, data, now)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    sender = manifest["sender"]
+    report = ImportReport(manifest["bundle_id"], sender, int(manifest["sequence"]))
+    tables = {p["kind"]: read_part(body, p) for p in manifest["parts"]}
+    model = load_model()
+    clause = f"{agreement.id}@v{agreement.version}"
+    retain = (now + dt.timedelta(days=agreement.retention_days)).date()
+    naive_now = now.replace(tzinfo=None)
+    with store.transaction():
+        imported_ids: list[str] = []
+        for kind, table in tables.items():
+            k = model.kind(kind)
+            schema = schema_for(k)
+            n = table.num_rows
+            extra = {"owner_node": pa.array([sender] * n), "source_file": pa.array([f"bundle:{report.bundle_id}"] * n),
+                     "batch_id": pa.array([report.bundle_id] * n), "bundle_id": pa.array([report.bundle_id] * n),
+                     "ingested_at": pa.array([naive_now] * n, pa.timestamp("us")),
+                     "retain_until": pa.array([retain] * n, pa.date32()),
+                     "content_hash": pa.array(row_hashes(table), pa.string())}
+            cols = {}
+            for f in schema:
+                if f.name in extra:
+                    cols[f.name] = extra[f.name]
+                elif f.name in table.column_names and f.name != "extra":
+                    cols[f.name] = table.column(f.name).cast(f.type)
+                else:
+                    cols[f.name] = pa.nulls(n, f.type)
+            rows = pa.table(cols, schema=schema)
+            ids = rows.column("id").to_pylist()
+            _delete(store, kind, ids, sender)
+            clash = _owned_by_others(store, kind, ids, sender)
+            if clash:
+                rows = rows.filter(pa.compute.invert(pa.compute.is_in(rows.column("id"),
+                                                                      value_set=pa.array(sorted(clash)))))
+            store.insert_arrow(kind, rows)
+            report.imported[kind] = rows.num_rows
+            imported_ids += rows.column("id").to_pylist()
+        deleted = [(k, r) for k, ids in manifest["deleted"].items() for r in ids]
+        for kind, ids in manifest["deleted"].items():
+            _delete(store, model.kind(kind).name, ids, sender)
+        report.deleted = len(deleted)
+        audit.append(store, node, actor, "import", imported_ids + [r for _, r in deleted], clause,
+                     f"bundle {report.bundle_id} #{report.sequence} from {sender}: {report.records} records, "
+                     f"{report.deleted} deleted; retained until {retain}")
+        revoked = [r for ids in manifest["revoked"].values() for r in ids]
+        if manifest.get("terminated"):
+            revoked += [r for kind in model.kinds for (r,) in store.query(
+                f"SELECT id FROM {kind} WHERE owner_node = ?", [sender])]
+            for kind in model.kinds:
+                store.execute(f"DELETE FROM {kind} WHERE owner_node = ?", [sender])
+            registry.set_status(store, agreement, "terminated")
+            report.terminated = True
+        for kind, ids in manifest["revoked"].items():
+            _delete(store, model.kind(kind).name, ids, sender)
+        report.purged = len(revoked)
+        if revoked or report.terminated:
+            audit.append(store, node, actor, "purge", revoked, f"{clause}:revocation",
+                         f"revoked by {sender} in bundle {report.bundle_id}"
+                         + ("; agreement terminated" if report.terminated else ""))
+        checkpoint = Checkpoint.from_dict(manifest["checkpoint"])
+        _remember(store, node, sender, report, manifest, agreement, checkpoint, naive_now)
+        if revoked or report.terminated:
+            report.receipt = _receipt(node, store, sender, agreement, report, revoked, now)
+    return report
+
+
+def _delete(store: Store, kind: str, ids: list[str], owner: str) -> None:
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start: start + 5000]
+        marks = ", ".join("?" for _ in chunk)
+        store.execute(f"DELETE FROM {kind} WHERE owner_node = ? AND id IN ({marks})", [owner, *chunk])
+
+
+def _owned_by_others(store: Store, kind: str, ids: list[str], owner: str) -> set[str]:
+    out: set[str] = set()
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start: start + 5000]
+        marks = ", ".join("?" for _ in chunk)
+        out |= {r[0] for r in store.query(
+            f"SELECT id FROM {kind} WHERE owner_node <> ? AND id IN ({marks})", [owner, *chunk])}
+    return out
+
+
+def _remember(store: Store, node: Node, sender: str, report: ImportReport, manifest: dict[str, Any], agreement: Any,
+              checkpoint: Checkpoint, now: dt.datetime) -> None:
+    if store.scalar("SELECT COUNT(*) FROM share_peers WHERE partner = ?", [sender]):
+        store.execute("UPDATE share_peers SET seq_received = ?, partner_size = ?, partner_root = ? WHERE partner = ?",
+                      [report.sequence, checkpoint.size, checkpoint.root.hex(), sender])
+    else:
+        store.execute("INSERT INTO share_peers VALUES (?, 0, ?, ?, ?)",
+                      [sender, report.sequence, checkpoint.size, checkpoint.root.hex()])
+    store.execute("INSERT INTO share_bundles VALUES (?, 'received', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  [report.bundle_id, sender, agreement.id, agreement.version, report.sequence, manifest["created"],
+                   manifest["expires"], report.records, report.deleted, report.purged, now])
+    store.execute("INSERT INTO audit_partner VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  [sender, checkpoint.size, checkpoint.root.hex(), checkpoint.at, checkpoint.signature.hex(),
+                   agreement.parties[sender], json.dumps(manifest["_proof"]), report.bundle_id, now])
+
+
+def _receipt(node: Node, store: Store, sender: str, agreement: Any, report: ImportReport, revoked: list[str],
+             now: dt.datetime) -> bytes:
+    count, digest = audit.records_digest(revoked)
+    doc = {"type": "purge_receipt", "receipt_id": uuid.uuid4().hex, "from": node.name, "to": sender,
+           "agreement": agreement.id, "agreement_version": agreement.version, "bundle_id": report.bundle_id,
+           "records": count, "records_sha256": digest, "terminated": report.terminated,
+           "purged_at": now.isoformat(timespec="seconds"),
+           "checkpoint": audit.latest_checkpoint(store, node).to_dict()}
+    payload = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    return seal(RECEIPT_TYPE, payload, node.signing_key, key_id(node.public_key_pem))
+
+
+@dataclass
+class Receipt:
+    receipt_id: str
+    partner: str
+    bundle_id: str
+    records: int
+    terminated: bool
+
+
+def accept_receipt(node: Node, store: Store, data: bytes, actor: str = "node") -> Receipt:
+    """Verify a partner's signed purge receipt against what this node revoked, and record it."""
+    opened = open_envelope(data)
+    if opened.payload_type != RECEIPT_TYPE:
+        raise _reject(f"payload type {opened.payload_type!r} is not a purge receipt")
+    agreement, _, signer = registry.by_key(store, node, opened.keyid)
+    doc = json.loads(opened.verify(agreement.key_of(signer)))
+    if doc.get("to") != node.name or doc.get("from") != signer:
+        raise _reject(f"the receipt is from {doc.get('from')} to {doc.get('to')}, not from {signer} to {node.name}")
+    ids = [r for (r,) in store.query("SELECT record_id FROM share_revocations WHERE partner = ? AND bundle_id = ? "
+                                     "ORDER BY revoked_at, record_id", [signer, doc["bundle_id"]])]
+    sent = store.scalar("SELECT COUNT(*) FROM share_bundles WHERE bundle_id = ? AND direction = 'sent'",
+                        [doc["bundle_id"]])
+    if not sent:
+        raise _reject(f"no bundle {doc['bundle_id']} was sent to {signer}")
+    if not doc["terminated"] and audit.records_digest(ids) != (doc["records"], doc["records_sha256"]):
+        raise _reject("the receipt does not list exactly the records revoked in that bundle")
+    if not Checkpoint.from_dict(doc["checkpoint"]).valid(agreement.key_of(signer)):
+        raise _reject("the receipt's audit checkpoint is not validly signed")
+    with store.transaction():
+        store.execute("DELETE FROM share_receipts WHERE receipt_id = ?", [doc["receipt_id"]])
+        store.execute("INSERT INTO share_receipts VALUES (?, ?, ?, ?, CURRENT_TIMESTAMP)",
+                      [doc["receipt_id"], signer, doc["bundle_id"], data.decode()])
+        audit.append(store, node, actor, "receipt", ids, f"{agreement.id}@v{agreement.version}:revocation",
+                     f"{signer} confirms purging {doc['records']} records revoked in bundle {doc['bundle_id']}")
+    return Receipt(doc["receipt_id"], signer, doc["bundle_id"], int(doc["records"]), bool(doc["terminated"]))

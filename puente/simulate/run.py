@@ -1,0 +1,209 @@
+"""`simulate(out, seed, scale)`: write the agency files of both countries and the truth beside them."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from puente.errors import UsageError
+from puente.simulate import files
+from puente.simulate.config import Scenario
+from puente.simulate.places import PlaceTexts
+from puente.simulate.records import NodeRecords
+from puente.simulate.routes import RouteModel
+from puente.simulate.world import World
+from puente.simulate.writer import TableWriter, TruthWriter
+
+# truth file -> columns (documented in docs/simulator.md)
+TRUTH = {
+    "identities": ("identities.csv", ["file", "source_id", "kind", "entity_id"]),
+    "entities": ("entities.csv", ["entity_id", "kind", "name", "org_id", "role", "country", "detail"]),
+    "orgs": ("organizations.csv", ["org_id", "name", "leader_id", "leader_name", "plazas", "lieutenants",
+                                   "couriers", "straw_purchasers", "front_companies", "labs"]),
+    "loads": ("loads.csv", ["load_id", "event_id", "period", "org", "lab", "border_city", "port", "corridor",
+                            "destination", "form", "quantity_kg", "outcome", "seized_at", "place_id"]),
+    "flows": ("route_flows.csv", ["period", "org", "lab", "border_city", "port", "corridor", "destination",
+                                  "loads"]),
+    "reports": ("seizure_reports.csv", ["file", "source_id", "event_id", "load_id", "agency", "aor",
+                                        "second_report", "late_days"]),
+    "shifts": ("route_shifts.csv", ["shift_id", "type", "corridor", "port", "border_city", "start_period",
+                                    "weight_before", "weight_after", "description"]),
+    "labs": ("labs.csv", ["lab_id", "org_id", "municipality", "state", "lat", "lon", "lab_kind", "mark",
+                          "capacity_kg_month", "start_period", "found_period", "record_source_id"]),
+    "shipments": ("precursor_shipments.csv", ["source_id", "chemical", "quantity_kg", "importer_id", "diverted",
+                                              "org_id", "lab_id", "front_company_id"]),
+    "guns": ("firearms.csv", ["gun_id", "serial", "make", "model", "ffl_id", "purchaser_id", "org_id",
+                              "trafficked", "multiple_sale_id", "purchase_date", "recovery_date", "recovery_place_id",
+                              "atf_source_id", "mx_source_id"]),
+    "corrupted": ("corrupted_rows.csv", ["file", "row", "kind", "reason", "field", "source_id"]),
+    "calibration": ("calibration.csv", ["period", "aor", "real_pounds", "simulated_pounds", "events"]),
+}
+
+
+@dataclass
+class Context:
+    out: Path
+    seed: int
+    scale: int
+    sc: Scenario
+    rng: np.random.Generator
+    world: World
+    routes: RouteModel
+    places: PlaceTexts
+    writers: dict[str, TableWriter]
+    truth: dict[str, TruthWriter]
+    us: NodeRecords
+    mx: NodeRecords
+    counters: dict[str, int] = field(default_factory=dict)
+    checkpoints_by_sector: dict[str, list[dict]] = field(default_factory=dict)  # type: ignore[type-arg]
+
+    def _next(self, key: str, n: int) -> np.ndarray:
+        start = self.counters.get(key, 0)
+        self.counters[key] = start + n
+        return np.arange(start + 1, start + n + 1)
+
+    def next_ids(self, key: str, n: int) -> np.ndarray:
+        return self._next(key, n)
+
+    def next_loads(self, n: int) -> np.ndarray:
+        return np.array([f"LOAD-{i:08d}" for i in self._next("load", n)], dtype=object)
+
+    def next_events(self, n: int) -> np.ndarray:
+        return np.array([f"EV-{i:08d}" for i in self._next("event", n)], dtype=object)
+
+    def port_text(self, code: str, rng: np.random.Generator) -> str:
+        port = self.sc.ports[code]
+        options = [port.name, f"{port.name} POE"] + [a for a in port.aliases[:2] if "garita" not in a.lower()]
+        return str(options[int(rng.integers(len(options)))])
+
+
+@dataclass
+class Summary:
+    out: Path
+    files: list[dict[str, object]]
+    truth: dict[str, int]
+    seconds: float
+    rows: int
+
+
+def simulate(out: Path, seed: int = 7, scale: int = 20_000, progress: Callable[[str], None] | None = None) -> Summary:
+    if scale < 1000:
+        raise UsageError("sim_scale_too_small", scale=scale)
+    started = time.monotonic()
+    if out.exists():
+        for sub in ("us", "mx", "truth"):
+            shutil.rmtree(out / sub, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    sc = Scenario()
+    # one random stream per component, so each part is reproducible on its own
+    streams = np.random.SeedSequence(seed).spawn(8)
+    rng = np.random.default_rng(streams[0])
+    world = World(sc, scale, np.random.default_rng(streams[1]))
+    truth = {key: TruthWriter(out / "truth" / name, cols) for key, (name, cols) in TRUTH.items()}
+    corrupt = sc.rate("corrupted_per_10k")
+    writer_rng = np.random.default_rng(streams[2])
+    specs = {"cbp": files.CBP_SEIZURES, "interior": files.US_INTERIOR, "atf": files.ATF_TRACES,
+             "us_persons": files.US_PERSONS, "us_vehicles": files.US_VEHICLES, "us_orgs": files.US_ORGS,
+             "us_links": files.US_LINKS, "mx_seizures": files.MX_SEIZURES, "shipments": files.MX_SHIPMENTS,
+             "labs": files.MX_LABS, "mx_guns": files.MX_GUNS, "mx_persons": files.MX_PERSONS,
+             "mx_vehicles": files.MX_VEHICLES, "mx_orgs": files.MX_ORGS, "mx_links": files.MX_LINKS}
+    writers = {key: TableWriter(out, spec, writer_rng, corrupt, truth["corrupted"]) for key, spec in specs.items()}
+    rec_rng = np.random.default_rng(streams[3])
+    us = NodeRecords("US", world, rec_rng, writers["us_persons"], writers["us_vehicles"], writers["us_orgs"],
+                     writers["us_links"], truth["identities"])
+    mx = NodeRecords("MX", world, rec_rng, writers["mx_persons"], writers["mx_vehicles"], writers["mx_orgs"],
+                     writers["mx_links"], truth["identities"])
+    ctx = Context(out, seed, scale, sc, rng, world, RouteModel(sc, world), PlaceTexts(sc), writers, truth, us, mx)
+    for cp in sc.p["checkpoints"]:
+        ctx.checkpoints_by_sector.setdefault(cp["sector"], []).append(cp)
+
+    from puente.simulate import drugs, firearms, precursors
+
+    steps = [("cbp", drugs.cbp_seizures), ("interior", drugs.interior_seizures), ("mexico", drugs.mx_seizures),
+             ("precursors", precursors.shipments), ("labs", precursors.lab_sites), ("firearms", firearms.traces),
+             ("investigations", precursors.investigations)]
+    for name, step in steps:
+        if progress:
+            progress(name)
+        ctx.rng = np.random.default_rng(np.random.SeedSequence([seed, len(name), sum(map(ord, name))]))
+        step(ctx)
+    us.flush()
+    mx.flush()
+    _write_world_truth(ctx)
+    _write_flows(ctx)
+    for w in writers.values():
+        w.close()
+    counts = {key: t.rows for key, t in truth.items()}
+    for t in truth.values():
+        t.close()
+    manifest = [{"file": w.spec.path, "profile": w.spec.profile, "country": w.spec.country, "kind": w.spec.kind,
+                 "agency": w.spec.agency, "rows": w.rows, "corrupted": w.corrupted_count,
+                 "description": w.spec.description} for w in writers.values()]
+    _write_manifest(out, manifest)
+    rows = sum(int(m["rows"]) for m in manifest)  # type: ignore[call-overload]
+    return Summary(out, manifest, counts, time.monotonic() - started, rows)
+
+
+def _write_manifest(out: Path, manifest: list[dict[str, object]]) -> None:
+    with (out / "manifest.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(manifest[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(manifest)
+
+
+def read_manifest(out: Path) -> list[dict[str, str]]:
+    with (out / "manifest.csv").open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _write_world_truth(ctx: Context) -> None:
+    world, sc = ctx.world, ctx.sc
+    ctx.truth["entities"].write(pd.DataFrame(world.entity_rows()))
+    for org in world.orgs.values():
+        ctx.truth["orgs"].add({
+            "org_id": org.id, "name": org.name, "leader_id": org.leader,
+            "leader_name": world.people[org.leader].full_name, "plazas": "|".join(org.plazas),
+            "lieutenants": "|".join(org.lieutenants), "couriers": "|".join(org.couriers),
+            "straw_purchasers": "|".join(org.straw), "front_companies": "|".join(org.fronts),
+            "labs": "|".join(org.labs)})
+    for shift in sc.p["route_shifts"]:
+        ctx.truth["shifts"].add({"shift_id": shift["id"], "type": shift["type"], "corridor": shift["corridor"],
+                                 "port": shift.get("port", ""), "border_city": shift.get("border_city", ""),
+                                 "start_period": str(shift["start"]), "weight_before": shift["weight_before"],
+                                 "weight_after": shift["weight_after"], "description": shift["description"]})
+    for lab in world.labs.values():
+        ctx.truth["labs"].add({
+            "lab_id": lab.id, "org_id": lab.org, "municipality": lab.municipality, "state": lab.state,
+            "lat": lab.lat, "lon": lab.lon, "lab_kind": lab.kind, "mark": lab.mark,
+            "capacity_kg_month": lab.capacity, "start_period": sc.periods[lab.start],
+            "found_period": sc.periods[lab.found] if lab.found >= 0 else "",
+            "record_source_id": getattr(lab, "record", "")})
+    # calibration: the real series beside what was written
+    from puente.simulate.drugs import cbp_counts
+
+    cbp = sc.cbp_fentanyl.assign(events=cbp_counts(ctx))
+    real = cbp.groupby(["period", "aor"], as_index=False).agg(real_pounds=("pounds", "sum"), events=("events", "sum"))
+    ctx.truth["calibration"].write(real.assign(simulated_pounds=real["real_pounds"]))
+
+
+def _write_flows(ctx: Context) -> None:
+    """All loads of the period, seized or not: seized loads / interdiction rate, routed like the seized ones."""
+    sc, rng = ctx.sc, np.random.default_rng(np.random.SeedSequence([ctx.seed, 99]))
+    seized = ctx.counters.get("load", 0)
+    total = int(round(seized / sc.rate("interdiction")))
+    weights = ctx.routes.sw_monthly / ctx.routes.sw_monthly.sum()
+    for start in range(0, total, 200_000):
+        n = min(200_000, total - start)
+        months = rng.choice(len(weights), size=n, p=weights)
+        routes = ctx.routes.mx_routes(months, rng)
+        routes["period"] = np.array(sc.periods)[routes["month"].to_numpy()]
+        flows = routes.groupby(["period", "org", "lab", "border_city", "port", "corridor", "destination"],
+                               as_index=False).size().rename(columns={"size": "loads"})
+        ctx.truth["flows"].write(flows)

@@ -1,0 +1,29 @@
+"""Run the real `puente` command in a subprocess (``python -m puente``), as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(home: Path, *args: str, env: dict[str, str] | None = None, lang: str = "C.UTF-8",
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`puente --home HOME ARGS...` with a neutral locale unless ``env`` says otherwise."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PUENTE_", "LC_", "LANG"))}
+    full_env.update({"LANG": lang, "PYTHONPATH": str(REPO), "COLUMNS": "200"})
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "puente", "--home", str(home), *args], capture_output=True,
+                          text=True, env=full_env, timeout=timeout, cwd=home.parent if home.parent.exists() else None)
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    """The single line a failed command printed on stderr (asserting there is no traceback)."""
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("puente: "), lines[0]
+    return lines[0]
