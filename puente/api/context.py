@@ -68,6 +68,7 @@ class Ctx:
     node: Node
     pool: StorePool
     extras: dict[str, Any] = field(default_factory=dict)
+    audit_lock: threading.Lock = field(default_factory=threading.Lock)  # appends move one head: one at a time
 
     @property
     def store(self) -> Store:
@@ -94,9 +95,19 @@ def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Dep
 
 def log_access(c: Ctx, who: Principal, action: str, kind: str, ids: list[str], owners: set[str],
                purpose: str | None) -> None:
-    """Write a read of partner or sensitive data to the access log (and the audit log when present)."""
+    """Write a read of partner or sensitive data to the access log and, in the same transaction, to the node's
+    tamper-evident audit log (user, purpose and the ids of every record read)."""
     at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     shown = ids[:200]
-    c.store.execute("INSERT INTO api_access_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [at, who.username, who.role, action, kind, ",".join(shown), ",".join(sorted(owners)),
-                     purpose, len(ids)])
+    from puente.audit import log as audit
+
+    store = c.store
+    partner_owners = sorted(o for o in owners if o != c.node.name)
+    reason = (f"api {action}: {len(ids)} {kind} records (owners: {', '.join(sorted(owners)) or '-'}) "
+              f"by {who.username} ({who.role}); purpose: {purpose}")
+    with c.audit_lock, store.transaction():
+        store.execute("INSERT INTO api_access_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      [at, who.username, who.role, action, kind, ",".join(shown), ",".join(sorted(owners)),
+                       purpose, len(ids)])
+        audit.append(store, c.node, f"{who.username} ({who.role})", "read" if partner_owners else "read-sensitive",
+                     ids, None, reason)
