@@ -200,6 +200,7 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("puente.analyze.cli", "analyze", "analyze"),
     ("puente.api.cli", "serve", "serve"),
     ("puente.api.cli", "users_app", "users"),
+    ("puente.api.cli", "pull", "pull"),
 ]
 
 

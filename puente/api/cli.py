@@ -38,6 +38,25 @@ def serve(
         uvicorn.run(create_app(node), host=bind_host, port=bind_port, log_level="warning")
 
 
+def pull(
+    url: str = typer.Argument(..., help="The partner node's base URL, e.g. https://mx-node.example:8765."),
+    token_env: str = typer.Option("PUENTE_PARTNER_TOKEN", help="Environment variable holding the partner-node "
+                                                               "token the partner issued to this node."),
+    full: bool = typer.Option(False, help="Ask for every allowed record again (after a lost bundle)."),
+) -> None:
+    """Pull the next bundle from a partner node over HTTP and import it (verified before it is parsed)."""
+    from puente.api.client import pull as pull_bundle
+    from puente.cli import load_node
+    from puente.errors import ConfigError
+
+    token = os.environ.get(token_env, "")
+    if not token:
+        raise ConfigError("api_no_partner_token", env=token_env)
+    report = pull_bundle(load_node(), url, token, full=full)
+    console.print(t("api_pulled", url=url, summary=f"{report.records} records, {report.deleted} deleted "
+                                                   f"(bundle {report.bundle_id} #{report.sequence})"))
+
+
 @users_app.command("add")
 def users_add(
     username: str = typer.Argument(..., help="Login name."),

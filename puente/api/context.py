@@ -109,5 +109,6 @@ def log_access(c: Ctx, who: Principal, action: str, kind: str, ids: list[str], o
         store.execute("INSERT INTO api_access_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       [at, who.username, who.role, action, kind, ",".join(shown), ",".join(sorted(owners)),
                        purpose, len(ids)])
-        audit.append(store, c.node, f"{who.username} ({who.role})", "read" if partner_owners else "read-sensitive",
+        action_name = "read" if partner_owners else ("partner-pull" if who.is_partner else "read-sensitive")
+        audit.append(store, c.node, f"{who.username} ({who.role})", action_name,
                      ids, None, reason)

@@ -53,7 +53,7 @@ def fetch(c: Ctx, who: Principal, ids: list[str], purpose: str | None) -> dict[s
     for kname, kids in by_kind.items():
         kind = load_model().kind(kname)
         try:
-            view = view_for(who, kind, c.node, purpose)
+            view = view_for(who, kind, c.node, purpose, c.store)
         except PolicyError:
             continue
         marks = ", ".join("?" for _ in kids)
@@ -81,7 +81,7 @@ def entity_graph(c: Ctx, who: Principal, entity_id: str, purpose: str | None) ->
     frontier = [entity_id]
     link_view = None
     try:
-        link_view = view_for(who, load_model().kind("link"), c.node, purpose)
+        link_view = view_for(who, load_model().kind("link"), c.node, purpose, c.store)
     except PolicyError:
         pass
     for _ in range(2):

@@ -122,7 +122,7 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
         flt = Filters(q=q, date_from=kw.get("date_from"), date_to=kw.get("date_to"), country=kw.get("country"),
                       admin1=kw.get("admin1"), bbox=kw.get("bbox"), owner=owner, entity=entity,
                       enums={e: kw[e] for e in enums if kw.get(e)})
-        view = view_for(who, kind, c.node, purpose)
+        view = view_for(who, kind, c.node, purpose, c.store)
         if fmt in ("csv", "parquet"):
             table = export_table(c, view, flt)
             _audit(c, who, view, f"export-{fmt}", table)
@@ -188,7 +188,7 @@ def _one_endpoint(kind: Kind) -> Any:
     def one(record_id: Annotated[str, Path(max_length=200)], c: Ctx = Depends(ctx),
             who: Principal = Depends(principal),
             purpose: Optional[str] = purpose_query()) -> Response:
-        view = view_for(who, kind, c.node, purpose)
+        view = view_for(who, kind, c.node, purpose, c.store)
         cols = ", ".join(f'"{col}"' for col in view.columns)
         rows = c.store.query(f"SELECT {cols} FROM {kind.table} {sql_where([*view.where, 'id = ?'])}",  # noqa: S608
                              [*view.params, record_id])

@@ -84,7 +84,7 @@ def _filters(date_from: dt.date | None, date_to: dt.date | None, country: str | 
 def _stat(c: Ctx, who: Principal, kind_name: str, key_sql: str, flt: Filters, purpose: str | None,
           extra_where: str | None = None) -> list[StatRow]:
     kind = load_model().kind(kind_name)
-    view = view_for(who, kind, c.node, purpose)
+    view = view_for(who, kind, c.node, purpose, c.store)
     where, params = where_clause(kind, flt, c.node.name)
     where = view.where + where + ([extra_where] if extra_where else [])
     kg = "SUM(quantity_kg)" if "quantity_kg" in kind.fields else "NULL"
@@ -150,7 +150,7 @@ def flows(date_from: Optional[IsoDate] = None, date_to: Optional[IsoDate] = None
           c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[Flow]:
     """Seizure flows between the port of entry and the place of seizure, weighted by kilograms (corridor lines)."""
     kind = load_model().kind("seizure")
-    view = view_for(who, kind, c.node, purpose)
+    view = view_for(who, kind, c.node, purpose, c.store)
     where, params = where_clause(kind, _filters(date_from, date_to, None, None, drug, "seizure"), c.node.name)
     where = [*view.where, *where, "port_lat IS NOT NULL", "place_lat IS NOT NULL", "port_id <> place_id"]
     rows = c.store.query(
