@@ -6,6 +6,9 @@ node in a signed bundle under an installed agreement (so they arrive as partner 
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +104,18 @@ def build_env(root: Path, us_store: str | None = None, rate_limit: int = 0):  # 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def serve(app):  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return srv, thread, f"http://127.0.0.1:{port}"

@@ -9,13 +9,14 @@ from api_seed import bearer, build_env
 
 from puente.audit import merkle
 from puente.audit.checkpoint import Checkpoint, public_key_from_pem
+from puente.errors import ProofError
 
 PURPOSE = "hit 42 follow-up, Sinaloa corridor"
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):  # type: ignore[no-untyped-def]
-    client, tokens, us, _ = build_env(tmp_path_factory.mktemp("audit"))
+    client, tokens, _us, _ = build_env(tmp_path_factory.mktemp("audit"))
     with client:
         yield client, {r: bearer(t) for r, t in tokens.items()}
 
@@ -40,7 +41,7 @@ def test_partner_read_is_a_merkle_entry_with_valid_proofs(env) -> None:  # type:
                             [bytes.fromhex(p) for p in inc["proof"]], bytes.fromhex(after["root"]))
     tampered = bytearray(bytes.fromhex(inc["leaf_hash"]))
     tampered[0] ^= 1
-    with pytest.raises(Exception):
+    with pytest.raises(ProofError):
         merkle.verify_inclusion(bytes(tampered), inc["index"], inc["size"],
                                 [bytes.fromhex(p) for p in inc["proof"]], bytes.fromhex(after["root"]))
     client.get("/api/v1/records/person", headers=h["steward"], params={"purpose": PURPOSE})  # the log grows

@@ -10,7 +10,7 @@ from api_seed import PASSWORD, bearer, build_env
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):  # type: ignore[no-untyped-def]
-    client, tokens, us, mx = build_env(tmp_path_factory.mktemp("auth"))
+    client, tokens, us, _mx = build_env(tmp_path_factory.mktemp("auth"))
     with client:
         yield client, tokens, us
 

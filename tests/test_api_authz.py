@@ -19,7 +19,7 @@ HUMANS = ("analyst", "steward", "admin")
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):  # type: ignore[no-untyped-def]
-    client, tokens, us, mx = build_env(tmp_path_factory.mktemp("authz"))
+    client, tokens, us, _mx = build_env(tmp_path_factory.mktemp("authz"))
     with client:
         yield client, {role: bearer(tok) for role, tok in tokens.items()}, us
 
@@ -105,7 +105,7 @@ def test_analyst_sees_only_own_access_log(env) -> None:  # type: ignore[no-untyp
 
 
 def test_partner_node_sees_only_what_the_agreement_shares(env) -> None:  # type: ignore[no-untyped-def]
-    client, h, us = env
+    client, h, _us = env
     p = h["partner-node"]
     for kind in ("organization", "vehicle", "link", "precursor_shipment", "seizure_aggregate"):
         r = client.get(f"/api/v1/records/{kind}", headers=p)

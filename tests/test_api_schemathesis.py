@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 import schemathesis
-from schemathesis.checks import positive_data_acceptance
 from api_seed import build_env
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import positive_data_acceptance
 
 from puente.api.app import create_app
 from puente.api.auth import issue_token

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
-from api_seed import bearer, build_env
-
-
-def _serve(app):  # type: ignore[no-untyped-def]
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return srv, thread, f"http://127.0.0.1:{port}"
+from api_seed import bearer, build_env, serve
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):  # type: ignore[no-untyped-def]
     client, tokens, us, mx = build_env(tmp_path_factory.mktemp("share"))
     client.close()
-    srv, thread, url = _serve(client.app)
+    srv, thread, url = serve(client.app)
     yield url, tokens, us, mx
     srv.should_exit = True
     thread.join(10)
@@ -38,7 +19,7 @@ def env(tmp_path_factory):  # type: ignore[no-untyped-def]
 def test_partner_pulls_its_bundle_over_http(env) -> None:  # type: ignore[no-untyped-def]
     from puente.api.client import pull
 
-    url, tokens, us, mx = env
+    url, tokens, _us, mx = env
     report = pull(mx, url, tokens["partner-node"])
     assert report.sender == "us-test" and report.imported.get("seizure") == 7 and report.imported.get("person") == 2
     with mx.open_store() as store:

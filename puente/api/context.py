@@ -54,7 +54,7 @@ class StorePool:
             for store in self.all:
                 try:
                     store.close()
-                except Exception:  # noqa: BLE001 - closing on shutdown
+                except Exception:  # noqa: BLE001,S110 - best effort on shutdown
                     pass
             self.all = []
             if self.base is not None:
@@ -97,7 +97,7 @@ def log_access(c: Ctx, who: Principal, action: str, kind: str, ids: list[str], o
                purpose: str | None) -> None:
     """Write a read of partner or sensitive data to the access log and, in the same transaction, to the node's
     tamper-evident audit log (user, purpose and the ids of every record read)."""
-    at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     shown = ids[:200]
     from puente.audit import log as audit
 

@@ -58,7 +58,7 @@ def fetch(c: Ctx, who: Principal, ids: list[str], purpose: str | None) -> dict[s
             continue
         marks = ", ".join("?" for _ in kids)
         cols = ", ".join(f'"{col}"' for col in view.columns)
-        rows = c.store.query(f"SELECT {cols} FROM {kind.table} {sql_where([*view.where, f'id IN ({marks})'])}",  # noqa: S608
+        rows = c.store.query(f"SELECT {cols} FROM {kind.table} {sql_where([*view.where, f'id IN ({marks})'])}",
                              [*view.params, *kids])
         for r in rows:
             item = dict(zip(view.columns, r))
@@ -89,7 +89,7 @@ def entity_graph(c: Ctx, who: Principal, entity_id: str, purpose: str | None) ->
             break
         marks = ", ".join("?" for _ in frontier)
         rows = c.store.query(
-            f"SELECT id, from_id, to_id, role FROM link {sql_where([*link_view.where, f'(from_id IN ({marks}) OR to_id IN ({marks}))'])}",  # noqa: E501,S608
+            f"SELECT id, from_id, to_id, role FROM link {sql_where([*link_view.where, f'(from_id IN ({marks}) OR to_id IN ({marks}))'])}",
             [*link_view.params, *frontier, *frontier])
         new_ids = []
         for lid, src, dst, role in rows:

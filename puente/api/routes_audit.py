@@ -6,7 +6,7 @@ Stewards and admins read entries; a partner node may fetch checkpoints and consi
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
@@ -28,7 +28,7 @@ class Entry(BaseModel):
     actor: str
     action: str
     records: int
-    clause: Optional[str] = None
+    clause: str | None = None
     reason: str
 
 
@@ -72,7 +72,7 @@ def _root(c: Ctx, size: int) -> str:
 
 
 @router.get("/entries", response_model=list[Entry], responses=_R)
-def entries(limit: int = Query(100, ge=1, le=5000), action: Optional[str] = Query(None, max_length=40),
+def entries(limit: int = Query(100, ge=1, le=5000), action: str | None = Query(None, max_length=40),
             c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[Entry]:
     """The latest entries, oldest first (stewards and admins)."""
     require_role(who, "steward", "admin")
@@ -88,7 +88,7 @@ def checkpoint(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Ch
 
 
 @router.get("/proof/inclusion", response_model=Inclusion, responses=problem_responses(400, 401, 403, 404))
-def inclusion(index: int = Query(..., ge=0, le=10**12), size: Optional[int] = Query(None, ge=1, le=10**12),
+def inclusion(index: int = Query(..., ge=0, le=10**12), size: int | None = Query(None, ge=1, le=10**12),
               c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Inclusion:
     """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries (default: the whole log)."""
     require_role(who, "steward", "admin")
@@ -96,7 +96,7 @@ def inclusion(index: int = Query(..., ge=0, le=10**12), size: Optional[int] = Qu
     size = size or total
     if index >= size or size > total:
         raise ApiProblem(404, "api_audit_range", index=index, size=size, total=total)
-    entry = [e for e in audit.entries(c.store, total - index) if e["index"] == index][0]
+    entry = next(e for e in audit.entries(c.store, total - index) if e["index"] == index)
     leaf = c.store.scalar("SELECT leaf_hash FROM audit_log WHERE idx = ?", [index])
     return Inclusion(index=index, size=size, leaf_hash=str(leaf), root=_root(c, size),
                      proof=[h.hex() for h in audit.inclusion_proof(c.store, index, size)],
@@ -105,7 +105,7 @@ def inclusion(index: int = Query(..., ge=0, le=10**12), size: Optional[int] = Qu
 
 
 @router.get("/proof/consistency", response_model=Consistency, responses=problem_responses(400, 401, 403, 404))
-def consistency(first: int = Query(..., ge=0, le=10**12), second: Optional[int] = Query(None, ge=0, le=10**12),
+def consistency(first: int = Query(..., ge=0, le=10**12), second: int | None = Query(None, ge=0, le=10**12),
                 c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Consistency:
     """RFC 9162 consistency proof that the log of ``first`` entries is a prefix of the log of ``second``."""
     require_role(who, "steward", "admin", "partner-node")

@@ -7,7 +7,7 @@ recipient, sequence, expiry, agreement) before a byte of its payload is read.
 from __future__ import annotations
 
 import base64
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
@@ -29,11 +29,11 @@ class AgreementSummary(BaseModel):
     partner: str
     status: str
     installed_at: str
-    purpose: Optional[str] = None
-    handling: Optional[str] = None
-    retention_days: Optional[int] = None
-    valid_from: Optional[str] = None
-    valid_until: Optional[str] = None
+    purpose: str | None = None
+    handling: str | None = None
+    retention_days: int | None = None
+    valid_from: str | None = None
+    valid_until: str | None = None
     kinds: list[str]
 
 
@@ -57,7 +57,7 @@ class Imported(BaseModel):
     deleted: int
     purged: int
     terminated: bool
-    receipt: Optional[str] = None
+    receipt: str | None = None
 
 
 @router.get("/agreements", response_model=list[AgreementSummary], responses=problem_responses(401, 403))

@@ -9,15 +9,15 @@
     const sent = s.sent ? s.sent.reduce((a, r) => a + r.records, 0) : null;
     const tc = s.trace_completion.reduce((a, r) => ({c: a.c + r.completed, t: a.t + r.total}), {c: 0, t: 0});
     el.innerHTML = `<div class="grid g4">
-      <div class="card"><div class="small muted">${P.t("received")}</div><div class="kpi">${P.num(recv)}</div></div>
-      <div class="card"><div class="small muted">${P.t("sent")}</div><div class="kpi">${sent === null ? "–" : P.num(sent)}</div>${sent === null ? `<div class="small muted">${P.t("not_installed")}</div>` : ""}</div>
+      <div class="card"><div class="small muted">${P.t("received_partner")}</div><div class="kpi">${P.num(recv)}</div></div>
+      <div class="card"><div class="small muted">${P.t("sent_partner")}</div><div class="kpi">${sent === null ? "–" : P.num(sent)}</div>${sent === null ? `<div class="small muted">${P.t("not_installed")}</div>` : ""}</div>
       <div class="card"><div class="small muted">${P.t("followups")}</div><div class="kpi" id="k-follow">${s.followups ? P.num(s.followups.answered) + " <small>/ " + P.num(s.followups.total) + "</small>" : "–"}</div>${s.followups ? `<div class="small muted">median ${P.num(s.followups.median_hours, 1)} h</div>` : `<div class="small muted">${P.t("not_installed")}</div>`}</div>
       <div class="card"><div class="small muted">${P.t("trace_completion")}</div><div class="kpi">${tc.t ? P.num(100 * tc.c / tc.t) + "%" : "–"} <small>${P.num(tc.c)} / ${P.num(tc.t)}</small></div></div></div>
       <div class="grid g2"><div class="card"><h2>${P.t("shared_each_way")}</h2><div class="chart-box"><canvas id="s-shared"></canvas></div></div>
       <div class="card"><h2>${P.t("trace_completion")}</h2><div id="s-traces"></div></div></div>
       <div class="grid g2"><div class="card"><h2>${P.t("coverage_state")}</h2><div id="s-states" style="max-height:380px;overflow:auto"></div></div>
       <div class="card"><h2>${P.t("coverage_port")}</h2><div id="s-ports" style="max-height:380px;overflow:auto"></div></div></div>`;
-    const rows = [...s.received.map((r) => ({...r, dir: P.t("received")})), ...(s.sent || []).map((r) => ({...r, dir: P.t("sent")}))];
+    const rows = [...s.received.map((r) => ({...r, dir: P.t("received_partner")})), ...(s.sent || []).map((r) => ({...r, dir: P.t("sent_partner")}))];
     const months = [...new Set(rows.map((r) => r.month))].sort();
     const series = [...new Set(rows.map((r) => r.dir + " · " + P.kindLabel(r.kind)))];
     const pal = ["#0f766e", "#14b8a6", "#f59e0b", "#6366f1", "#dc2626", "#0ea5e9", "#92400e", "#16a34a"];
