@@ -7,7 +7,7 @@
       <div><label>${P.t("kind")}</label><select id="h-kind"><option value="person">${P.esc(P.kindLabel("person"))}</option>
         <option value="vehicle">${P.esc(P.kindLabel("vehicle"))}</option><option value="firearm_trace">${P.esc(P.kindLabel("firearm_trace"))}</option></select></div>
       <button class="primary" id="h-send">${P.t("send_query")}</button><span id="h-status" class="muted"></span></div></div>
-      <div class="grid g2"><div class="card"><h2>${P.t("hits_on_ours")}</h2><div id="h-results"></div></div>
+      <div class="grid g2"><div class="card"><h2>${P.t("hits_on_ours")}</h2><div id="h-results" style="max-height:420px;overflow:auto"></div></div>
       <div class="card"><h2>${P.t("queries")}</h2><div id="h-queries"></div></div></div>
       <div class="card"><h2>${P.t("followup_requests")}</h2><div id="h-requests"></div></div>`;
     let box;
@@ -32,9 +32,11 @@
       P.route();
     };
     const results = document.getElementById("h-results");
-    results.appendChild(box.results.length ? P.table([{label: P.t("record"), html: (r) => `<a href="#/entity/${encodeURIComponent(r.local_id)}">${P.esc(r.local_id)}</a>`},
+    const shown = box.results.slice(0, 200);
+    if (box.results.length > shown.length) results.insertAdjacentHTML("beforeend", `<div class="small muted">${P.num(shown.length)} / ${P.num(box.results.length)}</div>`);
+    results.appendChild(shown.length ? P.table([{label: P.t("record"), html: (r) => `<a href="#/entity/${encodeURIComponent(r.local_id)}">${P.esc(r.local_id)}</a>`},
       {label: P.t("partner"), value: (r) => r.partner}, {label: "ref", value: (r) => r.ref},
-      {label: "", html: (r) => `<button class="link ask" data-ref="${P.esc(r.ref)}">${P.t("ask_followup")}</button>`}], box.results)
+      {label: "", html: (r) => `<button class="link ask" data-ref="${P.esc(r.ref)}">${P.t("ask_followup")}</button>`}], shown)
       : Object.assign(document.createElement("div"), {className: "empty", textContent: P.t("none_yet")}));
     results.querySelectorAll("button.ask").forEach((b) => b.addEventListener("click", () => ask(box.results.find((r) => r.ref === b.dataset.ref))));
     document.getElementById("h-queries").appendChild(box.queries.length ? P.table([{label: P.t("when"), value: (q) => q.created_at.slice(0, 16)},

@@ -18,12 +18,12 @@
       <div class="grid g2"><div class="card"><h2>${P.t("coverage_state")}</h2><div id="s-states" style="max-height:380px;overflow:auto"></div></div>
       <div class="card"><h2>${P.t("coverage_port")}</h2><div id="s-ports" style="max-height:380px;overflow:auto"></div></div></div>`;
     const rows = [...s.received.map((r) => ({...r, dir: P.t("received_partner")})), ...(s.sent || []).map((r) => ({...r, dir: P.t("sent_partner")}))];
-    const months = [...new Set(rows.map((r) => r.month))].sort();
-    const series = [...new Set(rows.map((r) => r.dir + " · " + P.kindLabel(r.kind)))];
-    const pal = ["#0f766e", "#14b8a6", "#f59e0b", "#6366f1", "#dc2626", "#0ea5e9", "#92400e", "#16a34a"];
-    charts.push(new Chart(document.getElementById("s-shared"), {type: "bar", data: {labels: months, datasets: series.map((name, i) => ({label: name, backgroundColor: pal[i % pal.length],
-      data: months.map((m) => rows.filter((r) => r.month === m && r.dir + " · " + P.kindLabel(r.kind) === name).reduce((a, r) => a + r.records, 0))}))},
-      options: {maintainAspectRatio: false, scales: {x: {stacked: true}, y: {stacked: true, ticks: {precision: 0}}}}}));
+    const kinds = [...new Set(rows.map((r) => r.kind))].sort();
+    const series = [...new Set(rows.map((r) => r.dir + " · " + r.month))].sort();
+    const pal = ["#0f766e", "#f59e0b", "#14b8a6", "#fbbf24", "#0ea5e9", "#6366f1", "#92400e", "#16a34a"];
+    charts.push(new Chart(document.getElementById("s-shared"), {type: "bar", data: {labels: kinds.map((k) => P.kindLabel(k)), datasets: series.map((name, i) => ({label: name, backgroundColor: pal[i % pal.length],
+      data: kinds.map((k) => rows.filter((r) => r.kind === k && r.dir + " · " + r.month === name).reduce((a, r) => a + r.records, 0))}))},
+      options: {maintainAspectRatio: false, scales: {y: {ticks: {precision: 0}}}}}));
     document.getElementById("s-traces").appendChild(P.table([{label: P.t("owner"), value: (r) => r.owner}, {label: P.t("completed"), num: true, value: (r) => r.completed},
       {label: P.t("total"), num: true, value: (r) => r.total}, {label: "%", html: (r) => `<div class="bar"><span style="width:${Math.round(100 * (r.rate || 0))}%"></span></div>`}], s.trace_completion));
     document.getElementById("s-states").appendChild(P.table([{label: P.t("country"), value: (r) => r.country}, {label: P.t("state"), value: (r) => r.admin1},
