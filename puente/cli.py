@@ -185,13 +185,21 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show.")) -> None:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("puente-demo"), "--out", help="Directory for the demo nodes and files."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="End by serving both dashboards (--no-serve exits, "
+                                                                "for scripts)."),
+    port: int = typer.Option(int(setting("port")), help="Port of the U.S. node's dashboard (the Mexican node: +1)."),
 ) -> None:
-    """Build demo nodes on the embedded store and show what they hold."""
+    """Build demo nodes on the embedded store, show what they hold, then serve both dashboards."""
     from puente.demo import run_demo
 
     started = time.monotonic()
-    run_demo(out, console)
+    nodes = run_demo(out, console)
     console.print(t("demo_done", seconds=time.monotonic() - started, home=str(out)))
+    if serve:
+        from puente.api.demo_serve import connect_nodes, serve_nodes
+
+        connect_nodes(nodes["US"], nodes["MX"], (port, port + 1))
+        serve_nodes([nodes["US"], nodes["MX"]], [port, port + 1], console=console)
 
 
 # Sub-command groups contributed by other packages: (module, attribute, name).
@@ -204,6 +212,7 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("puente.api.cli", "serve", "serve"),
     ("puente.api.cli", "users_app", "users"),
     ("puente.simulate.cli", "simulate_command", "simulate"),
+    ("puente.api.cli", "pull", "pull"),
 ]
 
 
