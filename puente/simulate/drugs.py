@@ -178,7 +178,8 @@ def _mx_chunk(ctx: Context, months: np.ndarray) -> None:
         lab = world.labs[lab_id]
         canon[np.flatnonzero(stage == "lab")[sub]] = f"{lab.municipality}, {lab.state}"
     south = np.flatnonzero(stage == "south")
-    canon[south] = rng.choice(np.array(transit["_south"], dtype=object), len(south))
+    south_places, south_p = ctx.places.by_population(transit["_south"], "MX")
+    canon[south] = rng.choice(south_places, len(south), p=south_p)
     on_road = np.flatnonzero(stage == "transit")
     for border, sub in groups(city[on_road]):
         if border in transit:

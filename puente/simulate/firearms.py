@@ -89,7 +89,8 @@ def _chunk(ctx: Context, n: int) -> None:
     gun_ids = np.array([f"GUN-{i:08d}" for i in ctx.next_ids("gun", n)], dtype=object)
     # where guns turn up: mostly the buying organisation's plazas, else the big northern cities
     org = sale_org[sale]
-    places = rng.choice(np.array(_DEFAULT_PLACES, dtype=object), n)
+    default_places, default_p = ctx.places.by_population(_DEFAULT_PLACES, "MX")
+    places = rng.choice(default_places, n, p=default_p)
     for oid in np.unique(org[org != ""]):
         idx = np.flatnonzero((org == oid) & (rng.random(n) < 0.8))
         spec = next(x for x in sc.p["organizations"] if x["id"] == oid)
@@ -145,7 +146,9 @@ def _chunk(ctx: Context, n: int) -> None:
         "recovery_place_id": place_id, "atf_source_id": atf_refs, "mx_source_id": mx_refs}))
 
 
-_DEFAULT_PLACES = ["Culiacán, Sinaloa", "Juárez, Chihuahua", "Reynosa, Tamaulipas", "Tijuana, Baja California"]
+_DEFAULT_PLACES = ["Culiacán, Sinaloa", "Juárez, Chihuahua", "Reynosa, Tamaulipas", "Tijuana, Baja California",
+                   "Guadalajara, Jalisco", "Hermosillo, Sonora", "Nuevo Laredo, Tamaulipas", "Mexicali, Baja California",
+                   "Chihuahua, Chihuahua", "Monterrey, Nuevo León"]
 
 
 def _twin_state(sc: Scenario, city: str) -> str:

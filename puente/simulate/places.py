@@ -44,6 +44,11 @@ class PlaceTexts:
                 keep.append(candidate)
         return place, tuple(keep)
 
+    def by_population(self, texts: list[str], country: str) -> tuple[np.ndarray, np.ndarray]:
+        """The texts and their probabilities in proportion to the gazetteer's population (INEGI, Census)."""
+        pops = np.array([max(self.variants(t, country)[0].population, 1) for t in texts], dtype=float)
+        return np.array(texts, dtype=object), pops / pops.sum()
+
     def pick(self, texts: np.ndarray, country: str, rng: np.random.Generator, prefer: str = "place",
              exact: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
         """Written variants and true gazetteer ids for an array of canonical place texts."""
