@@ -131,7 +131,7 @@ def test_a_100_mb_line_is_quarantined_not_fatal(home: Path) -> None:
         handle.write("G3;01/02/2023;Culiacán;fentanilo;2;kg\n")
     proc = run(home, "ingest", str(path), "-p", "seizure-mx")
     assert account(proc.stdout) == (3, 2, 0, 1, 0)
-    (row, field, key, reason), = quarantine_of(home, "enorme.csv")
+    (row, _field, key, reason), = quarantine_of(home, "enorme.csv")
     assert (row, key) == (3, "row_too_long") and "longer than the limit" in reason
     path.unlink()
 
