@@ -108,8 +108,8 @@ TAMPERING = {
              "UPDATE audit_log SET idx = {p} + 1 WHERE idx = -1"],
     "insert": ["UPDATE audit_log SET idx = idx + 1000 WHERE idx >= {p}",
                "UPDATE audit_log SET idx = idx - 999 WHERE idx >= 1000",
-               "INSERT INTO audit_log SELECT {p}, logged_at, node, actor, action, records_count, records_sha256, "
-               "clause, 'forged', leaf_hash, tree_root, signature FROM audit_log WHERE idx = {p} + 1"],
+               ("INSERT INTO audit_log SELECT {p}, logged_at, node, actor, action, records_count, records_sha256, "
+                "clause, 'forged', leaf_hash, tree_root, signature FROM audit_log WHERE idx = {p} + 1")],
     "truncate": ["DELETE FROM audit_log WHERE idx >= {p}"],
 }
 
