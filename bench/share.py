@@ -92,7 +92,7 @@ def report_md(r: dict[str, object]) -> str:
     n = int(r["shipped"])  # type: ignore[arg-type]
     total = float(r["export_s"]) + float(r["import_s"])  # type: ignore[arg-type]
     q, w, rd, ins = r["base_parts"]  # type: ignore[misc]
-    rate = lambda s: f"{n / s:,.0f}"  # noqa: E731
+    rate = lambda s: f"{n / s:,.0f}"
     return f"""# Sharing benchmark: export, verify, import
 
 Machine: {os.cpu_count()} cores, 24 GB RAM, {platform.platform()}, Python {platform.python_version()};

@@ -170,3 +170,13 @@ def test_reads_of_partner_data_are_audited(nodes: tuple[Node, Node]) -> None:
         last = audit.entries(store, 1)[0]
         assert (last["action"], last["actor"], last["records"]) == ("read", "analyst-7", 3)
         assert sorted(audit.entry_records(store, last["index"])) == sorted(table.column("id").to_pylist())
+
+
+def test_older_agreement_version_refused(nodes: tuple[Node, Node]) -> None:
+    us, mx = nodes
+    install(us, mx, agreement_doc(us, mx, version=3))
+    with pytest.raises(PolicyError):
+        install(us, mx, agreement_doc(us, mx, version=2))
+    with us.open_store() as store:
+        policy = [e for e in audit.entries(store, 10) if e["action"] == "policy"]
+        assert [e["clause"] for e in policy] == ["us-hsi-mx-fgr@v1", "us-hsi-mx-fgr@v3"]
