@@ -90,7 +90,7 @@ class Source:
         """A whole file in one declared encoding (a profile's ``encoding``, or UTF-16 by its BOM)."""
         self.fixed_encoding = encoding
         try:
-            text = io.TextIOWrapper(handle, encoding=encoding, newline="")  # type: ignore[arg-type]
+            text = io.TextIOWrapper(handle, encoding=encoding, newline="")
             for number, line in enumerate(text, start=1):
                 self.bytes_read = handle.tell() if not handle.closed else self.size
                 yield line.removeprefix("\ufeff") if number == 1 else line
