@@ -142,6 +142,8 @@ class Source:
         if len(raw_text) > self.max_row_bytes:
             return RawRow(number, {}, "row_too_long", {"size": len(raw_text), "limit": self.max_row_bytes},
                           raw_text=raw_text[:2000])
+        if len(cells) > len(self.headers) and not any(str(c).strip() for c in cells[len(self.headers):]):
+            cells = cells[: len(self.headers)]  # trailing empty cells (a delimiter at the end of each line)
         if len(cells) != len(self.headers):
             return RawRow(number, {}, "wrong_column_count", {"found": len(cells), "expected": len(self.headers)},
                           raw_text=raw_text)
