@@ -21,26 +21,29 @@ class StorePool:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.base = open_store(url)  # runs migrations once
+        self.lock = threading.Lock()
+        self.base: Store | None = open_store(url)  # runs migrations once
+        self.generation = 0
         self.local = threading.local()
         self.all: list[Store] = []
-        self.lock = threading.Lock()
 
     def get(self) -> Store:
         store = getattr(self.local, "store", None)
-        if store is None:
-            store = self._new()
-            self.local.store = store
+        if store is None or getattr(self.local, "generation", -1) != self.generation:
             with self.lock:
+                if self.base is None:  # reopened after a shutdown (e.g. an ASGI lifespan per test client)
+                    self.base = open_store(self.url)
+                store = self._new(self.base)
                 self.all.append(store)
+            self.local.store, self.local.generation = store, self.generation
         return store
 
-    def _new(self) -> Store:
-        if self.base.dialect == "duckdb":
+    def _new(self, base: Store) -> Store:
+        if base.dialect == "duckdb":
             from puente.store.duckdb_store import DuckDBStore
 
             store = DuckDBStore.__new__(DuckDBStore)
-            store.url, store.con, store._depth = self.url, self.base.con.cursor(), 0  # type: ignore[attr-defined]
+            store.url, store.con, store._depth = self.url, base.con.cursor(), 0  # type: ignore[attr-defined]
             return store
         from puente.store.postgres_store import PostgresStore
 
@@ -51,10 +54,13 @@ class StorePool:
             for store in self.all:
                 try:
                     store.close()
-                except Exception:  # noqa: BLE001 - closing on shutdown
+                except Exception:  # noqa: BLE001,S110 - best effort on shutdown
                     pass
             self.all = []
-        self.base.close()
+            if self.base is not None:
+                self.base.close()
+                self.base = None
+            self.generation += 1
 
 
 @dataclass
@@ -62,6 +68,7 @@ class Ctx:
     node: Node
     pool: StorePool
     extras: dict[str, Any] = field(default_factory=dict)
+    audit_lock: threading.Lock = field(default_factory=threading.Lock)  # appends move one head: one at a time
 
     @property
     def store(self) -> Store:
@@ -88,9 +95,20 @@ def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Dep
 
 def log_access(c: Ctx, who: Principal, action: str, kind: str, ids: list[str], owners: set[str],
                purpose: str | None) -> None:
-    """Write a read of partner or sensitive data to the access log (and the audit log when present)."""
-    at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    """Write a read of partner or sensitive data to the access log and, in the same transaction, to the node's
+    tamper-evident audit log (user, purpose and the ids of every record read)."""
+    at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     shown = ids[:200]
-    c.store.execute("INSERT INTO api_access_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [at, who.username, who.role, action, kind, ",".join(shown), ",".join(sorted(owners)),
-                     purpose, len(ids)])
+    from puente.audit import log as audit
+
+    store = c.store
+    partner_owners = sorted(o for o in owners if o != c.node.name)
+    reason = (f"api {action}: {len(ids)} {kind} records (owners: {', '.join(sorted(owners)) or '-'}) "
+              f"by {who.username} ({who.role}); purpose: {purpose}")
+    with c.audit_lock, store.transaction():
+        store.execute("INSERT INTO api_access_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      [at, who.username, who.role, action, kind, ",".join(shown), ",".join(sorted(owners)),
+                       purpose, len(ids)])
+        action_name = "read" if partner_owners else ("partner-pull" if who.is_partner else "read-sensitive")
+        audit.append(store, c.node, f"{who.username} ({who.role})", action_name,
+                     ids, None, reason)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +26,7 @@ class Login(BaseModel):
 class Me(BaseModel):
     username: str
     role: Literal["analyst", "steward", "admin", "partner-node"]
-    partner: Optional[str] = None
+    partner: str | None = None
     node: str
     country: str
 
@@ -41,9 +41,9 @@ class Session(BaseModel):
 class User(BaseModel):
     username: str
     role: str
-    partner: Optional[str] = None
+    partner: str | None = None
     failed_logins: int
-    locked_until: Optional[str] = None
+    locked_until: str | None = None
     disabled: bool
 
 

@@ -27,3 +27,8 @@ def _access_log(store: Store) -> None:
         "CREATE TABLE IF NOT EXISTS api_access_log (read_at TIMESTAMP, username TEXT, role TEXT, action TEXT, "
         "kind TEXT, record_ids TEXT, owners TEXT, purpose TEXT, records INTEGER)"
     )
+
+
+@register(402, "api partner connections (URL; the token lives in keys/partner-<name>.token)")
+def _partners(store: Store) -> None:
+    store.execute("CREATE TABLE IF NOT EXISTS api_partners (partner TEXT PRIMARY KEY, url TEXT, added_at TIMESTAMP)")

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from puente.geo.gazetteer import Place
-from puente.simulate.config import Scenario
+from puente.simulate.config import Scenario, groups
 from puente.simulate.world import strip_accents
 
 _MX_ABBR = {"Sinaloa": "Sin.", "Sonora": "Son.", "Jalisco": "Jal.", "Michoacán de Ocampo": "Mich.",
@@ -49,8 +49,7 @@ class PlaceTexts:
         """Written variants and true gazetteer ids for an array of canonical place texts."""
         out = np.empty(len(texts), dtype=object)
         ids = np.empty(len(texts), dtype=object)
-        for text in np.unique(texts):
-            idx = np.flatnonzero(texts == text)
+        for text, idx in groups(texts):
             place, variants = self.variants(str(text), country, prefer)
             ids[idx] = place.id
             choice = rng.integers(0, len(variants), size=len(idx))
