@@ -118,9 +118,9 @@ def test_latin1_file_is_read_and_reported(home: Path) -> None:
 
 def test_file_mixing_utf8_and_latin1_lines_loses_nothing(home: Path) -> None:
     path = home.parent / "mezcla.csv"
-    lines = [HEADER.encode("utf-8"), "M1;01/02/2023;Mazatlán;heroína;1;kg\n".encode("utf-8"),
+    lines = [HEADER.encode("utf-8"), "M1;01/02/2023;Mazatlán;heroína;1;kg\n".encode(),
              "M2;02/02/2023;Culiacán;cocaína;2;kg\n".encode("latin-1"),
-             "M3;03/02/2023;Lázaro Cárdenas, Mich.;fentanilo;3;kg\n".encode("utf-8")]
+             "M3;03/02/2023;Lázaro Cárdenas, Mich.;fentanilo;3;kg\n".encode()]
     path.write_bytes(b"".join(lines))
     proc = run(home, "ingest", str(path), "-p", "seizure-mx")
     assert account(proc.stdout) == (3, 3, 0, 0, 0)
