@@ -9,11 +9,12 @@ of other packages (share, audit, link, hits, analyze, serve, ...) register thems
 from __future__ import annotations
 
 import importlib
-from functools import partial
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -24,6 +25,9 @@ from rich.table import Table
 from puente.errors import PuenteError
 from puente.i18n import language, set_language, t
 from puente.settings import setting
+
+if TYPE_CHECKING:
+    from puente.node import Node
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Puente: binational trafficking intelligence node / nodo de inteligencia binacional.")
@@ -59,7 +63,7 @@ def _advance(bar: Progress, task: TaskID, done: int, total: int) -> None:
     bar.update(task, completed=done, total=total)
 
 
-def load_node():  # type: ignore[no-untyped-def]
+def load_node() -> Node:
     from puente.node import Node
 
     return Node.load(state.home)

@@ -59,7 +59,7 @@ class Node:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
         _write_secret(keys / "id.key", secrets.token_bytes(32))
         (home / "profiles").mkdir(exist_ok=True)
-        url = store_url or setting("store") or f"duckdb:///{(home / 'store.duckdb').resolve()}"
+        url = store_url or setting("store") or f"duckdb://{(home / 'store.duckdb').resolve()}"
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         node = cls(home=home, name=name, country=country, store_url=url)
         # the store first: if it cannot be opened, no node.toml is written and init can simply be re-run

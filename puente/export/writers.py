@@ -63,7 +63,7 @@ def export_kind(store: Store, kind_name: str, fmt: str, out: Path) -> int:
         from puente.export.ftm import write_ftm
 
         write_ftm(store, kind, table.to_pylist(), out)
-    return table.num_rows
+    return int(table.num_rows)
 
 
 def geojson_features(kind: Kind, rows: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -181,7 +181,7 @@ class RowCleaner:
                 continue
             if value is None or (isinstance(value, str) and not value.strip()):
                 value = v
-            elif v is not value:
+            elif v is not value and h is not None:
                 spare[h] = v
         return value
 

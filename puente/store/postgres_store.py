@@ -56,12 +56,12 @@ class PostgresStore(Store):
         for d in cur.description or []:
             type_info = psycopg.postgres.types.get(d.type_code)
             types.append(_ARROW_TYPES.get(type_info.name) if type_info else None)  # None: let Arrow infer
-        columns = list(zip(*rows)) if rows else [[] for _ in names]
+        columns: list[list[Any]] = [list(c) for c in zip(*rows)] if rows else [[] for _ in names]
         arrays = []
         for values, typ in zip(columns, types):
             if typ is not None and pa.types.is_floating(typ):
                 values = [float(v) if v is not None else v for v in values]
-            arrays.append(pa.array(list(values), type=typ))
+            arrays.append(pa.array(values, type=typ))
         return pa.Table.from_arrays(arrays, names=names)
 
     def insert_arrow(self, table: str, data: pa.Table) -> None:
