@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ def _surname_tokens(row: dict[str, Any]) -> list[str]:
 
 def _date_tokens(row: dict[str, Any]) -> list[str]:
     value = row.get("birth_date")
-    if value is None or (isinstance(value, float) and value != value):
+    if nz.is_missing(value):
         return []
     stamp = pd.to_datetime(value, errors="coerce")
     if pd.isna(stamp):
@@ -200,7 +201,7 @@ _READS = SOURCE_FIELDS
 
 
 def _hashable(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and value != value):
+    if nz.is_missing(value):
         return None
     return str(value)
 

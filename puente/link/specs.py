@@ -8,8 +8,9 @@ columns so the same spec runs on DuckDB and on Spark.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import splink.comparison_level_library as cll
@@ -290,6 +291,5 @@ def get_spec(kind: str) -> Spec:
 
     kind = ALIASES.get(kind, kind)
     if kind not in SPECS:
-        raise UsageError("link_unknown_kind", kind=kind, kinds=", ".join(["person", "organization", "vehicle",
-                                                                          "firearm"]))
+        raise UsageError("link_unknown_kind", kind=kind, kinds="person, organization, vehicle, firearm")
     return SPECS[kind]
