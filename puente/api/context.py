@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +19,31 @@ from puente.node import Node
 from puente.store.base import Store, open_store
 
 
+@functools.cache
+def _duckdb_cursor_class() -> type:
+    from puente.store.duckdb_store import DuckDBStore
+
+    class DuckDBCursor(DuckDBStore):
+        """A cursor of the server's one DuckDB database, for one thread; statements pass a shared gate."""
+
+        def __init__(self, url: str, base: Store, gate: threading.BoundedSemaphore) -> None:
+            self.url, self.con, self._depth, self.gate = url, base.con.cursor(), 0, gate  # type: ignore[attr-defined]
+
+        def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+            with self.gate:
+                return super().query(sql, params)
+
+        def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> Any:
+            with self.gate:
+                return super().query_arrow(sql, params)
+
+    return DuckDBCursor
+
+
+def _DuckDBCursor(url: str, base: Store, gate: threading.BoundedSemaphore) -> Store:  # noqa: N802
+    return _duckdb_cursor_class()(url, base, gate)  # type: ignore[no-any-return]
+
+
 class StorePool:
     """One store connection per server thread (DuckDB: cursors of one database; PostgreSQL: connections)."""
 
@@ -24,6 +52,8 @@ class StorePool:
         self.lock = threading.Lock()
         self.base: Store | None = open_store(url)  # runs migrations once
         self.generation = 0
+        # DuckDB runs each query on all cores: more queries at once than cores only thrash
+        self.gate = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
         self.local = threading.local()
         self.all: list[Store] = []
 
@@ -40,11 +70,7 @@ class StorePool:
 
     def _new(self, base: Store) -> Store:
         if base.dialect == "duckdb":
-            from puente.store.duckdb_store import DuckDBStore
-
-            store = DuckDBStore.__new__(DuckDBStore)
-            store.url, store.con, store._depth = self.url, base.con.cursor(), 0  # type: ignore[attr-defined]
-            return store
+            return _DuckDBCursor(self.url, base, self.gate)
         from puente.store.postgres_store import PostgresStore
 
         return PostgresStore(self.url)
