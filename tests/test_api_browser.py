@@ -129,7 +129,7 @@ def test_open_an_entity_with_its_network(page) -> None:  # type: ignore[no-untyp
     page.wait_for_selector("#r-table tbody tr")
     page.select_option("#r-kind", "person")
     page.wait_for_function("() => { const e = document.querySelector('#r-meta b'); return e !== null && "
-                           "e.textContent === '2'; }")
+                           "e.textContent === '3'; }")
     assert "withheld" in page.text_content("#r-meta").lower()  # identifiers hidden without a purpose
     page.locator("#r-table tbody tr", has_text="Carter").click()
     page.wait_for_selector("#e-title")
@@ -144,7 +144,7 @@ def test_open_an_entity_with_its_network(page) -> None:  # type: ignore[no-untyp
         page.click("#x-csv")
     assert download.value.suggested_filename == "person.csv"  # the page remembers the kind being browsed
     lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 3 and "curp" not in lines[0] and "birth_date" not in lines[0]
+    assert len(lines) == 4 and "curp" not in lines[0] and "birth_date" not in lines[0]
 
 
 def test_audit_view_shows_purposeful_reads(page) -> None:  # type: ignore[no-untyped-def]
