@@ -9,6 +9,8 @@ import pyarrow as pa
 from puente.cli import main
 from puente.link import synth
 
+from share_support import agreement_doc, install
+
 
 def _load(node, people) -> None:
     sub = people[people.owner_node == node.name]
@@ -20,6 +22,8 @@ def _load(node, people) -> None:
 
 def test_link_and_hits_commands(make_node, tmp_path, capsys):
     us, mx = make_node("us-test", "US"), make_node("mx-test", "MX")
+    install(us, mx, agreement_doc(us, mx, {"person": {"fields": {
+        f: "match_only" for f in ("given_names", "surname1", "surname2", "birth_date", "curp")}}}))
     people, _ = synth.spanish_people(80, seed=1)
     _load(us, people)
     _load(mx, people)

@@ -135,11 +135,6 @@ def _read(path: Path) -> Any:
         raise InputError("hits_bad_file", path=str(path), error=str(exc).splitlines()[0]) from None
 
 
-def agreement_fields(node: Any, partner: str, kind: str) -> list[str] | None:
-    """Model fields the agreement with ``partner`` marks match-only (None: no agreement module yet)."""
-    return None
-
-
 @hits_app.command("secret")
 def hits_secret(partner: str = typer.Option(..., "--partner"),
                 import_file: Optional[Path] = typer.Option(None, "--import", help="File with the partner's secret."),
@@ -179,9 +174,8 @@ def hits_query(
     kind = ALIASES.get(kind, kind)
     secret = hits.load_secret(node.home, partner)
     with node.open_store() as store:
-        message = hits.make_query(store, node.name, partner, secret, kind,
-                                  fields.split(",") if fields else None, actor=actor,
-                                  agreement_fields=agreement_fields(node, partner, kind))
+        message = hits.make_query(store, node, partner, secret, kind, fields.split(",") if fields else None,
+                                  actor=actor)
     target = out or Path(f"{message['query_id']}.json")
     _write(target, message)
     console.print(t("hits_query_written", count=message["count"], partner=partner, path=str(target),
@@ -204,19 +198,17 @@ def hits_receive(
     secret = hits.load_secret(node.home, partner)
     with node.open_store() as store:
         if kind_of_message == "hits.answer":
-            results = hits.accept_answer(store, node.name, secret, message, actor=actor)
+            results = hits.accept_answer(store, node, secret, message, actor=actor)
             console.print(t("hits_results", hits=len(results), partner=partner))
             for r in results:
                 console.print(f"  {r['local_id']} -> {r['ref']}")
         elif kind_of_message == "hits.followup":
-            console.print(hits.receive_followup(store, node.name, secret, message))
+            console.print(hits.receive_followup(store, node, secret, message))
         elif kind_of_message == "hits.decision":
-            outcome = hits.accept_decision(store, node.name, secret, message)
+            outcome = hits.accept_decision(store, node, secret, message)
             console.print(f"{outcome['request_id']}: {outcome['decision']} {outcome.get('record_id') or ''}")
         else:
-            answer = hits.answer_query(store, node.name, secret, message,
-                                       agreement_fields=agreement_fields(node, partner, str(message.get("kind")))
-                                       if isinstance(message, dict) else None)
+            answer = hits.answer_query(store, node, secret, message)
             target = out or Path(f"answer-{answer['query_id']}.json")
             _write(target, answer)
             if answer["status"] == "rejected":
@@ -240,7 +232,7 @@ def hits_request(
     node, console = _ctx()
     secret = hits.load_secret(node.home, partner)
     with node.open_store() as store:
-        message = hits.request_followup(store, node.name, partner, secret, ref, reason, actor)
+        message = hits.request_followup(store, node, partner, secret, ref, reason, actor)
     target = out or Path(f"{message['request_id']}.json")
     _write(target, message)
     console.print(f"{message['request_id']} -> {target}")
@@ -266,7 +258,7 @@ def hits_requests(
             if partner is None:
                 raise UsageError("hits_unknown_request", request_id=request_id)
             secret = hits.load_secret(node.home, partner)
-            message = hits.decide_followup(store, node.name, secret, str(request_id), bool(approve), steward, reason)
+            message = hits.decide_followup(store, node, secret, str(request_id), bool(approve), steward, reason)
             target = out or Path(f"decision-{request_id}.json")
             _write(target, message)
             console.print(f"{request_id}: {message['decision']} -> {target}")

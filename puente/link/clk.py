@@ -140,6 +140,7 @@ class Encoder:
         self._specs = [FIELDS[kind][f] for f in self.fields]
         self._keys = {f: derive(secret, f"field:{kind}:{f}") for f in self.fields}
         self._positions = lru_cache(maxsize=500_000)(self._positions_uncached)
+        self._value_cache: dict[tuple[str, tuple[Any, ...]], np.ndarray] = {}
 
     def _positions_uncached(self, field: str, token: str) -> np.ndarray:
         digest = hashlib.blake2b(token.encode(), key=self._keys[field], digest_size=16).digest()
@@ -147,6 +148,19 @@ class Encoder:
         h2 = int.from_bytes(digest[8:], "little") | 1
         k = FIELDS[self.kind][field].k
         return np.array([(h1 + i * h2) % BITS for i in range(k)], dtype=np.int32)
+
+    def _field_positions(self, spec: FieldEncoding, row: dict[str, Any]) -> np.ndarray | None:
+        """All bit positions one field of one record sets (cached by the field's raw value)."""
+        raw = tuple(_hashable(row.get(f)) for f in _READS.get(spec.name, (spec.name,)))
+        key = (spec.name, raw)
+        hit = self._value_cache.get(key)
+        if hit is None:
+            tokens = spec.tokens(row)
+            hit = (np.unique(np.concatenate([self._positions(spec.name, tok) for tok in tokens]))
+                   if tokens else _EMPTY)
+            if len(self._value_cache) < 2_000_000:
+                self._value_cache[key] = hit
+        return hit
 
     def encode(self, records: Iterable[dict[str, Any]], chunk: int = 50_000) -> np.ndarray:
         """Records -> uint8 array of shape (n, 128): one packed 1024-bit filter per record."""
@@ -165,8 +179,8 @@ class Encoder:
 
         for row in records:
             for spec in self._specs:
-                for token in spec.tokens(row):
-                    pos = self._positions(spec.name, token)
+                pos = self._field_positions(spec, row)
+                if pos is not None and len(pos):
                     pos_buf.append(pos)
                     rows_buf.append(np.full(len(pos), n, dtype=np.int32))
             n += 1
@@ -176,6 +190,16 @@ class Encoder:
         if n or not out:
             flush(n)
         return np.concatenate(out) if len(out) > 1 else out[0]
+
+
+_EMPTY = np.empty(0, dtype=np.int32)
+_READS = SOURCE_FIELDS
+
+
+def _hashable(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value)
 
 
 def popcount(packed: np.ndarray) -> np.ndarray:
