@@ -137,7 +137,7 @@ def wrk(port: int, token: str, clients: int, seconds: int) -> dict[str, float]:
                          capture_output=True, text=True, check=True).stdout
 
     def ms(label: str) -> float:
-        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
         if not m:
             return float("nan")
         return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
@@ -199,17 +199,17 @@ def write_report(results: list[tuple[str, int, dict[str, float]]], args: argpars
     base = {c: r["rps"] for name, c, r in results if name.startswith("bare")}
     lines = [
         "# REST API benchmark", "",
-        f"Date: {dt.date.today().isoformat()} · machine: {os.cpu_count()} cores, "
+        (f"Date: {dt.date.today().isoformat()} · machine: {os.cpu_count()} cores, "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, {platform.platform()}, "
         f"Python {platform.python_version()} · load average at the end: {os.getloadavg()[0]:.1f} "
-        "(the machine is shared with other jobs, so absolute numbers are noisy; compare rows of the same run).", "",
-        f"Query: `GET {QUERY}` (fentanyl seizures in Sonora in one quarter, newest first, page of 50, "
+        "(the machine is shared with other jobs, so absolute numbers are noisy; compare rows of the same run)."), "",
+        (f"Query: `GET {QUERY}` (fentanyl seizures in Sonora in one quarter, newest first, page of 50, "
         f"with the total count) over **{args.rows:,} seizure records**; response {size:,} bytes. "
         "Authenticated as an analyst with an API token (checked against the store, then remembered for 10 s). "
-        "Records are stored in arrival (date) order, as ingest leaves them.",
+        "Records are stored in arrival (date) order, as ingest leaves them."),
         "",
-        f"Each server is one Uvicorn worker in its own process; wrk (2 threads, {args.seconds} s per run, keep-alive) "
-        "runs in a third process on the same 2 cores.", "",
+        (f"Each server is one Uvicorn worker in its own process; wrk (2 threads, {args.seconds} s per run, keep-alive) "
+        "runs in a third process on the same 2 cores."), "",
         "| server | clients | requests/s | p50 (ms) | p99 (ms) | non-2xx | share of baseline |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -217,8 +217,8 @@ def write_report(results: list[tuple[str, int, dict[str, float]]], args: argpars
         share = r["rps"] / base[clients] if base.get(clients) else float("nan")
         lines.append(f"| {name} | {clients} | {r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
                      f"{int(r['non2xx'])} | {share:.1%} |")
-    lines += ["", "Reproduce: `python -m bench.api` (needs `wrk` from Debian and the PostgreSQL server; "
-              "`--no-postgres` skips it)."]
+    lines += ["", ("Reproduce: `python -m bench.api` (needs `wrk` from Debian and the PostgreSQL server; "
+              "`--no-postgres` skips it).")]
     target = ROOT / "bench" / "results" / "api.md"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -40,7 +40,7 @@ def _duckdb_cursor_class() -> type:
     return DuckDBCursor
 
 
-def _DuckDBCursor(url: str, base: Store, gate: threading.BoundedSemaphore) -> Store:  # noqa: N802
+def _DuckDBCursor(url: str, base: Store, gate: threading.BoundedSemaphore) -> Store:
     return _duckdb_cursor_class()(url, base, gate)  # type: ignore[no-any-return]
 
 
