@@ -6,14 +6,11 @@ network, export, read the audit view, switch to Spanish.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_seed import PASSWORD, build_env
+from api_seed import DATA, PASSWORD, build_env, serve
 from conftest import require
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -23,30 +20,35 @@ PURPOSE = "Corridor analysis for case 2024-117"
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    import uvicorn
-
+    """The U.S. node's dashboard, with the Mexican node's API running beside it for hit/no-hit."""
     from puente.api.app import create_app
+    from puente.api.auth import add_user, issue_token
+    from puente.api.partners import connect
+    from puente.ingest.pipeline import ingest_file
+    from puente.ingest.profile import get_profile
+    from puente.link import hits
 
-    client, _, us, _ = build_env(tmp_path_factory.mktemp("web"))
+    client, tokens, us, mx = build_env(tmp_path_factory.mktemp("web"))
     client.close()
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(us, rate_limit=0), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    srv.should_exit = True
-    thread.join(10)
+    with us.open_store() as store:
+        ingest_file(us, store, DATA / "us_persons_extra.csv", get_profile("person-us"))
+    with mx.open_store() as store:
+        add_user(store, "us-node", "partner-node", None, partner="us-test")
+        mx_token = issue_token(store, "us-node")
+    servers = [serve(create_app(us, rate_limit=0)), serve(create_app(mx, rate_limit=0))]
+    with us.open_store() as store:
+        connect(us, store, "mx-test", servers[1][2], mx_token)
+    with mx.open_store() as store:
+        connect(mx, store, "us-test", servers[0][2], tokens["partner-node"])
+    secret = hits.new_secret()
+    hits.save_secret(us.home, "mx-test", secret)
+    hits.save_secret(mx.home, "us-test", secret)
+    yield servers[0][2] + "/"
+    for srv, thread, _ in servers:
+        srv.should_exit = True
+        thread.join(10)
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +129,7 @@ def test_open_an_entity_with_its_network(page) -> None:  # type: ignore[no-untyp
     page.wait_for_selector("#r-table tbody tr")
     page.select_option("#r-kind", "person")
     page.wait_for_function("() => { const e = document.querySelector('#r-meta b'); return e !== null && "
-                           "e.textContent === '2'; }")
+                           "e.textContent === '3'; }")
     assert "withheld" in page.text_content("#r-meta").lower()  # identifiers hidden without a purpose
     page.locator("#r-table tbody tr", has_text="Carter").click()
     page.wait_for_selector("#e-title")
@@ -142,7 +144,7 @@ def test_open_an_entity_with_its_network(page) -> None:  # type: ignore[no-untyp
         page.click("#x-csv")
     assert download.value.suggested_filename == "person.csv"  # the page remembers the kind being browsed
     lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 3 and "curp" not in lines[0] and "birth_date" not in lines[0]
+    assert len(lines) == 4 and "curp" not in lines[0] and "birth_date" not in lines[0]
 
 
 def test_audit_view_shows_purposeful_reads(page) -> None:  # type: ignore[no-untyped-def]
@@ -169,3 +171,17 @@ def test_switch_to_spanish(page) -> None:  # type: ignore[no-untyped-def]
     assert "Rastreos de armas completados" in page.text_content("#page")
     page.reload()  # the choice is remembered
     page.wait_for_function("document.getElementById('page-title').textContent === 'Tablero conjunto'")
+
+
+def test_send_a_hit_no_hit_query(page) -> None:  # type: ignore[no-untyped-def]
+    login(page)
+    page.wait_for_selector("#app:not(.hidden)")
+    page.click("a[data-page=inbox]")
+    page.wait_for_selector("#h-send:not([disabled])")
+    assert page.input_value("#h-partner") == "mx-test"
+    page.click("#h-send")
+    page.wait_for_function("document.getElementById('h-status').textContent.includes('hits')", timeout=60_000)
+    assert "3 encodings sent, 1 hits" in page.text_content("#h-status")
+    page.wait_for_selector("#h-results tbody tr")  # the page reloads with the hit on our record
+    assert page.locator("#h-results tbody tr").count() == 1
+    assert "answered" in page.text_content("#h-queries")

@@ -52,15 +52,15 @@ def test_push_verifies_before_import_and_refuses_replays(env) -> None:  # type: 
     head = {**bearer(tokens["partner-node"]), "Content-Type": "application/vnd.puente.bundle"}
     forged = bytearray(data)
     forged[len(forged) // 2] ^= 0x01
-    bad = httpx.post(f"{url}/api/v1/bundles", content=bytes(forged), headers=head)
+    bad = httpx.post(f"{url}/api/v1/bundles/import", content=bytes(forged), headers=head)
     assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
-    analyst = httpx.post(f"{url}/api/v1/bundles", content=data, headers={**head, **bearer(tokens["analyst"])})
+    analyst = httpx.post(f"{url}/api/v1/bundles/import", content=data, headers={**head, **bearer(tokens["analyst"])})
     assert analyst.status_code == 403
-    ok = httpx.post(f"{url}/api/v1/bundles", content=data, headers=head)
+    ok = httpx.post(f"{url}/api/v1/bundles/import", content=data, headers=head)
     assert ok.status_code == 200 and ok.json()["sender"] == "mx-test" and ok.json()["imported"] == {"seizure": 1}
     with us.open_store() as store:
         kg = store.scalar("SELECT quantity_kg FROM seizure WHERE source_id = 'MX-A-104'")
     assert kg == pytest.approx(4.2)
-    replay = httpx.post(f"{url}/api/v1/bundles", content=data, headers=head)
+    replay = httpx.post(f"{url}/api/v1/bundles/import", content=data, headers=head)
     assert replay.status_code == 422 and "sequence" in replay.json()["detail"]
     assert httpx.get(f"{url}/api/v1/bundles/next", headers=bearer(tokens["analyst"])).status_code == 403

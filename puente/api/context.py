@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +19,31 @@ from puente.node import Node
 from puente.store.base import Store, open_store
 
 
+@functools.cache
+def _duckdb_cursor_class() -> type:
+    from puente.store.duckdb_store import DuckDBStore
+
+    class DuckDBCursor(DuckDBStore):
+        """A cursor of the server's one DuckDB database, for one thread; statements pass a shared gate."""
+
+        def __init__(self, url: str, base: Store, gate: threading.BoundedSemaphore) -> None:
+            self.url, self.con, self._depth, self.gate = url, base.con.cursor(), 0, gate  # type: ignore[attr-defined]
+
+        def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+            with self.gate:
+                return super().query(sql, params)
+
+        def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> Any:
+            with self.gate:
+                return super().query_arrow(sql, params)
+
+    return DuckDBCursor
+
+
+def _DuckDBCursor(url: str, base: Store, gate: threading.BoundedSemaphore) -> Store:
+    return _duckdb_cursor_class()(url, base, gate)  # type: ignore[no-any-return]
+
+
 class StorePool:
     """One store connection per server thread (DuckDB: cursors of one database; PostgreSQL: connections)."""
 
@@ -24,6 +52,8 @@ class StorePool:
         self.lock = threading.Lock()
         self.base: Store | None = open_store(url)  # runs migrations once
         self.generation = 0
+        # DuckDB runs each query on all cores: more queries at once than cores only thrash
+        self.gate = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
         self.local = threading.local()
         self.all: list[Store] = []
 
@@ -40,11 +70,7 @@ class StorePool:
 
     def _new(self, base: Store) -> Store:
         if base.dialect == "duckdb":
-            from puente.store.duckdb_store import DuckDBStore
-
-            store = DuckDBStore.__new__(DuckDBStore)
-            store.url, store.con, store._depth = self.url, base.con.cursor(), 0  # type: ignore[attr-defined]
-            return store
+            return _DuckDBCursor(self.url, base, self.gate)
         from puente.store.postgres_store import PostgresStore
 
         return PostgresStore(self.url)
@@ -83,10 +109,33 @@ _bearer = HTTPBearer(auto_error=False, description="A session token from /api/v1
                                                    "from `puente users token`.")
 
 
+TOKEN_CACHE_SECONDS = 10.0
+
+
+def _authenticate(c: Ctx, token: str) -> Principal | None:
+    """Token check, remembered for a few seconds per server process (logout through the API clears it at once)."""
+    import time
+
+    cache: dict[str, tuple[float, Principal | None]] = c.extras.setdefault("tokens", {})
+    now = time.monotonic()
+    hit = cache.get(token)
+    if hit is not None and now - hit[0] < TOKEN_CACHE_SECONDS:
+        return hit[1]
+    who = authenticate(c.store, token)
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[token] = (now, who)
+    return who
+
+
+def forget_token(c: Ctx, token: str) -> None:
+    c.extras.setdefault("tokens", {}).pop(token, None)
+
+
 def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
     if creds is None or not creds.credentials:
         raise ApiProblem(401, "api_no_token", headers={"WWW-Authenticate": "Bearer"})
-    who = authenticate(ctx(request).store, creds.credentials)
+    who = _authenticate(ctx(request), creds.credentials)
     if who is None:
         raise ApiProblem(401, "api_bad_token", headers={"WWW-Authenticate": "Bearer"})
     request.state.principal = who

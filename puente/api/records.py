@@ -72,14 +72,17 @@ def run_query(c: Ctx, view: View, flt: Filters, limit: int, offset: int) -> tupl
     order = f'"{kind.date_field}" DESC NULLS LAST, id' if kind.date_field else "id"
     clause = sql_where(where)
     store = c.store
-    rows = store.query(f"SELECT {cols} FROM {kind.table} {clause} ORDER BY {order} LIMIT ? OFFSET ?",
-                       [*params, limit, offset])
-    if len(rows) < limit and (rows or offset == 0):
-        total = offset + len(rows)
-    else:
+    # one scan: the page and the total number of matches together
+    rows = store.query(f"SELECT {cols}, COUNT(*) OVER () FROM {kind.table} {clause} "
+                       f"ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
+    if rows:
+        total = rows[0][-1]
+    elif offset == 0:
+        total = 0
+    else:  # a page past the end: count separately
         total = store.scalar(f"SELECT COUNT(*) FROM {kind.table} {clause}", params)
     names = view.columns
-    return [dict(zip(names, r)) for r in rows], int(total or 0)
+    return [dict(zip(names, r[:-1])) for r in rows], int(total or 0)
 
 
 def export_table(c: Ctx, view: View, flt: Filters) -> pa.Table:

@@ -32,7 +32,7 @@ def _fingerprint(c: Ctx) -> tuple[Any, ...]:
     """Changes whenever records are added, corrected, imported or purged."""
     parts: list[Any] = []
     for table in ("seizure", "lab_site", "precursor_shipment", "firearm_trace", "link", "seizure_aggregate"):
-        parts += list(c.store.query(f"SELECT COUNT(*), MAX(ingested_at) FROM {table}")[0])  # noqa: S608
+        parts += list(c.store.query(f"SELECT COUNT(*), MAX(ingested_at) FROM {table}")[0])
     return tuple(str(p) for p in parts)
 
 
@@ -53,7 +53,7 @@ def _serialise(result: dict[str, Any]) -> dict[str, Any]:
             geo[name[: -len(".geojson")]] = value
         elif hasattr(value, "to_dict"):
             frame = value.head(MAX_ROWS)
-            tables[name] = {"columns": [str(c) for c in frame.columns], "total": int(len(value)),
+            tables[name] = {"columns": [str(c) for c in frame.columns], "total": len(value),
                             "rows": [{str(k): _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]}
     return {"tables": tables, "geojson": geo}
 

@@ -64,8 +64,11 @@ def login(body: Login, c: Ctx = Depends(ctx)) -> Session:
 @router.post("/auth/logout", status_code=204, responses=problem_responses(401))
 def logout(request: Request, c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Response:
     """Revoke the token used for this request."""
-    header = request.headers.get("authorization", "")
-    auth.revoke(c.store, header.split(" ", 1)[-1].strip())
+    from puente.api.context import forget_token
+
+    token = request.headers.get("authorization", "").split(" ", 1)[-1].strip()
+    auth.revoke(c.store, token)
+    forget_token(c, token)
     return Response(status_code=204)
 
 

@@ -99,9 +99,10 @@ def next_bundle(full: bool = Query(False, description="Resend every allowed reco
                                                       "X-Bundle-Records": str(report.records)})
 
 
-@router.post("/bundles", response_model=Imported, responses=problem_responses(401, 403, 413, 422),
+@router.post("/bundles/import", response_model=Imported, responses=problem_responses(401, 403, 413, 422),
              openapi_extra={"requestBody": {"required": True, "content": {
-                 BUNDLE: {"schema": {"type": "string", "format": "binary"}}}}})
+                 BUNDLE: {"schema": {"type": "string", "format": "binary"}},
+                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def push_bundle(request: Request, c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Imported:
     """Receive a signed bundle (pushed by the partner node, or uploaded by a steward); verified before parsing."""
     require_role(who, "partner-node", "steward", "admin")
