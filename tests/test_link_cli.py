@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
+from share_support import agreement_doc, install
 
 from puente.cli import main
 from puente.link import synth
@@ -20,10 +21,12 @@ def _load(node, people) -> None:
 
 def test_link_and_hits_commands(make_node, tmp_path, capsys):
     us, mx = make_node("us-test", "US"), make_node("mx-test", "MX")
+    install(us, mx, agreement_doc(us, mx, {"person": {"fields": {
+        f: "match_only" for f in ("given_names", "surname1", "surname2", "birth_date", "curp")}}}))
     people, _ = synth.spanish_people(80, seed=1)
     _load(us, people)
     _load(mx, people)
-    run = lambda home, *args: main(["--home", str(home), *args])  # noqa: E731
+    run = lambda home, *args: main(["--home", str(home), *args])
     assert run(us.home, "link", "run", "--kind", "person") == 0
     assert "scored pairs" in capsys.readouterr().out
     assert run(us.home, "link", "review", "list", "--json", "--limit", "2") == 0

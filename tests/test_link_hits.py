@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from share_support import agreement_doc, install
 
 from puente.errors import PolicyError
 from puente.link import clk, hits
@@ -81,8 +82,13 @@ def test_nickname_and_swapped_surnames_hit():
     assert scores[0] >= hits.DEFAULT_THRESHOLD > scores[1]
 
 
-def _two_nodes(make_node):
+PERSON_MATCH_ONLY = {"person": {"fields": {f: "match_only" for f in
+                                           ("given_names", "surname1", "surname2", "birth_date", "curp")}}}
+
+
+def _two_nodes(make_node, kinds=PERSON_MATCH_ONLY):
     us, mx = make_node("us-test", "US"), make_node("mx-test", "MX")
+    install(us, mx, agreement_doc(us, mx, kinds))
     people, truth = spanish_people(200, seed=9)
     with us.open_store() as s:
         _load(s, people[people.owner_node == "us-test"])
@@ -94,31 +100,36 @@ def _two_nodes(make_node):
 def test_full_exchange_and_both_audit_logs(make_node):
     us, mx, people, truth = _two_nodes(make_node)
     with us.open_store() as sa, mx.open_store() as sb:
-        query = hits.make_query(sa, "us-test", "mx-test", SECRET, actor="ana")
+        query = hits.make_query(sa, us, "mx-test", SECRET, actor="ana")
         assert set(query) >= {"encodings", "mac", "key_id"} and "Hern" not in str(query)
-        answer = hits.answer_query(sb, "mx-test", SECRET, query)
+        answer = hits.answer_query(sb, mx, SECRET, query)
         assert answer["status"] == "answered"
         # the answer carries references and indexes only: no names, no record ids
         text = str(answer)
         assert "mx-test:person" not in text and "Hern" not in text
-        results = hits.accept_answer(sa, "us-test", SECRET, answer, actor="ana")
+        forged = copy.deepcopy(answer)
+        forged["hits"].append({"i": 0, "ref": "ref-forged"})
+        with pytest.raises(PolicyError) as err:
+            hits.accept_answer(sa, us, SECRET, forged)
+        assert err.value.key == "hits_bad_answer"
+        results = hits.accept_answer(sa, us, SECRET, answer, actor="ana")
         true_hits = {r for r in people[people.owner_node == "us-test"].id
                      if any(truth[o] == truth[r] for o in people[people.owner_node == "mx-test"].id)}
         found = {r["local_id"] for r in results}
         p, rec, f1 = _f1(found, true_hits)
         assert f1 >= 0.95, (p, rec, f1)
         ref = results[0]["ref"]
-        request = hits.request_followup(sa, "us-test", "mx-test", SECRET, ref, "case 2026-17", "ana")
-        request_id = hits.receive_followup(sb, "mx-test", SECRET, request)
+        request = hits.request_followup(sa, us, "mx-test", SECRET, ref, "case 2026-17", "ana")
+        request_id = hits.receive_followup(sb, mx, SECRET, request)
         assert hits.list_requests(sb, "pending")[0]["request_id"] == request_id
-        decision = hits.decide_followup(sb, "mx-test", SECRET, request_id, True, "steward-mx", "ok under clause 4")
-        outcome = hits.accept_decision(sa, "us-test", SECRET, decision)
+        decision = hits.decide_followup(sb, mx, SECRET, request_id, True, "steward-mx", "ok under clause 4")
+        outcome = hits.accept_decision(sa, us, SECRET, decision)
         assert outcome["decision"] == "approved"
         assert outcome["record_id"] == sb.scalar("SELECT record_id FROM hits_refs WHERE ref = ?", [ref])
-        refused = hits.request_followup(sa, "us-test", "mx-test", SECRET, results[1]["ref"], "case 2026-18", "ana")
-        rid = hits.receive_followup(sb, "mx-test", SECRET, refused)
-        no = hits.accept_decision(sa, "us-test", SECRET,
-                                  hits.decide_followup(sb, "mx-test", SECRET, rid, False, "steward-mx", "not needed"))
+        refused = hits.request_followup(sa, us, "mx-test", SECRET, results[1]["ref"], "case 2026-18", "ana")
+        rid = hits.receive_followup(sb, mx, SECRET, refused)
+        no = hits.accept_decision(sa, us, SECRET,
+                                  hits.decide_followup(sb, mx, SECRET, rid, False, "steward-mx", "not needed"))
         assert no["decision"] == "refused" and no["record_id"] is None
         a_actions = [e["action"] for e in entries(sa, "hits.")]
         b_actions = [e["action"] for e in entries(sb, "hits.")]
@@ -144,18 +155,21 @@ def _hostile_cases(query):
 
 
 def test_hostile_encodings_are_rejected_and_never_hit(make_node):
-    us, mx, people, _ = _two_nodes(make_node)
+    us, mx, _, _ = _two_nodes(make_node)
     with us.open_store() as sa, mx.open_store() as sb:
-        query = hits.make_query(sa, "us-test", "mx-test", SECRET)
+        query = hits.make_query(sa, us, "mx-test", SECRET)
         # wrong secret: built with another key by someone who does not hold ours
         other = bytes.fromhex("22" * 32)
-        wrong = hits.make_query(sa, "us-test", "mx-test", other)
-        answer = hits.answer_query(sb, "mx-test", SECRET, wrong)
+        wrong = hits.make_query(sa, us, "mx-test", other)
+        answer = hits.answer_query(sb, mx, SECRET, wrong)
         assert answer["status"] == "rejected" and answer["reason_key"] == "hits_rej_wrong_secret"
         assert answer["hits"] == []
         for key, bad in _hostile_cases(query).items():
-            answer = hits.answer_query(sb, "mx-test", SECRET, bad)
+            answer = hits.answer_query(sb, mx, SECRET, bad)
             assert (answer["status"], answer["reason_key"], answer["hits"]) == ("rejected", key, [])
+        with pytest.raises(PolicyError) as err:  # A learns why, in one line
+            hits.accept_answer(sa, us, SECRET, answer)
+        assert err.value.key == "hits_query_refused" and "base64" in str(err.value)
         # all ones, all zeros, properly sealed by a partner holding the secret: rejected one by one
         count = 3
         packed = np.zeros((count, clk.BYTES), dtype=np.uint8)
@@ -165,24 +179,38 @@ def test_hostile_encodings_are_rejected_and_never_hit(make_node):
         forged = hits._seal({"type": "hits.query", "query_id": "q-forged", "from": "us-test", "to": "mx-test",
                              "kind": "person", "fields": query["fields"], "bits": clk.BITS, "count": count,
                              "encodings": base64.b64encode(packed.tobytes()).decode()}, SECRET)
-        answer = hits.answer_query(sb, "mx-test", SECRET, forged)
+        answer = hits.answer_query(sb, mx, SECRET, forged)
         assert answer["status"] == "answered"
         assert {r["i"] for r in answer["rejected"]} == {0, 1}
         assert "bits set" in answer["rejected"][0]["reason"]
         assert {h["i"] for h in answer["hits"]} <= {2}
         # garbage that is not even a message
-        assert hits.answer_query(sb, "mx-test", SECRET, ["x"])["reason_key"] == "hits_rej_not_object"
+        assert hits.answer_query(sb, mx, SECRET, ["x"])["reason_key"] == "hits_rej_not_object"
         rejected_logged = [e for e in entries(sb, "hits.query.rejected")]
         assert len(rejected_logged) == 6
 
 
 def test_fields_outside_the_agreement_are_refused(make_node):
-    us, mx, _, _ = _two_nodes(make_node)
+    names_only = {"person": {"fields": {f: "match_only" for f in ("given_names", "surname1", "surname2", "birth_date")}}}
+    us, mx, _, _ = _two_nodes(make_node, names_only)
     with us.open_store() as sa, mx.open_store() as sb:
         with pytest.raises(PolicyError):
-            hits.make_query(sa, "us-test", "mx-test", SECRET, fields=["given_names", "curp"],
-                            agreement_fields=["given_names", "surname1", "surname2", "birth_date"])
-        query = hits.make_query(sa, "us-test", "mx-test", SECRET, fields=["given_names", "curp"])
-        answer = hits.answer_query(sb, "mx-test", SECRET, query,
-                                   agreement_fields=["given_names", "surname1", "surname2", "birth_date"])
-        assert answer["reason_key"] == "hits_rej_fields"
+            hits.make_query(sa, us, "mx-test", SECRET, fields=["given_names", "curp"])
+        query = hits.make_query(sa, us, "mx-test", SECRET)
+        assert query["fields"] == ["given_names", "surnames", "birth_date"]
+        # a partner that holds the secret but asks for more than the agreement allows
+        greedy = hits._seal({**query, "fields": ["given_names", "curp"]}, SECRET)
+        answer = hits.answer_query(sb, mx, SECRET, greedy)
+        assert (answer["reason_key"], answer["hits"]) == ("hits_rej_fields", [])
+
+
+def test_no_agreement_no_query(make_node):
+    us, mx = make_node("us-test", "US"), make_node("mx-test", "MX")
+    with us.open_store() as sa, mx.open_store() as sb:
+        with pytest.raises(PolicyError):
+            hits.make_query(sa, us, "mx-test", SECRET)
+        forged = hits._seal({"type": "hits.query", "query_id": "q-1", "from": "us-test", "to": "mx-test",
+                             "kind": "person", "fields": ["given_names"], "bits": clk.BITS, "count": 1,
+                             "encodings": base64.b64encode(bytes(clk.BYTES)).decode()}, SECRET)
+        answer = hits.answer_query(sb, mx, SECRET, forged)
+        assert (answer["status"], answer["reason_key"]) == ("rejected", "hits_rej_policy")

@@ -1,29 +1,27 @@
-"""The one place the link package writes to the audit log.
-
-Until the audit package (``puente.audit.log``) is on main, entries go to the local
-``link_audit`` table with the same fields; switching is this module only.
-"""
+"""The one place the link package writes to the audit log (``puente.audit.log``)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import uuid
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
+from puente.node import Node
 from puente.store.base import Store
 
 
-def audit(store: Store, node: str, actor: str, action: str, records: Iterable[str], clause: str,
+def audit(store: Store, node: Node, actor: str, action: str, records: Iterable[str], clause: str | None,
           reason: str) -> None:
-    entry = "aud-" + uuid.uuid4().hex[:16]
-    at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    store.execute("INSERT INTO link_audit VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                  [entry, at, node, actor, action, json.dumps(sorted(records)), clause, reason])
+    from puente.audit import log
+
+    log.append(store, node, actor, action, [r for r in records if r], clause, reason)
 
 
 def entries(store: Store, action_prefix: str = "") -> list[dict[str, Any]]:
-    rows = store.query("SELECT logged_at, node, actor, action, records, clause, reason FROM link_audit "
-                       "WHERE action LIKE ? ORDER BY logged_at, entry_id", [action_prefix + "%"])
-    return [{"at": r[0], "node": r[1], "actor": r[2], "action": r[3], "records": json.loads(r[4]),
-             "clause": r[5], "reason": r[6]} for r in rows]
+    """Audit entries whose action starts with ``action_prefix``, oldest first, with their record ids."""
+    from puente.audit import log
+
+    out = []
+    for entry in log.entries(store, limit=1_000_000):
+        if entry["action"].startswith(action_prefix):
+            out.append({**entry, "records": log.entry_records(store, entry["index"])})
+    return out

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ def _surname_tokens(row: dict[str, Any]) -> list[str]:
 
 def _date_tokens(row: dict[str, Any]) -> list[str]:
     value = row.get("birth_date")
-    if value is None or (isinstance(value, float) and value != value):
+    if nz.is_missing(value):
         return []
     stamp = pd.to_datetime(value, errors="coerce")
     if pd.isna(stamp):
@@ -72,12 +73,13 @@ def _date_tokens(row: dict[str, Any]) -> list[str]:
     return [f"d:{stamp:%Y%m%d}", f"y:{stamp.year}", f"md:{day_month}"]
 
 
-def _ident_tokens(field: str, stem: Callable[[Any], str | None] | None = None) -> Callable[[dict[str, Any]], list[str]]:
+def _ident_tokens(field: str, stem: Callable[[Any], str | None] | None = None,
+                  grams: bool = True) -> Callable[[dict[str, Any]], list[str]]:
     def tokens(row: dict[str, Any]) -> list[str]:
         value = nz.compact(row.get(field))
         if not value:
             return []
-        out = [f"id:{value}"] + _bigrams(value)
+        out = [f"id:{value}"] + (_bigrams(value) if grams else [])
         if stem:
             s = stem(value)
             if s:
@@ -99,7 +101,9 @@ FIELDS: dict[str, dict[str, FieldEncoding]] = {
         "given_names": FieldEncoding("given_names", _given_tokens, 20),
         "surnames": FieldEncoding("surnames", _surname_tokens, 14),
         "birth_date": FieldEncoding("birth_date", _date_tokens, 30),
-        "curp": FieldEncoding("curp", _ident_tokens("curp", lambda c: nz.curp_parts(c)["curp_stem"]), 6),
+        # whole CURP and its stem only: bigrams would weigh it so much that a record without one
+        # (most U.S. records) could no longer reach the threshold
+        "curp": FieldEncoding("curp", _ident_tokens("curp", lambda c: nz.curp_parts(c)["curp_stem"], grams=False), 12),
         "id_number": FieldEncoding("id_number", _ident_tokens("id_number"), 6),
     },
     "vehicle": {
@@ -140,6 +144,7 @@ class Encoder:
         self._specs = [FIELDS[kind][f] for f in self.fields]
         self._keys = {f: derive(secret, f"field:{kind}:{f}") for f in self.fields}
         self._positions = lru_cache(maxsize=500_000)(self._positions_uncached)
+        self._value_cache: dict[tuple[str, tuple[Any, ...]], np.ndarray] = {}
 
     def _positions_uncached(self, field: str, token: str) -> np.ndarray:
         digest = hashlib.blake2b(token.encode(), key=self._keys[field], digest_size=16).digest()
@@ -147,6 +152,19 @@ class Encoder:
         h2 = int.from_bytes(digest[8:], "little") | 1
         k = FIELDS[self.kind][field].k
         return np.array([(h1 + i * h2) % BITS for i in range(k)], dtype=np.int32)
+
+    def _field_positions(self, spec: FieldEncoding, row: dict[str, Any]) -> np.ndarray | None:
+        """All bit positions one field of one record sets (cached by the field's raw value)."""
+        raw = tuple(_hashable(row.get(f)) for f in _READS.get(spec.name, (spec.name,)))
+        key = (spec.name, raw)
+        hit = self._value_cache.get(key)
+        if hit is None:
+            tokens = spec.tokens(row)
+            hit = (np.unique(np.concatenate([self._positions(spec.name, tok) for tok in tokens]))
+                   if tokens else _EMPTY)
+            if len(self._value_cache) < 2_000_000:
+                self._value_cache[key] = hit
+        return hit
 
     def encode(self, records: Iterable[dict[str, Any]], chunk: int = 50_000) -> np.ndarray:
         """Records -> uint8 array of shape (n, 128): one packed 1024-bit filter per record."""
@@ -165,8 +183,8 @@ class Encoder:
 
         for row in records:
             for spec in self._specs:
-                for token in spec.tokens(row):
-                    pos = self._positions(spec.name, token)
+                pos = self._field_positions(spec, row)
+                if pos is not None and len(pos):
                     pos_buf.append(pos)
                     rows_buf.append(np.full(len(pos), n, dtype=np.int32))
             n += 1
@@ -176,6 +194,16 @@ class Encoder:
         if n or not out:
             flush(n)
         return np.concatenate(out) if len(out) > 1 else out[0]
+
+
+_EMPTY = np.empty(0, dtype=np.int32)
+_READS = SOURCE_FIELDS
+
+
+def _hashable(value: Any) -> Any:
+    if nz.is_missing(value):
+        return None
+    return str(value)
 
 
 def popcount(packed: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from puente.link.clk import BITS, dice
 
-DEFAULT_BANDS = 40
+DEFAULT_BANDS = 64
 DEFAULT_ROWS = 24
 
 
@@ -35,25 +35,25 @@ def _band_keys(packed: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return keys
 
 
-def candidate_pairs(a: np.ndarray, b: np.ndarray, positions: np.ndarray, max_block: int = 2000) -> np.ndarray:
-    """Distinct (i, j) pairs whose filters agree on every bit of at least one band.
+def _band_pairs(ka: np.ndarray, kb: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
+    left = pd.DataFrame({"key": ka, "i": np.arange(len(ka), dtype=np.int64)})
+    right = pd.DataFrame({"key": kb, "j": np.arange(len(kb), dtype=np.int64)})
+    sizes_l, sizes_r = left["key"].value_counts(), right["key"].value_counts()
+    big = set(sizes_l[sizes_l > max_block].index) | set(sizes_r[sizes_r > max_block].index)
+    if big:  # degenerate keys (e.g. nearly empty filters) must not explode into a cross product
+        left, right = left[~left["key"].isin(big)], right[~right["key"].isin(big)]
+    joined = left.merge(right, on="key")
+    return joined["i"].to_numpy(), joined["j"].to_numpy()
 
-    Blocks larger than ``max_block`` on either side (degenerate keys, e.g. nearly empty
-    filters) are skipped rather than allowed to explode into a cross product."""
+
+def candidate_pairs(a: np.ndarray, b: np.ndarray, positions: np.ndarray, max_block: int = 2000) -> np.ndarray:
+    """Distinct (i, j) pairs whose filters agree on every bit of at least one band."""
     ka, kb = _band_keys(a, positions), _band_keys(b, positions)
-    found: list[np.ndarray] = []
+    found = []
     for band in range(positions.shape[0]):
-        left = pd.DataFrame({"key": ka[:, band], "i": np.arange(len(a), dtype=np.int64)})
-        right = pd.DataFrame({"key": kb[:, band], "j": np.arange(len(b), dtype=np.int64)})
-        sizes_l, sizes_r = left["key"].value_counts(), right["key"].value_counts()
-        big = set(sizes_l[sizes_l > max_block].index) | set(sizes_r[sizes_r > max_block].index)
-        if big:
-            left, right = left[~left["key"].isin(big)], right[~right["key"].isin(big)]
-        joined = left.merge(right, on="key")
-        found.append(joined["i"].to_numpy() * len(b) + joined["j"].to_numpy())
-    if not found:
-        return np.empty((0, 2), dtype=np.int64)
-    flat = np.unique(np.concatenate(found))
+        i, j = _band_pairs(ka[:, band], kb[:, band], max_block)
+        found.append(i * len(b) + j)
+    flat = np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
     return np.stack([flat // len(b), flat % len(b)], axis=1)
 
 
@@ -73,27 +73,42 @@ def score_pairs(a: np.ndarray, b: np.ndarray, pairs: np.ndarray, threshold: floa
     return pd.DataFrame({"i": np.concatenate(keep_i), "j": np.concatenate(keep_j), "score": np.concatenate(keep_s)})
 
 
-def match_blocked(a: np.ndarray, b: np.ndarray, threshold: float, seed: bytes,
-                  bands: int = DEFAULT_BANDS, rows: int = DEFAULT_ROWS) -> pd.DataFrame:
-    return score_pairs(a, b, candidate_pairs(a, b, band_positions(seed, bands, rows)), threshold)
+def match_blocked(a: np.ndarray, b: np.ndarray, threshold: float, seed: bytes, bands: int = DEFAULT_BANDS,
+                  rows: int = DEFAULT_ROWS, max_block: int = 2000, stats: dict | None = None) -> pd.DataFrame:
+    """Pairs at or above the threshold among those sharing a band. Each band is scored as it is
+    joined, so memory holds one band's candidates at a time, not the union of all bands."""
+    positions = band_positions(seed, bands, rows)
+    ka, kb = _band_keys(a, positions), _band_keys(b, positions)
+    hits = []
+    compared = 0
+    for band in range(positions.shape[0]):
+        i, j = _band_pairs(ka[:, band], kb[:, band], max_block)
+        compared += len(i)
+        hits.append(score_pairs(a, b, np.stack([i, j], axis=1), threshold))
+    if stats is not None:
+        stats["comparisons"] = compared
+    found = pd.concat(hits, ignore_index=True) if hits else pd.DataFrame({"i": [], "j": [], "score": []})
+    return found.drop_duplicates(["i", "j"]).sort_values(["i", "j"]).reset_index(drop=True)
 
 
-def match_all_pairs(a: np.ndarray, b: np.ndarray, threshold: float, chunk: int = 256) -> pd.DataFrame:
+def match_all_pairs(a: np.ndarray, b: np.ndarray, threshold: float, chunk_a: int = 64,
+                    chunk_b: int = 16_384) -> pd.DataFrame:
     """Brute force: every filter of ``a`` against every filter of ``b`` (the baseline)."""
-    b64 = b.view(np.uint64)
+    a64, b64 = a.view(np.uint64), b.view(np.uint64)
+    pop_a = np.bitwise_count(a64).sum(axis=1, dtype=np.int32)
     pop_b = np.bitwise_count(b64).sum(axis=1, dtype=np.int32)
-    a64 = a.view(np.uint64)
     out_i, out_j, out_s = [], [], []
-    for start in range(0, len(a), chunk):
-        block = a64[start:start + chunk]
-        inter = np.bitwise_count(block[:, None, :] & b64[None, :, :]).sum(axis=2, dtype=np.int32)
-        pop_a = np.bitwise_count(block).sum(axis=1, dtype=np.int32)
-        total = pop_a[:, None] + pop_b[None, :]
-        scores = 2.0 * inter / np.maximum(total, 1)
-        ii, jj = np.nonzero(scores >= threshold)
-        out_i.append(ii + start)
-        out_j.append(jj)
-        out_s.append(scores[ii, jj])
+    for sa in range(0, len(a), chunk_a):
+        block = a64[sa:sa + chunk_a]
+        for sb in range(0, len(b), chunk_b):
+            other = b64[sb:sb + chunk_b]
+            inter = np.bitwise_count(block[:, None, :] & other[None, :, :]).sum(axis=2, dtype=np.int32)
+            total = pop_a[sa:sa + chunk_a, None] + pop_b[None, sb:sb + chunk_b]
+            scores = 2.0 * inter / np.maximum(total, 1)
+            ii, jj = np.nonzero(scores >= threshold)
+            out_i.append(ii + sa)
+            out_j.append(jj + sb)
+            out_s.append(scores[ii, jj])
     if not out_i:
         return pd.DataFrame({"i": [], "j": [], "score": []})
     return pd.DataFrame({"i": np.concatenate(out_i), "j": np.concatenate(out_j), "score": np.concatenate(out_s)})

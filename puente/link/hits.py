@@ -33,13 +33,13 @@ from puente.i18n import t
 from puente.link import clk
 from puente.link.audit_hook import audit
 from puente.link.clkmatch import match_blocked
+from puente.node import Node
 from puente.store.base import Store
 
 VERSION = 1
 DEFAULT_THRESHOLD = 0.8
 MAX_ENCODINGS = 200_000
 MIN_DENSITY, MAX_DENSITY = 0.02, 0.65  # share of bits set in a genuine filter (observed 0.2-0.5)
-CLAUSE = "hits: match_only"
 
 
 # -- the shared secret -------------------------------------------------------------------
@@ -111,42 +111,63 @@ def _open(message: Any, secret: bytes, me: str, kind_of_message: str) -> dict[st
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _own_records(store: Store, node: str, kind: str, ids: list[str] | None = None) -> pd.DataFrame:
-    frame = store.query_arrow(f"SELECT * FROM {kind} WHERE owner_node = ? ORDER BY id", [node]).to_pandas()  # noqa: S608
+    frame = store.query_arrow(f"SELECT * FROM {kind} WHERE owner_node = ? ORDER BY id", [node]).to_pandas()
     if ids is not None:
         frame = frame[frame["id"].isin(set(ids))]
     return frame.reset_index(drop=True)
 
 
-def allowed_fields(kind: str, agreement_fields: list[str] | None) -> list[str]:
-    """The encodable fields the agreement marks match-only (all encodable fields when no agreement is given)."""
-    known = clk.FIELDS.get(kind, {})
-    if agreement_fields is None:
-        return list(known)
+def allowed_fields(kind: str, agreement_fields: list[str]) -> list[str]:
+    """The encodable fields whose model fields the agreement all marks match-only."""
     allowed = set(agreement_fields)
-    return [f for f in known if clk.source_fields([f]) <= allowed]
+    return [f for f in clk.FIELDS.get(kind, {}) if clk.source_fields([f]) <= allowed]
+
+
+def policy(store: Store, partner: str, kind: str) -> tuple[list[str], str]:
+    """(encodable fields, clause) the agreement in force with ``partner`` allows for hit/no-hit on ``kind``."""
+    from puente.share import registry
+
+    agreement, status = registry.current(store, partner)
+    in_force = agreement.in_force()
+    if status != "active" or not in_force.allowed:
+        raise PolicyError("hits_agreement_not_in_force", partner=partner, agreement=agreement.id,
+                          reason=status if status != "active" else in_force.reason)
+    fields = allowed_fields(kind, agreement.match_only_fields(kind))
+    return fields, f"{agreement.id}@v{agreement.version}:kinds.{kind}.fields(match_only)"
+
+
+def _clause(store: Store, partner: str) -> str | None:
+    """The agreement clause to cite for a follow-up step (None if no agreement is installed)."""
+    from puente.share import registry
+
+    try:
+        agreement, _ = registry.current(store, partner)
+    except PolicyError:
+        return None
+    return f"{agreement.id}@v{agreement.version}"
 
 
 # -- A: query ----------------------------------------------------------------------------
-def make_query(store: Store, node: str, partner: str, secret: bytes, kind: str = "person",
-               fields: list[str] | None = None, record_ids: list[str] | None = None, actor: str = "analyst",
-               agreement_fields: list[str] | None = None) -> dict[str, Any]:
-    fields = fields or clk.DEFAULT_FIELDS.get(kind, [])
-    permitted = allowed_fields(kind, agreement_fields)
+def make_query(store: Store, node: Node, partner: str, secret: bytes, kind: str = "person",
+               fields: list[str] | None = None, record_ids: list[str] | None = None,
+               actor: str = "analyst") -> dict[str, Any]:
+    permitted, clause = policy(store, partner, kind)
+    fields = fields or [f for f in clk.DEFAULT_FIELDS.get(kind, []) if f in permitted]
     refused = [f for f in fields if f not in permitted]
-    if refused:
-        raise PolicyError("hits_fields_not_allowed", fields=", ".join(refused), partner=partner)
-    records = _own_records(store, node, kind, record_ids)
+    if refused or not fields:
+        raise PolicyError("hits_fields_not_allowed", fields=", ".join(refused) or "-", partner=partner)
+    records = _own_records(store, node.name, kind, record_ids)
     if records.empty:
         raise UsageError("hits_nothing_to_send", kind=kind)
     if len(records) > MAX_ENCODINGS:
         raise UsageError("hits_too_many", count=len(records), limit=MAX_ENCODINGS)
     encoded = clk.Encoder(secret, kind, fields).encode(records.to_dict("records"))
     query_id = "q-" + uuid.uuid4().hex[:16]
-    message = _seal({"type": "hits.query", "query_id": query_id, "from": node, "to": partner, "kind": kind,
+    message = _seal({"type": "hits.query", "query_id": query_id, "from": node.name, "to": partner, "kind": kind,
                      "fields": fields, "bits": clk.BITS, "count": len(records),
                      "encodings": base64.b64encode(encoded.tobytes()).decode()}, secret)
     with store.transaction():
@@ -154,7 +175,7 @@ def make_query(store: Store, node: str, partner: str, secret: bytes, kind: str =
                                                   "i": list(range(len(records))), "local_id": list(records["id"])}))
         store.execute("INSERT INTO hits_queries VALUES (?, 'sent', ?, ?, ?, ?, 0, NULL, 'sent', NULL, ?)",
                       [query_id, partner, kind, ",".join(fields), len(records), _now()])
-        audit(store, node, actor, "hits.query.sent", list(records["id"]), CLAUSE,
+        audit(store, node, actor, "hits.query.sent", list(records["id"]), clause,
               f"{len(records)} {kind} encodings ({', '.join(fields)}) to {partner}, query {query_id}")
     return message
 
@@ -186,26 +207,31 @@ def _decode(message: dict[str, Any], permitted: list[str]) -> tuple[np.ndarray, 
     return packed, rejected
 
 
-def answer_query(store: Store, node: str, secret: bytes, query: Any, threshold: float = DEFAULT_THRESHOLD,
-                 agreement_fields: list[str] | None = None, actor: str = "system") -> dict[str, Any]:
+def answer_query(store: Store, node: Node, secret: bytes, query: Any, threshold: float = DEFAULT_THRESHOLD,
+                 actor: str = "system") -> dict[str, Any]:
     """Answer a partner's query with opaque references for the encodings that hit, and nothing else."""
     partner = str(query.get("from")) if isinstance(query, dict) else "?"
     query_id = str(query.get("query_id")) if isinstance(query, dict) else "?"
+    clause = None
     try:
-        _open(query, secret, node, "hits.query")
+        _open(query, secret, node.name, "hits.query")
         kind = query.get("kind")
-        packed, rejected = _decode(query, allowed_fields(str(kind), agreement_fields))
+        try:
+            permitted, clause = policy(store, partner, str(kind))
+        except PolicyError as exc:
+            raise Rejected("hits_rej_policy", reason=exc.message("en")) from None
+        packed, rejected = _decode(query, permitted)
     except Rejected as exc:
         reason = t(exc.key, lang="en", **exc.args_)
         with store.transaction():
             store.execute("INSERT INTO hits_queries VALUES (?, 'received', ?, ?, NULL, 0, 0, 0, 'rejected', ?, ?)",
                           ["rx-" + uuid.uuid4().hex[:12] + ":" + query_id[:40], partner,
                            str(query.get("kind")) if isinstance(query, dict) else None, reason, _now()])
-            audit(store, node, actor, "hits.query.rejected", [], CLAUSE, f"query {query_id} from {partner}: {reason}")
-        return {"type": "hits.answer", "query_id": query_id, "from": node, "to": partner, "status": "rejected",
-                "reason_key": exc.key, "reason": reason, "hits": []}
+            audit(store, node, actor, "hits.query.rejected", [], clause, f"query {query_id} from {partner}: {reason}")
+        return _seal({"type": "hits.answer", "query_id": query_id, "from": node.name, "to": partner,
+                      "status": "rejected", "reason_key": exc.key, "reason": reason, "hits": []}, secret)
     fields = list(query["fields"])
-    own = _own_records(store, node, kind)
+    own = _own_records(store, node.name, kind)
     hits: list[dict[str, Any]] = []
     refs_rows: list[tuple[str, str, float]] = []
     if not own.empty:
@@ -227,28 +253,28 @@ def answer_query(store: Store, node: str, secret: bytes, query: Any, threshold: 
                 "score": [r[2] for r in refs_rows], "created_at": [now] * len(refs_rows)}))
         store.execute("INSERT INTO hits_queries VALUES (?, 'received', ?, ?, ?, ?, ?, ?, 'answered', NULL, ?)",
                       ["rx-" + query_id, partner, kind, ",".join(fields), len(packed), len(rejected), len(hits), now])
-        audit(store, node, actor, "hits.query.answered", [r[1] for r in refs_rows], CLAUSE,
+        audit(store, node, actor, "hits.query.answered", [r[1] for r in refs_rows], clause,
               f"query {query_id} from {partner}: {len(packed)} encodings, {len(hits)} hits, "
               f"{len(rejected)} rejected")
-    return _seal({"type": "hits.answer", "query_id": query_id, "from": node, "to": partner, "status": "answered",
+    return _seal({"type": "hits.answer", "query_id": query_id, "from": node.name, "to": partner, "status": "answered",
                   "hits": hits, "rejected": rejected}, secret)
 
 
 # -- A: read the answer ------------------------------------------------------------------
-def accept_answer(store: Store, node: str, secret: bytes, answer: Any, actor: str = "analyst") -> list[dict[str, Any]]:
+def accept_answer(store: Store, node: Node, secret: bytes, answer: Any, actor: str = "analyst") -> list[dict[str, Any]]:
     """Record the hits of a partner's answer against our own records; returns them."""
-    if isinstance(answer, dict) and answer.get("status") == "rejected":
+    try:
+        _open(answer, secret, node.name, "hits.answer")
+    except Rejected as exc:
+        raise PolicyError("hits_bad_answer", reason=t(exc.key, **exc.args_)) from None
+    if answer.get("status") == "rejected":
         reason = str(answer.get("reason"))
         with store.transaction():
             store.execute("UPDATE hits_queries SET status = 'rejected', reason = ? WHERE query_id = ?",
                           [reason, str(answer.get("query_id"))])
-            audit(store, node, actor, "hits.answer.rejected", [], CLAUSE,
+            audit(store, node, actor, "hits.answer.rejected", [], _clause(store, str(answer.get("from"))),
                   f"query {answer.get('query_id')} rejected by {answer.get('from')}: {reason}")
         raise PolicyError("hits_query_refused", partner=str(answer.get("from")), reason=reason)
-    try:
-        _open(answer, secret, node, "hits.answer")
-    except Rejected as exc:
-        raise PolicyError("hits_bad_answer", reason=t(exc.key, **exc.args_)) from None
     query_id = answer["query_id"]
     sent = dict(store.query("SELECT i, local_id FROM hits_sent WHERE query_id = ?", [query_id]))
     if not sent:
@@ -264,13 +290,13 @@ def accept_answer(store: Store, node: str, secret: bytes, answer: Any, actor: st
             "score": pa.array([None] * len(results), pa.float64()), "created_at": [now] * len(results)}))
         store.execute("UPDATE hits_queries SET hits = ?, rejected = ?, status = 'answered' WHERE query_id = ?",
                       [len(results), len(answer.get("rejected", [])), query_id])
-        audit(store, node, actor, "hits.answer.received", [r["local_id"] for r in results], CLAUSE,
+        audit(store, node, actor, "hits.answer.received", [r["local_id"] for r in results], _clause(store, partner),
               f"query {query_id}: {len(results)} hits from {partner}")
     return results
 
 
 # -- follow-up ---------------------------------------------------------------------------
-def request_followup(store: Store, node: str, partner: str, secret: bytes, ref: str, reason: str,
+def request_followup(store: Store, node: Node, partner: str, secret: bytes, ref: str, reason: str,
                      requested_by: str) -> dict[str, Any]:
     row = store.query("SELECT query_id, local_id FROM hits_results WHERE ref = ? AND partner = ?", [ref, partner])
     if not row:
@@ -281,15 +307,15 @@ def request_followup(store: Store, node: str, partner: str, secret: bytes, ref: 
     with store.transaction():
         store.execute("INSERT INTO hits_requests VALUES (?, 'sent', ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?, NULL)",
                       [request_id, partner, ref, row[0][0], requested_by, reason, _now()])
-        audit(store, node, requested_by, "hits.followup.sent", [row[0][1]], CLAUSE,
+        audit(store, node, requested_by, "hits.followup.sent", [row[0][1]], _clause(store, partner),
               f"follow-up {request_id} to {partner} for {ref}: {reason}")
-    return _seal({"type": "hits.followup", "request_id": request_id, "from": node, "to": partner, "ref": ref,
+    return _seal({"type": "hits.followup", "request_id": request_id, "from": node.name, "to": partner, "ref": ref,
                   "query_id": row[0][0], "requested_by": requested_by, "reason": reason}, secret)
 
 
-def receive_followup(store: Store, node: str, secret: bytes, request: Any) -> str:
+def receive_followup(store: Store, node: Node, secret: bytes, request: Any) -> str:
     try:
-        _open(request, secret, node, "hits.followup")
+        _open(request, secret, node.name, "hits.followup")
     except Rejected as exc:
         raise PolicyError("hits_bad_followup", reason=t(exc.key, **exc.args_)) from None
     ref = store.query("SELECT record_id FROM hits_refs WHERE ref = ? AND partner = ?", [request["ref"], request["from"]])
@@ -301,12 +327,12 @@ def receive_followup(store: Store, node: str, secret: bytes, request: Any) -> st
                        None if ref else "system", None if ref else "unknown reference", _now(),
                        None if ref else _now()])
         audit(store, node, str(request.get("requested_by")), "hits.followup.received", [ref[0][0]] if ref else [],
-              CLAUSE, f"follow-up {request['request_id']} from {request['from']} for {request['ref']}: "
+              _clause(store, request["from"]), f"follow-up {request['request_id']} from {request['from']} for {request['ref']}: "
                       f"{request.get('reason')}")
     return request["request_id"]
 
 
-def decide_followup(store: Store, node: str, secret: bytes, request_id: str, approve: bool, steward: str,
+def decide_followup(store: Store, node: Node, secret: bytes, request_id: str, approve: bool, steward: str,
                     reason: str) -> dict[str, Any]:
     """The steward's decision; an approval names the record, which then travels by the agreement's route."""
     row = store.query("SELECT partner, ref, status FROM hits_requests WHERE request_id = ? AND direction = 'received'",
@@ -321,18 +347,18 @@ def decide_followup(store: Store, node: str, secret: bytes, request_id: str, app
     with store.transaction():
         store.execute("UPDATE hits_requests SET status = ?, decided_by = ?, decision_reason = ?, decided_at = ? "
                       "WHERE request_id = ? AND direction = 'received'", [decision, steward, reason, _now(), request_id])
-        audit(store, node, steward, f"hits.followup.{decision}", [record], CLAUSE,
+        audit(store, node, steward, f"hits.followup.{decision}", [record], _clause(store, partner),
               f"follow-up {request_id} from {partner} for {ref}: {reason}")
-    body = {"type": "hits.decision", "request_id": request_id, "from": node, "to": partner, "ref": ref,
+    body = {"type": "hits.decision", "request_id": request_id, "from": node.name, "to": partner, "ref": ref,
             "decision": decision, "steward": steward, "reason": reason}
     if approve:
         body["record_id"] = record
     return _seal(body, secret)
 
 
-def accept_decision(store: Store, node: str, secret: bytes, decision: Any) -> dict[str, Any]:
+def accept_decision(store: Store, node: Node, secret: bytes, decision: Any) -> dict[str, Any]:
     try:
-        _open(decision, secret, node, "hits.decision")
+        _open(decision, secret, node.name, "hits.decision")
     except Rejected as exc:
         raise PolicyError("hits_bad_decision", reason=t(exc.key, **exc.args_)) from None
     local = store.scalar("SELECT r.local_id FROM hits_requests q JOIN hits_results r ON r.ref = q.ref "
@@ -342,7 +368,7 @@ def accept_decision(store: Store, node: str, secret: bytes, decision: Any) -> di
                       "WHERE request_id = ? AND direction = 'sent'",
                       [decision["decision"], decision["steward"], decision["reason"], _now(), decision["request_id"]])
         audit(store, node, str(decision["steward"]), f"hits.followup.{decision['decision']}.received",
-              [local] if local else [], CLAUSE,
+              [local] if local else [], _clause(store, decision["from"]),
               f"follow-up {decision['request_id']} {decision['decision']} by {decision['from']}: {decision['reason']}")
     return {"request_id": decision["request_id"], "decision": decision["decision"],
             "record_id": decision.get("record_id")}

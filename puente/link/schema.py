@@ -9,7 +9,6 @@
 * ``hits_refs``       (answering node) the opaque reference given for each hit -> the local record.
 * ``hits_results``    (querying node) which of our records hit which partner reference.
 * ``hits_requests``   follow-up requests for a reference and the steward's decision.
-* ``link_audit``      local audit trail used until the audit package's log is present.
 """
 
 from __future__ import annotations
@@ -60,8 +59,4 @@ def _hits_tables(store: Store) -> None:
         "CREATE TABLE IF NOT EXISTS hits_requests (request_id TEXT PRIMARY KEY, direction TEXT, partner TEXT, "
         "ref TEXT, query_id TEXT, requested_by TEXT, reason TEXT, status TEXT, decided_by TEXT, "
         "decision_reason TEXT, created_at TIMESTAMP, decided_at TIMESTAMP)"
-    )
-    store.execute(
-        "CREATE TABLE IF NOT EXISTS link_audit (entry_id TEXT PRIMARY KEY, logged_at TIMESTAMP, node TEXT, actor TEXT, "
-        "action TEXT, records TEXT, clause TEXT, reason TEXT)"
     )

@@ -1,0 +1,277 @@
+"""Linking benchmark: accuracy, entity resolution at scale, hit/no-hit at scale.
+
+    PYTHONPATH=. /work/venv/bin/python bench/link.py --er-records 1000000 --hits-records 1000000
+
+Each part runs in its own process so that its peak memory (max RSS) is its own.
+Baselines measured in the same run:
+* entity resolution: exact-key deduplication (folded first name + first surname + birth date);
+* hit/no-hit: brute-force all-pairs Dice on a sample of the querying side, with anonlink (C++)
+  and with our numpy code; blocking recall is measured against it.
+Results are written as Markdown to bench/results/linking.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def part_accuracy(args: argparse.Namespace) -> dict:
+    from puente.link import clk, hits, synth
+    from puente.link.clkmatch import match_all_pairs, match_blocked
+    from puente.link.febrl import load_febrl
+    from puente.link.resolve import pair_scores, resolve
+
+    out: dict = {"er": {}, "hits": {}}
+    for n in (1, 2, 3, 4):
+        records, truth = load_febrl(n)
+        started = time.perf_counter()
+        result = resolve("person", records)
+        out["er"][f"FEBRL {n} ({len(records)} records)"] = {
+            **pair_scores(truth, result.clusters), "seconds": time.perf_counter() - started}
+    people, truth = synth.spanish_people(5000, seed=101)
+    started = time.perf_counter()
+    result = resolve("person", people)
+    out["er"][f"Generated Spanish-variant people ({len(people)} records)"] = {
+        **pair_scores(truth, result.clusters), "seconds": time.perf_counter() - started}
+    secret = bytes.fromhex("ab" * 32)
+    a = people[people.owner_node == "us-test"].reset_index(drop=True)
+    b = people[people.owner_node == "mx-test"].reset_index(drop=True)
+    enc = clk.Encoder(secret, "person", clk.DEFAULT_FIELDS["person"])
+    ea, eb = enc.encode(a.to_dict("records")), enc.encode(b.to_dict("records"))
+    ta, tb = a.id.map(truth).to_numpy(), b.id.map(truth).to_numpy()
+    index: dict = {}
+    for j, e in enumerate(tb):
+        index.setdefault(e, []).append(j)
+    true = {(i, j) for i, e in enumerate(ta) for j in index.get(e, [])}
+    for name, found in (("all pairs", match_all_pairs(ea, eb, hits.DEFAULT_THRESHOLD)),
+                        ("LSH blocking", match_blocked(ea, eb, hits.DEFAULT_THRESHOLD, clk.derive(secret, "lsh")))):
+        got = set(zip(found.i.tolist(), found.j.tolist()))
+        tp = len(got & true)
+        p, r = tp / max(len(got), 1), tp / max(len(true), 1)
+        out["hits"][f"{len(a)} x {len(b)} encodings, {name}"] = {"precision": p, "recall": r,
+                                                                  "f1": 2 * p * r / max(p + r, 1e-9)}
+    return out
+
+
+def part_er(args: argparse.Namespace) -> dict:
+    from puente.link import synth
+    from puente.link.resolve import cluster, pair_scores, train_and_predict
+    from puente.link.specs import get_spec
+    from puente.model.types import fold
+
+    entities = int(args.er_records / 1.8)
+    t0 = time.perf_counter()
+    people, truth = synth.spanish_people(entities, seed=202)
+    t_gen = time.perf_counter() - t0
+    # baseline: exact key
+    t0 = time.perf_counter()
+    key = [f"{fold(str(g))}|{fold(str(s))}|{d}" for g, s, d in zip(people.given_names, people.surname1,
+                                                                   people.birth_date)]
+    groups: dict = {}
+    base = {rid: groups.setdefault(k, rid) for rid, k in zip(people.id, key)}
+    t_base = time.perf_counter() - t0
+    base_scores = pair_scores(truth, base)
+    spec = get_spec("person")
+    t0 = time.perf_counter()
+    prepared = spec.prepare(people)
+    t_prep = time.perf_counter() - t0
+    t0, c0 = time.perf_counter(), time.process_time()
+    pairs, _ = train_and_predict(spec, prepared, threshold=0.3)
+    t_splink, c_splink = time.perf_counter() - t0, time.process_time() - c0
+    t0 = time.perf_counter()
+    clusters = cluster(list(prepared.unique_id), pairs, spec.threshold)
+    t_cluster = time.perf_counter() - t0
+    return {"records": len(people), "generate_s": t_gen, "prepare_s": t_prep, "splink_train_predict_s": t_splink,
+            "splink_cpu_s": c_splink,
+            "cluster_s": t_cluster, "pairs": len(pairs), "scores": pair_scores(truth, clusters),
+            "baseline_s": t_base, "baseline_scores": base_scores, "max_rss_mb": _rss_mb()}
+
+
+def part_hits(args: argparse.Namespace) -> dict:
+    import pandas as pd
+
+    from puente.link import clk, hits, synth
+    from puente.link.clkmatch import DEFAULT_BANDS, DEFAULT_ROWS, match_all_pairs, match_blocked
+
+    entities = int(args.hits_records * 2 / 1.8)
+    people, truth = synth.spanish_people(entities, seed=303)
+    a = people[people.owner_node == "us-test"].reset_index(drop=True)
+    b = people[people.owner_node == "mx-test"].reset_index(drop=True)
+    del people
+    secret = bytes.fromhex("cd" * 32)
+    enc = clk.Encoder(secret, "person", clk.DEFAULT_FIELDS["person"])
+    t0, c0 = time.perf_counter(), time.process_time()
+    ea = enc.encode(a.to_dict("records"))
+    eb = enc.encode(b.to_dict("records"))
+    t_enc, c_enc = time.perf_counter() - t0, time.process_time() - c0
+    ta, tb = a.id.map(truth).to_numpy(), b.id.map(truth).to_numpy()
+    del a, b
+    t0, c0 = time.perf_counter(), time.process_time()
+    stats: dict = {}
+    found = match_blocked(ea, eb, hits.DEFAULT_THRESHOLD, clk.derive(secret, "lsh"), stats=stats)
+    t_block, c_block = time.perf_counter() - t0, time.process_time() - c0
+    rss_blocked = _rss_mb()
+    # truth over the whole run
+    true_hits = int(pd.Series(tb).isin(set(ta)).sum())
+    tp = int((ta[found.i.to_numpy()] == tb[found.j.to_numpy()]).sum())
+    # brute force on a sample of the querying side
+    rng = np.random.default_rng(1)
+    sample = np.sort(rng.choice(len(ea), size=min(args.sample, len(ea)), replace=False))
+    small = sample[: max(1, len(sample) // 10)]
+    t0 = time.perf_counter()
+    match_all_pairs(ea[small], eb, hits.DEFAULT_THRESHOLD)
+    t_brute_np = time.perf_counter() - t0
+    t_anon, anon_pairs, brute = _anonlink(ea[sample], eb)
+    brute_pairs = {(int(sample[i]), int(j)) for i, j in brute}
+    blocked_in_sample = found[np.isin(found.i.to_numpy(), sample)]
+    blocked_pairs = set(zip(blocked_in_sample.i.tolist(), blocked_in_sample.j.tolist()))
+    recall_vs_brute = len(blocked_pairs & brute_pairs) / max(len(brute_pairs), 1)
+    return {"a": len(ea), "b": len(eb), "encode_s": t_enc, "encode_per_s": (len(ea) + len(eb)) / t_enc,
+            "encode_cpu_s": c_enc,
+            "block_s": t_block, "block_cpu_s": c_block, "comparisons": stats["comparisons"], "hits": len(found),
+            "tp": tp,
+            "true_hit_pairs_approx": true_hits, "max_rss_mb": rss_blocked,
+            "sample": len(sample), "brute_numpy_s": t_brute_np, "brute_numpy_pairs": len(small) * len(eb),
+            "brute_numpy_pairs_per_s": len(small) * len(eb) / t_brute_np,
+            "anonlink_pairs": anon_pairs, "anonlink_s": t_anon, "anonlink_pairs_per_s": anon_pairs / max(t_anon, 1e-9),
+            "brute_hits_in_sample": len(brute_pairs), "blocked_hits_in_sample": len(blocked_pairs),
+            "blocking_recall_vs_brute": recall_vs_brute,
+            "full_brute_force_estimate_s": len(ea) * len(eb) / (anon_pairs / max(t_anon, 1e-9)),
+            "bands": DEFAULT_BANDS, "rows": DEFAULT_ROWS}
+
+
+def _anonlink(a: np.ndarray, b: np.ndarray) -> tuple[float, int, list]:
+    """anonlink's C++ Dice, all pairs, as the reference brute force (time excludes conversion)."""
+    from anonlink.similarities import dice_coefficient
+    from bitarray import bitarray
+
+    def bits(arr: np.ndarray) -> list:
+        out = []
+        for row in arr:
+            ba = bitarray()
+            ba.frombytes(row.tobytes())
+            out.append(ba)
+        return out
+
+    left, right = bits(a), bits(b)
+    t0 = time.perf_counter()
+    _, (li, ri) = dice_coefficient((left, right), threshold=0.8)
+    return time.perf_counter() - t0, len(left) * len(right), list(zip(li.tolist(), ri.tolist()))
+
+
+def _run_part(name: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--part", name, "--er-records", str(args.er_records),
+           "--hits-records", str(args.hits_records), "--sample", str(args.sample)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4f}"
+
+
+def report(results: dict, args: argparse.Namespace) -> str:
+    lines = [f"# Linking benchmark ({dt.date.today().isoformat()})", "",
+             f"Machine: {platform.machine()}, 2 cores, 24 GB RAM, shared with other jobs (load varied during the "
+             f"run); Python {platform.python_version()}. Command: `PYTHONPATH=. python bench/link.py "
+             f"--er-records {args.er_records} --hits-records {args.hits_records} --sample {args.sample}`.", ""]
+    acc = results.get("accuracy", {})
+    if "er" in acc:
+        lines += ["## Entity resolution accuracy (DuckDB, pairwise over final clusters)", "",
+                  "| data | precision | recall | F1 | seconds |", "|---|---|---|---|---|"]
+        for name, s in acc["er"].items():
+            lines.append(f"| {name} | {_fmt(s['precision'])} | {_fmt(s['recall'])} | {_fmt(s['f1'])} | "
+                         f"{s['seconds']:.1f} |")
+        lines += ["", "## Hit/no-hit accuracy (keyed CLKs, Dice >= 0.8)", "",
+                  "| query | precision | recall | F1 |", "|---|---|---|---|"]
+        for name, s in acc["hits"].items():
+            lines.append(f"| {name} | {_fmt(s['precision'])} | {_fmt(s['recall'])} | {_fmt(s['f1'])} |")
+    elif acc:
+        lines += [f"accuracy part failed: {acc}"]
+    er = results.get("er", {})
+    lines += ["", "## Entity resolution at scale (DuckDB)", ""]
+    if "records" in er:
+        lines += ["| step | Splink (FS + EM) | baseline: exact key |", "|---|---|---|",
+                  f"| records | {er['records']:,} | {er['records']:,} |",
+                  f"| normalize (Python) | {er['prepare_s']:.1f} s | - |",
+                  f"| train (u sampling + 2 EM sessions) and predict, wall / CPU | "
+                  f"{er['splink_train_predict_s']:.1f} s / {er['splink_cpu_s']:.1f} s | - |",
+                  f"| cluster | {er['cluster_s']:.1f} s | {er['baseline_s']:.1f} s (total) |",
+                  f"| scored pairs (p >= 0.3) | {er['pairs']:,} | - |",
+                  f"| precision / recall / F1 | {_fmt(er['scores']['precision'])} / {_fmt(er['scores']['recall'])} / "
+                  f"{_fmt(er['scores']['f1'])} | {_fmt(er['baseline_scores']['precision'])} / "
+                  f"{_fmt(er['baseline_scores']['recall'])} / {_fmt(er['baseline_scores']['f1'])} |",
+                  f"| peak memory (max RSS, whole process) | {er['max_rss_mb']:,.0f} MB | |"]
+    else:
+        lines += [f"failed: {er}"]
+    h = results.get("hits", {})
+    lines += ["", "## Hit/no-hit at scale", ""]
+    if "a" in h:
+        lines += ["| measure | value |", "|---|---|",
+                  f"| encodings (querying x answering) | {h['a']:,} x {h['b']:,} |",
+                  f"| encoding time (both sides), wall / CPU | {h['encode_s']:.1f} s / {h['encode_cpu_s']:.1f} s "
+                  f"({h['encode_per_s']:,.0f} records/s wall) |",
+                  f"| LSH blocking ({h['bands']} bands x {h['rows']} bits): Dice comparisons (with repeats "
+                  f"across bands) | {h['comparisons']:,} ({h['comparisons'] / (h['a'] * h['b']):.1e} of all pairs) |",
+                  f"| blocking + scoring, wall / CPU | {h['block_s']:.1f} s / {h['block_cpu_s']:.1f} s |",
+                  f"| hits at Dice >= 0.8 | {h['hits']:,} (true: {h['tp']:,}) |",
+                  f"| peak memory (max RSS, whole process) | {h['max_rss_mb']:,.0f} MB |",
+                  f"| brute force on a sample, anonlink C++ Dice ({h['sample']:,} x {h['b']:,} = "
+                  f"{h['anonlink_pairs']:,} pairs) | {h['anonlink_s']:.1f} s ({h['anonlink_pairs_per_s']:,.0f} pairs/s) |",
+                  f"| brute force, our numpy code ({h['brute_numpy_pairs']:,} pairs) | {h['brute_numpy_s']:.1f} s "
+                  f"({h['brute_numpy_pairs_per_s']:,.0f} pairs/s) |",
+                  f"| estimated brute force for all {h['a']:,} x {h['b']:,} pairs at anonlink's rate | "
+                  f"{h['full_brute_force_estimate_s'] / 3600:,.1f} h |",
+                  f"| hits in the sample: brute force / blocking | {h['brute_hits_in_sample']:,} / "
+                  f"{h['blocked_hits_in_sample']:,} |",
+                  f"| **recall of blocking relative to brute force** | **{_fmt(h['blocking_recall_vs_brute'])}** |"]
+    else:
+        lines += [f"failed: {h}"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--part", choices=["accuracy", "er", "hits"])
+    parser.add_argument("--er-records", type=int, default=1_000_000)
+    parser.add_argument("--hits-records", type=int, default=1_000_000)
+    parser.add_argument("--sample", type=int, default=2000)
+    parser.add_argument("--only", default="accuracy,er,hits")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "linking.md")
+    args = parser.parse_args()
+    if args.part:
+        fn = {"accuracy": part_accuracy, "er": part_er, "hits": part_hits}[args.part]
+        print(json.dumps(fn(args), default=float))
+        return
+    results = {}
+    for name in args.only.split(","):
+        started = time.perf_counter()
+        results[name] = _run_part(name, args)
+        print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    (args.out.with_suffix(".json")).write_text(json.dumps(results, indent=1, default=float))
+    args.out.write_text(report(results, args))
+    print(args.out.read_text())
+
+
+if __name__ == "__main__":
+    main()
