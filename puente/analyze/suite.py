@@ -18,8 +18,16 @@ from puente.errors import UsageError
 Result = dict[str, Any]  # name -> DataFrame, or a GeoJSON dict for names ending in ".geojson"
 
 
+def _flows(engine: Engine, period: str) -> pd.DataFrame:
+    """Corridor flows, computed once per engine and period (firearms reuses them)."""
+    cache: dict[str, pd.DataFrame] = engine.__dict__.setdefault("_flows_cache", {})
+    if period not in cache:
+        cache[period] = corridors.corridor_flows(engine, period)
+    return cache[period]
+
+
 def _corridors(engine: Engine, period: str = "month", **_: Any) -> Result:
-    flows = corridors.corridor_flows(engine, period)
+    flows = _flows(engine, period)
     return {
         "flows": flows,
         "top": corridors.top_corridors(flows, 10),
@@ -50,7 +58,7 @@ def _firearms(engine: Engine, period: str = "month", **_: Any) -> Result:
     return {"source_states": firearms.source_states(engine), "dealers": firearms.dealers(engine),
             "purchasers": firearms.purchasers(engine), "time_to_crime": firearms.time_to_crime(engine),
             "multiple_sales": firearms.multiple_sales(engine), "state_flows": firearms.state_flows(engine),
-            "shared_corridors": firearms.shared_corridors(engine, corridors.corridor_flows(engine, period))}
+            "shared_corridors": firearms.shared_corridors(engine, _flows(engine, period))}
 
 
 def _networks(engine: Engine, period: str = "month", betweenness_k: int = 1000, **_: Any) -> Result:
