@@ -31,8 +31,7 @@ def run(scale: int, seed: int, work: Path) -> list[str]:
     took = time.perf_counter() - started
     c, sh, labs, div, lead = s["corridors"], s["shifts"], s["labs"], s["diversion"], s["leaders"]
     alarms = sh["alarms"]
-    port_false = alarms[(alarms["level"] == "port") & (alarms["key"] != "Lukeville")]
-    months = 45
+    months, port_false = sh["months"], sh["port_false_alarms"]
     lines = [f"## Scale {scale:,} (seed {seed})", "",
              f"Simulate + ingest into one node: {prepared:.0f} s; all analytics and scoring: {took:.0f} s.", "",
              "| check | bar | measured |", "|---|---|---|",
@@ -41,8 +40,8 @@ def run(scale: int, seed: int, work: Path) -> list[str]:
              f"| top-10 corridors port → destination city | (no bar) | {c['destination_corridor_recall']:.2f} |",
              f"| SHIFT-1 (Lukeville grows) detected, delay in periods | ≤ 2 | {sh['shift_delay_periods']['SHIFT-1']} |",
              f"| SHIFT-2 (new I-40 corridor) detected, delay in periods | ≤ 2 | {sh['shift_delay_periods']['SHIFT-2']} |",
-             f"| false alarms, land-port monitor | ≤ 1 per year | {len(port_false)} in {months} months "
-             f"({len(port_false) * 12 / months:.2f}/yr) |",
+             f"| false alarms, land-port monitor | ≤ 1 per year | {port_false} in {months} months "
+             f"({port_false * 12 / months:.2f}/yr) |",
              f"| false alarms, all monitors (ports + destinations) | ≤ 1 per year | {sh['false_alarms']} "
              f"({sh['false_alarms_per_year']:.2f}/yr) |",
              f"| true labs within 50 km of an inferred lab region | ≥ 80% | {labs['labs_within_km']:.1%} "
@@ -52,7 +51,8 @@ def run(scale: int, seed: int, work: Path) -> list[str]:
              f"{div['shipments']}) |",
              "| leaders' best rank by betweenness (fraction of " + f"{lead['nodes']} nodes) | ≤ 5% | " + ", ".join(
                  f"{k} {'-' if v is None else f'{v:.2%}'}" for k, v in lead["leader_rank_fraction"].items()) + " |",
-             "", "Alarms raised (first period of each episode):", "",
+             "", "Alarms raised (first period of each episode; `planted` = matches a planted shift within two "
+             "periods of its start, anything else counts as a false alarm):", "",
              *_markdown(alarms.assign(period=alarms["period"].dt.strftime("%Y-%m"))), ""]
     return lines
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
+from share_support import agreement_doc, install
 
 from puente.cli import main
 from puente.link import synth
-
-from share_support import agreement_doc, install
 
 
 def _load(node, people) -> None:
@@ -27,7 +26,7 @@ def test_link_and_hits_commands(make_node, tmp_path, capsys):
     people, _ = synth.spanish_people(80, seed=1)
     _load(us, people)
     _load(mx, people)
-    run = lambda home, *args: main(["--home", str(home), *args])  # noqa: E731
+    run = lambda home, *args: main(["--home", str(home), *args])
     assert run(us.home, "link", "run", "--kind", "person") == 0
     assert "scored pairs" in capsys.readouterr().out
     assert run(us.home, "link", "review", "list", "--json", "--limit", "2") == 0

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from share_support import agreement_doc, install
 
 from puente.errors import PolicyError
 from puente.link import clk, hits
@@ -16,8 +17,6 @@ from puente.link.audit_hook import entries
 from puente.link.clkmatch import match_all_pairs, match_blocked
 from puente.link.synth import spanish_people
 from puente.model import load_model
-
-from share_support import agreement_doc, install
 
 SECRET = bytes.fromhex("11" * 32)
 
@@ -108,6 +107,11 @@ def test_full_exchange_and_both_audit_logs(make_node):
         # the answer carries references and indexes only: no names, no record ids
         text = str(answer)
         assert "mx-test:person" not in text and "Hern" not in text
+        forged = copy.deepcopy(answer)
+        forged["hits"].append({"i": 0, "ref": "ref-forged"})
+        with pytest.raises(PolicyError) as err:
+            hits.accept_answer(sa, us, SECRET, forged)
+        assert err.value.key == "hits_bad_answer"
         results = hits.accept_answer(sa, us, SECRET, answer, actor="ana")
         true_hits = {r for r in people[people.owner_node == "us-test"].id
                      if any(truth[o] == truth[r] for o in people[people.owner_node == "mx-test"].id)}
@@ -151,7 +155,7 @@ def _hostile_cases(query):
 
 
 def test_hostile_encodings_are_rejected_and_never_hit(make_node):
-    us, mx, people, _ = _two_nodes(make_node)
+    us, mx, _, _ = _two_nodes(make_node)
     with us.open_store() as sa, mx.open_store() as sb:
         query = hits.make_query(sa, us, "mx-test", SECRET)
         # wrong secret: built with another key by someone who does not hold ours
@@ -163,6 +167,9 @@ def test_hostile_encodings_are_rejected_and_never_hit(make_node):
         for key, bad in _hostile_cases(query).items():
             answer = hits.answer_query(sb, mx, SECRET, bad)
             assert (answer["status"], answer["reason_key"], answer["hits"]) == ("rejected", key, [])
+        with pytest.raises(PolicyError) as err:  # A learns why, in one line
+            hits.accept_answer(sa, us, SECRET, answer)
+        assert err.value.key == "hits_query_refused" and "base64" in str(err.value)
         # all ones, all zeros, properly sealed by a partner holding the secret: rejected one by one
         count = 3
         packed = np.zeros((count, clk.BYTES), dtype=np.uint8)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import require
 
 from puente.link import synth
 from puente.link.resolve import pair_scores, resolve
-
-from conftest import require
 
 
 @pytest.mark.spark
@@ -25,5 +24,5 @@ def test_spark_gives_the_same_entities_as_duckdb():
     assert on_spark.clusters == on_duckdb.clusters
     assert pair_scores(truth, on_spark.clusters) == pair_scores(truth, on_duckdb.clusters)
     assert pair_scores(truth, on_spark.clusters)["f1"] >= 0.95
-    strong = lambda r: set(zip(r.pairs.unique_id_l, r.pairs.unique_id_r, r.pairs.match_probability >= 0.9))  # noqa: E731
+    strong = lambda r: set(zip(r.pairs.unique_id_l, r.pairs.unique_id_r, r.pairs.match_probability >= 0.9))
     assert strong(on_spark) == strong(on_duckdb)

@@ -5,6 +5,7 @@ Every function returns the measured numbers (not pass/fail); tests and bench/ana
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,13 @@ def _truth(sim: Path, name: str) -> pd.DataFrame:
     return pd.read_csv(sim / "truth" / name, dtype=str, keep_default_na=False)
 
 
+@lru_cache(maxsize=1)
+def _port_codes() -> dict[str, str]:
+    return {p.name: p.id[4:] for p in load_gazetteer().places.values() if p.kind == "port" and p.id.startswith("POE-")}
+
+
 def _port_code(name: str) -> str:
-    ids = {p.name: p.id for p in load_gazetteer().places.values() if p.kind == "port"}
-    return ids.get(name, "")[4:] if name in ids else ""
+    return _port_codes().get(name, "")
 
 
 def corridor_recall(engine: Engine, sim: Path, flows: pd.DataFrame, n: int = 10) -> dict[str, Any]:
@@ -76,8 +81,10 @@ def shift_detection(sim: Path, flows: pd.DataFrame, within: int = 2) -> dict[str
     periods = sorted(flows["period"].unique())
     years = max(len(periods) - 3, 1) / 12  # the first three periods are the baseline only
     false = alarms.drop(index=list(matched))
+    alarms["planted"] = alarms.index.isin(list(matched))
     return {"shift_delay_periods": results, "false_alarms": len(false),
-            "false_alarms_per_year": len(false) / years, "alarms": alarms}
+            "false_alarms_per_year": len(false) / years, "months": len(periods) - 3,
+            "port_false_alarms": int((false["level"] == "port").sum()), "alarms": alarms}
 
 
 def lab_region_accuracy(engine: Engine, sim: Path, km: float = 50.0) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -45,7 +45,7 @@ def _kind_of(record_id: str) -> str:
 def link_run(
     kind: str = typer.Option("all", "--kind", "-k", help="person, organization, vehicle, firearm or all."),
     backend: str = typer.Option("duckdb", "--backend", help="duckdb (default) or spark."),
-    threshold: Optional[float] = typer.Option(None, help="Match probability to join records (default per kind)."),
+    threshold: float | None = typer.Option(None, help="Match probability to join records (default per kind)."),
 ) -> None:
     """Resolve the node's own and partner records into entities (Splink, trained with EM)."""
     from puente.link import runs
@@ -108,17 +108,17 @@ def _decide(record_l: str, record_r: str, decision: str, analyst: str, reason: s
 
 
 @review_app.command("confirm")
-def review_confirm(record_l: str, record_r: str, analyst: str = typer.Option(_user(), "--analyst"),
+def review_confirm(record_l: str, record_r: str, analyst: str | None = typer.Option(None, "--analyst"),
                    reason: str = typer.Option("", "--reason")) -> None:
     """The two records are the same entity (holds on every re-run)."""
-    _decide(record_l, record_r, "confirm", analyst, reason)
+    _decide(record_l, record_r, "confirm", analyst or _user(), reason)
 
 
 @review_app.command("split")
-def review_split(record_l: str, record_r: str, analyst: str = typer.Option(_user(), "--analyst"),
+def review_split(record_l: str, record_r: str, analyst: str | None = typer.Option(None, "--analyst"),
                  reason: str = typer.Option("", "--reason")) -> None:
     """The two records are different entities (holds on every re-run)."""
-    _decide(record_l, record_r, "split", analyst, reason)
+    _decide(record_l, record_r, "split", analyst or _user(), reason)
 
 
 # -- hits --------------------------------------------------------------------------------
@@ -137,8 +137,8 @@ def _read(path: Path) -> Any:
 
 @hits_app.command("secret")
 def hits_secret(partner: str = typer.Option(..., "--partner"),
-                import_file: Optional[Path] = typer.Option(None, "--import", help="File with the partner's secret."),
-                out: Optional[Path] = typer.Option(None, "--out", help="Also write the new secret here, for the partner.")
+                import_file: Path | None = typer.Option(None, "--import", help="File with the partner's secret."),
+                out: Path | None = typer.Option(None, "--out", help="Also write the new secret here, for the partner.")
                 ) -> None:
     """Create (or import) the secret this node shares with one partner for hit/no-hit."""
     from puente.link import clk, hits
@@ -162,11 +162,12 @@ def _read_text(path: Path) -> str:
 def hits_query(
     partner: str = typer.Option(..., "--partner", help="The partner node to ask."),
     kind: str = typer.Option("person", "--kind", "-k"),
-    fields: Optional[str] = typer.Option(None, help="Comma-separated fields to encode (default per kind)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Query file to deliver to the partner."),
-    actor: str = typer.Option(_user(), "--as", help="Who asks (for the audit log)."),
+    fields: str | None = typer.Option(None, help="Comma-separated fields to encode (default per kind)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Query file to deliver to the partner."),
+    actor: str | None = typer.Option(None, "--as", help="Who asks (for the audit log)."),
 ) -> None:
     """Encode our records (keyed Bloom filters) into a query for the partner."""
+    actor = actor or _user()
     from puente.link import hits
     from puente.link.specs import ALIASES
 
@@ -185,10 +186,11 @@ def hits_query(
 @hits_app.command("receive")
 def hits_receive(
     message_file: Path = typer.Argument(..., help="A message from the partner: query, answer, request or decision."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write our reply, if any."),
-    actor: str = typer.Option(_user(), "--as"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Where to write our reply, if any."),
+    actor: str | None = typer.Option(None, "--as"),
 ) -> None:
     """Process a partner's message: answer a query, read an answer, file a request or a decision."""
+    actor = actor or _user()
     from puente.link import hits
 
     node, console = _ctx()
@@ -223,10 +225,11 @@ def hits_request(
     ref: str = typer.Argument(..., help="The partner's reference of a hit."),
     partner: str = typer.Option(..., "--partner"),
     reason: str = typer.Option(..., "--reason", help="Why the record is needed (case number, legal basis)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o"),
-    actor: str = typer.Option(_user(), "--as"),
+    out: Path | None = typer.Option(None, "--out", "-o"),
+    actor: str | None = typer.Option(None, "--as"),
 ) -> None:
     """Ask the partner's steward for the record behind a hit."""
+    actor = actor or _user()
     from puente.link import hits
 
     node, console = _ctx()
@@ -240,14 +243,15 @@ def hits_request(
 
 @hits_app.command("requests")
 def hits_requests(
-    status: Optional[str] = typer.Option(None, help="pending, approved or refused."),
-    approve: Optional[str] = typer.Option(None, "--approve", help="Approve this received request."),
-    refuse: Optional[str] = typer.Option(None, "--refuse", help="Refuse this received request."),
+    status: str | None = typer.Option(None, help="pending, approved or refused."),
+    approve: str | None = typer.Option(None, "--approve", help="Approve this received request."),
+    refuse: str | None = typer.Option(None, "--refuse", help="Refuse this received request."),
     reason: str = typer.Option("", "--reason"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Where to write the decision for the partner."),
-    steward: str = typer.Option(_user(), "--as"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Where to write the decision for the partner."),
+    steward: str | None = typer.Option(None, "--as"),
 ) -> None:
     """List follow-up requests; a steward approves or refuses a received one."""
+    steward = steward or _user()
     from puente.link import hits
 
     node, console = _ctx()

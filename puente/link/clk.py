@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,7 +64,7 @@ def _surname_tokens(row: dict[str, Any]) -> list[str]:
 
 def _date_tokens(row: dict[str, Any]) -> list[str]:
     value = row.get("birth_date")
-    if value is None or (isinstance(value, float) and value != value):
+    if nz.is_missing(value):
         return []
     stamp = pd.to_datetime(value, errors="coerce")
     if pd.isna(stamp):
@@ -72,12 +73,13 @@ def _date_tokens(row: dict[str, Any]) -> list[str]:
     return [f"d:{stamp:%Y%m%d}", f"y:{stamp.year}", f"md:{day_month}"]
 
 
-def _ident_tokens(field: str, stem: Callable[[Any], str | None] | None = None) -> Callable[[dict[str, Any]], list[str]]:
+def _ident_tokens(field: str, stem: Callable[[Any], str | None] | None = None,
+                  grams: bool = True) -> Callable[[dict[str, Any]], list[str]]:
     def tokens(row: dict[str, Any]) -> list[str]:
         value = nz.compact(row.get(field))
         if not value:
             return []
-        out = [f"id:{value}"] + _bigrams(value)
+        out = [f"id:{value}"] + (_bigrams(value) if grams else [])
         if stem:
             s = stem(value)
             if s:
@@ -99,7 +101,9 @@ FIELDS: dict[str, dict[str, FieldEncoding]] = {
         "given_names": FieldEncoding("given_names", _given_tokens, 20),
         "surnames": FieldEncoding("surnames", _surname_tokens, 14),
         "birth_date": FieldEncoding("birth_date", _date_tokens, 30),
-        "curp": FieldEncoding("curp", _ident_tokens("curp", lambda c: nz.curp_parts(c)["curp_stem"]), 6),
+        # whole CURP and its stem only: bigrams would weigh it so much that a record without one
+        # (most U.S. records) could no longer reach the threshold
+        "curp": FieldEncoding("curp", _ident_tokens("curp", lambda c: nz.curp_parts(c)["curp_stem"], grams=False), 12),
         "id_number": FieldEncoding("id_number", _ident_tokens("id_number"), 6),
     },
     "vehicle": {
@@ -197,7 +201,7 @@ _READS = SOURCE_FIELDS
 
 
 def _hashable(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and value != value):
+    if nz.is_missing(value):
         return None
     return str(value)
 

@@ -111,11 +111,11 @@ def _open(message: Any, secret: bytes, me: str, kind_of_message: str) -> dict[st
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def _own_records(store: Store, node: str, kind: str, ids: list[str] | None = None) -> pd.DataFrame:
-    frame = store.query_arrow(f"SELECT * FROM {kind} WHERE owner_node = ? ORDER BY id", [node]).to_pandas()  # noqa: S608
+    frame = store.query_arrow(f"SELECT * FROM {kind} WHERE owner_node = ? ORDER BY id", [node]).to_pandas()
     if ids is not None:
         frame = frame[frame["id"].isin(set(ids))]
     return frame.reset_index(drop=True)
@@ -228,8 +228,8 @@ def answer_query(store: Store, node: Node, secret: bytes, query: Any, threshold:
                           ["rx-" + uuid.uuid4().hex[:12] + ":" + query_id[:40], partner,
                            str(query.get("kind")) if isinstance(query, dict) else None, reason, _now()])
             audit(store, node, actor, "hits.query.rejected", [], clause, f"query {query_id} from {partner}: {reason}")
-        return {"type": "hits.answer", "query_id": query_id, "from": node.name, "to": partner, "status": "rejected",
-                "reason_key": exc.key, "reason": reason, "hits": []}
+        return _seal({"type": "hits.answer", "query_id": query_id, "from": node.name, "to": partner,
+                      "status": "rejected", "reason_key": exc.key, "reason": reason, "hits": []}, secret)
     fields = list(query["fields"])
     own = _own_records(store, node.name, kind)
     hits: list[dict[str, Any]] = []
@@ -263,7 +263,11 @@ def answer_query(store: Store, node: Node, secret: bytes, query: Any, threshold:
 # -- A: read the answer ------------------------------------------------------------------
 def accept_answer(store: Store, node: Node, secret: bytes, answer: Any, actor: str = "analyst") -> list[dict[str, Any]]:
     """Record the hits of a partner's answer against our own records; returns them."""
-    if isinstance(answer, dict) and answer.get("status") == "rejected":
+    try:
+        _open(answer, secret, node.name, "hits.answer")
+    except Rejected as exc:
+        raise PolicyError("hits_bad_answer", reason=t(exc.key, **exc.args_)) from None
+    if answer.get("status") == "rejected":
         reason = str(answer.get("reason"))
         with store.transaction():
             store.execute("UPDATE hits_queries SET status = 'rejected', reason = ? WHERE query_id = ?",
@@ -271,10 +275,6 @@ def accept_answer(store: Store, node: Node, secret: bytes, answer: Any, actor: s
             audit(store, node, actor, "hits.answer.rejected", [], _clause(store, str(answer.get("from"))),
                   f"query {answer.get('query_id')} rejected by {answer.get('from')}: {reason}")
         raise PolicyError("hits_query_refused", partner=str(answer.get("from")), reason=reason)
-    try:
-        _open(answer, secret, node.name, "hits.answer")
-    except Rejected as exc:
-        raise PolicyError("hits_bad_answer", reason=t(exc.key, **exc.args_)) from None
     query_id = answer["query_id"]
     sent = dict(store.query("SELECT i, local_id FROM hits_sent WHERE query_id = ?", [query_id]))
     if not sent:

@@ -42,8 +42,15 @@ def nicknames() -> dict[str, tuple[str, ...]]:
     return table
 
 
+def is_missing(value: Any) -> bool:
+    """None, NaN or NaT (what pandas gives for an empty cell)."""
+    import math
+
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value) == "NaT"
+
+
 def _words(value: Any) -> list[str]:
-    if value is None or (isinstance(value, float) and value != value):
+    if is_missing(value):
         return []
     return [w for w in fold(str(value)).replace("-", " ").replace("/", " ").split() if w not in _TITLES]
 
@@ -82,7 +89,7 @@ def given_keys(value: Any) -> list[str]:
         forms = (word,) + table.get(word, ())
         for form in forms:
             keys.extend(phonetic(part) for part in form.split() if part not in PARTICLES)
-    return sorted(set(k for k in keys if k))
+    return sorted({k for k in keys if k})
 
 
 def first_given(value: Any) -> str | None:
@@ -117,7 +124,7 @@ _VIN_WEIGHTS = (8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2)
 
 
 def compact(value: Any) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):
+    if is_missing(value):
         return None
     out = re.sub(r"[^0-9A-Z&Ñ]", "", fold(str(value)).upper())
     return out or None
@@ -168,7 +175,7 @@ _ORG_SUFFIXES = re.compile(
 
 def org_key(value: Any) -> str | None:
     """Company name without legal form ('S.A. de C.V.', 'LLC', 'Inc.') and particles."""
-    if value is None or (isinstance(value, float) and value != value):
+    if is_missing(value):
         return None
     text = fold(str(value)).replace(".", " ")
     text = _ORG_SUFFIXES.sub(" ", text)

@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -92,14 +93,14 @@ def train_and_predict(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb
     linker = Linker(table, _settings(spec, prepared), db_api=db_api, set_up_basic_logging=False)
     try:
         linker.training.estimate_probability_two_random_records_match(spec.deterministic, recall=0.8)
-    except Exception as exc:  # too few deterministic matches in a tiny table: keep the default prior
+    except Exception as exc:  # noqa: BLE001 - too few deterministic matches in a tiny table: keep the default prior
         log.info("prior estimation skipped: %s", exc)
     pairs_budget = int(min(5e6, max(1e5, len(prepared) ** 2 / 4)))
     linker.training.estimate_u_using_random_sampling(max_pairs=pairs_budget, seed=seed)
     for rule in spec.training_blocks:
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
-        except Exception as exc:  # a blocking rule with no pairs in a small table
+        except Exception as exc:  # noqa: BLE001 - a blocking rule with no pairs in a small table
             log.info("EM session %s skipped: %s", rule, exc)
     scored = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
     model = linker.misc.save_model_to_json()
@@ -123,7 +124,9 @@ def _to_spark(spark: Any, prepared: pd.DataFrame) -> Any:
 
     schema = StructType([StructField(c, ArrayType(StringType()) if c in _LIST_COLUMNS else StringType())
                          for c in prepared.columns])
-    rows = [tuple(None if v is None or (isinstance(v, float) and v != v) else v for v in row)
+    from puente.link.normalize import is_missing
+
+    rows = [tuple(None if not isinstance(v, list) and is_missing(v) else v for v in row)
             for row in prepared.itertuples(index=False, name=None)]
     return spark.createDataFrame(rows, schema)
 

@@ -34,12 +34,12 @@ class RunReport:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def load_records(store: Store, kind: str) -> pd.DataFrame:
     table = get_spec(kind).kind
-    return store.query_arrow(f"SELECT * FROM {table}").to_pandas()  # noqa: S608 (table from the model)
+    return store.query_arrow(f"SELECT * FROM {table}").to_pandas()
 
 
 def decisions(store: Store, kind: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -133,7 +133,7 @@ def decide(store: Store, kind: str, record_l: str, record_r: str, decision: str,
         raise UsageError("link_bad_decision", decision=decision)
     if record_l == record_r:
         raise UsageError("link_same_record", record=record_l)
-    known = {r[0] for r in store.query(f"SELECT id FROM {spec.kind} WHERE id IN (?, ?)",  # noqa: S608
+    known = {r[0] for r in store.query(f"SELECT id FROM {spec.kind} WHERE id IN (?, ?)",
                                        [record_l, record_r])}
     for rec in (record_l, record_r):
         if rec not in known:

@@ -8,8 +8,9 @@ columns so the same spec runs on DuckDB and on Spark.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import splink.comparison_level_library as cll
@@ -66,6 +67,7 @@ def prepare_person(df: pd.DataFrame) -> pd.DataFrame:
     out["curp"] = [c["curp"] for c in curp]
     out["curp_stem"] = [c["curp_stem"] for c in curp]
     out["id_number"] = [nz.compact(v) for v in df.get("id_number", [None] * len(df))]
+    out["alias"] = [nz.name_key(v) for v in df.get("alias", [None] * len(df))]
     for extra in ("address", "postcode", "suburb"):  # FEBRL-style extras when present
         if extra in df.columns:
             out[extra] = [nz.name_key(v) for v in df[extra]]
@@ -85,6 +87,7 @@ def person_comparisons(cols: set[str]) -> list[Any]:
         cl.CustomComparison(output_column_name="surnames", comparison_levels=[
             _null("surname_all"),
             _lvl("s1_l = s1_r AND s2_l = s2_r", "both surnames, same order"),
+            _lvl("s2_l IS NULL AND s2_r IS NULL AND s1_l = s1_r", "single surname on both sides, identical"),
             _lvl("s1_l = s2_r AND s2_l = s1_r", "both surnames, swapped"),
             _lvl("surname_pkey_l = surname_pkey_r", "both surnames sound alike (any order)"),
             _lvl("(s2_l IS NULL OR s2_r IS NULL) AND (s1p_l = s1p_r OR s1p_l = s2p_r OR s2p_l = s1p_r)",
@@ -116,6 +119,12 @@ def person_comparisons(cols: set[str]) -> list[Any]:
             _null("id_number"),
             cll.ExactMatchLevel("id_number").configure(label_for_charts="identifier identical"),
             cll.LevenshteinLevel("id_number", 2).configure(label_for_charts="identifier within 2 edits"),
+            cll.ElseLevel(),
+        ]))
+    if "alias" in cols:
+        comps.append(cl.CustomComparison(output_column_name="alias", comparison_levels=[
+            _null("alias"),
+            cll.ExactMatchLevel("alias").configure(label_for_charts="alias identical"),
             cll.ElseLevel(),
         ]))
     if "address" in cols:
@@ -282,6 +291,5 @@ def get_spec(kind: str) -> Spec:
 
     kind = ALIASES.get(kind, kind)
     if kind not in SPECS:
-        raise UsageError("link_unknown_kind", kind=kind, kinds=", ".join(["person", "organization", "vehicle",
-                                                                          "firearm"]))
+        raise UsageError("link_unknown_kind", kind=kind, kinds="person, organization, vehicle, firearm")
     return SPECS[kind]
