@@ -12,18 +12,22 @@ import importlib
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from puente.errors import PuenteError
 from puente.i18n import language, set_language, t
 from puente.settings import setting
+
+if TYPE_CHECKING:
+    from puente.node import Node
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Puente: binational trafficking intelligence node / nodo de inteligencia binacional.")
@@ -45,8 +49,8 @@ state = State()
 
 @app.callback()
 def _root(
-    home: Optional[Path] = typer.Option(None, "--home", help="Node directory / directorio del nodo (PUENTE_HOME)."),
-    lang: Optional[str] = typer.Option(None, "--lang", help="Message language: en or es / idioma: en o es."),
+    home: Path | None = typer.Option(None, "--home", help="Node directory / directorio del nodo (PUENTE_HOME)."),
+    lang: str | None = typer.Option(None, "--lang", help="Message language: en or es / idioma: en o es."),
 ) -> None:
     if lang:
         set_language(lang)
@@ -55,7 +59,11 @@ def _root(
     state.home = home or Path(setting("home"))
 
 
-def load_node():  # type: ignore[no-untyped-def]
+def _advance(bar: Progress, task: TaskID, done: int, total: int) -> None:
+    bar.update(task, completed=done, total=total)
+
+
+def load_node() -> Node:
     from puente.node import Node
 
     return Node.load(state.home)
@@ -65,7 +73,7 @@ def load_node():  # type: ignore[no-untyped-def]
 def init(
     name: str = typer.Option(..., help="Node name, e.g. us-hsi or mx-fgr."),
     country: str = typer.Option(..., help="US or MX."),
-    store: Optional[str] = typer.Option(None, help="Store URL (default: DuckDB file in the node directory)."),
+    store: str | None = typer.Option(None, help="Store URL (default: DuckDB file in the node directory)."),
 ) -> None:
     """Create a node: name, country, store and signing keys."""
     from puente.node import Node
@@ -104,8 +112,7 @@ def ingest(
             with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
                           console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
                 task = bar.add_task(path.name, total=None)
-                report = ingest_file(node, store, path, prof,
-                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+                report = ingest_file(node, store, path, prof, progress=partial(_advance, bar, task))
             say(f"{path.name}: {report.summary()}")
             if report.rows_read == 0:
                 say(t("header_only", path=str(path)))
@@ -146,7 +153,7 @@ def status() -> None:
 def export(
     kind: str = typer.Argument(..., help="Record kind, e.g. seizure or person."),
     fmt: str = typer.Option("csv", "--format", "-f", help="csv, parquet, jsonl, geojson or ftm."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Output file."),
 ) -> None:
     """Write a record kind out (people, organizations, vehicles also as FollowTheMoney)."""
     from puente.export.writers import export_kind
@@ -166,7 +173,7 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show.")) -> None:
     lang = language()
     with node.open_store() as store:
         rows = store.query(
-            f"SELECT source_file, source_row, kind, field, reason_{lang} FROM quarantine "  # noqa: S608
+            f"SELECT source_file, source_row, kind, field, reason_{lang} FROM quarantine "
             "ORDER BY created_at, source_file, source_row LIMIT ?", [limit])
         total = store.scalar("SELECT COUNT(*) FROM quarantine")
     if not rows:
@@ -182,13 +189,21 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show.")) -> None:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("puente-demo"), "--out", help="Directory for the demo nodes and files."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="End by serving both dashboards (--no-serve exits, "
+                                                                "for scripts)."),
+    port: int = typer.Option(int(setting("port")), help="Port of the U.S. node's dashboard (the Mexican node: +1)."),
 ) -> None:
-    """Build demo nodes on the embedded store and show what they hold."""
+    """Build demo nodes on the embedded store, show what they hold, then serve both dashboards."""
     from puente.demo import run_demo
 
     started = time.monotonic()
-    run_demo(out, console)
+    nodes = run_demo(out, console)
     console.print(t("demo_done", seconds=time.monotonic() - started, home=str(out)))
+    if serve:
+        from puente.api.demo_serve import connect_nodes, serve_nodes
+
+        connect_nodes(nodes["US"], nodes["MX"], (port, port + 1))
+        serve_nodes([nodes["US"], nodes["MX"]], [port, port + 1], console=console)
 
 
 # Sub-command groups contributed by other packages: (module, attribute, name).
@@ -200,12 +215,20 @@ _GROUPS: list[tuple[str, str, str]] = [
     ("puente.analyze.cli", "analyze", "analyze"),
     ("puente.api.cli", "serve", "serve"),
     ("puente.api.cli", "users_app", "users"),
+    ("puente.simulate.cli", "simulate_command", "simulate"),
+    ("puente.api.cli", "pull", "pull"),
 ]
 
 
 def _register_groups() -> None:
     for module, attr, name in _GROUPS:
-        group = getattr(importlib.import_module(module), attr)
+        try:
+            loaded = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name and (module + ".").startswith(exc.name + "."):
+                continue  # that stage is not part of this build (yet)
+            raise
+        group = getattr(loaded, attr)
         if isinstance(group, typer.Typer):
             app.add_typer(group, name=name)
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import os
 import secrets
 import tomllib
@@ -39,7 +40,7 @@ class Node:
 
     # -- creation and loading ------------------------------------------------------------
     @classmethod
-    def init(cls, home: Path, name: str, country: str, store_url: str | None = None) -> "Node":
+    def init(cls, home: Path, name: str, country: str, store_url: str | None = None) -> Node:
         country = country.upper()
         if country not in COUNTRIES:
             raise UsageError("bad_country_choice", country=country)
@@ -58,19 +59,25 @@ class Node:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
         _write_secret(keys / "id.key", secrets.token_bytes(32))
         (home / "profiles").mkdir(exist_ok=True)
-        url = store_url or setting("store") or f"duckdb:///{(home / 'store.duckdb').resolve()}"
-        created = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        (home / "node.toml").write_text(
-            f'name = "{name}"\ncountry = "{country}"\nstore = "{url}"\ncreated = "{created}"\n', encoding="utf-8"
-        )
+        url = store_url or setting("store") or f"duckdb://{(home / 'store.duckdb').resolve()}"
+        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         node = cls(home=home, name=name, country=country, store_url=url)
+        # the store first: if it cannot be opened, no node.toml is written and init can simply be re-run
         with node.open_store() as store:
-            store.execute("DELETE FROM node_meta WHERE key IN ('name', 'country')")
-            store.execute("INSERT INTO node_meta VALUES ('name', ?), ('country', ?)", [name, country])
+            owner = store.scalar("SELECT value FROM node_meta WHERE key = 'name'")
+            if owner is not None and owner != name:
+                raise UsageError("store_belongs_to", store=url, owner=owner)
+            with store.transaction():
+                store.execute("DELETE FROM node_meta WHERE key IN ('name', 'country')")
+                store.execute("INSERT INTO node_meta VALUES ('name', ?), ('country', ?)", [name, country])
+        # json.dumps gives valid TOML basic strings (quotes and backslashes escaped)
+        (home / "node.toml").write_text(
+            f"name = {json.dumps(name)}\ncountry = {json.dumps(country)}\nstore = {json.dumps(url)}\n"
+            f"created = {json.dumps(created)}\n", encoding="utf-8")
         return node
 
     @classmethod
-    def load(cls, home: Path) -> "Node":
+    def load(cls, home: Path) -> Node:
         config = home / "node.toml"
         if not config.exists():
             raise ConfigError("no_node", home=str(home))
@@ -114,7 +121,7 @@ class Node:
         return f"{self.name}:{kind}:{mac.hexdigest()[:24]}"
 
     @cached_property
-    def _id_mac(self) -> "hmac.HMAC":
+    def _id_mac(self) -> hmac.HMAC:
         return hmac.new(self.id_key, digestmod=hashlib.sha256)
 
 

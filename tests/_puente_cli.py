@@ -16,7 +16,7 @@ def run(home: Path, *args: str, env: dict[str, str] | None = None, lang: str = "
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PUENTE_", "LC_", "LANG"))}
     full_env.update({"LANG": lang, "PYTHONPATH": str(REPO), "COLUMNS": "200"})
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "puente", "--home", str(home), *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "puente", "--home", str(home), *args], capture_output=True, check=False,
                           text=True, env=full_env, timeout=timeout, cwd=home.parent if home.parent.exists() else None)
 
 
@@ -27,3 +27,31 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("puente: "), lines[0]
     return lines[0]
+
+
+def invoke(home: Path, *args: str, lang: str = "C.UTF-8") -> tuple[int, str, str]:
+    """The same command in this process (faster than a subprocess): (exit code, stdout, stderr).
+    Output is captured by redirecting the consoles, which print to sys.stdout/sys.stderr."""
+    import contextlib
+    import io
+
+    from puente.cli import main
+    from puente.i18n import set_language
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = {k: os.environ.get(k) for k in ("LANG", "LC_ALL", "LC_MESSAGES", "PUENTE_LANG", "COLUMNS")}
+    os.environ.update({"LANG": lang, "COLUMNS": "200"})
+    for key in ("LC_ALL", "LC_MESSAGES", "PUENTE_LANG"):
+        os.environ.pop(key, None)
+    set_language(None)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["--home", str(home), *args])
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        set_language("en")
+    return code, out.getvalue(), err.getvalue()

@@ -83,8 +83,9 @@ def build(store: Store) -> World:
                 day = month + dt.timedelta(days=int(rng.integers(0, 27)))
                 stamp, batch = ("M30", f"B{load:04d}")
                 pills = int(rng.integers(1000, 20000))
-                base = dict(drug="fentanyl", form="pills", unit="pills", quantity=pills, pill_count=pills,
-                            quantity_kg=pills * 0.0001, pill_stamp=stamp, batch=batch, conveyance="passenger_vehicle")
+                base = {"drug": "fentanyl", "form": "pills", "unit": "pills", "quantity": pills, "pill_count": pills,
+                        "quantity_kg": pills * 0.0001, "pill_stamp": stamp, "batch": batch,
+                        "conveyance": "passenger_vehicle"}
                 ids = []
                 if load % 3 == 0:  # seized in Mexico on the way
                     ids.append(w.add("seizure", f"sz-{load}-mx", date=day - dt.timedelta(days=2), country="MX",

@@ -1,15 +1,22 @@
 """Seed data for the API tests: small fixture files ingested with the built-in profiles.
 
-The U.S. node ingests its own files; the Mexican node ingests its own, and its records
-reach the U.S. node as partner records (owner_node = the Mexican node, with a bundle id).
+The U.S. node ingests its own files; the Mexican node ingests its own and sends them to the U.S.
+node in a signed bundle under an installed agreement (so they arrive as partner records).
 """
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from puente.ingest.pipeline import ingest_file
 from puente.ingest.profile import get_profile
+from puente.model import load_model
 from puente.node import Node
 from puente.store.base import Store
 
@@ -28,20 +35,44 @@ def ingest_all(node: Node, files: list[tuple[str, str]]) -> None:
             assert report.balanced and report.quarantined == 0, (name, report.summary())
 
 
-def copy_partner_records(source: Node, target: Node) -> int:
-    """Give the target the source's records as partner records (what importing a bundle produces)."""
-    from puente.model import load_model
+def agreement_kinds() -> dict[str, Any]:
+    """Both nodes share seizures (fentanyl and methamphetamine only, without notes), labs and firearm
+    traces field for field, and people only for private matching (names, birth date and CURP are
+    match-only; other identifiers are dropped)."""
+    model = load_model()
+    kinds: dict[str, Any] = {}
+    for kind in ("seizure", "person", "lab_site", "firearm_trace"):
+        kinds[kind] = {"fields": {f: "keep" for f in model.kind(kind).fields}}
+    kinds["seizure"]["fields"]["notes"] = "drop"
+    kinds["seizure"]["records"] = [{"field": "drug", "in": ["fentanyl", "methamphetamine"]}]
+    kinds["person"]["fields"]["id_number"] = "drop"
+    for f in ("given_names", "surname1", "surname2", "birth_date", "curp"):  # matched privately (hit/no-hit) only
+        kinds["person"]["fields"][f] = "match_only"
+    return kinds
 
-    copied = 0
-    with source.open_store() as src, target.open_store() as dst:
-        for kind in load_model().kinds.values():
-            table = src.query_arrow(f"SELECT * FROM {kind.table}")  # noqa: S608
-            if table.num_rows:
-                table = table.set_column(table.schema.get_field_index("bundle_id"), "bundle_id",
-                                         __import__("pyarrow").array(["test-bundle"] * table.num_rows))
-                dst.insert_arrow(kind.table, table)
-                copied += table.num_rows
-    return copied
+
+def share(sender: Node, recipient: Node) -> int:
+    """Install a signed agreement on both nodes; the sender exports a bundle, the recipient imports it."""
+    from puente.share import registry
+    from puente.share.agreement import Agreement
+    from puente.share.export import export_bundle
+    from puente.share.receive import import_bundle
+
+    doc = {"agreement": f"{recipient.name}-{sender.name}", "version": 1,
+           "parties": [{"node": n.name, "public_key": n.public_key_pem} for n in (recipient, sender)],
+           "purpose": "fentanyl interdiction", "handling": "TLP:AMBER", "retention_days": 365,
+           "onward_transfer": False, "valid_from": "2020-01-01", "valid_until": "2099-12-31",
+           "kinds": agreement_kinds()}
+    agreement = Agreement(yaml.safe_load(yaml.safe_dump(doc)))
+    for n in (sender, recipient):
+        agreement.sign(n.name, n.signing_key)
+    for n in (sender, recipient):
+        with n.open_store() as store:
+            registry.install(n, store, agreement, "test")
+    with sender.open_store() as store:
+        data = export_bundle(sender, store, recipient.name, actor="test")
+    with recipient.open_store() as store:
+        return import_bundle(recipient, store, data, actor="test").records
 
 
 def add_users(store: Store, partner: str = "mx-test") -> dict[str, str]:
@@ -67,7 +98,7 @@ def build_env(root: Path, us_store: str | None = None, rate_limit: int = 0):  # 
     mx = Node.init(root / "mx-test", "mx-test", "MX")
     ingest_all(us, US_FILES)
     ingest_all(mx, MX_FILES)
-    copy_partner_records(mx, us)
+    share(mx, us)
     with us.open_store() as store:
         tokens = add_users(store)
     client = TestClient(create_app(us, rate_limit=rate_limit))
@@ -76,3 +107,18 @@ def build_env(root: Path, us_store: str | None = None, rate_limit: int = 0):  # 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def serve(app):  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return srv, thread, f"http://127.0.0.1:{port}"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from puente.ingest.pipeline import ingest_file
@@ -58,3 +60,33 @@ def pair(make_node: Any, us_store: str | None = None, mx_store: str | None = Non
     ingest(us, FIXTURES / "seizures_us.csv", "seizure-us")
     ingest(mx, FIXTURES / "seizures_mx.csv", "seizure-mx")
     return us, mx
+
+
+class _Kept:
+    """A store that stays open when a ``with`` block ends (the fixture below closes it)."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def __enter__(self) -> Any:
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.fixture
+def kept_stores(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Open each node's store once per test (opening runs the migrations check, ~0.3 s on a busy machine)."""
+    cache: dict[str, Any] = {}
+    original = Node.open_store
+
+    def open_store(self: Node) -> Any:
+        if self.store_url not in cache:
+            cache[self.store_url] = original(self)
+        return _Kept(cache[self.store_url])
+
+    monkeypatch.setattr(Node, "open_store", open_store)
+    yield
+    for store in cache.values():
+        store.close()

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import pytest
-
 from analyze_cases import CASES, assert_same
 from analyze_world import build
 from conftest import PG_URL, _pg_admin
+
 from puente.demo import cbp_file
 from puente.engine import open_engine
 from puente.ingest.pipeline import ingest_file

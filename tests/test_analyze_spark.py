@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import pytest
-
 from analyze_cases import CASES, assert_same
 from conftest import require
-from puente.engine import Engine, open_engine
 from test_analyze_engines import make_world
+
+from puente.engine import Engine, open_engine
 
 pytestmark = pytest.mark.spark
 

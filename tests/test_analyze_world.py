@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
-
 from analyze_world import CORRIDORS, LEADERS
+from sklearn.metrics import roc_auc_score
+from test_analyze_engines import make_world
+
 from puente.analyze import alerts, corridors, firearms, hotspots, networks, precursors
 from puente.analyze.common import haversine_km
 from puente.cli import main
 from puente.engine import Engine, open_engine
 from puente.node import Node
-from test_analyze_engines import make_world
 
 
 @pytest.fixture(scope="module")

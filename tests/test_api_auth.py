@@ -8,9 +8,9 @@ import pytest
 from api_seed import PASSWORD, bearer, build_env
 
 
-@pytest.fixture
-def env(tmp_path):  # type: ignore[no-untyped-def]
-    client, tokens, us, mx = build_env(tmp_path)
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):  # type: ignore[no-untyped-def]
+    client, tokens, us, _mx = build_env(tmp_path_factory.mktemp("auth"))
     with client:
         yield client, tokens, us
 
@@ -47,14 +47,18 @@ def test_wrong_password_and_unknown_user_look_the_same(env) -> None:  # type: ig
 
 def test_repeated_failures_lock_the_account_for_a_while(env) -> None:  # type: ignore[no-untyped-def]
     client, _, us = env
-    codes = [login(client, "steward", f"guess number {i}").status_code for i in range(5)]
+    from puente.api.auth import add_user
+
+    with us.open_store() as store:
+        add_user(store, "lockme", "steward", PASSWORD)
+    codes = [login(client, "lockme", f"guess number {i}").status_code for i in range(5)]
     assert codes == [401, 401, 401, 401, 423]
-    locked = login(client, "steward", PASSWORD)  # even the right password is refused while locked
+    locked = login(client, "lockme", PASSWORD)  # even the right password is refused while locked
     assert locked.status_code == 423 and "locked" in locked.json()["detail"]
     with us.open_store() as store:  # the lock runs out
-        store.execute("UPDATE api_users SET locked_until = ? WHERE username = 'steward'",
+        store.execute("UPDATE api_users SET locked_until = ? WHERE username = 'lockme'",
                       [dt.datetime(2000, 1, 1)])
-    assert login(client, "steward", PASSWORD).status_code == 200
+    assert login(client, "lockme", PASSWORD).status_code == 200
 
 
 def test_sessions_expire(env, monkeypatch) -> None:  # type: ignore[no-untyped-def]

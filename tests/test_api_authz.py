@@ -19,7 +19,7 @@ HUMANS = ("analyst", "steward", "admin")
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):  # type: ignore[no-untyped-def]
-    client, tokens, us, mx = build_env(tmp_path_factory.mktemp("authz"))
+    client, tokens, us, _mx = build_env(tmp_path_factory.mktemp("authz"))
     with client:
         yield client, {role: bearer(tok) for role, tok in tokens.items()}, us
 
@@ -60,7 +60,7 @@ def test_partner_reads_are_logged_with_user_and_purpose(env, role: str) -> None:
     hit = [e for e in log if e["purpose"] == purpose]
     assert hit and hit[0]["username"] == role and rid in hit[0]["record_ids"] and "mx-test" in hit[0]["owners"]
     short = client.get(f"/api/v1/records/seizure/{rid}", headers=h[role], params={"purpose": "x"})
-    assert short.status_code == 400 and short.headers["content-type"] == "application/problem+json"
+    assert short.status_code == 422 and short.headers["content-type"] == "application/problem+json"
 
 
 def test_property_level_by_role(env) -> None:  # type: ignore[no-untyped-def]
@@ -75,10 +75,12 @@ def test_property_level_by_role(env) -> None:  # type: ignore[no-untyped-def]
         for item in steward["items"]:
             assert set(fields) <= set(item) and "source_file" in item
     people = client.get("/api/v1/records/person", headers=h["analyst"], params={"purpose": PURPOSE}).json()["items"]
-    jose = [p for p in people if p["given_names"] == "JOSÉ LUIS" or p["given_names"] == "José Luis"]
-    assert jose and jose[0]["curp"] == "RASL800703HSLMTS09"
-    assert "source_file" not in jose[0]  # a purpose unlocks partner rows and identifiers, never internals
-    one = client.get(f"/api/v1/records/person/{people[0]['id']}", headers=h["analyst"]).json()
+    carter = [p for p in people if p.get("surname1") == "Carter"]
+    assert carter and carter[0]["id_number"] == "123-45-6789"  # a purpose unlocks identifiers...
+    assert "source_file" not in carter[0]  # ...never internals
+    partner_person = [p for p in people if p["owner_node"] == "mx-test"]
+    assert partner_person and "curp" not in partner_person[0] or partner_person[0].get("curp") is None  # match-only
+    one = client.get(f"/api/v1/records/person/{carter[0]['id']}", headers=h["analyst"]).json()
     assert "birth_date" not in one and "id_number" not in one
     parquet_cols = client.get("/api/v1/records/person", headers=h["analyst"], params={"format": "csv"}).text
     assert "curp" not in parquet_cols.splitlines()[0]
@@ -104,22 +106,49 @@ def test_analyst_sees_only_own_access_log(env) -> None:  # type: ignore[no-untyp
     assert all(e["username"] == "analyst" for e in client.get("/api/v1/access-log", headers=h["analyst"]).json())
 
 
-def test_partner_node_without_agreement_sees_nothing(env) -> None:  # type: ignore[no-untyped-def]
-    client, h, _ = env
+def test_partner_node_sees_only_what_the_agreement_shares(env) -> None:  # type: ignore[no-untyped-def]
+    client, h, _us = env
     p = h["partner-node"]
+    for kind in ("organization", "vehicle", "link", "precursor_shipment", "seizure_aggregate"):
+        r = client.get(f"/api/v1/records/{kind}", headers=p)
+        assert r.status_code == 403 and "agreement" in r.json()["detail"], kind
+        assert client.get(f"/api/v1/records/{kind}", headers=p, params={"format": "csv"}).status_code == 403
+    seizures = client.get("/api/v1/records/seizure", headers=p, params={"per_page": 100}).json()
+    assert seizures["scope"] == "agreement" and seizures["total"] == 7  # the filter: fentanyl and meth only
+    assert {r["drug"] for r in seizures["items"]} == {"fentanyl", "methamphetamine"}
+    assert {r["owner_node"] for r in seizures["items"]} == {"us-test"}  # never its own records sent back
+    for item in seizures["items"]:
+        assert "notes" not in item and not set(INTERNAL) & set(item)  # dropped by the agreement, internal
+    assert "notes" in seizures["withheld"]
+    cocaine = client.get("/api/v1/records/seizure", headers=h["analyst"], params={"drug": "cocaine"}).json()["items"]
+    assert client.get(f"/api/v1/records/seizure/{cocaine[0]['id']}", headers=p).status_code == 404
+    people = client.get("/api/v1/records/person", headers=p).json()
+    assert people["total"] == 2 and all("id_number" not in r for r in people["items"])
+    assert client.get("/api/v1/access-log", headers=p).status_code == 403
+    monthly = client.get("/api/v1/stats/monthly", headers=p).json()
+    assert sum(r["records"] for r in monthly) == 7 and {r["owner"] for r in monthly} == {"us-test"}
+    counts = client.get("/api/v1/status", headers=p).json()["counts"]
+    assert counts and all(c["owner"] == "us-test" for c in counts)
+    pulls = [e for e in client.get("/api/v1/audit/entries", headers=h["steward"], params={"limit": 5000}).json()
+             if e["action"] == "partner-pull"]
+    assert pulls and pulls[-1]["actor"] == "partner (partner-node)"
+
+
+def test_partner_node_without_agreement_sees_nothing(env) -> None:  # type: ignore[no-untyped-def]
+    client, h, us = env
+    from puente.api.auth import add_user, issue_token
+
+    with us.open_store() as store:
+        add_user(store, "stranger", "partner-node", None, partner="ca-node")
+        p = bearer(issue_token(store, "stranger"))
     for kind in load_model().kinds:
         r = client.get(f"/api/v1/records/{kind}", headers=p, params={"purpose": PURPOSE})
         assert r.status_code == 403, kind
-        assert "agreement" in r.json()["detail"]
-        assert client.get(f"/api/v1/records/{kind}", headers=p, params={"format": "csv"}).status_code == 403
     own_id = client.get("/api/v1/records/seizure", headers=h["analyst"]).json()["items"][0]["id"]
     assert client.get(f"/api/v1/records/seizure/{own_id}", headers=p).status_code == 403
     assert client.get(f"/api/v1/entities/{own_id}", headers=p).status_code == 404
-    assert client.get("/api/v1/access-log", headers=p).status_code == 403
     assert client.get("/api/v1/stats/monthly", headers=p).status_code == 403
     assert client.get("/api/v1/map/flows", headers=p).status_code == 403
-    counts = client.get("/api/v1/status", headers=p).json()["counts"]
-    assert counts and all(c["owner"] == "us-test" for c in counts)  # never the partner's own copies back
 
 
 def test_every_route_needs_a_token(env) -> None:  # type: ignore[no-untyped-def]

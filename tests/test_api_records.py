@@ -14,7 +14,7 @@ PURPOSE = "corridor analysis, case 2024-117"
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):  # type: ignore[no-untyped-def]
-    client, tokens, us, mx = build_env(tmp_path_factory.mktemp("api"))
+    client, tokens, us, _mx = build_env(tmp_path_factory.mktemp("api"))
     with client:
         yield client, bearer(tokens["analyst"]), us
 
@@ -69,7 +69,7 @@ def test_geojson_csv_parquet(env) -> None:  # type: ignore[no-untyped-def]
     assert geo.headers["content-type"] == "application/geo+json"
     fc = geo.json()
     assert fc["type"] == "FeatureCollection" and len(fc["features"]) == fc["total"] == 5
-    sd = [f for f in fc["features"] if f["properties"]["source_id"] == "US-S-001"][0]
+    sd = next(f for f in fc["features"] if f["properties"]["source_id"] == "US-S-001")
     assert sd["geometry"]["coordinates"] == pytest.approx([-117.1611, 32.7157], abs=0.01)
     text = client.get("/api/v1/records/seizure", headers=h, params={"format": "csv"})
     assert text.headers["content-type"].startswith("text/csv")
@@ -101,7 +101,7 @@ def test_one_record_and_problems(env) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_stats_flows_entity_scorecard(env) -> None:  # type: ignore[no-untyped-def]
-    client, h, us = env
+    client, h, _us = env
     monthly = client.get("/api/v1/stats/monthly", headers=h, params={"drug": "fentanyl"}).json()
     assert sum(r["records"] for r in monthly) == 5 and {r["owner"] for r in monthly} == {"us-test"}
     jan = [r for r in monthly if r["key"] == "2024-01"]
@@ -113,7 +113,7 @@ def test_stats_flows_entity_scorecard(env) -> None:  # type: ignore[no-untyped-d
     assert (top["port"], top["place"], top["kg"]) == ("Calexico East", "Mexicali", 300.0)
     ports = client.get("/api/v1/map/ports", headers=h).json()
     assert any(p["name"] == "San Ysidro" and p["twin"] == "Tijuana" for p in ports)
-    person = [p for p in client.get("/api/v1/records/person", headers=h).json()["items"] if p["given_names"] == "John"][0]
+    person = next(p for p in client.get("/api/v1/records/person", headers=h).json()["items"] if p["given_names"] == "John")
     graph = client.get(f"/api/v1/entities/{person['id']}", headers=h).json()
     labels = {n["label"] for n in graph["nodes"]}
     assert {"John Carter", "8ABC123 TOYOTA CAMRY", "Maria Lopez"} <= labels
@@ -130,7 +130,7 @@ def test_stats_flows_entity_scorecard(env) -> None:  # type: ignore[no-untyped-d
 
 @pytest.mark.postgres
 def test_records_on_postgres(tmp_path, pg_url) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, us, _ = build_env(tmp_path, us_store=pg_url)
+    client, tokens, _us, _ = build_env(tmp_path, us_store=pg_url)
     with client:
         h = bearer(tokens["analyst"])
         body = client.get("/api/v1/records/seizure", headers=h, params={"purpose": PURPOSE, "drug": "fentanyl",

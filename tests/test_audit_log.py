@@ -95,3 +95,35 @@ def test_truncation_with_forged_head_detected_by_published_checkpoint(node: Node
     filled.execute("UPDATE audit_head SET size = 7")
     problems = _positions(node, filled)
     assert (7, "audit_bad_head") in problems and (7, "audit_truncated_published") in problems
+
+
+class _Rollback(Exception):
+    pass
+
+
+TAMPERING = {
+    "edit": ["UPDATE audit_log SET reason = reason || '!' WHERE idx = {p}"],
+    "delete": ["DELETE FROM audit_log WHERE idx = {p}"],
+    "swap": ["UPDATE audit_log SET idx = -1 WHERE idx = {p}", "UPDATE audit_log SET idx = {p} WHERE idx = {p} + 1",
+             "UPDATE audit_log SET idx = {p} + 1 WHERE idx = -1"],
+    "insert": ["UPDATE audit_log SET idx = idx + 1000 WHERE idx >= {p}",
+               "UPDATE audit_log SET idx = idx - 999 WHERE idx >= 1000",
+               ("INSERT INTO audit_log SELECT {p}, logged_at, node, actor, action, records_count, records_sha256, "
+                "clause, 'forged', leaf_hash, tree_root, signature FROM audit_log WHERE idx = {p} + 1")],
+    "truncate": ["DELETE FROM audit_log WHERE idx >= {p}"],
+}
+
+
+@pytest.mark.parametrize("how", list(TAMPERING))
+def test_every_position_of_every_tampering_is_located(node: Node, filled: Store, how: str) -> None:
+    for p in range(N - 1 if how == "swap" else N):
+        try:
+            with filled.transaction():
+                for sql in TAMPERING[how]:
+                    filled.execute(sql.format(p=p))
+                problems = _positions(node, filled)
+                assert problems and problems[0][0] == p, (how, p, problems)
+                raise _Rollback
+        except _Rollback:
+            pass
+    assert _positions(node, filled) == []

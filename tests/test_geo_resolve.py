@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import h3
 import pytest
 
 from puente.geo.gazetteer import H3_RESOLUTION, load_gazetteer, twin_of
-
-import h3
 
 
 @pytest.mark.parametrize(("text", "country", "expected"), [
@@ -23,6 +22,9 @@ import h3
     ("Benito Juárez, Q. Roo", None, "MX-23005"),
     ("Maricopa County, AZ", None, "US-04013"),
     ("San Ysidro POE", None, "POE-SYS"),
+    ("Saltillo, Coahuila", None, "MX-05030"),  # short form of "Coahuila de Zaragoza"
+    ("Manzanillo (puerto)", "MX", "POE-MZO"),  # a gazetteer name with its own parentheses
+    ("AICM carga (Ciudad de México)", None, "POE-MEX"),
 ])
 def test_resolves_to_the_right_place(text: str, country: str | None, expected: str) -> None:
     place = load_gazetteer().resolve(text, country)

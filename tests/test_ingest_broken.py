@@ -94,6 +94,14 @@ def test_stray_quote_costs_one_row_not_the_rest_of_the_file(home: Path) -> None:
     assert [r[0] for r in quarantine_of(home, "comilla.csv")] == [2]
 
 
+def test_trailing_delimiters_are_not_extra_columns(home: Path) -> None:
+    path = home.parent / "punto_y_coma_final.csv"
+    path.write_text(HEADER + "T1;01/03/2023;Navolato;fentanilo;3;kg;\nT2;01/03/2023;Navolato;fentanilo;4;kg;;x\n",
+                    encoding="utf-8")
+    assert account(run(home, "ingest", str(path), "-p", "seizure-mx").stdout) == (2, 1, 0, 1, 0)
+    assert [(r[0], r[2]) for r in quarantine_of(home, "punto_y_coma_final.csv")] == [(3, "wrong_column_count")]
+
+
 def test_latin1_file_is_read_and_reported(home: Path) -> None:
     path = home.parent / "latin1.csv"
     path.write_bytes((HEADER + "L1;01/02/2023;Mazatlán;heroína;1;kg\nL2;02/02/2023;Culiacán;cocaína;2;kg\n")
@@ -110,9 +118,9 @@ def test_latin1_file_is_read_and_reported(home: Path) -> None:
 
 def test_file_mixing_utf8_and_latin1_lines_loses_nothing(home: Path) -> None:
     path = home.parent / "mezcla.csv"
-    lines = [HEADER.encode("utf-8"), "M1;01/02/2023;Mazatlán;heroína;1;kg\n".encode("utf-8"),
+    lines = [HEADER.encode("utf-8"), "M1;01/02/2023;Mazatlán;heroína;1;kg\n".encode(),
              "M2;02/02/2023;Culiacán;cocaína;2;kg\n".encode("latin-1"),
-             "M3;03/02/2023;Lázaro Cárdenas, Mich.;fentanilo;3;kg\n".encode("utf-8")]
+             "M3;03/02/2023;Lázaro Cárdenas, Mich.;fentanilo;3;kg\n".encode()]
     path.write_bytes(b"".join(lines))
     proc = run(home, "ingest", str(path), "-p", "seizure-mx")
     assert account(proc.stdout) == (3, 3, 0, 0, 0)
@@ -131,7 +139,7 @@ def test_a_100_mb_line_is_quarantined_not_fatal(home: Path) -> None:
         handle.write("G3;01/02/2023;Culiacán;fentanilo;2;kg\n")
     proc = run(home, "ingest", str(path), "-p", "seizure-mx")
     assert account(proc.stdout) == (3, 2, 0, 1, 0)
-    (row, field, key, reason), = quarantine_of(home, "enorme.csv")
+    (row, _field, key, reason), = quarantine_of(home, "enorme.csv")
     assert (row, key) == (3, "row_too_long") and "longer than the limit" in reason
     path.unlink()
 

@@ -13,6 +13,8 @@ import pytest
 from _puente_cli import REPO
 
 from bench.seizures import write_csv
+from puente.ingest.pipeline import ingest_file
+from puente.ingest.profile import get_profile
 from puente.node import Node
 
 ROWS = 60_000
@@ -26,7 +28,7 @@ def _start_ingest(home: Path, path: Path) -> subprocess.Popen[bytes]:
                              "-p", "seizure-us"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _kill_when(proc: subprocess.Popen[bytes], ready: "callable[[], bool]", timeout: float = 60) -> None:  # type: ignore[valid-type]
+def _kill_when(proc: subprocess.Popen[bytes], ready: callable[[], bool], timeout: float = 60) -> None:  # type: ignore[valid-type]
     deadline = time.monotonic() + timeout
     while not ready():
         assert proc.poll() is None, "the ingest finished before it could be killed: make ROWS larger"
@@ -77,12 +79,11 @@ def test_sigkill_mid_batch_duckdb(make_node, tmp_path: Path, big_file: Path) -> 
     with node.open_store() as store:  # opens (replays the WAL) after the crash
         count = store.scalar("SELECT COUNT(*) FROM seizure")
         batches = store.scalar("SELECT COUNT(*) FROM batches")
-    assert (count, batches) == (0, 0)  # none of the batch
-    # and the file then ingests whole
-    proc = _start_ingest(node.home, big_file)
-    assert proc.wait(timeout=120) == 0, proc.stderr.read() if proc.stderr else ""
-    with node.open_store() as store:
-        assert store.scalar("SELECT COUNT(*) FROM seizure") + store.scalar("SELECT COUNT(*) FROM quarantine") == ROWS
+        assert (count, batches) == (0, 0)  # none of the batch
+        # and the file then ingests whole
+        report = ingest_file(node, store, big_file, get_profile("seizure-us"))
+        assert report.rows_read == ROWS and report.balanced
+        assert store.scalar("SELECT COUNT(*) FROM seizure") == report.stored
 
 
 @pytest.mark.postgres

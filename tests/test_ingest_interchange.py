@@ -7,7 +7,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import pytest
 from _puente_cli import run
 from openpyxl import Workbook
 

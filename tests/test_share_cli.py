@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from puente.cli import main
+from puente.i18n import set_language
 
 FIXTURES = Path(__file__).parent / "fixtures" / "share"
 
@@ -43,6 +44,9 @@ def test_cli_exchange_revoke_receipt_and_verify(tmp_path: Path, capsys: pytest.C
     assert run(mx, "share", "import", str(bundle)) == 0
     assert run(mx, "share", "import", str(bundle)) == 7  # replay
     assert "replay" in capsys.readouterr().err
+    assert main(["--lang", "es", "--home", str(mx), "share", "import", str(bundle)]) == 7
+    assert "paquete rechazado antes de leer sus registros" in capsys.readouterr().err
+    set_language("en")
     from puente.node import Node
 
     with Node.load(us).open_store() as store:

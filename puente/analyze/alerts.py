@@ -11,8 +11,8 @@ raises a neighbour alert for areas across the border within ``neighbour_km``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd

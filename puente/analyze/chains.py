@@ -52,7 +52,8 @@ def chain_edges(engine: Engine, window_days: int = 7) -> ir.Table:
 
 
 def chains(engine: Engine, window_days: int = 7) -> pd.DataFrame:
-    """(id, chain) for every seizure in a chain of two or more; the chain id is its smallest member id."""
+    """(id, chain) for every seizure in a chain of two or more. Chain ids are labels ("chain:N") that only
+    group rows; nothing downstream depends on their spelling."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -64,6 +65,4 @@ def chains(engine: Engine, window_days: int = 7) -> pd.DataFrame:
     half = len(edges)
     graph = coo_matrix((np.ones(half), (codes[:half], codes[half:])), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
-    out = pd.DataFrame({"id": ids.astype(str), "label": labels})
-    out["chain"] = out.groupby("label")["id"].transform("min")
-    return out[["id", "chain"]].sort_values("id").reset_index(drop=True)
+    return pd.DataFrame({"id": np.asarray(ids, dtype=object), "chain": np.char.add("chain:", labels.astype(str))})

@@ -11,6 +11,7 @@ aggregation (events, loads, kg, pills) runs in the engine over all seizures.
 from __future__ import annotations
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from puente.analyze.chains import chains
@@ -57,8 +58,11 @@ def chain_corridors(engine: Engine, window_days: int = 7) -> pd.DataFrame:
     us = attrs[(attrs["country"] == "US") & ~at_port & attrs["label"].notna()]
     ports = attrs[attrs["port_name"].notna()]
     per = pd.DataFrame({"chain": attrs["chain"].unique()}).set_index("chain")
-    per["crossing"] = ports.groupby("chain")["port_name"].agg(lambda s: s.mode().iloc[0])
-    per["port_id"] = ports.groupby("chain")["port_id"].agg(lambda s: s.mode().iloc[0])
+    common = (ports.groupby(["chain", "port_id", "port_name"]).size().rename("n").reset_index()
+              .sort_values(["chain", "n", "port_id"], ascending=[True, False, True]).drop_duplicates("chain")
+              .set_index("chain"))
+    per["crossing"] = common["port_name"]
+    per["port_id"] = common["port_id"]
     per["origin"] = mx.groupby("chain")["label"].first()
     per["origin"] = per["origin"].fillna(per["port_id"].map(twins))
     per["destination"] = us.groupby("chain")["label"].last()
@@ -66,10 +70,28 @@ def chain_corridors(engine: Engine, window_days: int = 7) -> pd.DataFrame:
     return members.merge(per, on="chain")[cols]
 
 
-def corridor_flows(engine: Engine, period: str = "month", window_days: int = 7) -> pd.DataFrame:
-    """Events, loads (chains), kg and pills per period and corridor, ranked within each period."""
+def corridor_flows(engine: Engine, period: str = "month", window_days: int = 7,
+                   assigned: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Events, loads (chains), kg and pills per period and corridor, ranked within each period.
+    ``assigned`` (from :func:`chain_corridors`) may be passed when it is already computed."""
+    out = engine.run(corridor_aggregation(engine, period, window_days, assigned))
+    for col in ("events", "loads", "pills"):
+        out[col] = out[col].astype("int64")
+    out["kg"] = out["kg"].round(6)
+    out = out.sort_values(["period", "kg", "events", "origin", "crossing", "destination"],
+                          ascending=[True, False, False, True, True, True]).reset_index(drop=True)
+    for col in ("kg", "pills", "events"):
+        out[f"rank_{col}"] = out.groupby("period")[col].rank(method="min", ascending=False).astype("int64")
+    return out
+
+
+def corridor_aggregation(engine: Engine, period: str = "month", window_days: int = 7,
+                         assigned: pd.DataFrame | None = None):  # type: ignore[no-untyped-def]
+    """The engine side of :func:`corridor_flows`: one Ibis expression over all seizures."""
     sz = engine.table("seizure")
-    assigned = engine.upload("corridor_chains", chain_corridors(engine, window_days))
+    if assigned is None:
+        assigned = chain_corridors(engine, window_days)
+    assigned = engine.upload("corridor_chains", assigned)
     twins = engine.upload("port_twins", _twins())
     at_port = sz.port_id.notnull() | sz.place_id.fill_null("").startswith("POE-")
     own_label = ibis.cases((sz.place_admin1.notnull() & (sz.place_admin1 != sz.place_name),
@@ -90,17 +112,8 @@ def corridor_flows(engine: Engine, period: str = "month", window_days: int = 7) 
         crossing=j.crossing.fill_null(j.own_crossing).fill_null(UNKNOWN),
         destination=j.destination.fill_null(j.own_destination).fill_null(UNKNOWN),
     )
-    agg = rows.group_by(["period", "origin", "crossing", "destination"]).agg(
+    return rows.group_by(["period", "origin", "crossing", "destination"]).agg(
         events=rows.count(), loads=rows.load.nunique(), kg=rows.kg.sum(), pills=rows.pills.sum())
-    out = engine.run(agg)
-    for col in ("events", "loads", "pills"):
-        out[col] = out[col].astype("int64")
-    out["kg"] = out["kg"].round(6)
-    out = out.sort_values(["period", "kg", "events", "origin", "crossing", "destination"],
-                          ascending=[True, False, False, True, True, True]).reset_index(drop=True)
-    for col in ("kg", "pills", "events"):
-        out[f"rank_{col}"] = out.groupby("period")[col].rank(method="min", ascending=False).astype("int64")
-    return out
 
 
 def top_corridors(flows: pd.DataFrame, n: int = 10, by: str = "kg", complete: bool = True) -> pd.DataFrame:
@@ -130,44 +143,48 @@ def port_shares(engine: Engine, period: str = "month") -> pd.DataFrame:
 
 
 def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", baseline_periods: int = 3,
-                 alpha: float = 0.01, min_count: int = 5, min_ratio: float = 1.5) -> pd.DataFrame:
+                 alpha: float = 0.01, min_count: int = 5, min_ratio: float = 1.5,
+                 family: str = "period") -> pd.DataFrame:
     """Corridors (or ports) whose share of traffic grows or that appear, period over period.
 
     Test: for key k in period t with x events against b events in the previous ``baseline_periods``
     periods, and totals X and B over all keys, under H0 (k's share unchanged) x | x + b ~ Binomial(x + b,
     X / (X + B)). One-sided exact binomial test (scipy), Benjamini–Hochberg across all (key, period)
-    tests; a shift is flagged when q < alpha, x ≥ min_count and the share ratio ≥ min_ratio (or the key
+    tests (``family="all"``) or across the keys of each period (``family="period"``, a monitor run monthly); a shift is flagged when q < alpha, x ≥ min_count and the share ratio ≥ min_ratio (or the key
     is new). ``first`` marks the first period of each run of flagged periods (one alarm per episode).
     """
-    from scipy.stats import binomtest
+    from scipy.stats import binom
 
     table = counts.pivot_table(index=keys, columns="period", values=measure, aggfunc="sum", fill_value=0)
     periods = sorted(table.columns)
-    totals = table.sum(axis=0)
-    rows = []
-    for i, t in enumerate(periods):
-        if i < baseline_periods:
-            continue
-        base_cols = periods[i - baseline_periods : i]
-        X, B = float(totals[t]), float(totals[base_cols].sum())
-        if X == 0 or B == 0:
+    values = table[periods].to_numpy(dtype=float)
+    totals = values.sum(axis=0)
+    parts = []
+    for i in range(baseline_periods, len(periods)):
+        x = values[:, i]
+        b = values[:, i - baseline_periods : i].sum(axis=1)
+        X, B = totals[i], totals[i - baseline_periods : i].sum()
+        keep = x >= min_count
+        if X == 0 or B == 0 or not keep.any():
             continue
         p0 = X / (X + B)
-        for key, row in table.iterrows():
-            x, b = int(row[t]), int(row[base_cols].sum())
-            if x < min_count:
-                continue
-            ratio = float("inf") if b == 0 else (x / X) / (b / B)
-            p = binomtest(x, x + b, p0, alternative="greater").pvalue
-            rows.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,))), "period": t, "count": x,
-                         "baseline": b, "share": x / X, "baseline_share": b / B, "ratio": ratio, "p_value": p,
-                         "new": b == 0})
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(b == 0, np.inf, (x / X) / (b / B))
+        frame = table.index[keep].to_frame(index=False)
+        frame = frame.assign(period=periods[i], count=x[keep].astype(int), baseline=b[keep].astype(int),
+                             share=x[keep] / X, baseline_share=b[keep] / B, ratio=ratio[keep],
+                             p_value=binom.sf(x[keep] - 1, x[keep] + b[keep], p0), new=b[keep] == 0)
+        parts.append(frame)
+    rows = pd.concat(parts, ignore_index=True) if parts else []
     cols = [*keys, "period", "count", "baseline", "share", "baseline_share", "ratio", "p_value", "new", "q_value",
             "shift", "first"]
-    if not rows:
+    if not len(rows):
         return pd.DataFrame(columns=cols)
-    out = pd.DataFrame(rows)
-    out["q_value"] = benjamini_hochberg(out["p_value"])
+    out = rows
+    if family == "period":
+        out["q_value"] = out.groupby("period")["p_value"].transform(benjamini_hochberg)
+    else:
+        out["q_value"] = benjamini_hochberg(out["p_value"])
     out["shift"] = (out["q_value"] < alpha) & (out["ratio"] >= min_ratio)
     out = out.sort_values([*keys, "period"]).reset_index(drop=True)
     prev = out.groupby(keys)["shift"].shift(1, fill_value=False)

@@ -8,7 +8,7 @@ so the heavy pass over the events runs once, on any engine.
 from __future__ import annotations
 
 import warnings
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import h3
 import numpy as np

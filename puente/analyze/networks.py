@@ -8,6 +8,7 @@ betweenness centrality (who bridges organisations), Louvain communities and path
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import ibis
 import networkx as nx
@@ -105,4 +106,4 @@ def path(network: Network, source: str, target: str) -> pd.DataFrame:
     except nx.NetworkXNoPath:
         return pd.DataFrame(columns=["step", "from", "to", "via"])
     return pd.DataFrame([{"step": i + 1, "from": a, "to": b, "via": network.graph.edges[a, b]["via"]}
-                         for i, (a, b) in enumerate(zip(hops, hops[1:]))])
+                         for i, (a, b) in enumerate(pairwise(hops))])

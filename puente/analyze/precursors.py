@@ -1,11 +1,15 @@
 """Precursor → lab chains: a diversion-risk score per shipment with its reasons, and likely lab regions.
 
 Features per shipment (computed in the engine, written once):
-  * quantity — z-score of ln(kg) against shipments of the same chemical and declared use;
-  * lab link — the consignee/importer is linked to a lab, directly or through a shared entity;
-  * seized — the shipment itself or another to the same consignee was seized/objected;
-  * routing — the port carries under ``rare_port_share`` of the chemical's shipments, or no PEN;
-  * new importer — the importer's first shipment, or one of its first ``new_importer_count``.
+  * quantity — ln(kg) unusual (|z| ≥ ``quantity_z``) for shipments of the same chemical and declared use;
+  * lab link — the shipment's companies are linked to a lab or a seizure, directly or through an owner
+    (company → person → lab/seizure/firearm trace);
+  * third-party consignee — consigned to someone other than the importer;
+  * seized — the shipment itself, or another of the same importer, was seized;
+  * routing — the port carries under ``rare_port_share`` of the chemical's shipments;
+  * new importer — one of the importer's first ``new_importer_count`` shipments, or a company whose RFC
+    says it was incorporated less than ``young_company_days`` before the shipment;
+  * no PEN — no pre-export notification reference.
 The score is a weighted sum of the features squashed to 0–1; the reasons list the features that fired.
 """
 
@@ -16,6 +20,7 @@ from dataclasses import dataclass
 
 import h3
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -23,14 +28,17 @@ from puente.analyze.chains import entity_links
 from puente.analyze.common import coarsen, flag
 from puente.engine import Engine
 
-WEIGHTS = {"quantity": 1.0, "lab_link": 2.5, "seized": 1.0, "routing": 0.7, "new_importer": 1.0, "no_pen": 0.5}
+# Judgement weights (not fitted to any data set): strong evidence of a criminal tie counts most.
+WEIGHTS = {"lab_link": 2.5, "seized": 1.5, "third_party_consignee": 1.5, "no_pen": 1.0, "new_importer": 1.0,
+           "quantity": 0.7, "routing": 0.5}
 
 
 @dataclass(frozen=True)
 class RiskRules:
-    quantity_z: float = 2.0
+    quantity_z: float = 1.5
     rare_port_share: float = 0.1
     new_importer_count: int = 2
+    young_company_days: int = 730
 
 
 def shipment_features(engine: Engine, rules: RiskRules | None = None) -> pd.DataFrame:
@@ -47,18 +55,17 @@ def shipment_features(engine: Engine, rules: RiskRules | None = None) -> pd.Data
         qz=(logkg - logkg.mean().over(group)) / logkg.std().over(group),
         port_share=s.id.count().over(port_chem).cast("float64") / s.id.count().over(chem).cast("float64"),
         nth=ibis.row_number().over(order),
-        was_seized=flag(s.status.isin(["seized", "objected"])),
+        was_seized=flag(s.status == "seized"),
     )
     f = f.mutate(who_seized=f.was_seized.max().over(ibis.window(group_by=[f.who])))
-    # consignee links to labs: the shipment's entities that also appear on a lab record
-    ship_ent = entity_links(engine, "precursor_shipment")
-    lab_ent = entity_links(engine, "lab_site").select(lab_entity=ibis._.entity).distinct()
-    linked = ship_ent.join(lab_ent, ship_ent.entity == lab_ent.lab_entity).select(sid=ship_ent.event).distinct()
+    linked = _criminal_links(engine)
     f = f.left_join(linked, f.id == linked.sid)
     expr = f.select(
         id=f.id, chemical=f.chemical, kg=f.kg, importer=f.who, port=f.port_name, day=f.day, status=f.status,
-        quantity=flag(f.qz.fill_null(0.0) >= rules.quantity_z), qz=f.qz.fill_null(0.0),
+        quantity=flag(f.qz.fill_null(0.0).abs() >= rules.quantity_z), qz=f.qz.fill_null(0.0),
         lab_link=flag(f.sid.notnull()),
+        third_party_consignee=flag(f.consignee.notnull() & (f.consignee.lower() != f.importer.fill_null("").lower())),
+        taxid=f.importer_taxid,
         seized=f.who_seized.fill_null(0).cast("int64"),
         routing=flag(f.port_share < rules.rare_port_share),
         new_importer=flag(f.nth <= rules.new_importer_count),
@@ -66,7 +73,42 @@ def shipment_features(engine: Engine, rules: RiskRules | None = None) -> pd.Data
     )
     out = engine.run(expr).sort_values("id").reset_index(drop=True)
     out["qz"] = out["qz"].round(9)
-    return out
+    founded = pd.to_datetime(out["taxid"].map(rfc_founded))
+    young = (out["day"] - founded).dt.days < rules.young_company_days
+    out["new_importer"] = (out["new_importer"].astype(bool) | young.fillna(False)).astype("int64")
+    return out.drop(columns=["taxid"])
+
+
+def rfc_founded(taxid: object) -> pd.Timestamp | None:
+    """Incorporation date in a Mexican company RFC (three letters, YYMMDD, homoclave), else None."""
+    if not isinstance(taxid, str) or len(taxid) != 12 or not taxid[3:9].isdigit():
+        return None
+    yy, mm, dd = int(taxid[3:5]), int(taxid[5:7]), int(taxid[7:9])
+    try:
+        return pd.Timestamp(year=(2000 if yy < 50 else 1900) + yy, month=mm, day=dd)
+    except ValueError:
+        return None
+
+
+def _criminal_links(engine: Engine) -> ir.Table:
+    """Shipments whose companies are tied to a lab, seizure or firearm trace, directly or via an owner."""
+    ship = entity_links(engine, "precursor_shipment")
+    crime = None
+    for kind in ("lab_site", "seizure", "firearm_trace"):
+        if engine.has_table(kind):
+            part = entity_links(engine, kind).select(ce=ibis._.entity)
+            crime = part if crime is None else crime.union(part)
+    if crime is None:
+        return ship.select(sid=ship.event).filter(ibis.literal(False))
+    crime = crime.distinct()
+    lk = engine.table("link")
+    owners = lk.filter(lk.role.isin(["owner", "associate", "member", "leader"]))
+    owners = owners.select(company=owners.from_id, person=owners.to_id).union(
+        owners.select(company=owners.to_id, person=owners.from_id))
+    direct = ship.join(crime, ship.entity == crime.ce).select(sid=ship.event)
+    via = ship.join(owners, ship.entity == owners.company)
+    via = via.join(crime, via.person == crime.ce).select(sid=via.event)
+    return direct.union(via).distinct()
 
 
 def diversion_risk(engine: Engine, rules: RiskRules | None = None) -> pd.DataFrame:

@@ -6,7 +6,8 @@ These are the plain Python entry points the CLI and the API share:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -17,7 +18,7 @@ from puente.errors import UsageError
 Result = dict[str, Any]  # name -> DataFrame, or a GeoJSON dict for names ending in ".geojson"
 
 
-def _corridors(engine: Engine, period: str = "month") -> Result:
+def _corridors(engine: Engine, period: str = "month", **_: Any) -> Result:
     flows = corridors.corridor_flows(engine, period)
     return {
         "flows": flows,
@@ -28,36 +29,36 @@ def _corridors(engine: Engine, period: str = "month") -> Result:
     }
 
 
-def _hotspots(engine: Engine, period: str = "month") -> Result:
+def _hotspots(engine: Engine, period: str = "month", **_: Any) -> Result:
     cells = hotspots.hotspots(engine, kinds=("seizure", "lab_site"))
     return {"cells": cells, "series": hotspots.cell_series(engine, 6, period, ("seizure", "lab_site")),
             "cells.geojson": hotspots.to_geojson(cells[cells["events"] > 0])}
 
 
-def _alerts(engine: Engine, period: str = "month") -> Result:
+def _alerts(engine: Engine, period: str = "month", **_: Any) -> Result:
     found = alerts.spike_alerts(engine, ("seizure", "lab_site"))
     return dict(found)
 
 
-def _precursors(engine: Engine, period: str = "month") -> Result:
+def _precursors(engine: Engine, period: str = "month", **_: Any) -> Result:
     regions = precursors.lab_regions(engine)
     return {"risk": precursors.diversion_risk(engine), "lab_regions": regions,
             "lab_regions.geojson": hotspots.to_geojson(regions)}
 
 
-def _firearms(engine: Engine, period: str = "month") -> Result:
+def _firearms(engine: Engine, period: str = "month", **_: Any) -> Result:
     return {"source_states": firearms.source_states(engine), "dealers": firearms.dealers(engine),
             "purchasers": firearms.purchasers(engine), "time_to_crime": firearms.time_to_crime(engine),
             "multiple_sales": firearms.multiple_sales(engine), "state_flows": firearms.state_flows(engine),
             "shared_corridors": firearms.shared_corridors(engine, corridors.corridor_flows(engine, period))}
 
 
-def _networks(engine: Engine, period: str = "month") -> Result:
-    net = networks.build_network(engine)
+def _networks(engine: Engine, period: str = "month", betweenness_k: int = 1000, **_: Any) -> Result:
+    net = networks.build_network(engine, betweenness_k=betweenness_k)
     return {"players": net.nodes, "edges": net.edges}
 
 
-def _cbp(engine: Engine, period: str = "month") -> Result:
+def _cbp(engine: Engine, period: str = "month", **_: Any) -> Result:
     return {"trends": cbp.monthly_trends(engine, period=period), "fentanyl_share": cbp.fentanyl_share(engine)}
 
 
@@ -79,13 +80,13 @@ def has_rows(engine: Engine, table: str) -> bool:
     return bool(engine.run(t.limit(1).count().as_table()).iloc[0, 0])
 
 
-def run_analysis(name: str, engine: Engine, period: str = "month") -> Result:
+def run_analysis(name: str, engine: Engine, period: str = "month", **options: Any) -> Result:
     if name not in ANALYSES:
         raise UsageError("unknown_analysis", name=name, names=", ".join([*ANALYSES, "all"]))
     needs, fn = ANALYSES[name]
     if not has_rows(engine, needs):
         raise UsageError("analysis_needs", name=name, kind=needs)
-    return fn(engine, period)
+    return fn(engine, period, **options)
 
 
 def tables(result: Result) -> dict[str, pd.DataFrame]:

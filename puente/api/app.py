@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import FileResponse, Response
 
 from puente.api import problems, records, routes_auth, routes_node
 from puente.api.context import Ctx, StorePool
+from puente.api.query import strict_query
 from puente.api.ratelimit import RateLimit
 from puente.node import Node
 from puente.settings import setting
@@ -35,6 +37,7 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
 
     app = FastAPI(title=f"Puente node API — {node.name}", version=VERSION, lifespan=lifespan,
                   openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+                  dependencies=[Depends(strict_query)],
                   description="REST API of a Puente node. Errors are application/problem+json. "
                               "Authenticate with `Authorization: Bearer <token>`.")
     app.state.ctx = Ctx(node=node, pool=pool)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import os
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -18,8 +17,8 @@ users_app = typer.Typer(no_args_is_help=True, help="API and dashboard accounts /
 
 
 def serve(
-    host: Optional[str] = typer.Option(None, help="Address to listen on (PUENTE_HOST)."),
-    port: Optional[int] = typer.Option(None, help="Port (PUENTE_PORT)."),
+    host: str | None = typer.Option(None, help="Address to listen on (PUENTE_HOST)."),
+    port: int | None = typer.Option(None, help="Port (PUENTE_PORT)."),
     workers: int = typer.Option(1, help="Uvicorn worker processes (PostgreSQL stores only; DuckDB needs 1)."),
 ) -> None:
     """Serve the REST API and the dashboard."""
@@ -29,6 +28,10 @@ def serve(
     from puente.cli import load_node
 
     node = load_node()
+    if workers > 1 and node.store_url.startswith("duckdb://"):
+        from puente.errors import UsageError
+
+        raise UsageError("api_workers_duckdb")
     bind_host, bind_port = host or setting("host"), port or int(setting("port"))
     console.print(t("api_serving", url=f"http://{bind_host}:{bind_port}/", node=node.name))
     if workers > 1:
@@ -38,12 +41,31 @@ def serve(
         uvicorn.run(create_app(node), host=bind_host, port=bind_port, log_level="warning")
 
 
+def pull(
+    url: str = typer.Argument(..., help="The partner node's base URL, e.g. https://mx-node.example:8765."),
+    token_env: str = typer.Option("PUENTE_PARTNER_TOKEN", help="Environment variable holding the partner-node "
+                                                               "token the partner issued to this node."),
+    full: bool = typer.Option(False, help="Ask for every allowed record again (after a lost bundle)."),
+) -> None:
+    """Pull the next bundle from a partner node over HTTP and import it (verified before it is parsed)."""
+    from puente.api.client import pull as pull_bundle
+    from puente.cli import load_node
+    from puente.errors import ConfigError
+
+    token = os.environ.get(token_env, "")
+    if not token:
+        raise ConfigError("api_no_partner_token", env=token_env)
+    report = pull_bundle(load_node(), url, token, full=full)
+    console.print(t("api_pulled", url=url, summary=f"{report.records} records, {report.deleted} deleted "
+                                                   f"(bundle {report.bundle_id} #{report.sequence})"))
+
+
 @users_app.command("add")
 def users_add(
     username: str = typer.Argument(..., help="Login name."),
     role: str = typer.Option(..., help="analyst, steward, admin or partner-node."),
-    partner: Optional[str] = typer.Option(None, help="For partner-node accounts: the partner node's name."),
-    password_env: Optional[str] = typer.Option(None, help="Read the password from this environment variable "
+    partner: str | None = typer.Option(None, help="For partner-node accounts: the partner node's name."),
+    password_env: str | None = typer.Option(None, help="Read the password from this environment variable "
                                                           "(otherwise it is asked for)."),
 ) -> None:
     """Create an account (partner-node accounts have no password: give them a token)."""
@@ -75,7 +97,7 @@ def users_list() -> None:
 def users_token(
     username: str = typer.Argument(...),
     label: str = typer.Option("", help="What the token is for."),
-    days: Optional[float] = typer.Option(None, help="Expire after this many days (default: never)."),
+    days: float | None = typer.Option(None, help="Expire after this many days (default: never)."),
 ) -> None:
     """Issue an API token (printed once; only its hash is stored)."""
     from puente.api import auth
@@ -84,3 +106,24 @@ def users_token(
     with load_node().open_store() as store:
         token = auth.issue_token(store, username, "api", label, days)
     console.print(token, highlight=False, soft_wrap=True)
+
+
+@users_app.command("connect")
+def users_connect(
+    partner: str = typer.Argument(..., help="The partner node's name."),
+    url: str = typer.Argument(..., help="The partner node's API base URL."),
+    token_env: str = typer.Option("PUENTE_PARTNER_TOKEN", help="Environment variable holding the token the "
+                                                               "partner issued to this node."),
+) -> None:
+    """Remember a partner node's API (for hit/no-hit messages and bundle pulls); the token goes in keys/."""
+    from puente.api.partners import connect, token_path
+    from puente.cli import load_node
+    from puente.errors import ConfigError
+
+    token = os.environ.get(token_env, "")
+    if not token:
+        raise ConfigError("api_no_partner_token", env=token_env)
+    node = load_node()
+    with node.open_store() as store:
+        connect(node, store, partner, url, token)
+    console.print(t("api_connected", partner=partner, url=url, path=str(token_path(node, partner))))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,32 +19,58 @@ from puente.node import Node
 from puente.store.base import Store, open_store
 
 
+@functools.cache
+def _duckdb_cursor_class() -> type:
+    from puente.store.duckdb_store import DuckDBStore
+
+    class DuckDBCursor(DuckDBStore):
+        """A cursor of the server's one DuckDB database, for one thread; statements pass a shared gate."""
+
+        def __init__(self, url: str, base: Store, gate: threading.BoundedSemaphore) -> None:
+            self.url, self.con, self._depth, self.gate = url, base.con.cursor(), 0, gate  # type: ignore[attr-defined]
+
+        def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+            with self.gate:
+                return super().query(sql, params)
+
+        def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> Any:
+            with self.gate:
+                return super().query_arrow(sql, params)
+
+    return DuckDBCursor
+
+
+def _DuckDBCursor(url: str, base: Store, gate: threading.BoundedSemaphore) -> Store:
+    return _duckdb_cursor_class()(url, base, gate)  # type: ignore[no-any-return]
+
+
 class StorePool:
     """One store connection per server thread (DuckDB: cursors of one database; PostgreSQL: connections)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.base = open_store(url)  # runs migrations once
+        self.lock = threading.Lock()
+        self.base: Store | None = open_store(url)  # runs migrations once
+        self.generation = 0
+        # DuckDB runs each query on all cores: more queries at once than cores only thrash
+        self.gate = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
         self.local = threading.local()
         self.all: list[Store] = []
-        self.lock = threading.Lock()
 
     def get(self) -> Store:
         store = getattr(self.local, "store", None)
-        if store is None:
-            store = self._new()
-            self.local.store = store
+        if store is None or getattr(self.local, "generation", -1) != self.generation:
             with self.lock:
+                if self.base is None:  # reopened after a shutdown (e.g. an ASGI lifespan per test client)
+                    self.base = open_store(self.url)
+                store = self._new(self.base)
                 self.all.append(store)
+            self.local.store, self.local.generation = store, self.generation
         return store
 
-    def _new(self) -> Store:
-        if self.base.dialect == "duckdb":
-            from puente.store.duckdb_store import DuckDBStore
-
-            store = DuckDBStore.__new__(DuckDBStore)
-            store.url, store.con, store._depth = self.url, self.base.con.cursor(), 0  # type: ignore[attr-defined]
-            return store
+    def _new(self, base: Store) -> Store:
+        if base.dialect == "duckdb":
+            return _DuckDBCursor(self.url, base, self.gate)
         from puente.store.postgres_store import PostgresStore
 
         return PostgresStore(self.url)
@@ -51,10 +80,13 @@ class StorePool:
             for store in self.all:
                 try:
                     store.close()
-                except Exception:  # noqa: BLE001 - closing on shutdown
+                except Exception:  # noqa: BLE001,S110 - best effort on shutdown
                     pass
             self.all = []
-        self.base.close()
+            if self.base is not None:
+                self.base.close()
+                self.base = None
+            self.generation += 1
 
 
 @dataclass
@@ -62,6 +94,7 @@ class Ctx:
     node: Node
     pool: StorePool
     extras: dict[str, Any] = field(default_factory=dict)
+    audit_lock: threading.Lock = field(default_factory=threading.Lock)  # appends move one head: one at a time
 
     @property
     def store(self) -> Store:
@@ -76,10 +109,33 @@ _bearer = HTTPBearer(auto_error=False, description="A session token from /api/v1
                                                    "from `puente users token`.")
 
 
+TOKEN_CACHE_SECONDS = 10.0
+
+
+def _authenticate(c: Ctx, token: str) -> Principal | None:
+    """Token check, remembered for a few seconds per server process (logout through the API clears it at once)."""
+    import time
+
+    cache: dict[str, tuple[float, Principal | None]] = c.extras.setdefault("tokens", {})
+    now = time.monotonic()
+    hit = cache.get(token)
+    if hit is not None and now - hit[0] < TOKEN_CACHE_SECONDS:
+        return hit[1]
+    who = authenticate(c.store, token)
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[token] = (now, who)
+    return who
+
+
+def forget_token(c: Ctx, token: str) -> None:
+    c.extras.setdefault("tokens", {}).pop(token, None)
+
+
 def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
     if creds is None or not creds.credentials:
         raise ApiProblem(401, "api_no_token", headers={"WWW-Authenticate": "Bearer"})
-    who = authenticate(ctx(request).store, creds.credentials)
+    who = _authenticate(ctx(request), creds.credentials)
     if who is None:
         raise ApiProblem(401, "api_bad_token", headers={"WWW-Authenticate": "Bearer"})
     request.state.principal = who
@@ -88,9 +144,20 @@ def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Dep
 
 def log_access(c: Ctx, who: Principal, action: str, kind: str, ids: list[str], owners: set[str],
                purpose: str | None) -> None:
-    """Write a read of partner or sensitive data to the access log (and the audit log when present)."""
-    at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    """Write a read of partner or sensitive data to the access log and, in the same transaction, to the node's
+    tamper-evident audit log (user, purpose and the ids of every record read)."""
+    at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     shown = ids[:200]
-    c.store.execute("INSERT INTO api_access_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [at, who.username, who.role, action, kind, ",".join(shown), ",".join(sorted(owners)),
-                     purpose, len(ids)])
+    from puente.audit import log as audit
+
+    store = c.store
+    partner_owners = sorted(o for o in owners if o != c.node.name)
+    reason = (f"api {action}: {len(ids)} {kind} records (owners: {', '.join(sorted(owners)) or '-'}) "
+              f"by {who.username} ({who.role}); purpose: {purpose}")
+    with c.audit_lock, store.transaction():
+        store.execute("INSERT INTO api_access_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      [at, who.username, who.role, action, kind, ",".join(shown), ",".join(sorted(owners)),
+                       purpose, len(ids)])
+        action_name = "read" if partner_owners else ("partner-pull" if who.is_partner else "read-sensitive")
+        audit.append(store, c.node, f"{who.username} ({who.role})", action_name,
+                     ids, None, reason)

@@ -53,12 +53,12 @@ def fetch(c: Ctx, who: Principal, ids: list[str], purpose: str | None) -> dict[s
     for kname, kids in by_kind.items():
         kind = load_model().kind(kname)
         try:
-            view = view_for(who, kind, c.node, purpose)
+            view = view_for(who, kind, c.node, purpose, c.store)
         except PolicyError:
             continue
         marks = ", ".join("?" for _ in kids)
         cols = ", ".join(f'"{col}"' for col in view.columns)
-        rows = c.store.query(f"SELECT {cols} FROM {kind.table} {sql_where([*view.where, f'id IN ({marks})'])}",  # noqa: S608
+        rows = c.store.query(f"SELECT {cols} FROM {kind.table} {sql_where([*view.where, f'id IN ({marks})'])}",
                              [*view.params, *kids])
         for r in rows:
             item = dict(zip(view.columns, r))
@@ -81,7 +81,7 @@ def entity_graph(c: Ctx, who: Principal, entity_id: str, purpose: str | None) ->
     frontier = [entity_id]
     link_view = None
     try:
-        link_view = view_for(who, load_model().kind("link"), c.node, purpose)
+        link_view = view_for(who, load_model().kind("link"), c.node, purpose, c.store)
     except PolicyError:
         pass
     for _ in range(2):
@@ -89,7 +89,7 @@ def entity_graph(c: Ctx, who: Principal, entity_id: str, purpose: str | None) ->
             break
         marks = ", ".join("?" for _ in frontier)
         rows = c.store.query(
-            f"SELECT id, from_id, to_id, role FROM link {sql_where([*link_view.where, f'(from_id IN ({marks}) OR to_id IN ({marks}))'])}",  # noqa: E501,S608
+            f"SELECT id, from_id, to_id, role FROM link {sql_where([*link_view.where, f'(from_id IN ({marks}) OR to_id IN ({marks}))'])}",
             [*link_view.params, *frontier, *frontier])
         new_ids = []
         for lid, src, dst, role in rows:

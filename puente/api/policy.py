@@ -51,7 +51,7 @@ class View:
 def clean_purpose(purpose: str | None) -> str | None:
     if purpose is None or not purpose.strip():
         return None
-    text = " ".join(purpose.split())
+    text = purpose.strip()
     if len(text) < MIN_PURPOSE:
         raise PolicyError("api_purpose_short", minimum=MIN_PURPOSE)
     return text
@@ -64,26 +64,20 @@ def field_columns(kind: Kind, names: list[str]) -> list[str]:
     return cols
 
 
-def partner_grants(node: Any, partner: str, kind: str) -> list[str] | None:
-    """Fields of ``kind`` the agreement with ``partner`` shares, or None when it shares none of that kind."""
-    try:
-        from puente.api.agreements import shared_fields
-    except ImportError:
-        return None
-    return shared_fields(node, partner, kind)
-
-
-def view_for(principal: Principal, kind: Kind, node: Any, purpose: str | None) -> View:
+def view_for(principal: Principal, kind: Kind, node: Any, purpose: str | None, store: Any = None) -> View:
     purpose = clean_purpose(purpose)
     own = node.name
     if principal.is_partner:
-        granted = partner_grants(node, principal.partner or "", kind.name)
-        if not granted:
+        from puente.api.agreements import partner_grant
+
+        grant = partner_grant(store, principal.partner or "", kind.name) if store is not None else None
+        if grant is None or not grant.fields:
             raise PolicyError("api_not_shared", kind=kind.name, partner=principal.partner or "")
-        names = ["id", "owner_node", *[f for f in granted if f in kind.fields]]
-        withheld = [f for f in kind.fields if f not in granted]
-        return View(kind, field_columns(kind, names), ['"owner_node" = ?'], [own],
-                    purpose=f"agreement pull by {principal.partner}", withheld=withheld, reason="agreement")
+        names = ["id", "owner_node", "source_agency", *grant.fields]
+        withheld = [f for f in kind.fields if f not in grant.fields]
+        return View(kind, field_columns(kind, names), ['"owner_node" = ?', *grant.where], [own, *grant.params],
+                    purpose=f"agreement {grant.clause}: pull by {principal.partner}", withheld=withheld,
+                    reason="agreement")
     names = list(PUBLIC_PROVENANCE)
     withheld: list[str] = []
     if principal.role in ("steward", "admin"):

@@ -32,9 +32,6 @@ class ApiProblem(Exception):
 
 
 def request_lang(request: Request) -> str:
-    lang = request.query_params.get("lang") or ""
-    if lang in ("en", "es"):
-        return lang
     accept = request.headers.get("accept-language", "")
     return "es" if accept.lower().startswith("es") else "en"
 
@@ -110,7 +107,7 @@ def fix_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     for path in schema.get("paths", {}).values():
         for op in path.values():
             responses = op.setdefault("responses", {})
-            for status in ("422", "429", "500"):
+            for status in ("400", "422", "429", "500"):
                 responses[status] = {"description": _TITLES[int(status)],
                                      "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
     return schema

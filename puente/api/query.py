@@ -8,8 +8,12 @@ conveyance, status, ...) is a filter of its own, and ``q`` searches the text and
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from pydantic import BeforeValidator
 
 from puente.errors import UsageError
 from puente.model import Kind
@@ -94,3 +98,45 @@ def where_clause(kind: Kind, flt: Filters, node_name: str) -> tuple[list[str], l
 
 def sql_where(parts: list[str]) -> str:
     return ("WHERE " + " AND ".join(parts)) if parts else ""
+
+
+def _iso_date(value: Any) -> Any:
+    """Dates in query strings must be YYYY-MM-DD (pydantic would also take numbers as Unix times)."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    raise ValueError("use a date written YYYY-MM-DD")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+PURPOSE_PATTERN = r"^\s*\S[\s\S]{3,}\S\s*$"  # at least five characters once trimmed
+
+
+def purpose_query() -> Any:
+    return Query(None, max_length=300, pattern=PURPOSE_PATTERN, description=(
+        "Why you need partner records or sensitive fields (at least 5 characters); required to see them, and logged."))
+
+
+def _declared(dependant: Any) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _declared(sub)
+    return names
+
+
+def strict_query(request: Request) -> None:
+    """Refuse unknown or repeated query parameters (a typo such as ?drgu= must not silently widen a query)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = _declared(dependant)
+    keys = [k for k, _ in request.query_params.multi_items()]
+    unknown = sorted({k for k in keys if k not in allowed})
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if unknown or repeated:
+        from puente.api.problems import ApiProblem
+
+        raise ApiProblem(400, "api_bad_params", names=", ".join(unknown + repeated) or "''",
+                         allowed=", ".join(sorted(allowed)) or "-")

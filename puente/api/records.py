@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import io
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal
 
 import orjson
 import pyarrow as pa
@@ -24,7 +24,7 @@ from puente.api.auth import Principal
 from puente.api.context import Ctx, ctx, log_access, principal
 from puente.api.policy import View, view_for
 from puente.api.problems import ApiProblem, problem_responses
-from puente.api.query import Filters, enum_fields, sql_where, where_clause
+from puente.api.query import Filters, IsoDate, enum_fields, purpose_query, sql_where, where_clause
 from puente.model import Kind, load_model
 
 EXPORT_MAX = 1_000_000
@@ -48,7 +48,7 @@ def dumps(data: Any) -> bytes:
 
 def record_model(kind: Kind) -> type[BaseModel]:
     cols = {**kind.columns(), "extra": "TEXT"}
-    fields: dict[str, Any] = {c: (Optional[_PY[t]], Field(None)) for c, t in cols.items()}
+    fields: dict[str, Any] = {c: (_PY[t] | None, Field(None)) for c, t in cols.items()}
     fields["id"] = (str, ...)
     fields["owner_node"] = (str, ...)
     name = "".join(p.title() for p in kind.name.split("_")) + "Record"
@@ -72,14 +72,17 @@ def run_query(c: Ctx, view: View, flt: Filters, limit: int, offset: int) -> tupl
     order = f'"{kind.date_field}" DESC NULLS LAST, id' if kind.date_field else "id"
     clause = sql_where(where)
     store = c.store
-    rows = store.query(f"SELECT {cols} FROM {kind.table} {clause} ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
-                       [*params, limit, offset])
-    if len(rows) < limit and (rows or offset == 0):
-        total = offset + len(rows)
-    else:
-        total = store.scalar(f"SELECT COUNT(*) FROM {kind.table} {clause}", params)  # noqa: S608
+    # one scan: the page and the total number of matches together
+    rows = store.query(f"SELECT {cols}, COUNT(*) OVER () FROM {kind.table} {clause} "
+                       f"ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
+    if rows:
+        total = rows[0][-1]
+    elif offset == 0:
+        total = 0
+    else:  # a page past the end: count separately
+        total = store.scalar(f"SELECT COUNT(*) FROM {kind.table} {clause}", params)
     names = view.columns
-    return [dict(zip(names, r)) for r in rows], int(total or 0)
+    return [dict(zip(names, r[:-1])) for r in rows], int(total or 0)
 
 
 def export_table(c: Ctx, view: View, flt: Filters) -> pa.Table:
@@ -87,7 +90,7 @@ def export_table(c: Ctx, view: View, flt: Filters) -> pa.Table:
     where, params = where_clause(kind, flt, c.node.name)
     cols = ", ".join(f'"{col}"' for col in view.columns)
     order = f'"{kind.date_field}" DESC NULLS LAST, id' if kind.date_field else "id"
-    sql = f"SELECT {cols} FROM {kind.table} {sql_where(view.where + where)} ORDER BY {order} LIMIT ?"  # noqa: S608
+    sql = f"SELECT {cols} FROM {kind.table} {sql_where(view.where + where)} ORDER BY {order} LIMIT ?"
     return c.store.query_arrow(sql, [*view.params, *params, EXPORT_MAX])
 
 
@@ -122,7 +125,7 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
         flt = Filters(q=q, date_from=kw.get("date_from"), date_to=kw.get("date_to"), country=kw.get("country"),
                       admin1=kw.get("admin1"), bbox=kw.get("bbox"), owner=owner, entity=entity,
                       enums={e: kw[e] for e in enums if kw.get(e)})
-        view = view_for(who, kind, c.node, purpose)
+        view = view_for(who, kind, c.node, purpose, c.store)
         if fmt in ("csv", "parquet"):
             table = export_table(c, view, flt)
             _audit(c, who, view, f"export-{fmt}", table)
@@ -149,28 +152,27 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
     params = [
         inspect.Parameter("c", inspect.Parameter.KEYWORD_ONLY, annotation=Ctx, default=Depends(ctx)),
         inspect.Parameter("who", inspect.Parameter.KEYWORD_ONLY, annotation=Principal, default=Depends(principal)),
-        _q("q", Optional[str], Query(None, max_length=200, description="Text search over names, text and places.")),
+        _q("q", str | None, Query(None, max_length=200, description="Text search over names, text and places.")),
         _q("page", int, Query(1, ge=1, le=100_000)),
         _q("per_page", int, Query(50, ge=1, le=PER_PAGE_MAX)),
         _q("fmt", Literal[formats], Query("json", alias="format", description="json, geojson, csv or parquet "
                                                                               "(csv and parquet export every match)")),
-        _q("purpose", Optional[str], Query(None, max_length=300, description=(
-            "Why you need partner records or sensitive fields; required to see them, and logged."))),
-        _q("owner", Optional[str], Query(None, max_length=100, description="own, partner, or a node name.")),
-        _q("entity", Optional[str], Query(None, max_length=200, description="Only records linked to this entity id.")),
+        _q("purpose", str | None, purpose_query()),
+        _q("owner", str | None, Query(None, max_length=100, description="own, partner, or a node name.")),
+        _q("entity", str | None, Query(None, max_length=200, description="Only records linked to this entity id.")),
     ]
     if kind.date_field:
-        params += [_q("date_from", Optional[dt.date], Query(None)), _q("date_to", Optional[dt.date], Query(None))]
+        params += [_q("date_from", IsoDate | None, Query(None)), _q("date_to", IsoDate | None, Query(None))]
     if kind.geometry:
         params += [
-            _q("country", Optional[Literal["US", "MX"]], Query(None)),
-            _q("admin1", Optional[str], Query(None, max_length=100, description="State (admin1) name.")),
-            _q("bbox", Optional[str], Query(None, pattern=r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$",
+            _q("country", Literal["US", "MX"] | None, Query(None)),
+            _q("admin1", str | None, Query(None, max_length=100, description="State (admin1) name.")),
+            _q("bbox", str | None, Query(None, pattern=r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$",
                                             description="west,south,east,north")),
         ]
     for name in enums:
         codes = tuple(model.vocabularies[kind.fields[name].vocab or ""].terms)
-        params.append(_q(name, Optional[Literal[codes]], Query(None, description=kind.fields[name].label_en)))
+        params.append(_q(name, Literal[codes] | None, Query(None, description=kind.fields[name].label_en)))
 
     def wrapper(**kw: Any) -> Response:
         return endpoint(**kw)
@@ -188,10 +190,10 @@ def _q(name: str, annotation: Any, default: Any) -> inspect.Parameter:
 def _one_endpoint(kind: Kind) -> Any:
     def one(record_id: Annotated[str, Path(max_length=200)], c: Ctx = Depends(ctx),
             who: Principal = Depends(principal),
-            purpose: Optional[str] = Query(None, max_length=300)) -> Response:
-        view = view_for(who, kind, c.node, purpose)
+            purpose: str | None = purpose_query()) -> Response:
+        view = view_for(who, kind, c.node, purpose, c.store)
         cols = ", ".join(f'"{col}"' for col in view.columns)
-        rows = c.store.query(f"SELECT {cols} FROM {kind.table} {sql_where([*view.where, 'id = ?'])}",  # noqa: S608
+        rows = c.store.query(f"SELECT {cols} FROM {kind.table} {sql_where([*view.where, 'id = ?'])}",
                              [*view.params, record_id])
         if not rows:
             # the same answer whether the record does not exist or is withheld: no existence oracle

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,7 +26,7 @@ class Login(BaseModel):
 class Me(BaseModel):
     username: str
     role: Literal["analyst", "steward", "admin", "partner-node"]
-    partner: Optional[str] = None
+    partner: str | None = None
     node: str
     country: str
 
@@ -41,9 +41,9 @@ class Session(BaseModel):
 class User(BaseModel):
     username: str
     role: str
-    partner: Optional[str] = None
+    partner: str | None = None
     failed_logins: int
-    locked_until: Optional[str] = None
+    locked_until: str | None = None
     disabled: bool
 
 
@@ -64,8 +64,11 @@ def login(body: Login, c: Ctx = Depends(ctx)) -> Session:
 @router.post("/auth/logout", status_code=204, responses=problem_responses(401))
 def logout(request: Request, c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Response:
     """Revoke the token used for this request."""
-    header = request.headers.get("authorization", "")
-    auth.revoke(c.store, header.split(" ", 1)[-1].strip())
+    from puente.api.context import forget_token
+
+    token = request.headers.get("authorization", "").split(" ", 1)[-1].strip()
+    auth.revoke(c.store, token)
+    forget_token(c, token)
     return Response(status_code=204)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
@@ -13,7 +13,7 @@ from puente.api.auth import Principal
 from puente.api.context import Ctx, ctx, principal
 from puente.api.policy import require_role, view_for
 from puente.api.problems import ApiProblem, problem_responses
-from puente.api.query import Filters, sql_where, where_clause
+from puente.api.query import Filters, IsoDate, purpose_query, sql_where, where_clause
 from puente.api.records import dumps
 from puente.model import load_model
 
@@ -28,8 +28,8 @@ class KindCount(BaseModel):
     kind: str
     owner: str
     records: int
-    first: Optional[str] = None
-    last: Optional[str] = None
+    first: str | None = None
+    last: str | None = None
 
 
 class Status(BaseModel):
@@ -68,10 +68,10 @@ def model_description(who: Principal = Depends(principal)) -> dict[str, Any]:
 
 
 class StatRow(BaseModel):
-    key: Optional[str] = None
+    key: str | None = None
     owner: str
     records: int
-    kg: Optional[float] = None
+    kg: float | None = None
 
 
 def _filters(date_from: dt.date | None, date_to: dt.date | None, country: str | None, admin1: str | None,
@@ -84,14 +84,14 @@ def _filters(date_from: dt.date | None, date_to: dt.date | None, country: str | 
 def _stat(c: Ctx, who: Principal, kind_name: str, key_sql: str, flt: Filters, purpose: str | None,
           extra_where: str | None = None) -> list[StatRow]:
     kind = load_model().kind(kind_name)
-    view = view_for(who, kind, c.node, purpose)
+    view = view_for(who, kind, c.node, purpose, c.store)
     where, params = where_clause(kind, flt, c.node.name)
     where = view.where + where + ([extra_where] if extra_where else [])
     kg = "SUM(quantity_kg)" if "quantity_kg" in kind.fields else "NULL"
     rows = c.store.query(
-        f"SELECT {key_sql} AS k, owner_node, COUNT(*), {kg} FROM {kind.table} {sql_where(where)} "  # noqa: S608
+        f"SELECT {key_sql} AS k, owner_node, COUNT(*), {kg} FROM {kind.table} {sql_where(where)} "
         "GROUP BY 1, 2 ORDER BY 1, 2", [*view.params, *params])
-    if view.logged:
+    if view.logged and any(r[1] != c.node.name for r in rows):  # aggregates of partner records
         from puente.api.context import log_access
 
         log_access(c, who, "aggregate", kind.name, [], {r[1] for r in rows}, view.purpose)
@@ -99,14 +99,14 @@ def _stat(c: Ctx, who: Principal, kind_name: str, key_sql: str, flt: Filters, pu
                     kg=float(w) if w is not None else None) for k, o, n, w in rows]
 
 
-_Drug = Optional[Literal[tuple(load_model().vocabularies["drugs"].terms)]]  # type: ignore[valid-type]
+_Drug = Literal[tuple(load_model().vocabularies["drugs"].terms)] | None  # type: ignore[valid-type]
 
 
 @router.get("/stats/monthly", response_model=list[StatRow], responses=_R)
-def monthly(kind: DatedKind = Query("seizure"), date_from: Optional[dt.date] = None,  # type: ignore[valid-type]
-            date_to: Optional[dt.date] = None, country: Optional[Literal["US", "MX"]] = None,
-            admin1: Optional[str] = Query(None, max_length=100), drug: _Drug = None,  # type: ignore[valid-type]
-            purpose: Optional[str] = Query(None, max_length=300),
+def monthly(kind: DatedKind = Query("seizure"), date_from: IsoDate | None = None,  # type: ignore[valid-type]
+            date_to: IsoDate | None = None, country: Literal["US", "MX"] | None = None,
+            admin1: str | None = Query(None, max_length=100), drug: _Drug = None,  # type: ignore[valid-type]
+            purpose: str | None = purpose_query(),
             c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[StatRow]:
     """Records and kilograms per calendar month and owner (trend charts)."""
     k = load_model().kind(kind)
@@ -116,9 +116,9 @@ def monthly(kind: DatedKind = Query("seizure"), date_from: Optional[dt.date] = N
 
 @router.get("/stats/by-place", response_model=list[StatRow], responses=_R)
 def by_place(kind: GeoKind = Query("seizure"), level: Literal["admin1", "port", "name"] = "admin1",  # type: ignore[valid-type]
-             date_from: Optional[dt.date] = None, date_to: Optional[dt.date] = None,
-             country: Optional[Literal["US", "MX"]] = None, drug: _Drug = None,  # type: ignore[valid-type]
-             purpose: Optional[str] = Query(None, max_length=300),
+             date_from: IsoDate | None = None, date_to: IsoDate | None = None,
+             country: Literal["US", "MX"] | None = None, drug: _Drug = None,  # type: ignore[valid-type]
+             purpose: str | None = purpose_query(),
              c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[StatRow]:
     """Records and kilograms by state, municipality/city, or port of entry (coverage, choropleths)."""
     k = load_model().kind(kind)
@@ -136,7 +136,7 @@ class Flow(BaseModel):
     port_lat: float
     port_lon: float
     place: str
-    admin1: Optional[str] = None
+    admin1: str | None = None
     lat: float
     lon: float
     records: int
@@ -144,18 +144,18 @@ class Flow(BaseModel):
 
 
 @router.get("/map/flows", response_model=list[Flow], responses=_R)
-def flows(date_from: Optional[dt.date] = None, date_to: Optional[dt.date] = None,
-          drug: _Drug = None, purpose: Optional[str] = Query(None, max_length=300),  # type: ignore[valid-type]
+def flows(date_from: IsoDate | None = None, date_to: IsoDate | None = None,
+          drug: _Drug = None, purpose: str | None = purpose_query(),  # type: ignore[valid-type]
           limit: int = Query(200, ge=1, le=2000),
           c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[Flow]:
     """Seizure flows between the port of entry and the place of seizure, weighted by kilograms (corridor lines)."""
     kind = load_model().kind("seizure")
-    view = view_for(who, kind, c.node, purpose)
+    view = view_for(who, kind, c.node, purpose, c.store)
     where, params = where_clause(kind, _filters(date_from, date_to, None, None, drug, "seizure"), c.node.name)
     where = [*view.where, *where, "port_lat IS NOT NULL", "place_lat IS NOT NULL", "port_id <> place_id"]
     rows = c.store.query(
         "SELECT port_name, AVG(port_lat), AVG(port_lon), place_name, MAX(place_admin1), AVG(place_lat), "
-        f"AVG(place_lon), COUNT(*), COALESCE(SUM(quantity_kg), 0) FROM seizure {sql_where(where)} "  # noqa: S608
+        f"AVG(place_lon), COUNT(*), COALESCE(SUM(quantity_kg), 0) FROM seizure {sql_where(where)} "
         "GROUP BY port_name, place_name ORDER BY 9 DESC, 1, 4 LIMIT ?", [*view.params, *params, limit])
     return [Flow(port=r[0], port_lat=r[1], port_lon=r[2], place=r[3], admin1=r[4], lat=r[5], lon=r[6],
                  records=int(r[7]), kg=float(r[8])) for r in rows]
@@ -167,7 +167,7 @@ class Port(BaseModel):
     admin1: str
     lat: float
     lon: float
-    twin: Optional[str] = None
+    twin: str | None = None
 
 
 @router.get("/map/ports", response_model=list[Port], responses=problem_responses(401))
@@ -186,12 +186,12 @@ class Access(BaseModel):
     kind: str
     records: int
     owners: str
-    purpose: Optional[str] = None
+    purpose: str | None = None
     record_ids: str
 
 
 @router.get("/access-log", response_model=list[Access], responses=_R)
-def access_log(limit: int = Query(200, ge=1, le=5000), username: Optional[str] = Query(None, max_length=100),
+def access_log(limit: int = Query(200, ge=1, le=5000), username: str | None = Query(None, max_length=100),
                c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[Access]:
     """Reads of partner data and sensitive fields, newest first (stewards and admins; analysts see their own)."""
     if who.is_partner:
@@ -204,13 +204,13 @@ def access_log(limit: int = Query(200, ge=1, le=5000), username: Optional[str] =
         where.append("username = ?")
         params.append(username)
     rows = c.store.query("SELECT read_at, username, role, action, kind, records, owners, purpose, record_ids "
-                         f"FROM api_access_log {sql_where(where)} ORDER BY read_at DESC LIMIT ?", [*params, limit])  # noqa: S608
+                         f"FROM api_access_log {sql_where(where)} ORDER BY read_at DESC LIMIT ?", [*params, limit])
     return [Access(at=str(r[0]), username=r[1], role=r[2], action=r[3], kind=r[4], records=int(r[5] or 0),
                    owners=r[6] or "", purpose=r[7], record_ids=r[8] or "") for r in rows]
 
 
 @router.get("/entities/{entity_id}", responses=problem_responses(400, 401, 403, 404))
-def entity(entity_id: str, purpose: Optional[str] = Query(None, max_length=300),
+def entity(entity_id: str, purpose: str | None = purpose_query(),
            c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Response:
     """An entity (or any record) with its network (linked records, two steps) and a timeline of linked events."""
     from puente.api.entity import entity_graph

@@ -27,3 +27,24 @@ def _access_log(store: Store) -> None:
         "CREATE TABLE IF NOT EXISTS api_access_log (read_at TIMESTAMP, username TEXT, role TEXT, action TEXT, "
         "kind TEXT, record_ids TEXT, owners TEXT, purpose TEXT, records INTEGER)"
     )
+
+
+@register(402, "api partner connections (URL; the token lives in keys/partner-<name>.token)")
+def _partners(store: Store) -> None:
+    store.execute("CREATE TABLE IF NOT EXISTS api_partners (partner TEXT PRIMARY KEY, url TEXT, added_at TIMESTAMP)")
+
+
+@register(403, "api: PostgreSQL indexes for the record filters (time, state, owner)")
+def _filter_indexes(store: Store) -> None:
+    if store.dialect != "postgres":
+        return  # DuckDB scans columns with zone maps; ART indexes would only slow bulk ingest
+    from puente.model import load_model
+
+    for kind in load_model().kinds.values():
+        cols = ["owner_node"]
+        if kind.date_field:
+            cols.append(kind.date_field)
+        if kind.geometry:
+            cols.append(f"{kind.geometry}_admin1")
+        for col in cols:
+            store.execute(f'CREATE INDEX IF NOT EXISTS "ix_{kind.table}_{col}" ON {kind.table} ("{col}")')

@@ -24,13 +24,13 @@ def build(c: Ctx, who: Principal) -> dict[str, Any]:
         if kind.name in ("link", "seizure_aggregate"):
             continue
         rows = store.query(
-            f"SELECT owner_node, SUBSTR(CAST(ingested_at AS TEXT), 1, 7), COUNT(*) FROM {kind.table} "  # noqa: S608
+            f"SELECT owner_node, SUBSTR(CAST(ingested_at AS TEXT), 1, 7), COUNT(*) FROM {kind.table} "
             "WHERE owner_node <> ? GROUP BY 1, 2 ORDER BY 2, 1", [own])
         received += [{"kind": kind.name, "from": o, "month": m, "records": int(n)} for o, m, n in rows]
         if kind.geometry:
             geo = kind.geometry
             rows = store.query(
-                f'SELECT "{geo}_country", "{geo}_admin1", COUNT(*) FROM {kind.table} '  # noqa: S608
+                f'SELECT "{geo}_country", "{geo}_admin1", COUNT(*) FROM {kind.table} '
                 f'WHERE "{geo}_admin1" IS NOT NULL GROUP BY 1, 2', [])
             for country, admin1, n in rows:
                 key = (country or "", admin1, kind.name)

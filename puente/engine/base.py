@@ -50,10 +50,10 @@ class Engine(ABC):
         """A client-side table (e.g. chain ids computed in Python) usable in expressions on this engine."""
         return ibis.memtable(frame)
 
-    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+    def close(self) -> None:
         pass
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -94,8 +94,10 @@ class DuckDBEngine(Engine):
             raw.execute("DETACH src")
         else:
             raw = duckdb.connect(path)
+        raw.execute("SET enable_progress_bar = false")
         self.con = ibis.duckdb.from_connection(raw)
         self._raw = raw
+        self._known: set[str] = set()
 
     def table(self, name: str) -> ir.Table:
         if not self.has_table(name):
@@ -103,7 +105,9 @@ class DuckDBEngine(Engine):
         return self.con.table(name)
 
     def has_table(self, name: str) -> bool:
-        return name in self.con.list_tables()
+        if name not in self._known:
+            self._known = set(self.con.list_tables())
+        return name in self._known
 
     def close(self) -> None:
         self._raw.close()
@@ -119,6 +123,7 @@ class PostgresEngine(Engine):
             self.con = ibis.connect(store_url.replace("postgresql://", "postgres://", 1))
         except Exception as exc:  # noqa: BLE001 - any driver error becomes one line
             raise ConfigError("engine_failed", engine="postgres", error=str(exc).strip().splitlines()[0]) from None
+        self._known: set[str] = set()
 
     def table(self, name: str) -> ir.Table:
         if not self.has_table(name):
@@ -126,7 +131,9 @@ class PostgresEngine(Engine):
         return self.con.table(name)
 
     def has_table(self, name: str) -> bool:
-        return name in self.con.list_tables()
+        if name not in self._known:
+            self._known = set(self.con.list_tables())
+        return name in self._known
 
     def close(self) -> None:
         self.con.disconnect()

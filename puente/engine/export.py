@@ -23,7 +23,7 @@ def export_parquet(store_url: str, table: str, directory: Path) -> Path:
     target = directory / f"{table}.parquet"
     with open_store(store_url) as store:
         if store.dialect == "duckdb":
-            store.execute(f"COPY (SELECT * FROM \"{table}\") TO '{target}' (FORMAT parquet)")  # noqa: S608
+            store.execute(f"COPY (SELECT * FROM \"{table}\") TO '{target}' (FORMAT parquet)")
         else:
-            pq.write_table(store.query_arrow(f'SELECT * FROM "{table}"'), target)  # noqa: S608
+            pq.write_table(store.query_arrow(f'SELECT * FROM "{table}"'), target)
     return target

@@ -6,8 +6,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,7 +22,7 @@ FORMATS = ("csv", "parquet", "jsonl", "geojson", "ftm")
 
 def read_kind(store: Store, kind: Kind, where: str = "", params: list[Any] | None = None) -> pa.Table:
     cols = ", ".join(f'"{c}"' for c in [*kind.columns(), "extra"])
-    sql = f"SELECT {cols} FROM {kind.table} {where} ORDER BY id"  # noqa: S608
+    sql = f"SELECT {cols} FROM {kind.table} {where} ORDER BY id"
     return store.query_arrow(sql, params or [])
 
 
@@ -62,7 +63,7 @@ def export_kind(store: Store, kind_name: str, fmt: str, out: Path) -> int:
         from puente.export.ftm import write_ftm
 
         write_ftm(store, kind, table.to_pylist(), out)
-    return table.num_rows
+    return int(table.num_rows)
 
 
 def geojson_features(kind: Kind, rows: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

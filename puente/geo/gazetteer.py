@@ -66,8 +66,10 @@ class Gazetteer:
             for key in keys:
                 if key:
                     self._index.setdefault(key, []).append(place)
+            # "Coahuila" for "Coahuila de Zaragoza", "Michoacán" for "Michoacán de Ocampo"; never a bare
+            # first word ("puerto" of Puerto Rico, "baja", "new", "san" would swallow other places)
             state_keys = self._states.setdefault(place.admin1, set())
-            state_keys.update({fold(place.admin1), fold(place.admin1).split(" ")[0]})
+            state_keys.update({fold(place.admin1), fold(place.admin1).split(" de ")[0]})
         self._state_lookup: dict[str, set[str]] = {}
         for admin1, keys in self._states.items():
             for key in keys:
@@ -83,8 +85,12 @@ class Gazetteer:
     def resolve(self, text: str, country: str | None = None, prefer: str = "place") -> Place | None:
         return self._resolve(text, country, prefer)
 
-    @lru_cache(maxsize=100_000)
+    @lru_cache(maxsize=100_000)  # noqa: B019 - one gazetteer per process (load_gazetteer is cached)
     def _resolve(self, text: str, country: str | None, prefer: str) -> Place | None:
+        whole = fold(text)
+        if whole in self._index and ("(" in text or "," not in text):
+            # a name that contains its own parentheses or words, e.g. "Manzanillo (puerto)"
+            return self._best(self._index[whole], country, prefer)
         raw_parts = text.replace("(", ",").replace(")", ",").replace(";", ",").split(",")
         parts = [fold(p) for p in raw_parts if fold(p)]
         if not parts:
@@ -113,6 +119,10 @@ class Gazetteer:
             candidates = [c for c in candidates if c.admin1 in states]
         if not candidates:
             return None
+        return self._best(candidates, country, prefer)
+
+    @staticmethod
+    def _best(candidates: list[Place], country: str | None, prefer: str) -> Place:
         priority = _PORT_PRIORITY if prefer == "port" else _PLACE_PRIORITY
         return min(
             candidates,

@@ -75,6 +75,10 @@ class RowCleaner:
                                 country=profile.country, vocabularies=model.vocabularies)
         self.fields = kind.input_fields()
         self._cache: dict[str, dict[Any, Any]] = {f: {} for f in kind.fields}
+        self._scalar: dict[str, dict[str, Any]] = {f: {} for f in kind.fields}  # raw text -> cleaned value
+        self._plain = {f.name for f in self.fields if f.type == "text" and not f.upper}
+        self._uncached: set[str] = set()  # fields whose values rarely repeat (case numbers, quantities)
+        self._misses: dict[str, int] = dict.fromkeys(kind.fields, 0)
         self._units = model.vocabularies["units"].terms
         self._empty = dict.fromkeys(kind.data_columns())
         self.set_headers(headers)
@@ -111,7 +115,9 @@ class RowCleaner:
                     pass
         record = self._empty.copy()
         errors: list[Rejection] = []
-        caches = self._cache
+        scalars = self._scalar
+        plain = self._plain
+        uncached = self._uncached
         spare: dict[str, Any] = {}
         for f, header, more, default in self._plan:
             value = values.get(header) if header is not None else None
@@ -123,15 +129,24 @@ class RowCleaner:
                     if f.required:
                         errors.append(Rejection(f.name, "missing_value", {}))
                     continue
-            # fast path: a raw value seen before in this file (not for places, whose key has the country)
-            hit = caches[f.name].get(value, _MISS) if f.type != "place" and value.__class__ is str else _MISS
-            if hit is _MISS or hit.__class__ is Invalid:
-                try:
-                    hit = self._cached(f, value, country)
-                except Invalid as exc:
-                    errors.append(Rejection(f.name, exc.key, exc.args_))
-                    continue
-            record.update(hit)
+            name = f.name
+            if name in plain and value.__class__ is str:  # free text: nothing to look up
+                record[name] = " ".join(value.split())
+                continue
+            # fast path: a single-column value whose raw text was cleaned before in this file
+            hit = scalars[name].get(value, _MISS) if value.__class__ is str else _MISS
+            if hit is not _MISS:
+                record[name] = hit
+                continue
+            try:
+                cleaned = self._cached(f, value, country) if name not in uncached else self._clean_field(
+                    f, value, country)
+            except Invalid as exc:
+                errors.append(Rejection(name, exc.key, exc.args_))
+                continue
+            record.update(cleaned)
+            if f.type != "place" and value.__class__ is str and name not in uncached:
+                self._remember(name, value, cleaned[name])
         if errors:
             return None, errors
         try:
@@ -143,6 +158,19 @@ class RowCleaner:
         record["extra"] = json.dumps(extra, ensure_ascii=False, default=str) if extra else None
         return record, []
 
+    def _remember(self, name: str, raw: str, cleaned: Any) -> None:
+        """Cache a cleaned value; a field whose first 20,000 values were all new stops being cached."""
+        cache = self._scalar[name]
+        self._misses[name] += 1
+        if self._misses[name] == 20_000 and len(cache) >= 19_000:
+            self._uncached.add(name)
+            cache.clear()
+            self._cache[name].clear()
+            return
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[raw] = cleaned
+
     @staticmethod
     def _first_of(values: dict[str, Any], header: str | None, more: tuple[str, ...], value: Any,
                   spare: dict[str, Any]) -> Any:
@@ -153,7 +181,7 @@ class RowCleaner:
                 continue
             if value is None or (isinstance(value, str) and not value.strip()):
                 value = v
-            elif v is not value:
+            elif v is not value and h is not None:
                 spare[h] = v
         return value
 

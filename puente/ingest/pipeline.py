@@ -13,9 +13,10 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow as pa
 
@@ -131,8 +132,15 @@ class _Batch:
 
 
 def _to_arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Column by column (faster than ``Table.from_pylist`` for wide rows)."""
-    columns = {name: [r.get(name) for r in rows] for name in schema.names}
+    """Column by column. Records of one chunk are built the same way, so their keys come in
+    the same order and can be transposed with ``zip`` (much faster than a lookup per cell)."""
+    keys = list(rows[0])
+    if all(len(r) == len(keys) for r in rows):
+        transposed = dict(zip(keys, zip(*(r.values() for r in rows))))
+        empty = [None] * len(rows)
+        columns = {name: transposed.get(name, empty) for name in schema.names}
+    else:
+        columns = {name: [r.get(name) for r in rows] for name in schema.names}
     return pa.Table.from_pydict(columns, schema=schema)
 
 
@@ -150,7 +158,7 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
     max_row = int(setting("max_row_bytes"))
     source = open_source(path, profile.format, max_row, profile.delimiter, profile.encoding)
     file_hash = _file_hash(path)
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     report = IngestReport(batch_id=uuid.uuid4().hex, kind=kind.name, profile=profile.name, source_file=str(path))
     already = {int(r[0]) for r in store.query("SELECT source_row FROM quarantine WHERE file_hash = ?", [file_hash])}
     batch = _Batch(store, kind, report, already)
@@ -223,4 +231,4 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
     return report
 
 
-__all__ = ["IngestReport", "ingest_file", "schema_for", "PLACE_COLUMNS"]
+__all__ = ["PLACE_COLUMNS", "IngestReport", "ingest_file", "schema_for"]

@@ -79,7 +79,7 @@ def _build(spec: dict[str, Any], origin: str, known: dict[str, Profile]) -> Prof
         raise ConfigError("bad_profile_key", profile=merged.get("name", "?"), keys="name/kind missing")
     model = load_model()
     kind = model.kind(merged["kind"])
-    for header, fname in merged.get("columns", {}).items():
+    for fname in merged.get("columns", {}).values():
         if fname not in kind.fields:
             raise ConfigError("bad_profile_field", profile=merged["name"], field=fname, kind=kind.name)
     merged["columns"] = {str(k): str(v) for k, v in merged.get("columns", {}).items()}

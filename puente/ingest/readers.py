@@ -16,9 +16,10 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from puente.errors import InputError
 
@@ -89,7 +90,7 @@ class Source:
         """A whole file in one declared encoding (a profile's ``encoding``, or UTF-16 by its BOM)."""
         self.fixed_encoding = encoding
         try:
-            text = io.TextIOWrapper(handle, encoding=encoding, newline="")  # type: ignore[arg-type]
+            text = io.TextIOWrapper(handle, encoding=encoding, newline="")
             for number, line in enumerate(text, start=1):
                 self.bytes_read = handle.tell() if not handle.closed else self.size
                 yield line.removeprefix("\ufeff") if number == 1 else line
@@ -141,6 +142,8 @@ class Source:
         if len(raw_text) > self.max_row_bytes:
             return RawRow(number, {}, "row_too_long", {"size": len(raw_text), "limit": self.max_row_bytes},
                           raw_text=raw_text[:2000])
+        if len(cells) > len(self.headers) and not any(str(c).strip() for c in cells[len(self.headers):]):
+            cells = cells[: len(self.headers)]  # trailing empty cells (a delimiter at the end of each line)
         if len(cells) != len(self.headers):
             return RawRow(number, {}, "wrong_column_count", {"found": len(cells), "expected": len(self.headers)},
                           raw_text=raw_text)

@@ -7,7 +7,7 @@ validation and header matching, and whose labels drive the UI and exports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any

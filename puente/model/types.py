@@ -8,11 +8,13 @@ with a message key (translated in :mod:`puente.i18n`) and its arguments.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from puente.model.vocab import Vocabulary
 
@@ -162,7 +164,7 @@ def parse_number(raw: Any, ctx: CleanContext) -> float:
             value = float(text)
         except ValueError:
             raise Invalid("bad_number", value=str(raw)) from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise Invalid("bad_number", value=str(raw))
     return value
 

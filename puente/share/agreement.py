@@ -68,8 +68,8 @@ class RecordFilter:
         if self.op == "not_in":
             return value not in self.value
         if self.op == "from":
-            return value >= self.value
-        return value <= self.value  # until
+            return bool(value >= self.value)
+        return bool(value <= self.value)  # until
 
 
 def canonical(doc: dict[str, Any]) -> bytes:
@@ -227,7 +227,7 @@ class Agreement:
                                         encoding="utf-8")
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.doc, sort_keys=False, allow_unicode=True)
+        return str(yaml.safe_dump(self.doc, sort_keys=False, allow_unicode=True))
 
 
 def signature_path(path: Path) -> Path:
@@ -282,7 +282,7 @@ def _normalise(doc: Any, source: str) -> dict[str, Any]:
             if name not in k.fields or transform not in TRANSFORMS:
                 raise bad(f"kinds.{kind}.fields.{name}: unknown field or transform (use {', '.join(TRANSFORMS)})")
             _check_transform(bad, k.fields[name].type, name, kind, rule if isinstance(rule, dict) else {})
-    return doc
+    return dict(doc)
 
 
 def _check_transform(bad: Any, ftype: str, name: str, kind: str, rule: dict[str, Any]) -> None:
@@ -298,5 +298,5 @@ def _check_transform(bad: Any, ftype: str, name: str, kind: str, rule: dict[str,
     elif transform == "round" and (ftype not in ("number", "integer") or not isinstance(rule.get("step"), (int, float))
                                    or rule["step"] <= 0):
         raise bad(f"{where}: round needs a number field and a positive step")
-    elif transform == "pseudonymize" and ftype == "place":
-        raise bad(f"{where}: a place cannot be pseudonymized (use generalize_place)")
+    elif transform == "pseudonymize" and ftype in ("place", "date", "number", "integer"):
+        raise bad(f"{where}: only identifiers and text can be pseudonymized (not a {ftype})")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from puente.audit import log as audit
+from puente.audit.checkpoint import Checkpoint
 from puente.audit.merkle import EMPTY_ROOT, consistency_proof
 from puente.errors import PolicyError
 from puente.model import load_model
@@ -24,6 +25,7 @@ from puente.share import registry
 from puente.share.agreement import Agreement, key_id
 from puente.share.bundle import pack
 from puente.share.envelope import BUNDLE_TYPE, seal
+from puente.share.idset import id_set
 from puente.share.transforms import pseudonym_key, row_hashes, select, transform
 from puente.store.base import Store
 
@@ -92,7 +94,7 @@ def export_bundle(node: Node, store: Store, partner: str, actor: str = "node", t
         for kind, rid in store.query("SELECT kind, record_id FROM share_revocations WHERE partner = ? "
                                      "AND bundle_id IS NULL ORDER BY revoked_at, record_id", [partner]):
             revoked.setdefault(kind, []).append(rid)
-        sent_changes: list[dict[str, str]] = []
+        sent_changes: list[pa.Table] = []
         drop_sent: list[tuple[str, str]] = []
         for kind in load_model().kinds:
             sent = dict(store.query("SELECT record_id, row_hash FROM share_sent WHERE partner = ? AND kind = ?",
@@ -115,9 +117,17 @@ def export_bundle(node: Node, store: Store, partner: str, actor: str = "node", t
                 changed = [i for i, (rid, h) in enumerate(zip(ids, hashes)) if full or sent.get(rid) != h]
                 if changed:
                     parts[kind] = out.take(pa.array(changed, pa.int64()))
-                    sent_changes += [{"partner": partner, "kind": kind, "record_id": ids[i], "row_hash": hashes[i]}
-                                     for i in changed]
+                    sent_changes.append(pa.table({
+                        "partner": pa.array([partner] * len(changed)), "kind": pa.array([kind] * len(changed)),
+                        "record_id": parts[kind].column("id"),
+                        "row_hash": pa.array([hashes[i] for i in changed], pa.string())}, schema=_SENT_SCHEMA))
                     drop_sent += [(kind, ids[i]) for i in changed if ids[i] in sent]
+            if terminating:  # everything the partner holds of ours is revoked
+                pending = set(revoked.get(kind, []))
+                revoked.setdefault(kind, []).extend(sorted(rid for rid in sent if rid not in pending))
+                revoked_ids |= set(sent)
+                if not revoked[kind]:
+                    del revoked[kind]
             gone = sorted(rid for rid in sent if rid not in current and rid not in revoked_ids)
             if gone:
                 deleted[kind] = gone
@@ -168,19 +178,17 @@ def _consistency(store: Store, partner: str, size: int) -> list[dict[str, object
 
 
 def _record(store: Store, node: Node, partner: str, rep: ExportReport, agreement: Agreement,
-            manifest: dict[str, object], sent_changes: list[dict[str, str]], drop_sent: list[tuple[str, str]],
-            checkpoint: audit.Checkpoint) -> None:
+            manifest: dict[str, object], sent_changes: list[pa.Table], drop_sent: list[tuple[str, str]],
+            checkpoint: Checkpoint) -> None:
     by_kind: dict[str, list[str]] = {}
     for kind, rid in drop_sent:
         by_kind.setdefault(kind, []).append(rid)
     for kind, ids in by_kind.items():
-        for start in range(0, len(ids), 5000):
-            chunk = ids[start: start + 5000]
-            marks = ", ".join("?" for _ in chunk)
-            store.execute(f"DELETE FROM share_sent WHERE partner = ? AND kind = ? AND record_id IN ({marks})",
-                          [partner, kind, *chunk])
-    if sent_changes:
-        store.insert_arrow("share_sent", pa.Table.from_pylist(sent_changes, schema=_SENT_SCHEMA))
+        with id_set(store, ids) as subquery:
+            store.execute(f"DELETE FROM share_sent WHERE partner = ? AND kind = ? AND record_id IN {subquery}",
+                          [partner, kind])
+    for table in sent_changes:
+        store.insert_arrow("share_sent", table)
     store.execute("UPDATE share_revocations SET bundle_id = ? WHERE partner = ? AND bundle_id IS NULL",
                   [rep.bundle_id, partner])
     if store.scalar("SELECT COUNT(*) FROM share_peers WHERE partner = ?", [partner]):

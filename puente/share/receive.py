@@ -30,6 +30,7 @@ from puente.share import registry
 from puente.share.agreement import key_id
 from puente.share.bundle import read_manifest, read_part
 from puente.share.envelope import BUNDLE_TYPE, RECEIPT_TYPE, open_envelope, seal
+from puente.share.idset import id_set
 from puente.share.transforms import row_hashes
 from puente.store.base import Store
 
@@ -129,7 +130,8 @@ def import_bundle(node: Node, store: Store, data: bytes, actor: str = "node",
             k = model.kind(kind)
             schema = schema_for(k)
             n = table.num_rows
-            extra = {"owner_node": pa.array([sender] * n), "source_file": pa.array([f"bundle:{report.bundle_id}"] * n),
+            owners = table.column("owner_node") if "owner_node" in table.column_names else pa.array([sender] * n)
+            extra = {"owner_node": owners, "source_file": pa.array([f"bundle:{report.bundle_id}"] * n),
                      "batch_id": pa.array([report.bundle_id] * n), "bundle_id": pa.array([report.bundle_id] * n),
                      "ingested_at": pa.array([naive_now] * n, pa.timestamp("us")),
                      "retain_until": pa.array([retain] * n, pa.date32()),
@@ -144,8 +146,9 @@ def import_bundle(node: Node, store: Store, data: bytes, actor: str = "node",
                     cols[f.name] = pa.nulls(n, f.type)
             rows = pa.table(cols, schema=schema)
             ids = rows.column("id").to_pylist()
-            _delete(store, kind, ids, sender)
-            clash = _owned_by_others(store, kind, ids, sender)
+            _delete(store, kind, ids, sender, node.name)
+            clash = _existing(store, kind, ids)  # records this sender may not replace (ours, or another partner's)
+            clash |= {rid for rid, owner in zip(ids, rows.column("owner_node").to_pylist()) if owner == node.name}
             if clash:
                 rows = rows.filter(pa.compute.invert(pa.compute.is_in(rows.column("id"),
                                                                       value_set=pa.array(sorted(clash)))))
@@ -154,21 +157,24 @@ def import_bundle(node: Node, store: Store, data: bytes, actor: str = "node",
             imported_ids += rows.column("id").to_pylist()
         deleted = [(k, r) for k, ids in manifest["deleted"].items() for r in ids]
         for kind, ids in manifest["deleted"].items():
-            _delete(store, model.kind(kind).name, ids, sender)
+            _delete(store, model.kind(kind).name, ids, sender, node.name)
         report.deleted = len(deleted)
         audit.append(store, node, actor, "import", imported_ids + [r for _, r in deleted], clause,
                      f"bundle {report.bundle_id} #{report.sequence} from {sender}: {report.records} records, "
                      f"{report.deleted} deleted; retained until {retain}")
         revoked = [r for ids in manifest["revoked"].values() for r in ids]
         if manifest.get("terminated"):
-            revoked += [r for kind in model.kinds for (r,) in store.query(
-                f"SELECT id FROM {kind} WHERE owner_node = ?", [sender])]
             for kind in model.kinds:
-                store.execute(f"DELETE FROM {kind} WHERE owner_node = ?", [sender])
+                ids = [r for (r,) in store.query(f"SELECT id FROM {kind} WHERE owner_node = ? OR bundle_id IN "
+                                                 "(SELECT bundle_id FROM share_bundles WHERE direction = 'received' "
+                                                 "AND partner = ?)", [sender, sender])]
+                revoked += ids
+                _delete(store, kind, ids, sender, node.name)
             registry.set_status(store, agreement, "terminated")
             report.terminated = True
         for kind, ids in manifest["revoked"].items():
-            _delete(store, model.kind(kind).name, ids, sender)
+            _delete(store, model.kind(kind).name, ids, sender, node.name)
+        revoked = list(dict.fromkeys(revoked))
         report.purged = len(revoked)
         if revoked or report.terminated:
             audit.append(store, node, actor, "purge", revoked, f"{clause}:revocation",
@@ -181,21 +187,21 @@ def import_bundle(node: Node, store: Store, data: bytes, actor: str = "node",
     return report
 
 
-def _delete(store: Store, kind: str, ids: list[str], owner: str) -> None:
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start: start + 5000]
-        marks = ", ".join("?" for _ in chunk)
-        store.execute(f"DELETE FROM {kind} WHERE owner_node = ? AND id IN ({marks})", [owner, *chunk])
+def _delete(store: Store, kind: str, ids: list[str], sender: str, self_name: str) -> None:
+    """Delete partner records the sender is entitled to replace or remove: its own, or ones it sent us."""
+    if not ids:
+        return
+    with id_set(store, ids) as subquery:
+        store.execute(f"DELETE FROM {kind} WHERE id IN {subquery} AND owner_node <> ? AND (owner_node = ? OR "
+                      "bundle_id IN (SELECT bundle_id FROM share_bundles WHERE direction = 'received' AND partner = ?))",
+                      [self_name, sender, sender])
 
 
-def _owned_by_others(store: Store, kind: str, ids: list[str], owner: str) -> set[str]:
-    out: set[str] = set()
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start: start + 5000]
-        marks = ", ".join("?" for _ in chunk)
-        out |= {r[0] for r in store.query(
-            f"SELECT id FROM {kind} WHERE owner_node <> ? AND id IN ({marks})", [owner, *chunk])}
-    return out
+def _existing(store: Store, kind: str, ids: list[str]) -> set[str]:
+    if not ids:
+        return set()
+    with id_set(store, ids) as subquery:
+        return {r[0] for r in store.query(f"SELECT id FROM {kind} WHERE id IN {subquery}")}
 
 
 def _remember(store: Store, node: Node, sender: str, report: ImportReport, manifest: dict[str, Any], agreement: Any,

@@ -22,6 +22,10 @@ def install(node: Node, store: Store, agreement: Agreement, actor: str) -> None:
 
     if key_id(agreement.parties[node.name]) != key_id(public_key_pem(node.public_key)):
         raise PolicyError("agreement_wrong_key", node=node.name, agreement=agreement.id)
+    newest = store.scalar("SELECT MAX(version) FROM share_agreements WHERE agreement_id = ?", [agreement.id])
+    if newest is not None and agreement.version < int(newest):
+        raise PolicyError("agreement_older_version", agreement=agreement.id, version=agreement.version,
+                          newest=newest)
     with store.transaction():
         store.execute("DELETE FROM share_agreements WHERE agreement_id = ? AND version = ?",
                       [agreement.id, agreement.version])
@@ -48,7 +52,7 @@ def _load(row: tuple) -> tuple[Agreement, str]:  # type: ignore[type-arg]
 def current(store: Store, partner: str) -> tuple[Agreement, str]:
     """The agreement with ``partner`` (active, or revoked/terminated) and its status."""
     rows = store.query("SELECT document, signatures, status FROM share_agreements WHERE partner = ? "
-                       "AND status <> 'superseded' ORDER BY installed_at DESC LIMIT 1", [partner])
+                       "AND status <> 'superseded' ORDER BY version DESC, installed_at DESC LIMIT 1", [partner])
     if not rows:
         raise PolicyError("no_agreement", partner=partner)
     return _load(rows[0])

@@ -39,3 +39,8 @@ def _share(store: Store) -> None:
         "CREATE TABLE IF NOT EXISTS share_receipts (receipt_id TEXT PRIMARY KEY, partner TEXT, bundle_id TEXT, "
         "document TEXT, received_at TIMESTAMP)"
     )
+
+
+@register(101, "scratch id set for set-based deletes during import and export")
+def _scratch(store: Store) -> None:
+    store.execute("CREATE TABLE IF NOT EXISTS share_scratch (id TEXT)")

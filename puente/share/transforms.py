@@ -4,7 +4,7 @@
 rest); ``transform`` keeps, drops, generalises, truncates, rounds or pseudonymises each field as
 the agreement says. Fields the agreement does not list are dropped; ``match_only`` fields are
 withheld from the bundle (the link package matches on them privately). Every record keeps its
-id and its agency (provenance).
+id, its owner node and its agency (provenance).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from puente.geo.gazetteer import load_gazetteer
 from puente.model import PLACE_COLUMNS, load_model
 from puente.share.agreement import Agreement, FieldRule
 
-ALWAYS = ("id", "source_agency")
+ALWAYS = ("id", "owner_node", "source_agency")
 
 
 def select(agreement: Agreement, kind: str, table: pa.Table) -> tuple[pa.Table, Counter[str]]:
@@ -82,7 +82,6 @@ def _place(rule: FieldRule, table: pa.Table) -> dict[str, pa.Array]:
         for s, attr in (("id", "id"), ("name", "name"), ("admin1", "admin1"), ("lat", "lat"), ("lon", "lon"),
                         ("h3", "h3")):
             out[s] = _map_unique(cols["id"], lambda v, a=attr: getattr(admin2(v), a, None), cols[s].type)
-        out["country"] = _map_unique(cols["id"], lambda v: getattr(admin2(v), "country", None), cols["country"].type)
     else:
         res = int(rule.options["resolution"])
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -21,6 +22,13 @@ from puente.geo.gazetteer import Gazetteer, Place, load_gazetteer
 
 _MONTHS = {m: i + 1 for i, m in enumerate(
     ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])}
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_LOADER)
 
 
 def _read_text(package: str, *parts: str) -> str:
@@ -50,8 +58,8 @@ class Scenario:
     """Parameters and reference tables; built once per run."""
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
-        self.p: dict[str, Any] = params or yaml.safe_load(_read_text("puente.simulate", "scenario.yaml"))
-        self.names: dict[str, Any] = yaml.safe_load(_read_text("puente.simulate", "data", "names.yaml"))
+        self.p: dict[str, Any] = params or load_yaml(_read_text("puente.simulate", "scenario.yaml"))
+        self.names: dict[str, Any] = load_yaml(_read_text("puente.simulate", "data", "names.yaml"))
         self.gazetteer: Gazetteer = load_gazetteer()
         start, end = str(self.p["period"]["start"]), str(self.p["period"]["end"])
         self.start = start
@@ -131,3 +139,21 @@ def weights(mapping: dict[str, float]) -> tuple[list[str], np.ndarray]:
     keys = list(mapping)
     values = np.array([float(mapping[k]) for k in keys])
     return keys, values / values.sum()
+
+
+def maybe(mask: np.ndarray, values: Any) -> np.ndarray:
+    """``values`` where ``mask`` holds, else None (a missing cell); an object array."""
+    out = np.full(len(mask), None, dtype=object)
+    out[mask] = np.asarray(values, dtype=object)[mask] if np.ndim(values) else values
+    return out
+
+
+def groups(values: np.ndarray) -> Iterator[tuple[Any, np.ndarray]]:
+    """(value, indices where it occurs) for each distinct value, in one sort (not one scan per value)."""
+    if len(values) == 0:
+        return
+    uniq, inverse = np.unique(values, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
+    for k, value in enumerate(uniq):
+        yield value, order[bounds[k] : bounds[k + 1]]

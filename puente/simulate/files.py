@@ -5,46 +5,46 @@ Each corruption is (expected quarantine reason key, field, function that spoils 
 
 from __future__ import annotations
 
-from puente.simulate.writer import FileSpec
+from puente.simulate.writer import Corruption, FileSpec
 
 
-def _bad_date(fname: str):  # type: ignore[no-untyped-def]
+def _bad_date(fname: str) -> Corruption:
     def spoil(row: dict[str, str], spec: FileSpec) -> None:
         row[fname] = "31/02/2021" if spec.country == "MX" else "02/31/2021"
     return ("bad_date", fname, spoil)
 
 
-def _negative(fname: str):  # type: ignore[no-untyped-def]
+def _negative(fname: str) -> Corruption:
     def spoil(row: dict[str, str], spec: FileSpec) -> None:
         row[fname] = "-" + (row[fname] or "1")
     return ("below_minimum", fname, spoil)
 
 
-def _unknown(fname: str, value: str):  # type: ignore[no-untyped-def]
+def _unknown(fname: str, value: str) -> Corruption:
     def spoil(row: dict[str, str], spec: FileSpec) -> None:
         row[fname] = value
     return ("unknown_term", fname, spoil)
 
 
-def _missing(fname: str):  # type: ignore[no-untyped-def]
+def _missing(fname: str) -> Corruption:
     def spoil(row: dict[str, str], spec: FileSpec) -> None:
         row[fname] = ""
     return ("missing_value", fname, spoil)
 
 
-def _set(reason: str, fname: str, value: str):  # type: ignore[no-untyped-def]
+def _set(reason: str, fname: str, value: str) -> Corruption:
     def spoil(row: dict[str, str], spec: FileSpec) -> None:
         row[fname] = value
     return (reason, fname, spoil)
 
 
-def _truncated():  # type: ignore[no-untyped-def]
+def _truncated() -> Corruption:
     def spoil(row: dict[str, str], spec: FileSpec) -> None:
         pass  # the writer drops the last two cells
     return ("wrong_column_count", "", spoil)
 
 
-def _late_purchase():  # type: ignore[no-untyped-def]
+def _late_purchase() -> Corruption:
     def spoil(row: dict[str, str], spec: FileSpec) -> None:
         row["purchase_date"] = "31/12/2023" if spec.country == "MX" else "12/31/2023"
     return ("recovery_before_purchase", "", spoil)

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from puente.simulate.config import groups, maybe
 from puente.simulate.records import serial_variant
 
 if TYPE_CHECKING:
+    from puente.simulate.config import Scenario
     from puente.simulate.run import Context
 
 CHUNK = 50_000
@@ -19,20 +21,29 @@ _STATE_NAMES = {"Sinaloa": "Sinaloa", "Sonora": "Sonora", "Jalisco": "Jalisco", 
                 "Coahuila de Zaragoza": "Coahuila", "Nuevo León": "Nuevo Leon"}
 
 
-def _serial(make: str, rng: np.random.Generator) -> str:
-    letters = "".join(rng.choice(list("ABCDEFGHJKLMNPRSTUVWXYZ"), 3))
-    digits = int(rng.integers(0, 10**6))
-    if make == "GLOCK":
-        return f"{letters}{digits % 1000:03d}"
-    if make == "ROMARM/CUGIR":
-        return f"1-{letters[:2]}{digits % 10000:04d}-{int(rng.integers(10, 22))}"
-    if make == "COLT":
-        return f"LE{digits:06d}"
-    return f"{letters[:2]}{digits:06d}"
+def _serials(make: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Serial numbers in each maker's style (Glock ABC123, Romarm 1-AB1234-19, Colt LE123456, ...)."""
+    n = len(make)
+    letters = rng.choice(np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ"), dtype=object), (n, 3))
+    digits = rng.integers(0, 10**6, n)
+    years = rng.integers(10, 22, n)
+    out = np.empty(n, dtype=object)
+    for i in range(n):
+        a, b, c = letters[i]
+        m = make[i]
+        if m == "GLOCK":
+            out[i] = f"{a}{b}{c}{digits[i] % 1000:03d}"
+        elif m == "ROMARM/CUGIR":
+            out[i] = f"1-{a}{b}{digits[i] % 10000:04d}-{years[i]}"
+        elif m == "COLT":
+            out[i] = f"LE{digits[i]:06d}"
+        else:
+            out[i] = f"{a}{b}{digits[i]:06d}"
+    return out
 
 
-def traces(ctx: "Context") -> None:
-    total = int(round(ctx.sc.share("firearm_trace") * ctx.scale))
+def traces(ctx: Context) -> None:
+    total = round(ctx.sc.share("firearm_trace") * ctx.scale)
     done = 0
     while done < total:
         n = min(CHUNK, total - done)
@@ -40,7 +51,7 @@ def traces(ctx: "Context") -> None:
         done += n
 
 
-def _chunk(ctx: "Context", n: int) -> None:
+def _chunk(ctx: Context, n: int) -> None:
     sc, rng, world = ctx.sc, ctx.rng, ctx.world
     models = sc.p["firearm_models"]
     mw = np.array([m["weight"] for m in models], dtype=float)
@@ -54,8 +65,14 @@ def _chunk(ctx: "Context", n: int) -> None:
     trafficked_sale = rng.random(len(sizes)) < sc.rate("trafficked_gun")
     orgs = list(world.orgs)
     sale_org = np.where(trafficked_sale, rng.choice(np.array(orgs, dtype=object), len(sizes)), "")
-    sale_buyer = np.array([str(rng.choice(world.orgs[o].straw)) if o else "" for o in sale_org], dtype=object)
+    sale_buyer = np.full(len(sizes), "", dtype=object)
+    sale_buyer[trafficked_sale] = world.pick(sale_org[trafficked_sale], "straw", rng)
+    # straw purchasers buy from dealers in their own state; other guns were bought anywhere
     sale_ffl = rng.choice(np.array(world.ffls, dtype=object), len(sizes))
+    home = np.array([world.people[b].state if b else "" for b in sale_buyer], dtype=object)
+    for state, idx in groups(home[home != ""]):
+        local = np.flatnonzero(home != "")[idx]
+        sale_ffl[local] = rng.choice(np.array(world.ffls_by_state[state], dtype=object), len(local))
     last = int((sc.month_starts[-1] + sc.month_days[-1] - 1).astype(np.int64))
     first = int(sc.month_starts[0].astype(np.int64))
     recovery_target = rng.integers(first, last + 1, len(sizes))
@@ -64,65 +81,89 @@ def _chunk(ctx: "Context", n: int) -> None:
     # guns of one sale turn up around the same time (weeks apart), never before they were bought
     recovery = np.minimum(recovery_target[sale] + np.abs(rng.normal(0, 45, n)).astype(np.int64), last)
     model_idx = rng.choice(len(models), n, p=mw / mw.sum())
-    make = np.array([models[i]["make"] for i in model_idx], dtype=object)
-    serials = np.array([_serial(m, rng) for m in make], dtype=object)
+    make = np.array([m["make"] for m in models], dtype=object)[model_idx]
+    model = np.array([m["model"] for m in models], dtype=object)[model_idx]
+    caliber = np.array([m["caliber"] for m in models], dtype=object)[model_idx]
+    wtype = np.array([m["type"] for m in models], dtype=object)[model_idx]
+    serials = _serials(make, rng)
     gun_ids = np.array([f"GUN-{i:08d}" for i in ctx.next_ids("gun", n)], dtype=object)
-    # where guns turn up: the buying organisation's plazas and lab states, else anywhere in the north
-    places = np.empty(n, dtype=object)
-    default_places = ["Culiacán, Sinaloa", "Juárez, Chihuahua", "Reynosa, Tamaulipas", "Tijuana, Baja California"]
-    for i in range(n):
-        o = sale_org[sale[i]]
-        if o and rng.random() < 0.8:
-            spec = next(s for s in sc.p["organizations"] if s["id"] == o)
-            city = str(rng.choice(spec["plazas"]))
-            code = next(p.code for p in sc.ports.values() if p.twin == city)
-            places[i] = f"{city}, {sc.ports[code].twin_state}"
-        else:
-            places[i] = str(rng.choice(default_places))
+    # where guns turn up: mostly the buying organisation's plazas, else the big northern cities
+    org = sale_org[sale]
+    default_places, default_p = ctx.places.by_population(_DEFAULT_PLACES, "MX")
+    places = rng.choice(default_places, n, p=default_p)
+    for oid in np.unique(org[org != ""]):
+        idx = np.flatnonzero((org == oid) & (rng.random(n) < 0.8))
+        spec = next(x for x in sc.p["organizations"] if x["id"] == oid)
+        plazas = np.array([f"{city}, {_twin_state(sc, city)}" for city in spec["plazas"]], dtype=object)
+        places[idx] = rng.choice(plazas, len(idx))
     place_text, place_id = ctx.places.pick(places, "MX", rng, exact=0.3)
-    us_place = np.array([_english_place(p) for p in places], dtype=object)
+    english = {p: _english_place(p) for p in np.unique(places)}
+    us_place = np.array([english[p] for p in places], dtype=object)
     buyer = sale_buyer[sale]
     status = np.where(rng.random(n) < 0.88, "Completed", np.where(rng.random(n) < 0.5, "Pending", "Not traceable"))
     complete = status == "Completed"
     ffl = sale_ffl[sale]
-    atf_refs = np.array([f"T{str(np.datetime64(int(r), 'D'))[:4]}-{s:07d}" for r, s in
-                         zip(recovery, ctx.next_ids("trace", n))], dtype=object)
-    purchaser_text = np.array([_buyer_name(ctx, b) if b and c else ("" if not c else _oneoff_name(ctx))
-                               for b, c in zip(buyer, complete)], dtype=object)
+    ffl_number = np.array([world.companies[f].tax_id for f in ffl], dtype=object)
+    ffl_name = np.array([world.companies[f].name for f in ffl], dtype=object)
+    ffl_state = np.array([world.companies[f].place[-2:] for f in ffl], dtype=object)
+    year = recovery.astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970
+    atf_refs = np.array([f"T{y}-{s:07d}" for y, s in zip(year, ctx.next_ids("trace", n))], dtype=object)
+    purchaser = np.full(n, None, dtype=object)
+    known = np.flatnonzero(complete & (buyer != ""))
+    purchaser[known] = _buyer_names(ctx, buyer[known])
+    unknown = np.flatnonzero(complete & (buyer == ""))
+    names = sc.names
+    purchaser[unknown] = [f"{g} {f}" for g, f in zip(rng.choice(names["us_given"], len(unknown)),
+                                                      rng.choice(names["us_surnames"], len(unknown)))]
     frame = pd.DataFrame({
-        "source_id": atf_refs, "serial": [serial_variant(s, rng) for s in serials], "make": make,
-        "model": [models[i]["model"] for i in model_idx], "caliber": [models[i]["caliber"] for i in model_idx],
-        "weapon_type": [models[i]["type"].title() for i in model_idx], "recovery_place": us_place,
+        "source_id": atf_refs, "serial": serial_variant(serials, rng), "make": make, "model": model,
+        "caliber": caliber, "weapon_type": [t.title() for t in wtype], "recovery_place": us_place,
         "recovery_date": recovery.astype("datetime64[D]"), "recovery_country": "Mexico",
-        "dealer_ffl": np.where(complete, [world.companies[f].tax_id for f in ffl], None),
-        "dealer_name": np.where(complete, [world.companies[f].name for f in ffl], None),
-        "purchase_state": np.where(complete, [world.companies[f].place[-2:] for f in ffl], None),
+        "dealer_ffl": maybe(complete, ffl_number), "dealer_name": maybe(complete, ffl_name),
+        "purchase_state": maybe(complete, ffl_state),
         "purchase_date": np.where(complete, purchase[sale].astype("datetime64[D]"), np.datetime64("NaT")),
-        "purchaser": purchaser_text, "trace_status": status, "agency": "ATF",
+        "purchaser": purchaser, "trace_status": status, "agency": "ATF",
     })
     ctx.writers["atf"].write(frame)
     in_mx = rng.random(n) < 0.7
-    mx_refs = np.where(in_mx, [f"FGR/ARM/{str(np.datetime64(int(r), 'D'))[:4]}/{s:07d}" for r, s in
-                               zip(recovery, ctx.next_ids("mxgun", n))], "")
+    mx_refs = np.full(n, "", dtype=object)
+    mx_refs[in_mx] = [f"FGR/ARM/{y}/{s:07d}" for y, s in zip(year[in_mx], ctx.next_ids("mxgun", int(in_mx.sum())))]
     mx_frame = pd.DataFrame({
-        "source_id": mx_refs, "serial": [serial_variant(s, rng) for s in serials], "make": make,
-        "model": [models[i]["model"] for i in model_idx], "caliber": [models[i]["caliber"] for i in model_idx],
-        "weapon_type": [_TYPE_ES[models[i]["type"]] for i in model_idx], "recovery_place": place_text,
+        "source_id": mx_refs, "serial": serial_variant(serials, rng), "make": make, "model": model,
+        "caliber": caliber, "weapon_type": [_TYPE_ES[t] for t in wtype], "recovery_place": place_text,
         "recovery_date": recovery.astype("datetime64[D]"), "recovery_country": "México", "agency": "FGR",
     })[in_mx]
     ctx.writers["mx_guns"].write(mx_frame)
-    # straw purchasers as ATF records them, linked to the trace
-    idx = [i for i in range(n) if buyer[i] and complete[i] and rng.random() < 0.6]
-    refs = ctx.us.people([str(buyer[i]) for i in idx], "firearm_trace", [str(atf_refs[i]) for i in idx], "purchaser")
-    for i in np.flatnonzero(complete):
-        ctx.us.company(str(ffl[i]))
-    del refs
+    # straw purchasers as ATF records them, linked to the trace; the dealers as organizations
+    recorded = known[rng.random(len(known)) < 0.6]
+    ctx.us.people(buyer[recorded], "firearm_trace", atf_refs[recorded], "purchaser")
+    ctx.us.companies(np.unique(ffl[complete]))
     ctx.truth["guns"].write(pd.DataFrame({
-        "gun_id": gun_ids, "serial": serials, "make": make, "model": [models[i]["model"] for i in model_idx],
-        "ffl_id": ffl, "purchaser_id": buyer, "org_id": sale_org[sale], "trafficked": trafficked_sale[sale].astype(int),
+        "gun_id": gun_ids, "serial": serials, "make": make, "model": model, "ffl_id": ffl, "purchaser_id": buyer,
+        "org_id": org, "trafficked": trafficked_sale[sale].astype(int),
         "multiple_sale_id": np.where(sizes[sale] > 1, [f"SALE-{sale_ids[s]:07d}" for s in sale], ""),
         "purchase_date": purchase[sale].astype("datetime64[D]"), "recovery_date": recovery.astype("datetime64[D]"),
         "recovery_place_id": place_id, "atf_source_id": atf_refs, "mx_source_id": mx_refs}))
+
+
+_DEFAULT_PLACES = ["Culiacán, Sinaloa", "Juárez, Chihuahua", "Reynosa, Tamaulipas", "Tijuana, Baja California",
+                   "Guadalajara, Jalisco", "Hermosillo, Sonora", "Nuevo Laredo, Tamaulipas", "Mexicali, Baja California",
+                   "Chihuahua, Chihuahua", "Monterrey, Nuevo León"]
+
+
+def _twin_state(sc: Scenario, city: str) -> str:
+    return next(p.twin_state for p in sc.ports.values() if p.twin == city)
+
+
+def _buyer_names(ctx: Context, pids: np.ndarray) -> np.ndarray:
+    pt, rng = ctx.people_table, ctx.rng
+    rows = pt.rows(pids)
+    v = np.where(rng.random(len(rows)) < 0.7, 0, (rng.random(len(rows)) * pt.nvar[rows]).astype(np.int64))
+    names = np.array([" ".join(x for x in parts if x) for parts in
+                      zip(pt.given[rows, v], pt.s1[rows, v], pt.s2[rows, v])], dtype=object)
+    upper = rng.random(len(rows)) < 0.5
+    names[upper] = [x.upper() for x in names[upper]]
+    return names
 
 
 def _english_place(text: str) -> str:
@@ -130,15 +171,3 @@ def _english_place(text: str) -> str:
     from puente.simulate.world import strip_accents
 
     return f"{strip_accents(city)}, {_STATE_NAMES.get(state, strip_accents(state))}, Mexico"
-
-
-def _buyer_name(ctx: "Context", pid: str) -> str:
-    p = ctx.world.people[pid]
-    v = p.variants[0] if ctx.rng.random() < 0.7 else p.variants[int(ctx.rng.integers(len(p.variants)))]
-    name = " ".join(x for x in (v["given_names"], v["surname1"], v["surname2"]) if x)
-    return name.upper() if ctx.rng.random() < 0.5 else name
-
-
-def _oneoff_name(ctx: "Context") -> str:
-    names = ctx.world.sc.names
-    return f"{ctx.rng.choice(names['us_given'])} {ctx.rng.choice(names['us_surnames'])}"

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from puente.geo.gazetteer import Place
-from puente.simulate.config import Scenario
+from puente.simulate.config import Scenario, groups
 from puente.simulate.world import strip_accents
 
 _MX_ABBR = {"Sinaloa": "Sin.", "Sonora": "Son.", "Jalisco": "Jal.", "Michoacán de Ocampo": "Mich.",
@@ -44,13 +44,17 @@ class PlaceTexts:
                 keep.append(candidate)
         return place, tuple(keep)
 
+    def by_population(self, texts: list[str], country: str) -> tuple[np.ndarray, np.ndarray]:
+        """The texts and their probabilities in proportion to the gazetteer's population (INEGI, Census)."""
+        pops = np.array([max(self.variants(t, country)[0].population, 1) for t in texts], dtype=float)
+        return np.array(texts, dtype=object), pops / pops.sum()
+
     def pick(self, texts: np.ndarray, country: str, rng: np.random.Generator, prefer: str = "place",
              exact: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
         """Written variants and true gazetteer ids for an array of canonical place texts."""
         out = np.empty(len(texts), dtype=object)
         ids = np.empty(len(texts), dtype=object)
-        for text in np.unique(texts):
-            idx = np.flatnonzero(texts == text)
+        for text, idx in groups(texts):
             place, variants = self.variants(str(text), country, prefer)
             ids[idx] = place.id
             choice = rng.integers(0, len(variants), size=len(idx))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from puente.simulate.config import weights
+from puente.simulate.config import groups, maybe, weights
 
 if TYPE_CHECKING:
     from puente.simulate.run import Context
@@ -32,14 +32,13 @@ _PORT_TEXT = {"MZO": ["Manzanillo", "Aduana de Manzanillo", "puerto de Manzanill
               "MEX": ["AICM", "Aduana del AICM", "Mexico City air cargo"]}
 
 
-def shipments(ctx: "Context") -> None:
-    total = int(round(ctx.sc.share("precursor_shipment") * ctx.scale))
-    ctx.lab_chemicals = {}  # type: ignore[attr-defined]
+def shipments(ctx: Context) -> None:
+    total = round(ctx.sc.share("precursor_shipment") * ctx.scale)
     for start in range(0, total, CHUNK):
         _shipment_chunk(ctx, min(CHUNK, total - start))
 
 
-def _shipment_chunk(ctx: "Context", n: int) -> None:
+def _shipment_chunk(ctx: Context, n: int) -> None:
     sc, rng, world = ctx.sc, ctx.rng, ctx.world
     chems, cp = weights(sc.p["precursor_chemicals"])
     ports, pp = weights(sc.p["precursor_ports"])
@@ -51,20 +50,17 @@ def _shipment_chunk(ctx: "Context", n: int) -> None:
     ship = arrival - transit.astype("timedelta64[D]")
     diverted = rng.random(n) < sc.rate("diverted_shipment")
     kg = np.where(diverted, rng.lognormal(4.5, 0.9, n), rng.lognormal(7.0, 1.0, n))
-    orgs = np.array(list(world.orgs), dtype=object)
-    org = np.where(diverted, rng.choice(orgs, n), "")
-    importer = np.empty(n, dtype=object)
+    org = np.full(n, "", dtype=object)
     lab = np.full(n, "", dtype=object)
-    for i in range(n):
-        if diverted[i]:
-            o = world.orgs[org[i]]
-            importer[i] = str(rng.choice(o.fronts))
-            active = [x for x in o.labs if world.labs[x].start <= months[i] + 2] or o.labs
-            lab[i] = str(rng.choice(active))
-            ctx.lab_chemicals.setdefault(lab[i], set()).add(chemical[i])  # type: ignore[attr-defined]
-        else:
-            importer[i] = str(rng.choice(world.importers))
+    importer = rng.choice(np.array(world.importers, dtype=object), n)
+    d = np.flatnonzero(diverted)
+    org[d] = rng.choice(np.array(list(world.orgs), dtype=object), len(d))
+    importer[d] = world.pick(org[d], "fronts", rng)
+    lab[d] = ctx.routes.labs_for(org[d], np.minimum(months[d] + 2, len(sc.periods) - 1), rng)
+    for lab_id, chem in zip(lab[d], chemical[d]):
+        ctx.lab_chemicals.setdefault(lab_id, set()).add(chem)
     exporter = rng.choice(np.array(world.exporters, dtype=object), n)
+    companies = world.companies
     liquid = np.isin(chemical, list(_LIQUIDS))
     unit = np.where(liquid, rng.choice(np.array(["l", "litros", "kg"]), n), rng.choice(np.array(["kg", "kilogramos"]), n))
     status = np.where(diverted, rng.choice(np.array(["liberado", "notificado", "asegurado"]), n, p=[0.75, 0.1, 0.15]),
@@ -73,115 +69,139 @@ def _shipment_chunk(ctx: "Context", n: int) -> None:
     year = arrival.astype("datetime64[Y]").astype(int) + 1970
     refs = np.array([f"{y % 100:02d} {p} {3000 + s // 1_000_000:04d} {s % 1_000_000:07d}"
                      for y, p, s in zip(year, port, seq)], dtype=object)
-    pen = np.array([f"PEN-{world.companies[e].country}-{y}-{s:06d}" for e, y, s in zip(exporter, year, seq)],
-                   dtype=object)
+    origin = np.array([companies[e].country for e in exporter], dtype=object)
+    pen = np.array([f"PEN-{c}-{y}-{s:06d}" for c, y, s in zip(origin, year, seq)], dtype=object)
     pen[rng.random(n) < np.where(diverted, 0.7, 0.3)] = None
     mx = ctx.mx
-    importer_ref = np.array([mx.company(c) for c in importer], dtype=object)
-    exporter_ref = np.array([mx.company(c) for c in exporter], dtype=object)
-    imp_name = np.array([_name_variant(ctx, c) for c in importer], dtype=object)
-    consignee = np.where(diverted & (rng.random(n) < 0.5), [_name_variant(ctx, c) for c in importer], None)
+    importer_ref = mx.companies(importer)
+    exporter_ref = mx.companies(exporter)
+    consigned = diverted & (rng.random(n) < 0.5)
     frame = pd.DataFrame({
-        "source_id": refs, "chemical": [str(rng.choice(_CHEM_TEXT[c])) for c in chemical],
+        "source_id": refs, "chemical": _texts(rng, chemical, _CHEM_TEXT),
         "quantity": np.round(kg, 2), "unit": unit,
-        "exporter": [_name_variant(ctx, c) for c in exporter], "importer": imp_name,
-        "importer_taxid": [world.companies[c].tax_id if rng.random() > 0.15 else None for c in importer],
-        "consignee": consignee, "origin_country": [world.companies[e].country for e in exporter],
-        "port": [str(rng.choice(_PORT_TEXT[p])) for p in port], "ship_date": ship, "arrival_date": arrival,
+        "exporter": _company_names(ctx, exporter), "importer": _company_names(ctx, importer),
+        "importer_taxid": maybe(rng.random(n) > 0.15, [companies[c].tax_id for c in importer]),
+        "consignee": maybe(consigned, _company_names(ctx, importer)), "origin_country": origin,
+        "port": _texts(rng, port, _PORT_TEXT), "ship_date": ship, "arrival_date": arrival,
         "declared_use": rng.choice(np.array(_USES, dtype=object), n), "pen_reference": pen, "status": status,
         "agency": "ANAM",
     })
     ctx.writers["shipments"].write(frame)
-    for i in range(n):
-        mx.link("precursor_shipment", refs[i], "organization", importer_ref[i], "importer")
-        mx.link("precursor_shipment", refs[i], "organization", exporter_ref[i], "exporter")
-        if consignee[i] is not None:
-            mx.link("precursor_shipment", refs[i], "organization", importer_ref[i], "consignee")
+    mx.links("precursor_shipment", refs, "organization", importer_ref, np.full(n, "importer", dtype=object))
+    mx.links("precursor_shipment", refs, "organization", exporter_ref, np.full(n, "exporter", dtype=object))
+    mx.links("precursor_shipment", refs[consigned], "organization", importer_ref[consigned],
+             np.full(int(consigned.sum()), "consignee", dtype=object))
     ctx.truth["shipments"].write(pd.DataFrame({
         "source_id": refs, "chemical": chemical, "quantity_kg": np.round(kg, 2), "importer_id": importer,
         "diverted": diverted.astype(int), "org_id": org, "lab_id": lab,
         "front_company_id": np.where(diverted, importer, "")}))
 
 
-def _name_variant(ctx: "Context", cid: str) -> str:
-    variants = ctx.world.companies[cid].variants
-    return variants[0] if ctx.rng.random() < 0.7 else variants[int(ctx.rng.integers(len(variants)))]
+def _texts(rng: np.random.Generator, codes: np.ndarray, spellings: dict[str, list[str]]) -> np.ndarray:
+    out = np.empty(len(codes), dtype=object)
+    for code, idx in groups(codes):
+        out[idx] = rng.choice(np.array(spellings[code], dtype=object), len(idx))
+    return out
+
+
+def _company_names(ctx: Context, cids: np.ndarray) -> np.ndarray:
+    """Mostly the registered name; sometimes a variant (capitals, no suffix, 'SA de CV')."""
+    rng = ctx.rng
+    out = np.empty(len(cids), dtype=object)
+    for cid, idx in groups(cids):
+        variants = np.array(ctx.world.companies[cid].variants, dtype=object)
+        choice = np.where(rng.random(len(idx)) < 0.7, 0, rng.integers(0, len(variants), len(idx)))
+        out[idx] = variants[choice]
+    return out
 
 
 _EQUIPMENT = ["reactores", "condensadores", "prensa tableteadora", "tambos de 200 litros", "mantas de calentamiento",
               "matraces", "bombas de vacío", "secadores"]
 
 
-def lab_sites(ctx: "Context") -> None:
+_LAB_KIND_ES = {"fentanyl": "síntesis de fentanilo", "pill_press": "prensa de pastillas",
+                "methamphetamine": "metanfetamina"}
+
+
+def lab_sites(ctx: Context) -> None:
     """Dismantled labs of the organisations (with the chemicals diverted to them), then other labs found."""
     sc, rng, world = ctx.sc, ctx.rng, ctx.world
-    rows = []
     found = [lab for lab in world.labs.values() if lab.found >= 0]
-    for lab in found:
-        chems = set(getattr(ctx, "lab_chemicals", {}).get(lab.id, set()))
-        if not chems:
-            chems = set(rng.choice(list(_CHEM_TEXT), int(rng.integers(1, 4)), replace=False).tolist())
-        lab.record = f"SEDENA/LAB/{sc.periods[lab.found][:4]}/{len(rows) + 1:06d}"  # type: ignore[attr-defined]
-        day = sc.month_starts[lab.found] + int(rng.integers(0, 28))
-        rows.append(_lab_row(ctx, lab.record, f"{lab.municipality}, {lab.state}", day, lab.kind,  # type: ignore[attr-defined]
-                             sorted(chems), lab.capacity))
-    total = max(0, int(round(sc.share("lab_site") * ctx.scale)) - len(rows))
-    states = list(sc.p["lab_municipalities"])
-    extra_truth = []
-    for i in range(total):
-        state = str(rng.choice(states))
-        muni = str(rng.choice(sc.p["lab_municipalities"][state]))
-        place = sc.place(f"{muni}, {state}", "MX")
-        m = int(rng.integers(0, len(sc.periods)))
-        ref = f"SEDENA/LAB/{sc.periods[m][:4]}/{len(found) + i + 1:06d}"
-        kind = str(rng.choice(["fentanyl", "pill_press", "methamphetamine"]))
-        chems = sorted(set(rng.choice(list(_CHEM_TEXT), int(rng.integers(1, 4)), replace=False).tolist()))
-        capacity = float(np.round(rng.lognormal(2.5, 1.0), 1))
-        rows.append(_lab_row(ctx, ref, f"{muni}, {state}", sc.month_starts[m] + int(rng.integers(0, 28)), kind,
-                             chems, capacity))
-        extra_truth.append({"lab_id": f"LAB-X{i + 1:07d}", "org_id": "", "municipality": muni, "state": state,
-                            "lat": round(float(place.lat or 0) + float(rng.normal(0, 0.08)), 5),
-                            "lon": round(float(place.lon or 0) + float(rng.normal(0, 0.08)), 5), "lab_kind": kind,
-                            "mark": "", "capacity_kg_month": capacity, "start_period": "",
-                            "found_period": sc.periods[m], "record_source_id": ref})
-        if len(rows) >= CHUNK:
-            _flush_labs(ctx, rows, extra_truth)
-            rows, extra_truth = [], []
-    _flush_labs(ctx, rows, extra_truth)
+    for i, lab in enumerate(found):
+        lab.record = f"SEDENA/LAB/{sc.periods[lab.found][:4]}/{i + 1:06d}"
+    if found:
+        chems = [sorted(ctx.lab_chemicals.get(lab.id, set())) or
+                 sorted(rng.choice(list(_CHEM_TEXT), int(rng.integers(1, 4)), replace=False).tolist()) for lab in found]
+        months = np.array([lab.found for lab in found])
+        refs = np.array([lab.record for lab in found], dtype=object)
+        _write_labs(ctx, refs,
+                    np.array([f"{lab.municipality}, {lab.state}" for lab in found], dtype=object),
+                    sc.month_starts[months] + rng.integers(0, 28, len(found)),
+                    np.array([lab.kind for lab in found], dtype=object), chems,
+                    np.array([lab.capacity for lab in found]))
+        # arrested at the lab: a lieutenant (who owns front companies) or couriers of its organisation
+        orgs = np.array([lab.org for lab in found], dtype=object)
+        lts = world.pick(orgs, "lieutenants", rng)
+        crew = world.pick(orgs, "couriers", rng)
+        who = np.where(rng.random(len(found)) < 0.4, lts, np.where(rng.random(len(found)) < 0.5, crew, ""))
+        ctx.mx.people(who, "lab_site", refs, np.where(who == lts, "arrested", "operator").astype(object))
+    total = max(0, round(sc.share("lab_site") * ctx.scale) - len(found))
+    pairs = [(m, st) for st, munis in sc.p["lab_municipalities"].items() for m in munis]
+    pair_p = np.array([1 / len(sc.p["lab_municipalities"][st]) for _, st in pairs])
+    coords = np.array([[sc.place(f"{m}, {st}", "MX").lat or 0.0, sc.place(f"{m}, {st}", "MX").lon or 0.0]
+                       for m, st in pairs])
+    codes = np.array(list(_CHEM_TEXT), dtype=object)
+    for start in range(0, total, CHUNK):
+        n = min(CHUNK, total - start)
+        pick = rng.choice(len(pairs), n, p=pair_p / pair_p.sum())
+        months = rng.integers(0, len(sc.periods), n)
+        seq = np.arange(len(found) + start + 1, len(found) + start + n + 1)
+        refs = np.array([f"SEDENA/LAB/{sc.periods[m][:4]}/{s:06d}" for m, s in zip(months, seq)], dtype=object)
+        kinds = rng.choice(np.array(["fentanyl", "pill_press", "methamphetamine"], dtype=object), n)
+        order = rng.random((n, len(codes))).argsort(axis=1)
+        sizes = rng.integers(1, 4, n)
+        chems = [sorted(codes[order[i, : sizes[i]]].tolist()) for i in range(n)]
+        capacity = np.round(rng.lognormal(2.5, 1.0, n), 1)
+        canon = np.array([f"{pairs[k][0]}, {pairs[k][1]}" for k in pick], dtype=object)
+        _write_labs(ctx, refs, canon, sc.month_starts[months] + rng.integers(0, 28, n), kinds, chems, capacity)
+        caught = rng.random(n) < 0.4
+        ctx.mx.people(np.full(int(caught.sum()), "", dtype=object), "lab_site", refs[caught], "operator")
+        ctx.truth["labs"].write(pd.DataFrame({
+            "lab_id": [f"LAB-X{s:07d}" for s in range(start + 1, start + n + 1)], "org_id": "",
+            "municipality": [pairs[k][0] for k in pick], "state": [pairs[k][1] for k in pick],
+            "lat": np.round(coords[pick, 0] + rng.normal(0, 0.08, n), 5),
+            "lon": np.round(coords[pick, 1] + rng.normal(0, 0.08, n), 5), "lab_kind": kinds, "mark": "",
+            "capacity_kg_month": capacity, "start_period": "", "found_period": np.array(sc.periods)[months],
+            "record_source_id": refs}))
 
 
-def _flush_labs(ctx: "Context", rows: list[dict[str, object]], truth: list[dict[str, object]]) -> None:
-    if not rows:
-        return
-    frame = pd.DataFrame(rows)
-    frame["place"] = ctx.places.pick(frame["place"].to_numpy(), "MX", ctx.rng)[0]
-    ctx.writers["labs"].write(frame)
-    ctx.truth["labs"].write(pd.DataFrame(truth))
-
-
-def _lab_row(ctx: "Context", ref: str, place: str, day: np.datetime64, kind: str, chems: list[str],
-             capacity: float) -> dict[str, object]:
+def _write_labs(ctx: Context, refs: np.ndarray, canon: np.ndarray, days: np.ndarray, kinds: np.ndarray,
+                chems: list[list[str]], capacity: np.ndarray) -> None:
     rng = ctx.rng
-    text = "; ".join(str(rng.choice(_CHEM_TEXT[c])) for c in chems)
-    return {"source_id": ref, "place": place, "date_found": day, "status": "desmantelado",
-            "lab_kind": {"fentanyl": "síntesis de fentanilo", "pill_press": "prensa de pastillas",
-                         "methamphetamine": "metanfetamina"}[kind],
-            "chemicals": text, "equipment": ", ".join(rng.choice(_EQUIPMENT, 3, replace=False)),
-            "capacity_kg_month": capacity if rng.random() > 0.2 else None,
-            "agency": str(rng.choice(["SEDENA", "FGR", "SEMAR"]))}
+    n = len(refs)
+    spell = rng.integers(0, 6, (n, 10))
+    equipment = np.array(_EQUIPMENT, dtype=object)[rng.random((n, len(_EQUIPMENT))).argsort(axis=1)[:, :3]]
+    ctx.writers["labs"].write(pd.DataFrame({
+        "source_id": refs, "place": ctx.places.pick(canon, "MX", rng)[0], "date_found": days,
+        "status": "desmantelado", "lab_kind": [_LAB_KIND_ES[k] for k in kinds],
+        "chemicals": ["; ".join(_CHEM_TEXT[c][spell[i, j] % len(_CHEM_TEXT[c])] for j, c in enumerate(cs))
+                      for i, cs in enumerate(chems)],
+        "equipment": [", ".join(e) for e in equipment],
+        "capacity_kg_month": np.where(rng.random(n) > 0.2, capacity, np.nan),
+        "agency": rng.choice(np.array(["SEDENA", "FGR", "SEMAR"], dtype=object), n)}))
 
 
-def investigations(ctx: "Context") -> None:
+def investigations(ctx: Context) -> None:
     """Each organisation's leadership as both countries' investigators record it."""
     rng, world = ctx.rng, ctx.world
     for org in world.orgs.values():
-        lts = list(org.lieutenants)
-        (leader_mx,) = ctx.mx.people([org.leader], "", [""], "leader")
-        for lt in ctx.mx.people(lts, "", [""] * len(lts), "member"):
-            ctx.mx.link("person", lt, "person", leader_mx, "associate")
-        for front in org.fronts:
-            ctx.mx.link("organization", ctx.mx.company(front), "person", leader_mx, "owner")
-        us_lts = [x for x in lts if rng.random() < 0.5]
-        (leader_us,) = ctx.us.people([org.leader], "", [""], "leader")
-        for lt in ctx.us.people(us_lts, "", [""] * len(us_lts), "member"):
-            ctx.us.link("person", lt, "person", leader_us, "associate")
+        for records, share in ((ctx.mx, 1.0), (ctx.us, 0.5)):
+            lts = np.array([x for x in org.lieutenants if rng.random() < share], dtype=object)
+            (leader,) = records.people(np.array([org.leader], dtype=object))
+            lt_refs = records.people(lts)
+            records.links("person", lt_refs, "person", np.full(len(lts), leader, dtype=object),
+                          np.full(len(lts), "associate", dtype=object))
+            if records is ctx.mx:
+                fronts = records.companies(np.array(org.fronts, dtype=object))
+                records.links("organization", fronts, "person", np.full(len(fronts), leader, dtype=object),
+                              np.full(len(fronts), "owner", dtype=object))

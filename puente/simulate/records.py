@@ -2,194 +2,229 @@
 
 Every record of a person, vehicle or company gets its own reference (source_id), as a new case
 file would; the truth maps each reference to the actor's true id, so linking can be scored.
+All methods take arrays (one element per record) and buffer frames until a chunk is full.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
-from puente.simulate.world import World, strip_accents, typo
+from puente.model import load_model
+from puente.simulate.tables import PLATE_VARIANT_P, OneOffNames, PeopleTable, VehicleTable, misread
+from puente.simulate.world import World, typo
 from puente.simulate.writer import TableWriter, TruthWriter
 
-_O_TO_0 = str.maketrans({"O": "0", "0": "O", "I": "1", "1": "I", "S": "5", "B": "8"})
+FLUSH_ROWS = 50_000
+_MX_NAT = np.array(["Mexicana", "México", "MEX"], dtype=object)
+_US_NAT_MX = np.array(["Mexico", "MEX", "MX"], dtype=object)
+_US_NAT_US = np.array(["USA", "United States"], dtype=object)
+_US_ONEOFF_NAT = np.array(["USA", "MEX", "US"], dtype=object)
+
+
+def _obj(values: object, n: int) -> np.ndarray:
+    if isinstance(values, np.ndarray):
+        return values.astype(object)
+    return np.full(n, values, dtype=object)
 
 
 class NodeRecords:
     """The person/vehicle/organization/link files of one country, and the identity truth."""
 
-    def __init__(self, country: str, world: World, rng: np.random.Generator, persons: TableWriter,
-                 vehicles: TableWriter, orgs: TableWriter, links: TableWriter, identities: TruthWriter) -> None:
+    def __init__(self, country: str, world: World, rng: np.random.Generator, people: PeopleTable,
+                 vehicles: VehicleTable, oneoff: OneOffNames, writers: dict[str, TableWriter],
+                 identities: TruthWriter) -> None:
         self.country = country
         self.world = world
         self.rng = rng
-        self.w = {"person": persons, "vehicle": vehicles, "organization": orgs, "link": links}
+        self.pt, self.vt, self.names = people, vehicles, oneoff
+        self.w = writers  # person, vehicle, organization, link
         self.identities = identities
         self.counter = {"person": 0, "vehicle": 0, "organization": 0}
         self.oneoff = 0
-        self.company_ref: dict[str, str] = {}  # company id -> its (single) organization record ref
-        self.buf: dict[str, list[dict[str, Any]]] = {"person": [], "vehicle": [], "organization": [], "link": []}
-        self.truth: list[dict[str, Any]] = []
+        self.company_ref: dict[str, str] = {}  # company id -> its first organization record ref
+        self.buf: dict[str, list[pd.DataFrame]] = {k: [] for k in self.w}
+        self.sizes: dict[str, int] = {k: 0 for k in self.w}
+        self.truth: list[pd.DataFrame] = []
 
-    def _ref(self, kind: str) -> str:
-        self.counter[kind] += 1
+    def _refs(self, kind: str, n: int) -> np.ndarray:
+        start = self.counter[kind]
+        self.counter[kind] += n
         prefix = {"person": "PER", "vehicle": "VEH", "organization": "ORG"}[kind]
-        return f"{self.country}-{prefix}-{self.counter[kind]:07d}"
+        return np.array([f"{self.country}-{prefix}-{i:07d}" for i in range(start + 1, start + n + 1)], dtype=object)
 
     # -- people -------------------------------------------------------------------------------
-    def people(self, person_ids: list[str], event_kind: str, event_refs: list[str], role: str) -> list[str]:
-        """Write one person record per (event, person); '' in person_ids makes a one-off person."""
+    def people(self, person_ids: np.ndarray, event_kind: str = "", event_refs: np.ndarray | None = None,
+               role: object = "") -> np.ndarray:
+        """One person record per element; '' in person_ids makes a one-off person. Links to events."""
+        person_ids = np.asarray(person_ids, dtype=object)
+        n = len(person_ids)
+        if n == 0:
+            return np.array([], dtype=object)
         rng, rate = self.rng, self.world.sc.rate
-        rows: list[dict[str, Any]] = []
-        truth: list[dict[str, Any]] = []
-        refs = []
+        refs = self._refs("person", n)
+        known = person_ids != ""
+        given = np.empty(n, dtype=object)
+        s1 = np.empty(n, dtype=object)
+        s2 = np.empty(n, dtype=object)
+        alias = np.full(n, None, dtype=object)
+        birth = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+        nationality = np.empty(n, dtype=object)
+        curp = np.full(n, None, dtype=object)
+        entity = person_ids.copy()
         missing = rate("missing_optional")
-        for pid, event_ref in zip(person_ids, event_refs):
-            ref = self._ref("person")
-            refs.append(ref)
-            if pid:
-                p = self.world.people[pid]
-                variant = p.variants[0] if rng.random() >= rate("name_variant") else \
-                    p.variants[int(rng.integers(1, len(p.variants)))]
-                row = dict(variant, source_id=ref, alias=p.alias if rng.random() > missing else "",
-                           birth_date=p.birth if rng.random() > missing * 2 else None,
-                           nationality=_nationality(p.nationality, self.country, rng))
-                if self.country == "MX" and p.curp and rng.random() > 0.3:
-                    row["curp"] = p.curp
-                entity = pid
+        k = np.flatnonzero(known)
+        if len(k):
+            rows = self.pt.rows(person_ids[k])
+            noisy = rng.random(len(k)) < rate("name_variant")
+            v = np.where(noisy, 1 + (rng.random(len(k)) * (self.pt.nvar[rows] - 1)).astype(np.int64), 0)
+            given[k], s1[k], s2[k] = self.pt.given[rows, v], self.pt.s1[rows, v], self.pt.s2[rows, v]
+            alias[k] = np.where(rng.random(len(k)) > missing, self.pt.alias[rows], None)
+            birth[k] = np.where(rng.random(len(k)) > missing * 2, self.pt.birth[rows], np.datetime64("NaT"))
+            mex = self.pt.mexican[rows]
+            if self.country == "MX":
+                nationality[k] = np.where(mex, rng.choice(_MX_NAT, len(k)), "Estadounidense")
+                curp[k] = np.where(rng.random(len(k)) > 0.3, self.pt.curp[rows], None)
             else:
-                row, entity = self._oneoff(ref)
-            rows.append(row)
-            truth.append({"file": self.w["person"].spec.path, "source_id": ref, "kind": "person",
-                          "entity_id": entity})
-            if event_ref:
-                self.link(event_kind, event_ref, "person", ref, role)
-        self._buffer("person", rows, truth)
+                nationality[k] = np.where(mex, rng.choice(_US_NAT_MX, len(k)), rng.choice(_US_NAT_US, len(k)))
+        o = np.flatnonzero(~known)
+        if len(o):
+            self._oneoffs(o, given, s1, s2, birth, nationality, entity)
+        frame = pd.DataFrame({"source_id": refs, "given_names": given, "surname1": s1, "surname2": s2,
+                              "alias": alias, "birth_date": birth, "nationality": nationality})
+        frame["curp" if self.country == "MX" else "id_number"] = curp
+        self._buffer("person", frame, entity)
+        if event_refs is not None and event_kind:
+            self.links(event_kind, np.asarray(event_refs, dtype=object), "person", refs, _obj(role, n))
         return refs
 
-    def _oneoff(self, ref: str) -> tuple[dict[str, Any], str]:
-        rng, names = self.rng, self.world.sc.names
-        self.oneoff += 1
-        entity = f"P-{self.country}X{self.oneoff:07d}"
-        if self.country == "MX" or rng.random() < 0.5:
-            given = str(rng.choice(names["mx_given_male"] if rng.random() < 0.8 else names["mx_given_female"]))
-            s1, s2 = (str(x) for x in rng.choice(names["mx_surnames"], 2))
-        else:
-            given, s1, s2 = str(rng.choice(names["us_given"])), str(rng.choice(names["us_surnames"])), ""
-        birth = np.datetime64("1965-01-01") + int(rng.integers(0, 365 * 38))
-        row = {"source_id": ref, "given_names": given, "surname1": s1, "surname2": s2, "birth_date": birth,
-               "nationality": "México" if self.country == "MX" else str(rng.choice(["USA", "MEX", "US"]))}
-        return row, entity
+    def _oneoffs(self, o: np.ndarray, given: np.ndarray, s1: np.ndarray, s2: np.ndarray, birth: np.ndarray,
+                 nationality: np.ndarray, entity: np.ndarray) -> None:
+        rng, names, m = self.rng, self.names, len(o)
+        ids = np.arange(self.oneoff + 1, self.oneoff + m + 1)
+        self.oneoff += m
+        entity[o] = [f"P-{self.country}X{i:07d}" for i in ids]
+        mexican = np.ones(m, dtype=bool) if self.country == "MX" else rng.random(m) < 0.5
+        female = rng.random(m) < 0.2
+        given[o] = np.where(mexican, np.where(female, rng.choice(names.mx_female, m), rng.choice(names.mx_male, m)),
+                            rng.choice(names.us_given, m))
+        s1[o] = np.where(mexican, rng.choice(names.mx_surnames, m), rng.choice(names.us_surnames, m))
+        s2[o] = np.where(mexican, rng.choice(names.mx_surnames, m), "")
+        birth[o] = np.datetime64("1965-01-01") + rng.integers(0, 365 * 38, m)
+        nationality[o] = "México" if self.country == "MX" else rng.choice(_US_ONEOFF_NAT, m)
 
     # -- vehicles ------------------------------------------------------------------------------
-    def vehicles(self, vehicle_ids: list[str], event_kind: str, event_refs: list[str]) -> list[str]:
-        rng = self.rng
-        rows, truth, refs = [], [], []
-        for vid, event_ref in zip(vehicle_ids, event_refs):
-            v = self.world.vehicles[vid]
-            ref = self._ref("vehicle")
-            refs.append(ref)
-            plate = plate_variant(v.plate, rng)
-            vin = v.vin if rng.random() > 0.25 else ""
-            if vin and rng.random() < 0.05:
-                i = int(rng.integers(3, 17))
-                vin = vin[:i] + str(rng.choice(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"))) + vin[i + 1:]
-            rows.append({"source_id": ref, "plate": plate, "plate_state": v.plate_state if rng.random() > 0.1 else "",
-                         "plate_country": v.plate_country if rng.random() > 0.2 else "", "vin": vin,
-                         "make": v.make if rng.random() > 0.05 else v.make.title(), "model": v.model})
-            truth.append({"file": self.w["vehicle"].spec.path, "source_id": ref, "kind": "vehicle",
-                          "entity_id": vid})
-            self.link(event_kind, event_ref, "vehicle", ref, "vehicle")
-            if v.owner and rng.random() < 0.3:
-                (owner_ref,) = self.people([v.owner], "", [""], "owner")
-                self.link("vehicle", ref, "person", owner_ref, "owner")
-        self._buffer("vehicle", rows, truth)
+    def vehicles(self, vehicle_ids: np.ndarray, event_kind: str, event_refs: np.ndarray) -> np.ndarray:
+        vehicle_ids = np.asarray(vehicle_ids, dtype=object)
+        n = len(vehicle_ids)
+        if n == 0:
+            return np.array([], dtype=object)
+        rng, vt = self.rng, self.vt
+        rows = vt.rows(vehicle_ids)
+        refs = self._refs("vehicle", n)
+        variant = rng.choice(len(PLATE_VARIANT_P), n, p=PLATE_VARIANT_P)
+        r = rng.random(n)
+        vin = np.where(r < 0.25, None, np.where(r > 0.95, vt.vin_misread[rows], vt.vin[rows]))
+        frame = pd.DataFrame({
+            "source_id": refs, "plate": vt.plates[rows, variant],
+            "plate_state": np.where(rng.random(n) > 0.1, vt.state[rows], None),
+            "plate_country": np.where(rng.random(n) > 0.2, vt.country[rows], None), "vin": vin,
+            "make": np.where(rng.random(n) > 0.05, vt.make[rows], [m.title() for m in vt.make[rows]]),
+            "model": vt.model[rows]})
+        self._buffer("vehicle", frame, vehicle_ids)
+        self.links(event_kind, np.asarray(event_refs, dtype=object), "vehicle", refs, _obj("vehicle", n))
+        owned = np.flatnonzero((vt.owner[rows] != "") & (rng.random(n) < 0.3))
+        if len(owned):
+            owner_refs = self.people(vt.owner[rows][owned])
+            self.links("vehicle", refs[owned], "person", owner_refs, _obj("owner", len(owned)))
         return refs
 
     # -- companies ------------------------------------------------------------------------------
-    def company(self, cid: str) -> str:
-        """The company's record reference in this country, written the first time it is needed.
-        A company is recorded again (a second reference, a spelling variant) now and then."""
-        if cid in self.company_ref and self.rng.random() > 0.05:
-            return self.company_ref[cid]
+    def companies(self, cids: np.ndarray) -> np.ndarray:
+        """Each company's record reference in this country, written the first time it is needed;
+        now and then a company is recorded again (a second reference, a spelling variant)."""
+        cids = np.asarray(cids, dtype=object)
+        refs = np.empty(len(cids), dtype=object)
+        again = self.rng.random(len(cids)) < 0.02
+        new_rows: list[dict[str, object]] = []
+        for i, cid in enumerate(cids):
+            if cid in self.company_ref and not again[i]:
+                refs[i] = self.company_ref[cid]
+                continue
+            refs[i] = self._new_company(cid, new_rows)
+        if new_rows:
+            frame = pd.DataFrame(new_rows)
+            self._buffer("organization", frame.drop(columns=["entity"]), frame["entity"].to_numpy())
+        return refs
+
+    def _new_company(self, cid: str, new_rows: list[dict[str, object]]) -> str:
         c = self.world.companies[cid]
-        ref = self._ref("organization")
-        name = c.variants[0] if cid not in self.company_ref else c.variants[int(self.rng.integers(len(c.variants)))]
+        (ref,) = self._refs("organization", 1)
+        first = cid not in self.company_ref
+        name = c.variants[0] if first else c.variants[int(self.rng.integers(len(c.variants)))]
         self.company_ref.setdefault(cid, ref)
         org_type = {"front": "importadora" if self.country == "MX" else "importer", "importer": "importadora",
                     "exporter": "exportador" if self.country == "MX" else "exporter", "ffl": "FFL"}[c.kind]
-        tax = c.tax_id if c.kind != "ffl" else ""
-        self._buffer("organization", [{"source_id": ref, "name": name, "tax_id": tax, "country": c.country,
-                                       "org_type": org_type}],
-                     [{"file": self.w["organization"].spec.path, "source_id": ref, "kind": "organization",
-                       "entity_id": cid}])
-        if c.owner and c.kind == "front":
-            (owner_ref,) = self.people([c.owner], "", [""], "owner")
-            self.link("organization", ref, "person", owner_ref, "owner")
-        return ref
+        new_rows.append({"source_id": ref, "name": name, "tax_id": c.tax_id if c.kind != "ffl" else None,
+                         "country": c.country, "org_type": org_type, "entity": cid})
+        if c.owner and c.kind == "front" and first:
+            owner_refs = self.people(np.array([c.owner], dtype=object))
+            self.links("organization", np.array([ref], dtype=object), "person", owner_refs,
+                       np.array(["owner"], dtype=object))
+        return str(ref)
 
     # -- links --------------------------------------------------------------------------------
-    def link(self, from_kind: str, from_ref: str, to_kind: str, to_ref: str, role: str) -> None:
-        if not from_ref or not to_ref:
+    def links(self, from_kind: str, from_refs: np.ndarray, to_kind: str, to_refs: np.ndarray,
+              roles: np.ndarray) -> None:
+        keep = (from_refs != "") & (to_refs != "")
+        if not keep.any():
             return
-        self._buffer("link", [{"from_kind": from_kind, "from_ref": from_ref, "to_kind": to_kind,
-                               "to_ref": to_ref, "role": role}], [])
+        n = int(keep.sum())
+        frame = pd.DataFrame({"from_kind": from_kind, "from_ref": from_refs[keep], "to_kind": to_kind,
+                              "to_ref": to_refs[keep], "role": roles[keep]}, index=range(n))
+        if self.country == "MX":  # Mexican files name kinds and roles in Spanish
+            model = load_model()
+            frame["from_kind"] = model.kinds[from_kind].label_es
+            frame["to_kind"] = model.kinds[to_kind].label_es
+            frame["role"] = frame["role"].map({k: v.es for k, v in model.vocabularies["roles"].terms.items()})
+        self._buffer("link", frame, None)
 
-    def _buffer(self, kind: str, rows: list[dict[str, Any]], truth: list[dict[str, Any]]) -> None:
-        self.buf[kind].extend(rows)
-        self.truth.extend(truth)
-        if len(self.buf[kind]) >= 20_000:
+    # -- buffering ------------------------------------------------------------------------------
+    def _buffer(self, kind: str, frame: pd.DataFrame, entity: np.ndarray | None) -> None:
+        self.buf[kind].append(frame)
+        self.sizes[kind] += len(frame)
+        if entity is not None:
+            self.truth.append(pd.DataFrame({"file": self.w[kind].spec.path, "source_id": frame["source_id"].to_numpy(),
+                                            "kind": kind, "entity_id": entity}))
+        if self.sizes[kind] >= FLUSH_ROWS:
             self.flush()
 
     def flush(self) -> None:
-        for kind, rows in self.buf.items():
-            if rows:
-                self.w[kind].write(pd.DataFrame(rows))
+        for kind, frames in self.buf.items():
+            if frames:
+                self.w[kind].write(pd.concat(frames, ignore_index=True))
                 self.buf[kind] = []
+                self.sizes[kind] = 0
         if self.truth:
-            self.identities.write(pd.DataFrame(self.truth))
+            self.identities.write(pd.concat(self.truth, ignore_index=True))
             self.truth = []
 
 
-def _nationality(code: str, country: str, rng: np.random.Generator) -> str:
-    if country == "MX":
-        return {"MX": str(rng.choice(["Mexicana", "México", "MEX"])), "US": "Estadounidense"}[code]
-    return {"MX": str(rng.choice(["Mexico", "MEX", "MX"])), "US": str(rng.choice(["USA", "United States"]))}[code]
+def serial_variant(serials: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Serial numbers as recorded: separators, case, a misread character or a typo."""
+    out = np.asarray(serials, dtype=object).copy()
+    r = rng.random(len(out))
+    for i in np.flatnonzero(r >= 0.55):
+        s = out[i]
+        if r[i] < 0.75:
+            out[i] = s.replace("-", "").replace(" ", "")
+        elif r[i] < 0.85:
+            out[i] = s.lower()
+        elif r[i] < 0.95:
+            out[i] = misread(s, rng)
+        elif len(s) > 4:
+            out[i] = typo(s, rng)
+    return out
 
 
-def plate_variant(plate: str, rng: np.random.Generator) -> str:
-    """How a plate gets written down: dashes and spaces vary, case varies, a character misread."""
-    compact = plate.replace("-", "")
-    r = rng.random()
-    if r < 0.4:
-        text = plate
-    elif r < 0.7:
-        text = compact
-    elif r < 0.85:
-        text = " ".join([compact[:3], compact[3:]])
-    elif r < 0.95:
-        text = plate.lower()
-    else:
-        i = int(rng.integers(len(compact)))
-        text = compact[:i] + compact[i].translate(_O_TO_0) + compact[i + 1:]
-    return text
-
-
-def serial_variant(serial: str, rng: np.random.Generator) -> str:
-    """Serial numbers as recorded: separators, case, O/0 confusion, a dropped leading zero."""
-    r = rng.random()
-    if r < 0.55:
-        return serial
-    if r < 0.75:
-        return serial.replace("-", "").replace(" ", "")
-    if r < 0.85:
-        return serial.lower()
-    if r < 0.95:
-        i = int(rng.integers(len(serial)))
-        return serial[:i] + serial[i].translate(_O_TO_0) + serial[i + 1:]
-    return typo(serial, rng) if len(serial) > 4 else serial
-
-
-__all__ = ["NodeRecords", "plate_variant", "serial_variant", "strip_accents"]
+__all__ = ["NodeRecords", "serial_variant"]

@@ -2,7 +2,8 @@
 
 Port choice inside each CBP field office follows crossing volumes (data/port_volumes.csv); the
 planted route shifts (scenario.yaml ``route_shifts``) change port and corridor weights from their
-start month. Sampling is vectorised per (port, month) group.
+start month. Every choice is drawn for whole arrays at once from cumulative probability tables
+indexed by (port, month), (organisation, month), corridor or border city.
 """
 
 from __future__ import annotations
@@ -10,8 +11,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from puente.simulate.config import Scenario, month_index
+from puente.simulate.config import Scenario, groups, month_index
 from puente.simulate.world import World
+
+
+def draw(cum: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """For each i, an option index drawn from the cumulative probabilities ``cum[rows[i]]``."""
+    u = rng.random(len(rows))
+    out = np.empty(len(rows), dtype=np.int64)
+    for row, idx in groups(rows):
+        table = cum[row]
+        out[idx] = np.searchsorted(table, u[idx], side="right")
+    return out
+
+
+def _cumulative(weights: list[np.ndarray], width: int) -> np.ndarray:
+    """Cumulative probabilities per row, padded with 1.0 (never drawn: u < 1 stops at the last real option)."""
+    out = np.ones((len(weights), width))
+    for i, w in enumerate(weights):
+        c = np.cumsum(w / w.sum())
+        c[-1] = 1.0
+        out[i, : len(w)] = c
+    return out
 
 
 class RouteModel:
@@ -20,9 +41,11 @@ class RouteModel:
         self.world = world
         self.corridors = sc.p["corridors"]
         self.shifts = sc.p["route_shifts"]
-        months = len(sc.periods)
+        self.months = months = len(sc.periods)
+        self.codes = list(sc.ports)
+        self.code_index = {c: i for i, c in enumerate(self.codes)}
         # port weights inside each field office, per month (the port shift changes them)
-        self.aor_ports: dict[str, tuple[list[str], np.ndarray]] = {}
+        self.aor_ports: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for aor, codes in sc.p["aor_ports"].items():
             base = np.array([sc.ports[c].volume for c in codes], dtype=float)
             table = np.tile(base / base.sum(), (months, 1))
@@ -33,93 +56,101 @@ class RouteModel:
                     for m in range(months):
                         share = shift["weight_after"] if m >= start else shift["weight_before"]
                         others = np.delete(table[m], j)
-                        others = others / others.sum() * (1 - share)
-                        table[m] = np.insert(others, j, share)
-            self.aor_ports[aor] = (codes, table)
-        # corridor weights per port and month (the corridor shift adds one from its start)
-        self.port_corridors: dict[str, tuple[list[str], np.ndarray]] = {}
+                        table[m] = np.insert(others / others.sum() * (1 - share), j, share)
+            cum = np.cumsum(table, axis=1)
+            cum[:, -1] = 1.0
+            self.aor_ports[aor] = (np.array(codes, dtype=object), cum)
+        # corridors per (port, month); the corridor shift adds one from its start month
+        self.corridor_names = list(self.corridors)
         corridor_shift = {s["corridor"]: s for s in self.shifts if s["type"] == "corridor"}
-        for code in sc.ports:
-            names = [c for c, spec in self.corridors.items() if code in spec["ports"]]
-            if not names:
-                continue
-            table = np.ones((months, len(names)))
-            for j, name in enumerate(names):
-                if name in corridor_shift:
-                    shift = corridor_shift[name]
-                    start = month_index(str(shift["start"]), sc.start)
-                    others = len(names) - 1
-                    for m in range(months):
-                        share = shift["weight_after"] if m >= start else shift["weight_before"]
-                        table[m, j] = share / (1 - share) * others if others else 1.0
-            self.port_corridors[code] = (names, table / table.sum(axis=1, keepdims=True))
-        self.destinations: dict[str, tuple[list[str], np.ndarray]] = {}
-        for name, spec in self.corridors.items():
-            pops = np.array([sc.cities.loc[d, "population"] for d in spec["destinations"]], dtype=float)
-            self.destinations[name] = (list(spec["destinations"]), pops / pops.sum())
+        rows = []
+        for code in self.codes:
+            names = [c for c, spec in self.corridors.items() if code in spec["ports"]] or self.corridor_names
+            for m in range(months):
+                w = np.zeros(len(self.corridor_names))
+                for name in names:
+                    w[self.corridor_names.index(name)] = 1.0
+                for name, shift in corridor_shift.items():
+                    j = self.corridor_names.index(name)
+                    if w[j] and len(names) > 1:
+                        share = shift["weight_after"] if m >= month_index(str(shift["start"]), sc.start) \
+                            else shift["weight_before"]
+                        w[j] = 0.0
+                        w = w / w.sum() * (1 - share)
+                        w[j] = share
+                rows.append(w)
+        self.corridor_cum = _cumulative(rows, len(self.corridor_names))  # row = port index * months + month
+        # destinations per corridor, by population
+        self.dest_names = [list(spec["destinations"]) for spec in self.corridors.values()]
+        width = max(len(d) for d in self.dest_names)
+        self.dest_table = np.array([names + [""] * (width - len(names)) for names in self.dest_names], dtype=object)
+        self.dest_cum = _cumulative([np.array([sc.cities.loc[d, "population"] for d in names], dtype=float)
+                                     for names in self.dest_names], width)
+        # organisations per border city (the ones whose plazas include it)
+        self.cities = sorted({p.twin for p in sc.ports.values()})
+        self.city_index = {c: i for i, c in enumerate(self.cities)}
+        self.org_ids = list(world.orgs)
+        self.city_orgs = _cumulative([np.array([1.0 if oid in world.orgs_for_city(c) else 0.0 for oid in self.org_ids])
+                                      for c in self.cities], len(self.org_ids))
+        self.port_city = np.array([self.city_index[sc.ports[c].twin] for c in self.codes])
+        # labs active per (organisation, month): a padded table of lab indices and how many there are
+        self.lab_ids = np.array(list(world.labs), dtype=object)
+        lab_index = {lab: i for i, lab in enumerate(world.labs)}
+        width = max(len(world.orgs[o].labs) for o in self.org_ids)
+        self.lab_table = np.zeros((len(self.org_ids) * months, width), dtype=np.int64)
+        self.lab_count = np.zeros(len(self.org_ids) * months, dtype=np.int64)
+        for o, oid in enumerate(self.org_ids):
+            labs = world.orgs[oid].labs
+            for m in range(months):
+                active = [lab for lab in labs if world.labs[lab].start <= m and
+                          (world.labs[lab].found < 0 or world.labs[lab].found > m)] or labs
+                self.lab_table[o * months + m, : len(active)] = [lab_index[x] for x in active]
+                self.lab_count[o * months + m] = len(active)
         # national port weights per month: CBP southwest field office pounds × port weights
         cbp = sc.cbp_fentanyl
         sw = cbp[cbp["aor"].isin(list(self.aor_ports))]
         pivot = sw.pivot_table(index="period", columns="aor", values="pounds", aggfunc="sum").reindex(
             sc.periods).fillna(0.0)
-        codes = list(sc.ports)
-        self.port_codes = [c for c in codes if any(c in v[0] for v in self.aor_ports.values())]
-        national = np.zeros((months, len(self.port_codes)))
-        for aor, (aor_codes, table) in self.aor_ports.items():
+        national = np.zeros((months, len(self.codes)))
+        for aor, (aor_codes, cum) in self.aor_ports.items():
             col = pivot[aor].to_numpy() if aor in pivot else np.zeros(months)
+            table = np.diff(cum, axis=1, prepend=0.0)
             for j, code in enumerate(aor_codes):
-                national[:, self.port_codes.index(code)] += col * table[:, j]
-        national += 1e-9
-        self.national = national / national.sum(axis=1, keepdims=True)
+                national[:, self.code_index[code]] += col * table[:, j]
+        national += 1e-12
+        self.national_cum = np.cumsum(national / national.sum(axis=1, keepdims=True), axis=1)
+        self.national_cum[:, -1] = 1.0
         self.sw_monthly = pivot.sum(axis=1).to_numpy()
 
+    # -- draws ---------------------------------------------------------------------------------
     def ports_in_aor(self, aor: str, months: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        codes, table = self.aor_ports[aor]
-        out = np.empty(len(months), dtype=object)
-        for m in np.unique(months):
-            idx = np.flatnonzero(months == m)
-            out[idx] = rng.choice(codes, size=len(idx), p=table[m])
+        codes, cum = self.aor_ports[aor]
+        out: np.ndarray = codes[draw(cum, months, rng)]
         return out
 
     def national_ports(self, months: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        out = np.empty(len(months), dtype=object)
-        for m in np.unique(months):
-            idx = np.flatnonzero(months == m)
-            out[idx] = rng.choice(self.port_codes, size=len(idx), p=self.national[m])
+        out: np.ndarray = np.array(self.codes, dtype=object)[draw(self.national_cum, months, rng)]
+        return out
+
+    def labs_for(self, orgs: np.ndarray, months: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        lookup = {o: i for i, o in enumerate(self.org_ids)}
+        rows = np.array([lookup[o] for o in orgs], dtype=np.int64) * self.months + months
+        pick = (rng.random(len(rows)) * self.lab_count[rows]).astype(np.int64)
+        out: np.ndarray = self.lab_ids[self.lab_table[rows, pick]]
         return out
 
     def complete(self, ports: np.ndarray, months: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
         """Given a port and month per load: border city, organisation, lab, corridor and destination."""
-        n = len(ports)
-        border = np.array([self.sc.ports[p].twin for p in ports], dtype=object)
-        org = np.empty(n, dtype=object)
-        lab = np.empty(n, dtype=object)
-        corridor = np.empty(n, dtype=object)
-        dest = np.empty(n, dtype=object)
-        for city in np.unique(border):
-            idx = np.flatnonzero(border == city)
-            org[idx] = rng.choice(self.world.orgs_for_city(str(city)), size=len(idx))
-        self._labs(org, months, lab, rng)
-        for code in np.unique(ports):
-            for m in np.unique(months[ports == code]):
-                idx = np.flatnonzero((ports == code) & (months == m))
-                names, table = self.port_corridors[str(code)]
-                corridor[idx] = rng.choice(names, size=len(idx), p=table[m])
-        for name in np.unique(corridor):
-            idx = np.flatnonzero(corridor == name)
-            dests, probs = self.destinations[str(name)]
-            dest[idx] = rng.choice(dests, size=len(idx), p=probs)
-        return pd.DataFrame({"org": org, "lab": lab, "border_city": border, "port": ports, "corridor": corridor,
+        port_idx = np.array([self.code_index[p] for p in ports], dtype=np.int64)
+        city_idx = self.port_city[port_idx]
+        org = np.array(self.org_ids, dtype=object)[draw(self.city_orgs, city_idx, rng)]
+        lab = self.labs_for(org, months, rng)
+        corridor_idx = draw(self.corridor_cum, port_idx * self.months + months, rng)
+        dest_choice = draw(self.dest_cum, corridor_idx, rng)
+        dest = self.dest_table[corridor_idx, dest_choice]
+        return pd.DataFrame({"org": org, "lab": lab, "border_city": np.array(self.cities, dtype=object)[city_idx],
+                             "port": ports, "corridor": np.array(self.corridor_names, dtype=object)[corridor_idx],
                              "destination": dest, "month": months})
-
-    def _labs(self, org: np.ndarray, months: np.ndarray, out: np.ndarray, rng: np.random.Generator) -> None:
-        for oid in np.unique(org):
-            labs = [self.world.labs[x] for x in self.world.orgs[str(oid)].labs]
-            for m in np.unique(months[org == oid]):
-                idx = np.flatnonzero((org == oid) & (months == m))
-                active = [lab.id for lab in labs if lab.start <= m and (lab.found < 0 or lab.found > m)] or \
-                    [lab.id for lab in labs]
-                out[idx] = rng.choice(active, size=len(idx))
 
     def mx_routes(self, months: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
         """Loads still in Mexico: a crossing they were heading for, chosen as for U.S. loads."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ from puente.simulate.config import Scenario
 from puente.simulate.places import PlaceTexts
 from puente.simulate.records import NodeRecords
 from puente.simulate.routes import RouteModel
+from puente.simulate.tables import OneOffNames, PeopleTable, VehicleTable
 from puente.simulate.world import World
 from puente.simulate.writer import TableWriter, TruthWriter
 
@@ -29,8 +30,8 @@ TRUTH = {
                                    "couriers", "straw_purchasers", "front_companies", "labs"]),
     "loads": ("loads.csv", ["load_id", "event_id", "period", "org", "lab", "border_city", "port", "corridor",
                             "destination", "form", "quantity_kg", "outcome", "seized_at", "place_id"]),
-    "flows": ("route_flows.csv", ["period", "org", "lab", "border_city", "port", "corridor", "destination",
-                                  "loads"]),
+    "flows": ("route_flows.csv", ["period", "org", "border_city", "port", "corridor", "destination", "loads"]),
+    "lab_output": ("lab_output.csv", ["period", "lab", "loads"]),
     "reports": ("seizure_reports.csv", ["file", "source_id", "event_id", "load_id", "agency", "aor",
                                         "second_report", "late_days"]),
     "shifts": ("route_shifts.csv", ["shift_id", "type", "corridor", "port", "border_city", "start_period",
@@ -61,8 +62,11 @@ class Context:
     truth: dict[str, TruthWriter]
     us: NodeRecords
     mx: NodeRecords
+    people_table: PeopleTable
     counters: dict[str, int] = field(default_factory=dict)
     checkpoints_by_sector: dict[str, list[dict]] = field(default_factory=dict)  # type: ignore[type-arg]
+    cbp_sums: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # (period, aor) -> [lb, events]
+    lab_chemicals: dict[str, set[str]] = field(default_factory=dict)  # lab id -> chemicals diverted to it
 
     def _next(self, key: str, n: int) -> np.ndarray:
         start = self.counters.get(key, 0)
@@ -97,10 +101,15 @@ def simulate(out: Path, seed: int = 7, scale: int = 20_000, progress: Callable[[
     if scale < 1000:
         raise UsageError("sim_scale_too_small", scale=scale)
     started = time.monotonic()
+    if out.exists() and not out.is_dir():
+        raise UsageError("sim_bad_out", path=str(out), error="not a directory")
     if out.exists():
         for sub in ("us", "mx", "truth"):
             shutil.rmtree(out / sub, ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError("sim_bad_out", path=str(out), error=exc.strerror or str(exc)) from None
     sc = Scenario()
     # one random stream per component, so each part is reproducible on its own
     streams = np.random.SeedSequence(seed).spawn(8)
@@ -116,17 +125,22 @@ def simulate(out: Path, seed: int = 7, scale: int = 20_000, progress: Callable[[
              "mx_vehicles": files.MX_VEHICLES, "mx_orgs": files.MX_ORGS, "mx_links": files.MX_LINKS}
     writers = {key: TableWriter(out, spec, writer_rng, corrupt, truth["corrupted"]) for key, spec in specs.items()}
     rec_rng = np.random.default_rng(streams[3])
-    us = NodeRecords("US", world, rec_rng, writers["us_persons"], writers["us_vehicles"], writers["us_orgs"],
-                     writers["us_links"], truth["identities"])
-    mx = NodeRecords("MX", world, rec_rng, writers["mx_persons"], writers["mx_vehicles"], writers["mx_orgs"],
-                     writers["mx_links"], truth["identities"])
-    ctx = Context(out, seed, scale, sc, rng, world, RouteModel(sc, world), PlaceTexts(sc), writers, truth, us, mx)
+    people, vehicles, oneoff = PeopleTable(world), VehicleTable(world, rec_rng), OneOffNames(world)
+    nodes = {}
+    for country in ("US", "MX"):
+        low = country.lower()
+        nodes[country] = NodeRecords(country, world, rec_rng, people, vehicles, oneoff, {
+            "person": writers[f"{low}_persons"], "vehicle": writers[f"{low}_vehicles"],
+            "organization": writers[f"{low}_orgs"], "link": writers[f"{low}_links"]}, truth["identities"])
+    us, mx = nodes["US"], nodes["MX"]
+    ctx = Context(out, seed, scale, sc, rng, world, RouteModel(sc, world), PlaceTexts(sc), writers, truth, us, mx,
+                  people)
     for cp in sc.p["checkpoints"]:
         ctx.checkpoints_by_sector.setdefault(cp["sector"], []).append(cp)
 
-    from puente.simulate import drugs, firearms, precursors
+    from puente.simulate import cbp, drugs, firearms, precursors
 
-    steps = [("cbp", drugs.cbp_seizures), ("interior", drugs.interior_seizures), ("mexico", drugs.mx_seizures),
+    steps = [("cbp", cbp.cbp_seizures), ("interior", drugs.interior_seizures), ("mexico", drugs.mx_seizures),
              ("precursors", precursors.shipments), ("labs", precursors.lab_sites), ("firearms", firearms.traces),
              ("investigations", precursors.investigations)]
     for name, step in steps:
@@ -184,26 +198,31 @@ def _write_world_truth(ctx: Context) -> None:
             "lat": lab.lat, "lon": lab.lon, "lab_kind": lab.kind, "mark": lab.mark,
             "capacity_kg_month": lab.capacity, "start_period": sc.periods[lab.start],
             "found_period": sc.periods[lab.found] if lab.found >= 0 else "",
-            "record_source_id": getattr(lab, "record", "")})
+            "record_source_id": lab.record})
     # calibration: the real series beside what was written
-    from puente.simulate.drugs import cbp_counts
-
-    cbp = sc.cbp_fentanyl.assign(events=cbp_counts(ctx))
-    real = cbp.groupby(["period", "aor"], as_index=False).agg(real_pounds=("pounds", "sum"), events=("events", "sum"))
-    ctx.truth["calibration"].write(real.assign(simulated_pounds=real["real_pounds"]))
+    real = sc.cbp_fentanyl.groupby(["period", "aor"], as_index=False).agg(real_pounds=("pounds", "sum"))
+    sums = [ctx.cbp_sums.get((p, a), [0.0, 0]) for p, a in zip(real["period"], real["aor"])]
+    ctx.truth["calibration"].write(real.assign(simulated_pounds=[round(s[0], 4) for s in sums],
+                                               events=[int(s[1]) for s in sums]))
 
 
 def _write_flows(ctx: Context) -> None:
-    """All loads of the period, seized or not: seized loads / interdiction rate, routed like the seized ones."""
+    """All loads of the period, seized or not (seized loads ÷ interdiction rate), routed like the seized
+    ones: counts per (period, route) and per (period, lab), accumulated over chunks (bounded memory)."""
     sc, rng = ctx.sc, np.random.default_rng(np.random.SeedSequence([ctx.seed, 99]))
-    seized = ctx.counters.get("load", 0)
-    total = int(round(seized / sc.rate("interdiction")))
+    total = round(ctx.counters.get("load", 0) / sc.rate("interdiction"))
     weights = ctx.routes.sw_monthly / ctx.routes.sw_monthly.sum()
+    route_keys = ["period", "org", "border_city", "port", "corridor", "destination"]
+    flows: pd.Series | None = None
+    labs: pd.Series | None = None
     for start in range(0, total, 200_000):
         n = min(200_000, total - start)
-        months = rng.choice(len(weights), size=n, p=weights)
-        routes = ctx.routes.mx_routes(months, rng)
+        routes = ctx.routes.mx_routes(rng.choice(len(weights), size=n, p=weights), rng)
         routes["period"] = np.array(sc.periods)[routes["month"].to_numpy()]
-        flows = routes.groupby(["period", "org", "lab", "border_city", "port", "corridor", "destination"],
-                               as_index=False).size().rename(columns={"size": "loads"})
-        ctx.truth["flows"].write(flows)
+        chunk = routes.groupby(route_keys).size()
+        flows = chunk if flows is None else flows.add(chunk, fill_value=0)
+        lab_chunk = routes.groupby(["period", "lab"]).size()
+        labs = lab_chunk if labs is None else labs.add(lab_chunk, fill_value=0)
+    if flows is not None and labs is not None:
+        ctx.truth["flows"].write(flows.astype(np.int64).rename("loads").reset_index())
+        ctx.truth["lab_output"].write(labs.astype(np.int64).rename("loads").reset_index())

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from puente.simulate.config import Scenario
+from puente.simulate.config import Scenario, groups
 
 _VIN_CHARS = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"))
 _WMI = {"NISSAN": "3N1", "TOYOTA": "5TF", "HONDA": "2HG", "FORD": "1FT", "CHEVROLET": "1GC", "DODGE": "1C6",
@@ -87,6 +87,7 @@ class Lab:
     start: int  # month index when it starts producing
     found: int  # month index when it is dismantled, -1 if never
     mark: str = ""  # the logo/lot mark its packages carry (seizures' batch field)
+    record: str = ""  # the source_id of its lab_site record, once found
 
 
 @dataclass
@@ -116,7 +117,7 @@ class World:
         self._build()
 
     def n(self, key: str) -> int:
-        return max(1, int(round(self.sc.p["entities"][key] * self.factor)))
+        return max(1, round(float(self.sc.p["entities"][key]) * self.factor))
 
     # -- people ----------------------------------------------------------------------------
     def _person(self, org: str, role: str, nationality: str, state: str = "") -> Person:
@@ -210,10 +211,13 @@ class World:
         self.companies[cid] = company
         return company
 
-    def _ffl(self) -> Company:
-        rng, names = self.rng, self.sc.names
+    def _ffl_state(self) -> str:
         states, probs = zip(*self.sc.p["ffl_states"].items())
-        state = str(rng.choice(states, p=np.array(probs) / sum(probs)))
+        return str(self.rng.choice(states, p=np.array(probs) / sum(probs)))
+
+    def _ffl(self, state: str = "") -> Company:
+        rng, names = self.rng, self.sc.names
+        state = state or self._ffl_state()
         cities = self.sc.cities[self.sc.cities["state"] == state].index.tolist()
         city = str(rng.choice(cities))
         name = f"{rng.choice(names['ffl_names'])} {rng.choice(names['ffl_words'])}"
@@ -269,7 +273,8 @@ class World:
             lts = [self._person(oid, "lieutenant", "MX", state).id for _ in range(self.n("lieutenants_per_org"))]
             couriers = [self._person(oid, "courier", "MX" if rng.random() < 0.6 else "US", state).id
                         for _ in range(self.n("couriers_per_org"))]
-            straw = [self._person(oid, "straw", "US").id for _ in range(self.n("straw_purchasers_per_org"))]
+            straw = [self._person(oid, "straw", "US", self._ffl_state()).id
+                     for _ in range(self.n("straw_purchasers_per_org"))]
             owners = [leader.id, *lts]
             fronts = [self._mx_company(oid, "front", str(rng.choice(owners))).id
                       for _ in range(self.n("front_companies_per_org"))]
@@ -282,8 +287,21 @@ class World:
         self.importers = [self._mx_company("", "importer").id for _ in range(self.n("legit_importers"))]
         self.exporters = [self._exporter().id for _ in range(self.n("exporters"))]
         self.ffls = [self._ffl().id for _ in range(self.n("ffls"))]
+        for state in {p.state for p in self.people.values() if p.role == "straw"}:  # a dealer near every buyer
+            if not any(self.companies[f].place.endswith(state) for f in self.ffls):
+                self.ffls.append(self._ffl(state).id)
+        self.ffls_by_state: dict[str, list[str]] = {}
+        for f in self.ffls:
+            self.ffls_by_state.setdefault(self.companies[f].place[-2:], []).append(f)
 
     # -- lookups ------------------------------------------------------------------------------
+    def pick(self, orgs: np.ndarray, attr: str, rng: np.random.Generator) -> np.ndarray:
+        """For each organisation id, one of its members/assets (``couriers``, ``vehicles``, ``straw``...)."""
+        out = np.empty(len(orgs), dtype=object)
+        for oid, idx in groups(orgs):
+            out[idx] = rng.choice(np.array(getattr(self.orgs[oid], attr), dtype=object), len(idx))
+        return out
+
     def orgs_for_city(self, city: str) -> list[str]:
         found = [o.id for o in self.orgs.values() if city in o.plazas]
         return found or list(self.orgs)

@@ -11,9 +11,12 @@ ingest must quarantine.
 from __future__ import annotations
 
 import csv
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,36 +58,59 @@ class FileSpec:
     def columns(self) -> list[str]:
         return self.fields + list(self.extra)
 
-    def date_text(self, y: int, m: int, d: int) -> str:
-        return f"{d:02d}/{m:02d}/{y:04d}" if self.country == "MX" else f"{m:02d}/{d:02d}/{y:04d}"
+
+_EPOCH = np.datetime64("1940-01-01")
+_DAYS = 36_525  # 1940-01-01 .. 2039-12-31
 
 
-def format_dates(values: Any, country: str) -> np.ndarray:
-    series = pd.Series(pd.to_datetime(values))
-    fmt = "%d/%m/%Y" if country == "MX" else "%m/%d/%Y"
-    return series.dt.strftime(fmt).fillna("").to_numpy(dtype=object)
+@lru_cache(maxsize=4)
+def _date_strings(country: str) -> np.ndarray:
+    """Every date 1940-2039 written once in the country's convention; formatting is then a lookup."""
+    days = _EPOCH + np.arange(_DAYS)
+    years = days.astype("datetime64[Y]").astype(int) + 1970
+    months = days.astype("datetime64[M]").astype(int) % 12 + 1
+    mdays = (days - days.astype("datetime64[M]")).astype(int) + 1
+    if country == "MX":
+        text = [f"{d:02d}/{m:02d}/{y:04d}" for y, m, d in zip(years, months, mdays)]
+    elif country == "US":
+        text = [f"{m:02d}/{d:02d}/{y:04d}" for y, m, d in zip(years, months, mdays)]
+    else:
+        text = [f"{y:04d}-{m:02d}-{d:02d}" for y, m, d in zip(years, months, mdays)]
+    return np.array([*text, ""], dtype=object)
+
+
+def format_dates(values: Any, country: str, iso: bool = False) -> np.ndarray:
+    arr = np.asarray(values).astype("datetime64[D]")
+    offsets = (arr - _EPOCH).astype(np.int64)
+    bad = np.isnat(arr) | (offsets < 0) | (offsets >= _DAYS)
+    offsets = np.where(bad, _DAYS, offsets)
+    return _date_strings("ISO" if iso else country)[offsets]
 
 
 def format_numbers(values: Any, decimals: int, country: str) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
-    out = np.empty(len(arr), dtype=object)
-    comma = country == "MX"
-    for i, v in enumerate(arr):
-        if v != v:
-            out[i] = ""
-            continue
-        text = f"{v:.{decimals}f}"
-        if "." in text:
-            text = text.rstrip("0").rstrip(".")
-        out[i] = text.replace(".", ",") if comma else text
+    arr = np.round(np.asarray(values, dtype=float), decimals)
+    text = np.char.mod(f"%.{decimals}f", arr)
+    if decimals:
+        text = np.char.rstrip(np.char.rstrip(text, "0"), ".")
+    if country == "MX":
+        text = np.char.replace(text, ".", ",")
+    out = np.array(text.tolist(), dtype=object)  # plain str: the csv module writes them fastest
+    out[np.isnan(arr)] = ""
     return out
+
+
+def _texts(values: Any) -> np.ndarray:
+    """Cells as plain Python strings, missing values as ''."""
+    arr = np.array(values, dtype=object)
+    arr[pd.isna(arr)] = ""
+    return arr
 
 
 class TableWriter:
     """One agency file, written chunk by chunk."""
 
     def __init__(self, out: Path, spec: FileSpec, rng: np.random.Generator, corrupt_per_10k: float,
-                 corrupted: "TruthWriter") -> None:
+                 corrupted: TruthWriter) -> None:
         self.spec = spec
         self.path = out / spec.path
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,40 +137,38 @@ class TableWriter:
                 decimals = self.spec.decimals.get(name, 0 if ftype == "integer" else 3)
                 cols.append(format_numbers(values, decimals, self.spec.country))
             else:
-                arr = np.asarray(values, dtype=object)
-                cols.append(np.where(pd.isna(arr), "", arr).astype(str))
+                cols.append(_texts(values))
         return cols
 
     def write(self, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
         cols = self._cells(frame)
-        rows = [list(r) for r in zip(*cols)]
-        n = len(rows)
+        n = len(frame)
         k = int(self.rng.binomial(n, self.corrupt_rate)) if self.spec.corruptions else 0
         if self.spec.corruptions and self.corrupted_count == 0 and k == 0:
             k = 1  # every file with corruptions gets at least one, in its first chunk
-        positions = set(self.rng.choice(n, size=min(k, n), replace=False).tolist()) if k else set()
-        out: list[list[str]] = []
+        positions = np.sort(self.rng.choice(n, size=min(k, n), replace=False)) if k else np.array([], dtype=int)
         names = self.spec.columns()
-        for i, row in enumerate(rows):
-            out.append(row)
-            if i in positions:
-                values = dict(zip(names, row))
-                if "source_id" in values and values["source_id"]:
-                    values["source_id"] = values["source_id"] + "-X"
-                reason, fname, fn = self.spec.corruptions[int(self.rng.integers(len(self.spec.corruptions)))]
-                fn(values, self.spec)
-                bad = [values[c] for c in names]
-                if reason == "wrong_column_count":
-                    bad = bad[:-2]
-                out.append(bad)
-                self.corrupted.add({"file": self.spec.path, "row": self.line + len(out), "kind": self.spec.kind,
-                                    "reason": reason, "field": fname, "source_id": values.get("source_id", "")})
-                self.corrupted_count += 1
-        self.csv.writerows(out)
-        self.line += len(out)
-        self.rows += len(out)
+        start = 0
+        for pos in positions.tolist():
+            self.csv.writerows(zip(*(c[start : pos + 1] for c in cols)))
+            self.line += pos + 1 - start
+            start = pos + 1
+            values = {name: str(c[pos]) for name, c in zip(names, cols)}
+            if values.get("source_id"):
+                values["source_id"] += "-X"
+            reason, fname, fn = self.spec.corruptions[int(self.rng.integers(len(self.spec.corruptions)))]
+            fn(values, self.spec)
+            bad = [values[c] for c in names]
+            self.csv.writerow(bad[:-2] if reason == "wrong_column_count" else bad)
+            self.line += 1
+            self.corrupted.add({"file": self.spec.path, "row": self.line, "kind": self.spec.kind, "reason": reason,
+                                "field": fname, "source_id": values.get("source_id", "")})
+            self.corrupted_count += 1
+        self.csv.writerows(zip(*(c[start:] for c in cols)))
+        self.line += n - start
+        self.rows += n + len(positions)
 
     def close(self) -> None:
         self.handle.close()
@@ -173,12 +197,11 @@ class TruthWriter:
         for c in self.columns:
             values = frame[c].to_numpy() if c in frame else np.full(len(frame), "", dtype=object)
             if np.issubdtype(np.asarray(values).dtype, np.datetime64):
-                values = pd.Series(pd.to_datetime(values)).dt.strftime("%Y-%m-%d").fillna("").to_numpy()
+                values = format_dates(values, "ISO", iso=True)
             elif np.asarray(values).dtype.kind == "f":
-                values = np.array([_plain(v) for v in values], dtype=object)
+                values = format_numbers(values, 6, "US")
             else:
-                arr = np.asarray(values, dtype=object)
-                values = np.where(pd.isna(arr), "", arr)
+                values = _texts(values)
             cols.append(values)
         self.csv.writerows(zip(*cols))
         self.rows += len(frame)
@@ -191,7 +214,7 @@ def _plain(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        if value != value:
+        if math.isnan(value):
             return ""
         return f"{value:.6f}".rstrip("0").rstrip(".")
     return str(value)

@@ -8,8 +8,9 @@ tables) is derived from the model and versioned by :mod:`puente.store.migrations
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Self
 
 import pyarrow as pa
 
@@ -57,7 +58,7 @@ class Store(ABC):
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
             marks = ", ".join("?" for _ in chunk)
-            rows = self.query(f"SELECT id, content_hash FROM {table} WHERE id IN ({marks})", chunk)  # noqa: S608
+            rows = self.query(f"SELECT id, content_hash FROM {table} WHERE id IN ({marks})", chunk)
             out.update({r[0]: r[1] for r in rows})
         return out
 
@@ -65,13 +66,13 @@ class Store(ABC):
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
             marks = ", ".join("?" for _ in chunk)
-            self.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk)  # noqa: S608
+            self.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk)
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = self.query(sql, params)
         return rows[0][0] if rows else None
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

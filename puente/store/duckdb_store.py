@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -13,19 +14,27 @@ from puente.errors import StoreError
 from puente.store.base import Store
 
 
+def duckdb_path(url: str) -> str:
+    """``duckdb:///abs/file.duckdb`` (or ``duckdb:////abs/...``) -> "/abs/file.duckdb";
+    ``duckdb://relative.duckdb`` -> "relative.duckdb"; ``duckdb:///:memory:`` -> ":memory:"."""
+    path = url[len("duckdb://") :]
+    if path.lstrip("/") == ":memory:" or not path:
+        return ":memory:"
+    return "/" + path.lstrip("/") if path.startswith("/") else path
+
+
 class DuckDBStore(Store):
     dialect = "duckdb"
 
     def __init__(self, url: str) -> None:
         self.url = url
-        path = url[len("duckdb://") :]
-        if path.startswith("/") and not path.startswith("//"):
-            path = path  # duckdb:///abs/path -> "/abs/path"
-        target = path.lstrip("/") if path in ("/:memory:", ":memory:") else path
-        if target not in (":memory:",):
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        self.path = duckdb_path(url)
         try:
-            self.con = duckdb.connect(target)
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self.con = duckdb.connect(self.path)
+        except OSError as exc:
+            raise StoreError("store_open_failed", url=url, error=exc.strerror or str(exc)) from None
         except duckdb.Error as exc:
             raise StoreError("store_open_failed", url=url, error=str(exc).splitlines()[0]) from None
         self._depth = 0
@@ -45,7 +54,7 @@ class DuckDBStore(Store):
         self.con.register("_puente_incoming", data)
         try:
             cols = ", ".join(f'"{c}"' for c in data.column_names)
-            self.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _puente_incoming")  # noqa: S608
+            self.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _puente_incoming")
         finally:
             self.con.unregister("_puente_incoming")
 
@@ -56,7 +65,7 @@ class DuckDBStore(Store):
         self.con.register("_puente_ids", pa.table({"id": pa.array(ids, pa.string())}))
         try:
             rows = self.query(
-                f"SELECT t.id, t.content_hash FROM {table} t JOIN _puente_ids USING (id)"  # noqa: S608
+                f"SELECT t.id, t.content_hash FROM {table} t JOIN _puente_ids USING (id)"
             )
         finally:
             self.con.unregister("_puente_ids")
@@ -67,7 +76,7 @@ class DuckDBStore(Store):
             return
         self.con.register("_puente_ids", pa.table({"id": pa.array(ids, pa.string())}))
         try:
-            self.con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM _puente_ids)")  # noqa: S608
+            self.con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM _puente_ids)")
         finally:
             self.con.unregister("_puente_ids")
 

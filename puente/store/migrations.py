@@ -10,7 +10,7 @@ migrations with :func:`register`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from puente.model import load_model
 from puente.store.base import Store

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import psycopg
 import pyarrow as pa
@@ -12,8 +13,10 @@ import pyarrow as pa
 from puente.errors import StoreError
 from puente.store.base import Store
 
+# psycopg's type names (pg_type.typname) -> Arrow types
 _ARROW_TYPES = {
-    "text": pa.string(), "varchar": pa.string(), "character varying": pa.string(), "bigint": pa.int64(),
+    "text": pa.string(), "varchar": pa.string(), "bpchar": pa.string(), "name": pa.string(),
+    "character varying": pa.string(), "bigint": pa.int64(),
     "integer": pa.int32(), "double precision": pa.float64(), "date": pa.date32(),
     "timestamp without time zone": pa.timestamp("us"), "timestamp with time zone": pa.timestamp("us", tz="UTC"),
     "boolean": pa.bool_(), "bytea": pa.binary(), "numeric": pa.float64(),
@@ -52,12 +55,13 @@ class PostgresStore(Store):
         types = []
         for d in cur.description or []:
             type_info = psycopg.postgres.types.get(d.type_code)
-            types.append(_ARROW_TYPES.get(type_info.name if type_info else "text", pa.string()))
-        columns = list(zip(*rows)) if rows else [[] for _ in names]
+            types.append(_ARROW_TYPES.get(type_info.name) if type_info else None)  # None: let Arrow infer
+        columns: list[list[Any]] = [list(c) for c in zip(*rows)] if rows else [[] for _ in names]
         arrays = []
         for values, typ in zip(columns, types):
-            values = [float(v) if typ == pa.float64() and v is not None else v for v in values]
-            arrays.append(pa.array(list(values), type=typ))
+            if typ is not None and pa.types.is_floating(typ):
+                values = [float(v) if v is not None else v for v in values]
+            arrays.append(pa.array(values, type=typ))
         return pa.Table.from_arrays(arrays, names=names)
 
     def insert_arrow(self, table: str, data: pa.Table) -> None:
@@ -67,6 +71,16 @@ class PostgresStore(Store):
         with self.con.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
             for row in data.to_pylist():
                 copy.write_row([_copy_value(v) for v in row.values()])
+
+    def existing_hashes(self, table: str, ids: list[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        cur = self.con.execute(f"SELECT id, content_hash FROM {table} WHERE id = ANY(%s)", [ids])
+        return {r[0]: r[1] for r in cur.fetchall()}
+
+    def delete_ids(self, table: str, ids: list[str]) -> None:
+        if ids:
+            self.con.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -30,7 +30,7 @@ def summarize(store: Store) -> list[KindSummary]:
             f"MIN({date})" if date else "NULL", f"MAX({date})" if date else "NULL",
             f"COUNT({geo}_text)" if geo else "0", f"COUNT({geo}_id)" if geo else "0",
         ]
-        rows = store.query(f"SELECT {', '.join(select)} FROM {kind.table} GROUP BY owner_node ORDER BY owner_node")  # noqa: S608
+        rows = store.query(f"SELECT {', '.join(select)} FROM {kind.table} GROUP BY owner_node ORDER BY owner_node")
         for owner, count, first, last, places, resolved in rows:
             out.append(KindSummary(kind.name, owner, count, first, last, places, resolved))
     return out

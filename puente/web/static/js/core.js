@@ -87,8 +87,11 @@ P.route = () => {
   el.className = "page" + (P.pages[page].full ? " full" : "");
   el.innerHTML = "";
   P.current = P.pages[page];
+  P.gen = (P.gen || 0) + 1;
   P.current.render(el, rest.map(decodeURIComponent).join("/"));
 };
+// True once the user has left the page a render started on (its awaits must stop touching the DOM).
+P.staleSince = (gen) => gen !== P.gen;
 P.table = (cols, rows, onClick) => {
   const head = "<tr>" + cols.map((c) => `<th class="${c.num ? "num" : ""}">${P.esc(c.label)}</th>`).join("") + "</tr>";
   const body = rows.map((r, i) => `<tr class="${onClick ? "click" : ""}" data-i="${i}">` +

@@ -3,14 +3,17 @@
   let cy = null;
   const colors = {person: "#0f766e", organization: "#6366f1", vehicle: "#0ea5e9", seizure: "#dc2626", firearm_trace: "#92400e", precursor_shipment: "#f59e0b", lab_site: "#ea580c"};
   const render = async (el, id) => {
+    const gen = P.gen;
     el.innerHTML = `<div class="card"><div class="toolbar"><div style="flex:1"><label>${P.t("entity_pick")}</label><input id="e-id" style="width:100%" value="${P.esc(id || "")}"></div>
       <button class="primary" id="e-open">${P.t("open")}</button></div></div><div id="e-body"></div>`;
     document.getElementById("e-open").addEventListener("click", () => { location.hash = "#/entity/" + encodeURIComponent(document.getElementById("e-id").value.trim()); });
     if (!id) return;
     let data;
     try { data = await P.api("/api/v1/entities/" + encodeURIComponent(id)); } catch (e) {
-      document.getElementById("e-body").innerHTML = `<div class="card empty">${P.esc(e.message)}</div>`; return;
+      if (!P.staleSince(gen)) document.getElementById("e-body").innerHTML = `<div class="card empty">${P.esc(e.message)}</div>`;
+      return;
     }
+    if (P.staleSince(gen)) return;
     const rec = data.record, kind = data.kind, kinfo = P.model.kinds[kind];
     const node = data.nodes.find((n) => n.id === id);
     const rows = Object.entries(rec).filter(([k, v]) => v !== null && v !== "" && !/_(h3|lat|lon|id)$/.test(k));

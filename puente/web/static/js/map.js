@@ -1,7 +1,8 @@
 // Map page: seizures, labs, ports of entry, corridors and municipal seats over vendored state shapes,
 // with filters, a time slider and the list of records in view.
 (function () {
-  let map = null, layers = {}, months = [], state = {drug: "", country: "", admin1: "", q: "", win: 6, idx: null, playing: null};
+  let map = null, layers = {}, months = [], state = {drug: "", country: "", admin1: "", q: "", win: 6, idx: null, playing: null,
+    on: {seizures: true, labs: true, corridors: true, ports: true, municipalities: false, hotspots: false, alerts: false}};
   const basemap = {};
   const loadShapes = async () => {
     if (basemap.ready) return basemap;
@@ -30,12 +31,16 @@
     `<a href="#/entity/${encodeURIComponent(p.id)}">${P.t("open_entity")}</a>`;
 
   const draw = async () => {
+    if (!map) return;
+    const gen = P.gen, mine = (state.seq = (state.seq || 0) + 1);
+    const stale = () => P.staleSince(gen) || mine !== state.seq;
     const f = filters();
     document.getElementById("win-label").textContent = windowRange().label || "";
     const tasks = [];
     const on = (name) => document.getElementById("lyr-" + name).checked;
     Object.values(layers).forEach((l) => l.clearLayers());
     if (on("seizures")) tasks.push(P.api("/api/v1/records/seizure", {...f, format: "geojson", per_page: 5000}).then((fc) => {
+      if (stale()) return;
       const feats = fc.features.filter((x) => x.geometry);
       feats.sort((a, b) => (b.properties.quantity_kg || 0) - (a.properties.quantity_kg || 0));
       feats.forEach((x) => {
@@ -60,6 +65,7 @@
       });
     }));
     if (on("labs")) tasks.push(P.api("/api/v1/records/lab_site", {country: f.country, admin1: f.admin1, q: f.q, date_from: f.date_from, date_to: f.date_to, format: "geojson", per_page: 5000}).then((fc) => {
+      if (stale()) return;
       fc.features.filter((x) => x.geometry).forEach((x) => {
         const p = x.properties, [lon, lat] = x.geometry.coordinates;
         L.marker([lat, lon], {icon: L.divIcon({className: "", html: `<div style="width:14px;height:14px;background:#f59e0b;border:2px solid #7c2d12;transform:rotate(45deg)"></div>`})})
@@ -68,19 +74,37 @@
       });
     }).catch(() => {}));
     if (on("corridors")) tasks.push(P.api("/api/v1/map/flows", {drug: f.drug, date_from: f.date_from, date_to: f.date_to}).then((flows) => {
+      if (stale()) return;
       const max = Math.max(1, ...flows.map((x) => x.kg));
       flows.forEach((x) => L.polyline([[x.port_lat, x.port_lon], [x.lat, x.lon]], {color: "#0f766e", weight: 1.5 + 9 * x.kg / max, opacity: .55})
         .bindTooltip(`${P.esc(x.port)} → ${P.esc(x.place)}: ${P.num(x.kg, 1)} kg (${x.records})`).addTo(layers.corridors));
     }));
-    if (on("ports")) tasks.push(P.api("/api/v1/map/ports", {}, {purpose: false}).then((ports) => ports.forEach((p) =>
+    if (on("ports")) tasks.push(P.api("/api/v1/map/ports", {}, {purpose: false}).then((ports) => !stale() && ports.forEach((p) =>
       L.marker([p.lat, p.lon], {icon: L.divIcon({className: "", html: '<div style="width:9px;height:9px;background:#0b1f33;border:2px solid #fff;box-shadow:0 0 0 1px #0b1f33"></div>'})})
         .bindTooltip(`${P.t("port")}: ${P.esc(p.name)}${p.twin ? " ↔ " + P.esc(p.twin) : ""}`).addTo(layers.ports))));
-    if (on("municipalities")) tasks.push(P.api("/api/v1/map/municipalities", {}, {purpose: false}).then((ms) => ms.forEach((m) =>
+    if (on("municipalities")) tasks.push(P.api("/api/v1/map/municipalities", {}, {purpose: false}).then((ms) => !stale() && ms.forEach((m) =>
       L.circleMarker([m.lat, m.lon], {radius: 1.5, color: "#94a3b8", weight: 0, fillOpacity: .7}).bindTooltip(`${P.esc(m.name)}, ${P.esc(m.admin1)}`).addTo(layers.municipalities))));
+    const purposeOk = P.purpose().length >= 5;
+    if (on("hotspots") && purposeOk) tasks.push(P.api("/api/v1/analytics/hotspots", {limit: 1}).then((res) => {
+      if (stale()) return;
+      const cells = (res.geojson.cells || {features: []});
+      L.geoJSON(cells, {filter: (f) => f.properties.hotspot === "hot" || f.properties.hotspot === true || (f.properties.gi_z || 0) > 1.96,
+        style: (f) => ({color: "#b91c1c", weight: .5, fillColor: "#ef4444", fillOpacity: Math.min(.75, .15 + (f.properties.gi_z || 0) / 10)})})
+        .bindTooltip((l) => `${P.t("hotspots")}: z = ${P.num(l.feature.properties.gi_z, 2)} · ${P.num(l.feature.properties.events)} ${P.t("events")} · ${P.num(l.feature.properties.kg)} kg`)
+        .addTo(layers.hotspots);
+    }));
+    if (on("alerts") && purposeOk) tasks.push(P.api("/api/v1/analytics/alerts", {limit: 500}).then((res) => {
+      if (stale()) return;
+      (res.tables.alerts ? res.tables.alerts.rows : []).filter((a) => a.lat != null && (!f.date_to || !a.end || (a.end >= (f.date_from || "") && a.start <= f.date_to))).forEach((a) =>
+        L.marker([a.lat, a.lon], {icon: L.divIcon({className: "", html: '<div style="width:18px;height:18px;border-radius:50%;background:#fbbf24;border:2px solid #b45309;color:#7c2d12;font:bold 12px/14px system-ui;text-align:center">!</div>'})})
+          .bindPopup(`<b>${P.t("alerts")}</b>: ${P.esc(a.name)}, ${P.esc(a.admin1)}<br>${P.esc(a.start)} → ${P.esc(a.end)}<br>${P.num(a.count)} ${P.t("events")} (${P.t("expected")} ${P.num(a.expected, 1)})`)
+          .addTo(layers.alerts));
+    }));
     await Promise.allSettled(tasks);
   };
 
   const render = async (el) => {
+    const gen = P.gen;
     el.innerHTML = `<div class="mapwrap">
       <div class="filters">
         <h3 class="small muted">${P.t("filters")}</h3>
@@ -96,8 +120,8 @@
           <label><input type="checkbox" id="lyr-corridors" checked> ${P.t("corridors")}</label>
           <label><input type="checkbox" id="lyr-ports" checked> ${P.t("ports")}</label>
           <label><input type="checkbox" id="lyr-municipalities"> ${P.t("municipalities")}</label>
-          <label class="muted"><input type="checkbox" id="lyr-hotspots" disabled> ${P.t("hotspots")} <span class="small">(${P.t("not_installed")})</span></label>
-          <label class="muted"><input type="checkbox" id="lyr-alerts" disabled> ${P.t("alerts")} <span class="small">(${P.t("not_installed")})</span></label>
+          <label><input type="checkbox" id="lyr-hotspots"> ${P.t("hotspots")} <span class="small muted">(${P.t("needs_purpose")})</span></label>
+          <label><input type="checkbox" id="lyr-alerts"> ${P.t("alerts")} <span class="small muted">(${P.t("needs_purpose")})</span></label>
         </div>
         <div class="legend" style="margin-top:14px">${["fentanyl", "methamphetamine", "cocaine", "heroin", "marijuana", "other"].map((d) => `<div><span class="swatch" style="background:${P.drugColor(d)}"></span> ${P.esc(P.term("drugs", d))}</div>`).join("")}</div>
       </div>
@@ -112,14 +136,16 @@
     map = L.map("map", {zoomControl: true, attributionControl: true, preferCanvas: true}).setView([27.5, -104], 5);
     map.attributionControl.setPrefix("Leaflet · Natural Earth · U.S. Census · INEGI");
     const shapes = await loadShapes();
+    if (P.staleSince(gen)) return;
     L.geoJSON(shapes.world, {style: {color: "#b8c4d0", weight: .6, fillColor: "#eef2f5", fillOpacity: 1}, interactive: false}).addTo(map);
     L.geoJSON(shapes.us, {style: {color: "#94a3b8", weight: .8, fillColor: "#ffffff", fillOpacity: 1}}).bindTooltip((l) => l.feature.properties.name, {sticky: true}).addTo(map);
     L.geoJSON(shapes.mx, {style: {color: "#94a3b8", weight: .8, fillColor: "#fbfaf5", fillOpacity: 1}}).bindTooltip((l) => l.feature.properties.name || "", {sticky: true}).addTo(map);
-    ["corridors", "municipalities", "seizures", "labs", "ports"].forEach((n) => { layers[n] = L.layerGroup().addTo(map); });
+    ["hotspots", "corridors", "municipalities", "seizures", "labs", "ports", "alerts"].forEach((n) => { layers[n] = L.layerGroup().addTo(map); });
     const states = [...shapes.us.features.map((f) => f.properties.name), ...shapes.mx.features.map((f) => f.properties.name).filter(Boolean)].sort();
     document.getElementById("f-admin1").innerHTML += states.map((s) => `<option>${P.esc(s)}</option>`).join("");
     ["drug", "country", "admin1", "q"].forEach((k) => { document.getElementById("f-" + k).value = state[k]; });
     const monthly = await P.api("/api/v1/stats/monthly", {kind: "seizure"}).catch(() => []);
+    if (P.staleSince(gen)) return;
     months = [...new Set(monthly.map((r) => r.key).filter(Boolean))].sort();
     const slider = document.getElementById("t-slider");
     slider.max = Math.max(0, months.length - 1);
@@ -143,7 +169,11 @@
       ["drug", "country", "admin1", "q"].forEach((k) => { document.getElementById("f-" + k).value = ""; });
       document.getElementById("t-win").value = "1200"; slider.value = state.idx; draw();
     });
-    document.querySelectorAll(".layers input").forEach((c) => c.addEventListener("change", draw));
+    document.querySelectorAll(".layers input").forEach((c) => {
+      const name = c.id.slice(4);
+      c.checked = !!state.on[name];
+      c.addEventListener("change", () => { state.on[name] = c.checked; draw(); });
+    });
     await draw();
   };
   P.pages.map = {full: true, render, leave: () => { if (state.playing) { clearInterval(state.playing); state.playing = null; } if (map) { map.remove(); map = null; } }};

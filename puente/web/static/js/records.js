@@ -2,6 +2,7 @@
 (function () {
   const st = {kind: "seizure", q: "", page: 1, per_page: 50};
   const render = async (el) => {
+    const gen = P.gen;
     const kinds = Object.keys(P.model.kinds);
     el.innerHTML = `<div class="card"><div class="toolbar">
       <div><label>${P.t("kind")}</label><select id="r-kind">${kinds.map((k) => `<option value="${k}">${P.esc(P.kindLabel(k))}</option>`).join("")}</select></div>
@@ -19,6 +20,7 @@
       const kind = P.model.kinds[st.kind];
       $("x-geojson").disabled = !kind.geometry;
       const data = await P.api("/api/v1/records/" + st.kind, {q: st.q, page: st.page, per_page: st.per_page});
+      if (P.staleSince(gen)) return;
       const shown = Object.keys(kind.fields).filter((f) => data.items.length && Object.keys(data.items[0]).some((c) => c === f || c === f + "_name")).slice(0, 9);
       const cols = [{label: P.t("owner"), value: (r) => r.owner_node}, ...shown.map((f) => ({label: P.fieldLabel(st.kind, f),
         num: ["number", "integer"].includes(kind.fields[f].type),

@@ -1,0 +1,154 @@
+"""Score the analytics against the simulator's ground truth (``DIR/truth/``, docs/simulator.md).
+
+Every function returns the measured numbers (not pass/fail); tests and bench/analyze_truth.py set the bars.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from puente.analyze import corridors, networks, precursors
+from puente.engine import Engine
+from puente.geo.gazetteer import load_gazetteer
+
+
+def _truth(sim: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(sim / "truth" / name, dtype=str, keep_default_na=False)
+
+
+@lru_cache(maxsize=1)
+def _port_codes() -> dict[str, str]:
+    return {p.name: p.id[4:] for p in load_gazetteer().places.values() if p.kind == "port" and p.id.startswith("POE-")}
+
+
+def _port_code(name: str) -> str:
+    return _port_codes().get(name, "")
+
+
+def corridor_recall(engine: Engine, sim: Path, flows: pd.DataFrame, n: int = 10) -> dict[str, Any]:
+    """Recall of the true top-n corridors, at the border (port, with its twin border city) and with the
+    destination (port → destination city)."""
+    truth = _truth(sim, "route_flows.csv")
+    truth = truth[truth["port"] != ""].assign(loads=lambda f: f["loads"].astype(int))
+    flows = flows.assign(port=flows["crossing"].map(_port_code))
+    true_ports = truth.groupby("port")["loads"].sum().nlargest(n).index
+    found_ports = flows[flows["port"] != ""].groupby("port")["loads"].sum().nlargest(n).index
+    dest = flows[(flows["port"] != "") & (flows["destination"] != corridors.UNKNOWN)]
+    dest = dest.assign(city=dest["destination"].str.split(", ").str[0])
+    true_pairs = truth.groupby(["port", "destination"])["loads"].sum().nlargest(n).index
+    found_pairs = dest.groupby(["port", "city"])["loads"].sum().nlargest(n).index
+    return {"border_corridor_recall": len(set(true_ports) & set(found_ports)) / n,
+            "destination_corridor_recall": len(set(true_pairs) & set(found_pairs)) / n,
+            "true_top_border": list(true_ports), "found_top_border": list(found_ports)}
+
+
+def shift_detection(sim: Path, flows: pd.DataFrame, within: int = 2) -> dict[str, Any]:
+    """Planted shifts detected within ``within`` periods of their start; other alarms per simulated year."""
+    planted = _truth(sim, "route_shifts.csv")
+    scenario = yaml.safe_load(resources.files("puente.simulate").joinpath("scenario.yaml").read_text("utf-8"))
+    land = {p.name for p in load_gazetteer().places.values() if p.kind == "port" and p.id.startswith("POE-")}
+    by_port = corridors.route_shifts(flows[flows["crossing"].isin(land)], ["crossing"], measure="events")
+    by_dest = corridors.route_shifts(flows[flows["destination"] != corridors.UNKNOWN], ["destination"],
+                                     measure="events")
+    alarms = pd.concat([by_port[by_port["first"]].assign(level="port", key=lambda f: f["crossing"]),
+                        by_dest[by_dest["first"]].assign(level="destination", key=lambda f: f["destination"])])
+    alarms = alarms.reindex(columns=["level", "key", "period", "count", "baseline", "q_value"]).reset_index(drop=True)
+    matched: set[int] = set()
+    results = {}
+    for shift in planted.itertuples():
+        start = pd.Timestamp(shift.start_period + "-01")
+        end = start + pd.DateOffset(months=within)
+        if shift.type == "port":
+            port_names = {p.name for p in load_gazetteer().places.values() if p.id == f"POE-{shift.port}"}
+            hit = alarms[(alarms["level"] == "port") & alarms["key"].isin(port_names)]
+        else:
+            spec = scenario["corridors"][shift.corridor]
+            others = {c for k, v in scenario["corridors"].items() if k != shift.corridor
+                      for c in v["waypoints"] + v["destinations"]}
+            cities = set(spec["waypoints"] + spec["destinations"]) - others
+            hit = alarms[(alarms["level"] == "destination") & alarms["key"].str.split(", ").str[0].isin(cities)]
+        hit = hit[(hit["period"] >= start) & (hit["period"] <= end)]
+        matched.update(hit.index)
+        results[shift.shift_id] = None if hit.empty else int(
+            (hit["period"].min().year - start.year) * 12 + hit["period"].min().month - start.month)
+    periods = sorted(flows["period"].unique())
+    years = max(len(periods) - 3, 1) / 12  # the first three periods are the baseline only
+    false = alarms.drop(index=list(matched))
+    alarms["planted"] = alarms.index.isin(list(matched))
+    return {"shift_delay_periods": results, "false_alarms": len(false),
+            "false_alarms_per_year": len(false) / years, "months": len(periods) - 3,
+            "port_false_alarms": int((false["level"] == "port").sum()), "alarms": alarms}
+
+
+def lab_region_accuracy(engine: Engine, sim: Path, km: float = 50.0) -> dict[str, Any]:
+    labs = _truth(sim, "labs.csv")
+    regions = precursors.lab_regions(engine)
+    lat, lon = np.radians(labs["lat"].astype(float).to_numpy()), np.radians(labs["lon"].astype(float).to_numpy())
+    rlat, rlon = np.radians(regions["lat"].to_numpy()), np.radians(regions["lon"].to_numpy())
+    h = (np.sin((rlat[None, :] - lat[:, None]) / 2) ** 2
+         + np.cos(lat[:, None]) * np.cos(rlat[None, :]) * np.sin((rlon[None, :] - lon[:, None]) / 2) ** 2)
+    dist = 2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(h, 1)))
+    covered = (dist <= km).any(axis=1)
+    useful = (dist <= km).any(axis=0)
+    found = labs["found_period"] != ""
+    return {"labs": len(labs), "regions": len(regions), "labs_within_km": float(covered.mean()),
+            "undiscovered_labs_within_km": float(covered[~found.to_numpy()].mean()) if (~found).any() else None,
+            "regions_near_a_lab": float(useful.mean()) if len(regions) else 0.0}
+
+
+def diversion_auc(engine: Engine, sim: Path) -> dict[str, Any]:
+    from sklearn.metrics import roc_auc_score
+
+    truth = _truth(sim, "precursor_shipments.csv")
+    risk = precursors.diversion_risk(engine)
+    ids = engine.run(engine.table("precursor_shipment").select("id", "source_id"))
+    merged = risk.merge(ids, on="id").merge(truth[["source_id", "diverted"]], on="source_id")
+    y = merged["diverted"].astype(int)
+    return {"shipments": len(merged), "diverted": int(y.sum()), "auc": float(roc_auc_score(y, merged["risk"]))}
+
+
+def leader_ranks(engine: Engine, sim: Path, network: networks.Network | None = None) -> dict[str, Any]:
+    """Each true leader's best rank (over its person records) by betweenness, as a fraction of all nodes."""
+    net = network or networks.build_network(engine)
+    orgs = _truth(sim, "organizations.csv")
+    ident = _truth(sim, "identities.csv")
+    ident = ident.assign(source_file=ident["file"].str.split("/").str[-1])
+    people = engine.run(engine.table("person").select("id", "source_id", "source_file"))
+    records = people.merge(ident, on=["source_file", "source_id"])
+    ranks = net.nodes.set_index("entity")["rank"]
+    total = len(net.nodes)
+    out = {}
+    for org in orgs.itertuples():
+        ids = records[records["entity_id"] == org.leader_id]["id"]
+        found = ranks.reindex(ids).dropna()
+        out[org.org_id] = None if found.empty else float(found.min() / total)
+    return {"nodes": total, "leader_rank_fraction": out}
+
+
+def ingest_scenario(sim: Path, home: Path, store_url: str | None = None) -> Node:  # noqa: F821
+    """One node holding both countries' simulated files (the combined picture after sharing)."""
+    from puente.ingest.pipeline import ingest_file
+    from puente.ingest.profile import get_profile
+    from puente.node import Node
+    from puente.simulate import read_manifest
+
+    node = Node.init(home, "both", "US", store_url)
+    with node.open_store() as store:
+        for entry in read_manifest(sim):
+            ingest_file(node, store, sim / entry["file"], get_profile(entry["profile"]))
+    return node
+
+
+def evaluate_all(engine: Engine, sim: Path) -> dict[str, Any]:
+    """Every ground-truth measure in one dictionary."""
+    flows = corridors.corridor_flows(engine)
+    return {"corridors": corridor_recall(engine, sim, flows), "shifts": shift_detection(sim, flows),
+            "labs": lab_region_accuracy(engine, sim), "diversion": diversion_auc(engine, sim),
+            "leaders": leader_ranks(engine, sim)}

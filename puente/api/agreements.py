@@ -1,0 +1,64 @@
+"""What a partner node may read through the API: the installed agreement, applied to live records.
+
+The API serves a partner only the fields its agreement passes unchanged (``keep``) and only the
+records its filters allow; fields the agreement transforms (generalised places, truncated
+dates, pseudonyms, rounding) travel only in signed bundles, where the transforms are applied.
+No active agreement in force: nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from puente.errors import PolicyError
+from puente.store.base import Store
+
+
+@dataclass
+class Grant:
+    fields: list[str]
+    where: list[str]
+    params: list[Any]
+    clause: str
+
+
+def partner_grant(store: Store, partner: str, kind: str) -> Grant | None:
+    from puente.share import registry
+
+    try:
+        agreement, status = registry.current(store, partner)
+    except PolicyError:
+        return None
+    if status != "active" or not agreement.in_force().allowed or not agreement.decide_kind(kind).allowed:
+        return None
+    from puente.model import load_model
+
+    k = load_model().kind(kind)
+    fields = [f for f in k.fields if agreement.decide_field(kind, f).action == "keep"]
+    where: list[str] = []
+    params: list[Any] = []
+    for f in agreement.filters(kind):
+        if f.op in ("in", "not_in"):
+            marks = ", ".join("?" for _ in f.value)
+            where.append(f'"{f.column}" {"IN" if f.op == "in" else "NOT IN"} ({marks})')
+            params += list(f.value)
+        else:
+            where.append(f'"{f.column}" {">=" if f.op == "from" else "<="} ?')
+            params.append(f.value)
+    return Grant(fields, where, params, f"{agreement.id}@v{agreement.version}")
+
+
+def agreements_summary(store: Store) -> list[dict[str, Any]]:
+    rows = store.query("SELECT agreement_id, version, partner, status, installed_at, document FROM share_agreements "
+                       "ORDER BY installed_at DESC")
+    import json
+
+    out = []
+    for agreement_id, version, partner, status, installed, doc in rows:
+        d = json.loads(doc)
+        out.append({"agreement": agreement_id, "version": int(version), "partner": partner, "status": status,
+                    "installed_at": str(installed), "purpose": d.get("purpose"), "handling": d.get("handling"),
+                    "retention_days": d.get("retention_days"), "valid_from": str(d.get("valid_from")),
+                    "valid_until": str(d.get("valid_until")), "kinds": sorted(d.get("kinds", {}))})
+    return out

@@ -1,0 +1,24 @@
+"""Hit/no-hit follow-up counts for the joint scorecard."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from puente.api.context import Ctx
+
+
+def followup_stats(c: Ctx) -> dict[str, Any]:
+    rows = c.store.query("SELECT direction, status, created_at, decided_at FROM hits_requests")
+    hours = [(d - a).total_seconds() / 3600 for _, s, a, d in rows if d is not None and a is not None]
+    queries = c.store.query("SELECT direction, COUNT(*), COALESCE(SUM(hits), 0) FROM hits_queries GROUP BY 1")
+    by_dir = {d: {"queries": int(n), "hits": int(h)} for d, n, h in queries}
+    return {
+        "total": len(rows),
+        "answered": sum(1 for _, s, _, _ in rows if s != "pending"),
+        "approved": sum(1 for _, s, _, _ in rows if s == "approved"),
+        "refused": sum(1 for _, s, _, _ in rows if s == "refused"),
+        "median_hours": statistics.median(hours) if hours else None,
+        "by_direction": {d: sum(1 for r in rows if r[0] == d) for d in ("sent", "received")},
+        "queries": by_dir,
+    }

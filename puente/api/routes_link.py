@@ -1,0 +1,129 @@
+"""Hit/no-hit over HTTP: the inbox, sending a query, follow-up requests and the steward's decisions.
+
+Messages are the link package's sealed dicts; this module only carries them between the two
+nodes' APIs (partners' connections in partners.py) and records nothing of its own: every step
+is written to the audit log by the link package.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from puente.api.auth import Principal
+from puente.api.context import Ctx, ctx, principal
+from puente.api.partners import deliver
+from puente.api.policy import require_role
+from puente.api.problems import ApiProblem, problem_responses
+from puente.link import hits
+
+router = APIRouter(prefix="/api/v1/hits", tags=["hit/no-hit"])
+HitKind = Literal["person", "vehicle", "firearm_trace"]
+_R = problem_responses(400, 401, 403, 404)
+
+
+class QueryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    partner: str = Field(min_length=1, max_length=100)
+    kind: HitKind = "person"
+    fields: list[str] | None = Field(None, max_length=10)
+    record_ids: list[str] | None = Field(None, max_length=100_000)
+
+
+class FollowupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    partner: str = Field(min_length=1, max_length=100)
+    ref: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=5, max_length=500, pattern=r"\S")
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approve: bool
+    reason: str = Field(min_length=3, max_length=500, pattern=r"\S")
+
+
+def _secret(c: Ctx, partner: str) -> bytes:
+    return hits.load_secret(c.node.home, partner)
+
+
+@router.get("/inbox", responses=_R)
+def inbox(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> dict[str, Any]:
+    """Queries sent and received, hits on our records, follow-up requests in both directions."""
+    require_role(who, "analyst", "steward", "admin")
+    q = c.store.query("SELECT query_id, direction, partner, kind, fields, encodings, rejected, hits, status, reason, "
+                      "created_at FROM hits_queries ORDER BY created_at DESC LIMIT 500")
+    keys = ("query_id", "direction", "partner", "kind", "fields", "encodings", "rejected", "hits", "status",
+            "reason", "created_at")
+    queries = [{k: (str(v) if k == "created_at" else v) for k, v in zip(keys, r)} for r in q]
+    res = c.store.query("SELECT query_id, local_id, partner, ref, created_at FROM hits_results "
+                        "ORDER BY created_at DESC LIMIT 2000")
+    results = [{"query_id": r[0], "local_id": r[1], "partner": r[2], "ref": r[3], "created_at": str(r[4])} for r in res]
+    requests = [{k: (str(v) if k == "created_at" and v is not None else v) for k, v in r.items()}
+                for r in hits.list_requests(c.store)]
+    connected = [r[0] for r in c.store.query("SELECT partner FROM api_partners ORDER BY partner")]
+    return {"queries": queries, "results": results, "requests": requests, "partners": connected}
+
+
+@router.post("/queries", responses=_R)
+def send_query(body: QueryIn, c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> dict[str, Any]:
+    """Encode our records, ask the partner, and record the hits it answers (all audited on both sides)."""
+    require_role(who, "analyst", "steward")
+    secret = _secret(c, body.partner)
+    actor = f"{who.username} ({who.role})"
+    with c.audit_lock:
+        message = hits.make_query(c.store, c.node, body.partner, secret, body.kind, body.fields, body.record_ids,
+                                  actor=actor)
+    answer = deliver(c.node, c.store, body.partner, message)
+    with c.audit_lock:
+        results = hits.accept_answer(c.store, c.node, secret, answer, actor=actor)
+    return {"query_id": message["query_id"], "sent": message["count"], "hits": results}
+
+
+@router.post("/followups", responses=_R)
+def send_followup(body: FollowupIn, c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> dict[str, Any]:
+    """Ask the partner's steward for the record behind a hit, with the reason (case, legal basis)."""
+    require_role(who, "analyst", "steward")
+    secret = _secret(c, body.partner)
+    with c.audit_lock:
+        message = hits.request_followup(c.store, c.node, body.partner, secret, body.ref, body.reason,
+                                        f"{who.username} ({who.role})")
+    deliver(c.node, c.store, body.partner, message)
+    return {"request_id": message["request_id"], "status": "pending"}
+
+
+@router.post("/requests/{request_id}/decision", responses=_R)
+def decide(request_id: str, body: DecisionIn, c: Ctx = Depends(ctx),
+           who: Principal = Depends(principal)) -> dict[str, Any]:
+    """A steward approves or refuses a partner's follow-up request; the decision is sent back."""
+    require_role(who, "steward")
+    row = c.store.query("SELECT partner FROM hits_requests WHERE request_id = ? AND direction = 'received'",
+                        [request_id])
+    if not row:
+        raise ApiProblem(404, "api_not_found", kind="follow-up request", id=request_id)
+    partner = row[0][0]
+    with c.audit_lock:
+        message = hits.decide_followup(c.store, c.node, _secret(c, partner), request_id, body.approve,
+                                       f"{who.username} ({who.role})", body.reason)
+    deliver(c.node, c.store, partner, message)
+    return {"request_id": request_id, "decision": message["decision"]}
+
+
+@router.post("/incoming", responses=_R)
+def incoming(message: dict[str, Any] = Body(...), c: Ctx = Depends(ctx),
+             who: Principal = Depends(principal)) -> dict[str, Any]:
+    """A partner node delivers a sealed message: a query (answered at once), a follow-up request, or a decision."""
+    require_role(who, "partner-node")
+    sender = str(message.get("from"))
+    if sender != who.partner:
+        raise ApiProblem(403, "api_message_not_yours", sender=sender, partner=who.partner or "")
+    secret = _secret(c, sender)
+    kind = message.get("type")
+    with c.audit_lock:
+        if kind == "hits.followup":
+            return {"request_id": hits.receive_followup(c.store, c.node, secret, message)}
+        if kind == "hits.decision":
+            return hits.accept_decision(c.store, c.node, secret, message)
+        return hits.answer_query(c.store, c.node, secret, message, actor=f"{who.username} (partner-node)")

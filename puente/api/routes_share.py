@@ -1,0 +1,130 @@
+"""Agreements and bundles over HTTP: a partner node pulls its next bundle or pushes one.
+
+A pushed bundle goes through the share package's verify-before-parse path (signature,
+recipient, sequence, expiry, agreement) before a byte of its payload is read.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from puente.api.auth import Principal
+from puente.api.context import Ctx, ctx, principal
+from puente.api.policy import require_role
+from puente.api.problems import ApiProblem, problem_responses
+
+router = APIRouter(prefix="/api/v1", tags=["sharing"])
+BUNDLE = "application/vnd.puente.bundle"
+MAX_BUNDLE = 512 * 1024 * 1024
+
+
+class AgreementSummary(BaseModel):
+    agreement: str
+    version: int
+    partner: str
+    status: str
+    installed_at: str
+    purpose: str | None = None
+    handling: str | None = None
+    retention_days: int | None = None
+    valid_from: str | None = None
+    valid_until: str | None = None
+    kinds: list[str]
+
+
+class BundleRow(BaseModel):
+    bundle_id: str
+    direction: str
+    partner: str
+    agreement: str
+    sequence: int
+    created: str
+    expires: str
+    records: int
+    deleted: int
+
+
+class Imported(BaseModel):
+    bundle_id: str
+    sender: str
+    sequence: int
+    imported: dict[str, int]
+    deleted: int
+    purged: int
+    terminated: bool
+    receipt: str | None = None
+
+
+@router.get("/agreements", response_model=list[AgreementSummary], responses=problem_responses(401, 403))
+def agreements(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[AgreementSummary]:
+    """Installed agreements (a partner node sees only its own)."""
+    from puente.api.agreements import agreements_summary
+
+    rows = agreements_summary(c.store)
+    if who.is_partner:
+        rows = [r for r in rows if r["partner"] == who.partner]
+    return [AgreementSummary(**r) for r in rows]
+
+
+@router.get("/bundles", response_model=list[BundleRow], responses=problem_responses(401, 403))
+def bundles(limit: int = Query(200, ge=1, le=5000), c: Ctx = Depends(ctx),
+            who: Principal = Depends(principal)) -> list[BundleRow]:
+    """Bundles sent and received, newest first (stewards and admins)."""
+    require_role(who, "steward", "admin")
+    rows = c.store.query("SELECT bundle_id, direction, partner, agreement_id, seq, created_at, expires_at, records, "
+                         "deleted FROM share_bundles ORDER BY created_at DESC LIMIT ?", [limit])
+    return [BundleRow(bundle_id=r[0], direction=r[1], partner=r[2], agreement=r[3], sequence=int(r[4]),
+                      created=str(r[5]), expires=str(r[6]), records=int(r[7] or 0), deleted=int(r[8] or 0))
+            for r in rows]
+
+
+@router.get("/bundles/next", responses={200: {"content": {BUNDLE: {"schema": {"type": "string", "format": "binary"}}},
+                                              "description": "A signed bundle"}, **problem_responses(401, 403)})
+def next_bundle(full: bool = Query(False, description="Resend every allowed record (after a lost bundle)."),
+                c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Response:
+    """The calling partner node's next signed bundle (what changed since its last one)."""
+    from puente.share.export import ExportReport, export_bundle
+
+    require_role(who, "partner-node")
+    report = ExportReport("", who.partner or "", 0)
+    with c.audit_lock:
+        data = export_bundle(c.node, c.store, who.partner or "", actor=f"{who.username} (partner-node, HTTP pull)",
+                             report=report, full=full)
+    return Response(data, media_type=BUNDLE, headers={"X-Bundle-Id": report.bundle_id,
+                                                      "X-Bundle-Records": str(report.records)})
+
+
+@router.post("/bundles/import", response_model=Imported, responses=problem_responses(401, 403, 413, 422),
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 BUNDLE: {"schema": {"type": "string", "format": "binary"}},
+                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+async def push_bundle(request: Request, c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Imported:
+    """Receive a signed bundle (pushed by the partner node, or uploaded by a steward); verified before parsing."""
+    require_role(who, "partner-node", "steward", "admin")
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_BUNDLE:
+            raise ApiProblem(413, "api_bundle_too_large", limit=MAX_BUNDLE)
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_import, c, who, bytes(data))
+
+
+def _import(c: Ctx, who: Principal, data: bytes) -> Imported:
+    from puente.share.receive import import_bundle, verify_bundle
+
+    store = c.store
+    manifest, _, _ = verify_bundle(c.node, store, data)
+    if who.is_partner and manifest.get("sender") != who.partner:
+        raise ApiProblem(403, "api_bundle_not_yours", sender=str(manifest.get("sender")), partner=who.partner or "")
+    with c.audit_lock:
+        rep = import_bundle(c.node, store, data, actor=f"{who.username} ({who.role}, HTTP push)")
+    receipt: Any = base64.b64encode(rep.receipt).decode() if rep.receipt else None
+    return Imported(bundle_id=rep.bundle_id, sender=rep.sender, sequence=rep.sequence, imported=rep.imported,
+                    deleted=rep.deleted, purged=rep.purged, terminated=rep.terminated, receipt=receipt)

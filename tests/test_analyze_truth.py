@@ -1,0 +1,45 @@
+"""The analytics against the simulator's ground truth at small scale (numbers: bench/results/analytics.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from puente.analyze.evaluate import evaluate_all, ingest_scenario
+from puente.engine import open_engine
+from puente.simulate.run import simulate
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("truth")
+    simulate(root / "sim", seed=7, scale=20_000)
+    node = ingest_scenario(root / "sim", root / "node")
+    with open_engine("duckdb", node.store_url) as engine:
+        return evaluate_all(engine, root / "sim")
+
+
+def test_top_border_corridors_recovered(scores: dict[str, Any]) -> None:
+    assert scores["corridors"]["border_corridor_recall"] >= 0.9
+
+
+def test_port_shift_detected_within_two_periods(scores: dict[str, Any]) -> None:
+    shifts = scores["shifts"]
+    assert shifts["shift_delay_periods"]["SHIFT-1"] is not None and shifts["shift_delay_periods"]["SHIFT-1"] <= 2
+    assert shifts["port_false_alarms"] * 12 / shifts["months"] <= 1.0
+
+
+def test_lab_regions_cover_true_labs(scores: dict[str, Any]) -> None:
+    assert scores["labs"]["labs_within_km"] >= 0.8
+
+
+def test_diversion_risk_separates_diverted_shipments(scores: dict[str, Any]) -> None:
+    assert scores["diversion"]["auc"] >= 0.9
+
+
+def test_leaders_rank_in_the_top_five_percent(scores: dict[str, Any]) -> None:
+    ranks = scores["leaders"]["leader_rank_fraction"]
+    assert ranks and all(r is not None and r <= 0.05 for r in ranks.values())

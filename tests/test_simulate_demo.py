@@ -1,0 +1,33 @@
+"""`puente demo`: a U.S. node and a Mexican node, each with its country's simulated files and the CBP series."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from rich.console import Console
+
+from puente.demo import run_demo
+
+
+def test_demo_builds_two_nodes_with_their_own_files(tmp_path: Path) -> None:
+    console = Console(record=True, width=200)
+    nodes = run_demo(tmp_path / "demo", console, scale=1000)
+    assert set(nodes) == {"US", "MX"}
+    assert (nodes["US"].country, nodes["MX"].country) == ("US", "MX")
+    with (tmp_path / "demo" / "simulated" / "truth" / "corrupted_rows.csv").open(encoding="utf-8") as handle:
+        corrupted = list(csv.DictReader(handle))
+    for country, node in nodes.items():
+        with node.open_store() as store:
+            assert store.scalar("SELECT COUNT(*) FROM seizure_aggregate") == 10092
+            files = {r[0] for r in store.query("SELECT DISTINCT source_file FROM seizure")}
+            expected = {"cbp_seizures.csv", "interior_seizures.csv"} if country == "US" else {"aseguramientos.csv"}
+            assert files == expected
+            assert store.scalar("SELECT COUNT(*) FROM person") > 0
+            own = [r for r in corrupted if r["file"].startswith(country.lower() + "/")]
+            assert store.scalar("SELECT COUNT(*) FROM quarantine") == len(own)
+    mx_kinds = {"precursor_shipment", "lab_site"}
+    with nodes["MX"].open_store() as store:
+        assert all(store.scalar(f"SELECT COUNT(*) FROM {k}") > 0 for k in mx_kinds)
+    text = console.export_text()
+    assert "us-node" in text and "mx-node" in text and "FY2022: 14,700 lb" in text
