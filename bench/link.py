@@ -70,6 +70,21 @@ def part_accuracy(args: argparse.Namespace) -> dict:
     return out
 
 
+def part_simulator(args: argparse.Namespace) -> dict:
+    """The simulator's people (puente simulate), ingested into two nodes, scored against its truth."""
+    import tempfile
+
+    from puente.link import simeval
+
+    out = {}
+    for seed, scale in ((7, 5000), (11, 3000)):
+        with tempfile.TemporaryDirectory() as tmp:
+            nodes, sim = simeval.build(Path(tmp), scale=scale, seed=seed)
+            out[f"seed {seed}, scale {scale:,}"] = {
+                "er": simeval.er_scores(nodes, sim), "hits": simeval.hits_scores(nodes, sim, bytes.fromhex("5a" * 32))}
+    return out
+
+
 def part_er(args: argparse.Namespace) -> dict:
     from puente.link import synth
     from puente.link.resolve import cluster, pair_scores, train_and_predict
@@ -194,6 +209,20 @@ def report(results: dict, args: argparse.Namespace) -> str:
              f"Machine: {platform.machine()}, 2 cores, 24 GB RAM, shared with other jobs (load varied during the "
              f"run); Python {platform.python_version()}. Command: `PYTHONPATH=. python bench/link.py "
              f"--er-records {args.er_records} --hits-records {args.hits_records} --sample {args.sample}`.", ""]
+    simulated = results.get("simulator", {})
+    if simulated and "error" not in simulated:
+        lines += ["## The simulator's people (issue targets: ER F1 >= 0.97, hit/no-hit F1 >= 0.95)", "",
+                  "Both countries' person files from `puente simulate`, ingested into a U.S. and a Mexican node. "
+                  "ER runs over both nodes' people; hit/no-hit asks with the U.S. node's people against the Mexican "
+                  "node's (record pairs).", "",
+                  "| scenario | records | ER precision / recall / F1 | hit/no-hit encodings | "
+                  "hit/no-hit precision / recall / F1 |", "|---|---|---|---|---|"]
+        for name, s in simulated.items():
+            er_s, h = s["er"], s["hits"]
+            lines.append(f"| {name} | {er_s['records']:,} | {_fmt(er_s['precision'])} / {_fmt(er_s['recall'])} / "
+                         f"**{_fmt(er_s['f1'])}** | {h['a']:,} x {h['b']:,} | {_fmt(h['precision'])} / "
+                         f"{_fmt(h['recall'])} / **{_fmt(h['f1'])}** |")
+        lines.append("")
     acc = results.get("accuracy", {})
     if "er" in acc:
         lines += ["## Entity resolution accuracy (DuckDB, pairwise over final clusters)", "",
@@ -246,20 +275,40 @@ def report(results: dict, args: argparse.Namespace) -> str:
                   f"| **recall of blocking relative to brute force** | **{_fmt(h['blocking_recall_vs_brute'])}** |"]
     else:
         lines += [f"failed: {h}"]
+    lines += ["", "## Notes", "", *NOTES]
     return "\n".join(lines) + "\n"
+
+
+NOTES = [
+    "* **Scaled down.** The issue asks for 1,000,000 records in both parts. On this machine (2 cores shared with five "
+    "other jobs, load average 13-20 during the run) a first ER run at 1,000,000 generated people reached 16 GB of "
+    "memory after 26 minutes, still predicting, and was stopped so as not to starve the other jobs; the reasons are "
+    "the generator's small name pool (about 70 given names x 70 surnames: blocks on surname + first name hold "
+    "about 200 records each at 1M) and Python-side normalization. ER is reported at 200,000 records and "
+    "hit/no-hit at 300,000 x 300,000; the brute-force estimate above extrapolates the all-pairs cost.",
+    "* **Accuracy falls with scale on generated data** for the same reason: with ~4,900 name combinations, many "
+    "different people share a name, so evidence from names alone is worth less (ER recall 0.99 at 9,000 records, "
+    "0.93 at 200,000; hit precision drops as same-name people with near birth dates collide). Real name "
+    "distributions are wider but also skewed (Hernández, García); term-frequency adjustments in Splink are the "
+    "next step.",
+    "* **Blocking recall** (LSH on the filters' bits) is measured against anonlink's brute force on a random sample "
+    "of the querying side. Blocks larger than 2,000 records on either side are skipped (degenerate keys), which "
+    "costs recall on this dense generated data.",
+    "* Wall times are inflated by the machine's load; CPU times are given where it matters.",
+]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--part", choices=["accuracy", "er", "hits"])
+    parser.add_argument("--part", choices=["accuracy", "er", "hits", "simulator"])
     parser.add_argument("--er-records", type=int, default=1_000_000)
     parser.add_argument("--hits-records", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=2000)
-    parser.add_argument("--only", default="accuracy,er,hits")
+    parser.add_argument("--only", default="simulator,accuracy,er,hits")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "linking.md")
     args = parser.parse_args()
     if args.part:
-        fn = {"accuracy": part_accuracy, "er": part_er, "hits": part_hits}[args.part]
+        fn = {"accuracy": part_accuracy, "er": part_er, "hits": part_hits, "simulator": part_simulator}[args.part]
         print(json.dumps(fn(args), default=float))
         return
     results = {}

@@ -36,8 +36,9 @@ def ingest_all(node: Node, files: list[tuple[str, str]]) -> None:
 
 
 def agreement_kinds() -> dict[str, Any]:
-    """Both nodes share seizures (fentanyl and methamphetamine only, without notes), people (without
-    other identifiers), labs and firearm traces, field for field."""
+    """Both nodes share seizures (fentanyl and methamphetamine only, without notes), labs and firearm
+    traces field for field, and people only for private matching (names, birth date and CURP are
+    match-only; other identifiers are dropped)."""
     model = load_model()
     kinds: dict[str, Any] = {}
     for kind in ("seizure", "person", "lab_site", "firearm_trace"):
@@ -45,6 +46,8 @@ def agreement_kinds() -> dict[str, Any]:
     kinds["seizure"]["fields"]["notes"] = "drop"
     kinds["seizure"]["records"] = [{"field": "drug", "in": ["fentanyl", "methamphetamine"]}]
     kinds["person"]["fields"]["id_number"] = "drop"
+    for f in ("given_names", "surname1", "surname2", "birth_date", "curp"):  # matched privately (hit/no-hit) only
+        kinds["person"]["fields"][f] = "match_only"
     return kinds
 
 

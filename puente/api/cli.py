@@ -28,6 +28,10 @@ def serve(
     from puente.cli import load_node
 
     node = load_node()
+    if workers > 1 and node.store_url.startswith("duckdb://"):
+        from puente.errors import UsageError
+
+        raise UsageError("api_workers_duckdb")
     bind_host, bind_port = host or setting("host"), port or int(setting("port"))
     console.print(t("api_serving", url=f"http://{bind_host}:{bind_port}/", node=node.name))
     if workers > 1:

@@ -45,22 +45,6 @@ class DecisionIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500, pattern=r"\S")
 
 
-def matchable_fields(c: Ctx, partner: str, kind: str) -> list[str] | None:
-    """Fields the agreement lets us match on: those it shares openly and those it marks match-only."""
-    from puente.errors import PolicyError
-    from puente.model import load_model
-    from puente.share import registry
-
-    try:
-        agreement, status = registry.current(c.store, partner)
-    except PolicyError:
-        return []
-    if status != "active":
-        return []
-    return [f for f in load_model().kind(kind).fields
-            if agreement.decide_field(kind, f).action in ("keep", "match_only")]
-
-
 def _secret(c: Ctx, partner: str) -> bytes:
     return hits.load_secret(c.node.home, partner)
 
@@ -90,11 +74,11 @@ def send_query(body: QueryIn, c: Ctx = Depends(ctx), who: Principal = Depends(pr
     secret = _secret(c, body.partner)
     actor = f"{who.username} ({who.role})"
     with c.audit_lock:
-        message = hits.make_query(c.store, c.node.name, body.partner, secret, body.kind, body.fields, body.record_ids,
-                                  actor=actor, agreement_fields=matchable_fields(c, body.partner, body.kind))
+        message = hits.make_query(c.store, c.node, body.partner, secret, body.kind, body.fields, body.record_ids,
+                                  actor=actor)
     answer = deliver(c.node, c.store, body.partner, message)
     with c.audit_lock:
-        results = hits.accept_answer(c.store, c.node.name, secret, answer, actor=actor)
+        results = hits.accept_answer(c.store, c.node, secret, answer, actor=actor)
     return {"query_id": message["query_id"], "sent": message["count"], "hits": results}
 
 
@@ -104,7 +88,7 @@ def send_followup(body: FollowupIn, c: Ctx = Depends(ctx), who: Principal = Depe
     require_role(who, "analyst", "steward")
     secret = _secret(c, body.partner)
     with c.audit_lock:
-        message = hits.request_followup(c.store, c.node.name, body.partner, secret, body.ref, body.reason,
+        message = hits.request_followup(c.store, c.node, body.partner, secret, body.ref, body.reason,
                                         f"{who.username} ({who.role})")
     deliver(c.node, c.store, body.partner, message)
     return {"request_id": message["request_id"], "status": "pending"}
@@ -121,7 +105,7 @@ def decide(request_id: str, body: DecisionIn, c: Ctx = Depends(ctx),
         raise ApiProblem(404, "api_not_found", kind="follow-up request", id=request_id)
     partner = row[0][0]
     with c.audit_lock:
-        message = hits.decide_followup(c.store, c.node.name, _secret(c, partner), request_id, body.approve,
+        message = hits.decide_followup(c.store, c.node, _secret(c, partner), request_id, body.approve,
                                        f"{who.username} ({who.role})", body.reason)
     deliver(c.node, c.store, partner, message)
     return {"request_id": request_id, "decision": message["decision"]}
@@ -139,8 +123,7 @@ def incoming(message: dict[str, Any] = Body(...), c: Ctx = Depends(ctx),
     kind = message.get("type")
     with c.audit_lock:
         if kind == "hits.followup":
-            return {"request_id": hits.receive_followup(c.store, c.node.name, secret, message)}
+            return {"request_id": hits.receive_followup(c.store, c.node, secret, message)}
         if kind == "hits.decision":
-            return hits.accept_decision(c.store, c.node.name, secret, message)
-        return hits.answer_query(c.store, c.node.name, secret, message, actor=f"{who.username} (partner-node)",
-                                 agreement_fields=matchable_fields(c, sender, str(message.get("kind"))))
+            return hits.accept_decision(c.store, c.node, secret, message)
+        return hits.answer_query(c.store, c.node, secret, message, actor=f"{who.username} (partner-node)")

@@ -63,13 +63,16 @@ def _surname_tokens(row: dict[str, Any]) -> list[str]:
 
 
 def _date_tokens(row: dict[str, Any]) -> list[str]:
+    """Birth date as three tokens: the full date, the year, the order-free day and month (so a
+    dd/mm swap still agrees on two of three). Weighted (k) so that the same names with another
+    birth date fall below the threshold while a date missing on one side still hits."""
     value = row.get("birth_date")
     if nz.is_missing(value):
         return []
     stamp = pd.to_datetime(value, errors="coerce")
     if pd.isna(stamp):
         return []
-    day_month = "".join(sorted((f"{stamp.month:02d}", f"{stamp.day:02d}")))  # dd/mm swaps still agree
+    day_month = "".join(sorted((f"{stamp.month:02d}", f"{stamp.day:02d}")))
     return [f"d:{stamp:%Y%m%d}", f"y:{stamp.year}", f"md:{day_month}"]
 
 
@@ -100,7 +103,7 @@ FIELDS: dict[str, dict[str, FieldEncoding]] = {
     "person": {
         "given_names": FieldEncoding("given_names", _given_tokens, 20),
         "surnames": FieldEncoding("surnames", _surname_tokens, 14),
-        "birth_date": FieldEncoding("birth_date", _date_tokens, 30),
+        "birth_date": FieldEncoding("birth_date", _date_tokens, 40),
         # whole CURP and its stem only: bigrams would weigh it so much that a record without one
         # (most U.S. records) could no longer reach the threshold
         "curp": FieldEncoding("curp", _ident_tokens("curp", lambda c: nz.curp_parts(c)["curp_stem"], grams=False), 12),
