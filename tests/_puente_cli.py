@@ -35,8 +35,12 @@ def invoke(home: Path, *args: str, lang: str = "C.UTF-8") -> tuple[int, str, str
     import contextlib
     import io
 
+    from puente import cli
     from puente.cli import main
     from puente.i18n import set_language
+
+    # the consoles were created at import, possibly under another width: pin it so tables never wrap
+    cli.console.width = cli.err_console.width = 200
 
     out, err = io.StringIO(), io.StringIO()
     saved = {k: os.environ.get(k) for k in ("LANG", "LC_ALL", "LC_MESSAGES", "PUENTE_LANG", "COLUMNS")}
