@@ -14,7 +14,8 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
+
 
 import typer
 from rich.console import Console
@@ -189,21 +190,27 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show.")) -> None:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("puente-demo"), "--out", help="Directory for the demo nodes and files."),
-    serve: bool = typer.Option(True, "--serve/--no-serve", help="End by serving both dashboards (--no-serve exits, "
-                                                                "for scripts)."),
+    serve: Optional[bool] = typer.Option(None, "--serve/--no-serve", help="End by serving both dashboards "
+                                         "(default: only when run in a terminal; --no-serve exits, for scripts)."),
     port: int = typer.Option(int(setting("port")), help="Port of the U.S. node's dashboard (the Mexican node: +1)."),
 ) -> None:
-    """Build demo nodes on the embedded store, show what they hold, then serve both dashboards."""
+    """Build a U.S. and a Mexican node, share between them under a signed agreement, then serve both dashboards."""
+    from puente.api.demo_serve import connect_nodes, serve_nodes
     from puente.demo import run_demo
 
     started = time.monotonic()
     nodes = run_demo(out, console)
+    for report in connect_nodes(nodes["US"], nodes["MX"], (port, port + 1)):
+        say(t("demo_shared", sender=report.sender, records=report.records, bundle=report.bundle_id,
+              kinds=", ".join(f"{k} {n}" for k, n in sorted(report.imported.items()) if n)))
+    say(t("demo_next", home=str(out / "us-node")))
     console.print(t("demo_done", seconds=time.monotonic() - started, home=str(out)))
+    if serve is None:
+        serve = sys.stdin.isatty() and sys.stdout.isatty()
     if serve:
-        from puente.api.demo_serve import connect_nodes, serve_nodes
-
-        connect_nodes(nodes["US"], nodes["MX"], (port, port + 1))
         serve_nodes([nodes["US"], nodes["MX"]], [port, port + 1], console=console)
+    else:
+        say(t("demo_serve_hint", out=str(out)))
 
 
 # Sub-command groups contributed by other packages: (module, attribute, name).

@@ -41,7 +41,9 @@ def demo_agreement(a: Node, b: Node) -> dict[str, Any]:
     return yaml.safe_load(yaml.safe_dump(doc))
 
 
-def connect_nodes(us: Node, mx: Node, ports: tuple[int, int], host: str = "127.0.0.1") -> None:
+def connect_nodes(us: Node, mx: Node, ports: tuple[int, int], host: str = "127.0.0.1") -> list[Any]:
+    """Sign the demo agreement, exchange bundles both ways, create accounts and partner links.
+    Returns the two import reports (U.S.→MX, MX→U.S.)."""
     from puente.api.auth import add_user, issue_token
     from puente.api.partners import connect
     from puente.link import hits
@@ -56,11 +58,12 @@ def connect_nodes(us: Node, mx: Node, ports: tuple[int, int], host: str = "127.0
     for n in (us, mx):
         with n.open_store() as store:
             registry.install(n, store, agreement, "demo")
+    reports = []
     for sender, recipient in ((us, mx), (mx, us)):
         with sender.open_store() as store:
             data = export_bundle(sender, store, recipient.name, actor="demo")
         with recipient.open_store() as store:
-            import_bundle(recipient, store, data, actor="demo")
+            reports.append(import_bundle(recipient, store, data, actor="demo"))
     tokens = {}
     for n, partner in ((us, mx), (mx, us)):
         with n.open_store() as store:
@@ -75,6 +78,7 @@ def connect_nodes(us: Node, mx: Node, ports: tuple[int, int], host: str = "127.0
     secret = hits.new_secret()
     hits.save_secret(us.home, mx.name, secret)
     hits.save_secret(mx.home, us.name, secret)
+    return reports
 
 
 def serve_nodes(nodes: list[Node], ports: list[int], host: str = "127.0.0.1",
