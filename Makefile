@@ -2,6 +2,8 @@
 #   make demo   set up and run the demo on the embedded store
 #   make test   set up and run the tests
 PY ?= python3
+# two workers on the two cores; Spark, PostgreSQL and browser tests included
+PYTEST_ARGS ?= -n 2
 VENV := .venv
 BIN := $(VENV)/bin
 
