@@ -14,8 +14,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
-
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -190,7 +189,7 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show.")) -> None:
 @app.command()
 def demo(
     out: Path = typer.Option(Path("puente-demo"), "--out", help="Directory for the demo nodes and files."),
-    serve: Optional[bool] = typer.Option(None, "--serve/--no-serve", help="End by serving both dashboards "
+    serve: bool | None = typer.Option(None, "--serve/--no-serve", help="End by serving both dashboards "
                                          "(default: only when run in a terminal; --no-serve exits, for scripts)."),
     port: int = typer.Option(int(setting("port")), help="Port of the U.S. node's dashboard (the Mexican node: +1)."),
 ) -> None:

@@ -15,7 +15,7 @@ console = Console()
 def analyze(
     name: str = typer.Argument(..., help="corridors, hotspots, alerts, precursors, firearms, networks, cbp or all."),
     engine: str = typer.Option("duckdb", "--engine", "-e", help="duckdb, postgres or spark."),
-    out: Path = typer.Option(Path("analysis"), "--out", "-o", help="Output directory / directorio de salida."),  # noqa: B008
+    out: Path = typer.Option(Path("analysis"), "--out", "-o", help="Output directory / directorio de salida."),
     period: str = typer.Option("month", "--period", help="day, week, month, quarter or year."),
 ) -> None:
     """Run analytics on the node's store: tables (CSV, Parquet), GeoJSON, charts (PNG) and an HTML page."""

@@ -46,8 +46,8 @@ def write_result(name: str, result: dict[str, Any], out: Path) -> list[Path]:
 
 def write_html(name: str, result: dict[str, Any], charts: list[Path], out: Path) -> Path:
     parts = [f"<!doctype html><html lang='en'><meta charset='utf-8'><title>{html.escape(TITLES[name])}</title>",
-             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:12px}"
-             "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:900px;display:block;margin:1em 0}</style>",
+             ("<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:12px}"
+              "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:900px;display:block;margin:1em 0}</style>"),
              f"<h1>{html.escape(TITLES[name])}</h1>"]
     for chart in charts:
         parts.append(f"<img src='{html.escape(chart.name)}' alt='{html.escape(chart.stem)}'>")
