@@ -78,7 +78,23 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-class DuckDBEngine(Engine):
+class _SQLEngine(Engine):
+    """An engine whose Ibis connection sees the store's tables directly (DuckDB, PostgreSQL)."""
+
+    _known: set[str]
+
+    def table(self, name: str) -> ir.Table:
+        if not self.has_table(name):
+            raise ConfigError("engine_missing_table", table=name)
+        return self.con.table(name)
+
+    def has_table(self, name: str) -> bool:
+        if name not in self._known:
+            self._known = set(self.con.list_tables())
+        return name in self._known
+
+
+class DuckDBEngine(_SQLEngine):
     name = "duckdb"
 
     def __init__(self, store_url: str, in_memory_copy: bool = False) -> None:
@@ -99,21 +115,11 @@ class DuckDBEngine(Engine):
         self._raw = raw
         self._known: set[str] = set()
 
-    def table(self, name: str) -> ir.Table:
-        if not self.has_table(name):
-            raise ConfigError("engine_missing_table", table=name)
-        return self.con.table(name)
-
-    def has_table(self, name: str) -> bool:
-        if name not in self._known:
-            self._known = set(self.con.list_tables())
-        return name in self._known
-
     def close(self) -> None:
         self._raw.close()
 
 
-class PostgresEngine(Engine):
+class PostgresEngine(_SQLEngine):
     name = "postgres"
 
     def __init__(self, store_url: str) -> None:
@@ -124,16 +130,6 @@ class PostgresEngine(Engine):
         except Exception as exc:  # noqa: BLE001 - any driver error becomes one line
             raise ConfigError("engine_failed", engine="postgres", error=str(exc).strip().splitlines()[0]) from None
         self._known: set[str] = set()
-
-    def table(self, name: str) -> ir.Table:
-        if not self.has_table(name):
-            raise ConfigError("engine_missing_table", table=name)
-        return self.con.table(name)
-
-    def has_table(self, name: str) -> bool:
-        if name not in self._known:
-            self._known = set(self.con.list_tables())
-        return name in self._known
 
     def close(self) -> None:
         self.con.disconnect()
