@@ -7,8 +7,10 @@ betweenness centrality (who bridges organisations), Louvain communities and path
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import ibis
 import networkx as nx
@@ -50,7 +52,7 @@ def _edges(engine: Engine) -> pd.DataFrame:
 
 def _labels(engine: Engine) -> pd.DataFrame:
     frames = []
-    specs = {"person": lambda t: t.given_names.fill_null("").concat(" ", t.surname1.fill_null("")),
+    specs: dict[str, Callable[[Any], Any]] = {"person": lambda t: t.given_names.fill_null("").concat(" ", t.surname1.fill_null("")),
              "organization": lambda t: t.name, "vehicle": lambda t: t.plate.fill_null(t.vin)}
     for kind, label in specs.items():
         if engine.has_table(kind):

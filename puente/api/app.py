@@ -70,7 +70,7 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
 
     limit = int(setting("rate_limit")) if rate_limit is None else rate_limit
     if limit > 0:
-        app.add_middleware(RateLimit, per_minute=limit)  # type: ignore[arg-type]
+        app.add_middleware(RateLimit, per_minute=limit)
     return app
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from rich.console import Console
@@ -38,7 +38,7 @@ def demo_agreement(a: Node, b: Node) -> dict[str, Any]:
            "purpose": "fentanyl, precursor and firearm trafficking (demo)", "handling": "TLP:AMBER",
            "retention_days": 730, "onward_transfer": False, "valid_from": "2018-01-01", "valid_until": "2099-12-31",
            "kinds": kinds}
-    return yaml.safe_load(yaml.safe_dump(doc))
+    return cast(dict[str, Any], yaml.safe_load(yaml.safe_dump(doc)))
 
 
 def connect_nodes(us: Node, mx: Node, ports: tuple[int, int], host: str = "127.0.0.1") -> list[Any]:

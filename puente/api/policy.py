@@ -74,9 +74,9 @@ def view_for(principal: Principal, kind: Kind, node: Any, purpose: str | None, s
         if grant is None or not grant.fields:
             raise PolicyError("api_not_shared", kind=kind.name, partner=principal.partner or "")
         names = ["id", "owner_node", "source_agency", *grant.fields]
-        withheld = [f for f in kind.fields if f not in grant.fields]
+        not_granted = [f for f in kind.fields if f not in grant.fields]
         return View(kind, field_columns(kind, names), ['"owner_node" = ?', *grant.where], [own, *grant.params],
-                    purpose=f"agreement {grant.clause}: pull by {principal.partner}", withheld=withheld,
+                    purpose=f"agreement {grant.clause}: pull by {principal.partner}", withheld=not_granted,
                     reason="agreement")
     names = list(PUBLIC_PROVENANCE)
     withheld: list[str] = []

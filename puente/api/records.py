@@ -31,6 +31,7 @@ EXPORT_MAX = 1_000_000
 PER_PAGE_MAX = 10_000
 GEOJSON = "application/geo+json"
 PARQUET = "application/vnd.apache.parquet"
+Scope = Literal["own", "own+partner", "agreement"]
 _PY = {"TEXT": str, "DATE": dt.date, "DOUBLE PRECISION": float, "BIGINT": int, "INTEGER": int, "TIMESTAMP": str}
 
 
@@ -59,8 +60,9 @@ def page_model(kind: Kind, record: type[BaseModel]) -> type[BaseModel]:
     name = "".join(p.title() for p in kind.name.split("_")) + "Page"
     return create_model(
         name, __config__=ConfigDict(extra="forbid"),
-        items=(list[record], ...), total=(int, ...), page=(int, ...), per_page=(int, ...),
-        scope=(Literal["own", "own+partner", "agreement"], ...), withheld=(list[str], ...))
+        # the item type is the kind's record model, made at run time by record_model
+        items=(list[record], ...),  # type: ignore[valid-type]
+        total=(int, ...), page=(int, ...), per_page=(int, ...), scope=(Scope, ...), withheld=(list[str], ...))
 
 
 def run_query(c: Ctx, view: View, flt: Filters, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:

@@ -22,7 +22,7 @@ import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -210,7 +210,7 @@ def _hashable(value: Any) -> Any:
 
 
 def popcount(packed: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(packed).sum(axis=-1, dtype=np.int32)
+    return cast(np.ndarray, np.bitwise_count(packed).sum(axis=-1, dtype=np.int32))
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:

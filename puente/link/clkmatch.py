@@ -74,7 +74,7 @@ def score_pairs(a: np.ndarray, b: np.ndarray, pairs: np.ndarray, threshold: floa
 
 
 def match_blocked(a: np.ndarray, b: np.ndarray, threshold: float, seed: bytes, bands: int = DEFAULT_BANDS,
-                  rows: int = DEFAULT_ROWS, max_block: int = 2000, stats: dict | None = None) -> pd.DataFrame:
+                  rows: int = DEFAULT_ROWS, max_block: int = 2000, stats: dict[str, int] | None = None) -> pd.DataFrame:
     """Pairs at or above the threshold among those sharing a band. Each band is scored as it is
     joined, so memory holds one band's candidates at a time, not the union of all bands."""
     positions = band_positions(seed, bands, rows)

@@ -22,7 +22,7 @@ import json
 import secrets as _secrets
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -329,7 +329,7 @@ def receive_followup(store: Store, node: Node, secret: bytes, request: Any) -> s
         audit(store, node, str(request.get("requested_by")), "hits.followup.received", [ref[0][0]] if ref else [],
               _clause(store, request["from"]), f"follow-up {request['request_id']} from {request['from']} for {request['ref']}: "
                       f"{request.get('reason')}")
-    return request["request_id"]
+    return cast(str, request["request_id"])
 
 
 def decide_followup(store: Store, node: Node, secret: bytes, request_id: str, approve: bool, steward: str,

@@ -20,11 +20,14 @@ import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from puente.link.specs import Spec, get_spec
+
+if TYPE_CHECKING:
+    from splink.internals.blocking_rule_creator import BlockingRuleCreator
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,8 @@ def _db_api(backend: str, spark: Any = None) -> Any:
             from puente.link.spark import session
 
             spark = session()
-        return SparkAPI(spark_session=spark, num_partitions_on_repartition=4)
+        # Splink leaves SparkAPI.__init__ unannotated
+        return SparkAPI(spark_session=spark, num_partitions_on_repartition=4)  # type: ignore[no-untyped-call]
     from puente.errors import UsageError
 
     raise UsageError("link_unknown_backend", backend=backend)
@@ -64,13 +68,15 @@ def _db_api(backend: str, spark: Any = None) -> Any:
 
 def _settings(spec: Spec, prepared: pd.DataFrame) -> Any:
     from splink import SettingsCreator
+    from splink.blocking_rule_library import CustomRule
 
     cols = {c for c in prepared.columns if prepared[c].notna().any()}
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=spec.comparisons(cols),
-        blocking_rules_to_generate_predictions=spec.blocking,
+        # what Splink itself does with a SQL string (to_blocking_rule_creator), done here so the types say so
+        blocking_rules_to_generate_predictions=[CustomRule(rule) for rule in spec.blocking],
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
         max_iterations=20,
@@ -92,7 +98,8 @@ def train_and_predict(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb
         table = _to_spark(db_api.spark, prepared)
     linker = Linker(table, _settings(spec, prepared), db_api=db_api, set_up_basic_logging=False)
     try:
-        linker.training.estimate_probability_two_random_records_match(spec.deterministic, recall=0.8)
+        rules: list[str | BlockingRuleCreator] = [*spec.deterministic]
+        linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
     except Exception as exc:  # noqa: BLE001 - too few deterministic matches in a tiny table: keep the default prior
         log.info("prior estimation skipped: %s", exc)
     pairs_budget = int(min(5e6, max(1e5, len(prepared) ** 2 / 4)))
@@ -102,7 +109,9 @@ def train_and_predict(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb
             linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
         except Exception as exc:  # noqa: BLE001 - a blocking rule with no pairs in a small table
             log.info("EM session %s skipped: %s", rule, exc)
-    scored = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
+    predictions = linker.inference.predict(threshold_match_probability=threshold)
+    # Splink leaves SplinkDataFrame.as_pandas_dataframe unannotated
+    scored: pd.DataFrame = predictions.as_pandas_dataframe()  # type: ignore[no-untyped-call]
     model = linker.misc.save_model_to_json()
     return _with_evidence(scored, linker), model
 
@@ -149,7 +158,8 @@ def _with_evidence(scored: pd.DataFrame, linker: Any) -> pd.DataFrame:
         items = []
         for n in names:
             g = int(gammas[n][i])
-            bf = bfs[n][i] if bfs[n] is not None else 1.0
+            bf_col = bfs[n]
+            bf = bf_col[i] if bf_col is not None else 1.0
             weight = round(math.log2(bf), 2) if bf and bf > 0 else None
             items.append({"field": n, "level": labels[n].get(g, str(g)), "weight": weight})
         evidence.append(json.dumps(items, ensure_ascii=False))

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -48,7 +48,7 @@ def decisions(store: Store, kind: str) -> tuple[list[tuple[str, str]], list[tupl
                        "ORDER BY decided_at, decision_id", [kind])
     latest: dict[tuple[str, str], str] = {}
     for a, b, decision in rows:
-        latest[tuple(sorted((a, b)))] = decision  # type: ignore[index]
+        latest[tuple(sorted((a, b)))] = decision
     confirms = [pair for pair, d in latest.items() if d == "confirm"]
     splits = [pair for pair, d in latest.items() if d == "split"]
     return confirms, splits
@@ -148,8 +148,8 @@ def decide(store: Store, kind: str, record_l: str, record_r: str, decision: str,
 
 
 def cluster_of(store: Store, kind: str, record_id: str) -> str | None:
-    return store.scalar("SELECT cluster_id FROM link_entities WHERE kind = ? AND record_id = ?",
-                        [get_spec(kind).kind, record_id])
+    return cast(str | None, store.scalar("SELECT cluster_id FROM link_entities WHERE kind = ? AND record_id = ?",
+                                         [get_spec(kind).kind, record_id]))
 
 
 def review_list(store: Store, kind: str, low: float = 0.5, high: float = 1.0, limit: int = 50,
@@ -171,7 +171,7 @@ def review_list(store: Store, kind: str, low: float = 0.5, high: float = 1.0, li
             continue
         out.append({"record_l": a, "record_r": b, "match_weight": weight, "match_probability": prob,
                     "evidence": json.loads(evidence), "cross_node": owner_a != owner_b, "same_cluster": bool(same),
-                    "decision": decided.get(tuple(sorted((a, b))))})  # type: ignore[arg-type]
+                    "decision": decided.get(tuple(sorted((a, b))))})
         if len(out) >= limit:
             break
     return out

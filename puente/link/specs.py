@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 
 from puente.link import normalize as nz
+
+if TYPE_CHECKING:
+    from splink.internals.comparison_creator import ComparisonCreator
 
 
 def _lvl(sql: str, label: str) -> dict[str, str]:
@@ -75,7 +78,7 @@ def prepare_person(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def person_comparisons(cols: set[str]) -> list[Any]:
-    comps = [
+    comps: list[ComparisonCreator] = [
         cl.CustomComparison(output_column_name="given_names", comparison_levels=[
             _null("given_norm"),
             cll.ExactMatchLevel("given_norm").configure(label_for_charts="given names identical"),

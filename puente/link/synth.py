@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 import pandas as pd
 
@@ -77,7 +78,7 @@ def _spell(word: str, rng: random.Random) -> str:
     return low[:1].upper() + low[1:]
 
 
-def _variant(person: dict, rng: random.Random) -> dict:
+def _variant(person: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     rec = dict(person)
     given = rec["given_names"]
     nicks = GIVEN.get(given, [])
