@@ -6,7 +6,7 @@
       <div class="toolbar"><div><label>${P.t("partner")}</label><select id="h-partner"></select></div>
       <div><label>${P.t("kind")}</label><select id="h-kind"><option value="person">${P.esc(P.kindLabel("person"))}</option>
         <option value="vehicle">${P.esc(P.kindLabel("vehicle"))}</option><option value="firearm_trace">${P.esc(P.kindLabel("firearm_trace"))}</option></select></div>
-      <button class="primary" id="h-send">${P.t("send_query")}</button><span id="h-status" class="muted"></span></div></div>
+      <button class="primary" id="h-send" disabled>${P.t("send_query")}</button><span id="h-status" class="muted"></span></div></div>
       <div class="grid g2"><div class="card"><h2>${P.t("hits_on_ours")}</h2><div id="h-results" style="max-height:420px;overflow:auto"></div></div>
       <div class="card"><h2>${P.t("queries")}</h2><div id="h-queries"></div></div></div>
       <div class="card"><h2>${P.t("followup_requests")}</h2><div id="h-requests"></div></div>`;
