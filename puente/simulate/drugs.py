@@ -7,6 +7,7 @@ written to truth/loads.csv; the calibrated CBP seizures are in :mod:`puente.simu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -100,13 +101,18 @@ def people_and_vehicles(ctx: Context, records: Any, loads: pd.DataFrame, refs: n
 
 
 # -- U.S. interior ----------------------------------------------------------------------------
-def interior_seizures(ctx: Context) -> None:
-    total = round(ctx.sc.share("us_interior_seizure") * ctx.scale)
+def _in_monthly_chunks(ctx: Context, share: str, handle: Callable[[Context, np.ndarray], None]) -> None:
+    """Draw the scenario's share of events, month by month as the southwest-border series weighs them,
+    and hand them to ``handle`` in chunks of CHUNK sorted months (bounded memory)."""
+    total = round(ctx.sc.share(share) * ctx.scale)
     weights = ctx.routes.sw_monthly / ctx.routes.sw_monthly.sum()
     for start in range(0, total, CHUNK):
         n = min(CHUNK, total - start)
-        months = np.sort(ctx.rng.choice(len(weights), size=n, p=weights))
-        _interior_chunk(ctx, months)
+        handle(ctx, np.sort(ctx.rng.choice(len(weights), size=n, p=weights)))
+
+
+def interior_seizures(ctx: Context) -> None:
+    _in_monthly_chunks(ctx, "us_interior_seizure", _interior_chunk)
 
 
 def _interior_chunk(ctx: Context, months: np.ndarray) -> None:
@@ -158,12 +164,7 @@ def _interior_chunk(ctx: Context, months: np.ndarray) -> None:
 
 # -- Mexico -------------------------------------------------------------------------------------
 def mx_seizures(ctx: Context) -> None:
-    total = round(ctx.sc.share("mx_seizure") * ctx.scale)
-    weights = ctx.routes.sw_monthly / ctx.routes.sw_monthly.sum()
-    for start in range(0, total, CHUNK):
-        n = min(CHUNK, total - start)
-        months = np.sort(ctx.rng.choice(len(weights), size=n, p=weights))
-        _mx_chunk(ctx, months)
+    _in_monthly_chunks(ctx, "mx_seizure", _mx_chunk)
 
 
 def _mx_chunk(ctx: Context, months: np.ndarray) -> None:
