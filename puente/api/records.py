@@ -25,6 +25,7 @@ from puente.api.context import Ctx, ctx, log_access, principal
 from puente.api.policy import View, view_for
 from puente.api.problems import ApiProblem, problem_responses
 from puente.api.query import Filters, IsoDate, enum_fields, purpose_query, sql_where, where_clause
+from puente.export.writers import geojson_features
 from puente.model import Kind, load_model
 
 EXPORT_MAX = 1_000_000
@@ -96,16 +97,6 @@ def export_table(c: Ctx, view: View, flt: Filters) -> pa.Table:
     return c.store.query_arrow(sql, [*view.params, *params, EXPORT_MAX])
 
 
-def features(kind: Kind, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    geo = kind.geometry
-    out = []
-    for row in items:
-        lat, lon = row.get(f"{geo}_lat"), row.get(f"{geo}_lon")
-        geometry = {"type": "Point", "coordinates": [lon, lat]} if lat is not None and lon is not None else None
-        out.append({"type": "Feature", "id": row["id"], "geometry": geometry, "properties": row})
-    return out
-
-
 def _audit(c: Ctx, who: Principal, view: View, action: str, rows: list[dict[str, Any]] | pa.Table) -> None:
     if not view.logged:
         return
@@ -144,7 +135,7 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
         _audit(c, who, view, "list", items)
         headers = {"X-Total-Count": str(total)}
         if fmt == "geojson":
-            body = {"type": "FeatureCollection", "features": features(kind, items), "total": total}
+            body = {"type": "FeatureCollection", "features": list(geojson_features(kind, items)), "total": total}
             return Response(dumps(body), media_type=GEOJSON, headers=headers)
         scope = "agreement" if who.is_partner else ("own+partner" if view.purpose else "own")
         body = {"items": items, "total": total, "page": page, "per_page": per_page, "scope": scope,
