@@ -226,8 +226,27 @@ _GROUPS: list[tuple[str, str, str]] = [
 ]
 
 
-def _register_groups() -> None:
+def _command_in(argv: list[str]) -> str | None:
+    """The sub-command a command line asks for (the first word that is not a global option)."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in ("--home", "--lang"):
+            skip = True
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def _register_groups(argv: list[str]) -> None:
+    """Import only the group a command asks for (their libraries are slow to import); all of them
+    for help or an unknown command, so that the listing and the error are complete."""
+    wanted = _command_in(argv)
+    core = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
     for module, attr, name in _GROUPS:
+        if wanted in core or (wanted is not None and wanted != name and wanted in {g[2] for g in _GROUPS}):
+            continue
         try:
             loaded = importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -242,7 +261,7 @@ def _register_groups() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _register_groups()
+    _register_groups(sys.argv[1:] if argv is None else argv)
     try:
         app(args=argv, standalone_mode=False)
     except PuenteError as exc:
@@ -261,12 +280,10 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code or 0)
     except typer.Abort:
         return 1
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
+    except Exception as exc:
+        if isinstance(exc, typer.exceptions.TyperException) and hasattr(exc, "show"):
+            exc.show()  # a usage error (unknown command or option): Typer's own one-line message
+            return int(getattr(exc, "exit_code", 2))
         if os.environ.get("PUENTE_DEBUG"):
             raise
         detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
