@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Larger tables are trained on a random sample of this many records (the EM blocks grow with the
+# square of the table; the estimates do not need them), then every record is scored.
+TRAIN_RECORDS = 300_000
+
 
 @dataclass
 class Resolution:
@@ -96,24 +100,38 @@ def train_and_predict(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb
     table: Any = prepared
     if backend == "spark":
         table = _to_spark(db_api.spark, prepared)
-    linker = Linker(table, _settings(spec, prepared), db_api=db_api, set_up_basic_logging=False)
+    settings = _settings(spec, prepared)
+    if len(prepared) > TRAIN_RECORDS:
+        # Train on a random sample: within a block, true and false pairs both shrink with the
+        # square of the sampling fraction, so the prior, m and u estimates carry over unchanged.
+        sample = prepared.sample(n=TRAIN_RECORDS, random_state=seed)
+        trainer = Linker(_to_spark(db_api.spark, sample) if backend == "spark" else sample, settings,
+                         db_api=_db_api(backend, spark), set_up_basic_logging=False)
+        _train(spec, trainer, len(sample), seed)
+        settings = trainer.misc.save_model_to_json()
+    linker = Linker(table, settings, db_api=db_api, set_up_basic_logging=False)
+    if len(prepared) <= TRAIN_RECORDS:
+        _train(spec, linker, len(prepared), seed)
+    predictions = linker.inference.predict(threshold_match_probability=threshold)
+    # Splink leaves SplinkDataFrame.as_pandas_dataframe unannotated
+    scored: pd.DataFrame = predictions.as_pandas_dataframe()  # type: ignore[no-untyped-call]
+    model = linker.misc.save_model_to_json()
+    return _with_evidence(scored, linker), model
+
+
+def _train(spec: Spec, linker: Any, records: int, seed: int) -> None:
     try:
         rules: list[str | BlockingRuleCreator] = [*spec.deterministic]
         linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
     except Exception as exc:  # noqa: BLE001 - too few deterministic matches in a tiny table: keep the default prior
         log.info("prior estimation skipped: %s", exc)
-    pairs_budget = int(min(5e6, max(1e5, len(prepared) ** 2 / 4)))
+    pairs_budget = int(min(5e6, max(1e5, records ** 2 / 4)))
     linker.training.estimate_u_using_random_sampling(max_pairs=pairs_budget, seed=seed)
     for rule in spec.training_blocks:
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
         except Exception as exc:  # noqa: BLE001 - a blocking rule with no pairs in a small table
             log.info("EM session %s skipped: %s", rule, exc)
-    predictions = linker.inference.predict(threshold_match_probability=threshold)
-    # Splink leaves SplinkDataFrame.as_pandas_dataframe unannotated
-    scored: pd.DataFrame = predictions.as_pandas_dataframe()  # type: ignore[no-untyped-call]
-    model = linker.misc.save_model_to_json()
-    return _with_evidence(scored, linker), model
 
 
 _LIST_COLUMNS = {"given_keys", "org_tokens"}

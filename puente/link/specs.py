@@ -26,12 +26,29 @@ def _lvl(sql: str, label: str) -> dict[str, str]:
     return {"sql_condition": sql, "label_for_charts": label}
 
 
+def _custom(sql: str) -> Any:
+    return cll.CustomLevel(sql)
+
+
 def _null(col: str) -> Any:
     return cll.NullLevel(col).configure(label_for_charts=f"{col} missing")
 
 
 def _none_if_empty(values: list[str]) -> list[str] | None:
     return values or None
+
+
+def _each(values: Any, fn: Callable[[Any], Any]) -> list[Any]:
+    """``fn`` of every value, computed once per distinct value (names repeat: a million person
+    records hold a few thousand distinct given names), missing cells passed as None."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    mapped = [fn(u) for u in uniques]
+    missing = fn(None)
+    return [mapped[c] if c >= 0 else missing for c in codes]
+
+
+def _column(df: pd.DataFrame, name: str) -> Any:
+    return df[name] if name in df.columns else [None] * len(df)
 
 
 @dataclass
@@ -49,31 +66,32 @@ class Spec:
 # -- person ------------------------------------------------------------------------------
 def prepare_person(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"unique_id": df["id"].astype(str)})
-    given = df.get("given_names", pd.Series([None] * len(df)))
-    out["given_norm"] = [nz.name_key(v) for v in given]
-    out["given_first"] = [nz.first_given(v) for v in given]
-    out["given_keys"] = [_none_if_empty(nz.given_keys(v)) for v in given]
-    sur = [nz.split_surnames(a, b) for a, b in zip(df.get("surname1", [None] * len(df)),
-                                                   df.get("surname2", [None] * len(df)))]
+    given = _column(df, "given_names")
+    out["given_norm"] = _each(given, nz.name_key)
+    out["given_first"] = _each(given, nz.first_given)
+    out["given_keys"] = _each(given, lambda v: _none_if_empty(nz.given_keys(v)))
+    both = [f"{'' if nz.is_missing(a) else a}\x1f{'' if nz.is_missing(b) else b}"
+            for a, b in zip(_column(df, "surname1"), _column(df, "surname2"))]
+    sur = _each(both, lambda v: nz.split_surnames(*(v or "\x1f").split("\x1f")))
     out["s1"] = [s[0] for s in sur]
     out["s2"] = [s[1] for s in sur]
-    out["s1p"] = [nz.phonetic(s[0]) if s[0] else None for s in sur]
-    out["s2p"] = [nz.phonetic(s[1]) if s[1] else None for s in sur]
+    out["s1p"] = _each(out["s1"], lambda v: nz.phonetic(v) if v else None)
+    out["s2p"] = _each(out["s2"], lambda v: nz.phonetic(v) if v else None)
     out["surname_pkey"] = ["|".join(nz.surname_keys(*s)) if s[0] and s[1] else None for s in sur]
     out["surname_all"] = [" ".join(p for p in s if p) or None for s in sur]
-    dob = pd.to_datetime(df.get("birth_date", pd.Series([None] * len(df))), errors="coerce")
+    dob = pd.to_datetime(pd.Series(_column(df, "birth_date"), index=df.index), errors="coerce")
     out["dob"] = dob.dt.strftime("%Y-%m-%d").where(dob.notna(), None)
     out["dob_y"] = dob.dt.strftime("%Y").where(dob.notna(), None)
     out["dob_m"] = dob.dt.strftime("%m").where(dob.notna(), None)
     out["dob_d"] = dob.dt.strftime("%d").where(dob.notna(), None)
-    curp = [nz.curp_parts(v) for v in df.get("curp", [None] * len(df))]
+    curp = [nz.curp_parts(v) for v in _column(df, "curp")]
     out["curp"] = [c["curp"] for c in curp]
     out["curp_stem"] = [c["curp_stem"] for c in curp]
-    out["id_number"] = [nz.compact(v) for v in df.get("id_number", [None] * len(df))]
-    out["alias"] = [nz.name_key(v) for v in df.get("alias", [None] * len(df))]
+    out["id_number"] = [nz.compact(v) for v in _column(df, "id_number")]
+    out["alias"] = _each(_column(df, "alias"), nz.name_key)
     for extra in ("address", "postcode", "suburb"):  # FEBRL-style extras when present
         if extra in df.columns:
-            out[extra] = [nz.name_key(v) for v in df[extra]]
+            out[extra] = _each(df[extra], nz.name_key)
     return out
 
 
@@ -95,6 +113,10 @@ def person_comparisons(cols: set[str]) -> list[Any]:
             _lvl("surname_pkey_l = surname_pkey_r", "both surnames sound alike (any order)"),
             _lvl("(s2_l IS NULL OR s2_r IS NULL) AND (s1p_l = s1p_r OR s1p_l = s2p_r OR s2p_l = s1p_r)",
                  "one surname missing, the other agrees"),
+            cll.Or(
+                cll.And(_custom("s1p_l = s1p_r"), cll.JaroWinklerLevel("s2", 0.85)),
+                cll.And(_custom("s2p_l = s2p_r"), cll.JaroWinklerLevel("s1", 0.85)),
+            ).configure(label_for_charts="one surname agrees, the other nearly (a typo)"),
             _lvl("s1p_l = s1p_r OR s1p_l = s2p_r OR s2p_l = s1p_r OR s2p_l = s2p_r", "one surname in common"),
             cll.JaroWinklerLevel("surname_all", 0.9).configure(label_for_charts="surnames similar (JW>=0.9)"),
             cll.ElseLevel(),
@@ -105,6 +127,8 @@ def person_comparisons(cols: set[str]) -> list[Any]:
             _lvl("dob_y_l = dob_y_r AND dob_m_l = dob_d_r AND dob_d_l = dob_m_r",
                  "day and month swapped (dd/mm vs mm/dd)"),
             cll.LevenshteinLevel("dob", 1).configure(label_for_charts="birth date one digit off"),
+            cll.AbsoluteDateDifferenceLevel("dob", input_is_string=True, threshold=31, metric="day").configure(
+                label_for_charts="birth dates within a month"),
             _lvl("dob_y_l = dob_y_r", "same birth year"),
             cll.ElseLevel(),
         ]),
@@ -142,11 +166,19 @@ PERSON = Spec(
     kind="person",
     prepare=prepare_person,
     comparisons=person_comparisons,
+    # Every rule joins on a key that is rare even among a million Mexican names (a birth date,
+    # or a name together with a birth year): a name alone is not (Hernández, García, José, María
+    # make blocks of thousands). Each rule is an equi-join; what follows AND only filters.
     blocking=[
-        "l.dob = r.dob",
-        "l.s1p = r.s1p AND l.given_first = r.given_first",
-        "l.s1p = r.s2p AND l.given_first = r.given_first",
+        "l.dob = r.dob AND (l.s1p = r.s1p OR l.s1p = r.s2p OR l.s2p = r.s1p OR l.given_first = r.given_first)",
+        "l.s1p = r.s1p AND l.given_first = r.given_first AND l.dob_y = r.dob_y",
+        "l.s1p = r.s2p AND l.given_first = r.given_first AND l.dob_y = r.dob_y",
+        "l.s2p = r.s1p AND l.given_first = r.given_first AND l.dob_y = r.dob_y",
         "l.surname_pkey = r.surname_pkey AND l.dob_y = r.dob_y",
+        "l.surname_pkey = r.surname_pkey AND l.given_first = r.given_first",
+        # without a birth date on one side a name must do
+        "l.s1p = r.s1p AND l.given_first = r.given_first AND (l.dob IS NULL OR r.dob IS NULL)",
+        "l.s1p = r.s2p AND l.given_first = r.given_first AND (l.dob IS NULL OR r.dob IS NULL)",
         "l.curp_stem = r.curp_stem",
         "l.id_number = r.id_number",
     ],
