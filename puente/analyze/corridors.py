@@ -127,6 +127,35 @@ def top_corridors(flows: pd.DataFrame, n: int = 10, by: str = "kg", complete: bo
                            ascending=[False, False, True, True, True]).head(n).reset_index(drop=True)
 
 
+def port_destinations(flows: pd.DataFrame, n: int | None = None, prior: float = 1.0) -> pd.DataFrame:
+    """Port → destination corridors ranked by estimated loads: loads through the port × the port's
+    destination mix.
+
+    Every port seizure counts towards its port's loads, but only the loads followed past the port (a
+    chain that reaches a U.S. place away from the border, e.g. a controlled delivery) show where they
+    went. The destination mix of port p is estimated from its followed loads, shrunk towards the mix
+    of all ports: P(d | p) = (c_pd + prior · P(d)) / (c_p + prior), with c_pd the loads of p followed to d
+    (an empirical-Bayes estimate; ``prior`` is the weight of the pooled mix, in loads). Estimated loads =
+    loads(p) · P(d | p); ``followed`` = c_pd.
+    """
+    cols = ["crossing", "destination", "loads", "followed", "share"]
+    ports = flows[flows["crossing"] != UNKNOWN]
+    followed = ports[ports["destination"] != UNKNOWN].groupby(["crossing", "destination"])["loads"].sum()
+    if followed.empty:
+        return pd.DataFrame(columns=cols)
+    loads = ports.groupby("crossing")["loads"].sum()
+    pooled = followed.groupby(level="destination").sum() / followed.sum()
+    grid = pd.MultiIndex.from_product([loads.index, pooled.index], names=["crossing", "destination"])
+    count = followed.reindex(grid, fill_value=0).astype(float)
+    per_port = count.groupby(level="crossing").transform("sum")
+    share = (count + prior * pooled.reindex(grid.get_level_values("destination")).to_numpy()) / (per_port + prior)
+    out = pd.DataFrame({"loads": share * loads.reindex(grid.get_level_values("crossing")).to_numpy(),
+                        "followed": count.astype("int64"), "share": share}).reset_index()
+    out = out.sort_values(["loads", "followed", "crossing", "destination"], ascending=[False, False, True, True])
+    out = out.reset_index(drop=True)[cols]
+    return out if n is None else out.head(n)
+
+
 def port_shares(engine: Engine, period: str = "month") -> pd.DataFrame:
     """Share of seizure events, kg and pills through each port of entry per period."""
     sz = engine.table("seizure")

@@ -35,16 +35,16 @@ def _port_code(name: str) -> str:
 
 def corridor_recall(engine: Engine, sim: Path, flows: pd.DataFrame, n: int = 10) -> dict[str, Any]:
     """Recall of the true top-n corridors, at the border (port, with its twin border city) and with the
-    destination (port → destination city)."""
+    destination (port → destination city, ranked by :func:`corridors.port_destinations`)."""
     truth = _truth(sim, "route_flows.csv")
     truth = truth[truth["port"] != ""].assign(loads=lambda f: f["loads"].astype(int))
     flows = flows.assign(port=flows["crossing"].map(_port_code))
     true_ports = truth.groupby("port")["loads"].sum().nlargest(n).index
     found_ports = flows[flows["port"] != ""].groupby("port")["loads"].sum().nlargest(n).index
-    dest = flows[(flows["port"] != "") & (flows["destination"] != corridors.UNKNOWN)]
-    dest = dest.assign(city=dest["destination"].str.split(", ").str[0])
+    ranked = corridors.port_destinations(flows[flows["port"] != ""], n)
     true_pairs = truth.groupby(["port", "destination"])["loads"].sum().nlargest(n).index
-    found_pairs = dest.groupby(["port", "city"])["loads"].sum().nlargest(n).index
+    # the truth names destination cities without their state ("Denver"); the analytics label "Denver, Colorado"
+    found_pairs = list(zip(ranked["crossing"].map(_port_code), ranked["destination"].str.split(", ").str[0]))
     return {"border_corridor_recall": len(set(true_ports) & set(found_ports)) / n,
             "destination_corridor_recall": len(set(true_pairs) & set(found_pairs)) / n,
             "true_top_border": list(true_ports), "found_top_border": list(found_ports)}
