@@ -51,13 +51,14 @@ def corridor_recall(engine: Engine, sim: Path, flows: pd.DataFrame, n: int = 10)
 
 
 def shift_detection(sim: Path, flows: pd.DataFrame, within: int = 2) -> dict[str, Any]:
-    """Planted shifts detected within ``within`` periods of their start; other alarms per simulated year."""
+    """Planted shifts detected within ``within`` periods of their start; other alarms per simulated year.
+    Monitors: land ports and destinations, on loads, with :func:`corridors.route_shifts`' defaults (beta-binomial
+    test, one alarm per episode)."""
     planted = _truth(sim, "route_shifts.csv")
     scenario = yaml.safe_load(resources.files("puente.simulate").joinpath("scenario.yaml").read_text("utf-8"))
     land = {p.name for p in load_gazetteer().places.values() if p.kind == "port" and p.id.startswith("POE-")}
-    by_port = corridors.route_shifts(flows[flows["crossing"].isin(land)], ["crossing"], measure="events")
-    by_dest = corridors.route_shifts(flows[flows["destination"] != corridors.UNKNOWN], ["destination"],
-                                     measure="events")
+    by_port = corridors.route_shifts(flows[flows["crossing"].isin(land)], ["crossing"])
+    by_dest = corridors.route_shifts(flows[flows["destination"] != corridors.UNKNOWN], ["destination"])
     alarms = pd.concat([by_port[by_port["first"]].assign(level="port", key=lambda f: f["crossing"]),
                         by_dest[by_dest["first"]].assign(level="destination", key=lambda f: f["destination"])])
     alarms = alarms.reindex(columns=["level", "key", "period", "count", "baseline", "q_value"]).reset_index(drop=True)
