@@ -1,7 +1,9 @@
 """Chains: seizures that are one load, joined through what they share.
 
-Two seizures are one chain when they carry the same pill stamp and batch, or name the same
-vehicle, driver or courier within ``window_days`` of each other. The engine produces the edges
+Two seizures are one chain when they carry the same pill stamp and batch, name the same
+vehicle, driver or courier within ``window_days`` of each other, or one's notes cite the other's case
+number (an agency continuing another's case, e.g. HSI's report of a controlled delivery citing the CBP
+seizure it started from). The engine produces the edges
 in linear time (each event is joined to the previous event with the same key, a ``lag`` over a
 window, instead of a quadratic self-join), and scipy labels the connected components.
 """
@@ -17,6 +19,8 @@ from puente.engine import Engine
 
 ENTITY_KINDS = ("person", "organization", "vehicle")
 CHAIN_ROLES = ("vehicle", "driver", "courier", "passenger", "arrested")
+# A case number cited in free-text notes: agency letters, then digits and dashes (CBP-2021-0001234, HSI-00001234).
+CASE_NUMBER = r"([A-Z]{2,6}-[0-9][0-9-]{4,}[0-9])"
 
 
 def entity_links(engine: Engine, event_kind: str, roles: tuple[str, ...] | None = None) -> ir.Table:
@@ -48,7 +52,18 @@ def chain_edges(engine: Engine, window_days: int = 7) -> ir.Table:
     links = entity_links(engine, "seizure", CHAIN_ROLES)
     dated = links.join(sz.select(sid=sz.id, date=sz.date.cast("date")), links.event == sz.id)
     dated = dated.select(event=dated.event, entity=dated.entity, date=dated.date)
-    return edges.union(_consecutive(dated, [dated.entity], window_days))
+    return edges.union(_consecutive(dated, [dated.entity], window_days)).union(case_references(engine))
+
+
+def case_references(engine: Engine) -> ir.Table:
+    """(a, b): seizure b's notes cite the case number (``source_id``) of seizure a."""
+    sz = engine.table("seizure")
+    cited = sz.select(b=sz.id, ref=sz.notes.upper().re_extract(CASE_NUMBER, 1))
+    cited = cited.filter(cited.ref.notnull() & (cited.ref != ""))
+    target = sz.select(a=sz.id, source_id=sz.source_id)
+    j = cited.join(target, cited.ref == target.source_id)
+    j = j.filter(j.a != j.b)
+    return j.select(a=j.a.cast("string"), b=j.b.cast("string"))
 
 
 def chains(engine: Engine, window_days: int = 7) -> pd.DataFrame:

@@ -3,7 +3,9 @@
 A seizure belongs to a chain (see :mod:`puente.analyze.chains`). Each chain gets one corridor:
   * crossing — the port of entry named by the chain's seizures;
   * origin — the earliest Mexican place in the chain, else the Mexican twin city of the port;
-  * destination — the latest U.S. place in the chain away from a port of entry.
+  * destination — the latest U.S. place in the chain away from the crossing: not a port of entry, nor a
+    seizure that names a port or checkpoint (Border Patrol checkpoints sit 40–120 km inside the border and
+    are stops on the way, not where loads go).
 A seizure outside any chain gets the same rules applied to itself alone. The per-period
 aggregation (events, loads, kg, pills) runs in the engine over all seizures.
 """
@@ -50,11 +52,13 @@ def chain_corridors(engine: Engine, window_days: int = 7) -> pd.DataFrame:
     attrs = engine.run(
         sz.join(up, sz.id == up.id).select(
             id=sz.id, chain=up.chain, date=sz.date.cast("date"), country=sz.place_country, place_id=sz.place_id,
-            name=sz.place_name, admin1=sz.place_admin1, port_id=sz.port_id, port_name=sz.port_name)
+            name=sz.place_name, admin1=sz.place_admin1, port_id=sz.port_id, port_name=sz.port_name,
+            port_text=sz.port_text)
     ).sort_values(["chain", "date", "id"])
     attrs["label"] = [_label(n, a) for n, a in zip(attrs["name"], attrs["admin1"])]
     twins = dict(zip(*_twins().to_dict(orient="list").values()))
-    at_port = attrs["port_id"].notna() | attrs["place_id"].fillna("").str.startswith("POE-")
+    at_port = (attrs["port_id"].notna() | attrs["port_text"].fillna("").str.strip().ne("")
+               | attrs["place_id"].fillna("").str.startswith("POE-"))
     mx = attrs[(attrs["country"] == "MX") & attrs["label"].notna()]
     us = attrs[(attrs["country"] == "US") & ~at_port & attrs["label"].notna()]
     ports = attrs[attrs["port_name"].notna()]
@@ -94,7 +98,8 @@ def corridor_aggregation(engine: Engine, period: str = "month", window_days: int
         assigned = chain_corridors(engine, window_days)
     assigned = engine.upload("corridor_chains", assigned)
     twins = engine.upload("port_twins", _twins())
-    at_port = sz.port_id.notnull() | sz.place_id.fill_null("").startswith("POE-")
+    at_port = (sz.port_id.notnull() | (sz.port_text.fill_null("").strip() != "")
+               | sz.place_id.fill_null("").startswith("POE-"))
     own_label = ibis.cases((sz.place_admin1.notnull() & (sz.place_admin1 != sz.place_name),
                             sz.place_name.concat(", ", sz.place_admin1)), else_=sz.place_name)
     base = sz.select(
@@ -127,6 +132,35 @@ def top_corridors(flows: pd.DataFrame, n: int = 10, by: str = "kg", complete: bo
                            ascending=[False, False, True, True, True]).head(n).reset_index(drop=True)
 
 
+def port_destinations(flows: pd.DataFrame, n: int | None = None, prior: float = 1.0) -> pd.DataFrame:
+    """Port → destination corridors ranked by estimated loads: loads through the port × the port's
+    destination mix.
+
+    Every port seizure counts towards its port's loads, but only the loads followed past the port (a
+    chain that reaches a U.S. place away from the border, e.g. a controlled delivery) show where they
+    went. The destination mix of port p is estimated from its followed loads, shrunk towards the mix
+    of all ports: P(d | p) = (c_pd + prior · P(d)) / (c_p + prior), with c_pd the loads of p followed to d
+    (an empirical-Bayes estimate; ``prior`` is the weight of the pooled mix, in loads). Estimated loads =
+    loads(p) · P(d | p); ``followed`` = c_pd.
+    """
+    cols = ["crossing", "destination", "loads", "followed", "share"]
+    ports = flows[flows["crossing"] != UNKNOWN]
+    followed = ports[ports["destination"] != UNKNOWN].groupby(["crossing", "destination"])["loads"].sum()
+    if followed.empty:
+        return pd.DataFrame(columns=cols)
+    loads = ports.groupby("crossing")["loads"].sum()
+    pooled = followed.groupby(level="destination").sum() / followed.sum()
+    grid = pd.MultiIndex.from_product([loads.index, pooled.index], names=["crossing", "destination"])
+    count = followed.reindex(grid, fill_value=0).astype(float)
+    per_port = count.groupby(level="crossing").transform("sum")
+    share = (count + prior * pooled.reindex(grid.get_level_values("destination")).to_numpy()) / (per_port + prior)
+    out = pd.DataFrame({"loads": share * loads.reindex(grid.get_level_values("crossing")).to_numpy(),
+                        "followed": count.astype("int64"), "share": share}).reset_index()
+    out = out.sort_values(["loads", "followed", "crossing", "destination"], ascending=[False, False, True, True])
+    out = out.reset_index(drop=True)[cols]
+    return out if n is None else out.head(n)
+
+
 def port_shares(engine: Engine, period: str = "month") -> pd.DataFrame:
     """Share of seizure events, kg and pills through each port of entry per period."""
     sz = engine.table("seizure")
@@ -143,21 +177,49 @@ def port_shares(engine: Engine, period: str = "month") -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def overdispersion(values: np.ndarray, baseline_periods: int, upto: int | None = None) -> float:
+    """Intra-class correlation rho of a beta-binomial for each key's count in a period given its count in
+    the period plus the previous ``baseline_periods`` (method of moments over the periods before ``upto``):
+    E[r^2] = 1 + (n - 1) rho for the Pearson residual r of x | n ~ Binomial(n, X / (X + B)). 0 = binomial."""
+    stop = values.shape[1] if upto is None else upto
+    totals = values.sum(axis=0)
+    num = den = 0.0
+    for i in range(baseline_periods, stop):
+        x, b = values[:, i], values[:, i - baseline_periods : i].sum(axis=1)
+        X, B = totals[i], totals[i - baseline_periods : i].sum()
+        n = x + b
+        keep = n >= 2
+        if X == 0 or B == 0 or not keep.any():
+            continue
+        p0 = X / (X + B)
+        r2 = (x[keep] - n[keep] * p0) ** 2 / (n[keep] * p0 * (1 - p0))
+        num += float((r2 - 1).sum())
+        den += float((n[keep] - 1).sum())
+    return float(min(max(num / den, 0.0), 0.5)) if den > 0 else 0.0
+
+
 def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", baseline_periods: int = 3,
                  alpha: float = 0.01, min_count: int = 5, min_ratio: float = 1.5,
-                 family: str = "period") -> pd.DataFrame:
-    """Corridors (or ports) whose share of traffic grows or that appear, period over period.
+                 family: str = "period", test: str = "betabinomial", episode_gap: int = 3) -> pd.DataFrame:
+    """Corridors (or ports, or destinations) whose share of traffic grows or that appear, period over period.
 
-    Test: for key k in period t with x events against b events in the previous ``baseline_periods``
-    periods, and totals X and B over all keys, under H0 (k's share unchanged) x | x + b ~ Binomial(x + b,
-    X / (X + B)). One-sided exact binomial test (scipy), Benjamini–Hochberg across all (key, period)
-    tests (``family="all"``) or across the keys of each period (``family="period"``, a monitor run monthly); a shift is flagged when q < alpha, x ≥ min_count and the share ratio ≥ min_ratio (or the key
-    is new). ``first`` marks the first period of each run of flagged periods (one alarm per episode).
+    Test: for key k in period t with x loads (``measure``) against b in the previous ``baseline_periods``
+    periods, and totals X and B over all keys, under H0 (k's share unchanged) x | n = x + b follows a
+    beta-binomial with mean p0 = X / (X + B) and intra-class correlation rho (``test="betabinomial"``):
+    seizures come in bursts (a load gives several events, a month's arrests cluster), so counts vary more
+    than a binomial allows. rho is estimated by the method of moments from every key's history before t
+    (:func:`overdispersion`), so the monitor uses only the past; rho = 0 is the exact binomial test
+    (``test="binomial"``). One-sided p = P(X >= x), then Benjamini–Hochberg across the keys of each period
+    (``family="period"``, a monitor run monthly) or across all (key, period) tests (``family="all"``). A shift
+    is flagged when q < alpha, x >= min_count and the share ratio >= min_ratio (or the key is new).
+
+    Episodes: ``first`` marks a flagged period when the same key was not flagged in the previous
+    ``episode_gap`` periods; a key that keeps growing, or flags again after a short pause, is one alarm.
     """
-    from scipy.stats import binom
+    from scipy.stats import betabinom, binom
 
-    cols = [*keys, "period", "count", "baseline", "share", "baseline_share", "ratio", "p_value", "new", "q_value",
-            "shift", "first"]
+    cols = [*keys, "period", "count", "baseline", "share", "baseline_share", "ratio", "rho", "p_value", "new",
+            "q_value", "shift", "first"]
     table = counts.pivot_table(index=keys, columns="period", values=measure, aggfunc="sum", fill_value=0)
     periods = sorted(table.columns)
     values = table[periods].to_numpy(dtype=float)
@@ -171,12 +233,19 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
         if X == 0 or B == 0 or not keep.any():
             continue
         p0 = X / (X + B)
+        rho = overdispersion(values, baseline_periods, i) if test == "betabinomial" else 0.0
+        xk, nk = x[keep], x[keep] + b[keep]
+        if rho > 0:
+            a_, b_ = p0 * (1 - rho) / rho, (1 - p0) * (1 - rho) / rho
+            pv = betabinom.sf(xk - 1, nk, a_, b_)
+        else:
+            pv = binom.sf(xk - 1, nk, p0)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(b == 0, np.inf, (x / X) / (b / B))
         frame = table.index[keep].to_frame(index=False)
-        frame = frame.assign(period=periods[i], count=x[keep].astype(int), baseline=b[keep].astype(int),
-                             share=x[keep] / X, baseline_share=b[keep] / B, ratio=ratio[keep],
-                             p_value=binom.sf(x[keep] - 1, x[keep] + b[keep], p0), new=b[keep] == 0)
+        frame = frame.assign(period=periods[i], count=xk.astype(int), baseline=b[keep].astype(int),
+                             share=xk / X, baseline_share=b[keep] / B, ratio=ratio[keep], rho=rho,
+                             p_value=pv, new=b[keep] == 0)
         parts.append(frame)
     if not parts:
         return pd.DataFrame(columns=cols)
@@ -187,9 +256,11 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
         out["q_value"] = benjamini_hochberg(out["p_value"])
     out["shift"] = (out["q_value"] < alpha) & (out["ratio"] >= min_ratio)
     out = out.sort_values([*keys, "period"]).reset_index(drop=True)
-    prev = out.groupby(keys)["shift"].shift(1, fill_value=False)
-    prev_period = out.groupby(keys)["period"].shift(1)
-    contiguous = prev_period.notna() & (out["period"].map(periods.index) - prev_period.map(
-        lambda p: periods.index(p) if pd.notna(p) else -9) == 1)
-    out["first"] = out["shift"] & ~(prev & contiguous)
+    position = {p: j for j, p in enumerate(periods)}
+    out["first"] = False
+    flagged = out[out["shift"]]
+    if not flagged.empty:
+        idx = flagged.assign(_pos=flagged["period"].map(position))
+        gap = idx.groupby(keys)["_pos"].diff()
+        out.loc[idx.index, "first"] = (gap.isna() | (gap > episode_gap)).to_numpy()
     return out[cols]

@@ -35,29 +35,30 @@ def _port_code(name: str) -> str:
 
 def corridor_recall(engine: Engine, sim: Path, flows: pd.DataFrame, n: int = 10) -> dict[str, Any]:
     """Recall of the true top-n corridors, at the border (port, with its twin border city) and with the
-    destination (port → destination city)."""
+    destination (port → destination city, ranked by :func:`corridors.port_destinations`)."""
     truth = _truth(sim, "route_flows.csv")
     truth = truth[truth["port"] != ""].assign(loads=lambda f: f["loads"].astype(int))
     flows = flows.assign(port=flows["crossing"].map(_port_code))
     true_ports = truth.groupby("port")["loads"].sum().nlargest(n).index
     found_ports = flows[flows["port"] != ""].groupby("port")["loads"].sum().nlargest(n).index
-    dest = flows[(flows["port"] != "") & (flows["destination"] != corridors.UNKNOWN)]
-    dest = dest.assign(city=dest["destination"].str.split(", ").str[0])
+    ranked = corridors.port_destinations(flows[flows["port"] != ""], n)
     true_pairs = truth.groupby(["port", "destination"])["loads"].sum().nlargest(n).index
-    found_pairs = dest.groupby(["port", "city"])["loads"].sum().nlargest(n).index
+    # the truth names destination cities without their state ("Denver"); the analytics label "Denver, Colorado"
+    found_pairs = list(zip(ranked["crossing"].map(_port_code), ranked["destination"].str.split(", ").str[0]))
     return {"border_corridor_recall": len(set(true_ports) & set(found_ports)) / n,
             "destination_corridor_recall": len(set(true_pairs) & set(found_pairs)) / n,
             "true_top_border": list(true_ports), "found_top_border": list(found_ports)}
 
 
 def shift_detection(sim: Path, flows: pd.DataFrame, within: int = 2) -> dict[str, Any]:
-    """Planted shifts detected within ``within`` periods of their start; other alarms per simulated year."""
+    """Planted shifts detected within ``within`` periods of their start; other alarms per simulated year.
+    Monitors: land ports and destinations, on loads, with :func:`corridors.route_shifts`' defaults (beta-binomial
+    test, one alarm per episode)."""
     planted = _truth(sim, "route_shifts.csv")
     scenario = yaml.safe_load(resources.files("puente.simulate").joinpath("scenario.yaml").read_text("utf-8"))
     land = {p.name for p in load_gazetteer().places.values() if p.kind == "port" and p.id.startswith("POE-")}
-    by_port = corridors.route_shifts(flows[flows["crossing"].isin(land)], ["crossing"], measure="events")
-    by_dest = corridors.route_shifts(flows[flows["destination"] != corridors.UNKNOWN], ["destination"],
-                                     measure="events")
+    by_port = corridors.route_shifts(flows[flows["crossing"].isin(land)], ["crossing"])
+    by_dest = corridors.route_shifts(flows[flows["destination"] != corridors.UNKNOWN], ["destination"])
     alarms = pd.concat([by_port[by_port["first"]].assign(level="port", key=lambda f: f["crossing"]),
                         by_dest[by_dest["first"]].assign(level="destination", key=lambda f: f["destination"])])
     alarms = alarms.reindex(columns=["level", "key", "period", "count", "baseline", "q_value"]).reset_index(drop=True)

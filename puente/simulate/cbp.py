@@ -191,7 +191,8 @@ def _loads(ctx: Context, port: np.ndarray, months: np.ndarray, setting: np.ndarr
 def _controlled_deliveries(ctx: Context, frame: pd.DataFrame, loads: pd.DataFrame, events: np.ndarray,
                            drivers: np.ndarray, vehicles: np.ndarray) -> None:
     """Some port seizures are followed to the destination: HSI seizes the rest of the load days later,
-    arresting the same driver in the same vehicle (one load, two seizure events)."""
+    arresting the same driver in the same vehicle (one load, two seizure events). HSI's report names the
+    CBP case it continues, as a joint case's report does."""
     rng, sc = ctx.rng, ctx.sc
     keep = (loads["outcome"].to_numpy()[events] == "seized_port") & (rng.random(len(events)) < sc.rate("followup"))
     events, drivers, vehicles = events[keep], drivers[keep], vehicles[keep]
@@ -210,7 +211,9 @@ def _controlled_deliveries(ctx: Context, frame: pd.DataFrame, loads: pd.DataFram
         "drug": rng.choice(US_DRUG, n), "form": frame["form"].to_numpy()[events], "quantity": np.round(lbs, 4),
         "unit": "lb", "purity": None, "pill_stamp": frame["pill_stamp"].to_numpy()[events],
         "conveyance": frame["conveyance"].to_numpy()[events], "port": None,
-        "batch": frame["batch"].to_numpy()[events], "notes": "controlled delivery", "report_date": report})
+        "batch": frame["batch"].to_numpy()[events],
+        "notes": ["controlled delivery, CBP case " + ref for ref in frame["source_id"].to_numpy()[events]],
+        "report_date": report})
     ctx.writers["interior"].write(out)
     sub["event_id"] = ctx.next_events(n)
     sub["outcome"] = "seized_interior"
