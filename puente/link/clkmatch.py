@@ -16,7 +16,9 @@ import pandas as pd
 
 from puente.link.clk import BITS, dice
 
-DEFAULT_BANDS = 64
+# 128 bands of 24 bits: on generated people at 300k x 300k, 64 bands kept 0.87 of the brute-force hits
+# (0.995 of those that are true matches) for 56M comparisons; 128 bands keep 0.96 (1.0) for 111M.
+DEFAULT_BANDS = 128
 DEFAULT_ROWS = 24
 
 
