@@ -1,7 +1,8 @@
 """Synthetic events at benchmark scale, generated inside DuckDB (10M rows in well under a minute).
 
 Seizures come in loads of three legs (Mexican place, port of entry, U.S. destination) on one of
-60 corridors; legs share a batch mark or a vehicle; couriers and vehicles recur. Labs, precursor
+600 corridors between the 500 most populous Mexican municipalities, the 38 southwest-border land
+ports and the 500 most populous U.S. counties of the shipped gazetteer; legs share a batch mark or a vehicle; couriers and vehicles recur. Labs, precursor
 shipments and firearm traces fill the rest. Shares: seizures 60%, shipments 20%, traces 18%, labs 2%.
 """
 
@@ -13,33 +14,37 @@ import pandas as pd
 
 from puente.geo.gazetteer import load_gazetteer
 
-MX_ORIGINS = ["Culiacán, Sin.", "Navolato", "Hermosillo", "Guadalajara", "Tijuana", "Mexicali", "Juárez",
-              "Nogales", "Caborca", "Uruapan", "Monterrey", "Reynosa", "Nuevo Laredo", "Mazatlán", "Zapopan"]
-PORTS = ["San Ysidro", "Otay Mesa", "Calexico", "Nogales POE", "Lukeville", "Douglas", "El Paso POE",
-         "Laredo", "Hidalgo", "Brownsville", "Eagle Pass", "Del Rio"]
-US_CITIES = ["Los Angeles", "Phoenix, AZ", "Tucson", "Denver", "Chicago", "Dallas", "Houston", "Atlanta",
-             "Seattle", "Las Vegas", "Salt Lake City", "Albuquerque", "Oklahoma City", "Memphis", "New York",
-             "San Antonio", "Kansas City", "Minneapolis", "Detroit", "Philadelphia"]
+PLACES_PER_COUNTRY = 500  # the most populous Mexican municipalities and U.S. counties
 
 
-def _places(names: list[str], country: str, prefer: str) -> pd.DataFrame:
-    g = load_gazetteer()
-    rows = []
-    for text in names:
-        p = g.resolve(text, country, prefer)
-        if p is not None:
-            rows.append({"text": text, "id": p.id, "name": p.name, "admin1": p.admin1, "country": p.country,
-                         "lat": p.lat, "lon": p.lon, "h3": p.h3})
-    frame = pd.DataFrame(rows).drop_duplicates("id").reset_index(drop=True)
+def _frame(places: list, key: str = "id") -> pd.DataFrame:
+    rows = [{"text": p.name, "id": p.id, "name": p.name, "admin1": p.admin1, "country": p.country,
+             "lat": p.lat, "lon": p.lon, "h3": p.h3} for p in places if p.lat is not None]
+    frame = pd.DataFrame(rows).drop_duplicates(key).reset_index(drop=True)
     frame["k"] = np.arange(len(frame))
     return frame
+
+
+def _places(country: str, kind: str, n: int = PLACES_PER_COUNTRY) -> pd.DataFrame:
+    """The ``n`` most populous places of a kind (ports: every southwest-border land port with a twin city)."""
+    g = load_gazetteer()
+    if kind == "port":
+        return _frame(sorted((g.places[p] for p in g.twins if p in g.places), key=lambda p: p.id))
+    chosen = sorted((p for p in g.places.values() if p.country == country and p.kind == kind),
+                    key=lambda p: (-p.population, p.id))[:n]
+    return _frame(chosen)
+
+
+def _named(names: list[str], country: str, prefer: str) -> pd.DataFrame:
+    g = load_gazetteer()
+    return _frame([p for p in (g.resolve(t, country, prefer) for t in names) if p is not None])
 
 
 def generate(path: str, events: int, seed: int = 1) -> dict[str, int]:
     """Fill the (migrated, empty) DuckDB store at ``path`` with ``events`` event records."""
     con = duckdb.connect(path)
     con.execute(f"SELECT setseed({1 / (seed + 1)})")
-    mx, ports, us = _places(MX_ORIGINS, "MX", "place"), _places(PORTS, "US", "port"), _places(US_CITIES, "US", "place")
+    mx, ports, us = _places("MX", "municipality"), _places("US", "port"), _places("US", "county")
     for name, frame in (("b_mx", mx), ("b_port", ports), ("b_us", us)):
         con.register(name + "_df", frame)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")
@@ -49,7 +54,7 @@ def generate(path: str, events: int, seed: int = 1) -> dict[str, int]:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE b_legs AS
         SELECT i, i // 3 AS load, i % 3 AS leg,
-               hash(i // 3) % 60 AS corridor,
+               hash(i // 3) % 600 AS corridor,
                DATE '2019-01-01' + CAST(hash(i // 3 + 7) % 1400 + i % 3 AS INTEGER) AS day,
                0.0001 * (1000 + hash(i // 3 + 13) % 20000) AS kg
         FROM range({n_sz}) t(i)""")
@@ -91,7 +96,7 @@ def generate(path: str, events: int, seed: int = 1) -> dict[str, int]:
         SELECT 'lab-' || i, 'bench', DATE '2019-01-01' + CAST(hash(i) % 1400 AS INTEGER), 'dismantled', 'fentanyl',
                p.text, p.id, p.name, p.admin1, p.country, p.lat, p.lon, p.h3
         FROM range({n_lab}) t(i) JOIN b_mx p ON p.k = hash(i + 3) % {n_mx}""")
-    mzo = _places(["Manzanillo", "Lázaro Cárdenas"], "MX", "port")
+    mzo = _named(["Manzanillo", "Lázaro Cárdenas"], "MX", "port")
     con.register("b_sea_df", mzo)
     con.execute("CREATE OR REPLACE TEMP TABLE b_sea AS SELECT * FROM b_sea_df")
     con.execute(f"""
