@@ -90,8 +90,11 @@ def build(store: Store) -> World:
                 if load % 3 == 0:  # seized in Mexico on the way
                     ids.append(w.add("seizure", f"sz-{load}-mx", date=day - dt.timedelta(days=2), country="MX",
                                      agency="SEDENA", **place("place", origin, "MX"), **base))
+                # some drivers state a destination: the true one, or (when the load is followed) a false one
+                said = {} if load % 4 == 3 else place("destination", "Chicago" if load % 4 == 0 else dest, "US")
                 ids.append(w.add("seizure", f"sz-{load}-port", date=day, country="US", agency="CBP",
-                                 **place("place", port, "US", "port"), **place("port", port, "US", "port"), **base))
+                                 **place("place", port, "US", "port"), **place("port", port, "US", "port"), **base,
+                                 **said))
                 if load % 2 == 0:  # and again at the destination, linked by the same vehicle only
                     dest_base = {**base, "batch": None, "pill_stamp": None}
                     ids.append(w.add("seizure", f"sz-{load}-dest", date=day + dt.timedelta(days=3), country="US",

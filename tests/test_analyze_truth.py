@@ -36,10 +36,13 @@ def test_all_monitors_raise_at_most_one_false_alarm_a_year(scores: dict[str, Any
     assert scores["shifts"]["false_alarms_per_year"] <= 1.0
 
 
-def test_followed_loads_recover_port_to_destination_corridors(scores: dict[str, Any]) -> None:
-    # the bar is 0.9; at scale 20,000 about 100 loads are followed past the port (0.7-0.9 by seed,
-    # bench/results/analytics.md), so this guards the method, not the bar
-    assert scores["corridors"]["destination_corridor_recall"] >= 0.7
+def test_reported_destinations_recover_port_to_destination_corridors(scores: dict[str, Any]) -> None:
+    # The bar is 0.9. With reported destinations (~900 port loads at scale 20,000, beside ~110 followed)
+    # seed 7 gives 0.8 and seed 11 0.9 (bench/results/analytics.md); followed loads alone give 0.5 on this
+    # data, so this fails if reported destinations stop reaching the estimate. It guards the method, not the bar.
+    c = scores["corridors"]
+    assert c["reported_loads"] > 5 * c["followed_loads"] > 0
+    assert c["destination_corridor_recall"] >= 0.8
 
 
 def test_lab_regions_cover_true_labs(scores: dict[str, Any]) -> None:

@@ -131,3 +131,17 @@ def test_cli_rejects_unknown_analysis_and_engine(world: Node, capsys: pytest.Cap
     assert main(["--home", str(world.home), "analyze", "cbp", "--engine", "postgres"]) == 2
     err = capsys.readouterr().err
     assert "unknown analysis 'nonsense'" in err and "unknown engine 'oracle'" in err and "Traceback" not in err
+
+
+def test_reported_destination_ends_a_corridor_unless_the_load_was_followed(flows: pd.DataFrame) -> None:
+    # Port seizures state a destination (analyze_world: three loads in four); the followed ones also state a
+    # false one ("Chicago"): the place where a followed load was seized wins over what the driver said.
+    said = flows[flows["reported"] > 0]
+    assert said["loads"].sum() > 50 and (said["reported"] <= said["loads"]).all()
+    assert set(said["destination"]) == {"Los Angeles, California", "Phoenix, Arizona", "Denver, Colorado"}
+    assert not flows["destination"].str.startswith("Chicago").any()
+    pairs = corridors.port_destinations(flows, 3)
+    assert set(zip(pairs.crossing, pairs.destination)) == {
+        ("San Ysidro", "Los Angeles, California"), ("Nogales DeConcini", "Phoenix, Arizona"),
+        ("El Paso", "Denver, Colorado")}
+    assert (pairs["followed"] > 0).all() and (pairs["reported"] > 0).all()

@@ -195,3 +195,21 @@ def test_a_broken_user_profile_gives_one_line(make_node) -> None:  # type: ignor
     proc = run(node.home, "profiles")
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
     assert "maps a column to 'kilos', which is not a field of seizure" in proc.stderr
+
+
+def test_reported_destination_resolves_from_spanish_and_english_headers(node, store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    mx = tmp_path / "aseguramientos.csv"
+    mx.write_text("Folio;Fecha;Lugar;Droga;Cantidad;Unidad;Destino\n"
+                  "MX-1;03/11/2021;Culiacán, Sin.;fentanilo;2,5;kg;Phoenix, AZ\n"
+                  "MX-2;04/11/2021;Hermosillo;fentanilo;1;kg;Nogales, Son.\n", encoding="utf-8")
+    us = tmp_path / "seizures.csv"
+    us.write_text("Case number,Date,Place,Drug,Quantity,Unit,destination\n"
+                  "US-1,11/03/2021,\"Nogales, AZ\",fentanyl,2.5,lb,\"Memphis, TN\"\n"
+                  "US-2,11/04/2021,Tucson,fentanyl,1,lb,\n", encoding="utf-8")
+    for path, profile in ((mx, "seizure-mx"), (us, "seizure-us")):
+        report = ingest_file(node, store, path, get_profile(profile))
+        assert (report.stored, report.quarantined) == (2, 0)
+    rows = store.query("SELECT source_id, destination_text, destination_id, destination_country FROM seizure "
+                       "ORDER BY source_id")
+    assert rows == [("MX-1", "Phoenix, AZ", "US-CITY-AZ-PHOENIX", "US"), ("MX-2", "Nogales, Son.", "MX-26043", "MX"),
+                    ("US-1", "Memphis, TN", "US-CITY-TN-MEMPHIS", "US"), ("US-2", None, None, None)]

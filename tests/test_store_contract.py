@@ -35,6 +35,17 @@ def test_sync_model_columns_adds_a_column_the_model_declares(store_url: str) -> 
         assert store.scalar("SELECT pill_stamp FROM seizure WHERE id = ?", ["x"]) == "M30"
 
 
+def test_sync_model_columns_adds_a_new_place_field_with_all_its_columns(store_url: str) -> None:
+    place = [c for c in load_model().kind("seizure").columns() if c.startswith("destination_")]
+    assert len(place) == 8  # the reported destination: text as written and its resolution
+    with open_store(store_url) as store:
+        for column in place:  # a store created before the model had a reported destination
+            store.execute(f"ALTER TABLE seizure DROP COLUMN {column}")
+        with store.transaction():
+            sync_model_columns(store)
+        assert set(place) <= set(store.table_columns("seizure"))
+
+
 def test_transaction_commits_or_rolls_back_whole(store_url: str) -> None:
     with open_store(store_url) as store:
         with pytest.raises(RuntimeError), store.transaction():

@@ -3,11 +3,15 @@
 A seizure belongs to a chain (see :mod:`puente.analyze.chains`). Each chain gets one corridor:
   * crossing — the port of entry named by the chain's seizures;
   * origin — the earliest Mexican place in the chain, else the Mexican twin city of the port;
-  * destination — the latest U.S. place in the chain away from the crossing: not a port of entry, nor a
-    seizure that names a port or checkpoint (Border Patrol checkpoints sit 40–120 km inside the border and
-    are stops on the way, not where loads go).
+  * destination — the latest U.S. interior place in the chain: a seizure's place away from the crossing (not
+    a port of entry, nor a seizure that names a port or checkpoint: Border Patrol checkpoints sit 40–120 km
+    inside the border and are stops on the way, not where loads go); else the latest *reported* destination
+    in the chain (the record's ``destination`` field: a driver's stated destination, a manifest's consignee
+    city) that is a U.S. place and not a port of entry. A followed load (the place where it was seized)
+    outranks what anyone said about it.
 A seizure outside any chain gets the same rules applied to itself alone. The per-period
-aggregation (events, loads, kg, pills) runs in the engine over all seizures.
+aggregation (events, loads, kg, pills, and ``reported``: the loads whose destination is only a reported one)
+runs in the engine over all seizures.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ import numpy as np
 import pandas as pd
 
 from puente.analyze.chains import chains
-from puente.analyze.common import benjamini_hochberg, period_of
+from puente.analyze.common import benjamini_hochberg, flag, period_of
 from puente.engine import Engine
 from puente.geo.gazetteer import load_gazetteer, twin_of
 
 UNKNOWN = "?"
+# What a reported destination is worth next to a followed load in the port → destination mix (see
+# port_destinations; measured in bench/results/analytics.md).
+REPORTED_WEIGHT = 0.5
 
 
 def _label(name: object, admin1: object) -> str | None:
@@ -41,10 +48,16 @@ def _twins() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["twin_port", "twin_label"])
 
 
+def _reported_ok(country: ir.Value, place_id: ir.Value, name: ir.Value) -> ir.BooleanValue:
+    """A reported destination that can end a corridor: resolved, in the United States, not a port of entry."""
+    return (country == "US") & name.notnull() & ~place_id.fill_null("").startswith("POE-")
+
+
 def chain_corridors(engine: Engine, window_days: int = 7) -> pd.DataFrame:
-    """(id, chain, origin, crossing, destination) for every seizure in a chain of two or more."""
+    """(id, chain, origin, crossing, destination, reported) for every seizure in a chain of two or more;
+    ``reported`` is 1 when the chain's destination is only a reported one (no seizure past the border)."""
     members = chains(engine, window_days)
-    cols = ["id", "chain", "origin", "crossing", "destination"]
+    cols = ["id", "chain", "origin", "crossing", "destination", "reported"]
     if members.empty:
         return pd.DataFrame(columns=cols)
     sz = engine.table("seizure")
@@ -53,9 +66,12 @@ def chain_corridors(engine: Engine, window_days: int = 7) -> pd.DataFrame:
         sz.join(up, sz.id == up.id).select(
             id=sz.id, chain=up.chain, date=sz.date.cast("date"), country=sz.place_country, place_id=sz.place_id,
             name=sz.place_name, admin1=sz.place_admin1, port_id=sz.port_id, port_name=sz.port_name,
-            port_text=sz.port_text)
+            port_text=sz.port_text,
+            reported_ok=_reported_ok(sz.destination_country, sz.destination_id, sz.destination_name),
+            dest_name=sz.destination_name, dest_admin1=sz.destination_admin1)
     ).sort_values(["chain", "date", "id"])
     attrs["label"] = [_label(n, a) for n, a in zip(attrs["name"], attrs["admin1"])]
+    attrs["dest_label"] = [_label(n, a) for n, a in zip(attrs["dest_name"], attrs["dest_admin1"])]
     twins = dict(zip(*_twins().to_dict(orient="list").values()))
     at_port = (attrs["port_id"].notna() | attrs["port_text"].fillna("").str.strip().ne("")
                | attrs["place_id"].fillna("").str.startswith("POE-"))
@@ -71,6 +87,9 @@ def chain_corridors(engine: Engine, window_days: int = 7) -> pd.DataFrame:
     per["origin"] = mx.groupby("chain")["label"].first()
     per["origin"] = per["origin"].fillna(per["port_id"].map(twins))
     per["destination"] = us.groupby("chain")["label"].last()
+    said = attrs[attrs["reported_ok"].fillna(False).astype(bool) & attrs["dest_label"].notna()]
+    per["reported"] = (per["destination"].isna() & per.index.isin(said["chain"])).astype("int64")
+    per["destination"] = per["destination"].fillna(said.groupby("chain")["dest_label"].last())
     per = per.drop(columns=["port_id"]).fillna(UNKNOWN).reset_index()
     return members.merge(per, on="chain")[cols]
 
@@ -80,7 +99,7 @@ def corridor_flows(engine: Engine, period: str = "month", window_days: int = 7,
     """Events, loads (chains), kg and pills per period and corridor, ranked within each period.
     ``assigned`` (from :func:`chain_corridors`) may be passed when it is already computed."""
     out = engine.run(corridor_aggregation(engine, period, window_days, assigned))
-    for col in ("events", "loads", "pills"):
+    for col in ("events", "loads", "pills", "reported"):
         out[col] = out[col].astype("int64")
     out["kg"] = out["kg"].round(6)
     out = out.sort_values(["period", "kg", "events", "origin", "crossing", "destination"],
@@ -102,12 +121,17 @@ def corridor_aggregation(engine: Engine, period: str = "month", window_days: int
                | sz.place_id.fill_null("").startswith("POE-"))
     own_label = ibis.cases((sz.place_admin1.notnull() & (sz.place_admin1 != sz.place_name),
                             sz.place_name.concat(", ", sz.place_admin1)), else_=sz.place_name)
+    said_label = ibis.cases((sz.destination_admin1.notnull() & (sz.destination_admin1 != sz.destination_name),
+                             sz.destination_name.concat(", ", sz.destination_admin1)), else_=sz.destination_name)
+    interior = (sz.place_country == "US") & ~at_port & sz.place_name.notnull()
+    said = ~interior & _reported_ok(sz.destination_country, sz.destination_id, sz.destination_name)
     base = sz.select(
         id=sz.id, date=sz.date.cast("date"), kg=sz.quantity_kg.cast("float64").fill_null(0.0),
         pills=sz.pill_count.cast("int64").fill_null(0), port_id=sz.port_id,
         own_origin=ibis.cases((sz.place_country == "MX", own_label), else_=ibis.null("string")),
         own_crossing=sz.port_name,
-        own_destination=ibis.cases(((sz.place_country == "US") & ~at_port, own_label), else_=ibis.null("string")),
+        own_destination=ibis.cases((interior, own_label), (said, said_label), else_=ibis.null("string")),
+        own_reported=flag(said),
     )
     j = base.left_join(assigned, base.id == assigned.id).left_join(twins, base.port_id == twins.twin_port)
     rows = j.select(
@@ -117,9 +141,11 @@ def corridor_aggregation(engine: Engine, period: str = "month", window_days: int
         origin=j.origin.fill_null(j.own_origin).fill_null(j.twin_label).fill_null(UNKNOWN),
         crossing=j.crossing.fill_null(j.own_crossing).fill_null(UNKNOWN),
         destination=j.destination.fill_null(j.own_destination).fill_null(UNKNOWN),
+        reported=j.reported.fill_null(j.own_reported),
     )
     return rows.group_by(["period", "origin", "crossing", "destination"]).agg(
-        events=rows.count(), loads=rows.load.nunique(), kg=rows.kg.sum(), pills=rows.pills.sum())
+        events=rows.count(), loads=rows.load.nunique(), kg=rows.kg.sum(), pills=rows.pills.sum(),
+        reported=rows.load.nunique(where=rows.reported == 1))
 
 
 def top_corridors(flows: pd.DataFrame, n: int = 10, by: str = "kg", complete: bool = True) -> pd.DataFrame:
@@ -132,31 +158,42 @@ def top_corridors(flows: pd.DataFrame, n: int = 10, by: str = "kg", complete: bo
                            ascending=[False, False, True, True, True]).head(n).reset_index(drop=True)
 
 
-def port_destinations(flows: pd.DataFrame, n: int | None = None, prior: float = 1.0) -> pd.DataFrame:
+def port_destinations(flows: pd.DataFrame, n: int | None = None, prior: float = 1.0,
+                      reported_weight: float = REPORTED_WEIGHT) -> pd.DataFrame:
     """Port → destination corridors ranked by estimated loads: loads through the port × the port's
     destination mix.
 
-    Every port seizure counts towards its port's loads, but only the loads followed past the port (a
-    chain that reaches a U.S. place away from the border, e.g. a controlled delivery) show where they
-    went. The destination mix of port p is estimated from its followed loads, shrunk towards the mix
-    of all ports: P(d | p) = (c_pd + prior · P(d)) / (c_p + prior), with c_pd the loads of p followed to d
-    (an empirical-Bayes estimate; ``prior`` is the weight of the pooled mix, in loads). Estimated loads =
-    loads(p) · P(d | p); ``followed`` = c_pd.
+    Every port seizure counts towards its port's loads, but only some show where they went: the loads
+    followed past the port (a chain that reaches a U.S. place away from the border, e.g. a controlled
+    delivery) and the loads with a reported destination (a driver's statement, a manifest), which may be
+    false. The destination mix of port p is estimated from the evidence c_pd = followed_pd + w · reported_pd
+    (``reported_weight`` w: what a reported destination is worth next to a followed load), shrunk towards the
+    mix of all ports: P(d | p) = (c_pd + prior · P(d)) / (c_p + prior) (an empirical-Bayes estimate; ``prior`` is
+    the weight of the pooled mix, in loads). Estimated loads = loads(p) · P(d | p); ``followed`` and
+    ``reported`` count the loads behind c_pd.
     """
-    cols = ["crossing", "destination", "loads", "followed", "share"]
+    cols = ["crossing", "destination", "loads", "followed", "reported", "share"]
     ports = flows[flows["crossing"] != UNKNOWN]
-    followed = ports[ports["destination"] != UNKNOWN].groupby(["crossing", "destination"])["loads"].sum()
-    if followed.empty:
+    known = ports[ports["destination"] != UNKNOWN]
+    said = known["reported"] if "reported" in known else pd.Series(0, index=known.index)
+    known = known.assign(said=said, followed=known["loads"] - said)
+    evidence = known.assign(w=known["followed"] + reported_weight * known["said"]).groupby(
+        ["crossing", "destination"])[["w", "followed", "said"]].sum()
+    evidence = evidence[evidence["w"] > 0]
+    if evidence.empty:
         return pd.DataFrame(columns=cols)
     loads = ports.groupby("crossing")["loads"].sum()
-    pooled = followed.groupby(level="destination").sum() / followed.sum()
+    pooled = evidence["w"].groupby(level="destination").sum() / evidence["w"].sum()
     grid = pd.MultiIndex.from_product([loads.index, pooled.index], names=["crossing", "destination"])
-    count = followed.reindex(grid, fill_value=0).astype(float)
+    ev = evidence.reindex(grid, fill_value=0)
+    count = ev["w"].astype(float)
     per_port = count.groupby(level="crossing").transform("sum")
     share = (count + prior * pooled.reindex(grid.get_level_values("destination")).to_numpy()) / (per_port + prior)
     out = pd.DataFrame({"loads": share * loads.reindex(grid.get_level_values("crossing")).to_numpy(),
-                        "followed": count.astype("int64"), "share": share}).reset_index()
-    out = out.sort_values(["loads", "followed", "crossing", "destination"], ascending=[False, False, True, True])
+                        "followed": ev["followed"].astype("int64"), "reported": ev["said"].astype("int64"),
+                        "share": share}).reset_index()
+    out = out.sort_values(["loads", "followed", "reported", "crossing", "destination"],
+                          ascending=[False, False, False, True, True])
     out = out.reset_index(drop=True)[cols]
     return out if n is None else out.head(n)
 

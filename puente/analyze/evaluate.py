@@ -45,15 +45,20 @@ def corridor_recall(engine: Engine, sim: Path, flows: pd.DataFrame, n: int = 10)
     true_pairs = truth.groupby(["port", "destination"])["loads"].sum().nlargest(n).index
     # the truth names destination cities without their state ("Denver"); the analytics label "Denver, Colorado"
     found_pairs = list(zip(ranked["crossing"].map(_port_code), ranked["destination"].str.split(", ").str[0]))
+    at_ports = flows[(flows["port"] != "") & (flows["destination"] != corridors.UNKNOWN)]
     return {"border_corridor_recall": len(set(true_ports) & set(found_ports)) / n,
             "destination_corridor_recall": len(set(true_pairs) & set(found_pairs)) / n,
+            "port_loads": int(flows.loc[flows["port"] != "", "loads"].sum()),
+            "followed_loads": int((at_ports["loads"] - at_ports["reported"]).sum()),
+            "reported_loads": int(at_ports["reported"].sum()),
             "true_top_border": list(true_ports), "found_top_border": list(found_ports)}
 
 
 def shift_detection(sim: Path, flows: pd.DataFrame, within: int = 2) -> dict[str, Any]:
     """Planted shifts detected within ``within`` periods of their start; other alarms per simulated year.
-    Monitors: land ports and destinations, on loads, with :func:`corridors.route_shifts`' defaults (beta-binomial
-    test, one alarm per episode)."""
+    Monitors: land ports and destinations (a chain's latest U.S. interior place, else its reported destination, so
+    port seizures whose driver stated a destination count where they said they were going), on loads, with
+    :func:`corridors.route_shifts`' defaults (beta-binomial test, one alarm per episode)."""
     planted = _truth(sim, "route_shifts.csv")
     scenario = yaml.safe_load(resources.files("puente.simulate").joinpath("scenario.yaml").read_text("utf-8"))
     land = {p.name for p in load_gazetteer().places.values() if p.kind == "port" and p.id.startswith("POE-")}

@@ -36,6 +36,7 @@ def _template(node_name: str, own_pem: str, partner: str, partner_pem: str, agre
             "records": [{"field": "drug", "in": ["fentanyl", "methamphetamine"]}, {"field": "date", "from": "2020-01-01"}],
             "fields": {"date": {"transform": "truncate_date", "to": "week"}, "drug": "keep", "form": "keep",
                        "place": {"transform": "generalize_place", "to": "admin2"},
+                       "destination": {"transform": "generalize_place", "to": "admin2"},
                        "quantity_kg": {"transform": "round", "step": 0.1}, "source_id": "pseudonymize",
                        "pill_stamp": "match_only", "notes": "drop"}}},
     }

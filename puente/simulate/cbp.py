@@ -21,13 +21,16 @@ from puente.simulate.drugs import (
     US_DRUG,
     US_NOTES,
     US_UNIT,
+    arrests,
     blank,
     choice,
     city_labels,
+    destination_texts,
     event_dates,
     marks,
     people_and_vehicles,
     report_dates,
+    reported_destinations,
 )
 
 if TYPE_CHECKING:
@@ -106,13 +109,18 @@ def _cbp_chunk(ctx: Context, cells: pd.DataFrame, counts: np.ndarray) -> None:
         idx = np.flatnonzero(setting == kind)
         conveyance[idx] = choice(ctx, US_CONVEYANCE[kind], len(idx))
     agency = np.where(setting == "checkpoint", "USBP", "CBP OFO")
+    arrested = arrests(ctx, n)
+    # a parcel at a mail facility is already at its destination city: only moving loads state one
+    moving = arrested[setting[arrested] != "mail"]
+    stated, false = reported_destinations(ctx, loads, moving, np.where(setting == "mail", "", conveyance))
+    loads["reported_destination"], loads["reported_false"] = stated, false.astype(np.int64)
     frame = pd.DataFrame({
         "source_id": refs, "date": dates, "place": place_text, "agency": agency,
         "drug": rng.choice(US_DRUG, n), "form": np.where(pills, "Pills", "Powder"), "quantity": np.round(lbs, 4),
         "unit": rng.choice(US_UNIT, n, p=[0.7, 0.2, 0.05, 0.05]),
         "purity": blank(ctx, np.round(rng.uniform(4, 40, n), 1), 0.7),
         "pill_stamp": maybe(pills, "M30"), "conveyance": blank(ctx, conveyance),
-        "port": port_text, "batch": marks(ctx, loads), "notes": blank(ctx, rng.choice(US_NOTES, n), 0.7),
+        "port": port_text, "destination": destination_texts(ctx, stated), "batch": marks(ctx, loads), "notes": blank(ctx, rng.choice(US_NOTES, n), 0.7),
         "aor": aor, "report_date": report,
     })
     ctx.writers["cbp"].write(frame)
@@ -129,7 +137,7 @@ def _cbp_chunk(ctx: Context, cells: pd.DataFrame, counts: np.ndarray) -> None:
                             "load_id": loads["load_id"], "agency": agency, "aor": aor, "second_report": 0,
                             "late_days": late})
     ctx.truth["reports"].write(reports)
-    drove, drivers, vehicles = people_and_vehicles(ctx, ctx.us, loads, refs, conveyance)
+    drove, drivers, vehicles = people_and_vehicles(ctx, ctx.us, loads, refs, conveyance, arrested)
     _controlled_deliveries(ctx, frame, loads, drove, drivers, vehicles)
     dup = rng.random(n) < ctx.sc.rate("duplicate_report")
     if dup.any():
@@ -210,12 +218,13 @@ def _controlled_deliveries(ctx: Context, frame: pd.DataFrame, loads: pd.DataFram
         "source_id": refs, "date": dates, "place": place_text, "agency": "HSI",
         "drug": rng.choice(US_DRUG, n), "form": frame["form"].to_numpy()[events], "quantity": np.round(lbs, 4),
         "unit": "lb", "purity": None, "pill_stamp": frame["pill_stamp"].to_numpy()[events],
-        "conveyance": frame["conveyance"].to_numpy()[events], "port": None,
+        "conveyance": frame["conveyance"].to_numpy()[events], "port": None, "destination": None,
         "batch": frame["batch"].to_numpy()[events],
         "notes": ["controlled delivery, CBP case " + ref for ref in frame["source_id"].to_numpy()[events]],
         "report_date": report})
     ctx.writers["interior"].write(out)
     sub["event_id"] = ctx.next_events(n)
+    sub["reported_destination"], sub["reported_false"] = "", 0
     sub["outcome"] = "seized_interior"
     sub["seized_at"] = canon
     sub["place_id"] = place_id

@@ -31,6 +31,7 @@ US_CONVEYANCE = {"port": (["POV", "Passenger vehicle", "Commercial truck", "Pede
                   "interior": (["POV", "Passenger vehicle", "Commercial truck", "Parcel"], [0.5, 0.3, 0.15, 0.05])}
 _MX_CONVEYANCE = (["vehículo particular", "camioneta", "tractocamión", "autobús", "a pie", "paquetería"],
                   [0.35, 0.25, 0.15, 0.1, 0.05, 0.1])
+_MANIFESTED = {"Commercial truck", "Tractor trailer", "tractocamión"}  # commercial cargo travels with a manifest
 _VEHICLE_WORDS = {"POV", "Passenger vehicle", "Commercial truck", "Tractor trailer", "vehículo particular",
                   "camioneta", "tractocamión"}
 US_NOTES = ["concealed in gas tank", "hidden in quarter panels", "in spare tire", "body carry", "in dashboard",
@@ -79,14 +80,68 @@ def marks(ctx: Context, loads: pd.DataFrame) -> np.ndarray:
     return marks
 
 
+def arrests(ctx: Context, n: int) -> np.ndarray:
+    """The seizures (indices) where someone was arrested: the record names a driver or courier."""
+    return np.flatnonzero(ctx.rng.random(n) < ctx.sc.rate("arrest_per_seizure"))
+
+
+def reported_destinations(ctx: Context, loads: pd.DataFrame, arrested: np.ndarray, conveyance: np.ndarray,
+                          border: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Where each seizure record says the load was going (the NSS destination field, the driver's stated
+    destination, a manifest's consignee city): the canonical place stated ('' when none) and whether it is false.
+
+    An arrested driver states a destination in ``destination_stated`` of cases; commercial cargo's manifest
+    names a consignee city in ``destination_manifest`` of cases; ``destination_false`` of what is stated is a
+    random other city (a lie, or the consignee of the cover cargo). ``border`` (Mexican seizures) marks the
+    statements that name the border city the load was heading for, not the U.S. destination."""
+    rng, sc = ctx.rng, ctx.sc
+    n = len(loads)
+    told = np.zeros(n, dtype=bool)
+    told[arrested] = rng.random(len(arrested)) < sc.rate("destination_stated")
+    told |= np.isin(conveyance, list(_MANIFESTED)) & (rng.random(n) < sc.rate("destination_manifest"))
+    told &= loads["destination"].to_numpy() != ""
+    false = told & (rng.random(n) < sc.rate("destination_false"))
+    cities = sc.cities
+    names = cities.index.to_numpy().astype(object)
+    pick = rng.choice(len(names), n, p=(cities["population"] / cities["population"].sum()).to_numpy())
+    lie = names[pick]
+    lie = np.where(lie == loads["destination"].to_numpy(), names[(pick + 1) % len(names)], lie)
+    stated = np.where(false, lie, loads["destination"].to_numpy())
+    out = np.full(n, "", dtype=object)
+    out[told] = city_labels(sc, stated[told])
+    if border is not None:
+        twins = sorted({f"{p.twin}, {p.twin_state}" for p in sc.ports.values()})
+        at = told & border
+        own = np.array([f"{c}, {sc.ports[p].twin_state}" for c, p in zip(loads["border_city"], loads["port"])],
+                       dtype=object)
+        other = np.array(twins, dtype=object)[rng.integers(0, len(twins), n)]
+        out[at] = np.where(false[at] & (other[at] != own[at]), other[at], own[at])
+        false[at] &= other[at] != own[at]
+    return out, false & told
+
+
+def destination_texts(ctx: Context, canon: np.ndarray, mexican: np.ndarray | None = None) -> np.ndarray:
+    """Stated destinations as written (None where none): U.S. cities as agencies write them (in Mexican files
+    always with the state, so that they resolve in the United States), Mexican border cities with variants."""
+    out = np.full(len(canon), None, dtype=object)
+    us = canon != ""
+    if mexican is not None:
+        us &= ~mexican
+        at = np.flatnonzero((canon != "") & mexican)
+        if len(at):
+            out[at] = ctx.places.pick(canon[at], "MX", ctx.rng)[0]
+    at = np.flatnonzero(us)
+    if len(at):
+        out[at] = ctx.places.pick(canon[at], "US", ctx.rng, exact=1.0 if mexican is not None else 0.5)[0]
+    return out
+
+
 def people_and_vehicles(ctx: Context, records: Any, loads: pd.DataFrame, refs: np.ndarray,
-                         conveyance: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         conveyance: np.ndarray, arrested: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Who was arrested (an organisation's courier, or a one-off) and in which of its vehicles.
     Returns the events (indices) with a courier and a vehicle of an organisation, and those two."""
     rng, world = ctx.rng, ctx.world
-    n = len(refs)
     org = loads["org"].to_numpy()
-    arrested = np.flatnonzero(rng.random(n) < ctx.sc.rate("arrest_per_seizure"))
     member = rng.random(len(arrested)) < ctx.sc.rate("org_courier_share")
     people = np.full(len(arrested), "", dtype=object)
     people[member] = world.pick(org[arrested[member]], "couriers", rng)
@@ -142,13 +197,16 @@ def _interior_chunk(ctx: Context, months: np.ndarray) -> None:
     refs = np.array([f"{a.split(' ')[0].upper()}-{s:08d}" for a, s in zip(agency, seq)], dtype=object)
     pills = loads["form"].to_numpy() == "pills"
     conveyance = choice(ctx, US_CONVEYANCE["interior"], n)
+    arrested = arrests(ctx, n)
+    stated, false = reported_destinations(ctx, loads, arrested, conveyance)
+    loads["reported_destination"], loads["reported_false"] = stated, false.astype(np.int64)
     frame = pd.DataFrame({
         "source_id": refs, "date": dates, "place": place_text, "agency": agency,
         "drug": rng.choice(US_DRUG, n), "form": np.where(pills, "pills", "powder"),
         "quantity": np.round(np.where(kg, lbs * LB, lbs), 4), "unit": np.where(kg, "kg", "lb"),
         "purity": blank(ctx, np.round(rng.uniform(4, 40, n), 1), 0.8),
         "pill_stamp": maybe(pills, "M30"), "conveyance": blank(ctx, conveyance), "port": None,
-        "batch": marks(ctx, loads), "notes": blank(ctx, rng.choice(US_NOTES, n), 0.8), "report_date": report,
+        "destination": destination_texts(ctx, stated), "batch": marks(ctx, loads), "notes": blank(ctx, rng.choice(US_NOTES, n), 0.8), "report_date": report,
     })
     ctx.writers["interior"].write(frame)
     loads["event_id"] = ctx.next_events(n)
@@ -159,7 +217,7 @@ def _interior_chunk(ctx: Context, months: np.ndarray) -> None:
     ctx.truth["reports"].write(pd.DataFrame({
         "file": ctx.writers["interior"].spec.path, "source_id": refs, "event_id": loads["event_id"],
         "load_id": loads["load_id"], "agency": agency, "aor": "", "second_report": 0, "late_days": late}))
-    people_and_vehicles(ctx, ctx.us, loads, refs, conveyance)
+    people_and_vehicles(ctx, ctx.us, loads, refs, conveyance, arrested)
 
 
 # -- Mexico -------------------------------------------------------------------------------------
@@ -201,6 +259,10 @@ def _mx_chunk(ctx: Context, months: np.ndarray) -> None:
     refs = np.array([f"{a.replace(' ', '')[:6].upper()}/{d.astype('datetime64[Y]')}/{s:07d}"
                      for a, d, s in zip(agency, dates, seq)], dtype=object)
     conveyance = choice(ctx, _MX_CONVEYANCE, n)
+    arrested = arrests(ctx, n)
+    to_border = rng.random(n) < sc.rate("destination_border_city")
+    stated, false = reported_destinations(ctx, loads, arrested, conveyance, to_border)
+    loads["reported_destination"], loads["reported_false"] = stated, false.astype(np.int64)
     quantity = np.where(pills, pill_count.astype(float), np.round(kg, 3))
     unit = np.where(pills, rng.choice(np.array(["pastillas", "piezas", "pzas"]), n),
                     rng.choice(np.array(["kg", "kilogramos", "Kg."]), n))
@@ -209,7 +271,8 @@ def _mx_chunk(ctx: Context, months: np.ndarray) -> None:
         "drug": np.where(pills, rng.choice(_MX_DRUG_PILLS, n), rng.choice(_MX_DRUG_POWDER, n)),
         "form": np.where(pills, "pastillas", "polvo"), "quantity": quantity, "unit": unit,
         "purity": None, "pill_stamp": maybe(pills, "M30"), "conveyance": blank(ctx, conveyance),
-        "port": None, "batch": marks(ctx, loads), "notes": blank(ctx, rng.choice(_MX_NOTES, n), 0.6),
+        "port": None, "destination": destination_texts(ctx, stated, to_border), "batch": marks(ctx, loads),
+        "notes": blank(ctx, rng.choice(_MX_NOTES, n), 0.6),
         "report_date": report,
     })
     ctx.writers["mx_seizures"].write(frame)
@@ -221,7 +284,7 @@ def _mx_chunk(ctx: Context, months: np.ndarray) -> None:
     ctx.truth["reports"].write(pd.DataFrame({
         "file": ctx.writers["mx_seizures"].spec.path, "source_id": refs, "event_id": loads["event_id"],
         "load_id": loads["load_id"], "agency": agency, "aor": "", "second_report": 0, "late_days": late}))
-    people_and_vehicles(ctx, ctx.mx, loads, refs, conveyance)
+    people_and_vehicles(ctx, ctx.mx, loads, refs, conveyance, arrested)
     dup = rng.random(n) < sc.rate("duplicate_report")
     if dup.any():
         out = frame[dup].copy()

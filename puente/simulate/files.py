@@ -51,7 +51,7 @@ def _late_purchase() -> Corruption:
 
 
 _SEIZURE = ["source_id", "date", "place", "agency", "drug", "form", "quantity", "unit", "purity", "pill_stamp",
-            "conveyance", "port", "batch", "notes"]
+            "conveyance", "port", "destination", "batch", "notes"]
 _SEIZURE_BAD = [_bad_date("date"), _negative("quantity"), _missing("date"), _truncated()]
 
 CBP_SEIZURES = FileSpec(
@@ -59,6 +59,7 @@ CBP_SEIZURES = FileSpec(
     "CBP seizures of fentanyl at ports of entry (OFO), Border Patrol checkpoints (USBP) and airports/mail "
     "facilities; calibrated to the real CBP monthly series by area of responsibility",
     _SEIZURE, extra={"aor": "Area of Responsibility", "report_date": "Report date"},
+    headers={"destination": "Destination"},
     decimals={"quantity": 4, "purity": 1},
     corruptions=_SEIZURE_BAD + [_unknown("drug", "white powder")],
 )
@@ -66,13 +67,14 @@ US_INTERIOR = FileSpec(
     "us/interior_seizures.csv", "seizure", "US", "HSI/DEA/state police",
     "seizures along U.S. corridors and in destination cities (HSI, DEA, state police), including second "
     "reports of CBP events", _SEIZURE, extra={"report_date": "Report date"}, decimals={"quantity": 4, "purity": 1},
+    headers={"destination": "Destination"},
     corruptions=_SEIZURE_BAD + [_unknown("drug", "unknown substance")],
 )
 MX_SEIZURES = FileSpec(
     "mx/aseguramientos.csv", "seizure", "MX", "SEDENA/GN/FGR/SEMAR",
     "aseguramientos de fentanilo en México (SEDENA, Guardia Nacional, FGR, SEMAR)",
     _SEIZURE, extra={"report_date": "Fecha de reporte"}, decimals={"quantity": 3, "purity": 1},
-    headers={"drug": "Droga", "port": "Punto de revisión"},
+    headers={"drug": "Droga", "port": "Punto de revisión", "destination": "Destino"},
     corruptions=_SEIZURE_BAD + [_unknown("drug", "polvo blanco"), _set("bad_number", "quantity", "doce")],
 )
 MX_SHIPMENTS = FileSpec(
