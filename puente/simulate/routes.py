@@ -106,21 +106,24 @@ class RouteModel:
                           (world.labs[lab].found < 0 or world.labs[lab].found > m)] or labs
                 self.lab_table[o * months + m, : len(active)] = [lab_index[x] for x in active]
                 self.lab_count[o * months + m] = len(active)
-        # national port weights per month: CBP southwest field office pounds × port weights
+        # national port weights per month: CBP southwest field office seizure events × port weights.
+        # Events, not pounds: a load is one load wherever it is seen, so loads seized away from the
+        # port, loads still in Mexico and all loads (the truth's flows) split across field offices as
+        # the loads seized at their ports do (San Diego's loads are bigger, not more numerous).
         cbp = sc.cbp_fentanyl
         sw = cbp[cbp["aor"].isin(list(self.aor_ports))]
-        pivot = sw.pivot_table(index="period", columns="aor", values="pounds", aggfunc="sum").reindex(
+        events = sw.pivot_table(index="period", columns="aor", values="events", aggfunc="sum").reindex(
             sc.periods).fillna(0.0)
         national = np.zeros((months, len(self.codes)))
         for aor, (aor_codes, cum) in self.aor_ports.items():
-            col = pivot[aor].to_numpy() if aor in pivot else np.zeros(months)
+            col = events[aor].to_numpy() if aor in events else np.zeros(months)
             table = np.diff(cum, axis=1, prepend=0.0)
             for j, code in enumerate(aor_codes):
                 national[:, self.code_index[code]] += col * table[:, j]
         national += 1e-12
         self.national_cum = np.cumsum(national / national.sum(axis=1, keepdims=True), axis=1)
         self.national_cum[:, -1] = 1.0
-        self.sw_monthly = pivot.sum(axis=1).to_numpy()
+        self.sw_monthly = events.sum(axis=1).to_numpy()  # loads per month, as the ports see them
 
     # -- draws ---------------------------------------------------------------------------------
     def ports_in_aor(self, aor: str, months: np.ndarray, rng: np.random.Generator) -> np.ndarray:
