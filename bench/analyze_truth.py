@@ -46,7 +46,8 @@ def run(scale: int, seed: int, work: Path, heading: str = "") -> list[str]:
              f"({port_false * 12 / months:.2f}/yr) |",
              f"| false alarms, all monitors (ports + destinations, reported ones included) | ≤ 1 per year | "
              f"{sh['false_alarms']} "
-             f"({sh['false_alarms_per_year']:.2f}/yr) |",
+             f"({sh['false_alarms_per_year']:.2f}/yr; besides, {sh['unplanted_real_alarms']} alarms on unplanted "
+             "shifts of the world's complete flows) |",
              f"| true labs within 50 km of an inferred lab region | ≥ 80% | {labs['labs_within_km']:.1%} "
              f"({labs['labs']} labs, {labs['regions']} regions; undiscovered labs "
              f"{labs['undiscovered_labs_within_km']:.1%}; regions near a true lab {labs['regions_near_a_lab']:.1%}) |",
@@ -55,7 +56,9 @@ def run(scale: int, seed: int, work: Path, heading: str = "") -> list[str]:
              "| leaders' best rank by betweenness (fraction of " + f"{lead['nodes']} nodes) | ≤ 5% | " + ", ".join(
                  f"{k} {'-' if v is None else f'{v:.2%}'}" for k, v in lead["leader_rank_fraction"].items()) + " |",
              "", "Alarms raised (first period of each episode; `planted` = matches a planted shift within two "
-             "periods of its start, anything else counts as a false alarm):", "",
+             "periods of its start; `in_world` = the same monitor flags the key on the world's complete flows "
+             "(every load, seized or not) in that period or the two before, i.e. the shift really happened, e.g. "
+             "a jump in the real CBP series the world follows; anything else counts as a false alarm):", "",
              *_markdown(alarms.assign(period=alarms["period"].dt.strftime("%Y-%m"))), ""]
     return lines
 
