@@ -38,6 +38,9 @@ def _none_if_empty(values: list[str]) -> list[str] | None:
     return values or None
 
 
+RARE_NAME = 100  # a surname + first given name held by at most this many records is a blocking key
+
+
 def _each(values: Any, fn: Callable[[Any], Any]) -> list[Any]:
     """``fn`` of every value, computed once per distinct value (names repeat: a million person
     records hold a few thousand distinct given names), missing cells passed as None."""
@@ -78,6 +81,14 @@ def prepare_person(df: pd.DataFrame) -> pd.DataFrame:
     out["s1p"] = _each(out["s1"], lambda v: nz.phonetic(v) if v else None)
     out["s2p"] = _each(out["s2"], lambda v: nz.phonetic(v) if v else None)
     out["surname_pkey"] = ["|".join(nz.surname_keys(*s)) if s[0] and s[1] else None for s in sur]
+    # A name alone (a surname with the first given name) as a blocking key, only where it is rare in this
+    # table: "Vilums, Christopher" finds his record with another birth date, "Hernández, José" does not
+    # make a block of thousands.
+    keys = {"name_key": out["s1p"], "name_key2": out["s2p"]}
+    keys = {k: [f"{a}|{g}" if a and g else None for a, g in zip(v, out["given_first"])] for k, v in keys.items()}
+    counts = pd.Series(keys["name_key"] + keys["name_key2"]).value_counts()
+    for col, values in keys.items():
+        out[col] = [v if v is not None and counts[v] <= RARE_NAME else None for v in values]
     out["surname_all"] = [" ".join(p for p in s if p) or None for s in sur]
     dob = pd.to_datetime(pd.Series(_column(df, "birth_date"), index=df.index), errors="coerce")
     out["dob"] = dob.dt.strftime("%Y-%m-%d").where(dob.notna(), None)
@@ -170,12 +181,19 @@ PERSON = Spec(
     # or a name together with a birth year): a name alone is not (Hernández, García, José, María
     # make blocks of thousands). Each rule is an equi-join; what follows AND only filters.
     blocking=[
-        "l.dob = r.dob AND (l.s1p = r.s1p OR l.s1p = r.s2p OR l.s2p = r.s1p OR l.given_first = r.given_first)",
+        # same birth date and a name roughly in common: a surname or first name that sounds alike, the first
+        # three letters of either (typos keep them), or given name and surname swapped between fields
+        ("l.dob = r.dob AND (l.s1p = r.s1p OR l.s1p = r.s2p OR l.s2p = r.s1p OR l.given_first = r.given_first"
+         " OR substr(l.s1, 1, 3) = substr(r.s1, 1, 3) OR substr(l.given_norm, 1, 3) = substr(r.given_norm, 1, 3)"
+         " OR l.given_norm = r.s1 OR l.s1 = r.given_norm)"),
         "l.s1p = r.s1p AND l.given_first = r.given_first AND l.dob_y = r.dob_y",
         "l.s1p = r.s2p AND l.given_first = r.given_first AND l.dob_y = r.dob_y",
         "l.s2p = r.s1p AND l.given_first = r.given_first AND l.dob_y = r.dob_y",
         "l.surname_pkey = r.surname_pkey AND l.dob_y = r.dob_y",
         "l.surname_pkey = r.surname_pkey AND l.given_first = r.given_first",
+        "l.name_key = r.name_key",
+        "l.name_key = r.name_key2",
+        "l.name_key2 = r.name_key",
         # without a birth date on one side a name must do
         "l.s1p = r.s1p AND l.given_first = r.given_first AND (l.dob IS NULL OR r.dob IS NULL)",
         "l.s1p = r.s2p AND l.given_first = r.given_first AND (l.dob IS NULL OR r.dob IS NULL)",
