@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import resource
 import shutil
 import tempfile
 import time
@@ -173,6 +174,8 @@ def main() -> None:
             lines += ["| **total** | " + " | ".join(
                 f"{sum(float(v[i]) for v in values.values()):.1f}" for i in range(len(values[row_names[0]]))) + " |",
                 ""]
+            lines += [f"Peak memory of the benchmark process so far (max RSS): "
+                      f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB.", ""]
             print("\n".join(lines), flush=True)
             shutil.rmtree(node.home, ignore_errors=True)
     finally:
