@@ -51,28 +51,45 @@ links AS (
 dated AS (SELECT l.event, l.entity, CAST(s.date AS DATE) AS d FROM links l JOIN seizure s ON s.id = l.event),
 entity_lag AS (
   SELECT lag(event) OVER w AS a, event AS b, d - lag(d) OVER w AS gap FROM dated
-  WINDOW w AS (PARTITION BY entity ORDER BY d, event))
+  WINDOW w AS (PARTITION BY entity ORDER BY d, event)),
+cited AS (
+  SELECT id AS b, regexp_extract(upper(notes), '([A-Z]{2,6}-[0-9][0-9-]{4,}[0-9])', 1) AS ref FROM seizure)
 SELECT a, b FROM lagged WHERE a IS NOT NULL
 UNION ALL
-SELECT a, b FROM entity_lag WHERE a IS NOT NULL AND gap <= 7"""
+SELECT a, b FROM entity_lag WHERE a IS NOT NULL AND gap <= 7
+UNION ALL
+SELECT t.id AS a, c.b FROM cited c JOIN seizure t ON t.source_id = c.ref WHERE c.ref <> '' AND t.id <> c.b"""
 
 CORRIDOR_SQL = """
-WITH base AS (
-  SELECT s.id, CAST(s.date AS DATE) AS d, coalesce(s.quantity_kg, 0) AS kg, coalesce(s.pill_count, 0) AS pills,
-    s.port_id,
-    CASE WHEN s.place_country = 'MX' THEN
-      CASE WHEN s.place_admin1 IS NOT NULL AND s.place_admin1 <> s.place_name
-           THEN s.place_name || ', ' || s.place_admin1 ELSE s.place_name END END AS own_origin,
-    s.port_name AS own_crossing,
-    CASE WHEN s.place_country = 'US' AND NOT (s.port_id IS NOT NULL OR coalesce(s.place_id, '') LIKE 'POE-%') THEN
-      CASE WHEN s.place_admin1 IS NOT NULL AND s.place_admin1 <> s.place_name
-           THEN s.place_name || ', ' || s.place_admin1 ELSE s.place_name END END AS own_destination
-  FROM seizure s)
+WITH flags AS (
+  SELECT s.*,
+    s.place_country = 'US' AND NOT (s.port_id IS NOT NULL OR trim(coalesce(s.port_text, '')) <> ''
+      OR coalesce(s.place_id, '') LIKE 'POE-%') AND s.place_name IS NOT NULL AS interior
+  FROM seizure s),
+base AS (
+  SELECT f.id, CAST(f.date AS DATE) AS d, coalesce(f.quantity_kg, 0) AS kg, coalesce(f.pill_count, 0) AS pills,
+    f.port_id,
+    CASE WHEN f.place_country = 'MX' THEN
+      CASE WHEN f.place_admin1 IS NOT NULL AND f.place_admin1 <> f.place_name
+           THEN f.place_name || ', ' || f.place_admin1 ELSE f.place_name END END AS own_origin,
+    f.port_name AS own_crossing,
+    CASE WHEN f.interior THEN
+           CASE WHEN f.place_admin1 IS NOT NULL AND f.place_admin1 <> f.place_name
+                THEN f.place_name || ', ' || f.place_admin1 ELSE f.place_name END
+         WHEN f.destination_country = 'US' AND f.destination_name IS NOT NULL
+              AND NOT coalesce(f.destination_id, '') LIKE 'POE-%' THEN
+           CASE WHEN f.destination_admin1 IS NOT NULL AND f.destination_admin1 <> f.destination_name
+                THEN f.destination_name || ', ' || f.destination_admin1 ELSE f.destination_name END
+    END AS own_destination,
+    CASE WHEN NOT f.interior AND f.destination_country = 'US' AND f.destination_name IS NOT NULL
+              AND NOT coalesce(f.destination_id, '') LIKE 'POE-%' THEN 1 ELSE 0 END AS own_reported
+  FROM flags f)
 SELECT date_trunc('month', b.d)::DATE AS period,
        coalesce(a.origin, b.own_origin, t.twin_label, '?') AS origin,
        coalesce(a.crossing, b.own_crossing, '?') AS crossing,
        coalesce(a.destination, b.own_destination, '?') AS destination,
-       count(*) AS events, count(DISTINCT coalesce(a.chain, b.id)) AS loads, sum(b.kg) AS kg, sum(b.pills) AS pills
+       count(*) AS events, count(DISTINCT coalesce(a.chain, b.id)) AS loads, sum(b.kg) AS kg, sum(b.pills) AS pills,
+       count(DISTINCT coalesce(a.chain, b.id)) FILTER (WHERE coalesce(a.reported, b.own_reported) = 1) AS reported
 FROM base b LEFT JOIN assigned a ON a.id = b.id LEFT JOIN twins t ON t.twin_port = b.port_id
 WHERE b.d IS NOT NULL
 GROUP BY 1, 2, 3, 4"""

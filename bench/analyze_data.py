@@ -2,7 +2,8 @@
 
 Seizures come in loads of three legs (Mexican place, port of entry, U.S. destination) on one of
 600 corridors between the 500 most populous Mexican municipalities, the 38 southwest-border land
-ports and the 500 most populous U.S. counties of the shipped gazetteer; legs share a batch mark or a vehicle; couriers and vehicles recur. Labs, precursor
+ports and the 500 most populous U.S. counties of the shipped gazetteer; a third of the port legs carry
+the load's destination as a reported destination; legs share a batch mark or a vehicle; couriers and vehicles recur. Labs, precursor
 shipments and firearm traces fill the rest. Shares: seizures 60%, shipments 20%, traces 18%, labs 2%.
 """
 
@@ -64,7 +65,8 @@ def generate(path: str, events: int, seed: int = 1) -> dict[str, int]:
                              pill_stamp, batch,
                              place_text, place_id, place_name, place_admin1, place_country, place_lat, place_lon,
                              place_h3, port_text, port_id, port_name, port_admin1, port_country, port_lat, port_lon,
-                             port_h3)
+                             port_h3, destination_text, destination_id, destination_name, destination_admin1,
+                             destination_country, destination_lat, destination_lon, destination_h3)
         SELECT 'sz-' || l.i, 'bench', l.day, CASE WHEN l.leg = 0 THEN 'MX' ELSE 'US' END, 'fentanyl', 'pills',
                'pills', round(l.kg * 10000), l.kg, CAST(round(l.kg * 10000) AS BIGINT), 'M30',
                CASE WHEN l.leg < 2 THEN 'B' || l.load END,
@@ -72,9 +74,13 @@ def generate(path: str, events: int, seed: int = 1) -> dict[str, int]:
                CASE WHEN l.leg = 1 THEN q.text END, CASE WHEN l.leg = 1 THEN q.id END,
                CASE WHEN l.leg = 1 THEN q.name END, CASE WHEN l.leg = 1 THEN q.admin1 END,
                CASE WHEN l.leg = 1 THEN q.country END, CASE WHEN l.leg = 1 THEN q.lat END,
-               CASE WHEN l.leg = 1 THEN q.lon END, CASE WHEN l.leg = 1 THEN q.h3 END
-        FROM b_legs l
+               CASE WHEN l.leg = 1 THEN q.lon END, CASE WHEN l.leg = 1 THEN q.h3 END,
+               CASE WHEN l.said THEN u.text END, CASE WHEN l.said THEN u.id END, CASE WHEN l.said THEN u.name END,
+               CASE WHEN l.said THEN u.admin1 END, CASE WHEN l.said THEN u.country END,
+               CASE WHEN l.said THEN u.lat END, CASE WHEN l.said THEN u.lon END, CASE WHEN l.said THEN u.h3 END
+        FROM (SELECT *, leg = 1 AND hash(load + 17) % 3 = 0 AS said FROM b_legs) l
         JOIN b_port q ON q.k = (l.corridor * 7) % {n_port}
+        JOIN b_us u ON u.k = (l.corridor * 11) % {n_us}
         JOIN (SELECT 0 AS leg, * FROM b_mx UNION ALL SELECT 1, * FROM b_port UNION ALL SELECT 2, * FROM b_us) p
           ON p.leg = l.leg AND p.k = CASE l.leg WHEN 0 THEN l.corridor % {n_mx} WHEN 1 THEN (l.corridor * 7) % {n_port}
                                       ELSE (l.corridor * 11) % {n_us} END""")
