@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,13 +14,16 @@ from puente.simulate.run import simulate
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    root = tmp_path_factory.mktemp("truth")
-    simulate(root / "sim", seed=7, scale=20_000)
+def _evaluate(root: Path, seed: int, scale: int) -> dict[str, Any]:
+    simulate(root / "sim", seed=seed, scale=scale)
     node = ingest_scenario(root / "sim", root / "node")
     with open_engine("duckdb", node.store_url) as engine:
         return evaluate_all(engine, root / "sim")
+
+
+@pytest.fixture(scope="module")
+def scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return _evaluate(tmp_path_factory.mktemp("truth"), seed=7, scale=20_000)
 
 
 def test_top_border_corridors_recovered(scores: dict[str, Any]) -> None:
@@ -61,11 +65,7 @@ def test_leaders_rank_in_the_top_five_percent(scores: dict[str, Any]) -> None:
 @pytest.fixture(scope="module")
 def scores_at_scale(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Scale 200,000 (seed 11): enough loads a month that the issue's own bars apply (about 3 minutes)."""
-    root = tmp_path_factory.mktemp("truth_scale")
-    simulate(root / "sim", seed=11, scale=200_000)
-    node = ingest_scenario(root / "sim", root / "node")
-    with open_engine("duckdb", node.store_url) as engine:
-        return evaluate_all(engine, root / "sim")
+    return _evaluate(tmp_path_factory.mktemp("truth_scale"), seed=11, scale=200_000)
 
 
 def test_at_scale_the_issue_bars_hold(scores_at_scale: dict[str, Any]) -> None:

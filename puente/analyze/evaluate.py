@@ -61,7 +61,7 @@ def shift_detection(sim: Path, flows: pd.DataFrame, within: int = 2) -> dict[str
     :func:`corridors.route_shifts`' defaults (beta-binomial test, one alarm per episode)."""
     planted = _truth(sim, "route_shifts.csv")
     scenario = yaml.safe_load(resources.files("puente.simulate").joinpath("scenario.yaml").read_text("utf-8"))
-    land = {p.name for p in load_gazetteer().places.values() if p.kind == "port" and p.id.startswith("POE-")}
+    land = set(_port_codes())
     by_port = corridors.route_shifts(flows[flows["crossing"].isin(land)], ["crossing"])
     by_dest = corridors.route_shifts(flows[flows["destination"] != corridors.UNKNOWN], ["destination"])
     alarms = pd.concat([by_port[by_port["first"]].assign(level="port", key=lambda f: f["crossing"]),
@@ -73,7 +73,7 @@ def shift_detection(sim: Path, flows: pd.DataFrame, within: int = 2) -> dict[str
         start = pd.Timestamp(shift.start_period + "-01")
         end = start + pd.DateOffset(months=within)
         if shift.type == "port":
-            port_names = {p.name for p in load_gazetteer().places.values() if p.id == f"POE-{shift.port}"}
+            port_names = {name for name, code in _port_codes().items() if code == shift.port}
             hit = alarms[(alarms["level"] == "port") & alarms["key"].isin(port_names)]
         else:
             spec = scenario["corridors"][shift.corridor]

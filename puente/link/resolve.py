@@ -101,17 +101,17 @@ def train_and_predict(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb
     if backend == "spark":
         table = _to_spark(db_api.spark, prepared)
     settings = _settings(spec, prepared)
-    if len(prepared) > TRAIN_RECORDS:
+    if len(prepared) <= TRAIN_RECORDS:
+        linker = Linker(table, settings, db_api=db_api, set_up_basic_logging=False)
+        _train(spec, linker, len(prepared), seed)
+    else:
         # Train on a random sample: within a block, true and false pairs both shrink with the
         # square of the sampling fraction, so the prior, m and u estimates carry over unchanged.
         sample = prepared.sample(n=TRAIN_RECORDS, random_state=seed)
         trainer = Linker(_to_spark(db_api.spark, sample) if backend == "spark" else sample, settings,
                          db_api=_db_api(backend, spark), set_up_basic_logging=False)
         _train(spec, trainer, len(sample), seed)
-        settings = trainer.misc.save_model_to_json()
-    linker = Linker(table, settings, db_api=db_api, set_up_basic_logging=False)
-    if len(prepared) <= TRAIN_RECORDS:
-        _train(spec, linker, len(prepared), seed)
+        linker = Linker(table, trainer.misc.save_model_to_json(), db_api=db_api, set_up_basic_logging=False)
     predictions = linker.inference.predict(threshold_match_probability=threshold)
     # Splink leaves SplinkDataFrame.as_pandas_dataframe unannotated
     scored: pd.DataFrame = predictions.as_pandas_dataframe()  # type: ignore[no-untyped-call]

@@ -26,10 +26,6 @@ def _lvl(sql: str, label: str) -> dict[str, str]:
     return {"sql_condition": sql, "label_for_charts": label}
 
 
-def _custom(sql: str) -> Any:
-    return cll.CustomLevel(sql)
-
-
 def _null(col: str) -> Any:
     return cll.NullLevel(col).configure(label_for_charts=f"{col} missing")
 
@@ -73,9 +69,9 @@ def prepare_person(df: pd.DataFrame) -> pd.DataFrame:
     out["given_norm"] = _each(given, nz.name_key)
     out["given_first"] = _each(given, nz.first_given)
     out["given_keys"] = _each(given, lambda v: _none_if_empty(nz.given_keys(v)))
-    both = [f"{'' if nz.is_missing(a) else a}\x1f{'' if nz.is_missing(b) else b}"
-            for a, b in zip(_column(df, "surname1"), _column(df, "surname2"))]
-    sur = _each(both, lambda v: nz.split_surnames(*(v or "\x1f").split("\x1f")))
+    pairs = [(None if nz.is_missing(a) else a, None if nz.is_missing(b) else b)
+             for a, b in zip(_column(df, "surname1"), _column(df, "surname2"))]
+    sur = _each(pairs, lambda pair: nz.split_surnames(*(pair or (None, None))))
     out["s1"] = [s[0] for s in sur]
     out["s2"] = [s[1] for s in sur]
     out["s1p"] = _each(out["s1"], lambda v: nz.phonetic(v) if v else None)
@@ -125,8 +121,8 @@ def person_comparisons(cols: set[str]) -> list[Any]:
             _lvl("(s2_l IS NULL OR s2_r IS NULL) AND (s1p_l = s1p_r OR s1p_l = s2p_r OR s2p_l = s1p_r)",
                  "one surname missing, the other agrees"),
             cll.Or(
-                cll.And(_custom("s1p_l = s1p_r"), cll.JaroWinklerLevel("s2", 0.85)),
-                cll.And(_custom("s2p_l = s2p_r"), cll.JaroWinklerLevel("s1", 0.85)),
+                cll.And(cll.CustomLevel("s1p_l = s1p_r"), cll.JaroWinklerLevel("s2", 0.85)),
+                cll.And(cll.CustomLevel("s2p_l = s2p_r"), cll.JaroWinklerLevel("s1", 0.85)),
             ).configure(label_for_charts="one surname agrees, the other nearly (a typo)"),
             _lvl("s1p_l = s1p_r OR s1p_l = s2p_r OR s2p_l = s1p_r OR s2p_l = s2p_r", "one surname in common"),
             cll.JaroWinklerLevel("surname_all", 0.9).configure(label_for_charts="surnames similar (JW>=0.9)"),
@@ -177,9 +173,9 @@ PERSON = Spec(
     kind="person",
     prepare=prepare_person,
     comparisons=person_comparisons,
-    # Every rule joins on a key that is rare even among a million Mexican names (a birth date,
-    # or a name together with a birth year): a name alone is not (Hernández, García, José, María
-    # make blocks of thousands). Each rule is an equi-join; what follows AND only filters.
+    # Rules join on keys that stay rare even among a million Mexican names (a birth date, a name with
+    # a birth year, a name only where few records hold it): a name alone is not (Hernández, García,
+    # José, María make blocks of thousands). Each rule is an equi-join; what follows AND only filters.
     blocking=[
         # same birth date and a name roughly in common: a surname or first name that sounds alike, the first
         # three letters of either (typos keep them), or given name and surname swapped between fields
