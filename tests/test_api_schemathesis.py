@@ -38,6 +38,8 @@ def api_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, ...]:
     return client, tokens, us, mx, create_app(us, rate_limit=0)
 
 
+# every operation with generated inputs: the full tier (make test-all)
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=int(os.environ.get("PUENTE_SCHEMATHESIS_EXAMPLES", "10")), deadline=None, suppress_health_check=list(HealthCheck))
 def test_openapi_conformance(case, api_env: tuple[Any, ...]) -> None:  # type: ignore[no-untyped-def]

@@ -133,6 +133,7 @@ def test_file_mixing_utf8_and_latin1_lines_loses_nothing(home: Path) -> None:
     assert got == [("MX-25012",), ("MX-25006",), ("MX-16052",)]
 
 
+@pytest.mark.slow  # writes and reads a 100 MB line
 def test_a_100_mb_line_is_quarantined_not_fatal(home: Path) -> None:
     path = home.parent / "enorme.csv"
     with path.open("w", encoding="utf-8") as handle:
