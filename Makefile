@@ -1,13 +1,15 @@
 # The two commands a newcomer needs (see README):
 #   make demo   set up and run the demo on the embedded store
-#   make test   set up and run the tests
+#   make test   set up and run the fast tests (under 5 minutes on 2 cores)
+# and for CI and before a release:
+#   make test-all   the fast tests, then the slow ones (real Spark, browser, large inputs, long end-to-end runs)
 PY ?= python3
-# two workers on the two cores; Spark, PostgreSQL and browser tests included
+# two workers on the two cores; PostgreSQL, Spark and browser tests included when those are present
 PYTEST_ARGS ?= -n 2
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test test-all test-slow lint bench
 
 $(BIN)/puente: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -20,11 +22,19 @@ setup: $(BIN)/puente
 demo: setup
 	$(BIN)/puente demo $(DEMO_ARGS)
 
+# the fast tier: every test not marked slow
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not slow"
+
+# the slow tier only
+test-slow: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m slow
+
+# the full tier: both (each test runs once)
+test-all: test test-slow
 
 lint: setup
-	$(BIN)/ruff check puente tests
+	$(BIN)/ruff check puente tests bench
 	$(BIN)/mypy puente
 
 bench: setup

@@ -1,3 +1,4 @@
 """Puente: an open, self-hostable node for binational trafficking intelligence."""
 
-__version__ = "0.1.0"
+# the one place the version is written (pyproject.toml reads it); 0.1.0 was commit b5f048d
+__version__ = "0.2.0.dev0"

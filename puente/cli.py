@@ -47,10 +47,20 @@ class State:
 state = State()
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from puente import __version__
+
+        say(f"puente {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     home: Path | None = typer.Option(None, "--home", help="Node directory / directorio del nodo (PUENTE_HOME)."),
     lang: str | None = typer.Option(None, "--lang", help="Message language: en or es / idioma: en o es."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                 help="Show the version and exit / mostrar la versión y salir."),
 ) -> None:
     if lang:
         set_language(lang)
@@ -243,6 +253,8 @@ def _register_groups(argv: list[str]) -> None:
     """Import only the group a command asks for (their libraries are slow to import); all of them
     for help or an unknown command, so that the listing and the error are complete."""
     wanted = _command_in(argv)
+    if wanted is None and "--version" in argv:
+        return
     core = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
     for module, attr, name in _GROUPS:
         if wanted in core or (wanted is not None and wanted != name and wanted in {g[2] for g in _GROUPS}):

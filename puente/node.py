@@ -1,6 +1,8 @@
 """A node: its name, country, store and keys, kept in one directory.
 
-    <home>/node.toml           name, country, store URL, created
+    <home>/node.toml           name, country, store URL, created; a DuckDB store inside the node's
+                               directory is written relative to it (``duckdb://store.duckdb``), so a
+                               copied or moved node directory keeps using its own store
     <home>/keys/signing.key    Ed25519 private key (PEM, mode 0600), signs bundles and checkpoints
     <home>/keys/signing.pub    its public key, given to partners
     <home>/keys/id.key         32 random bytes: the HMAC key that namespaces record ids
@@ -59,9 +61,14 @@ class Node:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
         _write_secret(keys / "id.key", secrets.token_bytes(32))
         (home / "profiles").mkdir(exist_ok=True)
-        url = store_url or setting("store") or f"duckdb://{(home / 'store.duckdb').resolve()}"
+        given = store_url or setting("store")  # a relative DuckDB file typed by the user: from the working directory
+        url = _absolute(given, Path.cwd()) if given else _absolute("duckdb://store.duckdb", home)
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         node = cls(home=home, name=name, country=country, store_url=url)
+        if url.startswith(("postgresql://", "postgres://")):
+            from puente.store.postgres_store import create_database_if_missing
+
+            create_database_if_missing(url)
         # the store first: if it cannot be opened, no node.toml is written and init can simply be re-run
         with node.open_store() as store:
             owner = store.scalar("SELECT value FROM node_meta WHERE key = 'name'")
@@ -72,7 +79,7 @@ class Node:
                 store.execute("INSERT INTO node_meta VALUES ('name', ?), ('country', ?)", [name, country])
         # json.dumps gives valid TOML basic strings (quotes and backslashes escaped)
         (home / "node.toml").write_text(
-            f"name = {json.dumps(name)}\ncountry = {json.dumps(country)}\nstore = {json.dumps(url)}\n"
+            f"name = {json.dumps(name)}\ncountry = {json.dumps(country)}\nstore = {json.dumps(_relative(url, home))}\n"
             f"created = {json.dumps(created)}\n", encoding="utf-8")
         return node
 
@@ -83,10 +90,13 @@ class Node:
             raise ConfigError("no_node", home=str(home))
         try:
             data = tomllib.loads(config.read_text(encoding="utf-8"))
-            return cls(home=home, name=data["name"], country=data["country"],
-                       store_url=setting("store", data["store"]))
+            name, country, configured = data["name"], data["country"], _absolute(data["store"], home)
         except (tomllib.TOMLDecodeError, KeyError) as exc:
             raise ConfigError("bad_node_config", path=str(config), error=str(exc)) from None
+        url = setting("store", configured)
+        if url == configured:
+            _check_not_elsewhere(url, home, config)
+        return cls(home=home, name=name, country=country, store_url=url)
 
     # -- store and keys ------------------------------------------------------------------
     def open_store(self) -> Store:
@@ -123,6 +133,48 @@ class Node:
     @cached_property
     def _id_mac(self) -> hmac.HMAC:
         return hmac.new(self.id_key, digestmod=hashlib.sha256)
+
+
+def _duckdb_file(url: str) -> str | None:
+    """The file of a ``duckdb://`` URL as written (relative or absolute), None for other stores and memory."""
+    if not url.startswith("duckdb://"):
+        return None
+    from puente.store.duckdb_store import duckdb_path
+
+    path = duckdb_path(url)
+    return None if path == ":memory:" else path
+
+
+def _absolute(url: str, base: Path) -> str:
+    """A relative ``duckdb://file`` resolved against ``base`` (the node's home for node.toml,
+    the working directory for a URL typed on the command line); other URLs unchanged."""
+    path = _duckdb_file(url)
+    if path is None or Path(path).is_absolute():
+        return url
+    return f"duckdb://{(base / path).resolve()}"
+
+
+def _relative(url: str, home: Path) -> str:
+    """How node.toml records the store: a DuckDB file inside the node's directory relative to it."""
+    path = _duckdb_file(url)
+    if path is None:
+        return url
+    try:
+        return f"duckdb://{Path(path).relative_to(home.resolve()).as_posix()}"
+    except ValueError:
+        return url  # a store outside the node's directory stays absolute
+
+
+def _check_not_elsewhere(url: str, home: Path, config: Path) -> None:
+    """A node made before relative paths names its store by absolute path. Copied or moved, it would
+    silently write to the original node's store (or a new empty one): refuse, and say the fix."""
+    path = _duckdb_file(url)
+    if path is None:
+        return
+    target, own = Path(path), home.resolve() / Path(path).name
+    if target.parent != home.resolve() and own.exists() and not (target.exists() and target.samefile(own)):
+        raise ConfigError("node_store_elsewhere", path=str(config), store=str(target), local=str(own),
+                          relative=f"duckdb://{own.name}")
 
 
 def _write_secret(path: Path, data: bytes) -> None:

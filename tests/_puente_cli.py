@@ -1,4 +1,6 @@
-"""Run the real `puente` command in a subprocess (``python -m puente``), as a user would."""
+"""Run the `puente` command: in a subprocess (``python -m puente``) exactly as a user would (:func:`run`),
+or in this process through the same ``main`` (:func:`cli`, :func:`invoke`), which is much faster and is
+what a test uses unless the process itself is the point (exit status, tracebacks, locale at start-up)."""
 
 from __future__ import annotations
 
@@ -59,3 +61,9 @@ def invoke(home: Path, *args: str, lang: str = "C.UTF-8") -> tuple[int, str, str
                 os.environ[key] = value
         set_language("en")
     return code, out.getvalue(), err.getvalue()
+
+
+def cli(home: Path, *args: str, lang: str = "C.UTF-8") -> subprocess.CompletedProcess[str]:
+    """:func:`invoke` with :func:`run`'s result type, so a test can switch between the two freely."""
+    code, out, err = invoke(home, *args, lang=lang)
+    return subprocess.CompletedProcess(["puente", "--home", str(home), *args], code, out, err)

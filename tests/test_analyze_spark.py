@@ -13,7 +13,8 @@ from test_analyze_engines import make_world
 
 from puente.engine import Engine, open_engine
 
-pytestmark = pytest.mark.spark
+# a Spark session and every analytics case on it: the full tier (make test-all)
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 PURPOSE = "Corridor analysis for case 2024-117"
+# the login test is the fast tier's one real-browser check; the other journeys run in the full tier (make test-all)
 pytestmark = pytest.mark.browser
 
 
@@ -102,6 +103,7 @@ def wait_count(page, count: str) -> None:  # type: ignore[no-untyped-def]
                            "return e !== null && e.textContent === n; }", arg=count)
 
 
+@pytest.mark.slow
 def test_filter_the_map_and_state_a_purpose(page) -> None:  # type: ignore[no-untyped-def]
     login(page)
     page.wait_for_selector("#map-list .rec")
@@ -122,6 +124,7 @@ def test_filter_the_map_and_state_a_purpose(page) -> None:  # type: ignore[no-un
     assert "Mexicali" in page.text_content("#map-list")
 
 
+@pytest.mark.slow
 def test_open_an_entity_with_its_network(page) -> None:  # type: ignore[no-untyped-def]
     login(page)
     page.wait_for_selector("#app:not(.hidden)")
@@ -147,6 +150,7 @@ def test_open_an_entity_with_its_network(page) -> None:  # type: ignore[no-untyp
     assert len(lines) == 4 and "curp" not in lines[0] and "birth_date" not in lines[0]
 
 
+@pytest.mark.slow
 def test_audit_view_shows_purposeful_reads(page) -> None:  # type: ignore[no-untyped-def]
     login(page, "steward")
     page.wait_for_selector("#map-list .rec")
@@ -157,6 +161,7 @@ def test_audit_view_shows_purposeful_reads(page) -> None:  # type: ignore[no-unt
     assert PURPOSE + " (audit check)" in page.text_content("#a-table")
 
 
+@pytest.mark.slow
 def test_switch_to_spanish(page) -> None:  # type: ignore[no-untyped-def]
     login(page)
     page.wait_for_selector("#map-list .rec")
@@ -173,6 +178,7 @@ def test_switch_to_spanish(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function("document.getElementById('page-title').textContent === 'Tablero conjunto'")
 
 
+@pytest.mark.slow
 def test_send_a_hit_no_hit_query(page) -> None:  # type: ignore[no-untyped-def]
     login(page)
     page.wait_for_selector("#app:not(.hidden)")

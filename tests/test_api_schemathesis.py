@@ -13,7 +13,9 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import pytest
 import schemathesis
 from api_seed import build_env
 from hypothesis import HealthCheck, settings
@@ -21,20 +23,31 @@ from schemathesis.checks import positive_data_acceptance
 
 from puente.api.app import create_app
 from puente.api.auth import issue_token
+from puente.node import Node
 
-_root = Path(tempfile.mkdtemp(prefix="puente-schemathesis-"))
-atexit.register(shutil.rmtree, _root, ignore_errors=True)
-_client, _tokens, _us, _ = build_env(_root)
-APP = create_app(_us, rate_limit=0)
-schema = schemathesis.openapi.from_asgi("/api/openapi.json", APP)
+_bare = Path(tempfile.mkdtemp(prefix="puente-schemathesis-"))
+atexit.register(shutil.rmtree, _bare, ignore_errors=True)
+# the OpenAPI document only: from an app on an empty node (cheap at import); the cases then call the app of
+# two seeded nodes, built once per session when the test first runs, not when the file is collected
+schema = schemathesis.openapi.from_asgi("/api/openapi.json", create_app(Node.init(_bare / "us", "us-bare", "US")))
 
 
+@pytest.fixture(scope="session")
+def api_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, ...]:
+    client, tokens, us, mx = build_env(tmp_path_factory.mktemp("schemathesis"))
+    return client, tokens, us, mx, create_app(us, rate_limit=0)
+
+
+# every operation with generated inputs: the full tier (make test-all)
+@pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=int(os.environ.get("PUENTE_SCHEMATHESIS_EXAMPLES", "10")), deadline=None, suppress_health_check=list(HealthCheck))
-def test_openapi_conformance(case) -> None:  # type: ignore[no-untyped-def]
-    token = _tokens["steward"]
+def test_openapi_conformance(case, api_env: tuple[Any, ...]) -> None:  # type: ignore[no-untyped-def]
+    _client, tokens, us, _mx, app = api_env
+    token = tokens["steward"]
     if case.path == "/api/v1/auth/logout":  # logging out revokes the token: use a throwaway one
-        with _us.open_store() as store:
+        with us.open_store() as store:
             token = issue_token(store, "steward", "session")
     # positive_data_acceptance is left out: a well-formed id that names no visible record is rightly 404
-    case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, excluded_checks=[positive_data_acceptance])
+    case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, excluded_checks=[positive_data_acceptance],
+                           app=app)

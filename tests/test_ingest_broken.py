@@ -1,6 +1,8 @@
 """Broken inputs: each gives one clear line (and an exit code), or quarantine entries with row
 number, field and reason; never a traceback; and always read = stored + updated + quarantined + duplicates.
-The command runs as a user runs it: `python -m puente` in a subprocess."""
+The command runs in this process through the CLI's ``main`` (tests/_puente_cli.cli); one test runs
+it as a user does, `python -m puente` in a subprocess, to check the process itself (exit status,
+stderr without a traceback)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from _puente_cli import one_line_error, run
+from _puente_cli import cli, one_line_error, run
 
 from puente.node import Node
 
@@ -52,7 +54,7 @@ def test_bad_rows_go_to_quarantine_with_row_field_and_reason(home: Path) -> None
         "B8;01/03/2023;Culiacán;fentanilo;3;kg",  # row 9: good
         "B9;02/03/2023;Culia",  # row 10: truncated mid-row (the file ends here)
     ]), encoding="utf-8")
-    proc = run(home, "ingest", str(path), "--profile", "seizure-mx")
+    proc = cli(home, "ingest", str(path), "--profile", "seizure-mx")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert account(proc.stdout) == (9, 1, 0, 8, 0)
     rows = quarantine_of(home, "malas.csv")
@@ -64,7 +66,7 @@ def test_bad_rows_go_to_quarantine_with_row_field_and_reason(home: Path) -> None
     assert "'31/02/2023' is not a valid date" in rows[0][3]
     assert "'cubetas' is not in the units vocabulary" in rows[4][3]
     # the listing shows them, in Spanish too
-    listing = run(home, "--lang", "es", "quarantine", "--limit", "100")
+    listing = cli(home, "--lang", "es", "quarantine", "--limit", "100")
     assert "'aspirina' no está en el vocabulario drugs" in listing.stdout
     assert "fila truncada" in listing.stdout
 
@@ -73,8 +75,8 @@ def test_reingesting_a_bad_file_does_not_duplicate_quarantine(home: Path) -> Non
     path = home.parent / "otra_vez.csv"
     path.write_text(HEADER + "R1;31/02/2023;Culiacán;fentanilo;1;kg\nR2;01/02/2023;Culiacán;fentanilo;1;kg\n",
                     encoding="utf-8")
-    first = account(run(home, "ingest", str(path), "-p", "seizure-mx").stdout)
-    second = account(run(home, "ingest", str(path), "-p", "seizure-mx").stdout)
+    first = account(cli(home, "ingest", str(path), "-p", "seizure-mx").stdout)
+    second = account(cli(home, "ingest", str(path), "-p", "seizure-mx").stdout)
     assert first == (2, 1, 0, 1, 0) and second == (2, 0, 0, 1, 1)
     assert len(quarantine_of(home, "otra_vez.csv")) == 1
 
@@ -83,14 +85,14 @@ def test_duplicated_rows_are_counted_not_stored_twice(home: Path) -> None:
     path = home.parent / "repetidas.csv"
     row = "D1;05/05/2023;Mazatlán;fentanilo;1,5;kg\n"
     path.write_text(HEADER + row + row + row + "D2;05/05/2023;Mazatlán;cocaína;1;kg\n", encoding="utf-8")
-    assert account(run(home, "ingest", str(path), "-p", "seizure-mx").stdout) == (4, 2, 0, 0, 2)
+    assert account(cli(home, "ingest", str(path), "-p", "seizure-mx").stdout) == (4, 2, 0, 0, 2)
 
 
 def test_stray_quote_costs_one_row_not_the_rest_of_the_file(home: Path) -> None:
     path = home.parent / "comilla.csv"
     path.write_text(HEADER + 'Q1;01/03/2023;"Culiacán;fentanilo;3;kg\n'
                     + "".join(f"Q{i};01/03/2023;Navolato;fentanilo;{i};kg\n" for i in range(2, 6)), encoding="utf-8")
-    assert account(run(home, "ingest", str(path), "-p", "seizure-mx").stdout) == (5, 4, 0, 1, 0)
+    assert account(cli(home, "ingest", str(path), "-p", "seizure-mx").stdout) == (5, 4, 0, 1, 0)
     assert [r[0] for r in quarantine_of(home, "comilla.csv")] == [2]
 
 
@@ -98,7 +100,7 @@ def test_trailing_delimiters_are_not_extra_columns(home: Path) -> None:
     path = home.parent / "punto_y_coma_final.csv"
     path.write_text(HEADER + "T1;01/03/2023;Navolato;fentanilo;3;kg;\nT2;01/03/2023;Navolato;fentanilo;4;kg;;x\n",
                     encoding="utf-8")
-    assert account(run(home, "ingest", str(path), "-p", "seizure-mx").stdout) == (2, 1, 0, 1, 0)
+    assert account(cli(home, "ingest", str(path), "-p", "seizure-mx").stdout) == (2, 1, 0, 1, 0)
     assert [(r[0], r[2]) for r in quarantine_of(home, "punto_y_coma_final.csv")] == [(3, "wrong_column_count")]
 
 
@@ -106,7 +108,7 @@ def test_latin1_file_is_read_and_reported(home: Path) -> None:
     path = home.parent / "latin1.csv"
     path.write_bytes((HEADER + "L1;01/02/2023;Mazatlán;heroína;1;kg\nL2;02/02/2023;Culiacán;cocaína;2;kg\n")
                      .encode("latin-1"))
-    proc = run(home, "ingest", str(path), "-p", "seizure-mx")
+    proc = cli(home, "ingest", str(path), "-p", "seizure-mx")
     assert account(proc.stdout) == (2, 2, 0, 0, 0)
     assert "cp1252 on 2 lines" in proc.stdout  # the header is plain ASCII
     node = Node.load(home)
@@ -122,7 +124,7 @@ def test_file_mixing_utf8_and_latin1_lines_loses_nothing(home: Path) -> None:
              "M2;02/02/2023;Culiacán;cocaína;2;kg\n".encode("latin-1"),
              "M3;03/02/2023;Lázaro Cárdenas, Mich.;fentanilo;3;kg\n".encode()]
     path.write_bytes(b"".join(lines))
-    proc = run(home, "ingest", str(path), "-p", "seizure-mx")
+    proc = cli(home, "ingest", str(path), "-p", "seizure-mx")
     assert account(proc.stdout) == (3, 3, 0, 0, 0)
     assert "cp1252 on 1 lines" in proc.stdout
     node = Node.load(home)
@@ -131,13 +133,14 @@ def test_file_mixing_utf8_and_latin1_lines_loses_nothing(home: Path) -> None:
     assert got == [("MX-25012",), ("MX-25006",), ("MX-16052",)]
 
 
+@pytest.mark.slow  # writes and reads a 100 MB line
 def test_a_100_mb_line_is_quarantined_not_fatal(home: Path) -> None:
     path = home.parent / "enorme.csv"
     with path.open("w", encoding="utf-8") as handle:
         handle.write(HEADER + "G1;01/02/2023;Culiacán;fentanilo;1;kg\n")
         handle.write("G2;01/02/2023;Culiacán;fentanilo;1;" + "x" * (100 * 1024 * 1024) + "\n")
         handle.write("G3;01/02/2023;Culiacán;fentanilo;2;kg\n")
-    proc = run(home, "ingest", str(path), "-p", "seizure-mx")
+    proc = cli(home, "ingest", str(path), "-p", "seizure-mx")
     assert account(proc.stdout) == (3, 2, 0, 1, 0)
     (row, _field, key, reason), = quarantine_of(home, "enorme.csv")
     assert (row, key) == (3, "row_too_long") and "longer than the limit" in reason
@@ -158,19 +161,19 @@ def test_unreadable_files_give_one_clear_line(home: Path, name: str, content: by
                                               code: int) -> None:
     path = home.parent / name
     path.write_bytes(content)
-    proc = run(home, "ingest", str(path), "-p", "seizure-mx")
+    proc = cli(home, "ingest", str(path), "-p", "seizure-mx")
     assert proc.returncode == code
     assert expected in one_line_error(proc)
 
 
 def test_missing_file_directory_and_profile(home: Path) -> None:
-    missing = run(home, "ingest", str(home.parent / "no_existe.csv"), "-p", "seizure-mx")
+    missing = cli(home, "ingest", str(home.parent / "no_existe.csv"), "-p", "seizure-mx")
     assert missing.returncode == 4 and "file not found" in one_line_error(missing)
-    folder = run(home, "ingest", str(home.parent), "-p", "seizure-mx")
+    folder = cli(home, "ingest", str(home.parent), "-p", "seizure-mx")
     assert folder.returncode == 4 and "is a directory" in one_line_error(folder)
-    profile = run(home, "ingest", str(home.parent / "x.csv"), "-p", "no-such-profile")
+    profile = cli(home, "ingest", str(home.parent / "x.csv"), "-p", "no-such-profile")
     assert profile.returncode == 2 and "unknown profile 'no-such-profile'" in one_line_error(profile)
-    spanish = run(home, "ingest", str(home.parent / "no_existe.csv"), "-p", "seizure-mx", lang="es_MX.UTF-8")
+    spanish = cli(home, "ingest", str(home.parent / "no_existe.csv"), "-p", "seizure-mx", lang="es_MX.UTF-8")
     assert "no se encontró el archivo" in one_line_error(spanish)
 
 

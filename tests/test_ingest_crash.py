@@ -18,6 +18,8 @@ from puente.ingest.profile import get_profile
 from puente.node import Node
 
 ROWS = 60_000
+# a 60,000-row file and a real process killed mid-batch, per backend: the full tier (make test-all)
+pytestmark = pytest.mark.slow
 
 
 def _start_ingest(home: Path, path: Path) -> subprocess.Popen[bytes]:

@@ -6,6 +6,9 @@ import pytest
 
 from puente.link import simeval
 
+# a simulated world and two trained models: the full tier (make test-all)
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):

@@ -12,6 +12,7 @@ from puente.link.resolve import pair_scores, resolve
 
 
 @pytest.mark.spark
+@pytest.mark.slow  # Splink on a Spark session: the full tier (make test-all)
 def test_spark_gives_the_same_entities_as_duckdb():
     if shutil.which("java") is None:
         require("spark", "no java on PATH")

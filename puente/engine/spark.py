@@ -4,6 +4,7 @@ second builder in the same process would silently get this session back."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from functools import lru_cache
 from typing import Any
@@ -14,6 +15,8 @@ from puente.errors import ConfigError
 @lru_cache(maxsize=1)
 def spark_session(master: str | None = None, memory: str | None = None) -> Any:
     """local[2] by default (PUENTE_SPARK_MASTER, PUENTE_SPARK_MEMORY override)."""
+    if importlib.util.find_spec("pyspark") is None:  # an extra: pip install 'puente[spark]'
+        raise ConfigError("spark_not_installed")
     try:
         from pyspark.sql import SparkSession
         from splink.backends.spark import similarity_jar_location

@@ -110,3 +110,47 @@ def _copy_value(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.replace(tzinfo=None)
     return value
+
+
+def create_database_if_missing(url: str) -> bool:
+    """`puente init` on a PostgreSQL URL whose database does not exist yet: create it (connected to the
+    server's ``postgres`` database). True if it was created. When it cannot be (no right to create
+    databases, maintenance database unreachable), a StoreError says the exact command to run."""
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        psycopg.connect(url, connect_timeout=10).close()
+        return False
+    except psycopg.Error as exc:
+        first_error = str(exc).strip().splitlines()[0]
+    params = conninfo_to_dict(url)
+    dbname = str(params.get("dbname") or "")
+    if not dbname:
+        raise StoreError("store_open_failed", url=url, error=first_error)
+    try:
+        with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True, connect_timeout=10) as admin:
+            if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone():
+                raise StoreError("store_open_failed", url=url, error=first_error)  # it exists: another problem
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        return True
+    except psycopg.Error as exc:
+        if "does not exist" not in first_error and "CREATE DATABASE" not in str(exc):
+            raise StoreError("store_open_failed", url=url, error=first_error) from None
+        raise StoreError("pg_database_missing", url=url, command=createdb_command(url),
+                         error=str(exc).strip().splitlines()[0]) from None
+
+
+def createdb_command(url: str) -> str:
+    """The shell command that creates the database of ``url``, owned by the URL's user, for someone allowed
+    to create databases to run (never showing a password)."""
+    import shlex
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(url)
+    words = ["createdb"]
+    for flag, key in (("-h", "host"), ("-p", "port"), ("-O", "user")):
+        if params.get(key):
+            words += [flag, str(params[key])]
+    return shlex.join([*words, str(params.get("dbname") or "")])
