@@ -90,6 +90,7 @@ class RowCleaner:
         self._uncached: set[str] = set()  # fields whose values rarely repeat (case numbers, quantities)
         self._misses: dict[str, int] = dict.fromkeys(kind.fields, 0)
         self._units = model.vocabularies["units"].terms
+        self._gazetteer_countries = {p.country for p in gazetteer.places.values()}
         self._empty = dict.fromkeys(kind.data_columns())
         self.set_headers(headers)
 
@@ -233,7 +234,10 @@ class RowCleaner:
 
     def _place(self, f: Field, value: Any, country: str | None) -> dict[str, Any]:
         text = " ".join(str(value).split())
-        place = self.gazetteer.resolve(text, country, "port" if f.name == "port" else "place")
+        # a place of a country the gazetteer does not cover (FEBRL's Australia) keeps its text only:
+        # "Windsor" there is not Windsor County, Vermont
+        covered = country is None or country in self._gazetteer_countries
+        place = self.gazetteer.resolve(text, country, "port" if f.name == "port" else "place") if covered else None
         p = f.name
         if place is None:
             return {f"{p}_text": text, f"{p}_id": None, f"{p}_name": None, f"{p}_admin1": None,
