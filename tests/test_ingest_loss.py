@@ -297,3 +297,41 @@ def test_febrl4_both_files_ingest_with_nothing_quarantined(node: Node, store: St
     # the invalid dates of the duplicates are kept, with their raw text, as field issues
     issues = store.query("SELECT field, raw FROM field_issues")
     assert issues and all(f == "birth_date" and raw for f, raw in issues)
+
+
+# -- a store of the previous release ----------------------------------------------------------------------
+def test_a_previous_release_store_migrates_with_conflicts_zero_and_its_quarantine_intact(tmp_path: Path) -> None:
+    """Made by the real previous release (commit b5f048d, run from `git archive`), then opened here."""
+    import os
+    import subprocess
+    import sys
+    import tarfile
+
+    from _puente_cli import REPO
+
+    old = tmp_path / "old"
+    old.mkdir()
+    archive = tmp_path / "old.tar"
+    made = subprocess.run(["git", "-C", str(REPO), "archive", "-o", str(archive), "b5f048d", "puente"],
+                          capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip("the previous release is not in this checkout's history")
+    with tarfile.open(archive) as tar:
+        tar.extractall(old, filter="data")
+    path = tmp_path / "enc.csv"
+    path.write_text(CBP_HEADER + _ROW.format(fy=2021, n=5, lb=10) + "2021,OCTX,C,R,L,A,Fentanyl,5,10\n",
+                    encoding="utf-8")
+    home = tmp_path / "node"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUENTE_")} | {"PYTHONPATH": str(old)}
+    for args in (["init", "--name", "old-node", "--country", "US"], ["ingest", str(path), "-p", "cbp-seizure-stats"]):
+        proc = subprocess.run([sys.executable, "-m", "puente", "--home", str(home), *args], env=env,
+                              capture_output=True, text=True, check=False, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    node = Node.load(home)
+    with node.open_store() as store:  # opening migrates
+        assert store.query("SELECT rows_read, stored, quarantined, conflicts FROM batches") == [(2, 1, 1, 0)]
+        assert store.query("SELECT source_row, reason_key, other_row FROM quarantine") == [(3, "bad_month", None)]
+        assert store.scalar("SELECT COUNT(*) FROM field_issues") == 0
+        assert store.scalar("SELECT COUNT(*) FROM seizure_aggregate") == 1
+        report = ingest_file(node, store, path, get_profile("cbp-seizure-stats"))
+        assert _account(report) == (2, 0, 0, 0, 1, 1)  # the same ids: nothing changes
