@@ -149,7 +149,8 @@ class _Batch:
                     self.report.stored += 1
                 fresh.append(record)
             self.store.delete_ids(self.kind.table, replace)
-            _delete_issues(self.store, self.kind.name, replace)
+            # a record's issues are replaced with it (also stale ones of a record deleted since, e.g. purged)
+            _delete_issues(self.store, self.kind.name, [*replace, *(r for r in self.issues if r not in existing)])
             if fresh:
                 self.store.insert_arrow(self.kind.table, _to_arrow(fresh, self.schema))
             issues = [i for rid in self.issues for i in self.issues[rid]]
