@@ -242,7 +242,8 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
                  "raw": i.raw if isinstance(i.raw, str) or i.raw is None else json.dumps(i.raw, default=str),
                  "created_at": now} for i in issues]
 
-    identity_fields = ", ".join(profile.identity) or ("source_id" if "source_id" in kind.fields else "")
+    identity_fields = ", ".join(profile.identity) or (
+        "from_kind, from_ref, to_kind, to_ref, role" if kind.name == "link" else "source_id")
 
     with store.transaction():
         for row in source.rows():
@@ -279,7 +280,7 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
             earlier = batch.add(record, issue_rows(rid, row, issues) if issues else [])
             if earlier is not None:
                 quarantine(row, [Rejection("", "identity_conflict",
-                                           {"row": earlier, "fields": identity_fields or "-"})], other_row=earlier)
+                                           {"row": earlier, "fields": identity_fields})], other_row=earlier)
             if len(batch.pending) + len(batch.quarantine) >= flush_every:
                 batch.flush()
                 if progress:
