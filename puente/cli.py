@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from puente.errors import PuenteError
+from puente.errors import InputError, PuenteError, UsageError
 from puente.i18n import language, set_language, t
 from puente.settings import setting
 
@@ -94,16 +94,21 @@ def init(
 
 @app.command()
 def profiles() -> None:
-    """List the ingest profiles (built-in and the node's own)."""
-    from puente.ingest.profile import load_profiles
+    """List the ingest profiles (built-in and the node's own); a broken one is reported, not fatal."""
+    from puente.ingest.profile import load_all
 
     user_dir = state.home / "profiles"
     table = Table(t("col_name"), t("col_kind"), t("col_source"), t("col_description"))
     lang = language()
-    for profile in load_profiles(user_dir if user_dir.is_dir() else None).values():
+    loaded = load_all(user_dir if user_dir.is_dir() else None)
+    for profile in loaded.profiles.values():
         origin = profile.origin if profile.origin == "built-in" else Path(profile.origin).name
         table.add_row(*map(escape, (profile.name, profile.kind, origin, profile.describe(lang))))
     console.print(table)
+    for error in loaded.errors[:-1]:
+        say(f"puente: {error.message()}", err=True)
+    if loaded.errors:
+        raise loaded.errors[-1]
 
 
 @app.command()
@@ -117,6 +122,7 @@ def ingest(
 
     node = load_node()
     prof = get_profile(profile, node.profiles_dir)
+    rejected: list[Path] = []
     with node.open_store() as store:
         for path in files:
             with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
@@ -134,8 +140,14 @@ def ingest(
                 say("  " + t("ingest_encoding_declared", encoding=report.encoding))
             if report.unmatched_headers:
                 say("  " + t("ingest_extra", headers=", ".join(report.unmatched_headers)))
-            if report.quarantined:
+            if report.field_issues:
+                say("  " + t("ingest_field_issues", count=report.field_issues))
+            if report.quarantined or report.conflicts:
                 say("  " + t("ingest_see_quarantine"))
+            if report.all_rejected:
+                rejected.append(path)
+    if rejected:  # the other files are ingested; the exit code says some file gave nothing
+        raise InputError("all_rows_quarantined", path=", ".join(map(str, rejected)))
 
 
 @app.command()
@@ -152,11 +164,14 @@ def status() -> None:
             table.add_row(s.kind, s.owner, str(s.records), str(s.first or "-"), str(s.last or "-"), share)
         quarantined = store.scalar("SELECT COUNT(*) FROM quarantine")
         batches = store.scalar("SELECT COUNT(*) FROM batches")
+        issues = store.scalar("SELECT COUNT(*) FROM field_issues")
     if table.row_count:
         console.print(table)
     else:
         say(t("status_empty"))
     say(t("status_footer", batches=batches, quarantined=quarantined))
+    if issues:
+        say(t("status_field_issues", count=issues))
 
 
 @app.command()
@@ -177,23 +192,37 @@ def export(
 
 
 @app.command()
-def quarantine(limit: int = typer.Option(50, help="Rows to show.")) -> None:
-    """List rejected rows with their reasons."""
+def quarantine(limit: int = typer.Option(50, help="Rows to show (0: all).")) -> None:
+    """List rejected rows with their reasons, then the values set to empty on stored records."""
+    if limit < 0:
+        raise UsageError("bad_limit", limit=limit)
     node = load_node()
     lang = language()
+    cap = "" if limit == 0 else f" LIMIT {int(limit)}"
     with node.open_store() as store:
         rows = store.query(
             f"SELECT source_file, source_row, kind, field, reason_{lang} FROM quarantine "
-            "ORDER BY created_at, source_file, source_row LIMIT ?", [limit])
+            f"ORDER BY created_at, source_file, source_row{cap}")
         total = store.scalar("SELECT COUNT(*) FROM quarantine")
-    if not rows:
+        issues = store.query(
+            f"SELECT source_file, source_row, kind, field, raw, reason_{lang} FROM field_issues "
+            f"ORDER BY created_at, source_file, source_row, field{cap}")
+        issue_total = store.scalar("SELECT COUNT(*) FROM field_issues")
+    if not rows and not issues:
         say(t("no_quarantine"))
         return
-    table = Table(t("col_file"), t("col_row"), t("col_kind"), t("col_field"), t("col_reason"))
-    for source_file, row, kind, field, reason in rows:
-        table.add_row(*map(escape, (Path(source_file).name, str(row), kind, field or "-", reason)))
-    console.print(table)
+    if rows:
+        table = Table(t("col_file"), t("col_row"), t("col_kind"), t("col_field"), t("col_reason"))
+        for source_file, row, kind, field, reason in rows:
+            table.add_row(*map(escape, (Path(source_file).name, str(row), kind, field or "-", reason)))
+        console.print(table)
     say(t("quarantine_shown", shown=len(rows), total=total))
+    if issues:
+        table = Table(t("col_file"), t("col_row"), t("col_kind"), t("col_field"), t("col_raw"), t("col_reason"))
+        for source_file, row, kind, field, raw, reason in issues:
+            table.add_row(*map(escape, (Path(source_file).name, str(row), kind, field, raw or "", reason)))
+        console.print(table)
+        say(t("field_issues_shown", shown=len(issues), total=issue_total))
 
 
 @app.command()

@@ -23,8 +23,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     bad = root / "malas.csv"
     bad.write_text("Folio;Fecha del evento;Municipio;Sustancia;Cantidad;Unidad\n"
                    "X1;31/02/2023;Culiacán;fentanilo;1;kg\n", encoding="utf-8")
-    for path in (FIXTURE, bad):
-        assert invoke(home, "ingest", str(path), "-p", "seizure-mx")[0] == 0
+    assert invoke(home, "ingest", str(FIXTURE), "-p", "seizure-mx")[0] == 0
+    # issue 12: a file of which every row is rejected is ingested (quarantined) but exits 4
+    assert invoke(home, "ingest", str(bad), "-p", "seizure-mx")[0] == 4
     return home
 
 

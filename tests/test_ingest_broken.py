@@ -1,5 +1,5 @@
 """Broken inputs: each gives one clear line (and an exit code), or quarantine entries with row
-number, field and reason; never a traceback; and always read = stored + updated + quarantined + duplicates.
+number, field and reason; never a traceback; and always read = stored + updated + conflicts + quarantined + duplicates.
 The command runs in this process through the CLI's ``main`` (tests/_puente_cli.cli); one test runs
 it as a user does, `python -m puente` in a subprocess, to check the process itself (exit status,
 stderr without a traceback)."""
@@ -15,7 +15,8 @@ from _puente_cli import cli, one_line_error, run
 from puente.node import Node
 
 HEADER = "Folio;Fecha del evento;Municipio;Sustancia;Cantidad;Unidad\n"
-_ACCOUNT = re.compile(r"rows read (\d+) = stored (\d+) \+ updated (\d+) \+ quarantined (\d+) \+ duplicates (\d+)")
+_ACCOUNT = re.compile(r"rows read (\d+) = stored (\d+) \+ updated (\d+) \+ conflicts (\d+) \+ quarantined (\d+) "
+                      r"\+ duplicates (\d+)")
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def test_bad_rows_go_to_quarantine_with_row_field_and_reason(home: Path) -> None
     ]), encoding="utf-8")
     proc = cli(home, "ingest", str(path), "--profile", "seizure-mx")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
-    assert account(proc.stdout) == (9, 1, 0, 8, 0)
+    assert account(proc.stdout) == (9, 1, 0, 0, 8, 0)
     rows = quarantine_of(home, "malas.csv")
     assert [(r[0], r[1], r[2]) for r in rows] == [
         (2, "date", "bad_date"), (3, "quantity", "below_minimum"), (4, "drug", "unknown_term"),
@@ -77,7 +78,7 @@ def test_reingesting_a_bad_file_does_not_duplicate_quarantine(home: Path) -> Non
                     encoding="utf-8")
     first = account(cli(home, "ingest", str(path), "-p", "seizure-mx").stdout)
     second = account(cli(home, "ingest", str(path), "-p", "seizure-mx").stdout)
-    assert first == (2, 1, 0, 1, 0) and second == (2, 0, 0, 1, 1)
+    assert first == (2, 1, 0, 0, 1, 0) and second == (2, 0, 0, 0, 1, 1)
     assert len(quarantine_of(home, "otra_vez.csv")) == 1
 
 
@@ -85,14 +86,14 @@ def test_duplicated_rows_are_counted_not_stored_twice(home: Path) -> None:
     path = home.parent / "repetidas.csv"
     row = "D1;05/05/2023;Mazatlán;fentanilo;1,5;kg\n"
     path.write_text(HEADER + row + row + row + "D2;05/05/2023;Mazatlán;cocaína;1;kg\n", encoding="utf-8")
-    assert account(cli(home, "ingest", str(path), "-p", "seizure-mx").stdout) == (4, 2, 0, 0, 2)
+    assert account(cli(home, "ingest", str(path), "-p", "seizure-mx").stdout) == (4, 2, 0, 0, 0, 2)
 
 
 def test_stray_quote_costs_one_row_not_the_rest_of_the_file(home: Path) -> None:
     path = home.parent / "comilla.csv"
     path.write_text(HEADER + 'Q1;01/03/2023;"Culiacán;fentanilo;3;kg\n'
                     + "".join(f"Q{i};01/03/2023;Navolato;fentanilo;{i};kg\n" for i in range(2, 6)), encoding="utf-8")
-    assert account(cli(home, "ingest", str(path), "-p", "seizure-mx").stdout) == (5, 4, 0, 1, 0)
+    assert account(cli(home, "ingest", str(path), "-p", "seizure-mx").stdout) == (5, 4, 0, 0, 1, 0)
     assert [r[0] for r in quarantine_of(home, "comilla.csv")] == [2]
 
 
@@ -100,7 +101,7 @@ def test_trailing_delimiters_are_not_extra_columns(home: Path) -> None:
     path = home.parent / "punto_y_coma_final.csv"
     path.write_text(HEADER + "T1;01/03/2023;Navolato;fentanilo;3;kg;\nT2;01/03/2023;Navolato;fentanilo;4;kg;;x\n",
                     encoding="utf-8")
-    assert account(cli(home, "ingest", str(path), "-p", "seizure-mx").stdout) == (2, 1, 0, 1, 0)
+    assert account(cli(home, "ingest", str(path), "-p", "seizure-mx").stdout) == (2, 1, 0, 0, 1, 0)
     assert [(r[0], r[2]) for r in quarantine_of(home, "punto_y_coma_final.csv")] == [(3, "wrong_column_count")]
 
 
@@ -109,7 +110,7 @@ def test_latin1_file_is_read_and_reported(home: Path) -> None:
     path.write_bytes((HEADER + "L1;01/02/2023;Mazatlán;heroína;1;kg\nL2;02/02/2023;Culiacán;cocaína;2;kg\n")
                      .encode("latin-1"))
     proc = cli(home, "ingest", str(path), "-p", "seizure-mx")
-    assert account(proc.stdout) == (2, 2, 0, 0, 0)
+    assert account(proc.stdout) == (2, 2, 0, 0, 0, 0)
     assert "cp1252 on 2 lines" in proc.stdout  # the header is plain ASCII
     node = Node.load(home)
     with node.open_store() as store:
@@ -125,7 +126,7 @@ def test_file_mixing_utf8_and_latin1_lines_loses_nothing(home: Path) -> None:
              "M3;03/02/2023;Lázaro Cárdenas, Mich.;fentanilo;3;kg\n".encode()]
     path.write_bytes(b"".join(lines))
     proc = cli(home, "ingest", str(path), "-p", "seizure-mx")
-    assert account(proc.stdout) == (3, 3, 0, 0, 0)
+    assert account(proc.stdout) == (3, 3, 0, 0, 0, 0)
     assert "cp1252 on 1 lines" in proc.stdout
     node = Node.load(home)
     with node.open_store() as store:
@@ -141,7 +142,7 @@ def test_a_100_mb_line_is_quarantined_not_fatal(home: Path) -> None:
         handle.write("G2;01/02/2023;Culiacán;fentanilo;1;" + "x" * (100 * 1024 * 1024) + "\n")
         handle.write("G3;01/02/2023;Culiacán;fentanilo;2;kg\n")
     proc = cli(home, "ingest", str(path), "-p", "seizure-mx")
-    assert account(proc.stdout) == (3, 2, 0, 1, 0)
+    assert account(proc.stdout) == (3, 2, 0, 0, 1, 0)
     (row, _field, key, reason), = quarantine_of(home, "enorme.csv")
     assert (row, key) == (3, "row_too_long") and "longer than the limit" in reason
     path.unlink()
@@ -182,5 +183,5 @@ def test_header_only_says_so(home: Path) -> None:
     path.write_text(HEADER, encoding="utf-8")
     proc = run(home, "ingest", str(path), "-p", "seizure-mx")
     assert proc.returncode == 0 and proc.stderr == ""
-    assert account(proc.stdout) == (0, 0, 0, 0, 0)
+    assert account(proc.stdout) == (0, 0, 0, 0, 0, 0)
     assert "has a header but no data rows" in proc.stdout

@@ -17,7 +17,7 @@ PEOPLE = [  # Spanish headers, as a Mexican agency would send them
     ["Folio", "Nombre(s)", "Apellido paterno", "Apellido materno", "Fecha de nacimiento", "Nacionalidad", "CURP"],
     ["P-1", "JUAN CARLOS", "DE LA CRUZ", "LÓPEZ", dt.datetime(1990, 5, 17), "México", "CULJ900517HSLRPN09"],
     ["P-2", "María José", "Gómez", None, "03/11/1985", "mexicana", None],
-    ["P-3", "Ana", "Ruiz", "Soto", "31/02/1980", "MX", None],  # impossible date: quarantined
+    ["P-3", "Ana", "Ruiz", "Soto", "31/02/1980", "MX", None],  # impossible date: stored without it (issue)
 ]
 
 
@@ -37,14 +37,19 @@ def _jsonl(path: Path, objects: list[dict[str, object]]) -> Path:
 
 def test_person_xlsx_with_spanish_headers(node, store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     report = ingest_file(node, store, _xlsx(tmp_path / "personas.xlsx", PEOPLE), get_profile("person-mx"))
-    assert (report.rows_read, report.stored, report.quarantined) == (3, 2, 1) and report.balanced
+    # issue 12: an invalid optional value (P-3's birth date) no longer quarantines the row
+    assert (report.rows_read, report.stored, report.quarantined, report.field_issues) == (3, 3, 0, 1)
+    assert report.balanced
     rows = store.query("SELECT source_id, given_names, surname1, surname2, birth_date, nationality, curp "
                        "FROM person ORDER BY source_id")
     assert rows == [
         ("P-1", "Juan Carlos", "De la Cruz", "López", dt.date(1990, 5, 17), "MX", "CULJ900517HSLRPN09"),
         ("P-2", "María José", "Gómez", None, dt.date(1985, 11, 3), "MX", None),
+        ("P-3", "Ana", "Ruiz", "Soto", None, "MX", None),
     ]
-    assert store.query("SELECT source_row, field, reason_key FROM quarantine") == [(4, "birth_date", "bad_date")]
+    assert store.query("SELECT source_row, field, reason_key, raw FROM field_issues") == [
+        (4, "birth_date", "bad_date", "31/02/1980")]
+    assert store.scalar("SELECT COUNT(*) FROM quarantine") == 0
 
 
 def test_vehicle_and_firearm_jsonl(node, store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -55,8 +60,11 @@ def test_vehicle_and_firearm_jsonl(node, store, tmp_path: Path) -> None:  # type
         "not an object",
     ])
     report = ingest_file(node, store, vehicles, get_profile("vehicle-us"))
-    assert (report.rows_read, report.stored, report.quarantined) == (3, 1, 2) and report.balanced
-    plate, vin, extra = store.query("SELECT plate, vin, extra FROM vehicle")[0]
+    # the bad VIN is an optional field: V-2 is stored without it; the non-object line is quarantined
+    assert (report.rows_read, report.stored, report.quarantined, report.field_issues) == (3, 2, 1, 1)
+    assert report.balanced
+    assert store.query("SELECT plate, vin FROM vehicle WHERE source_id = 'V-2'") == [("7XYZ123", None)]
+    plate, vin, extra = store.query("SELECT plate, vin, extra FROM vehicle WHERE source_id = 'V-1'")[0]
     assert (plate, vin) == ("ABC1234", "1HGCM82633A004352")
     assert json.loads(extra) == {"color": "blanco"}  # an unknown column is kept, not dropped
     traces = _jsonl(tmp_path / "traces.jsonl", [
@@ -65,12 +73,16 @@ def test_vehicle_and_firearm_jsonl(node, store, tmp_path: Path) -> None:  # type
         {"trace_id": "T-2", "serial": "Z9", "recovery_date": "2020-01-01", "purchase_date": "2021-01-01"},
     ])
     report = ingest_file(node, store, traces, get_profile("firearm_trace-us"))
-    assert (report.stored, report.quarantined) == (1, 1)
+    # issue 12: a purchase date after the recovery breaks a rule of an optional field, so T-2 is stored
+    # without it (a field issue with the raw value), not quarantined whole
+    assert (report.stored, report.quarantined, report.field_issues) == (2, 0, 1)
     row = store.query("SELECT serial, weapon_type, recovery_place_id, recovery_country, time_to_crime_days, "
-                      "purchase_state FROM firearm_trace")[0]
+                      "purchase_state FROM firearm_trace WHERE source_id = 'T-1'")[0]
     assert row == ("AB12345", "rifle", "MX-25006", "MX", 182, "AZ")
-    reasons = store.query("SELECT reason_key FROM quarantine WHERE kind = 'firearm_trace'")
-    assert reasons == [("recovery_before_purchase",)]
+    assert store.query("SELECT purchase_date, time_to_crime_days FROM firearm_trace WHERE source_id = 'T-2'") == [
+        (None, None)]
+    reasons = store.query("SELECT field, reason_key, raw FROM field_issues WHERE kind = 'firearm_trace'")
+    assert reasons == [("purchase_date", "recovery_before_purchase", "2021-01-01")]
 
 
 def test_links_resolve_to_record_ids(node, store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -95,29 +107,32 @@ def test_reingest_is_idempotent_and_a_changed_row_is_a_correction(node, store, t
     ingest_file(node, store, path, profile)
     columns = ", ".join(f'"{c}"' for c in store.table_columns("person") if c not in ("batch_id", "ingested_at"))
     before = store.query(f"SELECT {columns} FROM person ORDER BY id")
-    assert len(before) == 2
+    assert len(before) == 3
     again = ingest_file(node, store, path, profile)
-    assert (again.stored, again.updated, again.duplicates, again.quarantined) == (0, 0, 2, 1)
+    assert (again.stored, again.updated, again.duplicates, again.quarantined) == (0, 0, 3, 0)
     assert store.query(f"SELECT {columns} FROM person ORDER BY id") == before  # every stored value unchanged
     corrected = [row[:] for row in PEOPLE]
     corrected[2][3] = "Hernández"  # P-2's second surname was missing
     _xlsx(path, corrected)
     fix = ingest_file(node, store, path, profile)
-    assert (fix.stored, fix.updated, fix.duplicates, fix.quarantined) == (0, 1, 1, 1)
-    assert store.scalar("SELECT COUNT(*) FROM person") == 2
+    assert (fix.stored, fix.updated, fix.duplicates, fix.quarantined) == (0, 1, 2, 0)
+    assert store.scalar("SELECT COUNT(*) FROM person") == 3
     assert store.scalar("SELECT surname2 FROM person WHERE source_id = 'P-2'") == "Hernández"
-    assert store.scalar("SELECT COUNT(*) FROM quarantine") == 2  # one per file version, not per ingest
+    assert store.scalar("SELECT COUNT(*) FROM field_issues") == 1  # one per stored record, not per ingest
 
 
-def test_same_id_twice_in_one_file_keeps_the_later_row(node, store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_same_id_twice_in_one_file_is_a_conflict_not_an_update(node, store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # issue 12 changed this: a later row of the same file no longer overwrites an earlier one
     path = _jsonl(tmp_path / "orgs.jsonl", [
         {"org_id": "O-1", "name": "Química Delta SA de CV", "rfc": "QDE010101AB1", "country": "MX"},
         {"org_id": "O-1", "name": "Química Delta, S.A. de C.V.", "rfc": "QDE-010101-AB1", "country": "MX"},
-        {"org_id": "O-1", "name": "Química Delta, S.A. de C.V.", "rfc": "QDE-010101-AB1", "country": "MX"},
+        {"org_id": "O-1", "name": "Química Delta SA de CV", "rfc": "QDE010101AB1", "country": "MX"},
     ])
     report = ingest_file(node, store, path, get_profile("organization-mx"))
-    assert (report.rows_read, report.stored, report.updated, report.duplicates) == (3, 1, 1, 1)
-    assert store.query("SELECT name, tax_id FROM organization") == [("Química Delta, S.A. de C.V.", "QDE010101AB1")]
+    assert (report.rows_read, report.stored, report.updated, report.conflicts, report.duplicates) == (3, 1, 0, 1, 1)
+    assert report.balanced
+    assert store.query("SELECT name, tax_id FROM organization") == [("Química Delta SA de CV", "QDE010101AB1")]
+    assert store.query("SELECT source_row, other_row, reason_key FROM quarantine") == [(2, 1, "identity_conflict")]
 
 
 YAML_PROFILE = """\
@@ -194,7 +209,8 @@ def test_a_broken_user_profile_gives_one_line(make_node) -> None:  # type: ignor
     (node.profiles_dir / "mala.yaml").write_text("name: mala\nkind: seizure\ncolumns: {Kgs: kilos}\n", encoding="utf-8")
     proc = run(node.home, "profiles")
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
-    assert "maps a column to 'kilos', which is not a field of seizure" in proc.stderr
+    assert "mala.yaml" in proc.stderr and "columns.Kgs: 'kilos' is not a field of seizure" in proc.stderr
+    assert "seizure-mx" in proc.stdout  # the other profiles keep working
 
 
 def test_reported_destination_resolves_from_spanish_and_english_headers(node, store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

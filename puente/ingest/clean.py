@@ -3,6 +3,11 @@
 Headers are matched to model fields once per file (explicit profile columns first,
 then field names, English/Spanish labels and aliases, accents and case ignored).
 Columns that match no field are kept in the record's ``extra`` JSON, so nothing is lost.
+
+Field-level rejection: an invalid value of a *required* field (or a missing one, or a kind's
+``require_any`` group left empty) rejects the row; an invalid value of an *optional* field is
+set to NULL and reported as an issue (field, reason, raw text) that the pipeline stores in
+``field_issues`` next to the record. A profile with ``strict: true`` rejects such rows instead.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from typing import Any
 from puente.geo.gazetteer import Gazetteer
 from puente.i18n import t
 from puente.ingest.profile import Profile
+from puente.ingest.values import clean_value
 from puente.model import Field, Kind, Model
-from puente.model.types import CLEANERS, CleanContext, Invalid, fold
+from puente.model.types import CleanContext, Invalid, fold
 
 _LB = 0.45359237
 
@@ -27,6 +33,7 @@ class Rejection:
     field: str
     key: str
     args: dict[str, Any]
+    raw: Any = None  # the value as read (kept for a field issue)
 
     def text(self, lang: str) -> str:
         return f"{self.field}: {t(self.key, lang=lang, **self.args)}" if self.field else t(self.key, lang=lang, **self.args)
@@ -72,7 +79,10 @@ class RowCleaner:
         self.gazetteer = gazetteer
         self.record_id = record_id
         self.ctx = CleanContext(date_order=profile.date_order, decimal=profile.decimal,
-                                country=profile.country, vocabularies=model.vocabularies)
+                                country=profile.country, date_format=profile.date_format,
+                                vocabularies=model.vocabularies)
+        self.strict = profile.strict
+        self._any_of = [f"{n}_text" if kind.fields[n].type == "place" else n for n in kind.require_any]
         self.fields = kind.input_fields()
         self._cache: dict[str, dict[Any, Any]] = {f: {} for f in kind.fields}
         self._scalar: dict[str, dict[str, Any]] = {f: {} for f in kind.fields}  # raw text -> cleaned value
@@ -80,6 +90,7 @@ class RowCleaner:
         self._uncached: set[str] = set()  # fields whose values rarely repeat (case numbers, quantities)
         self._misses: dict[str, int] = dict.fromkeys(kind.fields, 0)
         self._units = model.vocabularies["units"].terms
+        self._gazetteer_countries = {p.country for p in gazetteer.places.values()}
         self._empty = dict.fromkeys(kind.data_columns())
         self.set_headers(headers)
 
@@ -92,6 +103,7 @@ class RowCleaner:
         self._plan = [(f, *self._headers_of(by_field, f.name), self.profile.defaults.get(f.name))
                       for f in self.fields]
         self._country_header = by_field.get("country", [None])[0]
+        self._header_of = {fname: headers[0] for fname, headers in by_field.items()}
 
     @staticmethod
     def _headers_of(by_field: dict[str, list[str]], name: str) -> tuple[str | None, tuple[str, ...]]:
@@ -101,10 +113,15 @@ class RowCleaner:
     def missing_required(self) -> list[str]:
         """Required fields that no header provides and no default fills."""
         present = set(self.mapping.values()) | set(self.profile.defaults)
-        return [f.name for f in self.fields if f.required and f.name not in present]
+        missing = [f.name for f in self.fields if f.required and f.name not in present]
+        if self.kind.require_any and not present & set(self.kind.require_any):
+            missing.append(" | ".join(self.kind.require_any))
+        return missing
 
     # -- one row -----------------------------------------------------------------------
-    def clean(self, values: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Rejection]]:
+    def clean(self, values: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Rejection], list[Rejection]]:
+        """(record, rejections, issues): record is None when the row is rejected; issues are the
+        optional fields set to NULL because their value was invalid."""
         country = self.profile.country
         if self._country_header is not None:
             raw_country = values.get(self._country_header)
@@ -115,6 +132,7 @@ class RowCleaner:
                     pass
         record = self._empty.copy()
         errors: list[Rejection] = []
+        issues: list[Rejection] = []
         scalars = self._scalar
         plain = self._plain
         uncached = self._uncached
@@ -142,21 +160,26 @@ class RowCleaner:
                 cleaned = self._cached(f, value, country) if name not in uncached else self._clean_field(
                     f, value, country)
             except Invalid as exc:
-                errors.append(Rejection(name, exc.key, exc.args_))
+                (errors if f.required or self.strict else issues).append(Rejection(name, exc.key, exc.args_, value))
                 continue
             record.update(cleaned)
             if f.type != "place" and value.__class__ is str and name not in uncached:
                 self._remember(name, value, cleaned[name])
-        if errors:
-            return None, errors
+        if self._any_of and all(record.get(n) is None for n in self._any_of):
+            errors.append(Rejection(", ".join(self.kind.require_any), "missing_any", {
+                "fields": ", ".join(self.kind.require_any)}))
+        if errors or (issues and self.strict):
+            return None, errors + issues, []
         try:
-            self._derive(record, country)
+            self._derive(record, country, values, issues)
         except Invalid as exc:
-            return None, [Rejection("", exc.key, exc.args_)]
+            return None, [Rejection("", exc.key, exc.args_)], []
+        if issues and self.strict:
+            return None, issues, []
         extra = {h: values.get(h) for h in self.extra_headers if values.get(h) not in (None, "")}
         extra.update(spare)
         record["extra"] = json.dumps(extra, ensure_ascii=False, default=str) if extra else None
-        return record, []
+        return record, [], issues
 
     def _remember(self, name: str, raw: str, cleaned: Any) -> None:
         """Cache a cleaned value; a field whose first 20,000 values were all new stops being cached."""
@@ -207,33 +230,14 @@ class RowCleaner:
     def _clean_field(self, f: Field, value: Any, country: str | None) -> dict[str, Any]:
         if f.type == "place":
             return self._place(f, value, country)
-        if f.type == "enum":
-            code = self.model.vocabularies[f.vocab or ""].lookup(str(value))
-            if code is None:
-                raise Invalid("unknown_term", value=str(value), vocab=f.vocab)
-            return {f.name: code}
-        if f.type == "list":
-            codes = []
-            for part in str(value).replace("|", ";").split(";"):
-                if part.strip():
-                    code = self.model.vocabularies[f.vocab or ""].lookup(part)
-                    if code is None:
-                        raise Invalid("unknown_term", value=part.strip(), vocab=f.vocab)
-                    codes.append(code)
-            return {f.name: ";".join(dict.fromkeys(codes)) or None}
-        if f.type == "text":
-            cleaned: Any = CLEANERS["text"](value, self.ctx)
-            return {f.name: cleaned.upper() if f.upper else cleaned}
-        cleaned = CLEANERS[f.type](value, self.ctx)
-        if f.minimum is not None and cleaned < f.minimum:
-            raise Invalid("below_minimum", value=str(value), minimum=f.minimum)
-        if f.maximum is not None and cleaned > f.maximum:
-            raise Invalid("above_maximum", value=str(value), maximum=f.maximum)
-        return {f.name: cleaned}
+        return {f.name: clean_value(f, value, self.ctx)}
 
     def _place(self, f: Field, value: Any, country: str | None) -> dict[str, Any]:
         text = " ".join(str(value).split())
-        place = self.gazetteer.resolve(text, country, "port" if f.name == "port" else "place")
+        # a place of a country the gazetteer does not cover (FEBRL's Australia) keeps its text only:
+        # "Windsor" there is not Windsor County, Vermont
+        covered = country is None or country in self._gazetteer_countries
+        place = self.gazetteer.resolve(text, country, "port" if f.name == "port" else "place") if covered else None
         p = f.name
         if place is None:
             return {f"{p}_text": text, f"{p}_id": None, f"{p}_name": None, f"{p}_admin1": None,
@@ -242,7 +246,9 @@ class RowCleaner:
                 f"{p}_country": place.country, f"{p}_lat": place.lat, f"{p}_lon": place.lon, f"{p}_h3": place.h3}
 
     # -- derived fields ------------------------------------------------------------------
-    def _derive(self, r: dict[str, Any], country: str | None) -> None:
+    def _derive(self, r: dict[str, Any], country: str | None, values: dict[str, Any],
+                issues: list[Rejection]) -> None:
+        """Derived fields. A rule broken by an optional field's value nulls that field (an issue)."""
         kind = self.kind.name
         if r.get("unit") and r.get("quantity") is not None:
             unit = self._units[r["unit"]].extra
@@ -268,7 +274,10 @@ class RowCleaner:
             bought, found = r.get("purchase_date"), r.get("recovery_date")
             r["time_to_crime_days"] = (found - bought).days if bought and found else None
             if r["time_to_crime_days"] is not None and r["time_to_crime_days"] < 0:
-                raise Invalid("recovery_before_purchase")
+                header = self._header_of.get("purchase_date")
+                raw = values.get(header) if header else None
+                issues.append(Rejection("purchase_date", "recovery_before_purchase", {}, raw or str(bought)))
+                r["purchase_date"] = r["time_to_crime_days"] = None
             if r.get("recovery_country") is None:
                 r["recovery_country"] = r.get("recovery_place_country") or country
         if kind == "link":
@@ -277,7 +286,7 @@ class RowCleaner:
 
     def identity(self, record: dict[str, Any], content_hash: str) -> str:
         if self.profile.identity:
-            return "\x1f".join(str(record.get(f)) for f in self.profile.identity)
+            return "\x1f".join(str(record.get(f, record.get(f"{f}_text"))) for f in self.profile.identity)
         if self.kind.name == "link":
             return "\x1f".join(str(record[f]) for f in ("from_id", "to_id", "role"))
         if record.get("source_id"):

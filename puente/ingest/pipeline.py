@@ -1,10 +1,20 @@
 """Ingest one file: read → clean → derive → id → dedupe → write, as one atomic batch.
 
-Every row read ends in exactly one of: stored (new or a correction of a stored record),
-quarantined (with row number, field and reason), or a duplicate (same id and content as
-a stored record, or repeated within the file). The whole file is one transaction: a crash
-or Ctrl-C leaves the store with all of the batch or none of it. Rows stream through in
-chunks, so a file larger than memory works.
+Every row read ends in exactly one of (``read = stored + updated + conflicts + quarantined +
+duplicates``):
+
+- stored: a new record (possibly with field issues: optional values that were invalid, set to
+  NULL and kept with their reason and raw text in ``field_issues``);
+- updated: a changed row whose identity was stored by an *earlier file* (a correction);
+- conflicts: a row with the identity of an earlier row *of the same file* but other content.
+  The first row is stored; the later one goes to quarantine (reason ``identity_conflict``,
+  ``other_row`` = the earlier row), never an update: nothing in a file overwrites the file;
+- quarantined: the row was rejected (row number, field and reason);
+- duplicates: same identity and content as a stored record or an earlier row of the file.
+
+The whole file is one transaction: a crash or Ctrl-C leaves the store with all of the batch
+or none of it. Rows stream through in chunks, so a file larger than memory works; what is
+kept for the whole file is one small entry per identity (to tell conflicts from updates).
 """
 
 from __future__ import annotations
@@ -44,6 +54,8 @@ class IngestReport:
     rows_read: int = 0
     stored: int = 0
     updated: int = 0
+    conflicts: int = 0
+    field_issues: int = 0  # values set to NULL on stored records (not a row outcome)
     quarantined: int = 0
     duplicates: int = 0
     places_total: int = 0
@@ -52,11 +64,17 @@ class IngestReport:
 
     @property
     def balanced(self) -> bool:
-        return self.rows_read == self.stored + self.updated + self.quarantined + self.duplicates
+        return self.rows_read == (self.stored + self.updated + self.conflicts + self.quarantined
+                                  + self.duplicates)
+
+    @property
+    def all_rejected(self) -> bool:
+        """Every row of a non-empty file was quarantined or in conflict: nothing was kept."""
+        return self.rows_read > 0 and self.stored + self.updated + self.duplicates == 0
 
     def summary(self, lang: str | None = None) -> str:
         return t("ingest_summary", lang=lang, read=self.rows_read, stored=self.stored, updated=self.updated,
-                 quarantined=self.quarantined, duplicates=self.duplicates)
+                 conflicts=self.conflicts, quarantined=self.quarantined, duplicates=self.duplicates)
 
 
 def _file_hash(path: Path) -> str:
@@ -80,8 +98,10 @@ def schema_for(kind: Kind) -> pa.Schema:
 class _Batch:
     """Buffered writes for one kind within the open transaction.
 
-    Only the current chunk is held in memory: a row repeating one of an earlier chunk is
-    recognised through the store (the earlier chunk is already written, in this transaction).
+    ``seen`` maps every identity met in this file to (its first row, a hash of its content), so a
+    later row with that identity is a duplicate or a conflict whichever chunk it falls in. The
+    pending chunk is checked against the store at flush time: a stored record there comes from
+    an earlier file (this file's ids are unique in ``pending``), so a difference is an update.
     """
 
     def __init__(self, store: Store, kind: Kind, report: IngestReport, quarantined_rows: set[int]) -> None:
@@ -89,19 +109,27 @@ class _Batch:
         self.kind = kind
         self.report = report
         self.schema = schema_for(kind)
+        self.seen: dict[str, tuple[int, int]] = {}
         self.pending: dict[str, dict[str, Any]] = {}
+        self.issues: dict[str, list[dict[str, Any]]] = {}  # record id -> its field issues
         self.quarantine: list[dict[str, Any]] = []
         self.quarantined_rows = quarantined_rows  # rows of this file already in quarantine
 
-    def add(self, record: dict[str, Any]) -> None:
+    def add(self, record: dict[str, Any], issues: list[dict[str, Any]]) -> int | None:
+        """Queue a record; returns the earlier row it conflicts with (the caller quarantines it)."""
         rid = record["id"]
-        earlier = self.pending.get(rid)
+        digest = hash(record["content_hash"])
+        earlier = self.seen.get(rid)
         if earlier is not None:
-            if earlier["content_hash"] == record["content_hash"]:
+            if earlier[1] == digest:
                 self.report.duplicates += 1
-                return
-            self.report.updated += 1  # a later row in the same chunk supersedes an unwritten earlier one
+                return None
+            return earlier[0]
+        self.seen[rid] = (record["source_row"], digest)
         self.pending[rid] = record
+        if issues:
+            self.issues[rid] = issues
+        return None
 
     def flush(self) -> None:
         if self.pending:
@@ -112,6 +140,7 @@ class _Batch:
                 old = existing.get(rid)
                 if old == record["content_hash"]:
                     self.report.duplicates += 1
+                    self.issues.pop(rid, None)
                     continue
                 if old is not None:
                     replace.append(rid)
@@ -120,15 +149,29 @@ class _Batch:
                     self.report.stored += 1
                 fresh.append(record)
             self.store.delete_ids(self.kind.table, replace)
+            # a record's issues are replaced with it (also stale ones of a record deleted since, e.g. purged)
+            _delete_issues(self.store, self.kind.name, [*replace, *(r for r in self.issues if r not in existing)])
             if fresh:
                 self.store.insert_arrow(self.kind.table, _to_arrow(fresh, self.schema))
+            issues = [i for rid in self.issues for i in self.issues[rid]]
+            self.report.field_issues += len(issues)
+            if issues:
+                self.store.insert_arrow("field_issues", _to_arrow(issues, _ISSUE_SCHEMA))
             self.pending = {}
+            self.issues = {}
         if self.quarantine:
             new = [q for q in self.quarantine if q["source_row"] not in self.quarantined_rows]
             self.quarantined_rows.update(q["source_row"] for q in new)
             if new:
                 self.store.insert_arrow("quarantine", _to_arrow(new, _QUARANTINE_SCHEMA))
             self.quarantine = []
+
+
+def _delete_issues(store: Store, kind: str, ids: list[str]) -> None:
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        marks = ", ".join("?" for _ in chunk)
+        store.execute(f"DELETE FROM field_issues WHERE kind = ? AND record_id IN ({marks})", [kind, *chunk])
 
 
 def _to_arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
@@ -147,7 +190,13 @@ def _to_arrow(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
 _QUARANTINE_SCHEMA = pa.schema([
     ("file_hash", pa.string()), ("source_row", pa.int64()), ("batch_id", pa.string()), ("kind", pa.string()),
     ("source_file", pa.string()), ("field", pa.string()), ("reason_key", pa.string()), ("reason_en", pa.string()),
-    ("reason_es", pa.string()), ("raw", pa.string()), ("created_at", pa.timestamp("us")),
+    ("reason_es", pa.string()), ("raw", pa.string()), ("created_at", pa.timestamp("us")), ("other_row", pa.int64()),
+])
+
+_ISSUE_SCHEMA = pa.schema([
+    ("kind", pa.string()), ("record_id", pa.string()), ("field", pa.string()), ("batch_id", pa.string()),
+    ("source_file", pa.string()), ("source_row", pa.int64()), ("reason_key", pa.string()),
+    ("reason_en", pa.string()), ("reason_es", pa.string()), ("raw", pa.string()), ("created_at", pa.timestamp("us")),
 ])
 
 
@@ -172,15 +221,29 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
     flush_every = int(setting("batch_rows"))
     header_count = -1
 
-    def quarantine(row: RawRow, rejections: list[Rejection]) -> None:
-        report.quarantined += 1
+    def quarantine(row: RawRow, rejections: list[Rejection], other_row: int | None = None) -> None:
+        if other_row is None:
+            report.quarantined += 1
+        else:
+            report.conflicts += 1
         batch.quarantine.append({
             "file_hash": file_hash, "source_row": row.number, "batch_id": report.batch_id, "kind": kind.name,
             "source_file": str(path), "field": ", ".join(r.field for r in rejections if r.field) or None,
             "reason_key": rejections[0].key, "reason_en": "; ".join(r.text("en") for r in rejections),
             "reason_es": "; ".join(r.text("es") for r in rejections),
             "raw": row.raw_text or json.dumps(row.values, ensure_ascii=False, default=str), "created_at": now,
+            "other_row": other_row,
         })
+
+    def issue_rows(rid: str, row: RawRow, issues: list[Rejection]) -> list[dict[str, Any]]:
+        return [{"kind": kind.name, "record_id": rid, "field": i.field, "batch_id": report.batch_id,
+                 "source_file": str(path), "source_row": row.number, "reason_key": i.key,
+                 "reason_en": i.text("en"), "reason_es": i.text("es"),
+                 "raw": i.raw if isinstance(i.raw, str) or i.raw is None else json.dumps(i.raw, default=str),
+                 "created_at": now} for i in issues]
+
+    identity_fields = ", ".join(profile.identity) or (
+        "from_kind, from_ref, to_kind, to_ref, role" if kind.name == "link" else "source_id")
 
     with store.transaction():
         for row in source.rows():
@@ -198,7 +261,7 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
             if row.problem:
                 quarantine(row, [Rejection("", row.problem, row.problem_args)])
                 continue
-            record, rejections = cleaner.clean(row.values)
+            record, rejections, issues = cleaner.clean(row.values)
             if record is None:
                 quarantine(row, rejections)
                 continue
@@ -213,7 +276,11 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
                 "source_row": row.number, "batch_id": report.batch_id, "ingested_at": now,
                 "content_hash": digest, "bundle_id": None, "retain_until": None,
             })
-            batch.add(record)
+            rid = record["id"]
+            earlier = batch.add(record, issue_rows(rid, row, issues) if issues else [])
+            if earlier is not None:
+                quarantine(row, [Rejection("", "identity_conflict",
+                                           {"row": earlier, "fields": identity_fields})], other_row=earlier)
             if len(batch.pending) + len(batch.quarantine) >= flush_every:
                 batch.flush()
                 if progress:
@@ -224,9 +291,12 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
         report.encoding = source.encoding
         report.unmatched_headers = cleaner.extra_headers if cleaner else []
         store.execute(
-            "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP, ?, ?, ?, ?, ?)",
+            "INSERT INTO batches (batch_id, kind, profile, source_file, file_hash, encoding, started_at, "
+            "finished_at, rows_read, stored, updated, quarantined, duplicates, conflicts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP, ?, ?, ?, ?, ?, ?)",
             [report.batch_id, kind.name, profile.name, str(path), file_hash, report.encoding, now,
-             report.rows_read, report.stored, report.updated, report.quarantined, report.duplicates],
+             report.rows_read, report.stored, report.updated, report.quarantined, report.duplicates,
+             report.conflicts],
         )
     return report
 

@@ -4,33 +4,69 @@
     description: {en: ..., es: ...}
     kind: seizure_aggregate          # the record kind rows become
     format: csv                      # csv | xlsx | jsonl | auto (by file extension)
+    delimiter: "|"                   # csv only: , ; | or a tab; auto sniffs the header line
     date_order: mdy                  # dmy for Mexican sources, mdy for U.S., auto
+    date_format: "%Y%m%d"            # an explicit strptime format; then only it is accepted for dates
     decimal: point                   # comma for Mexican sources, point, auto
     agency: CBP                      # provenance: the agency that produced the file
     country: US                      # default country (ISO2) for places and the country field
     columns: {"Sum Qty (lbs)": pounds}   # explicit header -> field (others matched by label/alias)
     defaults: {unit: lb}             # values for fields missing from the file
     identity: [fiscal_year, month]   # fields that identify a record (default: source_id, else content)
+    strict: false                    # true: an invalid optional value rejects the whole row
+    extends: seizure-mx              # start from another profile: its settings, with ``columns``
+                                     # and ``defaults`` merged key by key (this profile's win)
 
 Built-in profiles live in puente/ingest/profiles/; a node's own in <home>/profiles/.
 A file may hold one profile, or a list under ``profiles:``.
+
+Every profile is checked when it is loaded (a pydantic model for the keys and their types, then
+the model: the kind, the fields named by ``columns`` and ``identity``, and each default cleaned
+as a value of its field). An error names the file, the profile and the key. A broken profile (or
+an unreadable file) is reported and skipped; the other profiles keep working.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from puente.errors import ConfigError, UsageError
+from puente.ingest.values import clean_value
 from puente.model import load_model
+from puente.model.types import CleanContext, Invalid, clean_country
 
-_ALLOWED = {"name", "description", "kind", "format", "date_order", "decimal", "agency", "country",
-            "columns", "defaults", "identity", "encoding", "delimiter", "extends"}
+
+class ProfileSpec(BaseModel):
+    """The keys a profile may have, and their types (after ``extends`` is applied)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str
+    kind: str
+    description: dict[str, str] = {}
+    format: Literal["auto", "csv", "xlsx", "jsonl"] = "auto"
+    date_order: Literal["auto", "dmy", "mdy"] = "auto"
+    date_format: str | None = None
+    decimal: Literal["auto", "point", "comma"] = "auto"
+    agency: str | None = None
+    country: str | None = None
+    columns: dict[str, str] = {}
+    defaults: dict[str, str | int | float | bool | dt.date] = {}
+    identity: list[str] = []
+    encoding: str = "auto"
+    delimiter: str = "auto"
+    strict: bool = False
+
+
+_MERGED = ("columns", "defaults")  # ``extends`` merges these key by key; other keys are replaced
 
 
 @dataclass
@@ -40,6 +76,7 @@ class Profile:
     description: dict[str, str] = field(default_factory=dict)
     format: str = "auto"
     date_order: str = "auto"
+    date_format: str | None = None
     decimal: str = "auto"
     agency: str | None = None
     country: str | None = None
@@ -48,63 +85,159 @@ class Profile:
     identity: list[str] = field(default_factory=list)
     encoding: str = "auto"
     delimiter: str = "auto"
+    strict: bool = False
     origin: str = "built-in"
 
     def describe(self, lang: str) -> str:
         return self.description.get(lang) or self.description.get("en", "")
 
+    def context(self) -> CleanContext:
+        return CleanContext(date_order=self.date_order, decimal=self.decimal, country=self.country,
+                            date_format=self.date_format, vocabularies=load_model().vocabularies)
 
-def _parse(path: Path, text: str) -> list[dict[str, Any]]:
+
+def _parse(path: Path, text: str) -> list[Any]:
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError("bad_profile_file", path=str(path), error=str(exc).splitlines()[0]) from None
     if not isinstance(data, dict):
         raise ConfigError("bad_profile_file", path=str(path), error="not a mapping")
-    return list(data["profiles"]) if "profiles" in data else [data]
+    if "profiles" in data:
+        if not isinstance(data["profiles"], list):
+            raise ConfigError("bad_profile_file", path=str(path), error="'profiles' is not a list")
+        return list(data["profiles"])
+    return [data]
 
 
-def _build(spec: dict[str, Any], origin: str, known: dict[str, Profile]) -> Profile:
-    unknown = set(spec) - _ALLOWED
-    if unknown:
-        raise ConfigError("bad_profile_key", profile=spec.get("name", "?"), keys=", ".join(sorted(unknown)))
-    base: dict[str, Any] = {}
+def _error(path: Path, profile: str, key: str, error: str) -> ConfigError:
+    return ConfigError("bad_profile", path=str(path), profile=profile, entry=key, error=error)
+
+
+def _build(spec: Any, path: Path, origin: str, known: dict[str, Profile]) -> Profile:
+    if not isinstance(spec, dict):
+        raise _error(path, "?", "-", "a profile must be a mapping")
+    name = str(spec.get("name", "?"))
+    merged: dict[str, Any] = {k: v for k, v in spec.items() if k != "extends"}
     if "extends" in spec:
-        parent = known.get(spec["extends"])
+        parent = known.get(str(spec["extends"]))
         if parent is None:
-            raise ConfigError("unknown_profile", name=spec["extends"], names=", ".join(sorted(known)))
-        base = {k: getattr(parent, k) for k in _ALLOWED - {"extends"}}
-    merged = {**base, **{k: v for k, v in spec.items() if k != "extends"}}
-    if "name" not in merged or "kind" not in merged:
-        raise ConfigError("bad_profile_key", profile=merged.get("name", "?"), keys="name/kind missing")
+            raise _error(path, name, "extends", f"unknown profile '{spec['extends']}' (it must be loaded before)")
+        base = {k: getattr(parent, k) for k in ProfileSpec.model_fields}
+        merged = {**base, **merged}
+        for key in _MERGED:
+            if isinstance(spec.get(key), dict):
+                merged[key] = {**getattr(parent, key), **spec[key]}
+    if isinstance(merged.get("columns"), dict):
+        merged["columns"] = {str(k): v for k, v in merged["columns"].items()}
+    try:
+        checked = ProfileSpec.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "-"
+        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise _error(path, name, key, message) from None
+    profile = Profile(origin=origin, **checked.model_dump())
+    _check_against_model(profile, path)
+    return profile
+
+
+def _check_against_model(profile: Profile, path: Path) -> None:
+    """The fields a profile names exist in its kind, and its defaults are valid values."""
     model = load_model()
-    kind = model.kind(merged["kind"])
-    for fname in merged.get("columns", {}).values():
+    if profile.kind not in model.kinds:
+        raise _error(path, profile.name, "kind", f"unknown kind '{profile.kind}' (kinds: {', '.join(model.kinds)})")
+    kind = model.kinds[profile.kind]
+    inputs = {f.name: f for f in kind.input_fields()}
+    for header, fname in profile.columns.items():
+        if fname not in inputs:
+            raise _error(path, profile.name, f"columns.{header}", f"'{fname}' is not a field of {kind.name}")
+    for fname in profile.identity:
         if fname not in kind.fields:
-            raise ConfigError("bad_profile_field", profile=merged["name"], field=fname, kind=kind.name)
-    merged["columns"] = {str(k): str(v) for k, v in merged.get("columns", {}).items()}
-    return Profile(origin=origin, **merged)
+            raise _error(path, profile.name, "identity", f"'{fname}' is not a field of {kind.name}")
+    if profile.date_format is not None:
+        probe = dt.date(2001, 2, 3)
+        try:
+            ok = dt.datetime.strptime(probe.strftime(profile.date_format), profile.date_format).date() == probe
+        except ValueError:
+            ok = False
+        if not ok:
+            raise _error(path, profile.name, "date_format",
+                         f"'{profile.date_format}' is not a date format with year, month and day (e.g. %Y%m%d)")
+    ctx = profile.context()
+    if profile.country is not None:
+        try:
+            clean_country(profile.country, ctx)
+        except Invalid as exc:
+            raise _error(path, profile.name, "country", _reason(exc)) from None
+    for fname, value in profile.defaults.items():
+        if fname not in inputs:
+            raise _error(path, profile.name, f"defaults.{fname}", f"'{fname}' is not a field of {kind.name}")
+        try:
+            clean_value(inputs[fname], value, ctx)
+        except Invalid as exc:
+            raise _error(path, profile.name, f"defaults.{fname}", _reason(exc)) from None
 
 
-def load_profiles(user_dir: Path | None = None) -> dict[str, Profile]:
+def _reason(exc: Invalid) -> str:
+    from puente.i18n import t
+
+    return t(exc.key, **exc.args_)
+
+
+@dataclass
+class Loaded:
+    """The profiles that loaded, and one error per broken profile or file (each names its file)."""
+
+    profiles: dict[str, Profile]
+    errors: list[ConfigError]
+    broken: dict[str, ConfigError]  # profile name -> why it did not load
+
+
+def load_all(user_dir: Path | None = None) -> Loaded:
     profiles: dict[str, Profile] = {}
+    errors: list[ConfigError] = []
+    broken: dict[str, ConfigError] = {}
     sources: list[tuple[Path, str, str]] = []
-    for entry in sorted(resources.files("puente.ingest").joinpath("profiles").iterdir(), key=lambda e: e.name):
+    folder = resources.files("puente.ingest").joinpath("profiles")
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith((".yaml", ".yml", ".toml")):
-            sources.append((Path(entry.name), entry.read_text(encoding="utf-8"), "built-in"))
+            sources.append((Path("puente/ingest/profiles") / entry.name, entry.read_text(encoding="utf-8"),
+                            "built-in"))
     if user_dir and user_dir.is_dir():
         for path in sorted(user_dir.iterdir()):
             if path.suffix in (".yaml", ".yml", ".toml"):
-                sources.append((path, path.read_text(encoding="utf-8"), str(path)))
+                try:
+                    sources.append((path, path.read_text(encoding="utf-8"), str(path)))
+                except (OSError, UnicodeDecodeError) as exc:
+                    errors.append(ConfigError("bad_profile_file", path=str(path), error=str(exc)))
     for path, text, origin in sources:
-        for spec in _parse(path, text):
-            profile = _build(spec, origin, profiles)
+        try:
+            specs = _parse(path, text)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        for spec in specs:
+            try:
+                profile = _build(spec, path, origin, profiles)
+            except ConfigError as exc:
+                errors.append(exc)
+                if isinstance(spec, dict) and "name" in spec:
+                    broken[str(spec["name"])] = exc
+                continue
             profiles[profile.name] = profile
-    return profiles
+    return Loaded(profiles, errors, broken)
+
+
+def load_profiles(user_dir: Path | None = None) -> dict[str, Profile]:
+    """The profiles that load (broken ones are skipped; see :func:`load_all` for why)."""
+    return load_all(user_dir).profiles
 
 
 def get_profile(name: str, user_dir: Path | None = None) -> Profile:
-    profiles = load_profiles(user_dir)
-    if name not in profiles:
-        raise UsageError("unknown_profile", name=name, names=", ".join(sorted(profiles)))
-    return profiles[name]
+    loaded = load_all(user_dir)
+    if name in loaded.profiles:
+        return loaded.profiles[name]
+    if name in loaded.broken:
+        raise loaded.broken[name]
+    raise UsageError("unknown_profile", name=name, names=", ".join(sorted(loaded.profiles)))

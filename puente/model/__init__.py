@@ -82,6 +82,7 @@ class Kind:
     geometry: str | None = None  # the place field used for maps
     date_field: str | None = None
     ftm_schema: str | None = None
+    require_any: tuple[str, ...] = ()  # at least one of these fields must have a value
 
     def label(self, lang: str) -> str:
         return self.label_es if lang == "es" else self.label_en
@@ -161,6 +162,7 @@ def load_model() -> Model:
             geometry=spec.get("geometry"),
             date_field=spec.get("date_field"),
             ftm_schema=spec.get("ftm_schema"),
+            require_any=tuple(spec.get("require_any", ())),
         )
     vocabularies = dict(load_vocabularies())
     vocabularies["record_kinds"] = Vocabulary(

@@ -35,6 +35,7 @@ class CleanContext:
     date_order: str = "auto"  # "dmy" (Mexican sources), "mdy" (U.S.), "auto"
     decimal: str = "auto"  # "comma", "point", "auto"
     country: str | None = None  # default country (ISO2) of the source
+    date_format: str | None = None  # an explicit strptime format (e.g. "%Y%m%d"); then only it is used
     vocabularies: dict[str, Vocabulary] = field(default_factory=dict)
 
 
@@ -103,6 +104,7 @@ def clean_month(raw: Any, ctx: CleanContext) -> int:
 
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T].*)?$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")  # YYYYMMDD (FEBRL, many agency extracts)
 _NUMERIC = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})$")
 _WORDY = re.compile(r"^(\d{1,2})(?: de)? ([a-z]+)\.?(?: de)?[ /-]?(\d{4})$")
 _WORDY2 = re.compile(r"^(\d{1,2})-([a-z]+)-(\d{2}|\d{4})$")
@@ -127,7 +129,13 @@ def clean_date(raw: Any, ctx: CleanContext) -> dt.date:
     if isinstance(raw, dt.date):
         return raw
     text = str(raw).strip()
-    match = _ISO.match(text)
+    if ctx.date_format:
+        try:
+            parsed = dt.datetime.strptime(text, ctx.date_format)
+        except ValueError:
+            raise Invalid("bad_date_format", value=text, format=ctx.date_format) from None
+        return _make_date(parsed.year, parsed.month, parsed.day, raw)
+    match = _ISO.match(text) or _COMPACT.match(text)
     if match:
         return _make_date(int(match[1]), int(match[2]), int(match[3]), raw)
     match = _NUMERIC.match(text)

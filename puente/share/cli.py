@@ -155,13 +155,13 @@ def import_(
     """Verify a bundle before reading it, then import it (or verify and record a purge receipt)."""
     from puente.audit import log as audit
     from puente.cli import console, load_node
-    from puente.errors import BundleError, UsageError
+    from puente.errors import BundleError, InputError
     from puente.share.envelope import RECEIPT_TYPE, open_envelope
     from puente.share.receive import accept_receipt, import_bundle
 
     node = load_node()
-    if not bundle.is_file():
-        raise UsageError("file_not_found", path=str(bundle))
+    if not bundle.is_file():  # the same errors (and exit code) as `ingest`
+        raise InputError("file_is_dir" if bundle.is_dir() else "file_not_found", path=str(bundle))
     data = bundle.read_bytes()
     with node.open_store() as store:
         try:

@@ -54,6 +54,22 @@ def _initial(store: Store) -> None:
     store.execute("CREATE TABLE IF NOT EXISTS node_meta (key TEXT PRIMARY KEY, value TEXT)")
 
 
+@register(12, "ingest v2: identity conflicts in batches and quarantine, field issues")
+def _field_issues(store: Store) -> None:
+    """Issue 12. ``batches.conflicts`` (rows of one file that share an identity with an earlier row
+    but differ: batches ingested before read 0); ``quarantine.other_row`` (the earlier row a
+    conflict collides with); ``field_issues``: an invalid optional value set to NULL on a stored
+    record, with the field, the reason and the raw text."""
+    store.execute("ALTER TABLE batches ADD COLUMN conflicts BIGINT DEFAULT 0")
+    store.execute("UPDATE batches SET conflicts = 0 WHERE conflicts IS NULL")
+    store.execute("ALTER TABLE quarantine ADD COLUMN other_row BIGINT")
+    store.execute(
+        "CREATE TABLE IF NOT EXISTS field_issues (kind TEXT, record_id TEXT, field TEXT, batch_id TEXT, "
+        "source_file TEXT, source_row BIGINT, reason_key TEXT, reason_en TEXT, reason_es TEXT, raw TEXT, "
+        "created_at TIMESTAMP, PRIMARY KEY (kind, record_id, field))"
+    )
+
+
 def sync_model_columns(store: Store) -> None:
     """Add columns the model declares but the store lacks (a model change)."""
     for kind in load_model().kinds.values():
