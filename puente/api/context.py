@@ -46,12 +46,17 @@ def _DuckDBCursor(url: str, base: Store, gate: threading.BoundedSemaphore) -> St
 
 
 class _Held:
-    """A thread's store; closed when the thread ends (its thread-local dies) or the pool closes."""
+    """A thread's store; when the thread ends (its thread-local dies) a PostgreSQL connection is closed and a
+    DuckDB cursor goes back to the pool for the next thread (closing a DuckDB cursor from a dying thread or
+    during interpreter exit can abort the process)."""
 
-    def __init__(self, store: Store, generation: int) -> None:
-        self.store, self.generation = store, generation
+    def __init__(self, store: Store, generation: int, recycle: list[Store] | None) -> None:
+        self.store, self.generation, self.recycle = store, generation, recycle
 
     def __del__(self) -> None:
+        if self.recycle is not None:
+            self.recycle.append(self.store)
+            return
         try:
             self.store.close()
         except Exception:  # noqa: BLE001,S110 - already closed by the pool, or the interpreter is exiting
@@ -76,6 +81,7 @@ class StorePool:
         self.gate = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
         self.local = threading.local()
         self.live: weakref.WeakSet[_Held] = weakref.WeakSet()
+        self.free: list[Store] = []  # DuckDB cursors of threads that ended, for the next thread
 
     def get(self) -> Store:
         held: _Held | None = getattr(self.local, "held", None)
@@ -83,7 +89,9 @@ class StorePool:
             with self.lock:
                 if self.base is None:  # reopened after a shutdown (e.g. an ASGI lifespan per test client)
                     self.base = open_store(self.url)
-                held = _Held(self._new(self.base), self.generation)
+                duckdb = self.base.dialect == "duckdb"
+                store = self.free.pop() if duckdb and self.free else self._new(self.base)
+                held = _Held(store, self.generation, self.free if duckdb else None)
                 self.live.add(held)
             self.local.held = held
         return held.store
@@ -101,12 +109,14 @@ class StorePool:
 
     def close(self) -> None:
         with self.lock:
-            for held in list(self.live):
+            for store in [held.store for held in self.live] + self.free:
                 try:
-                    held.store.close()
+                    store.close()
                 except Exception:  # noqa: BLE001,S110 - best effort on shutdown
                     pass
-            self.live = weakref.WeakSet()
+            for held in list(self.live):
+                held.recycle = []  # already closed: nothing to close or reuse when its thread ends
+            self.live, self.free = weakref.WeakSet(), []
             if self.base is not None:
                 self.base.close()
                 self.base = None
