@@ -4,14 +4,17 @@ Roles: ``analyst`` reads records (partner records and sensitive fields only with
 purpose, which is logged), ``steward`` also sees provenance and the audit log, ``admin``
 also manages accounts, ``partner-node`` is another node pulling what its agreement shares.
 A login creates a session token that expires after ``session_minutes``; ``login_attempts``
-failures in a row lock the account for ``lockout_minutes``.
+failures in a row lock the account for ``lockout_minutes``, counted atomically in the store so that
+concurrent guesses cannot get more attempts evaluated. Refused logins all look alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import secrets
+import threading
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -88,66 +91,83 @@ def issue_token(store: Store, username: str, kind: str = "api", label: str = "",
     """A new secret token for ``username``; only its hash is stored. Shown once."""
     if _principal(store, username) is None:
         raise UsageError("api_no_user", username=username)
+    return _insert_token(store, username, kind, label, days)
+
+
+def _insert_token(store: Store, username: str, kind: str, label: str = "", days: float | None = None) -> str:
     token = ("pts_" if kind == "session" else "pta_") + secrets.token_urlsafe(32)
     expires = None
     if kind == "session":
         expires = _now() + dt.timedelta(minutes=int(setting("session_minutes")))
     elif days:
         expires = _now() + dt.timedelta(days=days)
-    store.execute("INSERT INTO api_tokens (token_hash, username, kind, label, created_at, expires_at, last_used_at, "
-                  "revoked) VALUES (?, ?, ?, ?, ?, ?, NULL, FALSE)",
-                  [token_hash(token), username, kind, label, _now(), expires])
+    store.retrying(lambda: store.execute(
+        "INSERT INTO api_tokens (token_hash, username, kind, label, created_at, expires_at, last_used_at, revoked) "
+        "VALUES (?, ?, ?, ?, ?, ?, NULL, FALSE)", [token_hash(token), username, kind, label, _now(), expires]))
     return token
 
 
-def login(store: Store, username: str, password: str) -> tuple[str, Principal]:
-    """Check a password; returns a session token. Failures count towards a temporary lock."""
-    rows = store.query("SELECT password_hash, failed_logins, locked_until, disabled FROM api_users WHERE username = ?",
-                       [username])
-    now = _now()
-    if not rows:
+# One statement claims an attempt before any password is checked: it counts the attempt and, at the limit,
+# locks the account, atomically (PostgreSQL: the row lock serializes concurrent claims and re-reads the row;
+# DuckDB: one writer at a time, conflicts retried). A locked or unknown account matches no row.
+_CLAIM = (
+    "UPDATE api_users SET failed_logins = {n}, "
+    "locked_until = CASE WHEN {n} >= ? THEN CAST(? AS TIMESTAMP) ELSE NULL END "
+    "WHERE username = ? AND (locked_until IS NULL OR locked_until <= CAST(? AS TIMESTAMP)) "
+    "RETURNING password_hash, disabled, failed_logins, role, partner, lang"
+).format(n="(CASE WHEN locked_until IS NULL THEN COALESCE(failed_logins, 0) + 1 ELSE 1 END)")
+_HASH_GATE = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))  # argon2id takes 64 MiB per hash
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    """The password against ``stored``, or against a dummy hash when there is none (same work either way)."""
+    with _HASH_GATE:
         try:
-            _hasher.verify(_DUMMY_HASH, password + "x")
-        except VerificationError:
-            pass
-        raise AuthError("api_login_failed")
-    stored, failed, locked_until, disabled = rows[0]
-    if locked_until is not None and locked_until > now:
-        raise AuthError("api_locked", minutes=max(1, int((locked_until - now).total_seconds() // 60) + 1))
-    ok = False
-    if stored and not disabled:
-        try:
-            ok = _hasher.verify(stored, password)
+            return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
         except (VerificationError, InvalidHashError):
-            ok = False
+            return False
+
+
+def login(store: Store, username: str, password: str) -> tuple[str, Principal]:
+    """Check a password; returns a session token.
+
+    Every failure (unknown user, wrong password, locked or disabled account) raises the same error after
+    the same work: one claim statement and one argon2 verification. At most ``login_attempts`` attempts
+    in a row are ever evaluated against the real hash; then the account stays locked ``lockout_minutes``."""
+    now = _now()
+    until = now + dt.timedelta(minutes=int(setting("lockout_minutes")))
+    limit = int(setting("login_attempts"))
+    rows = store.retrying(lambda: store.query(_CLAIM, [limit, until, username, now]))
+    stored, disabled, claim, role, partner, lang = rows[0] if rows else (None, True, 0, "", None, None)
+    usable = stored is not None and not disabled
+    ok = _verify(stored if usable else None, password) and usable
     if not ok:
-        failed = int(failed or 0) + 1
-        lock = None
-        if failed >= int(setting("login_attempts")):
-            lock, failed = now + dt.timedelta(minutes=int(setting("lockout_minutes"))), 0
-        store.execute("UPDATE api_users SET failed_logins = ?, locked_until = ? WHERE username = ?",
-                      [failed, lock, username])
-        if lock is not None:
-            raise AuthError("api_locked", minutes=int(setting("lockout_minutes")))
-        raise AuthError("api_login_failed")
-    store.execute("UPDATE api_users SET failed_logins = 0, locked_until = NULL WHERE username = ?", [username])
+        raise AuthError("api_login_failed", attempts=limit, minutes=int(setting("lockout_minutes")))
+    # success clears the count, unless other attempts were claimed meanwhile (they stand, and so does their lock)
+    store.retrying(lambda: store.execute(
+        "UPDATE api_users SET failed_logins = 0, locked_until = NULL WHERE username = ? AND failed_logins = ?",
+        [username, claim]))
     if _hasher.check_needs_rehash(stored):
-        store.execute("UPDATE api_users SET password_hash = ? WHERE username = ?", [_hasher.hash(password), username])
-    principal = _principal(store, username)
-    assert principal is not None
-    return issue_token(store, username, kind="session"), principal
+        new_hash = _hasher.hash(password)
+        store.retrying(lambda: store.execute("UPDATE api_users SET password_hash = ? WHERE username = ?",
+                                             [new_hash, username]))
+    return _insert_token(store, username, "session"), Principal(username, role, partner, lang)
 
 
 def authenticate(store: Store, token: str) -> Principal | None:
-    """The principal a bearer token stands for, or None (unknown, revoked, expired, disabled user)."""
-    rows = store.query("SELECT username, expires_at, revoked FROM api_tokens WHERE token_hash = ?", [token_hash(token)])
+    """The principal a bearer token stands for, or None (unknown, revoked, expired, disabled user).
+
+    Read from the store on every request (one indexed join), never cached: a logout or a revocation
+    holds at once for every worker and every node process sharing the store."""
+    rows = store.query(
+        "SELECT u.username, u.role, u.partner, u.lang FROM api_tokens t JOIN api_users u ON u.username = t.username "
+        "WHERE t.token_hash = ? AND NOT COALESCE(t.revoked, FALSE) AND NOT COALESCE(u.disabled, FALSE) "
+        "AND (t.expires_at IS NULL OR t.expires_at > CAST(? AS TIMESTAMP))", [token_hash(token), _now()])
     if not rows:
         return None
-    username, expires, revoked = rows[0]
-    if revoked or (expires is not None and expires <= _now()):
-        return None
-    return _principal(store, username)
+    return Principal(rows[0][0], rows[0][1], rows[0][2], rows[0][3])
 
 
 def revoke(store: Store, token: str) -> None:
-    store.execute("UPDATE api_tokens SET revoked = TRUE WHERE token_hash = ?", [token_hash(token)])
+    store.retrying(lambda: store.execute("UPDATE api_tokens SET revoked = TRUE WHERE token_hash = ?",
+                                         [token_hash(token)]))
