@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,8 +46,27 @@ def _DuckDBCursor(url: str, base: Store, gate: threading.BoundedSemaphore) -> St
     return _duckdb_cursor_class()(url, base, gate)  # type: ignore[no-any-return]
 
 
+class _Held:
+    """A thread's store; closed when the thread ends (its thread-local dies) or the pool closes."""
+
+    def __init__(self, store: Store, generation: int) -> None:
+        self.store, self.generation = store, generation
+
+    def __del__(self) -> None:
+        try:
+            self.store.close()
+        except Exception:  # noqa: BLE001,S110 - already closed by the pool, or the interpreter is exiting
+            pass
+
+
 class StorePool:
-    """One store connection per server thread (DuckDB: cursors of one database; PostgreSQL: connections)."""
+    """One store connection per live server thread (DuckDB: cursors of one database; PostgreSQL: connections).
+
+    A connection lives exactly as long as its thread: the server's thread pool retires idle threads and starts
+    new ones, and a connection kept past its thread would leak until PostgreSQL refuses new clients. So the
+    pool holds each store only weakly; the thread's own local storage holds it, and when the thread ends the
+    store is closed. The number of open connections is therefore bounded by the number of live threads.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -56,18 +76,22 @@ class StorePool:
         # DuckDB runs each query on all cores: more queries at once than cores only thrash
         self.gate = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
         self.local = threading.local()
-        self.all: list[Store] = []
+        self.live: weakref.WeakSet[_Held] = weakref.WeakSet()
 
     def get(self) -> Store:
-        store = getattr(self.local, "store", None)
-        if store is None or getattr(self.local, "generation", -1) != self.generation:
+        held: _Held | None = getattr(self.local, "held", None)
+        if held is None or held.generation != self.generation:
             with self.lock:
                 if self.base is None:  # reopened after a shutdown (e.g. an ASGI lifespan per test client)
                     self.base = open_store(self.url)
-                store = self._new(self.base)
-                self.all.append(store)
-            self.local.store, self.local.generation = store, self.generation
-        return store
+                held = _Held(self._new(self.base), self.generation)
+                self.live.add(held)
+            self.local.held = held
+        return held.store
+
+    def open_count(self) -> int:
+        """Stores held by live threads (what the server holds open besides its base connection)."""
+        return len(self.live)
 
     def _new(self, base: Store) -> Store:
         if base.dialect == "duckdb":
@@ -78,12 +102,12 @@ class StorePool:
 
     def close(self) -> None:
         with self.lock:
-            for store in self.all:
+            for held in list(self.live):
                 try:
-                    store.close()
+                    held.store.close()
                 except Exception:  # noqa: BLE001,S110 - best effort on shutdown
                     pass
-            self.all = []
+            self.live = weakref.WeakSet()
             if self.base is not None:
                 self.base.close()
                 self.base = None
