@@ -11,11 +11,14 @@ concurrent guesses cannot get more attempts evaluated. Refused logins all look a
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -107,15 +110,19 @@ def _insert_token(store: Store, username: str, kind: str, label: str = "", days:
     return token
 
 
-# One statement claims an attempt before any password is checked: it counts the attempt and, at the limit,
-# locks the account, atomically (PostgreSQL: the row lock serializes concurrent claims and re-reads the row;
-# DuckDB: one writer at a time, conflicts retried). A locked or unknown account matches no row.
+# One statement claims an attempt before any password is checked, atomically (PostgreSQL: the row lock
+# serializes concurrent claims and re-reads the row; DuckDB: one writer at a time, conflicts retried).
+# ``failed_logins`` counts attempts since the last success, decided or still in flight; a claim is granted
+# only while it is below the limit (or the lock has run out, which starts a new run). A locked or unknown
+# account matches no row.
 _CLAIM = (
-    "UPDATE api_users SET failed_logins = {n}, "
-    "locked_until = CASE WHEN {n} >= ? THEN CAST(? AS TIMESTAMP) ELSE NULL END "
-    "WHERE username = ? AND (locked_until IS NULL OR locked_until <= CAST(? AS TIMESTAMP)) "
-    "RETURNING password_hash, disabled, failed_logins, role, partner, lang"
-).format(n="(CASE WHEN locked_until IS NULL THEN COALESCE(failed_logins, 0) + 1 ELSE 1 END)")
+    "UPDATE api_users SET failed_logins = CASE WHEN locked_until IS NULL THEN COALESCE(failed_logins, 0) + 1 ELSE 1 END, "
+    "locked_until = NULL WHERE username = ? AND ((locked_until IS NULL AND COALESCE(failed_logins, 0) < ?) "
+    "OR locked_until <= CAST(? AS TIMESTAMP)) RETURNING password_hash, disabled, role, partner, lang"
+)
+_LOCK = ("UPDATE api_users SET locked_until = CAST(? AS TIMESTAMP) WHERE username = ? "
+         "AND COALESCE(failed_logins, 0) >= ? AND locked_until IS NULL")
+CLAIM_WAIT_SECONDS = 20.0
 _HASH_GATE = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))  # argon2id takes 64 MiB per hash
 
 
@@ -128,25 +135,51 @@ def _verify(stored: str | None, password: str) -> bool:
             return False
 
 
+def _lock(store: Store, username: str, limit: int) -> None:
+    """Start the lock if the attempts since the last success reached the limit (and it has not started)."""
+    until = _now() + dt.timedelta(minutes=int(setting("lockout_minutes")))
+    store.retrying(lambda: store.execute(_LOCK, [until, username, limit]))
+
+
+def _claim(store: Store, username: str, limit: int) -> tuple[Any, ...] | None:
+    """Claim one attempt: the account's row, or None when it is unknown or locked. While ``limit`` attempts
+    are in flight, wait for them to be decided: a success frees the account, and the failure that completes
+    the run locks it. Attempts that are never decided (a crashed worker) count as failures."""
+    deadline, pause = time.monotonic() + CLAIM_WAIT_SECONDS, 0.01
+    while True:
+        now = _now()
+        rows = store.retrying(functools.partial(store.query, _CLAIM, [username, limit, now]))
+        if rows:
+            return rows[0]
+        state = store.query("SELECT locked_until FROM api_users WHERE username = ?", [username])
+        if not state or (state[0][0] is not None and state[0][0] > now):
+            return None
+        if time.monotonic() > deadline:
+            _lock(store, username, limit)
+            return None
+        time.sleep(pause)
+        pause = min(0.2, pause * 1.5)
+
+
 def login(store: Store, username: str, password: str) -> tuple[str, Principal]:
     """Check a password; returns a session token.
 
-    Every failure (unknown user, wrong password, locked or disabled account) raises the same error after
-    the same work: one claim statement and one argon2 verification. At most ``login_attempts`` attempts
-    in a row are ever evaluated against the real hash; then the account stays locked ``lockout_minutes``."""
-    now = _now()
-    until = now + dt.timedelta(minutes=int(setting("lockout_minutes")))
+    Every refusal (unknown user, wrong password, locked or disabled account) raises the same error after
+    the same work: one claim and one argon2 verification. At most ``login_attempts`` attempts in a row
+    are ever evaluated against the real hash, however many arrive at once; then the account stays locked
+    ``lockout_minutes``. Concurrent logins with the right password all succeed (they take turns)."""
     limit = int(setting("login_attempts"))
-    rows = store.retrying(lambda: store.query(_CLAIM, [limit, until, username, now]))
-    stored, disabled, claim, role, partner, lang = rows[0] if rows else (None, True, 0, "", None, None)
+    row = _claim(store, username, limit)
+    stored, disabled, role, partner, lang = row if row is not None else (None, True, "", None, None)
     usable = stored is not None and not disabled
     ok = _verify(stored if usable else None, password) and usable
     if not ok:
+        if row is not None:
+            _lock(store, username, limit)
         raise AuthError("api_login_failed", attempts=limit, minutes=int(setting("lockout_minutes")))
-    # success clears the count, unless other attempts were claimed meanwhile (they stand, and so does their lock)
+    # the right password ends the run of failures (only someone who knows it can reset the count)
     store.retrying(lambda: store.execute(
-        "UPDATE api_users SET failed_logins = 0, locked_until = NULL WHERE username = ? AND failed_logins = ?",
-        [username, claim]))
+        "UPDATE api_users SET failed_logins = 0, locked_until = NULL WHERE username = ?", [username]))
     if _hasher.check_needs_rehash(stored):
         new_hash = _hasher.hash(password)
         store.retrying(lambda: store.execute("UPDATE api_users SET password_hash = ? WHERE username = ?",
