@@ -179,6 +179,7 @@ def export(
     kind: str = typer.Argument(..., help="Record kind, e.g. seizure or person."),
     fmt: str = typer.Option("csv", "--format", "-f", help="csv, parquet, jsonl, geojson or ftm."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Output file."),
+    raw: bool = typer.Option(False, "--raw", help="CSV: keep formula cells (=, +, -, @) as stored."),
 ) -> None:
     """Write a record kind out (people, organizations, vehicles also as FollowTheMoney)."""
     from puente.export.writers import export_kind
@@ -187,7 +188,7 @@ def export(
     suffix = {"ftm": "ftm.json"}.get(fmt, fmt)
     target = out or Path(f"{kind}.{suffix}")
     with node.open_store() as store:
-        count = export_kind(store, kind, fmt, target)
+        count = export_kind(store, kind, fmt, target, raw=raw or None, local_node=node.name)
     say(t("exported", count=count, kind=kind, path=str(target)))
 
 

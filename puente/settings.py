@@ -50,6 +50,8 @@ SETTINGS: dict[str, Setting] = {
                 "Minutos que una cuenta bloqueada permanece bloqueada."),
         Setting("rate_limit", "600", "API requests per minute per client (token or address); 0 turns it off.",
                 "Solicitudes por minuto a la API por cliente (token o dirección); 0 lo desactiva."),
+        Setting("csv_raw", "false", "CSV exports keep cells as stored: no quote before =, +, -, @ (formula cells).",
+                "Las exportaciones CSV dejan las celdas tal cual: sin comilla ante =, +, -, @ (fórmulas)."),
     ]
 }
 

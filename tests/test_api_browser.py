@@ -72,6 +72,7 @@ def page(browser, server):  # type: ignore[no-untyped-def]
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)  # CSP held
     external: list[str] = []
     pg.on("request", lambda r: external.append(r.url) if not r.url.startswith(server) and not r.url.startswith(
         ("data:", "blob:")) else None)

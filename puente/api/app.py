@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, Response
 
 from puente.api import problems, records, routes_auth, routes_node
 from puente.api.context import Ctx, StorePool
+from puente.api.headers import SecurityHeaders
 from puente.api.query import strict_query
 from puente.api.ratelimit import RateLimit
 from puente.node import Node
@@ -71,6 +72,7 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
     limit = int(setting("rate_limit")) if rate_limit is None else rate_limit
     if limit > 0:
         app.add_middleware(RateLimit, per_minute=limit)
+    app.add_middleware(SecurityHeaders)  # added last: wraps everything, 429s included
     return app
 
 

@@ -4,15 +4,21 @@ Roles: ``analyst`` reads records (partner records and sensitive fields only with
 purpose, which is logged), ``steward`` also sees provenance and the audit log, ``admin``
 also manages accounts, ``partner-node`` is another node pulling what its agreement shares.
 A login creates a session token that expires after ``session_minutes``; ``login_attempts``
-failures in a row lock the account for ``lockout_minutes``.
+failures in a row lock the account for ``lockout_minutes``, counted atomically in the store so that
+concurrent guesses cannot get more attempts evaluated. Refused logins all look alike.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import os
 import secrets
+import threading
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -88,66 +94,113 @@ def issue_token(store: Store, username: str, kind: str = "api", label: str = "",
     """A new secret token for ``username``; only its hash is stored. Shown once."""
     if _principal(store, username) is None:
         raise UsageError("api_no_user", username=username)
+    return _insert_token(store, username, kind, label, days)
+
+
+def _insert_token(store: Store, username: str, kind: str, label: str = "", days: float | None = None) -> str:
     token = ("pts_" if kind == "session" else "pta_") + secrets.token_urlsafe(32)
     expires = None
     if kind == "session":
         expires = _now() + dt.timedelta(minutes=int(setting("session_minutes")))
     elif days:
         expires = _now() + dt.timedelta(days=days)
-    store.execute("INSERT INTO api_tokens (token_hash, username, kind, label, created_at, expires_at, last_used_at, "
-                  "revoked) VALUES (?, ?, ?, ?, ?, ?, NULL, FALSE)",
-                  [token_hash(token), username, kind, label, _now(), expires])
+    store.retrying(lambda: store.execute(
+        "INSERT INTO api_tokens (token_hash, username, kind, label, created_at, expires_at, last_used_at, revoked) "
+        "VALUES (?, ?, ?, ?, ?, ?, NULL, FALSE)", [token_hash(token), username, kind, label, _now(), expires]))
     return token
 
 
-def login(store: Store, username: str, password: str) -> tuple[str, Principal]:
-    """Check a password; returns a session token. Failures count towards a temporary lock."""
-    rows = store.query("SELECT password_hash, failed_logins, locked_until, disabled FROM api_users WHERE username = ?",
-                       [username])
-    now = _now()
-    if not rows:
+# One statement claims an attempt before any password is checked, atomically (PostgreSQL: the row lock
+# serializes concurrent claims and re-reads the row; DuckDB: one writer at a time, conflicts retried).
+# ``failed_logins`` counts attempts since the last success, decided or still in flight; a claim is granted
+# only while it is below the limit (or the lock has run out, which starts a new run). A locked or unknown
+# account matches no row.
+_CLAIM = (
+    "UPDATE api_users SET failed_logins = CASE WHEN locked_until IS NULL THEN COALESCE(failed_logins, 0) + 1 ELSE 1 END, "
+    "locked_until = NULL WHERE username = ? AND ((locked_until IS NULL AND COALESCE(failed_logins, 0) < ?) "
+    "OR locked_until <= CAST(? AS TIMESTAMP)) RETURNING password_hash, disabled, role, partner, lang"
+)
+_LOCK = ("UPDATE api_users SET locked_until = CAST(? AS TIMESTAMP) WHERE username = ? "
+         "AND COALESCE(failed_logins, 0) >= ? AND locked_until IS NULL")
+CLAIM_WAIT_SECONDS = 20.0
+_HASH_GATE = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))  # argon2id takes 64 MiB per hash
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    """The password against ``stored``, or against a dummy hash when there is none (same work either way)."""
+    with _HASH_GATE:
         try:
-            _hasher.verify(_DUMMY_HASH, password + "x")
-        except VerificationError:
-            pass
-        raise AuthError("api_login_failed")
-    stored, failed, locked_until, disabled = rows[0]
-    if locked_until is not None and locked_until > now:
-        raise AuthError("api_locked", minutes=max(1, int((locked_until - now).total_seconds() // 60) + 1))
-    ok = False
-    if stored and not disabled:
-        try:
-            ok = _hasher.verify(stored, password)
+            return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
         except (VerificationError, InvalidHashError):
-            ok = False
+            return False
+
+
+def _lock(store: Store, username: str, limit: int) -> None:
+    """Start the lock if the attempts since the last success reached the limit (and it has not started)."""
+    until = _now() + dt.timedelta(minutes=int(setting("lockout_minutes")))
+    store.retrying(lambda: store.execute(_LOCK, [until, username, limit]))
+
+
+def _claim(store: Store, username: str, limit: int) -> tuple[Any, ...] | None:
+    """Claim one attempt: the account's row, or None when it is unknown or locked. While ``limit`` attempts
+    are in flight, wait for them to be decided: a success frees the account, and the failure that completes
+    the run locks it. Attempts that are never decided (a crashed worker) count as failures."""
+    deadline, pause = time.monotonic() + CLAIM_WAIT_SECONDS, 0.01
+    while True:
+        now = _now()
+        rows = store.retrying(functools.partial(store.query, _CLAIM, [username, limit, now]))
+        if rows:
+            return rows[0]
+        state = store.query("SELECT locked_until FROM api_users WHERE username = ?", [username])
+        if not state or (state[0][0] is not None and state[0][0] > now):
+            return None
+        if time.monotonic() > deadline:
+            _lock(store, username, limit)
+            return None
+        time.sleep(pause)
+        pause = min(0.2, pause * 1.5)
+
+
+def login(store: Store, username: str, password: str) -> tuple[str, Principal]:
+    """Check a password; returns a session token.
+
+    Every refusal (unknown user, wrong password, locked or disabled account) raises the same error after
+    the same work: one claim and one argon2 verification. At most ``login_attempts`` attempts in a row
+    are ever evaluated against the real hash, however many arrive at once; then the account stays locked
+    ``lockout_minutes``. Concurrent logins with the right password all succeed (they take turns)."""
+    limit = int(setting("login_attempts"))
+    row = _claim(store, username, limit)
+    stored, disabled, role, partner, lang = row if row is not None else (None, True, "", None, None)
+    usable = stored is not None and not disabled
+    ok = _verify(stored if usable else None, password) and usable
     if not ok:
-        failed = int(failed or 0) + 1
-        lock = None
-        if failed >= int(setting("login_attempts")):
-            lock, failed = now + dt.timedelta(minutes=int(setting("lockout_minutes"))), 0
-        store.execute("UPDATE api_users SET failed_logins = ?, locked_until = ? WHERE username = ?",
-                      [failed, lock, username])
-        if lock is not None:
-            raise AuthError("api_locked", minutes=int(setting("lockout_minutes")))
-        raise AuthError("api_login_failed")
-    store.execute("UPDATE api_users SET failed_logins = 0, locked_until = NULL WHERE username = ?", [username])
+        if row is not None:
+            _lock(store, username, limit)
+        raise AuthError("api_login_failed", attempts=limit, minutes=int(setting("lockout_minutes")))
+    # the right password ends the run of failures (only someone who knows it can reset the count)
+    store.retrying(lambda: store.execute(
+        "UPDATE api_users SET failed_logins = 0, locked_until = NULL WHERE username = ?", [username]))
     if _hasher.check_needs_rehash(stored):
-        store.execute("UPDATE api_users SET password_hash = ? WHERE username = ?", [_hasher.hash(password), username])
-    principal = _principal(store, username)
-    assert principal is not None
-    return issue_token(store, username, kind="session"), principal
+        new_hash = _hasher.hash(password)
+        store.retrying(lambda: store.execute("UPDATE api_users SET password_hash = ? WHERE username = ?",
+                                             [new_hash, username]))
+    return _insert_token(store, username, "session"), Principal(username, role, partner, lang)
 
 
 def authenticate(store: Store, token: str) -> Principal | None:
-    """The principal a bearer token stands for, or None (unknown, revoked, expired, disabled user)."""
-    rows = store.query("SELECT username, expires_at, revoked FROM api_tokens WHERE token_hash = ?", [token_hash(token)])
+    """The principal a bearer token stands for, or None (unknown, revoked, expired, disabled user).
+
+    Read from the store on every request (one indexed join), never cached: a logout or a revocation
+    holds at once for every worker and every node process sharing the store."""
+    rows = store.query(
+        "SELECT u.username, u.role, u.partner, u.lang FROM api_tokens t JOIN api_users u ON u.username = t.username "
+        "WHERE t.token_hash = ? AND NOT COALESCE(t.revoked, FALSE) AND NOT COALESCE(u.disabled, FALSE) "
+        "AND (t.expires_at IS NULL OR t.expires_at > CAST(? AS TIMESTAMP))", [token_hash(token), _now()])
     if not rows:
         return None
-    username, expires, revoked = rows[0]
-    if revoked or (expires is not None and expires <= _now()):
-        return None
-    return _principal(store, username)
+    return Principal(rows[0][0], rows[0][1], rows[0][2], rows[0][3])
 
 
 def revoke(store: Store, token: str) -> None:
-    store.execute("UPDATE api_tokens SET revoked = TRUE WHERE token_hash = ?", [token_hash(token)])
+    store.retrying(lambda: store.execute("UPDATE api_tokens SET revoked = TRUE WHERE token_hash = ?",
+                                         [token_hash(token)]))

@@ -29,6 +29,7 @@ def _duckdb_cursor_class() -> type:
 
         def __init__(self, url: str, base: Store, gate: threading.BoundedSemaphore) -> None:
             self.url, self.con, self._depth, self.gate = url, base.con.cursor(), 0, gate  # type: ignore[attr-defined]
+            self.path = base.path  # type: ignore[attr-defined]
 
         def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
             with self.gate:
@@ -143,33 +144,10 @@ _bearer = HTTPBearer(auto_error=False, description="A session token from /api/v1
                                                    "from `puente users token`.")
 
 
-TOKEN_CACHE_SECONDS = 10.0
-
-
-def _authenticate(c: Ctx, token: str) -> Principal | None:
-    """Token check, remembered for a few seconds per server process (logout through the API clears it at once)."""
-    import time
-
-    cache: dict[str, tuple[float, Principal | None]] = c.extras.setdefault("tokens", {})
-    now = time.monotonic()
-    hit = cache.get(token)
-    if hit is not None and now - hit[0] < TOKEN_CACHE_SECONDS:
-        return hit[1]
-    who = authenticate(c.store, token)
-    if len(cache) > 10_000:
-        cache.clear()
-    cache[token] = (now, who)
-    return who
-
-
-def forget_token(c: Ctx, token: str) -> None:
-    c.extras.setdefault("tokens", {}).pop(token, None)
-
-
 def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
     if creds is None or not creds.credentials:
         raise ApiProblem(401, "api_no_token", headers={"WWW-Authenticate": "Bearer"})
-    who = _authenticate(ctx(request), creds.credentials)
+    who = authenticate(ctx(request).store, creds.credentials)
     if who is None:
         raise ApiProblem(401, "api_bad_token", headers={"WWW-Authenticate": "Bearer"})
     request.state.principal = who

@@ -47,14 +47,18 @@ def problem(request: Request, status: int, detail: str, headers: dict[str, str] 
                             "detail": detail, "instance": request.url.path}
     if errors is not None:
         body["errors"] = errors
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM, headers=headers)
+    from puente.api.headers import security_headers
+
+    # also set here: a 500 is answered outside the middleware stack that adds them to everything else
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM,
+                    headers={**security_headers(request.url.path), **(headers or {})})
 
 
 def _status_for(exc: PuenteError) -> int:
     from puente.api.auth import AuthError
 
     if isinstance(exc, AuthError):
-        return 423 if exc.key == "api_locked" else 401
+        return 401
     if isinstance(exc, PolicyError):
         return 400 if exc.key == "api_purpose_short" else 403
     if isinstance(exc, (BundleError, ProofError)):

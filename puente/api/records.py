@@ -25,7 +25,7 @@ from puente.api.context import Ctx, ctx, log_access, principal
 from puente.api.policy import View, view_for
 from puente.api.problems import ApiProblem, problem_responses
 from puente.api.query import Filters, IsoDate, enum_fields, purpose_query, sql_where, where_clause
-from puente.export.writers import geojson_features
+from puente.export.writers import csv_raw, geojson_features, neutralize_formulas
 from puente.model import Kind, load_model
 
 EXPORT_MAX = 1_000_000
@@ -124,7 +124,7 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
             _audit(c, who, view, f"export-{fmt}", table)
             sink = io.BytesIO()
             if fmt == "csv":
-                pacsv.write_csv(table, sink)
+                pacsv.write_csv(table if csv_raw(kw.get("raw") or None) else neutralize_formulas(table), sink)
                 media = "text/csv; charset=utf-8"
             else:
                 pq.write_table(table, sink)
@@ -151,6 +151,8 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
         _q("fmt", Literal[formats], Query("json", alias="format", description="json, geojson, csv or parquet "
                                                                               "(csv and parquet export every match)")),
         _q("purpose", str | None, purpose_query()),
+        _q("raw", bool, Query(False, description="csv: keep formula cells (=, +, -, @) as stored, without the "
+                                                 "leading ' that keeps spreadsheets from running them")),
         _q("owner", str | None, Query(None, max_length=100, description="own, partner, or a node name.")),
         _q("entity", str | None, Query(None, max_length=200, description="Only records linked to this entity id.")),
     ]

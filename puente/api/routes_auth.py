@@ -52,9 +52,11 @@ def _me(c: Ctx, who: Principal) -> Me:
               country=c.node.country)
 
 
-@router.post("/auth/login", response_model=Session, responses=problem_responses(401, 423))
+@router.post("/auth/login", response_model=Session, responses=problem_responses(401))
 def login(body: Login, c: Ctx = Depends(ctx)) -> Session:
-    """Exchange a username and password for a session token (expires; repeated failures lock the account)."""
+    """Exchange a username and password for a session token (expires; repeated failures lock the account).
+
+    Every refusal is the same 401, whether the user is unknown, the password wrong or the account locked."""
     from puente.settings import setting
 
     token, who = auth.login(c.store, body.username, body.password)
@@ -64,11 +66,8 @@ def login(body: Login, c: Ctx = Depends(ctx)) -> Session:
 @router.post("/auth/logout", status_code=204, responses=problem_responses(401))
 def logout(request: Request, c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Response:
     """Revoke the token used for this request."""
-    from puente.api.context import forget_token
-
     token = request.headers.get("authorization", "").split(" ", 1)[-1].strip()
     auth.revoke(c.store, token)
-    forget_token(c, token)
     return Response(status_code=204)
 
 

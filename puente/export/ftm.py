@@ -23,9 +23,20 @@ _PROPS: dict[str, dict[str, str]] = {
 }
 
 
-def to_entity(kind: Kind, row: dict[str, Any]) -> dict[str, Any]:
+WITHHELD = "[withheld]"  # a partner record whose names the agreement does not share
+UNNAMED = "[no name]"  # an own record stored without any name
+_PLACEHOLDER_NOTE = "name withheld by the sharing agreement / nombre retenido por el acuerdo"
+
+
+def entity_id(record_id: str) -> str:
+    return record_id.replace(":", "-")
+
+
+def to_entity(kind: Kind, row: dict[str, Any], local_node: str | None = None) -> dict[str, Any]:
+    """One record as an FtM entity with every property its schema requires: a record without a name
+    (withheld from a partner's record, or never given) carries a labelled placeholder name."""
     entity = ftm_model.make_entity(kind.ftm_schema or "Thing")
-    entity.id = row["id"].replace(":", "-")
+    entity.id = entity_id(row["id"])
     for fname, prop in _PROPS.get(kind.name, {}).items():
         value = row.get(fname)
         if value is not None:
@@ -36,22 +47,59 @@ def to_entity(kind: Kind, row: dict[str, Any]) -> dict[str, Any]:
         entity.add("lastName", " ".join(str(row[f]) for f in ("surname1", "surname2") if row.get(f)) or None)
     if kind.name == "vehicle":
         entity.add("name", " ".join(str(row[f]) for f in ("make", "model", "plate") if row.get(f)))
-    entity.add("sourceUrl", None)
+    if not entity.get("name"):
+        partner = local_node is not None and row.get("owner_node") != local_node
+        entity.add("name", WITHHELD if partner else UNNAMED)
+        if partner:
+            entity.add("description", _PLACEHOLDER_NOTE)
     entity.add("publisher", row.get("owner_node"))
     data: dict[str, Any] = entity.to_dict()
     return data
 
 
-def write_ftm(store: Store, kind: Kind, rows: list[dict[str, Any]], out: Path) -> None:
-    ids = {r["id"] for r in rows}
+def write_ftm(store: Store, kind: Kind, rows: list[dict[str, Any]], out: Path, local_node: str | None = None) -> int:
+    """The records as entities, plus ``UnknownLink`` entities for their links. The file is closed under
+    reference: an entity of another kind that a link reaches (a vehicle a person drives) is written too,
+    and a link to a record with no FtM form (a seizure, a lab) is left out. Returns the links left out."""
+    from puente.export.writers import read_kind
+    from puente.model import load_model
+
+    model = load_model()
+    written = {r["id"] for r in rows}
+    found = store.query("SELECT from_id, to_id, role, from_kind, to_kind FROM link ORDER BY id")
+    found = [r for r in found if r[0] and r[1] and (r[0] in written or r[1] in written)]
+    wanted: dict[str, set[str]] = {}
+    for f, t, _, fk, tk in found:
+        for rid, other in ((f, fk), (t, tk)):
+            if rid not in written and other in model.kinds and model.kinds[other].ftm_schema:
+                wanted.setdefault(other, set()).add(rid)
+    links = [(f, t, role) for f, t, role, _, _ in found]
+    extra_rows: list[tuple[Kind, dict[str, Any]]] = []
+    for other, ids in sorted(wanted.items()):
+        other_kind = model.kind(other)
+        chunk = sorted(ids)
+        for start in range(0, len(chunk), 1000):
+            part = chunk[start : start + 1000]
+            table = read_kind(store, other_kind, f"WHERE id IN ({', '.join('?' for _ in part)})", part)
+            extra_rows += [(other_kind, r) for r in table.to_pylist()]
+    written |= {r["id"] for _, r in extra_rows}
+    left_out, seen = 0, set()
     with out.open("w", encoding="utf-8") as handle:
         for row in rows:
-            handle.write(json.dumps(to_entity(kind, row), ensure_ascii=False) + "\n")
-        for from_id, to_id, role in store.query("SELECT from_id, to_id, role FROM link ORDER BY id"):
-            if from_id in ids or to_id in ids:
-                link = ftm_model.make_entity("UnknownLink")
-                link.make_id(from_id, to_id, role)
-                link.add("subject", from_id.replace(":", "-"))
-                link.add("object", to_id.replace(":", "-"))
-                link.add("role", role)
-                handle.write(json.dumps(link.to_dict(), ensure_ascii=False) + "\n")
+            handle.write(json.dumps(to_entity(kind, row, local_node), ensure_ascii=False) + "\n")
+        for other_kind, row in extra_rows:
+            handle.write(json.dumps(to_entity(other_kind, row, local_node), ensure_ascii=False) + "\n")
+        for from_id, to_id, role in links:
+            if from_id not in written or to_id not in written:
+                left_out += 1
+                continue
+            link = ftm_model.make_entity("UnknownLink")
+            link.make_id(from_id, to_id, role)
+            if link.id in seen:
+                continue
+            seen.add(link.id)
+            link.add("subject", entity_id(from_id))
+            link.add("object", entity_id(to_id))
+            link.add("role", role)
+            handle.write(json.dumps(link.to_dict(), ensure_ascii=False) + "\n")
+    return left_out

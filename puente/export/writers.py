@@ -11,13 +11,34 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from puente.errors import UsageError
 from puente.model import Kind, load_model
+from puente.settings import setting
 from puente.store.base import Store
 
 FORMATS = ("csv", "parquet", "jsonl", "geojson", "ftm")
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection; OWASP)
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def csv_raw(raw: bool | None = None) -> bool:
+    """Whether CSV cells go out as stored: the explicit choice, else the ``csv_raw`` setting (off)."""
+    return raw if raw is not None else setting("csv_raw").strip().lower() in ("1", "true", "yes", "on")
+
+
+def neutralize_formulas(table: pa.Table) -> pa.Table:
+    """Text cells that a spreadsheet would run as a formula (=, +, -, @, tab, CR first) get a leading
+    single quote, as OWASP recommends for CSV; numbers, dates and other cells are untouched."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            risky = pc.match_substring_regex(column, FORMULA_START)
+            column = pc.if_else(risky, pc.binary_join_element_wise(pa.scalar("'", column.type), column, ""), column)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=table.schema)
 
 
 def read_kind(store: Store, kind: Kind, where: str = "", params: list[Any] | None = None) -> pa.Table:
@@ -32,7 +53,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def export_kind(store: Store, kind_name: str, fmt: str, out: Path) -> int:
+def export_kind(store: Store, kind_name: str, fmt: str, out: Path, raw: bool | None = None,
+                local_node: str | None = None) -> int:
+    """Write every record of a kind; CSV neutralizes formula cells unless ``raw`` (or the ``csv_raw``
+    setting) says otherwise. ``local_node`` tells own records from partner records (FtM placeholders)."""
     model = load_model()
     kind = model.kind(kind_name)
     if fmt not in FORMATS:
@@ -45,7 +69,7 @@ def export_kind(store: Store, kind_name: str, fmt: str, out: Path) -> int:
         with out.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(table.column_names)
-            for row in table.to_pylist():
+            for row in (table if csv_raw(raw) else neutralize_formulas(table)).to_pylist():
                 writer.writerow([_jsonable(v) if v is not None else "" for v in row.values()])
     elif fmt == "jsonl":
         with out.open("w", encoding="utf-8") as handle:
@@ -62,7 +86,7 @@ def export_kind(store: Store, kind_name: str, fmt: str, out: Path) -> int:
             raise UsageError("no_ftm", kind=kind.name)
         from puente.export.ftm import write_ftm
 
-        write_ftm(store, kind, table.to_pylist(), out)
+        write_ftm(store, kind, table.to_pylist(), out, local_node)
     return int(table.num_rows)
 
 

@@ -7,12 +7,15 @@ tables) is derived from the model and versioned by :mod:`puente.store.migrations
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, Self
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Self, TypeVar
 
 import pyarrow as pa
+
+T = TypeVar("T")
 
 
 class Store(ABC):
@@ -67,6 +70,29 @@ class Store(ABC):
             chunk = ids[start : start + 5000]
             marks = ", ".join("?" for _ in chunk)
             self.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk)
+
+    def conflict_errors(self) -> tuple[type[BaseException], ...]:
+        """Exceptions meaning "another transaction wrote the same rows: run it again"."""
+        return ()
+
+    def write_lock(self) -> AbstractContextManager[Any]:
+        """Held around :meth:`retrying` writes (DuckDB: one writer per database file in this process)."""
+        return nullcontext()
+
+    def retrying(self, fn: Callable[[], T], attempts: int = 50) -> T:
+        """Run ``fn`` (one statement, or a short transaction it opens itself) and run it again when the
+        store reports a write-write conflict, so concurrent writers never surface as errors. Not for use
+        inside an open transaction (a conflict there aborts the whole transaction)."""
+        errors = self.conflict_errors()
+        for attempt in range(attempts):
+            try:
+                with self.write_lock():
+                    return fn()
+            except errors:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(min(0.2, 0.002 * 2 ** attempt))
+        raise AssertionError("unreachable")
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = self.query(sql, params)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,15 @@ def duckdb_path(url: str) -> str:
     if path.lstrip("/") == ":memory:" or not path:
         return ":memory:"
     return "/" + path.lstrip("/") if path.startswith("/") else path
+
+
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: str) -> threading.RLock:
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(path, threading.RLock())
 
 
 class DuckDBStore(Store):
@@ -99,6 +109,14 @@ class DuckDBStore(Store):
             raise
         self._depth = 0
         self.con.execute("COMMIT")
+
+    def conflict_errors(self) -> tuple[type[BaseException], ...]:
+        return (duckdb.TransactionException,)
+
+    def write_lock(self) -> AbstractContextManager[object]:
+        # DuckDB resolves concurrent writes to one row by aborting all but one ("Conflict on tuple
+        # deletion"): in this process, writers that must not fail take turns instead
+        return _write_lock(self.path)
 
     def table_columns(self, table: str) -> list[str]:
         rows = self.query(

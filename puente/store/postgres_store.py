@@ -94,6 +94,9 @@ class PostgresStore(Store):
             finally:
                 self._tx = None
 
+    def conflict_errors(self) -> tuple[type[BaseException], ...]:
+        return (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
+
     def table_columns(self, table: str) -> list[str]:
         rows = self.query(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "

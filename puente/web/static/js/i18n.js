@@ -32,6 +32,8 @@ window.STRINGS = {
     encodings: "Encodings", status: "Status", received: "received", sent: "sent",
     access_log: "Reads of partner data", tree_size: "Entries (tree size)", root: "Root hash", signed_at: "Checkpoint signed at",
     entries: "Latest entries", reason: "Reason", verify: "Verify", included: "included ✓", not_included: "NOT included",
+    map_sampled: "The map draws the newest {shown} of {total} records; the totals above count all {total}.",
+    map_sampled_q: "The map draws the newest {shown} of {total} records; with a text search the kilograms and partner count are of the drawn records only.",
   },
   es: {
     login_tagline: "Nodo binacional de inteligencia sobre tráfico", username: "Usuario", password: "Contraseña", login: "Entrar",
@@ -65,5 +67,7 @@ window.STRINGS = {
     encodings: "Codificaciones", status: "Estatus", received: "recibida", sent: "enviada",
     access_log: "Lecturas de datos del socio", tree_size: "Entradas (tamaño del árbol)", root: "Hash raíz", signed_at: "Punto de control firmado",
     entries: "Últimas entradas", reason: "Motivo", verify: "Verificar", included: "incluida ✓", not_included: "NO incluida",
+    map_sampled: "El mapa dibuja los {shown} registros más recientes de {total}; los totales de arriba cuentan los {total}.",
+    map_sampled_q: "El mapa dibuja los {shown} registros más recientes de {total}; con una búsqueda de texto, los kilogramos y el conteo del socio son solo de los registros dibujados.",
   },
 };

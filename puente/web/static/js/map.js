@@ -39,7 +39,12 @@
     const tasks = [];
     const on = (name) => document.getElementById("lyr-" + name).checked;
     Object.values(layers).forEach((l) => l.clearLayers());
-    if (on("seizures")) tasks.push(P.api("/api/v1/records/seizure", {...f, format: "geojson", per_page: 5000}).then((fc) => {
+    // the figures come from a server-side aggregate over every matching record, never from the drawn
+    // sample (the map draws at most the newest 5,000); a text search has no aggregate, so then the figures
+    // are of the drawn records and the note says so
+    const statsQuery = () => f.q ? Promise.resolve(null) : P.api("/api/v1/stats/monthly", {kind: "seizure", drug: f.drug,
+      country: f.country, admin1: f.admin1, date_from: f.date_from, date_to: f.date_to});
+    if (on("seizures")) tasks.push(Promise.all([P.api("/api/v1/records/seizure", {...f, format: "geojson", per_page: 5000}), statsQuery()]).then(([fc, stats]) => {
       if (stale()) return;
       const feats = fc.features.filter((x) => x.geometry);
       feats.sort((a, b) => (b.properties.quantity_kg || 0) - (a.properties.quantity_kg || 0));
@@ -48,11 +53,18 @@
         L.circleMarker([lat, lon], {radius: radius(p.quantity_kg), color: "#fff", weight: 1, fillColor: P.drugColor(p.drug), fillOpacity: .78})
           .bindPopup(popup(p)).addTo(layers.seizures);
       });
-      const kg = feats.reduce((s, x) => s + (x.properties.quantity_kg || 0), 0);
-      const partner = feats.filter((x) => x.properties.owner_node !== P.me.node).length;
-      document.getElementById("map-summary").innerHTML = `<div class="grid g2"><div><div class="kpi">${P.num(fc.total)}</div><small class="muted">${P.t("records")}</small></div>` +
-        `<div><div class="kpi">${P.num(kg)}</div><small class="muted">${P.t("kg")}</small></div></div>` +
-        `<div class="small muted" style="margin-top:4px">${P.t("partner_records")}: ${P.num(partner)}</div>`;
+      const sum = (rows, val) => rows.reduce((s, x) => s + (val(x) || 0), 0);
+      const drawn = fc.features.map((x) => x.properties);
+      const rows = stats || drawn.map((p) => ({records: 1, kg: p.quantity_kg, owner: p.owner_node}));
+      const records = stats ? sum(rows, (r) => r.records) : fc.total;
+      const kg = sum(rows, (r) => r.kg);
+      const partner = sum(rows.filter((r) => r.owner !== P.me.node), (r) => r.records);
+      const sampled = fc.total > fc.features.length;
+      const note = sampled ? `<div class="small note" role="status">${P.esc(P.t(stats ? "map_sampled" : "map_sampled_q")
+        .replaceAll("{shown}", P.num(fc.features.length)).replaceAll("{total}", P.num(fc.total)))}</div>` : "";
+      document.getElementById("map-summary").innerHTML = `<div class="grid g2"><div><div class="kpi" id="map-records">${P.num(records)}</div><small class="muted">${P.t("records")}</small></div>` +
+        `<div><div class="kpi" id="map-kg">${P.num(kg)}</div><small class="muted">${P.t("kg")}</small></div></div>` +
+        `<div class="small muted" style="margin-top:4px">${P.t("partner_records")}: ${P.num(partner)}</div>` + note;
       const list = document.getElementById("map-list");
       list.innerHTML = feats.length ? "" : `<div class="empty">${P.t("no_records")}</div>`;
       feats.slice(0, 200).forEach((x) => {
