@@ -69,6 +69,8 @@ def check_extends(store: Store, origin: str, checkpoint: Checkpoint, consistency
     if checkpoint.size < size:
         raise _refuse(f"rollback: the checkpoint of {origin} has {checkpoint.size} entries, but this node already "
                       f"holds one of {size} (entries {checkpoint.size:,}–{size - 1:,} would be missing)")
+    if (checkpoint.size, checkpoint.root.hex()) == (size, root):
+        return []  # the checkpoint already held (sent again)
     cons = next((c for c in consistency if (int(c["from_size"]), str(c["from_root"])) == (size, root)), None)
     if cons is None:
         sizes = ", ".join(str(c["from_size"]) for c in consistency) or "none"
