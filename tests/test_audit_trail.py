@@ -185,3 +185,32 @@ def test_witness_cli_round_trip(partners: tuple[Node, Node], tmp_path: Path) -> 
     proc = run(mx.home, "audit", "witness", str(request), "-o", str(tmp_path / "again.json"))
     assert proc.returncode == 0  # the same checkpoint again is not a rollback
     assert run(us.home, "audit", "verify").returncode == 0
+
+
+def test_witness_over_http(make_node: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from puente.api import auth
+    from puente.api.app import create_app
+
+    us, mx = make_node("us-hsi", "US"), make_node("mx-fgr", "MX")
+    install(us, mx, agreement_doc(us, mx, {"seizure": {"fields": {"drug": "keep"}}}))
+    with mx.open_store() as s:
+        auth.add_user(s, "us-node", "partner-node", None, partner=us.name)
+        auth.add_user(s, "other", "partner-node", None, partner="zz-node")
+        token, other = auth.issue_token(s, "us-node"), auth.issue_token(s, "other")
+    with us.open_store() as s:
+        _fill(us, s, 3)
+        request = checkpoint_request(us, s, mx.name)
+    with TestClient(create_app(mx, rate_limit=0)) as client:
+        assert client.post("/api/v1/audit/witness", json=request,
+                           headers={"Authorization": f"Bearer {other}"}).status_code == 403
+        ok = client.post("/api/v1/audit/witness", json=request, headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200, ok.text
+        forged = {**request, "checkpoint": {**request["checkpoint"], "size": 1}}
+        bad = client.post("/api/v1/audit/witness", json=forged, headers={"Authorization": f"Bearer {token}"})
+        assert bad.status_code == 422 and "not validly signed" in bad.json()["detail"]
+    with us.open_store() as s:
+        kept = accept_cosignature(us, s, ok.json())
+        assert kept.witness == mx.name and kept.checkpoint.size == request["checkpoint"]["size"]
+        assert _problems(us, s) == []

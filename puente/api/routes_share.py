@@ -112,11 +112,16 @@ async def push_bundle(request: Request, c: Ctx = Depends(ctx), who: Principal = 
     The body streams to a file in the node's home and stops at ``bundle_max_bytes``; every refusal is audited."""
     from starlette.concurrency import run_in_threadpool
 
-    require_role(who, "partner-node", "steward", "admin")
+    try:
+        require_role(who, "partner-node", "steward", "admin")
+    except ApiProblem:
+        await run_in_threadpool(_refuse, c, who, f"role {who.role} may not push bundles")
+        raise
     limit = int(setting("bundle_max_bytes"))
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        await run_in_threadpool(_refuse, c, who, f"{int(declared):,} bytes declared, over {limit:,}")
+        await run_in_threadpool(_refuse, c, who, f"bundle too large: {int(declared):,} bytes declared, over "
+                                                 f"{limit:,} (bundle_max_bytes)")
         raise ApiProblem(413, "api_bundle_too_large", limit=limit)
     incoming = c.node.home / "incoming"
     incoming.mkdir(exist_ok=True)
@@ -131,7 +136,8 @@ async def push_bundle(request: Request, c: Ctx = Depends(ctx), who: Principal = 
                     break
                 out.write(chunk)
         if size > limit:
-            await run_in_threadpool(_refuse, c, who, f"more than {limit:,} bytes streamed (stopped there)")
+            await run_in_threadpool(_refuse, c, who, f"bundle too large: more than {limit:,} bytes streamed, "
+                                                     "stopped there (bundle_max_bytes)")
             raise ApiProblem(413, "api_bundle_too_large", limit=limit)
         return await run_in_threadpool(_import, c, who, path)
     finally:
@@ -146,7 +152,7 @@ def _refuse(c: Ctx, who: Principal, reason: str) -> None:
     from puente.share.receive import refused
 
     with c.audit_lock:
-        refused(c.node, c.store, _actor(who), "HTTP push", f"bundle too large: {reason} (bundle_max_bytes)")
+        refused(c.node, c.store, _actor(who), "HTTP push", reason)
 
 
 def _import(c: Ctx, who: Principal, path: Path) -> Imported:
