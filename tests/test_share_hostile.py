@@ -186,6 +186,7 @@ def test_zip_bomb_is_refused_with_bounded_memory(nodes: tuple[Node, Node], tmp_p
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert "decompresses to more than" in result["reason"], result
+    print(f"zip bomb: peak {result['peak_mb']:.0f} MB, {result['opened_mb']:.0f} MB with the store open")
     assert result["peak_mb"] < 300, result
     assert len(_rejections(mx)) == 1 and "zip bomb" in _rejections(mx)[0]
 
@@ -228,6 +229,7 @@ def test_oversized_push_streams_to_disk_and_is_refused(
         server: tuple[Node, str, str, subprocess.Popen[bytes]]) -> None:
     node, url, token, proc = server
     chunk = b"\0" * MB
+    idle = _peak_mb(proc.pid)
 
     def body() -> Iterator[bytes]:  # 600 MB without a Content-Length: the server must count as it streams
         for _ in range(600):
@@ -237,7 +239,10 @@ def test_oversized_push_streams_to_disk_and_is_refused(
                           headers={"Authorization": f"Bearer {token}", "Content-Type": "application/vnd.puente.bundle"})
     assert response.status_code == 413, response.text
     peak = _peak_mb(proc.pid)
-    assert peak < 300, peak
+    print(f"server peak memory: {idle:.0f} MB started, {peak:.0f} MB after a 600 MB push")
+    # the idle server (app, model, store) is the baseline; the push itself must cost next to nothing
+    # (it grew the server by ~900 MB before it streamed to disk)
+    assert peak - idle < 64, (idle, peak)
     garbage = httpx.post(f"{url}/api/v1/bundles/import", content=b"{}", timeout=60,
                          headers={"Authorization": f"Bearer {token}"})
     assert garbage.status_code == 422
