@@ -189,6 +189,10 @@ def export(
     target = out or Path(f"{kind}.{suffix}")
     with node.open_store() as store:
         count = export_kind(store, kind, fmt, target, raw=raw or None, local_node=node.name)
+        from puente.audit.access import record_export
+        from puente.share.cli import _actor
+
+        record_export(store, node, _actor(), kind, fmt, str(target), count)
     say(t("exported", count=count, kind=kind, path=str(target)))
 
 

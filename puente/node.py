@@ -8,6 +8,7 @@
     <home>/keys/id.key         32 random bytes: the HMAC key that namespaces record ids
     <home>/store.duckdb        the embedded store (unless the store is PostgreSQL)
     <home>/profiles/           the node's own ingest profiles (YAML or TOML)
+    <home>/audit/              the latest signed audit head and partners' cosignatures (outside the store)
 """
 
 from __future__ import annotations
@@ -100,7 +101,15 @@ class Node:
 
     # -- store and keys ------------------------------------------------------------------
     def open_store(self) -> Store:
-        return open_store(self.store_url)
+        store = open_store(self.store_url)
+        from puente.audit.head import ensure_head  # the signed head kept outside the store (audit package)
+
+        try:
+            ensure_head(self, store)
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     @cached_property
     def id_key(self) -> bytes:

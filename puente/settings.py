@@ -52,6 +52,14 @@ SETTINGS: dict[str, Setting] = {
                 "Solicitudes por minuto a la API por cliente (token o dirección); 0 lo desactiva."),
         Setting("csv_raw", "false", "CSV exports keep cells as stored: no quote before =, +, -, @ (formula cells).",
                 "Las exportaciones CSV dejan las celdas tal cual: sin comilla ante =, +, -, @ (fórmulas)."),
+        Setting("bundle_max_bytes", "536870912", "Largest bundle accepted (file or HTTP push, bytes); pushes stream "
+                "to disk and stop at this size.", "Paquete más grande aceptado (archivo o envío HTTP, bytes); los envíos "
+                "se escriben a disco y se detienen en este tamaño."),
+        Setting("bundle_max_decoded_bytes", "1073741824", "Largest decompressed size of a bundle's records (bytes), "
+                "checked while streaming before they are loaded.", "Tamaño descomprimido máximo de los registros de "
+                "un paquete (bytes), comprobado en flujo antes de cargarlos."),
+        Setting("bundle_max_rows", "5000000", "Most records one bundle may carry.",
+                "Máximo de registros que puede llevar un paquete."),
     ]
 }
 

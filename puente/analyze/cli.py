@@ -26,6 +26,7 @@ def analyze(
 
     node = load_node()
     names = list(ANALYSES) if name == "all" else [name]
+    ran: list[tuple[str, str]] = []
     with open_engine(engine, node.store_url) as eng:
         for item in names:
             if name == "all" and not has_rows(eng, ANALYSES[item][0]):
@@ -33,3 +34,9 @@ def analyze(
             result = run_analysis(item, eng, period)
             files = write_result(item, result, out)
             console.print(t("analysis_written", name=item, files=len(files), out=str(out)))
+            ran.append((item, ANALYSES[item][0]))
+    from puente.audit.access import record_analysis  # partner records read are audited
+    from puente.share.cli import _actor
+
+    with node.open_store() as store:
+        record_analysis(store, node, _actor(), ran, engine)

@@ -6,25 +6,52 @@ bundle file would be; HTTP is only the transport.
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
-from puente.errors import InputError
+from puente.errors import BundleError, InputError
 from puente.node import Node
-from puente.share.receive import ImportReport, import_bundle
+from puente.settings import setting
+from puente.share.receive import ImportReport, import_bundle, refused
 
 
 def pull(node: Node, base_url: str, token: str, full: bool = False, transport: httpx.BaseTransport | None = None,
          actor: str = "node (HTTP pull)") -> ImportReport:
     url = base_url.rstrip("/") + "/api/v1/bundles/next"
+    limit = int(setting("bundle_max_bytes"))
     try:
-        with httpx.Client(transport=transport, timeout=300) as http:
-            response = http.get(url, params={"full": "true"} if full else None,
-                                headers={"Authorization": f"Bearer {token}"})
+        with httpx.Client(transport=transport, timeout=300) as http, http.stream(
+                "GET", url, params={"full": "true"} if full else None,
+                headers={"Authorization": f"Bearer {token}"}) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    break
     except httpx.HTTPError as exc:
         raise InputError("api_pull_failed", url=base_url, error=str(exc)) from None
     if response.status_code != 200:
-        detail = response.json().get("detail", response.text) if response.headers.get("content-type", "").startswith(
-            "application/problem+json") else response.text[:200]
-        raise InputError("api_pull_failed", url=base_url, error=f"HTTP {response.status_code}: {detail}")
+        text = bytes(body[:2000]).decode("utf-8", "replace")
+        raise InputError("api_pull_failed", url=base_url, error=f"HTTP {response.status_code}: {text[:300]}")
     with node.open_store() as store:
-        return import_bundle(node, store, response.content, actor=actor)
+        if len(body) > limit:
+            error = BundleError("bundle_too_large", size=f"more than {limit:,}", limit=f"{limit:,}")
+            refused(node, store, actor, f"HTTP pull from {base_url}", error.message("en"))
+            raise error
+        return import_bundle(node, store, bytes(body), actor=actor, source=f"HTTP pull from {base_url}")
+
+
+def send_checkpoint(base_url: str, token: str, request: dict[str, Any],
+                    transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
+    """Send a checkpoint request to the partner's witness endpoint; returns its cosignature."""
+    url = base_url.rstrip("/") + "/api/v1/audit/witness"
+    try:
+        with httpx.Client(transport=transport, timeout=60) as http:
+            response = http.post(url, json=request, headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        raise InputError("api_pull_failed", url=base_url, error=str(exc)) from None
+    if response.status_code != 200:
+        raise InputError("api_pull_failed", url=base_url, error=f"HTTP {response.status_code}: {response.text[:300]}")
+    doc: dict[str, Any] = response.json()
+    return doc

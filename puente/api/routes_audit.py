@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel
 
 from puente.api.auth import Principal
@@ -116,3 +116,21 @@ def consistency(first: int = Query(..., ge=0, le=10**12), second: int | None = Q
     proof: list[Any] = audit.consistency_proof(c.store, first, second) if 0 < first < second else []
     return Consistency(first=first, second=second, first_root=_root(c, first), second_root=_root(c, second),
                        proof=[h.hex() for h in proof])
+
+
+@router.post("/witness", responses=problem_responses(400, 401, 403, 422))
+def witness(request: dict[str, Any] = Body(...), c: Ctx = Depends(ctx),
+            who: Principal = Depends(principal)) -> dict[str, Any]:
+    """Countersign the calling partner node's checkpoint (witness): its log must only have grown since the last
+    checkpoint of it this node holds. Returns the cosignature."""
+    from puente.audit.witness import witness as countersign
+    from puente.errors import AuditError
+
+    require_role(who, "partner-node")
+    if request.get("origin") != who.partner:
+        raise ApiProblem(403, "api_witness_not_yours", origin=str(request.get("origin")), partner=who.partner or "")
+    try:
+        with c.audit_lock:
+            return countersign(c.node, c.store, request, actor=f"{who.username} (partner-node, HTTP witness)")
+    except AuditError as exc:
+        raise ApiProblem(422, "witness_refused", reason=str(exc.args_["reason"])) from None

@@ -7,6 +7,9 @@ recipient, sequence, expiry, agreement) before a byte of its payload is read.
 from __future__ import annotations
 
 import base64
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,10 +20,10 @@ from puente.api.auth import Principal
 from puente.api.context import Ctx, ctx, principal
 from puente.api.policy import require_role
 from puente.api.problems import ApiProblem, problem_responses
+from puente.settings import setting
 
 router = APIRouter(prefix="/api/v1", tags=["sharing"])
 BUNDLE = "application/vnd.puente.bundle"
-MAX_BUNDLE = 512 * 1024 * 1024
 
 
 class AgreementSummary(BaseModel):
@@ -104,27 +107,67 @@ def next_bundle(full: bool = Query(False, description="Resend every allowed reco
                  BUNDLE: {"schema": {"type": "string", "format": "binary"}},
                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def push_bundle(request: Request, c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Imported:
-    """Receive a signed bundle (pushed by the partner node, or uploaded by a steward); verified before parsing."""
-    require_role(who, "partner-node", "steward", "admin")
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_BUNDLE:
-            raise ApiProblem(413, "api_bundle_too_large", limit=MAX_BUNDLE)
+    """Receive a signed bundle (pushed by the partner node, or uploaded by a steward); verified before parsing.
+
+    The body streams to a file in the node's home and stops at ``bundle_max_bytes``; every refusal is audited."""
     from starlette.concurrency import run_in_threadpool
 
-    return await run_in_threadpool(_import, c, who, bytes(data))
+    try:
+        require_role(who, "partner-node", "steward", "admin")
+    except ApiProblem:
+        await run_in_threadpool(_refuse, c, who, f"role {who.role} may not push bundles")
+        raise
+    limit = int(setting("bundle_max_bytes"))
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        await run_in_threadpool(_refuse, c, who, f"bundle too large: {int(declared):,} bytes declared, over "
+                                                 f"{limit:,} (bundle_max_bytes)")
+        raise ApiProblem(413, "api_bundle_too_large", limit=limit)
+    incoming = c.node.home / "incoming"
+    incoming.mkdir(exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="push-", suffix=".bundle", dir=incoming)
+    path = Path(name)
+    try:
+        size = 0
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    break
+                out.write(chunk)
+        if size > limit:
+            await run_in_threadpool(_refuse, c, who, f"bundle too large: more than {limit:,} bytes streamed, "
+                                                     "stopped there (bundle_max_bytes)")
+            raise ApiProblem(413, "api_bundle_too_large", limit=limit)
+        return await run_in_threadpool(_import, c, who, path)
+    finally:
+        path.unlink(missing_ok=True)
 
 
-def _import(c: Ctx, who: Principal, data: bytes) -> Imported:
-    from puente.share.receive import import_bundle, verify_bundle
+def _actor(who: Principal) -> str:
+    return f"{who.username} ({who.role}, HTTP push)"
 
-    store = c.store
-    manifest, _, _ = verify_bundle(c.node, store, data)
-    if who.is_partner and manifest.get("sender") != who.partner:
-        raise ApiProblem(403, "api_bundle_not_yours", sender=str(manifest.get("sender")), partner=who.partner or "")
+
+def _refuse(c: Ctx, who: Principal, reason: str) -> None:
+    from puente.share.receive import refused
+
     with c.audit_lock:
-        rep = import_bundle(c.node, store, data, actor=f"{who.username} ({who.role}, HTTP push)")
+        refused(c.node, c.store, _actor(who), "HTTP push", reason)
+
+
+def _import(c: Ctx, who: Principal, path: Path) -> Imported:
+    from puente.errors import BundleError
+    from puente.share.receive import import_bundle
+
+    data = path.read_bytes()
+    try:
+        with c.audit_lock:
+            rep = import_bundle(c.node, c.store, data, actor=_actor(who), source="HTTP push",
+                                expect_sender=who.partner if who.is_partner else None)
+    except BundleError as exc:
+        if exc.key == "bundle_not_yours":
+            raise ApiProblem(403, "api_bundle_not_yours", **exc.args_) from None
+        raise
     receipt: Any = base64.b64encode(rep.receipt).decode() if rep.receipt else None
     return Imported(bundle_id=rep.bundle_id, sender=rep.sender, sequence=rep.sequence, imported=rep.imported,
                     deleted=rep.deleted, purged=rep.purged, terminated=rep.terminated, receipt=receipt)

@@ -4,6 +4,8 @@ partner data appends one entry here (time, actor, action, records, agreement cla
 Each entry is serialised canonically (:func:`entry_bytes`) and becomes an RFC 9162 leaf. Every
 append stores the new tree root and the node's signature over the checkpoint for the new size,
 so ``puente audit verify`` can locate an edited, deleted, reordered, inserted or truncated entry.
+Once the append commits, the new signed head is also kept outside the store (:mod:`puente.audit.head`),
+so a log cut back to an older signed head is still detected.
 Appends join the caller's transaction: an export that rolls back leaves no audit entry either.
 """
 
@@ -20,6 +22,7 @@ import pyarrow as pa
 
 from puente.audit import merkle
 from puente.audit.checkpoint import Checkpoint
+from puente.audit.head import record_head
 from puente.node import Node
 from puente.store.base import Store
 
@@ -97,6 +100,7 @@ def append(store: Store, node: Node, actor: str, action: str, records: list[str]
         store.execute("INSERT INTO audit_head VALUES ('head', ?, ?, ?, ?, ?)",
                       [checkpoint.size, checkpoint.root.hex(), checkpoint.at, json.dumps([h.hex() for h in front]),
                        checkpoint.signature.hex()])
+        store.after_commit(lambda: record_head(node.home, checkpoint))
     return size
 
 

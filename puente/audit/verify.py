@@ -4,12 +4,19 @@ Every problem carries the position (0-based entry index) where the log stops bei
 was signed: an edited entry fails its leaf hash or its signed root; a deleted, inserted or
 reordered entry breaks the index sequence and the signed roots; a truncated log is shorter than
 its signed head or than a checkpoint already given to a partner.
+
+With the node's home, the log is also checked against the heads kept outside the store: the latest
+head this node ever signed and the latest head each partner countersigned (:mod:`puente.audit.head`).
+An insider who deletes the tail and restores the checkpoint stored on the last remaining row, or
+empties the log, passes every check inside the store but not these: the missing range is named.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -25,6 +32,7 @@ class Problem:
     position: int
     key: str  # message key (audit/messages.yaml)
     detail: str = ""
+    args: dict[str, Any] = field(default_factory=dict)  # further message arguments
 
 
 @dataclass
@@ -54,7 +62,7 @@ def _record_digests(store: Store) -> dict[int, tuple[int, str]]:
     return out
 
 
-def verify_log(store: Store, node_name: str, key: Ed25519PublicKey) -> VerifyReport:
+def verify_log(store: Store, node_name: str, key: Ed25519PublicKey, home: Path | None = None) -> VerifyReport:
     problems: list[Problem] = []
     digests = _record_digests(store)
     rows = store.query(
@@ -104,8 +112,49 @@ def verify_log(store: Store, node_name: str, key: Ed25519PublicKey) -> VerifyRep
             problems.append(Problem(size, "audit_truncated_published", f"{partner}:{checkpoint.size}"))
         elif merkle.root(leaves[: checkpoint.size]) != checkpoint.root:
             problems.append(Problem(checkpoint.size, "audit_published_mismatch", partner))
+    if home is not None:
+        problems += _outside_heads(home, node_name, key, leaves)
     problems.sort(key=lambda p: p.position)
     return VerifyReport(size=size, root=root, problems=problems)
+
+
+def missing_range(first: int, last: int) -> str:
+    return f"{first:,}" if first == last else f"{first:,}–{last:,}"
+
+
+def _outside_heads(home: Path, node_name: str, key: Ed25519PublicKey, leaves: list[bytes]) -> list[Problem]:
+    """The stored log must still contain the latest head this node signed and every countersigned head."""
+    from puente.audit.head import head_path, read_head, witnessed
+
+    size = len(leaves)
+    heads: list[tuple[str, Checkpoint]] = []
+    problems: list[Problem] = []
+    try:
+        head = read_head(home)
+    except ValueError as exc:
+        problems.append(Problem(size, "audit_head_file_bad", str(exc)))
+        head = None
+    if head is not None:
+        heads.append((str(head_path(home)), head))
+    elif size:
+        problems.append(Problem(size, "audit_head_file_missing", str(head_path(home))))
+    for cosigned in witnessed(home):
+        if isinstance(cosigned, str):
+            problems.append(Problem(size, "audit_cosignature_bad", cosigned))
+        elif not cosigned.valid():
+            problems.append(Problem(size, "audit_cosignature_bad", cosigned.witness))
+        else:
+            heads.append((f"witness {cosigned.witness}", cosigned.checkpoint))
+    for where, checkpoint in heads:
+        if checkpoint.node != node_name or not checkpoint.valid(key):
+            problems.append(Problem(size, "audit_outside_bad_signature", where))
+        elif checkpoint.size > size:
+            problems.append(Problem(size, "audit_missing", where, {
+                "range": missing_range(size, checkpoint.size - 1), "count": checkpoint.size - size,
+                "size": f"{checkpoint.size:,}"}))
+        elif merkle.root(leaves[: checkpoint.size]) != checkpoint.root:
+            problems.append(Problem(max(checkpoint.size - 1, 0), "audit_outside_mismatch", where, {"size": f"{checkpoint.size:,}"}))
+    return problems
 
 
 def verify_partner_checkpoints(store: Store) -> tuple[int, list[Problem]]:

@@ -7,20 +7,26 @@ Layout (inside the DSSE envelope's payload)::
 The manifest names sender, recipient, agreement id and version, sequence number, creation and
 expiry times, the sender's signed audit checkpoint with a consistency proof from the checkpoint
 the recipient last saw, the record ids deleted and revoked, and each part's kind, offset, length
-and row count. :func:`read_manifest` reads only the manifest; the Parquet parts are parsed by
-:func:`read_part` after every check has passed.
+row count and decoded size. :func:`read_manifest` reads only the manifest; the Parquet parts are
+parsed by :func:`read_part` after every check has passed, and only once a streaming pass over
+each part (dictionary-encoded, one batch at a time, nothing kept) has shown that its rows and
+decompressed size match the manifest and stay under the caps from settings (``bundle_max_rows``,
+``bundle_max_decoded_bytes``): a zip bomb is refused before it is ever materialized.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from puente.errors import BundleError
+from puente.settings import setting
 
 MAGIC = b"PUENTE-BUNDLE/1\n"
 
@@ -33,7 +39,8 @@ def pack(manifest: dict[str, Any], parts: dict[str, pa.Table]) -> bytes:
         sink = io.BytesIO()
         pq.write_table(table, sink, compression="zstd")
         blob = sink.getvalue()
-        manifest["parts"].append({"kind": kind, "offset": offset, "length": len(blob), "rows": table.num_rows})
+        manifest["parts"].append({"kind": kind, "offset": offset, "length": len(blob), "rows": table.num_rows,
+                                  "bytes": table.nbytes})
         blobs.append(blob)
         offset += len(blob)
     head = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
@@ -52,9 +59,74 @@ def read_manifest(payload: bytes) -> tuple[dict[str, Any], memoryview]:
     return manifest, memoryview(payload)[start + size:]
 
 
-def read_part(body: memoryview, part: dict[str, Any]) -> pa.Table:
-    blob = body[part["offset"]: part["offset"] + part["length"]]
+@dataclass
+class Budget:
+    """What all parts of one bundle may still decode to (from settings)."""
+
+    rows: int = field(default_factory=lambda: int(setting("bundle_max_rows")))
+    decoded: int = field(default_factory=lambda: int(setting("bundle_max_decoded_bytes")))
+    value: int = field(default_factory=lambda: int(setting("max_row_bytes")))
+
+
+def _reject(reason: str) -> BundleError:
+    return BundleError("bundle_rejected", reason=reason)
+
+
+def _decoded_size(batch: pa.RecordBatch) -> int:
+    """Bytes the batch takes once dictionary-encoded strings are decoded (values counted per row)."""
+    total = 0
+    for column in batch.columns:
+        if isinstance(column, pa.DictionaryArray):
+            lengths = pc.binary_length(column.dictionary).fill_null(0)
+            used = pc.take(lengths, column.indices.fill_null(0)) if len(lengths) else pa.array([], pa.int64())
+            total += int(pc.sum(used).as_py() or 0) + 8 * len(column)
+        else:
+            total += column.nbytes
+    return total
+
+
+def read_part(body: memoryview, part: dict[str, Any], budget: Budget | None = None) -> pa.Table:
+    """Check a part against the manifest while streaming it, then read it."""
+    budget = budget or Budget()
+    kind, rows = str(part["kind"]), int(part["rows"])
+    offset, length = int(part["offset"]), int(part["length"])
+    if offset < 0 or length < 0 or offset + length > len(body):
+        raise _reject(f"part {kind} lies outside the bundle")
+    if rows < 0 or rows > budget.rows:
+        raise _reject(f"part {kind} declares {rows:,} records, more than the {budget.rows:,} a bundle may carry "
+                      "(bundle_max_rows)")
+    blob = pa.py_buffer(body[offset: offset + length])
     try:
-        return pq.read_table(pa.BufferReader(pa.py_buffer(blob)))
+        meta = pq.ParquetFile(pa.BufferReader(blob))
+        if meta.metadata.num_rows != rows:
+            raise _reject(f"part {kind} holds {meta.metadata.num_rows:,} records, but the manifest says {rows:,}")
+        declared = sum(meta.metadata.row_group(g).column(c).total_uncompressed_size
+                       for g in range(meta.metadata.num_row_groups) for c in range(meta.metadata.num_columns))
+        limit = budget.decoded
+        if "bytes" in part:
+            limit = min(limit, 2 * int(part["bytes"]) + (1 << 20))
+        if declared > limit:
+            raise _reject(f"part {kind} decompresses to {declared:,} bytes, over the {limit:,} allowed")
+        strings = [f.name for f in meta.schema_arrow if pa.types.is_string(f.type) or pa.types.is_binary(f.type)
+                   or pa.types.is_large_string(f.type) or pa.types.is_large_binary(f.type)]
+        stream = pq.ParquetFile(pa.BufferReader(blob), read_dictionary=strings)
+        seen = decoded = 0
+        for batch in stream.iter_batches(batch_size=4096):
+            seen += batch.num_rows
+            decoded += _decoded_size(batch)
+            if seen > rows:
+                raise _reject(f"part {kind} holds more records than the {rows:,} its manifest says")
+            if decoded > limit:
+                raise _reject(f"part {kind} decompresses to more than {limit:,} bytes (zip bomb?)")
+            for column in batch.columns:
+                if isinstance(column, pa.DictionaryArray) and len(column.dictionary):
+                    longest = pc.max(pc.binary_length(column.dictionary)).as_py() or 0
+                    if longest > budget.value:
+                        raise _reject(f"part {kind} has a value of {longest:,} bytes (max_row_bytes {budget.value:,})")
+        if seen != rows:
+            raise _reject(f"part {kind} holds {seen:,} records, but the manifest says {rows:,}")
+        budget.rows -= rows
+        budget.decoded -= decoded
+        return pq.read_table(pa.BufferReader(blob))
     except (pa.ArrowException, OSError) as exc:
-        raise BundleError("bundle_rejected", reason=f"part {part['kind']} is not Parquet: {exc}") from None
+        raise _reject(f"part {kind} is not Parquet: {exc}") from None

@@ -153,27 +153,37 @@ def import_(
     receipt_out: Path | None = typer.Option(None, "--receipt-out", help="Where to write a purge receipt."),
 ) -> None:
     """Verify a bundle before reading it, then import it (or verify and record a purge receipt)."""
-    from puente.audit import log as audit
     from puente.cli import console, load_node
     from puente.errors import BundleError, InputError
+    from puente.settings import setting
     from puente.share.envelope import RECEIPT_TYPE, open_envelope
-    from puente.share.receive import accept_receipt, import_bundle
+    from puente.share.receive import accept_receipt, import_bundle, refused
 
     node = load_node()
     if not bundle.is_file():  # the same errors (and exit code) as `ingest`
         raise InputError("file_is_dir" if bundle.is_dir() else "file_not_found", path=str(bundle))
-    data = bundle.read_bytes()
+    limit = int(setting("bundle_max_bytes"))
     with node.open_store() as store:
+        size = bundle.stat().st_size
+        if size > limit:
+            error = BundleError("bundle_too_large", size=f"{size:,}", limit=f"{limit:,}")
+            refused(node, store, _actor(), f"file {bundle.name}", error.message("en"))
+            raise error
+        data = bundle.read_bytes()
         try:
-            if open_envelope(data).payload_type == RECEIPT_TYPE:
+            is_receipt = open_envelope(data).payload_type == RECEIPT_TYPE
+        except BundleError:
+            is_receipt = False
+        if is_receipt:
+            try:
                 receipt = accept_receipt(node, store, data, _actor())
-                console.print(t("share_receipt_ok", partner=receipt.partner, records=receipt.records,
-                                bundle=receipt.bundle_id))
-                return
-            report = import_bundle(node, store, data, _actor())
-        except BundleError as exc:
-            audit.append(store, node, _actor(), "import_rejected", [], None, f"{bundle.name}: {exc.args_['reason']}")
-            raise
+            except BundleError as exc:
+                refused(node, store, _actor(), f"purge receipt {bundle.name}", exc.message("en"), data)
+                raise
+            console.print(t("share_receipt_ok", partner=receipt.partner, records=receipt.records,
+                            bundle=receipt.bundle_id))
+            return
+        report = import_bundle(node, store, data, _actor(), source=f"file {bundle.name}")
     console.print(t("share_imported", seq=report.sequence, sender=report.sender, records=report.records,
                     deleted=report.deleted, purged=report.purged))
     if report.receipt:

@@ -12,23 +12,24 @@ Records land in the same kind tables with ``owner_node`` = the sender, ``bundle_
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from puente.audit import log as audit
-from puente.audit import merkle
 from puente.audit.checkpoint import Checkpoint
-from puente.errors import BundleError, ProofError
+from puente.errors import BundleError, PuenteError
 from puente.ingest.pipeline import schema_for
 from puente.model import load_model
 from puente.node import Node
 from puente.share import registry
 from puente.share.agreement import key_id
-from puente.share.bundle import read_manifest, read_part
+from puente.share.bundle import Budget, read_manifest, read_part
 from puente.share.envelope import BUNDLE_TYPE, RECEIPT_TYPE, open_envelope, seal
 from puente.share.idset import id_set
 from puente.share.transforms import row_hashes
@@ -94,45 +95,78 @@ def _verify(node: Node, store: Store, data: bytes, now: dt.datetime | None) -> t
 
 
 def _check_checkpoint(store: Store, agreement: Any, signer: str, manifest: dict[str, Any]) -> None:
+    """The sender's checkpoint must be signed and extend the latest one of theirs this node holds (from a bundle
+    or from witnessing): an older or smaller one is a rollback and is refused."""
+    from puente.audit.witness import check_extends
+    from puente.errors import AuditError
+
     checkpoint = Checkpoint.from_dict(manifest["checkpoint"])
     if checkpoint.node != signer or not checkpoint.valid(agreement.key_of(signer)):
         raise _reject("the sender's audit checkpoint is not validly signed")
-    seen = store.query("SELECT partner_size, partner_root FROM share_peers WHERE partner = ?", [signer])
-    size, root = (int(seen[0][0] or 0), seen[0][1]) if seen else (0, None)
-    root = root or merkle.EMPTY_ROOT.hex()
-    cons = next((c for c in manifest["consistency"] if (int(c["from_size"]), c["from_root"]) == (size, root)), None)
-    if cons is None:
-        sizes = ", ".join(str(c["from_size"]) for c in manifest["consistency"])
-        raise _reject(f"this node last saw the sender's log at size {size}, but the bundle proves consistency only "
-                      f"from sizes {sizes}")
     try:
-        merkle.verify_consistency(size, checkpoint.size, [bytes.fromhex(h) for h in cons["proof"]],
-                                  bytes.fromhex(root), checkpoint.root)
-    except (ProofError, ValueError) as exc:
-        raise _reject(f"the sender's audit log did not only grow: {exc}") from None
-    manifest["_proof"] = cons["proof"]
+        manifest["_proof"] = check_extends(store, signer, checkpoint, list(manifest["consistency"]))
+    except AuditError as exc:
+        raise _reject(f"the sender's audit log: {exc.args_['reason']}") from None
 
 
-def import_bundle(node: Node, store: Store, data: bytes, actor: str = "node",
-                  now: dt.datetime | None = None) -> ImportReport:
-    manifest, body, agreement = verify_bundle(node, store, data, now)
+def import_bundle(node: Node, store: Store, data: bytes, actor: str = "node", now: dt.datetime | None = None,
+                  source: str = "bundle", expect_sender: str | None = None) -> ImportReport:
+    """Verify, check every record against the manifest and the agreement, then import. A refused bundle
+    (whatever the reason, however malformed) is written to the audit log before BundleError is raised."""
+    try:
+        manifest, body, agreement = verify_bundle(node, store, data, now)
+        if expect_sender is not None and manifest["sender"] != expect_sender:
+            raise BundleError("bundle_not_yours", sender=str(manifest["sender"]), partner=expect_sender)
+        rows = _prepare(node, manifest, body, agreement, now)
+    except BundleError as exc:
+        refused(node, store, actor, source, str(exc.message("en")), data)
+        raise
+    return _import(node, store, manifest, agreement, rows, actor, now)
+
+
+def refused(node: Node, store: Store, actor: str, source: str, reason: str, data: bytes | None = None) -> None:
+    """Write a refused exchange (bundle, push, receipt) to the audit log."""
+    digest = f" (sha256 {hashlib.sha256(data).hexdigest()}, {len(data):,} bytes)" if data is not None else ""
+    audit.append(store, node, actor, "import_rejected", [], None, f"{source}{digest}: {reason}")
+
+
+def _prepare(node: Node, manifest: dict[str, Any], body: memoryview, agreement: Any,
+             now: dt.datetime | None) -> dict[str, pa.Table]:
+    """Each part read (within the manifest's counts and the caps) and shaped to its kind's table; the owner of
+    every record must be the sender unless the agreement allows onward transfer."""
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    sender = manifest["sender"]
-    report = ImportReport(manifest["bundle_id"], sender, int(manifest["sequence"]))
-    tables = {p["kind"]: read_part(body, p) for p in manifest["parts"]}
+    sender = str(manifest["sender"])
     model = load_model()
-    clause = f"{agreement.id}@v{agreement.version}"
     retain = (now + dt.timedelta(days=agreement.retention_days)).date()
     naive_now = now.replace(tzinfo=None)
-    with store.transaction():
-        imported_ids: list[str] = []
-        for kind, table in tables.items():
-            k = model.kind(kind)
-            schema = schema_for(k)
+    budget = Budget()
+    out: dict[str, pa.Table] = {}
+    try:
+        for key in ("deleted", "revoked"):
+            lists = manifest[key]
+            if not isinstance(lists, dict) or not all(
+                    isinstance(v, list) and all(isinstance(r, str) for r in v) for v in lists.values()):
+                raise _reject(f"the manifest's {key} ids are not lists of record ids per kind")
+            for kind in lists:
+                model.kind(str(kind))
+        for part in manifest["parts"]:
+            kind = model.kind(str(part["kind"])).name
+            if kind in out:
+                raise _reject(f"part {kind} appears twice")
+            table = read_part(body, part, budget)
             n = table.num_rows
-            owners = table.column("owner_node") if "owner_node" in table.column_names else pa.array([sender] * n)
-            extra = {"owner_node": owners, "source_file": pa.array([f"bundle:{report.bundle_id}"] * n),
-                     "batch_id": pa.array([report.bundle_id] * n), "bundle_id": pa.array([report.bundle_id] * n),
+            owners = (pc.fill_null(table.column("owner_node").cast(pa.string()), sender)
+                      if "owner_node" in table.column_names else pa.array([sender] * n, pa.string()))
+            foreign = pc.value_counts(owners.filter(pc.not_equal(owners, sender))).to_pylist() if n else []
+            if foreign and not agreement.onward_transfer:
+                named = ", ".join(f"{c['values']} ({c['counts']})" for c in foreign[:5])
+                raise _reject(f"{sum(c['counts'] for c in foreign):,} {kind} records claim another owner than the "
+                              f"sender {sender} ({named}), but agreement {agreement.id} v{agreement.version} does not "
+                              "allow onward transfer")
+            schema = schema_for(model.kind(kind))
+            bundle_id = str(manifest["bundle_id"])
+            extra = {"owner_node": owners, "source_file": pa.array([f"bundle:{bundle_id}"] * n),
+                     "batch_id": pa.array([bundle_id] * n), "bundle_id": pa.array([bundle_id] * n),
                      "ingested_at": pa.array([naive_now] * n, pa.timestamp("us")),
                      "retain_until": pa.array([retain] * n, pa.date32()),
                      "content_hash": pa.array(row_hashes(table), pa.string())}
@@ -144,7 +178,28 @@ def import_bundle(node: Node, store: Store, data: bytes, actor: str = "node",
                     cols[f.name] = table.column(f.name).cast(f.type)
                 else:
                     cols[f.name] = pa.nulls(n, f.type)
-            rows = pa.table(cols, schema=schema)
+            out[kind] = pa.table(cols, schema=schema)
+    except (KeyError, TypeError, ValueError, AttributeError, pa.ArrowException) as exc:
+        raise _reject(f"a part is malformed ({type(exc).__name__}: {exc})") from None
+    except PuenteError as exc:
+        if isinstance(exc, BundleError):
+            raise
+        raise _reject(str(exc.message("en"))) from None
+    return out
+
+
+def _import(node: Node, store: Store, manifest: dict[str, Any], agreement: Any, tables: dict[str, pa.Table],
+            actor: str, now: dt.datetime | None) -> ImportReport:
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    sender = manifest["sender"]
+    report = ImportReport(manifest["bundle_id"], sender, int(manifest["sequence"]))
+    model = load_model()
+    clause = f"{agreement.id}@v{agreement.version}"
+    retain = (now + dt.timedelta(days=agreement.retention_days)).date()
+    naive_now = now.replace(tzinfo=None)
+    with store.transaction():
+        imported_ids: list[str] = []
+        for kind, rows in tables.items():
             ids = rows.column("id").to_pylist()
             _delete(store, kind, ids, sender, node.name)
             clash = _existing(store, kind, ids)  # records this sender may not replace (ours, or another partner's)

@@ -53,6 +53,23 @@ class Store(ABC):
     def close(self) -> None: ...
 
     # -- helpers shared by all backends ------------------------------------------------
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the current transaction commits (at once outside one); a rollback drops it.
+
+        For side effects outside the store that must never get ahead of it (the audit head file)."""
+        if not self._in_transaction():
+            action()
+            return
+        self.__dict__.setdefault("_after_commit", []).append(action)
+
+    def _in_transaction(self) -> bool:
+        return False
+
+    def _finish_transaction(self, committed: bool) -> None:
+        actions = self.__dict__.pop("_after_commit", [])
+        for action in actions if committed else []:
+            action()
+
     def existing_hashes(self, table: str, ids: list[str]) -> dict[str, str]:
         """content_hash of each id already stored (used for idempotent ingest)."""
         if not ids:

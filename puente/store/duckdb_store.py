@@ -106,9 +106,18 @@ class DuckDBStore(Store):
         except BaseException:
             self._depth = 0
             self.con.execute("ROLLBACK")
+            self._finish_transaction(False)
             raise
         self._depth = 0
-        self.con.execute("COMMIT")
+        try:
+            self.con.execute("COMMIT")
+        except BaseException:
+            self._finish_transaction(False)
+            raise
+        self._finish_transaction(True)
+
+    def _in_transaction(self) -> bool:
+        return self._depth > 0
 
     def conflict_errors(self) -> tuple[type[BaseException], ...]:
         return (duckdb.TransactionException,)

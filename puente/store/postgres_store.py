@@ -87,12 +87,20 @@ class PostgresStore(Store):
         if self._tx is not None:
             yield
             return
-        with self.con.transaction() as tx:
-            self._tx = tx
-            try:
-                yield
-            finally:
-                self._tx = None
+        try:
+            with self.con.transaction() as tx:
+                self._tx = tx
+                try:
+                    yield
+                finally:
+                    self._tx = None
+        except BaseException:
+            self._finish_transaction(False)
+            raise
+        self._finish_transaction(True)
+
+    def _in_transaction(self) -> bool:
+        return self._tx is not None
 
     def conflict_errors(self) -> tuple[type[BaseException], ...]:
         return (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
