@@ -22,9 +22,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from puente.errors import PuenteError
+from puente import interrupts
+from puente.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, InputError, PuenteError
 from puente.i18n import language, set_language, t
 from puente.settings import setting
+from puente.terminal import safe
 
 if TYPE_CHECKING:
     from puente.node import Node
@@ -36,8 +38,9 @@ err_console = Console(stderr=True)
 
 
 def say(text: str, err: bool = False) -> None:
-    """One message line: never wrapped, and user values (file names, cells) are not read as markup."""
-    (err_console if err else console).print(text, markup=False, highlight=False, soft_wrap=True)
+    """One message line: never wrapped; user values (file names, cells) are not read as markup, and
+    control characters in them (ANSI escapes, CR, bidi overrides) are shown escaped, never sent raw."""
+    (err_console if err else console).print(safe(text), markup=False, highlight=False, soft_wrap=True)
 
 
 class State:
@@ -92,7 +95,7 @@ def profiles() -> None:
     lang = language()
     for profile in load_profiles(user_dir if user_dir.is_dir() else None).values():
         origin = profile.origin if profile.origin == "built-in" else Path(profile.origin).name
-        table.add_row(*map(escape, (profile.name, profile.kind, origin, profile.describe(lang))))
+        table.add_row(*(escape(safe(c)) for c in (profile.name, profile.kind, origin, profile.describe(lang))))
     console.print(table)
 
 
@@ -112,7 +115,8 @@ def ingest(
             with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
                           console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
                 task = bar.add_task(path.name, total=None)
-                report = ingest_file(node, store, path, prof, progress=partial(_advance, bar, task))
+                report = ingest_file(node, store, path, prof, progress=partial(_advance, bar, task),
+                                     on_wait=lambda: say(t("ingest_waiting"), err=True))
             say(f"{path.name}: {report.summary()}")
             if report.rows_read == 0:
                 say(t("header_only", path=str(path)))
@@ -126,6 +130,7 @@ def ingest(
                 say("  " + t("ingest_extra", headers=", ".join(report.unmatched_headers)))
             if report.quarantined:
                 say("  " + t("ingest_see_quarantine"))
+            interrupts.check()  # a Ctrl-C held off during the commit stops here, after the report
 
 
 @app.command()
@@ -181,7 +186,7 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show.")) -> None:
         return
     table = Table(t("col_file"), t("col_row"), t("col_kind"), t("col_field"), t("col_reason"))
     for source_file, row, kind, field, reason in rows:
-        table.add_row(*map(escape, (Path(source_file).name, str(row), kind, field or "-", reason)))
+        table.add_row(*(escape(safe(c)) for c in (Path(source_file).name, str(row), kind, field or "-", reason)))
     console.print(table)
     say(t("quarantine_shown", shown=len(rows), total=total))
 
@@ -261,26 +266,41 @@ def _register_groups(argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _register_groups(sys.argv[1:] if argv is None else argv)
+    previous = interrupts.install()
     try:
-        app(args=argv, standalone_mode=False)
+        return _main(argv)
+    finally:
+        interrupts.restore(previous)
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        _register_groups(sys.argv[1:] if argv is None else argv)
+        result = app(args=argv, standalone_mode=False)
+        # Typer returns an exit code instead of raising (e.g. 130 for a KeyboardInterrupt it caught)
+        code = result if isinstance(result, int) and not isinstance(result, bool) else EXIT_OK
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
     except PuenteError as exc:
+        if interrupts.received():  # the interrupt surfaced as another error on its way out
+            return _interrupted()
         say(f"puente: {exc.message()}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        say(f"puente: {t('interrupted')}", err=True)
-        return 130
     except OSError as exc:  # a path the user gave cannot be read or written
+        if interrupts.received():
+            return _interrupted()
         detail = exc.strerror or str(exc)
         if exc.filename:
             detail += f": {exc.filename}"
         say(f"puente: {t('os_error', error=detail)}", err=True)
-        return 4
+        return InputError.exit_code
     except typer.Exit as exc:
-        return int(exc.exit_code or 0)
+        code = int(exc.exit_code or 0)
     except typer.Abort:
-        return 1
+        code = 1
     except Exception as exc:
+        if interrupts.received():
+            return _interrupted()
         if isinstance(exc, typer.exceptions.TyperException) and hasattr(exc, "show"):
             exc.show()  # a usage error (unknown command or option): Typer's own one-line message
             return int(getattr(exc, "exit_code", 2))
@@ -288,8 +308,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
         say(f"puente: {t('unexpected_error', error=detail)}", err=True)
-        return 70
-    return 0
+        return EXIT_BUG
+    if code == EXIT_INTERRUPTED or interrupts.received():
+        return _interrupted()
+    return code
+
+
+def _interrupted() -> int:
+    say(f"puente: {t('interrupted')}", err=True)
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

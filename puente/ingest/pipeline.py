@@ -152,7 +152,7 @@ _QUARANTINE_SCHEMA = pa.schema([
 
 
 def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
-                progress: Progress | None = None) -> IngestReport:
+                progress: Progress | None = None, on_wait: Callable[[], None] | None = None) -> IngestReport:
     model = load_model()
     kind = model.kind(profile.kind)
     max_row = int(setting("max_row_bytes"))
@@ -183,6 +183,7 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
         })
 
     with store.transaction():
+        store.lock("ingest", on_wait)  # ingests into one store take turns (PostgreSQL; DuckDB is single-writer)
         for row in source.rows():
             report.rows_read += 1
             if cleaner is None or len(source.headers) != header_count:

@@ -8,7 +8,7 @@ tables) is derived from the model and versioned by :mod:`puente.store.migrations
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Self
 
@@ -48,6 +48,11 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    def lock(self, name: str, on_wait: Callable[[], None] | None = None) -> None:
+        """Hold the named writer lock until the current transaction ends, waiting for another
+        process that holds it (``on_wait`` is called once first). A no-op where the store admits
+        one writing process only (DuckDB locks its file)."""
 
     # -- helpers shared by all backends ------------------------------------------------
     def existing_hashes(self, table: str, ids: list[str]) -> dict[str, str]:

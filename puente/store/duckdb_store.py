@@ -11,6 +11,7 @@ import duckdb
 import pyarrow as pa
 
 from puente.errors import StoreError
+from puente.interrupts import uninterrupted
 from puente.store.base import Store
 
 
@@ -98,7 +99,8 @@ class DuckDBStore(Store):
             self.con.execute("ROLLBACK")
             raise
         self._depth = 0
-        self.con.execute("COMMIT")
+        with uninterrupted():  # a Ctrl-C now is remembered: the COMMIT happens whole and is reported
+            self.con.execute("COMMIT")
 
     def table_columns(self, table: str) -> list[str]:
         rows = self.query(
