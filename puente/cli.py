@@ -100,6 +100,29 @@ def profiles() -> None:
 
 
 @app.command()
+def fields(kind: str | None = typer.Argument(None, help="Record kind, e.g. seizure or person (none: list the kinds).")) -> None:
+    """List a record kind's fields: type, required, label and the other headers that match it."""
+    from puente.model import load_model
+    from puente.model.reference import field_rows
+
+    model = load_model()
+    lang = language()
+    if kind is None:
+        table = Table(t("col_kind"), t("col_description"))
+        for k in model.kinds.values():
+            table.add_row(k.name, k.label(lang))
+        console.print(table)
+        say(t("fields_kinds_hint"))
+        return
+    chosen = model.kind(kind)
+    say(t("fields_title", kind=chosen.name, label=chosen.label(lang)))
+    table = Table(t("col_field"), t("col_type"), t("col_required"), t("col_label"), t("col_aliases"))
+    for row in field_rows(chosen, lang):
+        table.add_row(*(escape(c) for c in row))
+    console.print(table)
+
+
+@app.command()
 def ingest(
     files: list[Path] = typer.Argument(..., help="Files to ingest (CSV, XLSX or JSON Lines)."),
     profile: str = typer.Option(..., "--profile", "-p", help="Profile name (see `puente profiles`)."),
