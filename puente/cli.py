@@ -137,7 +137,7 @@ def ingest(
         for path in files:
             with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
                           console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
-                task = bar.add_task(path.name, total=None)
+                task = bar.add_task(escape(safe(path.name)), total=None)
                 report = ingest_file(node, store, path, prof, progress=partial(_advance, bar, task),
                                      on_wait=lambda: say(t("ingest_waiting"), err=True))
             say(f"{path.name}: {report.summary()}")

@@ -178,7 +178,7 @@ def test_jsonl_escaped_nul_or_lone_surrogate_costs_its_row(node: Node, tmp_path:
 def test_utf16_and_utf32_with_or_without_bom(node: Node, tmp_path: Path, encoding: str) -> None:
     path = tmp_path / f"{encoding}.csv"
     path.write_bytes(csv_bytes(*GOOD, encoding=encoding))  # "utf-16"/"utf-32" write a BOM, -le/-be do not
-    if encoding.startswith("utf-16-") or encoding.startswith("utf-32-"):
+    if encoding.startswith(("utf-16-", "utf-32-")):
         assert not path.read_bytes().startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     code, out, err = ingest(node, path)
     assert code == 0, err
