@@ -45,6 +45,7 @@ def say(text: str, err: bool = False) -> None:
 
 class State:
     home: Path = Path(setting("home"))
+    interrupt_message = "interrupted_generic"  # what a Ctrl-C left behind, said by the running command
 
 
 state = State()
@@ -133,6 +134,7 @@ def ingest(
 
     node = load_node()
     prof = get_profile(profile, node.profiles_dir)
+    state.interrupt_message = "interrupted"
     with node.open_store() as store:
         for path in files:
             with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
@@ -297,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    state.interrupt_message = "interrupted_generic"
     try:
         _register_groups(sys.argv[1:] if argv is None else argv)
         result = app(args=argv, standalone_mode=False)
@@ -338,7 +341,7 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _interrupted() -> int:
-    say(f"puente: {t('interrupted')}", err=True)
+    say(f"puente: {t(state.interrupt_message)}", err=True)
     return EXIT_INTERRUPTED
 
 
