@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 
 import pytest
+from _files import write_xlsx as xlsx
 from _puente_cli import invoke
-from openpyxl import Workbook
 
 from puente.node import Node
 
@@ -70,15 +70,6 @@ def quarantine_of(node: Node, path: Path) -> list[tuple[int, str, str, str]]:
         return [(int(r[0]), r[1], r[2], r[3]) for r in store.query(
             "SELECT source_row, reason_key, reason_en, raw FROM quarantine WHERE source_file = ? ORDER BY source_row",
             [str(path)])]
-
-
-def xlsx(path: Path, rows: list[list[object]]) -> Path:
-    book = Workbook()
-    sheet = book.active
-    for row in rows:
-        sheet.append(row)
-    book.save(path)
-    return path
 
 
 # -- duplicate headers and keys, every format ------------------------------------------------

@@ -9,16 +9,14 @@ handling, its exit code, its connections).
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _puente_cli import REPO
+from _files import read_position, signal_when, start_ingest
 
 from bench.seizures import write_csv
 from puente.node import Node
@@ -26,34 +24,8 @@ from puente.node import Node
 ROWS = 60_000
 
 
-def _start(home: Path, path: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PUENTE_", "LC_", "LANG"))}
-    env.update({"PYTHONPATH": str(REPO), "PUENTE_BATCH_ROWS": "5000", "LANG": "C.UTF-8"})
-    return subprocess.Popen([sys.executable, "-m", "puente", "--home", str(home), "ingest", str(path),
-                             "-p", "seizure-us"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _read_position(proc: subprocess.Popen[str], path: Path) -> int:
-    """How far the process has read into ``path`` (Linux /proc fdinfo), 0 before it opens it."""
-    fds = Path(f"/proc/{proc.pid}/fd")
-    try:
-        for fd in fds.iterdir():
-            if os.path.realpath(fd) == str(path.resolve()):
-                info = (fds.parent / "fdinfo" / fd.name).read_text()
-                return int(info.split("pos:")[1].split()[0])
-    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-        pass
-    return 0
-
-
-def _interrupt_when(proc: subprocess.Popen[str], ready: Callable[[], bool], timeout: float = 120) -> tuple[str, str]:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert proc.poll() is None, "the ingest finished before it could be interrupted: make ROWS larger"
-        assert time.monotonic() < deadline, "no write seen before the deadline"
-        time.sleep(0.02)
-    assert proc.poll() is None, "the ingest finished before it could be interrupted: make ROWS larger"
-    proc.send_signal(signal.SIGINT)
+def _interrupt_when(proc: subprocess.Popen[str], ready: Callable[[], bool]) -> tuple[str, str]:
+    signal_when(proc, ready, signal.SIGINT)
     return proc.communicate(timeout=120)
 
 
@@ -77,12 +49,12 @@ def test_sigint_mid_file_duckdb_exits_130_and_stores_nothing(make_node, big_file
     if not Path("/proc/self/fdinfo").is_dir():
         pytest.skip("needs Linux /proc to see how far the ingest has read")
     node: Node = make_node("us-sigint", "US")
-    proc = _start(node.home, big_file)
+    proc = start_ingest(node.home, big_file)
     third = big_file.stat().st_size // 3
     first_seen: list[float] = []
 
     def mid_file() -> bool:  # past the hashing pass (one quick read of the whole file), a third in
-        pos = _read_position(proc, big_file)
+        pos = read_position(proc.pid, big_file)
         if pos and not first_seen:
             first_seen.append(time.monotonic())
         return bool(first_seen) and time.monotonic() - first_seen[0] > 0.5 and pos > third
@@ -103,7 +75,7 @@ def test_sigint_mid_file_postgres_exits_130_and_stores_nothing(make_node, pg_url
                                   "AND backend_xid IS NOT NULL", [dbname]).fetchone()
             return bool(row and row[0])
 
-        proc = _start(node.home, big_file)
+        proc = start_ingest(node.home, big_file)
         out, err = _interrupt_when(proc, writing)
     _assert_interrupted(proc, out, err, node)
 
@@ -117,7 +89,7 @@ def test_concurrent_ingests_of_one_file_take_turns_on_postgres(make_node, pg_url
     # 1. another ingest holds the store's ingest lock: the command says it waits, then proceeds
     with psycopg.connect(pg_url) as holder:
         holder.execute("SELECT pg_advisory_xact_lock(hashtext('puente:ingest'))")
-        waiting = _start(node.home, path)
+        waiting = start_ingest(node.home, path)
         assert waiting.stderr is not None
         assert "waiting for another ingest into this store to finish" in waiting.stderr.readline()
         time.sleep(0.5)
@@ -128,7 +100,7 @@ def test_concurrent_ingests_of_one_file_take_turns_on_postgres(make_node, pg_url
     assert "rows read 3000 = stored 3000 +" in out
     # 2. a new file twice at once: both succeed, one stores it, the other finds only duplicates
     other = write_csv(tmp_path / "other.csv", 3000, seed=11)
-    first, second = _start(node.home, other), _start(node.home, other)
+    first, second = start_ingest(node.home, other), start_ingest(node.home, other)
     results = sorted(p.communicate(timeout=300) for p in (first, second))
     assert [p.returncode for p in (first, second)] == [0, 0], results
     assert "rows read 3000 = stored 0 + updated 0 + quarantined 0 + duplicates 3000" in results[0][0]

@@ -167,9 +167,7 @@ class Source:
                     # fresh reader carries on with the next line (one bad record costs one row)
                     taken, physical[:] = physical[:], []
                     consumed += len(taken)
-                    key = "stray_cr_row" if "new-line character" in str(exc) else "bad_csv_row"
-                    yield RawRow(number, {}, key, {"error": str(exc)},
-                                 raw_text=visible_nul("".join(taken).rstrip("\r\n")))
+                    yield _unparsable(number, exc, "".join(taken))
                     reader = csv.reader(source, delimiter=delimiter)
                     continue
                 taken, physical[:] = physical[:], []
@@ -184,8 +182,7 @@ class Source:
                             try:
                                 sub = next(csv.reader([line], delimiter=delimiter), [])
                             except csv.Error as exc:
-                                yield RawRow(number + offset, {}, "stray_cr_row", {"error": str(exc)},
-                                             raw_text=visible_nul(line.rstrip("\r\n")))
+                                yield _unparsable(number + offset, exc, line)
                                 continue
                             yield self._make_row(number + offset, sub, line.rstrip("\r\n"))
                     continue
@@ -204,7 +201,7 @@ class Source:
     def _make_row(self, number: int, cells: list[Any], raw_text: str) -> RawRow:
         if len(raw_text) > self.max_row_bytes:
             return RawRow(number, {}, "row_too_long", {"size": len(raw_text), "limit": self.max_row_bytes},
-                          raw_text=raw_text[:2000])
+                          raw_text=visible_nul(raw_text[:2000]))
         if len(cells) > len(self.headers) and not any(str(c).strip() for c in cells[len(self.headers):]):
             cells = cells[: len(self.headers)]  # trailing empty cells (a delimiter at the end of each line)
         if len(cells) != len(self.headers):
@@ -263,7 +260,7 @@ class Source:
                 any_line = True
                 if len(line) > self.max_row_bytes:
                     yield RawRow(number, {}, "row_too_long", {"size": len(line), "limit": self.max_row_bytes},
-                                 raw_text=line[:2000])
+                                 raw_text=visible_nul(line[:2000]))
                     continue
                 text = line.rstrip("\r\n")
                 try:
@@ -291,7 +288,7 @@ class Source:
 
 
 _SNIFF_BYTES = 1 << 16
-# a NUL, an unpaired surrogate, or a CR that does not start a CRLF: worth a closer look
+# what a value may not hold: a NUL, an unpaired surrogate, and in CSV a CR that does not start a CRLF
 _SUSPECT = re.compile("[\x00\ud800-\udfff]|\r(?!\n)")
 _BAD_VALUE = re.compile("[\x00\ud800-\udfff]")
 _CHAR_NAMES = {"\x00": "NUL (0x00)", "\r": "CR (carriage return)"}
@@ -378,6 +375,12 @@ def visible_nul(text: str) -> str:
     if not _BAD_VALUE.search(text):
         return text
     return _BAD_VALUE.sub(lambda m: "\u2400" if m.group() == "\x00" else "\ufffd", text)
+
+
+def _unparsable(number: int, exc: csv.Error, text: str) -> RawRow:
+    """A CSV record the csv module refused (a bare CR outside quotes is the usual cause)."""
+    key = "stray_cr_row" if "new-line character" in str(exc) else "bad_csv_row"
+    return RawRow(number, {}, key, {"error": str(exc)}, raw_text=visible_nul(text.rstrip("\r\n")))
 
 
 def _jsonable(value: Any) -> Any:
