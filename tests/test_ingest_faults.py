@@ -261,5 +261,5 @@ def test_unique_violation_is_a_store_error_not_a_bug(make_node, pg_url: str) -> 
         store.insert_arrow("quarantine", data)
         with pytest.raises(StoreError) as err, store.transaction():
             store.insert_arrow("quarantine", data)
-        assert err.value.key == "write_conflict" and "run the command again" in str(err.value)
+        assert err.value.key == "write_conflict" and "run it again" in str(err.value)
         assert store.scalar("SELECT COUNT(*) FROM quarantine") == 1
