@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -42,8 +43,17 @@ def start_ingest(home: Path, path: Path, profile: str = "seizure-us") -> subproc
     the file's one transaction before a signal arrives)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PUENTE_", "LC_", "LANG"))}
     env.update({"PYTHONPATH": str(REPO), "PUENTE_BATCH_ROWS": "5000", "LANG": "C.UTF-8"})
-    return subprocess.Popen([sys.executable, "-m", "puente", "--home", str(home), "ingest", str(path), "-p", profile],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT as in a terminal's foreground job, even when the tests run where it is ignored: a
+    # background job inherits SIG_IGN (and Python then keeps ignoring it); a handler is not inherited
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen([sys.executable, "-m", "puente", "--home", str(home), "ingest", str(path),
+                                 "-p", profile], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def signal_when(proc: subprocess.Popen[str], ready: Callable[[], bool], signum: int, timeout: float = 120) -> None:
