@@ -22,9 +22,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from puente.errors import InputError, PuenteError, UsageError
+from puente import interrupts
+from puente.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, InputError, PuenteError, UsageError
 from puente.i18n import language, set_language, t
 from puente.settings import setting
+from puente.terminal import safe
 
 if TYPE_CHECKING:
     from puente.node import Node
@@ -36,12 +38,14 @@ err_console = Console(stderr=True)
 
 
 def say(text: str, err: bool = False) -> None:
-    """One message line: never wrapped, and user values (file names, cells) are not read as markup."""
-    (err_console if err else console).print(text, markup=False, highlight=False, soft_wrap=True)
+    """One message line: never wrapped; user values (file names, cells) are not read as markup, and
+    control characters in them (ANSI escapes, CR, bidi overrides) are shown escaped, never sent raw."""
+    (err_console if err else console).print(safe(text), markup=False, highlight=False, soft_wrap=True)
 
 
 class State:
     home: Path = Path(setting("home"))
+    interrupt_message = "interrupted_generic"  # what a Ctrl-C left behind, said by the running command
 
 
 state = State()
@@ -103,12 +107,35 @@ def profiles() -> None:
     loaded = load_all(user_dir if user_dir.is_dir() else None)
     for profile in loaded.profiles.values():
         origin = profile.origin if profile.origin == "built-in" else Path(profile.origin).name
-        table.add_row(*map(escape, (profile.name, profile.kind, origin, profile.describe(lang))))
+        table.add_row(*(escape(safe(c)) for c in (profile.name, profile.kind, origin, profile.describe(lang))))
     console.print(table)
     for error in loaded.errors[:-1]:
         say(f"puente: {error.message()}", err=True)
     if loaded.errors:
         raise loaded.errors[-1]
+
+
+@app.command()
+def fields(kind: str | None = typer.Argument(None, help="Record kind, e.g. seizure or person (none: list the kinds).")) -> None:
+    """List a record kind's fields: type, required, label and the other headers that match it."""
+    from puente.model import load_model
+    from puente.model.reference import field_rows
+
+    model = load_model()
+    lang = language()
+    if kind is None:
+        table = Table(t("col_kind"), t("col_description"))
+        for k in model.kinds.values():
+            table.add_row(k.name, k.label(lang))
+        console.print(table)
+        say(t("fields_kinds_hint"))
+        return
+    chosen = model.kind(kind)
+    say(t("fields_title", kind=chosen.name, label=chosen.label(lang)))
+    table = Table(t("col_field"), t("col_type"), t("col_required"), t("col_label"), t("col_aliases"))
+    for row in field_rows(chosen, lang):
+        table.add_row(*(escape(c) for c in row))
+    console.print(table)
 
 
 @app.command()
@@ -123,12 +150,14 @@ def ingest(
     node = load_node()
     prof = get_profile(profile, node.profiles_dir)
     rejected: list[Path] = []
+    state.interrupt_message = "interrupted"
     with node.open_store() as store:
         for path in files:
             with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
                           console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
-                task = bar.add_task(path.name, total=None)
-                report = ingest_file(node, store, path, prof, progress=partial(_advance, bar, task))
+                task = bar.add_task(escape(safe(path.name)), total=None)
+                report = ingest_file(node, store, path, prof, progress=partial(_advance, bar, task),
+                                     on_wait=lambda: say(t("ingest_waiting"), err=True))
             say(f"{path.name}: {report.summary()}")
             if report.rows_read == 0:
                 say(t("header_only", path=str(path)))
@@ -146,6 +175,7 @@ def ingest(
                 say("  " + t("ingest_see_quarantine"))
             if report.all_rejected:
                 rejected.append(path)
+            interrupts.check()  # a Ctrl-C held off during the commit stops here, after the report
     if rejected:  # the other files are ingested; the exit code says some file gave nothing
         raise InputError("all_rows_quarantined", path=", ".join(map(str, rejected)))
 
@@ -219,13 +249,13 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show (0: all).")) -> 
     if rows:
         table = Table(t("col_file"), t("col_row"), t("col_kind"), t("col_field"), t("col_reason"))
         for source_file, row, kind, field, reason in rows:
-            table.add_row(*map(escape, (Path(source_file).name, str(row), kind, field or "-", reason)))
+            table.add_row(*(escape(safe(c)) for c in (Path(source_file).name, str(row), kind, field or "-", reason)))
         console.print(table)
     say(t("quarantine_shown", shown=len(rows), total=total))
     if issues:
         table = Table(t("col_file"), t("col_row"), t("col_kind"), t("col_field"), t("col_raw"), t("col_reason"))
         for source_file, row, kind, field, raw, reason in issues:
-            table.add_row(*map(escape, (Path(source_file).name, str(row), kind, field, raw or "", reason)))
+            table.add_row(*(escape(safe(c)) for c in (Path(source_file).name, str(row), kind, field, raw or "", reason)))
         console.print(table)
         say(t("field_issues_shown", shown=len(issues), total=issue_total))
 
@@ -307,26 +337,42 @@ def _register_groups(argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _register_groups(sys.argv[1:] if argv is None else argv)
+    previous = interrupts.install()
     try:
-        app(args=argv, standalone_mode=False)
+        return _main(argv)
+    finally:
+        interrupts.restore(previous)
+
+
+def _main(argv: list[str] | None) -> int:
+    state.interrupt_message = "interrupted_generic"
+    try:
+        _register_groups(sys.argv[1:] if argv is None else argv)
+        result = app(args=argv, standalone_mode=False)
+        # Typer returns an exit code instead of raising (e.g. 130 for a KeyboardInterrupt it caught)
+        code = result if isinstance(result, int) and not isinstance(result, bool) else EXIT_OK
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
     except PuenteError as exc:
+        if interrupts.received():  # the interrupt surfaced as another error on its way out
+            return _interrupted()
         say(f"puente: {exc.message()}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        say(f"puente: {t('interrupted')}", err=True)
-        return 130
     except OSError as exc:  # a path the user gave cannot be read or written
+        if interrupts.received():
+            return _interrupted()
         detail = exc.strerror or str(exc)
         if exc.filename:
             detail += f": {exc.filename}"
         say(f"puente: {t('os_error', error=detail)}", err=True)
-        return 4
+        return InputError.exit_code
     except typer.Exit as exc:
-        return int(exc.exit_code or 0)
+        code = int(exc.exit_code or 0)
     except typer.Abort:
-        return 1
+        code = 1
     except Exception as exc:
+        if interrupts.received():
+            return _interrupted()
         if isinstance(exc, typer.exceptions.TyperException) and hasattr(exc, "show"):
             exc.show()  # a usage error (unknown command or option): Typer's own one-line message
             return int(getattr(exc, "exit_code", 2))
@@ -334,8 +380,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
         say(f"puente: {t('unexpected_error', error=detail)}", err=True)
-        return 70
-    return 0
+        return EXIT_BUG
+    if code == EXIT_INTERRUPTED or interrupts.received():
+        return _interrupted()
+    return code
+
+
+def _interrupted() -> int:
+    say(f"puente: {t(state.interrupt_message)}", err=True)
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+# Exit codes of the `puente` command, kept here in one place. Each PuenteError subclass has its
+# own ``exit_code`` (1-9 below); these are the codes that no exception class carries.
+EXIT_OK = 0
+EXIT_INTERRUPTED = 130  # Ctrl-C / SIGINT (128 + 2, the shell convention): the file in progress rolled back
+EXIT_BUG = 70  # an unexpected exception (EX_SOFTWARE): always a bug to report
+
 
 class PuenteError(Exception):
     exit_code = 1

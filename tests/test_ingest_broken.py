@@ -153,7 +153,7 @@ def test_a_100_mb_line_is_quarantined_not_fatal(home: Path) -> None:
     ("blancos.csv", b"\n\n", "is empty", 4),
     ("sin_cantidad.csv", b"Folio;Fecha del evento;Sustancia;Unidad\nX;01/01/2023;fentanilo;kg\n",
      "has no column for required field(s) quantity of profile 'seizure-mx'", 4),
-    ("repetido.csv", b"Folio;Folio;Cantidad\n1;2;3\n", "repeats a column name", 4),
+    ("repetido.csv", b"Folio;Folio;Cantidad\n1;2;3\n", "repeats the column name 'Folio' (columns 1 and 2)", 4),
     ("falso.xlsx", b"Folio;Cantidad\n1;2\n", "is not a readable Excel (.xlsx) file", 4),
     ("datos.pdf", b"%PDF-1.4", "cannot tell the format", 4),
     ("utf16_mal.csv", b"\xff\xfe" + "Folio\n".encode("utf-16-le") + b"\x00\xd8", "is not valid utf-16", 4),

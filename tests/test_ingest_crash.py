@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _puente_cli import REPO
+from _files import read_position, signal_when, start_ingest
 
 from bench.seizures import write_csv
 from puente.ingest.pipeline import ingest_file
@@ -22,37 +21,10 @@ ROWS = 60_000
 pytestmark = pytest.mark.slow
 
 
-def _start_ingest(home: Path, path: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUENTE_")}
-    # small chunks so that several are written inside the (one) transaction before the kill
-    env.update({"PYTHONPATH": str(REPO), "PUENTE_BATCH_ROWS": "5000"})
-    return subprocess.Popen([sys.executable, "-m", "puente", "--home", str(home), "ingest", str(path),
-                             "-p", "seizure-us"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _kill_when(proc: subprocess.Popen[bytes], ready: callable[[], bool], timeout: float = 60) -> None:  # type: ignore[valid-type]
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert proc.poll() is None, "the ingest finished before it could be killed: make ROWS larger"
-        assert time.monotonic() < deadline, "no write seen before the deadline"
-        time.sleep(0.02)
-    assert proc.poll() is None, "the ingest finished before it could be killed: make ROWS larger"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+def _kill_when(proc: subprocess.Popen[str], ready: Callable[[], bool]) -> None:
+    signal_when(proc, ready, signal.SIGKILL)
+    proc.communicate()
     assert proc.returncode == -signal.SIGKILL
-
-
-def _read_position(proc: subprocess.Popen[bytes], path: Path) -> int:
-    """How far the process has read into ``path`` (Linux /proc fdinfo), 0 before it opens it."""
-    fds = Path(f"/proc/{proc.pid}/fd")
-    try:
-        for fd in fds.iterdir():
-            if os.path.realpath(fd) == str(path.resolve()):
-                info = (fds.parent / "fdinfo" / fd.name).read_text()
-                return int(info.split("pos:")[1].split()[0])
-    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-        pass
-    return 0
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +36,7 @@ def test_sigkill_mid_batch_duckdb(make_node, tmp_path: Path, big_file: Path) -> 
     node: Node = make_node("us-crash", "US")
     if not Path("/proc/self/fdinfo").is_dir():
         pytest.skip("needs Linux /proc to see how far the ingest has read")
-    proc = _start_ingest(node.home, big_file)
+    proc = start_ingest(node.home, big_file)
     # kill once the ingest has read past half the file: chunks of 5,000 rows have been written
     # into its open transaction (DuckDB keeps them out of the WAL until commit)
     # (the file is first read whole for its hash, in milliseconds; wait past that phase)
@@ -72,7 +44,7 @@ def test_sigkill_mid_batch_duckdb(make_node, tmp_path: Path, big_file: Path) -> 
     first_seen: list[float] = []
 
     def mid_file() -> bool:
-        pos = _read_position(proc, big_file)
+        pos = read_position(proc.pid, big_file)
         if pos and not first_seen:
             first_seen.append(time.monotonic())
         return bool(first_seen) and time.monotonic() - first_seen[0] > 0.5 and pos > half
@@ -100,7 +72,7 @@ def test_sigkill_mid_batch_postgres(make_node, pg_url: str, big_file: Path) -> N
         return bool(watcher.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = %s "
                                     "AND backend_xid IS NOT NULL", [dbname]).fetchone()[0])  # type: ignore[index]
 
-    proc = _start_ingest(node.home, big_file)
+    proc = start_ingest(node.home, big_file)
     _kill_when(proc, writing)
     time.sleep(0.3)  # let the server notice the dead connection
     watcher.close()

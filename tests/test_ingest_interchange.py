@@ -7,8 +7,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from _files import write_xlsx as _xlsx
 from _puente_cli import run
-from openpyxl import Workbook
 
 from puente.ingest.pipeline import ingest_file
 from puente.ingest.profile import get_profile, load_profiles
@@ -19,15 +19,6 @@ PEOPLE = [  # Spanish headers, as a Mexican agency would send them
     ["P-2", "María José", "Gómez", None, "03/11/1985", "mexicana", None],
     ["P-3", "Ana", "Ruiz", "Soto", "31/02/1980", "MX", None],  # impossible date: stored without it (issue)
 ]
-
-
-def _xlsx(path: Path, rows: list[list[object]]) -> Path:
-    book = Workbook()
-    sheet = book.active
-    for row in rows:
-        sheet.append(row)
-    book.save(path)
-    return path
 
 
 def _jsonl(path: Path, objects: list[dict[str, object]]) -> Path:

@@ -201,7 +201,7 @@ _ISSUE_SCHEMA = pa.schema([
 
 
 def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
-                progress: Progress | None = None) -> IngestReport:
+                progress: Progress | None = None, on_wait: Callable[[], None] | None = None) -> IngestReport:
     model = load_model()
     kind = model.kind(profile.kind)
     max_row = int(setting("max_row_bytes"))
@@ -246,6 +246,7 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
         "from_kind, from_ref, to_kind, to_ref, role" if kind.name == "link" else "source_id")
 
     with store.transaction():
+        store.lock("ingest", on_wait)  # ingests into one store take turns (PostgreSQL; DuckDB is single-writer)
         for row in source.rows():
             report.rows_read += 1
             if cleaner is None or len(source.headers) != header_count:

@@ -52,6 +52,11 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def lock(self, name: str, on_wait: Callable[[], None] | None = None) -> None:
+        """Hold the named writer lock until the current transaction ends, waiting for another
+        process that holds it (``on_wait`` is called once first). A no-op where the store admits
+        one writing process only (DuckDB locks its file)."""
+
     # -- helpers shared by all backends ------------------------------------------------
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` once the current transaction commits (at once outside one); a rollback drops it.

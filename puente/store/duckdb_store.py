@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from puente.errors import StoreError
+from puente.interrupts import uninterrupted
 from puente.store.base import Store
 
 
@@ -110,7 +111,8 @@ class DuckDBStore(Store):
             raise
         self._depth = 0
         try:
-            self.con.execute("COMMIT")
+            with uninterrupted():  # a Ctrl-C now is remembered: the COMMIT happens whole and is reported
+                self.con.execute("COMMIT")
         except BaseException:
             self._finish_transaction(False)
             raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,6 +11,7 @@ import psycopg
 import pyarrow as pa
 
 from puente.errors import StoreError
+from puente.interrupts import uninterrupted
 from puente.store.base import Store
 
 # psycopg's type names (pg_type.typname) -> Arrow types
@@ -68,9 +69,21 @@ class PostgresStore(Store):
         if data.num_rows == 0:
             return
         cols = ", ".join(f'"{c}"' for c in data.column_names)
-        with self.con.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-            for row in data.to_pylist():
-                copy.write_row([_copy_value(v) for v in row.values()])
+        try:
+            with self.con.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in data.to_pylist():
+                    copy.write_row([_copy_value(v) for v in row.values()])
+        except psycopg.errors.UniqueViolation as exc:  # a concurrent writer got there first
+            raise StoreError("write_conflict", error=str(exc).strip().splitlines()[0]) from None
+
+    def lock(self, name: str, on_wait: Callable[[], None] | None = None) -> None:
+        """A transaction-scoped advisory lock: released by COMMIT or ROLLBACK, or when the
+        holder's connection dies."""
+        key = f"puente:{name}"
+        if not self.con.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [key]).fetchone()[0]:  # type: ignore[index]
+            if on_wait:
+                on_wait()
+            self.con.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
 
     def existing_hashes(self, table: str, ids: list[str]) -> dict[str, str]:
         if not ids:
@@ -87,13 +100,23 @@ class PostgresStore(Store):
         if self._tx is not None:
             yield
             return
+        block = self.con.transaction()
+        self._tx = block.__enter__()
         try:
-            with self.con.transaction() as tx:
-                self._tx = tx
-                try:
-                    yield
-                finally:
-                    self._tx = None
+            yield
+        except BaseException as exc:
+            self._tx = None
+            try:
+                suppressed = block.__exit__(type(exc), exc, exc.__traceback__)
+            finally:
+                self._finish_transaction(False)
+            if not suppressed:
+                raise
+            return
+        self._tx = None
+        try:
+            with uninterrupted():  # a Ctrl-C now is remembered: the COMMIT happens whole and is reported
+                block.__exit__(None, None, None)
         except BaseException:
             self._finish_transaction(False)
             raise
