@@ -119,7 +119,7 @@ def profiles() -> None:
 def fields(kind: str | None = typer.Argument(None, help="Record kind, e.g. seizure or person (none: list the kinds).")) -> None:
     """List a record kind's fields: type, required, label and the other headers that match it."""
     from puente.model import load_model
-    from puente.model.reference import field_rows
+    from puente.model.reference import field_rows, one_of_note
 
     model = load_model()
     lang = language()
@@ -136,6 +136,8 @@ def fields(kind: str | None = typer.Argument(None, help="Record kind, e.g. seizu
     for row in field_rows(chosen, lang):
         table.add_row(*(escape(c) for c in row))
     console.print(table)
+    if note := one_of_note(chosen, lang):
+        say(note)
 
 
 @app.command()

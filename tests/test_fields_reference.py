@@ -56,7 +56,9 @@ def test_fields_in_spanish(tmp_path: Path) -> None:
     assert code == 0
     assert "person: Persona" in out and "obligatorio" in out
     given = _row(out, "given_names")
-    assert "sí" in given and "Nombre(s)" in given and "first_name" in given
+    assert "uno de*" in given and "Nombre(s)" in given and "first_name" in given
+    assert "una fila necesita al menos uno de: given_names, surname1" in out  # some name or an identifier
+    assert "sí" in _row(invoke(tmp_path / "none", "--lang", "es", "fields", "seizure")[1], "quantity")
     _, locale_out, _ = invoke(tmp_path / "none", "fields", "seizure", lang="es_MX.UTF-8")
     assert "Cantidad" in _row(locale_out, "quantity") and "derivado" in _row(locale_out, "quantity_kg")
 

@@ -23,7 +23,8 @@ from puente.node import Node
 HEADER = "case_id,date,place,drug,quantity,unit,notes"
 GOOD = ["F1,01/02/2023,\"Culiacán, Sin.\",fentanyl,1.5,kg,niño", "F2,01/03/2023,El Paso TX,cocaine,2,lb,ok",
         "F3,01/04/2023,Nogales AZ,heroin,3,kg,"]
-_ACCOUNT = re.compile(r"rows read (\d+) = stored (\d+) \+ updated (\d+) \+ quarantined (\d+) \+ duplicates (\d+)")
+_ACCOUNT = re.compile(r"rows read (\d+) = stored (\d+) \+ updated (\d+) \+ conflicts (\d+) \+ quarantined (\d+) "
+                      r"\+ duplicates (\d+)")
 
 
 def csv_bytes(*rows: str, encoding: str = "utf-8", newline: str = "\n") -> bytes:
@@ -38,13 +39,14 @@ def assert_balanced(node: Node, path: Path, out: str) -> tuple[int, ...]:
     """The printed account balances and is what the store holds for this file's batch."""
     match = _ACCOUNT.search(out)
     assert match, out
-    read, stored, updated, quarantined, duplicates = (int(g) for g in match.groups())
-    assert read == stored + updated + quarantined + duplicates, out
+    read, stored, updated, conflicts, quarantined, duplicates = (int(g) for g in match.groups())
+    assert read == stored + updated + conflicts + quarantined + duplicates, out
+    assert conflicts == 0, out  # no case of this corpus repeats an identity
     with node.open_store() as store:
         (batch_id, *counts), = store.query(
-            "SELECT batch_id, rows_read, stored, updated, quarantined, duplicates FROM batches WHERE source_file = ?",
-            [str(path)])
-        assert tuple(counts) == (read, stored, updated, quarantined, duplicates)
+            "SELECT batch_id, rows_read, stored, updated, conflicts, quarantined, duplicates FROM batches "
+            "WHERE source_file = ?", [str(path)])
+        assert tuple(counts) == (read, stored, updated, conflicts, quarantined, duplicates)
         assert store.scalar("SELECT COUNT(*) FROM seizure WHERE batch_id = ?", [batch_id]) == stored + updated
         assert store.scalar("SELECT COUNT(*) FROM quarantine WHERE source_file = ?", [str(path)]) == quarantined
     return read, stored, updated, quarantined, duplicates
@@ -231,7 +233,7 @@ def test_ansi_escapes_in_file_names_and_values_are_escaped(node: Node, tmp_path:
     path = tmp_path / "evil\x1b[31m\u202ename.csv"
     path.write_bytes(csv_bytes("A1,01/02/2023,El Paso TX,fentanyl,lots\x1b[2J\x07,kg,x"))
     code, out, err = ingest(node, path)
-    assert code == 0 and assert_balanced(node, path, out) == (1, 0, 0, 1, 0)
+    assert code == 4 and assert_balanced(node, path, out) == (1, 0, 0, 1, 0)  # every row rejected: exit 4
     listing = invoke(node.home, "quarantine")[1]
     missing = invoke(node.home, "ingest", str(tmp_path / "gone\x1b]0;owned\x07.csv"), "-p", "seizure-us")
     for text in (out, err, listing, missing[2]):

@@ -103,8 +103,8 @@ def test_concurrent_ingests_of_one_file_take_turns_on_postgres(make_node, pg_url
     first, second = start_ingest(node.home, other), start_ingest(node.home, other)
     results = sorted(p.communicate(timeout=300) for p in (first, second))
     assert [p.returncode for p in (first, second)] == [0, 0], results
-    assert "rows read 3000 = stored 0 + updated 0 + quarantined 0 + duplicates 3000" in results[0][0]
-    assert "rows read 3000 = stored 3000 + updated 0 + quarantined 0 + duplicates 0" in results[1][0]
+    assert "rows read 3000 = stored 0 + updated 0 + conflicts 0 + quarantined 0 + duplicates 3000" in results[0][0]
+    assert "rows read 3000 = stored 3000 + updated 0 + conflicts 0 + quarantined 0 + duplicates 0" in results[1][0]
     assert all("UniqueViolation" not in r[1] and "bug" not in r[1] for r in results)
     with node.open_store() as store:
         assert store.scalar("SELECT COUNT(*) FROM seizure") == 6000

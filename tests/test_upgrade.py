@@ -26,6 +26,12 @@ from puente.node import Node
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "release-0.1"
 EXPECTED: dict[str, Any] = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
 OLD_MIGRATIONS = 10  # schema_migrations rows the previous release had applied
+# audit entries the current code appends when it first opens an older node, and nothing else: the signed head
+# now also lives outside the store (audit/head.json), and creating that file is itself logged
+OPENING_ACTIONS = {"audit_head_file"}
+# tables that opening legitimately moves on: the audit log grows by the entries above (its old entries stay
+# exactly as they were), and its head moves to the new size
+APPENDED = {"audit_log", "audit_records", "audit_head"}
 
 
 @pytest.fixture(scope="session")
@@ -51,21 +57,33 @@ def set_store(home: Path, url: str) -> None:
     config.write_text(text, encoding="utf-8")
 
 
-def assert_intact(home: Path, expected: dict[str, Any]) -> None:
+def assert_intact(home: Path, expected: dict[str, Any]) -> int:
+    """Everything the older store held is there; returns how many audit entries opening it appended."""
+    old_entries = expected["counts"]["audit_log"]
     with Node.load(home).open_store() as store:  # opening runs the migrations
-        now = snapshot(store)
+        now = snapshot(store, audit_below=old_entries)
         versions = {int(v) for (v,) in store.query("SELECT version FROM schema_migrations")}
     assert len(versions) >= OLD_MIGRATIONS
     for table, count in expected["counts"].items():
-        if table != "schema_migrations":
+        if table != "schema_migrations" and table not in APPENDED:
             assert now["counts"].get(table) == count, table
     assert now["kinds"] == expected["kinds"]  # every id with its content hash and owner, per kind
-    assert now["rows"] == expected["rows"]  # quarantine, batches, agreements, bundles, audit log and heads...
+    for table, rows in expected["rows"].items():  # quarantine, batches, agreements, bundles, peers...
+        if table not in APPENDED:
+            assert now["rows"][table] == rows, table
+    # the audit log: every old entry exactly as it was (position, hash, signature), then only opening's own
+    log = sorted(now["rows"]["audit_log"], key=lambda row: row[0])  # by position
+    assert log[:old_entries] == sorted(expected["rows"]["audit_log"], key=lambda row: row[0])
+    appended = log[old_entries:]
+    assert {row[3] for row in appended} <= OPENING_ACTIONS and len(appended) <= len(OPENING_ACTIONS)
+    assert now["counts"]["audit_log"] == old_entries + len(appended)
+    assert [row[1] for row in now["rows"]["audit_head"]] == [old_entries + len(appended)]
     assert now["audit_records"] == expected["audit_records"]
     # the content the assertions above rest on is really there
     assert expected["counts"]["quarantine"] > 0 and expected["counts"]["share_agreements"] == 1
     assert expected["counts"]["audit_log"] >= 3 and expected["counts"]["seizure"] > 0
     assert {row[1] for row in expected["rows"]["share_bundles"]} == {"sent", "received"}
+    return len(appended)
 
 
 def test_copied_node_of_the_previous_release_refuses_its_original_store(release: Path, tmp_path: Path) -> None:
@@ -85,10 +103,10 @@ def test_previous_release_duckdb_node_opens_with_everything_intact(release: Path
     home = copy_node(release, name, tmp_path)
     # as the error above says (relative), or the old absolute form pointing at the new place
     set_store(home, "duckdb://store.duckdb" if relative else f"duckdb://{(home / 'store.duckdb').resolve()}")
-    assert_intact(home, EXPECTED["stores"][name])
+    appended = assert_intact(home, EXPECTED["stores"][name])
     code, stdout, stderr = invoke(home, "audit", "verify")
     assert code == 0, stderr
-    assert f"{EXPECTED['stores'][name]['counts']['audit_log']} entries" in stdout
+    assert f"{EXPECTED['stores'][name]['counts']['audit_log'] + appended} entries" in stdout
     # and the upgraded node still works: its status lists what it holds
     code, stdout, _ = invoke(home, "status")
     assert code == 0 and "seizure" in stdout
@@ -104,7 +122,7 @@ def test_previous_release_postgres_node_opens_with_everything_intact(release: Pa
     assert proc.returncode == 0, proc.stderr
     home = copy_node(release, "postgres/us-node", tmp_path)
     set_store(home, pg_url)
-    assert_intact(home, EXPECTED["stores"]["postgres/us-node"])
+    appended = assert_intact(home, EXPECTED["stores"]["postgres/us-node"])
     code, stdout, stderr = invoke(home, "audit", "verify")
     assert code == 0, stderr
-    assert f"{EXPECTED['stores']['postgres/us-node']['counts']['audit_log']} entries" in stdout
+    assert f"{EXPECTED['stores']['postgres/us-node']['counts']['audit_log'] + appended} entries" in stdout

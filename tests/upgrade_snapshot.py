@@ -44,9 +44,11 @@ def _digest(rows: list[list[Any]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def snapshot(store: Any) -> dict[str, Any]:
+def snapshot(store: Any, audit_below: int | None = None) -> dict[str, Any]:
     """Counts of every table; for every record kind, a digest of all (id, content_hash) pairs and a
-    sample of ids; for the bookkeeping tables above, their rows (long values by digest)."""
+    sample of ids; for the bookkeeping tables above, their rows (long values by digest). With
+    ``audit_below``, the audit records digest covers only the entries before that index (the ones an
+    older release wrote; opening a node may append entries of its own)."""
     tables = sorted(r[0] for r in store.query(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"))
     out: dict[str, Any] = {"counts": {}, "kinds": {}, "rows": {}}
@@ -63,6 +65,7 @@ def snapshot(store: Any) -> dict[str, Any]:
                            store.query(f"SELECT {', '.join(cols)} FROM {table}")), key=repr)
             out["rows"][table] = [[v if not isinstance(v, str) or len(v) <= 200 else
                                    "sha256:" + hashlib.sha256(v.encode()).hexdigest() for v in row] for row in rows]
-    audit_ids = sorted([int(i), int(p), str(r)] for i, p, r in store.query("SELECT idx, pos, record_id FROM audit_records"))
+    audit_ids = sorted([int(i), int(p), str(r)] for i, p, r in store.query("SELECT idx, pos, record_id FROM audit_records")
+                       if audit_below is None or int(i) < audit_below)
     out["audit_records"] = _digest(audit_ids)
     return out

@@ -25,15 +25,22 @@ def type_text(f: Field) -> str:
     return " ".join([text, *(b for b in bounds if b)])
 
 
-def required_text(f: Field, lang: str) -> str:
+def required_text(f: Field, lang: str, kind: Kind | None = None) -> str:
     if f.derived:
         return t("fields_derived", lang=lang)
-    return t("fields_yes", lang=lang) if f.required else "-"
+    if f.required:
+        return t("fields_yes", lang=lang)
+    return t("fields_one_of", lang=lang) if kind is not None and f.name in kind.require_any else "-"
+
+
+def one_of_note(kind: Kind, lang: str) -> str | None:
+    """The kind's "at least one of these" rule in words (a person needs some name or an identifier)."""
+    return t("fields_one_of_note", lang=lang, fields=", ".join(kind.require_any)) if kind.require_any else None
 
 
 def field_rows(kind: Kind, lang: str) -> list[tuple[str, str, str, str, str]]:
     """(field, type, required, label, aliases) for every field of ``kind``, in model order."""
-    return [(f.name, type_text(f), required_text(f, lang), f.label(lang), ", ".join(f.aliases) or "-")
+    return [(f.name, type_text(f), required_text(f, lang, kind), f.label(lang), ", ".join(f.aliases) or "-")
             for f in kind.fields.values()]
 
 
@@ -53,6 +60,8 @@ def markdown(model: Model | None = None) -> str:
                 "|---|---|---|---|---|---|"]
         for f in kind.fields.values():
             aliases = ", ".join(f"`{a}`" for a in f.aliases) or "-"
-            out.append(f"| `{f.name}` | {type_text(f)} | {required_text(f, 'en')} | {f.label_en} | {f.label_es} "
-                       f"| {aliases} |")
+            out.append(f"| `{f.name}` | {type_text(f)} | {required_text(f, 'en', kind)} | {f.label_en} "
+                       f"| {f.label_es} | {aliases} |")
+        if note := one_of_note(kind, "en"):
+            out += ["", note + "."]
     return "\n".join(out) + "\n"
