@@ -21,6 +21,7 @@ class Grant:
     where: list[str]
     params: list[Any]
     clause: str
+    reasons: dict[str, str]  # field not kept -> the clause and rule that withhold it
 
 
 def partner_grant(store: Store, partner: str, kind: str) -> Grant | None:
@@ -35,7 +36,11 @@ def partner_grant(store: Store, partner: str, kind: str) -> Grant | None:
     from puente.model import load_model
 
     k = load_model().kind(kind)
-    fields = [f for f in k.fields if agreement.decide_field(kind, f).action == "keep"]
+    decisions = {f: agreement.decide_field(kind, f) for f in k.fields}
+    fields = [f for f, d in decisions.items() if d.action == "keep"]
+    reasons = {f: (f"agreement {d.clause}: {d.action}" + ("" if d.action in ("drop", "match_only") else
+                                                           " (the transformed value travels in bundles only)"))
+               for f, d in decisions.items() if d.action != "keep"}
     where: list[str] = []
     params: list[Any] = []
     for f in agreement.filters(kind):
@@ -46,7 +51,7 @@ def partner_grant(store: Store, partner: str, kind: str) -> Grant | None:
         else:
             where.append(f'"{f.column}" {">=" if f.op == "from" else "<="} ?')
             params.append(f.value)
-    return Grant(fields, where, params, f"{agreement.id}@v{agreement.version}")
+    return Grant(fields, where, params, f"{agreement.id}@v{agreement.version}", reasons)
 
 
 def agreements_summary(store: Store) -> list[dict[str, Any]]:

@@ -84,12 +84,15 @@ def entity_graph(c: Ctx, who: Principal, entity_id: str, purpose: str | None) ->
         link_view = view_for(who, load_model().kind("link"), c.node, purpose, c.store)
     except PolicyError:
         pass
+    if link_view is not None and not link_view.sees("from_id", "to_id"):
+        link_view = None  # links whose ends the caller may not see are not followed
+    role_col = '"role"' if link_view is not None and link_view.sees("role") else "NULL"
     for _ in range(2):
         if not frontier or link_view is None or len(records) >= MAX_NODES:
             break
         marks = ", ".join("?" for _ in frontier)
         rows = c.store.query(
-            f"SELECT id, from_id, to_id, role FROM link {sql_where([*link_view.where, f'(from_id IN ({marks}) OR to_id IN ({marks}))'])}",
+            f"SELECT id, from_id, to_id, {role_col} FROM link {sql_where([*link_view.where, f'(from_id IN ({marks}) OR to_id IN ({marks}))'])}",
             [*link_view.params, *frontier, *frontier])
         new_ids = []
         for lid, src, dst, role in rows:
