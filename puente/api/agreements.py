@@ -8,14 +8,15 @@ No active agreement in force: nothing.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from puente.errors import PolicyError
 from puente.store.base import Store
 
 
-@dataclass
+@dataclass(frozen=True)
 class Grant:
     fields: list[str]
     where: list[str]
@@ -25,16 +26,25 @@ class Grant:
 
 
 def partner_grant(store: Store, partner: str, kind: str) -> Grant | None:
-    from puente.share import registry
+    # the same query as share.registry.current; the parsed, checked agreement is cached by its text
+    rows = store.query("SELECT document, signatures, status FROM share_agreements WHERE partner = ? "
+                       "AND status <> 'superseded' ORDER BY version DESC, installed_at DESC LIMIT 1", [partner])
+    if not rows:
+        return None
+    doc, sigs, status = rows[0]
+    return _grant(str(doc), str(sigs), str(status), kind, dt.datetime.now(dt.UTC).date())
 
-    try:
-        agreement, status = registry.current(store, partner)
-    except PolicyError:
-        return None
-    if status != "active" or not agreement.in_force().allowed or not agreement.decide_kind(kind).allowed:
-        return None
+
+@functools.lru_cache(maxsize=256)
+def _grant(doc: str, sigs: str, status: str, kind: str, today: dt.date) -> Grant | None:
+    import json
+
     from puente.model import load_model
+    from puente.share.agreement import Agreement
 
+    agreement = Agreement(json.loads(doc), json.loads(sigs), "store")
+    if status != "active" or not agreement.in_force(today).allowed or not agreement.decide_kind(kind).allowed:
+        return None
     k = load_model().kind(kind)
     decisions = {f: agreement.decide_field(kind, f) for f in k.fields}
     fields = [f for f, d in decisions.items() if d.action == "keep"]
