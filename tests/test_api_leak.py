@@ -358,7 +358,7 @@ class Caller:
                 self.refused[r.json()["detail"].split(" reads ")[0]] += 1
                 return None
             self.leak(f"{kind} {params}: answered {r.status_code}, but it reads a column outside the view")
-            return None
+            return [i["id"] for i in r.json()["items"]] if r.status_code == 200 else None
         if r.status_code != 200:
             raise AssertionError(f"{self.who} {kind} {params}: refused ({r.status_code} {r.text}) though in view")
         body = r.json()
@@ -492,11 +492,11 @@ def random_params(w: World, c: Caller, kind: str, rng: random.Random) -> dict[st
     return params
 
 
-def substring_attack(c: Caller, kind: str, rid: str, value: str, budget: int) -> str:
+def substring_attack(c: Caller, kind: str, rid: str, value: str) -> str:
     """Grow a search term one character at a time while the target record still matches."""
     alphabet = sorted(set(value.lower()))
     found = ""
-    while len(found) < len(value) and c.requests < budget:
+    while len(found) < len(value):
         for ch in alphabet:
             ids = c.ask_list(kind, {"q": found + ch, "per_page": 10000})
             if ids is not None and rid in ids:
@@ -548,7 +548,7 @@ def run_caller(w: World, who: str) -> Caller:
     hidden = hidden_strings(w, c)
     for (kind, col), values in sorted(hidden.items()):
         for rid, value in rng.sample(values, min(2, len(values))):
-            got = substring_attack(c, kind, rid, value, budget)
+            got = substring_attack(c, kind, rid, value)
             visible = " ".join(str(v).lower() for v in next(r for r in c.rows[kind] or [] if r["id"] == rid).values())
             if len(got) >= 5 and got in value.lower() and got not in visible:
                 c.leak(f"substring search recovered {got!r} of {kind}.{col} of {rid}")
