@@ -663,3 +663,19 @@ def test_partner_status_counts_only_what_is_shared(world: World) -> None:
         assert (seizure["first"] is None) == (who != "mx-keep"), who  # exact dates only when kept
         listed = world.client.get("/api/v1/records/seizure", headers=world.headers[who]).json()["total"]
         assert seizure["records"] == listed, who
+
+
+def test_partner_scorecard_counts_only_what_is_shared(world: World) -> None:
+    for who in PARTNERS:
+        c = Caller(world, who)
+        card = world.client.get("/api/v1/scorecard", headers=world.headers[who]).json()
+        assert {r["from"] for r in card["received"]} <= {who}, who  # never a third party's traffic
+        seizures = c.rows["seizure"] or []
+        ports = sum(r["records"] for r in card["coverage_by_port"])
+        if "quantity_kg" in c.cols["seizure"]:
+            assert ports == sum(1 for r in seizures if r.get("port_name")), who
+        else:  # kilograms by port would sum values it sees only rounded
+            assert ports == 0, who
+        states = sum(r["records"] for r in card["coverage_by_state"] if r["kind"] == "seizure")
+        assert states == (sum(1 for r in seizures if r.get("place_admin1")) if "place_admin1" in c.cols["seizure"]
+                          else 0), who

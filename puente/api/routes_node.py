@@ -134,7 +134,7 @@ def monthly(kind: DatedKind = Query("seizure"), date_from: IsoDate | None = None
     """Records and kilograms per calendar month and owner (trend charts)."""
     k = load_model().kind(kind)
     month = f"SUBSTR(CAST(\"{k.date_field}\" AS TEXT), 1, 7)"
-    return _stat(c, who, kind, k.date_field, month, _filters(date_from, date_to, country, admin1, drug, kind), purpose)
+    return _stat(c, who, kind, k.date_field or "", month, _filters(date_from, date_to, country, admin1, drug, kind), purpose)
 
 
 @router.get("/stats/by-place", response_model=list[StatRow], responses=_R)

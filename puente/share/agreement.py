@@ -322,7 +322,7 @@ def _at_least_as_strict(rule: FieldRule, floor: FieldRule) -> bool:
         return False
     a, b = rule.options, floor.options
     if rule.transform == "truncate_date":
-        return a["to"] == b["to"] or a["to"] == "month"
+        return bool(a["to"] == b["to"] or a["to"] == "month")
     if rule.transform == "round":
         ratio = float(a["step"]) / float(b["step"])
         return ratio >= 1 and abs(ratio - round(ratio)) < 1e-9
