@@ -127,6 +127,17 @@ def view_for(principal: Principal, kind: Kind, node: Any, purpose: str | None, s
     return view
 
 
+def link_view(principal: Principal, node: Any, purpose: str | None, store: Any) -> View | None:
+    """The caller's view of links, if it may follow them (it sees both ends' ids); else None."""
+    from puente.model import load_model
+
+    try:
+        view = view_for(principal, load_model().kind("link"), node, purpose, store)
+    except PolicyError:
+        return None
+    return view if view.sees("from_id", "to_id") else None
+
+
 def require_role(principal: Principal, *roles: str) -> None:
     if principal.role not in roles:
         raise PolicyError("api_forbidden_role", role=principal.role, roles=", ".join(roles))

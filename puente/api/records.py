@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from puente.api.auth import Principal
 from puente.api.context import Ctx, ctx, log_access, principal
-from puente.api.policy import View, view_for
+from puente.api.policy import View, link_view, view_for
 from puente.api.problems import ApiProblem, problem_responses
 from puente.api.query import Filters, IsoDate, enum_fields, order_by, purpose_query, sql_where, where_clause
 from puente.export.writers import geojson_features
@@ -120,7 +120,7 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
                       admin1=kw.get("admin1"), bbox=kw.get("bbox"), owner=owner, entity=entity,
                       enums={e: kw[e] for e in enums if kw.get(e)})
         view = view_for(who, kind, c.node, purpose, c.store)
-        links = link_view(c, who, purpose) if entity else None
+        links = link_view(who, c.node, purpose, c.store) if entity else None
         # a search is logged with its terms when the view is (partner data, sensitive fields)
         action = f"search q={q!r}" if q else "list"
         if fmt in ("csv", "parquet"):
@@ -178,16 +178,6 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
     wrapper.__name__ = f"list_{kind.name}"
     wrapper.__doc__ = f"List {kind.label_en.lower()} records ({kind.label_es.lower()}), filtered and paginated."
     return wrapper
-
-
-def link_view(c: Ctx, who: Principal, purpose: str | None) -> View | None:
-    """The caller's view of links (for ``entity=``), or None when no link is shared with it."""
-    from puente.errors import PolicyError
-
-    try:
-        return view_for(who, load_model().kind("link"), c.node, purpose, c.store)
-    except PolicyError:
-        return None
 
 
 def _q(name: str, annotation: Any, default: Any) -> inspect.Parameter:
