@@ -8,34 +8,49 @@ No active agreement in force: nothing.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from puente.errors import PolicyError
 from puente.store.base import Store
 
 
-@dataclass
+@dataclass(frozen=True)
 class Grant:
     fields: list[str]
     where: list[str]
     params: list[Any]
     clause: str
+    reasons: dict[str, str]  # field not kept -> the clause and rule that withhold it
 
 
 def partner_grant(store: Store, partner: str, kind: str) -> Grant | None:
-    from puente.share import registry
+    # the same query as share.registry.current; the parsed, checked agreement is cached by its text
+    rows = store.query("SELECT document, signatures, status FROM share_agreements WHERE partner = ? "
+                       "AND status <> 'superseded' ORDER BY version DESC, installed_at DESC LIMIT 1", [partner])
+    if not rows:
+        return None
+    doc, sigs, status = rows[0]
+    return _grant(str(doc), str(sigs), str(status), kind, dt.datetime.now(dt.UTC).date())
 
-    try:
-        agreement, status = registry.current(store, partner)
-    except PolicyError:
-        return None
-    if status != "active" or not agreement.in_force().allowed or not agreement.decide_kind(kind).allowed:
-        return None
+
+@functools.lru_cache(maxsize=256)
+def _grant(doc: str, sigs: str, status: str, kind: str, today: dt.date) -> Grant | None:
+    import json
+
     from puente.model import load_model
+    from puente.share.agreement import Agreement
 
+    agreement = Agreement(json.loads(doc), json.loads(sigs), "store")
+    if status != "active" or not agreement.in_force(today).allowed or not agreement.decide_kind(kind).allowed:
+        return None
     k = load_model().kind(kind)
-    fields = [f for f in k.fields if agreement.decide_field(kind, f).action == "keep"]
+    decisions = {f: agreement.decide_field(kind, f) for f in k.fields}
+    fields = [f for f, d in decisions.items() if d.action == "keep"]
+    reasons = {f: (f"agreement {d.clause}: {d.action}" + ("" if d.action in ("drop", "match_only") else
+                                                           " (the transformed value travels in bundles only)"))
+               for f, d in decisions.items() if d.action != "keep"}
     where: list[str] = []
     params: list[Any] = []
     for f in agreement.filters(kind):
@@ -46,7 +61,7 @@ def partner_grant(store: Store, partner: str, kind: str) -> Grant | None:
         else:
             where.append(f'"{f.column}" {">=" if f.op == "from" else "<="} ?')
             params.append(f.value)
-    return Grant(fields, where, params, f"{agreement.id}@v{agreement.version}")
+    return Grant(fields, where, params, f"{agreement.id}@v{agreement.version}", reasons)
 
 
 def agreements_summary(store: Store) -> list[dict[str, Any]]:

@@ -33,11 +33,12 @@ def demo_agreement(a: Node, b: Node) -> dict[str, Any]:
     kinds["person"]["fields"].update({"id_number": "drop", "nationality": "keep"})
     kinds["vehicle"]["fields"].update({"plate": "match_only", "vin": "match_only"})
     kinds["seizure"]["fields"]["notes"] = "drop"
+    kinds["firearm_trace"]["fields"].pop("purchaser")  # a person's name: match-only, like people (classes below)
     doc = {"agreement": f"{a.name}-{b.name}-demo", "version": 1,
            "parties": [{"node": n.name, "public_key": n.public_key_pem} for n in (a, b)],
            "purpose": "fentanyl, precursor and firearm trafficking (demo)", "handling": "TLP:AMBER",
            "retention_days": 730, "onward_transfer": False, "valid_from": "2018-01-01", "valid_until": "2099-12-31",
-           "kinds": kinds}
+           "kinds": kinds, "classes": {"name": "match_only"}}
     return cast(dict[str, Any], yaml.safe_load(yaml.safe_dump(doc)))
 
 

@@ -3,6 +3,7 @@
 Every filter is derived from the model: the kind's date field gives the time range, its
 geometry field gives country, state (admin1) and bounding box, each enum field (drug,
 conveyance, status, ...) is a filter of its own, and ``q`` searches the text and name fields.
+Each filter reads only columns of the caller's view (policy.py); anything else is refused.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from pydantic import BeforeValidator
 
-from puente.errors import UsageError
+from puente.api.policy import View
+from puente.errors import PolicyError, UsageError
 from puente.model import Kind
-
-TEXT_TYPES = ("text", "name", "serial", "plate", "vin", "taxid", "curp")
 
 
 @dataclass
@@ -48,18 +48,21 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
-def where_clause(kind: Kind, flt: Filters, node_name: str) -> tuple[list[str], list[Any]]:
+def where_clause(view: View, flt: Filters, node_name: str, links: View | None = None) -> tuple[list[str], list[Any]]:
+    """The filters as SQL over the caller's view only: a filter on a column the view does not show is refused
+    (policy.View.require), ``q`` searches only the text columns it shows, ``entity`` follows only the links
+    ``links`` (the caller's view of the link kind) shows."""
+    kind = view.kind
     where: list[str] = []
     params: list[Any] = []
     if flt.q:
-        cols = [f.name for f in kind.fields.values() if f.type in TEXT_TYPES]
-        cols += [f"{f.name}_text" for f in kind.fields.values() if f.type == "place"]
-        cols += [f"{f.name}_name" for f in kind.fields.values() if f.type == "place"]
+        cols = view.searchable()
         like = "%" + flt.q.lower().replace("\\", "").replace("%", "").replace("_", " ").strip() + "%"
-        if cols:
-            where.append("(" + " OR ".join(f'LOWER("{c}") LIKE ?' for c in cols) + " OR id = ?)")
-            params += [like] * len(cols) + [flt.q]
+        where.append("(" + " OR ".join([*(f'LOWER("{c}") LIKE ?' for c in cols), "id = ?"]) + ")")
+        params += [like] * len(cols) + [flt.q]
     date = kind.date_field
+    if date and (flt.date_from or flt.date_to):
+        view.require("date_from/date_to", [date])
     if date and flt.date_from:
         where.append(f'"{date}" >= ?')
         params.append(flt.date_from)
@@ -68,12 +71,15 @@ def where_clause(kind: Kind, flt: Filters, node_name: str) -> tuple[list[str], l
         params.append(flt.date_to)
     geo = kind.geometry
     if geo and flt.country:
+        view.require("country", [f"{geo}_country"])
         where.append(f'"{geo}_country" = ?')
         params.append(flt.country.upper())
     if geo and flt.admin1:
+        view.require("admin1", [f"{geo}_admin1"])
         where.append(f'LOWER("{geo}_admin1") = ?')
         params.append(flt.admin1.lower())
     if geo and flt.bbox:
+        view.require("bbox", [f"{geo}_lon", f"{geo}_lat"])
         west, south, east, north = parse_bbox(flt.bbox)
         where.append(f'"{geo}_lon" BETWEEN ? AND ? AND "{geo}_lat" BETWEEN ? AND ?')
         params += [west, east, south, north]
@@ -87,13 +93,26 @@ def where_clause(kind: Kind, flt: Filters, node_name: str) -> tuple[list[str], l
         where.append('"owner_node" = ?')
         params.append(flt.owner)
     if flt.entity:
-        where.append("id IN (SELECT to_id FROM link WHERE from_id = ? UNION SELECT from_id FROM link WHERE to_id = ?)")
-        params += [flt.entity, flt.entity]
+        if links is None:
+            raise PolicyError("api_column_withheld", use="entity", field="link",
+                              reason="links are not in your view")
+        scope = [*links.where]
+        halves = [f"SELECT {a} FROM link WHERE {' AND '.join([*scope, f'{b} = ?'])}"
+                  for a, b in (("to_id", "from_id"), ("from_id", "to_id"))]
+        where.append(f"id IN ({halves[0]} UNION {halves[1]})")
+        params += [*links.params, flt.entity, *links.params, flt.entity]
     for name, value in flt.enums.items():
         if value:
+            view.require(name, [name])
             where.append(f'"{name}" = ?')
             params.append(value)
     return where, params
+
+
+def order_by(view: View) -> str:
+    """Newest first when the caller sees the date, else by id (an order by an unseen column would rank it)."""
+    date = view.kind.date_field
+    return f'"{date}" DESC NULLS LAST, id' if date and view.sees(date) else "id"
 
 
 def sql_where(parts: list[str]) -> str:

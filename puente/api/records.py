@@ -22,9 +22,9 @@ from starlette.responses import Response
 
 from puente.api.auth import Principal
 from puente.api.context import Ctx, ctx, log_access, principal
-from puente.api.policy import View, view_for
+from puente.api.policy import View, link_view, view_for
 from puente.api.problems import ApiProblem, problem_responses
-from puente.api.query import Filters, IsoDate, enum_fields, purpose_query, sql_where, where_clause
+from puente.api.query import Filters, IsoDate, enum_fields, order_by, purpose_query, sql_where, where_clause
 from puente.export.writers import csv_raw, geojson_features, neutralize_formulas
 from puente.model import Kind, load_model
 
@@ -66,13 +66,14 @@ def page_model(kind: Kind, record: type[BaseModel]) -> type[BaseModel]:
         total=(int, ...), page=(int, ...), per_page=(int, ...), scope=(Scope, ...), withheld=(list[str], ...))
 
 
-def run_query(c: Ctx, view: View, flt: Filters, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+def run_query(c: Ctx, view: View, flt: Filters, limit: int, offset: int,
+              links: View | None = None) -> tuple[list[dict[str, Any]], int]:
     kind = view.kind
-    where, params = where_clause(kind, flt, c.node.name)
+    where, params = where_clause(view, flt, c.node.name, links)
     where = view.where + where
     params = view.params + params
     cols = ", ".join(f'"{col}"' for col in view.columns)
-    order = f'"{kind.date_field}" DESC NULLS LAST, id' if kind.date_field else "id"
+    order = order_by(view)
     clause = sql_where(where)
     store = c.store
     # one scan: the page and the total number of matches together
@@ -88,11 +89,11 @@ def run_query(c: Ctx, view: View, flt: Filters, limit: int, offset: int) -> tupl
     return [dict(zip(names, r[:-1])) for r in rows], int(total or 0)
 
 
-def export_table(c: Ctx, view: View, flt: Filters) -> pa.Table:
+def export_table(c: Ctx, view: View, flt: Filters, links: View | None = None) -> pa.Table:
     kind = view.kind
-    where, params = where_clause(kind, flt, c.node.name)
+    where, params = where_clause(view, flt, c.node.name, links)
     cols = ", ".join(f'"{col}"' for col in view.columns)
-    order = f'"{kind.date_field}" DESC NULLS LAST, id' if kind.date_field else "id"
+    order = order_by(view)
     sql = f"SELECT {cols} FROM {kind.table} {sql_where(view.where + where)} ORDER BY {order} LIMIT ?"
     return c.store.query_arrow(sql, [*view.params, *params, EXPORT_MAX])
 
@@ -119,9 +120,12 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
                       admin1=kw.get("admin1"), bbox=kw.get("bbox"), owner=owner, entity=entity,
                       enums={e: kw[e] for e in enums if kw.get(e)})
         view = view_for(who, kind, c.node, purpose, c.store)
+        links = link_view(who, c.node, purpose, c.store) if entity else None
+        # a search is logged with its terms when the view is (partner data, sensitive fields)
+        action = f"search q={q!r}" if q else "list"
         if fmt in ("csv", "parquet"):
-            table = export_table(c, view, flt)
-            _audit(c, who, view, f"export-{fmt}", table)
+            table = export_table(c, view, flt, links)
+            _audit(c, who, view, f"export-{fmt}" + (f" {action}" if q else ""), table)
             sink = io.BytesIO()
             if fmt == "csv":
                 pacsv.write_csv(table if csv_raw(kw.get("raw") or None) else neutralize_formulas(table), sink)
@@ -131,8 +135,8 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
                 media = PARQUET
             return Response(sink.getvalue(), media_type=media, headers={
                 "Content-Disposition": f'attachment; filename="{kind.name}.{fmt}"'})
-        items, total = run_query(c, view, flt, per_page, (page - 1) * per_page)
-        _audit(c, who, view, "list", items)
+        items, total = run_query(c, view, flt, per_page, (page - 1) * per_page, links)
+        _audit(c, who, view, action, items)
         headers = {"X-Total-Count": str(total)}
         if fmt == "geojson":
             body = {"type": "FeatureCollection", "features": list(geojson_features(kind, items)), "total": total}

@@ -45,13 +45,33 @@ def status(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Status
     from puente.store.summary import summarize
 
     counts = []
+    if who.is_partner:  # what the agreement shares, counted through the partner's view; dates only if kept
+        return Status(node=c.node.name, country=c.node.country, store=c.store.dialect,  # type: ignore[arg-type]
+                      counts=_partner_counts(c, who))
     for s in summarize(c.store):
-        if who.is_partner and s.owner != c.node.name:
-            continue
         counts.append(KindCount(kind=s.kind, owner=s.owner, records=s.records,
                                 first=str(s.first) if s.first else None, last=str(s.last) if s.last else None))
     return Status(node=c.node.name, country=c.node.country, store=c.store.dialect,  # type: ignore[arg-type]
                   counts=counts)
+
+
+def _partner_counts(c: Ctx, who: Principal) -> list[KindCount]:
+    from puente.errors import PolicyError
+
+    out = []
+    for kind in load_model().kinds.values():
+        try:
+            view = view_for(who, kind, c.node, None, c.store)
+        except PolicyError:
+            continue
+        date = kind.date_field if kind.date_field and view.sees(kind.date_field) else None
+        span = f'MIN("{date}"), MAX("{date}")' if date else "NULL, NULL"
+        n, first, last = c.store.query(f"SELECT COUNT(*), {span} FROM {kind.table} {sql_where(view.where)}",
+                                       view.params)[0]
+        if n:
+            out.append(KindCount(kind=kind.name, owner=c.node.name, records=int(n),
+                                 first=str(first) if first else None, last=str(last) if last else None))
+    return out
 
 
 @router.get("/model", responses=problem_responses(401))
@@ -60,7 +80,8 @@ def model_description(who: Principal = Depends(principal)) -> dict[str, Any]:
     m = load_model()
     kinds = {k.name: {"label": {"en": k.label_en, "es": k.label_es}, "geometry": k.geometry,
                       "date_field": k.date_field,
-                      "fields": {f.name: {"type": f.type, "vocab": f.vocab, "label": {"en": f.label_en, "es": f.label_es}}
+                      "fields": {f.name: {"type": f.type, "vocab": f.vocab, "class": f.data_class,
+                                          "label": {"en": f.label_en, "es": f.label_es}}
                                  for f in k.fields.values()}} for k in m.kinds.values()}
     vocabs = {name: {code: {"en": term.en, "es": term.es} for code, term in v.terms.items()}
               for name, v in m.vocabularies.items()}
@@ -81,13 +102,15 @@ def _filters(date_from: dt.date | None, date_to: dt.date | None, country: str | 
     return Filters(date_from=date_from, date_to=date_to, country=country, admin1=admin1, enums=enums)
 
 
-def _stat(c: Ctx, who: Principal, kind_name: str, key_sql: str, flt: Filters, purpose: str | None,
-          extra_where: str | None = None) -> list[StatRow]:
+def _stat(c: Ctx, who: Principal, kind_name: str, key: str, key_sql: str, flt: Filters,
+          purpose: str | None) -> list[StatRow]:
+    """Counts (and kilograms, when the caller sees them) grouped by ``key``, a column the caller must see."""
     kind = load_model().kind(kind_name)
     view = view_for(who, kind, c.node, purpose, c.store)
-    where, params = where_clause(kind, flt, c.node.name)
-    where = view.where + where + ([extra_where] if extra_where else [])
-    kg = "SUM(quantity_kg)" if "quantity_kg" in kind.fields else "NULL"
+    view.require("group by", [key])
+    where, params = where_clause(view, flt, c.node.name)
+    where = view.where + where
+    kg = "SUM(quantity_kg)" if view.sees("quantity_kg") else "NULL"
     rows = c.store.query(
         f"SELECT {key_sql} AS k, owner_node, COUNT(*), {kg} FROM {kind.table} {sql_where(where)} "
         "GROUP BY 1, 2 ORDER BY 1, 2", [*view.params, *params])
@@ -111,7 +134,7 @@ def monthly(kind: DatedKind = Query("seizure"), date_from: IsoDate | None = None
     """Records and kilograms per calendar month and owner (trend charts)."""
     k = load_model().kind(kind)
     month = f"SUBSTR(CAST(\"{k.date_field}\" AS TEXT), 1, 7)"
-    return _stat(c, who, kind, month, _filters(date_from, date_to, country, admin1, drug, kind), purpose)
+    return _stat(c, who, kind, k.date_field or "", month, _filters(date_from, date_to, country, admin1, drug, kind), purpose)
 
 
 @router.get("/stats/by-place", response_model=list[StatRow], responses=_R)
@@ -128,7 +151,7 @@ def by_place(kind: GeoKind = Query("seizure"), level: Literal["admin1", "port", 
         key = "port_name"
     else:
         key = f"{k.geometry}_{level}"
-    return _stat(c, who, kind, f'"{key}"', _filters(date_from, date_to, country, None, drug, kind), purpose)
+    return _stat(c, who, kind, key, f'"{key}"', _filters(date_from, date_to, country, None, drug, kind), purpose)
 
 
 class Flow(BaseModel):
@@ -151,7 +174,9 @@ def flows(date_from: IsoDate | None = None, date_to: IsoDate | None = None,
     """Seizure flows between the port of entry and the place of seizure, weighted by kilograms (corridor lines)."""
     kind = load_model().kind("seizure")
     view = view_for(who, kind, c.node, purpose, c.store)
-    where, params = where_clause(kind, _filters(date_from, date_to, None, None, drug, "seizure"), c.node.name)
+    view.require("flows", ["port_name", "port_lat", "port_lon", "port_id", "place_name", "place_admin1", "place_lat",
+                           "place_lon", "place_id", "quantity_kg"])
+    where, params = where_clause(view, _filters(date_from, date_to, None, None, drug, "seizure"), c.node.name)
     where = [*view.where, *where, "port_lat IS NOT NULL", "place_lat IS NOT NULL", "port_id <> place_id"]
     rows = c.store.query(
         "SELECT port_name, AVG(port_lat), AVG(port_lon), place_name, MAX(place_admin1), AVG(place_lat), "

@@ -4,6 +4,8 @@
   month they arrived; sent = what the sharing log says left this node (when sharing is installed);
 - hit/no-hit follow-ups answered and how fast (when linking is installed);
 - firearm trace completion; coverage of records by state and by port of entry.
+
+A partner node's scorecard counts only what its agreement shares, grouped only by columns it sees.
 """
 
 from __future__ import annotations
@@ -12,7 +14,23 @@ from typing import Any
 
 from puente.api.auth import Principal
 from puente.api.context import Ctx
-from puente.model import load_model
+from puente.api.policy import view_for
+from puente.errors import PolicyError
+from puente.model import Kind, load_model
+
+
+def _scope(c: Ctx, who: Principal, kind: Kind, *columns: str) -> tuple[str, list[Any]] | None:
+    """Humans: the whole table (counts only). A partner node: the records and columns its agreement shares,
+    as for every other use (policy.py); None when a column it would group or sum by is outside its view."""
+    if not who.is_partner:
+        return "", []
+    try:
+        view = view_for(who, kind, c.node, None, c.store)
+    except PolicyError:
+        return None
+    if not view.sees(*columns):
+        return None
+    return " AND ".join(view.where) + " AND ", list(view.params)
 
 
 def build(c: Ctx, who: Principal) -> dict[str, Any]:
@@ -23,22 +41,29 @@ def build(c: Ctx, who: Principal) -> dict[str, Any]:
     for kind in model.kinds.values():
         if kind.name in ("link", "seizure_aggregate"):
             continue
+        mine = "owner_node = ? AND " if who.is_partner else ""  # a partner: only what it sent
         rows = store.query(
             f"SELECT owner_node, SUBSTR(CAST(ingested_at AS TEXT), 1, 7), COUNT(*) FROM {kind.table} "
-            "WHERE owner_node <> ? GROUP BY 1, 2 ORDER BY 2, 1", [own])
+            f"WHERE {mine}owner_node <> ? GROUP BY 1, 2 ORDER BY 2, 1", [*([who.partner] if mine else []), own])
         received += [{"kind": kind.name, "from": o, "month": m, "records": int(n)} for o, m, n in rows]
-        if kind.geometry:
-            geo = kind.geometry
+        geo = kind.geometry
+        scope = _scope(c, who, kind, f"{geo}_country", f"{geo}_admin1") if geo else None
+        if geo and scope is not None:
             rows = store.query(
                 f'SELECT "{geo}_country", "{geo}_admin1", COUNT(*) FROM {kind.table} '
-                f'WHERE "{geo}_admin1" IS NOT NULL GROUP BY 1, 2', [])
+                f'WHERE {scope[0]}"{geo}_admin1" IS NOT NULL GROUP BY 1, 2', scope[1])
             for country, admin1, n in rows:
                 key = (country or "", admin1, kind.name)
                 coverage_state[key] = coverage_state.get(key, 0) + int(n)
-    ports = store.query("SELECT port_name, owner_node, COUNT(*), COALESCE(SUM(quantity_kg), 0) FROM seizure "
-                        "WHERE port_name IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2")
-    traces = store.query("SELECT owner_node, COALESCE(trace_status, 'unknown'), COUNT(*) FROM firearm_trace "
-                         "GROUP BY 1, 2 ORDER BY 1, 2")
+    seizure, traces_kind = model.kind("seizure"), model.kind("firearm_trace")
+    scope = _scope(c, who, seizure, "port_name", "quantity_kg")
+    ports = [] if scope is None else store.query(
+        "SELECT port_name, owner_node, COUNT(*), COALESCE(SUM(quantity_kg), 0) FROM seizure "
+        f"WHERE {scope[0]}port_name IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2", scope[1])
+    scope = _scope(c, who, traces_kind, "trace_status")
+    traces = [] if scope is None else store.query(
+        "SELECT owner_node, COALESCE(trace_status, 'unknown'), COUNT(*) FROM firearm_trace "
+        f"WHERE {scope[0]}1 = 1 GROUP BY 1, 2 ORDER BY 1, 2", scope[1])
     by_owner: dict[str, dict[str, int]] = {}
     for owner, status, n in traces:
         by_owner.setdefault(owner, {})[status] = int(n)

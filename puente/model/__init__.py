@@ -43,6 +43,9 @@ PROVENANCE_COLUMNS: dict[str, str] = {
     "retain_until": "DATE",  # set on records received from a partner
 }
 
+# Data classes (schema.yaml ``classes``): what a value is, whatever the kind that holds it.
+DATA_CLASSES = ("name", "org_name", "identifier", "address", "contact", "free_text", "exact_location", "exact_date")
+
 
 @dataclass(frozen=True)
 class Field:
@@ -57,6 +60,7 @@ class Field:
     maximum: float | None = None
     upper: bool = False
     aliases: tuple[str, ...] = ()
+    data_class: str | None = None  # one of DATA_CLASSES, from schema.yaml ``classes``
 
     def label(self, lang: str) -> str:
         return self.label_es if lang == "es" else self.label_en
@@ -120,6 +124,10 @@ class Model:
     def term(self, vocab: str, code: str) -> Term:
         return self.vocabularies[vocab].terms[code]
 
+    def fields_of_class(self, data_class: str) -> list[tuple[str, str]]:
+        """(kind, field) pairs of one data class, in model order."""
+        return [(k.name, f.name) for k in self.kinds.values() for f in k.fields.values() if f.data_class == data_class]
+
     @property
     def entity_kinds(self) -> list[str]:
         return [k for k, v in self.kinds.items() if v.ftm_schema]
@@ -129,7 +137,7 @@ class Model:
         return [k for k, v in self.kinds.items() if v.date_field and k != "seizure_aggregate"]
 
 
-def _field(name: str, spec: dict[str, Any]) -> Field:
+def _field(name: str, spec: dict[str, Any], data_class: str | None = None) -> Field:
     label = spec.get("label", {})
     return Field(
         name=name,
@@ -143,7 +151,22 @@ def _field(name: str, spec: dict[str, Any]) -> Field:
         maximum=spec.get("max"),
         upper=bool(spec.get("upper", False)),
         aliases=tuple(spec.get("aliases", [])),
+        data_class=data_class,
     )
+
+
+def _classes(raw: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(kind, field) -> data class, checked: known classes, known fields, one class per field."""
+    out: dict[tuple[str, str], str] = {}
+    for cls, members in (raw.get("classes") or {}).items():
+        if cls not in DATA_CLASSES:
+            raise ValueError(f"schema.yaml: unknown data class {cls!r} (use {', '.join(DATA_CLASSES)})")
+        for member in members or []:
+            kind, _, fname = str(member).partition(".")
+            if fname not in (raw["kinds"].get(kind) or {}).get("fields", {}) or (kind, fname) in out:
+                raise ValueError(f"schema.yaml: classes.{cls}: {member} is not a field, or has two classes")
+            out[(kind, fname)] = cls
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -151,8 +174,9 @@ def load_model() -> Model:
     text = resources.files("puente.model").joinpath("schema.yaml").read_text(encoding="utf-8")
     raw = yaml.safe_load(text)
     kinds = {}
+    classes = _classes(raw)
     for name, spec in raw["kinds"].items():
-        fields = {fname: _field(fname, fspec) for fname, fspec in spec["fields"].items()}
+        fields = {fname: _field(fname, fspec, classes.get((name, fname))) for fname, fspec in spec["fields"].items()}
         label = spec["label"]
         kinds[name] = Kind(
             name=name,

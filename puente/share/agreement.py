@@ -28,7 +28,7 @@ from puente.model import load_model
 TRANSFORMS = ("keep", "drop", "generalize_place", "truncate_date", "round", "pseudonymize", "match_only")
 HANDLING = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
 _TOP_KEYS = {"agreement", "version", "parties", "purpose", "handling", "retention_days", "onward_transfer",
-             "valid_from", "valid_until", "kinds"}
+             "valid_from", "valid_until", "kinds", "classes"}
 _FILTER_OPS = ("in", "not_in", "from", "until")
 
 
@@ -166,9 +166,7 @@ class Agreement:
                        for i, f in enumerate(spec.get("records") or []) for op in _FILTER_OPS if op in f]
             rules = {}
             for name, rule in (spec.get("fields") or {}).items():
-                rule = {"transform": rule} if isinstance(rule, str) else dict(rule)
-                transform = rule.pop("transform")
-                rules[name] = FieldRule(name, transform, rule, f"kinds.{kind}.fields.{name}")
+                rules[name] = _rule(name, rule, f"kinds.{kind}.fields.{name}")
             out[kind] = (filters, rules)
         return out
 
@@ -179,8 +177,22 @@ class Agreement:
         return self._rules[kind][0] if kind in self._rules else []
 
     def field_rule(self, kind: str, field: str) -> FieldRule:
+        """The field's own rule; else its data class's rule (``classes``); else drop."""
         rules = self._rules.get(kind, ([], {}))[1]
-        return rules.get(field) or FieldRule(field, "drop", {}, f"kinds.{kind}.fields (not listed: dropped)")
+        if field in rules:
+            return rules[field]
+        model_kind = load_model().kinds.get(kind)
+        model_field = model_kind.fields.get(field) if model_kind else None
+        cls = model_field.data_class if model_field else None
+        if cls and kind in self._rules and cls in self.class_rules:
+            rule = self.class_rules[cls]
+            return FieldRule(field, rule.transform, rule.options, rule.clause)
+        return FieldRule(field, "drop", {}, f"kinds.{kind}.fields (not listed: dropped)")
+
+    @cached_property
+    def class_rules(self) -> dict[str, FieldRule]:
+        """Rules that govern a data class in every kind (``classes: {name: match_only}``)."""
+        return {cls: _rule(cls, rule, f"classes.{cls}") for cls, rule in (self.doc.get("classes") or {}).items()}
 
     def decide_kind(self, kind: str) -> Decision:
         if kind not in self.doc["kinds"]:
@@ -204,7 +216,10 @@ class Agreement:
     def match_only_fields(self, kind: str) -> list[str]:
         """Fields withheld from bundles but available for privacy-preserving matching (the link package)."""
         rules = self._rules.get(kind, ([], {}))[1]
-        return [name for name, rule in rules.items() if rule.transform == "match_only"]
+        listed = [name for name, rule in rules.items() if rule.transform == "match_only"]
+        by_class = [name for name in (load_model().kinds[kind].fields if kind in self._rules else ())
+                    if name not in rules and self.field_rule(kind, name).transform == "match_only"]
+        return listed + by_class
 
     def decide_onward(self) -> Decision:
         if self.onward_transfer:
@@ -282,7 +297,65 @@ def _normalise(doc: Any, source: str) -> dict[str, Any]:
             if name not in k.fields or transform not in TRANSFORMS:
                 raise bad(f"kinds.{kind}.fields.{name}: unknown field or transform (use {', '.join(TRANSFORMS)})")
             _check_transform(bad, k.fields[name].type, name, kind, rule if isinstance(rule, dict) else {})
+    _check_classes(bad, doc)
     return dict(doc)
+
+
+def _rule(name: str, rule: Any, clause: str) -> FieldRule:
+    spec = {"transform": rule} if isinstance(rule, str) else dict(rule)
+    transform = spec.pop("transform")
+    return FieldRule(name, transform, spec, clause)
+
+
+# How much of a value a transform lets through: keep > coarsening > pseudonym > match-only > drop.
+_STRICTNESS = {"keep": 0, "truncate_date": 1, "generalize_place": 1, "round": 1, "pseudonymize": 2, "match_only": 3,
+               "drop": 4}
+
+
+def _at_least_as_strict(rule: FieldRule, floor: FieldRule) -> bool:
+    """Does ``rule`` reveal no more than ``floor``? Coarsenings compare by grain (month > week, lower H3
+    resolution, a step that is a multiple of the class's step); admin2 and H3 do not compare."""
+    mine, theirs = _STRICTNESS[rule.transform], _STRICTNESS[floor.transform]
+    if mine != theirs or mine != 1:
+        return mine >= theirs
+    if rule.transform != floor.transform:
+        return False
+    a, b = rule.options, floor.options
+    if rule.transform == "truncate_date":
+        return bool(a["to"] == b["to"] or a["to"] == "month")
+    if rule.transform == "round":
+        ratio = float(a["step"]) / float(b["step"])
+        return ratio >= 1 and abs(ratio - round(ratio)) < 1e-9
+    if a["to"] != b["to"]:
+        return False
+    return a["to"] == "admin2" or int(a["resolution"]) <= int(b["resolution"])
+
+
+def _check_classes(bad: Any, doc: dict[str, Any]) -> None:
+    """``classes``: each rule fits every field of its class; no field rule reveals more than its class allows."""
+    from puente.model import DATA_CLASSES
+
+    classes = doc.get("classes") or {}
+    if not isinstance(classes, dict):
+        raise bad("classes must map a data class to a rule")
+    model = load_model()
+    floors: dict[str, FieldRule] = {}
+    for cls, rule in classes.items():
+        transform = rule if isinstance(rule, str) else (rule or {}).get("transform")
+        if cls not in DATA_CLASSES or transform not in TRANSFORMS:
+            raise bad(f"classes.{cls}: unknown data class or transform (classes: {', '.join(DATA_CLASSES)}; "
+                      f"transforms: {', '.join(TRANSFORMS)})")
+        for kind, name in model.fields_of_class(cls):
+            _check_transform(bad, model.kinds[kind].fields[name].type, name, kind, rule if isinstance(rule, dict) else {})
+        floors[cls] = _rule(cls, rule, f"classes.{cls}")
+    for kind, spec in (doc["kinds"] or {}).items():
+        for name, rule in ((spec or {}).get("fields") or {}).items():
+            cls = model.kinds[kind].fields[name].data_class
+            if cls in floors and not _at_least_as_strict(_rule(name, rule, ""), floors[cls]):
+                floor = floors[cls]
+                raise bad(f"kinds.{kind}.fields.{name} is {_rule(name, rule, '').transform}, but it holds a {cls} and "
+                          f"classes.{cls} is {floor.transform}: it would reveal a {cls} the agreement withholds "
+                          f"(make it {floor.transform} or stricter)")
 
 
 def _check_transform(bad: Any, ftype: str, name: str, kind: str, rule: dict[str, Any]) -> None:
