@@ -210,7 +210,7 @@ def hits_receive(
             outcome = hits.accept_decision(store, node, secret, message)
             console.print(f"{outcome['request_id']}: {outcome['decision']} {outcome.get('record_id') or ''}")
         else:
-            answer = hits.answer_query(store, node, secret, message)
+            answer = hits.answer_query(store, node, secret, message, actor=actor)
             target = out or Path(f"answer-{answer['query_id']}.json")
             _write(target, answer)
             if answer["status"] == "rejected":
