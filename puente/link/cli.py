@@ -58,6 +58,7 @@ def link_run(
                 report = runs.run(store, k, backend=backend, threshold=threshold)
             except UsageError as exc:
                 if kind == "all" and exc.key == "link_no_records":
+                    console.print(t("link_run_skipped", kind=k, reason=exc.message()))
                     continue
                 raise
             console.print(t("link_run_done", kind=report.kind, records=report.records, pairs=report.pairs,

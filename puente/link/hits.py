@@ -48,7 +48,7 @@ from puente.node import Node
 from puente.store.base import Store
 
 VERSION = 2
-DEFAULT_THRESHOLD = 4.0  # bits of evidence (clk.FieldEncoding); measured on FEBRL4 and generated people
+DEFAULT_THRESHOLD = 5.0  # bits of evidence (clk.FieldEncoding); chosen on FEBRL4, the simulator and generated people
 MAX_ENCODINGS = 200_000
 MAX_DENSITY = 0.7  # share of a segment's bits set; genuine segments stay below 0.35
 
