@@ -193,6 +193,40 @@ def part_hits_accuracy(args: argparse.Namespace) -> dict:
     return out
 
 
+def part_er_controls(args: argparse.Namespace) -> dict:
+    """Entity resolution with 100 namesakes (same names, born 2-10 years apart, no identifier) and 100
+    given/family name swaps added, on two backgrounds: FEBRL4 and generated Spanish-variant people."""
+    import random
+
+    import pandas as pd
+
+    from puente.link import synth
+    from puente.link.febrl import load_febrl
+    from puente.link.resolve import pair_scores, resolve
+
+    out = {}
+    febrl, febrl_truth = load_febrl(4)
+    people, people_truth = synth.spanish_people(3000, seed=101)
+    for name, records, truth in (("FEBRL4", febrl, febrl_truth),
+                                 ("generated Spanish-variant people", people.drop_duplicates("id"), people_truth)):
+        rng = random.Random(3)
+        base = records.dropna(subset=["birth_date", "surname1", "given_names"]).sample(100, random_state=3)
+        base = base.reset_index(drop=True)
+        namesakes = pd.DataFrame({"id": base.id + "-namesake", "given_names": base.given_names,
+                                  "surname1": base.surname1, "surname2": base.get("surname2"),
+                                  "birth_date": [pd.Timestamp(d).date() + dt.timedelta(
+                                      days=rng.choice((-1, 1)) * rng.randint(730, 3650)) for d in base.birth_date]})
+        swaps = base.assign(id=base.id + "-swap", given_names=base.surname1, surname1=base.given_names)
+        started = time.perf_counter()
+        clusters = resolve("person", pd.concat([records, namesakes, swaps], ignore_index=True)).clusters
+        out[name] = {
+            "namesakes_joined": sum(clusters[a] == clusters[b] for a, b in zip(base.id, namesakes.id)),
+            "swaps_joined": sum(clusters[a] == clusters[b] for a, b in zip(base.id, swaps.id)),
+            "er": pair_scores(truth, {k: v for k, v in clusters.items() if k in truth}),
+            "seconds": time.perf_counter() - started}
+    return out
+
+
 def part_simulator(args: argparse.Namespace) -> dict:
     """The simulator's people (puente simulate), ingested into two nodes, scored against its truth."""
     import tempfile
@@ -355,6 +389,18 @@ def report(results: dict, args: argparse.Namespace) -> str:
             lines.append(f"| {name} | {c['hit']} of {c['of']} ({c['hit'] / c['of']:.1%}) | {bars.get(name, '')} |")
         lines += ["", "Namesakes: the same given names and surnames, born 2-10 years apart, without CURP or other "
                   "identifier. Swaps: given name and first surname exchanged, everything else equal.", ""]
+    erc = results.get("er_controls", {})
+    if erc and "error" not in erc:
+        lines += ["## Entity resolution: namesakes and swaps (issue 14 bars: namesakes joined <= 5%, swaps >= 80%)", "",
+                  "100 namesakes (same names, born 2-10 years apart, no identifier) and 100 given/family name swaps "
+                  "added to each background; ER F1 is over the background's own records.", "",
+                  "| background | namesakes joined | swaps joined | ER precision / recall / F1 | seconds |",
+                  "|---|---|---|---|---|"]
+        for name, r in erc.items():
+            e = r["er"]
+            lines.append(f"| {name} | {r['namesakes_joined']} of 100 | {r['swaps_joined']} of 100 | "
+                         f"{_fmt(e['precision'])} / {_fmt(e['recall'])} / **{_fmt(e['f1'])}** | {r['seconds']:.0f} |")
+        lines.append("")
     simulated = results.get("simulator", {})
     if simulated and "error" not in simulated:
         lines += ["## The simulator's people (issue targets: ER F1 >= 0.97, hit/no-hit F1 >= 0.95)", "",
@@ -461,16 +507,16 @@ NOTES = [
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--part", choices=["accuracy", "er", "hits", "simulator", "hits_accuracy"])
+    parser.add_argument("--part", choices=["accuracy", "er", "hits", "simulator", "hits_accuracy", "er_controls"])
     parser.add_argument("--er-records", type=int, default=1_000_000)
     parser.add_argument("--hits-records", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=2000)
-    parser.add_argument("--only", default="hits_accuracy,simulator,accuracy,er,hits")
+    parser.add_argument("--only", default="hits_accuracy,er_controls,simulator,accuracy,er,hits")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "linking.md")
     args = parser.parse_args()
     if args.part:
         fn = {"accuracy": part_accuracy, "er": part_er, "hits": part_hits, "simulator": part_simulator,
-              "hits_accuracy": part_hits_accuracy}[args.part]
+              "hits_accuracy": part_hits_accuracy, "er_controls": part_er_controls}[args.part]
         print(json.dumps(fn(args), default=float))
         return
     saved = args.out.with_suffix(".json")
