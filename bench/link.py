@@ -475,6 +475,12 @@ def report(results: dict, args: argparse.Namespace) -> str:
 
 
 NOTES = [
+    "* **ER controls before the date and swap levels** (the previous commit, same kind of controls but ad-hoc "
+    "scripts, not this part: on FEBRL4 the same 100 people; on generated people another sample of 100): FEBRL4 "
+    "namesakes joined 2/100, swaps 100/100, ER F1 0.9972 (after: 2/100, 100/100, 0.9976 with the same script); "
+    "generated people namesakes 0/100, swaps 49/100, F1 0.9958 (after: 0/100, 97/100, 0.9956). The issue's "
+    "50-of-50 namesakes on a FEBRL background was not reproduced with these controls, so the change's effect on "
+    "namesakes is not shown here; its effect on swaps is.",
     "* **What was re-measured for hit/no-hit v2 (2026-11-30).** `--part hits_accuracy` and `--part simulator` were "
     "re-run with v2 (per-field filters, one reference per query record, threshold 5 bits); the machine was shared "
     "with other jobs (load about 20 on 2 cores), so their seconds are wall times under load. The entity resolution "
