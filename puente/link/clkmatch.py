@@ -1,17 +1,19 @@
 """Comparing two sets of field-level encodings: LSH candidates, a per-field score, the best match.
 
 Candidates come from Hamming locality-sensitive hashing on the encodings' bits: ``bands``
-groups of ``rows`` bit positions (chosen by a key derived from the matching key); two
-encodings are compared when all the bits of at least one band agree. Half of the bands read
-the names only (given and family names OR-ed together, so a swap collides), half read the
-names and the date, so a common name still splits by date. Nothing leaves either node:
-blocking reads only the encodings.
+groups of bit positions (chosen by a key derived from the matching key); two encodings are
+compared when all the bits of at least one band agree. The bands are spread over pools of
+fields (``clk.BLOCK_POOLS``): the names (given and family names OR-ed together, so a swap
+collides), the names with the date (a common name still splits by date), and each identifier
+alone; an encoding without a pool's fields takes no part in its bands. A band is long enough
+that two unrelated filters of the observed density share it with probability about 1e-6.
+Nothing leaves either node: blocking reads only the encodings.
 
-Each candidate pair is then scored field by field (``score_pairs``): the Dice coefficient of
-each field present on both sides, given and family names also compared crosswise (the better
-of straight and swapped counts), weighted by the fields' weights. A field missing on one side
-is neutral. A field with a ``veto`` (the birth date) that is present on both sides and
-disagrees (another person's date) makes the pair a no-hit whatever the names say.
+Each candidate pair is then scored field by field (``score_pairs``): the chance-corrected Dice
+coefficient of each field present on both sides becomes bits of evidence (``clk.FieldEncoding``),
+a field missing on either side counts 0, and given and family names count as the best of
+straight, crosswise and order-free. A conflicting birth date weighs more than half of a
+matching full name, so namesakes stay apart.
 """
 
 from __future__ import annotations
