@@ -208,7 +208,7 @@ def status() -> None:
 
 @app.command()
 def export(
-    kind: str = typer.Argument(..., help="Record kind, e.g. seizure or person."),
+    kind: str = typer.Argument(..., help="Record kind, e.g. seizure or person; entity for resolved entities."),
     fmt: str = typer.Option("csv", "--format", "-f", help="csv, parquet, jsonl, geojson or ftm."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Output file."),
     raw: bool = typer.Option(False, "--raw", help="CSV: keep formula cells (=, +, -, @) as stored."),

@@ -25,5 +25,5 @@ def test_entity_resolution_on_simulated_people(simulated):
 def test_hit_no_hit_on_simulated_people(simulated):
     nodes, sim = simulated
     scores = simeval.hits_scores(nodes, sim, bytes.fromhex("5a" * 32))
-    assert scores["true_pairs"] > 100
-    assert scores["f1"] >= 0.95, scores
+    assert scores["with_mate"] > 100  # U.S. people the Mexican node also holds; one bit each
+    assert scores["f1"] >= 0.95 and scores["precision"] >= 0.98, scores

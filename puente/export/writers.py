@@ -58,6 +58,8 @@ def export_kind(store: Store, kind_name: str, fmt: str, out: Path, raw: bool | N
     """Write every record of a kind; CSV neutralizes formula cells unless ``raw`` (or the ``csv_raw``
     setting) says otherwise. ``local_node`` tells own records from partner records (FtM placeholders)."""
     model = load_model()
+    if kind_name == "entity":  # resolved entities (link run): entity id with each member record
+        return _export_entities(store, fmt, out)
     kind = model.kind(kind_name)
     if fmt not in FORMATS:
         raise UsageError("unknown_format_export", fmt=fmt, formats=", ".join(FORMATS))
@@ -97,3 +99,25 @@ def geojson_features(kind: Kind, rows: list[dict[str, Any]]) -> Iterator[dict[st
         geometry = {"type": "Point", "coordinates": [lon, lat]} if lat is not None and lon is not None else None
         yield {"type": "Feature", "id": row["id"], "geometry": geometry,
                "properties": {k: _jsonable(v) for k, v in row.items()}}
+
+
+def _export_entities(store: Store, fmt: str, out: Path) -> int:
+    from puente.link.runs import entities_table
+
+    if fmt not in ("csv", "jsonl", "parquet"):
+        raise UsageError("unknown_format_export", fmt=fmt, formats="csv, jsonl, parquet")
+    table = entities_table(store)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "parquet":
+        pq.write_table(table, out)
+    elif fmt == "csv":
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(table.column_names)
+            for row in table.to_pylist():
+                writer.writerow(["" if v is None else v for v in row.values()])
+    else:
+        with out.open("w", encoding="utf-8") as handle:
+            for row in table.to_pylist():
+                handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    return int(table.num_rows)

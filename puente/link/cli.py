@@ -58,6 +58,7 @@ def link_run(
                 report = runs.run(store, k, backend=backend, threshold=threshold)
             except UsageError as exc:
                 if kind == "all" and exc.key == "link_no_records":
+                    console.print(t("link_run_skipped", kind=k, reason=exc.message()))
                     continue
                 raise
             console.print(t("link_run_done", kind=report.kind, records=report.records, pairs=report.pairs,
@@ -210,7 +211,7 @@ def hits_receive(
             outcome = hits.accept_decision(store, node, secret, message)
             console.print(f"{outcome['request_id']}: {outcome['decision']} {outcome.get('record_id') or ''}")
         else:
-            answer = hits.answer_query(store, node, secret, message)
+            answer = hits.answer_query(store, node, secret, message, actor=actor)
             target = out or Path(f"answer-{answer['query_id']}.json")
             _write(target, answer)
             if answer["status"] == "rejected":

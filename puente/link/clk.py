@@ -1,18 +1,23 @@
-"""Keyed Bloom-filter encodings (CLKs) of several identifying fields per record.
+"""Keyed Bloom-filter encodings of a record, one filter per field (field-level CLKs).
 
-Each record becomes one 1024-bit filter (a cryptographic long-term key, Schnell et al.
-2011). Every field is tokenized (bigrams of the Spanish phonetic key for names, whole
-tokens for dates and identifiers), and each token sets ``k`` bits chosen by double hashing
-with a keyed BLAKE2b whose key is derived from the secret the two nodes share and the
-field's name. Without the secret, nobody can test a guessed name against a filter
-(the dictionary attack on unkeyed CLKs). Similar records give similar filters: the Dice
-coefficient of two filters approximates the similarity of the underlying values.
+Each encoded field gets its own segment of the record's bit vector (Schnell et al. 2009;
+per-field filters as in clkhash's schema). A field's value is tokenized (bigrams of the
+Spanish phonetic key for names, date parts for dates, whole tokens and bigrams for
+identifiers), and each token sets ``k`` bits of its segment chosen by double hashing with a
+keyed BLAKE2b. The key is derived from the matching key of one agreement version and one
+direction (``hits.matching_key``), so an encoding made for one agreement cannot be compared
+under another, and nobody without the shared secret can test a guessed name against it.
+
+Per-field segments are what make the comparison (``clkmatch``) right, not just a single
+Dice: the answering node scores each field on its own, so a conflicting birth date can veto
+a namesake, a missing field stays neutral instead of diluting the others, given and family
+names can be compared crosswise (they share one key and one segment size, so a swap is
+found), and it can check that every encoding carries the agreement's minimum set of fields
+(a segment is empty exactly when the field is missing).
 
 The same normalization as entity resolution is applied first (nicknames resolved,
 surnames order-free, particles and accents dropped), so Pancho/Francisco and swapped
-surnames still hit. We wrote the encoder (rather than use clkhash's schema files) so that
-it is vectorized and shares the normalization; anonlink is used as the reference
-implementation of the Dice comparison in the tests and the benchmark.
+surnames still hit.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, cast
 
 import numpy as np
@@ -29,17 +33,14 @@ import pandas as pd
 
 from puente.link import normalize as nz
 
-BITS = 1024
-BYTES = BITS // 8
-
 
 def derive(secret: bytes, label: str) -> bytes:
-    """A sub-key of the shared secret for one purpose (field hashing, MAC, key id, blocking)."""
+    """A sub-key of a key for one purpose (field hashing, MAC, key id, blocking)."""
     return hmac.new(secret, b"puente-hits\x1f" + label.encode(), hashlib.sha256).digest()
 
 
 def key_id(secret: bytes) -> str:
-    """A public fingerprint of the secret: tells a partner which secret we used, reveals nothing of it."""
+    """A public fingerprint of a key: tells a partner which key we used, reveals nothing of it."""
     return derive(secret, "key-id").hex()[:16]
 
 
@@ -57,27 +58,25 @@ def _given_tokens(row: dict[str, Any]) -> list[str]:
 def _surname_tokens(row: dict[str, Any]) -> list[str]:
     s1, s2 = nz.split_surnames(row.get("surname1"), row.get("surname2"))
     out: list[str] = []
-    for key in nz.surname_keys(s1, s2):  # order-free: a swap gives the same tokens
+    for key in nz.surname_keys(s1, s2):  # order-free: a swap of the two surnames gives the same tokens
         out.extend(_bigrams(key))
     return out
 
 
 def _date_tokens(row: dict[str, Any]) -> list[str]:
-    """Birth date as three tokens: the full date, the year, the order-free day and month (so a
-    dd/mm swap still agrees on two of three). Weighted (k) so that the same names with another
-    birth date fall below the threshold while a date missing on one side still hits. The two pull
-    against each other (with name bits N and date bits D, a missing date hits when D <= N/2, another
-    date misses when D > N/4 + the shared year's bits), so short names sit at the edge: k = 32 was
-    measured best on the simulator's people (F1 0.97-0.98; k = 40 lost short names whose date was
-    missing on one side, k = 26 let same-name people with other dates through)."""
+    """Birth date as parts, so that one typo keeps part of the similarity and another person's date
+    keeps almost none: the year (twice, it weighs most), year-month, month-day, the order-free
+    day-and-month (a dd/mm swap still agrees) and the whole date. A namesake born in another year
+    shares at most the month and day (1 in 365); a typo in the day keeps 3 of 6 parts."""
     value = row.get("birth_date")
     if nz.is_missing(value):
         return []
     stamp = pd.to_datetime(value, errors="coerce")
     if pd.isna(stamp):
         return []
-    day_month = "".join(sorted((f"{stamp.month:02d}", f"{stamp.day:02d}")))
-    return [f"d:{stamp:%Y%m%d}", f"y:{stamp.year}", f"md:{day_month}"]
+    mm, dd = f"{stamp.month:02d}", f"{stamp.day:02d}"
+    return [f"y:{stamp.year}", f"y2:{stamp.year}", f"ym:{stamp.year}{mm}", f"md:{mm}{dd}",
+            f"dm:{''.join(sorted((mm, dd)))}", f"d:{stamp:%Y%m%d}"]
 
 
 def _ident_tokens(field: str, stem: Callable[[Any], str | None] | None = None,
@@ -96,92 +95,179 @@ def _ident_tokens(field: str, stem: Callable[[Any], str | None] | None = None,
     return tokens
 
 
+_ADDRESS_PARTS = ("street", "address", "locality", "suburb", "postcode", "admin1")
+
+
+def _address_tokens(row: dict[str, Any]) -> list[str]:
+    """Street and locality as bigrams, the postcode whole (reads whichever address columns exist)."""
+    out: list[str] = []
+    for part in _ADDRESS_PARTS:
+        value = row.get(part)
+        if nz.is_missing(value):
+            continue
+        if part == "postcode":
+            out.append(f"pc:{nz.compact(value)}")
+        else:
+            for word in str(nz.name_key(value) or "").split():
+                out.extend(f"{part[0]}{g}" for g in _bigrams(word))
+    return out
+
+
 @dataclass(frozen=True)
 class FieldEncoding:
-    name: str  # the model field(s) it reads, as named in an agreement
+    """How one field is encoded and how much its agreement or disagreement counts.
+
+    A pair's evidence from the field (present on both sides) runs linearly from ``-neg`` (its
+    chance-corrected similarity at or below ``lo``) to ``+pos`` (at or above ``hi``); a field missing
+    on either side counts 0. The weights are in bits of evidence, as in a Fellegi-Sunter model."""
+
+    name: str  # as named in a query and in an agreement's min_fields
     tokens: Callable[[dict[str, Any]], list[str]]
     k: int  # bits per token
+    bits: int  # size of the field's segment (a multiple of 64)
+    reads: tuple[str, ...]  # the model fields it reads (an agreement marks these match_only)
+    pos: float
+    neg: float
+    lo: float = 0.3
+    hi: float = 0.9
+    group: str = ""  # fields of one group share a key and a segment size: compared crosswise too (swaps)
+
+
+def _f(name: str, tokens: Callable[[dict[str, Any]], list[str]], k: int, bits: int, pos: float, neg: float,
+       reads: tuple[str, ...] | None = None, **extra: Any) -> FieldEncoding:
+    return FieldEncoding(name, tokens, k, bits, reads or (name,), pos, neg, **extra)
 
 
 FIELDS: dict[str, dict[str, FieldEncoding]] = {
     "person": {
-        "given_names": FieldEncoding("given_names", _given_tokens, 20),
-        "surnames": FieldEncoding("surnames", _surname_tokens, 14),
-        "birth_date": FieldEncoding("birth_date", _date_tokens, 32),
-        # whole CURP and its stem only: bigrams would weigh it so much that a record without one
-        # (most U.S. records) could no longer reach the threshold
-        "curp": FieldEncoding("curp", _ident_tokens("curp", lambda c: nz.curp_parts(c)["curp_stem"], grams=False), 12),
-        "id_number": FieldEncoding("id_number", _ident_tokens("id_number"), 6),
+        "given_names": _f("given_names", _given_tokens, 12, 512, 4.0, 2.0, group="name"),
+        "surnames": _f("surnames", _surname_tokens, 12, 512, 5.0, 2.0, ("surname1", "surname2"), group="name"),
+        # a conflicting date outweighs a matching full name: namesakes stay apart
+        "birth_date": _f("birth_date", _date_tokens, 8, 512, 6.0, 7.0, lo=0.15, hi=0.9),
+        "curp": _f("curp", _ident_tokens("curp", lambda c: nz.curp_parts(c)["curp_stem"], grams=False),
+                   12, 256, 10.0, 3.0, lo=0.2, hi=0.6),
+        "id_number": _f("id_number", _ident_tokens("id_number"), 8, 512, 7.0, 2.0, lo=0.3, hi=0.8),
+        # street / locality / postcode / admin1 when the person kind has them (FEBRL's address, suburb, postcode)
+        "address": _f("address", _address_tokens, 8, 1024, 4.0, 1.0, ("street", "locality", "postcode", "admin1"),
+                      lo=0.2, hi=0.8),
     },
     "vehicle": {
-        "vin": FieldEncoding("vin", _ident_tokens("vin"), 12),
-        "plate": FieldEncoding("plate", _ident_tokens("plate"), 12),
+        "vin": _f("vin", _ident_tokens("vin"), 10, 512, 10.0, 3.0, lo=0.3, hi=0.8),
+        "plate": _f("plate", _ident_tokens("plate"), 10, 256, 8.0, 2.0, lo=0.3, hi=0.8),
     },
     "firearm_trace": {
-        "serial": FieldEncoding("serial", _ident_tokens("serial"), 14),
-        "make": FieldEncoding("make", lambda r: [f"m:{nz.org_key(r.get('make')) or ''}"] if r.get("make") else [], 30),
+        "serial": _f("serial", _ident_tokens("serial"), 10, 512, 10.0, 3.0, lo=0.3, hi=0.8),
+        "make": _f("make", lambda r: [f"m:{nz.org_key(r.get('make')) or ''}"] if r.get("make") else [], 20, 128,
+                   1.0, 3.0, lo=0.2, hi=0.8),
     },
 }
-DEFAULT_FIELDS = {"person": ["given_names", "surnames", "birth_date", "curp"], "vehicle": ["vin", "plate"],
+DEFAULT_FIELDS = {"person": ["given_names", "surnames", "birth_date", "curp", "id_number"], "vehicle": ["vin", "plate"],
                   "firearm_trace": ["serial", "make"]}
-# Model fields each encoded field reads (an agreement names model fields).
-SOURCE_FIELDS = {"surnames": ("surname1", "surname2")}
+# The least an encoding must carry, unless the agreement states otherwise: a name with a date of
+# birth or an identifier, never a surname alone (alternatives; each is a set of encoded fields).
+MIN_FIELDS: dict[str, list[list[str]]] = {
+    "person": [["given_names", "surnames", "birth_date"], ["given_names", "surnames", "curp"],
+               ["given_names", "surnames", "id_number"], ["curp"]],
+    "vehicle": [["vin"], ["plate"]],
+    "firearm_trace": [["serial"]],
+}
+# Each LSH band reads one of these pools of fields (a group's segments OR-ed, so a swap collides);
+# a pool is used when the query carries all its fields. A field alone that is shared by many
+# records (a birth date) is never a pool on its own.
+BLOCK_POOLS = {"person": [["name"], ["name", "birth_date"], ["curp"], ["id_number"], ["address"]],
+               "vehicle": [["vin"], ["plate"]], "firearm_trace": [["serial"], ["serial", "make"]]}
 
 
-def source_fields(fields: Iterable[str]) -> set[str]:
+def source_fields(fields: Iterable[str], kind: str = "person") -> set[str]:
     out: set[str] = set()
     for f in fields:
-        out.update(SOURCE_FIELDS.get(f, (f,)))
+        spec = FIELDS.get(kind, {}).get(f)
+        out.update(spec.reads if spec else (f,))
     return out
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where each field's segment sits in an encoding (byte offsets), for a kind and a field list."""
+
+    kind: str
+    fields: tuple[str, ...]
+
+    @property
+    def specs(self) -> list[FieldEncoding]:
+        return [FIELDS[self.kind][f] for f in self.fields]
+
+    @property
+    def bits(self) -> int:
+        return sum(s.bits for s in self.specs)
+
+    @property
+    def nbytes(self) -> int:
+        return self.bits // 8
+
+    def slices(self) -> dict[str, slice]:
+        out, at = {}, 0
+        for spec in self.specs:
+            out[spec.name] = slice(at // 8, (at + spec.bits) // 8)
+            at += spec.bits
+        return out
+
+
+def layout(kind: str, fields: list[str]) -> Layout:
+    from puente.errors import UsageError
+
+    if kind not in FIELDS:
+        raise UsageError("hits_unknown_kind", kind=kind, kinds=", ".join(FIELDS))
+    unknown = [f for f in fields if f not in FIELDS[kind]]
+    if unknown or not fields or len(set(fields)) != len(fields):
+        raise UsageError("hits_unknown_fields", fields=", ".join(unknown) or "-", known=", ".join(FIELDS[kind]))
+    return Layout(kind, tuple(fields))
+
+
 class Encoder:
-    """Encode records of one kind under one shared secret."""
+    """Encode records of one kind under one matching key."""
 
-    def __init__(self, secret: bytes, kind: str, fields: list[str]) -> None:
-        from puente.errors import UsageError
-
-        if kind not in FIELDS:
-            raise UsageError("hits_unknown_kind", kind=kind, kinds=", ".join(FIELDS))
-        unknown = [f for f in fields if f not in FIELDS[kind]]
-        if unknown or not fields:
-            raise UsageError("hits_unknown_fields", fields=", ".join(unknown) or "-",
-                             known=", ".join(FIELDS[kind]))
+    def __init__(self, key: bytes, kind: str, fields: list[str]) -> None:
+        self.layout = layout(kind, fields)
         self.kind, self.fields = kind, list(fields)
-        self._specs = [FIELDS[kind][f] for f in self.fields]
-        self._keys = {f: derive(secret, f"field:{kind}:{f}") for f in self.fields}
-        self._positions = lru_cache(maxsize=500_000)(self._positions_uncached)
-        self._value_cache: dict[tuple[str, tuple[Any, ...]], np.ndarray] = {}
+        self._specs = self.layout.specs
+        self._keys = {s.name: derive(key, f"field:{kind}:{s.group or s.name}") for s in self._specs}
+        self._offsets = {}
+        at = 0
+        for spec in self._specs:
+            self._offsets[spec.name] = at
+            at += spec.bits
+        self._cache: dict[tuple[str, tuple[Any, ...]], np.ndarray] = {}
 
-    def _positions_uncached(self, field: str, token: str) -> np.ndarray:
-        digest = hashlib.blake2b(token.encode(), key=self._keys[field], digest_size=16).digest()
+    def _token_positions(self, spec: FieldEncoding, token: str) -> np.ndarray:
+        digest = hashlib.blake2b(token.encode(), key=self._keys[spec.name], digest_size=16).digest()
         h1 = int.from_bytes(digest[:8], "little")
         h2 = int.from_bytes(digest[8:], "little") | 1
-        k = FIELDS[self.kind][field].k
-        return np.array([(h1 + i * h2) % BITS for i in range(k)], dtype=np.int32)
+        return np.array([(h1 + i * h2) % spec.bits for i in range(spec.k)], dtype=np.int32)
 
-    def _field_positions(self, spec: FieldEncoding, row: dict[str, Any]) -> np.ndarray | None:
-        """All bit positions one field of one record sets (cached by the field's raw value)."""
-        raw = tuple(_hashable(row.get(f)) for f in _READS.get(spec.name, (spec.name,)))
-        key = (spec.name, raw)
-        hit = self._value_cache.get(key)
+    def _field_positions(self, spec: FieldEncoding, row: dict[str, Any]) -> np.ndarray:
+        """All bit positions (in the whole encoding) one field of one record sets, cached by raw value."""
+        key = (spec.name, tuple(_hashable(row.get(f)) for f in (_ADDRESS_PARTS if spec.name == "address"
+                                                                  else spec.reads)))
+        hit = self._cache.get(key)
         if hit is None:
             tokens = spec.tokens(row)
-            hit = (np.unique(np.concatenate([self._positions(spec.name, tok) for tok in tokens]))
-                   if tokens else _EMPTY)
-            if len(self._value_cache) < 2_000_000:
-                self._value_cache[key] = hit
+            hit = (np.unique(np.concatenate([self._token_positions(spec, t) for t in tokens]))
+                   + self._offsets[spec.name] if tokens else _EMPTY)
+            if len(self._cache) < 2_000_000:
+                self._cache[key] = hit
         return hit
 
     def encode(self, records: Iterable[dict[str, Any]], chunk: int = 50_000) -> np.ndarray:
-        """Records -> uint8 array of shape (n, 128): one packed 1024-bit filter per record."""
+        """Records -> uint8 array of shape (n, layout.nbytes): the packed segments of each record."""
+        bits_total = self.layout.bits
         out: list[np.ndarray] = []
         rows_buf: list[np.ndarray] = []
         pos_buf: list[np.ndarray] = []
         n = 0
 
         def flush(count: int) -> None:
-            bits = np.zeros((count, BITS), dtype=bool)
+            bits = np.zeros((count, bits_total), dtype=bool)
             if pos_buf:
                 bits[np.concatenate(rows_buf), np.concatenate(pos_buf)] = True
             out.append(np.packbits(bits, axis=1))
@@ -191,7 +277,7 @@ class Encoder:
         for row in records:
             for spec in self._specs:
                 pos = self._field_positions(spec, row)
-                if pos is not None and len(pos):
+                if len(pos):
                     pos_buf.append(pos)
                     rows_buf.append(np.full(len(pos), n, dtype=np.int32))
             n += 1
@@ -204,7 +290,6 @@ class Encoder:
 
 
 _EMPTY = np.empty(0, dtype=np.int32)
-_READS = SOURCE_FIELDS
 
 
 def _hashable(value: Any) -> Any:
@@ -222,3 +307,13 @@ def dice(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = np.bitwise_count(a & b).sum(axis=-1, dtype=np.int32)
     total = popcount(a) + popcount(b)
     return np.where(total > 0, 2.0 * inter / np.maximum(total, 1), 0.0)
+
+
+def present(packed: np.ndarray, lay: Layout) -> dict[str, np.ndarray]:
+    """Per field, which encodings carry it (a non-empty segment)."""
+    return {name: popcount(packed[:, s]) > 0 for name, s in lay.slices().items()}
+
+
+def density(packed: np.ndarray, lay: Layout) -> dict[str, np.ndarray]:
+    """Per field, the share of its segment's bits set in each encoding."""
+    return {spec.name: popcount(packed[:, s]) / spec.bits for spec, s in zip(lay.specs, lay.slices().values())}

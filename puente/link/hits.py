@@ -1,15 +1,23 @@
 """Privacy-preserving hit/no-hit between two nodes (the Prüm model).
 
 Node A sends keyed Bloom-filter encodings of some of its records (``make_query``); node B
-compares them with encodings of its own records under the same shared secret and answers
-with an opaque reference for each encoding that hits, and nothing else (``answer_query``).
-A may ask for a reference (``request_followup``); B's steward approves or refuses it
-(``decide_followup``). Every step is written to both nodes' audit logs.
+compares them with encodings of its own records under the same key and answers, for each
+query encoding, with one opaque reference (its best match) or nothing (``answer_query``):
+one bit per query record, never a count. A may ask for a reference (``request_followup``);
+B's steward approves or refuses it (``decide_followup``). Every step is written to both
+nodes' audit logs, naming the person who asked.
 
-Everything here takes and returns plain dicts (JSON-ready), so any transport works: files
-(the CLI), HTTP (the API) or a test calling both sides. Each message carries the id of the
-secret it was made with and an HMAC over its content under a key derived from that secret:
-a message made with another secret, or altered on the way, is refused before it is read.
+The agreement in force states the terms (section ``hits``, defaults in share.agreement):
+which fields are match-only, the minimum set of fields a query and each of its encodings must
+carry (so a surname alone is refused), and per-day caps on encodings and on the hit rate past
+which B refuses and flags the partner to its steward.
+
+Keys: the two nodes share one secret; every message is made under a matching key derived
+from it (HKDF) for one agreement version and one direction (asker -> answerer), so keys
+rotate whenever the agreement changes, and a key of a superseded version is refused once the
+agreement's grace period has passed. Each message carries the key's id and an HMAC under it:
+a message made with another key, or altered on the way, is refused before it is read.
+Everything here takes and returns plain dicts (JSON-ready), so any transport works.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import secrets as _secrets
 import uuid
 from pathlib import Path
@@ -27,22 +36,24 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from puente.errors import ConfigError, PolicyError, UsageError
 from puente.i18n import t
 from puente.link import clk
 from puente.link.audit_hook import audit
-from puente.link.clkmatch import match_blocked
+from puente.link.clkmatch import best, match_blocked
 from puente.node import Node
 from puente.store.base import Store
 
-VERSION = 1
-DEFAULT_THRESHOLD = 0.8
+VERSION = 2
+DEFAULT_THRESHOLD = 5.0  # bits of evidence (clk.FieldEncoding); chosen on FEBRL4, the simulator and generated people
 MAX_ENCODINGS = 200_000
-MIN_DENSITY, MAX_DENSITY = 0.02, 0.65  # share of bits set in a genuine filter (observed 0.2-0.5)
+MAX_DENSITY = 0.7  # share of a segment's bits set; genuine segments stay below 0.35
 
 
-# -- the shared secret -------------------------------------------------------------------
+# -- the shared secret and the keys derived from it --------------------------------------
 def secret_path(home: Path, partner: str) -> Path:
     return home / "keys" / f"hits-{partner}.key"
 
@@ -61,8 +72,6 @@ def save_secret(home: Path, partner: str, secret_hex: str) -> Path:
         raise UsageError("hits_bad_secret")
     path = secret_path(home, partner)
     path.parent.mkdir(parents=True, exist_ok=True)
-    import os
-
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
@@ -76,16 +85,16 @@ def load_secret(home: Path, partner: str) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-# -- messages ----------------------------------------------------------------------------
-def _canonical(message: dict[str, Any]) -> bytes:
-    body = {k: v for k, v in message.items() if k != "mac"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def matching_key(secret: bytes, agreement_id: str, version: int, asker: str, answerer: str) -> bytes:
+    """The key of one agreement version and one direction (HKDF-SHA256 of the shared secret)."""
+    info = f"puente-hits\x1f{agreement_id}\x1f{version}\x1f{asker}>{answerer}".encode()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"puente-hits-v2", info=info).derive(secret)
 
 
-def _seal(message: dict[str, Any], secret: bytes) -> dict[str, Any]:
-    message = {**message, "version": VERSION, "key_id": clk.key_id(secret)}
-    message["mac"] = hmac.new(clk.derive(secret, "mac"), _canonical(message), hashlib.sha256).hexdigest()
-    return message
+def _installed(store: Store, agreement_id: str) -> dict[int, dt.datetime]:
+    rows = store.query("SELECT version, MIN(installed_at) FROM share_agreements WHERE agreement_id = ? GROUP BY 1",
+                       [agreement_id])
+    return {int(v): cast(dt.datetime, at) for v, at in rows}
 
 
 class Rejected(Exception):
@@ -94,20 +103,69 @@ class Rejected(Exception):
         self.key, self.args_ = key, args
 
 
-def _open(message: Any, secret: bytes, me: str, kind_of_message: str) -> dict[str, Any]:
-    """Authenticate a partner's message before reading any of it."""
+def _key_for(store: Store, secret: bytes, partner: str, version: Any, asker: str, answerer: str) -> bytes:
+    """The key a message of ``version`` must be made with, or Rejected if that version's key is no
+    longer (or not yet) accepted: the current version's, or the one it superseded within the grace."""
+    from puente.share import registry
+
+    try:
+        agreement, _ = registry.current(store, partner)
+    except PolicyError as exc:
+        raise Rejected("hits_rej_policy", reason=exc.message("en")) from None
+    if version == agreement.version:
+        return matching_key(secret, agreement.id, agreement.version, asker, answerer)
+    installed = _installed(store, agreement.id)
+    grace = dt.timedelta(days=int(agreement.hits_terms()["key_grace_days"]))
+    newer = [v for v in installed if isinstance(version, int) and v > version]
+    if not isinstance(version, int) or version not in installed or not newer:
+        raise Rejected("hits_rej_key_version", version=str(version), current=agreement.version)
+    replaced_at = installed[min(newer)]
+    if _now() - replaced_at > grace:
+        raise Rejected("hits_rej_old_key", version=version, current=agreement.version,
+                       since=f"{replaced_at:%Y-%m-%d}", days=grace.days)
+    return matching_key(secret, agreement.id, version, asker, answerer)
+
+
+def _current_key(store: Store, secret: bytes, partner: str, asker: str, answerer: str) -> tuple[bytes, int]:
+    from puente.share import registry
+
+    agreement, _ = registry.current(store, partner)
+    return matching_key(secret, agreement.id, agreement.version, asker, answerer), agreement.version
+
+
+# -- messages ----------------------------------------------------------------------------
+def _canonical(message: dict[str, Any]) -> bytes:
+    body = {k: v for k, v in message.items() if k != "mac"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _seal(message: dict[str, Any], key: bytes, agreement_version: int) -> dict[str, Any]:
+    message = {**message, "version": VERSION, "agreement_version": agreement_version, "key_id": clk.key_id(key)}
+    message["mac"] = hmac.new(clk.derive(key, "mac"), _canonical(message), hashlib.sha256).hexdigest()
+    return message
+
+
+# who asked and who answers, by message type: the direction of the key
+_ASKS = {"hits.query": True, "hits.followup": True, "hits.answer": False, "hits.decision": False}
+
+
+def _open(store: Store, message: Any, secret: bytes, me: str, kind_of_message: str) -> bytes:
+    """Authenticate a partner's message before reading any of it; returns the key it was made with."""
     if not isinstance(message, dict):
         raise Rejected("hits_rej_not_object")
     if message.get("type") != kind_of_message or message.get("version") != VERSION:
         raise Rejected("hits_rej_type", expected=kind_of_message, found=str(message.get("type")))
     if message.get("to") != me:
         raise Rejected("hits_rej_recipient", to=str(message.get("to")), me=me)
-    if message.get("key_id") != clk.key_id(secret):
+    partner = str(message.get("from"))
+    asker, answerer = (partner, me) if _ASKS[kind_of_message] else (me, partner)
+    key = _key_for(store, secret, partner, message.get("agreement_version"), asker, answerer)
+    if message.get("key_id") != clk.key_id(key):
         raise Rejected("hits_rej_wrong_secret")
-    expected = hmac.new(clk.derive(secret, "mac"), _canonical(message), hashlib.sha256).hexdigest()
+    expected = hmac.new(clk.derive(key, "mac"), _canonical(message), hashlib.sha256).hexdigest()
     if not isinstance(message.get("mac"), str) or not hmac.compare_digest(expected, message["mac"]):
         raise Rejected("hits_rej_bad_mac")
-    return message
+    return key
 
 
 def _now() -> dt.datetime:
@@ -124,20 +182,41 @@ def _own_records(store: Store, node: str, kind: str, ids: list[str] | None = Non
 def allowed_fields(kind: str, agreement_fields: list[str]) -> list[str]:
     """The encodable fields whose model fields the agreement all marks match-only."""
     allowed = set(agreement_fields)
-    return [f for f in clk.FIELDS.get(kind, {}) if clk.source_fields([f]) <= allowed]
+    return [f for f, spec in clk.FIELDS.get(kind, {}).items() if set(spec.reads) <= allowed]
+
+
+class Terms:
+    """What the agreement in force allows for hit/no-hit on one kind, and the clause to cite."""
+
+    def __init__(self, store: Store, partner: str, kind: str) -> None:
+        from puente.share import registry
+
+        agreement, status = registry.current(store, partner)
+        in_force = agreement.in_force()
+        if status != "active" or not in_force.allowed:
+            raise PolicyError("hits_agreement_not_in_force", partner=partner, agreement=agreement.id,
+                              reason=status if status != "active" else in_force.reason)
+        terms = agreement.hits_terms()
+        self.fields = allowed_fields(kind, agreement.match_only_fields(kind))
+        self.clause = f"{agreement.id}@v{agreement.version}:kinds.{kind}.fields(match_only)"
+        self.cap_clause = f"{agreement.id}@v{agreement.version}:hits"
+        stated = (terms["min_fields"] or {}).get(kind)
+        self.min_fields: list[list[str]] = stated or clk.MIN_FIELDS.get(kind, [])
+        self.max_per_day = int(terms["max_encodings_per_day"])
+        self.max_hit_rate = float(terms["max_hit_rate"])
+        self.hit_rate_after = int(terms["hit_rate_after"])
+
+    def meets_minimum(self, fields: list[str]) -> bool:
+        return any(set(need) <= set(fields) for need in self.min_fields)
+
+    def describe_minimum(self) -> str:
+        return " | ".join("+".join(need) for need in self.min_fields)
 
 
 def policy(store: Store, partner: str, kind: str) -> tuple[list[str], str]:
     """(encodable fields, clause) the agreement in force with ``partner`` allows for hit/no-hit on ``kind``."""
-    from puente.share import registry
-
-    agreement, status = registry.current(store, partner)
-    in_force = agreement.in_force()
-    if status != "active" or not in_force.allowed:
-        raise PolicyError("hits_agreement_not_in_force", partner=partner, agreement=agreement.id,
-                          reason=status if status != "active" else in_force.reason)
-    fields = allowed_fields(kind, agreement.match_only_fields(kind))
-    return fields, f"{agreement.id}@v{agreement.version}:kinds.{kind}.fields(match_only)"
+    terms = Terms(store, partner, kind)
+    return terms.fields, terms.clause
 
 
 def _clause(store: Store, partner: str) -> str | None:
@@ -151,99 +230,173 @@ def _clause(store: Store, partner: str) -> str | None:
     return f"{agreement.id}@v{agreement.version}"
 
 
+def _complete(packed: np.ndarray, lay: clk.Layout, min_fields: list[list[str]]) -> np.ndarray:
+    """Which encodings carry every field of at least one minimum set (a field is carried when its
+    segment holds at least one token's bits and is not implausibly full)."""
+    slices = lay.slices()
+    ok_field = {}
+    for spec in lay.specs:
+        count = clk.popcount(packed[:, slices[spec.name]])
+        ok_field[spec.name] = (count >= spec.k) & (count <= MAX_DENSITY * spec.bits)
+    ok = np.zeros(len(packed), dtype=bool)
+    for need in min_fields:
+        if all(f in ok_field for f in need):
+            ok |= np.logical_and.reduce([ok_field[f] for f in need])
+    return ok
+
+
 # -- A: query ----------------------------------------------------------------------------
 def make_query(store: Store, node: Node, partner: str, secret: bytes, kind: str = "person",
                fields: list[str] | None = None, record_ids: list[str] | None = None,
                actor: str = "analyst") -> dict[str, Any]:
-    permitted, clause = policy(store, partner, kind)
+    terms = Terms(store, partner, kind)
+    permitted = terms.fields
     fields = fields or [f for f in clk.DEFAULT_FIELDS.get(kind, []) if f in permitted]
     refused = [f for f in fields if f not in permitted]
     if refused or not fields:
         raise PolicyError("hits_fields_not_allowed", fields=", ".join(refused) or "-", partner=partner)
+    if not terms.meets_minimum(fields):
+        raise PolicyError("hits_min_fields", fields=", ".join(fields), need=terms.describe_minimum(),
+                          partner=partner)
     records = _own_records(store, node.name, kind, record_ids)
     if records.empty:
         raise UsageError("hits_nothing_to_send", kind=kind)
     if len(records) > MAX_ENCODINGS:
         raise UsageError("hits_too_many", count=len(records), limit=MAX_ENCODINGS)
-    encoded = clk.Encoder(secret, kind, fields).encode(records.to_dict("records"))
+    key, version = _current_key(store, secret, partner, node.name, partner)
+    encoder = clk.Encoder(key, kind, fields)
+    encoded = encoder.encode(records.to_dict("records"))
+    keep = _complete(encoded, encoder.layout, terms.min_fields)  # records too thin to query with stay home
+    skipped = int((~keep).sum())
+    if not keep.any():
+        raise UsageError("hits_nothing_to_send", kind=kind)
+    encoded, records = encoded[keep], records[keep].reset_index(drop=True)
     query_id = "q-" + uuid.uuid4().hex[:16]
     message = _seal({"type": "hits.query", "query_id": query_id, "from": node.name, "to": partner, "kind": kind,
-                     "fields": fields, "bits": clk.BITS, "count": len(records),
-                     "encodings": base64.b64encode(encoded.tobytes()).decode()}, secret)
+                     "fields": fields, "bytes": encoder.layout.nbytes, "count": len(records), "asked_by": actor,
+                     "encodings": base64.b64encode(encoded.tobytes()).decode()}, key, version)
     with store.transaction():
         store.insert_arrow("hits_sent", pa.table({"query_id": [query_id] * len(records),
                                                   "i": list(range(len(records))), "local_id": list(records["id"])}))
-        store.execute("INSERT INTO hits_queries VALUES (?, 'sent', ?, ?, ?, ?, 0, NULL, 'sent', NULL, ?)",
-                      [query_id, partner, kind, ",".join(fields), len(records), _now()])
-        audit(store, node, actor, "hits.query.sent", list(records["id"]), clause,
-              f"{len(records)} {kind} encodings ({', '.join(fields)}) to {partner}, query {query_id}")
+        store.execute("INSERT INTO hits_queries VALUES (?, 'sent', ?, ?, ?, ?, 0, NULL, 'sent', ?, ?)",
+                      [query_id, partner, kind, ",".join(fields), len(records),
+                       f"{skipped} records lacked the minimum fields" if skipped else None, _now()])
+        audit(store, node, actor, "hits.query.sent", list(records["id"]), terms.clause,
+              f"{len(records)} {kind} encodings ({', '.join(fields)}) to {partner}, query {query_id}, "
+              f"agreement version {version}" + (f"; {skipped} records without the minimum fields not sent"
+                                                  if skipped else ""))
     return message
 
 
 # -- B: answer ---------------------------------------------------------------------------
-def _decode(message: dict[str, Any], permitted: list[str]) -> tuple[np.ndarray, list[dict[str, Any]]]:
+def _decode(message: dict[str, Any], terms: Terms) -> tuple[np.ndarray, clk.Layout, list[dict[str, Any]]]:
     kind, fields = message.get("kind"), message.get("fields")
     if kind not in clk.FIELDS:
         raise Rejected("hits_rej_kind", kind=str(kind))
-    if not isinstance(fields, list) or not fields or any(f not in permitted for f in fields):
-        raise Rejected("hits_rej_fields", fields=str(fields), allowed=", ".join(permitted))
-    if message.get("bits") != clk.BITS:
-        raise Rejected("hits_rej_bits", bits=str(message.get("bits")), expected=clk.BITS)
+    if not isinstance(fields, list) or not fields or any(f not in terms.fields for f in fields) \
+            or len(set(fields)) != len(fields):
+        raise Rejected("hits_rej_fields", fields=str(fields), allowed=", ".join(terms.fields))
+    if not terms.meets_minimum(fields):
+        raise Rejected("hits_rej_min_fields", fields=", ".join(fields), need=terms.describe_minimum())
+    lay = clk.layout(str(kind), fields)
+    if message.get("bytes") != lay.nbytes:
+        raise Rejected("hits_rej_bits", bits=str(message.get("bytes")), expected=lay.nbytes)
     count = message.get("count")
-    if not isinstance(count, int) or count < 1 or count > MAX_ENCODINGS:
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1 or count > MAX_ENCODINGS:
         raise Rejected("hits_rej_count", count=str(count), limit=MAX_ENCODINGS)
     try:
         raw = base64.b64decode(message.get("encodings", ""), validate=True)
     except (ValueError, TypeError):
         raise Rejected("hits_rej_base64") from None
-    if len(raw) != count * clk.BYTES:
-        raise Rejected("hits_rej_length", size=len(raw), expected=count * clk.BYTES, count=count)
-    packed = np.frombuffer(raw, dtype=np.uint8).reshape(count, clk.BYTES)
-    density = clk.popcount(packed) / clk.BITS
-    rejected = []
-    for i in np.nonzero((density < MIN_DENSITY) | (density > MAX_DENSITY))[0]:
-        rejected.append({"i": int(i), "reason": t("hits_rej_density", lang="en", share=f"{density[i]:.0%}",
-                                                   low=f"{MIN_DENSITY:.0%}", high=f"{MAX_DENSITY:.0%}")})
-    return packed, rejected
+    if len(raw) != count * lay.nbytes:
+        raise Rejected("hits_rej_length", size=len(raw), expected=count * lay.nbytes, count=count)
+    packed = np.frombuffer(raw, dtype=np.uint8).reshape(count, lay.nbytes)
+    complete = _complete(packed, lay, terms.min_fields)
+    reason = t("hits_rej_thin", lang="en", need=terms.describe_minimum(), high=f"{MAX_DENSITY:.0%}")
+    rejected = [{"i": int(i), "reason": reason} for i in np.nonzero(~complete)[0]]
+    return packed, lay, rejected
+
+
+def _usage_today(store: Store, partner: str) -> tuple[int, int, int]:
+    """(encodings answered, hits given, queries flagged) for ``partner`` since midnight UTC."""
+    start = _now().replace(hour=0, minute=0, second=0, microsecond=0)
+    row = store.query("SELECT COALESCE(SUM(encodings), 0), COALESCE(SUM(hits), 0), "
+                      "COALESCE(SUM(CASE WHEN status = 'flagged' THEN 1 ELSE 0 END), 0) FROM hits_queries "
+                      "WHERE direction = 'received' AND partner = ? AND created_at >= ?", [partner, start])
+    return int(row[0][0]), int(row[0][1]), int(row[0][2])
+
+
+def _refuse(store: Store, node: Node, secret: bytes, key: bytes | None, version: Any, query: Any, exc: Rejected,
+            actor: str, clause: str | None, flagged: bool = False, encodings: int = 0) -> dict[str, Any]:
+    partner = str(query.get("from")) if isinstance(query, dict) else "?"
+    query_id = str(query.get("query_id")) if isinstance(query, dict) else "?"
+    reason = t(exc.key, lang="en", **exc.args_)
+    with store.transaction():
+        store.execute("INSERT INTO hits_queries VALUES (?, 'received', ?, ?, NULL, ?, 0, 0, ?, ?, ?)",
+                      ["rx-" + uuid.uuid4().hex[:12] + ":" + query_id[:40], partner,
+                       str(query.get("kind")) if isinstance(query, dict) else None, encodings,
+                       "flagged" if flagged else "rejected", reason, _now()])
+        audit(store, node, actor, "hits.query.flagged" if flagged else "hits.query.rejected", [], clause,
+              f"query {query_id} from {partner}: {reason}" + ("; flagged to the steward" if flagged else ""))
+    body = {"type": "hits.answer", "query_id": query_id, "from": node.name, "to": partner, "status": "rejected",
+            "reason_key": exc.key, "reason": reason, "hits": []}
+    if key is None:  # we could not authenticate the query: answer under the current key, if any
+        try:
+            key, version = _current_key(store, secret, partner, partner, node.name)
+        except PolicyError:
+            key, version = clk.derive(secret, "no-agreement"), 0
+    return _seal(body, key, int(version) if isinstance(version, int) else 0)
 
 
 def answer_query(store: Store, node: Node, secret: bytes, query: Any, threshold: float = DEFAULT_THRESHOLD,
-                 actor: str = "system") -> dict[str, Any]:
-    """Answer a partner's query with opaque references for the encodings that hit, and nothing else."""
+                 actor: str = "operator") -> dict[str, Any]:
+    """Answer a partner's query: for each encoding, the reference of its best match or nothing.
+
+    ``actor`` is who processed the query here (the CLI user, the API's partner-node account);
+    the audit entry names the person who asked at the partner as well."""
     partner = str(query.get("from")) if isinstance(query, dict) else "?"
     query_id = str(query.get("query_id")) if isinstance(query, dict) else "?"
-    clause = None
+    clause, key, asker = None, None, actor
+    version = query.get("agreement_version") if isinstance(query, dict) else None
     try:
-        _open(query, secret, node.name, "hits.query")
-        kind = query.get("kind")
+        key = _open(store, query, secret, node.name, "hits.query")
+        asker = f"{query.get('asked_by') or '?'}@{partner} (processed by {actor})"
         try:
-            permitted, clause = policy(store, partner, str(kind))
+            terms = Terms(store, partner, str(query.get("kind")))
         except PolicyError as exc:
             raise Rejected("hits_rej_policy", reason=exc.message("en")) from None
-        packed, rejected = _decode(query, permitted)
+        clause = terms.clause
+        packed, lay, rejected = _decode(query, terms)
     except Rejected as exc:
-        reason = t(exc.key, lang="en", **exc.args_)
-        with store.transaction():
-            store.execute("INSERT INTO hits_queries VALUES (?, 'received', ?, ?, NULL, 0, 0, 0, 'rejected', ?, ?)",
-                          ["rx-" + uuid.uuid4().hex[:12] + ":" + query_id[:40], partner,
-                           str(query.get("kind")) if isinstance(query, dict) else None, reason, _now()])
-            audit(store, node, actor, "hits.query.rejected", [], clause, f"query {query_id} from {partner}: {reason}")
-        return _seal({"type": "hits.answer", "query_id": query_id, "from": node.name, "to": partner,
-                      "status": "rejected", "reason_key": exc.key, "reason": reason, "hits": []}, secret)
-    fields = list(query["fields"])
+        return _refuse(store, node, secret, key, version, query, exc, asker, clause)
+    used, given, flagged = _usage_today(store, partner)
+    if flagged:
+        return _refuse(store, node, secret, key, version, query, Rejected("hits_rej_flagged"), asker, terms.cap_clause, True)
+    if used + len(packed) > terms.max_per_day:
+        return _refuse(store, node, secret, key, version, query,
+                       Rejected("hits_rej_cap", used=used, count=len(packed), cap=terms.max_per_day),
+                       asker, terms.cap_clause, True)
+    kind, fields = str(query["kind"]), list(query["fields"])
     own = _own_records(store, node.name, kind)
-    hits: list[dict[str, Any]] = []
-    refs_rows: list[tuple[str, str, float]] = []
+    bad = {r["i"] for r in rejected}
+    found = pd.DataFrame({"i": [], "j": [], "score": []})
     if not own.empty:
-        mine = clk.Encoder(secret, kind, fields).encode(own.to_dict("records"))
-        bad = {r["i"] for r in rejected}
+        mine = clk.Encoder(key, kind, fields).encode(own.to_dict("records"))
         usable = np.array([i for i in range(len(packed)) if i not in bad], dtype=np.int64)
         if len(usable):
-            found = match_blocked(packed[usable], mine, threshold, clk.derive(secret, "lsh"))
-            for i, j, score in zip(found["i"], found["j"], found["score"]):
-                ref = "ref-" + uuid.uuid4().hex[:20]
-                hits.append({"i": int(usable[i]), "ref": ref})
-                refs_rows.append((ref, str(own["id"][j]), float(score)))
+            found = best(match_blocked(packed[usable], mine, lay, threshold, clk.derive(key, "lsh")))
+            found["i"] = usable[found["i"].to_numpy().astype(np.int64)]
+    total, total_hits = used + len(packed), given + len(found)
+    if total >= terms.hit_rate_after and total_hits > terms.max_hit_rate * total:
+        return _refuse(store, node, secret, key, version, query,
+                       Rejected("hits_rej_rate", rate=f"{total_hits / total:.0%}", cap=f"{terms.max_hit_rate:.0%}"),
+                       asker, terms.cap_clause, True, encodings=len(packed))
+    hits: list[dict[str, Any]] = []
+    refs_rows: list[tuple[str, str, float]] = []
+    for i, j, score in zip(found["i"], found["j"], found["score"]):
+        ref = "ref-" + uuid.uuid4().hex[:20]
+        hits.append({"i": int(i), "ref": ref})
+        refs_rows.append((ref, str(own["id"][int(j)]), float(score)))
     with store.transaction():
         now = _now()
         if refs_rows:
@@ -253,18 +406,18 @@ def answer_query(store: Store, node: Node, secret: bytes, query: Any, threshold:
                 "score": [r[2] for r in refs_rows], "created_at": [now] * len(refs_rows)}))
         store.execute("INSERT INTO hits_queries VALUES (?, 'received', ?, ?, ?, ?, ?, ?, 'answered', NULL, ?)",
                       ["rx-" + query_id, partner, kind, ",".join(fields), len(packed), len(rejected), len(hits), now])
-        audit(store, node, actor, "hits.query.answered", [r[1] for r in refs_rows], clause,
-              f"query {query_id} from {partner}: {len(packed)} encodings, {len(hits)} hits, "
-              f"{len(rejected)} rejected")
+        audit(store, node, asker, "hits.query.answered", [r[1] for r in refs_rows], clause,
+              f"query {query_id} from {partner}: {len(packed)} encodings, {len(hits)} hit, "
+              f"{len(rejected)} rejected (agreement version {version})")
     return _seal({"type": "hits.answer", "query_id": query_id, "from": node.name, "to": partner, "status": "answered",
-                  "hits": hits, "rejected": rejected}, secret)
+                  "hits": hits, "rejected": rejected}, key, cast(int, version))
 
 
 # -- A: read the answer ------------------------------------------------------------------
 def accept_answer(store: Store, node: Node, secret: bytes, answer: Any, actor: str = "analyst") -> list[dict[str, Any]]:
     """Record the hits of a partner's answer against our own records; returns them."""
     try:
-        _open(answer, secret, node.name, "hits.answer")
+        _open(store, answer, secret, node.name, "hits.answer")
     except Rejected as exc:
         raise PolicyError("hits_bad_answer", reason=t(exc.key, **exc.args_)) from None
     if answer.get("status") == "rejected":
@@ -280,8 +433,12 @@ def accept_answer(store: Store, node: Node, secret: bytes, answer: Any, actor: s
     if not sent:
         raise UsageError("hits_unknown_query", query_id=query_id)
     partner = answer["from"]
-    results = [{"local_id": sent[h["i"]], "ref": h["ref"], "partner": partner}
-               for h in answer.get("hits", []) if h.get("i") in sent]
+    seen: set[int] = set()
+    results = []
+    for h in answer.get("hits", []):
+        if h.get("i") in sent and h["i"] not in seen:  # one reference per query record, whatever was sent
+            seen.add(h["i"])
+            results.append({"local_id": sent[h["i"]], "ref": h["ref"], "partner": partner})
     now = _now()
     with store.transaction():
         store.insert_arrow("hits_results", pa.table({
@@ -304,18 +461,19 @@ def request_followup(store: Store, node: Node, partner: str, secret: bytes, ref:
     if not reason.strip():
         raise UsageError("hits_reason_required")
     request_id = "fr-" + uuid.uuid4().hex[:16]
+    key, version = _current_key(store, secret, partner, node.name, partner)
     with store.transaction():
         store.execute("INSERT INTO hits_requests VALUES (?, 'sent', ?, ?, ?, ?, ?, 'pending', NULL, NULL, ?, NULL)",
                       [request_id, partner, ref, row[0][0], requested_by, reason, _now()])
         audit(store, node, requested_by, "hits.followup.sent", [row[0][1]], _clause(store, partner),
               f"follow-up {request_id} to {partner} for {ref}: {reason}")
     return _seal({"type": "hits.followup", "request_id": request_id, "from": node.name, "to": partner, "ref": ref,
-                  "query_id": row[0][0], "requested_by": requested_by, "reason": reason}, secret)
+                  "query_id": row[0][0], "requested_by": requested_by, "reason": reason}, key, version)
 
 
 def receive_followup(store: Store, node: Node, secret: bytes, request: Any) -> str:
     try:
-        _open(request, secret, node.name, "hits.followup")
+        _open(store, request, secret, node.name, "hits.followup")
     except Rejected as exc:
         raise PolicyError("hits_bad_followup", reason=t(exc.key, **exc.args_)) from None
     ref = store.query("SELECT record_id FROM hits_refs WHERE ref = ? AND partner = ?", [request["ref"], request["from"]])
@@ -353,12 +511,13 @@ def decide_followup(store: Store, node: Node, secret: bytes, request_id: str, ap
             "decision": decision, "steward": steward, "reason": reason}
     if approve:
         body["record_id"] = record
-    return _seal(body, secret)
+    key, version = _current_key(store, secret, partner, partner, node.name)
+    return _seal(body, key, version)
 
 
 def accept_decision(store: Store, node: Node, secret: bytes, decision: Any) -> dict[str, Any]:
     try:
-        _open(decision, secret, node.name, "hits.decision")
+        _open(store, decision, secret, node.name, "hits.decision")
     except Rejected as exc:
         raise PolicyError("hits_bad_decision", reason=t(exc.key, **exc.args_)) from None
     local = store.scalar("SELECT r.local_id FROM hits_requests q JOIN hits_results r ON r.ref = q.ref "

@@ -141,8 +141,12 @@ def _typed(prepared: pd.DataFrame) -> pd.DataFrame:
     """Every prepared column is text (or a list of text): say so, even when a column is all empty."""
     out = prepared.copy()
     for col in out.columns:
-        if col not in _LIST_COLUMNS:
+        if col in _LIST_COLUMNS:
+            continue
+        if out[col].notna().any():
             out[col] = out[col].astype("string").astype(object).where(out[col].notna(), None)
+        else:  # all empty (a newcomer's organizations without tax ids): typed text, not DuckDB's guess (INTEGER)
+            out[col] = pd.array([None] * len(out), dtype="string")
     return out
 
 

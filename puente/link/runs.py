@@ -175,3 +175,12 @@ def review_list(store: Store, kind: str, low: float = 0.5, high: float = 1.0, li
         if len(out) >= limit:
             break
     return out
+
+
+def entities_table(store: Store) -> pa.Table:
+    """Resolved entities of the latest run of each kind: one row per member record, with its entity id
+    (``puente export entity``). An entity's id is its oldest record's id, stable across re-runs."""
+    return store.query_arrow(
+        "SELECT e.cluster_id AS entity_id, e.kind, e.record_id, e.owner_node, e.run_id, "
+        "COUNT(*) OVER (PARTITION BY e.kind, e.cluster_id) AS members "
+        "FROM link_entities e ORDER BY e.kind, e.cluster_id, e.record_id")

@@ -53,23 +53,23 @@ def er_scores(nodes: dict[str, Node], sim: Path, backend: str = "duckdb") -> dic
 
 
 def hits_scores(nodes: dict[str, Node], sim: Path, secret: bytes, threshold: float | None = None) -> dict[str, Any]:
-    """Precision/recall/F1 of U.S.-person -> Mexican-person hits at the record-pair level."""
+    """Precision/recall/F1 of U.S.-person -> Mexican-person hit/no-hit, one bit per U.S. record."""
     from puente.link import clk, hits
-    from puente.link.clkmatch import match_blocked
+    from puente.link.clkmatch import best, match_blocked
 
     a, b = people(nodes["US"]), people(nodes["MX"])
     by_source = truth(sim)
-    enc = clk.Encoder(secret, "person", clk.DEFAULT_FIELDS["person"])
+    key = hits.matching_key(secret, "bench", 1, "us-node", "mx-node")
+    enc = clk.Encoder(key, "person", clk.DEFAULT_FIELDS["person"])
     ea, eb = enc.encode(a.to_dict("records")), enc.encode(b.to_dict("records"))
-    found = match_blocked(ea, eb, threshold or hits.DEFAULT_THRESHOLD, clk.derive(secret, "lsh"))
+    found = best(match_blocked(ea, eb, enc.layout, hits.DEFAULT_THRESHOLD if threshold is None else threshold,
+                               clk.derive(key, "lsh")))
     ta = np.array([by_source.get(s, f"?a{i}") for i, s in enumerate(a["source_id"])])
     tb = np.array([by_source.get(s, f"?b{i}") for i, s in enumerate(b["source_id"])])
-    index: dict[str, list[int]] = {}
-    for j, e in enumerate(tb):
-        index.setdefault(e, []).append(j)
-    true = {(i, j) for i, e in enumerate(ta) for j in index.get(e, [])}
-    got = set(zip(found["i"].tolist(), found["j"].tolist()))
-    tp = len(got & true)
-    precision, recall = tp / max(len(got), 1), tp / max(len(true), 1)
+    # one bit per query record; a hit counts as right only if its reference is the same person
+    idx_i, idx_j = found["i"].to_numpy().astype(np.int64), found["j"].to_numpy().astype(np.int64)
+    right = int((ta[idx_i] == tb[idx_j]).sum())
+    with_mate = int(np.isin(ta, tb).sum())
+    precision, recall = right / max(len(found), 1), right / max(with_mate, 1)
     return {"precision": precision, "recall": recall, "f1": 2 * precision * recall / max(precision + recall, 1e-9),
-            "true_pairs": len(true), "found_pairs": len(got), "a": len(a), "b": len(b)}
+            "with_mate": with_mate, "hits": len(found), "right": right, "a": len(a), "b": len(b)}

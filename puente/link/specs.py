@@ -108,6 +108,7 @@ def person_comparisons(cols: set[str]) -> list[Any]:
             _null("given_norm"),
             cll.ExactMatchLevel("given_norm").configure(label_for_charts="given names identical"),
             _lvl("given_first_l = given_first_r", "first given name same (nickname and spelling aware)"),
+            _lvl("given_first_l = s1p_r AND s1p_l = given_first_r", "given name and first surname swapped"),
             cll.ArrayIntersectLevel("given_keys", 1).configure(label_for_charts="a given name in common"),
             cll.JaroWinklerLevel("given_norm", 0.88).configure(label_for_charts="given names similar (JW>=0.88)"),
             cll.ElseLevel(),
@@ -117,6 +118,8 @@ def person_comparisons(cols: set[str]) -> list[Any]:
             _lvl("s1_l = s1_r AND s2_l = s2_r", "both surnames, same order"),
             _lvl("s2_l IS NULL AND s2_r IS NULL AND s1_l = s1_r", "single surname on both sides, identical"),
             _lvl("s1_l = s2_r AND s2_l = s1_r", "both surnames, swapped"),
+            _lvl("s1p_l = given_first_r AND s1p_r = given_first_l AND (s2p_l = s2p_r OR (s2_l IS NULL AND s2_r IS NULL))",
+                 "first surname and given name swapped, the rest agrees"),
             _lvl("surname_pkey_l = surname_pkey_r", "both surnames sound alike (any order)"),
             _lvl("(s2_l IS NULL OR s2_r IS NULL) AND (s1p_l = s1p_r OR s1p_l = s2p_r OR s2p_l = s1p_r)",
                  "one surname missing, the other agrees"),
@@ -137,6 +140,10 @@ def person_comparisons(cols: set[str]) -> list[Any]:
             cll.AbsoluteDateDifferenceLevel("dob", input_is_string=True, threshold=31, metric="day").configure(
                 label_for_charts="birth dates within a month"),
             _lvl("dob_y_l = dob_y_r", "same birth year"),
+            # what is left apart from this level, birth dates 2 years apart or more, is another person's date:
+            # its own level, so that EM learns how rare it is among matches (namesakes stay apart)
+            cll.AbsoluteDateDifferenceLevel("dob", input_is_string=True, threshold=730, metric="day").configure(
+                label_for_charts="birth dates less than 2 years apart"),
             cll.ElseLevel(),
         ]),
     ]

@@ -28,7 +28,7 @@ from puente.model import load_model
 TRANSFORMS = ("keep", "drop", "generalize_place", "truncate_date", "round", "pseudonymize", "match_only")
 HANDLING = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
 _TOP_KEYS = {"agreement", "version", "parties", "purpose", "handling", "retention_days", "onward_transfer",
-             "valid_from", "valid_until", "kinds", "classes"}
+             "valid_from", "valid_until", "kinds", "classes", "hits"}
 _FILTER_OPS = ("in", "not_in", "from", "until")
 
 
@@ -221,6 +221,10 @@ class Agreement:
                     if name not in rules and self.field_rule(kind, name).transform == "match_only"]
         return listed + by_class
 
+    def hits_terms(self) -> dict[str, Any]:
+        """The hit/no-hit terms (section ``hits``), defaults filled in; see HITS_DEFAULTS."""
+        return {**HITS_DEFAULTS, **(self.doc.get("hits") or {})}
+
     def decide_onward(self) -> Decision:
         if self.onward_transfer:
             return Decision("allow", "onward_transfer")
@@ -277,6 +281,7 @@ def _normalise(doc: Any, source: str) -> dict[str, Any]:
     doc["onward_transfer"] = bool(doc.get("onward_transfer", False))
     if not isinstance(doc["version"], int) or not isinstance(doc["retention_days"], int) or doc["retention_days"] < 0:
         raise bad("version and retention_days must be whole numbers")
+    _check_hits(bad, doc.get("hits"))
     model = load_model()
     for kind, spec in (doc["kinds"] or {}).items():
         if kind not in model.kinds:
@@ -373,3 +378,30 @@ def _check_transform(bad: Any, ftype: str, name: str, kind: str, rule: dict[str,
         raise bad(f"{where}: round needs a number field and a positive step")
     elif transform == "pseudonymize" and ftype in ("place", "date", "number", "integer"):
         raise bad(f"{where}: only identifiers and text can be pseudonymized (not a {ftype})")
+
+
+# -- hit/no-hit terms (section ``hits``, optional) ---------------------------------------------
+# min_fields: per kind, alternative sets of encoded fields a query and each of its encodings must
+#   carry (the link package's defaults when a kind is not listed: a name with a date of birth or
+#   an identifier); max_encodings_per_day and max_hit_rate (hits / encodings over the day, once
+#   hit_rate_after encodings were answered): past either, queries are refused and flagged to the
+#   steward; key_grace_days: how long matching keys of the superseded version stay accepted.
+HITS_DEFAULTS: dict[str, Any] = {"min_fields": {}, "max_encodings_per_day": 200_000, "max_hit_rate": 0.5,
+                                 "hit_rate_after": 100, "key_grace_days": 7}
+
+
+def _check_hits(bad: Any, terms: Any) -> None:
+    if terms is None:
+        return
+    if not isinstance(terms, dict) or set(terms) - set(HITS_DEFAULTS):
+        raise bad(f"hits may only have {', '.join(HITS_DEFAULTS)}")
+    for key in ("max_encodings_per_day", "hit_rate_after", "key_grace_days"):
+        if key in terms and (not isinstance(terms[key], int) or isinstance(terms[key], bool) or terms[key] < 0):
+            raise bad(f"hits.{key} must be a whole number >= 0")
+    rate = terms.get("max_hit_rate", 0.5)
+    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 < rate <= 1:
+        raise bad("hits.max_hit_rate must be a number in (0, 1]")
+    for kind, alternatives in (terms.get("min_fields") or {}).items():
+        if not isinstance(alternatives, list) or not alternatives or not all(
+                isinstance(a, list) and a and all(isinstance(f, str) for f in a) for a in alternatives):
+            raise bad(f"hits.min_fields.{kind} must list sets of fields, e.g. [[given_names, surnames, birth_date]]")
