@@ -10,9 +10,9 @@ import pytest
 from analyze_world import CORRIDORS, LEADERS
 from test_analyze_engines import make_world
 
+from bench.analytics_truth import roc_auc
 from puente.analyze import alerts, corridors, firearms, hotspots, networks, precursors
 from puente.analyze.common import haversine_km
-from puente.analyze.evaluate import roc_auc
 from puente.cli import main
 from puente.engine import Engine, open_engine
 from puente.node import Node
