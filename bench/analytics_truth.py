@@ -386,8 +386,9 @@ def purchasers(run: Run, n: int = 20) -> dict[str, Any]:
 # ---------------------------------------------------------------- everything
 
 def score_all(run: Run) -> dict[str, Any]:
+    players = key_players(run) if (run.out / "networks_players.parquet").exists() else None
     return {"corridors": corridor_recall(run), "shifts": shift_detection(run), "labs": lab_regions(run),
-            "diversion": diversion(run), "players": key_players(run), "purchasers": purchasers(run)}
+            "diversion": diversion(run), "players": players, "purchasers": purchasers(run)}
 
 
 def _pct(v: float | None) -> str:
@@ -397,12 +398,15 @@ def _pct(v: float | None) -> str:
 def report(seed: int, scale: int, run: Run, s: dict[str, Any]) -> list[str]:
     c, sh, labs, dv, kp, pu = (s[k] for k in ("corridors", "shifts", "labs", "diversion", "players", "purchasers"))
     p, b = sh["product"], sh["baseline"]
-    kpp, kpb = kp["product"], kp["baseline"]
+    missing = {"leaders": {}, "legit_top50": float("nan"), "all_leaders_top": False}
+    kpp, kpb = (kp["product"], kp["baseline"]) if kp else (missing, missing)
 
     def met(ok: bool) -> str:
         return "met" if ok else "**NOT MET**"
 
     def leaders(x: dict[str, Any]) -> str:
+        if not x["leaders"]:
+            return "not measured (`analyze networks` did not finish in time)"
         return ", ".join(f"{k} {_pct(v['best'])}" + (f" ({v['players']} players)" if v["players"] != 1 else "")
                          for k, v in x["leaders"].items())
 
