@@ -128,7 +128,8 @@ def build(store: Store) -> World:
     # Firearms: straw purchasers in Arizona and Texas, guns recovered in Sonora, Sinaloa and Chihuahua.
     states = [("AZ", "FFL-AZ-1", "Hermosillo"), ("AZ", "FFL-AZ-2", "Culiacán, Sin."), ("TX", "FFL-TX-1", "Juárez")]
     for i in range(60):
-        state, ffl, rec = states[i % 3]
+        # each pair is a multiple sale at one dealer, except the last, bought the same day at two dealers
+        state, ffl, rec = states[(i // 2) % 3] if i < 58 else states[i % 3]
         buyer = f"person-straw-{(i // 2) % 5}"
         bought = dt.date(2020, 6, 1) + dt.timedelta(days=(i // 2) * 7)  # pairs bought the same day
         recovered = bought + dt.timedelta(days=int(rng.integers(20, 700)))

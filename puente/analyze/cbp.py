@@ -29,7 +29,8 @@ def monthly_trends(engine: Engine, drug: str | None = None, period: str = "month
 
 def fentanyl_share(engine: Engine, drug: str = "fentanyl", region: str = SOUTHWEST) -> pd.DataFrame:
     """Share of the drug's pounds and events through each field office (among OFO) and sector (among USBP)
-    of a region, per fiscal year and over all years (fiscal_year 0)."""
+    of a region, per fiscal year and over all years (``fiscal_year`` empty; ``years`` names the span,
+    e.g. "FY2019–FY2022")."""
     t = engine.table("seizure_aggregate")
     t = t.filter((t.drug == drug) & (t.region == region))
     by_year = t.group_by(fiscal_year=t.fiscal_year.cast("int64"), component=t.component, aor=t.aor).agg(
@@ -45,4 +46,9 @@ def fentanyl_share(engine: Engine, drug: str = "fentanyl", region: str = SOUTHWE
         event_share=both.events.cast("float64") / both.events.sum().over(window).cast("float64"),
         kind=ibis.cases((both.component.contains("Border Patrol"), "sector"), else_="field_office"),
     ).order_by([ibis.desc("fiscal_year"), ibis.desc("pounds"), "aor"])
-    return engine.run(expr)
+    out = engine.run(expr)
+    years = out.loc[out["fiscal_year"] > 0, "fiscal_year"]
+    span = f"FY{years.min()}–FY{years.max()}" if len(years) else ""
+    out.insert(1, "years", [f"FY{y}" if y > 0 else span for y in out["fiscal_year"]])
+    out["fiscal_year"] = out["fiscal_year"].astype("Int64").where(out["fiscal_year"] > 0, pd.NA)
+    return out

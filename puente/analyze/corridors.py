@@ -27,6 +27,9 @@ from puente.engine import Engine
 from puente.geo.gazetteer import load_gazetteer, twin_of
 
 UNKNOWN = "?"
+# Only ports of entry are crossings: a record whose port field names a CBP field office or a Border Patrol
+# sector (gazetteer ids AOR-…) says where the seizure was counted, not where the load crossed.
+PORT_PREFIX = "POE-"
 # What a reported destination is worth next to a followed load in the port → destination mix (see
 # port_destinations; measured in bench/results/analytics.md).
 REPORTED_WEIGHT = 0.5
@@ -77,7 +80,7 @@ def chain_corridors(engine: Engine, window_days: int = 7) -> pd.DataFrame:
                | attrs["place_id"].fillna("").str.startswith("POE-"))
     mx = attrs[(attrs["country"] == "MX") & attrs["label"].notna()]
     us = attrs[(attrs["country"] == "US") & ~at_port & attrs["label"].notna()]
-    ports = attrs[attrs["port_name"].notna()]
+    ports = attrs[attrs["port_name"].notna() & attrs["port_id"].fillna("").str.startswith(PORT_PREFIX)]
     per = pd.DataFrame({"chain": attrs["chain"].unique()}).set_index("chain")
     common = (ports.groupby(["chain", "port_id", "port_name"]).size().rename("n").reset_index()
               .sort_values(["chain", "n", "port_id"], ascending=[True, False, True]).drop_duplicates("chain")
@@ -129,7 +132,8 @@ def corridor_aggregation(engine: Engine, period: str = "month", window_days: int
         id=sz.id, date=sz.date.cast("date"), kg=sz.quantity_kg.cast("float64").fill_null(0.0),
         pills=sz.pill_count.cast("int64").fill_null(0), port_id=sz.port_id,
         own_origin=ibis.cases((sz.place_country == "MX", own_label), else_=ibis.null("string")),
-        own_crossing=sz.port_name,
+        own_crossing=ibis.cases((sz.port_id.fill_null("").startswith(PORT_PREFIX), sz.port_name),
+                                else_=ibis.null("string")),
         own_destination=ibis.cases((interior, own_label), (said, said_label), else_=ibis.null("string")),
         own_reported=flag(said),
     )
@@ -201,7 +205,7 @@ def port_destinations(flows: pd.DataFrame, n: int | None = None, prior: float = 
 def port_shares(engine: Engine, period: str = "month") -> pd.DataFrame:
     """Share of seizure events, kg and pills through each port of entry per period."""
     sz = engine.table("seizure")
-    sz = sz.filter(sz.port_name.notnull())
+    sz = sz.filter(sz.port_name.notnull() & sz.port_id.startswith(PORT_PREFIX))
     agg = sz.group_by(period=period_of(sz.date, period), port_id=sz.port_id, port=sz.port_name).agg(
         events=sz.count(), kg=sz.quantity_kg.cast("float64").fill_null(0.0).sum(),
         pills=sz.pill_count.cast("int64").fill_null(0).sum())
@@ -300,4 +304,28 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
         idx = flagged.assign(_pos=flagged["period"].map(position))
         gap = idx.groupby(keys)["_pos"].diff()
         out.loc[idx.index, "first"] = (gap.isna() | (gap > episode_gap)).to_numpy()
+    return out[cols]
+
+
+# The levels of the route-shift monitor written as `corridors_shifts` (see shift_monitors).
+SHIFT_LEVELS = ("port", "destination", "port_destination")
+
+
+def shift_monitors(flows: pd.DataFrame, **options: object) -> pd.DataFrame:
+    """The route-shift monitors an analyst gets, in one table: loads per port of entry (``level`` = ``port``),
+    per destination (``destination``: a followed load's U.S. place, else its reported destination) and per
+    port → destination pair (``port_destination``), each tested with :func:`route_shifts`. ``crossing`` and
+    ``destination`` name the key (``None`` where the level does not use it). Every row with ``shift`` is an
+    alarm for its month; ``first`` marks the first month of each episode."""
+    known_port = flows["crossing"] != UNKNOWN
+    known_dest = flows["destination"] != UNKNOWN
+    parts = []
+    for level, keys, keep in (("port", ["crossing"], known_port), ("destination", ["destination"], known_dest),
+                              ("port_destination", ["crossing", "destination"], known_port & known_dest)):
+        found = route_shifts(flows[keep], keys, **options)  # type: ignore[arg-type]
+        parts.append(found.assign(level=level))
+    out = pd.concat(parts, ignore_index=True)
+    for col in ("crossing", "destination"):
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
+    cols = ["level", "crossing", "destination", *[c for c in out.columns if c not in ("level", "crossing", "destination")]]
     return out[cols]

@@ -16,10 +16,59 @@ TTC_BUCKETS = [(0, 90), (90, 365), (365, 3 * 365), (3 * 365, 10**6)]
 
 
 def _traces(engine: Engine):  # type: ignore[no-untyped-def]
+    """One row per traced gun: the records :func:`same_guns` finds to be another node's record of a gun
+    already counted are left out."""
     t = engine.table("firearm_trace")
+    cache: dict[str, pd.DataFrame] = engine.__dict__.setdefault("_same_guns_cache", {})
+    if "ids" not in cache:
+        cache["ids"] = same_guns(engine)
+    if len(cache["ids"]):
+        dup = engine.upload("same_guns", cache["ids"])
+        t = t.anti_join(dup, t.id == dup.dup_id)
     ttc = t.time_to_crime_days.cast("int64")
     derived = t.recovery_date.cast("date").delta(t.purchase_date.cast("date"), unit="day").cast("int64")
     return t.mutate(ttc=ttc.fill_null(derived))
+
+
+def same_guns(engine: Engine, max_edits: int = 2) -> pd.DataFrame:
+    """Ids (``dup_id``) of trace records that repeat a gun another record already stands for.
+
+    A gun recovered in Mexico is often recorded by both nodes: FGR's record and ATF's trace. The record that
+    knows the purchase (ATF's) stands for the gun; another record is the same gun when it has the same make
+    and serial (ingest strips separators and case; O is read as 0, the common misreading), or the same make,
+    model and recovery date and a serial within ``max_edits`` edits (a typo in one agency's copy)."""
+    t = engine.table("firearm_trace")
+    f = engine.run(t.select(id=t.id, serial=t.serial, make=t.make.fill_null(""), model=t.model.fill_null(""),
+                            day=t.recovery_date.cast("date").cast("string").fill_null(""),
+                            known=flag(t.purchase_state.notnull() | t.purchase_date.notnull())))
+    f["serial"] = f["serial"].fillna("").str.upper().str.replace("O", "0")
+    f = f.sort_values(["known", "id"], ascending=[False, True])
+    first = f.drop_duplicates(["serial", "make"])
+    dups = set(f["id"]) - set(first["id"])
+    rest, kept = first[first["known"] == 0], first[first["known"] == 1]
+    by_day = kept.groupby(["make", "model", "day"])
+    taken: set[str] = set()
+    for row in rest[rest["day"] != ""].itertuples(index=False):
+        key = (row.make, row.model, row.day)
+        if key not in by_day.groups:
+            continue
+        for cand in by_day.get_group(key).itertuples(index=False):
+            if cand.id not in taken and _edits(row.serial, cand.serial) <= max_edits:
+                taken.add(cand.id)
+                dups.add(row.id)
+                break
+    return pd.DataFrame({"dup_id": sorted(dups)}, dtype=object)
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
 
 
 def source_states(engine: Engine) -> pd.DataFrame:
@@ -44,15 +93,34 @@ def dealers(engine: Engine, min_traces: int = 1) -> pd.DataFrame:
 
 
 def purchasers(engine: Engine, min_traces: int = 2) -> pd.DataFrame:
-    """Purchasers with many traced guns (straw purchase indicator)."""
+    """Purchasers with many traced guns (straw purchase indicator). A purchaser is the person the trace links
+    as ``purchaser`` — the resolved entity when the node has run entity resolution (``link_entities``), so two
+    people who share a name stay apart and one person's name variants are one row — else the name on the
+    trace. ``records`` lists the trace ids."""
     t = _traces(engine)
     t = t.filter(t.purchaser.notnull())
-    expr = t.group_by(purchaser=t.purchaser).agg(
-        traces=t.count(), dealers=t.dealer_ffl.nunique(), states=t.purchase_state.nunique(),
-        first_purchase=t.purchase_date.cast("date").min(), last_purchase=t.purchase_date.cast("date").max(),
-        ttc_mean=t.ttc.mean())
+    who = t.purchaser
+    if engine.has_table("link_entities"):
+        links = entity_links(engine, "firearm_trace", ("purchaser",))
+        le = engine.table("link_entities")
+        person = links.left_join(le, (links.entity == le.record_id) & (le.kind == "person")).select(
+            event=links.event, person=le.cluster_id.fill_null(links.entity))
+        person = person.group_by("event").agg(person=person.person.min())
+        t = t.left_join(person, t.id == person.event)
+        who = t.person.fill_null(ibis.literal("name:").concat(t.purchaser))
+    t = t.mutate(who=who)
+    expr = t.group_by(entity=t.who).agg(
+        purchaser=t.purchaser.max(), traces=t.count(), dealers=t.dealer_ffl.nunique(),
+        states=t.purchase_state.nunique(), first_purchase=t.purchase_date.cast("date").min(),
+        last_purchase=t.purchase_date.cast("date").max(), ttc_mean=t.ttc.mean())
     out = engine.run(expr.filter(expr.traces >= min_traces))
-    return _ints(out.sort_values(["traces", "purchaser"], ascending=[False, True]), "traces", "dealers", "states")
+    ids = engine.run(t.select(entity=t.who, id=t.id))
+    records = ids.groupby("entity")["id"].agg(lambda s: "|".join(sorted(s)))
+    out["records"] = out["entity"].map(records)
+    out = out[["purchaser", "entity", "traces", "dealers", "states", "first_purchase", "last_purchase", "ttc_mean",
+               "records"]]
+    return _ints(out.sort_values(["traces", "purchaser", "entity"], ascending=[False, True, True]),
+                 "traces", "dealers", "states")
 
 
 def time_to_crime(engine: Engine) -> pd.DataFrame:
@@ -67,20 +135,24 @@ def time_to_crime(engine: Engine) -> pd.DataFrame:
 
 
 def multiple_sales(engine: Engine, days: int = 5) -> pd.DataFrame:
-    """Purchases of two or more traced guns by one purchaser within ``days`` (consecutive purchases)."""
+    """Multiple sales (ATF's definition): two or more traced guns bought by one purchaser from the same dealer
+    within ``days`` (consecutive purchases at that dealer)."""
     t = _traces(engine)
-    t = t.filter(t.purchaser.notnull() & t.purchase_date.notnull()).select(
+    t = t.filter(t.purchaser.notnull() & t.purchase_date.notnull() & t.dealer_ffl.notnull()).select(
         purchaser=t.purchaser, serial=t.serial, dealer_ffl=t.dealer_ffl, day=t.purchase_date.cast("date"), id=t.id)
-    w = ibis.window(group_by=t.purchaser, order_by=[t.day, t.id])
+    keys = [t.purchaser, t.dealer_ffl]
+    w = ibis.window(group_by=keys, order_by=[t.day, t.id])
     gap = t.mutate(prev_day=t.day.lag().over(w))
     gap = gap.mutate(new_group=ibis.cases((gap.prev_day.isnull(), 1),
                                           (gap.day.delta(gap.prev_day, unit="day") > days, 1), else_=0))
-    grp = gap.mutate(group=gap.new_group.sum().over(ibis.window(group_by=gap.purchaser, order_by=[gap.day, gap.id],
+    grp = gap.mutate(group=gap.new_group.sum().over(ibis.window(group_by=[gap.purchaser, gap.dealer_ffl],
+                                                                  order_by=[gap.day, gap.id],
                                                                   preceding=None, following=0)))
-    expr = grp.group_by(["purchaser", "group"]).agg(
-        guns=grp.count(), first=grp.day.min(), last=grp.day.max(), dealers=grp.dealer_ffl.nunique())
+    expr = grp.group_by(["purchaser", "dealer_ffl", "group"]).agg(
+        guns=grp.count(), first=grp.day.min(), last=grp.day.max())
     out = engine.run(expr.filter(expr.guns >= 2)).drop(columns=["group"])
-    return _ints(out.sort_values(["guns", "purchaser", "first"], ascending=[False, True, True]), "guns", "dealers")
+    return _ints(out.sort_values(["guns", "purchaser", "dealer_ffl", "first"], ascending=[False, True, True, True]),
+                 "guns")
 
 
 def state_flows(engine: Engine) -> pd.DataFrame:

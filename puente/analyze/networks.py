@@ -3,6 +3,12 @@
 The engine pairs entities that are linked to the same event (a join on the event id) and
 collects direct entity–entity links (member, leader, associate ...); networkx computes
 betweenness centrality (who bridges organisations), Louvain communities and paths.
+
+Key players are ranked on ties of criminal activity only: shared seizures, lab sites and firearm
+traces, and direct links between entities (member, leader, associate, owner). A customs declaration
+ties its importer, exporter and consignee (``TRADE_KINDS``): those ties stay in ``edges`` and in the
+paths, but trade is not brokerage — a legitimate chemical importer with thousands of declarations would
+otherwise be the best-connected "player" of all. A front company still counts through its owner.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from puente.analyze.common import EVENT_KINDS
 from puente.engine import Engine
 from puente.errors import UsageError
 
+# Event kinds whose shared entities are commercial counterparties, not accomplices.
+TRADE_KINDS = ("precursor_shipment",)
+
 
 @dataclass
 class Network:
@@ -38,12 +47,13 @@ def _edges(engine: Engine) -> pd.DataFrame:
         left = links.select(event=links.event, a=links.entity)
         right = links.select(event2=links.event, b=links.entity)
         pairs = left.join(right, (left.event == right.event2) & (left.a < right.b))
-        parts.append(pairs.select(a=pairs.a, b=pairs.b, via=pairs.event.cast("string")))
+        parts.append(pairs.select(a=pairs.a, b=pairs.b, via=pairs.event.cast("string"),
+                                  trade=ibis.literal(int(kind in TRADE_KINDS)).cast("int64")))
     lk = engine.table("link")
     direct = lk.filter(lk.from_kind.isin(ENTITY_KINDS) & lk.to_kind.isin(ENTITY_KINDS) & (lk.from_id != lk.to_id))
     parts.append(direct.select(
         a=ibis.least(direct.from_id, direct.to_id), b=ibis.greatest(direct.from_id, direct.to_id),
-        via=ibis.literal("link:").concat(direct.role)))
+        via=ibis.literal("link:").concat(direct.role), trade=ibis.literal(0).cast("int64")))
     expr = parts[0]
     for part in parts[1:]:
         expr = expr.union(part)
@@ -61,41 +71,67 @@ def _labels(engine: Engine) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["entity", "kind", "label"])
 
 
+def resolved_entities(engine: Engine) -> dict[str, str]:
+    """record id → entity id from the latest entity resolution (``link_entities``, written by ``puente link
+    run``; the entity id is its anchor record's id). Records never resolved stand for themselves."""
+    if not engine.has_table("link_entities"):
+        return {}
+    le = engine.table("link_entities")
+    frame = engine.run(le.filter(le.kind.isin(ENTITY_KINDS)).select("record_id", "cluster_id"))
+    return dict(zip(frame["record_id"], frame["cluster_id"]))
+
+
 def build_network(engine: Engine, betweenness_k: int = 1000, seed: int = 0) -> Network:
-    """The entity graph with degree, betweenness, community and event count per entity."""
+    """The entity graph with degree, betweenness, community and event count per entity. When the node has
+    resolved its entities (``puente link run``), a node of the graph is an entity — every record of one
+    person is one player, ``records`` lists them — else each record is its own player."""
     raw = _edges(engine)
+    entity_of = resolved_entities(engine)
+    members: dict[str, set[str]] = {}
+    for col in ("a", "b"):
+        for rec in raw[col].unique():
+            members.setdefault(entity_of.get(rec, rec), set()).add(rec)
+        raw[col] = raw[col].map(lambda r: entity_of.get(r, r))
+    raw = raw[raw["a"] != raw["b"]]
     swap = raw["a"] > raw["b"]  # one orientation whatever the engine's string collation
     raw.loc[swap, ["a", "b"]] = raw.loc[swap, ["b", "a"]].to_numpy()
     edges = raw.groupby(["a", "b"], as_index=False).agg(
-        weight=("via", "size"), via=("via", lambda s: "|".join(sorted(set(s)))))
+        weight=("via", "size"), via=("via", lambda s: "|".join(sorted(set(s)))), trade=("trade", "min"))
     g = nx.Graph()
     for row in edges.itertuples(index=False):
-        g.add_edge(row.a, row.b, weight=int(row.weight), via=row.via)
+        g.add_edge(row.a, row.b, weight=int(row.weight), via=row.via, trade=int(row.trade))
     nodes = _labels(engine).drop_duplicates("entity").set_index("entity")
     nodes = nodes[nodes.index.isin(g.nodes)]
     if g.number_of_nodes() == 0:
-        return Network(g, pd.DataFrame(columns=["entity", "kind", "label", "degree", "betweenness", "community"]),
+        return Network(g, pd.DataFrame(columns=["entity", "kind", "label", "records", "degree", "betweenness",
+                                                "community", "events", "crime_degree", "rank"]),
                        edges)
     # Distance is the inverse of how many events two entities share: strong ties are short.
     for _, _, data in g.edges(data=True):
         data["distance"] = 1.0 / data["weight"]
-    k = min(betweenness_k, g.number_of_nodes())
-    between = nx.betweenness_centrality(g, k=None if k == g.number_of_nodes() else k, weight="distance",
-                                        normalized=True, seed=seed)
+    crime = g.edge_subgraph([(a, b) for a, b, d in g.edges(data=True) if not d["trade"]])
+    between = dict.fromkeys(g.nodes, 0.0)
+    if crime.number_of_nodes():
+        k = min(betweenness_k, crime.number_of_nodes())
+        between.update(nx.betweenness_centrality(crime, k=None if k == crime.number_of_nodes() else k,
+                                                 weight="distance", normalized=True, seed=seed))
     communities = nx.community.louvain_communities(g, weight="weight", seed=seed)
     community = {n: i for i, members in enumerate(sorted(communities, key=lambda c: (-len(c), min(c))))
                  for n in members}
     frame = pd.DataFrame({"entity": list(g.nodes)})
     frame["kind"] = frame["entity"].map(nodes["kind"]) if len(nodes) else None
     frame["label"] = frame["entity"].map(nodes["label"]) if len(nodes) else None
+    frame["records"] = frame["entity"].map(lambda e: "|".join(sorted(members.get(e, {e}))))
     frame["degree"] = frame["entity"].map(dict(g.degree())).astype("int64")
     frame["betweenness"] = frame["entity"].map(between).round(12)
     frame["community"] = frame["entity"].map(community).astype("int64")
     frame["events"] = frame["entity"].map(
         lambda n: len({v for _, _, d in g.edges(n, data=True) for v in d["via"].split("|") if not v.startswith("link:")}))
-    frame = frame.sort_values(["betweenness", "degree", "entity"], ascending=[False, False, True])
+    frame["crime_degree"] = frame["entity"].map(dict(crime.degree())).fillna(0).astype("int64")
+    frame = frame.sort_values(["betweenness", "crime_degree", "degree", "entity"], ascending=[False, False, False, True])
     frame["rank"] = range(1, len(frame) + 1)
-    return Network(g, frame.reset_index(drop=True), edges.sort_values(["a", "b"]).reset_index(drop=True))
+    edges = edges.drop(columns=["trade"]).sort_values(["a", "b"]).reset_index(drop=True)
+    return Network(g, frame.reset_index(drop=True), edges)
 
 
 def path(network: Network, source: str, target: str) -> pd.DataFrame:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import json
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+import yaml
 
 TITLES = {
     "corridors": "Corridors / Corredores", "hotspots": "Hotspots / Puntos calientes",
@@ -19,6 +22,40 @@ TITLES = {
     "firearms": "Firearm flows / Flujos de armas", "networks": "Key players / Actores clave",
     "cbp": "CBP drug seizure statistics / Estadísticas de aseguramientos de CBP",
 }
+
+
+@lru_cache(maxsize=1)
+def category_labels() -> dict[str, tuple[str, str]]:
+    """Code → (English, Spanish) for every category value a table may carry: analyze/categories.yaml and
+    the controlled vocabularies (drugs, chemicals, roles, ...)."""
+    from puente.model.vocab import load_vocabularies
+
+    labels = {code: (term.en, term.es) for vocab in load_vocabularies().values() for code, term in vocab.terms.items()}
+    own = yaml.safe_load(resources.files("puente.analyze").joinpath("categories.yaml").read_text("utf-8"))
+    labels.update({code: (v["en"], v["es"]) for code, v in own.items()})
+    return labels
+
+
+def bilingual(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with ``<col>_en`` and ``<col>_es`` after each column of category codes (every non-empty
+    value a known code, or ``;``-separated codes such as a risk score's reasons)."""
+    labels = category_labels()
+    out = frame.copy()
+    for col in frame.columns:
+        if frame[col].dtype != object or col.endswith(("_en", "_es")) or f"{col}_en" in frame:
+            continue
+        values = frame[col].dropna()
+        values = values[values.astype(str) != ""]
+        if values.empty or not all(isinstance(v, str) for v in values):
+            continue
+        codes = {c for v in values.unique() for c in v.split(";")}
+        if not codes <= labels.keys():
+            continue
+        at = out.columns.get_loc(col) + 1
+        for i, lang in enumerate(("en", "es")):
+            out.insert(at + i, f"{col}_{lang}", frame[col].map(
+                lambda v, i=i: "; ".join(labels[c][i] for c in v.split(";")) if isinstance(v, str) and v else v))
+    return out
 
 
 def write_result(name: str, result: dict[str, Any], out: Path) -> list[Path]:
@@ -30,7 +67,7 @@ def write_result(name: str, result: dict[str, Any], out: Path) -> list[Path]:
             path.write_text(json.dumps(value, ensure_ascii=False, default=str), encoding="utf-8")
             written.append(path)
             continue
-        frame = value
+        frame = bilingual(value)
         for suffix in ("csv", "parquet"):
             path = out / f"{name}_{key}.{suffix}"
             if suffix == "csv":
@@ -88,9 +125,10 @@ def _cbp_charts(result: dict[str, Any], out: Path) -> list[Path]:
     ax.legend(fontsize=8)
     paths = [_save(fig, out / "cbp_fentanyl_monthly.png")]
     share = result["fentanyl_share"]
-    overall = share[share["fiscal_year"] == 0].sort_values("pound_share", ascending=False)
+    overall = share[share["fiscal_year"].isna()].sort_values("pound_share", ascending=False)
+    span = overall["years"].iloc[0] if len(overall) else ""
     paths.append(_barh(overall.assign(label=overall["aor"].str.title()), "label", "pound_share",
-                       "Share of fentanyl (lb) within field offices and within sectors, FY2019–FY2022",
+                       f"Share of fentanyl (lb) within field offices and within sectors, {span}",
                        out / "cbp_fentanyl_share.png"))
     return paths
 
@@ -99,8 +137,9 @@ def _corridor_charts(result: dict[str, Any], out: Path) -> list[Path]:
     top = result["top"]
     if top.empty:
         return []
-    top = top.assign(label=top["origin"] + " → " + top["crossing"] + " → " + top["destination"])
-    return [_barh(top, "label", "kg", "Top corridors by kg / Corredores principales por kg", out / "corridors_top.png")]
+    top = top.assign(label=top["crossing"] + " → " + top["destination"])
+    return [_barh(top, "label", "loads", "Top corridors, estimated loads / Corredores principales, cargamentos estimados",
+                  out / "corridors_top.png")]
 
 
 def _hotspot_charts(result: dict[str, Any], out: Path) -> list[Path]:

@@ -61,7 +61,7 @@ def shipment_features(engine: Engine, rules: RiskRules | None = None) -> pd.Data
     linked = _criminal_links(engine)
     f = f.left_join(linked, f.id == linked.sid)
     expr = f.select(
-        id=f.id, chemical=f.chemical, kg=f.kg, importer=f.who, port=f.port_name, day=f.day, status=f.status,
+        id=f.id, source_id=f.source_id, chemical=f.chemical, kg=f.kg, importer=f.who, port=f.port_name, day=f.day, status=f.status,
         quantity=flag(f.qz.fill_null(0.0).abs() >= rules.quantity_z), qz=f.qz.fill_null(0.0),
         lab_link=flag(f.sid.notnull()),
         third_party_consignee=flag(f.consignee.notnull() & (f.consignee.lower() != f.importer.fill_null("").lower())),
@@ -90,9 +90,24 @@ def rfc_founded(taxid: object) -> pd.Timestamp | None:
         return None
 
 
+def _resolved(engine: Engine, t: ir.Table, *cols: str) -> ir.Table:
+    """``t`` with each of ``cols`` (record ids) replaced by its resolved entity (``link_entities``) when the
+    node has run entity resolution: the owner of a front company and the person arrested at a lab are two
+    records, often under name variants, and only resolution makes them one person."""
+    if not engine.has_table("link_entities"):
+        return t
+    for col in cols:
+        le = engine.table("link_entities")
+        le = le.select(_rid=le.record_id, _cid=le.cluster_id)
+        j = t.left_join(le, t[col] == le._rid)
+        t = j.mutate(**{col: j._cid.fill_null(j[col])}).drop("_rid", "_cid")
+    return t
+
+
 def _criminal_links(engine: Engine) -> ir.Table:
-    """Shipments whose companies are tied to a lab, seizure or firearm trace, directly or via an owner."""
-    ship = entity_links(engine, "precursor_shipment")
+    """Shipments whose companies are tied to a lab, seizure or firearm trace, directly or via an owner
+    (over resolved entities when the node has them)."""
+    ship = _resolved(engine, entity_links(engine, "precursor_shipment"), "entity")
     crime = None
     for kind in ("lab_site", "seizure", "firearm_trace"):
         if engine.has_table(kind):
@@ -100,11 +115,12 @@ def _criminal_links(engine: Engine) -> ir.Table:
             crime = part if crime is None else crime.union(part)
     if crime is None:
         return ship.select(sid=ship.event).filter(ibis.literal(False))
-    crime = crime.distinct()
+    crime = _resolved(engine, crime, "ce").distinct()
     lk = engine.table("link")
     owners = lk.filter(lk.role.isin(["owner", "associate", "member", "leader"]))
     owners = owners.select(company=owners.from_id, person=owners.to_id).union(
         owners.select(company=owners.to_id, person=owners.from_id))
+    owners = _resolved(engine, owners, "company", "person")
     direct = ship.join(crime, ship.entity == crime.ce).select(sid=ship.event)
     via = ship.join(owners, ship.entity == owners.company)
     via = via.join(crime, via.person == crime.ce).select(sid=via.event)
@@ -133,8 +149,9 @@ def diversion_risk(engine: Engine, rules: RiskRules | None = None) -> pd.DataFra
 
 def lab_regions(engine: Engine, resolution: int = 5, min_score: float = 1.0,
                 lab_weight: float = 3.0, seizure_weight: float = 0.2) -> pd.DataFrame:
-    """Likely lab regions: H3 cells scored by dismantled labs (with their chemicals) and Mexican seizures
-    away from the border, smoothed over neighbouring cells. Each region gives its evidence counts."""
+    """Likely lab regions: H3 cells with a dismantled lab in or next to them, scored by dismantled labs and
+    Mexican seizures away from the border, smoothed over neighbouring cells. Each region gives its evidence
+    counts."""
     parts = []
     if engine.has_table("lab_site"):
         lab = engine.table("lab_site")
@@ -157,6 +174,11 @@ def lab_regions(engine: Engine, resolution: int = 5, min_score: float = 1.0,
                                     wlat=("wlat", "sum"), wlon=("wlon", "sum"))
     own = agg["w"].to_dict()
     agg["score"] = [own[c] + 0.5 * sum(own.get(n, 0.0) for n in h3.grid_disk(c, 1) if n != c) for c in agg.index]
+    # Seizures alone mark transit (plazas, highways, border cities), not production: a region needs a
+    # dismantled lab in it or next to it, and seizures only raise its score (measured: seizure-only regions
+    # lay 40-780 km from any lab, bench/results/analytics.md).
+    labs = agg["labs"].to_dict()
+    agg = agg[[sum(labs.get(n, 0) for n in h3.grid_disk(c, 1)) > 0 for c in agg.index]]
     agg["lat"] = agg["wlat"] / agg["w"].where(agg["w"] > 0)
     agg["lon"] = agg["wlon"] / agg["w"].where(agg["w"] > 0)
     out = agg[agg["score"] >= min_score].reset_index()

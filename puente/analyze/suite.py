@@ -30,10 +30,10 @@ def _corridors(engine: Engine, period: str = "month", **_: Any) -> Result:
     flows = _flows(engine, period)
     return {
         "flows": flows,
-        "top": corridors.top_corridors(flows, 10),
+        "top": corridors.port_destinations(flows, 10),
+        "top_kg": corridors.top_corridors(flows, 10),
         "ports": corridors.port_shares(engine, period),
-        "shifts": corridors.route_shifts(flows, ["origin", "crossing", "destination"]),
-        "port_shifts": corridors.route_shifts(flows, ["crossing"]),
+        "shifts": corridors.shift_monitors(flows),
     }
 
 
