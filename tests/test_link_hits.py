@@ -349,3 +349,14 @@ def test_keys_per_direction_and_version_and_old_keys_expire(make_node):
         body = {k2: v for k2, v in new.items() if k2 not in ("mac", "key_id", "version", "agreement_version")}
         future = hits._seal(body, hits.matching_key(SECRET, "us-test-mx-test", 3, "us-test", "mx-test"), 3)
         assert hits.answer_query(sb, mx, SECRET, future)["reason_key"] == "hits_rej_key_version"
+
+
+def test_address_encoding_reads_the_stored_locality_text() -> None:
+    """In the store a place field is `locality_text` (and _id, _name...): the address encoding must read it,
+    or an address query from the store silently carries the street and postcode only."""
+    from puente.link.clk import _address_tokens
+
+    stored = {"street": "12 Main St", "locality_text": "Windsor", "postcode": "2756"}
+    without = {"street": "12 Main St", "postcode": "2756"}
+    assert set(_address_tokens(stored)) - set(_address_tokens(without)) == {"l_w", "lwi", "lin", "lnd", "lds", "lso",
+                                                                             "lor", "lr_"}

@@ -127,3 +127,12 @@ def test_bundles_honour_class_rules(make_node: Any, tmp_path: Path) -> None:
         assert not {"purchaser", "dealer_name"} & set(table.column_names)
         if "recovery_date" in table.column_names:  # governed by the class: the month only
             assert {d.day for d in table.column("recovery_date").to_pylist()} == {1}
+
+
+def test_person_address_fields_are_in_the_address_class() -> None:
+    """A class rule `address: match_only` must reach the person's street, locality and postcode."""
+    from puente.model import load_model
+
+    person = load_model().kinds["person"]
+    assert {f for f in ("street", "locality", "postcode") if person.fields[f].data_class == "address"} == {
+        "street", "locality", "postcode"}

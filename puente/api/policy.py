@@ -28,7 +28,7 @@ INTERNAL = ("source_file", "source_row", "batch_id", "content_hash", "extra")
 PUBLIC_PROVENANCE = ("id", "owner_node", "source_agency", "ingested_at", "bundle_id", "retain_until")
 # Identifiers that single out a person or a firm.
 SENSITIVE: dict[str, tuple[str, ...]] = {
-    "person": ("curp", "id_number", "birth_date"),
+    "person": ("curp", "id_number", "birth_date", "street", "postcode"),
     "organization": ("tax_id",),
     "precursor_shipment": ("importer_taxid",),
     "firearm_trace": ("purchaser",),

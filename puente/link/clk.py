@@ -98,11 +98,17 @@ def _ident_tokens(field: str, stem: Callable[[Any], str | None] | None = None,
 _ADDRESS_PARTS = ("street", "address", "locality", "suburb", "postcode", "admin1")
 
 
+def _address_part(row: dict[str, Any], part: str) -> Any:
+    """An address part as written: a plain column, or a place field's written text (``locality_text`` in the store)."""
+    value = row.get(part)
+    return row.get(f"{part}_text") if nz.is_missing(value) else value
+
+
 def _address_tokens(row: dict[str, Any]) -> list[str]:
     """Street and locality as bigrams, the postcode whole (reads whichever address columns exist)."""
     out: list[str] = []
     for part in _ADDRESS_PARTS:
-        value = row.get(part)
+        value = _address_part(row, part)
         if nz.is_missing(value):
             continue
         if part == "postcode":
@@ -247,8 +253,8 @@ class Encoder:
 
     def _field_positions(self, spec: FieldEncoding, row: dict[str, Any]) -> np.ndarray:
         """All bit positions (in the whole encoding) one field of one record sets, cached by raw value."""
-        key = (spec.name, tuple(_hashable(row.get(f)) for f in (_ADDRESS_PARTS if spec.name == "address"
-                                                                  else spec.reads)))
+        key = (spec.name, tuple(_hashable(_address_part(row, f) if spec.name == "address" else row.get(f))
+                                for f in (_ADDRESS_PARTS if spec.name == "address" else spec.reads)))
         hit = self._cache.get(key)
         if hit is None:
             tokens = spec.tokens(row)
