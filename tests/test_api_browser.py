@@ -91,7 +91,7 @@ def login(pg, user: str = "analyst", password: str = PASSWORD) -> None:  # type:
 
 def test_login_refuses_wrong_password_then_enters(page) -> None:  # type: ignore[no-untyped-def]
     login(page, password="not the password")
-    page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+    page.wait_for_function("() => document.getElementById('login-error').textContent.length > 0")
     assert "wrong user name or password" in page.text_content("#login-error")
     assert page.is_hidden("#app")
     login(page)
@@ -156,7 +156,7 @@ def test_audit_view_shows_purposeful_reads(page) -> None:  # type: ignore[no-unt
     login(page, "steward")
     page.wait_for_selector("#map-list .rec")
     page.fill("#purpose", PURPOSE + " (audit check)")
-    page.wait_for_function("document.querySelector('#map-list').textContent.includes('mx-test')")
+    page.wait_for_function("() => document.querySelector('#map-list').textContent.includes('mx-test')")
     page.click("a[data-page=audit]")
     page.wait_for_selector("#a-table tbody tr")
     assert PURPOSE + " (audit check)" in page.text_content("#a-table")
@@ -167,7 +167,7 @@ def test_switch_to_spanish(page) -> None:  # type: ignore[no-untyped-def]
     login(page)
     page.wait_for_selector("#map-list .rec")
     page.click(".topbar [data-lang=es]")
-    page.wait_for_function("document.getElementById('page-title').textContent === 'Mapa'")
+    page.wait_for_function("() => document.getElementById('page-title').textContent === 'Mapa'")
     assert page.get_attribute("html", "lang") == "es"
     assert "Aseguramientos" in page.text_content(".filters") and "Puertos de entrada" in page.text_content(".filters")
     page.wait_for_selector("#map-list .rec")
@@ -176,7 +176,7 @@ def test_switch_to_spanish(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector("#s-traces table")
     assert "Rastreos de armas completados" in page.text_content("#page")
     page.reload()  # the choice is remembered
-    page.wait_for_function("document.getElementById('page-title').textContent === 'Tablero conjunto'")
+    page.wait_for_function("() => document.getElementById('page-title').textContent === 'Tablero conjunto'")
 
 
 @pytest.mark.slow
@@ -187,7 +187,7 @@ def test_send_a_hit_no_hit_query(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector("#h-send:not([disabled])")
     assert page.input_value("#h-partner") == "mx-test"
     page.click("#h-send")
-    page.wait_for_function("document.getElementById('h-status').textContent.includes('hits')", timeout=60_000)
+    page.wait_for_function("() => document.getElementById('h-status').textContent.includes('hits')", timeout=60_000)
     assert "3 encodings sent, 1 hits" in page.text_content("#h-status")
     page.wait_for_selector("#h-results tbody tr")  # the page reloads with the hit on our record
     assert page.locator("#h-results tbody tr").count() == 1

@@ -55,15 +55,27 @@ def test_same_seed_same_bytes(sim: Path, tmp_path: Path) -> None:
     assert _digests(other)["us/cbp_seizures.csv"] != _digests(sim)["us/cbp_seizures.csv"]
 
 
-def test_exactly_the_corrupted_rows_are_quarantined(sim: Path, nodes: dict[str, Node]) -> None:
-    expected = {(r["file"].split("/")[-1], int(r["row"])): r["reason"] for r in _truth(sim, "corrupted_rows.csv")}
-    assert len(expected) >= len(read_manifest(sim))  # at least one per file
-    got = {}
+def test_exactly_the_corrupted_rows_are_quarantined_or_flagged(sim: Path, nodes: dict[str, Node]) -> None:
+    """The truth says what ingest does with each corrupted row: rejects it (a row-level problem or a bad required
+    field), stores it with the bad optional value emptied and kept as a field issue, or simply stores it."""
+    corrupted = _truth(sim, "corrupted_rows.csv")
+    assert len(corrupted) >= len(read_manifest(sim))  # at least one per file
+    quarantined = {(r["file"].split("/")[-1], int(r["row"])): r["reason"] for r in corrupted
+                   if r["outcome"] == "quarantined"}
+    flagged = {(r["file"].split("/")[-1], int(r["row"])): (r["field"] or "purchase_date", r["reason"])
+               for r in corrupted if r["outcome"] == "field_issue"}
+    assert quarantined and flagged  # the world exercises both paths
+    got, issues = {}, {}
     for node in nodes.values():
         with node.open_store() as store:
             for source_file, row, key in store.query("SELECT source_file, source_row, reason_key FROM quarantine"):
                 got[(Path(source_file).name, int(row))] = key
-    assert got == expected
+            for source_file, row, field, key in store.query(
+                    "SELECT source_file, source_row, field, reason_key FROM field_issues"):
+                issues[(Path(source_file).name, int(row))] = (field, key)
+    assert got == quarantined
+    # every flagged row has its issue, on the corrupted field (the generated rows may have other issues too)
+    assert {k: issues.get(k, (None, None))[0] for k in flagged} == {k: v[0] for k, v in flagged.items()}
 
 
 def test_cbp_monthly_totals_by_aor_match_the_real_series(sim: Path, nodes: dict[str, Node]) -> None:

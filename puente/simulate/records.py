@@ -200,11 +200,21 @@ class NodeRecords:
             self.flush()
 
     def flush(self) -> None:
+        entity_of = ({(f, s): e for f, s, e in pd.concat(self.truth, ignore_index=True)[["file", "source_id", "entity_id"]]
+                      .itertuples(index=False)} if self.truth else {})
         for kind, frames in self.buf.items():
             if frames:
-                self.w[kind].write(pd.concat(frames, ignore_index=True))
+                writer = self.w[kind]
+                writer.write(pd.concat(frames, ignore_index=True))
                 self.buf[kind] = []
                 self.sizes[kind] = 0
+                # corrupted copies that ingest stores are records of their original's entity
+                copies = [(copy, entity_of[(writer.spec.path, original)]) for original, copy in writer.stored_copies
+                          if (writer.spec.path, original) in entity_of]
+                writer.stored_copies = []
+                if copies:
+                    self.truth.append(pd.DataFrame({"file": writer.spec.path, "source_id": [c for c, _ in copies],
+                                                    "kind": kind, "entity_id": [e for _, e in copies]}))
         if self.truth:
             self.identities.write(pd.concat(self.truth, ignore_index=True))
             self.truth = []

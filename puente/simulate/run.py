@@ -44,7 +44,7 @@ TRUTH = {
     "guns": ("firearms.csv", ["gun_id", "serial", "make", "model", "ffl_id", "purchaser_id", "org_id",
                               "trafficked", "multiple_sale_id", "purchase_date", "recovery_date", "recovery_place_id",
                               "atf_source_id", "mx_source_id"]),
-    "corrupted": ("corrupted_rows.csv", ["file", "row", "kind", "reason", "field", "source_id"]),
+    "corrupted": ("corrupted_rows.csv", ["file", "row", "kind", "reason", "field", "source_id", "outcome"]),
     "calibration": ("calibration.csv", ["period", "aor", "real_pounds", "simulated_pounds", "events"]),
 }
 

@@ -106,6 +106,19 @@ def _texts(values: Any) -> np.ndarray:
     return arr
 
 
+def outcome(kind: str, reason: str, fname: str) -> str:
+    """What ingest does with a corrupted row (issue 12): a row-level problem or a bad required field rejects it
+    ("quarantined"); a bad optional value is emptied and kept with its reason ("field_issue"); a missing optional
+    value is no problem at all ("stored")."""
+    if reason == "wrong_column_count":
+        return "quarantined"
+    if not fname:  # a rule across fields: a purchase after the recovery empties the optional purchase date
+        return "field_issue"
+    if load_model().kind(kind).fields[fname].required:
+        return "quarantined"
+    return "stored" if reason == "missing_value" else "field_issue"
+
+
 class TableWriter:
     """One agency file, written chunk by chunk."""
 
@@ -123,6 +136,7 @@ class TableWriter:
         self.corrupt_rate = corrupt_per_10k / 10_000
         self.corrupted = corrupted
         self.corrupted_count = 0
+        self.stored_copies: list[tuple[str, str]] = []  # (original source_id, corrupted copy's) of copies ingest keeps
         kind = load_model().kind(spec.kind)
         self.types = {name: kind.fields[name].type for name in spec.fields}
 
@@ -163,8 +177,12 @@ class TableWriter:
             bad = [values[c] for c in names]
             self.csv.writerow(bad[:-2] if reason == "wrong_column_count" else bad)
             self.line += 1
+            result = outcome(self.spec.kind, reason, fname)
             self.corrupted.add({"file": self.spec.path, "row": self.line, "kind": self.spec.kind, "reason": reason,
-                                "field": fname, "source_id": values.get("source_id", "")})
+                                "field": fname, "source_id": values.get("source_id", ""), "outcome": result})
+            if result != "quarantined" and values.get("source_id"):
+                # stored all the same: the copy is another record of the original's entity
+                self.stored_copies.append((str(cols[names.index("source_id")][pos]), values["source_id"]))
             self.corrupted_count += 1
         self.csv.writerows(zip(*(c[start:] for c in cols)))
         self.line += n - start
