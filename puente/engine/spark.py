@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from functools import lru_cache
 from typing import Any
 
@@ -17,6 +18,10 @@ def spark_session(master: str | None = None, memory: str | None = None) -> Any:
     """local[2] by default (PUENTE_SPARK_MASTER, PUENTE_SPARK_MEMORY override)."""
     if importlib.util.find_spec("pyspark") is None:  # an extra: pip install 'puente[spark]'
         raise ConfigError("spark_not_installed")
+    # Python workers (pandas conversions, UDFs) must run this interpreter, with this environment's packages,
+    # not whatever `python3` is first on PATH
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     try:
         from pyspark.sql import SparkSession
         from splink.backends.spark import similarity_jar_location

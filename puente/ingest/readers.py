@@ -167,7 +167,7 @@ class Source:
                     # fresh reader carries on with the next line (one bad record costs one row)
                     taken, physical[:] = physical[:], []
                     consumed += len(taken)
-                    yield _unparsable(number, exc, "".join(taken))
+                    yield self._refused(number, exc, "".join(taken))
                     reader = csv.reader(source, delimiter=delimiter)
                     continue
                 taken, physical[:] = physical[:], []
@@ -182,7 +182,7 @@ class Source:
                             try:
                                 sub = next(csv.reader([line], delimiter=delimiter), [])
                             except csv.Error as exc:
-                                yield _unparsable(number + offset, exc, line)
+                                yield self._refused(number + offset, exc, line)
                                 continue
                             yield self._make_row(number + offset, sub, line.rstrip("\r\n"))
                     continue
@@ -197,6 +197,13 @@ class Source:
                                  first=seen[name], second=position)
             seen[name] = position
         return headers
+
+    def _refused(self, number: int, exc: csv.Error, text: str) -> RawRow:
+        """A record the csv module refused; one over the size limit is reported as too long, whatever broke."""
+        if len(text) > self.max_row_bytes:
+            return RawRow(number, {}, "row_too_long", {"size": len(text), "limit": self.max_row_bytes},
+                          raw_text=visible_nul(text[:2000]))
+        return _unparsable(number, exc, text)
 
     def _make_row(self, number: int, cells: list[Any], raw_text: str) -> RawRow:
         if len(raw_text) > self.max_row_bytes:

@@ -96,7 +96,7 @@ def train_and_predict(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb
     logging.getLogger("splink").setLevel(logging.ERROR)
 
     db_api = _db_api(backend, spark)
-    prepared = _typed(prepared)
+    prepared = _typed(prepared, empty_as_text=backend != "spark")  # Spark: _to_spark gives the schema
     table: Any = prepared
     if backend == "spark":
         table = _to_spark(db_api.spark, prepared)
@@ -137,15 +137,17 @@ def _train(spec: Spec, linker: Any, records: int, seed: int) -> None:
 _LIST_COLUMNS = {"given_keys", "org_tokens"}
 
 
-def _typed(prepared: pd.DataFrame) -> pd.DataFrame:
-    """Every prepared column is text (or a list of text): say so, even when a column is all empty."""
+def _typed(prepared: pd.DataFrame, empty_as_text: bool = True) -> pd.DataFrame:
+    """Every prepared column is text (or a list of text): say so, even when a column is all empty (for DuckDB,
+    which would otherwise guess INTEGER; Spark gets its schema from ``_to_spark``, and a pandas string column
+    there takes a different conversion path that changed the trained model)."""
     out = prepared.copy()
     for col in out.columns:
         if col in _LIST_COLUMNS:
             continue
         if out[col].notna().any():
             out[col] = out[col].astype("string").astype(object).where(out[col].notna(), None)
-        else:  # all empty (a newcomer's organizations without tax ids): typed text, not DuckDB's guess (INTEGER)
+        elif empty_as_text:  # all empty (organizations without tax ids): typed text, not DuckDB's guess (INTEGER)
             out[col] = pd.array([None] * len(out), dtype="string")
     return out
 
