@@ -65,18 +65,8 @@ def export_kind(store: Store, kind_name: str, fmt: str, out: Path, raw: bool | N
         raise UsageError("unknown_format_export", fmt=fmt, formats=", ".join(FORMATS))
     table = read_kind(store, kind)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "parquet":
-        pq.write_table(table, out)
-    elif fmt == "csv":
-        with out.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(table.column_names)
-            for row in (table if csv_raw(raw) else neutralize_formulas(table)).to_pylist():
-                writer.writerow([_jsonable(v) if v is not None else "" for v in row.values()])
-    elif fmt == "jsonl":
-        with out.open("w", encoding="utf-8") as handle:
-            for row in table.to_pylist():
-                handle.write(json.dumps({k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n")
+    if fmt in ("parquet", "csv", "jsonl"):
+        _write_table(table, fmt, out, raw)
     elif fmt == "geojson":
         if not kind.geometry:
             raise UsageError("no_geometry", kind=kind.name)
@@ -108,16 +98,21 @@ def _export_entities(store: Store, fmt: str, out: Path) -> int:
         raise UsageError("unknown_format_export", fmt=fmt, formats="csv, jsonl, parquet")
     table = entities_table(store)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _write_table(table, fmt, out, None)
+    return int(table.num_rows)
+
+
+def _write_table(table: Any, fmt: str, out: Path, raw: bool | None) -> None:
+    """A table as Parquet, CSV (formula cells neutralized unless ``raw``) or JSON Lines."""
     if fmt == "parquet":
         pq.write_table(table, out)
     elif fmt == "csv":
         with out.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(table.column_names)
-            for row in table.to_pylist():
-                writer.writerow(["" if v is None else v for v in row.values()])
+            for row in (table if csv_raw(raw) else neutralize_formulas(table)).to_pylist():
+                writer.writerow([_jsonable(v) if v is not None else "" for v in row.values()])
     else:
         with out.open("w", encoding="utf-8") as handle:
             for row in table.to_pylist():
-                handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-    return int(table.num_rows)
+                handle.write(json.dumps({k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n")
