@@ -96,10 +96,24 @@ def prepare_person(df: pd.DataFrame) -> pd.DataFrame:
     out["curp_stem"] = [c["curp_stem"] for c in curp]
     out["id_number"] = [nz.compact(v) for v in _column(df, "id_number")]
     out["alias"] = _each(_column(df, "alias"), nz.name_key)
-    for extra in ("address", "postcode", "suburb"):  # FEBRL-style extras when present
-        if extra in df.columns:
-            out[extra] = _each(df[extra], nz.name_key)
+    # Address (issue 14): the store's person columns (street, locality as written, postcode) or FEBRL-style
+    # extras (address, suburb, postcode) when a frame comes straight from a file.
+    for col, sources in _ADDRESS_SOURCES.items():
+        present = [s for s in sources if s in df.columns]
+        if present:
+            values = df[present[0]]
+            for other in present[1:]:
+                values = values.where(values.notna() & (values.astype(str) != ""), df[other])
+            out[col] = _each(values, nz.name_key)
     return out
+
+
+# ER column <- the frame's columns, first present and non-empty wins
+_ADDRESS_SOURCES = {
+    "address": ("street", "address"),
+    "suburb": ("locality_text", "suburb"),
+    "postcode": ("postcode",),
+}
 
 
 def person_comparisons(cols: set[str]) -> list[Any]:
