@@ -173,6 +173,11 @@ def test_a_melt_column_missing_from_the_file_refuses_it_naming_file_profile_and_
     code, _out, err = invoke(node.home, "ingest", str(path), "-p", "usbp-sector-apprehensions")
     assert code == 4 and "few.psv" in err and "usbp-sector-apprehensions" in err and "melt.columns" in err
     assert "'Yuma'" in err
+    clash = tmp_path / "clash.psv"
+    header = "Fiscal Year|Month|VALUE|" + "|".join(get_profile("usbp-sector-apprehensions").melt.columns)  # type: ignore[union-attr]
+    clash.write_text(header + "\n" + "2021|OCT|9" + "|1" * 20 + "\n", encoding="utf-8")
+    code, _out, err = invoke(node.home, "ingest", str(clash), "-p", "usbp-sector-apprehensions")
+    assert code == 4 and "clash.psv" in err and "melt.into" in err and "'value'" in err
     with node.open_store() as store:
         assert store.scalar("SELECT COUNT(*) FROM statistic") == 0
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from puente.errors import InputError
 from puente.ingest.readers import RawRow
+from puente.model.types import fold
 
 
 @dataclass(frozen=True)
@@ -107,10 +108,15 @@ class MeltedSource:
         if missing:
             raise InputError("melt_missing_columns", path=self.path, profile=self.profile,
                              columns=", ".join(f"'{c}'" for c in missing))
-        clash = [c for c in self.spec.into if c in headers and c not in self.spec.columns]
+        kept = {_key(h) for h in headers if h not in self.spec.columns}
+        clash = [c for c in self.spec.into if _key(c) in kept]  # "Value" in the file and into [.., value]
         if clash:
             raise InputError("melt_into_clash", path=self.path, profile=self.profile,
                              columns=", ".join(f"'{c}'" for c in clash))
+
+
+def _key(header: str) -> str:
+    return fold(header).replace(" ", "_")  # how headers are matched (puente/ingest/clean.py)
 
 
 def melt_source(source: Any, spec: MeltSpec | None, path: str, profile: str) -> Any:
