@@ -202,6 +202,23 @@ def test_a_node_profile_can_melt_into_dimensions(make_node, tmp_path: Path) -> N
         ("Sonora", {"weapon_type": "Pistols"}, 340.0, "2022")]
 
 
+def test_years_as_wide_columns_melt_into_the_year(make_node, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """ATF's firearm traces for Mexico: one row per state, one column per year (YAML reads 2021 as a number)."""
+    node = make_node("us-melt-years", "US")
+    (node.profiles_dir / "atf.yaml").write_text(
+        "name: atf-years\nkind: statistic\ncountry: MX\ncolumns: {State: place}\n"
+        "defaults: {measure: firearms recovered and traced, unit: firearms}\nidentity: [measure, period, place]\n"
+        "melt: {columns: [2021, 2022], into: [year, value]}\n", encoding="utf-8")
+    path = tmp_path / "atf.csv"
+    path.write_text("State,2021,2022\nSonora,1530,1422\nJalisco,1011,\n", encoding="utf-8")
+    with node.open_store() as store:
+        report = ingest_file(node, store, path, get_profile("atf-years", node.profiles_dir))
+        assert _account(report) == (3, 3, 0, 0, 0, 0) and report.empty_cells == 1
+        rows = store.query("SELECT place_text, period, period_grain, value FROM statistic ORDER BY place_text, period")
+    assert rows == [("Jalisco", "2021", "year", 1011.0), ("Sonora", "2021", "year", 1530.0),
+                    ("Sonora", "2022", "year", 1422.0)]
+
+
 @pytest.mark.parametrize(("text", "entry", "reason"), [
     ("melt: {columns: [A], into: [place, value], sort: yes}", "melt.sort", "unknown key"),
     ("melt: {columns: [A], into: [value]}", "melt.into", "two different column names"),

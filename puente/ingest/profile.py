@@ -10,7 +10,8 @@
     decimal: point                   # comma for Mexican sources, point, auto
     agency: CBP                      # provenance: the agency that produced the file
     country: US                      # default country (ISO2) for places and the country field
-    columns: {"Sum Qty (lbs)": pounds}   # explicit header -> field (others matched by label/alias)
+    columns: {"Sum Qty (lbs)": pounds}   # explicit header -> field (others matched by label/alias);
+                                     # or -> dimensions.<key>: kept under that key of a map field
     defaults: {unit: lb}             # values for fields missing from the file
     identity: [fiscal_year, month]   # fields that identify a record (default: source_id, else content)
     strict: false                    # true: an invalid optional value rejects the whole row
