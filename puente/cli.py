@@ -169,6 +169,8 @@ def ingest(
                 say("  " + t("ingest_encoding", encoding=report.encoding))
             elif report.encoding != "utf-8":
                 say("  " + t("ingest_encoding_declared", encoding=report.encoding))
+            if report.empty_cells:
+                say("  " + t("ingest_empty_cells", count=report.empty_cells))
             if report.unmatched_headers:
                 say("  " + t("ingest_extra", headers=", ".join(report.unmatched_headers)))
             if report.field_issues:
@@ -238,7 +240,7 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show (0: all).")) -> 
     cap = "" if limit == 0 else f" LIMIT {int(limit)}"
     with node.open_store() as store:
         rows = store.query(
-            f"SELECT source_file, source_row, kind, field, reason_{lang} FROM quarantine "
+            f"SELECT source_file, source_row, source_column, kind, field, reason_{lang} FROM quarantine "
             f"ORDER BY created_at, source_file, source_row{cap}")
         total = store.scalar("SELECT COUNT(*) FROM quarantine")
         issues = store.query(
@@ -250,8 +252,9 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show (0: all).")) -> 
         return
     if rows:
         table = Table(t("col_file"), t("col_row"), t("col_kind"), t("col_field"), t("col_reason"))
-        for source_file, row, kind, field, reason in rows:
-            table.add_row(*(escape(safe(c)) for c in (Path(source_file).name, str(row), kind, field or "-", reason)))
+        for source_file, row, column, kind, field, reason in rows:
+            where = f"{row} ({column})" if column else str(row)  # a melted row names its column
+            table.add_row(*(escape(safe(c)) for c in (Path(source_file).name, where, kind, field or "-", reason)))
         console.print(table)
     say(t("quarantine_shown", shown=len(rows), total=total))
     if issues:

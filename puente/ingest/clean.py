@@ -23,7 +23,7 @@ from puente.i18n import t
 from puente.ingest.profile import Profile
 from puente.ingest.values import clean_value
 from puente.model import Field, Kind, Model
-from puente.model.types import CleanContext, Invalid, fold
+from puente.model.types import CleanContext, Invalid, canonical_map, fold, period_bounds
 
 _LB = 0.45359237
 
@@ -103,6 +103,8 @@ class RowCleaner:
         self._plan = [(f, *self._headers_of(by_field, f.name), self.profile.defaults.get(f.name))
                       for f in self.fields]
         self._country_header = by_field.get("country", [None])[0]
+        # columns kept under a key of a map field (profile ``columns: {Citizenship: dimensions.citizenship}``)
+        self._dims = [(header, *fname.split(".", 1)) for header, fname in self.mapping.items() if "." in fname]
         self._header_of = {fname: headers[0] for fname, headers in by_field.items()}
 
     @staticmethod
@@ -165,6 +167,8 @@ class RowCleaner:
             record.update(cleaned)
             if f.type != "place" and value.__class__ is str and name not in uncached:
                 self._remember(name, value, cleaned[name])
+        if self._dims:
+            self._dimensions(record, values)
         if self._any_of and all(record.get(n) is None for n in self._any_of):
             errors.append(Rejection(", ".join(self.kind.require_any), "missing_any", {
                 "fields": ", ".join(self.kind.require_any)}))
@@ -180,6 +184,17 @@ class RowCleaner:
         extra.update(spare)
         record["extra"] = json.dumps(extra, ensure_ascii=False, default=str) if extra else None
         return record, [], issues
+
+    def _dimensions(self, record: dict[str, Any], values: dict[str, Any]) -> None:
+        """Columns mapped to ``<map field>.<key>`` join that field's map (over a map column's keys)."""
+        extra: dict[str, dict[str, Any]] = {}
+        for header, fname, key in self._dims:
+            value = values.get(header)
+            if value not in (None, ""):
+                extra.setdefault(fname, {})[key] = value
+        for fname, more in extra.items():
+            base = json.loads(record[fname]) if record.get(fname) else {}
+            record[fname] = canonical_map({**base, **more})
 
     def _remember(self, name: str, raw: str, cleaned: Any) -> None:
         """Cache a cleaned value; a field whose first 20,000 values were all new stops being cached."""
@@ -270,6 +285,10 @@ class RowCleaner:
             r["quantity_kg"] = r["pounds"] * _LB
             r.update(self._cached(self.kind.fields["aor_place"], r["aor"], "US"))
             r["aor_place_text"] = r["aor"]
+        if kind == "statistic":
+            self._period(r)
+            if r.get("country") is None:
+                r["country"] = r.get("place_country") or country
         if kind == "firearm_trace":
             bought, found = r.get("purchase_date"), r.get("recovery_date")
             r["time_to_crime_days"] = (found - bought).days if bought and found else None
@@ -283,6 +302,30 @@ class RowCleaner:
         if kind == "link":
             r["from_id"] = self.record_id(r["from_kind"], r["from_ref"])
             r["to_id"] = self.record_id(r["to_kind"], r["to_ref"])
+
+    @staticmethod
+    def _period(r: dict[str, Any]) -> None:
+        """A statistic's period: its period column, else its fiscal year or year; a month narrows a
+        year or fiscal year to that calendar month (October of FY2023 is 2022-10). Then its grain
+        and bounds; the fiscal year, year and month are filled when the period lies within one."""
+        period, fy, year, month = r.get("period"), r.get("fiscal_year"), r.get("year"), r.get("month")
+        if period is not None and month is not None and (period.startswith("FY") or period.isdigit()):
+            fy, year = (int(period[2:]), None) if period.startswith("FY") else (None, int(period))
+            period = None
+        if period is None:
+            if fy is not None:
+                period = f"{fy - 1 if month >= 10 else fy}-{month:02d}" if month is not None else f"FY{fy}"
+            else:
+                period = f"{year}-{month:02d}" if month is not None else str(year)
+        grain, start, end = period_bounds(period)
+        r.update(period=period, period_grain=grain, period_start=start, period_end=end)
+        fiscal_start, fiscal_end = start.year + (start.month >= 10), end.year + (end.month >= 10)
+        if r.get("fiscal_year") is None and fiscal_start == fiscal_end:
+            r["fiscal_year"] = fiscal_start
+        if r.get("year") is None and start.year == end.year:
+            r["year"] = start.year
+        if r.get("month") is None and grain in ("month", "day"):
+            r["month"] = start.month
 
     def identity(self, record: dict[str, Any], content_hash: str) -> str:
         if self.profile.identity:

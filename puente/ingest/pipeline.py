@@ -34,6 +34,7 @@ from puente.errors import InputError
 from puente.geo.gazetteer import load_gazetteer
 from puente.i18n import t
 from puente.ingest.clean import Rejection, RowCleaner, content_hash
+from puente.ingest.melt import melt_source
 from puente.ingest.profile import Profile
 from puente.ingest.readers import RawRow, open_source
 from puente.model import PLACE_COLUMNS, Kind, load_model
@@ -60,6 +61,7 @@ class IngestReport:
     duplicates: int = 0
     places_total: int = 0
     places_resolved: int = 0
+    empty_cells: int = 0  # melt: empty cells of melted columns (no row, as a blank line is none)
     unmatched_headers: list[str] = field(default_factory=list)
 
     @property
@@ -104,7 +106,8 @@ class _Batch:
     an earlier file (this file's ids are unique in ``pending``), so a difference is an update.
     """
 
-    def __init__(self, store: Store, kind: Kind, report: IngestReport, quarantined_rows: set[int]) -> None:
+    def __init__(self, store: Store, kind: Kind, report: IngestReport,
+                 quarantined_rows: set[tuple[int, str]]) -> None:
         self.store = store
         self.kind = kind
         self.report = report
@@ -113,7 +116,7 @@ class _Batch:
         self.pending: dict[str, dict[str, Any]] = {}
         self.issues: dict[str, list[dict[str, Any]]] = {}  # record id -> its field issues
         self.quarantine: list[dict[str, Any]] = []
-        self.quarantined_rows = quarantined_rows  # rows of this file already in quarantine
+        self.quarantined_rows = quarantined_rows  # (row, melted column or '') of this file already in quarantine
 
     def add(self, record: dict[str, Any], issues: list[dict[str, Any]]) -> int | None:
         """Queue a record; returns the earlier row it conflicts with (the caller quarantines it)."""
@@ -160,8 +163,8 @@ class _Batch:
             self.pending = {}
             self.issues = {}
         if self.quarantine:
-            new = [q for q in self.quarantine if q["source_row"] not in self.quarantined_rows]
-            self.quarantined_rows.update(q["source_row"] for q in new)
+            new = [q for q in self.quarantine if (q["source_row"], q["source_column"]) not in self.quarantined_rows]
+            self.quarantined_rows.update((q["source_row"], q["source_column"]) for q in new)
             if new:
                 self.store.insert_arrow("quarantine", _to_arrow(new, _QUARANTINE_SCHEMA))
             self.quarantine = []
@@ -191,6 +194,7 @@ _QUARANTINE_SCHEMA = pa.schema([
     ("file_hash", pa.string()), ("source_row", pa.int64()), ("batch_id", pa.string()), ("kind", pa.string()),
     ("source_file", pa.string()), ("field", pa.string()), ("reason_key", pa.string()), ("reason_en", pa.string()),
     ("reason_es", pa.string()), ("raw", pa.string()), ("created_at", pa.timestamp("us")), ("other_row", pa.int64()),
+    ("source_column", pa.string()),
 ])
 
 _ISSUE_SCHEMA = pa.schema([
@@ -206,10 +210,12 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
     kind = model.kind(profile.kind)
     max_row = int(setting("max_row_bytes"))
     source = open_source(path, profile.format, max_row, profile.delimiter, profile.encoding)
+    source = melt_source(source, profile.melt, str(path), profile.name)  # a wide file: one row per melted cell
     file_hash = _file_hash(path)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     report = IngestReport(batch_id=uuid.uuid4().hex, kind=kind.name, profile=profile.name, source_file=str(path))
-    already = {int(r[0]) for r in store.query("SELECT source_row FROM quarantine WHERE file_hash = ?", [file_hash])}
+    already = {(int(r[0]), str(r[1])) for r in store.query(
+        "SELECT source_row, source_column FROM quarantine WHERE file_hash = ?", [file_hash])}
     batch = _Batch(store, kind, report, already)
 
     def record_id(k: str, ref: str) -> str:
@@ -232,7 +238,7 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
             "reason_key": rejections[0].key, "reason_en": "; ".join(r.text("en") for r in rejections),
             "reason_es": "; ".join(r.text("es") for r in rejections),
             "raw": row.raw_text or json.dumps(row.values, ensure_ascii=False, default=str), "created_at": now,
-            "other_row": other_row,
+            "other_row": other_row, "source_column": row.column or "",
         })
 
     def issue_rows(rid: str, row: RawRow, issues: list[Rejection]) -> list[dict[str, Any]]:
@@ -290,6 +296,7 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
         if progress:
             progress(source.size, source.size)
         report.encoding = source.encoding
+        report.empty_cells = getattr(source, "empty_cells", 0)
         report.unmatched_headers = cleaner.extra_headers if cleaner else []
         store.execute(
             "INSERT INTO batches (batch_id, kind, profile, source_file, file_hash, encoding, started_at, "

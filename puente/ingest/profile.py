@@ -10,12 +10,17 @@
     decimal: point                   # comma for Mexican sources, point, auto
     agency: CBP                      # provenance: the agency that produced the file
     country: US                      # default country (ISO2) for places and the country field
-    columns: {"Sum Qty (lbs)": pounds}   # explicit header -> field (others matched by label/alias)
+    columns: {"Sum Qty (lbs)": pounds}   # explicit header -> field (others matched by label/alias);
+                                     # or -> dimensions.<key>: kept under that key of a map field
     defaults: {unit: lb}             # values for fields missing from the file
     identity: [fiscal_year, month]   # fields that identify a record (default: source_id, else content)
     strict: false                    # true: an invalid optional value rejects the whole row
     extends: seizure-mx              # start from another profile: its settings, with ``columns``
                                      # and ``defaults`` merged key by key (this profile's win)
+    melt:                            # unpivot a wide file before mapping (puente/ingest/melt.py)
+      columns: {"Big Bend": Big Bend Sector}   # wide columns (a list, or column -> value written)
+      into: [sector, value]          # the new columns: the melted column's name, and its cell
+      keep_empty: false              # an empty cell is no row (default) or a row
 
 Built-in profiles live in puente/ingest/profiles/; a node's own in <home>/profiles/.
 A file may hold one profile, or a list under ``profiles:``.
@@ -36,12 +41,48 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from puente.errors import ConfigError, UsageError
+from puente.ingest.melt import MeltSpec
 from puente.ingest.values import clean_value
-from puente.model import load_model
-from puente.model.types import CleanContext, Invalid, clean_country
+from puente.model import Kind, load_model
+from puente.model.types import CleanContext, Invalid, clean_country, fold
+
+
+class MeltModel(BaseModel):
+    """``melt``: which wide columns become rows, and the two columns they become."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    columns: list[str] | dict[str, str]
+    into: list[str]
+    keep_empty: bool = False
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, value: list[str] | dict[str, str]) -> list[str] | dict[str, str]:
+        names = list(value)
+        if not names:
+            raise ValueError("name at least one column to melt")
+        if any(not str(n).strip() for n in names):
+            raise ValueError("a column name is empty")
+        if len(set(names)) != len(names):
+            raise ValueError("a column is named twice")
+        if isinstance(value, dict) and any(not str(v).strip() for v in value.values()):
+            raise ValueError("a column maps to an empty value")
+        return value
+
+    @field_validator("into")
+    @classmethod
+    def _into(cls, value: list[str]) -> list[str]:
+        if len(value) != 2 or len({fold(v) for v in value}) != 2 or not all(v.strip() for v in value):
+            raise ValueError("must be two different column names: [name column, value column]")
+        return value
+
+    def spec(self) -> MeltSpec:
+        columns = dict(self.columns) if isinstance(self.columns, dict) else {c: c for c in self.columns}
+        return MeltSpec(columns=columns, into=(self.into[0], self.into[1]), keep_empty=self.keep_empty)
 
 
 class ProfileSpec(BaseModel):
@@ -64,6 +105,7 @@ class ProfileSpec(BaseModel):
     encoding: str = "auto"
     delimiter: str = "auto"
     strict: bool = False
+    melt: MeltModel | None = None
 
 
 _MERGED = ("columns", "defaults")  # ``extends`` merges these key by key; other keys are replaced
@@ -86,6 +128,7 @@ class Profile:
     encoding: str = "auto"
     delimiter: str = "auto"
     strict: bool = False
+    melt: MeltSpec | None = None
     origin: str = "built-in"
 
     def describe(self, lang: str) -> str:
@@ -124,12 +167,20 @@ def _build(spec: Any, path: Path, origin: str, known: dict[str, Profile]) -> Pro
         if parent is None:
             raise _error(path, name, "extends", f"unknown profile '{spec['extends']}' (it must be loaded before)")
         base = {k: getattr(parent, k) for k in ProfileSpec.model_fields}
+        if parent.melt is not None:
+            base["melt"] = {"columns": dict(parent.melt.columns), "into": list(parent.melt.into),
+                            "keep_empty": parent.melt.keep_empty}
         merged = {**base, **merged}
         for key in _MERGED:
             if isinstance(spec.get(key), dict):
                 merged[key] = {**getattr(parent, key), **spec[key]}
     if isinstance(merged.get("columns"), dict):
         merged["columns"] = {str(k): v for k, v in merged["columns"].items()}
+    melt = merged.get("melt")
+    if isinstance(melt, dict) and isinstance(melt.get("columns"), dict | list):  # YAML reads `2019:` as a number
+        cols = melt["columns"]
+        merged["melt"] = {**melt, "columns": {str(k): v for k, v in cols.items()} if isinstance(cols, dict)
+                          else [str(c) if isinstance(c, int) else c for c in cols]}
     try:
         checked = ProfileSpec.model_validate(merged)
     except ValidationError as exc:
@@ -137,7 +188,8 @@ def _build(spec: Any, path: Path, origin: str, known: dict[str, Profile]) -> Pro
         key = ".".join(str(p) for p in first["loc"]) or "-"
         message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
         raise _error(path, name, key, message) from None
-    profile = Profile(origin=origin, **checked.model_dump())
+    values = checked.model_dump(exclude={"melt"})
+    profile = Profile(origin=origin, melt=checked.melt.spec() if checked.melt else None, **values)
     _check_against_model(profile, path)
     return profile
 
@@ -150,8 +202,10 @@ def _check_against_model(profile: Profile, path: Path) -> None:
     kind = model.kinds[profile.kind]
     inputs = {f.name: f for f in kind.input_fields()}
     for header, fname in profile.columns.items():
-        if fname not in inputs:
+        if fname not in inputs and not _is_dimension(kind, fname):
             raise _error(path, profile.name, f"columns.{header}", f"'{fname}' is not a field of {kind.name}")
+    if profile.melt is not None:
+        _check_melt(profile, kind, path)
     for fname in profile.identity:
         if fname not in kind.fields:
             raise _error(path, profile.name, "identity", f"'{fname}' is not a field of {kind.name}")
@@ -177,6 +231,25 @@ def _check_against_model(profile: Profile, path: Path) -> None:
             clean_value(inputs[fname], value, ctx)
         except Invalid as exc:
             raise _error(path, profile.name, f"defaults.{fname}", _reason(exc)) from None
+
+
+def _is_dimension(kind: Kind, target: str) -> bool:
+    """``dimensions.citizenship``: a column kept under a key of a map field (a statistic's dimensions)."""
+    fname, dot, key = target.partition(".")
+    f = kind.fields.get(fname)
+    return bool(dot and key.strip() and f is not None and f.type == "map" and not f.derived)
+
+
+def _check_melt(profile: Profile, kind: Kind, path: Path) -> None:
+    """Each ``into`` column must reach a field: through ``columns``, or a field's name, label or alias."""
+    assert profile.melt is not None
+    explicit = {fold(h).replace(" ", "_") for h in profile.columns}
+    known = {key for f in kind.input_fields() for key in f.header_keys()}
+    for name in profile.melt.into:
+        key = fold(name).replace(" ", "_")
+        if key not in explicit and key not in known:
+            raise _error(path, profile.name, "melt.into",
+                         f"'{name}' matches no field of {kind.name} (map it in columns, e.g. '{name}: place')")
 
 
 def _reason(exc: Invalid) -> str:

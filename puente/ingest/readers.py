@@ -50,6 +50,7 @@ class RawRow:
     problem: str | None = None
     problem_args: dict[str, Any] = field(default_factory=dict)
     raw_text: str = ""
+    column: str | None = None  # the melted column this row came from (puente/ingest/melt.py), else None
 
 
 class Source:

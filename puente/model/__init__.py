@@ -134,7 +134,7 @@ class Model:
 
     @property
     def event_kinds(self) -> list[str]:
-        return [k for k, v in self.kinds.items() if v.date_field and k != "seizure_aggregate"]
+        return [k for k, v in self.kinds.items() if v.date_field and k not in ("seizure_aggregate", "statistic")]
 
 
 def _field(name: str, spec: dict[str, Any], data_class: str | None = None) -> Field:

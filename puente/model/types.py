@@ -8,6 +8,7 @@ with a message key (translated in :mod:`puente.i18n`) and its arguments.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 import unicodedata
@@ -257,6 +258,151 @@ def clean_taxid(raw: Any, ctx: CleanContext) -> str:
     raise Invalid("bad_taxid", value=str(raw))
 
 
+# -- periods of published statistics (issue 12) ------------------------------------------------
+# A period is stored as canonical text, one spelling per grain:
+#   day 2023-10-05 · month 2023-10 · quarter 2023-Q4 · year 2023 · fiscal year FY2023
+# FY is the U.S. federal fiscal year (1 October of the year before to 30 September): CBP, USBP and
+# ATF publish by it. A Mexican "ejercicio fiscal" is the calendar year: write it as a year.
+_P_FISCAL = re.compile(r"^(?:fy|af|ejercicio(?: fiscal)?|ano fiscal)\s*-?\s*(\d{4}|\d{2})(?: fytd| ytd)?$")
+_P_FYTD = re.compile(r"^(\d{4}) (?:fytd|fy)$")  # CBP writes the running year as "2023 (FYTD)"
+_P_YEAR = re.compile(r"^(?:cy\s*)?(\d{4})$")
+_P_QUARTER = (re.compile(r"^(\d{4})\s*-?\s*[qt]([1-4])$"), re.compile(r"^[qt]([1-4])\s*-?\s*(\d{4})$"))
+_P_MONTH_NUM = (re.compile(r"^(\d{4})[-/](\d{1,2})$"), re.compile(r"^(\d{1,2})[-/](\d{4})$"))
+_P_MONTH_NAME = (re.compile(r"^([a-z]+)(?: de)?\s*-?\s*(\d{4}|\d{2})$"), re.compile(r"^(\d{4})\s*-?\s*([a-z]+)$"))
+_P_CANONICAL = re.compile(r"^(?:FY(\d{4})|(\d{4})|(\d{4})-Q([1-4])|(\d{4})-(\d{2})|(\d{4})-(\d{2})-(\d{2}))$")
+
+
+def _year4(text: str) -> int:
+    year = int(text)
+    return year + (2000 if year < 70 else 1900) if year < 100 else year
+
+
+def _period_year(year: int, raw: Any) -> int:
+    if not 1900 <= year <= 2100:
+        raise Invalid("bad_stat_period", value=str(raw))
+    return year
+
+
+def clean_period(raw: Any, ctx: CleanContext) -> str:
+    """A period as canonical text: ``FY2023``, ``2023``, ``2023-Q4``, ``2023-10`` or ``2023-10-05``."""
+    if isinstance(raw, dt.datetime | dt.date):
+        return clean_date(raw, ctx).isoformat()
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(_period_year(raw, raw))
+    if isinstance(raw, float) and raw.is_integer():
+        return str(_period_year(int(raw), raw))
+    text = str(raw).strip()
+    if _P_CANONICAL.match(text):
+        _period_year(period_bounds(text)[2].year, raw)  # 2023-13, 2023-02-30 or FY1776 are not periods
+        return text
+    key = fold(text)
+    for pattern in (_P_FISCAL, _P_FYTD):
+        if match := pattern.match(key):
+            return f"FY{_period_year(_year4(match[1]), raw)}"
+    if match := _P_YEAR.match(key):
+        return str(_period_year(int(match[1]), raw))
+    for i, pattern in enumerate(_P_QUARTER):
+        if match := pattern.match(key):
+            year, quarter = (match[1], match[2]) if i == 0 else (match[2], match[1])
+            return f"{_period_year(int(year), raw)}-Q{quarter}"
+    for i, pattern in enumerate(_P_MONTH_NUM):
+        if match := pattern.match(key):
+            year, month = (int(match[1]), int(match[2])) if i == 0 else (int(match[2]), int(match[1]))
+            if 1 <= month <= 12:
+                return f"{_period_year(year, raw)}-{month:02d}"
+    for i, pattern in enumerate(_P_MONTH_NAME):
+        if match := pattern.match(key.replace(".", "")):
+            name, year_text = (match[1], match[2]) if i == 0 else (match[2], match[1])
+            if name in _MONTHS:
+                return f"{_period_year(_year4(year_text), raw)}-{_MONTHS[name]:02d}"
+    try:
+        return clean_date(text, ctx).isoformat()
+    except Invalid:
+        raise Invalid("bad_stat_period", value=text) from None
+
+
+def period_bounds(period: str) -> tuple[str, dt.date, dt.date]:
+    """(grain, first day, last day) of a canonical period (see :func:`clean_period`)."""
+    match = _P_CANONICAL.match(period)
+    if match is None:
+        raise Invalid("bad_stat_period", value=period)
+    try:
+        return _bounds(match.groups())
+    except ValueError:
+        raise Invalid("bad_stat_period", value=period) from None
+
+
+def _bounds(groups: tuple[str | Any, ...]) -> tuple[str, dt.date, dt.date]:
+    fy, year, qy, quarter, my, month, dy, dm, dd = groups
+    if fy:
+        return "fiscal_year", dt.date(int(fy) - 1, 10, 1), dt.date(int(fy), 9, 30)
+    if year:
+        return "year", dt.date(int(year), 1, 1), dt.date(int(year), 12, 31)
+    if quarter:
+        first = dt.date(int(qy), 3 * int(quarter) - 2, 1)
+        return "quarter", first, _month_end(int(qy), 3 * int(quarter))
+    if month:
+        return "month", dt.date(int(my), int(month), 1), _month_end(int(my), int(month))
+    day = dt.date(int(dy), int(dm), int(dd))
+    return "day", day, day
+
+
+def _month_end(year: int, month: int) -> dt.date:
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    return following - dt.timedelta(days=1)
+
+
+def clean_year(raw: Any, ctx: CleanContext) -> int:
+    """A year: ``2023``, ``FY2023``, ``FY23``, ``2023 (FYTD)`` (what a fiscal-year column holds)."""
+    try:
+        period = clean_period(raw, ctx)
+    except Invalid:
+        raise Invalid("bad_year", value=str(raw)) from None
+    if period.startswith("FY"):
+        return int(period[2:])
+    if period.isdigit():
+        return int(period)
+    raise Invalid("bad_year", value=str(raw))
+
+
+def clean_map(raw: Any, ctx: CleanContext) -> str | None:
+    """Free dimensions as canonical JSON (keys sorted, empty values dropped): a mapping, a JSON
+    object, or ``key=value`` pairs separated by ``;``. None when nothing is left."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("{"):
+            try:
+                raw = json.loads(text)
+            except ValueError:
+                raise Invalid("bad_map", value=text) from None
+        else:
+            pairs: dict[str, Any] = {}
+            for part in text.split(";"):
+                if not part.strip():
+                    continue
+                key, sep, value = part.partition("=")
+                if not sep or not key.strip():
+                    raise Invalid("bad_map", value=text)
+                pairs[key] = value
+            raw = pairs
+    if not isinstance(raw, dict):
+        raise Invalid("bad_map", value=str(raw))
+    return canonical_map(raw)
+
+
+def canonical_map(values: dict[Any, Any]) -> str | None:
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        if value is None or isinstance(value, dict | list):
+            if value in (None, {}, []):
+                continue
+            value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        text = _text(value)
+        if text:
+            out[_text(key)] = text
+    return json.dumps(dict(sorted(out.items())), ensure_ascii=False, separators=(",", ":")) if out else None
+
+
 Cleaner = Callable[[Any, CleanContext], Any]
 
 CLEANERS: dict[str, Cleaner] = {
@@ -272,6 +418,9 @@ CLEANERS: dict[str, Cleaner] = {
     "vin": clean_vin,
     "curp": clean_curp,
     "taxid": clean_taxid,
+    "period": clean_period,
+    "year": clean_year,
+    "map": clean_map,
 }
 
 # SQL column type for each value type (place, enum and list are handled by the model).
@@ -279,4 +428,5 @@ SQL_TYPES: dict[str, str] = {
     "text": "TEXT", "name": "TEXT", "date": "DATE", "month": "INTEGER", "number": "DOUBLE PRECISION",
     "integer": "BIGINT", "country": "TEXT", "serial": "TEXT", "plate": "TEXT", "vin": "TEXT",
     "curp": "TEXT", "taxid": "TEXT", "enum": "TEXT", "list": "TEXT",
+    "period": "TEXT", "year": "BIGINT", "map": "TEXT",
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from puente.model import load_model
+from puente.model import Kind, load_model
 from puente.store.base import Store
 
 Migration = Callable[[Store], None]
@@ -35,12 +35,16 @@ def _ddl_type(sql_type: str, dialect: str) -> str:
     return sql_type
 
 
+def _create_kind_table(store: Store, kind: Kind) -> None:
+    cols = ", ".join(f'"{c}" {_ddl_type(t, store.dialect)}' for c, t in kind.columns().items())
+    store.execute(f"CREATE TABLE IF NOT EXISTS {kind.table} ({cols}, extra TEXT, PRIMARY KEY (id))")
+
+
 @register(1, "record kinds, quarantine, batches, node metadata")
 def _initial(store: Store) -> None:
     model = load_model()
     for kind in model.kinds.values():
-        cols = ", ".join(f'"{c}" {_ddl_type(t, store.dialect)}' for c, t in kind.columns().items())
-        store.execute(f"CREATE TABLE IF NOT EXISTS {kind.table} ({cols}, extra TEXT, PRIMARY KEY (id))")
+        _create_kind_table(store, kind)
     store.execute(
         "CREATE TABLE IF NOT EXISTS quarantine (file_hash TEXT, source_row BIGINT, batch_id TEXT, kind TEXT, "
         "source_file TEXT, field TEXT, reason_key TEXT, reason_en TEXT, reason_es TEXT, raw TEXT, "
@@ -70,10 +74,32 @@ def _field_issues(store: Store) -> None:
     )
 
 
+@register(13, "quarantine: the melted column of a row (one source line may give several rows)")
+def _quarantine_column(store: Store) -> None:
+    """Issue 12, ``melt``: a wide row becomes one row per melted column, so a line may have several
+    quarantined rows. ``quarantine.source_column`` names the column ('' for a row that was not
+    melted) and joins the primary key. The table is rebuilt (DuckDB cannot change a primary key in
+    place); every row is copied as it was."""
+    cols = ("file_hash, source_row, batch_id, kind, source_file, field, reason_key, reason_en, reason_es, raw, "
+            "created_at, other_row")
+    store.execute(
+        "CREATE TABLE quarantine_v13 (file_hash TEXT NOT NULL, source_row BIGINT NOT NULL, batch_id TEXT, kind TEXT, "
+        "source_file TEXT, field TEXT, reason_key TEXT, reason_en TEXT, reason_es TEXT, raw TEXT, "
+        "created_at TIMESTAMP, other_row BIGINT, source_column TEXT NOT NULL DEFAULT '', "
+        "PRIMARY KEY (file_hash, source_row, source_column))")
+    store.execute(f"INSERT INTO quarantine_v13 ({cols}, source_column) SELECT {cols}, '' FROM quarantine")
+    store.execute("DROP TABLE quarantine")
+    store.execute("ALTER TABLE quarantine_v13 RENAME TO quarantine")
+
+
 def sync_model_columns(store: Store) -> None:
-    """Add columns the model declares but the store lacks (a model change)."""
+    """Add the tables and columns the model declares but the store lacks (a model change: a new
+    kind, such as ``statistic``, gets its table here in a store made before the kind existed)."""
     for kind in load_model().kinds.values():
         have = set(store.table_columns(kind.table))
+        if not have:
+            _create_kind_table(store, kind)
+            continue
         for col, sql_type in kind.columns().items():
             if col not in have:
                 store.execute(f'ALTER TABLE {kind.table} ADD COLUMN "{col}" {_ddl_type(sql_type, store.dialect)}')
