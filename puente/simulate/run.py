@@ -18,7 +18,7 @@ from puente.simulate.config import Scenario
 from puente.simulate.places import PlaceTexts
 from puente.simulate.records import NodeRecords
 from puente.simulate.routes import RouteModel
-from puente.simulate.structure import draw_structure, km
+from puente.simulate.structure import draw_structure
 from puente.simulate.tables import OneOffNames, PeopleTable, VehicleTable
 from puente.simulate.world import World
 from puente.simulate.writer import TableWriter, TruthWriter
@@ -244,10 +244,13 @@ def _write_world_truth(ctx: Context) -> None:
 
 def _nearest_km(lat: float, lon: float, found: np.ndarray) -> float:
     """Distance (km) from a lab to the nearest dismantled lab other than itself (the other labs found included)."""
-    if not len(found):
+    others = found[(found[:, 0] != lat) | (found[:, 1] != lon)]
+    if not len(others):
         return float("nan")
-    dists = [km((lat, lon), (float(a), float(b))) for a, b in found if (float(a), float(b)) != (lat, lon)]
-    return round(min(dists), 1) if dists else float("nan")
+    a, b = np.radians(lat), np.radians(lon)
+    c, d = np.radians(others[:, 0]), np.radians(others[:, 1])
+    h = np.sin((c - a) / 2) ** 2 + np.cos(a) * np.cos(c) * np.sin((d - b) / 2) ** 2
+    return round(float((2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(h, 1.0)))).min()), 1)
 
 
 def _write_chains(ctx: Context) -> None:
