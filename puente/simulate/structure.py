@@ -120,22 +120,35 @@ def _month(sc: Scenario, period: str) -> int:
     return month_index(period, sc.start)
 
 
+def _office_shares(sc: Scenario) -> dict[str, float]:
+    """Each southwest field office's share of the real CBP fentanyl seizure events (where the loads are)."""
+    cbp = sc.cbp_fentanyl
+    events = cbp[cbp["aor"].isin(list(sc.p["aor_ports"]))].groupby("aor")["events"].sum()
+    return {aor: float(events.get(aor, 0.0)) / float(events.sum()) for aor in sc.p["aor_ports"]}
+
+
 def _shifts(sc: Scenario, rng: np.random.Generator) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """Port shifts (a small port grows to a large share of its field office's crossings, at most one per
-    office) and corridor shifts (an emerging corridor opens); starts drawn in the window of scenario.yaml."""
+    office) and corridor shifts (an emerging corridor opens); starts drawn in the window of scenario.yaml.
+    Shifts happen where the loads are: a field office is drawn by its share of the real fentanyl seizure
+    events, an emerging corridor by its ports' share of the loads, each plus ``shift_weight_floor`` (so
+    shifts in the quiet offices and corridors stay possible, and rarer)."""
     p, bounds = sc.p, sc.p["structure"]
     first, last = _month(sc, str(bounds["shift_start"]["first"])), _month(sc, str(bounds["shift_start"]["last"]))
     corridors = {name: dict(spec) for name, spec in p["corridors"].items()}
     shifts: list[dict[str, Any]] = []
     aor_of = {code: aor for aor, codes in p["aor_ports"].items() for code in codes}
     candidates = [c for c in bounds["port_shift_ports"] if c in aor_of]
+    office = _office_shares(sc)
+    floor = float(bounds["shift_weight_floor"])
     used_aors: set[str] = set()
     for _ in range(int(bounded(bounds["port_shifts"], rng))):
-        free = [c for c in candidates if aor_of[c] not in used_aors]
-        if not free:
+        offices = sorted({aor_of[c] for c in candidates} - used_aors)
+        if not offices:
             break
-        code = str(rng.choice(free))
-        aor = aor_of[code]
+        w = np.array([office[a] + floor for a in offices])
+        aor = offices[int(rng.choice(len(offices), p=w / w.sum()))]
+        code = str(rng.choice([c for c in candidates if aor_of[c] == aor]))
         used_aors.add(aor)
         volumes = {c: sc.ports[c].volume for c in p["aor_ports"][aor]}
         before = round(volumes[code] / sum(volumes.values()), 3)
@@ -148,7 +161,10 @@ def _shifts(sc: Scenario, rng: np.random.Generator) -> tuple[dict[str, dict[str,
                                       f"{aor.title().replace('Field Office', 'field office')}'s crossings"})
     emerging = p["emerging_corridors"]
     k = min(int(bounded(bounds["corridor_shifts"], rng)), len(emerging))
-    for name in rng.choice(np.array(list(emerging), dtype=object), k, replace=False):
+    port_share = {c: office[aor_of[c]] * sc.ports[c].volume / sum(sc.ports[x].volume for x in p["aor_ports"][aor_of[c]])
+                  for c in aor_of}
+    w = np.array([sum(port_share.get(c, 0.0) for c in spec["ports"]) + floor for spec in emerging.values()])
+    for name in rng.choice(np.array(list(emerging), dtype=object), k, replace=False, p=w / w.sum()):
         spec = emerging[str(name)]
         corridors[str(name)] = {key: spec[key] for key in ("ports", "waypoints", "destinations")}
         shifts.append({"type": "corridor", "corridor": str(name), "port": "", "border_city": "",
