@@ -18,8 +18,15 @@ truth is keyed by. Nothing is recomputed with the analytics code; the definition
 * diversion — ROC AUC of ``precursors_risk.score``, and with each single feature's term removed;
 * key players — each organisation leader's rank in ``networks_players`` as a fraction of all players,
   legitimate firms among the top 50;
-* purchasers — top-20 rows of ``firearms_purchasers`` whose traces are all one true person.
+* purchasers — top-20 rows of ``firearms_purchasers`` whose traces are all one true person;
+* chains — of the diverted shipments that fed a dismantled lab (``truth/chains.csv``), the share linked to
+  that lab's record in ``precursors_chains`` (one row per shipment → lab link, with the shipment's and the
+  lab record's ``source_id`` in ``shipment_source_id`` and ``lab_source_id``), and the share of written links
+  that are true. ``linkable`` in the truth says where the records hold the whole chain (the front's owner
+  was detained at the lab): the ceiling. The naive baseline joins owner and detainee records by exact name.
 
+The truth is read from the files the simulator writes (``SIM/truth/*.csv``, docs/simulator.md): the world
+differs by seed (organisations, labs, planted shifts), so nothing here is a constant of one world.
 Every measure has a naive baseline beside it. Each function returns numbers, not pass/fail.
 """
 
@@ -383,12 +390,87 @@ def purchasers(run: Run, n: int = 20) -> dict[str, Any]:
                                          / max(states["traces"].sum(), 1))}
 
 
+# ---------------------------------------------------------------- precursor → lab chains
+
+def _plain_name(*parts: object) -> str:
+    import unicodedata
+
+    text = " ".join(str(x) for x in parts if isinstance(x, str) and x).lower()
+    return " ".join("".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).split())
+
+
+def _naive_chain_pairs(run: Run) -> set[tuple[str, str]]:
+    """Shipment → lab pairs that an exact-name join finds in the Mexican files: the shipment's importer or
+    consignee record, its owner records, the lab detainees written with the same name (accents and case aside)."""
+    def mx(name: str) -> pd.DataFrame:
+        return pd.read_csv(run.sim / "mx" / name, sep=";", dtype=str, keep_default_na=False)
+
+    links = mx("vinculos.csv").iloc[:, :5]
+    links.columns = ["from_kind", "from_ref", "to_kind", "to_ref", "role"]
+    people = mx("personas.csv").iloc[:, :4]
+    people.columns = ["ref", "given", "s1", "s2"]
+    name = dict(zip(people["ref"], [_plain_name(g, a, b) for g, a, b in people[["given", "s1", "s2"]].itertuples(index=False)]))
+    labs = set(mx("laboratorios.csv").iloc[:, 0])
+    shipments = set(mx("embarques_precursores.csv").iloc[:, 0])
+    ship_company = links[links["from_ref"].isin(shipments)][["from_ref", "to_ref"]]
+    owners = links[links["role"] == "Propietario"][["from_ref", "to_ref"]]
+    detained = links[links["from_ref"].isin(labs) & links["to_ref"].isin(name)][["from_ref", "to_ref"]]
+    owner_names = owners.assign(name=owners["to_ref"].map(name)).dropna()
+    lab_names = detained.assign(name=detained["to_ref"].map(name)).dropna()
+    joined = ship_company.merge(owner_names, left_on="to_ref", right_on="from_ref", suffixes=("", "_o"))
+    joined = joined.merge(lab_names, on="name", suffixes=("", "_l"))
+    return set(zip(joined["from_ref"], joined["from_ref_l"]))
+
+
+def chain_links(run: Run) -> dict[str, Any]:
+    chains = truth(run, "chains.csv")
+    fed = chains[chains["lab_source_id"] != ""]
+    target = set(zip(fed["source_id"], fed["lab_source_id"]))
+    out: dict[str, Any] = {"diverted": len(chains), "fed_found": len(target),
+                           "linkable": float(fed["linkable"].astype(int).mean()) if len(fed) else None}
+
+    def score(pairs: set[tuple[str, str]]) -> dict[str, Any]:
+        hit = len(pairs & target)
+        return {"links": len(pairs), "recall": hit / len(target) if target else None,
+                "precision": hit / len(pairs) if pairs else None}
+
+    out["baseline"] = score(_naive_chain_pairs(run))
+    path = run.out / "precursors_chains.parquet"
+    if path.exists():
+        w = pd.read_parquet(path)
+        ship = "shipment_source_id" if "shipment_source_id" in w else "source_id"
+        out["product"] = score(set(zip(w[ship].astype(str), w["lab_source_id"].astype(str)))) \
+            if ship in w and "lab_source_id" in w else None
+    else:
+        out["product"] = None
+    return out
+
+
+# ---------------------------------------------------------------- the world
+
+def world_summary(run: Run) -> str:
+    """What the seed drew (from the truth files): organisations, labs hidden and far from any dismantled one,
+    planted shifts."""
+    orgs = truth(run, "organizations.csv")
+    labs = truth(run, "labs.csv")
+    own = labs[labs["org_id"] != ""]
+    hidden = own[own["found_period"] == ""]
+    far = hidden[pd.to_numeric(hidden["nearest_found_km"], errors="coerce") > KM]
+    shifts = truth(run, "route_shifts.csv")
+    shift_text = "; ".join(f"{r.shift_id} {r.type} {r.port or r.corridor} from {r.start_period}"
+                           for r in shifts.itertuples())
+    return (f"World: {len(orgs)} organisations ({', '.join(f'{o.name} ({o.base_state})' for o in orgs.itertuples())}); "
+            f"{len(own)} organisation labs, {len(hidden)} never dismantled, {len(far)} of them > {KM:.0f} km from "
+            f"every dismantled lab; planted shifts: {shift_text}.")
+
+
 # ---------------------------------------------------------------- everything
 
 def score_all(run: Run) -> dict[str, Any]:
     players = key_players(run) if (run.out / "networks_players.parquet").exists() else None
     return {"corridors": corridor_recall(run), "shifts": shift_detection(run), "labs": lab_regions(run),
-            "diversion": diversion(run), "players": players, "purchasers": purchasers(run)}
+            "diversion": diversion(run), "players": players, "purchasers": purchasers(run),
+            "chains": chain_links(run)}
 
 
 def _pct(v: float | None) -> str:
@@ -413,7 +495,11 @@ def report(seed: int, scale: int, run: Run, s: dict[str, Any]) -> list[str]:
     delays = ", ".join(f"{k}: {'missed' if v is None else f'+{v} mo'}" for k, v in p["delays"].items())
     delays_b = ", ".join(f"{k}: {'missed' if v is None else f'+{v} mo'}" for k, v in b["delays"].items())
     corridor_bar = 0.9 if scale >= 200_000 else 0.8
-    lines = [f"## Seed {seed}, scale {scale:,}", "",
+    ch = s["chains"]
+    chp = ch["product"] or {"links": 0, "recall": None, "precision": None}
+    chain_text = (f"recall {_pct(chp['recall'])}, precision {_pct(chp['precision'])} ({chp['links']} links)"
+                  if ch["product"] else "not written (`precursors_chains`)")
+    lines = [f"## Seed {seed}, scale {scale:,}", "", world_summary(run), "",
              f"Simulate + ingest: {run.seconds_build:.0f} s; `puente analyze all`: {run.seconds_analyze:.0f} s.", "",
              "| metric | bar | product | naive baseline | |", "|---|---|---|---|---|",
              f"| top-10 true (port, destination) in `corridors_top` | ≥ {corridor_bar} | {c['recall']:.2f} | "
@@ -438,6 +524,11 @@ def report(seed: int, scale: int, run: Run, s: dict[str, Any]) -> list[str]:
              f"{met(kpp['all_leaders_top'])} |",
              f"| legitimate firms in the top 50 | ≤ 20% | {_pct(kpp['legit_top50'])} | {_pct(kpb['legit_top50'])} | "
              f"{met(kpp['legit_top50'] <= 0.2)} |",
+             f"| precursor → lab chains (of {ch['fed_found']} diverted shipments that fed a dismantled lab; "
+             f"{_pct(ch['linkable'])} linkable in the records) | recall ≥ 0.7, precision ≥ 0.8 | {chain_text} | "
+             f"recall {_pct(ch['baseline']['recall'])}, precision {_pct(ch['baseline']['precision'])} "
+             f"(exact-name join of owner and detainee records) | "
+             f"{met((chp['recall'] or 0) >= 0.7 and (chp['precision'] or 0) >= 0.8)} |",
              f"| top-20 purchasers that are one true person | ≥ 0.95 | {_pct(pu['one_person'])} | "
              f"{_pct(pu['baseline'])} (by name, records) | {met(pu['one_person'] >= 0.95)} |",
              f"| traces written vs guns traced (each gun once) | equal | {pu['traces_written']} vs {pu['guns_traced']}; "

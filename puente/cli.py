@@ -271,13 +271,15 @@ def demo(
     serve: bool | None = typer.Option(None, "--serve/--no-serve", help="End by serving both dashboards "
                                          "(default: only when run in a terminal; --no-serve exits, for scripts)."),
     port: int = typer.Option(int(setting("port")), help="Port of the U.S. node's dashboard (the Mexican node: +1)."),
+    seed: int = typer.Option(7, "--seed", help="Seed of the simulated world (each seed is another world)."),
+    scale: int = typer.Option(20_000, "--scale", help="Simulated event records (at least 1000)."),
 ) -> None:
     """Build a U.S. and a Mexican node, share between them under a signed agreement, then serve both dashboards."""
     from puente.api.demo_serve import connect_nodes, serve_nodes
     from puente.demo import run_demo
 
     started = time.monotonic()
-    nodes = run_demo(out, console)
+    nodes = run_demo(out, console, seed=seed, scale=scale)
     for report in connect_nodes(nodes["US"], nodes["MX"], (port, port + 1)):
         say(t("demo_shared", sender=report.sender, records=report.records, bundle=report.bundle_id,
               kinds=", ".join(f"{k} {n}" for k, n in sorted(report.imported.items()) if n)))

@@ -12,7 +12,8 @@ from puente.demo import run_demo
 
 def test_demo_builds_two_nodes_with_their_own_files(tmp_path: Path) -> None:
     console = Console(record=True, width=200)
-    nodes = run_demo(tmp_path / "demo", console, scale=1000)
+    # any world: a seed other than the default one (each seed draws other organisations, labs and shifts)
+    nodes = run_demo(tmp_path / "demo", console, seed=23, scale=1000)
     assert set(nodes) == {"US", "MX"}
     assert (nodes["US"].country, nodes["MX"].country) == ("US", "MX")
     with (tmp_path / "demo" / "simulated" / "truth" / "corrupted_rows.csv").open(encoding="utf-8") as handle:
@@ -38,3 +39,11 @@ def test_demo_builds_two_nodes_with_their_own_files(tmp_path: Path) -> None:
         assert all(store.scalar(f"SELECT COUNT(*) FROM {k}") > 0 for k in mx_kinds)
     text = console.export_text()
     assert "us-node" in text and "mx-node" in text and "FY2022: 14,700 lb" in text
+
+
+def test_demo_seed_and_scale_options(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from puente.cli import main
+
+    assert main(["demo", "--out", str(tmp_path / "d"), "--seed", "23", "--scale", "10", "--no-serve"]) == 2
+    err = capsys.readouterr().err
+    assert "scale must be at least 1000" in err and "Traceback" not in err

@@ -125,15 +125,33 @@ def test_links_point_at_stored_records(nodes: dict[str, Node]) -> None:
             assert store.scalar("SELECT COUNT(DISTINCT from_kind) FROM link") >= 4
 
 
-def test_planted_port_shift_shows_in_the_truth(sim: Path) -> None:
-    loads = [r for r in _truth(sim, "loads.csv") if r["outcome"] == "seized_port" and r["port"] in
-             {"SLU", "LUK", "SAS", "NOG", "NOM", "NAC", "DOU"}]
-    before = [r["port"] == "LUK" for r in loads if r["period"] < "2021-03"]
-    after = [r["port"] == "LUK" for r in loads if r["period"] >= "2021-03"]
-    assert sum(before) / len(before) < 0.08
-    assert sum(after) / len(after) > 0.2
-    shifts = {r["shift_id"]: r for r in _truth(sim, "route_shifts.csv")}
-    assert shifts["SHIFT-1"]["start_period"] == "2021-03" and shifts["SHIFT-1"]["port"] == "LUK"
+def test_planted_shifts_show_in_the_truth(sim: Path) -> None:
+    """Each planted shift (drawn from the seed, listed in route_shifts.csv) moves the seized loads as it says:
+    a port shift raises the port's share of its field office's port seizures from its start; a corridor shift
+    opens a corridor that carries no load before its start and its share of its ports' loads after."""
+    from puente.simulate.config import Scenario
+
+    aor_ports = Scenario().p["aor_ports"]
+    loads = [r for r in _truth(sim, "loads.csv") if r["outcome"] == "seized_port"]
+    shifts = _truth(sim, "route_shifts.csv")
+    assert {s["type"] for s in shifts} == {"port", "corridor"}
+    for shift in shifts:
+        start = shift["start_period"]
+        before_w, after_w = float(shift["weight_before"]), float(shift["weight_after"])
+        if shift["type"] == "port":
+            office = next(codes for codes in aor_ports.values() if shift["port"] in codes)
+            mine = [r for r in loads if r["port"] in office]
+            before = [r["port"] == shift["port"] for r in mine if r["period"] < start]
+            after = [r["port"] == shift["port"] for r in mine if r["period"] >= start]
+            assert before and after, shift
+            assert sum(before) / len(before) < (before_w + after_w) / 2 < sum(after) / len(after), shift
+        else:
+            assert not any(r["corridor"] == shift["corridor"] for r in loads if r["period"] < start), shift
+            flows = [r for r in _truth(sim, "route_flows.csv") if r["period"] >= start]
+            ports = {r["port"] for r in flows if r["corridor"] == shift["corridor"]}
+            on = sum(int(r["loads"]) for r in flows if r["corridor"] == shift["corridor"])
+            total = sum(int(r["loads"]) for r in flows if r["port"] in ports)
+            assert on and after_w / 2 < on / total, shift
 
 
 def test_diverted_shipments_go_to_front_companies_and_labs(sim: Path) -> None:

@@ -178,7 +178,7 @@ def _interior_chunk(ctx: Context, months: np.ndarray) -> None:
     seized_city = routes["destination"].to_numpy().copy()
     on_the_way = np.flatnonzero(rng.random(n) >= 0.5)
     for name, sub in groups(routes["corridor"].to_numpy()[on_the_way]):
-        waypoints = np.array(sc.p["corridors"][name]["waypoints"], dtype=object)
+        waypoints = np.array(ctx.routes.corridors[name]["waypoints"], dtype=object)
         seized_city[on_the_way[sub]] = rng.choice(waypoints, len(sub))
     canon = city_labels(sc, seized_city)
     loads = routes.copy()

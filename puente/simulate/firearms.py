@@ -93,8 +93,7 @@ def _chunk(ctx: Context, n: int) -> None:
     places = rng.choice(default_places, n, p=default_p)
     for oid in np.unique(org[org != ""]):
         idx = np.flatnonzero((org == oid) & (rng.random(n) < 0.8))
-        spec = next(x for x in sc.p["organizations"] if x["id"] == oid)
-        plazas = np.array([f"{city}, {_twin_state(sc, city)}" for city in spec["plazas"]], dtype=object)
+        plazas = np.array([f"{city}, {_twin_state(sc, city)}" for city in world.orgs[oid].plazas], dtype=object)
         places[idx] = rng.choice(plazas, len(idx))
     place_text, place_id = ctx.places.pick(places, "MX", rng, exact=0.3)
     english = {p: _english_place(p) for p in np.unique(places)}

@@ -1,4 +1,11 @@
-"""Precursor imports (most legitimate, some diverted through front companies), labs, investigations."""
+"""Precursor imports (most legitimate, some diverted through front companies), labs, investigations.
+
+Nothing on a declaration separates the classes by construction: customs seizes imports of some legitimate
+firms (paperwork, labelling) and never catches some fronts; legitimate cargo is sometimes consigned to a
+distributor. A dismantled lab that diverted chemicals fed often has the owner of one of those fronts among
+its detainees, recorded under another spelling of the name than the company register's: the chain
+shipment → company → owner → lab holds in the records only through entity resolution.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from puente.simulate.config import groups, maybe, weights
 
 if TYPE_CHECKING:
     from puente.simulate.run import Context
+    from puente.simulate.world import Lab
 
 CHUNK = 50_000
 _LIQUIDS = {"propionic_anhydride", "piperidine"}
@@ -57,14 +65,18 @@ def _shipment_chunk(ctx: Context, n: int) -> None:
     org[d] = rng.choice(np.array(list(world.orgs), dtype=object), len(d))
     importer[d] = world.pick(org[d], "fronts", rng)
     lab[d] = ctx.routes.labs_for(org[d], np.minimum(months[d] + 2, len(sc.periods) - 1), rng)
-    for lab_id, chem in zip(lab[d], chemical[d]):
+    for lab_id, chem, front in zip(lab[d], chemical[d], importer[d]):
         ctx.lab_chemicals.setdefault(lab_id, set()).add(chem)
+        ctx.lab_fronts.setdefault(lab_id, set()).add(front)
+    consignee = _consignees(ctx, importer, org, diverted)
     exporter = rng.choice(np.array(world.exporters, dtype=object), n)
     companies = world.companies
     liquid = np.isin(chemical, list(_LIQUIDS))
     unit = np.where(liquid, rng.choice(np.array(["l", "litros", "kg"]), n), rng.choice(np.array(["kg", "kilogramos"]), n))
-    status = np.where(diverted, rng.choice(np.array(["liberado", "notificado", "asegurado"]), n, p=[0.75, 0.1, 0.15]),
-                      rng.choice(np.array(["liberado", "notificado", "objetado"]), n, p=[0.85, 0.12, 0.03]))
+    # customs seizes a shipment at its importer's rate: some fronts never, some legitimate firms now and then
+    seized = rng.random(n) < np.array([companies[c].seize_rate for c in importer])
+    status = np.where(seized, "asegurado", rng.choice(np.array(["liberado", "notificado", "objetado"]), n,
+                                                      p=[0.85, 0.12, 0.03]))
     seq = ctx.next_ids("PED", n)
     year = arrival.astype("datetime64[Y]").astype(int) + 1970
     refs = np.array([f"{y % 100:02d} {p} {3000 + s // 1_000_000:04d} {s % 1_000_000:07d}"
@@ -75,13 +87,14 @@ def _shipment_chunk(ctx: Context, n: int) -> None:
     mx = ctx.mx
     importer_ref = mx.companies(importer)
     exporter_ref = mx.companies(exporter)
-    consigned = diverted & (rng.random(n) < 0.5)
+    consigned = consignee != ""
     frame = pd.DataFrame({
         "source_id": refs, "chemical": _texts(rng, chemical, _CHEM_TEXT),
         "quantity": np.round(kg, 2), "unit": unit,
         "exporter": _company_names(ctx, exporter), "importer": _company_names(ctx, importer),
         "importer_taxid": maybe(rng.random(n) > 0.15, [companies[c].tax_id for c in importer]),
-        "consignee": maybe(consigned, _company_names(ctx, importer)), "origin_country": origin,
+        "consignee": maybe(consigned, _company_names(ctx, np.where(consigned, consignee, importer))),
+        "origin_country": origin,
         "port": _texts(rng, port, _PORT_TEXT), "ship_date": ship, "arrival_date": arrival,
         "declared_use": rng.choice(np.array(_USES, dtype=object), n), "pen_reference": pen, "status": status,
         "agency": "ANAM",
@@ -89,12 +102,36 @@ def _shipment_chunk(ctx: Context, n: int) -> None:
     ctx.writers["shipments"].write(frame)
     mx.links("precursor_shipment", refs, "organization", importer_ref, np.full(n, "importer", dtype=object))
     mx.links("precursor_shipment", refs, "organization", exporter_ref, np.full(n, "exporter", dtype=object))
-    mx.links("precursor_shipment", refs[consigned], "organization", importer_ref[consigned],
+    mx.links("precursor_shipment", refs[consigned], "organization", mx.companies(consignee[consigned]),
              np.full(int(consigned.sum()), "consignee", dtype=object))
     ctx.truth["shipments"].write(pd.DataFrame({
         "source_id": refs, "chemical": chemical, "quantity_kg": np.round(kg, 2), "importer_id": importer,
         "diverted": diverted.astype(int), "org_id": org, "lab_id": lab,
-        "front_company_id": np.where(diverted, importer, "")}))
+        "front_company_id": np.where(diverted, importer, ""), "consignee_id": consignee,
+        "seized": seized.astype(int)}))
+    ctx.diverted.append(pd.DataFrame({"source_id": refs[d], "front_company_id": importer[d],
+                                      "company_source_id": importer_ref[d], "lab_id": lab[d]}))
+
+
+def _consignees(ctx: Context, importer: np.ndarray, org: np.ndarray, diverted: np.ndarray) -> np.ndarray:
+    """The consignee company per shipment ('' when none): half the diverted shipments name one (the front
+    itself, or another front of the organisation); some legitimate ones name a distributor."""
+    rng, world, inspection = ctx.rng, ctx.world, ctx.sc.p["inspection"]
+    n = len(importer)
+    out = np.full(n, "", dtype=object)
+    r = rng.random(n)
+    front = np.flatnonzero(diverted & (r < 0.5))
+    out[front] = importer[front]
+    other = front[rng.random(len(front)) < float(inspection["front_other_consignee"])]
+    if len(other):
+        out[other] = world.pick(org[other], "fronts", rng)
+    legit = np.flatnonzero(~diverted & (r < float(inspection["legit_consignee"])))
+    if len(legit):
+        firms = np.array(world.importers, dtype=object)
+        pick = rng.integers(0, len(firms) - 1, len(legit)) if len(firms) > 1 else np.zeros(len(legit), dtype=np.int64)
+        own = np.array([world.importers.index(c) for c in importer[legit]])
+        out[legit] = firms[np.where(pick >= own, pick + 1, pick) % len(firms)]
+    return out
 
 
 def _texts(rng: np.random.Generator, codes: np.ndarray, spellings: dict[str, list[str]]) -> np.ndarray:
@@ -139,15 +176,12 @@ def lab_sites(ctx: Context) -> None:
                     sc.month_starts[months] + rng.integers(0, 28, len(found)),
                     np.array([lab.kind for lab in found], dtype=object), chems,
                     np.array([lab.capacity for lab in found]))
-        # arrested at the lab: a lieutenant (who owns front companies) or couriers of its organisation
-        orgs = np.array([lab.org for lab in found], dtype=object)
-        lts = world.pick(orgs, "lieutenants", rng)
-        crew = world.pick(orgs, "couriers", rng)
-        who = np.where(rng.random(len(found)) < 0.4, lts, np.where(rng.random(len(found)) < 0.5, crew, ""))
-        ctx.mx.people(who, "lab_site", refs, np.where(who == lts, "arrested", "operator").astype(object))
+        _lab_arrests(ctx, found, refs)
     total = max(0, round(sc.share("lab_site") * ctx.scale) - len(found))
-    pairs = [(m, st) for st, munis in sc.p["lab_municipalities"].items() for m in munis]
-    pair_p = np.array([1 / len(sc.p["lab_municipalities"][st]) for _, st in pairs])
+    # other labs found: only where the authorities operate (never in the structure's quiet places)
+    pairs = world.structure.enforced
+    per_state = {st: sum(1 for _, s in pairs if s == st) for _, st in pairs}
+    pair_p = np.array([1 / per_state[st] for _, st in pairs])
     coords = np.array([[sc.place(f"{m}, {st}", "MX").lat or 0.0, sc.place(f"{m}, {st}", "MX").lon or 0.0]
                        for m, st in pairs])
     codes = np.array(list(_CHEM_TEXT), dtype=object)
@@ -166,13 +200,66 @@ def lab_sites(ctx: Context) -> None:
         _write_labs(ctx, refs, canon, sc.month_starts[months] + rng.integers(0, 28, n), kinds, chems, capacity)
         caught = rng.random(n) < 0.4
         ctx.mx.people(np.full(int(caught.sum()), "", dtype=object), "lab_site", refs[caught], "operator")
+        lat = np.round(coords[pick, 0] + rng.normal(0, 0.08, n), 5)
+        lon = np.round(coords[pick, 1] + rng.normal(0, 0.08, n), 5)
+        ctx.found_coords.append(np.column_stack([lat, lon]))
         ctx.truth["labs"].write(pd.DataFrame({
             "lab_id": [f"LAB-X{s:07d}" for s in range(start + 1, start + n + 1)], "org_id": "",
             "municipality": [pairs[k][0] for k in pick], "state": [pairs[k][1] for k in pick],
-            "lat": np.round(coords[pick, 0] + rng.normal(0, 0.08, n), 5),
-            "lon": np.round(coords[pick, 1] + rng.normal(0, 0.08, n), 5), "lab_kind": kinds, "mark": "",
+            "lat": lat, "lon": lon, "lab_kind": kinds, "mark": "",
             "capacity_kg_month": capacity, "start_period": "", "found_period": np.array(sc.periods)[months],
-            "record_source_id": refs}))
+            "record_source_id": refs, "quiet": 0, "nearest_found_km": 0.0}))
+
+
+def _lab_arrests(ctx: Context, found: list[Lab], refs: np.ndarray) -> None:
+    """Who is detained at each dismantled lab of an organisation: the owner of a front that fed it (often,
+    under another spelling of the name than the company register's and seldom with the CURP), and as before
+    a lieutenant, a courier or a one-off operator."""
+    rng, world, pt = ctx.rng, ctx.world, ctx.people_table
+    inspection = ctx.sc.p["inspection"]
+    written: dict[str, list[int]] = {}  # owner -> the name variants of their owner records
+    for _, _, pid, _, v in ctx.mx.owners:
+        written.setdefault(pid, []).append(v)
+    chain_ids: list[str] = []
+    chain_labs: list[int] = []
+    chain_var: list[int] = []
+    chain_front: list[str] = []
+    for i, lab in enumerate(found):
+        fronts = sorted(ctx.lab_fronts.get(lab.id, set()))
+        owners = sorted({world.companies[f].owner for f in fronts})
+        for pid in owners:
+            if rng.random() < float(inspection["owner_arrested_at_lab"]):
+                row = int(pt.rows(np.array([pid], dtype=object))[0])
+                chain_ids.append(pid)
+                chain_labs.append(i)
+                chain_var.append(pt.other_variant(row, written.get(pid, [0]), rng))
+                chain_front.append(next(f for f in fronts if world.companies[f].owner == pid))
+    if chain_ids:
+        at = np.array(chain_labs, dtype=np.int64)
+        person_refs = ctx.mx.people(np.array(chain_ids, dtype=object), "lab_site", refs[at], "arrested",
+                                    variant=np.array(chain_var), curp_rate=float(inspection["arrest_record_curp"]))
+        _lab_people(ctx, [found[i].id for i in at], refs[at], ctx.mx.last_entities, person_refs, "arrested",
+                    chain_front)
+    # the rest of the crew: a lieutenant, a courier or a one-off operator
+    orgs = np.array([lab.org for lab in found], dtype=object)
+    lts = world.pick(orgs, "lieutenants", rng)
+    crew = world.pick(orgs, "couriers", rng)
+    who = np.where(rng.random(len(found)) < 0.3, lts, np.where(rng.random(len(found)) < 0.5, crew, ""))
+    roles = np.where(who == lts, "arrested", "operator").astype(object)
+    # a lieutenant who owns fronts is written, here too, otherwise than in the company register
+    forced = np.array([pt.other_variant(int(pt.rows(np.array([p], dtype=object))[0]), written[p], rng)
+                       if p in written else -1 for p in who])
+    person_refs = ctx.mx.people(who, "lab_site", refs, roles, variant=forced,
+                                curp_rate=float(inspection["arrest_record_curp"]))
+    _lab_people(ctx, [lab.id for lab in found], refs, ctx.mx.last_entities, person_refs, roles, [""] * len(found))
+
+
+def _lab_people(ctx: Context, labs: list[str], lab_refs: np.ndarray, people: np.ndarray, person_refs: np.ndarray,
+                roles: object, fronts: list[str]) -> None:
+    rows = pd.DataFrame({"lab_id": labs, "lab_source_id": lab_refs, "person_id": people,
+                         "person_source_id": person_refs, "role": roles, "via_front": fronts})
+    ctx.truth["lab_people"].write(rows)
+    ctx.lab_people.append(rows)
 
 
 def _write_labs(ctx: Context, refs: np.ndarray, canon: np.ndarray, days: np.ndarray, kinds: np.ndarray,

@@ -43,6 +43,9 @@ class NodeRecords:
         self.counter = {"person": 0, "vehicle": 0, "organization": 0}
         self.oneoff = 0
         self.company_ref: dict[str, str] = {}  # company id -> its first organization record ref
+        # (company id, company record, owner id, owner's person record, name variant written): the chain truth
+        self.owners: list[tuple[str, str, str, str, int]] = []
+        self.last_entities = np.array([], dtype=object)  # true ids of the last people() call's records
         self.buf: dict[str, list[pd.DataFrame]] = {k: [] for k in self.w}
         self.sizes: dict[str, int] = {k: 0 for k in self.w}
         self.truth: list[pd.DataFrame] = []
@@ -55,8 +58,10 @@ class NodeRecords:
 
     # -- people -------------------------------------------------------------------------------
     def people(self, person_ids: np.ndarray, event_kind: str = "", event_refs: np.ndarray | None = None,
-               role: object = "") -> np.ndarray:
-        """One person record per element; '' in person_ids makes a one-off person. Links to events."""
+               role: object = "", variant: np.ndarray | None = None, curp_rate: float = 0.7) -> np.ndarray:
+        """One person record per element; '' in person_ids makes a one-off person. Links to events.
+        ``variant`` forces the name variant of known people (index into their variants; -1: drawn as usual);
+        ``curp_rate`` is the share of Mexican records that carry the CURP."""
         person_ids = np.asarray(person_ids, dtype=object)
         n = len(person_ids)
         if n == 0:
@@ -78,13 +83,16 @@ class NodeRecords:
             rows = self.pt.rows(person_ids[k])
             noisy = rng.random(len(k)) < rate("name_variant")
             v = np.where(noisy, 1 + (rng.random(len(k)) * (self.pt.nvar[rows] - 1)).astype(np.int64), 0)
+            if variant is not None:
+                forced = np.asarray(variant, dtype=np.int64)[k]
+                v = np.where(forced >= 0, forced, v)
             given[k], s1[k], s2[k] = self.pt.given[rows, v], self.pt.s1[rows, v], self.pt.s2[rows, v]
             alias[k] = np.where(rng.random(len(k)) > missing, self.pt.alias[rows], None)
             birth[k] = np.where(rng.random(len(k)) > missing * 2, self.pt.birth[rows], np.datetime64("NaT"))
             mex = self.pt.mexican[rows]
             if self.country == "MX":
                 nationality[k] = np.where(mex, rng.choice(_MX_NAT, len(k)), "Estadounidense")
-                curp[k] = np.where(rng.random(len(k)) > 0.3, self.pt.curp[rows], None)
+                curp[k] = np.where(rng.random(len(k)) < curp_rate, self.pt.curp[rows], None)
             else:
                 nationality[k] = np.where(mex, rng.choice(_US_NAT_MX, len(k)), rng.choice(_US_NAT_US, len(k)))
         o = np.flatnonzero(~known)
@@ -94,6 +102,7 @@ class NodeRecords:
                               "alias": alias, "birth_date": birth, "nationality": nationality})
         frame["curp" if self.country == "MX" else "id_number"] = curp
         self._buffer("person", frame, entity)
+        self.last_entities = entity
         if event_refs is not None and event_kind:
             self.links(event_kind, np.asarray(event_refs, dtype=object), "person", refs, _obj(role, n))
         return refs
@@ -167,10 +176,14 @@ class NodeRecords:
                     "exporter": "exportador" if self.country == "MX" else "exporter", "ffl": "FFL"}[c.kind]
         new_rows.append({"source_id": ref, "name": name, "tax_id": c.tax_id if c.kind != "ffl" else None,
                          "country": c.country, "org_type": org_type, "entity": cid})
-        if c.owner and c.kind == "front" and first:
-            owner_refs = self.people(np.array([c.owner], dtype=object))
+        if c.owner and c.kind in ("front", "importer") and first:  # the registered owner / legal representative
+            row = self.pt.rows(np.array([c.owner], dtype=object))[0]
+            v = 0 if self.rng.random() >= self.world.sc.rate("name_variant") \
+                else 1 + int(self.rng.random() * (self.pt.nvar[row] - 1))
+            owner_refs = self.people(np.array([c.owner], dtype=object), variant=np.array([v]))
             self.links("organization", np.array([ref], dtype=object), "person", owner_refs,
                        np.array(["owner"], dtype=object))
+            self.owners.append((cid, str(ref), c.owner, str(owner_refs[0]), v))
         return str(ref)
 
     # -- links --------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Where fentanyl goes: lab → Mexican border city → port of entry → U.S. corridor → destination.
 
 Port choice inside each CBP field office follows crossing volumes (data/port_volumes.csv); the
-planted route shifts (scenario.yaml ``route_shifts``) change port and corridor weights from their
-start month. Every choice is drawn for whole arrays at once from cumulative probability tables
+planted route shifts (drawn from the seed, see structure.py) change port and corridor weights from
+their start month; an emerging corridor exists only when a shift opens it. Every choice is drawn for whole arrays at once from cumulative probability tables
 indexed by (port, month), (organisation, month), corridor or border city.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from puente.simulate.config import Scenario, groups, month_index
+from puente.simulate.config import Scenario, groups
 from puente.simulate.world import World
 
 
@@ -39,8 +39,8 @@ class RouteModel:
     def __init__(self, sc: Scenario, world: World) -> None:
         self.sc = sc
         self.world = world
-        self.corridors = sc.p["corridors"]
-        self.shifts = sc.p["route_shifts"]
+        self.corridors = world.structure.corridors
+        self.shifts = world.structure.shifts
         self.months = months = len(sc.periods)
         self.codes = list(sc.ports)
         self.code_index = {c: i for i, c in enumerate(self.codes)}
@@ -52,7 +52,7 @@ class RouteModel:
             for shift in self.shifts:
                 if shift["type"] == "port" and shift["port"] in codes:
                     j = codes.index(shift["port"])
-                    start = month_index(str(shift["start"]), sc.start)
+                    start = int(shift["start"])
                     for m in range(months):
                         share = shift["weight_after"] if m >= start else shift["weight_before"]
                         others = np.delete(table[m], j)
@@ -73,8 +73,7 @@ class RouteModel:
                 for name, shift in corridor_shift.items():
                     j = self.corridor_names.index(name)
                     if w[j] and len(names) > 1:
-                        share = shift["weight_after"] if m >= month_index(str(shift["start"]), sc.start) \
-                            else shift["weight_before"]
+                        share = shift["weight_after"] if m >= int(shift["start"]) else shift["weight_before"]
                         w[j] = 0.0
                         w = w / w.sum() * (1 - share)
                         w[j] = share

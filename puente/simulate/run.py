@@ -18,6 +18,7 @@ from puente.simulate.config import Scenario
 from puente.simulate.places import PlaceTexts
 from puente.simulate.records import NodeRecords
 from puente.simulate.routes import RouteModel
+from puente.simulate.structure import draw_structure
 from puente.simulate.tables import OneOffNames, PeopleTable, VehicleTable
 from puente.simulate.world import World
 from puente.simulate.writer import TableWriter, TruthWriter
@@ -27,7 +28,8 @@ TRUTH = {
     "identities": ("identities.csv", ["file", "source_id", "kind", "entity_id"]),
     "entities": ("entities.csv", ["entity_id", "kind", "name", "org_id", "role", "country", "detail"]),
     "orgs": ("organizations.csv", ["org_id", "name", "leader_id", "leader_name", "plazas", "lieutenants",
-                                   "couriers", "straw_purchasers", "front_companies", "labs"]),
+                                   "couriers", "straw_purchasers", "front_companies", "labs", "base_state",
+                                   "lab_places"]),
     "loads": ("loads.csv", ["load_id", "event_id", "period", "org", "lab", "border_city", "port", "corridor",
                             "destination", "form", "quantity_kg", "outcome", "seized_at", "place_id",
                             "reported_destination", "reported_false"]),
@@ -38,9 +40,17 @@ TRUTH = {
     "shifts": ("route_shifts.csv", ["shift_id", "type", "corridor", "port", "border_city", "start_period",
                                     "weight_before", "weight_after", "description"]),
     "labs": ("labs.csv", ["lab_id", "org_id", "municipality", "state", "lat", "lon", "lab_kind", "mark",
-                          "capacity_kg_month", "start_period", "found_period", "record_source_id"]),
+                          "capacity_kg_month", "start_period", "found_period", "record_source_id", "quiet",
+                          "nearest_found_km"]),
+    "lab_places": ("lab_places.csv", ["municipality", "state", "lat", "lon", "orgs", "quiet", "quiet_center"]),
     "shipments": ("precursor_shipments.csv", ["source_id", "chemical", "quantity_kg", "importer_id", "diverted",
-                                              "org_id", "lab_id", "front_company_id"]),
+                                              "org_id", "lab_id", "front_company_id", "consignee_id", "seized"]),
+    "company_people": ("company_people.csv", ["company_id", "company_source_id", "person_id", "person_source_id",
+                                              "role", "name_written"]),
+    "lab_people": ("lab_people.csv", ["lab_id", "lab_source_id", "person_id", "person_source_id", "role",
+                                      "via_front"]),
+    "chains": ("chains.csv", ["source_id", "front_company_id", "company_source_id", "owner_id", "owner_source_ids",
+                              "lab_id", "lab_source_id", "arrested_source_ids", "linkable"]),
     "guns": ("firearms.csv", ["gun_id", "serial", "make", "model", "ffl_id", "purchaser_id", "org_id",
                               "trafficked", "multiple_sale_id", "purchase_date", "recovery_date", "recovery_place_id",
                               "atf_source_id", "mx_source_id"]),
@@ -68,11 +78,19 @@ class Context:
     checkpoints_by_sector: dict[str, list[dict]] = field(default_factory=dict)  # type: ignore[type-arg]
     cbp_sums: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # (period, aor) -> [lb, events]
     lab_chemicals: dict[str, set[str]] = field(default_factory=dict)  # lab id -> chemicals diverted to it
+    lab_fronts: dict[str, set[str]] = field(default_factory=dict)  # lab id -> front companies that fed it
+    diverted: list[pd.DataFrame] = field(default_factory=list)  # diverted shipments: record, front, lab
+    found_coords: list[np.ndarray] = field(default_factory=list)  # (lat, lon) of the other labs found
+    lab_people: list[pd.DataFrame] = field(default_factory=list)  # detainees at the organisations' labs
 
     def _next(self, key: str, n: int) -> np.ndarray:
         start = self.counters.get(key, 0)
         self.counters[key] = start + n
         return np.arange(start + 1, start + n + 1)
+
+    def lab_people_rows(self) -> pd.DataFrame:
+        cols = ["lab_id", "lab_source_id", "person_id", "person_source_id", "role", "via_front"]
+        return pd.concat(self.lab_people, ignore_index=True) if self.lab_people else pd.DataFrame(columns=cols)
 
     def next_ids(self, key: str, n: int) -> np.ndarray:
         return self._next(key, n)
@@ -115,7 +133,9 @@ def simulate(out: Path, seed: int = 7, scale: int = 20_000, progress: Callable[[
     # one random stream per component, so each part is reproducible on its own
     streams = np.random.SeedSequence(seed).spawn(8)
     rng = np.random.default_rng(streams[0])
-    world = World(sc, scale, np.random.default_rng(streams[1]))
+    # the world's structure (organisations, plazas, lab places, corridors, shifts) depends on the seed only
+    structure = draw_structure(sc, np.random.default_rng(streams[4]))
+    world = World(sc, scale, np.random.default_rng(streams[1]), structure)
     truth = {key: TruthWriter(out / "truth" / name, cols) for key, (name, cols) in TRUTH.items()}
     corrupt = sc.rate("corrupted_per_10k")
     writer_rng = np.random.default_rng(streams[2])
@@ -181,30 +201,83 @@ def read_manifest(out: Path) -> list[dict[str, str]]:
 def _write_world_truth(ctx: Context) -> None:
     world, sc = ctx.world, ctx.sc
     ctx.truth["entities"].write(pd.DataFrame(world.entity_rows()))
-    for org in world.orgs.values():
+    for spec in world.structure.orgs:
+        org = world.orgs[spec.id]
         ctx.truth["orgs"].add({
             "org_id": org.id, "name": org.name, "leader_id": org.leader,
             "leader_name": world.people[org.leader].full_name, "plazas": "|".join(org.plazas),
             "lieutenants": "|".join(org.lieutenants), "couriers": "|".join(org.couriers),
             "straw_purchasers": "|".join(org.straw), "front_companies": "|".join(org.fronts),
-            "labs": "|".join(org.labs)})
-    for shift in sc.p["route_shifts"]:
-        ctx.truth["shifts"].add({"shift_id": shift["id"], "type": shift["type"], "corridor": shift["corridor"],
-                                 "port": shift.get("port", ""), "border_city": shift.get("border_city", ""),
-                                 "start_period": str(shift["start"]), "weight_before": shift["weight_before"],
-                                 "weight_after": shift["weight_after"], "description": shift["description"]})
+            "labs": "|".join(org.labs), "base_state": spec.base_state,
+            "lab_places": "|".join(f"{m}, {s}" for m, s in spec.lab_places)})
+    for shift in world.structure.shifts:
+        ctx.truth["shifts"].add({k: shift[k] for k in ("shift_id", "type", "corridor", "port", "border_city",
+                                                        "start_period", "weight_before", "weight_after",
+                                                        "description")})
+    found = [(lab.lat, lab.lon) for lab in world.labs.values() if lab.found >= 0]
+    found_all = np.concatenate([np.array(found, dtype=float).reshape(-1, 2), *ctx.found_coords])
     for lab in world.labs.values():
         ctx.truth["labs"].add({
             "lab_id": lab.id, "org_id": lab.org, "municipality": lab.municipality, "state": lab.state,
             "lat": lab.lat, "lon": lab.lon, "lab_kind": lab.kind, "mark": lab.mark,
             "capacity_kg_month": lab.capacity, "start_period": sc.periods[lab.start],
             "found_period": sc.periods[lab.found] if lab.found >= 0 else "",
-            "record_source_id": lab.record})
+            "record_source_id": lab.record, "quiet": int(lab.quiet),
+            "nearest_found_km": _nearest_km(lab.lat, lab.lon, found_all)})
+    users: dict[tuple[str, str], list[str]] = {}
+    for spec in world.structure.orgs:
+        for place in spec.lab_places:
+            users.setdefault(place, []).append(spec.id)
+    for muni, state in world.structure.lab_pool:
+        where = sc.place(f"{muni}, {state}", "MX")
+        ctx.truth["lab_places"].add({
+            "municipality": muni, "state": state, "lat": where.lat, "lon": where.lon,
+            "orgs": "|".join(users.get((muni, state), [])), "quiet": int((muni, state) in world.structure.quiet),
+            "quiet_center": int((muni, state) in world.structure.quiet_centers)})
+    _write_chains(ctx)
     # calibration: the real series beside what was written
     real = sc.cbp_fentanyl.groupby(["period", "aor"], as_index=False).agg(real_pounds=("pounds", "sum"))
     sums = [ctx.cbp_sums.get((p, a), [0.0, 0]) for p, a in zip(real["period"], real["aor"])]
     ctx.truth["calibration"].write(real.assign(simulated_pounds=[round(s[0], 4) for s in sums],
                                                events=[int(s[1]) for s in sums]))
+
+
+def _nearest_km(lat: float, lon: float, found: np.ndarray) -> float:
+    """Distance (km) from a lab to the nearest dismantled lab other than itself (the other labs found included)."""
+    others = found[(found[:, 0] != lat) | (found[:, 1] != lon)]
+    if not len(others):
+        return float("nan")
+    a, b = np.radians(lat), np.radians(lon)
+    c, d = np.radians(others[:, 0]), np.radians(others[:, 1])
+    h = np.sin((c - a) / 2) ** 2 + np.cos(a) * np.cos(c) * np.sin((d - b) / 2) ** 2
+    return round(float((2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(h, 1.0)))).min()), 1)
+
+
+def _write_chains(ctx: Context) -> None:
+    """Company owners as written, and one row per diverted shipment: shipment → front → owner → lab, with the
+    records of each hop; ``linkable`` when the lab was dismantled and the owner detained there."""
+    world = ctx.world
+    owners = pd.DataFrame(ctx.mx.owners, columns=["company_id", "company_source_id", "person_id", "person_source_id",
+                                                  "variant"])
+    pt = ctx.people_table
+    owners["role"] = "owner"
+    owners["name_written"] = [" ".join(x for x in (pt.given[r, v], pt.s1[r, v], pt.s2[r, v]) if x) for r, v in
+                              zip(pt.rows(owners["person_id"].to_numpy()), owners["variant"])] if len(owners) else []
+    ctx.truth["company_people"].write(owners.drop(columns=["variant"]))
+    if not ctx.diverted:
+        return
+    chains = pd.concat(ctx.diverted, ignore_index=True)
+    chains["owner_id"] = [world.companies[c].owner for c in chains["front_company_id"]]
+    owner_refs = owners.groupby("company_id")["person_source_id"].agg("|".join)
+    chains["owner_source_ids"] = chains["front_company_id"].map(owner_refs).fillna("")
+    chains["lab_source_id"] = [world.labs[lab].record for lab in chains["lab_id"]]
+    people = ctx.lab_people_rows()
+    arrested = people[people["person_id"] != ""].groupby(["lab_id", "person_id"])["person_source_id"].agg("|".join)
+    keys = pd.MultiIndex.from_arrays([chains["lab_id"], chains["owner_id"]])
+    chains["arrested_source_ids"] = arrested.reindex(keys).fillna("").to_numpy()
+    chains["linkable"] = ((chains["lab_source_id"] != "") & (chains["arrested_source_ids"] != "")
+                          & (chains["owner_source_ids"] != "")).astype(int)
+    ctx.truth["chains"].write(chains)
 
 
 def _write_flows(ctx: Context) -> None:

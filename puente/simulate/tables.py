@@ -40,6 +40,18 @@ class PeopleTable:
     def rows(self, ids: np.ndarray) -> np.ndarray:
         return np.array([self.index[x] for x in ids], dtype=np.int64)
 
+    def name_key(self, row: int, v: int) -> str:
+        """A variant's full name as a plain join would compare it (no accents, lower case, one string)."""
+        return " ".join(strip_accents(x).lower() for x in (self.given[row, v], self.s1[row, v], self.s2[row, v]) if x)
+
+    def other_variant(self, row: int, written: list[int], rng: np.random.Generator) -> int:
+        """A variant of the same person whose full name differs from each of the ``written`` variants even after
+        dropping accents and case (swapped or missing surname, nickname, dropped given name, typo): only
+        resolution joins the records."""
+        keys = {self.name_key(row, v) for v in written}
+        options = [j for j in range(int(self.nvar[row])) if self.name_key(row, j) not in keys]
+        return int(options[int(rng.integers(len(options)))]) if options else 0
+
 
 class VehicleTable:
     def __init__(self, world: World, rng: np.random.Generator) -> None:

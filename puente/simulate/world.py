@@ -15,12 +15,14 @@ from typing import Any
 import numpy as np
 
 from puente.simulate.config import Scenario, groups
+from puente.simulate.structure import Structure, bounded, draw_structure
 
 _VIN_CHARS = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"))
 _WMI = {"NISSAN": "3N1", "TOYOTA": "5TF", "HONDA": "2HG", "FORD": "1FT", "CHEVROLET": "1GC", "DODGE": "1C6",
         "VOLKSWAGEN": "3VW", "JEEP": "1J4", "KENWORTH": "1XK", "FREIGHTLINER": "3AK"}
 _CURP_STATES = {"Sinaloa": "SL", "Sonora": "SR", "Jalisco": "JC", "Michoacán de Ocampo": "MN", "Baja California": "BC",
-                "Chihuahua": "CH", "Tamaulipas": "TS", "Nuevo León": "NL"}
+                "Chihuahua": "CH", "Tamaulipas": "TS", "Nuevo León": "NL", "Durango": "DG", "Nayarit": "NT",
+                "Colima": "CM"}
 
 
 def strip_accents(text: str) -> str:
@@ -59,6 +61,7 @@ class Company:
     owner: str = ""  # person id
     place: str = ""
     variants: list[str] = field(default_factory=list)
+    seize_rate: float = 0.0  # per-shipment chance that customs seizes its imports (0: never inspected)
 
 
 @dataclass
@@ -88,6 +91,7 @@ class Lab:
     found: int  # month index when it is dismantled, -1 if never
     mark: str = ""  # the logo/lot mark its packages carry (seizures' batch field)
     record: str = ""  # the source_id of its lab_site record, once found
+    quiet: bool = False  # in a place the authorities never reach (never dismantled)
 
 
 @dataclass
@@ -105,9 +109,10 @@ class Org:
 
 
 class World:
-    def __init__(self, sc: Scenario, scale: int, rng: np.random.Generator) -> None:
+    def __init__(self, sc: Scenario, scale: int, rng: np.random.Generator, structure: Structure | None = None) -> None:
         self.sc = sc
         self.rng = rng
+        self.structure = structure or draw_structure(sc, rng)
         self.factor = max(1.0, math.sqrt(scale / 10_000))
         self.people: dict[str, Person] = {}
         self.companies: dict[str, Company] = {}
@@ -117,7 +122,8 @@ class World:
         self._build()
 
     def n(self, key: str) -> int:
-        return max(1, round(float(self.sc.p["entities"][key]) * self.factor))
+        """A pool size: scenario.yaml's number (or a draw in its {min, max}) grown with the scale."""
+        return max(1, round(float(bounded(self.sc.p["entities"][key], self.rng)) * self.factor))
 
     # -- people ----------------------------------------------------------------------------
     def _person(self, org: str, role: str, nationality: str, state: str = "") -> Person:
@@ -248,43 +254,59 @@ class World:
         self.vehicles[vid] = vehicle
         return vehicle
 
-    def _lab(self, org: str, state: str, months: int) -> Lab:
+    def _lab(self, org: str, muni: str, state: str, months: int) -> Lab:
         rng, sc = self.rng, self.sc
-        muni = str(rng.choice(sc.p["lab_municipalities"][state]))
+        quiet = (muni, state) in self.structure.quiet
         place = sc.place(f"{muni}, {state}", "MX")
         lat = float(place.lat or 0) + float(rng.normal(0, 0.08))
         lon = float(place.lon or 0) + float(rng.normal(0, 0.08))
         kind = str(rng.choice(["fentanyl", "fentanyl", "pill_press"]))
         start = int(rng.integers(0, months // 2))
         found = int(rng.integers(start + 3, months)) if rng.random() < sc.rate("lab_dismantled") else -1
+        if quiet:
+            found = -1
         lid = f"LAB-{len(self.labs) + 1:04d}"
         lab = Lab(lid, org, muni, state, round(lat, 5), round(lon, 5), kind,
                   float(np.round(rng.lognormal(4.0, 0.8), 1)), start, found,
-                  f"{''.join(rng.choice(list('ABCDEFGHKMNPRSTXZ'), 2))}-{int(rng.integers(10, 99))}")
+                  f"{''.join(rng.choice(list('ABCDEFGHKMNPRSTXZ'), 2))}-{int(rng.integers(10, 99))}", quiet=quiet)
         self.labs[lid] = lab
         return lab
 
     def _build(self) -> None:
         rng, sc = self.rng, self.sc
         months = len(sc.periods)
-        for spec in sc.p["organizations"][: self.sc.p["entities"]["organizations"]]:
-            oid, state = spec["id"], spec["base_state"]
+        inspection = sc.p["inspection"]
+        never = float(bounded(inspection["front_never_seized"], rng))
+        ever = float(bounded(inspection["legit_ever_seized"], rng))
+        for spec in self.structure.orgs:
+            oid, state = spec.id, spec.base_state
             leader = self._person(oid, "leader", "MX", state)
             lts = [self._person(oid, "lieutenant", "MX", state).id for _ in range(self.n("lieutenants_per_org"))]
             couriers = [self._person(oid, "courier", "MX" if rng.random() < 0.6 else "US", state).id
                         for _ in range(self.n("couriers_per_org"))]
             straw = [self._person(oid, "straw", "US", self._ffl_state()).id
                      for _ in range(self.n("straw_purchasers_per_org"))]
-            owners = [leader.id, *lts]
-            fronts = [self._mx_company(oid, "front", str(rng.choice(owners))).id
-                      for _ in range(self.n("front_companies_per_org"))]
+            fronts = []
+            for _ in range(self.n("front_companies_per_org")):  # owned (on paper) by a lieutenant
+                front = self._mx_company(oid, "front", str(rng.choice(lts)))
+                front.seize_rate = 0.0 if rng.random() < never else float(bounded(inspection["front_seized"], rng))
+                fronts.append(front.id)
             vehicles = [self._vehicle(oid, str(rng.choice(couriers)), "MX" if rng.random() < 0.5 else "US").id
                         for _ in range(self.n("vehicles_per_org"))]
-            labs = [self._lab(oid, str(rng.choice(spec["lab_states"])), months).id
-                    for _ in range(self.n("labs_per_org"))]
-            self.orgs[oid] = Org(oid, spec["name"], list(spec["plazas"]), leader.id, lts, couriers, straw, fronts,
+            # every lab place of the organisation has a lab; the others go to any of its places
+            places = spec.lab_places
+            count = max(self.n("labs_per_org"), len(places))
+            where = [*range(len(places)), *rng.integers(0, len(places), count - len(places)).tolist()]
+            labs = [self._lab(oid, places[i][0], places[i][1], months).id for i in where]
+            self.orgs[oid] = Org(oid, spec.name, list(spec.plazas), leader.id, lts, couriers, straw, fronts,
                                  vehicles, labs)
-        self.importers = [self._mx_company("", "importer").id for _ in range(self.n("legit_importers"))]
+        self.importers = []
+        for _ in range(self.n("legit_importers")):  # legitimate firms, each with its legal representative
+            owner = self._person("", "owner", "MX", str(rng.choice(list(_CURP_STATES))))
+            importer = self._mx_company("", "importer", owner.id)
+            if rng.random() < ever:
+                importer.seize_rate = float(bounded(inspection["legit_seized"], rng))
+            self.importers.append(importer.id)
         self.exporters = [self._exporter().id for _ in range(self.n("exporters"))]
         self.ffls = [self._ffl().id for _ in range(self.n("ffls"))]
         for state in {p.state for p in self.people.values() if p.role == "straw"}:  # a dealer near every buyer
