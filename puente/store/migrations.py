@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from puente.model import load_model
+from puente.model.types import ddl_type
 from puente.store.base import Store
 
 Migration = Callable[[Store], None]
@@ -30,9 +31,7 @@ def register(version: int, name: str) -> Callable[[Migration], Migration]:
 
 
 def _ddl_type(sql_type: str, dialect: str) -> str:
-    if dialect == "duckdb" and sql_type == "DOUBLE PRECISION":
-        return "DOUBLE"
-    return sql_type
+    return ddl_type(sql_type, dialect)  # the model's one type table (puente/model/types.py)
 
 
 @register(1, "record kinds, quarantine, batches, node metadata")
