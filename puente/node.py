@@ -102,10 +102,11 @@ class Node:
     # -- store and keys ------------------------------------------------------------------
     def open_store(self) -> Store:
         store = open_store(self.store_url)
-        from puente.audit.head import ensure_head  # the signed head kept outside the store (audit package)
+        from puente import stages
 
         try:
-            ensure_head(self, store)
+            for opened in stages.implementations("store_opened"):  # e.g. the audit head kept outside the store
+                opened(self, store)
         except BaseException:
             store.close()
             raise
