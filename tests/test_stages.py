@@ -1,9 +1,12 @@
 """The stage registry (puente/stages.py) is the one list of migrations, commands, routers and hooks, and
-every name in it resolves."""
+every name in it resolves; the import layers hold (import-linter)."""
 
 from __future__ import annotations
 
 import importlib
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,8 @@ import typer
 
 from puente import stages
 from puente.store import migrations
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_registered_name_resolves() -> None:
@@ -62,3 +67,13 @@ def test_the_cli_lists_every_registered_command(tmp_path: Path) -> None:
     assert code == 0, err
     for command in stages.commands():
         assert f" {command.name} " in out, command.name
+
+
+def test_import_layers_hold() -> None:
+    """The layers contract in pyproject.toml: no upward import, hence no cycle between packages."""
+    lint = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
+    if not Path(lint).exists():
+        pytest.skip("import-linter is not installed (pip install -c constraints.txt -e '.[dev]')")
+    result = subprocess.run([lint], capture_output=True, text=True, cwd=ROOT, check=False,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0 and "0 broken" in result.stdout, result.stdout[-3000:]
