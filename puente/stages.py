@@ -5,8 +5,7 @@ A stage is a package of the data flow (share, audit, link, analyze, ...). To add
 migration module, command group, router or hook implementation to a stage, add its module name
 here; nothing else lists them. Hooks (HOOKS) let a lower layer ask a higher one without importing
 it: the node asks the stages when it opens its store, the audit log's witness asks the share stage
-for a partner's agreement. Another distribution can add stages too, as an entry point in the ``puente.stages``
-group that names a :class:`Stage`.
+for a partner's agreement.
 
 This module imports no stage: it is a list of names, so every layer may read it (the store reads
 the migration modules, the ``puente`` command the command groups, the API the routers), and each
@@ -19,7 +18,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
@@ -66,13 +64,10 @@ STAGES: tuple[Stage, ...] = (
 )
 
 
-@lru_cache(maxsize=1)
 def stages() -> tuple[Stage, ...]:
-    """The built-in stages, then those other installed distributions declare (entry points ``puente.stages``)."""
-    from importlib.metadata import entry_points
-
-    extra = tuple(ep.load() for ep in entry_points(group="puente.stages"))
-    return STAGES + tuple(s for s in extra if isinstance(s, Stage))
+    """The stages of this build. (Entry points would let other distributions add stages, but reading
+    them costs every command a scan of all installed packages; add that when a plug-in exists.)"""
+    return STAGES
 
 
 def load(module: str, stage: Stage | None = None) -> ModuleType | None:
