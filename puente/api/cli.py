@@ -28,7 +28,9 @@ def serve(
     from puente.console import load_node
 
     node = load_node()
-    if workers > 1 and node.store_url.startswith("duckdb://"):
+    from puente.store.base import dialect_of
+
+    if workers > 1 and not dialect_of(node.store_url).multi_process:
         from puente.errors import UsageError
 
         raise UsageError("api_workers_duckdb")

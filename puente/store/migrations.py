@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from puente.model import load_model
-from puente.model.types import ddl_type
 from puente.store.base import Store
 
 Migration = Callable[[Store], None]
@@ -30,15 +29,11 @@ def register(version: int, name: str) -> Callable[[Migration], Migration]:
     return wrap
 
 
-def _ddl_type(sql_type: str, dialect: str) -> str:
-    return ddl_type(sql_type, dialect)  # the model's one type table (puente/model/types.py)
-
-
 @register(1, "record kinds, quarantine, batches, node metadata")
 def _initial(store: Store) -> None:
     model = load_model()
     for kind in model.kinds.values():
-        cols = ", ".join(f'"{c}" {_ddl_type(t, store.dialect)}' for c, t in kind.columns().items())
+        cols = ", ".join(f'"{c}" {store.dialect.ddl_type(t)}' for c, t in kind.columns().items())
         store.execute(f"CREATE TABLE IF NOT EXISTS {kind.table} ({cols}, extra TEXT, PRIMARY KEY (id))")
     store.execute(
         "CREATE TABLE IF NOT EXISTS quarantine (file_hash TEXT, source_row BIGINT, batch_id TEXT, kind TEXT, "
@@ -75,7 +70,7 @@ def sync_model_columns(store: Store) -> None:
         have = set(store.table_columns(kind.table))
         for col, sql_type in kind.columns().items():
             if col not in have:
-                store.execute(f'ALTER TABLE {kind.table} ADD COLUMN "{col}" {_ddl_type(sql_type, store.dialect)}')
+                store.execute(f'ALTER TABLE {kind.table} ADD COLUMN "{col}" {store.dialect.ddl_type(sql_type)}')
 
 
 def _load_plugins() -> None:
