@@ -33,9 +33,11 @@ test-slow: setup
 # the full tier: both (each test runs once)
 test-all: test test-slow
 
+# ruff, mypy --strict, and the import layers (pyproject.toml [tool.importlinter]: no upward imports, no cycles)
 lint: setup
 	$(BIN)/ruff check puente tests bench
 	$(BIN)/mypy puente
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -2,55 +2,32 @@
 
 Every user error is a :class:`PuenteError`: :func:`main` prints it as one line in the
 current language and exits with the error's code; never a traceback. Sub-command groups
-of other packages (share, audit, link, hits, analyze, serve, ...) register themselves in
-``_GROUPS`` below.
+of other packages (share, audit, link, hits, analyze, serve, ...) are listed in the stage
+registry (puente/stages.py); the consoles and ``load_node`` they use live in puente/console.py.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from puente import interrupts
+from puente import interrupts, stages
+from puente.console import console, err_console, load_node, say, state
 from puente.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, InputError, PuenteError, UsageError
 from puente.i18n import language, set_language, t
 from puente.settings import setting
 from puente.terminal import safe
 
-if TYPE_CHECKING:
-    from puente.node import Node
-
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Puente: binational trafficking intelligence node / nodo de inteligencia binacional.")
-console = Console()
-err_console = Console(stderr=True)
-
-
-def say(text: str, err: bool = False) -> None:
-    """One message line: never wrapped; user values (file names, cells) are not read as markup, and
-    control characters in them (ANSI escapes, CR, bidi overrides) are shown escaped, never sent raw."""
-    (err_console if err else console).print(safe(text), markup=False, highlight=False, soft_wrap=True)
-
-
-class State:
-    home: Path = Path(setting("home"))
-    interrupt_message = "interrupted_generic"  # what a Ctrl-C left behind, said by the running command
-
-
-state = State()
-
-
 def _show_version(value: bool) -> None:
     if value:
         from puente import __version__
@@ -75,12 +52,6 @@ def _root(
 
 def _advance(bar: Progress, task: TaskID, done: int, total: int) -> None:
     bar.update(task, completed=done, total=total)
-
-
-def load_node() -> Node:
-    from puente.node import Node
-
-    return Node.load(state.home)
 
 
 @app.command()
@@ -224,9 +195,9 @@ def export(
     with node.open_store() as store:
         count = export_kind(store, kind, fmt, target, raw=raw or None, local_node=node.name)
         from puente.audit.access import record_export
-        from puente.share.cli import _actor
+        from puente.console import actor
 
-        record_export(store, node, _actor(), kind, fmt, str(target), count)
+        record_export(store, node, actor(), kind, fmt, str(target), count)
     say(t("exported", count=count, kind=kind, path=str(target)))
 
 
@@ -293,20 +264,6 @@ def demo(
         say(t("demo_serve_hint", out=str(out)))
 
 
-# Sub-command groups contributed by other packages: (module, attribute, name).
-_GROUPS: list[tuple[str, str, str]] = [
-    ("puente.audit.cli", "app", "audit"),
-    ("puente.share.cli", "app", "share"),
-    ("puente.link.cli", "link_app", "link"),
-    ("puente.link.cli", "hits_app", "hits"),
-    ("puente.analyze.cli", "analyze", "analyze"),
-    ("puente.api.cli", "serve", "serve"),
-    ("puente.api.cli", "users_app", "users"),
-    ("puente.simulate.cli", "simulate_command", "simulate"),
-    ("puente.api.cli", "pull", "pull"),
-]
-
-
 def _command_in(argv: list[str]) -> str | None:
     """The sub-command a command line asks for (the first word that is not a global option)."""
     skip = False
@@ -327,20 +284,19 @@ def _register_groups(argv: list[str]) -> None:
     if wanted is None and "--version" in argv:
         return
     core = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
-    for module, attr, name in _GROUPS:
-        if wanted in core or (wanted is not None and wanted != name and wanted in {g[2] for g in _GROUPS}):
+    contributed = stages.commands()  # the stages' command groups (puente/stages.py)
+    for command in contributed:
+        if wanted in core or (wanted is not None and wanted != command.name
+                              and wanted in {c.name for c in contributed}):
             continue
-        try:
-            loaded = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and (module + ".").startswith(exc.name + "."):
-                continue  # that stage is not part of this build (yet)
-            raise
-        group = getattr(loaded, attr)
+        loaded = stages.load(command.module)
+        if loaded is None:
+            continue  # that stage is not part of this build (yet)
+        group = getattr(loaded, command.attribute)
         if isinstance(group, typer.Typer):
-            app.add_typer(group, name=name)
+            app.add_typer(group, name=command.name)
         else:
-            app.command(name=name)(group)
+            app.command(name=command.name)(group)
 
 
 def main(argv: list[str] | None = None) -> int:

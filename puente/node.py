@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from puente.errors import ConfigError, UsageError
 from puente.settings import setting
-from puente.store.base import Store, open_store
+from puente.store.base import Store, create_if_missing, open_store, store_file
 
 COUNTRIES = ("US", "MX")
 
@@ -66,10 +66,7 @@ class Node:
         url = _absolute(given, Path.cwd()) if given else _absolute("duckdb://store.duckdb", home)
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         node = cls(home=home, name=name, country=country, store_url=url)
-        if url.startswith(("postgresql://", "postgres://")):
-            from puente.store.postgres_store import create_database_if_missing
-
-            create_database_if_missing(url)
+        create_if_missing(url)  # a PostgreSQL database the server lacks
         # the store first: if it cannot be opened, no node.toml is written and init can simply be re-run
         with node.open_store() as store:
             owner = store.scalar("SELECT value FROM node_meta WHERE key = 'name'")
@@ -102,10 +99,11 @@ class Node:
     # -- store and keys ------------------------------------------------------------------
     def open_store(self) -> Store:
         store = open_store(self.store_url)
-        from puente.audit.head import ensure_head  # the signed head kept outside the store (audit package)
+        from puente import stages
 
         try:
-            ensure_head(self, store)
+            for opened in stages.implementations("store_opened"):  # e.g. the audit head kept outside the store
+                opened(self, store)
         except BaseException:
             store.close()
             raise
@@ -146,12 +144,7 @@ class Node:
 
 def _duckdb_file(url: str) -> str | None:
     """The file of a ``duckdb://`` URL as written (relative or absolute), None for other stores and memory."""
-    if not url.startswith("duckdb://"):
-        return None
-    from puente.store.duckdb_store import duckdb_path
-
-    path = duckdb_path(url)
-    return None if path == ":memory:" else path
+    return store_file(url)
 
 
 def _absolute(url: str, base: Path) -> str:

@@ -27,7 +27,7 @@ import pytest
 import yaml
 from api_seed import MX_FILES, US_FILES, add_users, bearer, ingest_all, share
 
-from puente.api.policy import INTERNAL, SENSITIVE
+from puente.api.policy import INTERNAL
 from puente.model import load_model
 from puente.node import Node
 
@@ -222,7 +222,7 @@ def allowed_fields(w: World, who: str, kind: str) -> set[str] | None:
     fields = set(k.columns()) | set(k.fields) | set(INTERNAL)
     if who != "steward" and who != "admin":
         fields -= set(INTERNAL)
-        fields -= set(SENSITIVE.get(kind, ()))
+        fields -= set(k.sensitive_fields)
     return fields
 
 

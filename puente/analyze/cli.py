@@ -21,7 +21,7 @@ def analyze(
     """Run analytics on the node's store: tables (CSV, Parquet), GeoJSON, charts (PNG) and an HTML page."""
     from puente.analyze.output import write_result
     from puente.analyze.suite import ANALYSES, has_rows, run_analysis
-    from puente.cli import load_node
+    from puente.console import load_node
     from puente.engine import open_engine
 
     node = load_node()
@@ -36,7 +36,7 @@ def analyze(
             console.print(t("analysis_written", name=item, files=len(files), out=str(out)))
             ran.append((item, ANALYSES[item][0]))
     from puente.audit.access import record_analysis  # partner records read are audited
-    from puente.share.cli import _actor
+    from puente.console import actor as _actor
 
     with node.open_store() as store:
         record_analysis(store, node, _actor(), ran, engine)

@@ -78,14 +78,6 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
 
 def _optional_routers() -> list[Any]:
     """Routers for the stages that other packages provide (sharing, audit, linking, analytics), when present."""
-    import importlib
+    from puente import stages
 
-    found = []
-    for name in ("puente.api.routes_share", "puente.api.routes_audit", "puente.api.routes_link",
-                 "puente.api.routes_analyze"):
-        try:
-            found.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name not in (name, "puente.share", "puente.audit", "puente.link", "puente.analyze"):
-                raise
-    return found
+    return stages.routers()

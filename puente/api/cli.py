@@ -25,10 +25,12 @@ def serve(
     import uvicorn
 
     from puente.api.app import create_app
-    from puente.cli import load_node
+    from puente.console import load_node
 
     node = load_node()
-    if workers > 1 and node.store_url.startswith("duckdb://"):
+    from puente.store.base import dialect_of
+
+    if workers > 1 and not dialect_of(node.store_url).multi_process:
         from puente.errors import UsageError
 
         raise UsageError("api_workers_duckdb")
@@ -49,7 +51,7 @@ def pull(
 ) -> None:
     """Pull the next bundle from a partner node over HTTP and import it (verified before it is parsed)."""
     from puente.api.client import pull as pull_bundle
-    from puente.cli import load_node
+    from puente.console import load_node
     from puente.errors import ConfigError
 
     token = os.environ.get(token_env, "")
@@ -70,7 +72,7 @@ def users_add(
 ) -> None:
     """Create an account (partner-node accounts have no password: give them a token)."""
     from puente.api import auth
-    from puente.cli import load_node
+    from puente.console import load_node
 
     password = None
     if role != "partner-node":
@@ -84,7 +86,7 @@ def users_add(
 def users_list() -> None:
     """List accounts, roles and locks."""
     from puente.api import auth
-    from puente.cli import load_node
+    from puente.console import load_node
 
     table = Table(t("col_name"), "role", "partner", "failed", "locked until", "disabled")
     with load_node().open_store() as store:
@@ -101,7 +103,7 @@ def users_token(
 ) -> None:
     """Issue an API token (printed once; only its hash is stored)."""
     from puente.api import auth
-    from puente.cli import load_node
+    from puente.console import load_node
 
     with load_node().open_store() as store:
         token = auth.issue_token(store, username, "api", label, days)
@@ -117,7 +119,7 @@ def users_connect(
 ) -> None:
     """Remember a partner node's API (for hit/no-hit messages and bundle pulls); the token goes in keys/."""
     from puente.api.partners import connect, token_path
-    from puente.cli import load_node
+    from puente.console import load_node
     from puente.errors import ConfigError
 
     token = os.environ.get(token_env, "")

@@ -6,8 +6,6 @@ bundle file would be; HTTP is only the transport.
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from puente.errors import BundleError, InputError
@@ -40,18 +38,3 @@ def pull(node: Node, base_url: str, token: str, full: bool = False, transport: h
             refused(node, store, actor, f"HTTP pull from {base_url}", error.message("en"))
             raise error
         return import_bundle(node, store, bytes(body), actor=actor, source=f"HTTP pull from {base_url}")
-
-
-def send_checkpoint(base_url: str, token: str, request: dict[str, Any],
-                    transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
-    """Send a checkpoint request to the partner's witness endpoint; returns its cosignature."""
-    url = base_url.rstrip("/") + "/api/v1/audit/witness"
-    try:
-        with httpx.Client(transport=transport, timeout=60) as http:
-            response = http.post(url, json=request, headers={"Authorization": f"Bearer {token}"})
-    except httpx.HTTPError as exc:
-        raise InputError("api_pull_failed", url=base_url, error=str(exc)) from None
-    if response.status_code != 200:
-        raise InputError("api_pull_failed", url=base_url, error=f"HTTP {response.status_code}: {response.text[:300]}")
-    doc: dict[str, Any] = response.json()
-    return doc

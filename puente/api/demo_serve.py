@@ -25,7 +25,7 @@ ROLES = ("analyst", "steward", "admin")
 def demo_agreement(a: Node, b: Node) -> dict[str, Any]:
     kinds: dict[str, Any] = {}
     for kind in load_model().kinds.values():
-        if kind.name == "seizure_aggregate":
+        if kind.nature == "statistic":
             continue  # public statistics: each node loads them itself
         kinds[kind.name] = {"fields": {f: "keep" for f in kind.fields}}
     # people and vehicles are not sent: they can only be matched privately (hit/no-hit), then asked for

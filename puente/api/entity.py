@@ -26,22 +26,8 @@ def kind_of(record_id: str) -> Kind | None:
 
 
 def label(kind: Kind, row: dict[str, Any]) -> str:
-    get = row.get
-    if kind.name == "person":
-        return " ".join(str(v) for v in (get("given_names"), get("surname1"), get("surname2")) if v) or row["id"]
-    if kind.name == "organization":
-        return str(get("name") or row["id"])
-    if kind.name == "vehicle":
-        return " ".join(str(v) for v in (get("plate"), get("make"), get("model")) if v) or row["id"]
-    if kind.name == "seizure":
-        return f"{get('drug') or ''} {get('quantity_kg') or 0:.1f} kg · {get('place_name') or get('place_text') or ''}"
-    if kind.name == "firearm_trace":
-        return f"{get('make') or ''} {get('serial') or ''}".strip()
-    if kind.name == "precursor_shipment":
-        return f"{get('chemical') or ''} → {get('consignee') or get('importer') or ''}"
-    if kind.name == "lab_site":
-        return f"{get('lab_kind') or 'lab'} · {get('place_name') or get('place_text') or ''}"
-    return str(row.get("source_id") or row["id"])
+    """A record's caption, as its kind declares it (schema.yaml ``caption``)."""
+    return kind.title(row)
 
 
 def fetch(c: Ctx, who: Principal, ids: list[str], purpose: str | None) -> dict[str, dict[str, Any]]:

@@ -26,14 +26,8 @@ from puente.model import Kind
 
 INTERNAL = ("source_file", "source_row", "batch_id", "content_hash", "extra")
 PUBLIC_PROVENANCE = ("id", "owner_node", "source_agency", "ingested_at", "bundle_id", "retain_until")
-# Identifiers that single out a person or a firm.
-SENSITIVE: dict[str, tuple[str, ...]] = {
-    "person": ("curp", "id_number", "birth_date", "street", "postcode"),
-    "organization": ("tax_id",),
-    "precursor_shipment": ("importer_taxid",),
-    "firearm_trace": ("purchaser",),
-    "vehicle": ("vin",),
-}
+# Sensitive fields (identifiers that single out a person or a firm, addresses, birth dates) are
+# declared in the model: ``sensitive: true`` in schema.yaml, read as ``Kind.sensitive_fields``.
 MIN_PURPOSE = 5
 # Field types whose values ``q`` searches (as text); a place is searched by its written text and its name.
 TEXT_TYPES = ("text", "name", "serial", "plate", "vin", "taxid", "curp")
@@ -112,7 +106,7 @@ def view_for(principal: Principal, kind: Kind, node: Any, purpose: str | None, s
     else:
         withheld += list(INTERNAL)
         reasons.update({c: "internal provenance: stewards and admins only" for c in INTERNAL})
-    sensitive = SENSITIVE.get(kind.name, ())
+    sensitive = kind.sensitive_fields
     for fname in kind.fields:
         if fname in sensitive and principal.role == "analyst" and purpose is None:
             withheld.append(fname)

@@ -27,13 +27,13 @@ from puente.api.problems import ApiProblem, problem_responses
 from puente.api.query import Filters, IsoDate, enum_fields, order_by, purpose_query, sql_where, where_clause
 from puente.export.writers import csv_raw, geojson_features, neutralize_formulas
 from puente.model import Kind, load_model
+from puente.model.types import COLUMN_TYPES
 
 EXPORT_MAX = 1_000_000
 PER_PAGE_MAX = 10_000
 GEOJSON = "application/geo+json"
 PARQUET = "application/vnd.apache.parquet"
 Scope = Literal["own", "own+partner", "agreement"]
-_PY = {"TEXT": str, "DATE": dt.date, "DOUBLE PRECISION": float, "BIGINT": int, "INTEGER": int, "TIMESTAMP": str}
 
 
 def _default(value: Any) -> Any:
@@ -50,7 +50,7 @@ def dumps(data: Any) -> bytes:
 
 def record_model(kind: Kind) -> type[BaseModel]:
     cols = {**kind.columns(), "extra": "TEXT"}
-    fields: dict[str, Any] = {c: (_PY[t] | None, Field(None)) for c, t in cols.items()}
+    fields: dict[str, Any] = {c: (COLUMN_TYPES[t].python | None, Field(None)) for c, t in cols.items()}
     fields["id"] = (str, ...)
     fields["owner_node"] = (str, ...)
     name = "".join(p.title() for p in kind.name.split("_")) + "Record"

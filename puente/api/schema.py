@@ -36,7 +36,7 @@ def _partners(store: Store) -> None:
 
 @register(403, "api: PostgreSQL indexes for the record filters (time, state, owner)")
 def _filter_indexes(store: Store) -> None:
-    if store.dialect != "postgres":
+    if not store.dialect.filter_indexes:
         return  # DuckDB scans columns with zone maps; ART indexes would only slow bulk ingest
     from puente.model import load_model
 

@@ -38,9 +38,7 @@ def build(c: Ctx, who: Principal) -> dict[str, Any]:
     model = load_model()
     received: list[dict[str, Any]] = []
     coverage_state: dict[tuple[str, str, str], int] = {}
-    for kind in model.kinds.values():
-        if kind.name in ("link", "seizure_aggregate"):
-            continue
+    for kind in model.kinds_of("event", "entity"):  # records, not relations or published statistics
         mine = "owner_node = ? AND " if who.is_partner else ""  # a partner: only what it sent
         rows = store.query(
             f"SELECT owner_node, SUBSTR(CAST(ingested_at AS TEXT), 1, 7), COUNT(*) FROM {kind.table} "

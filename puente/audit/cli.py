@@ -16,7 +16,7 @@ app = typer.Typer(no_args_is_help=True, help="The audit log / registro de audito
 def verify() -> None:
     """Check the local log (hashes, signatures, head, checkpoints given to partners) and partners' checkpoints."""
     from puente.audit.verify import verify_log, verify_partner_checkpoints
-    from puente.cli import console, load_node
+    from puente.console import console, load_node
     from puente.errors import AuditError
 
     node = load_node()
@@ -39,7 +39,7 @@ def show(
 ) -> None:
     """List the latest audit entries and the signed checkpoint."""
     from puente.audit import log
-    from puente.cli import console, load_node
+    from puente.console import console, load_node
 
     node = load_node()
     with node.open_store() as store:
@@ -55,7 +55,7 @@ def show(
 
 
 def _actor() -> str:
-    from puente.share.cli import _actor as actor
+    from puente.console import actor
 
     return actor()
 
@@ -72,7 +72,7 @@ def checkpoint(
     import os
 
     from puente.audit.witness import accept_cosignature, checkpoint_request, encode
-    from puente.cli import console, load_node
+    from puente.console import console, load_node
     from puente.errors import ConfigError
 
     node = load_node()
@@ -87,7 +87,7 @@ def checkpoint(
     token = os.environ.get(token_env, "")
     if not token:
         raise ConfigError("api_no_partner_token", env=token_env)
-    from puente.api.client import send_checkpoint
+    from puente.audit.witness import send_checkpoint
 
     doc = send_checkpoint(url, token, request)
     with node.open_store() as store:
@@ -106,7 +106,7 @@ def witness(
     """Countersign a partner's checkpoint after checking its log only grew since the last one held here."""
     from puente.audit.witness import decode, encode
     from puente.audit.witness import witness as countersign
-    from puente.cli import console, load_node
+    from puente.console import console, load_node
     from puente.errors import UsageError
 
     node = load_node()
@@ -125,7 +125,7 @@ def cosigned(cosignature: Path = typer.Argument(..., help="A cosignature returne
     """Keep a partner's cosignature of this node's checkpoint (outside the store; 'audit verify' checks it)."""
     from puente.audit.head import witness_path
     from puente.audit.witness import accept_cosignature, decode
-    from puente.cli import console, load_node
+    from puente.console import console, load_node
     from puente.errors import UsageError
 
     node = load_node()

@@ -67,8 +67,8 @@ def now_iso() -> str:
 
 def _head(store: Store, lock: bool = False) -> tuple[int, list[bytes]]:
     sql = "SELECT size, frontier FROM audit_head WHERE name = 'head'"
-    if lock and store.dialect == "postgres":
-        sql += " FOR UPDATE"
+    if lock:
+        sql += store.dialect.for_update  # PostgreSQL locks the head row; DuckDB has one writer anyway
     rows = store.query(sql)
     if not rows:
         return 0, []

@@ -33,15 +33,22 @@ REQUEST_TYPE = "puente-checkpoint-request/v1"
 PROOF_HISTORY = 16
 
 
+def _agreement(store: Store, partner: str) -> tuple[Any, str]:
+    """The agreement installed with ``partner`` and its status: the share stage answers (the stage hook
+    ``partner_agreement``, puente/stages.py), as the audit log sits below sharing."""
+    from puente import stages
+
+    found: tuple[Any, str] = stages.hook("partner_agreement")(store, partner)
+    return found
+
+
 def _refuse(reason: str) -> AuditError:
     return AuditError("witness_refused", reason=reason)
 
 
 def checkpoint_request(node: Node, store: Store, partner: str) -> dict[str, Any]:
     """The latest signed checkpoint for ``partner`` to witness, with consistency proofs from earlier ones."""
-    from puente.share import registry
-
-    registry.current(store, partner)  # an agreement with the witness must be installed
+    _agreement(store, partner)  # an agreement with the witness must be installed
     with store.transaction():
         checkpoint = log.latest_checkpoint(store, node)
         rows = store.query("SELECT DISTINCT size, root FROM audit_published WHERE partner = ? ORDER BY size DESC "
@@ -120,7 +127,6 @@ def witness(node: Node, store: Store, request: dict[str, Any], actor: str = "nod
 
 def _check_request(node: Node, store: Store, request: Any, origin: str) -> tuple[Checkpoint, Any, list[str]]:
     from puente.errors import PolicyError
-    from puente.share import registry
 
     try:
         if request.get("type") != REQUEST_TYPE:
@@ -128,7 +134,7 @@ def _check_request(node: Node, store: Store, request: Any, origin: str) -> tuple
         if request.get("witness") != node.name:
             raise _refuse(f"addressed to {request.get('witness')}, not to this node ({node.name})")
         try:
-            agreement, status = registry.current(store, origin)
+            agreement, status = _agreement(store, origin)
         except PolicyError:
             raise _refuse(f"no agreement with {origin} is installed") from None
         if status == "terminated":
@@ -145,11 +151,10 @@ def _check_request(node: Node, store: Store, request: Any, origin: str) -> tuple
 def accept_cosignature(node: Node, store: Store, doc: dict[str, Any], actor: str = "node") -> Cosigned:
     """Verify a partner's cosignature over one of this node's checkpoints and keep it outside the store."""
     from puente.errors import PolicyError
-    from puente.share import registry
 
     try:
         cosigned = Cosigned.from_dict(doc)
-        agreement, _ = registry.current(store, cosigned.witness)
+        agreement, _ = _agreement(store, cosigned.witness)
         cosigned = Cosigned(cosigned.witness, cosigned.at, cosigned.checkpoint, cosigned.signature,
                             agreement.parties[cosigned.witness])
     except (KeyError, TypeError, ValueError, AttributeError, PolicyError) as exc:
@@ -181,3 +186,20 @@ def decode(data: bytes) -> dict[str, Any]:
         raise _refuse("the file is not a JSON object")
     return doc
 
+
+def send_checkpoint(base_url: str, token: str, request: dict[str, Any], transport: Any = None) -> dict[str, Any]:
+    """Send a checkpoint request to the partner's witness endpoint (its API); returns its cosignature."""
+    import httpx
+
+    from puente.errors import InputError
+
+    url = base_url.rstrip("/") + "/api/v1/audit/witness"
+    try:
+        with httpx.Client(transport=transport, timeout=60) as http:
+            response = http.post(url, json=request, headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        raise InputError("api_pull_failed", url=base_url, error=str(exc)) from None
+    if response.status_code != 200:
+        raise InputError("api_pull_failed", url=base_url, error=f"HTTP {response.status_code}: {response.text[:300]}")
+    doc: dict[str, Any] = response.json()
+    return doc

@@ -10,18 +10,9 @@ from typing import Any
 
 from followthemoney import model as ftm_model
 
-from puente.model import Kind
+from puente.model import Kind, render
+from puente.model.types import FIELD_TYPES
 from puente.store.base import Store
-
-# Puente field -> FtM property, per kind.
-_PROPS: dict[str, dict[str, str]] = {
-    "person": {"given_names": "firstName", "surname1": "fatherName", "surname2": "motherName",
-               "alias": "alias", "birth_date": "birthDate", "nationality": "nationality",
-               "curp": "idNumber", "id_number": "idNumber"},
-    "organization": {"name": "name", "tax_id": "taxNumber", "country": "jurisdiction", "org_type": "legalForm"},
-    "vehicle": {"plate": "registrationNumber", "plate_country": "country", "model": "model", "make": "type"},
-}
-
 
 WITHHELD = "[withheld]"  # a partner record whose names the agreement does not share
 UNNAMED = "[no name]"  # an own record stored without any name
@@ -35,18 +26,16 @@ def entity_id(record_id: str) -> str:
 def to_entity(kind: Kind, row: dict[str, Any], local_node: str | None = None) -> dict[str, Any]:
     """One record as an FtM entity with every property its schema requires: a record without a name
     (withheld from a partner's record, or never given) carries a labelled placeholder name."""
-    entity = ftm_model.make_entity(kind.ftm_schema or "Thing")
+    form = kind.ftm
+    entity = ftm_model.make_entity(form.schema if form else "Thing")
     entity.id = entity_id(row["id"])
-    for fname, prop in _PROPS.get(kind.name, {}).items():
+    for fname, prop in (form.properties if form else {}).items():
         value = row.get(fname)
-        if value is not None:
-            entity.add(prop, str(value).lower() if prop in ("nationality", "country", "jurisdiction") else str(value))
-    if kind.name == "person":
-        full = " ".join(str(row[f]) for f in ("given_names", "surname1", "surname2") if row.get(f))
-        entity.add("name", full)
-        entity.add("lastName", " ".join(str(row[f]) for f in ("surname1", "surname2") if row.get(f)) or None)
-    if kind.name == "vehicle":
-        entity.add("name", " ".join(str(row[f]) for f in ("make", "model", "plate") if row.get(f)))
+        if value is not None:  # FtM writes country codes in lower case
+            country = FIELD_TYPES[kind.fields[fname].type].ftm == "country"
+            entity.add(prop, str(value).lower() if country else str(value))
+    for prop, template in (form.compose if form else {}).items():
+        entity.add(prop, render(template, row) or None)
     if not entity.get("name"):
         partner = local_node is not None and row.get("owner_node") != local_node
         entity.add("name", WITHHELD if partner else UNNAMED)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,8 @@ def export_kind(store: Store, kind_name: str, fmt: str, out: Path, raw: bool | N
     """Write every record of a kind; CSV neutralizes formula cells unless ``raw`` (or the ``csv_raw``
     setting) says otherwise. ``local_node`` tells own records from partner records (FtM placeholders)."""
     model = load_model()
-    if kind_name == "entity":  # resolved entities (link run): entity id with each member record
-        return _export_entities(store, fmt, out)
+    if kind_name in NOT_KINDS:  # a table the link stage writes, exported under a name of its own
+        return NOT_KINDS[kind_name](store, fmt, out)
     kind = model.kind(kind_name)
     if fmt not in FORMATS:
         raise UsageError("unknown_format_export", fmt=fmt, formats=", ".join(FORMATS))
@@ -91,6 +91,10 @@ def geojson_features(kind: Kind, rows: list[dict[str, Any]]) -> Iterator[dict[st
                "properties": {k: _jsonable(v) for k, v in row.items()}}
 
 
+# Exports that are not a record kind of the model: name -> writer(store, fmt, out) -> rows written.
+NOT_KINDS: dict[str, Callable[[Store, str, Path], int]] = {}
+
+
 def _export_entities(store: Store, fmt: str, out: Path) -> int:
     from puente.link.runs import entities_table
 
@@ -116,3 +120,6 @@ def _write_table(table: Any, fmt: str, out: Path, raw: bool | None) -> None:
         with out.open("w", encoding="utf-8") as handle:
             for row in table.to_pylist():
                 handle.write(json.dumps({k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n")
+
+
+NOT_KINDS["entity"] = _export_entities  # resolved entities (link run): entity id with each member record

@@ -22,7 +22,7 @@ KINDS = ["person", "organization", "vehicle", "firearm"]
 
 
 def _ctx() -> tuple[Any, Any]:
-    from puente.cli import console, load_node
+    from puente.console import console, load_node
 
     return load_node(), console
 

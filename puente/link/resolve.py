@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from puente.engine.splink import splink_backend
+from puente.link.normalize import is_missing
 from puente.link.specs import Spec, get_spec
 
 if TYPE_CHECKING:
@@ -46,28 +48,6 @@ class Resolution:
     @property
     def cluster_count(self) -> int:
         return len(set(self.clusters.values()))
-
-
-def _db_api(backend: str, spark: Any = None) -> Any:
-    if backend == "duckdb":
-        import duckdb
-        from splink import DuckDBAPI
-
-        con = duckdb.connect()
-        con.execute("SET enable_progress_bar = false")
-        return DuckDBAPI(connection=con)
-    if backend == "spark":
-        from splink import SparkAPI
-
-        if spark is None:
-            from puente.link.spark import session
-
-            spark = session()
-        # Splink leaves SparkAPI.__init__ unannotated
-        return SparkAPI(spark_session=spark, num_partitions_on_repartition=4)  # type: ignore[no-untyped-call]
-    from puente.errors import UsageError
-
-    raise UsageError("link_unknown_backend", backend=backend)
 
 
 def _settings(spec: Spec, prepared: pd.DataFrame) -> Any:
@@ -95,11 +75,10 @@ def train_and_predict(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb
 
     logging.getLogger("splink").setLevel(logging.ERROR)
 
-    db_api = _db_api(backend, spark)
-    prepared = _typed(prepared, empty_as_text=backend != "spark")  # Spark: _to_spark gives the schema
-    table: Any = prepared
-    if backend == "spark":
-        table = _to_spark(db_api.spark, prepared)
+    engine = splink_backend(backend, spark)  # puente/engine/splink.py: DuckDB or Spark
+    db_api = engine.db_api()
+    prepared = _typed(prepared, empty_as_text=engine.empty_as_text)  # Spark: the engine gives the schema
+    table = engine.table(db_api, prepared, _LIST_COLUMNS, is_missing)
     settings = _settings(spec, prepared)
     if len(prepared) <= TRAIN_RECORDS:
         linker = Linker(table, settings, db_api=db_api, set_up_basic_logging=False)
@@ -108,8 +87,9 @@ def train_and_predict(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb
         # Train on a random sample: within a block, true and false pairs both shrink with the
         # square of the sampling fraction, so the prior, m and u estimates carry over unchanged.
         sample = prepared.sample(n=TRAIN_RECORDS, random_state=seed)
-        trainer = Linker(_to_spark(db_api.spark, sample) if backend == "spark" else sample, settings,
-                         db_api=_db_api(backend, spark), set_up_basic_logging=False)
+        trainer_api = engine.db_api()
+        trainer = Linker(engine.table(trainer_api, sample, _LIST_COLUMNS, is_missing), settings,
+                         db_api=trainer_api, set_up_basic_logging=False)
         _train(spec, trainer, len(sample), seed)
         linker = Linker(table, trainer.misc.save_model_to_json(), db_api=db_api, set_up_basic_logging=False)
     predictions = linker.inference.predict(threshold_match_probability=threshold)
@@ -139,7 +119,7 @@ _LIST_COLUMNS = {"given_keys", "org_tokens"}
 
 def _typed(prepared: pd.DataFrame, empty_as_text: bool = True) -> pd.DataFrame:
     """Every prepared column is text (or a list of text): say so, even when a column is all empty (for DuckDB,
-    which would otherwise guess INTEGER; Spark gets its schema from ``_to_spark``, and a pandas string column
+    which would otherwise guess INTEGER; Spark gets its schema from the engine (puente/engine/splink.py), and a pandas string column
     there takes a different conversion path that changed the trained model)."""
     out = prepared.copy()
     for col in out.columns:
@@ -150,18 +130,6 @@ def _typed(prepared: pd.DataFrame, empty_as_text: bool = True) -> pd.DataFrame:
         elif empty_as_text:  # all empty (organizations without tax ids): typed text, not DuckDB's guess (INTEGER)
             out[col] = pd.array([None] * len(out), dtype="string")
     return out
-
-
-def _to_spark(spark: Any, prepared: pd.DataFrame) -> Any:
-    from pyspark.sql.types import ArrayType, StringType, StructField, StructType
-
-    schema = StructType([StructField(c, ArrayType(StringType()) if c in _LIST_COLUMNS else StringType())
-                         for c in prepared.columns])
-    from puente.link.normalize import is_missing
-
-    rows = [tuple(None if not isinstance(v, list) and is_missing(v) else v for v in row)
-            for row in prepared.itertuples(index=False, name=None)]
-    return spark.createDataFrame(rows, schema)
 
 
 def _level_labels(linker: Any) -> dict[str, dict[int, str]]:

@@ -423,10 +423,68 @@ CLEANERS: dict[str, Cleaner] = {
     "map": clean_map,
 }
 
-# SQL column type for each value type (place, enum and list are handled by the model).
-SQL_TYPES: dict[str, str] = {
-    "text": "TEXT", "name": "TEXT", "date": "DATE", "month": "INTEGER", "number": "DOUBLE PRECISION",
-    "integer": "BIGINT", "country": "TEXT", "serial": "TEXT", "plate": "TEXT", "vin": "TEXT",
-    "curp": "TEXT", "taxid": "TEXT", "enum": "TEXT", "list": "TEXT",
-    "period": "TEXT", "year": "BIGINT", "map": "TEXT",
+@dataclass(frozen=True)
+class ColumnType:
+    """One store column type, named as the model writes it (``Kind.columns()``), and what it is elsewhere."""
+
+    sql: str  # the model's name (PostgreSQL's spelling)
+    duckdb: str  # DuckDB DDL
+    postgres: str  # PostgreSQL DDL
+    arrow: str  # pyarrow type alias (``pa.type_for_alias``)
+    python: type  # the API's pydantic field type
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """A value type of schema.yaml: the column it is stored in and its FollowTheMoney type."""
+
+    sql: str | None  # key of COLUMN_TYPES; None for place (it expands into PLACE_COLUMNS)
+    ftm: str  # FtM property type the value fits (followthemoney.types)
+
+
+# The one type table: every place a type is mapped (store DDL, Arrow schemas, API models, FtM) reads it.
+COLUMN_TYPES: dict[str, ColumnType] = {
+    "TEXT": ColumnType("TEXT", "TEXT", "TEXT", "string", str),
+    "DATE": ColumnType("DATE", "DATE", "DATE", "date32", dt.date),
+    "DOUBLE PRECISION": ColumnType("DOUBLE PRECISION", "DOUBLE", "DOUBLE PRECISION", "float64", float),
+    "BIGINT": ColumnType("BIGINT", "BIGINT", "BIGINT", "int64", int),
+    "INTEGER": ColumnType("INTEGER", "INTEGER", "INTEGER", "int32", int),
+    "TIMESTAMP": ColumnType("TIMESTAMP", "TIMESTAMP", "TIMESTAMP", "timestamp[us]", str),
 }
+
+FIELD_TYPES: dict[str, FieldType] = {
+    "text": FieldType("TEXT", "string"),
+    "name": FieldType("TEXT", "name"),
+    "date": FieldType("DATE", "date"),
+    "month": FieldType("INTEGER", "number"),
+    "number": FieldType("DOUBLE PRECISION", "number"),
+    "integer": FieldType("BIGINT", "number"),
+    "country": FieldType("TEXT", "country"),
+    "serial": FieldType("TEXT", "identifier"),
+    "plate": FieldType("TEXT", "identifier"),
+    "vin": FieldType("TEXT", "identifier"),
+    "curp": FieldType("TEXT", "identifier"),
+    "taxid": FieldType("TEXT", "identifier"),
+    "enum": FieldType("TEXT", "string"),
+    "list": FieldType("TEXT", "string"),
+    "place": FieldType(None, "address"),
+    "period": FieldType("TEXT", "string"),  # FY2023, 2023-10, 2023-Q4 ... (issue 12, statistic)
+    "year": FieldType("BIGINT", "number"),
+    "map": FieldType("TEXT", "json"),  # free dimensions as JSON with sorted keys
+}
+
+# SQL column type for each value type (place expands into several columns: puente.model.PLACE_COLUMNS).
+SQL_TYPES: dict[str, str] = {name: t.sql for name, t in FIELD_TYPES.items() if t.sql}
+
+
+def arrow_type(sql: str) -> Any:
+    """The pyarrow type of a model column type (pyarrow imported only when asked)."""
+    import pyarrow as pa
+
+    return pa.type_for_alias(COLUMN_TYPES[sql].arrow)
+
+
+def ddl_type(sql: str, dialect: str) -> str:
+    """A model column type as one SQL dialect's DDL spells it."""
+    spelled: str = getattr(COLUMN_TYPES[sql], dialect)  # ColumnType has one attribute per store dialect
+    return spelled

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 from pathlib import Path
 
 import typer
@@ -18,10 +17,9 @@ app.add_typer(agreement_app, name="agreement")
 
 
 def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "cli"
+    from puente.console import actor
+
+    return actor()
 
 
 def _template(node_name: str, own_pem: str, partner: str, partner_pem: str, agreement_id: str) -> dict[str, object]:
@@ -50,7 +48,7 @@ def create(
     out: Path = typer.Option(Path("agreement.yaml"), "--out", "-o", help="Where to write the YAML."),
 ) -> None:
     """Write an agreement template naming both nodes' public keys (edit it, then both sign)."""
-    from puente.cli import console, load_node
+    from puente.console import console, load_node
     from puente.errors import UsageError
 
     node = load_node()
@@ -66,7 +64,7 @@ def create(
 @agreement_app.command("sign")
 def sign(path: Path = typer.Argument(..., help="Agreement YAML.")) -> None:
     """Add this node's detached signature; once both parties have signed, install the agreement."""
-    from puente.cli import console, load_node
+    from puente.console import console, load_node
     from puente.share import registry
     from puente.share.agreement import Agreement, signature_path
 
@@ -92,7 +90,7 @@ def show(
     partner: str | None = typer.Option(None, "--partner", help="Show the installed agreement with this partner."),
 ) -> None:
     """Show an agreement: parties, signatures, terms, and the decision (with clause) for every field."""
-    from puente.cli import console, load_node
+    from puente.console import console, load_node
     from puente.model import load_model
     from puente.share import registry
     from puente.share.agreement import Agreement
@@ -130,7 +128,7 @@ def export(
     full: bool = typer.Option(False, "--full", help="Resend every allowed record (e.g. after a lost bundle)."),
 ) -> None:
     """Write the next signed, incremental bundle for a partner."""
-    from puente.cli import console, load_node
+    from puente.console import console, load_node
     from puente.share.export import ExportReport, export_bundle
 
     node = load_node()
@@ -153,7 +151,7 @@ def import_(
     receipt_out: Path | None = typer.Option(None, "--receipt-out", help="Where to write a purge receipt."),
 ) -> None:
     """Verify a bundle before reading it, then import it (or verify and record a purge receipt)."""
-    from puente.cli import console, load_node
+    from puente.console import console, load_node
     from puente.errors import BundleError, InputError
     from puente.settings import setting
     from puente.share.envelope import RECEIPT_TYPE, open_envelope
@@ -200,7 +198,7 @@ def revoke(
     reason: str = typer.Option(..., "--reason", help="Why (goes into the audit log)."),
 ) -> None:
     """Revoke records (or the whole agreement); the next bundle carries the revocation."""
-    from puente.cli import console, load_node
+    from puente.console import console, load_node
     from puente.share.lifecycle import revoke_agreement, revoke_records
 
     node = load_node()
@@ -216,7 +214,7 @@ def revoke(
 @app.command("purge-expired")
 def purge_expired() -> None:
     """Delete partner records past their retention period (audited)."""
-    from puente.cli import console, load_node
+    from puente.console import console, load_node
     from puente.share.lifecycle import purge_expired as purge
 
     node = load_node()

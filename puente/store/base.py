@@ -11,6 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import pyarrow as pa
@@ -18,10 +19,66 @@ import pyarrow as pa
 T = TypeVar("T")
 
 
+class Dialect(str):
+    """What differs between the SQL backends, in one object per backend (Splink's DatabaseAPI idea), so
+    that code outside puente/store and puente/engine asks the store instead of branching on its name.
+    It is the backend's name as well (``store.dialect == "duckdb"`` still holds)."""
+
+    multi_process: bool  # several processes may write at once (PostgreSQL); DuckDB locks its file to one
+    for_update: str  # the suffix that locks the rows a SELECT reads until the transaction ends
+    filter_indexes: bool  # secondary indexes help the API's record filters (DuckDB: zone maps do, indexes slow ingest)
+
+    def __new__(cls, name: str, *, multi_process: bool, for_update: str, filter_indexes: bool) -> Self:
+        self = super().__new__(cls, name)
+        self.multi_process, self.for_update, self.filter_indexes = multi_process, for_update, filter_indexes
+        return self
+
+    def ddl_type(self, sql_type: str) -> str:
+        """A model column type (puente/model/types.py COLUMN_TYPES) as this backend's DDL spells it."""
+        from puente.model.types import ddl_type
+
+        return ddl_type(sql_type, str(self))
+
+
+DUCKDB = Dialect("duckdb", multi_process=False, for_update="", filter_indexes=False)
+POSTGRES = Dialect("postgres", multi_process=True, for_update=" FOR UPDATE", filter_indexes=True)
+
+
+def dialect_of(url: str) -> Dialect:
+    """The dialect of a store URL, without opening it."""
+    from puente.errors import ConfigError
+
+    if url.startswith("duckdb://"):
+        return DUCKDB
+    if url.startswith(("postgresql://", "postgres://")):
+        return POSTGRES
+    raise ConfigError("bad_store_url", url=url)
+
+
+def create_if_missing(url: str) -> None:
+    """Before a node's first open: create the database a PostgreSQL URL names when the server lacks it
+    (a DuckDB file is created by opening it)."""
+    if dialect_of(url) is POSTGRES:
+        from puente.store.postgres_store import create_database_if_missing
+
+        create_database_if_missing(url)
+
+
+def store_file(url: str) -> str | None:
+    """The file an embedded store's URL names, as written (relative or absolute); None for a server's
+    store and for memory."""
+    if not url.startswith("duckdb://"):
+        return None
+    from puente.store.duckdb_store import duckdb_path
+
+    path = duckdb_path(url)
+    return None if path == ":memory:" else path
+
+
 class Store(ABC):
     """What every backend provides. Everything else is written on top of these methods."""
 
-    dialect: str  # "duckdb" or "postgres"
+    dialect: Dialect  # DUCKDB or POSTGRES: what differs between backends
     url: str
 
     @abstractmethod
@@ -56,6 +113,17 @@ class Store(ABC):
         """Hold the named writer lock until the current transaction ends, waiting for another
         process that holds it (``on_wait`` is called once first). A no-op where the store admits
         one writing process only (DuckDB locks its file)."""
+
+    def tables(self) -> set[str]:
+        """The names of the tables in the store's schema."""
+        rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+        return {r[0] for r in rows}
+
+    def export_parquet(self, table: str, target: Path) -> None:
+        """Write one table as a Parquet file (through Arrow; a backend may write it itself)."""
+        import pyarrow.parquet as pq
+
+        pq.write_table(self.query_arrow(f'SELECT * FROM "{table}"'), target)
 
     # -- helpers shared by all backends ------------------------------------------------
     def after_commit(self, action: Callable[[], None]) -> None:
@@ -129,18 +197,14 @@ class Store(ABC):
 
 def open_store(url: str) -> Store:
     """Open a store from a URL: ``duckdb:///path/file.duckdb`` or ``postgresql://...``."""
-    from puente.errors import ConfigError
-
-    if url.startswith("duckdb://"):
+    if dialect_of(url) is DUCKDB:
         from puente.store.duckdb_store import DuckDBStore
 
         store: Store = DuckDBStore(url)
-    elif url.startswith(("postgresql://", "postgres://")):
+    else:
         from puente.store.postgres_store import PostgresStore
 
         store = PostgresStore(url)
-    else:
-        raise ConfigError("bad_store_url", url=url)
     from puente.store.migrations import migrate
 
     migrate(store)

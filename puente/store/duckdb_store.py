@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from puente.errors import StoreError
 from puente.interrupts import uninterrupted
-from puente.store.base import Store
+from puente.store.base import DUCKDB, Store
 
 
 def duckdb_path(url: str) -> str:
@@ -35,7 +35,7 @@ def _write_lock(path: str) -> threading.RLock:
 
 
 class DuckDBStore(Store):
-    dialect = "duckdb"
+    dialect = DUCKDB
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -135,6 +135,13 @@ class DuckDBStore(Store):
             [table],
         )
         return [r[0] for r in rows]
+
+    def tables(self) -> set[str]:
+        return {r[0] for r in self.query("SELECT table_name FROM duckdb_tables()")}
+
+    def export_parquet(self, table: str, target: Path) -> None:
+        path = str(target).replace("'", "''")
+        self.execute(f"COPY (SELECT * FROM \"{table}\") TO '{path}' (FORMAT parquet)")
 
     def close(self) -> None:
         self.con.close()

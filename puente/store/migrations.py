@@ -5,7 +5,7 @@ tables are derived from the model: migration 1 creates them, and
 :func:`sync_model_columns` (run after the numbered migrations) adds any column a later
 model declares, so a model change never needs hand-written DDL for plain fields.
 Other packages (share, audit, link, ...) add their own tables by registering numbered
-migrations with :func:`register`.
+migrations with :func:`register` in a module the stage registry (puente/stages.py) names.
 """
 
 from __future__ import annotations
@@ -29,14 +29,8 @@ def register(version: int, name: str) -> Callable[[Migration], Migration]:
     return wrap
 
 
-def _ddl_type(sql_type: str, dialect: str) -> str:
-    if dialect == "duckdb" and sql_type == "DOUBLE PRECISION":
-        return "DOUBLE"
-    return sql_type
-
-
 def _create_kind_table(store: Store, kind: Kind) -> None:
-    cols = ", ".join(f'"{c}" {_ddl_type(t, store.dialect)}' for c, t in kind.columns().items())
+    cols = ", ".join(f'"{c}" {store.dialect.ddl_type(t)}' for c, t in kind.columns().items())
     store.execute(f"CREATE TABLE IF NOT EXISTS {kind.table} ({cols}, extra TEXT, PRIMARY KEY (id))")
 
 
@@ -102,20 +96,15 @@ def sync_model_columns(store: Store) -> None:
             continue
         for col, sql_type in kind.columns().items():
             if col not in have:
-                store.execute(f'ALTER TABLE {kind.table} ADD COLUMN "{col}" {_ddl_type(sql_type, store.dialect)}')
+                store.execute(f'ALTER TABLE {kind.table} ADD COLUMN "{col}" {store.dialect.ddl_type(sql_type)}')
 
 
 def _load_plugins() -> None:
-    """Import the packages that register their own migrations."""
-    import importlib
+    """Import the modules that register their own migrations: the stage registry names them
+    (puente/stages.py), so the store imports no package above it."""
+    from puente import stages
 
-    for module in ("puente.share.schema", "puente.audit.schema", "puente.link.schema", "puente.api.schema"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            # the package itself may not exist (yet); a missing dependency inside it is a real error
-            if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
-                raise
+    stages.load_migrations()
 
 
 def migrate(store: Store) -> list[int]:

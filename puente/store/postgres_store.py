@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from puente.errors import StoreError
 from puente.interrupts import uninterrupted
-from puente.store.base import Store
+from puente.store.base import POSTGRES, Store
 
 # psycopg's type names (pg_type.typname) -> Arrow types
 _ARROW_TYPES = {
@@ -32,7 +32,7 @@ def _pg(sql: str) -> str:
 
 
 class PostgresStore(Store):
-    dialect = "postgres"
+    dialect = POSTGRES
 
     def __init__(self, url: str) -> None:
         self.url = url

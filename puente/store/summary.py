@@ -24,7 +24,7 @@ def summarize(store: Store) -> list[KindSummary]:
     out = []
     for kind in load_model().kinds.values():
         date = kind.date_field
-        geo = kind.geometry or ("aor_place" if kind.name == "seizure_aggregate" else None)
+        geo = kind.place_field
         select = [
             "owner_node", "COUNT(*)",
             f"MIN({date})" if date else "NULL", f"MAX({date})" if date else "NULL",
