@@ -47,3 +47,34 @@ def test_export_entity_gives_entity_ids_with_members(make_node, tmp_path):
     acme = by_record[rows[0]["id"]]
     assert acme["entity_id"] == by_record[rows[1]["id"]]["entity_id"] and acme["members"] == "2"
     assert by_record[rows[2]["id"]]["members"] == "1" and acme["kind"] == "organization"
+
+
+def test_export_entity_as_ftm_gives_one_entity_per_cluster_with_its_referents(make_node, tmp_path):
+    """FtM 4 statement entities: the resolved entity's id (its oldest record's FtM id), the other member
+    records as ``referents`` (the ids `export organization --format ftm` gives them, as nomenklatura
+    writes merges), every member's values, and the nodes as datasets."""
+    import json
+
+    from followthemoney import model as ftm_model
+
+    node = make_node("us-test", "US")
+    names = ["Acme SA de CV", "ACME S.A. DE C.V.", "Transportes del Norte"]
+    rows = [{"id": f"us-test:organization:{i}", "owner_node": "us-test", "name": n} for i, n in enumerate(names)]
+    with node.open_store() as store:
+        store.insert_arrow("organization", pa.Table.from_pylist(rows))
+        runs.run(store, "organization")
+        acme_entity = runs.cluster_of(store, "organization", rows[0]["id"])
+    out = tmp_path / "entities.ftm.json"
+    assert main(["--home", str(node.home), "export", "entity", "--format", "ftm", "--out", str(out)]) == 0
+    entities = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(entities) == 2  # three records, two entities
+    acme = next(e for e in entities if e["referents"])
+    assert acme["id"] == acme_entity.replace(":", "-") == "us-test-organization-0" and acme["schema"] == "Company"
+    assert acme["referents"] == ["us-test-organization-1"]
+    assert sorted(acme["properties"]["name"]) == sorted(names[:2]) and acme["datasets"] == ["us_test"]
+    other = next(e for e in entities if e is not acme)
+    assert other["id"] == "us-test-organization-2" and other["referents"] == []
+    assert other["properties"]["name"] == [names[2]]
+    for entity in entities:  # valid FtM: the schema takes every property
+        proxy = ftm_model.get_proxy(entity)
+        assert proxy.get("name")

@@ -5,10 +5,13 @@ nomenklatura and other FtM tools can read a node's entity data."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+from followthemoney import Statement, StatementEntity
 from followthemoney import model as ftm_model
+from followthemoney.dataset import Dataset
 
 from puente.model import Kind, render
 from puente.model.types import FIELD_TYPES
@@ -91,4 +94,51 @@ def write_ftm(store: Store, kind: Kind, rows: list[dict[str, Any]], out: Path, l
             link.add("object", entity_id(to_id))
             link.add("role", role)
             handle.write(json.dumps(link.to_dict(), ensure_ascii=False) + "\n")
+    return left_out
+
+
+def _dataset_name(node: str | None) -> str:
+    """A node's name as an FtM dataset name (lower-case letters, digits and underscores)."""
+    return re.sub(r"[^a-z0-9_]", "_", str(node or "unknown").lower()) or "unknown"
+
+
+def write_resolved_ftm(store: Store, members: list[dict[str, Any]], out: Path, local_node: str | None = None) -> int:
+    """Resolved entities (``puente export entity --format ftm``) as FtM 4 statement entities: one entity per
+    cluster, its id the entity id, its ``referents`` the member records' entity ids (the same ids
+    ``puente export KIND --format ftm`` writes) and its ``datasets`` the nodes that hold them — the way
+    nomenklatura and OpenSanctions carry "same as" judgements. Each property value is a statement of the
+    member record it came from. Kinds without an FtM form (firearms) are left out; returns how many
+    member records were."""
+    from puente.export.writers import read_kind
+    from puente.model import load_model
+
+    model = load_model()
+    by_kind: dict[str, dict[str, str]] = {}
+    for m in members:
+        by_kind.setdefault(m["kind"], {})[m["record_id"]] = m["entity_id"]
+    dataset = Dataset({"name": "puente", "title": "Puente resolved entities"})
+    left_out = 0
+    with out.open("w", encoding="utf-8") as handle:
+        for kname, clusters in sorted(by_kind.items()):
+            kind = model.kinds.get(kname)
+            if kind is None or kind.ftm is None:
+                left_out += len(clusters)
+                continue
+            statements: dict[str, list[Statement]] = {}
+            ids = sorted(clusters)
+            for start in range(0, len(ids), 1000):
+                part = ids[start : start + 1000]
+                rows = read_kind(store, kind, f"WHERE id IN ({', '.join('?' for _ in part)})", part).to_pylist()
+                for row in rows:
+                    record = to_entity(kind, row, local_node)
+                    canonical = entity_id(clusters[row["id"]])
+                    node = _dataset_name(row.get("owner_node"))
+                    statements.setdefault(canonical, []).extend(
+                        Statement(record["id"], prop, record["schema"], str(value), node, canonical_id=canonical)
+                        for prop, values in record["properties"].items() for value in values)
+            for canonical in sorted(statements):
+                data = StatementEntity.from_statements(dataset, statements[canonical]).to_dict()
+                data["referents"] = sorted(data.get("referents", []))
+                data["datasets"] = sorted(data.get("datasets", []))
+                handle.write(json.dumps(data, ensure_ascii=False) + "\n")
     return left_out

@@ -59,7 +59,7 @@ def export_kind(store: Store, kind_name: str, fmt: str, out: Path, raw: bool | N
     setting) says otherwise. ``local_node`` tells own records from partner records (FtM placeholders)."""
     model = load_model()
     if kind_name in NOT_KINDS:  # a table the link stage writes, exported under a name of its own
-        return NOT_KINDS[kind_name](store, fmt, out)
+        return NOT_KINDS[kind_name](store, fmt, out, local_node)
     kind = model.kind(kind_name)
     if fmt not in FORMATS:
         raise UsageError("unknown_format_export", fmt=fmt, formats=", ".join(FORMATS))
@@ -92,17 +92,22 @@ def geojson_features(kind: Kind, rows: list[dict[str, Any]]) -> Iterator[dict[st
 
 
 # Exports that are not a record kind of the model: name -> writer(store, fmt, out) -> rows written.
-NOT_KINDS: dict[str, Callable[[Store, str, Path], int]] = {}
+NOT_KINDS: dict[str, Callable[[Store, str, Path, str | None], int]] = {}
 
 
-def _export_entities(store: Store, fmt: str, out: Path) -> int:
+def _export_entities(store: Store, fmt: str, out: Path, local_node: str | None = None) -> int:
     from puente.link.runs import entities_table
 
-    if fmt not in ("csv", "jsonl", "parquet"):
-        raise UsageError("unknown_format_export", fmt=fmt, formats="csv, jsonl, parquet")
+    if fmt not in ("csv", "jsonl", "parquet", "ftm"):
+        raise UsageError("unknown_format_export", fmt=fmt, formats="csv, jsonl, parquet, ftm")
     table = entities_table(store)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _write_table(table, fmt, out, None)
+    if fmt == "ftm":
+        from puente.export.ftm import write_resolved_ftm
+
+        write_resolved_ftm(store, table.to_pylist(), out, local_node)
+    else:
+        _write_table(table, fmt, out, None)
     return int(table.num_rows)
 
 
