@@ -30,15 +30,20 @@ def test_organizations_without_tax_ids_resolve(make_node, names, capsys):
     assert "organization:" in out and "person: skipped (there are no person records to resolve)" in out
 
 
-def test_export_entity_gives_entity_ids_with_members(make_node, tmp_path):
-    import csv
-
+def _three_organizations_resolved(make_node):  # type: ignore[no-untyped-def]
     node = make_node("us-test", "US")
     names = ["Acme SA de CV", "ACME S.A. DE C.V.", "Transportes del Norte"]
     rows = [{"id": f"us-test:organization:{i}", "owner_node": "us-test", "name": n} for i, n in enumerate(names)]
     with node.open_store() as store:
         store.insert_arrow("organization", pa.Table.from_pylist(rows))
         runs.run(store, "organization")
+    return node, names, rows
+
+
+def test_export_entity_gives_entity_ids_with_members(make_node, tmp_path):
+    import csv
+
+    node, _names, rows = _three_organizations_resolved(make_node)
     out = tmp_path / "entities.csv"
     assert main(["--home", str(node.home), "export", "entity", "--out", str(out)]) == 0
     exported = list(csv.DictReader(out.open(encoding="utf-8")))
@@ -57,12 +62,8 @@ def test_export_entity_as_ftm_gives_one_entity_per_cluster_with_its_referents(ma
 
     from followthemoney import model as ftm_model
 
-    node = make_node("us-test", "US")
-    names = ["Acme SA de CV", "ACME S.A. DE C.V.", "Transportes del Norte"]
-    rows = [{"id": f"us-test:organization:{i}", "owner_node": "us-test", "name": n} for i, n in enumerate(names)]
+    node, names, rows = _three_organizations_resolved(make_node)
     with node.open_store() as store:
-        store.insert_arrow("organization", pa.Table.from_pylist(rows))
-        runs.run(store, "organization")
         acme_entity = runs.cluster_of(store, "organization", rows[0]["id"])
     out = tmp_path / "entities.ftm.json"
     assert main(["--home", str(node.home), "export", "entity", "--format", "ftm", "--out", str(out)]) == 0
