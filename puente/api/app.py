@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import FileResponse, Response
 
 from puente.api import problems, records, routes_auth, routes_node
-from puente.api.context import Ctx, StorePool
+from puente.api.context import Ctx, StoreLeases, StorePool
 from puente.api.headers import SecurityHeaders
 from puente.api.query import strict_query
 from puente.api.ratelimit import RateLimit
@@ -33,8 +33,11 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        pool.close()
+        pool.open()
+        try:
+            yield
+        finally:
+            pool.close()  # every pooled connection closed on shutdown
 
     app = FastAPI(title=f"Puente node API — {node.name}", version=VERSION, lifespan=lifespan,
                   openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
@@ -56,7 +59,7 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
                 "type": "object", "required": ["type", "features"],
                 "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
                                "features": {"type": "array", "items": {"type": "object"}},
-                               "total": {"type": "integer"}}}
+                               "total": {"type": "integer"}, "total_exact": {"type": "boolean"}}}
             app.openapi_schema = problems.fix_openapi(schema)
         return app.openapi_schema
 
@@ -72,6 +75,7 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
     limit = int(setting("rate_limit")) if rate_limit is None else rate_limit
     if limit > 0:
         app.add_middleware(RateLimit, per_minute=limit)
+    app.add_middleware(StoreLeases, pool=pool)  # outside the rate limit, which counts in the store
     app.add_middleware(SecurityHeaders)  # added last: wraps everything, 429s included
     return app
 

@@ -48,3 +48,21 @@ def _filter_indexes(store: Store) -> None:
             cols.append(f"{kind.geometry}_admin1")
         for col in cols:
             store.execute(f'CREATE INDEX IF NOT EXISTS "ix_{kind.table}_{col}" ON {kind.table} ("{col}")')
+
+
+@register(410, "api: PostgreSQL indexes for every record filter, with the filter's own expressions and the list order")
+def _filter_expression_indexes(store: Store) -> None:
+    """Issue 15. The indexes of :func:`puente.api.query.filter_indexes`: e.g. seizures by (drug,
+    LOWER(place_admin1), date DESC NULLS LAST, id). The single-column indexes of migration 403 are dropped:
+    the state one never served ``LOWER(...)``, and the owner and date ones are the leading columns of these."""
+    if store.dialect != "postgres":
+        return  # DuckDB scans columns with zone maps; ART indexes would only slow bulk ingest
+    from puente.api.query import filter_indexes
+    from puente.model import load_model
+
+    for kind in load_model().kinds.values():
+        for col in ["owner_node", kind.date_field, f"{kind.geometry}_admin1" if kind.geometry else None]:
+            if col:
+                store.execute(f'DROP INDEX IF EXISTS "ix_{kind.table}_{col}"')
+        for name, cols in filter_indexes(kind).items():
+            store.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON {kind.table} ({cols})')

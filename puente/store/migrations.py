@@ -83,7 +83,7 @@ def _load_plugins() -> None:
     """Import the packages that register their own migrations."""
     import importlib
 
-    for module in ("puente.share.schema", "puente.audit.schema", "puente.link.schema", "puente.api.schema"):
+    for module in ("puente.store.versions", "puente.share.schema", "puente.audit.schema", "puente.link.schema", "puente.api.schema"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
