@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import psycopg
 import pytest
@@ -41,7 +42,7 @@ class _Sampler:
                 self.samples += 1
                 time.sleep(0.02)
 
-    def __enter__(self) -> _Sampler:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

@@ -66,3 +66,12 @@ def _filter_expression_indexes(store: Store) -> None:
                 store.execute(f'DROP INDEX IF EXISTS "ix_{kind.table}_{col}"')
         for name, cols in filter_indexes(kind).items():
             store.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON {kind.table} ({cols})')
+
+
+@register(411, "api: rate-limit windows shared by every worker process")
+def _rate_windows(store: Store) -> None:
+    """Issue 15. Requests per client and minute, counted by one upsert per request; on PostgreSQL an UNLOGGED table
+    (no WAL: a count lost in a crash only resets a minute's window)."""
+    unlogged = "UNLOGGED " if store.dialect == "postgres" else ""
+    store.execute(f"CREATE {unlogged}TABLE IF NOT EXISTS api_rate_windows (client TEXT NOT NULL, minute BIGINT NOT NULL, "
+                  "used BIGINT NOT NULL, PRIMARY KEY (client, minute))")
