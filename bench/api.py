@@ -151,11 +151,13 @@ def start(code: str | None, *args: str, env: dict[str, str] | None = None) -> su
     return subprocess.Popen(cmd, env=full, cwd=ROOT)
 
 
-def wait_ready(port: int, token: str, query: str = QUERY) -> bytes:
+def wait_ready(port: int, token: str, query: str = QUERY, proc: subprocess.Popen[bytes] | None = None) -> bytes:
     import httpx
 
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server on {port} exited")
         try:
             r = httpx.get(f"http://127.0.0.1:{port}{query}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
             if r.status_code == 200:
@@ -237,6 +239,11 @@ def main() -> None:
             home, token = build_node(OUT / f"node-{label.lower()}", url, args.rows)
             print(f"{label}: {args.rows:,} records loaded in {time.monotonic() - t0:.0f} s", flush=True)
             for cache, env in (("response cache on", {}), ("cache off", {"PUENTE_API_CACHE_MB": "0"})):
+                if url is None and env:  # DuckDB admits one process per file: the second server gets a copy
+                    copy = OUT / "node-duckdb-nocache"
+                    shutil.rmtree(copy, ignore_errors=True)
+                    shutil.copytree(home, copy)
+                    home = str(copy)
                 procs.append(start(SERVER, home, str(port), env=env))
                 servers.append((f"Puente API on {label}, {cache}", port, token, QUERY))
                 port += 1
@@ -250,13 +257,13 @@ def main() -> None:
         servers.append(("Datasette 0.65.5 on SQLite, same rows and question (peer)", port, "-", DATASETTE_QUERY))
         port += 1
         body = b""
-        for _label, p, token, query in servers:
-            got = wait_ready(p, token, query)
+        for (_label, p, token, query), proc in zip(servers, procs):
+            got = wait_ready(p, token, query, proc)
             body = body or got
         (OUT / "body.json").write_bytes(body)
         procs.append(start(BARE, str(OUT / "body.json"), str(port)))
         servers.append(("bare FastAPI, same bytes from memory (baseline)", port, "-", QUERY))
-        wait_ready(port, "-")
+        wait_ready(port, "-", QUERY, procs[-1])
         results: dict[str, list[dict[str, float]]] = {}
         for round_ in range(args.rounds):  # interleaved: every server once per round
             for label, p, token, query in servers:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import datetime as dt
 import functools
 import os
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -173,14 +176,29 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitab
 
 class StoreLeases:
     """ASGI middleware: each HTTP request gets a lease; its connection goes back to the pool when the request ends
-    (the thread pool's threads hold no connection of their own, so threads coming and going leak nothing)."""
+    (the thread pool's threads hold no connection of their own, so threads coming and going leak nothing).
+
+    A request first waits on the event loop for one of ``pool_size`` permits, so a request never waits for a
+    connection inside a thread-pool thread: otherwise requests holding every connection could wait for a thread
+    while every thread waits for a connection. Waiting longer than ``pool_timeout`` answers 503."""
 
     def __init__(self, app: ASGIApp, pool: StorePool) -> None:
         self.app, self.pool = app, pool
+        self.permits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+            weakref.WeakKeyDictionary()
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
             await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        permits = self.permits.get(loop)
+        if permits is None:  # one per event loop (a test client runs one per session)
+            permits = self.permits[loop] = asyncio.Semaphore(self.pool.size)
+        try:
+            await asyncio.wait_for(permits.acquire(), self.pool.timeout)
+        except TimeoutError:
+            await _busy(scope, send, self.pool.timeout)
             return
         lease = _Lease(self.pool)
         token = _LEASE.set(lease)
@@ -188,7 +206,21 @@ class StoreLeases:
             await self.app(scope, receive, send)
         finally:
             _LEASE.reset(token)
-            lease.release()
+            try:
+                lease.release()
+            finally:
+                permits.release()
+
+
+async def _busy(scope: Scope, send: Any, seconds: float) -> None:
+    from puente.i18n import t
+
+    body = orjson.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                         "detail": t("api_pool_busy", seconds=int(seconds)), "instance": scope["path"]})
+    await send({"type": "http.response.start", "status": 503,
+                "headers": [(b"content-type", b"application/problem+json"), (b"retry-after", b"1"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 @dataclass
