@@ -98,6 +98,15 @@ def build_node(home: Path, store_url: str | None, rows: int) -> tuple[str, str]:
     return str(home), token
 
 
+def reuse_node(home: Path) -> tuple[str, str]:
+    """A node an earlier run built, with a new token for its analyst."""
+    from puente.api.auth import issue_token
+    from puente.node import Node
+
+    with Node.load(home).open_store() as store:
+        return str(home), issue_token(store, "bench")
+
+
 SERVER = """
 import sys, uvicorn
 from pathlib import Path
@@ -169,8 +178,9 @@ def wait_ready(port: int, token: str, query: str = QUERY, proc: subprocess.Popen
 
 
 def wrk(port: int, token: str, clients: int, seconds: int, query: str = QUERY) -> dict[str, float]:
+    # Accept: */* as curl and browsers send it (Datasette answers nothing to a request without one)
     out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "--timeout", "30s",
-                          "-H", f"Authorization: Bearer {token}", f"http://127.0.0.1:{port}{query}"],
+                          "-H", f"Authorization: Bearer {token}", "-H", "Accept: */*", f"http://127.0.0.1:{port}{query}"],
                          capture_output=True, text=True, check=True).stdout
 
     def ms(label: str) -> float:
@@ -217,12 +227,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--reuse", action="store_true", help="serve the stores an earlier run built (same --rows)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install -y wrk)")
     OUT.mkdir(parents=True, exist_ok=True)
     backends: list[tuple[str, str | None]] = [("DuckDB", None)]
-    if not args.no_postgres:
+    if not args.no_postgres and args.reuse:
+        backends.append(("PostgreSQL", f"{PG_ADMIN}/puente_bench_api"))
+    elif not args.no_postgres:
         import psycopg
 
         with psycopg.connect(PG_ADMIN + "/postgres", autocommit=True) as admin:
@@ -236,7 +249,8 @@ def main() -> None:
     try:
         for label, url in backends:
             t0 = time.monotonic()
-            home, token = build_node(OUT / f"node-{label.lower()}", url, args.rows)
+            home, token = (reuse_node(OUT / f"node-{label.lower()}") if args.reuse
+                           else build_node(OUT / f"node-{label.lower()}", url, args.rows))
             print(f"{label}: {args.rows:,} records loaded in {time.monotonic() - t0:.0f} s", flush=True)
             for cache, env in (("response cache on", {}), ("cache off", {"PUENTE_API_CACHE_MB": "0"})):
                 if url is None and env:  # DuckDB admits one process per file: the second server gets a copy
@@ -250,7 +264,8 @@ def main() -> None:
             if url:
                 plan = pg_plan(url)
         t0 = time.monotonic()
-        build_sqlite(OUT / "bench.db", seizure_table(args.rows, "node-duckdb"))
+        if not args.reuse:
+            build_sqlite(OUT / "bench.db", seizure_table(args.rows, "node-duckdb"))
         print(f"SQLite: {args.rows:,} records loaded in {time.monotonic() - t0:.0f} s", flush=True)
         procs.append(start(None, "datasette", "serve", str(OUT / "bench.db"), "--host", "127.0.0.1", "--port",
                            str(port)))
