@@ -1,12 +1,19 @@
-"""REST API benchmark: a filtered seizure query over 1,000,000 records at 50 and 200 concurrent clients.
+"""REST API benchmark: a filtered seizure query over 1,000,000 records at 50 concurrent clients.
 
-Puente's API (`puente serve`'s app, one Uvicorn worker) on DuckDB and on PostgreSQL is measured
-against a bare FastAPI endpoint that returns the same response bytes from memory (the
-framework's limit on this machine), each served from its own process, with wrk as the load
-generator in a third process. Records are written straight to the store with its Arrow path
-(ingest has its own benchmark). Results: bench/results/api.md.
+All servers run at once, each one Uvicorn worker in its own process, and are measured in interleaved
+rounds (wrk as the load generator in another process):
 
-    python -m bench.api [--rows 1000000] [--seconds 15] [--no-postgres]
+* Puente's API (`puente serve`'s app) on DuckDB and on PostgreSQL, with its response cache (the
+  default) and with the cache off (`PUENTE_API_CACHE_MB=0`: every request authenticates, reads the data
+  version, the page and the count);
+* a bare FastAPI endpoint returning the same response bytes from memory (the framework's limit here);
+* Datasette on SQLite holding the same rows, asked the same question (filters, newest first, page of
+  50, with its count), with an index on (drug, place_admin1, date).
+
+Records are written straight to the store with its Arrow path (ingest has its own benchmark). The
+PostgreSQL plan of the query is written beside the results. Results: bench/results/api.md.
+
+    python -m bench.api [--rows 1000000] [--seconds 15] [--rounds 2] [--clients 50] [--no-postgres]
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import os
 import platform
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -90,6 +98,15 @@ def build_node(home: Path, store_url: str | None, rows: int) -> tuple[str, str]:
     return str(home), token
 
 
+def reuse_node(home: Path) -> tuple[str, str]:
+    """A node an earlier run built, with a new token for its analyst."""
+    from puente.api.auth import issue_token
+    from puente.node import Node
+
+    with Node.load(home).open_store() as store:
+        return str(home), issue_token(store, "bench")
+
+
 SERVER = """
 import sys, uvicorn
 from pathlib import Path
@@ -111,29 +128,59 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", a
 """
 
 
-def start(code: str, *args: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-c", code, *args], env=env, cwd=ROOT)
+DATASETTE_QUERY = ("/bench/seizure.json?drug=fentanyl&place_admin1=Sonora&date__gte=2022-01-01&date__lte=2022-03-31"
+                   "&_sort_desc=date&_size=50&_shape=objects")
 
 
-def wait_ready(port: int, token: str) -> bytes:
+def build_sqlite(path: Path, table: pa.Table) -> None:
+    """The same seizure rows in SQLite, indexed for the query, for Datasette."""
+    if path.exists():
+        path.unlink()
+    con = sqlite3.connect(path)
+    cols = [f for f in table.column_names if not pa.types.is_null(table.schema.field(f).type)]
+    con.execute(f"CREATE TABLE seizure ({', '.join(f'[{c}]' for c in cols)}, PRIMARY KEY (id))")
+    marks = ", ".join("?" for _ in cols)
+    for batch in table.select(cols).to_batches(100_000):
+        rows = zip(*(_sqlite_values(batch.column(i)) for i in range(len(cols))))
+        con.executemany(f"INSERT INTO seizure VALUES ({marks})", rows)
+    con.execute("CREATE INDEX ix_seizure_drug_state_date ON seizure (drug, place_admin1, date)")
+    con.execute("ANALYZE")
+    con.commit()
+    con.close()
+
+
+def _sqlite_values(col: pa.Array) -> list[object]:
+    values = col.to_pylist()
+    return [v.isoformat() if isinstance(v, dt.date) else v for v in values]
+
+
+def start(code: str | None, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", *args]
+    return subprocess.Popen(cmd, env=full, cwd=ROOT)
+
+
+def wait_ready(port: int, token: str, query: str = QUERY, proc: subprocess.Popen[bytes] | None = None) -> bytes:
     import httpx
 
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server on {port} exited")
         try:
-            r = httpx.get(f"http://127.0.0.1:{port}{QUERY}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            r = httpx.get(f"http://127.0.0.1:{port}{query}", headers={"Authorization": f"Bearer {token}"}, timeout=30)
             if r.status_code == 200:
                 return r.content
         except httpx.HTTPError:
             pass
-        time.sleep(0.3)
+        time.sleep(0.5)
     raise RuntimeError(f"server on {port} did not answer")
 
 
-def wrk(port: int, token: str, clients: int, seconds: int) -> dict[str, float]:
+def wrk(port: int, token: str, clients: int, seconds: int, query: str = QUERY) -> dict[str, float]:
+    # Accept: */* as curl and browsers send it (Datasette answers nothing to a request without one)
     out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency", "--timeout", "30s",
-                          "-H", f"Authorization: Bearer {token}", f"http://127.0.0.1:{port}{QUERY}"],
+                          "-H", f"Authorization: Bearer {token}", "-H", "Accept: */*", f"http://127.0.0.1:{port}{query}"],
                          capture_output=True, text=True, check=True).stdout
 
     def ms(label: str) -> float:
@@ -147,78 +194,136 @@ def wrk(port: int, token: str, clients: int, seconds: int) -> dict[str, float]:
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"), "non2xx": float(errors.group(1)) if errors else 0.0}
 
 
+def pg_plan(url: str) -> str:
+    """EXPLAIN ANALYZE of the page and the count of the benchmark query, as the API sends them."""
+    from puente.api.auth import Principal
+    from puente.api.policy import view_for
+    from puente.api.query import Filters, order_by, sql_where, where_clause
+    from puente.model import load_model
+    from puente.node import Node
+    from puente.store.base import open_store
+
+    node = Node.load(OUT / "node-postgresql")
+    view = view_for(Principal("bench", "analyst"), load_model().kind("seizure"), node, None)
+    flt = Filters(date_from=dt.date(2022, 1, 1), date_to=dt.date(2022, 3, 31), admin1="Sonora",
+                  enums={"drug": "fentanyl"})
+    where, params = where_clause(view, flt, node.name)
+    clause, params = sql_where(view.where + where), view.params + params
+    cols = ", ".join(f'"{c}"' for c in view.columns)
+    page = f"SELECT {cols} FROM seizure {clause} ORDER BY {order_by(view)} LIMIT 50 OFFSET 0"
+    count = f"SELECT COUNT(*) FROM (SELECT 1 FROM seizure {clause} LIMIT 100001) AS m"
+    out = []
+    with open_store(url) as store:
+        for sql in (page, count):
+            plan = store.query(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING ON, SUMMARY ON) {sql}", params)
+            out.append("\n".join(r[0] for r in plan))
+    return "\n\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--seconds", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--reuse", action="store_true", help="serve the stores an earlier run built (same --rows)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install -y wrk)")
     OUT.mkdir(parents=True, exist_ok=True)
     backends: list[tuple[str, str | None]] = [("DuckDB", None)]
-    if not args.no_postgres:
+    if not args.no_postgres and args.reuse:
+        backends.append(("PostgreSQL", f"{PG_ADMIN}/puente_bench_api"))
+    elif not args.no_postgres:
         import psycopg
 
         with psycopg.connect(PG_ADMIN + "/postgres", autocommit=True) as admin:
             admin.execute("DROP DATABASE IF EXISTS puente_bench_api WITH (FORCE)")
             admin.execute("CREATE DATABASE puente_bench_api")
         backends.append(("PostgreSQL", f"{PG_ADMIN}/puente_bench_api"))
-    results: list[tuple[str, int, dict[str, float]]] = []
-    body = b""
+    servers: list[tuple[str, int, str, str]] = []  # (label, port, token, query)
+    procs: list[subprocess.Popen[bytes]] = []
     port = 8890
-    for label, url in backends:
+    plan = ""
+    try:
+        for label, url in backends:
+            t0 = time.monotonic()
+            home, token = (reuse_node(OUT / f"node-{label.lower()}") if args.reuse
+                           else build_node(OUT / f"node-{label.lower()}", url, args.rows))
+            print(f"{label}: {args.rows:,} records loaded in {time.monotonic() - t0:.0f} s", flush=True)
+            for cache, env in (("response cache on", {}), ("cache off", {"PUENTE_API_CACHE_MB": "0"})):
+                if url is None and env:  # DuckDB admits one process per file: the second server gets a copy
+                    copy = OUT / "node-duckdb-nocache"
+                    shutil.rmtree(copy, ignore_errors=True)
+                    shutil.copytree(home, copy)
+                    home = str(copy)
+                procs.append(start(SERVER, home, str(port), env=env))
+                servers.append((f"Puente API on {label}, {cache}", port, token, QUERY))
+                port += 1
+            if url:
+                plan = pg_plan(url)
         t0 = time.monotonic()
-        home, token = build_node(OUT / f"node-{label.lower()}", url, args.rows)
-        print(f"{label}: {args.rows:,} records loaded in {time.monotonic() - t0:.0f} s", flush=True)
-        proc = start(SERVER, home, str(port))
-        try:
-            body = wait_ready(port, token)
-            for clients in (50, 200):
-                results.append((f"Puente API on {label}", clients, wrk(port, token, clients, args.seconds)))
-                print(results[-1], flush=True)
-        finally:
+        if not args.reuse:
+            build_sqlite(OUT / "bench.db", seizure_table(args.rows, "node-duckdb"))
+        print(f"SQLite: {args.rows:,} records loaded in {time.monotonic() - t0:.0f} s", flush=True)
+        procs.append(start(None, "datasette", "serve", str(OUT / "bench.db"), "--host", "127.0.0.1", "--port",
+                           str(port)))
+        servers.append(("Datasette 0.65.5 on SQLite, same rows and question (peer)", port, "-", DATASETTE_QUERY))
+        port += 1
+        body = b""
+        for (_label, p, token, query), proc in zip(servers, procs):
+            got = wait_ready(p, token, query, proc)
+            body = body or got
+        (OUT / "body.json").write_bytes(body)
+        procs.append(start(BARE, str(OUT / "body.json"), str(port)))
+        servers.append(("bare FastAPI, same bytes from memory (baseline)", port, "-", QUERY))
+        wait_ready(port, "-", QUERY, procs[-1])
+        results: dict[str, list[dict[str, float]]] = {}
+        for round_ in range(args.rounds):  # interleaved: every server once per round
+            for label, p, token, query in servers:
+                r = wrk(p, token, args.clients, args.seconds, query)
+                results.setdefault(label, []).append(r)
+                print(round_, label, r, flush=True)
+    finally:
+        for proc in procs:
             proc.kill()
             proc.wait(60)
-        port += 1
-    (OUT / "body.json").write_bytes(body)
-    proc = start(BARE, str(OUT / "body.json"), str(port))
-    try:
-        wait_ready(port, "-")
-        for clients in (50, 200):
-            results.append(("bare FastAPI, same bytes from memory (baseline)", clients, wrk(port, "-", clients,
-                                                                                          args.seconds)))
-            print(results[-1], flush=True)
-    finally:
-        proc.kill()
-        proc.wait(60)
-    write_report(results, args, len(body))
+    write_report(results, args, len(body), plan)
 
 
-def write_report(results: list[tuple[str, int, dict[str, float]]], args: argparse.Namespace, size: int) -> None:
-    base = {c: r["rps"] for name, c, r in results if name.startswith("bare")}
+def write_report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace, size: int, plan: str) -> None:
+    base_label = next(k for k in results if k.startswith("bare"))
+    base_rps = sum(r["rps"] for r in results[base_label]) / len(results[base_label])
+    base_p99 = sum(r["p99"] for r in results[base_label]) / len(results[base_label])
     lines = [
         "# REST API benchmark", "",
         (f"Date: {dt.date.today().isoformat()} · machine: {os.cpu_count()} cores, "
-        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, {platform.platform()}, "
-        f"Python {platform.python_version()} · load average at the end: {os.getloadavg()[0]:.1f} "
-        "(the machine is shared with other jobs, so absolute numbers are noisy; compare rows of the same run)."), "",
+         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, {platform.platform()}, "
+         f"Python {platform.python_version()} · load average at the end: {os.getloadavg()[0]:.1f} "
+         "(the machine is shared with other jobs, so absolute numbers are noisy; compare rows of the same run)."), "",
         (f"Query: `GET {QUERY}` (fentanyl seizures in Sonora in one quarter, newest first, page of 50, "
-        f"with the total count) over **{args.rows:,} seizure records**; response {size:,} bytes. "
-        "Authenticated as an analyst with an API token (checked against the store, then remembered for 10 s). "
-        "Records are stored in arrival (date) order, as ingest leaves them."),
+         f"with the total count) over **{args.rows:,} seizure records**; response {size:,} bytes. "
+         "Authenticated as an analyst with an API token, checked against the store on every request. "
+         "Records are stored in arrival (date) order, as ingest leaves them. Datasette answers "
+         f"`{DATASETTE_QUERY}` over the same rows in SQLite."),
         "",
-        (f"Each server is one Uvicorn worker in its own process; wrk (2 threads, {args.seconds} s per run, keep-alive) "
-        "runs in a third process on the same 2 cores."), "",
-        "| server | clients | requests/s | p50 (ms) | p99 (ms) | non-2xx | share of baseline |",
+        (f"Every server is one Uvicorn worker in its own process, all running at once; wrk (2 threads, "
+         f"{args.clients} connections, {args.seconds} s, keep-alive) measures each in turn, {args.rounds} interleaved "
+         "rounds; the table gives the mean of the rounds (and the range of requests/s)."), "",
+        "| server | requests/s (range) | p50 (ms) | p99 (ms) | non-2xx | share of baseline req/s | p99 / baseline p99 |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, clients, r in results:
-        share = r["rps"] / base[clients] if base.get(clients) else float("nan")
-        lines.append(f"| {name} | {clients} | {r['rps']:,.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
-                     f"{int(r['non2xx'])} | {share:.1%} |")
-    lines += ["", ("Reproduce: `python -m bench.api` (needs `wrk` from Debian and the PostgreSQL server; "
-              "`--no-postgres` skips it).")]
+    for name, runs in results.items():
+        rps = [r["rps"] for r in runs]
+        mean = {k: sum(r[k] for r in runs) / len(runs) for k in ("rps", "p50", "p99", "non2xx")}
+        lines.append(f"| {name} | {mean['rps']:,.0f} ({min(rps):,.0f}–{max(rps):,.0f}) | {mean['p50']:.1f} | "
+                     f"{mean['p99']:.1f} | {int(sum(r['non2xx'] for r in runs))} | {mean['rps'] / base_rps:.1%} | "
+                     f"{mean['p99'] / base_p99:.1f}× |")
+    lines += ["", ("Reproduce: `python -m bench.api` (needs `wrk` from Debian, the PostgreSQL server and the "
+              "`bench` extra for Datasette; `--no-postgres` skips PostgreSQL)."), ""]
+    if plan:
+        lines += ["## PostgreSQL plans (page, then count)", "", "```", plan, "```", ""]
     target = ROOT / "bench" / "results" / "api.md"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")

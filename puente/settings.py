@@ -50,6 +50,19 @@ SETTINGS: dict[str, Setting] = {
                 "Minutos que una cuenta bloqueada permanece bloqueada."),
         Setting("rate_limit", "600", "API requests per minute per client (token or address); 0 turns it off.",
                 "Solicitudes por minuto a la API por cliente (token o dirección); 0 lo desactiva."),
+        Setting("pool_size", "10", "Store connections the API holds at most per worker process (PostgreSQL: pooled "
+                "connections, so workers x pool_size must stay under max_connections; DuckDB: cursors of the one "
+                "database).", "Conexiones al almacén que la API mantiene como máximo por proceso (PostgreSQL: "
+                "conexiones del pool, así que procesos x pool_size debe quedar bajo max_connections; DuckDB: "
+                "cursores de la única base)."),
+        Setting("pool_timeout", "30", "Seconds a request waits for a free store connection before a 503.",
+                "Segundos que una solicitud espera una conexión libre al almacén antes de un 503."),
+        Setting("count_exact_limit", "100000", "Record lists count matches exactly up to this many; past it the "
+                "total is this lower bound and the answer says total_exact=false.",
+                "Las listas cuentan las coincidencias con exactitud hasta este número; más allá el total es esta "
+                "cota inferior y la respuesta dice total_exact=false."),
+        Setting("api_cache_mb", "64", "Memory for the API's response cache per worker (MiB); 0 turns it off.",
+                "Memoria de la caché de respuestas de la API por proceso (MiB); 0 la desactiva."),
         Setting("csv_raw", "false", "CSV exports keep cells as stored: no quote before =, +, -, @ (formula cells).",
                 "Las exportaciones CSV dejan las celdas tal cual: sin comilla ante =, +, -, @ (fórmulas)."),
         Setting("bundle_max_bytes", "536870912", "Largest bundle accepted (file or HTTP push, bytes); pushes stream "

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import FileResponse, Response
 
 from puente.api import problems, records, routes_auth, routes_node
-from puente.api.context import Ctx, StorePool
+from puente.api.context import Ctx, StoreLeases, StorePool
 from puente.api.headers import SecurityHeaders
 from puente.api.query import strict_query
 from puente.api.ratelimit import RateLimit
@@ -33,8 +33,11 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        pool.close()
+        pool.open()
+        try:
+            yield
+        finally:
+            pool.close()  # every pooled connection closed on shutdown
 
     app = FastAPI(title=f"Puente node API — {node.name}", version=VERSION, lifespan=lifespan,
                   openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
@@ -56,7 +59,7 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
                 "type": "object", "required": ["type", "features"],
                 "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]},
                                "features": {"type": "array", "items": {"type": "object"}},
-                               "total": {"type": "integer"}}}
+                               "total": {"type": "integer"}, "total_exact": {"type": "boolean"}}}
             app.openapi_schema = problems.fix_openapi(schema)
         return app.openapi_schema
 
@@ -70,8 +73,10 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
         return FileResponse(web_dir() / "index.html", headers={"Cache-Control": "no-cache"})
 
     limit = int(setting("rate_limit")) if rate_limit is None else rate_limit
-    if limit > 0:
-        app.add_middleware(RateLimit, per_minute=limit)
+    if limit > 0:  # counted in the store on PostgreSQL (shared by every worker), in memory on DuckDB (one process)
+        shared = (lambda: app.state.ctx.store) if pool.dialect == "postgres" else None
+        app.add_middleware(RateLimit, per_minute=limit, store=shared)
+    app.add_middleware(StoreLeases, pool=pool)  # outside the rate limit, which counts in the store
     app.add_middleware(SecurityHeaders)  # added last: wraps everything, 429s included
     return app
 

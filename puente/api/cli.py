@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -36,11 +37,14 @@ def serve(
         raise UsageError("api_workers_duckdb")
     bind_host, bind_port = host or setting("host"), port or int(setting("port"))
     console.print(t("api_serving", url=f"http://{bind_host}:{bind_port}/", node=node.name))
+    # idle keep-alive connections are kept 75 s (Uvicorn's default is 5 s): a client reusing a connection just as
+    # the server closes it sees a dropped request, and under load connections often sit idle for seconds
+    options: dict[str, Any] = {"host": bind_host, "port": bind_port, "log_level": "warning", "timeout_keep_alive": 75}
     if workers > 1:
         os.environ["PUENTE_HOME"] = str(node.home)
-        uvicorn.run("puente.api.serve_app:app", host=bind_host, port=bind_port, workers=workers, log_level="warning")
+        uvicorn.run("puente.api.serve_app:app", workers=workers, **options)
     else:
-        uvicorn.run(create_app(node), host=bind_host, port=bind_port, log_level="warning")
+        uvicorn.run(create_app(node), **options)
 
 
 def pull(

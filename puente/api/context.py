@@ -1,22 +1,28 @@
-"""What every request needs: the node, a store for this thread, the caller, and the access log."""
+"""What every request needs: the node, a store connection leased from a bounded pool, the caller, the access log."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import datetime as dt
 import functools
 import os
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from puente.api.auth import Principal, authenticate
+from puente.api.cache import VersionedCache
 from puente.api.problems import ApiProblem
 from puente.node import Node
+from puente.settings import setting
 from puente.store.base import Store, open_store
 
 
@@ -25,103 +31,196 @@ def _duckdb_cursor_class() -> type:
     from puente.store.duckdb_store import DuckDBStore
 
     class DuckDBCursor(DuckDBStore):
-        """A cursor of the server's one DuckDB database, for one thread; statements pass a shared gate."""
+        """A cursor of the server's one DuckDB database: its own connection and transactions, one thread at a time.
+        DuckDB runs any number of cursors' queries at once on its own shared worker threads."""
 
-        def __init__(self, url: str, base: Store, gate: threading.BoundedSemaphore) -> None:
-            self.url, self.con, self._depth, self.gate = url, base.con.cursor(), 0, gate  # type: ignore[attr-defined]
+        def __init__(self, url: str, base: Store) -> None:
+            self.url, self.con, self._depth = url, base.con.cursor(), 0  # type: ignore[attr-defined]
             self.path = base.path  # type: ignore[attr-defined]
-
-        def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-            with self.gate:
-                return super().query(sql, params)
-
-        def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> Any:
-            with self.gate:
-                return super().query_arrow(sql, params)
 
     return DuckDBCursor
 
 
-def _DuckDBCursor(url: str, base: Store, gate: threading.BoundedSemaphore) -> Store:
-    return _duckdb_cursor_class()(url, base, gate)  # type: ignore[no-any-return]
-
-
-class _Held:
-    """A thread's store; when the thread ends (its thread-local dies) a PostgreSQL connection is closed and a
-    DuckDB cursor goes back to the pool for the next thread (closing a DuckDB cursor from a dying thread or
-    during interpreter exit can abort the process)."""
-
-    def __init__(self, store: Store, generation: int, recycle: list[Store] | None) -> None:
-        self.store, self.generation, self.recycle = store, generation, recycle
-
-    def __del__(self) -> None:
-        if self.recycle is not None:
-            self.recycle.append(self.store)
-            return
-        try:
-            self.store.close()
-        except Exception:  # noqa: BLE001,S110 - already closed by the pool, or the interpreter is exiting
-            pass
-
-
 class StorePool:
-    """One store connection per live server thread (DuckDB: cursors of one database; PostgreSQL: connections).
+    """A bounded pool of store connections shared by all requests of one server process.
 
-    A connection lives exactly as long as its thread: the server's thread pool retires idle threads and starts
-    new ones, and a connection kept past its thread would leak until PostgreSQL refuses new clients. So the
-    pool holds each store only weakly; the thread's own local storage holds it, and when the thread ends the
-    store is closed. The number of open connections is therefore bounded by the number of live threads.
+    PostgreSQL: a ``psycopg_pool.ConnectionPool`` of at most ``pool_size`` connections (the server never holds
+    more, whatever its threads do); DuckDB: at most ``pool_size`` cursors of the one database. A request
+    leases one connection the first time it touches the store and gives it back when its response is done
+    (:class:`StoreLeases`), so its statements and transactions stay on one connection. Waiting longer than
+    ``pool_timeout`` for a free one answers 503. Closed on shutdown; reopened on the next use (an ASGI
+    lifespan per test client).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, size: int | None = None, timeout: float | None = None) -> None:
         self.url = url
+        self.size = max(1, size if size is not None else int(setting("pool_size")))
+        self.timeout = timeout if timeout is not None else float(setting("pool_timeout"))
+        self.dialect = "duckdb" if url.startswith("duckdb://") else "postgres"
         self.lock = threading.Lock()
-        self.base: Store | None = open_store(url)  # runs migrations once
-        self.generation = 0
-        # DuckDB runs each query on all cores: more queries at once than cores only thrash
-        self.gate = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
-        self.local = threading.local()
-        self.live: weakref.WeakSet[_Held] = weakref.WeakSet()
-        self.free: list[Store] = []  # DuckDB cursors of threads that ended, for the next thread
+        self.ready = threading.Condition(self.lock)
+        self.base: Store | None = None  # DuckDB: the database the cursors belong to
+        self.pg: Any = None  # PostgreSQL: psycopg_pool.ConnectionPool
+        self.free: list[Store] = []  # DuckDB cursors not leased
+        self.made = 0  # DuckDB cursors open (leased or free)
+        self.leased = 0
+        self.open()
 
-    def get(self) -> Store:
-        held: _Held | None = getattr(self.local, "held", None)
-        if held is None or held.generation != self.generation:
+    def open(self) -> None:
+        with self.lock:
+            if self.base is not None or self.pg is not None:
+                return
+            store = open_store(self.url)  # runs migrations once
+            if self.dialect == "duckdb":
+                self.base = store
+                return
+            store.close()
+            from psycopg_pool import ConnectionPool
+
+            self.pg = ConnectionPool(self.url, min_size=1, max_size=self.size, timeout=self.timeout,
+                                     name="puente-api", open=True,
+                                     kwargs={"autocommit": True, "application_name": f"puente-api-{os.getpid()}"})
+
+    def acquire(self) -> Store:
+        """A connection for one request (blocks while all are leased; 503 after ``pool_timeout``)."""
+        self.open()
+        if self.dialect == "postgres":
+            from psycopg_pool import PoolTimeout
+
+            from puente.store.postgres_store import PostgresStore
+
+            try:
+                con = self.pg.getconn(timeout=self.timeout)
+            except PoolTimeout:
+                raise ApiProblem(503, "api_pool_busy", headers={"Retry-After": "1"}, seconds=int(self.timeout)) from None
             with self.lock:
-                if self.base is None:  # reopened after a shutdown (e.g. an ASGI lifespan per test client)
-                    self.base = open_store(self.url)
-                duckdb = self.base.dialect == "duckdb"
-                store = self.free.pop() if duckdb and self.free else self._new(self.base)
-                held = _Held(store, self.generation, self.free if duckdb else None)
-                self.live.add(held)
-            self.local.held = held
-        return held.store
+                self.leased += 1
+            store: Store = PostgresStore(self.url, con=con)
+            store.origin = self.pg  # type: ignore[attr-defined]
+            return store
+        with self.ready:
+            if not self.ready.wait_for(lambda: bool(self.free) or self.made < self.size, self.timeout):
+                raise ApiProblem(503, "api_pool_busy", headers={"Retry-After": "1"}, seconds=int(self.timeout))
+            self.leased += 1
+            if self.free:
+                return self.free.pop()
+            assert self.base is not None
+            self.made += 1
+            cursor: Store = _duckdb_cursor_class()(self.url, self.base)
+            cursor.origin = self.base  # type: ignore[attr-defined]
+            return cursor
+
+    def release(self, store: Store) -> None:
+        origin = getattr(store, "origin", None)
+        with self.ready:
+            current = origin is not None and origin in (self.base, self.pg)
+            if current:
+                self.leased -= 1
+            if current and self.dialect == "duckdb":
+                self.free.append(store)
+                self.ready.notify()
+                return
+        if current:
+            self.pg.putconn(store.con)  # type: ignore[attr-defined]  # a transaction left open is rolled back
+        elif self.dialect == "postgres":  # leased before the pool was closed: the pool closed it already
+            store.close()
 
     def open_count(self) -> int:
-        """Stores held by live threads (what the server holds open besides its base connection)."""
-        return len(self.live)
-
-    def _new(self, base: Store) -> Store:
-        if base.dialect == "duckdb":
-            return _DuckDBCursor(self.url, base, self.gate)
-        from puente.store.postgres_store import PostgresStore
-
-        return PostgresStore(self.url)
+        """Connections the pool holds open (leased or idle)."""
+        with self.lock:
+            if self.pg is not None:
+                return int(self.pg.get_stats().get("pool_size", 0))
+            return self.made
 
     def close(self) -> None:
         with self.lock:
-            for store in [held.store for held in self.live] + self.free:
+            if self.pg is not None:
+                self.pg.close()
+                self.pg = None
+            for cursor in self.free:
                 try:
-                    store.close()
+                    cursor.close()
                 except Exception:  # noqa: BLE001,S110 - best effort on shutdown
                     pass
-            for held in list(self.live):
-                held.recycle = []  # already closed: nothing to close or reuse when its thread ends
-            self.live, self.free = weakref.WeakSet(), []
+            self.free, self.made, self.leased = [], 0, 0
             if self.base is not None:
                 self.base.close()
                 self.base = None
-            self.generation += 1
+
+
+class _Lease:
+    """One request's store connection, taken from the pool on first use."""
+
+    __slots__ = ("pool", "store")
+
+    def __init__(self, pool: StorePool) -> None:
+        self.pool: StorePool = pool
+        self.store: Store | None = None
+
+    def get(self) -> Store:
+        if self.store is None:
+            self.store = self.pool.acquire()
+        return self.store
+
+    def release(self) -> None:
+        if self.store is not None:
+            store, self.store = self.store, None
+            self.pool.release(store)
+
+
+_LEASE: contextvars.ContextVar[_Lease | None] = contextvars.ContextVar("puente_store_lease", default=None)
+
+Scope = dict[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+class StoreLeases:
+    """ASGI middleware: each HTTP request gets a lease; its connection goes back to the pool when the request ends
+    (the thread pool's threads hold no connection of their own, so threads coming and going leak nothing).
+
+    A request first waits on the event loop for one of ``pool_size`` permits, so a request never waits for a
+    connection inside a thread-pool thread: otherwise requests holding every connection could wait for a thread
+    while every thread waits for a connection. Waiting longer than ``pool_timeout`` answers 503."""
+
+    def __init__(self, app: ASGIApp, pool: StorePool) -> None:
+        self.app, self.pool = app, pool
+        self.permits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = \
+            weakref.WeakKeyDictionary()
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        permits = self.permits.get(loop)
+        if permits is None:  # one per event loop (a test client runs one per session)
+            permits = self.permits[loop] = asyncio.Semaphore(self.pool.size)
+        try:
+            await asyncio.wait_for(permits.acquire(), self.pool.timeout)
+        except TimeoutError:
+            await _busy(scope, send, self.pool.timeout)
+            return
+        lease = _Lease(self.pool)
+        token = _LEASE.set(lease)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _LEASE.reset(token)
+            try:
+                lease.release()
+            finally:
+                permits.release()
+
+
+async def _busy(scope: Scope, send: Any, seconds: float) -> None:
+    from puente.i18n import t
+
+    body = orjson.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                         "detail": t("api_pool_busy", seconds=int(seconds)), "instance": scope["path"]})
+    await send({"type": "http.response.start", "status": 503,
+                "headers": [(b"content-type", b"application/problem+json"), (b"retry-after", b"1"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 @dataclass
@@ -130,13 +229,21 @@ class Ctx:
     pool: StorePool
     extras: dict[str, Any] = field(default_factory=dict)
     audit_lock: threading.Lock = field(default_factory=threading.Lock)  # appends move one head: one at a time
+    # answers and counts, per data version (puente.api.cache); api_cache_mb = 0 turns both off
+    responses: VersionedCache = field(default_factory=lambda: VersionedCache(int(float(setting("api_cache_mb")) * 2**20)))
+    counts: VersionedCache = field(default_factory=lambda: VersionedCache(
+        4 * 2**20 if float(setting("api_cache_mb")) > 0 else 0))
 
     @property
     def store(self) -> Store:
-        return self.pool.get()
+        """This request's store connection (leased from the pool on first use)."""
+        lease = _LEASE.get()
+        if lease is None or lease.pool is not self.pool:
+            raise RuntimeError("the store is leased per request: use it inside a request of this app")
+        return lease.get()
 
 
-def ctx(request: Request) -> Ctx:
+async def ctx(request: Request) -> Ctx:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
@@ -144,10 +251,11 @@ _bearer = HTTPBearer(auto_error=False, description="A session token from /api/v1
                                                    "from `puente users token`.")
 
 
-def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+async def principal(request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
     if creds is None or not creds.credentials:
         raise ApiProblem(401, "api_no_token", headers={"WWW-Authenticate": "Bearer"})
-    who = authenticate(ctx(request).store, creds.credentials)
+    c: Ctx = request.app.state.ctx
+    who = await run_in_threadpool(lambda: authenticate(c.store, creds.credentials))  # the store call blocks
     if who is None:
         raise ApiProblem(401, "api_bad_token", headers={"WWW-Authenticate": "Bearer"})
     request.state.principal = who

@@ -38,7 +38,8 @@ def request_lang(request: Request) -> str:
 
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
            409: "Conflict", 413: "Content Too Large", 422: "Unprocessable Content", 423: "Locked",
-           429: "Too Many Requests", 500: "Internal Server Error"}
+           429: "Too Many Requests", 500: "Internal Server Error",
+           503: "Service Unavailable"}
 
 
 def problem(request: Request, status: int, detail: str, headers: dict[str, str] | None = None,

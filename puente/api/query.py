@@ -109,6 +109,32 @@ def where_clause(view: View, flt: Filters, node_name: str, links: View | None = 
     return where, params
 
 
+def filter_indexes(kind: Kind) -> dict[str, str]:
+    """PostgreSQL indexes (name -> column list) that serve every filter :func:`where_clause` offers on ``kind``,
+    written with the same expressions it filters with (an index on ``place_admin1`` does not serve
+    ``LOWER(place_admin1) = ?``), each followed by the list order (:func:`order_by`) so that a filtered page
+    is read in order and stops at its LIMIT: owner, every enum field, country, state, the bounding box, the
+    date range, and the kind's first enum field (its main category: drug, chemical, ...) with the state."""
+    date = kind.date_field
+    tail = f'"{date}" DESC NULLS LAST, id' if date else "id"
+    cols: dict[str, str] = {"owner": f'"owner_node", {tail}'}
+    enums = enum_fields(kind)
+    for name in enums:
+        cols[name] = f'"{name}", {tail}'
+    geo = kind.geometry
+    if geo:
+        cols["country"] = f'"{geo}_country", {tail}'
+        cols["admin1"] = f'LOWER("{geo}_admin1"), {tail}'
+        cols["bbox"] = f'"{geo}_lon", "{geo}_lat"'
+        if enums:
+            cols[f"{enums[0]}_admin1"] = f'"{enums[0]}", LOWER("{geo}_admin1"), {tail}'
+    if date:
+        cols["date"] = tail
+    if kind.name == "link":  # entity=: the links of one record, either way
+        cols["from"], cols["to"] = '"from_id"', '"to_id"'
+    return {f"ix_{kind.table}_f_{name}": c for name, c in cols.items()}
+
+
 def order_by(view: View) -> str:
     """Newest first when the caller sees the date, else by id (an order by an unseen column would rank it)."""
     date = view.kind.date_field
@@ -144,8 +170,9 @@ def _declared(dependant: Any) -> set[str]:
     return names
 
 
-def strict_query(request: Request) -> None:
-    """Refuse unknown or repeated query parameters (a typo such as ?drgu= must not silently widen a query)."""
+async def strict_query(request: Request) -> None:
+    """Refuse unknown or repeated query parameters (a typo such as ?drgu= must not silently widen a query).
+    Async: it does no I/O, so it runs on the event loop instead of hopping to the thread pool."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     if dependant is None:

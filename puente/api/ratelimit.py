@@ -2,6 +2,10 @@
 
 The client is the bearer token's hash when there is one, else the peer address. Over the
 limit, the API answers 429 problem+json with Retry-After. ``rate_limit = 0`` turns it off.
+
+On PostgreSQL the count lives in the store (``api_rate_windows``, one atomic upsert per request), so every
+worker process and every node process sharing the store counts against the same limit. A DuckDB store is
+served by exactly one process (DuckDB locks its file), so there the process's memory is the whole state.
 """
 
 from __future__ import annotations
@@ -13,14 +17,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from starlette.concurrency import run_in_threadpool
+
+from puente.store.base import Store
 
 Scope = dict[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+_COUNT = ("INSERT INTO api_rate_windows (client, minute, used) VALUES (?, ?, 1) ON CONFLICT (client, minute) "
+          "DO UPDATE SET used = api_rate_windows.used + 1 RETURNING used")
 
 
 class RateLimit:
-    def __init__(self, app: ASGIApp, per_minute: int, prefix: str = "/api/") -> None:
-        self.app, self.per_minute, self.prefix = app, per_minute, prefix
+    def __init__(self, app: ASGIApp, per_minute: int, prefix: str = "/api/",
+                 store: Callable[[], Store] | None = None) -> None:
+        """``store`` gives the request's store where the count is shared (PostgreSQL); None counts in memory."""
+        self.app, self.per_minute, self.prefix, self.store = app, per_minute, prefix, store
         self.window = 0
         self.counts: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -34,6 +45,8 @@ class RateLimit:
 
     def allow(self, client: str, now: float) -> tuple[bool, int]:
         window = int(now // 60)
+        if self.store is not None:
+            return self._allow_shared(client, window), 60 - int(now % 60)
         with self.lock:
             if window != self.window:
                 self.window, self.counts = window, {}
@@ -41,11 +54,23 @@ class RateLimit:
             self.counts[client] = used
         return used <= self.per_minute, 60 - int(now % 60)
 
+    def _allow_shared(self, client: str, window: int) -> bool:
+        assert self.store is not None
+        store = self.store()
+        if window != self.window:  # a new minute: forget windows that ended (any worker may; all are idempotent)
+            self.window = window
+            store.retrying(lambda: store.execute("DELETE FROM api_rate_windows WHERE minute < ?", [window - 1]))
+        used = store.retrying(lambda: store.query(_COUNT, [client, window]))[0][0]
+        return int(used) <= self.per_minute
+
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if self.per_minute <= 0 or scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
-        ok, retry = self.allow(self._client(scope), time.time())
+        if self.store is None:
+            ok, retry = self.allow(self._client(scope), time.time())
+        else:  # a store statement: in the thread pool, off the event loop
+            ok, retry = await run_in_threadpool(self.allow, self._client(scope), time.time())
         if ok:
             await self.app(scope, receive, send)
             return

@@ -28,6 +28,8 @@ from puente.api.query import Filters, IsoDate, enum_fields, order_by, purpose_qu
 from puente.export.writers import csv_raw, geojson_features, neutralize_formulas
 from puente.model import Kind, load_model
 from puente.model.types import COLUMN_TYPES
+from puente.settings import setting
+from puente.store import versions
 
 EXPORT_MAX = 1_000_000
 PER_PAGE_MAX = 10_000
@@ -63,30 +65,53 @@ def page_model(kind: Kind, record: type[BaseModel]) -> type[BaseModel]:
         name, __config__=ConfigDict(extra="forbid"),
         # the item type is the kind's record model, made at run time by record_model
         items=(list[record], ...),  # type: ignore[valid-type]
-        total=(int, ...), page=(int, ...), per_page=(int, ...), scope=(Scope, ...), withheld=(list[str], ...))
+        total=(int, ...), total_exact=(bool, ...), page=(int, ...), per_page=(int, ...), scope=(Scope, ...), withheld=(list[str], ...))
 
 
-def run_query(c: Ctx, view: View, flt: Filters, limit: int, offset: int,
-              links: View | None = None) -> tuple[list[dict[str, Any]], int]:
+def run_query(c: Ctx, view: View, flt: Filters, limit: int, offset: int, links: View | None = None,
+              version: int | None = None) -> tuple[list[dict[str, Any]], int, bool]:
+    """One page of matches, then the number of matches (``(items, total, exact)``).
+
+    The page is fetched on its own (``ORDER BY ... LIMIT``, which an index on the filter and the sort key
+    serves without reading every match) and counted separately, the count cached per data version. Past
+    ``count_exact_limit`` matches counting stops: the total is that limit and ``exact`` is False. The bound
+    is computed from the caller's view alone (never from statistics over rows it may not see)."""
     kind = view.kind
     where, params = where_clause(view, flt, c.node.name, links)
-    where = view.where + where
+    clause = sql_where(view.where + where)
     params = view.params + params
     cols = ", ".join(f'"{col}"' for col in view.columns)
-    order = order_by(view)
-    clause = sql_where(where)
     store = c.store
-    # one scan: the page and the total number of matches together
-    rows = store.query(f"SELECT {cols}, COUNT(*) OVER () FROM {kind.table} {clause} "
-                       f"ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
-    if rows:
-        total = rows[0][-1]
-    elif offset == 0:
-        total = 0
-    else:  # a page past the end: count separately
-        total = store.scalar(f"SELECT COUNT(*) FROM {kind.table} {clause}", params)
+    rows = store.query(f"SELECT {cols} FROM {kind.table} {clause} ORDER BY {order_by(view)} LIMIT ? OFFSET ?",
+                       [*params, limit, offset])
+    if offset == 0 and len(rows) < limit:
+        total, exact = len(rows), True  # the whole result fits in the page
+    else:
+        total, exact = count_matches(c, kind.table, clause, params, version)
     names = view.columns
-    return [dict(zip(names, r[:-1])) for r in rows], int(total or 0)
+    return [dict(zip(names, r)) for r in rows], total, exact
+
+
+def count_matches(c: Ctx, table: str, clause: str, params: list[Any], version: int | None = None) -> tuple[int, bool]:
+    """How many rows match (exact up to ``count_exact_limit``), cached per data version (read before counting)."""
+    cap = int(setting("count_exact_limit"))
+    store = c.store
+
+    def count() -> tuple[tuple[int, bool], int]:
+        n = int(store.scalar(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} {clause} LIMIT ?) AS m",
+                             [*params, cap + 1]) or 0)
+        return ((n, True) if n <= cap else (cap, False)), 64 + len(clause) + 16 * len(params)
+
+    key = (table, clause, repr(params), cap)
+    value, _ = c.counts.get_or_make(key, versions.current(store) if version is None else version, count)
+    return value
+
+
+def view_key(who: Principal, view: View) -> tuple[Any, ...]:
+    """Everything the caller's view decided (role, partner, purpose, columns, row scope, withheld fields): two
+    callers share a cached answer only when all of it is the same."""
+    return (who.role, who.partner, view.purpose, view.kind.name, tuple(view.columns), tuple(view.where),
+            repr(view.params), tuple(view.withheld))
 
 
 def export_table(c: Ctx, view: View, flt: Filters, links: View | None = None) -> pa.Table:
@@ -135,16 +160,32 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
                 media = PARQUET
             return Response(sink.getvalue(), media_type=media, headers={
                 "Content-Disposition": f'attachment; filename="{kind.name}.{fmt}"'})
-        items, total = run_query(c, view, flt, per_page, (page - 1) * per_page, links)
-        _audit(c, who, view, action, items)
-        headers = {"X-Total-Count": str(total)}
-        if fmt == "geojson":
-            body = {"type": "FeatureCollection", "features": list(geojson_features(kind, items)), "total": total}
-            return Response(dumps(body), media_type=GEOJSON, headers=headers)
-        scope = "agreement" if who.is_partner else ("own+partner" if view.purpose else "own")
-        body = {"items": items, "total": total, "page": page, "per_page": per_page, "scope": scope,
-                "withheld": view.withheld}
-        return Response(dumps(body), media_type="application/json", headers=headers)
+        # the version first: an answer made from records read after it can never be older than it
+        version = versions.current(c.store)
+        where, params = where_clause(view, flt, c.node.name, links)  # refuses filters outside the view
+        key = ("list", fmt, page, per_page, view_key(who, view), view_key(who, links) if links else None,
+               tuple(where), repr(params))
+
+        def make() -> tuple[tuple[bytes, int, bool, list[str], set[str]], int]:
+            items, total, exact = run_query(c, view, flt, per_page, (page - 1) * per_page, links, version)
+            body: dict[str, Any]
+            if fmt == "geojson":
+                body = {"type": "FeatureCollection", "features": list(geojson_features(kind, items)), "total": total,
+                        "total_exact": exact}
+            else:
+                scope = "agreement" if who.is_partner else ("own+partner" if view.purpose else "own")
+                body = {"items": items, "total": total, "total_exact": exact, "page": page, "per_page": per_page,
+                        "scope": scope, "withheld": view.withheld}
+            data = dumps(body)
+            ids = [r["id"] for r in items] if view.logged else []
+            owners = {r["owner_node"] for r in items} if view.logged else set()
+            return (data, total, exact, ids, owners), len(data) + 40 * len(ids) + 512
+
+        (data, total, exact, ids, owners), _ = c.responses.get_or_make(key, version, make)
+        if view.logged:  # audited on every answer, made or served from the cache
+            log_access(c, who, action, kind.name, ids, owners, view.purpose)
+        headers = {"X-Total-Count": str(total), "X-Total-Exact": "true" if exact else "false"}
+        return Response(data, media_type=GEOJSON if fmt == "geojson" else "application/json", headers=headers)
 
     params = [
         inspect.Parameter("c", inspect.Parameter.KEYWORD_ONLY, annotation=Ctx, default=Depends(ctx)),

@@ -48,3 +48,33 @@ def _filter_indexes(store: Store) -> None:
             cols.append(f"{kind.geometry}_admin1")
         for col in cols:
             store.execute(f'CREATE INDEX IF NOT EXISTS "ix_{kind.table}_{col}" ON {kind.table} ("{col}")')
+
+
+@register(410, "api: PostgreSQL indexes for every record filter, with the filter's own expressions and the list order")
+def _filter_expression_indexes(store: Store) -> None:
+    """Issue 15. The indexes of :func:`puente.api.query.filter_indexes`: e.g. seizures by (drug,
+    LOWER(place_admin1), date DESC NULLS LAST, id). The single-column indexes of migration 403 are dropped:
+    the state one never served ``LOWER(...)``, and the owner and date ones are the leading columns of these."""
+    if store.dialect != "postgres":
+        return  # DuckDB scans columns with zone maps; ART indexes would only slow bulk ingest
+    from puente.api.query import filter_indexes
+    from puente.model import load_model
+    from puente.store.migrations import create_kind_table
+
+    for kind in load_model().kinds.values():
+        if not store.table_columns(kind.table):  # a kind newer than the store (statistic): its table first
+            create_kind_table(store, kind)
+        for col in ["owner_node", kind.date_field, f"{kind.geometry}_admin1" if kind.geometry else None]:
+            if col:
+                store.execute(f'DROP INDEX IF EXISTS "ix_{kind.table}_{col}"')
+        for name, cols in filter_indexes(kind).items():
+            store.execute(f'CREATE INDEX IF NOT EXISTS "{name}" ON {kind.table} ({cols})')
+
+
+@register(411, "api: rate-limit windows shared by every worker process")
+def _rate_windows(store: Store) -> None:
+    """Issue 15. Requests per client and minute, counted by one upsert per request; on PostgreSQL an UNLOGGED table
+    (no WAL: a count lost in a crash only resets a minute's window)."""
+    unlogged = "UNLOGGED " if store.dialect == "postgres" else ""
+    store.execute(f"CREATE {unlogged}TABLE IF NOT EXISTS api_rate_windows (client TEXT NOT NULL, minute BIGINT NOT NULL, "
+                  "used BIGINT NOT NULL, PRIMARY KEY (client, minute))")

@@ -40,6 +40,7 @@ from puente.ingest.readers import RawRow, open_source
 from puente.model import PLACE_COLUMNS, Kind, load_model
 from puente.node import Node
 from puente.settings import setting
+from puente.store import versions
 from puente.store.base import Store
 
 Progress = Callable[[int, int], None]
@@ -306,6 +307,8 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
              report.rows_read, report.stored, report.updated, report.quarantined, report.duplicates,
              report.conflicts],
         )
+        if report.stored or report.updated:
+            versions.bump(store, f"ingest {report.batch_id}")
     return report
 
 

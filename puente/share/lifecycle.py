@@ -19,6 +19,7 @@ from puente.errors import UsageError
 from puente.model import load_model
 from puente.node import Node
 from puente.share import registry
+from puente.store import versions
 from puente.store.base import Store
 
 
@@ -48,6 +49,7 @@ def revoke_records(node: Node, store: Store, partner: str, record_ids: Sequence[
             ids.append(rid)
         audit.append(store, node, actor, "revoke", ids, f"{agreement.id}@v{agreement.version}:revocation",
                      f"revoked for {partner}: {reason}")
+        versions.bump(store, f"revoke records for {partner}")
     return len(ids)
 
 
@@ -58,6 +60,7 @@ def revoke_agreement(node: Node, store: Store, partner: str, reason: str, actor:
         registry.set_status(store, agreement, "revoked")
         audit.append(store, node, actor, "revoke", [], f"{agreement.id}@v{agreement.version}",
                      f"agreement with {partner} revoked ({reason}); was {status}")
+        versions.bump(store, f"revoke agreement with {partner}")
 
 
 def purge_expired(node: Node, store: Store, today: dt.date | None = None, actor: str = "node") -> dict[str, int]:
@@ -77,6 +80,8 @@ def purge_expired(node: Node, store: Store, today: dt.date | None = None, actor:
             audit.append(store, node, actor, "purge", [r[0] for r in rows], "retention_days",
                          f"{len(rows)} {kind} records from {', '.join(owners)} past their retention period "
                          f"(before {today})")
+        if counts:
+            versions.bump(store, "purge expired")
     return counts
 
 

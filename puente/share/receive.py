@@ -33,6 +33,7 @@ from puente.share.bundle import Budget, read_manifest, read_part
 from puente.share.envelope import BUNDLE_TYPE, RECEIPT_TYPE, open_envelope, seal
 from puente.share.idset import id_set
 from puente.share.transforms import row_hashes
+from puente.store import versions
 from puente.store.base import Store
 
 
@@ -213,6 +214,7 @@ def _import(node: Node, store: Store, manifest: dict[str, Any], agreement: Any, 
         deleted = [(k, r) for k, ids in manifest["deleted"].items() for r in ids]
         for kind, ids in manifest["deleted"].items():
             _delete(store, model.kind(kind).name, ids, sender, node.name)
+        versions.bump(store, f"import {manifest['bundle_id']}")
         report.deleted = len(deleted)
         audit.append(store, node, actor, "import", imported_ids + [r for _, r in deleted], clause,
                      f"bundle {report.bundle_id} #{report.sequence} from {sender}: {report.records} records, "

@@ -9,6 +9,7 @@ from puente.audit import log as audit
 from puente.errors import BundleError, PolicyError
 from puente.node import Node
 from puente.share.agreement import Agreement, key_id
+from puente.store import versions
 from puente.store.base import Store
 
 
@@ -38,6 +39,7 @@ def install(node: Node, store: Store, agreement: Agreement, actor: str) -> None:
                      f"agreement with {partner} installed (purpose: {agreement.doc['purpose']}, "
                      f"handling {agreement.doc['handling']}, retention {agreement.retention_days} days, "
                      f"onward transfer {'allowed' if agreement.onward_transfer else 'refused'})")
+        versions.bump(store, f"agreement {agreement.id}@v{agreement.version}")  # partner views change
 
 
 def _now() -> dt.datetime:

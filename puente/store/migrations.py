@@ -29,7 +29,7 @@ def register(version: int, name: str) -> Callable[[Migration], Migration]:
     return wrap
 
 
-def _create_kind_table(store: Store, kind: Kind) -> None:
+def create_kind_table(store: Store, kind: Kind) -> None:
     cols = ", ".join(f'"{c}" {store.dialect.ddl_type(t)}' for c, t in kind.columns().items())
     store.execute(f"CREATE TABLE IF NOT EXISTS {kind.table} ({cols}, extra TEXT, PRIMARY KEY (id))")
 
@@ -38,7 +38,7 @@ def _create_kind_table(store: Store, kind: Kind) -> None:
 def _initial(store: Store) -> None:
     model = load_model()
     for kind in model.kinds.values():
-        _create_kind_table(store, kind)
+        create_kind_table(store, kind)
     store.execute(
         "CREATE TABLE IF NOT EXISTS quarantine (file_hash TEXT, source_row BIGINT, batch_id TEXT, kind TEXT, "
         "source_file TEXT, field TEXT, reason_key TEXT, reason_en TEXT, reason_es TEXT, raw TEXT, "
@@ -92,7 +92,7 @@ def sync_model_columns(store: Store) -> None:
     for kind in load_model().kinds.values():
         have = set(store.table_columns(kind.table))
         if not have:
-            _create_kind_table(store, kind)
+            create_kind_table(store, kind)
             continue
         for col, sql_type in kind.columns().items():
             if col not in have:
@@ -103,6 +103,7 @@ def _load_plugins() -> None:
     """Import the modules that register their own migrations: the stage registry names them
     (puente/stages.py), so the store imports no package above it."""
     from puente import stages
+    from puente.store import versions  # noqa: F401 - the store's own data-version table (migration 20)
 
     stages.load_migrations()
 

@@ -34,13 +34,17 @@ def _pg(sql: str) -> str:
 class PostgresStore(Store):
     dialect = POSTGRES
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, con: psycopg.Connection[Any] | None = None) -> None:
+        """Connect to ``url``, or wrap ``con``, an autocommit connection of ``url`` lent by a pool."""
         self.url = url
+        self._tx: Any = None
+        if con is not None:
+            self.con = con
+            return
         try:
             self.con = psycopg.connect(url, autocommit=True)
         except psycopg.Error as exc:
             raise StoreError("store_open_failed", url=url, error=str(exc).strip().splitlines()[0]) from None
-        self._tx: Any = None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(_pg(sql), list(params) or None)

@@ -1,0 +1,189 @@
+"""The response cache (issue 15) tried by what would break it: stale answers after a change, answers shared
+across views, audited reads that skip their audit entry on a hit, and a stampede of refreshes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from puente.ingest.pipeline import ingest_file
+from puente.ingest.profile import get_profile
+from puente.node import Node
+from puente.store import versions
+from tests.api_seed import DATA, bearer, build_env
+
+PURPOSE = "fentanyl corridor review"
+LIST = "/api/v1/records/seizure"
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def env(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
+    client, tokens, us, mx = build_env(tmp_path, us_store=url)
+    with client:
+        yield client, tokens, us, mx
+
+
+def _cache(client: Any) -> Any:
+    return client.app.state.ctx.responses
+
+
+def _more_seizures(tmp: Path, prefix: str, n: int) -> Path:
+    lines = (DATA / "us_seizures.csv").read_text(encoding="utf-8").splitlines()
+    rows = [line.replace("US-S-", prefix, 1) for line in lines[1 : n + 1]]
+    path = tmp / f"{prefix}.csv"
+    path.write_text("\n".join([lines[0], *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_no_stale_answer_after_ingest(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, us, _ = env
+    h = bearer(tokens["steward"])
+    first = client.get(LIST, headers=h, params={"per_page": 2})
+    hits = _cache(client).hits
+    again = client.get(LIST, headers=h, params={"per_page": 2})
+    assert _cache(client).hits == hits + 1 and again.content == first.content  # served from the cache
+    before = first.json()["total"]
+    with us.open_store() as store:
+        report = ingest_file(us, store, _more_seizures(tmp_path, "US-NEW-", 3), get_profile("seizure-us"))
+    assert report.stored == 3
+    after = client.get(LIST, headers=h, params={"per_page": 2})
+    assert after.json()["total"] == before + 3  # the page and the count both see the ingest
+    assert after.headers["X-Total-Count"] == str(before + 3)
+    q = client.get(LIST, headers=h, params={"q": "US-NEW-"}).json()
+    assert q["total"] == 3
+
+
+def test_no_stale_answer_after_import_purge_and_revocation(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from puente.share.export import export_bundle
+    from puente.share.lifecycle import purge_expired, revoke_agreement
+    from puente.share.receive import import_bundle
+
+    client, tokens, us, mx = env
+    h, p = bearer(tokens["analyst"]), {"purpose": PURPOSE, "owner": "partner"}
+    partner = client.get(LIST, headers=h, params=p).json()["total"]
+    assert partner > 0
+    assert client.get(LIST, headers=h, params=p).json()["total"] == partner  # a cached answer
+    # import: the MX node ingests more fentanyl seizures and sends them in its next bundle
+    lines = (DATA / "mx_seizures.csv").read_text(encoding="utf-8").splitlines()
+    extra = tmp_path / "mx_more.csv"
+    extra.write_text("\n".join([lines[0], *[ln.replace("MX-", "MX-NEW-", 1) for ln in lines[1:]]]) + "\n",
+                     encoding="utf-8")
+    with mx.open_store() as store:
+        ingest_file(mx, store, extra, get_profile("seizure-mx"))
+        data = export_bundle(mx, store, us.name, actor="test")
+    with us.open_store() as store:
+        v0 = versions.current(store)
+        imported = import_bundle(us, store, data, actor="test").records
+        assert imported > 0 and versions.current(store) > v0
+    grown = client.get(LIST, headers=h, params=p).json()["total"]
+    assert grown == partner + imported
+    # purge: every received record past its retention is deleted
+    with us.open_store() as store:
+        purged = purge_expired(us, store, today=dt.date(2200, 1, 1), actor="test")
+    assert purged.get("seizure") == grown
+    assert client.get(LIST, headers=h, params=p).json()["total"] == 0
+    # revocation: a committed revocation bumps the version too
+    with us.open_store() as store:
+        v1 = versions.current(store)
+        revoke_agreement(us, store, mx.name, "test over", actor="test")
+        assert versions.current(store) == v1 + 1
+
+
+def test_views_never_share_an_entry(env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = env
+    params = {"per_page": 50}
+    steward = client.get(LIST, headers=bearer(tokens["steward"]), params=params).json()
+    analyst = client.get(LIST, headers=bearer(tokens["analyst"]), params=params).json()
+    assert "source_file" in steward["items"][0] and "source_file" not in analyst["items"][0]
+    assert analyst["withheld"] and not steward["withheld"]
+    hits = _cache(client).hits
+    # the same query again, each from its own entry
+    assert client.get(LIST, headers=bearer(tokens["analyst"]), params=params).json() == analyst
+    assert client.get(LIST, headers=bearer(tokens["steward"]), params=params).json() == steward
+    assert _cache(client).hits == hits + 2
+    # a purpose widens the view to partner records: its own entry, never the own-records one
+    wide = client.get(LIST, headers=bearer(tokens["analyst"]), params={**params, "purpose": PURPOSE}).json()
+    assert wide["scope"] == "own+partner" and wide["total"] > analyst["total"]
+    own = client.get(LIST, headers=bearer(tokens["analyst"]), params=params).json()
+    assert own == analyst and {r["owner_node"] for r in own["items"]} == {"us-test"}
+    # a partner node sees only what its agreement shares, never an analyst's cached answer
+    partner = client.get(LIST, headers=bearer(tokens["partner-node"]), params=params)
+    assert partner.status_code in (200, 403)
+    if partner.status_code == 200:
+        assert partner.json()["scope"] == "agreement" and partner.json() != analyst
+
+
+def test_audited_reads_are_audited_on_hits(env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = env
+    h = bearer(tokens["analyst"])
+    params = {"purpose": PURPOSE, "drug": "fentanyl", "per_page": 3}
+
+    def log() -> list[dict[str, Any]]:
+        entries = client.get("/api/v1/access-log", headers=bearer(tokens["steward"]), params={"limit": 5000})
+        return [e for e in entries.json() if e["purpose"] == PURPOSE and e["action"] == "list"]
+
+    before = len(log())
+    first = client.get(LIST, headers=h, params=params)
+    hits = _cache(client).hits
+    second = client.get(LIST, headers=h, params=params)
+    assert _cache(client).hits == hits + 1 and second.content == first.content
+    entries = log()
+    assert len(entries) == before + 2  # one entry per read, the cached one included
+    ids = ",".join(r["id"] for r in second.json()["items"])
+    assert entries[0]["record_ids"] == ids and entries[0]["username"] == "analyst"
+
+
+def test_one_refresh_per_entry(env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = env
+    cache = _cache(client)
+    h = bearer(tokens["steward"])
+    misses = cache.misses
+    bodies: list[bytes] = []
+    start = threading.Barrier(12)
+
+    def get() -> None:
+        start.wait()
+        bodies.append(client.get(LIST, headers=h, params={"per_page": 7, "drug": "fentanyl"}).content)
+
+    threads = [threading.Thread(target=get) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(bodies) == 12 and len(set(bodies)) == 1
+    assert cache.misses == misses + 1  # twelve concurrent requests, one query
+
+
+def test_count_is_capped_and_marked(env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = env
+    h = bearer(tokens["steward"])
+    exact = client.get(LIST, headers=h, params={"per_page": 1}).json()
+    assert exact["total_exact"] is True and exact["total"] > 3
+    monkeypatch.setenv("PUENTE_COUNT_EXACT_LIMIT", "3")
+    capped = client.get(LIST, headers=h, params={"per_page": 1, "page": 2})
+    assert capped.json()["total"] == 3 and capped.json()["total_exact"] is False
+    assert capped.headers["X-Total-Exact"] == "false"
+    geo = client.get(LIST, headers=h, params={"per_page": 1, "format": "geojson"}).json()
+    assert geo["total_exact"] is False and geo["total"] == 3
+
+
+def test_version_is_shared_by_connections(tmp_path: Path) -> None:
+    node = Node.init(tmp_path / "n", "n", "US")
+    with node.open_store() as a:
+        v = versions.current(a)
+        with a.transaction():
+            versions.bump(a, "test")
+            assert versions.current(a) == v + 1
+        assert versions.current(a) == v + 1
+        try:
+            with a.transaction():
+                versions.bump(a, "rolled back")
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        assert versions.current(a) == v + 1  # a rollback changes nothing
