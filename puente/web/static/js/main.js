@@ -28,12 +28,30 @@
   document.querySelectorAll("[data-lang]").forEach((b) => b.addEventListener("click", () => P.setLang(b.dataset.lang)));
   document.getElementById("logout").addEventListener("click", () => P.logout());
   let timer = null;
-  document.getElementById("purpose").addEventListener("input", () => {
+  const purposeBox = document.getElementById("purpose");
+  purposeBox.value = sessionStorage.getItem("puente.purpose") || "";  // survives a reload within the session
+  purposeBox.addEventListener("input", () => {
+    sessionStorage.setItem("puente.purpose", purposeBox.value);
     P.purposeState();
     clearTimeout(timer);
     timer = setTimeout(() => { const p = P.purpose(); if (p.length === 0 || p.length >= 5) P.route(); }, 700);
   });
   window.addEventListener("hashchange", () => { if (P.me) P.route(); });
+  // the skip link moves the focus to the page's content (its href would otherwise change the route)
+  document.getElementById("skip").addEventListener("click", (e) => {
+    e.preventDefault();
+    const target = P.me ? document.getElementById("page") : document.getElementById("login-user");
+    target.focus();
+  });
+  // narrow screens: the navigation folds behind a menu button
+  const toggle = document.getElementById("nav-toggle");
+  toggle.addEventListener("click", () => {
+    const open = document.getElementById("app").classList.toggle("nav-open");
+    toggle.setAttribute("aria-expanded", String(open));
+  });
+  document.querySelectorAll(".sidebar a[data-page]").forEach((a) => a.addEventListener("click", () => {
+    document.getElementById("app").classList.remove("nav-open"); toggle.setAttribute("aria-expanded", "false");
+  }));
   P.applyLang();
   if (P.token) start(); else document.getElementById("login-view").classList.remove("hidden");
 })();
