@@ -14,7 +14,7 @@ P.time = (v) => {
   if (!v) return "";
   const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : String(v).replace(" ", "T") + "Z");
   if (isNaN(d)) return String(v);
-  return new Intl.DateTimeFormat(P.locale(), {dateStyle: "medium", timeStyle: "short", timeZoneName: "short"}).format(d);
+  return new Intl.DateTimeFormat(P.locale(), {year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short"}).format(d);
 };
 P.purpose = () => (document.getElementById("purpose").value || "").trim();
 // Server codes (statuses, audit actions, scopes) shown in the reader's language; unknown codes as they are.
@@ -22,6 +22,8 @@ P.code = (group, v) => v == null ? "" : (STRINGS[P.lang][group + "." + v] || STR
 P.kindLabel = (k) => P.model && P.model.kinds[k] ? P.model.kinds[k].label[P.lang] : k;
 P.fieldLabel = (k, f) => {
   const kind = P.model && P.model.kinds[k];
+  const sys = STRINGS[P.lang]["field." + f] || STRINGS.en["field." + f];  // columns every record has (owner_node, ingested_at)
+  if (sys) return sys;
   if (!kind) return f;
   if (kind.fields[f]) return kind.fields[f].label[P.lang];
   const base = f.replace(/_(text|id|name|admin1|country|lat|lon|h3)$/, "");

@@ -40,9 +40,11 @@
   };
   const filters = () => P.apiFilters("seizure");
   const radius = (kg) => Math.max(4, Math.min(26, 3 + Math.sqrt(kg || 0) * 1.6));
+  // kilograms when the quantity converts to them, else the quantity in its own unit (pills are not weighed)
+  const amount = (p) => p.quantity_kg != null ? P.num(p.quantity_kg, 1) + " kg" : p.quantity != null ? P.qty(p.quantity, p.unit, 0) : "–";
   const place = (p) => P.esc(p.place_name || p.place_text || "?") + (p.place_admin1 ? ", " + P.esc(p.place_admin1) : "");
-  const popup = (p) => `<b>${P.esc(P.term("drugs", p.drug))}</b> · ${P.num(p.quantity_kg, 1)} kg` +
-    (p.unit && p.unit !== "kg" && p.quantity != null ? ` <span class="muted">(${P.esc(P.qty(p.quantity, p.unit))})</span>` : "") + "<br>" +
+  const popup = (p) => `<b>${P.esc(P.term("drugs", p.drug))}</b> · ${P.esc(amount(p))}` +
+    (p.unit && p.unit !== "kg" && p.quantity != null && p.quantity_kg != null ? ` <span class="muted">(${P.esc(P.qty(p.quantity, p.unit))})</span>` : "") + "<br>" +
     `${P.esc(p.place_name || p.place_text || "")}${p.place_admin1 ? ", " + P.esc(p.place_admin1) : ""}<br>` +
     `<span class="muted">${P.esc(p.date)} · ${P.esc(p.source_agency || "")} · ${P.esc(p.owner_node)}</span><br>` +
     `<a href="#/entity/${encodeURIComponent(p.id)}">${P.t("open_entity")}</a>`;
@@ -72,8 +74,8 @@
           .bindPopup(popup(p)).addTo(layers.seizures);
       });
       const sum = (rows, val) => rows.reduce((s, x) => s + (val(x) || 0), 0);
-      const drawn = fc.features.map((x) => x.properties);
-      const rows = stats || drawn.map((p) => ({records: 1, kg: p.quantity_kg, owner: p.owner_node}));
+      const props = fc.features.map((x) => x.properties);
+      const rows = stats || props.map((p) => ({records: 1, kg: p.quantity_kg, owner: p.owner_node}));
       const records = stats ? sum(rows, (r) => r.records) : fc.total;
       const kg = sum(rows, (r) => r.kg);
       const partner = sum(rows.filter((r) => r.owner !== P.me.node), (r) => r.records);
@@ -142,7 +144,7 @@
     here.slice(0, 200).forEach((x) => {
       const p = x.properties, d = document.createElement("a");
       d.className = "rec"; d.href = "#/entity/" + encodeURIComponent(p.id);
-      d.innerHTML = `<span class="swatch" style="background:${P.drugColor(p.drug)}" aria-hidden="true"></span> <b>${P.esc(P.term("drugs", p.drug))}</b> ${P.num(p.quantity_kg, 1)} kg` +
+      d.innerHTML = `<span class="swatch" style="background:${P.drugColor(p.drug)}" aria-hidden="true"></span> <b>${P.esc(P.term("drugs", p.drug))}</b> ${P.esc(amount(p))}` +
         `<span class="meta">${P.esc(p.date)} · ${place(p)} · ${P.esc(p.owner_node)}</span>`;
       list.appendChild(d);
     });
