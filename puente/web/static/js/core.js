@@ -103,7 +103,9 @@ P.route = () => {
   });
   // only the filters changed on a page that can redraw in place (the map keeps its zoom)
   if (P.current === P.pages[page] && P._path === path && P.current.update && P._lang === P.lang && P._purpose === P.purpose()) {
-    P.current.update();
+    const el = document.getElementById("page"), gen = P.gen;
+    delete el.dataset.ready;
+    Promise.resolve(P.current.update()).finally(() => { if (!P.staleSince(gen)) el.dataset.ready = "1"; });
     return;
   }
   P._path = path; P._lang = P.lang; P._purpose = P.purpose();
@@ -115,7 +117,10 @@ P.route = () => {
   el.innerHTML = "";
   P.current = P.pages[page];
   P.gen = (P.gen || 0) + 1;
-  P.current.render(el, rest.map(decodeURIComponent).join("/"));
+  // data-ready marks the page as drawn (tests and screenshots wait for it)
+  const gen = P.gen;
+  delete el.dataset.ready;
+  Promise.resolve(P.current.render(el, rest.map(decodeURIComponent).join("/"))).finally(() => { if (!P.staleSince(gen)) el.dataset.ready = "1"; });
 };
 // True once the user has left the page a render started on (its awaits must stop touching the DOM).
 P.staleSince = (gen) => gen !== P.gen;

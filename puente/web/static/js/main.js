@@ -12,6 +12,10 @@
     document.getElementById("user-role").textContent = P.me.role;
     P.applyLang();
     P.route();
+    // after logging in, the keyboard continues in the page (the login form it was in is gone)
+    if (!document.activeElement || document.activeElement === document.body || document.getElementById("login-view").contains(document.activeElement)) {
+      document.getElementById("page").focus();
+    }
   };
   document.getElementById("login-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();

@@ -218,8 +218,9 @@
       c.addEventListener("change", () => { state.on[name] = c.checked; draw(); });
     });
     map.on("moveend", () => inView());
-    P.pages.map.update = () => { P.syncFilterForm(); fromFilters(); syncTime(); draw(); };
+    P.pages.map.update = () => { P.syncFilterForm(); fromFilters(); syncTime(); return draw(); };
     await draw();
   };
+  P.mapView = () => map;  // the Leaflet map (tests pan and zoom it)
   P.pages.map = {full: true, render, update: null, leave: () => { if (state.playing) { clearInterval(state.playing); state.playing = null; } if (map) { map.remove(); map = null; } }};
 })();

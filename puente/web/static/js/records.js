@@ -67,7 +67,7 @@
     // exports carry the same filters as the table (every match, not one page)
     ["csv", "parquet", "geojson"].forEach((fmt) => $("x-" + fmt).addEventListener("click", () =>
       P.download("/api/v1/records/" + st.kind, {...P.apiFilters(st.kind), format: fmt, per_page: 10000}, `${st.kind}.${fmt}`)));
-    P.pages.records.update = () => { P.syncFilterForm(); st.page = 1; load(); };
+    P.pages.records.update = () => { P.syncFilterForm(); st.page = 1; return load(); };
     await load();
   };
   P.pages.records = {render, update: null};
