@@ -20,7 +20,7 @@ from web_support import PURPOSE, axe, chromium, login, two_nodes, watched_page
 pytestmark = pytest.mark.browser
 STATES_CSV = Path(__file__).parent / "data" / "web" / "us_seizures_states.csv"
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-PAGES = ["map", "trends", "records", "entity", "inbox", "audit", "scorecard"]
+PAGES = ["map", "trends", "records", "entity", "inbox", "audit", "scorecard", "sharing", "users"]
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,12 @@ def test_every_page_passes_axe(browser, server, lang: str) -> None:  # type: ign
     found: dict[str, list[dict[str, Any]]] = {}
     for user in ("analyst", "steward"):
         with watched_page(browser, server, console_errors=True) as pg:
+            if lang != "en":
+                pg.click(f"#login-view [data-lang={lang}]")
             found[f"{user} login"] = axe(pg)
+            if os.environ.get("PUENTE_SCREENSHOTS") == "1" and user == "analyst":
+                SHOTS.mkdir(exist_ok=True)
+                pg.screenshot(path=str(SHOTS / ("login" + ("-es" if lang == "es" else "") + ".png")))
             enter(pg, user, lang)
             pg.fill("#purpose", PURPOSE)
             ready(pg)
@@ -95,7 +100,7 @@ def test_every_page_passes_axe(browser, server, lang: str) -> None:  # type: ign
                 go(pg, f"#/{name}")
                 pg.wait_for_timeout(300)  # charts and the network settle
                 found[f"{user} {name}"] = axe(pg)
-                if os.environ.get("PUENTE_SCREENSHOTS") == "1" and user == ("steward" if name == "audit" else "analyst"):
+                if os.environ.get("PUENTE_SCREENSHOTS") == "1" and user == ("steward" if name in ("audit", "sharing") else "analyst"):
                     SHOTS.mkdir(exist_ok=True)
                     base = "entity" if name.startswith("entity/") else name
                     if name != "entity":
@@ -284,3 +289,24 @@ def test_api_reference_offline(page, server) -> None:  # type: ignore[no-untyped
     assert page.locator(".opblock").count() > 40
     assert "/api/v1/map/states" in page.text_content("#swagger-ui")
     assert axe(page) == []
+
+
+@pytest.mark.slow
+def test_steward_sharing_and_admin_users_pages(browser, server) -> None:  # type: ignore[no-untyped-def]
+    with watched_page(browser, server, console_errors=True) as pg:
+        enter(pg, "steward")
+        assert pg.locator("a[data-page=sharing]").is_visible() and not pg.locator("a[data-page=users]").is_visible()
+        go(pg, "#/sharing")
+        pg.wait_for_selector("#g-agreements tbody tr")
+        assert "mx-test" in pg.text_content("#g-agreements") and "365 days" in pg.text_content("#g-agreements")
+        fields = pg.text_content("#g-fields")
+        assert "match_only" in fields and "Given names" in fields and "drop" in fields
+        assert axe(pg) == []
+    with watched_page(browser, server, console_errors=True) as pg:
+        enter(pg, "admin")
+        go(pg, "#/users")
+        pg.wait_for_selector("#u-table tbody tr")
+        users = pg.text_content("#u-table")
+        assert "analyst" in users and "steward" in users and "partner node" in users
+        assert "password" not in users.lower()
+        assert axe(pg) == []

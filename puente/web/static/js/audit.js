@@ -40,7 +40,7 @@
       <div><div class="small muted">${P.t("signed_at")}</div>${P.esc(P.time(cp.at))}</div></div><h3>${P.t("entries")}</h3><div id="m-table" class="scroll" tabindex="0" role="region" aria-label="${P.esc(P.t("merkle"))}"></div></div>`;
     const rows = entries.slice().reverse();
     const t = P.table([{label: "#", num: true, value: (e) => P.num(e.index)}, {label: P.t("when"), value: (e) => P.time(e.at)},
-      {label: P.t("user"), value: (e) => e.actor}, {label: P.t("action"), value: (e) => P.code("action", e.action)}, {label: P.t("records"), num: true, value: (e) => P.num(e.records)},
+      {label: P.t("user"), value: (e) => e.actor}, {label: P.t("action"), value: (e) => P.code("action", e.action)}, {label: P.t("records_col"), num: true, value: (e) => P.num(e.records)},
       {label: P.t("reason"), html: (e) => `<span title="${P.esc(e.reason)}">${P.esc(P.reasonText(e.reason))}</span>`},
       {label: "", html: (e) => `<button class="link verify" data-i="${e.index}">${P.t("verify")}</button> <span class="v-${e.index}"></span>`}], rows);
     document.getElementById("m-table").appendChild(t);
@@ -58,7 +58,7 @@
     const rows = await P.api("/api/v1/access-log", {limit: 500}, {purpose: false});
     if (P.staleSince(gen)) return;
     const cols = [{label: P.t("when"), value: (r) => P.time(r.at)}, {label: P.t("user"), value: (r) => r.username}, {label: P.t("role"), value: (r) => P.code("role", r.role)},
-      {label: P.t("action"), value: (r) => P.actionLabel(r.action)}, {label: P.t("kind"), value: (r) => P.kindLabel(r.kind)}, {label: P.t("records"), num: true, value: (r) => P.num(r.records)},
+      {label: P.t("action"), value: (r) => P.actionLabel(r.action)}, {label: P.t("kind"), value: (r) => P.kindLabel(r.kind)}, {label: P.t("records_col"), num: true, value: (r) => P.num(r.records)},
       {label: P.t("owners"), value: (r) => r.owners}, {label: P.t("purpose_col"), value: (r) => r.purpose || ""}];
     const box = document.getElementById("a-table");
     box.appendChild(rows.length ? P.table(cols, rows) : Object.assign(document.createElement("div"), {className: "empty", textContent: P.t("none_yet")}));

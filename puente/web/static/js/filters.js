@@ -49,6 +49,7 @@
   P.filterForm = async (box, compact) => {
     const f = P.filters(), drugs = Object.keys(P.model.vocabularies.drugs);
     const states = await P.states().catch(() => []);
+    if (!box.isConnected) return;  // the page was left meanwhile
     const group = (c) => `<optgroup label="${c}">${states.filter((s) => s.country === c).map((s) =>
       `<option value="${P.esc(s.id)}">${P.esc(s.name)}</option>`).join("")}</optgroup>`;
     const field = (id, label, control) => `<div class="ff"><label for="${id}">${P.esc(label)}</label>${control}</div>`;

@@ -9,7 +9,9 @@
     document.getElementById("app").classList.remove("hidden");
     document.getElementById("node-badge").textContent = P.me.node + " · " + P.me.country;
     document.getElementById("user-name").textContent = P.me.username;
-    document.getElementById("user-role").textContent = P.me.role;
+    document.getElementById("user-role").textContent = P.code("role", P.me.role);
+    // pages for some roles only (the API refuses the others anyway)
+    document.querySelectorAll(".sidebar a[data-roles]").forEach((a) => a.classList.toggle("hidden", !a.dataset.roles.split(" ").includes(P.me.role)));
     P.applyLang();
     P.route();
     // after logging in, the keyboard continues in the page (the login form it was in is gone)

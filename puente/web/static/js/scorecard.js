@@ -32,9 +32,9 @@
     document.getElementById("s-traces").appendChild(P.table([{label: P.t("owner"), value: (r) => r.owner}, {label: P.t("completed"), num: true, value: (r) => P.num(r.completed)},
       {label: P.t("total"), num: true, value: (r) => P.num(r.total)}, {label: "%", html: (r) => `<div class="bar" role="img" aria-label="${P.num(100 * (r.rate || 0))} %"><span style="width:${Math.round(100 * (r.rate || 0))}%"></span></div>`}], s.trace_completion));
     document.getElementById("s-states").appendChild(P.table([{label: P.t("country"), value: (r) => r.country}, {label: P.t("state"), value: (r) => r.admin1},
-      {label: P.t("kind"), value: (r) => P.kindLabel(r.kind)}, {label: P.t("records"), num: true, value: (r) => P.num(r.records)}], s.coverage_by_state));
+      {label: P.t("kind"), value: (r) => P.kindLabel(r.kind)}, {label: P.t("records_col"), num: true, value: (r) => P.num(r.records)}], s.coverage_by_state));
     document.getElementById("s-ports").appendChild(P.table([{label: P.t("port"), value: (r) => r.port}, {label: P.t("owner"), value: (r) => r.owner},
-      {label: P.t("records"), num: true, value: (r) => P.num(r.records)}, {label: "kg", num: true, value: (r) => P.num(r.kg, 1) + " kg"}], s.coverage_by_port));
+      {label: P.t("records_col"), num: true, value: (r) => P.num(r.records)}, {label: "kg", num: true, value: (r) => P.num(r.kg, 1) + " kg"}], s.coverage_by_port));
   };
   P.pages.scorecard = {render, leave: () => { charts.forEach((c) => c.destroy()); charts = []; }};
 })();
