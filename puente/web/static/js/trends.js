@@ -22,6 +22,7 @@
       <div class="card"><h2>${P.t("cbp_fy")}</h2><div class="chart-box"><canvas id="c-cbp"></canvas></div></div></div>`;
     await P.filterForm(document.getElementById("t-filters"), true);
     const f = P.apiFilters("seizure");
+    if (f.q) document.getElementById("t-filters").insertAdjacentHTML("beforeend", `<div class="small note" role="status">${P.esc(P.t("charts_no_q"))}</div>`);
     const base = {kind: "seizure", date_from: f.date_from, date_to: f.date_to, country: f.country, admin1: f.admin1};
     const ownerOk = (o) => !f.owner || (f.owner === "own" ? o === P.me.node : f.owner === "partner" ? o !== P.me.node : o === f.owner);
     const monthly = (await P.api("/api/v1/stats/monthly", {...base, drug: f.drug})).filter((r) => ownerOk(r.owner));
@@ -61,6 +62,10 @@
     const cm = [...new Set(cbp.flat().map((r) => r.key))].filter(Boolean).sort();
     const cbpSets = cbpDrugs.map((d, i) => ({d, rows: cbp[i]})).filter((x) => x.rows.some((r) => (r.kg || 0) > 0)).map(({d, rows}) => ({label: P.term("drugs", d), borderColor: P.drugColor(d), pointRadius: 0, tension: .2,
       data: cm.map((m) => rows.filter((r) => r.key === m).reduce((s, r) => s + (r.kg || 0), 0))}));
+    if (!cbpSets.length) {  // no public statistics loaded on this node: say so rather than draw empty axes
+      document.getElementById("c-cbp").parentElement.innerHTML = `<div class="empty">${P.t("no_records")}</div>`;
+      return;
+    }
     chart("c-cbp", {type: "line", data: {labels: cm, datasets: cbpSets},
       options: {maintainAspectRatio: false, scales: {y: {title: {display: true, text: "kg"}}}}}, describe(P.t("cbp_fy"), "kg", cbpSets));
   };
