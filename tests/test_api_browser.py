@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from web_support import PURPOSE, chromium, login, two_nodes, watched_page
+from web_support import PAGES, PURPOSE, chromium, enter, first_entity, go, login, two_nodes, watched_page
 
 # the login test is the fast tier's one real-browser check; the other journeys run in the full tier (make test-all)
 pytestmark = pytest.mark.browser
@@ -43,6 +43,17 @@ def test_login_refuses_wrong_password_then_enters(page) -> None:  # type: ignore
     login(page)
     page.wait_for_selector("#app:not(.hidden)")
     assert page.text_content("#user-name") == "analyst" and "us-test" in page.text_content("#node-badge")
+
+
+def test_every_page_loads_without_errors(page) -> None:  # type: ignore[no-untyped-def]
+    """The fast tier's smoke: each page draws, in English, with no JavaScript error and nothing fetched from
+    outside the node (the full checks, axe included, are in test_web_pages.py)."""
+    enter(page)
+    for name in PAGES:
+        go(page, f"#/{name}")
+        assert page.text_content("#page-title")
+    go(page, "#/entity/" + first_entity(page))
+    assert page.text_content("#e-title")
 
 
 def wait_count(page, count: str) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 PURPOSE = "Corridor analysis for case 2024-117"
+PAGES = ["map", "trends", "records", "entity", "inbox", "audit", "scorecard", "sharing", "users"]
 
 
 @contextmanager
@@ -108,3 +109,27 @@ def axe(pg: Any) -> list[dict[str, Any]]:
             id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' '))}));
     }""")
     return list(result)
+
+
+def ready(pg: Any) -> None:
+    pg.wait_for_selector("#page[data-ready='1']", state="attached", timeout=60_000)
+
+
+def go(pg: Any, hash_: str) -> None:
+    pg.evaluate("(h) => { location.hash = h; }", hash_)
+    pg.wait_for_function("(h) => location.hash === h", arg=hash_)
+    ready(pg)
+
+
+def enter(pg: Any, user: str = "analyst", lang: str = "en") -> None:
+    if lang != "en":
+        pg.click(f"#login-view [data-lang={lang}]")
+    login(pg, user)
+    pg.wait_for_selector("#app:not(.hidden)")
+    ready(pg)
+
+
+def first_entity(pg: Any) -> str:
+    return str(pg.evaluate("""async () => {
+        const r = await fetch('/api/v1/records/person?per_page=1', {headers: {Authorization: 'Bearer ' + P.token}});
+        return (await r.json()).items[0].id; }"""))
