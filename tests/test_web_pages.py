@@ -109,6 +109,12 @@ def test_records_in_view_follow_pan_and_zoom(page) -> None:  # type: ignore[no-u
     listed = page.locator("#map-list .rec").all_text_contents()
     assert len(listed) == zoomed and not any("San Diego" in x or "Tijuana" in x for x in listed)
     assert int(kpi(page).replace(",", "")) == everything
+    # ports carry their names once zoomed in far enough to read them, not at country scale
+    page.evaluate("() => { P.mapView().setView([27.5, -104], 5); }")
+    page.wait_for_function("() => !document.getElementById('map').classList.contains('labels-on')")
+    assert page.locator(".place-label").count() > 0 and page.locator(".place-label:visible").count() == 0
+    page.evaluate("() => { P.mapView().setView([32.55, -117.0], 9); }")
+    page.wait_for_selector(".place-label:visible >> text=San Ysidro")
 
 
 @pytest.mark.slow

@@ -105,6 +105,9 @@
         .bindTooltip(`${P.esc(x.port)} → ${P.esc(x.place)}: ${P.num(x.kg, 1)} kg (${x.records})`).addTo(layers.corridors));
     }));
     if (on("ports")) tasks.push(P.api("/api/v1/map/ports", {}, {purpose: false}).then((ports) => !stale() && ports.forEach((p) =>
+      // a permanent name beside each port, shown once zoomed in enough to read them (CSS: .labels-on)
+      L.tooltip({permanent: true, direction: "right", offset: [6, 0], className: "place-label", interactive: false})
+        .setLatLng([p.lat, p.lon]).setContent(P.esc(p.name)).addTo(layers.ports) &&
       L.marker([p.lat, p.lon], {title: P.t("port") + ": " + p.name, icon: L.divIcon({className: "", html: '<div style="width:9px;height:9px;background:#0b1f33;border:2px solid #fff;box-shadow:0 0 0 1px #0b1f33"></div>'})})
         .bindTooltip(`${P.t("port")}: ${P.esc(p.name)}${p.twin ? " ↔ " + P.esc(p.twin) : ""}`).addTo(layers.ports))));
     if (on("municipalities")) tasks.push(P.api("/api/v1/map/municipalities", {}, {purpose: false}).then((ms) => !stale() && ms.forEach((m) =>
@@ -218,6 +221,9 @@
       c.addEventListener("change", () => { state.on[name] = c.checked; draw(); });
     });
     map.on("moveend", () => inView());
+    const labels = () => map.getContainer().classList.toggle("labels-on", map.getZoom() >= 7);
+    map.on("zoomend", labels);
+    labels();
     P.pages.map.update = () => { P.syncFilterForm(); fromFilters(); syncTime(); return draw(); };
     await draw();
   };
