@@ -10,13 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_seed import DATA, PASSWORD, build_env, serve
-from conftest import require
+from web_support import PAGES, PURPOSE, chromium, enter, first_entity, go, login, two_nodes, watched_page
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-PURPOSE = "Corridor analysis for case 2024-117"
 # the login test is the fast tier's one real-browser check; the other journeys run in the full tier (make test-all)
 pytestmark = pytest.mark.browser
 
@@ -24,69 +19,20 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The U.S. node's dashboard, with the Mexican node's API running beside it for hit/no-hit."""
-    from puente.api.app import create_app
-    from puente.api.auth import add_user, issue_token
-    from puente.api.partners import connect
-    from puente.ingest.pipeline import ingest_file
-    from puente.ingest.profile import get_profile
-    from puente.link import hits
-
-    client, tokens, us, mx = build_env(tmp_path_factory.mktemp("web"))
-    client.close()
-    with us.open_store() as store:
-        ingest_file(us, store, DATA / "us_persons_extra.csv", get_profile("person-us"))
-    with mx.open_store() as store:
-        add_user(store, "us-node", "partner-node", None, partner="us-test")
-        mx_token = issue_token(store, "us-node")
-    servers = [serve(create_app(us, rate_limit=0)), serve(create_app(mx, rate_limit=0))]
-    with us.open_store() as store:
-        connect(us, store, "mx-test", servers[1][2], mx_token)
-    with mx.open_store() as store:
-        connect(mx, store, "us-test", servers[0][2], tokens["partner-node"])
-    secret = hits.new_secret()
-    hits.save_secret(us.home, "mx-test", secret)
-    hits.save_secret(mx.home, "us-test", secret)
-    yield servers[0][2] + "/"
-    for srv, thread, _ in servers:
-        srv.should_exit = True
-        thread.join(10)
+    with two_nodes(tmp_path_factory.mktemp("web")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
-    if not CHROMIUM.exists():
-        require("browser", f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        require("browser", f"playwright is not installed: {exc}")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
 def page(browser, server):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US", accept_downloads=True)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)  # CSP held
-    external: list[str] = []
-    pg.on("request", lambda r: external.append(r.url) if not r.url.startswith(server) and not r.url.startswith(
-        ("data:", "blob:")) else None)
-    pg.goto(server)
-    yield pg
-    assert errors == [], errors  # no JavaScript errors on any journey
-    assert external == [], external  # nothing is fetched from outside the node (no CDN, no tiles)
-    context.close()
-
-
-def login(pg, user: str = "analyst", password: str = PASSWORD) -> None:  # type: ignore[no-untyped-def]
-    pg.fill("#login-user", user)
-    pg.fill("#login-pass", password)
-    pg.click("#login-submit")
+    with watched_page(browser, server) as pg:
+        yield pg
 
 
 def test_login_refuses_wrong_password_then_enters(page) -> None:  # type: ignore[no-untyped-def]
@@ -97,6 +43,17 @@ def test_login_refuses_wrong_password_then_enters(page) -> None:  # type: ignore
     login(page)
     page.wait_for_selector("#app:not(.hidden)")
     assert page.text_content("#user-name") == "analyst" and "us-test" in page.text_content("#node-badge")
+
+
+def test_every_page_loads_without_errors(page) -> None:  # type: ignore[no-untyped-def]
+    """The fast tier's smoke: each page draws, in English, with no JavaScript error and nothing fetched from
+    outside the node (the full checks, axe included, are in test_web_pages.py)."""
+    enter(page)
+    for name in PAGES:
+        go(page, f"#/{name}")
+        assert page.text_content("#page-title")
+    go(page, "#/entity/" + first_entity(page))
+    assert page.text_content("#e-title")
 
 
 def wait_count(page, count: str) -> None:  # type: ignore[no-untyped-def]

@@ -40,7 +40,7 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
             pool.close()  # every pooled connection closed on shutdown
 
     app = FastAPI(title=f"Puente node API — {node.name}", version=VERSION, lifespan=lifespan,
-                  openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
                   dependencies=[Depends(strict_query)],
                   description="REST API of a Puente node. Errors are application/problem+json. "
                               "Authenticate with `Authorization: Bearer <token>`.")
@@ -71,6 +71,11 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
     @app.get("/", include_in_schema=False)
     def index() -> Response:
         return FileResponse(web_dir() / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        """The API reference: Swagger UI from the vendored files, so it works offline (no CDN)."""
+        return FileResponse(web_dir() / "api-docs.html", headers={"Cache-Control": "no-cache"})
 
     limit = int(setting("rate_limit")) if rate_limit is None else rate_limit
     if limit > 0:  # counted in the store on PostgreSQL (shared by every worker), in memory on DuckDB (one process)

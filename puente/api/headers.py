@@ -3,8 +3,8 @@
 The dashboard loads only its own and vendored files (no CDN, no inline ``<script>``), so scripts are
 limited to 'self'. Inline ``style=`` attributes are allowed because the dashboard's templates and
 Leaflet's markers use them; with images, fonts and connections limited to 'self', a style cannot send
-data anywhere. ``/api/docs`` (Swagger UI, which FastAPI loads from a CDN with an inline bootstrap
-script) gets its own, looser policy, and only that page.
+data anywhere. ``/api/docs`` serves the vendored Swagger UI with an external bootstrap script, so it
+gets the same policy as every other page.
 """
 
 from __future__ import annotations
@@ -19,10 +19,7 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
 _COMMON = ("object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
        "font-src 'self'; connect-src 'self'; worker-src 'self' blob:; " + _COMMON)
-_CDN = "https://cdn.jsdelivr.net"
-CSP_DOCS = (f"default-src 'self'; script-src 'self' 'unsafe-inline' {_CDN}; style-src 'self' 'unsafe-inline' {_CDN}; "
-            "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; " + _COMMON)
-DOCS_PATHS = ("/api/docs", "/docs/oauth2-redirect")  # FastAPI's Swagger UI page and its OAuth2 redirect
+DOCS_PATHS: tuple[str, ...] = ()  # pages with a looser policy: none since Swagger UI is vendored
 
 _FIXED = {
     "x-frame-options": "DENY",
@@ -35,7 +32,7 @@ _FIXED = {
 
 def security_headers(path: str) -> dict[str, str]:
     """The headers a response to ``path`` must carry (API responses are never stored by any cache)."""
-    headers = {"content-security-policy": CSP_DOCS if path in DOCS_PATHS else CSP, **_FIXED}
+    headers = {"content-security-policy": CSP, **_FIXED}
     if path.startswith("/api/"):
         headers["cache-control"] = "no-store"
     return headers

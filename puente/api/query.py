@@ -75,9 +75,13 @@ def where_clause(view: View, flt: Filters, node_name: str, links: View | None = 
         where.append(f'"{geo}_country" = ?')
         params.append(flt.country.upper())
     if geo and flt.admin1:
+        # a state's place id (MX-16) matches every spelling the gazetteer gives it (geodata.state_names)
+        from puente.api.geodata import state_names
+
         view.require("admin1", [f"{geo}_admin1"])
-        where.append(f'LOWER("{geo}_admin1") = ?')
-        params.append(flt.admin1.lower())
+        names = sorted({n.lower() for n in state_names(flt.admin1)}) or [""]
+        where.append(f'LOWER("{geo}_admin1") IN ({", ".join("?" for _ in names)})')
+        params += names
     if geo and flt.bbox:
         view.require("bbox", [f"{geo}_lon", f"{geo}_lat"])
         west, south, east, north = parse_bbox(flt.bbox)

@@ -206,7 +206,7 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
     if kind.geometry:
         params += [
             _q("country", Literal["US", "MX"] | None, Query(None)),
-            _q("admin1", str | None, Query(None, max_length=100, description="State (admin1) name.")),
+            _q("admin1", str | None, Query(None, max_length=100, description="State: its place id (MX-16, US-06; GET /api/v1/map/states) or its name as the data carry it.")),
             _q("bbox", str | None, Query(None, pattern=r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$",
                                             description="west,south,east,north")),
         ]

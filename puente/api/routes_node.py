@@ -128,7 +128,8 @@ _Drug = Literal[tuple(load_model().vocabularies["drugs"].terms)] | None  # type:
 @router.get("/stats/monthly", response_model=list[StatRow], responses=_R)
 def monthly(kind: DatedKind = Query("seizure"), date_from: IsoDate | None = None,  # type: ignore[valid-type]
             date_to: IsoDate | None = None, country: Literal["US", "MX"] | None = None,
-            admin1: str | None = Query(None, max_length=100), drug: _Drug = None,  # type: ignore[valid-type]
+            admin1: str | None = Query(None, max_length=100, description="State: place id (MX-16) or name."),
+            drug: _Drug = None,  # type: ignore[valid-type]
             purpose: str | None = purpose_query(),
             c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[StatRow]:
     """Records and kilograms per calendar month and owner (trend charts)."""
@@ -257,6 +258,22 @@ def municipalities(who: Principal = Depends(principal)) -> list[Municipality]:
     from puente.api.geodata import municipal_seats
 
     return [Municipality(**m) for m in municipal_seats()]
+
+
+class State(BaseModel):
+    id: str
+    country: str
+    name: str
+    names: list[str]
+
+
+@router.get("/map/states", response_model=list[State], responses=problem_responses(401))
+def map_states(who: Principal = Depends(principal)) -> list[State]:
+    """The U.S. and Mexican states of the offline gazetteer by place id (MX-16, US-06): the value the
+    ``admin1`` filters take, matching every spelling of the state's name in the data."""
+    from puente.api.geodata import states
+
+    return [State(**s) for s in states()]
 
 
 @router.get("/scorecard", responses=problem_responses(401))

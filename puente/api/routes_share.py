@@ -74,6 +74,32 @@ def agreements(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> li
     return [AgreementSummary(**r) for r in rows]
 
 
+class Withheld(BaseModel):
+    partner: str
+    agreement: str
+    kind: str
+    fields: dict[str, str]  # field -> the clause and rule that withhold it
+
+
+@router.get("/agreements/withheld", response_model=list[Withheld], responses=problem_responses(401))
+def agreements_withheld(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[Withheld]:
+    """The fields each agreement in force does not pass unchanged, by partner and record kind: a partner's
+    record has no value there because the agreement withholds it (the dashboard says so instead of a blank)."""
+    from puente.api.agreements import partner_grant
+    from puente.model import load_model
+
+    partners = [r[0] for r in c.store.query("SELECT DISTINCT partner FROM share_agreements ORDER BY 1")]
+    if who.is_partner:
+        partners = [p for p in partners if p == who.partner]
+    out = []
+    for partner in partners:
+        for kind in load_model().kinds:
+            grant = partner_grant(c.store, partner, kind)
+            if grant is not None and grant.reasons:
+                out.append(Withheld(partner=partner, agreement=grant.clause, kind=kind, fields=grant.reasons))
+    return out
+
+
 @router.get("/bundles", response_model=list[BundleRow], responses=problem_responses(401, 403))
 def bundles(limit: int = Query(200, ge=1, le=5000), c: Ctx = Depends(ctx),
             who: Principal = Depends(principal)) -> list[BundleRow]:

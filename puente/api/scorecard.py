@@ -2,6 +2,8 @@
 
 - records shared each way, by kind and month: received = partner-owned records here, by the
   month they arrived; sent = what the sharing log says left this node (when sharing is installed);
+  and the same by the month of each record's own date (``shared_by_data_month``), which is what
+  the dashboard charts (the exchange month is one month when a whole history arrives at once);
 - hit/no-hit follow-ups answered and how fast (when linking is installed);
 - firearm trace completion; coverage of records by state and by port of entry.
 
@@ -37,6 +39,7 @@ def build(c: Ctx, who: Principal) -> dict[str, Any]:
     store, own = c.store, c.node.name
     model = load_model()
     received: list[dict[str, Any]] = []
+    received_data: list[dict[str, Any]] = []
     coverage_state: dict[tuple[str, str, str], int] = {}
     for kind in model.kinds_of("event", "entity"):  # records, not relations or published statistics
         mine = "owner_node = ? AND " if who.is_partner else ""  # a partner: only what it sent
@@ -44,6 +47,12 @@ def build(c: Ctx, who: Principal) -> dict[str, Any]:
             f"SELECT owner_node, SUBSTR(CAST(ingested_at AS TEXT), 1, 7), COUNT(*) FROM {kind.table} "
             f"WHERE {mine}owner_node <> ? GROUP BY 1, 2 ORDER BY 2, 1", [*([who.partner] if mine else []), own])
         received += [{"kind": kind.name, "from": o, "month": m, "records": int(n)} for o, m, n in rows]
+        if kind.date_field:
+            rows = store.query(
+                f'SELECT owner_node, SUBSTR(CAST("{kind.date_field}" AS TEXT), 1, 7), COUNT(*) FROM {kind.table} '
+                f"WHERE {mine}owner_node <> ? GROUP BY 1, 2 ORDER BY 2, 1", [*([who.partner] if mine else []), own])
+            received_data += [{"kind": kind.name, "direction": "received", "partner": o, "month": m, "records": int(n)}
+                              for o, m, n in rows]
         geo = kind.geometry
         scope = _scope(c, who, kind, f"{geo}_country", f"{geo}_admin1") if geo else None
         if geo and scope is not None:
@@ -72,6 +81,7 @@ def build(c: Ctx, who: Principal) -> dict[str, Any]:
         "node": own,
         "received": received,
         "sent": _sent(c),
+        "shared_by_data_month": received_data + _sent_data(c, who),
         "followups": _followups(c),
         "trace_completion": completion,
         "coverage_by_state": [{"country": k[0], "admin1": k[1], "kind": k[2], "records": v}
@@ -88,6 +98,18 @@ def _sent(c: Ctx) -> list[dict[str, Any]] | None:
     except ImportError:
         return None
     return sent_by_kind_month(c)
+
+
+def _sent_data(c: Ctx, who: Principal) -> list[dict[str, Any]]:
+    """What this node sent, by the month of each record's own date (none for a partner node's view)."""
+    if who.is_partner:
+        return []
+    try:
+        from puente.api.share_bridge import sent_by_data_month
+    except ImportError:
+        return []
+    return [{"kind": r["kind"], "direction": "sent", "partner": r["to"], "month": r["month"], "records": r["records"]}
+            for r in sent_by_data_month(c)]
 
 
 def _followups(c: Ctx) -> dict[str, Any] | None:

@@ -20,3 +20,21 @@ def sent_by_kind_month(c: Ctx) -> list[dict[str, Any]]:
         if len(parts) >= 3 and parts[0] == c.node.name:
             counts[(partner, parts[1], month)] += 1
     return [{"kind": k, "to": p, "month": m, "records": n} for (p, k, m), n in sorted(counts.items())]
+
+
+def sent_by_data_month(c: Ctx) -> list[dict[str, Any]]:
+    """Records this node shipped, by partner, kind and the month of the record's own date (the seizure date,
+    not the day the bundle left), for the kinds that have a date."""
+    from puente.model import load_model
+
+    out: list[dict[str, Any]] = []
+    for kind in load_model().kinds.values():
+        if not kind.date_field:
+            continue
+        rows = c.store.query(
+            f'SELECT b.partner, SUBSTR(CAST(t."{kind.date_field}" AS TEXT), 1, 7), COUNT(*) FROM share_bundles b '
+            "JOIN audit_log l ON l.action = 'export' AND l.reason LIKE 'bundle ' || b.bundle_id || ' %' "
+            f"JOIN audit_records r ON r.idx = l.idx JOIN {kind.table} t ON t.id = r.record_id "
+            "WHERE b.direction = 'sent' AND t.owner_node = ? GROUP BY 1, 2 ORDER BY 2, 1", [c.node.name])
+        out += [{"kind": kind.name, "to": p, "month": m, "records": int(n)} for p, m, n in rows]
+    return out

@@ -17,6 +17,19 @@
     }
     return sn === 0 && toHex(r) === rootHex;
   };
+  // access-log actions: "list", "export-csv", "search q='x'", "export-csv search q='x'"
+  P.actionLabel = (a) => {
+    const m = /^(\S+)(?: search (q=.*))?$/.exec(a || "") || [];
+    if (/^search q=/.test(a || "")) return P.code("action", "search") + " " + a.slice(7);
+    return m[1] ? P.code("action", m[1]) + (m[2] ? " · " + P.code("action", "search") + " " + m[2] : "") : a;
+  };
+  // the server's audit reasons in the reader's language (the original stays in the title)
+  P.reasonText = (r) => {
+    const m = /^api (.+?): (\d+) (\S+) records \(owners: (.*?)\) by (.+?); purpose: (.*)$/.exec(r || "");
+    if (!m) return r || "";
+    return P.t("reason_api").replace("{action}", P.actionLabel(m[1])).replace("{n}", P.num(m[2])).replace("{kind}", P.kindLabel(m[3]))
+      .replace("{owners}", m[4]).replace("{user}", m[5].replace(/\((\w[\w-]*)\)/, (_, role) => "(" + P.code("role", role) + ")")).replace("{purpose}", m[6]);
+  };
   const merkle = async (box, gen) => {
     const cp = await P.api("/api/v1/audit/checkpoint", {}, {purpose: false});
     const entries = await P.api("/api/v1/audit/entries", {limit: 200}, {purpose: false});
@@ -24,11 +37,11 @@
     box.innerHTML = `<div class="card"><h2>${P.t("merkle")}</h2>
       <div class="grid g3"><div><div class="small muted">${P.t("tree_size")}</div><div class="kpi">${P.num(cp.size)}</div></div>
       <div><div class="small muted">${P.t("root")}</div><code class="small" id="m-root">${P.esc(cp.root)}</code></div>
-      <div><div class="small muted">${P.t("signed_at")}</div>${P.esc(cp.at)}</div></div><h3>${P.t("entries")}</h3><div id="m-table"></div></div>`;
+      <div><div class="small muted">${P.t("signed_at")}</div>${P.esc(P.time(cp.at))}</div></div><h3>${P.t("entries")}</h3><div id="m-table" class="scroll" tabindex="0" role="region" aria-label="${P.esc(P.t("merkle"))}"></div></div>`;
     const rows = entries.slice().reverse();
-    const t = P.table([{label: "#", num: true, value: (e) => e.index}, {label: P.t("when"), value: (e) => e.at.slice(0, 19)},
-      {label: P.t("user"), value: (e) => e.actor}, {label: P.t("action"), value: (e) => e.action}, {label: P.t("records"), num: true, value: (e) => e.records},
-      {label: P.t("reason"), value: (e) => e.reason},
+    const t = P.table([{label: "#", num: true, value: (e) => P.num(e.index)}, {label: P.t("when"), value: (e) => P.time(e.at)},
+      {label: P.t("user"), value: (e) => e.actor}, {label: P.t("action"), value: (e) => P.code("action", e.action)}, {label: P.t("records_col"), num: true, value: (e) => P.num(e.records)},
+      {label: P.t("reason"), html: (e) => `<span title="${P.esc(e.reason)}">${P.esc(P.reasonText(e.reason))}</span>`},
       {label: "", html: (e) => `<button class="link verify" data-i="${e.index}">${P.t("verify")}</button> <span class="v-${e.index}"></span>`}], rows);
     document.getElementById("m-table").appendChild(t);
     t.querySelectorAll("button.verify").forEach((b) => b.addEventListener("click", async () => {
@@ -41,11 +54,11 @@
   };
   const render = async (el) => {
     const gen = P.gen;
-    el.innerHTML = `<div class="card"><h2>${P.t("access_log")}</h2><p class="muted">${P.t("audit_intro")}</p><div id="a-table" style="max-height:360px;overflow:auto"></div></div><div id="a-merkle"></div>`;
+    el.innerHTML = `<div class="card"><h2>${P.t("access_log")}</h2><p class="muted">${P.t("audit_intro")}</p><div id="a-table" style="max-height:360px;overflow:auto" tabindex="0" role="region" aria-label="${P.esc(P.t("access_log"))}"></div></div><div id="a-merkle"></div>`;
     const rows = await P.api("/api/v1/access-log", {limit: 500}, {purpose: false});
     if (P.staleSince(gen)) return;
-    const cols = [{label: P.t("when"), value: (r) => r.at.slice(0, 19)}, {label: P.t("user"), value: (r) => r.username}, {label: P.t("role"), value: (r) => r.role},
-      {label: P.t("action"), value: (r) => r.action}, {label: P.t("kind"), value: (r) => P.kindLabel(r.kind)}, {label: P.t("records"), num: true, value: (r) => r.records},
+    const cols = [{label: P.t("when"), value: (r) => P.time(r.at)}, {label: P.t("user"), value: (r) => r.username}, {label: P.t("role"), value: (r) => P.code("role", r.role)},
+      {label: P.t("action"), value: (r) => P.actionLabel(r.action)}, {label: P.t("kind"), value: (r) => P.kindLabel(r.kind)}, {label: P.t("records_col"), num: true, value: (r) => P.num(r.records)},
       {label: P.t("owners"), value: (r) => r.owners}, {label: P.t("purpose_col"), value: (r) => r.purpose || ""}];
     const box = document.getElementById("a-table");
     box.appendChild(rows.length ? P.table(cols, rows) : Object.assign(document.createElement("div"), {className: "empty", textContent: P.t("none_yet")}));

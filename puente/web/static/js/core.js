@@ -5,11 +5,25 @@ const P = window.P = {
 };
 P.t = (key) => (STRINGS[P.lang] && STRINGS[P.lang][key]) || STRINGS.en[key] || key;
 P.esc = (v) => String(v == null ? "" : v).replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c]));
-P.num = (v, d = 0) => v == null ? "–" : Number(v).toLocaleString(P.lang === "es" ? "es-MX" : "en-US", {maximumFractionDigits: d, minimumFractionDigits: 0});
+P.locale = () => P.lang === "es" ? "es-MX" : "en-US";
+P.num = (v, d = 0) => v == null || v === "" || isNaN(Number(v)) ? "–" : new Intl.NumberFormat(P.locale(), {maximumFractionDigits: d, minimumFractionDigits: 0}).format(Number(v));
+// A figure with its unit ("1,234.5 kg", "12 pastillas"): every number on screen says what it counts.
+P.qty = (v, unit, d = 1) => P.num(v, d) + " " + (P.model && P.model.vocabularies.units && P.model.vocabularies.units[unit] ? P.term("units", unit) : unit);
+// Timestamps in the reader's locale, with their time zone (stored times are UTC).
+P.time = (v) => {
+  if (!v) return "";
+  const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(v) ? v : String(v).replace(" ", "T") + "Z");
+  if (isNaN(d)) return String(v);
+  return new Intl.DateTimeFormat(P.locale(), {year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short"}).format(d);
+};
 P.purpose = () => (document.getElementById("purpose").value || "").trim();
+// Server codes (statuses, audit actions, scopes) shown in the reader's language; unknown codes as they are.
+P.code = (group, v) => v == null ? "" : (STRINGS[P.lang][group + "." + v] || STRINGS.en[group + "." + v] || String(v));
 P.kindLabel = (k) => P.model && P.model.kinds[k] ? P.model.kinds[k].label[P.lang] : k;
 P.fieldLabel = (k, f) => {
   const kind = P.model && P.model.kinds[k];
+  const sys = STRINGS[P.lang]["field." + f] || STRINGS.en["field." + f];  // columns every record has (owner_node, ingested_at)
+  if (sys) return sys;
   if (!kind) return f;
   if (kind.fields[f]) return kind.fields[f].label[P.lang];
   const base = f.replace(/_(text|id|name|admin1|country|lat|lon|h3)$/, "");
@@ -71,33 +85,55 @@ P.purposeState = () => {
 };
 P.logout = (message) => {
   if (P.token) fetch("/api/v1/auth/logout", {method: "POST", headers: {"Authorization": "Bearer " + P.token}}).catch(() => {});
-  P.token = null; P.me = null; sessionStorage.removeItem("puente.token");
+  P.token = null; P.me = null; sessionStorage.removeItem("puente.token"); sessionStorage.removeItem("puente.purpose");
+  document.getElementById("purpose").value = "";
   document.getElementById("app").classList.add("hidden");
   document.getElementById("login-view").classList.remove("hidden");
   if (message) document.getElementById("login-error").textContent = message;
 };
 P.route = () => {
-  const hash = location.hash.replace(/^#\//, "") || "map";
-  const [name, ...rest] = hash.split("/");
+  const path = P.hashParts().path || "map";
+  const [name, ...rest] = path.split("/");
   const page = P.pages[name] ? name : "map";
-  document.querySelectorAll(".sidebar a").forEach((a) => a.classList.toggle("active", a.dataset.page === page));
+  document.querySelectorAll(".sidebar a[data-page]").forEach((a) => {
+    const on = a.dataset.page === page;
+    a.classList.toggle("active", on);
+    if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+    a.setAttribute("href", P.link(a.dataset.page));  // moving between pages keeps the filters
+  });
+  // only the filters changed on a page that can redraw in place (the map keeps its zoom)
+  if (P.current === P.pages[page] && P._path === path && P.current.update && P._lang === P.lang && P._purpose === P.purpose()) {
+    const el = document.getElementById("page"), gen = P.gen;
+    delete el.dataset.ready;
+    Promise.resolve(P.current.update()).finally(() => { if (!P.staleSince(gen)) el.dataset.ready = "1"; });
+    return;
+  }
+  P._path = path; P._lang = P.lang; P._purpose = P.purpose();
   document.getElementById("page-title").textContent = P.t("nav_" + page);
+  document.title = P.t("nav_" + page) + " · Puente";
   const el = document.getElementById("page");
   if (P.current && P.current.leave) P.current.leave();
   el.className = "page" + (P.pages[page].full ? " full" : "");
   el.innerHTML = "";
   P.current = P.pages[page];
   P.gen = (P.gen || 0) + 1;
-  P.current.render(el, rest.map(decodeURIComponent).join("/"));
+  // data-ready marks the page as drawn (tests and screenshots wait for it)
+  const gen = P.gen;
+  delete el.dataset.ready;
+  Promise.resolve(P.current.render(el, rest.map(decodeURIComponent).join("/"))).finally(() => { if (!P.staleSince(gen)) el.dataset.ready = "1"; });
 };
 // True once the user has left the page a render started on (its awaits must stop touching the DOM).
 P.staleSince = (gen) => gen !== P.gen;
 P.table = (cols, rows, onClick) => {
   const head = "<tr>" + cols.map((c) => `<th class="${c.num ? "num" : ""}">${P.esc(c.label)}</th>`).join("") + "</tr>";
-  const body = rows.map((r, i) => `<tr class="${onClick ? "click" : ""}" data-i="${i}">` +
+  const body = rows.map((r, i) => `<tr class="${onClick ? "click" : ""}" data-i="${i}"${onClick ? ' tabindex="0"' : ""}>` +
     cols.map((c) => `<td class="${c.num ? "num" : ""}">${c.html ? c.html(r) : P.esc(c.value(r))}</td>`).join("") + "</tr>").join("");
   const wrap = document.createElement("div");
+  wrap.className = "table-wrap";
   wrap.innerHTML = `<table class="data"><thead>${head}</thead><tbody>${body}</tbody></table>`;
-  if (onClick) wrap.querySelectorAll("tbody tr").forEach((tr) => tr.addEventListener("click", () => onClick(rows[+tr.dataset.i])));
+  if (onClick) wrap.querySelectorAll("tbody tr").forEach((tr) => {
+    tr.addEventListener("click", () => onClick(rows[+tr.dataset.i]));
+    tr.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onClick(rows[+tr.dataset.i]); } });
+  });
   return wrap;
 };

@@ -1,7 +1,7 @@
 // Map page: seizures, labs, ports of entry, corridors and municipal seats over vendored state shapes,
 // with filters, a time slider and the list of records in view.
 (function () {
-  let map = null, layers = {}, months = [], state = {drug: "", country: "", admin1: "", q: "", win: 6, idx: null, playing: null,
+  let map = null, layers = {}, months = [], drawn = [], state = {win: 1200, idx: null, playing: null,
     on: {seizures: true, labs: true, corridors: true, ports: true, municipalities: false, hotspots: false, alerts: false}};
   const basemap = {};
   const loadShapes = async () => {
@@ -14,18 +14,37 @@
     basemap.ready = true;
     return basemap;
   };
-  const monthEnd = (m) => { const [y, mo] = m.split("-").map(Number); return new Date(Date.UTC(y, mo, 0)).toISOString().slice(0, 10); };
-  const windowRange = () => {
-    if (!months.length || state.idx === null) return {};
-    const last = months[state.idx], first = months[Math.max(0, state.idx - state.win + 1)];
-    return {date_from: first + "-01", date_to: monthEnd(last), label: first + " → " + last};
+  // the time window is the shared filters' from/to (months); the slider moves "to", the window sets "from"
+  const fromFilters = () => {
+    const f = P.filters();
+    if (!months.length) return;
+    const to = (f.to || "").slice(0, 7), from = (f.from || "").slice(0, 7);
+    let idx = to ? months.filter((m) => m <= to).length - 1 : months.length - 1;
+    if (idx < 0) idx = 0;
+    state.idx = idx;
+    state.win = from ? Math.max(1, idx - months.filter((m) => m < from).length + 1) : 1200;
   };
-  const filters = () => {
-    const r = windowRange();
-    return {drug: state.drug, country: state.country, admin1: state.admin1, q: state.q, date_from: r.date_from, date_to: r.date_to};
+  const windowLabel = () => {
+    const f = P.filters();
+    if (!f.from && !f.to) return P.t("all_time");
+    return (f.from || "…") + " → " + (f.to || "…");
   };
+  const toFilters = () => {
+    if (!months.length || state.idx === null) return;
+    const next = {...P.filters()};
+    next.to = months[state.idx];
+    if (state.win >= 1200) delete next.from; else next.from = months[Math.max(0, state.idx - state.win + 1)];
+    if (state.win >= 1200 && state.idx === months.length - 1) delete next.to;
+    P.setFilters(next, true);
+    P.syncFilterForm();
+  };
+  const filters = () => P.apiFilters("seizure");
   const radius = (kg) => Math.max(4, Math.min(26, 3 + Math.sqrt(kg || 0) * 1.6));
-  const popup = (p) => `<b>${P.esc(P.term("drugs", p.drug))}</b> · ${P.num(p.quantity_kg, 1)} kg<br>` +
+  // kilograms when the quantity converts to them, else the quantity in its own unit (pills are not weighed)
+  const amount = (p) => p.quantity_kg != null ? P.num(p.quantity_kg, 1) + " kg" : p.quantity != null ? P.qty(p.quantity, p.unit, 0) : "–";
+  const place = (p) => P.esc(p.place_name || p.place_text || "?") + (p.place_admin1 ? ", " + P.esc(p.place_admin1) : "");
+  const popup = (p) => `<b>${P.esc(P.term("drugs", p.drug))}</b> · ${P.esc(amount(p))}` +
+    (p.unit && p.unit !== "kg" && p.quantity != null && p.quantity_kg != null ? ` <span class="muted">(${P.esc(P.qty(p.quantity, p.unit))})</span>` : "") + "<br>" +
     `${P.esc(p.place_name || p.place_text || "")}${p.place_admin1 ? ", " + P.esc(p.place_admin1) : ""}<br>` +
     `<span class="muted">${P.esc(p.date)} · ${P.esc(p.source_agency || "")} · ${P.esc(p.owner_node)}</span><br>` +
     `<a href="#/entity/${encodeURIComponent(p.id)}">${P.t("open_entity")}</a>`;
@@ -35,7 +54,7 @@
     const gen = P.gen, mine = (state.seq = (state.seq || 0) + 1);
     const stale = () => P.staleSince(gen) || mine !== state.seq;
     const f = filters();
-    document.getElementById("win-label").textContent = windowRange().label || "";
+    document.getElementById("win-label").textContent = windowLabel();
     const tasks = [];
     const on = (name) => document.getElementById("lyr-" + name).checked;
     Object.values(layers).forEach((l) => l.clearLayers());
@@ -43,7 +62,8 @@
     // sample (the map draws at most the newest 5,000); a text search has no aggregate, so then the figures
     // are of the drawn records and the note says so
     const statsQuery = () => f.q ? Promise.resolve(null) : P.api("/api/v1/stats/monthly", {kind: "seizure", drug: f.drug,
-      country: f.country, admin1: f.admin1, date_from: f.date_from, date_to: f.date_to});
+      country: f.country, admin1: f.admin1, date_from: f.date_from, date_to: f.date_to}).then((rows) => !f.owner ? rows :
+      rows.filter((r) => f.owner === "own" ? r.owner === P.me.node : f.owner === "partner" ? r.owner !== P.me.node : r.owner === f.owner));
     if (on("seizures")) tasks.push(Promise.all([P.api("/api/v1/records/seizure", {...f, format: "geojson", per_page: 5000}), statsQuery()]).then(([fc, stats]) => {
       if (stale()) return;
       const feats = fc.features.filter((x) => x.geometry);
@@ -54,33 +74,26 @@
           .bindPopup(popup(p)).addTo(layers.seizures);
       });
       const sum = (rows, val) => rows.reduce((s, x) => s + (val(x) || 0), 0);
-      const drawn = fc.features.map((x) => x.properties);
-      const rows = stats || drawn.map((p) => ({records: 1, kg: p.quantity_kg, owner: p.owner_node}));
+      const props = fc.features.map((x) => x.properties);
+      const rows = stats || props.map((p) => ({records: 1, kg: p.quantity_kg, owner: p.owner_node}));
       const records = stats ? sum(rows, (r) => r.records) : fc.total;
       const kg = sum(rows, (r) => r.kg);
       const partner = sum(rows.filter((r) => r.owner !== P.me.node), (r) => r.records);
       const sampled = fc.total > fc.features.length;
       const note = sampled ? `<div class="small note" role="status">${P.esc(P.t(stats ? "map_sampled" : "map_sampled_q")
         .replaceAll("{shown}", P.num(fc.features.length)).replaceAll("{total}", P.num(fc.total)))}</div>` : "";
-      document.getElementById("map-summary").innerHTML = `<div class="grid g2"><div><div class="kpi" id="map-records">${P.num(records)}</div><small class="muted">${P.t("records")}</small></div>` +
+      document.getElementById("map-summary").innerHTML = `<h2 class="small muted">${P.t("matching_total")}</h2><div class="grid g2"><div><div class="kpi" id="map-records">${P.num(records)}</div><small class="muted">${P.t("records")}</small></div>` +
         `<div><div class="kpi" id="map-kg">${P.num(kg)}</div><small class="muted">${P.t("kg")}</small></div></div>` +
         `<div class="small muted" style="margin-top:4px">${P.t("partner_records")}: ${P.num(partner)}</div>` + note;
-      const list = document.getElementById("map-list");
-      list.innerHTML = feats.length ? "" : `<div class="empty">${P.t("no_records")}</div>`;
-      feats.slice(0, 200).forEach((x) => {
-        const p = x.properties, d = document.createElement("div");
-        d.className = "rec";
-        d.innerHTML = `<span class="swatch" style="background:${P.drugColor(p.drug)}"></span> <b>${P.esc(P.term("drugs", p.drug))}</b> ${P.num(p.quantity_kg, 1)} kg` +
-          `<div class="meta">${P.esc(p.date)} · ${P.esc(p.place_name || p.place_text || "?")}${p.place_admin1 ? ", " + P.esc(p.place_admin1) : ""} · ${P.esc(p.owner_node)}</div>`;
-        d.addEventListener("click", () => { map.setView([x.geometry.coordinates[1], x.geometry.coordinates[0]], 8); location.hash = "#/entity/" + encodeURIComponent(p.id); });
-        list.appendChild(d);
-      });
+      drawn = feats;
+      state.sampled = sampled;
+      inView();
     }));
-    if (on("labs")) tasks.push(P.api("/api/v1/records/lab_site", {country: f.country, admin1: f.admin1, q: f.q, date_from: f.date_from, date_to: f.date_to, format: "geojson", per_page: 5000}).then((fc) => {
+    if (on("labs")) tasks.push(P.api("/api/v1/records/lab_site", {...P.apiFilters("lab_site"), format: "geojson", per_page: 5000}).then((fc) => {
       if (stale()) return;
       fc.features.filter((x) => x.geometry).forEach((x) => {
         const p = x.properties, [lon, lat] = x.geometry.coordinates;
-        L.marker([lat, lon], {icon: L.divIcon({className: "", html: `<div style="width:14px;height:14px;background:#f59e0b;border:2px solid #7c2d12;transform:rotate(45deg)"></div>`})})
+        L.marker([lat, lon], {title: P.t("labs") + ": " + (p.place_name || p.place_text || ""), icon: L.divIcon({className: "", html: `<div style="width:14px;height:14px;background:#f59e0b;border:2px solid #7c2d12;transform:rotate(45deg)"></div>`})})
           .bindPopup(`<b>${P.t("labs")}</b><br>${P.esc(P.term("lab_kinds", p.lab_kind))} · ${P.esc(P.term("lab_status", p.status))}<br>${P.esc(p.place_name || p.place_text)} · ${P.esc(p.date_found)}<br><a href="#/entity/${encodeURIComponent(p.id)}">${P.t("open_entity")}</a>`)
           .addTo(layers.labs);
       });
@@ -92,7 +105,10 @@
         .bindTooltip(`${P.esc(x.port)} → ${P.esc(x.place)}: ${P.num(x.kg, 1)} kg (${x.records})`).addTo(layers.corridors));
     }));
     if (on("ports")) tasks.push(P.api("/api/v1/map/ports", {}, {purpose: false}).then((ports) => !stale() && ports.forEach((p) =>
-      L.marker([p.lat, p.lon], {icon: L.divIcon({className: "", html: '<div style="width:9px;height:9px;background:#0b1f33;border:2px solid #fff;box-shadow:0 0 0 1px #0b1f33"></div>'})})
+      // a permanent name beside each port, shown once zoomed in enough to read them (CSS: .labels-on)
+      L.tooltip({permanent: true, direction: "right", offset: [6, 0], className: "place-label", interactive: false})
+        .setLatLng([p.lat, p.lon]).setContent(P.esc(p.name)).addTo(layers.ports) &&
+      L.marker([p.lat, p.lon], {title: P.t("port") + ": " + p.name, icon: L.divIcon({className: "", html: '<div style="width:9px;height:9px;background:#0b1f33;border:2px solid #fff;box-shadow:0 0 0 1px #0b1f33"></div>'})})
         .bindTooltip(`${P.t("port")}: ${P.esc(p.name)}${p.twin ? " ↔ " + P.esc(p.twin) : ""}`).addTo(layers.ports))));
     if (on("municipalities")) tasks.push(P.api("/api/v1/map/municipalities", {}, {purpose: false}).then((ms) => !stale() && ms.forEach((m) =>
       L.circleMarker([m.lat, m.lon], {radius: 1.5, color: "#94a3b8", weight: 0, fillOpacity: .7}).bindTooltip(`${P.esc(m.name)}, ${P.esc(m.admin1)}`).addTo(layers.municipalities))));
@@ -108,24 +124,48 @@
     if (on("alerts") && purposeOk) tasks.push(P.api("/api/v1/analytics/alerts", {limit: 500}).then((res) => {
       if (stale()) return;
       (res.tables.alerts ? res.tables.alerts.rows : []).filter((a) => a.lat != null && (!f.date_to || !a.end || (a.end >= (f.date_from || "") && a.start <= f.date_to))).forEach((a) =>
-        L.marker([a.lat, a.lon], {icon: L.divIcon({className: "", html: '<div style="width:18px;height:18px;border-radius:50%;background:#fbbf24;border:2px solid #b45309;color:#7c2d12;font:bold 12px/14px system-ui;text-align:center">!</div>'})})
+        L.marker([a.lat, a.lon], {title: P.t("alerts") + ": " + a.name, icon: L.divIcon({className: "", html: '<div style="width:18px;height:18px;border-radius:50%;background:#fbbf24;border:2px solid #b45309;color:#7c2d12;font:bold 12px/14px system-ui;text-align:center">!</div>'})})
           .bindPopup(`<b>${P.t("alerts")}</b>: ${P.esc(a.name)}, ${P.esc(a.admin1)}<br>${P.esc(a.start)} → ${P.esc(a.end)}<br>${P.num(a.count)} ${P.t("events")} (${P.t("expected")} ${P.num(a.expected, 1)})`)
           .addTo(layers.alerts));
     }));
     await Promise.allSettled(tasks);
   };
 
+  // "Records in view" follows pan and zoom: the server counts the matches inside the visible box (all of
+  // them, not only the drawn ones) and the list shows the drawn records inside it.
+  let viewSeq = 0;
+  const inView = async () => {
+    if (!map) return;
+    const gen = P.gen, mine = ++viewSeq, b = map.getBounds();
+    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+    const bbox = [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)]
+      .map((v) => v.toFixed(4)).join(",");
+    const here = drawn.filter((x) => b.contains([x.geometry.coordinates[1], x.geometry.coordinates[0]]));
+    const list = document.getElementById("map-list");
+    if (!list) return;
+    list.innerHTML = here.length ? "" : `<div class="empty">${P.t("no_records")}</div>`;
+    here.slice(0, 200).forEach((x) => {
+      const p = x.properties, d = document.createElement("a");
+      d.className = "rec"; d.href = "#/entity/" + encodeURIComponent(p.id);
+      d.innerHTML = `<span class="swatch" style="background:${P.drugColor(p.drug)}" aria-hidden="true"></span> <b>${P.esc(P.term("drugs", p.drug))}</b> ${P.esc(amount(p))}` +
+        `<span class="meta">${P.esc(p.date)} · ${place(p)} · ${P.esc(p.owner_node)}</span>`;
+      list.appendChild(d);
+    });
+    let total = null;
+    try { total = (await P.api("/api/v1/records/seizure", {...filters(), bbox, per_page: 1, format: "geojson"})).total; } catch (e) { /* shown as – */ }
+    if (P.staleSince(gen) || mine !== viewSeq || !document.getElementById("in-view-count")) return;
+    document.getElementById("in-view-count").textContent = P.num(total);
+    document.getElementById("in-view-note").textContent = total !== null && here.length < total
+      ? P.t("in_view_listed").replaceAll("{shown}", P.num(Math.min(200, here.length))).replaceAll("{total}", P.num(total)) : "";
+  };
+
   const render = async (el) => {
     const gen = P.gen;
     el.innerHTML = `<div class="mapwrap">
       <div class="filters">
-        <h3 class="small muted">${P.t("filters")}</h3>
-        <label>${P.t("drug")}</label><select id="f-drug"><option value="">${P.t("all")}</option>${Object.keys(P.model.vocabularies.drugs).map((d) => `<option value="${d}">${P.esc(P.term("drugs", d))}</option>`).join("")}</select>
-        <label>${P.t("country")}</label><select id="f-country"><option value="">${P.t("all")}</option><option value="US">US</option><option value="MX">MX</option></select>
-        <label>${P.t("state")}</label><select id="f-admin1"><option value="">${P.t("all")}</option></select>
-        <label>${P.t("search")}</label><input id="f-q" placeholder="${P.t("search_hint")}">
-        <div style="margin-top:10px;display:flex;gap:6px"><button class="primary" id="f-apply">${P.t("apply")}</button><button id="f-reset">${P.t("reset")}</button></div>
-        <h3 class="small muted" style="margin-top:18px">${P.t("layers")}</h3>
+        <h2 class="small muted">${P.t("filters")}</h2>
+        <div id="filter-box"></div>
+        <h2 class="small muted" style="margin-top:18px">${P.t("layers")}</h2>
         <div class="layers">
           <label><input type="checkbox" id="lyr-seizures" checked> ${P.t("seizures")}</label>
           <label><input type="checkbox" id="lyr-labs" checked> ${P.t("labs")}</label>
@@ -135,58 +175,58 @@
           <label><input type="checkbox" id="lyr-hotspots"> ${P.t("hotspots")} <span class="small muted">(${P.t("needs_purpose")})</span></label>
           <label><input type="checkbox" id="lyr-alerts"> ${P.t("alerts")} <span class="small muted">(${P.t("needs_purpose")})</span></label>
         </div>
-        <div class="legend" style="margin-top:14px">${["fentanyl", "methamphetamine", "cocaine", "heroin", "marijuana", "other"].map((d) => `<div><span class="swatch" style="background:${P.drugColor(d)}"></span> ${P.esc(P.term("drugs", d))}</div>`).join("")}</div>
+        <div class="legend" style="margin-top:14px">${["fentanyl", "methamphetamine", "cocaine", "heroin", "marijuana", "other"].map((d) => `<div><span class="swatch" style="background:${P.drugColor(d)}" aria-hidden="true"></span> ${P.esc(P.term("drugs", d))}</div>`).join("")}
+          <div class="small muted">${P.t("legend_size")}</div></div>
       </div>
-      <div id="map"></div>
-      <div class="side"><div id="map-summary"></div><h3 class="small muted">${P.t("in_view")}</h3><div id="map-list"></div></div>
-      <div class="timebar"><span class="muted small">${P.t("time_window")}</span>
+      <div id="map" role="region" aria-label="${P.esc(P.t("nav_map"))}"></div>
+      <div class="side" tabindex="0" role="region" aria-label="${P.esc(P.t("in_view"))}"><div id="map-summary"></div>
+        <h2 class="small muted">${P.t("in_view")}: <span id="in-view-count">…</span></h2><div class="small muted" id="in-view-note"></div><div id="map-list"></div></div>
+      <div class="timebar"><span class="muted small" id="t-label">${P.t("time_window")}</span>
         <button id="t-play">▶ ${P.t("play")}</button>
-        <input type="range" id="t-slider" min="0" max="0" value="0">
-        <select id="t-win"><option value="1">1 m</option><option value="3">3 m</option><option value="6" selected>6 m</option><option value="12">12 m</option><option value="1200">∞</option></select>
-        <span class="label" id="win-label"></span></div>
+        <input type="range" id="t-slider" min="0" max="0" value="0" aria-labelledby="t-label" aria-describedby="win-label">
+        <label for="t-win" class="sr-only">${P.t("window_length")}</label>
+        <select id="t-win"><option value="1">1 m</option><option value="3">3 m</option><option value="6">6 m</option><option value="12">12 m</option><option value="1200">∞</option></select>
+        <span class="label" id="win-label" aria-live="polite"></span></div>
     </div>`;
     map = L.map("map", {zoomControl: true, attributionControl: true, preferCanvas: true}).setView([27.5, -104], 5);
     map.attributionControl.setPrefix("Leaflet · Natural Earth · U.S. Census · INEGI");
-    const shapes = await loadShapes();
+    const [shapes] = await Promise.all([loadShapes(), P.filterForm(document.getElementById("filter-box"), false)]);
     if (P.staleSince(gen)) return;
     L.geoJSON(shapes.world, {style: {color: "#b8c4d0", weight: .6, fillColor: "#eef2f5", fillOpacity: 1}, interactive: false}).addTo(map);
     L.geoJSON(shapes.us, {style: {color: "#94a3b8", weight: .8, fillColor: "#ffffff", fillOpacity: 1}}).bindTooltip((l) => l.feature.properties.name, {sticky: true}).addTo(map);
     L.geoJSON(shapes.mx, {style: {color: "#94a3b8", weight: .8, fillColor: "#fbfaf5", fillOpacity: 1}}).bindTooltip((l) => l.feature.properties.name || "", {sticky: true}).addTo(map);
     ["hotspots", "corridors", "municipalities", "seizures", "labs", "ports", "alerts"].forEach((n) => { layers[n] = L.layerGroup().addTo(map); });
-    const states = [...shapes.us.features.map((f) => f.properties.name), ...shapes.mx.features.map((f) => f.properties.name).filter(Boolean)].sort();
-    document.getElementById("f-admin1").innerHTML += states.map((s) => `<option>${P.esc(s)}</option>`).join("");
-    ["drug", "country", "admin1", "q"].forEach((k) => { document.getElementById("f-" + k).value = state[k]; });
     const monthly = await P.api("/api/v1/stats/monthly", {kind: "seizure"}).catch(() => []);
     if (P.staleSince(gen)) return;
     months = [...new Set(monthly.map((r) => r.key).filter(Boolean))].sort();
     const slider = document.getElementById("t-slider");
     slider.max = Math.max(0, months.length - 1);
-    if (state.idx === null || state.idx >= months.length) state.idx = months.length - 1;
-    slider.value = state.idx;
-    document.getElementById("t-win").value = String(state.win);
-    slider.addEventListener("input", () => { state.idx = +slider.value; draw(); });
-    document.getElementById("t-win").addEventListener("change", (e) => { state.win = +e.target.value; draw(); });
+    fromFilters();
+    const syncTime = () => {
+      slider.value = state.idx;
+      document.getElementById("t-win").value = String([1, 3, 6, 12].includes(state.win) ? state.win : 1200);
+      slider.setAttribute("aria-valuetext", months[state.idx] || "");
+    };
+    syncTime();
+    slider.addEventListener("input", () => { state.idx = +slider.value; toFilters(); syncTime(); draw(); });
+    document.getElementById("t-win").addEventListener("change", (e) => { state.win = +e.target.value; toFilters(); draw(); });
     document.getElementById("t-play").addEventListener("click", (e) => {
       if (state.playing) { clearInterval(state.playing); state.playing = null; e.target.textContent = "▶ " + P.t("play"); return; }
       e.target.textContent = "❚❚ " + P.t("pause");
-      state.playing = setInterval(() => { state.idx = (state.idx + 1) % months.length; slider.value = state.idx; draw(); }, 1400);
-    });
-    document.getElementById("f-apply").addEventListener("click", () => {
-      ["drug", "country", "admin1", "q"].forEach((k) => { state[k] = document.getElementById("f-" + k).value.trim(); });
-      draw();
-    });
-    document.getElementById("f-q").addEventListener("keydown", (e) => { if (e.key === "Enter") document.getElementById("f-apply").click(); });
-    document.getElementById("f-reset").addEventListener("click", () => {
-      Object.assign(state, {drug: "", country: "", admin1: "", q: "", win: 1200, idx: months.length - 1});
-      ["drug", "country", "admin1", "q"].forEach((k) => { document.getElementById("f-" + k).value = ""; });
-      document.getElementById("t-win").value = "1200"; slider.value = state.idx; draw();
+      state.playing = setInterval(() => { state.idx = (state.idx + 1) % months.length; toFilters(); syncTime(); draw(); }, 1400);
     });
     document.querySelectorAll(".layers input").forEach((c) => {
       const name = c.id.slice(4);
       c.checked = !!state.on[name];
       c.addEventListener("change", () => { state.on[name] = c.checked; draw(); });
     });
+    map.on("moveend", () => inView());
+    const labels = () => map.getContainer().classList.toggle("labels-on", map.getZoom() >= 7);
+    map.on("zoomend", labels);
+    labels();
+    P.pages.map.update = () => { P.syncFilterForm(); fromFilters(); syncTime(); return draw(); };
     await draw();
   };
-  P.pages.map = {full: true, render, leave: () => { if (state.playing) { clearInterval(state.playing); state.playing = null; } if (map) { map.remove(); map = null; } }};
+  P.mapView = () => map;  // the Leaflet map (tests pan and zoom it)
+  P.pages.map = {full: true, render, update: null, leave: () => { if (state.playing) { clearInterval(state.playing); state.playing = null; } if (map) { map.remove(); map = null; } }};
 })();

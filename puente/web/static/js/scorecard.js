@@ -9,27 +9,32 @@
     const sent = s.sent ? s.sent.reduce((a, r) => a + r.records, 0) : null;
     const tc = s.trace_completion.reduce((a, r) => ({c: a.c + r.completed, t: a.t + r.total}), {c: 0, t: 0});
     el.innerHTML = `<div class="grid g4">
-      <div class="card"><div class="small muted">${P.t("received_partner")}</div><div class="kpi">${P.num(recv)}</div></div>
-      <div class="card"><div class="small muted">${P.t("sent_partner")}</div><div class="kpi">${sent === null ? "–" : P.num(sent)}</div>${sent === null ? `<div class="small muted">${P.t("not_installed")}</div>` : ""}</div>
-      <div class="card"><div class="small muted">${P.t("followups")}</div><div class="kpi" id="k-follow">${s.followups ? P.num(s.followups.answered) + " <small>/ " + P.num(s.followups.total) + "</small>" : "–"}</div>${s.followups ? `<div class="small muted">median ${P.num(s.followups.median_hours, 1)} h</div>` : `<div class="small muted">${P.t("not_installed")}</div>`}</div>
-      <div class="card"><div class="small muted">${P.t("trace_completion")}</div><div class="kpi">${tc.t ? P.num(100 * tc.c / tc.t) + "%" : "–"} <small>${P.num(tc.c)} / ${P.num(tc.t)}</small></div></div></div>
-      <div class="grid g2"><div class="card"><h2>${P.t("shared_each_way")}</h2><div class="chart-box"><canvas id="s-shared"></canvas></div></div>
+      <div class="card"><div class="small muted">${P.t("received_partner")}</div><div class="kpi">${P.num(recv)} <small>${P.t("records_unit")}</small></div></div>
+      <div class="card"><div class="small muted">${P.t("sent_partner")}</div><div class="kpi">${sent === null ? "–" : P.num(sent) + ` <small>${P.t("records_unit")}</small>`}</div>${sent === null ? `<div class="small muted">${P.t("not_installed")}</div>` : ""}</div>
+      <div class="card"><div class="small muted">${P.t("followups")}</div><div class="kpi" id="k-follow">${s.followups ? P.num(s.followups.answered) + " <small>/ " + P.num(s.followups.total) + "</small>" : "–"}</div>${s.followups ? `<div class="small muted">${P.esc(P.t("followup_median").replace("{h}", P.num(s.followups.median_hours, 1)))}</div>` : `<div class="small muted">${P.t("not_installed")}</div>`}</div>
+      <div class="card"><div class="small muted">${P.t("trace_completion")}</div><div class="kpi">${tc.t ? P.num(100 * tc.c / tc.t) + " %" : "–"} <small>${P.num(tc.c)} / ${P.num(tc.t)} ${P.t("records_unit")}</small></div></div></div>
+      <div class="grid g2"><div class="card"><h2>${P.t("shared_each_way_data")}</h2><div class="chart-box"><canvas id="s-shared"></canvas></div></div>
       <div class="card"><h2>${P.t("trace_completion")}</h2><div id="s-traces"></div></div></div>
-      <div class="grid g2"><div class="card"><h2>${P.t("coverage_state")}</h2><div id="s-states" style="max-height:380px;overflow:auto"></div></div>
-      <div class="card"><h2>${P.t("coverage_port")}</h2><div id="s-ports" style="max-height:380px;overflow:auto"></div></div></div>`;
-    const rows = [...s.received.map((r) => ({...r, dir: P.t("received_partner")})), ...(s.sent || []).map((r) => ({...r, dir: P.t("sent_partner")}))];
-    const kinds = [...new Set(rows.map((r) => r.kind))].sort();
-    const series = [...new Set(rows.map((r) => r.dir + " · " + r.month))].sort();
+      <div class="grid g2"><div class="card"><h2>${P.t("coverage_state")}</h2><div id="s-states" style="max-height:380px;overflow:auto" tabindex="0" role="region" aria-label="${P.esc(P.t("coverage_state"))}"></div></div>
+      <div class="card"><h2>${P.t("coverage_port")}</h2><div id="s-ports" style="max-height:380px;overflow:auto" tabindex="0" role="region" aria-label="${P.esc(P.t("coverage_port"))}"></div></div></div>`;
+    // by the month of each record's own date (the exchange month is one month when a history arrives at once)
+    const rows = (s.shared_by_data_month || []).map((r) => ({...r, dir: P.t(r.direction === "sent" ? "sent_partner" : "received_partner")}));
+    const months = [...new Set(rows.map((r) => r.month).filter(Boolean))].sort();
+    const series = [...new Set(rows.map((r) => r.dir + " · " + P.kindLabel(r.kind)))].sort();
     const pal = ["#0f766e", "#f59e0b", "#14b8a6", "#fbbf24", "#0ea5e9", "#6366f1", "#92400e", "#16a34a"];
-    charts.push(new Chart(document.getElementById("s-shared"), {type: "bar", data: {labels: kinds.map((k) => P.kindLabel(k)), datasets: series.map((name, i) => ({label: name, backgroundColor: pal[i % pal.length],
-      data: kinds.map((k) => rows.filter((r) => r.kind === k && r.dir + " · " + r.month === name).reduce((a, r) => a + r.records, 0))}))},
-      options: {maintainAspectRatio: false, scales: {y: {ticks: {precision: 0}}}}}));
-    document.getElementById("s-traces").appendChild(P.table([{label: P.t("owner"), value: (r) => r.owner}, {label: P.t("completed"), num: true, value: (r) => r.completed},
-      {label: P.t("total"), num: true, value: (r) => r.total}, {label: "%", html: (r) => `<div class="bar"><span style="width:${Math.round(100 * (r.rate || 0))}%"></span></div>`}], s.trace_completion));
+    const sets = series.map((name, i) => ({label: name, backgroundColor: pal[i % pal.length], stack: name.split(" · ")[0],
+      data: months.map((m) => rows.filter((r) => r.month === m && r.dir + " · " + P.kindLabel(r.kind) === name).reduce((a, r) => a + r.records, 0))}));
+    const canvas = document.getElementById("s-shared");
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", P.t("shared_each_way_data") + ": " + sets.map((d) => d.label + " " + P.num(d.data.reduce((a, v) => a + v, 0)) + " " + P.t("records_unit")).join("; "));
+    charts.push(new Chart(canvas, {type: "bar", data: {labels: months, datasets: sets},
+      options: {maintainAspectRatio: false, scales: {x: {stacked: true}, y: {stacked: true, ticks: {precision: 0}, title: {display: true, text: P.t("records_unit")}}}}}));
+    document.getElementById("s-traces").appendChild(P.table([{label: P.t("owner"), value: (r) => r.owner}, {label: P.t("completed"), num: true, value: (r) => P.num(r.completed)},
+      {label: P.t("total"), num: true, value: (r) => P.num(r.total)}, {label: "%", html: (r) => `<div class="bar" role="img" aria-label="${P.num(100 * (r.rate || 0))} %"><span style="width:${Math.round(100 * (r.rate || 0))}%"></span></div>`}], s.trace_completion));
     document.getElementById("s-states").appendChild(P.table([{label: P.t("country"), value: (r) => r.country}, {label: P.t("state"), value: (r) => r.admin1},
-      {label: P.t("kind"), value: (r) => P.kindLabel(r.kind)}, {label: P.t("records"), num: true, value: (r) => r.records}], s.coverage_by_state));
+      {label: P.t("kind"), value: (r) => P.kindLabel(r.kind)}, {label: P.t("records_col"), num: true, value: (r) => P.num(r.records)}], s.coverage_by_state));
     document.getElementById("s-ports").appendChild(P.table([{label: P.t("port"), value: (r) => r.port}, {label: P.t("owner"), value: (r) => r.owner},
-      {label: P.t("records"), num: true, value: (r) => r.records}, {label: "kg", num: true, value: (r) => P.num(r.kg, 1)}], s.coverage_by_port));
+      {label: P.t("records_col"), num: true, value: (r) => P.num(r.records)}, {label: "kg", num: true, value: (r) => P.num(r.kg, 1) + " kg"}], s.coverage_by_port));
   };
   P.pages.scorecard = {render, leave: () => { charts.forEach((c) => c.destroy()); charts = []; }};
 })();

@@ -1,0 +1,47 @@
+// Sharing page (stewards and admins): the agreements in force with what each withholds and why, and the
+// bundles sent and received. Users page (admins): the node's accounts. Both read existing API endpoints.
+(function () {
+  const empty = () => Object.assign(document.createElement("div"), {className: "empty", textContent: P.t("none_yet")});
+  const region = (id, label) => `<div id="${id}" class="scroll" tabindex="0" role="region" aria-label="${P.esc(label)}"></div>`;
+  const render = async (el) => {
+    const gen = P.gen;
+    if (!["steward", "admin"].includes(P.me.role)) { el.innerHTML = `<div class="card empty">${P.t("stewards_only")}</div>`; return; }
+    el.innerHTML = `<div class="card"><h2>${P.t("agreements")}</h2>${region("g-agreements", P.t("agreements"))}</div>
+      <div class="card"><h2>${P.t("agreement_fields")}</h2><p class="muted small">${P.t("agreement_fields_intro")}</p>${region("g-fields", P.t("agreement_fields"))}</div>
+      <div class="card"><h2>${P.t("bundles")}</h2>${region("g-bundles", P.t("bundles"))}</div>`;
+    const [agreements, withheld, bundles] = await Promise.all([P.api("/api/v1/agreements", {}, {purpose: false}).catch(() => []),
+      P.api("/api/v1/agreements/withheld", {}, {purpose: false}).catch(() => []), P.api("/api/v1/bundles", {limit: 500}, {purpose: false}).catch(() => [])]);
+    if (P.staleSince(gen)) return;
+    const $ = (id) => document.getElementById(id);
+    $("g-agreements").appendChild(agreements.length ? P.table([{label: P.t("agreement"), value: (a) => a.agreement + " v" + a.version},
+      {label: P.t("partner_col"), value: (a) => a.partner}, {label: P.t("status"), value: (a) => P.code("status", a.status)},
+      {label: P.t("purpose_col"), value: (a) => a.purpose || ""}, {label: P.t("handling"), value: (a) => a.handling || ""},
+      {label: P.t("retention"), num: true, value: (a) => a.retention_days == null ? "–" : P.num(a.retention_days) + " " + P.t("days")},
+      {label: P.t("valid"), value: (a) => (a.valid_from || "") + " → " + (a.valid_until || "")},
+      {label: P.t("kinds"), value: (a) => a.kinds.map((k) => P.kindLabel(k)).join(", ")},
+      {label: P.t("installed"), value: (a) => P.time(a.installed_at)}], agreements) : empty());
+    const rows = withheld.flatMap((w) => Object.entries(w.fields).map(([field, why]) => ({...w, field, why})));
+    $("g-fields").appendChild(rows.length ? P.table([{label: P.t("partner_col"), value: (r) => r.partner}, {label: P.t("agreement"), value: (r) => r.agreement},
+      {label: P.t("kind"), value: (r) => P.kindLabel(r.kind)}, {label: P.t("field"), value: (r) => P.fieldLabel(r.kind, r.field)},
+      {label: P.t("rule"), value: (r) => r.why}], rows) : empty());
+    $("g-bundles").appendChild(bundles.length ? P.table([{label: P.t("created"), value: (b) => P.time(b.created)},
+      {label: P.t("direction"), value: (b) => P.code("status", b.direction)}, {label: P.t("partner_col"), value: (b) => b.partner},
+      {label: P.t("agreement"), value: (b) => b.agreement}, {label: "#", num: true, value: (b) => P.num(b.sequence)},
+      {label: P.t("records_col"), num: true, value: (b) => P.num(b.records)}, {label: P.t("deleted"), num: true, value: (b) => P.num(b.deleted)},
+      {label: P.t("expires"), value: (b) => P.time(b.expires)}], bundles) : empty());
+  };
+  P.pages.sharing = {render};
+  const users = async (el) => {
+    const gen = P.gen;
+    if (P.me.role !== "admin") { el.innerHTML = `<div class="card empty">${P.t("admins_only")}</div>`; return; }
+    el.innerHTML = `<div class="card"><h2>${P.t("nav_users")}</h2>${region("u-table", P.t("nav_users"))}</div>`;
+    const list = await P.api("/api/v1/users", {}, {purpose: false});
+    if (P.staleSince(gen)) return;
+    document.getElementById("u-table").appendChild(P.table([{label: P.t("user"), value: (u) => u.username},
+      {label: P.t("role"), value: (u) => P.code("role", u.role)}, {label: P.t("partner_col"), value: (u) => u.partner || ""},
+      {label: P.t("failed_logins"), num: true, value: (u) => P.num(u.failed_logins)},
+      {label: P.t("locked_until"), value: (u) => u.locked_until ? P.time(u.locked_until) : ""},
+      {label: P.t("status"), value: (u) => u.disabled ? P.t("disabled") : P.t("active")}], list));
+  };
+  P.pages.users = {render: users};
+})();

@@ -1,0 +1,135 @@
+"""Shared pieces of the dashboard's browser tests: the two seeded nodes served over HTTP, Debian's Chromium
+through Playwright, a page that records JavaScript errors and any request leaving the node, and axe-core."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from api_seed import DATA, PASSWORD, build_env, serve
+from conftest import require
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+PURPOSE = "Corridor analysis for case 2024-117"
+PAGES = ["map", "trends", "records", "entity", "inbox", "audit", "scorecard", "sharing", "users"]
+
+
+@contextmanager
+def two_nodes(root: Path, extra: list[tuple[Path, str]] = ()) -> Iterator[str]:  # type: ignore[assignment]
+    """The U.S. node's dashboard URL, with the Mexican node's API running beside it for hit/no-hit;
+    ``extra`` files (path, profile) are ingested into the U.S. node."""
+    from puente.api.app import create_app
+    from puente.api.auth import add_user, issue_token
+    from puente.api.partners import connect
+    from puente.ingest.pipeline import ingest_file
+    from puente.ingest.profile import get_profile
+    from puente.link import hits
+
+    client, tokens, us, mx = build_env(root)
+    client.close()
+    with us.open_store() as store:
+        ingest_file(us, store, DATA / "us_persons_extra.csv", get_profile("person-us"))
+        for path, profile in extra:
+            ingest_file(us, store, path, get_profile(profile))
+    with mx.open_store() as store:
+        add_user(store, "us-node", "partner-node", None, partner="us-test")
+        mx_token = issue_token(store, "us-node")
+    servers = [serve(create_app(us, rate_limit=0)), serve(create_app(mx, rate_limit=0))]
+    with us.open_store() as store:
+        connect(us, store, "mx-test", servers[1][2], mx_token)
+    with mx.open_store() as store:
+        connect(mx, store, "us-test", servers[0][2], tokens["partner-node"])
+    secret = hits.new_secret()
+    hits.save_secret(us.home, "mx-test", secret)
+    hits.save_secret(mx.home, "us-test", secret)
+    try:
+        yield servers[0][2] + "/"
+    finally:
+        for srv, thread, _ in servers:
+            srv.should_exit = True
+            thread.join(10)
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        require("browser", f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        require("browser", f"playwright is not installed: {exc}")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@contextmanager
+def watched_page(browser: Any, server: str, width: int = 1400, height: int = 900,
+                 console_errors: bool = False) -> Iterator[Any]:
+    """A page on the dashboard; on leaving, asserts that no JavaScript error (with ``console_errors``, no
+    console error at all) happened and that nothing was requested from outside the node."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="en-US", accept_downloads=True)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text or (
+        console_errors and m.type == "error") else None)
+    external: list[str] = []
+    pg.on("request", lambda r: external.append(r.url) if not r.url.startswith(server) and not r.url.startswith(
+        ("data:", "blob:")) else None)
+    pg.goto(server)
+    yield pg
+    assert errors == [], errors  # no JavaScript errors on any journey
+    assert external == [], external  # nothing is fetched from outside the node (no CDN, no tiles)
+    context.close()
+
+
+def login(pg: Any, user: str = "analyst", password: str = PASSWORD) -> None:
+    pg.fill("#login-user", user)
+    pg.fill("#login-pass", password)
+    pg.click("#login-submit")
+
+
+def axe(pg: Any) -> list[dict[str, Any]]:
+    """axe-core's critical and serious violations on the page as it is now (WCAG 2.x A and AA rules)."""
+    if not pg.evaluate("() => typeof window.axe !== 'undefined'"):
+        # injected through the DevTools protocol, which the page's CSP (script-src 'self') does not govern
+        pg.evaluate(AXE.read_text(encoding="utf-8") + "\n;0")
+    result = pg.evaluate("""async () => {
+        const r = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}});
+        return r.violations.filter((v) => v.impact === 'critical' || v.impact === 'serious').map((v) => ({
+            id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' '))}));
+    }""")
+    return list(result)
+
+
+def ready(pg: Any) -> None:
+    pg.wait_for_selector("#page[data-ready='1']", state="attached", timeout=60_000)
+
+
+def go(pg: Any, hash_: str) -> None:
+    pg.evaluate("(h) => { location.hash = h; }", hash_)
+    pg.wait_for_function("(h) => location.hash === h", arg=hash_)
+    ready(pg)
+
+
+def enter(pg: Any, user: str = "analyst", lang: str = "en") -> None:
+    if lang != "en":
+        pg.click(f"#login-view [data-lang={lang}]")
+    login(pg, user)
+    pg.wait_for_selector("#app:not(.hidden)")
+    ready(pg)
+
+
+def first_entity(pg: Any) -> str:
+    return str(pg.evaluate("""async () => {
+        const r = await fetch('/api/v1/records/person?per_page=1', {headers: {Authorization: 'Bearer ' + P.token}});
+        return (await r.json()).items[0].id; }"""))
