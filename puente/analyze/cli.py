@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from puente.i18n import t
+
+if TYPE_CHECKING:
+    from puente.store.base import Store
 
 console = Console()
 
@@ -17,15 +21,25 @@ def analyze(
     engine: str = typer.Option("duckdb", "--engine", "-e", help="duckdb, postgres or spark."),
     out: Path = typer.Option(Path("analysis"), "--out", "-o", help="Output directory / directorio de salida."),
     period: str = typer.Option("month", "--period", help="day, week, month, quarter or year."),
+    link: str = typer.Option("auto", "--link", help="Entity resolution first: auto (when stale), always or never."),
 ) -> None:
-    """Run analytics on the node's store: tables (CSV, Parquet), GeoJSON, charts (PNG) and an HTML page."""
+    """Run analytics on the node's store: tables (CSV, Parquet), GeoJSON, charts (PNG) and an HTML page.
+
+    Networks, firearms and precursors read resolved entities: with ``--link auto`` (the default) the
+    resolution of people and organisations is run first when records arrived after the last one."""
     from puente.analyze.output import write_result
-    from puente.analyze.suite import ANALYSES, has_rows, run_analysis
+    from puente.analyze.suite import ANALYSES, ENTITY_ANALYSES, has_rows, run_analysis
     from puente.cli import load_node
     from puente.engine import open_engine
+    from puente.errors import UsageError
 
+    if link not in ("auto", "always", "never"):
+        raise UsageError("bad_link_mode", mode=link)
     node = load_node()
     names = list(ANALYSES) if name == "all" else [name]
+    if set(names) & set(ENTITY_ANALYSES):
+        with node.open_store() as store:
+            _resolve(store, link)
     ran: list[tuple[str, str]] = []
     with open_engine(engine, node.store_url) as eng:
         for item in names:
@@ -40,3 +54,21 @@ def analyze(
 
     with node.open_store() as store:
         record_analysis(store, node, _actor(), ran, engine)
+
+
+def _resolve(store: Store, mode: str) -> None:
+    """Bring the entity resolution the analyses read up to date (``--link``), saying what was done."""
+    from puente.analyze.resolution import ER_KINDS, ensure_resolution, freshness
+    for kind in ER_KINDS:
+        state = freshness(store, kind)
+        if not state.records:
+            continue
+        reason = t("resolution_never_run") if state.run_id is None else t(
+            "resolution_reason", unresolved=state.unresolved, gone=state.gone, newer=state.newer)
+        if mode == "never" or not (state.stale or mode == "always"):
+            key = "analysis_resolution_stale_kept" if state.stale else "analysis_resolution_current"
+            console.print(t(key, kind=kind, reason=reason, run_id=state.run_id))
+            continue
+        for _, report in ensure_resolution(store, (kind,), force=mode == "always"):
+            console.print(t("analysis_resolution", kind=kind, reason=reason, records=report.records,
+                            clusters=report.clusters, run_id=report.run_id))

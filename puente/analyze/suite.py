@@ -81,6 +81,11 @@ ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
 }
 
 
+# The analyses that read resolved entities (people, organisations): `puente analyze` brings the resolution
+# up to date before them (analyze/resolution.py).
+ENTITY_ANALYSES = ("precursors", "firearms", "networks")
+
+
 def has_rows(engine: Engine, table: str) -> bool:
     if not engine.has_table(table):
         return False
