@@ -18,7 +18,14 @@ truth is keyed by. Nothing is recomputed with the analytics code; the definition
 * diversion — ROC AUC of ``precursors_risk.score``, and with each single feature's term removed;
 * key players — each organisation leader's rank in ``networks_players`` as a fraction of all players,
   legitimate firms among the top 50;
-* purchasers — top-20 rows of ``firearms_purchasers`` whose traces are all one true person.
+* purchasers — top-20 rows of ``firearms_purchasers`` whose traces are all one true person;
+* precursor → lab chains — of the diverted shipments that fed a dismantled lab (``precursor_shipments.csv``:
+  ``diverted`` = 1 and ``lab_id`` a lab of ``labs.csv`` with a ``found_period``; the lab's record is its
+  ``record_source_id``), the share whose (``shipment_ref``, ``lab_ref``) pair is in ``precursors_chains``
+  (recall), and the share of written pairs that are such a true pair (precision). The naive baseline is the
+  same table restricted to chains whose hops name the very same records (no entity resolution). When the
+  simulator writes ``truth/chains.csv`` with a ``linkable`` column (the chain exists in the records at all),
+  recall among the linkable ones is reported too.
 
 Every measure has a naive baseline beside it. Each function returns numbers, not pass/fail.
 """
@@ -63,23 +70,30 @@ class Run:
 
 def build(work: Path, seed: int, scale: int) -> Run:
     """Simulate, ingest both countries' files and the CBP statistics into one node, run `analyze all`."""
+    started = time.perf_counter()
+    node = build_node(work, seed, scale)
+    run = Run(work / "sim", node, work / "analysis", time.perf_counter() - started)
+    analyze(run)
+    return run
+
+
+def build_node(work: Path, seed: int, scale: int) -> Node:
+    """Simulate (``WORK/sim``) and ingest both countries' files and the CBP statistics into one node
+    (``WORK/node``)."""
     from puente.demo import cbp_file
     from puente.ingest.pipeline import ingest_file
     from puente.ingest.profile import get_profile
     from puente.simulate import read_manifest
     from puente.simulate.run import simulate
 
-    started = time.perf_counter()
-    sim, home, out = work / "sim", work / "node", work / "analysis"
+    sim = work / "sim"
     simulate(sim, seed=seed, scale=scale)
-    node = Node.init(home, "both", "US")
+    node = Node.init(work / "node", "both", "US")
     with node.open_store() as store:
         ingest_file(node, store, cbp_file(), get_profile("cbp-seizure-stats"))
         for entry in read_manifest(sim):
             ingest_file(node, store, sim / entry["file"], get_profile(entry["profile"]))
-    run = Run(sim, node, out, time.perf_counter() - started)
-    analyze(run)
-    return run
+    return node
 
 
 def analyze(run: Run) -> None:
@@ -383,12 +397,52 @@ def purchasers(run: Run, n: int = 20) -> dict[str, Any]:
                                          / max(states["traces"].sum(), 1))}
 
 
+# ---------------------------------------------------------------- precursor -> lab chains
+
+def true_chains(run: Run) -> set[tuple[str, str]]:
+    """(shipment source_id, lab record source_id) for every diverted shipment that fed a dismantled lab."""
+    ships = truth(run, "precursor_shipments.csv")
+    labs = truth(run, "labs.csv")
+    found = labs[(labs["found_period"] != "") & (labs["record_source_id"] != "")]
+    record_of = dict(zip(found["lab_id"], found["record_source_id"]))
+    fed = ships[(ships["diverted"] == "1") & ships["lab_id"].isin(record_of.keys())]
+    return {(sid, record_of[lab]) for sid, lab in zip(fed["source_id"], fed["lab_id"])}
+
+
+def _pr(pairs: set[tuple[str, str]], true: set[tuple[str, str]]) -> dict[str, Any]:
+    hit = pairs & true
+    return {"written": len(pairs), "found": len({s for s, _ in hit}), "recall": len(hit) / len(true) if true else None,
+            "precision": len(hit) / len(pairs) if pairs else None}
+
+
+def chain_scores(run: Run) -> dict[str, Any]:
+    true = true_chains(run)
+    path = run.out / "precursors_chains.parquet"
+    chains = pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=["shipment_ref", "lab_ref"])
+    pairs = set(zip(chains["shipment_ref"].astype(str), chains["lab_ref"].astype(str)))
+    same = chains
+    if len(chains):
+        same = chains[(chains["company_rule"] == "same_record") & (chains["person_rule"] == "same_record")]
+    out = {"true": len(true), "product": _pr(pairs, true),
+           "baseline": _pr(set(zip(same["shipment_ref"].astype(str), same["lab_ref"].astype(str))), true)}
+    linkable_file = run.sim / "truth" / "chains.csv"
+    if linkable_file.exists():
+        lk = truth(run, "chains.csv")
+        if {"source_id", "lab_source_id", "linkable"} <= set(lk.columns):
+            ok = lk[lk["linkable"].str.lower().isin(["1", "true"])]
+            linkable = {(a, b) for a, b in zip(ok["source_id"], ok["lab_source_id"]) if (a, b) in true}
+            out["linkable"] = len(linkable)
+            out["linkable_recall"] = len(pairs & linkable) / len(linkable) if linkable else None
+    return out
+
+
 # ---------------------------------------------------------------- everything
 
 def score_all(run: Run) -> dict[str, Any]:
     players = key_players(run) if (run.out / "networks_players.parquet").exists() else None
     return {"corridors": corridor_recall(run), "shifts": shift_detection(run), "labs": lab_regions(run),
-            "diversion": diversion(run), "players": players, "purchasers": purchasers(run)}
+            "diversion": diversion(run), "players": players, "purchasers": purchasers(run),
+            "chains": chain_scores(run)}
 
 
 def _pct(v: float | None) -> str:
@@ -396,7 +450,8 @@ def _pct(v: float | None) -> str:
 
 
 def report(seed: int, scale: int, run: Run, s: dict[str, Any]) -> list[str]:
-    c, sh, labs, dv, kp, pu = (s[k] for k in ("corridors", "shifts", "labs", "diversion", "players", "purchasers"))
+    c, sh, labs, dv, kp, pu, ch = (s[k] for k in ("corridors", "shifts", "labs", "diversion", "players", "purchasers",
+                                                 "chains"))
     p, b = sh["product"], sh["baseline"]
     missing = {"leaders": {}, "legit_top50": float("nan"), "all_leaders_top": False}
     kpp, kpb = (kp["product"], kp["baseline"]) if kp else (missing, missing)
@@ -440,6 +495,12 @@ def report(seed: int, scale: int, run: Run, s: dict[str, Any]) -> list[str]:
              f"{met(kpp['legit_top50'] <= 0.2)} |",
              f"| top-20 purchasers that are one true person | ≥ 0.95 | {_pct(pu['one_person'])} | "
              f"{_pct(pu['baseline'])} (by name, records) | {met(pu['one_person'] >= 0.95)} |",
+             f"| diverted shipments that fed a dismantled lab linked to it (`precursors_chains`) | ≥ 0.7 | "
+             f"{_pct(ch['product']['recall'])} of {ch['true']}{_linkable(ch)} | {_pct(ch['baseline']['recall'])} "
+             f"(hops on the same records only) | {met((ch['product']['recall'] or 0) >= 0.7)} |",
+             f"| chain precision | ≥ 0.8 | {_pct(ch['product']['precision'])} ({ch['product']['written']} written) | "
+             f"{_pct(ch['baseline']['precision'])} ({ch['baseline']['written']}) | "
+             f"{met((ch['product']['precision'] or 0) >= 0.8)} |",
              f"| traces written vs guns traced (each gun once) | equal | {pu['traces_written']} vs {pu['guns_traced']}; "
              f"unknown purchase state {_pct(pu['unknown_state_share'])} | | "
              f"{met(pu['traces_written'] <= pu['guns_traced'])} |",
@@ -453,6 +514,12 @@ def report(seed: int, scale: int, run: Run, s: dict[str, Any]) -> list[str]:
                   f"{r.start // 12}-{r.start % 12 + 1:02d} · {r.months}" for r in false.itertuples()]
         lines.append("")
     return lines
+
+
+def _linkable(ch: dict[str, Any]) -> str:
+    if "linkable" not in ch:
+        return ""
+    return f"; {_pct(ch['linkable_recall'])} of the {ch['linkable']} linkable in the records"
 
 
 def _levels(p: dict[str, Any]) -> str:

@@ -69,6 +69,12 @@ def _resolve(store: Store, mode: str) -> None:
             key = "analysis_resolution_stale_kept" if state.stale else "analysis_resolution_current"
             console.print(t(key, kind=kind, reason=reason, run_id=state.run_id))
             continue
-        for _, report in ensure_resolution(store, (kind,), force=mode == "always"):
+        try:
+            done = ensure_resolution(store, (kind,), force=mode == "always")
+        except Exception as exc:  # noqa: BLE001 - the model could not be trained on these records: say so, go on
+            console.print(t("analysis_resolution_failed", kind=kind, reason=reason,
+                            error=(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]))
+            continue
+        for _, report in done:
             console.print(t("analysis_resolution", kind=kind, reason=reason, records=report.records,
                             clusters=report.clusters, run_id=report.run_id))

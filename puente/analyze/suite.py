@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from puente.analyze import alerts, cbp, corridors, firearms, hotspots, networks, precursors
+from puente.analyze import alerts, cbp, corridors, firearms, hotspots, networks, precursors, supply
 from puente.engine import Engine
 from puente.errors import UsageError
 
@@ -51,6 +51,7 @@ def _alerts(engine: Engine, period: str = "month", **_: Any) -> Result:
 def _precursors(engine: Engine, period: str = "month", **_: Any) -> Result:
     regions = precursors.lab_regions(engine)
     return {"risk": precursors.diversion_risk(engine), "lab_regions": regions,
+            "chains": supply.precursor_lab_chains(engine),
             "lab_regions.geojson": hotspots.to_geojson(regions)}
 
 
