@@ -124,7 +124,9 @@ def build_network(engine: Engine, betweenness_k: int = 1000, seed: int = 0) -> N
     # Distance is the inverse of how many events two entities share: strong ties are short.
     for _, _, data in g.edges(data=True):
         data["distance"] = 1.0 / data["weight"]
-    crime = g.edge_subgraph([(a, b) for a, b, d in g.edges(data=True) if not d["trade"]])
+    # Materialised subgraphs, not edge_subgraph views: betweenness walks every neighbour list thousands of
+    # times, and a view filters each one in Python (measured: 190 s of 199 s on seed 7 at scale 20,000).
+    crime = _subgraph(g, [(a, b) for a, b, d in g.edges(data=True) if not d["trade"]])
     between = dict.fromkeys(g.nodes, 0.0)
     if crime.number_of_nodes():
         k = min(betweenness_k, crime.number_of_nodes())
@@ -144,9 +146,9 @@ def build_network(engine: Engine, betweenness_k: int = 1000, seed: int = 0) -> N
         lambda n: len({v for _, _, d in g.edges(n, data=True) for v in d["via"].split("|") if not v.startswith("link:")}))
     frame["crime_degree"] = frame["entity"].map(dict(crime.degree())).fillna(0).astype("int64")
     kind_of = frame.set_index("entity")["kind"].to_dict()
-    structure = g.edge_subgraph([(a, b) for a, b, d in g.edges(data=True)
-                                 if kind_of.get(a) in STRUCTURE_KINDS and kind_of.get(b) in STRUCTURE_KINDS
-                                 and any(v.startswith("link:") for v in d["via"].split("|"))])
+    structure = _subgraph(g, [(a, b) for a, b, d in g.edges(data=True)
+                              if kind_of.get(a) in STRUCTURE_KINDS and kind_of.get(b) in STRUCTURE_KINDS
+                              and any(v.startswith("link:") for v in d["via"].split("|"))])
     frame["structure"] = frame["entity"].map(
         nx.betweenness_centrality(structure, normalized=True) if structure.number_of_nodes() else {}).fillna(0.0)
     frame["structure"] = frame["structure"].round(12)
@@ -161,6 +163,13 @@ def build_network(engine: Engine, betweenness_k: int = 1000, seed: int = 0) -> N
     frame["rank_structure"] = frame["rank_structure"].where(frame["structure"] > 0).astype("Int64")
     edges = edges.drop(columns=["trade"]).sort_values(["a", "b"]).reset_index(drop=True)
     return Network(g, frame.reset_index(drop=True), edges)
+
+
+def _subgraph(g: nx.Graph, edges: list[tuple[str, str]]) -> nx.Graph:
+    """A new graph of these edges of ``g`` (with their data), not a filtering view."""
+    sub = nx.Graph()
+    sub.add_edges_from((a, b, g.edges[a, b]) for a, b in edges)
+    return sub
 
 
 def path(network: Network, source: str, target: str) -> pd.DataFrame:
