@@ -11,6 +11,7 @@ import datetime as dt
 import uuid
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 from analyze_world import LEADERS, World
@@ -154,3 +155,18 @@ def test_without_resolution_no_chain_crosses_two_records(tmp_path: Path) -> None
     node = _chain_world(tmp_path, resolved=False)
     with open_engine("duckdb", node.store_url) as engine:
         assert supply.precursor_lab_chains(engine).empty
+
+
+def test_a_two_month_window_adds_up_a_shift_spread_thin() -> None:
+    from puente.analyze.corridors import SHIFT_WINDOW, route_shifts
+
+    months = pd.date_range("2021-01-01", periods=8, freq="MS")
+    rows = [{"destination": d, "period": m, "loads": 40} for d in ("Phoenix", "Los Angeles") for m in months]
+    rows += [{"destination": "Memphis", "period": m, "loads": 4 if i >= 5 else 0} for i, m in enumerate(months)]
+    counts = pd.DataFrame(rows)
+    one = route_shifts(counts, ["destination"])
+    two = route_shifts(counts, ["destination"], window=SHIFT_WINDOW)
+    assert not one["shift"].any()  # 4 loads a month: never enough in one month
+    flagged = two[two["shift"]]
+    assert set(flagged["destination"]) == {"Memphis"} and flagged["period"].min() == months[6]
+    assert flagged.iloc[0]["count"] == 8 and flagged.iloc[0]["baseline"] == 0
