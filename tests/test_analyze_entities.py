@@ -170,3 +170,42 @@ def test_a_two_month_window_adds_up_a_shift_spread_thin() -> None:
     flagged = two[two["shift"]]
     assert set(flagged["destination"]) == {"Memphis"} and flagged["period"].min() == months[6]
     assert flagged.iloc[0]["count"] == 8 and flagged.iloc[0]["baseline"] == 0
+
+
+def _digest(node: Node, out: Path) -> dict[str, object]:
+    import json
+
+    args = ["--home", str(node.home), "analyze", "corridors", "--link", "never", "--out", str(out)]
+    assert main(args) in (0, None)
+    args[3] = "networks"
+    assert main(args) in (0, None)
+    return dict(json.loads((out / "digest.json").read_text(encoding="utf-8")))
+
+
+def test_two_nodes_with_the_same_records_write_the_same_digest(tmp_path: Path) -> None:
+    one, two = make_world(tmp_path / "one"), make_world(tmp_path / "two")
+    d1, d2 = _digest(one, tmp_path / "a1"), _digest(two, tmp_path / "a2")
+    assert d1["inputs_sha256"] == d2["inputs_sha256"] and d1["results_sha256"] == d2["results_sha256"]
+    assert set(d1["results"]) == {"networks_players", "networks_edges"}  # type: ignore[arg-type]
+    with two.open_store() as store:  # one record re-ingested with other content on one side
+        store.execute("UPDATE person SET content_hash = 'changed', given_names = 'Otro' WHERE id = ?", [LEADERS[0]])
+    d3 = _digest(two, tmp_path / "a3")
+    assert d3["inputs_sha256"] != d1["inputs_sha256"]
+    assert d3["inputs"]["person"] != d1["inputs"]["person"]  # type: ignore[index]
+    assert d3["inputs"]["seizure"] == d1["inputs"]["seizure"]  # type: ignore[index]
+    assert d3["results"]["networks_players"] != d1["results"]["networks_players"]  # type: ignore[index]
+
+
+def test_analytics_that_read_partner_records_are_audited_for_every_table(tmp_path: Path) -> None:
+    node = make_world(tmp_path / "node")
+    with node.open_store() as store:  # records received from the partner node "mx"
+        store.execute("UPDATE person SET owner_node = 'mx' WHERE id = ?", [LEADERS[1]])
+        store.execute("UPDATE seizure SET owner_node = 'mx' WHERE id IN (SELECT id FROM seizure LIMIT 3)")
+    _digest(node, tmp_path / "out")
+    with node.open_store() as store:
+        reasons = [r[0] for r in store.query("SELECT reason FROM audit_log WHERE action = 'analyze' ORDER BY idx")]
+        person = store.query("SELECT COUNT(*) FROM audit_records r JOIN audit_log l ON l.idx = r.idx "
+                             "WHERE l.action = 'analyze' AND r.record_id = ?", [LEADERS[1]])[0][0]
+    assert any("analysis networks" in r and "person" in r for r in reasons)
+    assert any("analysis corridors" in r and "3 partner seizure" in r for r in reasons)
+    assert person >= 1

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -27,8 +28,9 @@ def analyze(
 
     Networks, firearms and precursors read resolved entities: with ``--link auto`` (the default) the
     resolution of people and organisations is run first when records arrived after the last one."""
+    from puente.analyze.digest import analysis_digest
     from puente.analyze.output import write_result
-    from puente.analyze.suite import ANALYSES, ENTITY_ANALYSES, has_rows, run_analysis
+    from puente.analyze.suite import ANALYSES, ENTITY_ANALYSES, READS, has_rows, run_analysis, tables
     from puente.cli import load_node
     from puente.engine import open_engine
     from puente.errors import UsageError
@@ -41,6 +43,7 @@ def analyze(
         with node.open_store() as store:
             _resolve(store, link)
     ran: list[tuple[str, str]] = []
+    written: dict[str, Any] = {}
     with open_engine(engine, node.store_url) as eng:
         for item in names:
             if name == "all" and not has_rows(eng, ANALYSES[item][0]):
@@ -48,7 +51,12 @@ def analyze(
             result = run_analysis(item, eng, period)
             files = write_result(item, result, out)
             console.print(t("analysis_written", name=item, files=len(files), out=str(out)))
-            ran.append((item, ANALYSES[item][0]))
+            ran += [(item, table) for table in READS[item]]
+            written.update({f"{item}_{k}": v for k, v in tables(result).items()})
+        digest = analysis_digest(eng, {table for _, table in ran}, written)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "digest.json").write_text(json.dumps(digest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    console.print(t("analysis_digest", inputs=digest["inputs_sha256"][:16], results=digest["results_sha256"][:16]))
     from puente.audit.access import record_analysis  # partner records read are audited
     from puente.share.cli import _actor
 

@@ -87,6 +87,19 @@ ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
 ENTITY_ANALYSES = ("precursors", "firearms", "networks")
 
 
+# Every table each analysis reads (the partner records among them are audited, and digested).
+READS: dict[str, tuple[str, ...]] = {
+    "corridors": ("seizure", "link", "person", "organization", "vehicle"),
+    "hotspots": ("seizure", "lab_site"),
+    "alerts": ("seizure", "lab_site"),
+    "precursors": ("precursor_shipment", "lab_site", "seizure", "firearm_trace", "link", "person", "organization"),
+    "firearms": ("firearm_trace", "seizure", "link", "person", "organization", "vehicle"),
+    "networks": ("seizure", "lab_site", "precursor_shipment", "firearm_trace", "link", "person", "organization",
+                 "vehicle"),
+    "cbp": ("seizure_aggregate",),
+}
+
+
 def has_rows(engine: Engine, table: str) -> bool:
     if not engine.has_table(table):
         return False
