@@ -47,7 +47,7 @@ def _canonical(frame: pd.DataFrame) -> str:
             f[col] = values.map(lambda v: "" if v is None or (not isinstance(v, (list, dict)) and pd.isna(v))
                                 else str(v))
     f = f.sort_values(list(f.columns)) if len(f.columns) else f
-    return f.to_csv(index=False, lineterminator="\n")
+    return str(f.to_csv(index=False, lineterminator="\n"))
 
 
 def table_digest(frame: pd.DataFrame) -> str:
