@@ -160,7 +160,8 @@ def build_network(engine: Engine, betweenness_k: int = 1000, seed: int = 0) -> N
     frame["best"] = frame[["rank_operations", "rank_structure"]].min(axis=1)
     frame = frame.sort_values(["best", "rank_operations", "entity"]).drop(columns=["best"])
     frame["rank"] = np.arange(1, len(frame) + 1)
-    frame["rank_structure"] = frame["rank_structure"].where(frame["structure"] > 0).astype("Int64")
+    # None (not pd.NA) where a player ties no people or organisations together: JSON and Parquet both take it
+    frame["rank_structure"] = [int(r) if s > 0 else None for r, s in zip(frame["rank_structure"], frame["structure"])]
     edges = edges.drop(columns=["trade"]).sort_values(["a", "b"]).reset_index(drop=True)
     return Network(g, frame.reset_index(drop=True), edges)
 
