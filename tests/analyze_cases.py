@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from puente.analyze import alerts, cbp, corridors, firearms, hotspots, networks, precursors
+from puente.analyze import alerts, cbp, corridors, firearms, hotspots, networks, precursors, supply
 from puente.engine import Engine
 
 CASES: dict[str, Callable[[Engine], pd.DataFrame]] = {
@@ -29,6 +29,7 @@ CASES: dict[str, Callable[[Engine], pd.DataFrame]] = {
     "multiple_sales": firearms.multiple_sales,
     "state_flows": firearms.state_flows,
     "players": lambda e: networks.build_network(e).nodes,
+    "precursor_lab_chains": supply.precursor_lab_chains,
 }
 
 

@@ -51,12 +51,13 @@ def test_only_ports_of_entry_are_crossings(run: Run) -> None:
 def test_corridors_and_shifts_beat_the_naive_baselines(run: Run, scores: dict[str, Any]) -> None:
     c, s = scores["corridors"], scores["shifts"]
     assert c["recall"] >= 0.8 and c["recall"] >= c["baseline"]
-    # the planted port shifts (the world's, from its truth) are found in their first month; a new corridor
-    # may have too few loads at this scale
+    # the planted port shifts (the world's, from its truth) are found within the bar's 2 months (the
+    # two-month monitor may take +1); a new corridor may have too few loads at this scale
     planted = truth(run, "route_shifts.csv")
     port_shifts = planted.loc[planted["type"] == "port", "shift_id"]
     assert len(port_shifts)
-    assert {k: s["product"]["delays"][k] for k in port_shifts} == {k: 0 for k in port_shifts}
+    delays = {k: s["product"]["delays"][k] for k in port_shifts}
+    assert all(d is not None and d <= 2 for d in delays.values()), delays
     assert s["product"]["false_per_year"] <= 1.0 < s["baseline"]["false_per_year"]
 
 
@@ -106,3 +107,15 @@ def test_lab_regions_are_scored_against_hidden_labs(scores: dict[str, Any], run:
     assert labs["hidden"] > 0 and labs["product"]["regions"] == len(written(run, "precursors_lab_regions"))
     assert labs["baseline"]["regions"] > 0
 
+
+
+def test_players_purchasers_and_chains_are_resolved_entities(run: Run, scores: dict[str, Any]) -> None:
+    # `analyze all` ran entity resolution first: players and purchasers are entities of several records
+    players = written(run, "networks_players")
+    assert (players["records"].str.count("[|]") > 0).any()
+    assert scores["purchasers"]["one_person"] >= 0.95
+    chains = written(run, "precursors_chains")
+    assert len(chains) and (chains["lab_date"] >= chains["arrival_date"]).all()
+    assert set(chains["person_rule"].dropna()) <= {"same_record", "entity_resolution", "transitive"}
+    assert (chains["person_rule"] != "same_record").any()  # the owner and the detainee are two records
+    assert scores["chains"]["product"]["found"] > scores["chains"]["baseline"]["found"]

@@ -92,14 +92,11 @@ def dealers(engine: Engine, min_traces: int = 1) -> pd.DataFrame:
     return _ints(out.sort_values(["traces", "dealer_ffl"], ascending=[False, True]), "traces", "purchasers", "short_ttc")
 
 
-def purchasers(engine: Engine, min_traces: int = 2) -> pd.DataFrame:
-    """Purchasers with many traced guns (straw purchase indicator). A purchaser is the person the trace links
-    as ``purchaser`` — the resolved entity when the node has run entity resolution (``link_entities``), so two
-    people who share a name stay apart and one person's name variants are one row — else the name on the
-    trace. ``records`` lists the trace ids."""
-    t = _traces(engine)
-    t = t.filter(t.purchaser.notnull())
-    who = t.purchaser
+def _with_purchaser(engine: Engine, t):  # type: ignore[no-untyped-def]
+    """``t`` (traces) with ``who``: the purchaser the trace links as ``purchaser``, as the resolved entity when
+    the node has run entity resolution (``link_entities``) — two people who share a name stay apart and one
+    person's name variants are one — else the name on the trace (``name:<name>``)."""
+    who = ibis.literal("name:").concat(t.purchaser)
     if engine.has_table("link_entities"):
         links = entity_links(engine, "firearm_trace", ("purchaser",))
         le = engine.table("link_entities")
@@ -107,8 +104,15 @@ def purchasers(engine: Engine, min_traces: int = 2) -> pd.DataFrame:
             event=links.event, person=le.cluster_id.fill_null(links.entity))
         person = person.group_by("event").agg(person=person.person.min())
         t = t.left_join(person, t.id == person.event)
-        who = t.person.fill_null(ibis.literal("name:").concat(t.purchaser))
-    t = t.mutate(who=who)
+        who = t.person.fill_null(who)
+    return t.mutate(who=who)
+
+
+def purchasers(engine: Engine, min_traces: int = 2) -> pd.DataFrame:
+    """Purchasers with many traced guns (straw purchase indicator), one row per purchaser entity
+    (:func:`_with_purchaser`). ``records`` lists the trace ids."""
+    t = _traces(engine)
+    t = _with_purchaser(engine, t.filter(t.purchaser.notnull()))
     expr = t.group_by(entity=t.who).agg(
         purchaser=t.purchaser.max(), traces=t.count(), dealers=t.dealer_ffl.nunique(),
         states=t.purchase_state.nunique(), first_purchase=t.purchase_date.cast("date").min(),
@@ -136,23 +140,27 @@ def time_to_crime(engine: Engine) -> pd.DataFrame:
 
 def multiple_sales(engine: Engine, days: int = 5) -> pd.DataFrame:
     """Multiple sales (ATF's definition): two or more traced guns bought by one purchaser from the same dealer
-    within ``days`` (consecutive purchases at that dealer)."""
+    within ``days`` (consecutive purchases at that dealer). The purchaser is the resolved person
+    (:func:`_with_purchaser`): one buyer's name variants are one purchaser, two namesakes are two."""
     t = _traces(engine)
-    t = t.filter(t.purchaser.notnull() & t.purchase_date.notnull() & t.dealer_ffl.notnull()).select(
-        purchaser=t.purchaser, serial=t.serial, dealer_ffl=t.dealer_ffl, day=t.purchase_date.cast("date"), id=t.id)
-    keys = [t.purchaser, t.dealer_ffl]
+    t = t.filter(t.purchaser.notnull() & t.purchase_date.notnull() & t.dealer_ffl.notnull())
+    t = _with_purchaser(engine, t)
+    t = t.select(purchaser=t.purchaser, entity=t.who, serial=t.serial, dealer_ffl=t.dealer_ffl,
+                 day=t.purchase_date.cast("date"), id=t.id)
+    keys = [t.entity, t.dealer_ffl]
     w = ibis.window(group_by=keys, order_by=[t.day, t.id])
     gap = t.mutate(prev_day=t.day.lag().over(w))
     gap = gap.mutate(new_group=ibis.cases((gap.prev_day.isnull(), 1),
                                           (gap.day.delta(gap.prev_day, unit="day") > days, 1), else_=0))
-    grp = gap.mutate(group=gap.new_group.sum().over(ibis.window(group_by=[gap.purchaser, gap.dealer_ffl],
+    grp = gap.mutate(group=gap.new_group.sum().over(ibis.window(group_by=[gap.entity, gap.dealer_ffl],
                                                                   order_by=[gap.day, gap.id],
                                                                   preceding=None, following=0)))
-    expr = grp.group_by(["purchaser", "dealer_ffl", "group"]).agg(
-        guns=grp.count(), first=grp.day.min(), last=grp.day.max())
+    expr = grp.group_by(["entity", "dealer_ffl", "group"]).agg(
+        purchaser=grp.purchaser.max(), guns=grp.count(), first=grp.day.min(), last=grp.day.max())
     out = engine.run(expr.filter(expr.guns >= 2)).drop(columns=["group"])
-    return _ints(out.sort_values(["guns", "purchaser", "dealer_ffl", "first"], ascending=[False, True, True, True]),
-                 "guns")
+    out = out[["purchaser", "entity", "dealer_ffl", "guns", "first", "last"]]
+    return _ints(out.sort_values(["guns", "purchaser", "entity", "dealer_ffl", "first"],
+                                 ascending=[False, True, True, True, True]), "guns")
 
 
 def state_flows(engine: Engine) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from puente.analyze import alerts, cbp, corridors, firearms, hotspots, networks, precursors
+from puente.analyze import alerts, cbp, corridors, firearms, hotspots, networks, precursors, supply
 from puente.engine import Engine
 from puente.errors import UsageError
 
@@ -51,6 +51,7 @@ def _alerts(engine: Engine, period: str = "month", **_: Any) -> Result:
 def _precursors(engine: Engine, period: str = "month", **_: Any) -> Result:
     regions = precursors.lab_regions(engine)
     return {"risk": precursors.diversion_risk(engine), "lab_regions": regions,
+            "chains": supply.precursor_lab_chains(engine),
             "lab_regions.geojson": hotspots.to_geojson(regions)}
 
 
@@ -78,6 +79,24 @@ ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
     "firearms": ("firearm_trace", _firearms),
     "networks": ("link", _networks),
     "cbp": ("seizure_aggregate", _cbp),
+}
+
+
+# The analyses that read resolved entities (people, organisations): `puente analyze` brings the resolution
+# up to date before them (analyze/resolution.py).
+ENTITY_ANALYSES = ("precursors", "firearms", "networks")
+
+
+# Every table each analysis reads (the partner records among them are audited, and digested).
+READS: dict[str, tuple[str, ...]] = {
+    "corridors": ("seizure", "link", "person", "organization", "vehicle"),
+    "hotspots": ("seizure", "lab_site"),
+    "alerts": ("seizure", "lab_site"),
+    "precursors": ("precursor_shipment", "lab_site", "seizure", "firearm_trace", "link", "person", "organization"),
+    "firearms": ("firearm_trace", "seizure", "link", "person", "organization", "vehicle"),
+    "networks": ("seizure", "lab_site", "precursor_shipment", "firearm_trace", "link", "person", "organization",
+                 "vehicle"),
+    "cbp": ("seizure_aggregate",),
 }
 
 

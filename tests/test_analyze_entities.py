@@ -1,0 +1,211 @@
+"""Analytics over resolved entities: the resolution is run when stale, and precursor → lab chains follow it.
+
+The freshness tests run the real entity resolution (Splink on DuckDB) on the small hand-built world; the
+chain tests give the store a resolution as `puente link run` writes it (link_runs, link_matches,
+link_entities), so that each hop's rule and score are known answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from analyze_world import LEADERS, World
+from test_analyze_engines import make_world
+
+from puente.analyze import networks, supply
+from puente.analyze.resolution import ensure_resolution, freshness
+from puente.cli import main
+from puente.engine import open_engine
+from puente.node import Node
+from puente.store.base import Store
+
+
+def _new_person(store: Store, rid: str) -> None:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    store.insert_arrow("person", pa.table({"id": [rid], "owner_node": ["t"], "given_names": ["Nuevo"],
+                                           "surname1": ["Registro"], "ingested_at": pa.array([now], pa.timestamp("us"))}))
+
+
+def _resolve_as_link_run_does(store: Store, kind: str, started: dt.datetime) -> None:
+    """link_runs + link_entities as `puente link run` leaves them (every record its own entity)."""
+    run_id = f"run-{uuid.uuid4().hex[:12]}"
+    store.execute("INSERT INTO link_runs VALUES (?, ?, 'duckdb', ?, ?, 0, 0, 0, 0.9, '{}')",
+                  [run_id, kind, started, started])
+    store.execute("DELETE FROM link_entities WHERE kind = ?", [kind])
+    store.execute(f"INSERT INTO link_entities SELECT ?, id, id, owner_node, ? FROM {kind}", [kind, run_id])
+
+
+def test_a_resolution_is_stale_when_records_arrived_or_left_after_it(tmp_path: Path) -> None:
+    node = make_world(tmp_path / "node")
+    with node.open_store() as store:
+        never = freshness(store, "person")
+        assert never.records and never.run_id is None and never.stale
+        started = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=1)  # the run is the latest event
+        for kind in ("person", "organization"):
+            _resolve_as_link_run_does(store, kind, started)
+        assert not any(freshness(store, k).stale for k in ("person", "organization"))
+        assert ensure_resolution(store) == []  # current: nothing to run
+        _new_person(store, "t:person:late")  # ingested (or received from a partner) after the run
+        late = freshness(store, "person")
+        assert late.stale and (late.unresolved, late.gone, late.newer) == (1, 0, 0)
+        assert not freshness(store, "organization").stale
+        _resolve_as_link_run_does(store, "person", started)
+        assert not freshness(store, "person").stale
+        store.execute("DELETE FROM person WHERE id = 't:person:late'")  # revoked or purged
+        assert freshness(store, "person").gone == 1 and freshness(store, "person").stale
+        _resolve_as_link_run_does(store, "person", started)
+        store.execute("UPDATE person SET ingested_at = ? WHERE id = ?", [started + dt.timedelta(days=1), LEADERS[0]])
+        assert freshness(store, "person").newer == 1 and freshness(store, "person").stale  # re-imported in place
+
+
+@pytest.mark.slow
+def test_analyze_runs_the_real_resolution_when_stale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.analytics_truth import build_node
+
+    node = build_node(tmp_path, seed=7, scale=1000)
+    args = ["--home", str(node.home), "analyze", "networks", "--out"]
+    assert main([*args, str(tmp_path / "a"), "--link", "never"]) in (0, None)
+    with node.open_store() as store:
+        assert freshness(store, "person").run_id is None
+    main([*args, str(tmp_path / "b")])
+    with node.open_store() as store:
+        assert not freshness(store, "person").stale and not freshness(store, "organization").stale
+        first = freshness(store, "person").run_id
+        _new_person(store, "both:person:late")
+    assert "never run" in capsys.readouterr().out
+    main([*args, str(tmp_path / "c")])
+    with node.open_store() as store:
+        assert freshness(store, "person").run_id != first and not freshness(store, "person").stale
+        assert store.scalar("SELECT COUNT(*) FROM link_entities WHERE record_id = 'both:person:late'") == 1
+    assert "1 records not resolved" in capsys.readouterr().out
+    assert main([*args, str(tmp_path / "d"), "--link", "sometimes"]) == 2
+
+
+def test_leaders_rank_first_on_the_organisation_structure(tmp_path: Path) -> None:
+    node = make_world(tmp_path / "node")
+    with open_engine("duckdb", node.store_url) as engine:
+        players = networks.build_network(engine).nodes.set_index("entity")
+    assert sorted(players.loc[LEADERS, "rank_structure"]) == [1, 2]
+    assert (players.loc[LEADERS, "rank"] <= 3).all()
+    # a courier ties no people or organisations together: not ranked on the structure
+    couriers = players[players.index.str.startswith("person-courier")]
+    assert couriers["rank_structure"].isna().all() and couriers["rank_operations"].notna().all()
+
+
+def _chain_world(tmp_path: Path, resolved: bool) -> Node:
+    """A customs declaration names its copy of a company; the company register names another copy and its
+    owner; the owner, under another spelling, is arrested at a lab dismantled in June 2021."""
+    node = Node.init(tmp_path / ("er" if resolved else "plain"), "t", "MX")
+    w = World()
+    w.add("organization", "org-customs", name="Quimica del Pacifico", country="MX")
+    w.add("organization", "org-register", name="Química del Pacífico SA de CV", country="MX")
+    w.add("person", "p-owner", given_names="Juan", surname1="Pérez", surname2="López")
+    w.add("person", "p-arrested", given_names="Juan", surname1="Perez", surname2="Lopes")
+    w.add("person", "p-other", given_names="Ana", surname1="Ruiz")
+    w.link("organization", "org-register", "person", "p-owner", "owner")
+    w.add("lab_site", "lab-1", source_id="SEDENA/LAB/2021/000001", date_found=dt.date(2021, 6, 10),
+          chemicals="npp;4-ap")
+    w.link("lab_site", "lab-1", "person", "p-arrested", "arrested")
+    w.link("lab_site", "lab-1", "person", "p-other", "operator")
+    for sid, chem, day in [("ps-fed", "npp", dt.date(2021, 3, 1)), ("ps-late", "npp", dt.date(2021, 7, 1)),
+                           ("ps-other-chemical", "piperidine", dt.date(2021, 3, 1))]:
+        w.add("precursor_shipment", sid, source_id=sid.upper(), chemical=chem, quantity_kg=50.0,
+              importer="Quimica del Pacifico", arrival_date=day)
+        w.link("precursor_shipment", sid, "organization", "org-customs", "importer")
+    with node.open_store() as store:
+        w.write(store)
+        if resolved:
+            now = dt.datetime(2022, 1, 1)
+            for kind, members, pairs in [("organization", ["org-customs", "org-register"], []),
+                                         ("person", ["p-owner", "p-arrested"], [("p-arrested", "p-owner", 0.97)])]:
+                store.execute("INSERT INTO link_runs VALUES (?, ?, 'duckdb', ?, ?, 2, 1, 1, 0.9, '{}')",
+                              [f"run-{kind}", kind, now, now])
+                for rec in members:
+                    store.execute("INSERT INTO link_entities VALUES (?, ?, ?, 't', ?)",
+                                  [kind, rec, members[0], f"run-{kind}"])
+                for a, b, p in pairs:
+                    store.execute("INSERT INTO link_matches VALUES (?, ?, ?, 5.0, ?, '[]', ?)",
+                                  [kind, a, b, p, f"run-{kind}"])
+    return node
+
+
+def test_precursor_chain_follows_the_resolved_owner_to_the_lab(tmp_path: Path) -> None:
+    node = _chain_world(tmp_path, resolved=True)
+    with open_engine("duckdb", node.store_url) as engine:
+        chains = supply.precursor_lab_chains(engine)
+    # the late shipment arrived after the lab was dismantled; the lab never held piperidine
+    assert list(chains["shipment"]) == ["ps-fed"]
+    row = chains.iloc[0]
+    assert (row["lab"], row["lab_ref"], row["lab_role"]) == ("lab-1", "SEDENA/LAB/2021/000001", "arrested")
+    assert (row["company"], row["company_record"], row["owner_company_record"]) == (
+        "org-customs", "org-customs", "org-register")
+    assert (row["company_rule"], row["relation"], row["relation_link"]) == ("transitive", "owner", "link-0")
+    assert (row["owner_record"], row["lab_person_record"], row["person_rule"]) == (
+        "p-owner", "p-arrested", "entity_resolution")
+    assert row["person_score"] == pytest.approx(0.97) and row["score"] == pytest.approx(0.9 * 0.97)
+    assert row["chemical_match"] and row["days"] == 101 and row["paths"] == 1
+
+
+def test_without_resolution_no_chain_crosses_two_records(tmp_path: Path) -> None:
+    node = _chain_world(tmp_path, resolved=False)
+    with open_engine("duckdb", node.store_url) as engine:
+        assert supply.precursor_lab_chains(engine).empty
+
+
+def test_a_two_month_window_adds_up_a_shift_spread_thin() -> None:
+    from puente.analyze.corridors import SHIFT_WINDOW, route_shifts
+
+    months = pd.date_range("2021-01-01", periods=8, freq="MS")
+    rows = [{"destination": d, "period": m, "loads": 40} for d in ("Phoenix", "Los Angeles") for m in months]
+    rows += [{"destination": "Memphis", "period": m, "loads": 4 if i >= 5 else 0} for i, m in enumerate(months)]
+    counts = pd.DataFrame(rows)
+    one = route_shifts(counts, ["destination"])
+    two = route_shifts(counts, ["destination"], window=SHIFT_WINDOW)
+    assert not one["shift"].any()  # 4 loads a month: never enough in one month
+    flagged = two[two["shift"]]
+    assert set(flagged["destination"]) == {"Memphis"} and flagged["period"].min() == months[6]
+    assert flagged.iloc[0]["count"] == 8 and flagged.iloc[0]["baseline"] == 0
+
+
+def _digest(node: Node, out: Path) -> dict[str, object]:
+    import json
+
+    args = ["--home", str(node.home), "analyze", "corridors", "--link", "never", "--out", str(out)]
+    assert main(args) in (0, None)
+    args[3] = "networks"
+    assert main(args) in (0, None)
+    return dict(json.loads((out / "digest.json").read_text(encoding="utf-8")))
+
+
+def test_two_nodes_with_the_same_records_write_the_same_digest(tmp_path: Path) -> None:
+    one, two = make_world(tmp_path / "one"), make_world(tmp_path / "two")
+    d1, d2 = _digest(one, tmp_path / "a1"), _digest(two, tmp_path / "a2")
+    assert d1["inputs_sha256"] == d2["inputs_sha256"] and d1["results_sha256"] == d2["results_sha256"]
+    assert set(d1["results"]) == {"networks_players", "networks_edges"}  # type: ignore[arg-type]
+    with two.open_store() as store:  # one record re-ingested with other content on one side
+        store.execute("UPDATE person SET content_hash = 'changed', given_names = 'Otro' WHERE id = ?", [LEADERS[0]])
+    d3 = _digest(two, tmp_path / "a3")
+    assert d3["inputs_sha256"] != d1["inputs_sha256"]
+    assert d3["inputs"]["person"] != d1["inputs"]["person"]  # type: ignore[index]
+    assert d3["inputs"]["seizure"] == d1["inputs"]["seizure"]  # type: ignore[index]
+    assert d3["results"]["networks_players"] != d1["results"]["networks_players"]  # type: ignore[index]
+
+
+def test_analytics_that_read_partner_records_are_audited_for_every_table(tmp_path: Path) -> None:
+    node = make_world(tmp_path / "node")
+    with node.open_store() as store:  # records received from the partner node "mx"
+        store.execute("UPDATE person SET owner_node = 'mx' WHERE id = ?", [LEADERS[1]])
+        store.execute("UPDATE seizure SET owner_node = 'mx' WHERE id IN (SELECT id FROM seizure LIMIT 3)")
+    _digest(node, tmp_path / "out")
+    with node.open_store() as store:
+        reasons = [r[0] for r in store.query("SELECT reason FROM audit_log WHERE action = 'analyze' ORDER BY idx")]
+        person = store.query("SELECT COUNT(*) FROM audit_records r JOIN audit_log l ON l.idx = r.idx "
+                             "WHERE l.action = 'analyze' AND r.record_id = ?", [LEADERS[1]])[0][0]
+    assert any("analysis networks" in r and "person" in r for r in reasons)
+    assert any("analysis corridors" in r and "3 partner seizure" in r for r in reasons)
+    assert person >= 1
