@@ -144,3 +144,42 @@ def test_init_creates_a_missing_postgres_database_or_says_the_command(tmp_path: 
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'DROP ROLE IF EXISTS "{role}"')
         admin.close()
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a source file imports (at any depth: lazy imports inside functions count)."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_evaluation_code_is_outside_the_product() -> None:
+    """Scoring against simulated truth and benchmark data sets lives in bench/, not in the package: only the
+    simulator itself, `puente demo` and the CLI that wires both reach the simulator; nothing in puente/ imports
+    bench/; and importing the linking package loads no evaluation module."""
+    allowed = {REPO / "puente" / "demo.py", REPO / "puente" / "cli.py"}
+    reaching = {}
+    for path in sorted((REPO / "puente").rglob("*.py")):
+        if path in allowed or (REPO / "puente" / "simulate") in path.parents:
+            continue
+        bad = {name for name in _imports(path)
+               if name.split(".")[0] == "bench" or name.startswith(("puente.simulate", "puente.demo"))
+               or name in ("puente.link.simeval", "puente.link.synth", "puente.link.febrl")}
+        if bad:
+            reaching[str(path.relative_to(REPO))] = sorted(bad)
+    assert reaching == {}
+    assert not any((REPO / "puente" / "link" / f"{name}.py").exists() for name in ("simeval", "synth", "febrl"))
+    probe = ("import sys, puente.link, puente.link.resolve, puente.link.hits, puente.link.cli\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('bench', 'recordlinkage') "
+             "or m.startswith(('puente.simulate', 'puente.demo'))))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
