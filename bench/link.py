@@ -144,7 +144,8 @@ def _controls(seed: int = 101, n: int = 300) -> dict:
 
     import pandas as pd
 
-    from puente.link import clk, hits, synth
+    from bench import synth
+    from puente.link import clk, hits
     from puente.link.clkmatch import match_blocked
 
     people, _ = synth.spanish_people(2000, seed=seed)
@@ -279,7 +280,8 @@ def part_er(args: argparse.Namespace) -> dict:
 def part_hits(args: argparse.Namespace) -> dict:
     import pandas as pd
 
-    from puente.link import clk, hits, synth
+    from bench import synth
+    from puente.link import clk, hits
     from puente.link.clkmatch import DEFAULT_BANDS, best, match_all_pairs, match_blocked
 
     entities = int(args.hits_records * 2 / 1.8)
