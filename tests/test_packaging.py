@@ -150,20 +150,23 @@ def _imports(path: Path) -> set[str]:
     """Every module a source file imports (at any depth: lazy imports inside functions count)."""
     import ast
 
+    package = path.relative_to(REPO).with_suffix("").parts[:-1]
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else ()  # `from ..x import y` resolved
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
     return names
 
 
 def test_evaluation_code_is_outside_the_product() -> None:
     """Scoring against simulated truth and benchmark data sets lives in bench/, not in the package: only the
-    simulator itself, `puente demo` and the CLI that wires both reach the simulator; nothing in puente/ imports
-    bench/; and importing the linking package loads no evaluation module."""
+    simulator itself, `puente demo` and the CLI that wires both reach the simulator (lazy imports inside functions
+    count too), and nothing in puente/ imports bench/."""
     allowed = {REPO / "puente" / "demo.py", REPO / "puente" / "cli.py"}
     reaching = {}
     for path in sorted((REPO / "puente").rglob("*.py")):
@@ -176,10 +179,3 @@ def test_evaluation_code_is_outside_the_product() -> None:
             reaching[str(path.relative_to(REPO))] = sorted(bad)
     assert reaching == {}
     assert not any((REPO / "puente" / "link" / f"{name}.py").exists() for name in ("simeval", "synth", "febrl"))
-    probe = ("import sys, puente.link, puente.link.resolve, puente.link.hits, puente.link.cli\n"
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('bench', 'recordlinkage') "
-             "or m.startswith(('puente.simulate', 'puente.demo'))))")
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120,
-                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip() == "[]"
