@@ -33,8 +33,8 @@ def _rss_mb() -> float:
 
 
 def part_accuracy(args: argparse.Namespace) -> dict:
-    from puente.link import synth
-    from puente.link.febrl import load_febrl
+    from bench import synth
+    from bench.febrl import load_febrl
     from puente.link.resolve import pair_scores, resolve
 
     out: dict = {"er": {}}
@@ -144,7 +144,8 @@ def _controls(seed: int = 101, n: int = 300) -> dict:
 
     import pandas as pd
 
-    from puente.link import clk, hits, synth
+    from bench import synth
+    from puente.link import clk, hits
     from puente.link.clkmatch import match_blocked
 
     people, _ = synth.spanish_people(2000, seed=seed)
@@ -170,7 +171,7 @@ def _controls(seed: int = 101, n: int = 300) -> dict:
 def part_hits_accuracy(args: argparse.Namespace) -> dict:
     """FEBRL4 (5,000 x 5,000) and generated Spanish-variant people, hit/no-hit one bit per query record,
     beside clkhash + anonlink; namesake and swap controls."""
-    from puente.link import synth
+    from bench import synth
 
     raw_a, raw_b, a, b = _febrl4_frames()
     ta, tb = a.id.str.split("-").str[1].to_numpy(), b.id.str.split("-").str[1].to_numpy()
@@ -200,8 +201,8 @@ def part_er_controls(args: argparse.Namespace) -> dict:
 
     import pandas as pd
 
-    from puente.link import synth
-    from puente.link.febrl import load_febrl
+    from bench import synth
+    from bench.febrl import load_febrl
     from puente.link.resolve import pair_scores, resolve
 
     out = {}
@@ -231,7 +232,7 @@ def part_simulator(args: argparse.Namespace) -> dict:
     """The simulator's people (puente simulate), ingested into two nodes, scored against its truth."""
     import tempfile
 
-    from puente.link import simeval
+    from bench import simeval
 
     out = {}
     for seed, scale in ((7, 5000), (11, 3000)):
@@ -243,7 +244,7 @@ def part_simulator(args: argparse.Namespace) -> dict:
 
 
 def part_er(args: argparse.Namespace) -> dict:
-    from puente.link import synth
+    from bench import synth
     from puente.link.resolve import cluster, pair_scores, train_and_predict
     from puente.link.specs import get_spec
     from puente.model.types import fold
@@ -279,7 +280,8 @@ def part_er(args: argparse.Namespace) -> dict:
 def part_hits(args: argparse.Namespace) -> dict:
     import pandas as pd
 
-    from puente.link import clk, hits, synth
+    from bench import synth
+    from puente.link import clk, hits
     from puente.link.clkmatch import DEFAULT_BANDS, best, match_all_pairs, match_blocked
 
     entities = int(args.hits_records * 2 / 1.8)

@@ -6,7 +6,10 @@ node in a signed bundle under an installed agreement (so they arrive as partner 
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -88,12 +91,8 @@ def add_users(store: Store, partner: str = "mx-test") -> dict[str, str]:
     return tokens
 
 
-def build_env(root: Path, us_store: str | None = None, rate_limit: int = 0):  # type: ignore[no-untyped-def]
-    """Two seeded nodes, accounts for every role, and an in-process client on the U.S. node."""
-    from fastapi.testclient import TestClient
-
-    from puente.api.app import create_app
-
+def seed(root: Path, us_store: str | None = None) -> tuple[Node, Node, dict[str, str]]:
+    """Two seeded nodes under ``root`` (us-test, mx-test) and the U.S. node's accounts (role -> token)."""
     us = Node.init(root / "us-test", "us-test", "US", us_store)
     mx = Node.init(root / "mx-test", "mx-test", "MX")
     ingest_all(us, US_FILES)
@@ -101,6 +100,38 @@ def build_env(root: Path, us_store: str | None = None, rate_limit: int = 0):  # 
     share(mx, us)
     with us.open_store() as store:
         tokens = add_users(store)
+    return us, mx, tokens
+
+
+# The seeded pair on the embedded store, built once per test process (each xdist worker) and copied for
+# every caller: a copy is a pair of node directories with their own DuckDB files (node.toml keeps the
+# store path relative to the node), so a test may change its copy freely. Seeding costs ~4 s of CPU,
+# a copy ~0.2 s.
+_seeded: tuple[Path, dict[str, str]] | None = None
+
+
+def seeded_copy(root: Path) -> tuple[Node, Node, dict[str, str]]:
+    """:func:`seed` on the embedded store, as a fresh copy under ``root`` of the pair this process seeded once."""
+    global _seeded
+    if _seeded is None:
+        template = Path(tempfile.mkdtemp(prefix="puente-api-seed-"))
+        atexit.register(shutil.rmtree, template, ignore_errors=True)
+        _seeded = template, seed(template)[2]
+    template, tokens = _seeded
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("us-test", "mx-test"):
+        shutil.copytree(template / name, root / name)
+    return Node.load(root / "us-test"), Node.load(root / "mx-test"), dict(tokens)
+
+
+def build_env(root: Path, us_store: str | None = None, rate_limit: int = 0):  # type: ignore[no-untyped-def]
+    """Two seeded nodes, accounts for every role, and an in-process client on the U.S. node.
+    On the embedded store the nodes are a copy of a pair seeded once per process (:func:`seeded_copy`)."""
+    from fastapi.testclient import TestClient
+
+    from puente.api.app import create_app
+
+    us, mx, tokens = seeded_copy(root) if us_store is None else seed(root, us_store)
     client = TestClient(create_app(us, rate_limit=rate_limit))
     return client, tokens, us, mx
 

@@ -9,6 +9,7 @@ answers, they are skipped with a reason, unless ``PUENTE_REQUIRE_POSTGRES=1`` (s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -41,25 +42,53 @@ def _pg_admin():  # type: ignore[no-untyped-def]
         require("postgres", str(exc).strip().splitlines()[0])
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards."""
+@contextlib.contextmanager
+def _database(prefix: str = "puente_test_", template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (empty, or a copy of ``template``), dropped on exit: yields its name."""
     admin = _pg_admin()
-    name = "puente_test_" + uuid.uuid4().hex[:10]
-    admin.execute(f'CREATE DATABASE "{name}"')
+    name = prefix + uuid.uuid4().hex[:10]
+    admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     try:
-        yield f"{PG_URL}/{name}"
+        yield name
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
 
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    with _database() as name:
+        yield f"{PG_URL}/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_migrated_template() -> Iterator[str]:
+    """A PostgreSQL database with every migration of this code applied, made once per test process (each xdist
+    worker) and dropped at its end: the template of :func:`pg_migrated_url`. Migrating a fresh database costs
+    seconds of server time; copying the template does not."""
+    from puente.store.base import open_store
+
+    with _database("puente_test_template_") as name:
+        open_store(f"{PG_URL}/{name}").close()
+        yield name
+
+
+@pytest.fixture
+def pg_migrated_url(pg_migrated_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database already at the current schema (a copy of the migrated template), dropped
+    afterwards. Opening it runs the migrations as on any existing store: none is pending. Tests of migrating
+    itself (an empty or an older database) use :func:`pg_url`."""
+    with _database(template=pg_migrated_template) as name:
+        yield f"{PG_URL}/{name}"
+
+
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The same test on both stores."""
+    """The same test on both stores (PostgreSQL: a database already at the current schema)."""
     if request.param == "duckdb":
         return f"duckdb:///{tmp_path / 'store.duckdb'}"
-    return str(request.getfixturevalue("pg_url"))
+    return str(request.getfixturevalue("pg_migrated_url"))
 
 
 @pytest.fixture

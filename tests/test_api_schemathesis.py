@@ -8,10 +8,7 @@ schemas, headers), so an undocumented status or a body that does not match its s
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +22,11 @@ from puente.api.app import create_app
 from puente.api.auth import issue_token
 from puente.node import Node
 
-_bare = Path(tempfile.mkdtemp(prefix="puente-schemathesis-"))
-atexit.register(shutil.rmtree, _bare, ignore_errors=True)
-# the OpenAPI document only: from an app on an empty node (cheap at import); the cases then call the app of
-# two seeded nodes, built once per session when the test first runs, not when the file is collected
-schema = schemathesis.openapi.from_asgi("/api/openapi.json", create_app(Node.init(_bare / "us", "us-bare", "US")))
+# the OpenAPI document only, at import: from an app on a node that exists nowhere (no directory, no keys) over an
+# in-memory store; the cases then call the app of two seeded nodes, built once per session when the test first runs
+# (the full tier), never when the file is collected
+schema = schemathesis.openapi.from_asgi("/api/openapi.json", create_app(
+    Node(home=Path("/nonexistent/puente-schemathesis"), name="us-bare", country="US", store_url="duckdb:///:memory:")))
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _puente_cli import run
+from _puente_cli import cli as run  # the CLI in this process: the process itself is not the point here
 from share_support import agreement_doc, install
 
 from puente.audit import head, log, merkle

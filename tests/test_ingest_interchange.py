@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from _files import write_xlsx as _xlsx
-from _puente_cli import run
+from _puente_cli import cli as run  # the CLI in this process: the process itself is not the point here
 
 from puente.ingest.pipeline import ingest_file
 from puente.ingest.profile import get_profile, load_profiles

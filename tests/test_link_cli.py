@@ -7,8 +7,8 @@ import json
 import pyarrow as pa
 from share_support import agreement_doc, install
 
+from bench import synth
 from puente.cli import main
-from puente.link import synth
 
 
 def _load(node, people) -> None:

@@ -13,11 +13,11 @@ import pyarrow as pa
 import pytest
 from share_support import agreement_doc, install
 
+from bench.synth import spanish_people
 from puente.errors import PolicyError
 from puente.link import clk, hits
 from puente.link.audit_hook import entries
 from puente.link.clkmatch import best, match_all_pairs, match_blocked, score_pairs
-from puente.link.synth import spanish_people
 from puente.model import load_model
 
 SECRET = bytes.fromhex("11" * 32)

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
+from bench import synth
+from bench.febrl import load_febrl
 from puente.link import normalize as nz
-from puente.link import synth
-from puente.link.febrl import load_febrl
 from puente.link.resolve import pair_scores, resolve
 
 

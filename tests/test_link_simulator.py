@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from puente.link import simeval
+from bench import simeval
 
 # a simulated world and two trained models: the full tier (make test-all)
 pytestmark = pytest.mark.slow

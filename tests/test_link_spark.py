@@ -7,7 +7,7 @@ import shutil
 import pytest
 from conftest import require
 
-from puente.link import synth
+from bench import synth
 from puente.link.resolve import pair_scores, resolve
 
 

@@ -7,8 +7,9 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
+from bench import synth
 from puente.errors import UsageError
-from puente.link import runs, synth
+from puente.link import runs
 from puente.link.resolve import pair_scores
 
 

@@ -144,3 +144,38 @@ def test_init_creates_a_missing_postgres_database_or_says_the_command(tmp_path: 
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'DROP ROLE IF EXISTS "{role}"')
         admin.close()
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a source file imports (at any depth: lazy imports inside functions count)."""
+    import ast
+
+    package = path.relative_to(REPO).with_suffix("").parts[:-1]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else ()  # `from ..x import y` resolved
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_evaluation_code_is_outside_the_product() -> None:
+    """Scoring against simulated truth and benchmark data sets lives in bench/, not in the package: only the
+    simulator itself, `puente demo` and the CLI that wires both reach the simulator (lazy imports inside functions
+    count too), and nothing in puente/ imports bench/."""
+    allowed = {REPO / "puente" / "demo.py", REPO / "puente" / "cli.py"}
+    reaching = {}
+    for path in sorted((REPO / "puente").rglob("*.py")):
+        if path in allowed or (REPO / "puente" / "simulate") in path.parents:
+            continue
+        bad = {name for name in _imports(path)
+               if name.split(".")[0] == "bench" or name.startswith(("puente.simulate", "puente.demo"))
+               or name in ("puente.link.simeval", "puente.link.synth", "puente.link.febrl")}
+        if bad:
+            reaching[str(path.relative_to(REPO))] = sorted(bad)
+    assert reaching == {}
+    assert not any((REPO / "puente" / "link" / f"{name}.py").exists() for name in ("simeval", "synth", "febrl"))

@@ -19,7 +19,8 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from _puente_cli import REPO, run
+from _puente_cli import REPO
+from _puente_cli import cli as run  # the CLI in this process: the process itself is not the point here
 from share_support import agreement_doc, install, pair
 
 from puente.audit import log
