@@ -41,4 +41,4 @@ def test_the_dialect_object_on_each_store(store_url: str, tmp_path: Path) -> Non
         assert {"key": "dialect-test", "value": "it's"} in written
         indexes = store.query("SELECT indexname FROM pg_indexes WHERE tablename = 'seizure'") \
             if store.dialect is POSTGRES else []
-        assert any(i[0] == "ix_seizure_owner_node" for i in indexes) == store.dialect.filter_indexes
+        assert any(i[0] == "ix_seizure_f_drug_admin1" for i in indexes) == store.dialect.filter_indexes
