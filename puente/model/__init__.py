@@ -87,6 +87,7 @@ class Kind:
     date_field: str | None = None
     ftm_schema: str | None = None
     require_any: tuple[str, ...] = ()  # at least one of these fields must have a value
+    derive: tuple[str, ...] = ()  # derivations run at ingest, in order (puente/ingest/derive.py)
 
     def label(self, lang: str) -> str:
         return self.label_es if lang == "es" else self.label_en
@@ -187,6 +188,7 @@ def load_model() -> Model:
             date_field=spec.get("date_field"),
             ftm_schema=spec.get("ftm_schema"),
             require_any=tuple(spec.get("require_any", ())),
+            derive=tuple(spec.get("derive", ())),
         )
     vocabularies = dict(load_vocabularies())
     vocabularies["record_kinds"] = Vocabulary(
