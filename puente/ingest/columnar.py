@@ -335,6 +335,10 @@ class Columnar:
             ens.append(f"CASE WHEN {empty} THEN {_lit(rej.text('en'))} END")
             ess.append(f"CASE WHEN {empty} THEN {_lit(rej.text('es'))} END")
             fields.append(f"CASE WHEN {empty} THEN {_lit(group)} END")
+        # a rejected row's reason also names its optional fields' invalid values (after the errors)
+        ens += [i[1] for i in self.issue_cols]
+        ess += [i[2] for i in self.issue_cols]
+        fields += [f"CASE WHEN {i[0]} IS NOT NULL THEN {_lit(i[4])} END" for i in self.issue_cols]
         con.execute(f"""CREATE TEMP VIEW rows_c AS SELECT *,
             coalesce({', '.join(keys) or 'NULL'}) AS _qkey,
             nullif(concat_ws('; ', {', '.join(ens) or 'NULL'}), '') AS _qen,

@@ -63,7 +63,7 @@ class IngestReport:
     places_total: int = 0
     places_resolved: int = 0
     unmatched_headers: list[str] = field(default_factory=list)
-    engine: str = "row"  # the path the file took: row or columnar
+    engine: str = "row"  # the path the file took: row, columnar, or columnar-rows (the row reader fed it)
 
     @property
     def balanced(self) -> bool:
@@ -352,6 +352,7 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
         headers = None
         if profile.encoding == "auto":
             headers = col.fast_csv(con, path, int(setting("max_row_bytes")), profile.delimiter)
+        split_by_duckdb = headers is not None
         if headers is not None:
             cleaner = RowCleaner(model, kind, profile, load_gazetteer(), headers, record_id)
             if any(more for _, _, more, _ in cleaner._plan):
@@ -367,7 +368,7 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
             if any(more for _, _, more, _ in cleaner._plan):
                 return False
             work = col.Columnar(con, kind, cleaner, headers)
-            read = work.load_rows(itertools.chain([first] if first else [], rows), problems.append) if first else 0
+            read = work.load_rows(itertools.chain([first] if first else [], rows), problems.append)
         missing = cleaner.missing_required()
         if read and missing:
             raise InputError("missing_columns", path=str(path), fields=", ".join(missing), profile=profile.name)
@@ -441,8 +442,8 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
     report.field_issues = issues
     report.places_total, report.places_resolved = total, resolved
     report.encoding = source.encoding
-    report.unmatched_headers = cleaner.extra_headers
-    report.engine = "columnar"
+    report.unmatched_headers = cleaner.extra_headers if read else []  # (as the row path: known from a first row)
+    report.engine = "columnar" if split_by_duckdb else "columnar-rows"
     if progress:
         progress(source.size, source.size)
     return True
