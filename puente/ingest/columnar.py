@@ -68,30 +68,23 @@ _SPACE = "\\s\\x{1c}-\\x{1f}\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\
 _NORMAL_TEXT = f"[^{_SPACE}]+( [^{_SPACE}]+)*"
 
 
-def _py_repr(value: str) -> str:
-    return repr(value)
+def _vectorized(fn: Callable[[str], str]) -> Callable[[pa.Array], pa.Array]:
+    """A Python function over strings as an Arrow UDF (one call per vector, not per value)."""
+    def udf(values: pa.Array) -> pa.Array:
+        return pa.array([None if v is None else fn(v) for v in values.to_pylist()], pa.string())
+    return udf
 
 
-def _py_json(value: str) -> str:
+def _json_text(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
-
-
-def _py_float_repr(value: float) -> str:
-    return repr(value)
-
-
-def _py_split_join(value: str) -> str:
-    return " ".join(value.split())
 
 
 def scratch(temp_dir: str) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that spills to ``temp_dir`` past 1 GB."""
     con = duckdb.connect(config={"memory_limit": "1GB", "temp_directory": temp_dir})
     con.execute("SET enable_progress_bar = false")
-    con.create_function("py_repr", _py_repr, ["VARCHAR"], "VARCHAR")
-    con.create_function("py_json", _py_json, ["VARCHAR"], "VARCHAR")
-    con.create_function("py_float_repr", _py_float_repr, ["DOUBLE"], "VARCHAR")
-    con.create_function("py_split_join", _py_split_join, ["VARCHAR"], "VARCHAR")
+    for name, fn in (("py_repr", repr), ("py_json", _json_text)):
+        con.create_function(name, _vectorized(fn), ["VARCHAR"], "VARCHAR", type="arrow")  # type: ignore[arg-type]
     return con
 
 
@@ -101,11 +94,9 @@ def repr_sql(col: str, sql_type: str) -> str:
         return (f"CASE WHEN {col} IS NULL THEN 'None' WHEN regexp_full_match({col}, '{_SAFE_REPR}') "
                 f"THEN '''' || {col} || '''' ELSE py_repr({col}) END")
     if sql_type == "DOUBLE PRECISION":
-        # DuckDB writes the shortest round-trip digits as Python does; the exponent forms differ, so
-        # only plain decimals in Python's plain range are taken from it
-        return (f"CASE WHEN {col} IS NULL THEN 'None' WHEN abs({col}) >= 1e-4 AND abs({col}) < 1e15 "
-                f"AND regexp_full_match(CAST({col} AS VARCHAR), '-?[0-9]+\\.[0-9]+') THEN CAST({col} AS VARCHAR) "
-                f"ELSE py_float_repr({col}) END")
+        # DuckDB writes a double as Python's repr does (shortest round-trip digits, same exponent
+        # forms, inf): checked on 300,000 random doubles of every magnitude
+        return f"coalesce(CAST({col} AS VARCHAR), 'None')"
     if sql_type in ("BIGINT", "INTEGER"):
         return f"coalesce(CAST({col} AS VARCHAR), 'None')"
     if sql_type == "DATE":
@@ -307,13 +298,21 @@ class Columnar:
                 return result
 
             table = f"m_{n}"
-            self._map(table, keys, compute, out, "s1")
+            plain = f.name in cl._plain and raw_col is not None
+            # free text already as " ".join(value.split()) leaves it is taken as it is, in SQL; only the
+            # other distinct values (blank, odd spacing) go through the cleaner
+            normal = f"regexp_full_match(coalesce(s1.{raw_col}, ''), '{_NORMAL_TEXT}')" if plain else ""
+            self._map(table, keys, compute, out, f"(SELECT * FROM s1 WHERE NOT {normal})" if plain else "s1")
             if keys:
                 on = " AND ".join(f"s1.{k} IS NOT DISTINCT FROM {table}.{k}" for k in keys)
                 joins.append(f"LEFT JOIN {table} ON {on}")
             else:
                 joins.append(f"CROSS JOIN {table}")
-            selects += [f"{table}.{c} AS {c}" for c in fcols]
+            if plain:
+                selects.append(f"CASE WHEN {normal} THEN s1.{raw_col} "
+                               f"ELSE {table}.{f.name} END AS {f.name}")
+            else:
+                selects += [f"{table}.{c} AS {c}" for c in fcols]
             selects += [f"{table}.{x} AS {x}_{n}" for x in ("ek", "een", "ees", "ik", "ien", "ies", "iraw")]
             self.err_cols.append((f"ek_{n}", f"een_{n}", f"ees_{n}", f.name))
             self.issue_cols.append((f"ik_{n}", f"ien_{n}", f"ies_{n}", f"iraw_{n}", f.name))
@@ -433,10 +432,11 @@ class Columnar:
                          f"CASE WHEN regexp_matches({col}, '{_JSON_UNSAFE}') THEN py_json({col}) "
                          f"ELSE '\"' || {col} || '\"' END END")
         extra = (f"nullif('{{' || concat_ws(', ', {', '.join(frags)}) || '}}', '{{}}')" if frags else "NULL::VARCHAR")
-        con.execute(f"CREATE TEMP VIEW ok1 AS SELECT * , {extra} AS extra FROM rows WHERE _qkey IS NULL")
+        con.execute(f"CREATE TEMP VIEW all1 AS SELECT * , {extra} AS extra FROM rows")
+        con.execute("CREATE TEMP VIEW ok1 AS SELECT * FROM all1 WHERE _qkey IS NULL")
         reprs = [repr_sql(c, t) for c, t in self.data_types.items()] + [repr_sql("extra", "TEXT")]
-        con.execute(f"CREATE TEMP VIEW ok2 AS SELECT *, sha256(concat_ws(chr(31), {', '.join(reprs)})) AS content_hash "
-                    "FROM ok1")
+        con.execute(f"CREATE TEMP VIEW all2 AS SELECT *, CASE WHEN _qkey IS NULL THEN "
+                    f"sha256(concat_ws(chr(31), {', '.join(reprs)})) END AS content_hash FROM all1")
         fields = cl.identity_fields
         if fields:
             parts = []
@@ -454,17 +454,24 @@ class Columnar:
         opad = bytes(b ^ 0x5C for b in mac_key)
         kind = self.kind.name
         prefix = f"{node_name}:{kind}:"
-        # only (row, hash, id) are materialized; the wide columns are read through the views when written
-        con.execute(f"""CREATE TEMP TABLE okh AS SELECT _row, content_hash,
-                {_lit(prefix)} || left(sha256($opad || unhex(sha256($ipad || encode({_lit(kind)} || chr(31) || {identity})))), 24)
-                    AS id FROM ok2""", {"ipad": ipad, "opad": opad})
+        places = [f.name for f in self.kind.input_fields() if f.type == "place"]
+        total = " + ".join(f"CAST(coalesce({p}_text, '') <> '' AS INTEGER)" for p in places) or "0"
+        resolved = " + ".join(f"CAST(coalesce({p}_text, '') <> '' AND {p}_id IS NOT NULL AS INTEGER)"
+                              for p in places) or "0"
+        # one pass over the views; only this narrow table is materialized (row, fate, hash, id, place
+        # counts; a rejected row's reasons); the wide columns are read through the views when written
+        con.execute(f"""CREATE TEMP TABLE okh_all AS SELECT _row, _qkey, _qfield, _qen, _qes, content_hash,
+                CASE WHEN _qkey IS NULL THEN {_lit(prefix)} || left(sha256($opad || unhex(sha256($ipad ||
+                    encode({_lit(kind)} || chr(31) || {identity})))), 24) END AS id,
+                CASE WHEN _qkey IS NULL THEN {total} END AS _places, CASE WHEN _qkey IS NULL THEN {resolved} END AS _resolved
+            FROM all2""", {"ipad": ipad, "opad": opad})
+        con.execute("CREATE TEMP VIEW okh AS SELECT * FROM okh_all WHERE _qkey IS NULL")
         # the first row of an identity wins; a later one with the same content is a duplicate, else a conflict
         con.execute("""CREATE TEMP TABLE okf AS SELECT okh._row, okh.id, okh.content_hash, f.first_row,
                 CASE WHEN okh._row = f.first_row THEN 'new' WHEN okh.content_hash = f.first_hash THEN 'dup'
                      ELSE 'conflict' END AS _fate
             FROM okh JOIN (SELECT id, min(_row) AS first_row, arg_min(content_hash, _row) AS first_hash
                            FROM okh GROUP BY id) f USING (id)""")
-        con.execute("DROP TABLE okh")
         con.execute("CREATE TEMP VIEW ok AS SELECT ok1.*, okf.id, okf.content_hash, okf.first_row, okf._fate "
                     "FROM ok1 JOIN okf USING (_row)")
 
@@ -498,13 +505,7 @@ class Columnar:
         return bool(row and row[0])
 
     def place_counts(self) -> tuple[int, int]:
-        places = [f.name for f in self.kind.input_fields() if f.type == "place"]
-        if not places:
-            return 0, 0
-        total = " + ".join(f"count(*) FILTER (WHERE {p}_text IS NOT NULL AND {p}_text <> '')" for p in places)
-        resolved = " + ".join(f"count(*) FILTER (WHERE {p}_text IS NOT NULL AND {p}_text <> '' AND {p}_id IS NOT NULL)"
-                              for p in places)
-        row = self.con.execute(f"SELECT {total}, {resolved} FROM ok1").fetchone()
+        row = self.con.execute("SELECT coalesce(sum(_places), 0), coalesce(sum(_resolved), 0) FROM okh").fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def batches(self, sql: str, params: Any = None) -> Iterator[pa.Table]:
