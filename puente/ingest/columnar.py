@@ -39,6 +39,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from duckdb.func import PythonUDFType
 
 from puente.ingest.clean import Rejection, RowCleaner
 from puente.ingest.readers import RawRow, _sniff, sniff_encoding
@@ -84,7 +85,7 @@ def scratch(temp_dir: str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"memory_limit": "1GB", "temp_directory": temp_dir})
     con.execute("SET enable_progress_bar = false")
     for name, fn in (("py_repr", repr), ("py_json", _json_text)):
-        con.create_function(name, _vectorized(fn), ["VARCHAR"], "VARCHAR", type="arrow")  # type: ignore[arg-type]
+        con.create_function(name, _vectorized(fn), ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
     return con
 
 
