@@ -226,3 +226,39 @@ def test_a_fractional_pill_count_and_a_recovery_before_purchase(tmp_path: Path) 
     traces = "serial,recovery_date,purchase_date\nA1,2021-01-01,2022-01-01\nA2,2022-01-01,2021-01-01\n"
     assert _run("firearm_trace", "us", traces, traces, False)[0] == "columnar"
     assert _run("firearm_trace", "strict", traces, traces, False)[0] == "columnar"
+
+
+def test_corrections_and_repeats_on_both_stores(node: Node, store: Store, tmp_path: Path) -> None:
+    """On DuckDB and PostgreSQL: a second file correcting one record updates it, repeats are duplicates."""
+    head = "case_id,date,place,drug,quantity,unit\n"
+    rows = [f"EV-{i},2023-01-{i + 1:02d},Culiacán,fentanyl,{i + 1}.5,kg\n" for i in range(5)]
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text(head + "".join(rows), encoding="utf-8")
+    second.write_text(head + "".join(rows[:4]) + "EV-4,2023-01-05,Culiacán,fentanyl,9.0,kg\n", encoding="utf-8")
+    profile = get_profile("seizure-us")
+    report = ingest_file(node, store, first, profile, engine="columnar")
+    assert (_account(report), report.engine) == ({"read": 5, "stored": 5, "updated": 0, "conflicts": 0,
+                                                  "quarantined": 0, "duplicates": 0}, "columnar")
+    report = ingest_file(node, store, second, profile, engine="columnar")
+    assert _account(report) == {"read": 5, "stored": 0, "updated": 1, "conflicts": 0, "quarantined": 0,
+                                "duplicates": 4}
+    assert store.query("SELECT source_id, quantity, quantity_kg, source_file FROM seizure WHERE source_id = 'EV-4'") == [
+        ("EV-4", 9.0, 9.0, "b.csv")]
+    assert store.scalar("SELECT COUNT(*) FROM seizure") == 5
+    assert store.scalar("SELECT id FROM seizure WHERE source_id = 'EV-0'") == node.record_id("seizure", "src\x1fEV-0")
+
+
+def test_every_kind_declares_registered_derivations_over_its_own_columns() -> None:
+    from puente.ingest.derive import REGISTRY, derivations
+
+    model = load_model()
+    declared = {name: kind.derive for name, kind in model.kinds.items() if kind.derive}
+    assert declared["seizure"] == ("unit_quantity", "country_from_place")
+    assert declared["link"] == ("link_ids",)
+    for name, names in declared.items():
+        columns = model.kind(name).data_columns()
+        for d in derivations(names):
+            assert set(d.writes) & set(columns), (name, d.name)  # it writes something the kind has
+    with pytest.raises(ValueError, match="unknown derivation"):
+        derivations(("no_such_rule",))
+    assert set(REGISTRY) >= {"unit_quantity", "country_from_place", "aggregate_period", "time_to_crime", "link_ids"}

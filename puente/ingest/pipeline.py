@@ -350,7 +350,10 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
     try:
         problems: list[RawRow] = []
         headers = None
-        if profile.encoding == "auto":
+        # A row-producing pre-stage (a profile's ``melt``) feeds the columnar path through the row
+        # reader branch below: such a profile skips ``fast_csv`` (its table is the melted rows, not the
+        # file's cells) and wraps ``source.rows()`` (and the headers it yields) before ``load_rows``.
+        if profile.encoding == "auto" and not getattr(profile, "melt", None):
             headers = col.fast_csv(con, path, int(setting("max_row_bytes")), profile.delimiter)
         split_by_duckdb = headers is not None
         if headers is not None:
