@@ -3,7 +3,7 @@
 Same results as the row path (``RowCleaner.clean`` per row, tested against it with hypothesis),
 in a scratch in-process DuckDB database:
 
-1. **Source rows → table** ``src(_row, _raw, c0..cN)``, all text. A well-formed UTF-8 CSV (every
+1. **Source rows → table** ``src(_row, c0..cN)``, all text (and ``raw_lines``: each row as written). A well-formed UTF-8 CSV (every
    record on one line with the header's column count, quotes only around whole cells, no NUL,
    bare CR, over-long line or blank line, checked in SQL over the lines) is split by DuckDB
    itself; any other CSV goes through the row reader (:mod:`puente.ingest.readers`: encodings,
@@ -29,6 +29,7 @@ A value whose Python type does not match its column's type (the ``repr`` would d
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -81,8 +82,8 @@ def _json_text(value: str) -> str:
 
 
 def scratch(temp_dir: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that spills to ``temp_dir`` past 1 GB."""
-    con = duckdb.connect(config={"memory_limit": "1GB", "temp_directory": temp_dir})
+    """An in-memory DuckDB that spills to ``temp_dir`` past 600 MB."""
+    con = duckdb.connect(config={"memory_limit": "600MB", "temp_directory": temp_dir})
     con.execute("SET enable_progress_bar = false")
     for name, fn in (("py_repr", repr), ("py_json", _json_text)):
         con.create_function(name, _vectorized(fn), ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
@@ -140,14 +141,33 @@ def fast_csv(con: duckdb.DuckDBPyConnection, path: Path, max_row_bytes: int,
              delimiter: str) -> list[str] | None:
     """Load a well-formed UTF-8 CSV into ``src`` with DuckDB; None (nothing loaded) if any line is
     not provably read the same as by the row reader."""
-    data = path.read_bytes()
-    if not data.strip() or b"\x00" in data or sniff_encoding(data[: 1 << 16]) or (
-            data.count(b"\r") != data.count(b"\r\n")):
-        return None
+    # checked in 1 MB blocks, so the whole file is never in Python's memory
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    head = b""
+    cr = crlf = 0
+    previous = b""
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            if not head:
+                head = block[: 1 << 16]
+            if b"\x00" in block:
+                return None
+            cr += block.count(b"\r")
+            crlf += block.count(b"\r\n") + (previous.endswith(b"\r") and block.startswith(b"\n"))
+            previous = block
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                return None
     try:
-        data.decode("utf-8")
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return None
+    if not head.strip() or sniff_encoding(head) or cr != crlf:
+        return None
+    if b"\n" not in head and len(head) >= 1 << 16:
+        return None  # a header line longer than 64 KB: left to the row reader
+    data = head
     first = data.split(b"\n", 1)[0].decode("utf-8").removeprefix("\ufeff")
     if not first.strip():
         return None
@@ -183,9 +203,8 @@ def fast_csv(con: duckdb.DuckDBPyConnection, path: Path, max_row_bytes: int,
              f"c -> CASE WHEN c[1] = '\"' THEN replace(c[2:-2], '\"\"', '\"') ELSE c END) "
              f"ELSE string_split(l, {_lit(delim)}) END")
     cols = ", ".join(f"cells[{i + 1}] AS {_ident(i)}" for i in range(n))
-    con.execute(f"CREATE TEMP TABLE src AS SELECT n AS _row, l AS _raw, {cols} FROM "
-                f"(SELECT n, l, {split} AS cells FROM lines)")
-    con.execute("DROP TABLE lines")
+    con.execute(f"CREATE TEMP TABLE src AS SELECT n AS _row, {cols} FROM (SELECT n, l, {split} AS cells FROM lines)")
+    con.execute("CREATE TEMP VIEW raw_lines AS SELECT n AS _row, l AS _raw FROM lines")  # the text of a quarantined row
     return headers
 
 
@@ -225,6 +244,7 @@ class Columnar:
                 self._append(buffer, schema)
                 buffer = [[] for _ in names]
         self._append(buffer, schema)
+        self.con.execute("CREATE TEMP VIEW raw_lines AS SELECT _row, _raw FROM src")
         return seen
 
     def _append(self, buffer: list[list[Any]], schema: pa.Schema) -> None:

@@ -396,13 +396,13 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
         quarantine = [_quarantine_row(report, kind, path, file_hash, now, r.number, _row_raw(r),
                                       [Rejection("", r.problem or "", r.problem_args)]) for r in problems]
         for number, raw, field_, key, en, es in con.execute(
-                "SELECT _row, _raw, _qfield, _qkey, _qen, _qes FROM okh_all JOIN src USING (_row) "
+                "SELECT _row, _raw, _qfield, _qkey, _qen, _qes FROM okh_all JOIN raw_lines USING (_row) "
                 "WHERE _qkey IS NOT NULL ORDER BY _row").fetchall():
             quarantine.append({"file_hash": file_hash, "source_row": number, "batch_id": report.batch_id,
                                "kind": kind.name, "source_file": str(path), "field": field_, "reason_key": key,
                                "reason_en": en, "reason_es": es, "raw": raw, "created_at": now, "other_row": None})
         rejected = len(quarantine)
-        conflicts = con.execute("SELECT _row, _raw, first_row FROM okf JOIN src USING (_row) WHERE _fate = 'conflict' ORDER BY _row").fetchall()
+        conflicts = con.execute("SELECT _row, _raw, first_row FROM okf JOIN raw_lines USING (_row) WHERE _fate = 'conflict' ORDER BY _row").fetchall()
         for number, raw, first in conflicts:
             quarantine.append(_quarantine_row(report, kind, path, file_hash, now, number, raw, [Rejection(
                 "", "identity_conflict", {"row": first, "fields": cleaner.identity_label})], other_row=first))
