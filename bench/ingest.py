@@ -80,7 +80,9 @@ def run_puente(path: Path, work: Path, profile: bool, engine: str = "auto") -> t
 def run_puente_child(path: Path, work: Path, profile: bool, engine: str) -> tuple[float, str, str, int]:
     """Puente in a fresh interpreter: (seconds, account, profile, peak RSS in bytes)."""
     out = subprocess.run([sys.executable, "-m", "bench.ingest", "--child", str(path), str(work), engine]
-                         + (["--profile"] if profile else []), check=True, capture_output=True, text=True)
+                         + (["--profile"] if profile else []), check=False, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"the Puente run failed:\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     return result["seconds"], result["detail"], result["top"], result["maxrss"]
 

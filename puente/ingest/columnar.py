@@ -82,9 +82,10 @@ def _json_text(value: str) -> str:
 
 
 def scratch(temp_dir: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that spills to ``temp_dir`` past 600 MB."""
-    con = duckdb.connect(config={"memory_limit": "600MB", "temp_directory": temp_dir})
+    """An in-memory DuckDB that spills to ``temp_dir`` past 1 GB."""
+    con = duckdb.connect(config={"memory_limit": "1GB", "temp_directory": temp_dir})
     con.execute("SET enable_progress_bar = false")
+    con.execute("SET preserve_insertion_order = false")  # every order that matters is explicit (_row)
     for name, fn in (("py_repr", repr), ("py_json", _json_text)):
         con.create_function(name, _vectorized(fn), ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
     return con
