@@ -221,7 +221,8 @@ def test_a_clean_file_is_split_by_duckdb_and_a_broken_one_by_the_row_reader(tmp_
 @pytest.mark.slow
 def test_a_fractional_pill_count_and_a_recovery_before_purchase(tmp_path: Path) -> None:
     """A derivation's rejection (no field named) and a derivation's issue (purchase date nulled)."""
-    pills = "case_id,date,drug,quantity,unit\nEV-1,2023-01-17,fentanyl,1.5,pills\nEV-2,2023-01-17,fentanyl,3,pills\n"
+    pills = ("case_id,date,drug,quantity,unit,purity\nEV-1,2023-01-17,fentanyl,1.5,pills,\n"
+             "EV-2,2023-01-17,fentanyl,3,pills,\nEV-3,2023-01-17,fentanyl,0.5,pills,x\n")  # (a bad optional value too)
     assert _run("seizure", "us", pills, pills, False)[0] == "columnar"
     traces = "serial,recovery_date,purchase_date\nA1,2021-01-01,2022-01-01\nA2,2022-01-01,2021-01-01\n"
     assert _run("firearm_trace", "us", traces, traces, False)[0] == "columnar"

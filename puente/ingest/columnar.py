@@ -421,7 +421,8 @@ class Columnar:
             # a derivation's Invalid rejects the row (no field named); later derivations skip it
             con.execute(f"""CREATE TEMP VIEW rows_e{n} AS SELECT * REPLACE (
                     coalesce(_qkey, ddk_{n}) AS _qkey, CASE WHEN _qkey IS NULL THEN dden_{n} ELSE _qen END AS _qen,
-                    CASE WHEN _qkey IS NULL THEN ddes_{n} ELSE _qes END AS _qes) FROM rows_d{n}""")
+                    CASE WHEN _qkey IS NULL THEN ddes_{n} ELSE _qes END AS _qes,
+                    CASE WHEN _qkey IS NULL THEN NULL ELSE _qfield END AS _qfield) FROM rows_d{n}""")
             self.rows = f"rows_e{n}"
             self.derive_issue_cols.append((f"dik_{n}", f"dien_{n}", f"dies_{n}", f"diraw_{n}", f"difield_{n}"))
         if cl.strict and self.derive_issue_cols:
