@@ -40,6 +40,11 @@ SETTINGS: dict[str, Setting] = {
                 "Filas acumuladas por escritura durante la ingesta."),
         Setting("max_row_bytes", "1048576", "Rows longer than this are quarantined whole.",
                 "Las filas más largas que esto se ponen en cuarentena completas."),
+        Setting("columnar_min_bytes", "2000000",
+                "CSV files at least this large take the columnar ingest path (same results; smaller files "
+                "take the row path, whose fixed cost is lower).",
+                "Los CSV de al menos este tamaño toman la ruta columnar de ingesta (mismos resultados; los "
+                "más pequeños toman la ruta por filas, de costo fijo menor)."),
         Setting("host", "127.0.0.1", "Address `puente serve` listens on.", "Dirección de escucha de `puente serve`."),
         Setting("port", "8765", "Port `puente serve` listens on.", "Puerto de escucha de `puente serve`."),
         Setting("session_minutes", "480", "Minutes a dashboard/API login session lasts.",

@@ -38,11 +38,17 @@ def read_position(pid: int, path: Path) -> int:
     return 0
 
 
-def start_ingest(home: Path, path: Path, profile: str = "seizure-us") -> subprocess.Popen[str]:
-    """`puente ingest` in a real process, in chunks of 5,000 rows (so that several are written inside
-    the file's one transaction before a signal arrives)."""
+def start_ingest(home: Path, path: Path, profile: str = "seizure-us",
+                 columnar_temp: Path | None = None) -> subprocess.Popen[str]:
+    """`puente ingest` in a real process, on the row path in chunks of 5,000 rows (so that several
+    are written inside the file's one transaction before a signal arrives); with ``columnar_temp``,
+    on the columnar path, its scratch directory made under that directory (to see it working)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PUENTE_", "LC_", "LANG"))}
     env.update({"PYTHONPATH": str(REPO), "PUENTE_BATCH_ROWS": "5000", "LANG": "C.UTF-8"})
+    if columnar_temp is None:
+        env["PUENTE_COLUMNAR_MIN_BYTES"] = str(1 << 62)
+    else:
+        env.update({"PUENTE_COLUMNAR_MIN_BYTES": "0", "TMPDIR": str(columnar_temp)})
     # SIGINT as in a terminal's foreground job, even when the tests run where it is ignored: a
     # background job inherits SIG_IGN (and Python then keeps ignoring it); a handler is not inherited
     ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN

@@ -61,6 +61,27 @@ def test_sigkill_mid_batch_duckdb(make_node, tmp_path: Path, big_file: Path) -> 
 
 
 @pytest.mark.postgres
+def test_sigkill_mid_columnar_ingest_duckdb(make_node, tmp_path: Path, big_file: Path) -> None:  # type: ignore[no-untyped-def]
+    """The columnar path too: killed while it works inside the file's transaction, nothing is stored."""
+    node: Node = make_node("us-crash-col", "US")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proc = start_ingest(node.home, big_file, columnar_temp=temp)
+    first_seen: list[float] = []
+
+    def working() -> bool:  # its scratch database has existed for a second
+        if not first_seen and any(temp.glob("puente-col-*")):
+            first_seen.append(time.monotonic())
+        return bool(first_seen) and time.monotonic() - first_seen[0] > 1.0
+
+    _kill_when(proc, working)
+    with node.open_store() as store:
+        assert (store.scalar("SELECT COUNT(*) FROM seizure"), store.scalar("SELECT COUNT(*) FROM batches")) == (0, 0)
+        report = ingest_file(node, store, big_file, get_profile("seizure-us"), engine="columnar")
+        assert (report.rows_read, report.engine) == (ROWS, "columnar") and report.balanced
+        assert store.scalar("SELECT COUNT(*) FROM seizure") == report.stored == ROWS
+
+
 def test_sigkill_mid_batch_postgres(make_node, pg_url: str, big_file: Path) -> None:  # type: ignore[no-untyped-def]
     import psycopg
 

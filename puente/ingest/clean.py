@@ -12,20 +12,19 @@ set to NULL and reported as an issue (field, reason, raw text) that the pipeline
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from puente.geo.gazetteer import Gazetteer
 from puente.i18n import t
+from puente.ingest.derive import DeriveContext, derivations
 from puente.ingest.profile import Profile
 from puente.ingest.values import clean_value
 from puente.model import Field, Kind, Model
-from puente.model.types import CleanContext, Invalid, canonical_map, fold, period_bounds
-
-_LB = 0.45359237
+from puente.model.types import CleanContext, Invalid, canonical_map, fold
 
 
 @dataclass
@@ -92,6 +91,12 @@ class RowCleaner:
         self._units = model.vocabularies["units"].terms
         self._gazetteer_countries = {p.country for p in gazetteer.places.values()}
         self._empty = dict.fromkeys(kind.data_columns())
+        self.derivations = derivations(kind.derive)
+        # what identifies a record: the profile's fields, else a derivation's (a link's ends and role)
+        self.identity_fields: tuple[str, ...] = tuple(profile.identity) or next(
+            (d.identity for d in self.derivations if d.identity), ())
+        self.identity_label = ", ".join(profile.identity) or next(
+            (d.identity_label for d in self.derivations if d.identity), "source_id")
         self.set_headers(headers)
 
     def set_headers(self, headers: list[str]) -> None:
@@ -124,14 +129,7 @@ class RowCleaner:
     def clean(self, values: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Rejection], list[Rejection]]:
         """(record, rejections, issues): record is None when the row is rejected; issues are the
         optional fields set to NULL because their value was invalid."""
-        country = self.profile.country
-        if self._country_header is not None:
-            raw_country = values.get(self._country_header)
-            if raw_country not in (None, ""):
-                try:
-                    country = self._cached(self.kind.fields["country"], raw_country, None).get("country", country)
-                except Invalid:
-                    pass
+        country = self.row_country(values)
         record = self._empty.copy()
         errors: list[Rejection] = []
         issues: list[Rejection] = []
@@ -195,6 +193,39 @@ class RowCleaner:
         for fname, more in extra.items():
             base = json.loads(record[fname]) if record.get(fname) else {}
             record[fname] = canonical_map({**base, **more})
+
+    # -- one value (the columnar path cleans each distinct value of a column once) ---------------
+    def row_country(self, values: dict[str, Any]) -> str | None:
+        """The row's country for places and derivations: its country column when that cleans, else
+        the profile's (as :meth:`clean` computes it)."""
+        country = self.profile.country
+        if self._country_header is not None:
+            raw_country = values.get(self._country_header)
+            if raw_country not in (None, ""):
+                try:
+                    country = self._cached(self.kind.fields["country"], raw_country, None).get("country", country)
+                except Invalid:
+                    pass
+        return country
+
+    def field_outcome(self, f: Field, value: Any, default: Any, country: str | None) -> tuple[
+            dict[str, Any], Rejection | None, Rejection | None]:
+        """(cleaned columns, error, issue) of one raw value of one field, as :meth:`clean` decides
+        them: a blank value takes the default; an invalid one is an error when the field is required
+        (or the profile strict), else an issue (the value is set to NULL)."""
+        if value is None or value == "" or (value.__class__ is str and value.isspace()):
+            value = default
+            if value is None:
+                return {}, (Rejection(f.name, "missing_value", {}) if f.required else None), None
+        name = f.name
+        if name in self._plain and value.__class__ is str:
+            return {name: " ".join(value.split())}, None, None
+        try:
+            cleaned = self._clean_field(f, value, country)
+        except Invalid as exc:
+            rejection = Rejection(name, exc.key, exc.args_, value)
+            return ({}, rejection, None) if f.required or self.strict else ({}, None, rejection)
+        return cleaned, None, None
 
     def _remember(self, name: str, raw: str, cleaned: Any) -> None:
         """Cache a cleaned value; a field whose first 20,000 values were all new stops being cached."""
@@ -261,77 +292,30 @@ class RowCleaner:
                 f"{p}_country": place.country, f"{p}_lat": place.lat, f"{p}_lon": place.lon, f"{p}_h3": place.h3}
 
     # -- derived fields ------------------------------------------------------------------
+    def derive_context(self, country: str | None, raw: Callable[[str], Any]) -> DeriveContext:
+        return DeriveContext(country=country, units=self._units, place=self.resolve_place,
+                             record_id=self.record_id, raw=raw)
+
+    def resolve_place(self, name: str, value: Any, country: str | None) -> dict[str, Any]:
+        return self._cached(self.kind.fields[name], value, country)
+
     def _derive(self, r: dict[str, Any], country: str | None, values: dict[str, Any],
                 issues: list[Rejection]) -> None:
-        """Derived fields. A rule broken by an optional field's value nulls that field (an issue)."""
-        kind = self.kind.name
-        if r.get("unit") and r.get("quantity") is not None:
-            unit = self._units[r["unit"]].extra
-            if "pill_kg" in unit:
-                if r["quantity"] != int(r["quantity"]):
-                    raise Invalid("bad_pill_count", value=r["quantity"])
-                if "pill_count" in r:
-                    r["pill_count"] = int(r["quantity"])
-                if "form" in r and r["form"] is None:
-                    r["form"] = "pills"
-                r["quantity_kg"] = round(r["quantity"] * unit["pill_kg"], 9)
-            else:
-                r["quantity_kg"] = round(r["quantity"] * unit["kg"], 9)
-        if kind == "seizure" and r.get("country") is None:
-            r["country"] = r.get("place_country") or country
-        if kind == "seizure_aggregate":
-            fy, month = r["fiscal_year"], r["month"]
-            r["period"] = dt.date(fy - 1 if month >= 10 else fy, month, 1)
-            r["quantity_kg"] = r["pounds"] * _LB
-            r.update(self._cached(self.kind.fields["aor_place"], r["aor"], "US"))
-            r["aor_place_text"] = r["aor"]
-        if kind == "statistic":
-            self._period(r)
-            if r.get("country") is None:
-                r["country"] = r.get("place_country") or country
-        if kind == "firearm_trace":
-            bought, found = r.get("purchase_date"), r.get("recovery_date")
-            r["time_to_crime_days"] = (found - bought).days if bought and found else None
-            if r["time_to_crime_days"] is not None and r["time_to_crime_days"] < 0:
-                header = self._header_of.get("purchase_date")
-                raw = values.get(header) if header else None
-                issues.append(Rejection("purchase_date", "recovery_before_purchase", {}, raw or str(bought)))
-                r["purchase_date"] = r["time_to_crime_days"] = None
-            if r.get("recovery_country") is None:
-                r["recovery_country"] = r.get("recovery_place_country") or country
-        if kind == "link":
-            r["from_id"] = self.record_id(r["from_kind"], r["from_ref"])
-            r["to_id"] = self.record_id(r["to_kind"], r["to_ref"])
+        """The kind's derivations (schema.yaml ``derive``). A rule broken by an optional field's
+        value nulls that field (an issue); an :class:`Invalid` rejects the row."""
+        def raw(name: str) -> Any:
+            header = self._header_of.get(name)
+            return values.get(header) if header else None
 
-    @staticmethod
-    def _period(r: dict[str, Any]) -> None:
-        """A statistic's period: its period column, else its fiscal year or year; a month narrows a
-        year or fiscal year to that calendar month (October of FY2023 is 2022-10). Then its grain
-        and bounds; the fiscal year, year and month are filled when the period lies within one."""
-        period, fy, year, month = r.get("period"), r.get("fiscal_year"), r.get("year"), r.get("month")
-        if period is not None and month is not None and (period.startswith("FY") or period.isdigit()):
-            fy, year = (int(period[2:]), None) if period.startswith("FY") else (None, int(period))
-            period = None
-        if period is None:
-            if fy is not None:
-                period = f"{fy - 1 if month >= 10 else fy}-{month:02d}" if month is not None else f"FY{fy}"
-            else:
-                period = f"{year}-{month:02d}" if month is not None else str(year)
-        grain, start, end = period_bounds(period)
-        r.update(period=period, period_grain=grain, period_start=start, period_end=end)
-        fiscal_start, fiscal_end = start.year + (start.month >= 10), end.year + (end.month >= 10)
-        if r.get("fiscal_year") is None and fiscal_start == fiscal_end:
-            r["fiscal_year"] = fiscal_start
-        if r.get("year") is None and start.year == end.year:
-            r["year"] = start.year
-        if r.get("month") is None and grain in ("month", "day"):
-            r["month"] = start.month
+        ctx = self.derive_context(country, raw)
+        ctx.issues = issues
+        for d in self.derivations:
+            d.fn(r, ctx)
 
     def identity(self, record: dict[str, Any], content_hash: str) -> str:
-        if self.profile.identity:
-            return "\x1f".join(str(record.get(f, record.get(f"{f}_text"))) for f in self.profile.identity)
-        if self.kind.name == "link":
-            return "\x1f".join(str(record[f]) for f in ("from_id", "to_id", "role"))
+        fields = self.identity_fields
+        if fields:
+            return "\x1f".join(str(record.get(f, record.get(f"{f}_text"))) for f in fields)
         if record.get("source_id"):
             return "src\x1f" + str(record["source_id"])
         return "hash\x1f" + content_hash

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +38,7 @@ from puente.i18n import t
 from puente.ingest.clean import Rejection, RowCleaner, content_hash
 from puente.ingest.melt import melt_source
 from puente.ingest.profile import Profile
-from puente.ingest.readers import RawRow, open_source
+from puente.ingest.readers import RawRow, Source, open_source
 from puente.model import PLACE_COLUMNS, Kind, load_model
 from puente.node import Node
 from puente.settings import setting
@@ -64,6 +66,7 @@ class IngestReport:
     places_resolved: int = 0
     empty_cells: int = 0  # melt: empty cells of melted columns (no row, as a blank line is none)
     unmatched_headers: list[str] = field(default_factory=list)
+    engine: str = "row"  # the path the file took: row, columnar, or columnar-rows (the row reader fed it)
 
     @property
     def balanced(self) -> bool:
@@ -206,7 +209,12 @@ _ISSUE_SCHEMA = pa.schema([
 
 
 def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
-                progress: Progress | None = None, on_wait: Callable[[], None] | None = None) -> IngestReport:
+                progress: Progress | None = None, on_wait: Callable[[], None] | None = None,
+                engine: str = "auto") -> IngestReport:
+    """Ingest one file as one transaction. ``engine``: ``auto`` takes the columnar path for a CSV of
+    at least ``columnar_min_bytes`` (:mod:`puente.ingest.columnar`) and the row path for smaller
+    files, Excel, JSON Lines and a CSV the columnar path declines; ``columnar`` takes it for every
+    CSV; ``row`` forces the row path (the tests' reference)."""
     model = load_model()
     kind = model.kind(profile.kind)
     max_row = int(setting("max_row_bytes"))
@@ -215,6 +223,53 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
     file_hash = _file_hash(path)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     report = IngestReport(batch_id=uuid.uuid4().hex, kind=kind.name, profile=profile.name, source_file=str(path))
+
+    with store.transaction():
+        store.lock("ingest", on_wait)  # ingests into one store take turns (PostgreSQL; DuckDB is single-writer)
+        done = False
+        columnar = engine == "columnar" or (engine == "auto" and source.size >= int(setting("columnar_min_bytes")))
+        if columnar and source.fmt == "csv" and not profile.melt:  # melted rows take the row path
+            done = _ingest_columnar(node, store, path, profile, kind, source, report, file_hash, now, progress)
+            if not done:  # declined before writing anything: start again on the row path
+                source = open_source(path, profile.format, max_row, profile.delimiter, profile.encoding)
+                report = IngestReport(batch_id=report.batch_id, kind=kind.name, profile=profile.name,
+                                      source_file=str(path))
+        if not done:
+            _ingest_rows(node, store, path, profile, kind, source, report, file_hash, now, progress)
+        if report.stored or report.updated:
+            versions.bump(store, f"ingest {report.batch_id}")
+        store.execute(
+            "INSERT INTO batches (batch_id, kind, profile, source_file, file_hash, encoding, started_at, "
+            "finished_at, rows_read, stored, updated, quarantined, duplicates, conflicts) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP, ?, ?, ?, ?, ?, ?)",
+            [report.batch_id, kind.name, profile.name, str(path), file_hash, report.encoding, now,
+             report.rows_read, report.stored, report.updated, report.quarantined, report.duplicates,
+             report.conflicts],
+        )
+    return report
+
+
+def _quarantine_row(report: IngestReport, kind: Kind, path: Path, file_hash: str, now: dt.datetime, number: int,
+                    raw: str, rejections: list[Rejection], other_row: int | None = None,
+                    source_column: str = "") -> dict[str, Any]:
+    return {
+        "file_hash": file_hash, "source_row": number, "batch_id": report.batch_id, "kind": kind.name,
+        "source_file": str(path), "field": ", ".join(r.field for r in rejections if r.field) or None,
+        "reason_key": rejections[0].key, "reason_en": "; ".join(r.text("en") for r in rejections),
+        "reason_es": "; ".join(r.text("es") for r in rejections), "raw": raw, "created_at": now,
+        "other_row": other_row, "source_column": source_column,
+    }
+
+
+def _row_raw(row: RawRow) -> str:
+    return row.raw_text or json.dumps(row.values, ensure_ascii=False, default=str)
+
+
+def _ingest_rows(node: Node, store: Store, path: Path, profile: Profile, kind: Kind, source: Source,
+                 report: IngestReport, file_hash: str, now: dt.datetime, progress: Progress | None) -> None:
+    """The row path: each row read, cleaned, hashed and queued in turn (Excel, JSON Lines, and the
+    tests' reference for the columnar path)."""
+    model = load_model()
     already = {(int(r[0]), str(r[1])) for r in store.query(
         "SELECT source_row, source_column FROM quarantine WHERE file_hash = ?", [file_hash])}
     batch = _Batch(store, kind, report, already)
@@ -233,14 +288,8 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
             report.quarantined += 1
         else:
             report.conflicts += 1
-        batch.quarantine.append({
-            "file_hash": file_hash, "source_row": row.number, "batch_id": report.batch_id, "kind": kind.name,
-            "source_file": str(path), "field": ", ".join(r.field for r in rejections if r.field) or None,
-            "reason_key": rejections[0].key, "reason_en": "; ".join(r.text("en") for r in rejections),
-            "reason_es": "; ".join(r.text("es") for r in rejections),
-            "raw": row.raw_text or json.dumps(row.values, ensure_ascii=False, default=str), "created_at": now,
-            "other_row": other_row, "source_column": row.column or "",
-        })
+        batch.quarantine.append(_quarantine_row(report, kind, path, file_hash, now, row.number, _row_raw(row),
+                                                rejections, other_row, row.column or ""))
 
     def issue_rows(rid: str, row: RawRow, issues: list[Rejection]) -> list[dict[str, Any]]:
         return [{"kind": kind.name, "record_id": rid, "field": i.field, "batch_id": report.batch_id,
@@ -249,67 +298,177 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
                  "raw": i.raw if isinstance(i.raw, str) or i.raw is None else json.dumps(i.raw, default=str),
                  "created_at": now} for i in issues]
 
-    identity_fields = ", ".join(profile.identity) or (
-        "from_kind, from_ref, to_kind, to_ref, role" if kind.name == "link" else "source_id")
+    for row in source.rows():
+        report.rows_read += 1
+        if cleaner is None or len(source.headers) != header_count:
+            header_count = len(source.headers)
+            if cleaner is None:
+                cleaner = RowCleaner(model, kind, profile, gazetteer, source.headers, record_id)
+                missing = cleaner.missing_required()
+                if missing and source.fmt != "jsonl":
+                    raise InputError("missing_columns", path=str(path), fields=", ".join(missing),
+                                     profile=profile.name)
+            else:
+                cleaner.set_headers(source.headers)
+        if row.problem:
+            quarantine(row, [Rejection("", row.problem, row.problem_args)])
+            continue
+        record, rejections, issues = cleaner.clean(row.values)
+        if record is None:
+            quarantine(row, rejections)
+            continue
+        for pf in place_fields:
+            if record.get(f"{pf}_text"):
+                report.places_total += 1
+                report.places_resolved += record.get(f"{pf}_id") is not None
+        digest = content_hash(record)
+        record.update({
+            "id": node.record_id(kind.name, cleaner.identity(record, digest)), "owner_node": node.name,
+            "source_agency": profile.agency or record.get("agency"), "source_file": path.name,
+            "source_row": row.number, "batch_id": report.batch_id, "ingested_at": now,
+            "content_hash": digest, "bundle_id": None, "retain_until": None,
+        })
+        rid = record["id"]
+        earlier = batch.add(record, issue_rows(rid, row, issues) if issues else [])
+        if earlier is not None:
+            quarantine(row, [Rejection("", "identity_conflict",
+                                       {"row": earlier, "fields": cleaner.identity_label})], other_row=earlier)
+        if len(batch.pending) + len(batch.quarantine) >= flush_every:
+            batch.flush()
+            if progress:
+                progress(source.bytes_read, source.size)
+    batch.flush()
+    if progress:
+        progress(source.size, source.size)
+    report.encoding = source.encoding
+    report.empty_cells = getattr(source, "empty_cells", 0)
+    report.unmatched_headers = cleaner.extra_headers if cleaner else []
 
-    with store.transaction():
-        store.lock("ingest", on_wait)  # ingests into one store take turns (PostgreSQL; DuckDB is single-writer)
-        for row in source.rows():
-            report.rows_read += 1
-            if cleaner is None or len(source.headers) != header_count:
-                header_count = len(source.headers)
-                if cleaner is None:
-                    cleaner = RowCleaner(model, kind, profile, gazetteer, source.headers, record_id)
-                    missing = cleaner.missing_required()
-                    if missing and source.fmt != "jsonl":
-                        raise InputError("missing_columns", path=str(path), fields=", ".join(missing),
-                                         profile=profile.name)
-                else:
-                    cleaner.set_headers(source.headers)
-            if row.problem:
-                quarantine(row, [Rejection("", row.problem, row.problem_args)])
-                continue
-            record, rejections, issues = cleaner.clean(row.values)
-            if record is None:
-                quarantine(row, rejections)
-                continue
-            for pf in place_fields:
-                if record.get(f"{pf}_text"):
-                    report.places_total += 1
-                    report.places_resolved += record.get(f"{pf}_id") is not None
-            digest = content_hash(record)
-            record.update({
-                "id": node.record_id(kind.name, cleaner.identity(record, digest)), "owner_node": node.name,
-                "source_agency": profile.agency or record.get("agency"), "source_file": path.name,
-                "source_row": row.number, "batch_id": report.batch_id, "ingested_at": now,
-                "content_hash": digest, "bundle_id": None, "retain_until": None,
-            })
-            rid = record["id"]
-            earlier = batch.add(record, issue_rows(rid, row, issues) if issues else [])
-            if earlier is not None:
-                quarantine(row, [Rejection("", "identity_conflict",
-                                           {"row": earlier, "fields": identity_fields})], other_row=earlier)
-            if len(batch.pending) + len(batch.quarantine) >= flush_every:
-                batch.flush()
-                if progress:
-                    progress(source.bytes_read, source.size)
-        batch.flush()
+
+def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kind: Kind, source: Source,
+                     report: IngestReport, file_hash: str, now: dt.datetime, progress: Progress | None) -> bool:
+    """The columnar path (:mod:`puente.ingest.columnar`) for one CSV file; False when it declines
+    (nothing written yet, ``report`` untouched)."""
+    from puente.ingest import columnar as col
+
+    model = load_model()
+
+    def record_id(k: str, ref: str) -> str:
+        return node.record_id(k, "src\x1f" + ref)
+
+    temp = tempfile.TemporaryDirectory(prefix="puente-col-")
+    con = col.scratch(temp.name)
+    try:
+        problems: list[RawRow] = []
+        headers = None
+        # A row-producing pre-stage (a profile's ``melt``) feeds the columnar path through the row
+        # reader branch below: such a profile skips ``fast_csv`` (its table is the melted rows, not the
+        # file's cells) and wraps ``source.rows()`` (and the headers it yields) before ``load_rows``.
+        if profile.encoding == "auto" and not getattr(profile, "melt", None):
+            headers = col.fast_csv(con, path, int(setting("max_row_bytes")), profile.delimiter)
+        split_by_duckdb = headers is not None
+        if headers is not None:
+            cleaner = RowCleaner(model, kind, profile, load_gazetteer(), headers, record_id)
+            if any(more for _, _, more, _ in cleaner._plan) or cleaner._dims:  # dimension columns: row path
+                return False
+            work = col.Columnar(con, kind, cleaner, headers)
+            row = con.execute("SELECT count(*) FROM src").fetchone()
+            read = int(row[0]) if row else 0
+        else:
+            rows = source.rows()
+            first = next(rows, None)  # reads the header, with the row reader's errors
+            headers = source.headers
+            cleaner = RowCleaner(model, kind, profile, load_gazetteer(), headers, record_id)
+            if any(more for _, _, more, _ in cleaner._plan) or cleaner._dims:  # dimension columns: row path
+                return False
+            work = col.Columnar(con, kind, cleaner, headers)
+            read = work.load_rows(itertools.chain([first] if first else [], rows), problems.append)
+        missing = cleaner.missing_required()
+        if read and missing:
+            raise InputError("missing_columns", path=str(path), fields=", ".join(missing), profile=profile.name)
         if progress:
-            progress(source.size, source.size)
-        report.encoding = source.encoding
-        report.empty_cells = getattr(source, "empty_cells", 0)
-        report.unmatched_headers = cleaner.extra_headers if cleaner else []
-        store.execute(
-            "INSERT INTO batches (batch_id, kind, profile, source_file, file_hash, encoding, started_at, "
-            "finished_at, rows_read, stored, updated, quarantined, duplicates, conflicts) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP, ?, ?, ?, ?, ?, ?)",
-            [report.batch_id, kind.name, profile.name, str(path), file_hash, report.encoding, now,
-             report.rows_read, report.stored, report.updated, report.quarantined, report.duplicates,
-             report.conflicts],
-        )
-        if report.stored or report.updated:
-            versions.bump(store, f"ingest {report.batch_id}")
-    return report
+            progress(source.size // 2, source.size)
+        work.clean()
+        work.derive()
+        work.finish(node.name, node.id_key)
+        total, resolved = work.place_counts()
+        # the fate of each kept row against the store: new, a correction (updated) or a duplicate
+        ids = con.execute("SELECT id FROM okf WHERE _fate = 'new'").to_arrow_table()
+        old = store.existing_hashes_arrow(kind.table, ids.column("id").combine_chunks())
+        con.register("_old", old)
+        con.execute("""CREATE TEMP TABLE fate AS SELECT ok.id, CASE
+                WHEN o.content_hash IS NULL THEN 'stored'
+                WHEN o.content_hash = ok.content_hash THEN 'dup' ELSE 'updated' END AS fate
+            FROM okf ok LEFT JOIN _old o USING (id) WHERE ok._fate = 'new'""")
+        con.unregister("_old")
+        counts = dict(con.execute("SELECT fate, count(*) FROM fate GROUP BY fate").fetchall())
+        within = dict(con.execute("SELECT _fate, count(*) FROM okf GROUP BY _fate").fetchall())
+        already = {int(r[0]) for r in store.query("SELECT source_row FROM quarantine WHERE file_hash = ?", [file_hash])}
+        quarantine = [_quarantine_row(report, kind, path, file_hash, now, r.number, _row_raw(r),
+                                      [Rejection("", r.problem or "", r.problem_args)]) for r in problems]
+        for number, raw, field_, key, en, es in con.execute(
+                "SELECT _row, _raw, _qfield, _qkey, _qen, _qes FROM okh_all JOIN raw_lines USING (_row) "
+                "WHERE _qkey IS NOT NULL ORDER BY _row").fetchall():
+            quarantine.append({"file_hash": file_hash, "source_row": number, "batch_id": report.batch_id,
+                               "kind": kind.name, "source_file": str(path), "field": field_, "reason_key": key,
+                               "reason_en": en, "reason_es": es, "raw": raw, "created_at": now, "other_row": None,
+                               "source_column": ""})
+        rejected = len(quarantine)
+        conflicts = con.execute("SELECT _row, _raw, first_row FROM okf JOIN raw_lines USING (_row) WHERE _fate = 'conflict' ORDER BY _row").fetchall()
+        for number, raw, first in conflicts:
+            quarantine.append(_quarantine_row(report, kind, path, file_hash, now, number, raw, [Rejection(
+                "", "identity_conflict", {"row": first, "fields": cleaner.identity_label})], other_row=first))
+        # -- nothing was written before this point ----------------------------------------------------
+        updated = [r[0] for r in con.execute("SELECT id FROM fate WHERE fate = 'updated'").fetchall()]
+        store.delete_ids(kind.table, updated)
+        work.issue_table(report.batch_id, str(path), now)
+        with_issues = [r[0] for r in con.execute(
+            "SELECT DISTINCT record_id FROM iss JOIN fate ON fate.id = iss.record_id WHERE fate.fate = 'stored'").fetchall()]
+        _delete_issues(store, kind.name, [*updated, *with_issues])
+        schema = schema_for(kind)
+        agency = _lit_or_null(profile.agency) if profile.agency else (
+            "agency" if "agency" in kind.data_columns() else "NULL")
+        provenance = {"id": "ok.id", "owner_node": col._lit(node.name), "source_agency": agency,
+                      "source_file": col._lit(path.name), "source_row": "_row", "batch_id": col._lit(report.batch_id),
+                      "ingested_at": "$now::TIMESTAMP", "content_hash": "ok.content_hash", "bundle_id": "NULL",
+                      "retain_until": "NULL::DATE"}
+        select = ", ".join(f"{provenance.get(c, c)} AS {c}" for c in schema.names)
+        for table in work.batches(f"SELECT {select} FROM ok JOIN fate USING (id) WHERE ok._fate = 'new' AND fate.fate IN "
+                                  "('stored', 'updated') ORDER BY _row", {"now": now}):
+            store.insert_arrow(kind.table, table.cast(schema))
+        issues = 0
+        for table in work.batches("SELECT iss.* FROM iss JOIN fate ON fate.id = iss.record_id "
+                                  "WHERE fate.fate IN ('stored', 'updated') ORDER BY source_row"):
+            issues += table.num_rows
+            store.insert_arrow("field_issues", table.cast(_ISSUE_SCHEMA))
+        new = [q for q in quarantine if q["source_row"] not in already]
+        if new:
+            store.insert_arrow("quarantine", _to_arrow(new, _QUARANTINE_SCHEMA))
+    except col.NotColumnar:  # raised while cleaning, before anything was written
+        return False
+    finally:
+        con.close()
+        temp.cleanup()
+    report.rows_read = read
+    report.stored = counts.get("stored", 0)
+    report.updated = counts.get("updated", 0)
+    report.duplicates = counts.get("dup", 0) + within.get("dup", 0)
+    report.conflicts = within.get("conflict", 0)
+    report.quarantined = rejected
+    report.field_issues = issues
+    report.places_total, report.places_resolved = total, resolved
+    report.encoding = source.encoding
+    report.unmatched_headers = cleaner.extra_headers if read else []  # (as the row path: known from a first row)
+    report.engine = "columnar" if split_by_duckdb else "columnar-rows"
+    if progress:
+        progress(source.size, source.size)
+    return True
+
+
+def _lit_or_null(text: str | None) -> str:
+    from puente.ingest.columnar import _lit
+
+    return "NULL" if text is None else _lit(text)
 
 
 __all__ = ["PLACE_COLUMNS", "IngestReport", "ingest_file", "schema_for"]

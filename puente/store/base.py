@@ -155,6 +155,12 @@ class Store(ABC):
             out.update({r[0]: r[1] for r in rows})
         return out
 
+    def existing_hashes_arrow(self, table: str, ids: pa.Array) -> pa.Table:
+        """(id, content_hash) of the given ids already stored, as a table (the columnar ingest)."""
+        found = self.existing_hashes(table, ids.to_pylist())
+        return pa.table({"id": pa.array(list(found), pa.string()),
+                         "content_hash": pa.array(list(found.values()), pa.string())})
+
     def delete_ids(self, table: str, ids: list[str]) -> None:
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]

@@ -82,6 +82,13 @@ class DuckDBStore(Store):
             self.con.unregister("_puente_ids")
         return {r[0]: r[1] for r in rows}
 
+    def existing_hashes_arrow(self, table: str, ids: pa.Array) -> pa.Table:
+        self.con.register("_puente_ids", pa.table({"id": ids.cast(pa.string())}))
+        try:
+            return self.query_arrow(f"SELECT t.id, t.content_hash FROM {table} t JOIN _puente_ids USING (id)")
+        finally:
+            self.con.unregister("_puente_ids")
+
     def delete_ids(self, table: str, ids: list[str]) -> None:
         if not ids:
             return
