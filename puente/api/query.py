@@ -134,7 +134,7 @@ def filter_indexes(kind: Kind) -> dict[str, str]:
             cols[f"{enums[0]}_admin1"] = f'"{enums[0]}", LOWER("{geo}_admin1"), {tail}'
     if date:
         cols["date"] = tail
-    if kind.name == "link":  # entity=: the links of one record, either way
+    if kind.nature == "relation":  # entity=: the links of one record, either way (from_id, to_id)
         cols["from"], cols["to"] = '"from_id"', '"to_id"'
     return {f"ix_{kind.table}_f_{name}": c for name, c in cols.items()}
 
