@@ -79,7 +79,7 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
 
     limit = int(setting("rate_limit")) if rate_limit is None else rate_limit
     if limit > 0:  # counted in the store on PostgreSQL (shared by every worker), in memory on DuckDB (one process)
-        shared = (lambda: app.state.ctx.store) if pool.dialect == "postgres" else None
+        shared = (lambda: app.state.ctx.store) if pool.dialect.multi_process else None
         app.add_middleware(RateLimit, per_minute=limit, store=shared)
     app.add_middleware(StoreLeases, pool=pool)  # outside the rate limit, which counts in the store
     app.add_middleware(SecurityHeaders)  # added last: wraps everything, 429s included

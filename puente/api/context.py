@@ -23,7 +23,7 @@ from puente.api.cache import VersionedCache
 from puente.api.problems import ApiProblem
 from puente.node import Node
 from puente.settings import setting
-from puente.store.base import Store, open_store
+from puente.store.base import Store, dialect_of, open_store
 
 
 @functools.cache
@@ -56,7 +56,7 @@ class StorePool:
         self.url = url
         self.size = max(1, size if size is not None else int(setting("pool_size")))
         self.timeout = timeout if timeout is not None else float(setting("pool_timeout"))
-        self.dialect = "duckdb" if url.startswith("duckdb://") else "postgres"
+        self.dialect = dialect_of(url)
         self.lock = threading.Lock()
         self.ready = threading.Condition(self.lock)
         self.base: Store | None = None  # DuckDB: the database the cursors belong to

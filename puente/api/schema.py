@@ -55,7 +55,7 @@ def _filter_expression_indexes(store: Store) -> None:
     """Issue 15. The indexes of :func:`puente.api.query.filter_indexes`: e.g. seizures by (drug,
     LOWER(place_admin1), date DESC NULLS LAST, id). The single-column indexes of migration 403 are dropped:
     the state one never served ``LOWER(...)``, and the owner and date ones are the leading columns of these."""
-    if store.dialect != "postgres":
+    if not store.dialect.filter_indexes:
         return  # DuckDB scans columns with zone maps; ART indexes would only slow bulk ingest
     from puente.api.query import filter_indexes
     from puente.model import load_model
@@ -75,6 +75,6 @@ def _filter_expression_indexes(store: Store) -> None:
 def _rate_windows(store: Store) -> None:
     """Issue 15. Requests per client and minute, counted by one upsert per request; on PostgreSQL an UNLOGGED table
     (no WAL: a count lost in a crash only resets a minute's window)."""
-    unlogged = "UNLOGGED " if store.dialect == "postgres" else ""
+    unlogged = store.dialect.unlogged
     store.execute(f"CREATE {unlogged}TABLE IF NOT EXISTS api_rate_windows (client TEXT NOT NULL, minute BIGINT NOT NULL, "
                   "used BIGINT NOT NULL, PRIMARY KEY (client, minute))")

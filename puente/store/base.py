@@ -27,10 +27,13 @@ class Dialect(str):
     multi_process: bool  # several processes may write at once (PostgreSQL); DuckDB locks its file to one
     for_update: str  # the suffix that locks the rows a SELECT reads until the transaction ends
     filter_indexes: bool  # secondary indexes help the API's record filters (DuckDB: zone maps do, indexes slow ingest)
+    unlogged: str  # the CREATE TABLE prefix for a table whose rows need not survive a crash (no WAL)
 
-    def __new__(cls, name: str, *, multi_process: bool, for_update: str, filter_indexes: bool) -> Self:
+    def __new__(cls, name: str, *, multi_process: bool, for_update: str, filter_indexes: bool,
+                unlogged: str = "") -> Self:
         self = super().__new__(cls, name)
         self.multi_process, self.for_update, self.filter_indexes = multi_process, for_update, filter_indexes
+        self.unlogged = unlogged
         return self
 
     def ddl_type(self, sql_type: str) -> str:
@@ -41,7 +44,7 @@ class Dialect(str):
 
 
 DUCKDB = Dialect("duckdb", multi_process=False, for_update="", filter_indexes=False)
-POSTGRES = Dialect("postgres", multi_process=True, for_update=" FOR UPDATE", filter_indexes=True)
+POSTGRES = Dialect("postgres", multi_process=True, for_update=" FOR UPDATE", filter_indexes=True, unlogged="UNLOGGED ")
 
 
 def dialect_of(url: str) -> Dialect:
