@@ -3,21 +3,23 @@ so that puente/link names an engine and never branches on it (Splink's own Datab
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
 
 
-class SplinkBackend:
+class SplinkBackend(ABC):
     """What entity resolution asks of an engine: a Splink database API and the table it reads."""
 
     name = ""
     # type all-empty columns as text before Splink (DuckDB would guess INTEGER); Spark gets a schema instead
     empty_as_text = True
 
+    @abstractmethod
     def db_api(self) -> Any:
-        raise NotImplementedError
+        """A fresh Splink database API on this engine."""
 
     def table(self, db_api: Any, frame: pd.DataFrame, list_columns: Iterable[str],
               missing: Callable[[Any], bool]) -> Any:
