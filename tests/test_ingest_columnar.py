@@ -229,6 +229,20 @@ def test_a_fractional_pill_count_and_a_recovery_before_purchase(tmp_path: Path) 
     assert _run("firearm_trace", "strict", traces, traces, False)[0] == "columnar"
 
 
+def test_a_pill_count_beyond_bigint_is_quarantined_not_a_crash(tmp_path: Path) -> None:
+    """Found by hypothesis in CI: 1e20 pills overflowed the BIGINT pill count on both paths."""
+    pills = "case_id,date,drug,quantity,unit\nEV-1,2023-01-17,fentanyl,1e20,pills\nEV-2,2023-01-17,fentanyl,3,pills\n"
+    assert _run("seizure", "us", pills, pills, False)[0] == "columnar"
+    with tempfile.TemporaryDirectory() as tmp:
+        node = Node.init(Path(tmp) / "n", "us-test", "US", f"duckdb:///{Path(tmp) / 'n' / 'store.duckdb'}")
+        path = Path(tmp) / "p.csv"
+        path.write_text(pills, encoding="utf-8")
+        with node.open_store() as store:
+            report = ingest_file(node, store, path, get_profile("seizure-us"), engine="columnar")
+            assert (report.stored, report.quarantined) == (1, 1)
+            assert store.query("SELECT source_row, reason_key FROM quarantine") == [(2, "pill_count_out_of_range")]
+
+
 def test_corrections_and_repeats_on_both_stores(node: Node, store: Store, tmp_path: Path) -> None:
     """On DuckDB and PostgreSQL: a second file correcting one record updates it, repeats are duplicates."""
     head = "case_id,date,place,drug,quantity,unit\n"

@@ -64,6 +64,9 @@ def derivations(names: tuple[str, ...]) -> list[Derivation]:
     return [REGISTRY[n] for n in names]
 
 
+_MAX_PILLS = 2**63
+
+
 @derivation("unit_quantity", reads=("unit", "quantity", "form", "pill_count"),
             writes=("quantity_kg", "pill_count", "form"))
 def unit_quantity(r: dict[str, Any], ctx: DeriveContext) -> None:
@@ -73,6 +76,8 @@ def unit_quantity(r: dict[str, Any], ctx: DeriveContext) -> None:
         if "pill_kg" in unit:
             if r["quantity"] != int(r["quantity"]):
                 raise Invalid("bad_pill_count", value=r["quantity"])
+            if not 0 <= r["quantity"] < _MAX_PILLS:  # a count must fit the BIGINT column, and be no negative number
+                raise Invalid("pill_count_out_of_range", value=r["quantity"])
             if "pill_count" in r:
                 r["pill_count"] = int(r["quantity"])
             if "form" in r and r["form"] is None:
