@@ -80,7 +80,7 @@ def test_insertion_detected(node: Node, filled: Store) -> None:
     for idx in range(N - 1, 2, -1):
         filled.execute("UPDATE audit_log SET idx = ? WHERE idx = ?", [idx + 1, idx])
     filled.execute("INSERT INTO audit_log SELECT 3, logged_at, node, actor, action, records_count, records_sha256, clause, "
-                   "'inserted', leaf_hash, tree_root, signature FROM audit_log WHERE idx = 2")
+                   "'inserted', leaf_hash, tree_root, signature, bundle_id FROM audit_log WHERE idx = 2")
     assert _positions(node, filled)[0][0] == 3
 
 
@@ -109,7 +109,7 @@ TAMPERING = {
     "insert": ["UPDATE audit_log SET idx = idx + 1000 WHERE idx >= {p}",
                "UPDATE audit_log SET idx = idx - 999 WHERE idx >= 1000",
                ("INSERT INTO audit_log SELECT {p}, logged_at, node, actor, action, records_count, records_sha256, "
-                "clause, 'forged', leaf_hash, tree_root, signature FROM audit_log WHERE idx = {p} + 1")],
+                "clause, 'forged', leaf_hash, tree_root, signature, bundle_id FROM audit_log WHERE idx = {p} + 1")],
     "truncate": ["DELETE FROM audit_log WHERE idx >= {p}"],
 }
 

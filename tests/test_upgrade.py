@@ -131,3 +131,21 @@ def test_previous_release_postgres_node_opens_with_everything_intact(release: Pa
     code, stdout, stderr = invoke(home, "audit", "verify")
     assert code == 0, stderr
     assert f"{EXPECTED['stores']['postgres/us-node']['counts']['audit_log'] + appended} entries" in stdout
+
+
+@pytest.mark.parametrize("name", ["duckdb/us-node", "duckdb/mx-node"])
+def test_previous_release_export_entries_get_their_bundle_column(release: Path, tmp_path: Path, name: str) -> None:
+    """Migration 201 back-fills ``audit_log.bundle_id`` from the text of the previous release's export entries:
+    the bundle each node sent, and nothing for its other entries (the import names a bundle too, but received)."""
+    from puente.audit import queries as audit_queries
+
+    home = copy_node(release, name, tmp_path)
+    set_store(home, "duckdb://store.duckdb")
+    sent = {row[0] for row in EXPECTED["stores"][name]["rows"]["share_bundles"] if row[1] == "sent"}
+    with Node.load(home).open_store() as store:
+        tagged = store.query("SELECT action, bundle_id FROM audit_log WHERE bundle_id IS NOT NULL")
+        exported = audit_queries.exported_records(store)
+        named = store.query("SELECT COUNT(*) FROM audit_records r JOIN audit_log l ON l.idx = r.idx "
+                            "WHERE l.action = 'export'")[0][0]
+    assert len(sent) == 1 and tagged == [("export", next(iter(sent)))]
+    assert {b for b, _ in exported} == sent and len(exported) == named > 0

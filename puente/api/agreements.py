@@ -13,6 +13,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from puente.share import queries as share_queries
 from puente.store.base import Store
 
 
@@ -26,13 +27,11 @@ class Grant:
 
 
 def partner_grant(store: Store, partner: str, kind: str) -> Grant | None:
-    # the same query as share.registry.current; the parsed, checked agreement is cached by its text
-    rows = store.query("SELECT document, signatures, status FROM share_agreements WHERE partner = ? "
-                       "AND status <> 'superseded' ORDER BY version DESC, installed_at DESC LIMIT 1", [partner])
-    if not rows:
+    # what share.registry.current reads; the parsed, checked agreement is cached by its text
+    stored = share_queries.current_agreement(store, partner)
+    if stored is None:
         return None
-    doc, sigs, status = rows[0]
-    return _grant(str(doc), str(sigs), str(status), kind, dt.datetime.now(dt.UTC).date())
+    return _grant(stored.document, stored.signatures, stored.status, kind, dt.datetime.now(dt.UTC).date())
 
 
 @functools.lru_cache(maxsize=256)
@@ -65,15 +64,13 @@ def _grant(doc: str, sigs: str, status: str, kind: str, today: dt.date) -> Grant
 
 
 def agreements_summary(store: Store) -> list[dict[str, Any]]:
-    rows = store.query("SELECT agreement_id, version, partner, status, installed_at, document FROM share_agreements "
-                       "ORDER BY installed_at DESC")
     import json
 
     out = []
-    for agreement_id, version, partner, status, installed, doc in rows:
-        d = json.loads(doc)
-        out.append({"agreement": agreement_id, "version": int(version), "partner": partner, "status": status,
-                    "installed_at": str(installed), "purpose": d.get("purpose"), "handling": d.get("handling"),
+    for a in share_queries.installed_agreements(store):
+        d = json.loads(a.document)
+        out.append({"agreement": a.agreement_id, "version": a.version, "partner": a.partner, "status": a.status,
+                    "installed_at": str(a.installed_at), "purpose": d.get("purpose"), "handling": d.get("handling"),
                     "retention_days": d.get("retention_days"), "valid_from": str(d.get("valid_from")),
                     "valid_until": str(d.get("valid_until")), "kinds": sorted(d.get("kinds", {}))})
     return out

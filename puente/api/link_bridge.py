@@ -6,13 +6,13 @@ import statistics
 from typing import Any
 
 from puente.api.context import Ctx
+from puente.link import queries
 
 
 def followup_stats(c: Ctx) -> dict[str, Any]:
-    rows = c.store.query("SELECT direction, status, created_at, decided_at FROM hits_requests")
+    rows = queries.followup_timings(c.store)
     hours = [(d - a).total_seconds() / 3600 for _, s, a, d in rows if d is not None and a is not None]
-    queries = c.store.query("SELECT direction, COUNT(*), COALESCE(SUM(hits), 0) FROM hits_queries GROUP BY 1")
-    by_dir = {d: {"queries": int(n), "hits": int(h)} for d, n, h in queries}
+    by_dir = {d: {"queries": n, "hits": h} for d, (n, h) in queries.query_counts(c.store).items()}
     return {
         "total": len(rows),
         "answered": sum(1 for _, s, _, _ in rows if s != "pending"),

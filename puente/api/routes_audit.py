@@ -16,6 +16,7 @@ from puente.api.context import Ctx, ctx, principal
 from puente.api.policy import require_role
 from puente.api.problems import ApiProblem, problem_responses
 from puente.audit import log as audit
+from puente.audit import queries as audit_queries
 from puente.audit.checkpoint import public_key_pem
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -59,18 +60,6 @@ class Consistency(BaseModel):
     proof: list[str]
 
 
-def _size(c: Ctx) -> int:
-    return int(c.store.scalar("SELECT COUNT(*) FROM audit_log") or 0)
-
-
-def _root(c: Ctx, size: int) -> str:
-    if size == 0:
-        from puente.audit.merkle import EMPTY_ROOT
-
-        return EMPTY_ROOT.hex()
-    return str(c.store.scalar("SELECT tree_root FROM audit_log WHERE idx = ?", [size - 1]))
-
-
 @router.get("/entries", response_model=list[Entry], responses=_R)
 def entries(limit: int = Query(100, ge=1, le=5000), action: str | None = Query(None, max_length=40),
             c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> list[Entry]:
@@ -92,13 +81,13 @@ def inclusion(index: int = Query(..., ge=0, le=10**12), size: int | None = Query
               c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Inclusion:
     """RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries (default: the whole log)."""
     require_role(who, "steward", "admin")
-    total = _size(c)
+    total = audit_queries.size(c.store)
     size = size or total
     if index >= size or size > total:
         raise ApiProblem(404, "api_audit_range", index=index, size=size, total=total)
     entry = next(e for e in audit.entries(c.store, total - index) if e["index"] == index)
-    leaf = c.store.scalar("SELECT leaf_hash FROM audit_log WHERE idx = ?", [index])
-    return Inclusion(index=index, size=size, leaf_hash=str(leaf), root=_root(c, size),
+    leaf = audit_queries.leaf_hash(c.store, index)
+    return Inclusion(index=index, size=size, leaf_hash=str(leaf), root=audit_queries.root_at(c.store, size),
                      proof=[h.hex() for h in audit.inclusion_proof(c.store, index, size)],
                      entry=Entry(**{**entry, "records": int(entry["records"] or 0)}),
                      record_ids=audit.entry_records(c.store, index))
@@ -109,12 +98,13 @@ def consistency(first: int = Query(..., ge=0, le=10**12), second: int | None = Q
                 c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Consistency:
     """RFC 9162 consistency proof that the log of ``first`` entries is a prefix of the log of ``second``."""
     require_role(who, "steward", "admin", "partner-node")
-    total = _size(c)
+    total = audit_queries.size(c.store)
     second = total if second is None else second
     if first > second or second > total:
         raise ApiProblem(404, "api_audit_range", index=first, size=second, total=total)
     proof: list[Any] = audit.consistency_proof(c.store, first, second) if 0 < first < second else []
-    return Consistency(first=first, second=second, first_root=_root(c, first), second_root=_root(c, second),
+    return Consistency(first=first, second=second, first_root=audit_queries.root_at(c.store, first),
+                       second_root=audit_queries.root_at(c.store, second),
                        proof=[h.hex() for h in proof])
 
 

@@ -18,6 +18,7 @@ from puente.api.partners import deliver
 from puente.api.policy import require_role
 from puente.api.problems import ApiProblem, problem_responses
 from puente.link import hits
+from puente.link import queries as link_queries
 
 router = APIRouter(prefix="/api/v1/hits", tags=["hit/no-hit"])
 HitKind = Literal["person", "vehicle", "firearm_trace"]
@@ -53,14 +54,9 @@ def _secret(c: Ctx, partner: str) -> bytes:
 def inbox(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> dict[str, Any]:
     """Queries sent and received, hits on our records, follow-up requests in both directions."""
     require_role(who, "analyst", "steward", "admin")
-    q = c.store.query("SELECT query_id, direction, partner, kind, fields, encodings, rejected, hits, status, reason, "
-                      "created_at FROM hits_queries ORDER BY created_at DESC LIMIT 500")
-    keys = ("query_id", "direction", "partner", "kind", "fields", "encodings", "rejected", "hits", "status",
-            "reason", "created_at")
-    queries = [{k: (str(v) if k == "created_at" else v) for k, v in zip(keys, r)} for r in q]
-    res = c.store.query("SELECT query_id, local_id, partner, ref, created_at FROM hits_results "
-                        "ORDER BY created_at DESC LIMIT 2000")
-    results = [{"query_id": r[0], "local_id": r[1], "partner": r[2], "ref": r[3], "created_at": str(r[4])} for r in res]
+    queries = [{k: (str(v) if k == "created_at" else v) for k, v in q._asdict().items()}
+               for q in link_queries.recent_queries(c.store, 500)]
+    results = [{**r._asdict(), "created_at": str(r.created_at)} for r in link_queries.recent_results(c.store, 2000)]
     requests = [{k: (str(v) if k == "created_at" and v is not None else v) for k, v in r.items()}
                 for r in hits.list_requests(c.store)]
     connected = [r[0] for r in c.store.query("SELECT partner FROM api_partners ORDER BY partner")]
@@ -99,11 +95,9 @@ def decide(request_id: str, body: DecisionIn, c: Ctx = Depends(ctx),
            who: Principal = Depends(principal)) -> dict[str, Any]:
     """A steward approves or refuses a partner's follow-up request; the decision is sent back."""
     require_role(who, "steward")
-    row = c.store.query("SELECT partner FROM hits_requests WHERE request_id = ? AND direction = 'received'",
-                        [request_id])
-    if not row:
+    partner = link_queries.received_request_partner(c.store, request_id)
+    if partner is None:
         raise ApiProblem(404, "api_not_found", kind="follow-up request", id=request_id)
-    partner = row[0][0]
     with c.audit_lock:
         message = hits.decide_followup(c.store, c.node, _secret(c, partner), request_id, body.approve,
                                        f"{who.username} ({who.role})", body.reason)

@@ -21,6 +21,7 @@ from puente.api.context import Ctx, ctx, principal
 from puente.api.policy import require_role
 from puente.api.problems import ApiProblem, problem_responses
 from puente.settings import setting
+from puente.share import queries as share_queries
 
 router = APIRouter(prefix="/api/v1", tags=["sharing"])
 BUNDLE = "application/vnd.puente.bundle"
@@ -88,7 +89,7 @@ def agreements_withheld(c: Ctx = Depends(ctx), who: Principal = Depends(principa
     from puente.api.agreements import partner_grant
     from puente.model import load_model
 
-    partners = [r[0] for r in c.store.query("SELECT DISTINCT partner FROM share_agreements ORDER BY 1")]
+    partners = share_queries.agreement_partners(c.store)
     if who.is_partner:
         partners = [p for p in partners if p == who.partner]
     out = []
@@ -105,11 +106,10 @@ def bundles(limit: int = Query(200, ge=1, le=5000), c: Ctx = Depends(ctx),
             who: Principal = Depends(principal)) -> list[BundleRow]:
     """Bundles sent and received, newest first (stewards and admins)."""
     require_role(who, "steward", "admin")
-    rows = c.store.query("SELECT bundle_id, direction, partner, agreement_id, seq, created_at, expires_at, records, "
-                         "deleted FROM share_bundles ORDER BY created_at DESC LIMIT ?", [limit])
-    return [BundleRow(bundle_id=r[0], direction=r[1], partner=r[2], agreement=r[3], sequence=int(r[4]),
-                      created=str(r[5]), expires=str(r[6]), records=int(r[7] or 0), deleted=int(r[8] or 0))
-            for r in rows]
+    return [BundleRow(bundle_id=b.bundle_id, direction=b.direction, partner=b.partner, agreement=b.agreement_id,
+                      sequence=b.seq, created=b.created_at, expires=b.expires_at, records=b.records or 0,
+                      deleted=b.deleted or 0)
+            for b in share_queries.bundles(c.store, limit)]
 
 
 @router.get("/bundles/next", responses={200: {"content": {BUNDLE: {"schema": {"type": "string", "format": "binary"}}},

@@ -77,8 +77,11 @@ def _head(store: Store, lock: bool = False) -> tuple[int, list[bytes]]:
 
 
 def append(store: Store, node: Node, actor: str, action: str, records: list[str], clause: str | None,
-           reason: str) -> int:
-    """Append one entry and sign the checkpoint for the new size. Returns the entry's index."""
+           reason: str, bundle_id: str | None = None) -> int:
+    """Append one entry and sign the checkpoint for the new size. Returns the entry's index.
+
+    ``bundle_id``: the bundle an export ships, stored in its own column for readers
+    (:mod:`puente.audit.queries`); the reason must name it (``bundle <id> ...``), which ``audit verify`` checks."""
     with store.transaction():
         size, front = _head(store, lock=True)
         count, digest = records_digest(records)
@@ -88,9 +91,10 @@ def append(store: Store, node: Node, actor: str, action: str, records: list[str]
         checkpoint = Checkpoint(node.name, size + 1, merkle.root_from_frontier(front), entry.at).signed(
             node.signing_key)
         store.execute(
-            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log (idx, logged_at, node, actor, action, records_count, records_sha256, clause, reason, "
+            "leaf_hash, tree_root, signature, bundle_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [size, entry.at, entry.node, actor, action, count, digest, clause, reason, leaf.hex(),
-             checkpoint.root.hex(), checkpoint.signature.hex()],
+             checkpoint.root.hex(), checkpoint.signature.hex(), bundle_id],
         )
         if records:
             store.insert_arrow("audit_records", pa.table(

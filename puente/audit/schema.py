@@ -1,7 +1,9 @@
 """Audit tables (migrations 200–299).
 
 ``audit_log``        one row per entry: its fields, its RFC 9162 leaf hash, the tree root after it
-                     and the node's Ed25519 signature over the checkpoint (index + 1, root, time).
+                     and the node's Ed25519 signature over the checkpoint (index + 1, root, time);
+                     ``bundle_id``: the bundle an export entry shipped (NULL otherwise; not part of the
+                     leaf: ``audit verify`` checks it against the signed reason).
 ``audit_records``    the record ids an entry names (in order); the entry commits to their SHA-256.
 ``audit_head``       the latest signed checkpoint and the tree frontier, so appends are O(log n)
                      and a truncated log is detected.
@@ -35,3 +37,14 @@ def _audit(store: Store) -> None:
         "CREATE TABLE IF NOT EXISTS audit_partner (partner TEXT, size BIGINT, root TEXT, logged_at TEXT, signature TEXT, "
         "public_key TEXT, proof TEXT, bundle_id TEXT, received_at TIMESTAMP)"
     )
+
+
+@register(201, "audit log: the bundle an export entry shipped, as a column")
+def _bundle_column(store: Store) -> None:
+    """Readers (the API's scorecard) found an export's bundle by matching the text of ``reason``
+    (``bundle <id> #<seq> to ...``); the id is now its own column. Entries written before are back-filled
+    from that text once, here, so a node of the previous release migrates in place; the signed entry is
+    unchanged (the column is not part of the leaf)."""
+    store.execute("ALTER TABLE audit_log ADD COLUMN bundle_id TEXT")
+    store.execute("UPDATE audit_log SET bundle_id = split_part(reason, ' ', 2) "
+                  "WHERE action = 'export' AND reason LIKE 'bundle %'")

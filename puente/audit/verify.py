@@ -67,11 +67,11 @@ def verify_log(store: Store, node_name: str, key: Ed25519PublicKey, home: Path |
     digests = _record_digests(store)
     rows = store.query(
         "SELECT idx, logged_at, node, actor, action, records_count, records_sha256, clause, reason, leaf_hash, tree_root, "
-        "signature FROM audit_log ORDER BY idx")
+        "signature, bundle_id FROM audit_log ORDER BY idx")
     leaves: list[bytes] = []
     front: list[bytes] = []
     root_broken = False
-    for pos, (idx, at, node, actor, action, count, sha, clause, reason, leaf, tree_root, sig) in enumerate(rows):
+    for pos, (idx, at, node, actor, action, count, sha, clause, reason, leaf, tree_root, sig, bundle) in enumerate(rows):
         if idx != pos:
             problems.append(Problem(pos, "audit_bad_index", f"{idx}"))
         entry = Entry(int(idx), at, node, actor, action, int(count), sha, clause, reason)
@@ -80,6 +80,8 @@ def verify_log(store: Store, node_name: str, key: Ed25519PublicKey, home: Path |
             problems.append(Problem(pos, "audit_bad_leaf"))
         if digests.get(int(idx), (0, records_digest([])[1])) != (int(count), sha):
             problems.append(Problem(pos, "audit_bad_records"))
+        if bundle is not None and not str(reason).startswith(f"bundle {bundle} "):  # the column is not in the leaf
+            problems.append(Problem(pos, "audit_bad_bundle", str(bundle)))
         front = merkle.frontier_append(front, pos, computed)
         leaves.append(computed)
         root = merkle.root_from_frontier(front)

@@ -145,7 +145,7 @@ def export_bundle(node: Node, store: Store, partner: str, actor: str = "node", t
                      + [r for v in revoked.values() for r in v], clause,
                      f"bundle {rep.bundle_id} #{seq} to {partner}: {rep.records} records, {rep.deleted} deleted, "
                      f"{rep.revoked} revoked{', agreement terminated' if terminating else ''}; denied by "
-                     f"{denied_text}")
+                     f"{denied_text}", bundle_id=rep.bundle_id)
         checkpoint = audit.latest_checkpoint(store, node)
         consistency = _consistency(store, partner, checkpoint.size)
         manifest = {

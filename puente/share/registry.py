@@ -8,6 +8,7 @@ import json
 from puente.audit import log as audit
 from puente.errors import BundleError, PolicyError
 from puente.node import Node
+from puente.share import queries
 from puente.share.agreement import Agreement, key_id
 from puente.store import versions
 from puente.store.base import Store
@@ -53,11 +54,10 @@ def _load(row: tuple) -> tuple[Agreement, str]:  # type: ignore[type-arg]
 
 def current(store: Store, partner: str) -> tuple[Agreement, str]:
     """The agreement with ``partner`` (active, or revoked/terminated) and its status."""
-    rows = store.query("SELECT document, signatures, status FROM share_agreements WHERE partner = ? "
-                       "AND status <> 'superseded' ORDER BY version DESC, installed_at DESC LIMIT 1", [partner])
-    if not rows:
+    stored = queries.current_agreement(store, partner)
+    if stored is None:
         raise PolicyError("no_agreement", partner=partner)
-    return _load(rows[0])
+    return _load((stored.document, stored.signatures, stored.status))
 
 
 def by_id(store: Store, agreement_id: str, version: int | None = None) -> tuple[Agreement, str] | None:
