@@ -9,6 +9,7 @@ between keys (a kind's ``geometry``, ``date_field``, ``caption`` slots, FtM prop
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -127,19 +128,24 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc if not str(p).startswith(("function-", "literal[")))
 
 
+def problems(exc: ValidationError, where: Callable[[tuple[int | str, ...]], str] = _where) -> list[str]:
+    """One ``key: what is wrong`` per error of a pydantic validation (also for other documents' models)."""
+    out = []
+    for err in exc.errors():
+        key = where(err["loc"])
+        if err["type"] == "extra_forbidden":
+            out.append(f"{key}: unknown key")
+        elif err["type"] == "missing":
+            out.append(f"{key}: missing")
+        else:
+            message = str(err["msg"]).removeprefix("Value error, ")
+            out.append(f"{key}: {message}" if key else message)
+    return out
+
+
 def parse(raw: Any) -> SchemaSpec:
     """schema.yaml's parsed text as a checked :class:`SchemaSpec`; a ValueError naming the key otherwise."""
     try:
         return SchemaSpec.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = _where(err["loc"])
-            if err["type"] == "extra_forbidden":
-                problems.append(f"{where}: unknown key")
-            elif err["type"] == "missing":
-                problems.append(f"{where}: missing")
-            else:
-                message = str(err["msg"]).removeprefix("Value error, ")
-                problems.append(f"{where}: {message}" if where else message)
-        raise ValueError("schema.yaml: " + "; ".join(problems)) from None
+        raise ValueError("schema.yaml: " + "; ".join(problems(exc))) from None

@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, Stri
 from puente.audit.checkpoint import public_key_from_pem
 from puente.errors import ConfigError
 from puente.model import DATA_CLASSES, Kind, load_model
+from puente.model.spec import problems
 
 Transform = Literal["keep", "drop", "generalize_place", "truncate_date", "round", "pseudonymize", "match_only"]
 Handling = Literal["TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED"]
@@ -244,17 +245,8 @@ def parse(doc: Any, source: str) -> AgreementSpec:
     try:
         return AgreementSpec.model_validate(doc)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = _where(err["loc"])
-            if err["type"] == "extra_forbidden":
-                message = "unknown key"
-            elif err["type"] == "missing":
-                message = "missing"
-            else:
-                message = str(err["msg"]).removeprefix("Value error, ")
-            problems.append(f"{where}: {message}" if where else message)
-        raise ConfigError("bad_agreement", path=source or "agreement", error="; ".join(problems)) from None
+        error = "; ".join(problems(exc, _where))
+        raise ConfigError("bad_agreement", path=source or "agreement", error=error) from None
 
 
 def normalise(doc: Any, source: str) -> dict[str, Any]:
