@@ -88,6 +88,8 @@ BAD = [  # (change, words the one-line message must hold)
     (_set("kinds.seizure.records.0.field", "colour"), ["kinds.seizure.records[0]"]),
     (_set("kinds.seizure.records.0.not_in", ["heroin"]), ["kinds.seizure.records[0]"]),
     (_set("kinds.seizure.records.0", {"field": "drug"}), ["kinds.seizure.records[0]"]),
+    (_set("kinds.seizure.records.1.from", "someday"), ["kinds.seizure.records[1].from", "someday"]),
+    (_set("kinds.seizure.records.0.in", "fentanyl"), ["kinds.seizure.records[0].in"]),
     (_set("kinds.seizure.fields.colour", "keep"), ["kinds.seizure.fields.colour"]),
     (_set("kinds.seizure.fields.drug", "blur"), ["kinds.seizure.fields.drug"]),
     (_set("kinds.seizure.fields.date", {"transform": "truncate_date", "to": "year"}),

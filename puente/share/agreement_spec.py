@@ -26,6 +26,7 @@ Handling = Literal["TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "T
 TRANSFORMS: tuple[str, ...] = get_args(Transform)
 HANDLING: tuple[str, ...] = get_args(Handling)
 FILTER_OPS = ("in", "not_in", "from", "until")
+_OP_ATTRIBUTES = {"in_": "in", "not_in": "not_in", "from_": "from", "until": "until"}  # in and from are keywords
 
 # -- hit/no-hit terms (section ``hits``, optional) ---------------------------------------------
 # min_fields: per kind, alternative sets of encoded fields a query and each of its encodings must
@@ -84,9 +85,6 @@ class RuleSpec(_Strict):
     resolution: Annotated[int, Strict()] | None = None  # generalize_place to h3: 0-8
     step: Annotated[float, Strict()] | None = None  # round: a positive step
 
-    def options(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"transform"}, exclude_none=True)
-
 
 Rule = Annotated[RuleSpec, BeforeValidator(_shorthand)]
 
@@ -108,7 +106,11 @@ class FilterSpec(_Strict):
 
     @property
     def op(self) -> str:
-        return next(o for o in FILTER_OPS if (o + "_" if o in ("in", "from") else o) in self.model_fields_set)
+        return next(op for attribute, op in _OP_ATTRIBUTES.items() if attribute in self.model_fields_set)
+
+    @property
+    def value(self) -> Any:
+        return next(getattr(self, a) for a in _OP_ATTRIBUTES if a in self.model_fields_set)
 
 
 class KindRules(_Strict):
@@ -160,12 +162,11 @@ def _check_kind(kind: Kind, rules: KindRules) -> None:
         where = f"kinds.{kind.name}.records[{i}]"
         if f.field not in columns:
             raise ValueError(f"{where}: {f.field} is not a column of {kind.name}")
-        value = getattr(f, f.op + "_" if f.op in ("in", "from") else f.op)
-        if f.op in ("from", "until") and columns[f.field] == "DATE" and isinstance(value, str):
+        if f.op in ("from", "until") and columns[f.field] == "DATE" and isinstance(f.value, str):
             try:
-                dt.date.fromisoformat(value)
+                dt.date.fromisoformat(f.value)
             except ValueError:
-                raise ValueError(f"{where}.{f.op}: {value!r} is not a date (YYYY-MM-DD)") from None
+                raise ValueError(f"{where}.{f.op}: {f.value!r} is not a date (YYYY-MM-DD)") from None
     for name, rule in (rules.fields or {}).items():
         if name not in kind.fields:
             raise ValueError(f"kinds.{kind.name}.fields.{name}: {kind.name} has no such field")
