@@ -228,20 +228,21 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--reuse", action="store_true", help="serve the stores an earlier run built (same --rows)")
+    ap.add_argument("--pg-db", default="puente_bench_api", help="the PostgreSQL database to build (dropped first)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install -y wrk)")
     OUT.mkdir(parents=True, exist_ok=True)
     backends: list[tuple[str, str | None]] = [("DuckDB", None)]
     if not args.no_postgres and args.reuse:
-        backends.append(("PostgreSQL", f"{PG_ADMIN}/puente_bench_api"))
+        backends.append(("PostgreSQL", f"{PG_ADMIN}/{args.pg_db}"))
     elif not args.no_postgres:
         import psycopg
 
         with psycopg.connect(PG_ADMIN + "/postgres", autocommit=True) as admin:
-            admin.execute("DROP DATABASE IF EXISTS puente_bench_api WITH (FORCE)")
-            admin.execute("CREATE DATABASE puente_bench_api")
-        backends.append(("PostgreSQL", f"{PG_ADMIN}/puente_bench_api"))
+            admin.execute(f'DROP DATABASE IF EXISTS "{args.pg_db}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{args.pg_db}"')
+        backends.append(("PostgreSQL", f"{PG_ADMIN}/{args.pg_db}"))
     servers: list[tuple[str, int, str, str]] = []  # (label, port, token, query)
     procs: list[subprocess.Popen[bytes]] = []
     port = 8890
