@@ -1,7 +1,8 @@
 """REST API benchmark: a filtered seizure query over 1,000,000 records at 50 concurrent clients.
 
-All servers run at once, each one Uvicorn worker in its own process, and are measured in interleaved
-rounds (wrk as the load generator in another process):
+All servers run at once, each one Uvicorn worker in its own process (and PostgreSQL also served by
+`puente serve --workers 2`), and are measured in interleaved rounds (wrk as the load generator in another
+process):
 
 * Puente's API (`puente serve`'s app) on DuckDB and on PostgreSQL, with its response cache (the
   default) and with the cache off (`PUENTE_API_CACHE_MB=0`: every request authenticates, reads the data
@@ -13,7 +14,7 @@ rounds (wrk as the load generator in another process):
 Records are written straight to the store with its Arrow path (ingest has its own benchmark). The
 PostgreSQL plan of the query is written beside the results. Results: bench/results/api.md.
 
-    python -m bench.api [--rows 1000000] [--seconds 15] [--rounds 2] [--clients 50] [--no-postgres]
+    python -m bench.api [--rows 1000000] [--seconds 15] [--rounds 2] [--clients 50] [--workers 2] [--no-postgres]
 """
 
 from __future__ import annotations
@@ -228,6 +229,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--reuse", action="store_true", help="serve the stores an earlier run built (same --rows)")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="also serve PostgreSQL with this many worker processes (1: no such server)")
     ap.add_argument("--pg-db", default="puente_bench_api", help="the PostgreSQL database to build (dropped first)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
@@ -261,6 +264,11 @@ def main() -> None:
                     home = str(copy)
                 procs.append(start(SERVER, home, str(port), env=env))
                 servers.append((f"Puente API on {label}, {cache}", port, token, QUERY))
+                port += 1
+            if url and args.workers > 1:  # PostgreSQL admits several worker processes (`puente serve --workers N`)
+                procs.append(start(None, "puente", "serve", "--port", str(port), "--workers", str(args.workers),
+                                   env={"PUENTE_HOME": home, "PUENTE_RATE_LIMIT": "0"}))
+                servers.append((f"Puente API on {label}, response cache on, {args.workers} workers", port, token, QUERY))
                 port += 1
             if url:
                 plan = pg_plan(url)
@@ -309,7 +317,8 @@ def write_report(results: dict[str, list[dict[str, float]]], args: argparse.Name
          "Records are stored in arrival (date) order, as ingest leaves them. Datasette answers "
          f"`{DATASETTE_QUERY}` over the same rows in SQLite."),
         "",
-        (f"Every server is one Uvicorn worker in its own process, all running at once; wrk (2 threads, "
+        (f"Every server is one Uvicorn worker in its own process unless its row names more workers, all running at "
+         f"once; wrk (2 threads, "
          f"{args.clients} connections, {args.seconds} s, keep-alive) measures each in turn, {args.rounds} interleaved "
          "rounds; the table gives the mean of the rounds (and the range of requests/s)."), "",
         "| server | requests/s (range) | p50 (ms) | p99 (ms) | non-2xx | share of baseline req/s | p99 / baseline p99 |",

@@ -150,6 +150,8 @@ class Ctx:
     responses: VersionedCache = field(default_factory=lambda: VersionedCache(int(float(setting("api_cache_mb")) * 2**20)))
     counts: VersionedCache = field(default_factory=lambda: VersionedCache(
         4 * 2**20 if float(setting("api_cache_mb")) > 0 else 0))
+    # list answers served before routing (puente.api.answers): the same bodies as ``responses`` holds
+    answers: VersionedCache = field(default_factory=lambda: VersionedCache(int(float(setting("api_cache_mb")) * 2**20)))
 
     @property
     def store(self) -> Store:
