@@ -229,6 +229,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--reuse", action="store_true", help="serve the stores an earlier run built (same --rows)")
+    ap.add_argument("--settle", type=float, default=5.0, help="seconds of rest after each measurement")
     ap.add_argument("--workers", type=int, default=2,
                     help="also serve PostgreSQL with this many worker processes (1: no such server)")
     ap.add_argument("--pg-db", default="puente_bench_api", help="the PostgreSQL database to build (dropped first)")
@@ -289,11 +290,17 @@ def main() -> None:
         servers.append(("bare FastAPI, same bytes from memory (baseline)", port, "-", QUERY))
         wait_ready(port, "-", QUERY, procs[-1])
         results: dict[str, list[dict[str, float]]] = {}
+        # the baseline first; Datasette once, at the very end: a server that cannot keep up goes on working through
+        # the requests wrk left queued, which would slow whichever server is measured next
+        order = [servers[-1], *(s for s in servers[:-1] if not s[0].startswith("Datasette"))]
+        peer = [s for s in servers if s[0].startswith("Datasette")]
         for round_ in range(args.rounds):  # interleaved: every server once per round
-            for label, p, token, query in servers:
+            for label, p, token, query in order + (peer if round_ == args.rounds - 1 else []):
                 r = wrk(p, token, args.clients, args.seconds, query)
+                r["load"] = os.getloadavg()[0]
                 results.setdefault(label, []).append(r)
                 print(round_, label, r, flush=True)
+                time.sleep(args.settle)
     finally:
         for proc in procs:
             proc.kill()
@@ -309,7 +316,9 @@ def write_report(results: dict[str, list[dict[str, float]]], args: argparse.Name
         "# REST API benchmark", "",
         (f"Date: {dt.date.today().isoformat()} · machine: {os.cpu_count()} cores, "
          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, {platform.platform()}, "
-         f"Python {platform.python_version()} · load average at the end: {os.getloadavg()[0]:.1f} "
+         f"Python {platform.python_version()} · load average after each measurement: "
+         f"{min(r['load'] for rs in results.values() for r in rs):.1f}–"
+         f"{max(r['load'] for rs in results.values() for r in rs):.1f} "
          "(the machine is shared with other jobs, so absolute numbers are noisy; compare rows of the same run)."), "",
         (f"Query: `GET {QUERY}` (fentanyl seizures in Sonora in one quarter, newest first, page of 50, "
          f"with the total count) over **{args.rows:,} seizure records**; response {size:,} bytes. "
@@ -320,7 +329,9 @@ def write_report(results: dict[str, list[dict[str, float]]], args: argparse.Name
         (f"Every server is one Uvicorn worker in its own process unless its row names more workers, all running at "
          f"once; wrk (2 threads, "
          f"{args.clients} connections, {args.seconds} s, keep-alive) measures each in turn, {args.rounds} interleaved "
-         "rounds; the table gives the mean of the rounds (and the range of requests/s)."), "",
+         f"rounds with {args.settle:g} s of rest after each, the baseline first and Datasette only once, last "
+         "(a server that cannot keep up goes on working through queued requests and would slow the next one); "
+         "the table gives the mean of the rounds (and the range of requests/s)."), "",
         "| server | requests/s (range) | p50 (ms) | p99 (ms) | non-2xx | share of baseline req/s | p99 / baseline p99 |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]

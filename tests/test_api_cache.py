@@ -268,3 +268,22 @@ def test_no_answers_kept_with_the_cache_off(tmp_path: Path, monkeypatch: pytest.
         first = client.get(LIST, headers=h, params={"per_page": 2})
         again = client.get(LIST, headers=h, params={"per_page": 2})
         assert first.content == again.content and not _answers(client).entries and _answers(client).hits == 0
+
+
+def test_an_answer_is_served_on_its_day_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A partner's agreement is in force by the day: an answer kept one day is not served the next."""
+    from puente.api import answers
+
+    client, tokens, _us, _ = build_env(tmp_path)
+    h = bearer(tokens["steward"])
+
+    with client:
+        client.get(LIST, headers=h, params={"per_page": 2})
+        client.get(LIST, headers=h, params={"per_page": 2})
+        hits = _answers(client).hits
+        assert hits >= 1
+        monkeypatch.setattr(answers, "today", lambda: dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1))
+        assert client.get(LIST, headers=h, params={"per_page": 2}).status_code == 200
+        assert _answers(client).hits == hits  # kept under yesterday: made again, not served
+        assert client.get(LIST, headers=h, params={"per_page": 2}).status_code == 200
+        assert _answers(client).hits == hits + 1  # and kept under today

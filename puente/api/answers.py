@@ -63,6 +63,11 @@ def keep(c: Ctx, scope: MutableMapping[str, Any], who: Principal, version: int, 
         c.answers.put(answer_key(who, request), version, answer, answer.size())
 
 
+def today() -> dt.date:
+    """The UTC day (agreements are in force by it)."""
+    return dt.datetime.now(dt.UTC).date()
+
+
 def _bearer(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"authorization":
@@ -87,7 +92,7 @@ class CachedAnswers:
         token = _bearer(scope)
         # the day before anything else: an agreement is in force by the day, so a partner's view can change with
         # it; an answer kept under day D was made from a view decided on D or later, and is served on D only
-        request = (path, bytes(scope.get("query_string", b"")), dt.datetime.now(dt.UTC).date())
+        request = (path, bytes(scope.get("query_string", b"")), today())
         found = await run_in_threadpool(self._find, token, request) if token else None
         if found is None:
             scope[SCOPE_KEY] = request
