@@ -25,6 +25,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -158,7 +159,7 @@ def _sqlite_values(col: pa.Array) -> list[object]:
 def start(code: str | None, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", *args]
-    return subprocess.Popen(cmd, env=full, cwd=ROOT)
+    return subprocess.Popen(cmd, env=full, cwd=ROOT, start_new_session=True)  # its own group: workers die with it
 
 
 def wait_ready(port: int, token: str, query: str = QUERY, proc: subprocess.Popen[bytes] | None = None) -> bytes:
@@ -303,7 +304,7 @@ def main() -> None:
                 time.sleep(args.settle)
     finally:
         for proc in procs:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # the server and any worker processes it started
             proc.wait(60)
     write_report(results, args, len(body), plan)
 
