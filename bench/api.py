@@ -1,7 +1,8 @@
 """REST API benchmark: a filtered seizure query over 1,000,000 records at 50 concurrent clients.
 
-All servers run at once, each one Uvicorn worker in its own process, and are measured in interleaved
-rounds (wrk as the load generator in another process):
+All servers run at once, each one Uvicorn worker in its own process (and PostgreSQL also served by
+`puente serve --workers 2`), and are measured in interleaved rounds (wrk as the load generator in another
+process):
 
 * Puente's API (`puente serve`'s app) on DuckDB and on PostgreSQL, with its response cache (the
   default) and with the cache off (`PUENTE_API_CACHE_MB=0`: every request authenticates, reads the data
@@ -13,7 +14,7 @@ rounds (wrk as the load generator in another process):
 Records are written straight to the store with its Arrow path (ingest has its own benchmark). The
 PostgreSQL plan of the query is written beside the results. Results: bench/results/api.md.
 
-    python -m bench.api [--rows 1000000] [--seconds 15] [--rounds 2] [--clients 50] [--no-postgres]
+    python -m bench.api [--rows 1000000] [--seconds 15] [--rounds 2] [--clients 50] [--workers 2] [--no-postgres]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -157,7 +159,7 @@ def _sqlite_values(col: pa.Array) -> list[object]:
 def start(code: str | None, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", *args]
-    return subprocess.Popen(cmd, env=full, cwd=ROOT)
+    return subprocess.Popen(cmd, env=full, cwd=ROOT, start_new_session=True)  # its own group: workers die with it
 
 
 def wait_ready(port: int, token: str, query: str = QUERY, proc: subprocess.Popen[bytes] | None = None) -> bytes:
@@ -228,20 +230,24 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--reuse", action="store_true", help="serve the stores an earlier run built (same --rows)")
+    ap.add_argument("--settle", type=float, default=5.0, help="seconds of rest after each measurement")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="also serve PostgreSQL with this many worker processes (1: no such server)")
+    ap.add_argument("--pg-db", default="puente_bench_api", help="the PostgreSQL database to build (dropped first)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install -y wrk)")
     OUT.mkdir(parents=True, exist_ok=True)
     backends: list[tuple[str, str | None]] = [("DuckDB", None)]
     if not args.no_postgres and args.reuse:
-        backends.append(("PostgreSQL", f"{PG_ADMIN}/puente_bench_api"))
+        backends.append(("PostgreSQL", f"{PG_ADMIN}/{args.pg_db}"))
     elif not args.no_postgres:
         import psycopg
 
         with psycopg.connect(PG_ADMIN + "/postgres", autocommit=True) as admin:
-            admin.execute("DROP DATABASE IF EXISTS puente_bench_api WITH (FORCE)")
-            admin.execute("CREATE DATABASE puente_bench_api")
-        backends.append(("PostgreSQL", f"{PG_ADMIN}/puente_bench_api"))
+            admin.execute(f'DROP DATABASE IF EXISTS "{args.pg_db}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{args.pg_db}"')
+        backends.append(("PostgreSQL", f"{PG_ADMIN}/{args.pg_db}"))
     servers: list[tuple[str, int, str, str]] = []  # (label, port, token, query)
     procs: list[subprocess.Popen[bytes]] = []
     port = 8890
@@ -260,6 +266,11 @@ def main() -> None:
                     home = str(copy)
                 procs.append(start(SERVER, home, str(port), env=env))
                 servers.append((f"Puente API on {label}, {cache}", port, token, QUERY))
+                port += 1
+            if url and args.workers > 1:  # PostgreSQL admits several worker processes (`puente serve --workers N`)
+                procs.append(start(None, "puente", "serve", "--port", str(port), "--workers", str(args.workers),
+                                   env={"PUENTE_HOME": home, "PUENTE_RATE_LIMIT": "0"}))
+                servers.append((f"Puente API on {label}, response cache on, {args.workers} workers", port, token, QUERY))
                 port += 1
             if url:
                 plan = pg_plan(url)
@@ -280,14 +291,20 @@ def main() -> None:
         servers.append(("bare FastAPI, same bytes from memory (baseline)", port, "-", QUERY))
         wait_ready(port, "-", QUERY, procs[-1])
         results: dict[str, list[dict[str, float]]] = {}
+        # the baseline first; Datasette once, at the very end: a server that cannot keep up goes on working through
+        # the requests wrk left queued, which would slow whichever server is measured next
+        order = [servers[-1], *(s for s in servers[:-1] if not s[0].startswith("Datasette"))]
+        peer = [s for s in servers if s[0].startswith("Datasette")]
         for round_ in range(args.rounds):  # interleaved: every server once per round
-            for label, p, token, query in servers:
+            for label, p, token, query in order + (peer if round_ == args.rounds - 1 else []):
                 r = wrk(p, token, args.clients, args.seconds, query)
+                r["load"] = os.getloadavg()[0]
                 results.setdefault(label, []).append(r)
                 print(round_, label, r, flush=True)
+                time.sleep(args.settle)
     finally:
         for proc in procs:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)  # the server and any worker processes it started
             proc.wait(60)
     write_report(results, args, len(body), plan)
 
@@ -300,7 +317,9 @@ def write_report(results: dict[str, list[dict[str, float]]], args: argparse.Name
         "# REST API benchmark", "",
         (f"Date: {dt.date.today().isoformat()} · machine: {os.cpu_count()} cores, "
          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, {platform.platform()}, "
-         f"Python {platform.python_version()} · load average at the end: {os.getloadavg()[0]:.1f} "
+         f"Python {platform.python_version()} · load average after each measurement: "
+         f"{min(r['load'] for rs in results.values() for r in rs):.1f}–"
+         f"{max(r['load'] for rs in results.values() for r in rs):.1f} "
          "(the machine is shared with other jobs, so absolute numbers are noisy; compare rows of the same run)."), "",
         (f"Query: `GET {QUERY}` (fentanyl seizures in Sonora in one quarter, newest first, page of 50, "
          f"with the total count) over **{args.rows:,} seizure records**; response {size:,} bytes. "
@@ -308,9 +327,12 @@ def write_report(results: dict[str, list[dict[str, float]]], args: argparse.Name
          "Records are stored in arrival (date) order, as ingest leaves them. Datasette answers "
          f"`{DATASETTE_QUERY}` over the same rows in SQLite."),
         "",
-        (f"Every server is one Uvicorn worker in its own process, all running at once; wrk (2 threads, "
+        (f"Every server is one Uvicorn worker in its own process unless its row names more workers, all running at "
+         f"once; wrk (2 threads, "
          f"{args.clients} connections, {args.seconds} s, keep-alive) measures each in turn, {args.rounds} interleaved "
-         "rounds; the table gives the mean of the rounds (and the range of requests/s)."), "",
+         f"rounds with {args.settle:g} s of rest after each, the baseline first and Datasette only once, last "
+         "(a server that cannot keep up goes on working through queued requests and would slow the next one); "
+         "the table gives the mean of the rounds (and the range of requests/s)."), "",
         "| server | requests/s (range) | p50 (ms) | p99 (ms) | non-2xx | share of baseline req/s | p99 / baseline p99 |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]

@@ -1,5 +1,6 @@
 """The response cache (issue 15) tried by what would break it: stale answers after a change, answers shared
-across views, audited reads that skip their audit entry on a hit, and a stampede of refreshes."""
+across views, audited reads that skip their audit entry on a hit, and a stampede of refreshes; and the answers
+served before routing (puente/api/answers.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from puente.api.auth import revoke
 from puente.ingest.pipeline import ingest_file
 from puente.ingest.profile import get_profile
 from puente.node import Node
@@ -32,6 +34,12 @@ def _cache(client: Any) -> Any:
     return client.app.state.ctx.responses
 
 
+def _hits(client: Any) -> int:
+    """Answers served from a cache: by the endpoint (``responses``) or before routing (``answers``)."""
+    ctx = client.app.state.ctx
+    return int(ctx.responses.hits + ctx.answers.hits)
+
+
 def _more_seizures(tmp: Path, prefix: str, n: int) -> Path:
     lines = (DATA / "us_seizures.csv").read_text(encoding="utf-8").splitlines()
     rows = [line.replace("US-S-", prefix, 1) for line in lines[1 : n + 1]]
@@ -44,9 +52,9 @@ def test_no_stale_answer_after_ingest(env, tmp_path: Path) -> None:  # type: ign
     client, tokens, us, _ = env
     h = bearer(tokens["steward"])
     first = client.get(LIST, headers=h, params={"per_page": 2})
-    hits = _cache(client).hits
+    hits = _hits(client)
     again = client.get(LIST, headers=h, params={"per_page": 2})
-    assert _cache(client).hits == hits + 1 and again.content == first.content  # served from the cache
+    assert _hits(client) == hits + 1 and again.content == first.content  # served from the cache
     before = first.json()["total"]
     with us.open_store() as store:
         report = ingest_file(us, store, _more_seizures(tmp_path, "US-NEW-", 3), get_profile("seizure-us"))
@@ -101,11 +109,11 @@ def test_views_never_share_an_entry(env) -> None:  # type: ignore[no-untyped-def
     analyst = client.get(LIST, headers=bearer(tokens["analyst"]), params=params).json()
     assert "source_file" in steward["items"][0] and "source_file" not in analyst["items"][0]
     assert analyst["withheld"] and not steward["withheld"]
-    hits = _cache(client).hits
+    hits = _hits(client)
     # the same query again, each from its own entry
     assert client.get(LIST, headers=bearer(tokens["analyst"]), params=params).json() == analyst
     assert client.get(LIST, headers=bearer(tokens["steward"]), params=params).json() == steward
-    assert _cache(client).hits == hits + 2
+    assert _hits(client) == hits + 2
     # a purpose widens the view to partner records: its own entry, never the own-records one
     wide = client.get(LIST, headers=bearer(tokens["analyst"]), params={**params, "purpose": PURPOSE}).json()
     assert wide["scope"] == "own+partner" and wide["total"] > analyst["total"]
@@ -129,9 +137,9 @@ def test_audited_reads_are_audited_on_hits(env) -> None:  # type: ignore[no-unty
 
     before = len(log())
     first = client.get(LIST, headers=h, params=params)
-    hits = _cache(client).hits
+    hits = _hits(client)
     second = client.get(LIST, headers=h, params=params)
-    assert _cache(client).hits == hits + 1 and second.content == first.content
+    assert _hits(client) == hits + 1 and second.content == first.content
     entries = log()
     assert len(entries) == before + 2  # one entry per read, the cached one included
     ids = ",".join(r["id"] for r in second.json()["items"])
@@ -187,3 +195,95 @@ def test_version_is_shared_by_connections(tmp_path: Path) -> None:
         except RuntimeError:
             pass
         assert versions.current(a) == v + 1  # a rollback changes nothing
+
+
+# -- answered before routing (puente/api/answers.py): an answer that differs from the endpoint's, a revoked or
+# unknown token that still gets it, a refused request that gets one, the rate limit skipped, the cache off
+
+def _answers(client: Any) -> Any:
+    return client.app.state.ctx.answers
+
+
+def test_a_hit_is_the_endpoints_answer_byte_for_byte(env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = env
+    h = bearer(tokens["steward"])
+    for params in ({"per_page": 3, "drug": "fentanyl"}, {"per_page": 2, "format": "geojson"}):
+        first = client.get(LIST, headers=h, params=params)
+        hits = _answers(client).hits
+        again = client.get(LIST, headers=h, params=params)
+        assert _answers(client).hits == hits + 1  # answered before routing
+        assert first.status_code == again.status_code == 200
+        assert again.content == first.content and dict(again.headers) == dict(first.headers)
+
+
+def test_every_hit_authenticates_against_the_store(env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, us, _ = env
+    h = bearer(tokens["analyst"])
+    assert client.get(LIST, headers=h, params={"per_page": 2}).status_code == 200
+    assert client.get(LIST, headers=h, params={"per_page": 2}).status_code == 200  # a hit
+    assert client.get(LIST, headers=bearer("not-a-token"), params={"per_page": 2}).status_code == 401
+    assert client.get(LIST, params={"per_page": 2}).status_code == 401
+    with us.open_store() as store:
+        revoke(store, tokens["analyst"])
+    refused = client.get(LIST, headers=h, params={"per_page": 2})
+    assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+
+
+def test_refused_requests_are_never_answered_from_the_cache(env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = env
+    h = bearer(tokens["steward"])
+    assert client.get(LIST, headers=h, params={"per_page": 2}).status_code == 200
+    for _ in range(2):  # the same answer twice: nothing about a refused request is kept
+        assert client.get(LIST, headers=h, params={"per_page": 2, "drgu": "fentanyl"}).status_code == 400
+        assert client.get(LIST, headers=h, params={"per_page": 0}).status_code == 422
+        assert client.get(LIST, headers=h, params={"per_page": 2, "drug": "kryptonite"}).status_code == 422
+    assert client.get(LIST, headers=h, params={"per_page": 2}).status_code == 200
+
+
+def test_item_reads_and_exports_are_not_kept(env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = env
+    h = bearer(tokens["steward"])
+    item_id = client.get(LIST, headers=h, params={"per_page": 1}).json()["items"][0]["id"]
+    kept = len(_answers(client).entries)
+    for _ in range(2):
+        assert client.get(f"{LIST}/{item_id}", headers=h).status_code == 200
+        assert client.get(LIST, headers=h, params={"format": "csv"}).status_code == 200
+    assert len(_answers(client).entries) == kept
+
+
+def test_hits_count_against_the_rate_limit(tmp_path: Path) -> None:
+    client, tokens, _us, _ = build_env(tmp_path, rate_limit=3)
+    h = bearer(tokens["steward"])
+    with client:
+        codes = [client.get(LIST, headers=h, params={"per_page": 2}).status_code for _ in range(4)]
+        assert _answers(client).hits >= 1
+    assert codes == [200, 200, 200, 429]
+
+
+def test_no_answers_kept_with_the_cache_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PUENTE_API_CACHE_MB", "0")
+    client, tokens, _us, _ = build_env(tmp_path)
+    h = bearer(tokens["steward"])
+    with client:
+        first = client.get(LIST, headers=h, params={"per_page": 2})
+        again = client.get(LIST, headers=h, params={"per_page": 2})
+        assert first.content == again.content and not _answers(client).entries and _answers(client).hits == 0
+
+
+def test_an_answer_is_served_on_its_day_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A partner's agreement is in force by the day: an answer kept one day is not served the next."""
+    from puente.api import answers
+
+    client, tokens, _us, _ = build_env(tmp_path)
+    h = bearer(tokens["steward"])
+
+    with client:
+        client.get(LIST, headers=h, params={"per_page": 2})
+        client.get(LIST, headers=h, params={"per_page": 2})
+        hits = _answers(client).hits
+        assert hits >= 1
+        monkeypatch.setattr(answers, "today", lambda: dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1))
+        assert client.get(LIST, headers=h, params={"per_page": 2}).status_code == 200
+        assert _answers(client).hits == hits  # kept under yesterday: made again, not served
+        assert client.get(LIST, headers=h, params={"per_page": 2}).status_code == 200
+        assert _answers(client).hits == hits + 1  # and kept under today

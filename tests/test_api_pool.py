@@ -131,7 +131,7 @@ def test_duckdb_readers_run_at_once_and_are_bounded(make_node) -> None:  # type:
         for s in held:
             pool.release(s)
         again = [pool.acquire() for _ in range(6)]
-        assert {id(s) for s in again} == {id(s) for s in held} and pool.made == 6  # reused, not piled up
+        assert {id(s) for s in again} == {id(s) for s in held} and pool.open_count() == 6  # reused, not piled up
         for s in again:
             pool.release(s)
     finally:

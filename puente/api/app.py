@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import FileResponse, Response
 
 from puente.api import problems, records, routes_auth, routes_node
+from puente.api.answers import CachedAnswers
 from puente.api.context import Ctx, StoreLeases, StorePool
 from puente.api.headers import SecurityHeaders
 from puente.api.query import strict_query
@@ -77,6 +78,7 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
         """The API reference: Swagger UI from the vendored files, so it works offline (no CDN)."""
         return FileResponse(web_dir() / "api-docs.html", headers={"Cache-Control": "no-cache"})
 
+    app.add_middleware(CachedAnswers, ctx=app.state.ctx)  # inside the rate limit and the store lease
     limit = int(setting("rate_limit")) if rate_limit is None else rate_limit
     if limit > 0:  # counted in the store on PostgreSQL (shared by every worker), in memory on DuckDB (one process)
         shared = (lambda: app.state.ctx.store) if pool.dialect.multi_process else None

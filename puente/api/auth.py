@@ -187,18 +187,32 @@ def login(store: Store, username: str, password: str) -> tuple[str, Principal]:
     return _insert_token(store, username, "session"), Principal(username, role, partner, lang)
 
 
+_AUTHENTICATE = ("SELECT u.username, u.role, u.partner, u.lang{extra} FROM api_tokens t "
+                 "JOIN api_users u ON u.username = t.username "
+                 "WHERE t.token_hash = ? AND NOT COALESCE(t.revoked, FALSE) AND NOT COALESCE(u.disabled, FALSE) "
+                 "AND (t.expires_at IS NULL OR t.expires_at > CAST(? AS TIMESTAMP))")
+
+
 def authenticate(store: Store, token: str) -> Principal | None:
     """The principal a bearer token stands for, or None (unknown, revoked, expired, disabled user).
 
     Read from the store on every request (one indexed join), never cached: a logout or a revocation
     holds at once for every worker and every node process sharing the store."""
-    rows = store.query(
-        "SELECT u.username, u.role, u.partner, u.lang FROM api_tokens t JOIN api_users u ON u.username = t.username "
-        "WHERE t.token_hash = ? AND NOT COALESCE(t.revoked, FALSE) AND NOT COALESCE(u.disabled, FALSE) "
-        "AND (t.expires_at IS NULL OR t.expires_at > CAST(? AS TIMESTAMP))", [token_hash(token), _now()])
+    rows = store.query(_AUTHENTICATE.format(extra=""), [token_hash(token), _now()])
     if not rows:
         return None
     return Principal(rows[0][0], rows[0][1], rows[0][2], rows[0][3])
+
+
+def authenticate_at_version(store: Store, token: str) -> tuple[Principal, int] | None:
+    """:func:`authenticate` and the data version (:mod:`puente.store.versions`) in one statement: the version
+    is read before anything the caller reads next, as a cache keyed by it requires."""
+    from puente.store import versions
+
+    rows = store.query(_AUTHENTICATE.format(extra=f", ({versions.CURRENT})"), [token_hash(token), _now()])
+    if not rows:
+        return None
+    return Principal(rows[0][0], rows[0][1], rows[0][2], rows[0][3]), int(rows[0][4] or 0)
 
 
 def revoke(store: Store, token: str) -> None:

@@ -52,19 +52,36 @@ class VersionedCache:
             finally:
                 with self.lock:
                     self.filling.pop((key, version), None)
-            with self.lock:
-                if version == self.version and size <= self.max_bytes // 4:
-                    self.entries[key] = (value, size)
-                    self.size += size
-                    while self.size > self.max_bytes and self.entries:
-                        _, (_, dropped) = self.entries.popitem(last=False)
-                        self.size -= dropped
+            self.put(key, version, value, size)
         return value, False
 
-    def _lookup(self, key: Hashable, version: int) -> Any:
+    def peek(self, key: Hashable, version: int) -> Any:
+        """The value for ``key`` under ``version``, or None (nothing is made)."""
+        if self.max_bytes <= 0:
+            return None
+        with self.lock:
+            return self._lookup(key, version)
+
+    def put(self, key: Hashable, version: int, value: Any, size: int) -> None:
+        """Keep ``value`` (``size`` bytes) for ``key`` if ``version`` is still the current one."""
+        with self.lock:
+            self._advance(version)
+            if version == self.version and 0 < self.max_bytes and size <= self.max_bytes // 4:
+                old = self.entries.pop(key, None)
+                self.size -= old[1] if old else 0
+                self.entries[key] = (value, size)
+                self.size += size
+                while self.size > self.max_bytes and self.entries:
+                    _, (_, dropped) = self.entries.popitem(last=False)
+                    self.size -= dropped
+
+    def _advance(self, version: int) -> None:
         if version > self.version:  # the data changed: nothing cached before can be served again
             self.entries.clear()
             self.size, self.version = 0, version
+
+    def _lookup(self, key: Hashable, version: int) -> Any:
+        self._advance(version)
         if version != self.version:  # a reader that saw an older version: neither served nor stored
             return None
         entry = self.entries.get(key)

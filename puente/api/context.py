@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import datetime as dt
-import functools
-import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
@@ -23,129 +21,48 @@ from puente.api.cache import VersionedCache
 from puente.api.problems import ApiProblem
 from puente.node import Node
 from puente.settings import setting
-from puente.store.base import Store, dialect_of, open_store
-
-
-@functools.cache
-def _duckdb_cursor_class() -> type:
-    from puente.store.duckdb_store import DuckDBStore
-
-    class DuckDBCursor(DuckDBStore):
-        """A cursor of the server's one DuckDB database: its own connection and transactions, one thread at a time.
-        DuckDB runs any number of cursors' queries at once on its own shared worker threads."""
-
-        def __init__(self, url: str, base: Store) -> None:
-            self.url, self.con, self._depth = url, base.con.cursor(), 0  # type: ignore[attr-defined]
-            self.path = base.path  # type: ignore[attr-defined]
-
-    return DuckDBCursor
+from puente.store.base import Store
+from puente.store.pool import PoolBusy, ReaderPool, open_readers
 
 
 class StorePool:
-    """A bounded pool of store connections shared by all requests of one server process.
+    """The server process's bounded pool of store connections, shared by all its requests: the store's own
+    reader pool (:mod:`puente.store.pool`: ``psycopg_pool`` on PostgreSQL, DuckDB cursors), which answers 503
+    problem+json when no connection becomes free within ``pool_timeout``.
 
-    PostgreSQL: a ``psycopg_pool.ConnectionPool`` of at most ``pool_size`` connections (the server never holds
-    more, whatever its threads do); DuckDB: at most ``pool_size`` cursors of the one database. A request
-    leases one connection the first time it touches the store and gives it back when its response is done
-    (:class:`StoreLeases`), so its statements and transactions stay on one connection. Waiting longer than
-    ``pool_timeout`` for a free one answers 503. Closed on shutdown; reopened on the next use (an ASGI
-    lifespan per test client).
+    A request leases one connection the first time it touches the store and gives it back when its response is
+    done (:class:`StoreLeases`), so its statements and transactions stay on one connection. Closed on shutdown;
+    reopened on the next use (an ASGI lifespan per test client).
     """
 
     def __init__(self, url: str, size: int | None = None, timeout: float | None = None) -> None:
-        self.url = url
-        self.size = max(1, size if size is not None else int(setting("pool_size")))
-        self.timeout = timeout if timeout is not None else float(setting("pool_timeout"))
-        self.dialect = dialect_of(url)
-        self.lock = threading.Lock()
-        self.ready = threading.Condition(self.lock)
-        self.base: Store | None = None  # DuckDB: the database the cursors belong to
-        self.pg: Any = None  # PostgreSQL: psycopg_pool.ConnectionPool
-        self.free: list[Store] = []  # DuckDB cursors not leased
-        self.made = 0  # DuckDB cursors open (leased or free)
-        self.leased = 0
-        self.open()
+        self.readers: ReaderPool = open_readers(url, size, timeout)
+        self.url, self.size, self.timeout = url, self.readers.size, self.readers.timeout
+        self.dialect = self.readers.dialect
 
     def open(self) -> None:
-        with self.lock:
-            if self.base is not None or self.pg is not None:
-                return
-            store = open_store(self.url)  # runs migrations once
-            if self.dialect == "duckdb":
-                self.base = store
-                return
-            store.close()
-            from psycopg_pool import ConnectionPool
-
-            self.pg = ConnectionPool(self.url, min_size=1, max_size=self.size, timeout=self.timeout,
-                                     name="puente-api", open=True,
-                                     kwargs={"autocommit": True, "application_name": f"puente-api-{os.getpid()}"})
+        self.readers.open()
 
     def acquire(self) -> Store:
         """A connection for one request (blocks while all are leased; 503 after ``pool_timeout``)."""
-        self.open()
-        if self.dialect == "postgres":
-            from psycopg_pool import PoolTimeout
-
-            from puente.store.postgres_store import PostgresStore
-
-            try:
-                con = self.pg.getconn(timeout=self.timeout)
-            except PoolTimeout:
-                raise ApiProblem(503, "api_pool_busy", headers={"Retry-After": "1"}, seconds=int(self.timeout)) from None
-            with self.lock:
-                self.leased += 1
-            store: Store = PostgresStore(self.url, con=con)
-            store.origin = self.pg  # type: ignore[attr-defined]
-            return store
-        with self.ready:
-            if not self.ready.wait_for(lambda: bool(self.free) or self.made < self.size, self.timeout):
-                raise ApiProblem(503, "api_pool_busy", headers={"Retry-After": "1"}, seconds=int(self.timeout))
-            self.leased += 1
-            if self.free:
-                return self.free.pop()
-            assert self.base is not None
-            self.made += 1
-            cursor: Store = _duckdb_cursor_class()(self.url, self.base)
-            cursor.origin = self.base  # type: ignore[attr-defined]
-            return cursor
+        try:
+            return self.readers.acquire()
+        except PoolBusy as busy:
+            raise ApiProblem(503, "api_pool_busy", headers={"Retry-After": "1"}, seconds=int(busy.timeout)) from None
 
     def release(self, store: Store) -> None:
-        origin = getattr(store, "origin", None)
-        with self.ready:
-            current = origin is not None and origin in (self.base, self.pg)
-            if current:
-                self.leased -= 1
-            if current and self.dialect == "duckdb":
-                self.free.append(store)
-                self.ready.notify()
-                return
-        if current:
-            self.pg.putconn(store.con)  # type: ignore[attr-defined]  # a transaction left open is rolled back
-        elif self.dialect == "postgres":  # leased before the pool was closed: the pool closed it already
-            store.close()
+        self.readers.release(store)
+
+    @property
+    def leased(self) -> int:
+        return self.readers.leased
 
     def open_count(self) -> int:
         """Connections the pool holds open (leased or idle)."""
-        with self.lock:
-            if self.pg is not None:
-                return int(self.pg.get_stats().get("pool_size", 0))
-            return self.made
+        return self.readers.open_count()
 
     def close(self) -> None:
-        with self.lock:
-            if self.pg is not None:
-                self.pg.close()
-                self.pg = None
-            for cursor in self.free:
-                try:
-                    cursor.close()
-                except Exception:  # noqa: BLE001,S110 - best effort on shutdown
-                    pass
-            self.free, self.made, self.leased = [], 0, 0
-            if self.base is not None:
-                self.base.close()
-                self.base = None
+        self.readers.close()
 
 
 class _Lease:
@@ -233,6 +150,8 @@ class Ctx:
     responses: VersionedCache = field(default_factory=lambda: VersionedCache(int(float(setting("api_cache_mb")) * 2**20)))
     counts: VersionedCache = field(default_factory=lambda: VersionedCache(
         4 * 2**20 if float(setting("api_cache_mb")) > 0 else 0))
+    # list answers served before routing (puente.api.answers): the same bodies as ``responses`` holds
+    answers: VersionedCache = field(default_factory=lambda: VersionedCache(int(float(setting("api_cache_mb")) * 2**20)))
 
     @property
     def store(self) -> Store:

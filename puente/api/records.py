@@ -16,10 +16,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.responses import Response
 
+from puente.api import answers
 from puente.api.auth import Principal
 from puente.api.context import Ctx, ctx, log_access, principal
 from puente.api.policy import View, link_view, view_for
@@ -139,7 +140,7 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
     model = load_model()
     formats: tuple[str, ...] = ("json", "geojson", "csv", "parquet") if kind.geometry else ("json", "csv", "parquet")
 
-    def endpoint(c: Ctx, who: Principal, q: str | None, page: int, per_page: int, fmt: str, purpose: str | None,
+    def endpoint(request: Request, c: Ctx, who: Principal, q: str | None, page: int, per_page: int, fmt: str, purpose: str | None,
                  owner: str | None, entity: str | None, **kw: Any) -> Response:
         flt = Filters(q=q, date_from=kw.get("date_from"), date_to=kw.get("date_to"), country=kw.get("country"),
                       admin1=kw.get("admin1"), bbox=kw.get("bbox"), owner=owner, entity=entity,
@@ -185,9 +186,14 @@ def _list_endpoint(kind: Kind, page_cls: type[BaseModel]) -> Any:
         if view.logged:  # audited on every answer, made or served from the cache
             log_access(c, who, action, kind.name, ids, owners, view.purpose)
         headers = {"X-Total-Count": str(total), "X-Total-Exact": "true" if exact else "false"}
-        return Response(data, media_type=GEOJSON if fmt == "geojson" else "application/json", headers=headers)
+        media = GEOJSON if fmt == "geojson" else "application/json"
+        # the same request under the same version is answered before routing from now on (puente.api.answers)
+        answers.keep(c, request.scope, who, version, answers.Answer(
+            data, media, headers, kind.name, action, view.purpose, view.logged, tuple(ids), frozenset(owners)))
+        return Response(data, media_type=media, headers=headers)
 
     params = [
+        inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request),
         inspect.Parameter("c", inspect.Parameter.KEYWORD_ONLY, annotation=Ctx, default=Depends(ctx)),
         inspect.Parameter("who", inspect.Parameter.KEYWORD_ONLY, annotation=Principal, default=Depends(principal)),
         _q("q", str | None, Query(None, max_length=200, description="Text search over names, text and places.")),

@@ -12,9 +12,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from puente.store.pool import ReaderPool
 
 T = TypeVar("T")
 
@@ -28,13 +31,22 @@ class Dialect(str):
     for_update: str  # the suffix that locks the rows a SELECT reads until the transaction ends
     filter_indexes: bool  # secondary indexes help the API's record filters (DuckDB: zone maps do, indexes slow ingest)
     unlogged: str  # the CREATE TABLE prefix for a table whose rows need not survive a crash (no WAL)
+    readers: str  # "module:Class" of the backend's bounded reader pool (puente.store.pool.ReaderPool)
 
-    def __new__(cls, name: str, *, multi_process: bool, for_update: str, filter_indexes: bool,
+    def __new__(cls, name: str, *, multi_process: bool, for_update: str, filter_indexes: bool, readers: str,
                 unlogged: str = "") -> Self:
         self = super().__new__(cls, name)
         self.multi_process, self.for_update, self.filter_indexes = multi_process, for_update, filter_indexes
-        self.unlogged = unlogged
+        self.unlogged, self.readers = unlogged, readers
         return self
+
+    def reader_pool(self, url: str, size: int | None = None, timeout: float | None = None) -> ReaderPool:
+        """A bounded pool of this backend's connections to ``url`` for concurrent readers (the API server)."""
+        import importlib
+
+        module, name = self.readers.split(":")
+        cls: type[ReaderPool] = getattr(importlib.import_module(module), name)
+        return cls(url, size, timeout)
 
     def ddl_type(self, sql_type: str) -> str:
         """A model column type (puente/model/types.py COLUMN_TYPES) as this backend's DDL spells it."""
@@ -43,8 +55,10 @@ class Dialect(str):
         return ddl_type(sql_type, str(self))
 
 
-DUCKDB = Dialect("duckdb", multi_process=False, for_update="", filter_indexes=False)
-POSTGRES = Dialect("postgres", multi_process=True, for_update=" FOR UPDATE", filter_indexes=True, unlogged="UNLOGGED ")
+DUCKDB = Dialect("duckdb", multi_process=False, for_update="", filter_indexes=False,
+                 readers="puente.store.duckdb_store:DuckDBReaders")
+POSTGRES = Dialect("postgres", multi_process=True, for_update=" FOR UPDATE", filter_indexes=True,
+                   readers="puente.store.postgres_store:PostgresReaders", unlogged="UNLOGGED ")
 
 
 def dialect_of(url: str) -> Dialect:
@@ -83,6 +97,7 @@ class Store(ABC):
 
     dialect: Dialect  # DUCKDB or POSTGRES: what differs between backends
     url: str
+    origin: Any = None  # what a pooled connection was leased from (puente.store.pool), None outside a pool
 
     @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:

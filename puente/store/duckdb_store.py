@@ -14,6 +14,7 @@ import pyarrow as pa
 from puente.errors import StoreError
 from puente.interrupts import uninterrupted
 from puente.store.base import DUCKDB, Store
+from puente.store.pool import PoolBusy, ReaderPool
 
 
 def duckdb_path(url: str) -> str:
@@ -152,3 +153,68 @@ class DuckDBStore(Store):
 
     def close(self) -> None:
         self.con.close()
+
+
+class DuckDBCursor(DuckDBStore):
+    """A cursor of a server's one DuckDB database: its own connection state and transactions, one thread at a
+    time. DuckDB runs any number of cursors' queries at once on its own shared worker threads."""
+
+    def __init__(self, base: DuckDBStore) -> None:  # opens no file: a cursor of ``base``
+        self.url, self.path, self.con, self._depth = base.url, base.path, base.con.cursor(), 0
+        self.origin = base
+
+
+class DuckDBReaders(ReaderPool):
+    """At most ``size`` cursors of the one database (opened once, migrations run), reused between callers."""
+
+    def __init__(self, url: str, size: int | None = None, timeout: float | None = None) -> None:
+        self.base: DuckDBStore | None = None
+        self.free: list[DuckDBCursor] = []  # cursors not leased
+        self.made = 0  # cursors open (leased or free)
+        super().__init__(url, size, timeout)
+        self.ready = threading.Condition(self.lock)
+
+    def open(self) -> None:
+        with self.lock:
+            if self.base is None:
+                from puente.store.base import open_store
+
+                store = open_store(self.url)
+                assert isinstance(store, DuckDBStore)
+                self.base = store
+
+    def acquire(self) -> Store:
+        self.open()
+        with self.ready:
+            if not self.ready.wait_for(lambda: bool(self.free) or self.made < self.size, self.timeout):
+                raise PoolBusy(self.timeout)
+            self.leased += 1
+            if self.free:
+                return self.free.pop()
+            assert self.base is not None
+            self.made += 1
+            return DuckDBCursor(self.base)
+
+    def release(self, store: Store) -> None:
+        with self.ready:
+            if store.origin is None or store.origin is not self.base:
+                return  # leased before a close: closed with its database
+            self.leased -= 1
+            self.free.append(store)  # type: ignore[arg-type]  # a DuckDBCursor: its origin is our base
+            self.ready.notify()
+
+    def open_count(self) -> int:
+        with self.lock:
+            return self.made
+
+    def close(self) -> None:
+        with self.lock:
+            for cursor in self.free:
+                try:
+                    cursor.close()
+                except duckdb.Error:  # best effort on shutdown
+                    pass
+            self.free, self.made, self.leased = [], 0, 0
+            if self.base is not None:
+                self.base.close()
+                self.base = None

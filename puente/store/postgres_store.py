@@ -13,6 +13,7 @@ import pyarrow as pa
 from puente.errors import StoreError
 from puente.interrupts import uninterrupted
 from puente.store.base import POSTGRES, Store
+from puente.store.pool import PoolBusy, ReaderPool
 
 # psycopg's type names (pg_type.typname) -> Arrow types
 _ARROW_TYPES = {
@@ -142,6 +143,66 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         self.con.close()
+
+
+class PostgresReaders(ReaderPool):
+    """A ``psycopg_pool.ConnectionPool`` of at most ``size`` autocommit connections (min 1): the server never
+    sees more from this process. Closed by :meth:`close`; a connection leased before that is closed on release."""
+
+    def __init__(self, url: str, size: int | None = None, timeout: float | None = None) -> None:
+        self.pg: Any = None  # psycopg_pool.ConnectionPool while open
+        super().__init__(url, size, timeout)
+
+    def open(self) -> None:
+        with self.lock:
+            if self.pg is not None:
+                return
+            import os
+
+            from psycopg_pool import ConnectionPool
+
+            from puente.store.base import open_store
+
+            open_store(self.url).close()  # migrations, once
+            self.pg = ConnectionPool(self.url, min_size=1, max_size=self.size, timeout=self.timeout,
+                                     name="puente-api", open=True,
+                                     kwargs={"autocommit": True, "application_name": f"puente-api-{os.getpid()}"})
+
+    def acquire(self) -> Store:
+        from psycopg_pool import PoolTimeout
+
+        self.open()
+        pg = self.pg
+        try:
+            con = pg.getconn(timeout=self.timeout)
+        except PoolTimeout:
+            raise PoolBusy(self.timeout) from None
+        with self.lock:
+            self.leased += 1
+        store = PostgresStore(self.url, con=con)
+        store.origin = pg
+        return store
+
+    def release(self, store: Store) -> None:
+        with self.lock:
+            current = store.origin is not None and store.origin is self.pg
+            if current:
+                self.leased -= 1
+        if current:
+            store.origin.putconn(store.con)  # type: ignore[attr-defined]  # a transaction left open is rolled back
+        else:  # leased before the pool was closed: the pool closed it already
+            store.close()
+
+    def open_count(self) -> int:
+        with self.lock:
+            return int(self.pg.get_stats().get("pool_size", 0)) if self.pg is not None else 0
+
+    def close(self) -> None:
+        with self.lock:
+            if self.pg is not None:
+                self.pg.close()
+                self.pg = None
+            self.leased = 0
 
 
 def _copy_value(value: Any) -> Any:

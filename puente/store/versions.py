@@ -29,6 +29,9 @@ def bump(store: Store, what: str) -> None:
                   [uuid.uuid4().hex, what, dt.datetime.now(dt.UTC).replace(tzinfo=None)])
 
 
+CURRENT = "SELECT COUNT(*) FROM data_versions"  # the version, as a statement (or a scalar subquery of one)
+
+
 def current(store: Store) -> int:
     """The data version now (monotonic; changes whenever committed records change)."""
-    return int(store.scalar("SELECT COUNT(*) FROM data_versions") or 0)
+    return int(store.scalar(CURRENT) or 0)
