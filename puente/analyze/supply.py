@@ -41,10 +41,12 @@ import pandas as pd
 
 from puente.engine import Engine
 
+LONE_CITATION_DAYS = 120  # how far in time a company's only citation at a lab speaks for its other shipments
 COMPANY_ROLES = ("importer", "consignee")  # the exporter is the foreign seller, not the buyer
 LAB_KIND, SHIPMENT_KIND = "lab_site", "precursor_shipment"
 
-COLUMNS = ["shipment", "shipment_ref", "arrival_date", "chemical", "hop", "evidence", "anchor_ref", "support",
+COLUMNS = ["shipment", "shipment_ref", "arrival_date", "chemical", "hop", "documented", "evidence", "anchor_ref",
+           "support",
            "company", "company_label", "company_role",
            "company_record", "company_rule", "company_score", "relation", "relation_link", "owner_company_record",
            "person", "person_label", "owner_record", "lab_person_record", "person_rule", "person_score",
@@ -208,9 +210,10 @@ def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.Da
     owner = _owner_paths(engine, comp, of, scores, thresholds)
     docs = _documents(ships, labs, comp, owner)
     same = _same_company(docs, comp, ships)
-    paths = pd.concat([p for p in (docs, owner, same) if len(p)], ignore_index=True)
-    if paths.empty:
+    found = [p for p in (docs, owner, same) if len(p)]
+    if not found:
         return pd.DataFrame(columns=COLUMNS)
+    paths = pd.concat(found, ignore_index=True)
     paths = paths.merge(ships, on="shipment").merge(labs.drop(columns=["lab_evidence"]), on="lab")
     arrival, found = pd.to_datetime(paths["arrival_date"]), pd.to_datetime(paths["lab_date"])
     paths["days"] = (found - arrival).dt.days
@@ -222,6 +225,7 @@ def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.Da
     if paths.empty:
         return pd.DataFrame(columns=COLUMNS)
     best = _one_lab_each(paths)
+    best = best.assign(**{col: None for col in COLUMNS if col not in best})
     best["days"] = [None if pd.isna(d) else int(d) for d in best["days"]]
     labels = _labels(engine, set(best["company"].dropna()) | set(best["person"].dropna()))
     best["company_label"] = best["company"].map(labels)
@@ -311,23 +315,29 @@ def _same_company(docs: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame) -
     out["gap"] = [abs((day[a] - day[s]).days) for s, a in zip(out["shipment"], out["anchor"])]
     out = out.sort_values(["gap", "anchor"]).drop_duplicates(["shipment", "lab", "company_record"])
     out["anchor_ref"] = out["anchor"].map(ref)
-    return out.drop(columns=["gap", "anchor"]).assign(hop="same_company", score=0.7)
+    # one citation may be a one-off delivery to another lab: it speaks only for shipments near it in time
+    cites = anchors.groupby(["company", "lab"])["anchor"].nunique().rename("cites")
+    out = out.merge(cites, left_on=["company", "lab"], right_index=True)
+    out = out[(out["cites"] > 1) | (out["gap"] <= LONE_CITATION_DAYS)]
+    return out.drop(columns=["gap", "anchor", "cites"]).assign(hop="same_company", score=0.7)
 
 
 def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
     """Cited pairs as cited. Another shipment goes to one lab: a front serves one lab until it is raided, so
-    the earliest raid after the shipment arrived among the labs whose papers cite its importer at least
-    twice; else among those citing it once; else among the labs where its owner was detained. One row per
-    pair: its best path; ``support`` counts the importer's citations at the lab."""
+    the earliest raid after the shipment arrived among the labs whose papers cite its company at least
+    twice; else among those citing it once (or naming the company); else among the labs where its owner was
+    detained (a lead, ``documented`` false). One row per pair: its best path; ``support`` counts the
+    company's citations at the lab."""
     paths = paths.copy()
     paths["cited"] = paths["hop"].isin(["document", "document_slip"])
     support = paths[paths["cited"]].dropna(subset=["company"]).groupby(["company", "lab"])["shipment"].nunique()
     key = pd.MultiIndex.from_arrays([paths["company"], paths["lab"]])
     paths["support"] = support.reindex(key).fillna(0).astype("int64").to_numpy()
     paths["tie"] = np.select([paths["cited"], paths["support"] >= 2, paths["support"] == 1], [3, 2, 1], 0)
+    paths["documented"] = (paths["tie"] > 0) | (paths["hop"] == "direct")
     paths["paths"] = paths.groupby(["shipment", "lab"])["hop"].transform("size").astype("int64")
-    order = paths.sort_values(["tie", "lab_date", "score", "shipment", "lab"],
-                              ascending=[False, True, False, True, True], na_position="last")
+    order = paths.sort_values(["documented", "tie", "lab_date", "score", "shipment", "lab"],
+                              ascending=[False, False, True, False, True, True], na_position="last")
     pair = order.drop_duplicates(["shipment", "lab"])
     has_citation = pair["shipment"].isin(pair.loc[pair["cited"], "shipment"])
     return pd.concat([pair[pair["cited"]], pair[~has_citation].drop_duplicates("shipment")]).copy()

@@ -138,8 +138,9 @@ def _uses_and_kg(ctx: Context, diverted: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _front_lab(ctx: Context, front: str, month: int) -> str:
-    """The lab a front supplies at ``month`` ('' when none of its organisation's labs is active): a front serves
-    one lab, drawn among the active ones when it starts, until that lab is dismantled, then the next."""
+    """The lab a front supplies at ``month`` ('' when every lab of its organisation is dismantled): a front
+    serves one lab — the active one with the fewest fronts when it starts (before any is, the next to start:
+    it stocks up) — until that lab is dismantled, then the next."""
     timeline = ctx.front_labs.get(front)
     if timeline is None:
         world = ctx.world
@@ -147,8 +148,15 @@ def _front_lab(ctx: Context, front: str, month: int) -> str:
         timeline, current = [], ""
         for m in range(len(ctx.sc.periods)):
             if not current or 0 <= world.labs[current].found <= m:
-                active = [lab for lab in labs if world.labs[lab].start <= m and not 0 <= world.labs[lab].found <= m]
-                current = str(ctx.rng.choice(active)) if active else ""
+                standing = [lab for lab in labs if not 0 <= world.labs[lab].found <= m]
+                active = [lab for lab in standing if world.labs[lab].start <= m] or \
+                    [lab for lab in standing if world.labs[lab].start == min(world.labs[x].start for x in standing)]
+                if active:  # the organisation spreads its fronts over its labs: the least supplied one
+                    fewest = min(ctx.lab_load.get(lab, 0) for lab in active)
+                    current = str(ctx.rng.choice([lab for lab in active if ctx.lab_load.get(lab, 0) == fewest]))
+                    ctx.lab_load[current] = ctx.lab_load.get(current, 0) + 1
+                else:
+                    current = ""
             timeline.append(current)
         ctx.front_labs[front] = timeline
     return timeline[month]

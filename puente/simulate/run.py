@@ -83,6 +83,7 @@ class Context:
     found_coords: list[np.ndarray] = field(default_factory=list)  # (lat, lon) of the other labs found
     lab_people: list[pd.DataFrame] = field(default_factory=list)  # detainees at the organisations' labs
     front_labs: dict[str, list[str]] = field(default_factory=dict)  # front -> the lab it supplies, by month
+    lab_load: dict[str, int] = field(default_factory=dict)  # lab -> fronts that have supplied it
     cited: dict[tuple[str, str], str] = field(default_factory=dict)  # (shipment, lab) -> how the lab's papers cite it
 
     def _next(self, key: str, n: int) -> np.ndarray:
