@@ -333,7 +333,9 @@ def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
     support = paths[paths["cited"]].dropna(subset=["company"]).groupby(["company", "lab"])["shipment"].nunique()
     key = pd.MultiIndex.from_arrays([paths["company"], paths["lab"]])
     paths["support"] = support.reindex(key).fillna(0).astype("int64").to_numpy()
-    paths["tie"] = np.select([paths["cited"], paths["support"] >= 2, paths["support"] == 1], [3, 2, 1], 0)
+    # the company's citations at the lab count where they speak for this shipment (a same_company path)
+    same = (paths["hop"] == "same_company").groupby([paths["shipment"], paths["lab"]]).transform("any")
+    paths["tie"] = np.select([paths["cited"], same & (paths["support"] >= 2), same], [3, 2, 1], 0)
     paths["documented"] = (paths["tie"] > 0) | (paths["hop"] == "direct")
     paths["paths"] = paths.groupby(["shipment", "lab"])["hop"].transform("size").astype("int64")
     order = paths.sort_values(["documented", "tie", "lab_date", "score", "shipment", "lab"],
