@@ -12,9 +12,9 @@ Three kinds of evidence tie a precursor shipment to a dismantled lab (``hop``), 
   company that a person is tied to — owner, representative, partner, associate, member, leader — and that
   same person (as a resolved entity) was arrested or found operating at the lab (or a lab record names the
   company itself);
-* ``same_company`` — the lab's papers cite other declarations of the same importer (``anchor_ref``, the
-  nearest in time; ``support``, how many): a front supplies one lab at a time, so its other shipments that
-  arrived before the raid went there too.
+* ``same_company`` — the lab's papers cite at least two other declarations of the shipment's company (its
+  consignee, else its importer; ``anchor_ref`` the nearest in time, ``support`` how many): a front supplies
+  one lab at a time, so its other shipments that arrived before the raid went there too.
 
 A lab found before a shipment arrived did not get it (``days`` ≥ 0), and a lab whose chemicals are listed
 but not this one was not working with it (unless ``require_chemical`` is off; cited declarations are kept).
@@ -41,7 +41,7 @@ import pandas as pd
 
 from puente.engine import Engine
 
-LONE_CITATION_DAYS = 120  # how far in time a company's only citation at a lab speaks for its other shipments
+MIN_CITATIONS = 2  # a company's declarations a lab must cite before its other shipments are tied to that lab
 COMPANY_ROLES = ("importer", "consignee")  # the exporter is the foreign seller, not the buyer
 LAB_KIND, SHIPMENT_KIND = "lab_site", "precursor_shipment"
 
@@ -315,10 +315,11 @@ def _same_company(docs: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame) -
     out["gap"] = [abs((day[a] - day[s]).days) for s, a in zip(out["shipment"], out["anchor"])]
     out = out.sort_values(["gap", "anchor"]).drop_duplicates(["shipment", "lab", "company_record"])
     out["anchor_ref"] = out["anchor"].map(ref)
-    # one citation may be a one-off delivery to another lab: it speaks only for shipments near it in time
+    # one citation may be a one-off delivery to another lab: a company's other shipments follow it to a lab
+    # only where the lab cites at least two of its declarations
     cites = anchors.groupby(["company", "lab"])["anchor"].nunique().rename("cites")
     out = out.merge(cites, left_on=["company", "lab"], right_index=True)
-    out = out[(out["cites"] > 1) | (out["gap"] <= LONE_CITATION_DAYS)]
+    out = out[out["cites"] >= MIN_CITATIONS]
     return out.drop(columns=["gap", "anchor", "cites"]).assign(hop="same_company", score=0.7)
 
 
