@@ -14,7 +14,7 @@ Three kinds of evidence tie a precursor shipment to a dismantled lab (``hop``), 
   company itself);
 * ``same_company`` — the lab's papers cite at least two other declarations of the shipment's company (its
   consignee, else its importer; ``anchor_ref`` the nearest in time, ``support`` how many): a front supplies
-  one lab at a time, so its other shipments that arrived before the raid went there too.
+  one lab at a time, so its other shipments that arrived from the first cited one up to the raid went there.
 
 A lab found before a shipment arrived did not get it (``days`` ≥ 0), and a lab whose chemicals are listed
 but not this one was not working with it (unless ``require_chemical`` is off; cited declarations are kept).
@@ -320,7 +320,11 @@ def _same_company(docs: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame) -
     cites = anchors.groupby(["company", "lab"])["anchor"].nunique().rename("cites")
     out = out.merge(cites, left_on=["company", "lab"], right_index=True)
     out = out[out["cites"] >= MIN_CITATIONS]
-    return out.drop(columns=["gap", "anchor", "cites"]).assign(hop="same_company", score=0.7)
+    # and only from its first cited declaration there on: before it, the front may have served another lab
+    first = anchors.assign(day=anchors["anchor"].map(day)).groupby(["company", "lab"])["day"].min().rename("since")
+    out = out.merge(first, left_on=["company", "lab"], right_index=True)
+    out = out[out["shipment"].map(day) >= out["since"]]
+    return out.drop(columns=["gap", "anchor", "cites", "since"]).assign(hop="same_company", score=0.7)
 
 
 def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
