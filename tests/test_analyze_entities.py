@@ -149,6 +149,8 @@ def test_precursor_chain_follows_the_resolved_owner_to_the_lab(tmp_path: Path) -
         "p-owner", "p-arrested", "entity_resolution")
     assert row["person_score"] == pytest.approx(0.97) and row["score"] == pytest.approx(0.9 * 0.97)
     assert row["chemical_match"] and row["days"] == 101 and row["paths"] == 1
+    # no paper at the lab cites the company: a lead (precursors_chain_leads), not a documented chain
+    assert row["hop"] == "owner_arrested" and not row["documented"]
 
 
 def test_without_resolution_no_chain_crosses_two_records(tmp_path: Path) -> None:

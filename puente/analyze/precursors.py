@@ -1,16 +1,20 @@
 """Precursor → lab chains: a diversion-risk score per shipment with its reasons, and likely lab regions.
 
-Features per shipment (computed in the engine, written once):
-  * quantity — ln(kg) unusual (|z| ≥ ``quantity_z``) for shipments of the same chemical and declared use;
+Features per shipment (computed in the engine, written once); none decides alone, the score adds them up:
+  * quantity — how unusual ln(kg) is for shipments of the same chemical and declared use, graded 0–1
+    (|z| from ``quantity_z`` up to ``quantity_z`` + 2): a lab-sized lot declared as an industrial input, or a
+    drum declared as a laboratory reagent;
   * lab link — the shipment's companies are linked to a lab or a seizure, directly or through an owner
-    (company → person → lab/seizure/firearm trace);
+    (company → person → lab/seizure/firearm trace, over resolved entities), or a dismantled lab's evidence
+    cites a declaration of the same importer;
   * third-party consignee — consigned to someone other than the importer;
   * seized — the shipment itself, or another of the same importer, was seized;
   * routing — the port carries under ``rare_port_share`` of the chemical's shipments;
   * new importer — one of the importer's first ``new_importer_count`` shipments, or a company whose RFC
     says it was incorporated less than ``young_company_days`` before the shipment;
+  * occasional importer — the importer filed fewer declarations than the average importer;
   * no PEN — no pre-export notification reference.
-The score is a weighted sum of the features squashed to 0–1; the reasons list the features that fired.
+The score is the weighted sum of the features, squashed to 0–1; the reasons list the features that fired.
 """
 
 from __future__ import annotations
@@ -20,23 +24,23 @@ from dataclasses import dataclass
 
 import h3
 import ibis
-import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from puente.analyze.chains import entity_links
+from puente.analyze.chains import ENTITY_KINDS
 from puente.analyze.common import coarsen, flag
+from puente.analyze.supply import citations, links_between, pedimento_key, resolved_entities
 from puente.engine import Engine
 
 # Judgement weights (not fitted to any data set): strong evidence of a criminal tie counts most.
-WEIGHTS = {"lab_link": 2.5, "seized": 1.5, "third_party_consignee": 1.5, "no_pen": 1.0, "new_importer": 1.0,
-           "quantity": 0.7, "routing": 0.5}
+WEIGHTS = {"lab_link": 2.5, "seized": 0.75, "third_party_consignee": 0.75, "no_pen": 1.0, "new_importer": 1.0,
+           "quantity": 2.0, "routing": 0.5, "occasional_importer": 1.0}
 
 
 @dataclass(frozen=True)
 class RiskRules:
-    quantity_z: float = 1.5
-    rare_port_share: float = 0.1
+    quantity_z: float = 0.5
+    rare_port_share: float = 0.2
     new_importer_count: int = 2
     young_company_days: int = 730
 
@@ -50,33 +54,56 @@ def shipment_features(engine: Engine, rules: RiskRules | None = None) -> pd.Data
     group = ibis.window(group_by=[s.chemical, s.use])
     chem = ibis.window(group_by=[s.chemical])
     port_chem = ibis.window(group_by=[s.chemical, s.port_id])
-    order = ibis.window(group_by=[s.who], order_by=[s.day, s.id])
     f = s.mutate(
         qz=(logkg - logkg.mean().over(group)) / logkg.std().over(group),
         port_share=s.id.count().over(port_chem).cast("float64") / s.id.count().over(chem).cast("float64"),
-        nth=ibis.row_number().over(order),
         was_seized=flag(s.status == "seized"),
     )
-    f = f.mutate(who_seized=f.was_seized.max().over(ibis.window(group_by=[f.who])))
-    linked = _criminal_links(engine)
-    f = f.left_join(linked, f.id == linked.sid)
     expr = f.select(
         id=f.id, source_id=f.source_id, chemical=f.chemical, kg=f.kg, importer=f.who, port=f.port_name, day=f.day, status=f.status,
-        quantity=flag(f.qz.fill_null(0.0).abs() >= rules.quantity_z), qz=f.qz.fill_null(0.0),
-        lab_link=flag(f.sid.notnull()),
+        quantity=((f.qz.fill_null(0.0).abs() - rules.quantity_z) / 2).clip(lower=0.0, upper=1.0), qz=f.qz.fill_null(0.0),
+        was_seized=f.was_seized,
         third_party_consignee=flag(f.consignee.notnull() & (f.consignee.lower() != f.importer.fill_null("").lower())),
         taxid=f.importer_taxid,
-        seized=f.who_seized.fill_null(0).cast("int64"),
         routing=flag(f.port_share < rules.rare_port_share),
-        new_importer=flag(f.nth <= rules.new_importer_count),
         no_pen=flag(f.pen_reference.isnull()),
     )
     out = engine.run(expr).sort_values("id").reset_index(drop=True)
     out["qz"] = out["qz"].round(9)
+    # the importer as one firm: its resolved entity (customs copies and register records joined), else its
+    # RFC or name as declared
+    key = _importer_entities(engine, out)
+    out["seized"] = out.groupby(key)["was_seized"].transform("max").fillna(0).astype("int64")
+    nth = out.assign(_k=key).sort_values(["day", "id"]).groupby("_k").cumcount() + 1
     founded = pd.to_datetime(out["taxid"].map(rfc_founded))
     young = (out["day"] - founded).dt.days < rules.young_company_days
-    out["new_importer"] = (out["new_importer"].astype(bool) | young.fillna(False)).astype("int64")
-    return out.drop(columns=["taxid"])
+    out["new_importer"] = ((nth.reindex(out.index) <= rules.new_importer_count) | young.fillna(False)).astype("int64")
+    declarations = out.groupby(key)["id"].transform("size")
+    out["occasional_importer"] = (declarations < len(out) / max(key.nunique(), 1)).astype("int64")
+    cited = _cited_importers(engine, out, key)
+    out["lab_link"] = (out["id"].isin(_criminal_links(engine)) | key.isin(cited)).astype("int64")
+    out["quantity"] = out["quantity"].astype(float).round(9)
+    return out.drop(columns=["taxid", "was_seized"])
+
+
+def _importer_entities(engine: Engine, shipments: pd.DataFrame) -> pd.Series:
+    """Per shipment, its importer's resolved entity (else the linked record, else the RFC or name declared)."""
+    entity = resolved_entities(engine)
+    links = links_between(engine, "precursor_shipment", ("organization",))
+    links = links[links["role"] == "importer"].sort_values("link").drop_duplicates("a")
+    record = shipments["id"].map(dict(zip(links["a"], links["b"])))
+    return record.map(lambda r: entity.get(r, r), na_action="ignore").fillna(shipments["importer"]).fillna("?")
+
+
+def _cited_importers(engine: Engine, shipments: pd.DataFrame, key: pd.Series) -> set[str]:
+    """Importers with a declaration that a dismantled lab's evidence cites (drum labels, papers)."""
+    if not engine.has_table("lab_site") or "evidence" not in engine.table("lab_site").columns:
+        return set()
+    lab = engine.table("lab_site")
+    evidence = engine.run(lab.filter(lab.evidence.notnull()).select("evidence"))["evidence"]
+    keys = {key for text in evidence for _, key, _ in citations(text)}
+    ship_keys = shipments["source_id"].map(pedimento_key)
+    return set(key[ship_keys.isin(keys)])
 
 
 def rfc_founded(taxid: object) -> pd.Timestamp | None:
@@ -90,41 +117,22 @@ def rfc_founded(taxid: object) -> pd.Timestamp | None:
         return None
 
 
-def _resolved(engine: Engine, t: ir.Table, *cols: str) -> ir.Table:
-    """``t`` with each of ``cols`` (record ids) replaced by its resolved entity (``link_entities``) when the
-    node has run entity resolution: the owner of a front company and the person arrested at a lab are two
-    records, often under name variants, and only resolution makes them one person."""
-    if not engine.has_table("link_entities"):
-        return t
-    for col in cols:
-        le = engine.table("link_entities")
-        le = le.select(_rid=le.record_id, _cid=le.cluster_id)
-        j = t.left_join(le, t[col] == le._rid)
-        t = j.mutate(**{col: j._cid.fill_null(j[col])}).drop("_rid", "_cid")
-    return t
-
-
-def _criminal_links(engine: Engine) -> ir.Table:
+def _criminal_links(engine: Engine) -> set[str]:
     """Shipments whose companies are tied to a lab, seizure or firearm trace, directly or via an owner
-    (over resolved entities when the node has them)."""
-    ship = _resolved(engine, entity_links(engine, "precursor_shipment"), "entity")
-    crime = None
+    (over resolved entities when the node has them: the owner of a front company and the person arrested at
+    a lab are two records, often under name variants, and only resolution makes them one person)."""
+    entity = resolved_entities(engine)
+    ship = links_between(engine, "precursor_shipment", ("organization", "person"))
+    crime: set[str] = set()
     for kind in ("lab_site", "seizure", "firearm_trace"):
         if engine.has_table(kind):
-            part = entity_links(engine, kind).select(ce=ibis._.entity)
-            crime = part if crime is None else crime.union(part)
-    if crime is None:
-        return ship.select(sid=ship.event).filter(ibis.literal(False))
-    crime = _resolved(engine, crime, "ce").distinct()
-    lk = engine.table("link")
-    owners = lk.filter(lk.role.isin(["owner", "associate", "member", "leader"]))
-    owners = owners.select(company=owners.from_id, person=owners.to_id).union(
-        owners.select(company=owners.to_id, person=owners.from_id))
-    owners = _resolved(engine, owners, "company", "person")
-    direct = ship.join(crime, ship.entity == crime.ce).select(sid=ship.event)
-    via = ship.join(owners, ship.entity == owners.company)
-    via = via.join(crime, via.person == crime.ce).select(sid=via.event)
-    return direct.union(via).distinct()
+            crime |= {entity.get(b, b) for b in links_between(engine, kind, ENTITY_KINDS)["b"]}
+    if not crime:
+        return set()
+    owners = links_between(engine, "organization", ("person",))
+    owners = owners[owners["role"].isin(["owner", "associate", "member", "leader"])]
+    tainted = {entity.get(c, c) for c, p in zip(owners["a"], owners["b"]) if entity.get(p, p) in crime}
+    return {s for s, b in zip(ship["a"], ship["b"]) if entity.get(b, b) in crime | tainted}
 
 
 def diversion_risk(engine: Engine, rules: RiskRules | None = None) -> pd.DataFrame:
@@ -135,12 +143,10 @@ def diversion_risk(engine: Engine, rules: RiskRules | None = None) -> pd.DataFra
     score = np.zeros(len(f))
     reasons: list[list[str]] = [[] for _ in range(len(f))]
     for feature, weight in WEIGHTS.items():
-        fired = f[feature].fillna(0).astype(int).to_numpy() == 1
-        score += weight * fired
-        for i in np.flatnonzero(fired):
+        value = f[feature].fillna(0).astype(float).to_numpy()
+        score += weight * value
+        for i in np.flatnonzero(value > 0):
             reasons[i].append(feature)
-    # A continuous quantity term breaks ties among shipments with the same flags.
-    score += 0.1 * np.clip(f["qz"].to_numpy(dtype=float), -3, 3)
     f["score"] = score.round(9)
     f["risk"] = [round(1 / (1 + math.exp(-(x - 2.0))), 9) for x in score]
     f["reasons"] = [";".join(r) for r in reasons]

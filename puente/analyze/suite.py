@@ -50,8 +50,11 @@ def _alerts(engine: Engine, period: str = "month", **_: Any) -> Result:
 
 def _precursors(engine: Engine, period: str = "month", **_: Any) -> Result:
     regions = precursors.lab_regions(engine)
+    chains = supply.precursor_lab_chains(engine)
+    documented = chains["documented"].astype(bool)
     return {"risk": precursors.diversion_risk(engine), "lab_regions": regions,
-            "chains": supply.precursor_lab_chains(engine),
+            "chains": chains[documented].reset_index(drop=True),
+            "chain_leads": chains[~documented].reset_index(drop=True),
             "lab_regions.geojson": hotspots.to_geojson(regions)}
 
 

@@ -1,44 +1,59 @@
-"""Precursor → lab chains: shipment → company → person → dismantled lab, with the evidence for each hop.
+"""Precursor → lab chains: which shipments fed which dismantled lab, with the evidence for each hop.
 
-A chain is written when a precursor shipment's importer or consignee is (as a resolved entity) a company
-that a person is tied to — owner, representative, partner, associate, member, leader: any recorded
-relation between the company and a person — and that same person (as a resolved entity) was arrested or
-found operating at a dismantled lab — or a lab record names the company itself (``relation`` = ``direct``) — that was found **on or after** the shipment arrived (chemicals that
-arrived after a lab was dismantled did not feed it).
+Three kinds of evidence tie a precursor shipment to a dismantled lab (``hop``), as an investigation does:
 
-The records of one hop seldom name the same record: the company register spells the owner one way, the
-lab's arrest report another, and the customs declaration links its own copy of the company. Entity
-resolution (``link_entities``, :mod:`puente.analyze.resolution`) joins them; each hop says how:
-``same_record``, or ``entity_resolution`` with the match probability of the two records when the model
-scored that pair (``link_matches``), or none when they were joined through other records of the entity
-(``transitive``). Without a resolution, only chains whose hops name the very same records are found.
+* ``document`` — the lab record's evidence (``evidence``: drum labels, copies of declarations seized at
+  the raid) cites the shipment's import declaration (pedimento) number, however it was written (spaces,
+  dashes or nothing between its parts); ``document_slip`` — a cited number that matches no declaration
+  exactly is read as one slip (a digit changed or two swapped) of a declaration that arrived before the
+  raid, carries the chemical the label names, and whose importer is tied to that lab otherwise; taken only
+  when exactly one declaration fits;
+* ``owner_arrested`` (or ``direct``) — the shipment's importer or consignee is (as a resolved entity) a
+  company that a person is tied to — owner, representative, partner, associate, member, leader — and that
+  same person (as a resolved entity) was arrested or found operating at the lab (or a lab record names the
+  company itself);
+* ``same_company`` — the lab's papers cite at least two other declarations of the shipment's company (its
+  consignee, else its importer; ``anchor_ref`` the nearest in time, ``support`` how many): a front supplies
+  one lab at a time, so its other shipments that arrived from the first cited one up to the raid went there.
 
-One row per (shipment, lab): the strongest path (highest ``score``, the product of the hop scores, a
-transitive hop counting as the run's threshold), with ``paths`` the number of paths found. ``chemical_match``
-says whether the lab's seized chemicals include the shipment's chemical; chains where the lab lists
-chemicals and not this one are left out (the lab was not working with it), unless ``require_chemical`` is
-off.
+A lab found before a shipment arrived did not get it (``days`` ≥ 0), and a lab whose chemicals are listed
+but not this one was not working with it (unless ``require_chemical`` is off; cited declarations are kept).
+Each shipment fed one lab: cited declarations are written as cited; otherwise the lab with the most support
+(the importer's citations there, plus one for an owner detained there) is taken, the earliest raid first.
+
+The records of a hop seldom name the same record: the company register spells the owner one way, the lab's
+arrest report another, and the customs declaration links its own copy of the company. Entity resolution
+(``link_entities``, :mod:`puente.analyze.resolution`) joins them; each hop says how: ``same_record``, or
+``entity_resolution`` with the match probability of the two records when the model scored that pair
+(``link_matches``), or ``transitive`` when they were joined through other records of the entity. ``score``
+is the product of the hop scores (a document 1, a slip 0.9, a transitive join the run's threshold, the
+same importer 0.7 times its best path) and ``paths`` the number of paths found for the pair.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from puente.engine import Engine
 
+MIN_CITATIONS = 2  # a company's declarations a lab must cite before its other shipments are tied to that lab
 COMPANY_ROLES = ("importer", "consignee")  # the exporter is the foreign seller, not the buyer
 LAB_KIND, SHIPMENT_KIND = "lab_site", "precursor_shipment"
 
-COLUMNS = ["shipment", "shipment_ref", "arrival_date", "chemical", "company", "company_label", "company_role",
+COLUMNS = ["shipment", "shipment_ref", "arrival_date", "chemical", "hop", "documented", "evidence", "anchor_ref",
+           "support",
+           "company", "company_label", "company_role",
            "company_record", "company_rule", "company_score", "relation", "relation_link", "owner_company_record",
            "person", "person_label", "owner_record", "lab_person_record", "person_rule", "person_score",
            "lab", "lab_ref", "lab_date", "lab_role", "lab_link", "chemical_match", "days", "score", "paths"]
 
 
-def _links(engine: Engine, kind_a: str, kinds_b: tuple[str, ...]) -> pd.DataFrame:
+def links_between(engine: Engine, kind_a: str, kinds_b: tuple[str, ...]) -> pd.DataFrame:
     """(link, a, b, role): links between a record of ``kind_a`` and one of ``kinds_b``, either direction."""
     lk = engine.table("link")
     fwd = lk.filter((lk.from_kind == kind_a) & lk.to_kind.isin(kinds_b)).select(
@@ -49,13 +64,36 @@ def _links(engine: Engine, kind_a: str, kinds_b: tuple[str, ...]) -> pd.DataFram
     return out.dropna(subset=["a", "b"]).reset_index(drop=True)
 
 
+# An identifier that two records of one entity cannot disagree on.
+IDENTIFIERS = {"organization": "tax_id", "person": "curp"}
+
+
+def resolved_entities(engine: Engine) -> dict[str, str]:
+    """record → resolved entity (``link_entities``) for people and organisations, with a cluster split where
+    its records carry different identifiers (two RFCs, two CURPs: look-alike names of two firms or two
+    people); the records without one stay together."""
+    if not engine.has_table("link_entities"):
+        return {}
+    le = engine.table("link_entities")
+    ents = engine.run(le.filter(le.kind.isin(list(IDENTIFIERS))).select("record_id", "cluster_id", "kind"))
+    out = dict(zip(ents["record_id"], ents["cluster_id"]))
+    for kind, field in IDENTIFIERS.items():
+        if not engine.has_table(kind) or field not in engine.table(kind).columns:
+            continue
+        t = engine.table(kind)
+        ids = engine.run(t.filter(t[field].notnull()).select(record_id=t.id, key=t[field].cast("string")))
+        sub = ents[ents["kind"] == kind].merge(ids, on="record_id")
+        keys = sub.groupby("cluster_id")["key"].nunique()
+        split = sub[sub["cluster_id"].isin(keys[keys > 1].index)]
+        out.update({r: f"{c}|{k}" for r, c, k in zip(split["record_id"], split["cluster_id"], split["key"])})
+    return out
+
+
 def _resolution(engine: Engine) -> tuple[dict[str, str], dict[tuple[str, str], float], dict[str, float]]:
     """record → entity, (record, record) → match probability, kind → the threshold of its latest run."""
     if not engine.has_table("link_entities"):
         return {}, {}, {}
-    le = engine.table("link_entities")
-    ents = engine.run(le.filter(le.kind.isin(["person", "organization"])).select("record_id", "cluster_id"))
-    entity = dict(zip(ents["record_id"], ents["cluster_id"]))
+    entity = resolved_entities(engine)
     scores: dict[tuple[str, str], float] = {}
     if engine.has_table("link_matches"):
         m = engine.table("link_matches")
@@ -89,74 +127,227 @@ def _hop(left: pd.Series, right: pd.Series, scores: dict[tuple[str, str], float]
     return np.array(rules, dtype=object), np.array(probs, dtype=float), np.array(counted, dtype=float)
 
 
+# ---------------------------------------------------------------- pedimento numbers cited at a lab
+
+# A Mexican import declaration number: year (2 digits), customs office, broker's licence (4), sequence (7);
+# the office may be written as digits or letters. Separators vary by hand.
+PEDIMENTO = re.compile(r"(?<![0-9A-Z])(\d{2})[\s.-]*([0-9A-Z]{2,3})[\s.-]*(\d{4})[\s.-]*(\d{7})(?![0-9])")
+
+
+def pedimento_key(text: object) -> str | None:
+    """The first pedimento number in ``text``, without separators (``21MZO30000012345``), or None."""
+    m = PEDIMENTO.search(str(text or "").upper())
+    return "".join(m.groups()) if m else None
+
+
+@lru_cache(maxsize=1)
+def _chemical_spellings() -> list[tuple[str, str]]:
+    from puente.model import load_model
+    from puente.model.types import fold
+
+    vocab = load_model().vocabularies["precursors"]
+    pairs = {(fold(str(x)), t.code) for t in vocab.terms.values()
+             for x in (t.code, t.en, t.es, *t.extra.get("synonyms", [])) if len(str(x)) >= 3}
+    return sorted(pairs, key=lambda p: -len(p[0]))
+
+
+def citations(evidence: object) -> list[tuple[str, str, str | None]]:
+    """(item, pedimento key, chemical named in the item or None) for each evidence item citing a number."""
+    from puente.model.types import fold
+
+    out = []
+    for item in re.split(r"[;\n]", str(evidence or "")):
+        for m in PEDIMENTO.finditer(item.upper()):
+            folded = fold(item)
+            chem = next((code for spelling, code in _chemical_spellings() if spelling in folded), None)
+            out.append((item.strip(), "".join(m.groups()), chem))
+    return out
+
+
+def slips(key: str) -> set[str]:
+    """Every number one slip away from ``key`` in its 7-digit sequence: a digit changed, two adjacent
+    digits swapped, or both at one place."""
+    head, seq = key[:-7], key[-7:]
+    out: set[str] = set()
+    for i in range(7):
+        for d in "0123456789":
+            out.add(head + seq[:i] + d + seq[i + 1:])
+        if i < 6:
+            swapped = seq[:i] + seq[i + 1] + seq[i] + seq[i + 2:]
+            for d in "0123456789":
+                out.add(head + swapped[:i] + d + swapped[i + 1:])
+                out.add(head + swapped[:i + 1] + d + swapped[i + 2:])
+    out.discard(key)
+    return out
+
+
 def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.DataFrame:
     """The written chains (see the module docstring), strongest first."""
     if not (engine.has_table(SHIPMENT_KIND) and engine.has_table(LAB_KIND) and engine.has_table("link")):
         return pd.DataFrame(columns=COLUMNS)
     entity, scores, thresholds = _resolution(engine)
     of = np.vectorize(lambda r: entity.get(r, r), otypes=[object])
-    org_floor, person_floor = thresholds.get("organization", 0.5), thresholds.get("person", 0.5)
-
-    ship = _links(engine, SHIPMENT_KIND, ("organization",))
-    ship = ship[ship["role"].isin(COMPANY_ROLES)].rename(
-        columns={"link": "ship_link", "a": "shipment", "b": "company_record", "role": "company_role"})
-    owners = _links(engine, "organization", ("person",)).rename(
-        columns={"link": "relation_link", "a": "owner_company_record", "b": "owner_record", "role": "relation"})
-    labs = _links(engine, LAB_KIND, ("person",)).rename(
-        columns={"link": "lab_link", "a": "lab", "b": "lab_person_record", "role": "lab_role"})
-    at_lab = _links(engine, LAB_KIND, ("organization",)).rename(
-        columns={"link": "lab_link", "a": "lab", "b": "owner_company_record", "role": "lab_role"})
-    if ship.empty or (labs.empty and at_lab.empty):
-        return pd.DataFrame(columns=COLUMNS)
-    ship["company"] = of(ship["company_record"].to_numpy())
-    owners["company"] = of(owners["owner_company_record"].to_numpy())
-    owners["person"] = of(owners["owner_record"].to_numpy())
-    labs["person"] = of(labs["lab_person_record"].to_numpy())
-    at_lab["company"] = of(at_lab["owner_company_record"].to_numpy())
-    # company -> person -> lab, and company -> lab where a lab record names the company itself (``direct``)
-    via_people = ship.merge(owners, on="company").merge(labs, on="person")
-    direct = ship.merge(at_lab, on="company").assign(relation="direct", relation_link=None, person=None,
-                                                      owner_record=None, lab_person_record=None)
-    paths = pd.concat([p for p in (via_people, direct) if len(p)], ignore_index=True) \
-        if len(via_people) or len(direct) else via_people
-    if paths.empty:
-        return pd.DataFrame(columns=COLUMNS)
     s = engine.table(SHIPMENT_KIND)
-    shipments = engine.run(s.filter(s.id.isin(list(paths["shipment"].unique()))).select(
-        shipment=s.id, shipment_ref=s.source_id, arrival_date=s.arrival_date.cast("date"), chemical=s.chemical))
+    ships = engine.run(s.select(shipment=s.id, shipment_ref=s.source_id, arrival_date=s.arrival_date.cast("date"),
+                                chemical=s.chemical))
     lab_t = engine.table(LAB_KIND)
-    lab_rows = engine.run(lab_t.filter(lab_t.id.isin(list(paths["lab"].unique()))).select(
-        lab=lab_t.id, lab_ref=lab_t.source_id, lab_date=lab_t.date_found.cast("date"),
-        lab_chemicals=lab_t.chemicals))
-    paths = paths.merge(shipments, on="shipment").merge(lab_rows, on="lab")
+    lab_cols = {"lab": lab_t.id, "lab_ref": lab_t.source_id, "lab_date": lab_t.date_found.cast("date"),
+                "lab_chemicals": lab_t.chemicals}
+    if "evidence" in lab_t.columns:
+        lab_cols["lab_evidence"] = lab_t.evidence
+    labs = engine.run(lab_t.select(**lab_cols))
+    if ships.empty or labs.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    if "lab_evidence" not in labs:
+        labs["lab_evidence"] = None
+    labs["listed"] = labs["lab_chemicals"].fillna("").map(
+        lambda c: frozenset(x.strip() for x in re.split(r"[;|,]", str(c)) if x.strip()))
+    comp = links_between(engine, SHIPMENT_KIND, ("organization",))
+    comp = comp[comp["role"].isin(COMPANY_ROLES)].rename(
+        columns={"link": "ship_link", "a": "shipment", "b": "company_record", "role": "company_role"})
+    comp["company"] = of(comp["company_record"].to_numpy())
+    comp = _receivers(comp)  # the chemicals went where the consignee (else the importer) took them
+    owner = _owner_paths(engine, comp, of, scores, thresholds)
+    docs = _documents(ships, labs, comp, owner)
+    same = _same_company(docs, comp, ships)
+    found = [p for p in (docs, owner, same) if len(p)]
+    if not found:
+        return pd.DataFrame(columns=COLUMNS)
+    paths = pd.concat(found, ignore_index=True)
+    paths = paths.merge(ships, on="shipment").merge(labs.drop(columns=["lab_evidence"]), on="lab")
     arrival, found = pd.to_datetime(paths["arrival_date"]), pd.to_datetime(paths["lab_date"])
     paths["days"] = (found - arrival).dt.days
     paths = paths[paths["days"].isna() | (paths["days"] >= 0)]
-    listed = paths["lab_chemicals"].fillna("").map(lambda c: {x.strip() for x in re.split(r"[;|,]", str(c)) if x.strip()})
-    paths["chemical_match"] = [bool(chem in lst) if lst else None for chem, lst in zip(paths["chemical"], listed)]
+    paths["chemical_match"] = [bool(chem in lst) if lst else None for chem, lst in zip(paths["chemical"], paths["listed"])]
+    cited = paths["hop"].isin(["document", "document_slip"])
     if require_chemical:
-        paths = paths[paths["chemical_match"].map(lambda m: m is not False)]
+        paths = paths[cited | paths["chemical_match"].map(lambda m: m is not False)]
     if paths.empty:
         return pd.DataFrame(columns=COLUMNS)
-    paths = paths.reset_index(drop=True)
-    paths["company_rule"], paths["company_score"], c_count = _hop(
-        paths["company_record"], paths["owner_company_record"], scores, org_floor)
-    paths["person_rule"], paths["person_score"], p_count = _hop(
-        paths["owner_record"], paths["lab_person_record"], scores, person_floor)
-    no_person = paths["person"].isna().to_numpy()
-    paths.loc[no_person, ["person_rule", "person_score"]] = [None, np.nan]
-    p_count = np.where(no_person, 1.0, p_count)
-    paths["score"] = np.round(c_count * p_count, 9)
-    paths["paths"] = paths.groupby(["shipment", "lab"])["score"].transform("size").astype("int64")
-    paths = paths.sort_values(["score", "shipment", "lab", "relation_link", "lab_link"],
-                              ascending=[False, True, True, True, True])
-    best = paths.drop_duplicates(["shipment", "lab"]).copy()
+    best = _one_lab_each(paths)
+    best = best.assign(**{col: None for col in COLUMNS if col not in best})
     best["days"] = [None if pd.isna(d) else int(d) for d in best["days"]]
-    labels = _labels(engine, set(best["company"]) | set(best["person"]))
+    labels = _labels(engine, set(best["company"].dropna()) | set(best["person"].dropna()))
     best["company_label"] = best["company"].map(labels)
     best["person_label"] = best["person"].map(labels)
     best = best.sort_values(["score", "arrival_date", "shipment", "lab"], ascending=[False, True, True, True])
-    return best[COLUMNS].reset_index(drop=True)
+    return best.reindex(columns=COLUMNS).reset_index(drop=True)
+
+
+def _owner_paths(engine: Engine, comp: pd.DataFrame, of: Any, scores: dict[tuple[str, str], float],
+                 thresholds: dict[str, float]) -> pd.DataFrame:
+    """shipment → company → person → lab (``owner_arrested``), and company → lab (``direct``)."""
+    owners = links_between(engine, "organization", ("person",)).rename(
+        columns={"link": "relation_link", "a": "owner_company_record", "b": "owner_record", "role": "relation"})
+    people = links_between(engine, LAB_KIND, ("person",)).rename(
+        columns={"link": "lab_link", "a": "lab", "b": "lab_person_record", "role": "lab_role"})
+    at_lab = links_between(engine, LAB_KIND, ("organization",)).rename(
+        columns={"link": "lab_link", "a": "lab", "b": "owner_company_record", "role": "lab_role"})
+    owners["company"] = of(owners["owner_company_record"].to_numpy())
+    owners["person"] = of(owners["owner_record"].to_numpy())
+    people["person"] = of(people["lab_person_record"].to_numpy())
+    at_lab["company"] = of(at_lab["owner_company_record"].to_numpy())
+    via = comp.merge(owners, on="company").merge(people, on="person").assign(hop="owner_arrested")
+    direct = comp.merge(at_lab, on="company").assign(hop="direct", relation="direct", relation_link=None,
+                                                     person=None, owner_record=None, lab_person_record=None)
+    paths = pd.concat([p for p in (via, direct) if len(p)], ignore_index=True) if len(via) or len(direct) else via
+    if paths.empty:
+        return pd.DataFrame()
+    paths = paths.reset_index(drop=True)
+    paths["company_rule"], paths["company_score"], c_count = _hop(
+        paths["company_record"], paths["owner_company_record"], scores, thresholds.get("organization", 0.5))
+    paths["person_rule"], paths["person_score"], p_count = _hop(
+        paths["owner_record"], paths["lab_person_record"], scores, thresholds.get("person", 0.5))
+    no_person = paths["person"].isna().to_numpy()
+    paths.loc[no_person, ["person_rule", "person_score"]] = [None, np.nan]
+    paths["score"] = np.round(c_count * np.where(no_person, 1.0, p_count), 9)
+    return paths
+
+
+def _documents(ships: pd.DataFrame, labs: pd.DataFrame, comp: pd.DataFrame, owner: pd.DataFrame) -> pd.DataFrame:
+    """(shipment, lab) for each declaration a lab's evidence cites: exactly, or one slip away (see the module
+    docstring), with the evidence item and the shipment's importer (else consignee)."""
+    index: dict[str, list[int]] = {}
+    for i, ref in enumerate(ships["shipment_ref"]):
+        key = pedimento_key(ref)
+        if key:
+            index.setdefault(key, []).append(i)
+    buyer = _receivers(comp)
+    company_of = dict(zip(buyer["shipment"], buyer["company"]))
+    shipment, chemical = ships["shipment"].to_numpy(), ships["chemical"].to_numpy()
+    arrival = pd.to_datetime(ships["arrival_date"]).to_numpy()
+    rows: list[tuple[str, str, str, str, float]] = []
+    unmatched: list[tuple[str, Any, str, str, str | None]] = []
+    for lab, found, evidence in zip(labs["lab"], pd.to_datetime(labs["lab_date"]), labs["lab_evidence"]):
+        for item, key, chem in citations(evidence):
+            if key in index:
+                rows += [(shipment[i], lab, "document", item, 1.0) for i in index[key]]
+            else:
+                unmatched.append((lab, found, item, key, chem))
+    tied = set(zip(owner["company"], owner["lab"])) if len(owner) else set()
+    tied |= {(company_of.get(s), lab) for s, lab, *_ in rows}
+    for lab, found, item, key, chem in unmatched:
+        fits = [i for k in slips(key) for i in index.get(k, [])
+                if (pd.isna(found) or arrival[i] <= found) and (chem is None or chemical[i] == chem)
+                and (company_of.get(shipment[i]), lab) in tied]
+        if len(fits) == 1:
+            rows.append((shipment[fits[0]], lab, "document_slip", item, 0.9))
+    out = pd.DataFrame(rows, columns=["shipment", "lab", "hop", "evidence", "score"])
+    return out.merge(buyer[["shipment", "ship_link", "company_record", "company_role", "company"]],
+                     on="shipment", how="left")
+
+
+def _receivers(comp: pd.DataFrame) -> pd.DataFrame:
+    """The company that received each shipment: its consignee when one is named, else its importer."""
+    return comp.sort_values(["company_role", "ship_link"]).drop_duplicates("shipment")
+
+
+def _same_company(docs: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame) -> pd.DataFrame:
+    """Other shipments of an importer whose declarations a lab's evidence cites (``same_company``), each with
+    the cited declaration nearest in time (``anchor_ref``)."""
+    if docs.empty:
+        return pd.DataFrame()
+    day = dict(zip(ships["shipment"], pd.to_datetime(ships["arrival_date"])))
+    ref = dict(zip(ships["shipment"], ships["shipment_ref"]))
+    anchors = docs.dropna(subset=["company"])[["company", "lab", "shipment"]].rename(columns={"shipment": "anchor"})
+    out = comp.merge(anchors, on="company")
+    out = out[out["shipment"] != out["anchor"]].copy()
+    out["gap"] = [abs((day[a] - day[s]).days) for s, a in zip(out["shipment"], out["anchor"])]
+    out = out.sort_values(["gap", "anchor"]).drop_duplicates(["shipment", "lab", "company_record"])
+    out["anchor_ref"] = out["anchor"].map(ref)
+    # one citation may be a one-off delivery to another lab: a company's other shipments follow it to a lab
+    # only where the lab cites at least two of its declarations
+    cites = anchors.groupby(["company", "lab"])["anchor"].nunique().rename("cites")
+    out = out.merge(cites, left_on=["company", "lab"], right_index=True)
+    out = out[out["cites"] >= MIN_CITATIONS]
+    # and only from its first cited declaration there on: before it, the front may have served another lab
+    first = anchors.assign(day=anchors["anchor"].map(day)).groupby(["company", "lab"])["day"].min().rename("since")
+    out = out.merge(first, left_on=["company", "lab"], right_index=True)
+    out = out[out["shipment"].map(day) >= out["since"]]
+    return out.drop(columns=["gap", "anchor", "cites", "since"]).assign(hop="same_company", score=0.7)
+
+
+def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
+    """Cited pairs as cited. Another shipment goes to one lab: a front serves one lab until it is raided, so
+    the earliest raid after the shipment arrived among the labs whose papers cite its company at least
+    twice; else among those citing it once (or naming the company); else among the labs where its owner was
+    detained (a lead, ``documented`` false). One row per pair: its best path; ``support`` counts the
+    company's citations at the lab."""
+    paths = paths.copy()
+    paths["cited"] = paths["hop"].isin(["document", "document_slip"])
+    support = paths[paths["cited"]].dropna(subset=["company"]).groupby(["company", "lab"])["shipment"].nunique()
+    key = pd.MultiIndex.from_arrays([paths["company"], paths["lab"]])
+    paths["support"] = support.reindex(key).fillna(0).astype("int64").to_numpy()
+    # the company's citations at the lab count where they speak for this shipment (a same_company path)
+    same = (paths["hop"] == "same_company").groupby([paths["shipment"], paths["lab"]]).transform("any")
+    paths["tie"] = np.select([paths["cited"], same & (paths["support"] >= 2), same], [3, 2, 1], 0)
+    paths["documented"] = (paths["tie"] > 0) | (paths["hop"] == "direct")
+    paths["paths"] = paths.groupby(["shipment", "lab"])["hop"].transform("size").astype("int64")
+    order = paths.sort_values(["documented", "tie", "lab_date", "score", "shipment", "lab"],
+                              ascending=[False, False, True, False, True, True], na_position="last")
+    pair = order.drop_duplicates(["shipment", "lab"])
+    has_citation = pair["shipment"].isin(pair.loc[pair["cited"], "shipment"])
+    return pd.concat([pair[pair["cited"]], pair[~has_citation].drop_duplicates("shipment")]).copy()
 
 
 def _labels(engine: Engine, ids: set[str]) -> dict[str, str]:

@@ -90,7 +90,7 @@ MX_LABS = FileSpec(
     "mx/laboratorios.csv", "lab_site", "MX", "SEDENA/FGR",
     "laboratorios clandestinos desmantelados (SEDENA, FGR)",
     ["source_id", "place", "date_found", "status", "lab_kind", "chemicals", "equipment", "capacity_kg_month",
-     "agency"], decimals={"capacity_kg_month": 1},
+     "agency", "evidence"], decimals={"capacity_kg_month": 1},
     corruptions=[_bad_date("date_found"), _missing("place"), _unknown("chemicals", "sosa caustica")],
 )
 _TRACE = ["source_id", "serial", "make", "model", "caliber", "weapon_type", "recovery_place", "recovery_date",

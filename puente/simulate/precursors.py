@@ -18,7 +18,7 @@ from puente.simulate.config import groups, maybe, weights
 
 if TYPE_CHECKING:
     from puente.simulate.run import Context
-    from puente.simulate.world import Lab
+    from puente.simulate.world import Lab, World
 
 CHUNK = 50_000
 _LIQUIDS = {"propionic_anhydride", "piperidine"}
@@ -34,7 +34,6 @@ _CHEM_TEXT = {  # how customs declarations name each chemical (all vocabulary sy
     "propionic_anhydride": ["Anhídrido propiónico", "anhidrido propionico", "propionic anhydride"],
     "piperidine": ["Piperidina", "piperidine"],
 }
-_USES = ["síntesis farmacéutica", "uso industrial", "investigación", "fabricación de plásticos", "reactivo de laboratorio"]
 _PORT_TEXT = {"MZO": ["Manzanillo", "Aduana de Manzanillo", "puerto de Manzanillo"],
               "LZC": ["Lázaro Cárdenas", "Lazaro Cardenas", "Aduana de Lázaro Cárdenas"],
               "MEX": ["AICM", "Aduana del AICM", "Mexico City air cargo"]}
@@ -49,26 +48,34 @@ def shipments(ctx: Context) -> None:
 def _shipment_chunk(ctx: Context, n: int) -> None:
     sc, rng, world = ctx.sc, ctx.rng, ctx.world
     chems, cp = weights(sc.p["precursor_chemicals"])
-    ports, pp = weights(sc.p["precursor_ports"])
     chemical = rng.choice(np.array(chems, dtype=object), n, p=cp)
-    port = rng.choice(np.array(ports, dtype=object), n, p=pp)
+    diverted = rng.random(n) < sc.rate("diverted_shipment")
+    port = np.empty(n, dtype=object)
+    for mask, key in ((~diverted, "precursor_ports"), (diverted, "precursor_ports_diverted")):
+        ports, pp = weights(sc.p[key])
+        port[mask] = rng.choice(np.array(ports, dtype=object), int(mask.sum()), p=pp)
     months = np.sort(rng.integers(0, len(sc.periods), n))
     arrival = sc.month_starts[months] + (rng.random(n) * sc.month_days[months]).astype(np.int64)
     transit = np.where(port == "MEX", rng.integers(2, 6, n), rng.integers(18, 45, n))
     ship = arrival - transit.astype("timedelta64[D]")
-    diverted = rng.random(n) < sc.rate("diverted_shipment")
-    kg = np.where(diverted, rng.lognormal(4.5, 0.9, n), rng.lognormal(7.0, 1.0, n))
+    use, kg = _uses_and_kg(ctx, diverted)
     org = np.full(n, "", dtype=object)
     lab = np.full(n, "", dtype=object)
-    importer = rng.choice(np.array(world.importers, dtype=object), n)
+    importer = rng.choice(np.array(world.importers, dtype=object), n, p=world.importer_weights)
     d = np.flatnonzero(diverted)
     org[d] = rng.choice(np.array(list(world.orgs), dtype=object), len(d))
     importer[d] = world.pick(org[d], "fronts", rng)
-    lab[d] = ctx.routes.labs_for(org[d], np.minimum(months[d] + 2, len(sc.periods) - 1), rng)
-    for lab_id, chem, front in zip(lab[d], chemical[d], importer[d]):
+    consignee = _consignees(ctx, importer, org, diverted)
+    receiver = np.where(consignee != "", consignee, importer)  # the goods go to the consignee when one is named
+    used = np.minimum(months[d] + 2, len(sc.periods) - 1)
+    lab[d] = ctx.routes.labs_for(org[d], used, rng)
+    # a front supplies one lab at a time (the next when it is dismantled); now and then another of the org's
+    own = rng.random(len(d)) < float(sc.p["inspection"]["front_lab_affinity"])
+    for i in np.flatnonzero(own):
+        lab[d[i]] = _front_lab(ctx, receiver[d[i]], int(used[i])) or lab[d[i]]
+    for lab_id, chem, front in zip(lab[d], chemical[d], receiver[d]):
         ctx.lab_chemicals.setdefault(lab_id, set()).add(chem)
         ctx.lab_fronts.setdefault(lab_id, set()).add(front)
-    consignee = _consignees(ctx, importer, org, diverted)
     exporter = rng.choice(np.array(world.exporters, dtype=object), n)
     companies = world.companies
     liquid = np.isin(chemical, list(_LIQUIDS))
@@ -96,7 +103,7 @@ def _shipment_chunk(ctx: Context, n: int) -> None:
         "consignee": maybe(consigned, _company_names(ctx, np.where(consigned, consignee, importer))),
         "origin_country": origin,
         "port": _texts(rng, port, _PORT_TEXT), "ship_date": ship, "arrival_date": arrival,
-        "declared_use": rng.choice(np.array(_USES, dtype=object), n), "pen_reference": pen, "status": status,
+        "declared_use": use, "pen_reference": pen, "status": status,
         "agency": "ANAM",
     })
     ctx.writers["shipments"].write(frame)
@@ -110,7 +117,49 @@ def _shipment_chunk(ctx: Context, n: int) -> None:
         "front_company_id": np.where(diverted, importer, ""), "consignee_id": consignee,
         "seized": seized.astype(int)}))
     ctx.diverted.append(pd.DataFrame({"source_id": refs[d], "front_company_id": importer[d],
-                                      "company_source_id": importer_ref[d], "lab_id": lab[d]}))
+                                      "company_source_id": importer_ref[d], "lab_id": lab[d],
+                                      "chemical": chemical[d]}))
+
+
+def _uses_and_kg(ctx: Context, diverted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Declared use and kilograms: a legitimate import's size follows its use (a reagent comes in kilos, an
+    industrial input in tonnes); a diverted one is sized for a lab, whatever use it declares."""
+    rng, spec = ctx.rng, ctx.sc.p["precursor_use_kg"]
+    n, uses = len(diverted), list(spec)
+    use = np.empty(n, dtype=object)
+    for mask, key in ((~diverted, "legit"), (diverted, "diverted")):
+        p = np.array([float(spec[u][key]) for u in uses])
+        use[mask] = rng.choice(np.array(uses, dtype=object), int(mask.sum()), p=p / p.sum())
+    mean = np.array([float(spec[u]["mean"]) for u in use])
+    sd = np.array([float(spec[u]["sd"]) for u in use])
+    dk = ctx.sc.p["diverted_kg"]
+    mean[diverted], sd[diverted] = float(dk["mean"]), float(dk["sd"])
+    return use, rng.lognormal(mean, sd)
+
+
+def _front_lab(ctx: Context, front: str, month: int) -> str:
+    """The lab a front supplies at ``month`` ('' when every lab of its organisation is dismantled): a front
+    serves one lab — the active one with the fewest fronts when it starts (before any is, the next to start:
+    it stocks up) — until that lab is dismantled, then the next."""
+    timeline = ctx.front_labs.get(front)
+    if timeline is None:
+        world = ctx.world
+        labs = world.orgs[world.companies[front].org].labs
+        timeline, current = [], ""
+        for m in range(len(ctx.sc.periods)):
+            if not current or 0 <= world.labs[current].found <= m:
+                standing = [lab for lab in labs if not 0 <= world.labs[lab].found <= m]
+                active = [lab for lab in standing if world.labs[lab].start <= m] or \
+                    [lab for lab in standing if world.labs[lab].start == min(world.labs[x].start for x in standing)]
+                if active:  # the organisation spreads its fronts over its labs: the least supplied one
+                    fewest = min(ctx.lab_load.get(lab, 0) for lab in active)
+                    current = str(ctx.rng.choice([lab for lab in active if ctx.lab_load.get(lab, 0) == fewest]))
+                    ctx.lab_load[current] = ctx.lab_load.get(current, 0) + 1
+                else:
+                    current = ""
+            timeline.append(current)
+        ctx.front_labs[front] = timeline
+    return timeline[month]
 
 
 def _consignees(ctx: Context, importer: np.ndarray, org: np.ndarray, diverted: np.ndarray) -> np.ndarray:
@@ -175,7 +224,7 @@ def lab_sites(ctx: Context) -> None:
                     np.array([f"{lab.municipality}, {lab.state}" for lab in found], dtype=object),
                     sc.month_starts[months] + rng.integers(0, 28, len(found)),
                     np.array([lab.kind for lab in found], dtype=object), chems,
-                    np.array([lab.capacity for lab in found]))
+                    np.array([lab.capacity for lab in found]), _lab_evidence(ctx, found))
         _lab_arrests(ctx, found, refs)
     total = max(0, round(sc.share("lab_site") * ctx.scale) - len(found))
     # other labs found: only where the authorities operate (never in the structure's quiet places)
@@ -197,7 +246,8 @@ def lab_sites(ctx: Context) -> None:
         chems = [sorted(codes[order[i, : sizes[i]]].tolist()) for i in range(n)]
         capacity = np.round(rng.lognormal(2.5, 1.0, n), 1)
         canon = np.array([f"{pairs[k][0]}, {pairs[k][1]}" for k in pick], dtype=object)
-        _write_labs(ctx, refs, canon, sc.month_starts[months] + rng.integers(0, 28, n), kinds, chems, capacity)
+        _write_labs(ctx, refs, canon, sc.month_starts[months] + rng.integers(0, 28, n), kinds, chems, capacity,
+                    [_decoys(rng) for _ in range(n)])
         caught = rng.random(n) < 0.4
         ctx.mx.people(np.full(int(caught.sum()), "", dtype=object), "lab_site", refs[caught], "operator")
         lat = np.round(coords[pick, 0] + rng.normal(0, 0.08, n), 5)
@@ -226,7 +276,7 @@ def _lab_arrests(ctx: Context, found: list[Lab], refs: np.ndarray) -> None:
     chain_front: list[str] = []
     for i, lab in enumerate(found):
         fronts = sorted(ctx.lab_fronts.get(lab.id, set()))
-        owners = sorted({world.companies[f].owner for f in fronts})
+        owners = sorted({world.companies[f].owner for f in fronts} - _front_men(world))
         for pid in owners:
             if rng.random() < float(inspection["owner_arrested_at_lab"]):
                 row = int(pt.rows(np.array([pid], dtype=object))[0])
@@ -254,6 +304,11 @@ def _lab_arrests(ctx: Context, found: list[Lab], refs: np.ndarray) -> None:
     _lab_people(ctx, [lab.id for lab in found], refs, ctx.mx.last_entities, person_refs, roles, [""] * len(found))
 
 
+def _front_men(world: World) -> set[str]:
+    """Front men (prestanombres): registered owners who never go near a lab."""
+    return {p.id for p in world.people.values() if p.role == "front_owner"}
+
+
 def _lab_people(ctx: Context, labs: list[str], lab_refs: np.ndarray, people: np.ndarray, person_refs: np.ndarray,
                 roles: object, fronts: list[str]) -> None:
     rows = pd.DataFrame({"lab_id": labs, "lab_source_id": lab_refs, "person_id": people,
@@ -262,8 +317,63 @@ def _lab_people(ctx: Context, labs: list[str], lab_refs: np.ndarray, people: np.
     ctx.lab_people.append(rows)
 
 
+def _lab_evidence(ctx: Context, found: list[Lab]) -> list[str]:
+    """What the raid recorded of each dismantled lab's supply: drum labels and papers citing the import
+    declarations (pedimentos) of the shipments that fed it, as investigators write them (separators vary,
+    some numbers carry a slip), beside other papers; nothing on some labs (burnt, or not recorded).
+    Which shipments were cited, and how, goes to ``ctx.cited`` (truth)."""
+    rng, p = ctx.rng, ctx.sc.p["inspection"]
+    fed: dict[str, list[tuple[str, str]]] = {}
+    for frame in ctx.diverted:
+        for sid, lab_id, chem in zip(frame["source_id"], frame["lab_id"], frame["chemical"]):
+            fed.setdefault(lab_id, []).append((sid, chem))
+    out = []
+    for lab in found:
+        items = _decoys(rng).split("; ") if rng.random() < 0.5 else []
+        if rng.random() < float(p["lab_documents"]):
+            for sid, chem in fed.get(lab.id, []):
+                if rng.random() >= float(p["document_cited"]):
+                    continue
+                how = "typo" if rng.random() < float(p["document_typo"]) else "exact"
+                written = _slip(sid, rng) if how == "typo" else _spelled(sid, rng)
+                ctx.cited[(sid, lab.id)] = how
+                text = _CHEM_TEXT[chem][int(rng.integers(len(_CHEM_TEXT[chem])))]
+                items.append(str(rng.choice(_CITES)).format(ref=written, chem=text))
+        items = [x for x in items if x]
+        out.append("; ".join(items[i] for i in rng.permutation(len(items))))
+    return out
+
+
+_CITES = ["tambo de 200 l de {chem} con etiqueta de pedimento {ref}", "copia de pedimento {ref} ({chem})",
+          "bidón de {chem}, pedimento núm. {ref}", "etiqueta {chem} pedimento {ref}"]
+
+
+def _spelled(ref: str, rng: np.random.Generator) -> str:
+    """A pedimento number as written by hand: spaces, dashes or nothing between its parts."""
+    return ref.replace(" ", str(rng.choice([" ", " ", "-", ""])))
+
+
+def _slip(ref: str, rng: np.random.Generator) -> str:
+    """A pedimento number with one slip in its 7-digit sequence: a digit changed or two swapped."""
+    head, seq = ref[:-7], list(ref[-7:])
+    i = int(rng.integers(0, 6))
+    if rng.random() < 0.5:
+        seq[i], seq[i + 1] = seq[i + 1], seq[i]
+    if rng.random() < 0.5 or seq == list(ref[-7:]):
+        seq[i] = str((int(seq[i]) + int(rng.integers(1, 10))) % 10)
+    return _spelled(head + "".join(seq), rng)
+
+
+def _decoys(rng: np.random.Generator) -> str:
+    """Other papers found at a lab (invoices, waybills): numbers that cite no import declaration."""
+    items = [f"factura {rng.choice(['A', 'F', 'FAC'])}-{int(rng.integers(1000, 99999))}",
+             f"guía de embarque {int(rng.integers(10**9, 10**10))}", "recibos de renta", "libreta con anotaciones"]
+    k = int(rng.integers(0, 3))
+    return "; ".join(items[i] for i in rng.choice(len(items), k, replace=False))
+
+
 def _write_labs(ctx: Context, refs: np.ndarray, canon: np.ndarray, days: np.ndarray, kinds: np.ndarray,
-                chems: list[list[str]], capacity: np.ndarray) -> None:
+                chems: list[list[str]], capacity: np.ndarray, evidence: list[str]) -> None:
     rng = ctx.rng
     n = len(refs)
     spell = rng.integers(0, 6, (n, 10))
@@ -274,7 +384,7 @@ def _write_labs(ctx: Context, refs: np.ndarray, canon: np.ndarray, days: np.ndar
         "chemicals": ["; ".join(_CHEM_TEXT[c][spell[i, j] % len(_CHEM_TEXT[c])] for j, c in enumerate(cs))
                       for i, cs in enumerate(chems)],
         "equipment": [", ".join(e) for e in equipment],
-        "capacity_kg_month": np.where(rng.random(n) > 0.2, capacity, np.nan),
+        "capacity_kg_month": np.where(rng.random(n) > 0.2, capacity, np.nan), "evidence": evidence,
         "agency": rng.choice(np.array(["SEDENA", "FGR", "SEMAR"], dtype=object), n)}))
 
 

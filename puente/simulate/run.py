@@ -50,7 +50,7 @@ TRUTH = {
     "lab_people": ("lab_people.csv", ["lab_id", "lab_source_id", "person_id", "person_source_id", "role",
                                       "via_front"]),
     "chains": ("chains.csv", ["source_id", "front_company_id", "company_source_id", "owner_id", "owner_source_ids",
-                              "lab_id", "lab_source_id", "arrested_source_ids", "linkable"]),
+                              "lab_id", "lab_source_id", "arrested_source_ids", "linkable", "cited"]),
     "guns": ("firearms.csv", ["gun_id", "serial", "make", "model", "ffl_id", "purchaser_id", "org_id",
                               "trafficked", "multiple_sale_id", "purchase_date", "recovery_date", "recovery_place_id",
                               "atf_source_id", "mx_source_id"]),
@@ -82,6 +82,9 @@ class Context:
     diverted: list[pd.DataFrame] = field(default_factory=list)  # diverted shipments: record, front, lab
     found_coords: list[np.ndarray] = field(default_factory=list)  # (lat, lon) of the other labs found
     lab_people: list[pd.DataFrame] = field(default_factory=list)  # detainees at the organisations' labs
+    front_labs: dict[str, list[str]] = field(default_factory=dict)  # front -> the lab it supplies, by month
+    lab_load: dict[str, int] = field(default_factory=dict)  # lab -> fronts that have supplied it
+    cited: dict[tuple[str, str], str] = field(default_factory=dict)  # (shipment, lab) -> how the lab's papers cite it
 
     def _next(self, key: str, n: int) -> np.ndarray:
         start = self.counters.get(key, 0)
@@ -277,6 +280,7 @@ def _write_chains(ctx: Context) -> None:
     chains["arrested_source_ids"] = arrested.reindex(keys).fillna("").to_numpy()
     chains["linkable"] = ((chains["lab_source_id"] != "") & (chains["arrested_source_ids"] != "")
                           & (chains["owner_source_ids"] != "")).astype(int)
+    chains["cited"] = [ctx.cited.get((s, lab), "") for s, lab in zip(chains["source_id"], chains["lab_id"])]
     ctx.truth["chains"].write(chains)
 
 

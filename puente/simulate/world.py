@@ -190,7 +190,8 @@ class World:
         tail = "".join(self.rng.choice(list(string.ascii_uppercase + string.digits), 3))
         return f"{''.join(letters)}{yy:02d}{mm:02d}{dd:02d}{tail}"
 
-    def _mx_company(self, org: str, kind: str, owner: str = "") -> Company:
+    def _mx_company(self, org: str, kind: str, owner: str = "", founded: int = 0) -> Company:
+        """A Mexican company; ``founded`` is its year of incorporation (in the RFC), drawn in 1995–2018 if 0."""
         rng, names = self.rng, self.sc.names
         while True:
             name = (f"{rng.choice(names['company_words'])} {rng.choice(names['company_topics'])} "
@@ -198,7 +199,7 @@ class World:
             if all(c.name != name for c in self.companies.values()):
                 break
         cid = f"C-{len(self.companies) + 1:05d}"
-        company = Company(cid, name, self._rfc(name, int(rng.integers(1995, 2019))), "MX", org, kind, owner)
+        company = Company(cid, name, self._rfc(name, founded or int(rng.integers(1995, 2019))), "MX", org, kind, owner)
         base = name.rsplit(" S", 1)[0] if " S." in name or " SA " in name else name
         company.variants = [name, strip_accents(name).upper(), base, name.replace("S.A. de C.V.", "SA de CV")]
         self.companies[cid] = company
@@ -287,8 +288,15 @@ class World:
             straw = [self._person(oid, "straw", "US", self._ffl_state()).id
                      for _ in range(self.n("straw_purchasers_per_org"))]
             fronts = []
-            for _ in range(self.n("front_companies_per_org")):  # owned (on paper) by a lieutenant
-                front = self._mx_company(oid, "front", str(rng.choice(lts)))
+            first_year = int(sc.periods[0][:4])
+            for _ in range(self.n("front_companies_per_org")):
+                # owned (on paper) by a lieutenant, or by a front man (prestanombres) never seen elsewhere;
+                # most are incorporated shortly before they import, some are old shelf companies bought
+                owner_id = self._person(oid, "front_owner", "MX", state).id \
+                    if rng.random() < float(inspection["front_straw_owner"]) else str(rng.choice(lts))
+                young = rng.random() < float(inspection["front_young"])
+                year = int(rng.integers(first_year - 2, first_year + 2)) if young else int(rng.integers(1995, 2017))
+                front = self._mx_company(oid, "front", owner_id, year)
                 front.seize_rate = 0.0 if rng.random() < never else float(bounded(inspection["front_seized"], rng))
                 fronts.append(front.id)
             vehicles = [self._vehicle(oid, str(rng.choice(couriers)), "MX" if rng.random() < 0.5 else "US").id
@@ -300,13 +308,23 @@ class World:
             labs = [self._lab(oid, places[i][0], places[i][1], months).id for i in where]
             self.orgs[oid] = Org(oid, spec.name, list(spec.plazas), leader.id, lts, couriers, straw, fronts,
                                  vehicles, labs)
+        # legitimate firms, each with its legal representative: regular importers of uneven size, and many
+        # that import now and then (a university, a small laboratory, a distributor), some of them young
+        regular = self.n("legit_importers")
+        occasional = round(regular * float(inspection["occasional_importers"]))
         self.importers = []
-        for _ in range(self.n("legit_importers")):  # legitimate firms, each with its legal representative
+        for i in range(regular + occasional):
             owner = self._person("", "owner", "MX", str(rng.choice(list(_CURP_STATES))))
-            importer = self._mx_company("", "importer", owner.id)
+            young = i >= regular and rng.random() < float(inspection["occasional_young"])
+            importer = self._mx_company("", "importer", owner.id, int(rng.integers(first_year - 2, first_year + 2))
+                                        if young else 0)
             if rng.random() < ever:
                 importer.seize_rate = float(bounded(inspection["legit_seized"], rng))
             self.importers.append(importer.id)
+        sizes = rng.lognormal(0.0, float(inspection["legit_size_sigma"]), regular)
+        share = float(inspection["occasional_share"]) if occasional else 0.0
+        self.importer_weights = np.concatenate([sizes / sizes.sum() * (1 - share), np.full(occasional, share / max(
+            occasional, 1))])
         self.exporters = [self._exporter().id for _ in range(self.n("exporters"))]
         self.ffls = [self._ffl().id for _ in range(self.n("ffls"))]
         for state in {p.state for p in self.people.values() if p.role == "straw"}:  # a dealer near every buyer

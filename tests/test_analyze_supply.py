@@ -1,0 +1,101 @@
+"""Precursor → lab chains from what a raid records: pedimento numbers on drums and papers at the lab.
+
+A hand-built world: front "Química Delta" imports four shipments and a legitimate firm two; the lab dismantled
+in June 2021 lists, in its evidence, one declaration of Delta as written by hand (dashes), another with a
+slip (two digits swapped), and the number of the legitimate firm's shipment with a slip that matches no
+shipment of a company tied to the lab. Each hop is a known answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from analyze_world import World
+
+from puente.analyze import precursors, supply
+from puente.engine import open_engine
+from puente.node import Node
+
+
+def test_pedimento_numbers_are_read_however_they_are_written() -> None:
+    assert supply.pedimento_key("21 MZO 3000 0012345") == "21MZO30000012345"
+    assert supply.pedimento_key("copia de pedimento 21-MZO-3000-0012345 (NPP)") == "21MZO30000012345"
+    assert supply.pedimento_key("etiqueta pedimento 21mzo30000012345") == "21MZO30000012345"
+    assert supply.pedimento_key("guía de embarque 6191084808") is None  # a waybill is not a declaration
+    items = supply.citations("factura A-1234; tambo de 200 l de Anhídrido propiónico con etiqueta de pedimento "
+                             "21 LZC 3000 0000077; bidón de 1-boc-4-piperidona, pedimento núm. 22-MEX-3000-0000078")
+    assert [(k, c) for _, k, c in items] == [("21LZC30000000077", "propionic_anhydride"),
+                                             ("22MEX30000000078", "1-boc-4-piperidone")]
+
+
+def test_one_slip_is_a_changed_digit_or_two_swapped() -> None:
+    near = supply.slips("21MZO30000012345")
+    assert "21MZO30000012346" in near and "21MZO30000013245" in near  # changed; swapped
+    assert "21MZO30000012345" not in near and "21LZC30000012345" not in near  # itself; another customs office
+    assert "21MZO30000054321" not in near
+
+
+def _world(tmp_path: Path) -> Node:
+    node = Node.init(tmp_path / "n", "t", "MX")
+    w = World()
+    w.add("organization", "org-delta", name="Química Delta SA de CV", country="MX", tax_id="QDE190312AB1")
+    w.add("organization", "org-legit", name="Farmacéutica Norte SA de CV", country="MX", tax_id="FNO950101XY2")
+    ships = [("ps-cited", "21 MZO 3000 0001001", "npp", dt.date(2021, 1, 10), "org-delta"),
+             ("ps-slip", "21 MZO 3000 0001020", "4-ap", dt.date(2021, 2, 10), "org-delta"),
+             ("ps-same", "21 MZO 3000 0001050", "npp", dt.date(2021, 3, 10), "org-delta"),
+             ("ps-late", "21 MZO 3000 0001300", "npp", dt.date(2021, 8, 10), "org-delta"),
+             ("ps-legit", "21 MZO 3000 0001021", "4-ap", dt.date(2021, 2, 11), "org-legit"),
+             ("ps-legit2", "21 MZO 3000 0001099", "npp", dt.date(2021, 4, 1), "org-legit")]
+    for sid, ref, chem, day, company in ships:
+        w.add("precursor_shipment", sid, source_id=ref, chemical=chem, quantity_kg=80.0, arrival_date=day)
+        w.link("precursor_shipment", sid, "organization", company, "importer")
+    w.add("lab_site", "lab-1", source_id="SEDENA/LAB/2021/000001", date_found=dt.date(2021, 6, 10),
+          chemicals="npp;4-ap", evidence="copia de pedimento 21-MZO-3000-0001001 (NPP); factura F-2231; "
+                                        "etiqueta 4-AP pedimento 21 MZO 3000 0001002")  # ...1020 with 0 and 2 swapped
+    w.add("lab_site", "lab-2", source_id="SEDENA/LAB/2021/000002", date_found=dt.date(2021, 7, 1),
+          chemicals="npp", evidence="recibos de renta")
+    with node.open_store() as store:
+        w.write(store)
+    return node
+
+
+@pytest.fixture(scope="module")
+def chains(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+    node = _world(tmp_path_factory.mktemp("supply"))
+    with open_engine("duckdb", node.store_url) as engine:
+        return supply.precursor_lab_chains(engine).set_index("shipment")
+
+
+def test_the_lab_papers_cite_declarations_exactly_and_with_a_slip(chains: pd.DataFrame) -> None:
+    cited = chains.loc["ps-cited"]
+    assert (cited["hop"], cited["lab_ref"], cited["score"]) == ("document", "SEDENA/LAB/2021/000001", 1.0)
+    assert cited["evidence"] == "copia de pedimento 21-MZO-3000-0001001 (NPP)"
+    slip = chains.loc["ps-slip"]
+    assert (slip["hop"], slip["lab"], slip["score"]) == ("document_slip", "lab-1", 0.9)
+    # the legitimate firm's 21 MZO 3000 0001021 is one slip from ...1002 too, but nothing ties its importer to
+    # the lab (and the label names 4-AP, which both carry): the slip is read as the tied company's declaration
+    assert "ps-legit" not in chains.index and "ps-legit2" not in chains.index
+
+
+def test_other_shipments_of_a_cited_company_go_to_its_lab_until_the_raid(chains: pd.DataFrame) -> None:
+    same = chains.loc["ps-same"]
+    assert (same["hop"], same["lab"], same["company"]) == ("same_company", "lab-1", "org-delta")
+    assert same["anchor_ref"] == "21 MZO 3000 0001020" and same["support"] == 2 and same["days"] == 92
+    assert "ps-late" not in chains.index  # arrived after lab-1 was dismantled, and lab-2 cites nothing of Delta
+    assert sorted(chains.index) == ["ps-cited", "ps-same", "ps-slip"]
+    assert chains["documented"].all()  # every one of them rests on the lab's papers
+
+
+def test_a_cited_importer_raises_the_diversion_risk(tmp_path: Path) -> None:
+    node = _world(tmp_path)
+    with open_engine("duckdb", node.store_url) as engine:
+        risk = precursors.diversion_risk(engine).set_index("id")
+    assert risk.loc[["ps-cited", "ps-slip", "ps-same", "ps-late"], "lab_link"].eq(1).all()
+    assert risk.loc[["ps-legit", "ps-legit2"], "lab_link"].eq(0).all()
+    assert set(precursors.WEIGHTS) <= set(risk.columns)
+    # the score is the weighted sum of the features: no hidden term a removed feature would leave behind
+    total = sum(w * risk[f].astype(float) for f, w in precursors.WEIGHTS.items())
+    assert (risk["score"] - total).abs().max() < 1e-9
