@@ -32,19 +32,25 @@ MAGIC = b"PUENTE-BUNDLE/1\n"
 
 
 def pack(manifest: dict[str, Any], parts: dict[str, pa.Table]) -> bytes:
+    """The payload for Arrow tables (each written here as a zstd Parquet part)."""
     blobs = []
-    offset = 0
-    manifest = dict(manifest, parts=[])
     for kind, table in parts.items():
         sink = io.BytesIO()
         pq.write_table(table, sink, compression="zstd")
-        blob = sink.getvalue()
-        manifest["parts"].append({"kind": kind, "offset": offset, "length": len(blob), "rows": table.num_rows,
-                                  "bytes": table.nbytes})
-        blobs.append(blob)
+        blobs.append((kind, sink.getvalue(), table.num_rows, table.nbytes))
+    return pack_parts(manifest, blobs)
+
+
+def pack_parts(manifest: dict[str, Any], parts: list[tuple[str, bytes, int, int]]) -> bytes:
+    """The payload for Parquet parts already written: (kind, Parquet bytes, rows, decoded bytes) each."""
+    offset = 0
+    manifest = dict(manifest, parts=[])
+    for kind, blob, rows, decoded in parts:
+        manifest["parts"].append({"kind": kind, "offset": offset, "length": len(blob), "rows": rows,
+                                  "bytes": decoded})
         offset += len(blob)
     head = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
-    return MAGIC + len(head).to_bytes(8, "big") + head + b"".join(blobs)
+    return MAGIC + len(head).to_bytes(8, "big") + head + b"".join(blob for _, blob, _, _ in parts)
 
 
 def read_manifest(payload: bytes) -> tuple[dict[str, Any], memoryview]:

@@ -36,6 +36,18 @@ class Dialect(str):
         self.unlogged = unlogged
         return self
 
+    def utf8(self, text_sql: str) -> str:
+        """SQL turning a text expression into its UTF-8 bytes."""
+        return f"encode({text_sql})" if self == "duckdb" else f"convert_to({text_sql}, 'UTF8')"
+
+    def sha256_hex(self, bytes_sql: str) -> str:
+        """SQL for the lower-case hex SHA-256 of a bytes expression."""
+        return f"sha256({bytes_sql})" if self == "duckdb" else f"encode(sha256({bytes_sql}), 'hex')"
+
+    def hex_bytes(self, hex_sql: str) -> str:
+        """SQL turning a hex text expression into bytes."""
+        return f"unhex({hex_sql})" if self == "duckdb" else f"decode({hex_sql}, 'hex')"
+
     def ddl_type(self, sql_type: str) -> str:
         """A model column type (puente/model/types.py COLUMN_TYPES) as this backend's DDL spells it."""
         from puente.model.types import ddl_type
@@ -122,11 +134,24 @@ class Store(ABC):
         rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
         return {r[0] for r in rows}
 
-    def export_parquet(self, table: str, target: Path) -> None:
+    def export_parquet(self, table: str, target: Path, compression: str = "snappy") -> None:
         """Write one table as a Parquet file (through Arrow; a backend may write it itself)."""
         import pyarrow.parquet as pq
 
-        pq.write_table(self.query_arrow(f'SELECT * FROM "{table}"'), target)
+        pq.write_table(self.query_arrow(f'SELECT * FROM "{table}"'), target, compression=compression)
+
+    @contextmanager
+    def staged(self, name: str, data: pa.Table, like: str) -> Iterator[str]:
+        """``data`` as a table named ``name`` that statements can read, for the duration of the block (a temporary
+        table shaped like ``like``; a backend may expose the Arrow table itself). Use inside a transaction."""
+        self.execute(f"DROP TABLE IF EXISTS {name}")
+        cols = ", ".join(f'"{c}"' for c in data.column_names)
+        self.execute(f"CREATE TEMPORARY TABLE {name} AS SELECT {cols} FROM {like} WHERE FALSE")
+        try:
+            self.insert_arrow(name, data)
+            yield name
+        finally:
+            self.execute(f"DROP TABLE IF EXISTS {name}")
 
     # -- helpers shared by all backends ------------------------------------------------
     def after_commit(self, action: Callable[[], None]) -> None:
