@@ -55,7 +55,7 @@ def _bundle(sender: Node, receiver: Node) -> tuple[bytes, dict[str, Any], dict[s
     for part in manifest["parts"]:
         table = read_part(body, part)
         hashes = table.column(HASH_COLUMN).to_pylist()
-        assert all(isinstance(h, str) and len(h) == 32 for h in hashes)
+        assert all(isinstance(h, str) and h for h in hashes)
         assert len(set(hashes)) == len(set(map(repr, table.drop_columns([HASH_COLUMN, "id"]).to_pylist())))
         shipped.update({r["id"]: r for r in table.to_pylist()})
     return data, manifest, shipped

@@ -117,7 +117,7 @@ def read_part(body: memoryview, part: dict[str, Any], budget: Budget | None = No
                    or pa.types.is_large_string(f.type) or pa.types.is_large_binary(f.type)]
         stream = pq.ParquetFile(pa.BufferReader(blob), read_dictionary=strings)
         seen = decoded = 0
-        for batch in stream.iter_batches(batch_size=4096):
+        for batch in stream.iter_batches(batch_size=32768):
             seen += batch.num_rows
             decoded += _decoded_size(batch)
             if seen > rows:

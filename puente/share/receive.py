@@ -158,7 +158,7 @@ def _prepare(node: Node, manifest: dict[str, Any], body: memoryview, agreement: 
             table = read_part(body, part, budget)
             n = table.num_rows
             owners = (pc.fill_null(table.column("owner_node").cast(pa.string()), sender)
-                      if "owner_node" in table.column_names else pa.array([sender] * n, pa.string()))
+                      if "owner_node" in table.column_names else pa.repeat(pa.scalar(sender, pa.string()), n))
             foreign = pc.value_counts(owners.filter(pc.not_equal(owners, sender))).to_pylist() if n else []
             if foreign and not agreement.onward_transfer:
                 named = ", ".join(f"{c['values']} ({c['counts']})" for c in foreign[:5])
@@ -167,10 +167,10 @@ def _prepare(node: Node, manifest: dict[str, Any], body: memoryview, agreement: 
                               "allow onward transfer")
             schema = schema_for(model.kind(kind))
             bundle_id = str(manifest["bundle_id"])
-            extra = {"owner_node": owners, "source_file": pa.array([f"bundle:{bundle_id}"] * n),
-                     "batch_id": pa.array([bundle_id] * n), "bundle_id": pa.array([bundle_id] * n),
-                     "ingested_at": pa.array([naive_now] * n, pa.timestamp("us")),
-                     "retain_until": pa.array([retain] * n, pa.date32()),
+            extra = {"owner_node": owners, "source_file": pa.repeat(pa.scalar(f"bundle:{bundle_id}"), n),
+                     "batch_id": pa.repeat(pa.scalar(bundle_id), n), "bundle_id": pa.repeat(pa.scalar(bundle_id), n),
+                     "ingested_at": pa.repeat(pa.scalar(naive_now, pa.timestamp("us")), n),
+                     "retain_until": pa.repeat(pa.scalar(retain, pa.date32()), n),
                      "content_hash": _carried_hashes(table)}
             cols = {}
             for f in schema:

@@ -48,6 +48,15 @@ class Dialect(str):
         """SQL turning a hex text expression into bytes."""
         return f"unhex({hex_sql})" if self == "duckdb" else f"decode({hex_sql}, 'hex')"
 
+    def row_hash(self, exprs: list[str]) -> str:
+        """SQL for a 64-bit hash of a row's values (as text): a change detector, computed by the engine over whole
+        tables. DuckDB hashes the values natively; PostgreSQL hashes their text. Stable for a given engine
+        version (an engine upgrade that changes it makes the next export resend everything once)."""
+        if self == "duckdb":
+            return f"CAST(hash({', '.join(exprs) or 'NULL'}) AS TEXT)"
+        text = " || chr(31) || ".join(f"COALESCE('=' || CAST({e} AS TEXT), '~')" for e in exprs) or "''"
+        return f"CAST(hashtextextended({text}, 0) AS TEXT)"
+
     def ddl_type(self, sql_type: str) -> str:
         """A model column type (puente/model/types.py COLUMN_TYPES) as this backend's DDL spells it."""
         from puente.model.types import ddl_type
