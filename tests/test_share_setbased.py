@@ -19,11 +19,13 @@ from test_share_policy import DRUGS, EXAMPLES, _same, _write, record, seizure_ru
 from puente.audit import log as audit
 from puente.audit.verify import verify_log
 from puente.node import Node
-from puente.share.bundle import read_manifest, read_part
-from puente.share.envelope import open_envelope
+from puente.share.agreement import key_id
+from puente.share.bundle import pack, read_manifest, read_part
+from puente.share.envelope import BUNDLE_TYPE, open_envelope, seal
 from puente.share.export import export_bundle
 from puente.share.plan import HASH_COLUMN
 from puente.share.receive import import_bundle
+from puente.share.transforms import row_hashes
 
 pytestmark = pytest.mark.usefixtures("kept_stores")
 __all__ = ["kept_stores"]
@@ -99,7 +101,7 @@ def scenario(p: Pair, first: list[dict[str, Any]], added: list[dict[str, Any]], 
     before = expected(doc, "seizure", _own(us), us.id_key)
     held: dict[str, tuple[str, dict[str, Any]]] = {}
     if clash and before:  # the recipient already holds a third party's record under one of these ids
-        rid = sorted(before)[0]
+        rid = min(before)
         with mx.open_store() as store:
             store.execute("INSERT INTO seizure (id, owner_node, source_agency, drug) VALUES (?, ?, 'X', 'clash')",
                           [rid, THIRD])
@@ -171,3 +173,24 @@ def test_set_based_on_postgres_matches_row_by_row(pg_url: str, pg_migrated_url: 
     scenario(pair, FIXED, FIXED[:3], [(1, "fentanyl", 12.0, dt.date(2024, 1, 2)), (4, "heroin", 1.0,
                                                                                     dt.date(2024, 1, 2))],
              {2, 7}, EVERYTHING, clash=True)
+
+
+def test_bundle_from_the_previous_release_still_imports(nodes: Pair) -> None:
+    """A part without the carried row hash (as the previous release wrote it) is hashed on import, as then."""
+    scenario(nodes, FIXED[:6], [], [], set(), EVERYTHING, clash=False)  # agreement installed, records held
+    us, mx = nodes.us, nodes.mx
+    with us.open_store() as store:
+        store.execute("DELETE FROM share_sent")
+    with mx.open_store() as store:
+        store.execute("DELETE FROM seizure WHERE owner_node = ?", [us.name])
+    data, manifest, _ = _bundle(us, mx)
+    _, body = read_manifest(open_envelope(data).verify(us.public_key))
+    old = {p["kind"]: read_part(body, p).drop_columns([HASH_COLUMN]) for p in manifest["parts"]}
+    manifest = {k: v for k, v in manifest.items() if k != "parts"}
+    legacy = seal(BUNDLE_TYPE, pack(manifest, old), us.signing_key, key_id(us.public_key_pem))
+    with mx.open_store() as store:
+        report = import_bundle(mx, store, legacy)
+        got = dict(store.query("SELECT id, content_hash FROM seizure WHERE owner_node = ?", [us.name]))
+    table = old["seizure"]
+    assert report.records == table.num_rows == len(got) > 0
+    assert got == dict(zip(table.column("id").to_pylist(), row_hashes(table)))
