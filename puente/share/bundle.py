@@ -78,7 +78,7 @@ def _reject(reason: str) -> BundleError:
     return BundleError("bundle_rejected", reason=reason)
 
 
-def _decoded_size(batch: pa.RecordBatch) -> int:
+def decoded_size(batch: pa.RecordBatch) -> int:
     """Bytes the batch takes once dictionary-encoded strings are decoded (values counted per row)."""
     total = 0
     for column in batch.columns:
@@ -119,7 +119,7 @@ def read_part(body: memoryview, part: dict[str, Any], budget: Budget | None = No
         seen = decoded = 0
         for batch in stream.iter_batches(batch_size=32768):
             seen += batch.num_rows
-            decoded += _decoded_size(batch)
+            decoded += decoded_size(batch)
             if seen > rows:
                 raise _reject(f"part {kind} holds more records than the {rows:,} its manifest says")
             if decoded > limit:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from puente.audit import log as audit
 from puente.audit.checkpoint import Checkpoint
@@ -32,7 +33,7 @@ from puente.model import load_model
 from puente.node import Node
 from puente.share import registry
 from puente.share.agreement import Agreement, key_id
-from puente.share.bundle import pack_parts
+from puente.share.bundle import decoded_size, pack_parts
 from puente.share.envelope import BUNDLE_TYPE, seal
 from puente.share.plan import HASH_COLUMN, KindPlan, plan_kind, pseudonym_key, row_hash_sql, select_sql
 from puente.store.base import Store
@@ -158,9 +159,10 @@ def _candidates(run: _Run, kind: str, allowed: bool) -> tuple[str, list[Any]]:
     return sql, [run.node.name, *onward, *([run.partner] if onward else []), run.partner, kind]
 
 
-def _transformed(run: _Run, plan: KindPlan, allowed: bool) -> None:
-    """``share_out``: the records the plan lets through, transformed and hashed, with whether each changed since
-    what the partner holds (one statement over the whole table); ``share_changed``: the changed ones."""
+def _write_changed(run: _Run, plan: KindPlan, allowed: bool, target: Path) -> tuple[str, list[Any]]:
+    """Write the records the plan lets through that changed since what the partner holds, transformed and with
+    their row hash, as the Parquet part at ``target``: one statement over the whole table, written by the engine.
+    Returns the condition (over ``t``) that the records the partner should now hold meet, and its parameters."""
     store, kind = run.store, plan.kind
     cand, cand_params = _candidates(run, kind, allowed)
     for lk in plan.lookups:
@@ -173,55 +175,49 @@ def _transformed(run: _Run, plan: KindPlan, allowed: bool) -> None:
         counts = store.query(f"SELECT {denied_sql} FROM {kind} t WHERE {cand}", [*denied_params, *cand_params])[0]
         run.rep.denied.update({p.clause: int(n) for p, n in zip(plan.filters, counts) if n})
     where, params = plan.where()
+    held = f"{cand} AND {where}"
     hashed = (f"SELECT q.*, {row_hash_sql(store.dialect, plan.names)} AS {HASH_COLUMN} "
-              f"FROM ({select_sql(plan, kind)} WHERE {{}}) q")
-    store.execute(f"CREATE TEMPORARY TABLE share_out AS SELECT h.*, TRUE AS changed FROM ({hashed.format('FALSE')}) h")
-    changed = "TRUE" if run.full else f"s.row_hash IS NULL OR s.row_hash <> h.{HASH_COLUMN}"
-    store.execute(f"INSERT INTO share_out SELECT h.*, {changed} FROM ({hashed.format(f'{cand} AND {where}')}) h "
-                  "LEFT JOIN share_sent s ON s.partner = ? AND s.kind = ? AND s.record_id = h.id",
-                  [*cand_params, *params, run.partner, kind])
-    cols = ", ".join([*plan.names, HASH_COLUMN])
-    store.execute(f"CREATE TEMPORARY VIEW share_changed AS SELECT {cols} FROM share_out WHERE changed")
+              f"FROM ({select_sql(plan, kind)} WHERE {held}) q")
+    changed = "" if run.full else f" WHERE s.row_hash IS NULL OR s.row_hash <> h.{HASH_COLUMN}"
+    cols = ", ".join(f"h.{c}" for c in [*plan.names, HASH_COLUMN])
+    store.query_parquet(f"SELECT {cols} FROM ({hashed}) h LEFT JOIN share_sent s ON s.partner = ? AND s.kind = ? "
+                        f"AND s.record_id = h.id{changed}", [*cand_params, *params, run.partner, kind], target)
+    return held, [*cand_params, *params]
 
 
 def _export_kind(run: _Run, plan: KindPlan, allowed: bool) -> tuple[_Part | None, list[str]]:
-    """The part for one kind (None when nothing changed) and the ids the partner holds that are gone."""
-    store, partner = run.store, run.partner
+    """The part for one kind (None when nothing changed) and the ids the partner holds that are gone. The sent
+    state changes in two set-based statements (the written part's ids and hashes, read back from the file)."""
+    store, partner, kind = run.store, run.partner, plan.kind
+    target = run.workdir / f"{kind}.parquet"
     try:
-        _transformed(run, plan, allowed)
-        gone = [r for (r,) in store.query(
-            "SELECT record_id FROM share_sent s WHERE partner = ? AND kind = ? AND NOT EXISTS "
-            "(SELECT 1 FROM share_out o WHERE o.id = s.record_id) ORDER BY record_id", [partner, plan.kind])]
-        ids = store.query_arrow("SELECT id FROM share_changed").column("id")
-        part = None
-        if len(ids):
-            target = run.workdir / f"{plan.kind}.parquet"
-            store.export_parquet("share_changed", target, compression="zstd")
-            part = _Part(plan.kind, target.read_bytes(), len(ids), _decoded_bytes(store), ids)
-        store.execute("DELETE FROM share_sent WHERE partner = ? AND kind = ? AND (record_id IN (SELECT id FROM "
-                      "share_changed) OR NOT EXISTS (SELECT 1 FROM share_out o WHERE o.id = share_sent.record_id))",
-                      [partner, plan.kind])
-        store.execute(f"INSERT INTO share_sent SELECT ?, ?, id, {HASH_COLUMN} FROM share_changed",
-                      [partner, plan.kind])
+        held, held_params = _write_changed(run, plan, allowed, target)
+        still = f"EXISTS (SELECT 1 FROM {kind} t WHERE t.id = share_sent.record_id AND {held})"
+        gone = [r for (r,) in store.query(f"SELECT record_id FROM share_sent WHERE partner = ? AND kind = ? AND NOT "
+                                          f"{still} ORDER BY record_id", [partner, kind, *held_params])]
+        sent = pq.read_table(target, columns=["id", HASH_COLUMN])
+        n = sent.num_rows
+        new = pa.table({"partner": pa.repeat(pa.scalar(partner), n), "kind": pa.repeat(pa.scalar(kind), n),
+                        "record_id": sent.column("id"), "row_hash": sent.column(HASH_COLUMN)})
+        with store.staged("share_new", new, "share_sent") as staged:
+            store.execute(f"DELETE FROM share_sent WHERE partner = ? AND kind = ? AND (record_id IN (SELECT record_id "
+                          f"FROM {staged}) OR NOT {still})", [partner, kind, *held_params])
+            store.execute(f"INSERT INTO share_sent SELECT partner, kind, record_id, row_hash FROM {staged}")
     finally:
-        _drop_temp(store, plan)
-    return part, gone
+        for lk in plan.lookups:
+            store.execute(f"DROP TABLE IF EXISTS {lk.alias}")
+    if not n:
+        return None, gone
+    return _Part(kind, target.read_bytes(), n, _decoded_bytes(target), sent.column("id")), gone
 
 
-def _drop_temp(store: Store, plan: KindPlan) -> None:
-    store.execute("DROP VIEW IF EXISTS share_changed")
-    for table in ["share_out", *(lk.alias for lk in plan.lookups)]:
-        store.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-def _decoded_bytes(store: Store) -> int:
-    """What the part takes once read (strings by their UTF-8 length, 8 bytes a value otherwise), declared in
-    the manifest so the recipient can refuse a part that decodes to more."""
-    schema = store.query_arrow("SELECT * FROM share_changed WHERE FALSE").schema
-    strings = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    sums = " + ".join(f"COALESCE(SUM(octet_length({store.dialect.utf8(c)})), 0)" for c in strings) or "0"
-    rows, text = store.query(f"SELECT COUNT(*), {sums} FROM share_changed")[0]
-    return int(text or 0) + int(rows) * (8 * len(schema) + 1)
+def _decoded_bytes(path: Path) -> int:
+    """What the part takes once read, measured the way the recipient measures it (strings kept
+    dictionary-encoded, counted per value), declared in the manifest so a part decoding to more is refused."""
+    meta = pq.ParquetFile(path)
+    strings = [f.name for f in meta.schema_arrow if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    stream = pq.ParquetFile(path, read_dictionary=strings)
+    return sum(decoded_size(batch) for batch in stream.iter_batches(batch_size=65536))
 
 
 def _pending_revocations(store: Store, partner: str) -> dict[str, list[str]]:

@@ -149,6 +149,12 @@ class Store(ABC):
 
         pq.write_table(self.query_arrow(f'SELECT * FROM "{table}"'), target, compression=compression)
 
+    def query_parquet(self, sql: str, params: Sequence[Any], target: Path, compression: str = "zstd") -> None:
+        """Write a query's rows as a Parquet file (through Arrow; a backend may write it itself)."""
+        import pyarrow.parquet as pq
+
+        pq.write_table(self.query_arrow(sql, params), target, compression=compression)
+
     @contextmanager
     def staged(self, name: str, data: pa.Table, like: str) -> Iterator[str]:
         """``data`` as a table named ``name`` that statements can read, for the duration of the block (a temporary

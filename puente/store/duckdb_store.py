@@ -150,6 +150,10 @@ class DuckDBStore(Store):
         path = str(target).replace("'", "''")
         self.execute(f"COPY (SELECT * FROM \"{table}\") TO '{path}' (FORMAT parquet, COMPRESSION {compression})")
 
+    def query_parquet(self, sql: str, params: Sequence[Any], target: Path, compression: str = "zstd") -> None:
+        path = str(target).replace("'", "''")
+        self.execute(f"COPY ({sql}) TO '{path}' (FORMAT parquet, COMPRESSION {compression})", params)
+
     @contextmanager
     def staged(self, name: str, data: pa.Table, like: str) -> Iterator[str]:
         """The Arrow table itself, registered under ``name`` (no copy)."""
