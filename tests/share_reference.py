@@ -1,6 +1,6 @@
 """A deliberately simple, row-by-row reference implementation of agreement policy, for the tests.
 
-It shares no code with puente.share.transforms: it reads the agreement document directly and
+It shares no code with puente.share (plan, export): it reads the agreement document directly and
 applies each rule to one record (a dict of store columns) at a time.
 """
 

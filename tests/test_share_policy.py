@@ -26,6 +26,7 @@ from puente.share.agreement import Agreement, Decision
 from puente.share.bundle import read_manifest, read_part
 from puente.share.envelope import open_envelope
 from puente.share.export import export_bundle
+from puente.share.plan import HASH_COLUMN
 from puente.share.receive import import_bundle
 
 EXAMPLES = int(os.environ.get("PUENTE_HYPOTHESIS_EXAMPLES", "10"))
@@ -125,8 +126,8 @@ def _check_direction(sender: Node, receiver: Node, doc: dict[str, Any]) -> int:
     for name, field in model.fields.items():
         if agreement.decide_field("seizure", name).action not in ("drop", "match_only"):
             allowed |= set(field.columns())
-    for part in manifest["parts"]:
-        assert set(read_part(body, part).column_names) == allowed  # nothing else travels
+    for part in manifest["parts"]:  # nothing else travels but the signed hash of those columns
+        assert set(read_part(body, part).column_names) == allowed | {HASH_COLUMN}
     assert manifest["match_only"]["seizure"] == agreement.match_only_fields("seizure")
     with receiver.open_store() as store:
         import_bundle(receiver, store, data)

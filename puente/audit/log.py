@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from puente.audit import merkle
 from puente.audit.checkpoint import Checkpoint
@@ -53,6 +54,19 @@ def records_digest(records: Iterable[str]) -> tuple[int, str]:
     return count, digest.hexdigest()
 
 
+def _ids_digest(records: pa.Array | pa.ChunkedArray) -> tuple[int, str]:
+    """:func:`records_digest` of an Arrow array of ids, without a Python string per id."""
+    digest = hashlib.sha256()
+    chunks = records.chunks if isinstance(records, pa.ChunkedArray) else [records]
+    for chunk in chunks:
+        if len(chunk):
+            chunk = chunk.cast(pa.large_string())
+            whole = pa.LargeListArray.from_arrays(pa.array([0, len(chunk)], pa.int64()), chunk)
+            digest.update(pc.binary_join(whole, pa.scalar("\n", pa.large_string()))[0].as_buffer())
+            digest.update(b"\n")
+    return len(records), digest.hexdigest()
+
+
 def entry_bytes(e: Entry) -> bytes:
     """The canonical form of an entry: sorted-key compact JSON in UTF-8 (the leaf data)."""
     doc = {"v": ENTRY_VERSION, "index": e.index, "at": e.at, "node": e.node, "actor": e.actor, "action": e.action,
@@ -76,15 +90,17 @@ def _head(store: Store, lock: bool = False) -> tuple[int, list[bytes]]:
     return int(size), [bytes.fromhex(h) for h in json.loads(front)]
 
 
-def append(store: Store, node: Node, actor: str, action: str, records: list[str], clause: str | None,
-           reason: str, bundle_id: str | None = None) -> int:
-    """Append one entry and sign the checkpoint for the new size. Returns the entry's index.
+def append(store: Store, node: Node, actor: str, action: str, records: list[str] | pa.Array | pa.ChunkedArray,
+           clause: str | None, reason: str, bundle_id: str | None = None) -> int:
+    """Append one entry and sign the checkpoint for the new size. Returns the entry's index. ``records`` may be
+    an Arrow array (a whole bundle's ids): the entry commits to them the same way.
 
     ``bundle_id``: the bundle an export ships, stored in its own column for readers
     (:mod:`puente.audit.queries`); the reason must name it (``bundle <id> ...``), which ``audit verify`` checks."""
     with store.transaction():
         size, front = _head(store, lock=True)
-        count, digest = records_digest(records)
+        arrow = isinstance(records, (pa.Array, pa.ChunkedArray))
+        count, digest = _ids_digest(records) if arrow else records_digest(records)
         entry = Entry(size, now_iso(), node.name, actor, action, count, digest, clause, reason)
         leaf = merkle.leaf_hash(entry_bytes(entry))
         front = merkle.frontier_append(front, size, leaf)
@@ -96,10 +112,11 @@ def append(store: Store, node: Node, actor: str, action: str, records: list[str]
             [size, entry.at, entry.node, actor, action, count, digest, clause, reason, leaf.hex(),
              checkpoint.root.hex(), checkpoint.signature.hex(), bundle_id],
         )
-        if records:
+        if count:
             store.insert_arrow("audit_records", pa.table(
-                {"idx": pa.array([size] * count, pa.int64()), "pos": pa.array(range(count), pa.int64()),
-                 "record_id": pa.array(records, pa.string())}, schema=_RECORDS_SCHEMA))
+                {"idx": pa.repeat(pa.scalar(size, pa.int64()), count),
+                 "pos": pa.array(range(count), pa.int64()),
+                 "record_id": records if arrow else pa.array(records, pa.string())}, schema=_RECORDS_SCHEMA))
         store.execute("DELETE FROM audit_head WHERE name = 'head'")
         store.execute("INSERT INTO audit_head VALUES ('head', ?, ?, ?, ?, ?)",
                       [checkpoint.size, checkpoint.root.hex(), checkpoint.at, json.dumps([h.hex() for h in front]),

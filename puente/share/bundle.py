@@ -32,19 +32,25 @@ MAGIC = b"PUENTE-BUNDLE/1\n"
 
 
 def pack(manifest: dict[str, Any], parts: dict[str, pa.Table]) -> bytes:
+    """The payload for Arrow tables (each written here as a zstd Parquet part)."""
     blobs = []
-    offset = 0
-    manifest = dict(manifest, parts=[])
     for kind, table in parts.items():
         sink = io.BytesIO()
         pq.write_table(table, sink, compression="zstd")
-        blob = sink.getvalue()
-        manifest["parts"].append({"kind": kind, "offset": offset, "length": len(blob), "rows": table.num_rows,
-                                  "bytes": table.nbytes})
-        blobs.append(blob)
+        blobs.append((kind, sink.getvalue(), table.num_rows, table.nbytes))
+    return pack_parts(manifest, blobs)
+
+
+def pack_parts(manifest: dict[str, Any], parts: list[tuple[str, bytes, int, int]]) -> bytes:
+    """The payload for Parquet parts already written: (kind, Parquet bytes, rows, decoded bytes) each."""
+    offset = 0
+    manifest = dict(manifest, parts=[])
+    for kind, blob, rows, decoded in parts:
+        manifest["parts"].append({"kind": kind, "offset": offset, "length": len(blob), "rows": rows,
+                                  "bytes": decoded})
         offset += len(blob)
     head = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
-    return MAGIC + len(head).to_bytes(8, "big") + head + b"".join(blobs)
+    return MAGIC + len(head).to_bytes(8, "big") + head + b"".join(blob for _, blob, _, _ in parts)
 
 
 def read_manifest(payload: bytes) -> tuple[dict[str, Any], memoryview]:
@@ -72,7 +78,7 @@ def _reject(reason: str) -> BundleError:
     return BundleError("bundle_rejected", reason=reason)
 
 
-def _decoded_size(batch: pa.RecordBatch) -> int:
+def decoded_size(batch: pa.RecordBatch) -> int:
     """Bytes the batch takes once dictionary-encoded strings are decoded (values counted per row)."""
     total = 0
     for column in batch.columns:
@@ -111,9 +117,9 @@ def read_part(body: memoryview, part: dict[str, Any], budget: Budget | None = No
                    or pa.types.is_large_string(f.type) or pa.types.is_large_binary(f.type)]
         stream = pq.ParquetFile(pa.BufferReader(blob), read_dictionary=strings)
         seen = decoded = 0
-        for batch in stream.iter_batches(batch_size=4096):
+        for batch in stream.iter_batches(batch_size=32768):
             seen += batch.num_rows
-            decoded += _decoded_size(batch)
+            decoded += decoded_size(batch)
             if seen > rows:
                 raise _reject(f"part {kind} holds more records than the {rows:,} its manifest says")
             if decoded > limit:

@@ -32,6 +32,7 @@ from puente.share.agreement import key_id
 from puente.share.bundle import Budget, read_manifest, read_part
 from puente.share.envelope import BUNDLE_TYPE, RECEIPT_TYPE, open_envelope, seal
 from puente.share.idset import id_set
+from puente.share.plan import HASH_COLUMN
 from puente.share.transforms import row_hashes
 from puente.store import versions
 from puente.store.base import Store
@@ -157,7 +158,7 @@ def _prepare(node: Node, manifest: dict[str, Any], body: memoryview, agreement: 
             table = read_part(body, part, budget)
             n = table.num_rows
             owners = (pc.fill_null(table.column("owner_node").cast(pa.string()), sender)
-                      if "owner_node" in table.column_names else pa.array([sender] * n, pa.string()))
+                      if "owner_node" in table.column_names else pa.repeat(pa.scalar(sender, pa.string()), n))
             foreign = pc.value_counts(owners.filter(pc.not_equal(owners, sender))).to_pylist() if n else []
             if foreign and not agreement.onward_transfer:
                 named = ", ".join(f"{c['values']} ({c['counts']})" for c in foreign[:5])
@@ -166,11 +167,11 @@ def _prepare(node: Node, manifest: dict[str, Any], body: memoryview, agreement: 
                               "allow onward transfer")
             schema = schema_for(model.kind(kind))
             bundle_id = str(manifest["bundle_id"])
-            extra = {"owner_node": owners, "source_file": pa.array([f"bundle:{bundle_id}"] * n),
-                     "batch_id": pa.array([bundle_id] * n), "bundle_id": pa.array([bundle_id] * n),
-                     "ingested_at": pa.array([naive_now] * n, pa.timestamp("us")),
-                     "retain_until": pa.array([retain] * n, pa.date32()),
-                     "content_hash": pa.array(row_hashes(table), pa.string())}
+            extra = {"owner_node": owners, "source_file": pa.repeat(pa.scalar(f"bundle:{bundle_id}"), n),
+                     "batch_id": pa.repeat(pa.scalar(bundle_id), n), "bundle_id": pa.repeat(pa.scalar(bundle_id), n),
+                     "ingested_at": pa.repeat(pa.scalar(naive_now, pa.timestamp("us")), n),
+                     "retain_until": pa.repeat(pa.scalar(retain, pa.date32()), n),
+                     "content_hash": _carried_hashes(table)}
             cols = {}
             for f in schema:
                 if f.name in extra:
@@ -189,6 +190,13 @@ def _prepare(node: Node, manifest: dict[str, Any], body: memoryview, agreement: 
     return out
 
 
+def _carried_hashes(table: pa.Table) -> pa.Array | pa.ChunkedArray:
+    """The row hash the sender computed and signed (bundles before 2026-11 carry none: computed here)."""
+    if HASH_COLUMN in table.column_names:
+        return table.column(HASH_COLUMN).cast(pa.string())
+    return pa.array(row_hashes(table), pa.string())
+
+
 def _import(node: Node, store: Store, manifest: dict[str, Any], agreement: Any, tables: dict[str, pa.Table],
             actor: str, now: dt.datetime | None) -> ImportReport:
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
@@ -199,24 +207,18 @@ def _import(node: Node, store: Store, manifest: dict[str, Any], agreement: Any, 
     retain = (now + dt.timedelta(days=agreement.retention_days)).date()
     naive_now = now.replace(tzinfo=None)
     with store.transaction():
-        imported_ids: list[str] = []
+        imported: list[pa.Array] = []
         for kind, rows in tables.items():
-            ids = rows.column("id").to_pylist()
-            _delete(store, kind, ids, sender, node.name)
-            clash = _existing(store, kind, ids)  # records this sender may not replace (ours, or another partner's)
-            clash |= {rid for rid, owner in zip(ids, rows.column("owner_node").to_pylist()) if owner == node.name}
-            if clash:
-                rows = rows.filter(pa.compute.invert(pa.compute.is_in(rows.column("id"),
-                                                                      value_set=pa.array(sorted(clash)))))
-            store.insert_arrow(kind, rows)
-            report.imported[kind] = rows.num_rows
-            imported_ids += rows.column("id").to_pylist()
+            ids = _insert(store, kind, rows, sender, node.name)
+            report.imported[kind] = len(ids)
+            imported += ids.chunks
         deleted = [(k, r) for k, ids in manifest["deleted"].items() for r in ids]
         for kind, ids in manifest["deleted"].items():
             _delete(store, model.kind(kind).name, ids, sender, node.name)
         versions.bump(store, f"import {manifest['bundle_id']}")
         report.deleted = len(deleted)
-        audit.append(store, node, actor, "import", imported_ids + [r for _, r in deleted], clause,
+        ids = pa.chunked_array([*imported, pa.array([r for _, r in deleted], pa.string())], pa.string())
+        audit.append(store, node, actor, "import", ids, clause,
                      f"bundle {report.bundle_id} #{report.sequence} from {sender}: {report.records} records, "
                      f"{report.deleted} deleted; retained until {retain}")
         revoked = [r for ids in manifest["revoked"].values() for r in ids]
@@ -249,16 +251,24 @@ def _delete(store: Store, kind: str, ids: list[str], sender: str, self_name: str
     if not ids:
         return
     with id_set(store, ids) as subquery:
-        store.execute(f"DELETE FROM {kind} WHERE id IN {subquery} AND owner_node <> ? AND (owner_node = ? OR "
-                      "bundle_id IN (SELECT bundle_id FROM share_bundles WHERE direction = 'received' AND partner = ?))",
+        store.execute(f"DELETE FROM {kind} WHERE id IN {subquery} AND {_REPLACEABLE}", [self_name, sender, sender])
+
+
+_REPLACEABLE = ("owner_node <> ? AND (owner_node = ? OR bundle_id IN (SELECT bundle_id FROM share_bundles "
+                "WHERE direction = 'received' AND partner = ?))")
+
+
+def _insert(store: Store, kind: str, rows: pa.Table, sender: str, self_name: str) -> pa.ChunkedArray:
+    """Store one part in two set-based statements: the sender's earlier versions of these records go, then one
+    keyed INSERT ... SELECT whose anti-join skips every id still held (ours, or another partner's: a sender may
+    not replace those) and every record claiming to be ours. Returns the ids stored."""
+    cols = ", ".join(f'"{c}"' for c in rows.column_names)
+    with store.staged("share_incoming", rows, kind) as incoming:
+        store.execute(f"DELETE FROM {kind} WHERE id IN (SELECT id FROM {incoming}) AND {_REPLACEABLE}",
                       [self_name, sender, sender])
-
-
-def _existing(store: Store, kind: str, ids: list[str]) -> set[str]:
-    if not ids:
-        return set()
-    with id_set(store, ids) as subquery:
-        return {r[0] for r in store.query(f"SELECT id FROM {kind} WHERE id IN {subquery}")}
+        return store.query_arrow(
+            f"INSERT INTO {kind} ({cols}) SELECT {cols} FROM {incoming} i WHERE i.owner_node <> ? AND NOT EXISTS "
+            f"(SELECT 1 FROM {kind} k WHERE k.id = i.id) RETURNING id", [self_name]).column("id")
 
 
 def _remember(store: Store, node: Node, sender: str, report: ImportReport, manifest: dict[str, Any], agreement: Any,

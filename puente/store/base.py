@@ -48,6 +48,27 @@ class Dialect(str):
         cls: type[ReaderPool] = getattr(importlib.import_module(module), name)
         return cls(url, size, timeout)
 
+    def utf8(self, text_sql: str) -> str:
+        """SQL turning a text expression into its UTF-8 bytes."""
+        return f"encode({text_sql})" if self == "duckdb" else f"convert_to({text_sql}, 'UTF8')"
+
+    def sha256_hex(self, bytes_sql: str) -> str:
+        """SQL for the lower-case hex SHA-256 of a bytes expression."""
+        return f"sha256({bytes_sql})" if self == "duckdb" else f"encode(sha256({bytes_sql}), 'hex')"
+
+    def hex_bytes(self, hex_sql: str) -> str:
+        """SQL turning a hex text expression into bytes."""
+        return f"unhex({hex_sql})" if self == "duckdb" else f"decode({hex_sql}, 'hex')"
+
+    def row_hash(self, exprs: list[str]) -> str:
+        """SQL for a 64-bit hash of a row's values (as text): a change detector, computed by the engine over whole
+        tables. DuckDB hashes the values natively; PostgreSQL hashes their text. Stable for a given engine
+        version (an engine upgrade that changes it makes the next export resend everything once)."""
+        if self == "duckdb":
+            return f"CAST(hash({', '.join(exprs) or 'NULL'}) AS TEXT)"
+        text = " || chr(31) || ".join(f"COALESCE('=' || CAST({e} AS TEXT), '~')" for e in exprs) or "''"
+        return f"CAST(hashtextextended({text}, 0) AS TEXT)"
+
     def ddl_type(self, sql_type: str) -> str:
         """A model column type (puente/model/types.py COLUMN_TYPES) as this backend's DDL spells it."""
         from puente.model.types import ddl_type
@@ -137,11 +158,30 @@ class Store(ABC):
         rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
         return {r[0] for r in rows}
 
-    def export_parquet(self, table: str, target: Path) -> None:
+    def export_parquet(self, table: str, target: Path, compression: str = "snappy") -> None:
         """Write one table as a Parquet file (through Arrow; a backend may write it itself)."""
         import pyarrow.parquet as pq
 
-        pq.write_table(self.query_arrow(f'SELECT * FROM "{table}"'), target)
+        pq.write_table(self.query_arrow(f'SELECT * FROM "{table}"'), target, compression=compression)
+
+    def query_parquet(self, sql: str, params: Sequence[Any], target: Path, compression: str = "zstd") -> None:
+        """Write a query's rows as a Parquet file (through Arrow; a backend may write it itself)."""
+        import pyarrow.parquet as pq
+
+        pq.write_table(self.query_arrow(sql, params), target, compression=compression)
+
+    @contextmanager
+    def staged(self, name: str, data: pa.Table, like: str) -> Iterator[str]:
+        """``data`` as a table named ``name`` that statements can read, for the duration of the block (a temporary
+        table shaped like ``like``; a backend may expose the Arrow table itself). Use inside a transaction."""
+        self.execute(f"DROP TABLE IF EXISTS {name}")
+        cols = ", ".join(f'"{c}"' for c in data.column_names)
+        self.execute(f"CREATE TEMPORARY TABLE {name} AS SELECT {cols} FROM {like} WHERE FALSE")
+        try:
+            self.insert_arrow(name, data)
+            yield name
+        finally:
+            self.execute(f"DROP TABLE IF EXISTS {name}")
 
     # -- helpers shared by all backends ------------------------------------------------
     def after_commit(self, action: Callable[[], None]) -> None:

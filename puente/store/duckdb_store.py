@@ -147,9 +147,22 @@ class DuckDBStore(Store):
     def tables(self) -> set[str]:
         return {r[0] for r in self.query("SELECT table_name FROM duckdb_tables()")}
 
-    def export_parquet(self, table: str, target: Path) -> None:
+    def export_parquet(self, table: str, target: Path, compression: str = "snappy") -> None:
         path = str(target).replace("'", "''")
-        self.execute(f"COPY (SELECT * FROM \"{table}\") TO '{path}' (FORMAT parquet)")
+        self.execute(f"COPY (SELECT * FROM \"{table}\") TO '{path}' (FORMAT parquet, COMPRESSION {compression})")
+
+    def query_parquet(self, sql: str, params: Sequence[Any], target: Path, compression: str = "zstd") -> None:
+        path = str(target).replace("'", "''")
+        self.execute(f"COPY ({sql}) TO '{path}' (FORMAT parquet, COMPRESSION {compression})", params)
+
+    @contextmanager
+    def staged(self, name: str, data: pa.Table, like: str) -> Iterator[str]:
+        """The Arrow table itself, registered under ``name`` (no copy)."""
+        self.con.register(name, data)
+        try:
+            yield name
+        finally:
+            self.con.unregister(name)
 
     def close(self) -> None:
         self.con.close()
