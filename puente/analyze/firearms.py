@@ -3,6 +3,8 @@ multiple sales, purchase-state → recovery-state flows, and the corridors guns 
 
 from __future__ import annotations
 
+import unicodedata
+
 import ibis
 import numpy as np
 import pandas as pd
@@ -33,19 +35,23 @@ def _traces(engine: Engine):  # type: ignore[no-untyped-def]
 def same_guns(engine: Engine, max_edits: int = 2) -> pd.DataFrame:
     """Ids (``dup_id``) of trace records that repeat a gun another record already stands for.
 
-    A gun recovered in Mexico is often recorded by both nodes: FGR's record and ATF's trace. The record that
-    knows the purchase (ATF's) stands for the gun; another record is the same gun when it has the same make
-    and serial (ingest strips separators and case; O is read as 0, the common misreading), or the same make,
-    model and recovery date and a serial within ``max_edits`` edits (a typo in one agency's copy)."""
+    A gun recovered in Mexico is often recorded by both nodes: FGR's record of the recovery and ATF's trace.
+    The trace (a record with a trace status or a purchase: ATF's) stands for the gun; another record is the
+    same gun when it has the same make and serial (ingest strips separators and case; the common misreadings
+    O/0, I/1, S/5 and B/8 are read as one), or the same make, model and recovery date and a serial within
+    ``max_edits`` edits of a trace's (a typo in one agency's copy). A recovery record matches at most one
+    trace, and only a trace."""
     t = engine.table("firearm_trace")
     f = engine.run(t.select(id=t.id, serial=t.serial, make=t.make.fill_null(""), model=t.model.fill_null(""),
                             day=t.recovery_date.cast("date").cast("string").fill_null(""),
-                            known=flag(t.purchase_state.notnull() | t.purchase_date.notnull())))
-    f["serial"] = f["serial"].fillna("").str.upper().str.replace("O", "0")
-    f = f.sort_values(["known", "id"], ascending=[False, True])
+                            known=flag(t.purchase_state.notnull() | t.purchase_date.notnull()),
+                            traced=flag(t.trace_status.notnull() | t.purchase_state.notnull()
+                                        | t.purchase_date.notnull())))
+    f["serial"] = f["serial"].fillna("").str.upper().str.translate(_MISREAD)
+    f = f.sort_values(["known", "traced", "id"], ascending=[False, False, True])
     first = f.drop_duplicates(["serial", "make"])
     dups = set(f["id"]) - set(first["id"])
-    rest, kept = first[first["known"] == 0], first[first["known"] == 1]
+    rest, kept = first[first["traced"] == 0], first[first["traced"] == 1]
     by_day = kept.groupby(["make", "model", "day"])
     taken: set[str] = set()
     for row in rest[rest["day"] != ""].itertuples(index=False):
@@ -58,6 +64,10 @@ def same_guns(engine: Engine, max_edits: int = 2) -> pd.DataFrame:
                 dups.add(row.id)
                 break
     return pd.DataFrame({"dup_id": sorted(dups)}, dtype=object)
+
+
+# Characters read for one another on a worn or handwritten serial (read as the digit).
+_MISREAD = str.maketrans({"O": "0", "I": "1", "S": "5", "B": "8"})
 
 
 def _edits(a: str, b: str) -> int:
@@ -93,19 +103,48 @@ def dealers(engine: Engine, min_traces: int = 1) -> pd.DataFrame:
 
 
 def _with_purchaser(engine: Engine, t):  # type: ignore[no-untyped-def]
-    """``t`` (traces) with ``who``: the purchaser the trace links as ``purchaser``, as the resolved entity when
-    the node has run entity resolution (``link_entities``) — two people who share a name stay apart and one
-    person's name variants are one — else the name on the trace (``name:<name>``)."""
-    who = ibis.literal("name:").concat(t.purchaser)
-    if engine.has_table("link_entities"):
+    """``t`` (traces) with ``who``: the purchaser entity of each trace (:func:`purchaser_keys`)."""
+    cache: dict[str, pd.DataFrame] = engine.__dict__.setdefault("_same_guns_cache", {})
+    if "who" not in cache:
+        cache["who"] = purchaser_keys(engine)
+    keys = engine.upload("purchaser_keys", cache["who"])
+    t = t.left_join(keys, t.id == keys.trace_id)
+    return t.mutate(who=t.who_key.fill_null(ibis.literal("name:").concat(t.purchaser)))
+
+
+def purchaser_keys(engine: Engine) -> pd.DataFrame:
+    """Trace id (``trace_id``) → its purchaser entity (``who_key``).
+
+    A trace that links a person record as ``purchaser`` is that person's resolved entity when the node has
+    run entity resolution (``link_entities``): one person's name variants are one, two namesakes (their
+    birth dates apart) are two. A trace that names its purchaser without a linked record joins the entity
+    whose linked traces carry the same name (case and accents aside) bought in the same state, when exactly
+    one does; else it stands for the name in that state (``name:<name>, <state>``) — never for every holder
+    of a common name across the country."""
+    t = engine.table("firearm_trace")
+    t = t.filter(t.purchaser.notnull())
+    rows = engine.run(t.select(trace_id=t.id, name=t.purchaser, state=t.purchase_state.fill_null("?")))
+    rows["person"] = None
+    if engine.has_table("link_entities") and len(rows):
         links = entity_links(engine, "firearm_trace", ("purchaser",))
         le = engine.table("link_entities")
         person = links.left_join(le, (links.entity == le.record_id) & (le.kind == "person")).select(
             event=links.event, person=le.cluster_id.fill_null(links.entity))
-        person = person.group_by("event").agg(person=person.person.min())
-        t = t.left_join(person, t.id == person.event)
-        who = t.person.fill_null(who)
-    return t.mutate(who=who)
+        person = engine.run(person.group_by("event").agg(person=person.person.min()))
+        rows["person"] = rows["trace_id"].map(dict(zip(person["event"], person["person"])))
+    rows["key"] = [normalize_name(n) for n in rows["name"]]
+    linked = rows[rows["person"].notna()]
+    owners = linked.groupby(["key", "state"])["person"].agg(lambda s: sorted(set(s)))
+    unique = {k: v[0] for k, v in owners.items() if len(v) == 1}
+    fallback = [unique.get((k, st), f"name:{n}, {st}") for k, st, n in zip(rows["key"], rows["state"], rows["name"])]
+    rows["who_key"] = rows["person"].where(rows["person"].notna(), pd.Series(fallback, index=rows.index))
+    return rows[["trace_id", "who_key"]].astype(object)
+
+
+def normalize_name(name: object) -> str:
+    """A name compared as written, aside from case, accents and spacing."""
+    text = unicodedata.normalize("NFKD", str(name or "")).encode("ascii", "ignore").decode("ascii")
+    return " ".join(text.casefold().split())
 
 
 def purchasers(engine: Engine, min_traces: int = 2) -> pd.DataFrame:
