@@ -165,7 +165,7 @@ def lab_regions(engine: Engine, resolution: int = 5, min_score: float = 1.0, lab
     A cell is a region when its score reaches ``min_score`` and either a dismantled lab is in it or next to it,
     or it holds at least ``min_share`` of the inland seizures (one stray seizure is not a region). Each region
     gives its evidence: ``labs``, ``seizures`` (inland), ``marks`` (distinct), ``concentration`` and
-    ``basis`` (``dismantled_lab`` or ``seizures``)."""
+    ``basis`` (``dismantled_lab`` or ``inland_seizures``)."""
     cols = ["cell", "score", "labs", "seizures", "marks", "concentration", "basis", "lat", "lon"]
     parts = []
     if engine.has_table("lab_site"):
@@ -199,7 +199,7 @@ def lab_regions(engine: Engine, resolution: int = 5, min_score: float = 1.0, lab
     near_lab = pd.Series([sum(labs.get(n, 0) for n in h3.grid_disk(c, 1)) > 0 for c in agg.index], index=agg.index)
     inland = agg["seizures"] >= max(1.0, min_share * float(agg["seizures"].sum()))
     agg = agg[(near_lab | inland) & (agg["score"] >= min_score)].copy()
-    agg["basis"] = np.where(near_lab[agg.index], "dismantled_lab", "seizures")
+    agg["basis"] = np.where(near_lab[agg.index], "dismantled_lab", "inland_seizures")
     agg["lat"] = centre["wlat"] / centre["w"].where(centre["w"] > 0)
     agg["lon"] = centre["wlon"] / centre["w"].where(centre["w"] > 0)
     out = agg.reset_index()
