@@ -237,7 +237,8 @@ def _km_to_crossing(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     a, b = np.radians(lat)[:, None], np.radians(lon)[:, None]
     c, d = np.radians(ports[:, 0])[None, :], np.radians(ports[:, 1])[None, :]
     h = np.sin((c - a) / 2) ** 2 + np.cos(a) * np.cos(c) * np.sin((d - b) / 2) ** 2
-    return np.asarray(2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(h, 1)))).min(axis=1)
+    out: np.ndarray = np.asarray(2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(h, 1)))).min(axis=1)
+    return out
 
 
 def _crossings() -> np.ndarray:

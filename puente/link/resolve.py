@@ -16,7 +16,6 @@ it does not change when a re-run adds newer records.
 from __future__ import annotations
 
 import datetime as dt
-
 import json
 import logging
 import math
