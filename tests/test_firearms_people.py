@@ -26,6 +26,8 @@ TRACES = [  # id, serial, make, model, recovery day, trace status, purchase stat
     ("fgr-3", "QQ77777", "Colt", "M4", "2021-04-02", None, None, None),  # another gun, same day and model
     ("atf-4", "PP00001", "Glock", "17", "2021-05-01", "Completed", "AZ", "Carlos Johnson"),
     ("atf-5", "PP00002", "Glock", "17", "2021-05-01", "Completed", "TX", "Carlos Jonhson"),
+    ("atf-6", "WJ611729", "S&W", "M&P9", "2021-03-04", "Completed", "NV", None),  # 2 and 7 swapped
+    ("fgr-6", "WJ6611279", "S&W", "M&P9", "2021-03-04", None, None, None),  # a 6 doubled
 ]
 
 
@@ -45,8 +47,9 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 def test_each_gun_is_counted_once_across_the_two_agencies(engine: Engine) -> None:
     dups = set(firearms.same_guns(engine)["dup_id"])
-    # FGR's copies of guns 1 and 2 repeat ATF's traces (gun 2's trace has no purchase); fgr-3 is another gun
-    assert dups == {"fgr-1", "fgr-2"}
+    # FGR's copies of guns 1, 2 and 6 repeat ATF's traces (gun 2's trace has no purchase; gun 6 has a slip in
+    # each copy: two edits when a swap counts one); fgr-3 is another gun
+    assert dups == {"fgr-1", "fgr-2", "fgr-6"}
 
 
 def test_unlinked_purchaser_names_stay_apart_by_state(engine: Engine) -> None:

@@ -39,7 +39,7 @@ def same_guns(engine: Engine, max_edits: int = 2) -> pd.DataFrame:
     The trace (a record with a trace status or a purchase: ATF's) stands for the gun; another record is the
     same gun when it has the same make and serial (ingest strips separators and case; the common misreadings
     O/0, I/1, S/5 and B/8 are read as one), or the same make, model and recovery date and a serial within
-    ``max_edits`` edits of a trace's (a typo in one agency's copy). A recovery record matches at most one
+    ``max_edits`` edits of a trace's (a typo in each agency's copy; :func:`_edits`). A recovery record matches at most one
     trace, and only a trace."""
     t = engine.table("firearm_trace")
     f = engine.run(t.select(id=t.id, serial=t.serial, make=t.make.fill_null(""), model=t.model.fill_null(""),
@@ -71,13 +71,18 @@ _MISREAD = str.maketrans({"O": "0", "I": "1", "S": "5", "B": "8"})
 
 
 def _edits(a: str, b: str) -> int:
-    """Levenshtein distance (insertions, deletions, substitutions)."""
+    """Edit distance with transpositions (optimal string alignment): an insertion, a deletion, a substitution
+    or two adjacent characters swapped each count one — the slips of a keyboard."""
+    before: list[int] = []
     prev = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         cur = [i]
         for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
+            d = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb and ca != cb:
+                d = min(d, before[j - 2] + 1)
+            cur.append(d)
+        before, prev = prev, cur
     return prev[-1]
 
 
