@@ -110,8 +110,14 @@ def test_diversion_beats_the_bar_and_the_naive_baseline_does_not(scores: dict[st
 
 def test_lab_regions_are_scored_against_hidden_labs(scores: dict[str, Any], run: Run) -> None:
     labs = scores["labs"]
-    assert labs["hidden"] > 0 and labs["product"]["regions"] == len(written(run, "precursors_lab_regions"))
+    regions = written(run, "precursors_lab_regions")
+    assert labs["hidden"] > 0 and labs["product"]["regions"] == len(regions)
     assert labs["baseline"]["regions"] > 0
+    # issue 13's bars; the quiet places (no lab ever dismantled) are found from inland seizures
+    assert labs["product"]["hidden_within"] >= 0.6 and labs["product"]["regions_near_lab"] >= 0.7, labs
+    assert labs["product"]["hidden_within"] > labs["baseline"]["hidden_within"], labs
+    assert "inland_seizures" in set(regions["basis"]) and set(regions["basis_es"]) >= {
+        "Aseguramientos tierra adentro con marcas de lote concentradas"}
 
 
 
