@@ -28,6 +28,9 @@ TRACES = [  # id, serial, make, model, recovery day, trace status, purchase stat
     ("atf-5", "PP00002", "Glock", "17", "2021-05-01", "Completed", "TX", "Carlos Jonhson"),
     ("atf-6", "WJ611729", "S&W", "M&P9", "2021-03-04", "Completed", "NV", None),  # 2 and 7 swapped
     ("fgr-6", "WJ6611279", "S&W", "M&P9", "2021-03-04", None, None, None),  # a 6 doubled
+    ("atf-7", "LE815221", "Colt", "M4", "2022-08-17", "Completed", "AZ", None),
+    ("atf-8", "LE815221", "Colt", "Super", "2021-05-01", "Completed", "TX", None),  # the serial, on another gun
+    ("atf-7x", "LE815221", "Colt", "M4", "2022-08-17", "Completed", "AZ", None),  # atf-7's trace sent twice
 ]
 
 
@@ -49,7 +52,8 @@ def test_each_gun_is_counted_once_across_the_two_agencies(engine: Engine) -> Non
     dups = set(firearms.same_guns(engine)["dup_id"])
     # FGR's copies of guns 1, 2 and 6 repeat ATF's traces (gun 2's trace has no purchase; gun 6 has a slip in
     # each copy: two edits when a swap counts one); fgr-3 is another gun
-    assert dups == {"fgr-1", "fgr-2", "fgr-6"}
+    # two traces with one serial are two guns unless model and recovery day agree too (atf-7x repeats atf-7)
+    assert dups == {"fgr-1", "fgr-2", "fgr-6", "atf-7x"}
 
 
 def test_unlinked_purchaser_names_stay_apart_by_state(engine: Engine) -> None:

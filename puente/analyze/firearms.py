@@ -36,10 +36,12 @@ def same_guns(engine: Engine, max_edits: int = 2) -> pd.DataFrame:
     """Ids (``dup_id``) of trace records that repeat a gun another record already stands for.
 
     A gun recovered in Mexico is often recorded by both nodes: FGR's record of the recovery and ATF's trace.
-    The trace (a record with a trace status or a purchase: ATF's) stands for the gun; another record is the
-    same gun when it has the same make and serial (ingest strips separators and case; the common misreadings
-    O/0, I/1, S/5 and B/8 are read as one), or the same make, model and recovery date and a serial within
-    ``max_edits`` edits of a trace's (a typo in each agency's copy; :func:`_edits`). A recovery record matches at most one
+    The trace (a record with a trace status or a purchase: ATF's) stands for the gun. Two traces are one gun
+    only when make, serial, model and recovery day all agree (a trace sent twice): a maker's serial can
+    recur on another model. A recovery record without a trace is the gun of a trace with the same make and
+    serial (ingest strips separators and case; the common misreadings O/0, I/1, S/5 and B/8 are read as
+    one), or of a trace with the same make, model and recovery date and a serial within ``max_edits`` edits
+    (a typo in each agency's copy; :func:`_edits`). A recovery record matches at most one
     trace, and only a trace."""
     t = engine.table("firearm_trace")
     f = engine.run(t.select(id=t.id, serial=t.serial, make=t.make.fill_null(""), model=t.model.fill_null(""),
@@ -49,11 +51,15 @@ def same_guns(engine: Engine, max_edits: int = 2) -> pd.DataFrame:
                                         | t.purchase_date.notnull())))
     f["serial"] = f["serial"].fillna("").str.upper().str.translate(_MISREAD)
     f = f.sort_values(["known", "traced", "id"], ascending=[False, False, True])
-    first = f.drop_duplicates(["serial", "make"])
-    dups = set(f["id"]) - set(first["id"])
-    rest, kept = first[first["traced"] == 0], first[first["traced"] == 1]
+    # two traces are one gun only when they agree on make, serial, model and recovery day (a trace sent
+    # twice): makers reuse serials across models, and one serial turns up on two guns recovered apart
+    traces, untraced = f[f["traced"] == 1], f[f["traced"] == 0]
+    kept = traces.drop_duplicates(["serial", "make", "model", "day"])
+    on_trace = untraced.merge(kept[["serial", "make"]].drop_duplicates(), on=["serial", "make"])
+    rest = untraced[~untraced["id"].isin(on_trace["id"])].drop_duplicates(["serial", "make", "model", "day"])
+    dups = (set(traces["id"]) - set(kept["id"])) | (set(untraced["id"]) - set(rest["id"]))
     by_day = kept.groupby(["make", "model", "day"])
-    taken: set[str] = set()
+    taken = set(kept.merge(on_trace[["serial", "make"]].drop_duplicates(), on=["serial", "make"])["id"])
     for row in rest[rest["day"] != ""].itertuples(index=False):
         key = (row.make, row.model, row.day)
         if key not in by_day.groups:
