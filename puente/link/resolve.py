@@ -220,7 +220,8 @@ def cluster(ids: list[str], pairs: pd.DataFrame, threshold: float, confirms: Ite
 
     Pairs join in order of probability; a pair never joins two groups whose records hold conflicting birth
     dates (``births``: record id -> ``YYYY-MM-DD``; :func:`births_conflict`), so two namesakes are not made one
-    person through a third record that gives no birth date. An analyst's confirm joins regardless."""
+    person through a third record that gives no birth date; such a record, matching both, is left on its own
+    (:func:`_ambiguous`). An analyst's confirm joins regardless."""
     cannot: dict[str, set[str]] = {}
     for a, b in splits:
         cannot.setdefault(a, set()).add(b)
@@ -237,8 +238,13 @@ def cluster(ids: list[str], pairs: pd.DataFrame, threshold: float, confirms: Ite
     groups: dict[str, list[str]] = {}
     for rec in ids:
         groups.setdefault(uf.find(rec), []).append(rec)
+    for rec in _ambiguous(uf, strong, births, known):  # matches two people equally: neither's
+        groups[uf.find(rec)].remove(rec)
+        groups["\x00" + rec] = [rec]
     out: dict[str, str] = {}
     for members in groups.values():
+        if not members:
+            continue
         anchor = min(members, key=lambda r: (str(order.get(r, "")), r))
         for rec in members:
             out[rec] = anchor
@@ -257,6 +263,26 @@ def resolve(kind: str, records: pd.DataFrame, backend: str = "duckdb", spark: An
     clusters = cluster(list(prepared["unique_id"]), pairs, threshold, confirms, splits, anchor_order,
                        birth_dates(prepared, "unique_id", "dob"))
     return Resolution(kind=spec.kind, pairs=pairs, clusters=clusters, model=model)
+
+
+def _ambiguous(uf: _UnionFind, strong: pd.DataFrame, births: dict[str, str] | None, known: set[str]) -> list[str]:
+    """Records without a birth date whose scored pairs reach two groups that hold conflicting birth dates (two
+    namesakes): the record could be either person, so it is left on its own."""
+    if not births or strong.empty:
+        return []
+    partners: dict[str, set[str]] = {}
+    for a, b in zip(strong["unique_id_l"], strong["unique_id_r"]):
+        if a in known and b in known:
+            partners.setdefault(a, set()).add(uf.find(b))
+            partners.setdefault(b, set()).add(uf.find(a))
+    out = []
+    for rec, roots in partners.items():
+        if rec in births or len(roots | {uf.find(rec)}) < 2:
+            continue
+        dated = [uf.births.get(r, set()) for r in roots | {uf.find(rec)}]
+        if any(births_conflict(x, y) for i, da in enumerate(dated) for db in dated[i + 1:] for x in da for y in db):
+            out.append(rec)
+    return sorted(out)
 
 
 def birth_dates(frame: pd.DataFrame, id_col: str, date_col: str) -> dict[str, str]:
