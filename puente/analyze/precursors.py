@@ -230,7 +230,8 @@ def _concentration(seized: pd.DataFrame, cells: pd.DataFrame) -> pd.Series:
 
 
 def _km_to_crossing(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Distance (km) from each point to the nearest land port of entry of the gazetteer."""
+    """Distance (km) from each point to the nearest land crossing into the U.S. (the gazetteer's U.S. ports of
+    entry; Mexico's sea and air ports of entry, where precursors arrive, are not crossings)."""
     ports = _crossings()
     if not len(lat) or not len(ports):
         return np.full(len(lat), np.inf)
@@ -246,5 +247,5 @@ def _crossings() -> np.ndarray:
 
     g = load_gazetteer()
     pts = [(p.lat, p.lon) for p in g.places.values() if p.kind == "port" and p.id.startswith("POE-")
-           and p.lat is not None and p.lon is not None]
+           and p.country == "US" and p.lat is not None and p.lon is not None]
     return np.array(pts, dtype=float).reshape(-1, 2)
