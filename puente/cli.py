@@ -254,6 +254,13 @@ def demo(
     for report in connect_nodes(nodes["US"], nodes["MX"], (port, port + 1)):
         say(t("demo_shared", sender=report.sender, records=report.records, bundle=report.bundle_id,
               kinds=", ".join(f"{k} {n}" for k, n in sorted(report.imported.items()) if n)))
+    from puente.analyze.joint import write_joint  # both nodes compute the joint picture: the scorecards compare it
+
+    for node, partner in ((nodes["US"], nodes["MX"]), (nodes["MX"], nodes["US"])):
+        with node.open_store() as store:
+            digest = write_joint(node, store, partner.name)
+        say(t("joint_digest", partner=partner.name, records=sum(v["records"] for v in digest["inputs"].values()),
+              inputs=digest["inputs_sha256"][:16], results=digest["results_sha256"][:16]))
     say(t("demo_next", home=str(out / "us-node")))
     console.print(t("demo_done", seconds=time.monotonic() - started, home=str(out)))
     if serve is None:

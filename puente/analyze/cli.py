@@ -18,7 +18,8 @@ console = Console()
 
 
 def analyze(
-    name: str = typer.Argument(..., help="corridors, hotspots, alerts, precursors, firearms, networks, cbp or all."),
+    name: str = typer.Argument(..., help="corridors, hotspots, alerts, precursors, firearms, networks, cbp, all "
+                                         "or joint (the digest of the joint picture with each partner)."),
     engine: str = typer.Option("duckdb", "--engine", "-e", help="duckdb, postgres or spark."),
     out: Path = typer.Option(Path("analysis"), "--out", "-o", help="Output directory / directorio de salida."),
     period: str = typer.Option("month", "--period", help="day, week, month, quarter or year."),
@@ -38,6 +39,9 @@ def analyze(
     if link not in ("auto", "always", "never"):
         raise UsageError("bad_link_mode", mode=link)
     node = load_node()
+    if name == "joint":
+        _joint(node)
+        return
     names = list(ANALYSES) if name == "all" else [name]
     if set(names) & set(ENTITY_ANALYSES):
         with node.open_store() as store:
@@ -62,6 +66,22 @@ def analyze(
 
     with node.open_store() as store:
         record_analysis(store, node, _actor(), ran, engine)
+
+
+def _joint(node: Any) -> None:
+    """The joint picture with each partner: its digest, kept for the joint scorecard (analyze/joint.py)."""
+    from puente.analyze.joint import partners, write_joint
+
+    with node.open_store() as store:
+        found = partners(store)
+        if not found:
+            console.print(t("joint_no_partner"))
+            return
+        for partner in found:
+            digest = write_joint(node, store, partner)
+            records = sum(v["records"] for v in digest["inputs"].values())
+            console.print(t("joint_digest", partner=partner, records=records, inputs=digest["inputs_sha256"][:16],
+                            results=digest["results_sha256"][:16]))
 
 
 def _resolve(store: Store, mode: str) -> None:

@@ -153,42 +153,105 @@ def diversion_risk(engine: Engine, rules: RiskRules | None = None) -> pd.DataFra
     return f.sort_values(["risk", "id"], ascending=[False, True]).reset_index(drop=True)
 
 
-def lab_regions(engine: Engine, resolution: int = 5, min_score: float = 1.0,
-                lab_weight: float = 3.0, seizure_weight: float = 0.2) -> pd.DataFrame:
-    """Likely lab regions: H3 cells with a dismantled lab in or next to them, scored by dismantled labs and
-    Mexican seizures away from the border, smoothed over neighbouring cells. Each region gives its evidence
-    counts."""
+def lab_regions(engine: Engine, resolution: int = 5, min_score: float = 1.0, lab_weight: float = 3.0,
+                seizure_weight: float = 0.2, transit_km: float = 150.0, min_share: float = 0.01) -> pd.DataFrame:
+    """Likely lab regions (H3 cells), also where no lab was ever dismantled.
+
+    Evidence, weighted and smoothed over neighbouring cells:
+
+    * dismantled labs (``lab_site``), ``lab_weight`` each;
+    * Mexican seizures away from the crossings: a load seized within ``transit_km`` of a port of entry is on
+      its way across (border cities and the roads to them mark routes, not production), one seized farther
+      inland is near where it was made. Each counts ``seizure_weight`` times the cell's **lot
+      concentration**: the number of distinct makers' marks (the logo of a ``batch`` lot mark, ``AB-12`` of
+      ``AB-12/0412``) expected among the cell's marked loads if they were drawn from every inland seizure,
+      over the number seen — a cell where few makers' lots make up the loads is where they are made, a hub
+      every route passes through shows many.
+
+    A cell is a region when its score reaches ``min_score`` and either a dismantled lab is in it or next to it,
+    or it holds at least ``min_share`` of the inland seizures (one stray seizure is not a region). Each region
+    gives its evidence: ``labs``, ``seizures`` (inland), ``marks`` (distinct), ``concentration`` and
+    ``basis`` (``dismantled_lab`` or ``inland_seizures``)."""
+    cols = ["cell", "score", "labs", "seizures", "marks", "concentration", "basis", "lat", "lon"]
     parts = []
     if engine.has_table("lab_site"):
         lab = engine.table("lab_site")
         lab = lab.filter(lab.place_h3.notnull())
-        parts.append(lab.group_by(h3=lab.place_h3).agg(labs=lab.count(), seizures=ibis.literal(0).cast("int64"),
-                                                        lat=lab.place_lat.mean(), lon=lab.place_lon.mean()))
+        parts.append(engine.run(lab.select(h3=lab.place_h3, lat=lab.place_lat.cast("float64"),
+                                           lon=lab.place_lon.cast("float64"))).assign(kind="lab", batch=None))
     sz = engine.table("seizure")
-    sz = sz.filter(sz.place_h3.notnull() & (sz.place_country == "MX") & sz.port_id.isnull()
-                   & (sz.place_lat.cast("float64") < 30.5))
-    parts.append(sz.group_by(h3=sz.place_h3).agg(labs=ibis.literal(0).cast("int64"), seizures=sz.count(),
-                                                   lat=sz.place_lat.mean(), lon=sz.place_lon.mean()))
-    expr = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
-    cells = engine.run(expr)
-    if cells.empty:
-        return pd.DataFrame(columns=["cell", "score", "labs", "seizures", "lat", "lon"])
-    cells["cell"] = coarsen(cells, "h3", resolution)
-    cells["w"] = lab_weight * cells["labs"] + seizure_weight * cells["seizures"]
-    cells["wlat"], cells["wlon"] = cells["lat"] * cells["w"], cells["lon"] * cells["w"]
-    agg = cells.groupby("cell").agg(labs=("labs", "sum"), seizures=("seizures", "sum"), w=("w", "sum"),
-                                    wlat=("wlat", "sum"), wlon=("wlon", "sum"))
+    sz = sz.filter(sz.place_h3.notnull() & (sz.place_country == "MX") & sz.port_id.isnull())
+    seized = engine.run(sz.select(h3=sz.place_h3, lat=sz.place_lat.cast("float64"), lon=sz.place_lon.cast("float64"),
+                                  batch=sz.batch))
+    seized = seized[_km_to_crossing(seized["lat"].to_numpy(float), seized["lon"].to_numpy(float)) >= transit_km]
+    parts.append(seized.assign(kind="seizure"))
+    events = pd.concat(parts, ignore_index=True)
+    if events.empty:
+        return pd.DataFrame(columns=cols)
+    events["cell"] = coarsen(events, "h3", resolution)
+    events["mark"] = events["batch"].map(_maker_mark)
+    is_lab = events["kind"] == "lab"
+    agg = events.groupby("cell").agg(labs=("kind", lambda k: int((k == "lab").sum())),
+                                     seizures=("kind", lambda k: int((k == "seizure").sum())),
+                                     marked=("mark", "count"), marks=("mark", "nunique"))
+    agg["concentration"] = _concentration(events[~is_lab], agg)
+    agg["w"] = lab_weight * agg["labs"] + seizure_weight * agg["seizures"] * agg["concentration"]
+    events["w"] = np.where(is_lab, lab_weight, seizure_weight * events["cell"].map(agg["concentration"]))
+    events["wlat"], events["wlon"] = events["lat"] * events["w"], events["lon"] * events["w"]
+    centre = events.groupby("cell")[["w", "wlat", "wlon"]].sum()
     own = agg["w"].to_dict()
     agg["score"] = [own[c] + 0.5 * sum(own.get(n, 0.0) for n in h3.grid_disk(c, 1) if n != c) for c in agg.index]
-    # Seizures alone mark transit (plazas, highways, border cities), not production: a region needs a
-    # dismantled lab in it or next to it, and seizures only raise its score (measured: seizure-only regions
-    # lay 40-780 km from any lab, bench/results/analytics.md).
     labs = agg["labs"].to_dict()
-    agg = agg[[sum(labs.get(n, 0) for n in h3.grid_disk(c, 1)) > 0 for c in agg.index]]
-    agg["lat"] = agg["wlat"] / agg["w"].where(agg["w"] > 0)
-    agg["lon"] = agg["wlon"] / agg["w"].where(agg["w"] > 0)
-    out = agg[agg["score"] >= min_score].reset_index()
-    out[["labs", "seizures"]] = out[["labs", "seizures"]].astype("int64")
+    near_lab = pd.Series([sum(labs.get(n, 0) for n in h3.grid_disk(c, 1)) > 0 for c in agg.index], index=agg.index)
+    inland = agg["seizures"] >= max(1.0, min_share * float(agg["seizures"].sum()))
+    agg = agg[(near_lab | inland) & (agg["score"] >= min_score)].copy()
+    agg["basis"] = np.where(near_lab[agg.index], "dismantled_lab", "inland_seizures")
+    agg["lat"] = centre["wlat"] / centre["w"].where(centre["w"] > 0)
+    agg["lon"] = centre["wlon"] / centre["w"].where(centre["w"] > 0)
+    out = agg.reset_index()
+    out[["labs", "seizures", "marks"]] = out[["labs", "seizures", "marks"]].astype("int64")
     out["score"] = out["score"].round(9)
-    cols = ["cell", "score", "labs", "seizures", "lat", "lon"]
+    out["concentration"] = out["concentration"].round(6)
     return out[cols].sort_values(["score", "cell"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _maker_mark(batch: object) -> str | None:
+    """The maker's logo of a lot mark (``AB-12`` of ``AB-12/0412``); None when there is no mark."""
+    if batch is None or (isinstance(batch, float) and math.isnan(batch)):
+        return None
+    text = str(batch).strip().upper()
+    return text.split("/")[0].strip() or None
+
+
+def _concentration(seized: pd.DataFrame, cells: pd.DataFrame) -> pd.Series:
+    """Per cell: distinct marks expected among its marked seizures if drawn from every inland seizure's marks,
+    over the distinct marks seen (1 where it has fewer than 3 marked seizures: too few to tell)."""
+    p = seized["mark"].dropna().value_counts(normalize=True).to_numpy(float)
+    out = pd.Series(1.0, index=cells.index)
+    for cell, row in cells.iterrows():
+        if row["marked"] >= 3 and row["marks"] > 0:
+            expected = float((1 - (1 - p) ** row["marked"]).sum())
+            out[cell] = max(1.0, expected / row["marks"])
+    return out
+
+
+def _km_to_crossing(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Distance (km) from each point to the nearest land crossing into the U.S. (the gazetteer's U.S. ports of
+    entry; Mexico's sea and air ports of entry, where precursors arrive, are not crossings)."""
+    ports = _crossings()
+    if not len(lat) or not len(ports):
+        return np.full(len(lat), np.inf)
+    a, b = np.radians(lat)[:, None], np.radians(lon)[:, None]
+    c, d = np.radians(ports[:, 0])[None, :], np.radians(ports[:, 1])[None, :]
+    h = np.sin((c - a) / 2) ** 2 + np.cos(a) * np.cos(c) * np.sin((d - b) / 2) ** 2
+    out: np.ndarray = np.asarray(2 * 6371.0088 * np.arcsin(np.sqrt(np.minimum(h, 1)))).min(axis=1)
+    return out
+
+
+def _crossings() -> np.ndarray:
+    from puente.geo.gazetteer import load_gazetteer
+
+    g = load_gazetteer()
+    pts = [(p.lat, p.lon) for p in g.places.values() if p.kind == "port" and p.id.startswith("POE-")
+           and p.country == "US" and p.lat is not None and p.lon is not None]
+    return np.array(pts, dtype=float).reshape(-1, 2)

@@ -5,7 +5,9 @@
   and the same by the month of each record's own date (``shared_by_data_month``), which is what
   the dashboard charts (the exchange month is one month when a whole history arrives at once);
 - hit/no-hit follow-ups answered and how fast (when linking is installed);
-- firearm trace completion; coverage of records by state and by port of entry.
+- firearm trace completion; coverage of records by state and by port of entry;
+- the digest of the joint picture with each partner (``puente analyze joint``: the shared records and the
+  analyses of them, hashed), which both sides compare: equal digests, the same joint results.
 
 A partner node's scorecard counts only what its agreement shares, grouped only by columns it sees.
 """
@@ -87,8 +89,21 @@ def build(c: Ctx, who: Principal) -> dict[str, Any]:
         "coverage_by_state": [{"country": k[0], "admin1": k[1], "kind": k[2], "records": v}
                               for k, v in sorted(coverage_state.items())],
         "coverage_by_port": [{"port": p, "owner": o, "records": int(n), "kg": float(kg)} for p, o, n, kg in ports],
+        "joint_digest": _joint(c, who),
     }
     return out
+
+
+def _joint(c: Ctx, who: Principal) -> list[dict[str, Any]] | None:
+    """The joint digests last computed here (hashes and counts only); a partner node sees the one with it.
+    None when the analytics are not installed."""
+    try:
+        from puente.analyze.joint import stored_joint
+    except ImportError:
+        return None
+    keep = ("partner", "node", "computed_at", "inputs", "inputs_sha256", "results_sha256", "results")
+    return [{k: d.get(k) for k in keep} for d in stored_joint(c.node)
+            if not who.is_partner or d.get("partner") == who.partner]
 
 
 def _sent(c: Ctx) -> list[dict[str, Any]] | None:

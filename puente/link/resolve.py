@@ -15,6 +15,7 @@ it does not change when a re-run adds newer records.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import math
@@ -161,9 +162,10 @@ def _with_evidence(scored: pd.DataFrame, linker: Any) -> pd.DataFrame:
 
 
 class _UnionFind:
-    def __init__(self, items: Iterable[str]) -> None:
+    def __init__(self, items: Iterable[str], births: dict[str, str] | None = None) -> None:
         self.parent = {i: i for i in items}
         self.members: dict[str, set[str]] = {}
+        self.births: dict[str, set[str]] = {k: {v} for k, v in (births or {}).items() if k in self.parent}
 
     def find(self, x: str) -> str:
         root = x
@@ -176,7 +178,7 @@ class _UnionFind:
     def group(self, root: str) -> set[str]:
         return self.members.get(root, {root})
 
-    def union(self, a: str, b: str, cannot: dict[str, set[str]]) -> bool:
+    def union(self, a: str, b: str, cannot: dict[str, set[str]], check_births: bool = False) -> bool:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
@@ -185,33 +187,64 @@ class _UnionFind:
             ra, rb, ga, gb = rb, ra, gb, ga
         if any(other in gb for rec in ga for other in cannot.get(rec, ())):
             return False
+        ba, bb = self.births.get(ra, set()), self.births.get(rb, set())
+        if check_births and any(births_conflict(x, y) for x in ba for y in bb):
+            return False
         self.parent[ra] = rb
         self.members[rb] = ga | gb
         self.members.pop(ra, None)
+        if ba:
+            self.births[rb] = ba | bb
+            self.births.pop(ra, None)
         return True
 
 
+def births_conflict(a: str, b: str) -> bool:
+    """Two birth dates (``YYYY-MM-DD``) that are two people's: two years apart or more, and not one mistyped
+    digit or two swapped digits of the same date (``1965`` for ``1956``)."""
+    try:
+        gap = abs((dt.date.fromisoformat(a) - dt.date.fromisoformat(b)).days)
+    except ValueError:
+        return False
+    if gap < 730 or len(a) != len(b):
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    swapped = len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    return len(diff) > 1 and not swapped
+
+
 def cluster(ids: list[str], pairs: pd.DataFrame, threshold: float, confirms: Iterable[tuple[str, str]] = (),
-            splits: Iterable[tuple[str, str]] = (), anchor_order: dict[str, Any] | None = None) -> dict[str, str]:
-    """Record id -> cluster id, honouring analyst decisions (confirm joins, split separates)."""
+            splits: Iterable[tuple[str, str]] = (), anchor_order: dict[str, Any] | None = None,
+            births: dict[str, str] | None = None) -> dict[str, str]:
+    """Record id -> cluster id, honouring analyst decisions (confirm joins, split separates).
+
+    Pairs join in order of probability; a pair never joins two groups whose records hold conflicting birth
+    dates (``births``: record id -> ``YYYY-MM-DD``; :func:`births_conflict`), so two namesakes are not made one
+    person through a third record that gives no birth date; such a record, matching both, is left on its own
+    (:func:`_ambiguous`). An analyst's confirm joins regardless."""
     cannot: dict[str, set[str]] = {}
     for a, b in splits:
         cannot.setdefault(a, set()).add(b)
         cannot.setdefault(b, set()).add(a)
-    uf = _UnionFind(ids)
+    uf = _UnionFind(ids, births)
     known = set(ids)
     for a, b in confirms:
         if a in known and b in known:
             uf.union(a, b, cannot)
     strong = pairs[pairs["match_probability"] >= threshold].sort_values("match_probability", ascending=False)
     for a, b in zip(strong["unique_id_l"], strong["unique_id_r"]):
-        uf.union(a, b, cannot)
+        uf.union(a, b, cannot, check_births=True)
     order = anchor_order or {}
     groups: dict[str, list[str]] = {}
     for rec in ids:
         groups.setdefault(uf.find(rec), []).append(rec)
+    for rec in _ambiguous(uf, strong, births, known):  # matches two people equally: neither's
+        groups[uf.find(rec)].remove(rec)
+        groups["\x00" + rec] = [rec]
     out: dict[str, str] = {}
     for members in groups.values():
+        if not members:
+            continue
         anchor = min(members, key=lambda r: (str(order.get(r, "")), r))
         for rec in members:
             out[rec] = anchor
@@ -227,8 +260,38 @@ def resolve(kind: str, records: pd.DataFrame, backend: str = "duckdb", spark: An
     threshold = spec.threshold if threshold is None else threshold
     prepared = spec.prepare(records.reset_index(drop=True))
     pairs, model = train_and_predict(spec, prepared, backend, spark, threshold=min(0.3, threshold))
-    clusters = cluster(list(prepared["unique_id"]), pairs, threshold, confirms, splits, anchor_order)
+    clusters = cluster(list(prepared["unique_id"]), pairs, threshold, confirms, splits, anchor_order,
+                       birth_dates(prepared, "unique_id", "dob"))
     return Resolution(kind=spec.kind, pairs=pairs, clusters=clusters, model=model)
+
+
+def _ambiguous(uf: _UnionFind, strong: pd.DataFrame, births: dict[str, str] | None, known: set[str]) -> list[str]:
+    """Records without a birth date whose scored pairs reach two groups that hold conflicting birth dates (two
+    namesakes): the record could be either person, so it is left on its own."""
+    if not births or strong.empty:
+        return []
+    partners: dict[str, set[str]] = {}
+    for a, b in zip(strong["unique_id_l"], strong["unique_id_r"]):
+        if a in known and b in known:
+            partners.setdefault(a, set()).add(uf.find(b))
+            partners.setdefault(b, set()).add(uf.find(a))
+    out = []
+    for rec, roots in partners.items():
+        if rec in births or len(roots | {uf.find(rec)}) < 2:
+            continue
+        dated = [uf.births.get(r, set()) for r in roots | {uf.find(rec)}]
+        if any(births_conflict(x, y) for i, da in enumerate(dated) for db in dated[i + 1:] for x in da for y in db):
+            out.append(rec)
+    return sorted(out)
+
+
+def birth_dates(frame: pd.DataFrame, id_col: str, date_col: str) -> dict[str, str]:
+    """Record id -> birth date (``YYYY-MM-DD``) of the records that give one (none for kinds without)."""
+    if date_col not in frame or id_col not in frame:
+        return {}
+    dates = pd.to_datetime(frame[date_col], errors="coerce")
+    keep = dates.notna()
+    return dict(zip(frame.loc[keep, id_col].astype(str), dates[keep].dt.strftime("%Y-%m-%d")))
 
 
 def pair_scores(truth: dict[str, Any], clusters: dict[str, str]) -> dict[str, float]:

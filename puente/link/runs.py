@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from puente.errors import UsageError
-from puente.link.resolve import cluster, resolve
+from puente.link.resolve import birth_dates, cluster, resolve
 from puente.link.specs import get_spec
 from puente.store.base import Store
 
@@ -119,7 +119,8 @@ def recluster(store: Store, kind: str) -> int:
                               "FROM link_matches WHERE kind = ?", [spec.kind]).to_pandas()
     records = load_records(store, spec.kind)
     confirms, splits = decisions(store, spec.kind)
-    clusters = cluster([r for r, _ in ents], pairs, threshold, confirms, splits, _anchor_order(records))
+    clusters = cluster([r for r, _ in ents], pairs, threshold, confirms, splits, _anchor_order(records),
+                       birth_dates(records, "id", "birth_date"))
     with store.transaction():
         _write_entities(store, spec.kind, run_id, clusters, dict(ents))
     return len(set(clusters.values()))

@@ -16,7 +16,8 @@
       <div class="grid g2"><div class="card"><h2>${P.t("shared_each_way_data")}</h2><div class="chart-box"><canvas id="s-shared"></canvas></div></div>
       <div class="card"><h2>${P.t("trace_completion")}</h2><div id="s-traces"></div></div></div>
       <div class="grid g2"><div class="card"><h2>${P.t("coverage_state")}</h2><div id="s-states" style="max-height:380px;overflow:auto" tabindex="0" role="region" aria-label="${P.esc(P.t("coverage_state"))}"></div></div>
-      <div class="card"><h2>${P.t("coverage_port")}</h2><div id="s-ports" style="max-height:380px;overflow:auto" tabindex="0" role="region" aria-label="${P.esc(P.t("coverage_port"))}"></div></div></div>`;
+      <div class="card"><h2>${P.t("coverage_port")}</h2><div id="s-ports" style="max-height:380px;overflow:auto" tabindex="0" role="region" aria-label="${P.esc(P.t("coverage_port"))}"></div></div></div>
+      <div class="card"><h2>${P.t("joint_digest")}</h2><div class="small muted">${P.esc(P.t("joint_digest_help"))}</div><div id="s-joint"></div></div>`;
     // by the month of each record's own date (the exchange month is one month when a history arrives at once)
     const rows = (s.shared_by_data_month || []).map((r) => ({...r, dir: P.t(r.direction === "sent" ? "sent_partner" : "received_partner")}));
     const months = [...new Set(rows.map((r) => r.month).filter(Boolean))].sort();
@@ -35,6 +36,13 @@
       {label: P.t("kind"), value: (r) => P.kindLabel(r.kind)}, {label: P.t("records_col"), num: true, value: (r) => P.num(r.records)}], s.coverage_by_state));
     document.getElementById("s-ports").appendChild(P.table([{label: P.t("port"), value: (r) => r.port}, {label: P.t("owner"), value: (r) => r.owner},
       {label: P.t("records_col"), num: true, value: (r) => P.num(r.records)}, {label: "kg", num: true, value: (r) => P.num(r.kg, 1) + " kg"}], s.coverage_by_port));
+    const joint = s.joint_digest || [];
+    const box = document.getElementById("s-joint");
+    if (!joint.length) box.innerHTML = `<div class="small muted">${P.esc(P.t("joint_none"))}</div>`;
+    else box.appendChild(P.table([{label: P.t("joint_partner"), value: (r) => r.partner},
+      {label: P.t("joint_inputs"), html: (r) => `<code>${P.esc(r.inputs_sha256.slice(0, 16))}…</code> <small>${P.num(Object.values(r.inputs || {}).reduce((a, v) => a + v.records, 0))}</small>`},
+      {label: P.t("joint_results"), html: (r) => `<code>${P.esc(r.results_sha256.slice(0, 16))}…</code> <small>${P.num(Object.keys(r.results || {}).length)}</small>`},
+      {label: P.t("joint_computed"), value: (r) => r.computed_at}], joint));
   };
   P.pages.scorecard = {render, leave: () => { charts.forEach((c) => c.destroy()); charts = []; }};
 })();
