@@ -46,6 +46,7 @@ from puente.store import versions
 from puente.store.base import Store
 
 Progress = Callable[[int, int], None]
+_STORE_MEMORY = "512MB"  # the store's buffers during an ingest (with the columnar scratch's 640 MB: a 1M-row file < 2 GB)
 
 
 @dataclass
@@ -224,7 +225,8 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     report = IngestReport(batch_id=uuid.uuid4().hex, kind=kind.name, profile=profile.name, source_file=str(path))
 
-    with store.transaction():
+    # the store's own buffers stay bounded too (DuckDB: pages of this transaction are written out past it)
+    with store.memory_cap(_STORE_MEMORY), store.transaction():
         store.lock("ingest", on_wait)  # ingests into one store take turns (PostgreSQL; DuckDB is single-writer)
         done = False
         columnar = engine == "columnar" or (engine == "auto" and source.size >= int(setting("columnar_min_bytes")))
