@@ -31,6 +31,17 @@ from puente.store.base import Store
 
 EXAMPLES = int(os.environ.get("PUENTE_HYPOTHESIS_EXAMPLES", "6"))
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _small_slices() -> Any:
+    """Slices and batches of 4 rows, so the files here are written in several slices (1M-row files
+    are written in slices of 100,000 source rows)."""
+    from puente.ingest import columnar
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "_CHUNK", 4)
+        yield
+
 _COLUMNS: dict[str, dict[str, list[str]]] = {
     "seizure": {
         "case_id": ["EV-1", "EV-2", "EV-3", "", " ", "ev 4", "EV-1 "],
@@ -208,6 +219,20 @@ def test_seizures_columnar_equals_reference(data: st.DataObject, variant: str, a
 def test_other_kinds_columnar_equals_reference(kind: str, data: st.DataObject, strict: bool) -> None:
     first = data.draw(csv_file(kind))
     _run(kind, "strict" if strict else "us", first, data.draw(csv_file(kind)), False)
+
+
+def test_a_file_written_in_slices_keeps_every_row_and_its_fate(tmp_path: Path) -> None:
+    """Rows rejected, repeated, in conflict and good, across slices of 4 source rows (with a gap of
+    rejected rows spanning a whole slice): the same table, quarantine and account as the reference."""
+    head = "case_id,date,place,drug,quantity,unit\n"
+    rows = [f"EV-{i},2023-01-{i % 28 + 1:02d},Culiacán,fentanyl,{i + 1}.5,kg\n" for i in range(30)]
+    rows[3] = "EV-3,2023-01-04,Culiacán,fentanyl,abc,kg\n"
+    rows[9:15] = ["EV-x,2023-01-04,Culiacán,no-drug,1,kg\n"] * 6  # a slice with no row to write
+    rows[20] = rows[5]  # a duplicate in a later slice
+    rows[25] = rows[6].replace("7.5", "8.5")  # a conflict in a later slice
+    content = head + "".join(rows)
+    assert _run("seizure", "us", content, content, False) == ["columnar", "columnar"]
+    assert _run("seizure", "us", content, head + "".join(rows[::-1]), True)[0] == "columnar"
 
 
 def test_a_clean_file_is_split_by_duckdb_and_a_broken_one_by_the_row_reader(tmp_path: Path) -> None:

@@ -42,3 +42,19 @@ def test_the_dialect_object_on_each_store(store_url: str, tmp_path: Path) -> Non
         indexes = store.query("SELECT indexname FROM pg_indexes WHERE tablename = 'seizure'") \
             if store.dialect is POSTGRES else []
         assert any(i[0] == "ix_seizure_f_drug_admin1" for i in indexes) == store.dialect.filter_indexes
+
+
+def test_a_memory_cap_holds_the_duckdb_store_meanwhile_and_is_lifted_after(tmp_path: Path) -> None:
+    """An ingest caps the store's own buffers (DuckDB defaults to 80% of RAM); the limit is restored,
+    a lower one already set is kept, and writes under the cap commit."""
+    with open_store(f"duckdb:///{tmp_path / 's.duckdb'}") as store:
+        before = store.scalar("SELECT current_setting('memory_limit')")
+        with store.memory_cap("300MB"), store.transaction():
+            assert store.scalar("SELECT current_setting('memory_limit')") == "286.1 MiB"  # 300 MB
+            store.execute("CREATE TABLE t AS SELECT range AS i, 'row ' || range AS s FROM range(200000)")
+        assert store.scalar("SELECT current_setting('memory_limit')") == before
+        assert store.scalar("SELECT count(DISTINCT s) FROM t") == 200000
+        store.execute("SET memory_limit = '100MB'")
+        with store.memory_cap("300MB"):
+            assert store.scalar("SELECT current_setting('memory_limit')") == "95.3 MiB"
+        assert store.scalar("SELECT current_setting('memory_limit')") == "95.3 MiB"

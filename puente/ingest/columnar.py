@@ -82,8 +82,9 @@ def _json_text(value: str) -> str:
 
 
 def scratch(temp_dir: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that spills to ``temp_dir`` past 1 GB."""
-    con = duckdb.connect(config={"memory_limit": "1GB", "temp_directory": temp_dir})
+    """An in-memory DuckDB that spills to ``temp_dir`` past 640 MB (with the store and Python, a 1M-row file
+    stays under 2 GB)."""
+    con = duckdb.connect(config={"memory_limit": "640MB", "temp_directory": temp_dir})
     con.execute("SET enable_progress_bar = false")
     con.execute("SET preserve_insertion_order = false")  # every order that matters is explicit (_row)
     for name, fn in (("py_repr", repr), ("py_json", _json_text)):
@@ -530,6 +531,24 @@ class Columnar:
     def place_counts(self) -> tuple[int, int]:
         row = self.con.execute("SELECT coalesce(sum(_places), 0), coalesce(sum(_resolved), 0) FROM okh").fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    def release(self) -> None:
+        """Drop what writing no longer needs: the file's lines and the narrow hash table (the rows'
+        fates are in ``okf``), so their memory serves the write."""
+        for statement in ("DROP VIEW IF EXISTS raw_lines", "DROP TABLE IF EXISTS lines", "DROP VIEW IF EXISTS okh",
+                          "DROP TABLE IF EXISTS okh_all"):
+            self.con.execute(statement)
+
+    def slices(self, sql: str, rows_of: str, params: Any = None) -> Iterator[pa.Table]:
+        """``sql`` run once per range of ``_row`` (about ``_CHUNK`` rows of ``rows_of`` each), its
+        ``{rows}`` replaced by the range's condition on ``_row``."""
+        bounds = self.con.execute(f"SELECT min(_row), max(_row), count(*) FROM {rows_of}").fetchone()
+        if bounds is None or not bounds[2]:
+            return
+        low, high, count = (int(b) for b in bounds)
+        step = max(_CHUNK, (high - low + 1) * _CHUNK // count)
+        for start in range(low, high + 1, step):
+            yield from self.batches(sql.replace("{rows}", f"_row >= {start} AND _row < {start + step}"), params)
 
     def batches(self, sql: str, params: Any = None) -> Iterator[pa.Table]:
         reader = self.con.execute(sql, params or []).to_arrow_reader(_CHUNK)

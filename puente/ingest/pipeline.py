@@ -46,6 +46,7 @@ from puente.store import versions
 from puente.store.base import Store
 
 Progress = Callable[[int, int], None]
+_STORE_MEMORY = "512MB"  # the store's buffers during an ingest (with the columnar scratch's 640 MB: a 1M-row file < 2 GB)
 
 
 @dataclass
@@ -224,7 +225,8 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     report = IngestReport(batch_id=uuid.uuid4().hex, kind=kind.name, profile=profile.name, source_file=str(path))
 
-    with store.transaction():
+    # the store's own buffers stay bounded too (DuckDB: pages of this transaction are written out past it)
+    with store.memory_cap(_STORE_MEMORY), store.transaction():
         store.lock("ingest", on_wait)  # ingests into one store take turns (PostgreSQL; DuckDB is single-writer)
         done = False
         columnar = engine == "columnar" or (engine == "auto" and source.size >= int(setting("columnar_min_bytes")))
@@ -396,7 +398,7 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
         ids = con.execute("SELECT id FROM okf WHERE _fate = 'new'").to_arrow_table()
         old = store.existing_hashes_arrow(kind.table, ids.column("id").combine_chunks())
         con.register("_old", old)
-        con.execute("""CREATE TEMP TABLE fate AS SELECT ok.id, CASE
+        con.execute("""CREATE TEMP TABLE fate AS SELECT ok._row, ok.id, CASE
                 WHEN o.content_hash IS NULL THEN 'stored'
                 WHEN o.content_hash = ok.content_hash THEN 'dup' ELSE 'updated' END AS fate
             FROM okf ok LEFT JOIN _old o USING (id) WHERE ok._fate = 'new'""")
@@ -418,6 +420,7 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
         for number, raw, first in conflicts:
             quarantine.append(_quarantine_row(report, kind, path, file_hash, now, number, raw, [Rejection(
                 "", "identity_conflict", {"row": first, "fields": cleaner.identity_label})], other_row=first))
+        work.release()  # the lines and the hash table are not needed for writing
         # -- nothing was written before this point ----------------------------------------------------
         updated = [r[0] for r in con.execute("SELECT id FROM fate WHERE fate = 'updated'").fetchall()]
         store.delete_ids(kind.table, updated)
@@ -433,8 +436,10 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
                       "ingested_at": "$now::TIMESTAMP", "content_hash": "ok.content_hash", "bundle_id": "NULL",
                       "retain_until": "NULL::DATE"}
         select = ", ".join(f"{provenance.get(c, c)} AS {c}" for c in schema.names)
-        for table in work.batches(f"SELECT {select} FROM ok JOIN fate USING (id) WHERE ok._fate = 'new' AND fate.fate IN "
-                                  "('stored', 'updated') ORDER BY _row", {"now": now}):
+        # written in slices of source rows: the row filter reaches the scan under the view chain, so each
+        # slice is cleaned, joined and sorted on its own and memory stays bounded by the slice
+        for table in work.slices(f"SELECT {select} FROM ok JOIN fate USING (_row) WHERE ok._fate = 'new' AND "
+                                 "fate.fate IN ('stored', 'updated') AND {rows} ORDER BY _row", "fate", {"now": now}):
             store.insert_arrow(kind.table, table.cast(schema))
         issues = 0
         for table in work.batches("SELECT iss.* FROM iss JOIN fate ON fate.id = iss.record_id "

@@ -153,6 +153,12 @@ class Store(ABC):
         process that holds it (``on_wait`` is called once first). A no-op where the store admits
         one writing process only (DuckDB locks its file)."""
 
+    @contextmanager
+    def memory_cap(self, limit: str) -> Iterator[None]:
+        """Hold the store's own memory to ``limit`` (e.g. ``"512MB"``) meanwhile, where the store runs in
+        this process and would keep more (DuckDB, whose default is 80% of RAM); a no-op elsewhere."""
+        yield
+
     def tables(self) -> set[str]:
         """The names of the tables in the store's schema."""
         rows = self.query("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -24,6 +25,18 @@ def duckdb_path(url: str) -> str:
     if path.lstrip("/") == ":memory:" or not path:
         return ":memory:"
     return "/" + path.lstrip("/") if path.startswith("/") else path
+
+
+_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _bytes(size: str) -> float:
+    """``"512MB"`` or DuckDB's ``"18.6 GiB"`` in bytes."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", size)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"not a memory size: {size!r}")
+    return float(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
@@ -98,6 +111,23 @@ class DuckDBStore(Store):
             self.con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM _puente_ids)")
         finally:
             self.con.unregister("_puente_ids")
+
+    @contextmanager
+    def memory_cap(self, limit: str) -> Iterator[None]:
+        """Past ``limit``, DuckDB writes buffers out (pages of the open transaction's appends, its index)
+        to the database file or its temporary directory instead of keeping them; the previous limit
+        comes back afterwards. A lower limit already set is kept."""
+        before = str(self.con.execute("SELECT current_setting('memory_limit')").fetchone()[0])  # type: ignore[index]
+        if _bytes(before) <= _bytes(limit):
+            yield
+            return
+        self.con.execute(f"SET memory_limit = '{limit}'")
+        try:
+            yield
+        finally:
+            self.con.execute("RESET memory_limit")  # the default, exactly (the setting reads back rounded)
+            if self.con.execute("SELECT current_setting('memory_limit')").fetchone() != (before,):
+                self.con.execute(f"SET memory_limit = '{before}'")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
