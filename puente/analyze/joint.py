@@ -39,24 +39,15 @@ def joint_records(node: Node, store: Store, partner: str) -> dict[str, pa.Table]
     """Kind -> the joint records with ``partner`` (columns the agreement lets through; ``content_hash`` = the
     hash of the row as the partner holds it), ordered by id."""
     from puente.share import registry
-    from puente.share.transforms import pseudonym_key, row_hashes, transform
+    from puente.share.export import as_sent
 
     agreement, _ = registry.current(store, partner)
-    key = pseudonym_key(node.id_key, agreement.id)
     out: dict[str, pa.Table] = {}
     present = store.tables()
     for kind in load_model().kinds:
         if not agreement.decide_kind(kind).allowed or kind not in present:
             continue
-        sent = dict(store.query("SELECT record_id, row_hash FROM share_sent WHERE partner = ? AND kind = ?",
-                                [partner, kind]))
-        mine = store.query_arrow(f"SELECT * FROM {kind} WHERE owner_node = ? ORDER BY id", [node.name])
-        mine = mine.filter(pa.compute.is_in(mine.column("id"), value_set=pa.array(sorted(sent), pa.string())))
-        mine = transform(agreement, kind, mine, key)
-        hashes = row_hashes(mine)
-        held = [i for i, (rid, h) in enumerate(zip(mine.column("id").to_pylist(), hashes)) if sent.get(rid) == h]
-        mine = mine.take(pa.array(held, pa.int64())).append_column("content_hash",
-                                                                   pa.array([hashes[i] for i in held], pa.string()))
+        mine = as_sent(node, store, partner, kind)
         theirs = store.query_arrow(f"SELECT * FROM {kind} WHERE owner_node = ? ORDER BY id", [partner])
         cols = [c for c in mine.column_names if c in theirs.column_names]
         both = pa.concat_tables([mine.select(cols), theirs.select(cols).cast(mine.select(cols).schema)])

@@ -211,6 +211,28 @@ def _export_kind(run: _Run, plan: KindPlan, allowed: bool) -> tuple[_Part | None
     return _Part(kind, target.read_bytes(), n, _decoded_bytes(target), sent.column("id")), gone
 
 
+def as_sent(node: Node, store: Store, partner: str, kind: str) -> pa.Table:
+    """This node's ``kind`` records as ``partner`` holds them: transformed by the agreement in force, kept where
+    the result still hashes to what the sharing log says was sent, with that hash as ``content_hash``; by id.
+    (The joint picture both nodes compare, :mod:`puente.analyze.joint`.)"""
+    agreement, _ = registry.current(store, partner)
+    plan = plan_kind(agreement, kind, store.dialect, pseudonym_key(node.id_key, agreement.id))
+    try:
+        for lk in plan.lookups:
+            store.execute(lk.ddl(store.dialect))
+            values = [v for (v,) in store.query(f"SELECT DISTINCT t.{lk.source} FROM {kind} t WHERE t.owner_node = ? "
+                                                f"AND t.{lk.source} IS NOT NULL", [node.name])]
+            store.insert_arrow(lk.alias, lk.rows(values))
+        hashed = (f"SELECT q.*, {row_hash_sql(store.dialect, plan.names)} AS content_hash "
+                  f"FROM ({select_sql(plan, kind)} WHERE t.owner_node = ?) q")
+        return store.query_arrow(f"SELECT h.* FROM ({hashed}) h JOIN share_sent s ON s.partner = ? AND s.kind = ? "
+                                 "AND s.record_id = h.id AND s.row_hash = h.content_hash ORDER BY h.id",
+                                 [node.name, partner, kind])
+    finally:
+        for lk in plan.lookups:
+            store.execute(f"DROP TABLE IF EXISTS {lk.alias}")
+
+
 def _decoded_bytes(path: Path) -> int:
     """What the part takes once read, measured the way the recipient measures it (strings kept
     dictionary-encoded, counted per value), declared in the manifest so a part decoding to more is refused."""
