@@ -166,6 +166,7 @@ class _UnionFind:
         self.parent = {i: i for i in items}
         self.members: dict[str, set[str]] = {}
         self.births: dict[str, set[str]] = {k: {v} for k, v in (births or {}).items() if k in self.parent}
+        self.dob = births or {}
 
     def find(self, x: str) -> str:
         root = x
@@ -188,7 +189,10 @@ class _UnionFind:
         if any(other in gb for rec in ga for other in cannot.get(rec, ())):
             return False
         ba, bb = self.births.get(ra, set()), self.births.get(rb, set())
-        if check_births and any(births_conflict(x, y) for x in ba for y in bb):
+        # the pair's own two dates were weighed by the model (a typo in a birth date is common: FEBRL4); a
+        # conflict with any *other* member's date means the pair would chain two people into one
+        own = (self.dob.get(a), self.dob.get(b)), (self.dob.get(b), self.dob.get(a))
+        if check_births and any(births_conflict(x, y) for x in ba for y in bb if (x, y) not in own):
             return False
         self.parent[ra] = rb
         self.members[rb] = ga | gb
