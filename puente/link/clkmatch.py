@@ -44,36 +44,68 @@ def _parts(packed: np.ndarray, lay: Layout) -> dict[str, np.ndarray]:
     return out
 
 
-def _pools(lay: Layout, parts: dict[str, np.ndarray]) -> list[list[str]]:
-    pools = [p for p in clk.BLOCK_POOLS.get(lay.kind, []) if all(x in parts for x in p)]
-    return pools or [list(parts)]
+def _pools(lay: Layout, parts: dict[str, np.ndarray]) -> list[clk.Pool]:
+    pools = [p for p in clk.BLOCK_POOLS.get(lay.kind, []) if all(x in parts for x, _ in p.parts)]
+    return pools or [clk.Pool(tuple((x, 4) for x in parts), DEFAULT_BANDS)]
 
 
-def band_positions(seed: bytes, nbits: int, bands: int = DEFAULT_BANDS, rows: int = 32) -> np.ndarray:
-    """Bit positions of each band inside one pool's concatenated parts (``nbits`` long)."""
-    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed).digest()[:8], "little"))
-    return np.stack([rng.choice(nbits, size=min(rows, nbits), replace=False) for _ in range(bands)])
+def _rng(seed: bytes) -> np.random.Generator:
+    return np.random.default_rng(int.from_bytes(hashlib.sha256(seed).digest()[:8], "little"))
 
 
-def _band_keys(packed: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """(n, bands) uint64 keys: the selected bits of each band packed into one integer."""
-    byte_idx, shift = positions // 8, 7 - positions % 8
-    keys = np.zeros((packed.shape[0], positions.shape[0]), dtype=np.uint64)
-    for j in range(positions.shape[1]):
-        bit = (packed[:, byte_idx[:, j]] >> shift[:, j].astype(np.uint8)) & 1
-        keys |= bit.astype(np.uint64) << np.uint64(j)
+def minhashes(part: np.ndarray, seed: bytes, chunk: int = 65_536) -> np.ndarray:
+    """(n, bins) uint8 one-permutation MinHash of a part's set bits: the bits are shuffled by a keyed
+    permutation and cut into bins; a bin's value is the position of its first set bit (``bin`` if empty).
+    Two filters agree on a bin with a probability close to the Jaccard similarity of their set bits,
+    so bits both sides lack (most of a sparse filter) count for nothing, unlike sampled bits."""
+    nbits = part.shape[1] * 8
+    set_share = float(clk.popcount(part[: min(len(part), 10_000)]).mean()) / max(nbits, 1) if len(part) else 0.0
+    width = 16 if set_share > 0.2 else 32 if set_share > 0.05 or nbits < 512 else 64  # a few set bits per bin
+    width = min(width, nbits)
+    perm = _rng(seed).permutation(nbits)
+    out = np.empty((len(part), nbits // width), dtype=np.uint8)
+    for start in range(0, len(part), chunk):
+        bits = np.unpackbits(part[start:start + chunk], axis=1)[:, perm[: (nbits // width) * width]]
+        bits = bits.reshape(len(bits), nbits // width, width)
+        first = bits.argmax(axis=2).astype(np.uint8)
+        first[~bits.any(axis=2)] = width
+        out[start:start + chunk] = first
+    return out
+
+
+def band_keys(hashes: dict[str, np.ndarray], pool: clk.Pool, seed: bytes) -> np.ndarray:
+    """(n, pool.bands) uint64 keys: each band hashes a keyed choice of bins from each part of the pool."""
+    rng = _rng(seed)
+    n = len(next(iter(hashes.values())))
+    keys = np.zeros((n, pool.bands), dtype=np.uint64)
+    for band in range(pool.bands):
+        key = np.zeros(n, dtype=np.uint64)
+        for part, count in pool.parts:
+            values = hashes[part]
+            for b in rng.choice(values.shape[1], size=min(count, values.shape[1]), replace=False):
+                key = key * np.uint64(131) + values[:, b].astype(np.uint64) + np.uint64(b * 67 + 1)
+        keys[:, band] = key
     return keys
 
 
-def _band_pairs(ka: np.ndarray, kb: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
-    left = pd.DataFrame({"key": ka, "i": np.arange(len(ka), dtype=np.int64)})
-    right = pd.DataFrame({"key": kb, "j": np.arange(len(kb), dtype=np.int64)})
-    sizes_l, sizes_r = left["key"].value_counts(), right["key"].value_counts()
-    big = set(sizes_l[sizes_l > max_block].index) | set(sizes_r[sizes_r > max_block].index)
-    if big:  # degenerate keys (e.g. nearly empty filters) must not explode into a cross product
-        left, right = left[~left["key"].isin(big)], right[~right["key"].isin(big)]
-    joined = left.merge(right, on="key")
-    return joined["i"].to_numpy(), joined["j"].to_numpy()
+def _band_join(ka: np.ndarray, kb: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) of every pair of equal keys (sort-merge in numpy); keys shared by more than ``max_block``
+    encodings on either side are skipped (degenerate keys must not explode into a cross product)."""
+    order_a, order_b = np.argsort(ka, kind="stable"), np.argsort(kb, kind="stable")
+    sa, sb = ka[order_a], kb[order_b]
+    ua, start_a, count_a = np.unique(sa, return_index=True, return_counts=True)
+    lo, hi = np.searchsorted(sb, ua, "left"), np.searchsorted(sb, ua, "right")
+    count_b = hi - lo
+    keep = (count_b > 0) & (count_a <= max_block) & (count_b <= max_block)
+    start_a, count_a, lo, count_b = start_a[keep], count_a[keep], lo[keep], count_b[keep]
+    if not len(start_a):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    sizes = count_a * count_b
+    block = np.repeat(np.arange(len(sizes)), sizes)
+    offset = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    ia = start_a[block] + offset // count_b[block]
+    jb = lo[block] + offset % count_b[block]
+    return order_a[ia].astype(np.int64), order_b[jb].astype(np.int64)
 
 
 def _evidence(spec: clk.FieldEncoding, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -121,35 +153,45 @@ def score_pairs(a: np.ndarray, b: np.ndarray, pairs: np.ndarray, lay: Layout) ->
     return total
 
 
-def _rows_for(va: np.ndarray, vb: np.ndarray) -> int:
-    """Bits per band so that two unrelated encodings share a band with probability about 1e-6:
-    sparse filters agree on most (zero) bits by chance, so they need longer bands."""
-    p = float((clk.popcount(va).sum() + clk.popcount(vb).sum()) / max((len(va) + len(vb)) * va.shape[1] * 8, 1))
-    agree = p * p + (1 - p) * (1 - p)
-    if agree >= 1 - 1e-9:
-        return 64
-    return int(np.clip(np.ceil(np.log(1e-6) / np.log(agree)), 16, 64))
+def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, max_block: int = 2000,
+               dedupe_every: int = 8) -> np.ndarray:
+    """Distinct (i, j) pairs, sorted, that share at least one band of a pool (``clk.BLOCK_POOLS``).
 
-
-def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, bands: int = DEFAULT_BANDS,
-               rows: int | None = None, max_block: int = 2000) -> np.ndarray:
-    """Distinct (i, j) pairs that share at least one band; the bands are spread over the pools."""
+    Each pool's bands hash MinHash bins of its parts; an encoding without one of a pool's parts takes no part
+    in it, and a pool with ``unless`` only pairs encodings of which at least one lacks that part (with it on
+    both sides, the pool that adds it finds the pair more precisely). Pairs are de-duplicated across bands
+    as they come, so a pair that collides in many bands is scored once."""
     pa, pb = _parts(a, lay), _parts(b, lay)
-    pools = _pools(lay, pa)
-    found = []
-    for n, pool in enumerate(pools):
-        va = np.concatenate([pa[x] for x in pool], axis=1)
-        vb = np.concatenate([pb[x] for x in pool], axis=1)
-        share = bands // len(pools) + (1 if n < bands % len(pools) else 0)
-        positions = band_positions(seed + f"|{n}".encode(), va.shape[1] * 8, share, rows or _rows_for(va, vb))
-        # encodings without the pool's fields take no part in its bands (all-zero keys would all collide)
-        ia, jb = np.nonzero(clk.popcount(va) > 0)[0], np.nonzero(clk.popcount(vb) > 0)[0]
-        ka, kb = _band_keys(va[ia], positions), _band_keys(vb[jb], positions)
-        for band in range(positions.shape[0]):
-            i, j = _band_pairs(ka[:, band], kb[:, band], max_block)
-            found.append(ia[i] * len(b) + jb[j])
+    nb = max(len(b), 1)
+    found: list[np.ndarray] = []
+    pending = 0
+    for n, pool in enumerate(_pools(lay, pa)):
+        names = [x for x, _ in pool.parts]
+        has_a = np.logical_and.reduce([clk.popcount(pa[x]) > 0 for x in names])
+        has_b = np.logical_and.reduce([clk.popcount(pb[x]) > 0 for x in names])
+        ia, jb = np.nonzero(has_a)[0], np.nonzero(has_b)[0]
+        if not len(ia) or not len(jb):
+            continue
+        hashes_a = {x: minhashes(pa[x][ia], seed + f"|mh|{x}".encode()) for x in names}
+        hashes_b = {x: minhashes(pb[x][jb], seed + f"|mh|{x}".encode()) for x in names}
+        ka = band_keys(hashes_a, pool, seed + f"|{n}".encode())
+        kb = band_keys(hashes_b, pool, seed + f"|{n}".encode())
+        sides = [(np.ones(len(ia), bool), np.ones(len(jb), bool))]
+        if pool.unless and pool.unless in pa:
+            lack_a, lack_b = clk.popcount(pa[pool.unless][ia]) == 0, clk.popcount(pb[pool.unless][jb]) == 0
+            sides = [(lack_a, np.ones(len(jb), bool)), (~lack_a, lack_b)]
+        for band in range(pool.bands):
+            for left, right in sides:
+                if not left.any() or not right.any():
+                    continue
+                sub_a, sub_b = np.nonzero(left)[0], np.nonzero(right)[0]
+                i, j = _band_join(ka[sub_a, band], kb[sub_b, band], max_block)
+                found.append(ia[sub_a[i]] * nb + jb[sub_b[j]])
+            pending += 1
+            if pending >= dedupe_every and len(found) > 1:
+                found, pending = [np.unique(np.concatenate(found))], 0
     flat = np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
-    return np.stack([flat // max(len(b), 1), flat % max(len(b), 1)], axis=1)
+    return np.stack([flat // nb, flat % nb], axis=1)
 
 
 def _scored(a: np.ndarray, b: np.ndarray, pairs: np.ndarray, lay: Layout, threshold: float,
@@ -173,11 +215,10 @@ def best(found: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop_duplicates("i").reset_index(drop=True)
 
 
-def match_blocked(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, seed: bytes,
-                  bands: int = DEFAULT_BANDS, rows: int | None = None, max_block: int = 2000,
+def match_blocked(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, seed: bytes, max_block: int = 2000,
                   stats: dict[str, int] | None = None) -> pd.DataFrame:
     """Every pair at or above the threshold among those sharing a band (``best`` keeps one per query)."""
-    pairs = candidates(a, b, lay, seed, bands, rows, max_block)
+    pairs = candidates(a, b, lay, seed, max_block)
     if stats is not None:
         stats["comparisons"] = len(pairs)
     return _scored(a, b, pairs, lay, threshold).sort_values(["i", "j"]).reset_index(drop=True)
