@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -282,8 +283,9 @@ def part_hits(args: argparse.Namespace) -> dict:
 
     from bench import synth
     from puente.link import clk, hits
-    from puente.link.clkmatch import DEFAULT_BANDS, best, match_all_pairs, match_blocked
+    from puente.link.clkmatch import best, match_all_pairs, match_blocked
 
+    load_before = os.getloadavg()
     entities = int(args.hits_records * 2 / 1.8)
     people, truth = synth.spanish_people(entities, seed=303)
     a = people[people.owner_node == "us-test"].reset_index(drop=True)
@@ -331,7 +333,8 @@ def part_hits(args: argparse.Namespace) -> dict:
             "blocking_recall_vs_brute": recall_vs_brute, "true_brute_hits_in_sample": len(true_brute),
             "blocking_recall_true_vs_brute": recall_true,
             "full_brute_force_estimate_s": len(ea) * len(eb) / (anon_pairs / max(t_anon, 1e-9)),
-            "bands": DEFAULT_BANDS, "rows": "per pool"}
+            "bands": sum(p.bands for p in clk.BLOCK_POOLS["person"]), "rows": "MinHash bins per pool",
+            "load_before": load_before, "load_after": os.getloadavg()}
 
 
 def _anonlink(a: np.ndarray, b: np.ndarray) -> tuple[float, int, list]:

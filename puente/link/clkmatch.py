@@ -108,10 +108,9 @@ def _band_join(ka: np.ndarray, kb: np.ndarray, max_block: int) -> tuple[np.ndarr
     return order_a[ia].astype(np.int64), order_b[jb].astype(np.int64)
 
 
-def _evidence(spec: clk.FieldEncoding, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Bits of evidence of one field for aligned rows (0 where either side lacks the field)."""
-    pa, pb = clk.popcount(a), clk.popcount(b)
-    inter = np.bitwise_count(a & b).sum(axis=-1, dtype=np.int32)
+def _evidence(spec: clk.FieldEncoding, pa: np.ndarray, pb: np.ndarray, inter: np.ndarray) -> np.ndarray:
+    """Bits of evidence of one field for aligned rows, from the two filters' set bits and the bits they
+    share (0 where either side lacks the field)."""
     total = np.maximum(pa + pb, 1)
     d = 2.0 * inter / total
     chance = 2.0 * (pa.astype(np.float64) * pb / spec.bits) / total  # Dice of two unrelated filters
@@ -120,36 +119,65 @@ def _evidence(spec: clk.FieldEncoding, a: np.ndarray, b: np.ndarray) -> np.ndarr
     return np.where((pa > 0) & (pb > 0), -spec.neg + (spec.pos + spec.neg) * frac, 0.0)
 
 
-def score_pairs(a: np.ndarray, b: np.ndarray, pairs: np.ndarray, lay: Layout) -> np.ndarray:
+class Prepared:
+    """One side's encodings cut into contiguous 64-bit words per field, with each field's set bits counted
+    once (and, for a group of two names, their OR-ed segments), so scoring a pair only ANDs and counts."""
+
+    def __init__(self, packed: np.ndarray, lay: Layout) -> None:
+        self.words: dict[str, np.ndarray] = {}
+        self.count: dict[str, np.ndarray] = {}
+        for name, sl in lay.slices().items():
+            seg = np.ascontiguousarray(packed[:, sl])
+            self.words[name] = seg.view(np.uint64) if seg.shape[1] % 8 == 0 else seg
+            self.count[name] = clk.popcount(self.words[name])
+        for f, g in _name_groups(lay):
+            self.words[f"{f}|{g}"] = self.words[f] | self.words[g]
+            self.count[f"{f}|{g}"] = clk.popcount(self.words[f"{f}|{g}"])
+
+
+def _name_groups(lay: Layout) -> list[tuple[str, str]]:
+    """Pairs of fields of one group with segments of one size: compared crosswise and as one set too."""
+    specs = {s.name: s for s in lay.specs}
+    out = []
+    for group in dict.fromkeys(s.group for s in lay.specs if s.group):
+        members = [f for f in specs if specs[f].group == group]
+        if len(members) == 2 and specs[members[0]].bits == specs[members[1]].bits:
+            out.append((members[0], members[1]))
+    return out
+
+
+def _shared(wa: np.ndarray, wb: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(wa[i] & wb[j]).sum(axis=-1, dtype=np.int32)
+
+
+def score_pairs(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.ndarray, lay: Layout) -> np.ndarray:
     """The score (bits of evidence) of each candidate pair; rows of ``pairs`` index ``a`` and ``b``.
-    Given and family names count as the better of straight and swapped."""
+    Given and family names count as the best of straight, crosswise and order-free."""
     if len(pairs) == 0:
         return np.empty(0)
-    ea, eb = a[pairs[:, 0]], b[pairs[:, 1]]
-    slices = lay.slices()
+    pa = a if isinstance(a, Prepared) else Prepared(a, lay)
+    pb = b if isinstance(b, Prepared) else Prepared(b, lay)
+    i, j = pairs[:, 0], pairs[:, 1]
     specs = {s.name: s for s in lay.specs}
+
+    def evidence(spec: clk.FieldEncoding, fa: str, fb: str) -> np.ndarray:
+        return _evidence(spec, pa.count[fa][i], pb.count[fb][j], _shared(pa.words[fa], pb.words[fb], i, j))
+
     total = np.zeros(len(pairs))
-    done: set[str] = set()
+    grouped = _name_groups(lay)
+    in_group = {f for pair in grouped for f in pair}
     for name, spec in specs.items():
-        if name in done:
-            continue
-        members = [f for f in specs if spec.group and specs[f].group == spec.group] or [name]
-        done.update(members)
-        straight = sum((_evidence(specs[f], ea[:, slices[f]], eb[:, slices[f]]) for f in members),
-                       np.zeros(len(pairs)))
-        if len(members) == 2 and specs[members[0]].bits == specs[members[1]].bits:
-            f, g = members
-            crossed = (_evidence(specs[f], ea[:, slices[f]], eb[:, slices[g]])
-                       + _evidence(specs[g], ea[:, slices[g]], eb[:, slices[f]]))
-            # all the names as one order-free set (given and family names swapped, or shifted
-            # between fields), one bit less than the same names in their places
-            union = replace(specs[f], pos=specs[f].pos + specs[g].pos - 1, neg=specs[f].neg + specs[g].neg)
-            every = ((clk.popcount(ea[:, slices[f]]) > 0) & (clk.popcount(ea[:, slices[g]]) > 0)
-                     & (clk.popcount(eb[:, slices[f]]) > 0) & (clk.popcount(eb[:, slices[g]]) > 0))
-            joined = np.where(every, _evidence(union, ea[:, slices[f]] | ea[:, slices[g]],
-                                                eb[:, slices[f]] | eb[:, slices[g]]), -np.inf)
-            straight = np.maximum(np.maximum(straight, crossed), joined)
-        total += straight
+        if name not in in_group:
+            total += evidence(spec, name, name)
+    for f, g in grouped:
+        straight = evidence(specs[f], f, f) + evidence(specs[g], g, g)
+        crossed = evidence(specs[f], f, g) + evidence(specs[g], g, f)
+        # all the names as one order-free set (given and family names swapped, or shifted
+        # between fields), one bit less than the same names in their places
+        union = replace(specs[f], pos=specs[f].pos + specs[g].pos - 1, neg=specs[f].neg + specs[g].neg)
+        every = (pa.count[f][i] > 0) & (pa.count[g][i] > 0) & (pb.count[f][j] > 0) & (pb.count[g][j] > 0)
+        joined = np.where(every, evidence(union, f"{f}|{g}", f"{f}|{g}"), -np.inf)
+        total += np.maximum(np.maximum(straight, crossed), joined)
     return total
 
 
@@ -194,9 +222,11 @@ def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, max_block
     return np.stack([flat // nb, flat % nb], axis=1)
 
 
-def _scored(a: np.ndarray, b: np.ndarray, pairs: np.ndarray, lay: Layout, threshold: float,
+def _scored(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.ndarray, lay: Layout, threshold: float,
             chunk: int = 500_000) -> pd.DataFrame:
     keep = []
+    a = a if isinstance(a, Prepared) else Prepared(a, lay)
+    b = b if isinstance(b, Prepared) else Prepared(b, lay)
     for start in range(0, len(pairs), chunk):
         part = pairs[start:start + chunk]
         scores = score_pairs(a, b, part, lay)
@@ -227,8 +257,10 @@ def match_blocked(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, s
 def match_all_pairs(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, chunk: int = 2048) -> pd.DataFrame:
     """Brute force: every encoding of ``a`` against every encoding of ``b`` (the reference for blocking)."""
     out = []
-    for sa in range(0, len(a), max(1, chunk * 64 // max(len(b), 1))):
-        rows = np.arange(sa, min(len(a), sa + max(1, chunk * 64 // max(len(b), 1))))
+    pa, pb = Prepared(a, lay), Prepared(b, lay)
+    step = max(1, chunk * 64 // max(len(b), 1))
+    for sa in range(0, len(a), step):
+        rows = np.arange(sa, min(len(a), sa + step))
         pairs = np.stack([np.repeat(rows, len(b)), np.tile(np.arange(len(b)), len(rows))], axis=1)
-        out.append(_scored(a, b, pairs, lay, threshold))
-    return pd.concat(out, ignore_index=True) if out else _scored(a, b, np.empty((0, 2), np.int64), lay, threshold)
+        out.append(_scored(pa, pb, pairs, lay, threshold))
+    return pd.concat(out, ignore_index=True) if out else _scored(pa, pb, np.empty((0, 2), np.int64), lay, threshold)
