@@ -89,7 +89,7 @@ def test_export_entity_as_ftm_links_member_records_with_same_as(make_node, tmp_p
     from followthemoney import EntityProxy
     from followthemoney.cli.util import path_entities
 
-    node, _names, rows = _three_organizations_resolved(make_node)
+    node, _names, _rows = _three_organizations_resolved(make_node)
     out = tmp_path / "entities.ftm.json"
     assert main(["--home", str(node.home), "export", "entity", "--format", "ftm", "--out", str(out)]) == 0
     loaded = list(path_entities(out, EntityProxy, cleaned=False))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -147,7 +148,7 @@ def _name_groups(lay: Layout) -> list[tuple[str, str]]:
 
 
 def _shared(wa: np.ndarray, wb: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(wa[i] & wb[j]).sum(axis=-1, dtype=np.int32)
+    return cast(np.ndarray, np.bitwise_count(wa[i] & wb[j]).sum(axis=-1, dtype=np.int32))
 
 
 def score_pairs(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.ndarray, lay: Layout) -> np.ndarray:
