@@ -54,15 +54,20 @@ def _rng(seed: bytes) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(hashlib.sha256(seed).digest()[:8], "little"))
 
 
-def minhashes(part: np.ndarray, seed: bytes, chunk: int = 65_536) -> np.ndarray:
+def bin_width(*parts: np.ndarray) -> int:
+    """Bits per MinHash bin for a part, the same for both sides: a few set bits per bin of a carried field."""
+    nbits = parts[0].shape[1] * 8
+    counts = np.concatenate([clk.popcount(p[: min(len(p), 10_000)]) for p in parts])
+    set_share = float(counts[counts > 0].mean()) / max(nbits, 1) if (counts > 0).any() else 0.0
+    return min(16 if set_share > 0.2 else 32 if set_share > 0.05 or nbits < 512 else 64, nbits)
+
+
+def minhashes(part: np.ndarray, seed: bytes, width: int, chunk: int = 65_536) -> np.ndarray:
     """(n, bins) uint8 one-permutation MinHash of a part's set bits: the bits are shuffled by a keyed
-    permutation and cut into bins; a bin's value is the position of its first set bit (``bin`` if empty).
-    Two filters agree on a bin with a probability close to the Jaccard similarity of their set bits,
-    so bits both sides lack (most of a sparse filter) count for nothing, unlike sampled bits."""
+    permutation and cut into bins of ``width`` bits; a bin's value is the position of its first set bit
+    (``width`` if empty). Two filters agree on a bin with a probability close to the Jaccard similarity of
+    their set bits, so bits both sides lack (most of a sparse filter) count for nothing, unlike sampled bits."""
     nbits = part.shape[1] * 8
-    set_share = float(clk.popcount(part[: min(len(part), 10_000)]).mean()) / max(nbits, 1) if len(part) else 0.0
-    width = 16 if set_share > 0.2 else 32 if set_share > 0.05 or nbits < 512 else 64  # a few set bits per bin
-    width = min(width, nbits)
     perm = _rng(seed).permutation(nbits)
     out = np.empty((len(part), nbits // width), dtype=np.uint8)
     for start in range(0, len(part), chunk):
@@ -194,6 +199,8 @@ def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, max_block
     nb = max(len(b), 1)
     found: list[np.ndarray] = []
     pending = 0
+    mh_a: dict[str, np.ndarray] = {}
+    mh_b: dict[str, np.ndarray] = {}
     for n, pool in enumerate(_pools(lay, pa)):
         names = [x for x, _ in pool.parts]
         has_a = np.logical_and.reduce([clk.popcount(pa[x]) > 0 for x in names])
@@ -201,8 +208,12 @@ def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, max_block
         ia, jb = np.nonzero(has_a)[0], np.nonzero(has_b)[0]
         if not len(ia) or not len(jb):
             continue
-        hashes_a = {x: minhashes(pa[x][ia], seed + f"|mh|{x}".encode()) for x in names}
-        hashes_b = {x: minhashes(pb[x][jb], seed + f"|mh|{x}".encode()) for x in names}
+        for x in names:  # a part's MinHash bins are computed once, whatever pools read it
+            if x not in mh_a:
+                width = bin_width(pa[x], pb[x])
+                mh_a[x], mh_b[x] = (minhashes(pa[x], seed + f"|mh|{x}".encode(), width),
+                                    minhashes(pb[x], seed + f"|mh|{x}".encode(), width))
+        hashes_a, hashes_b = {x: mh_a[x][ia] for x in names}, {x: mh_b[x][jb] for x in names}
         ka = band_keys(hashes_a, pool, seed + f"|{n}".encode())
         kb = band_keys(hashes_b, pool, seed + f"|{n}".encode())
         sides = [(np.ones(len(ia), bool), np.ones(len(jb), bool))]
