@@ -59,7 +59,7 @@ def bin_width(*parts: np.ndarray) -> int:
     nbits = parts[0].shape[1] * 8
     counts = np.concatenate([clk.popcount(p[: min(len(p), 10_000)]) for p in parts])
     set_share = float(counts[counts > 0].mean()) / max(nbits, 1) if (counts > 0).any() else 0.0
-    return min(16 if set_share > 0.2 else 32 if set_share > 0.05 or nbits < 512 else 64, nbits)
+    return min(16 if set_share > 0.2 else 32 if set_share > 0.05 or nbits < 512 else 64, int(nbits))
 
 
 def minhashes(part: np.ndarray, seed: bytes, width: int, chunk: int = 65_536) -> np.ndarray:
