@@ -97,9 +97,10 @@ def band_keys(hashes: dict[str, np.ndarray], pool: clk.Pool, seed: bytes) -> np.
 def _band_join(ka: np.ndarray, kb: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
     """(i, j) of every pair of equal keys (sort-merge in numpy); keys shared by more than ``max_block``
     encodings on either side are skipped (degenerate keys must not explode into a cross product)."""
-    order_a, order_b = np.argsort(ka, kind="stable"), np.argsort(kb, kind="stable")
+    order_a, order_b = np.argsort(ka), np.argsort(kb)
     sa, sb = ka[order_a], kb[order_b]
-    ua, start_a, count_a = np.unique(sa, return_index=True, return_counts=True)
+    start_a = np.flatnonzero(np.concatenate([[True], sa[1:] != sa[:-1]])) if len(sa) else np.empty(0, np.int64)
+    ua, count_a = sa[start_a], np.diff(np.append(start_a, len(sa)))
     lo, hi = np.searchsorted(sb, ua, "left"), np.searchsorted(sb, ua, "right")
     count_b = hi - lo
     keep = (count_b > 0) & (count_a <= max_block) & (count_b <= max_block)
@@ -187,6 +188,12 @@ def score_pairs(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.nd
     return total
 
 
+def _distinct(codes: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort and a comparison: faster here than ``np.unique``'s hash table)."""
+    codes = np.sort(codes)
+    return codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if len(codes) else codes
+
+
 def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, max_block: int = 2000,
                dedupe_every: int = 8) -> np.ndarray:
     """Distinct (i, j) pairs, sorted, that share at least one band of a pool (``clk.BLOCK_POOLS``).
@@ -229,8 +236,8 @@ def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, max_block
                 found.append(ia[sub_a[i]] * nb + jb[sub_b[j]])
             pending += 1
             if pending >= dedupe_every and len(found) > 1:
-                found, pending = [np.unique(np.concatenate(found))], 0
-    flat = np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+                found, pending = [_distinct(np.concatenate(found))], 0
+    flat = _distinct(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
     return np.stack([flat // nb, flat % nb], axis=1)
 
 
