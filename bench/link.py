@@ -506,6 +506,11 @@ NOTES = [
     "alone gave 2.16 million pairs. Blocking against brute force on 200 query records: 0.954 of all brute-force "
     "hits and 0.985 of the true ones (128 of 130; the previous code: not measured at this size). Encoding took "
     "about 50 s wall for 200,000 records under load.",
+    "* **Entity resolution at scale re-measured (linking round, 2026-11-30, 14:50-15:04 UTC)** with the current "
+    "code while the load average fell from about 20 to 3: 1,000,171 people, F1 0.9585 (unchanged), peak 7,440 MB "
+    "(under 8 GB), but normalize 52.4 s + train/predict 128.9 s (111.3 s CPU, against 75.3 s CPU idle last time) "
+    "+ cluster 9.4 s = 191 s wall: the 90 s bar was met on the idle machine last time (68 s) and could not be "
+    "shown again under this load.",
     "* **1M x 1M was not re-measured**: on the shared machine (17 runnable processes on 2 cores) the run got "
     "under 10% of a core and was stopped after 52 s CPU, before matching. Extrapolated, not measured: candidates "
     "grow about with the square of the size at a fixed name pool (namesakes), so about 340 per query record, "
