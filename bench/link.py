@@ -511,13 +511,20 @@ NOTES = [
     "(under 8 GB), but normalize 52.4 s + train/predict 128.9 s (111.3 s CPU, against 75.3 s CPU idle last time) "
     "+ cluster 9.4 s = 191 s wall: the 90 s bar was met on the idle machine last time (68 s) and could not be "
     "shown again under this load.",
-    "* **1M x 1M was not re-measured**: on the shared machine (17 runnable processes on 2 cores) the run got "
-    "under 10% of a core and was stopped after 52 s CPU, before matching. Extrapolated, not measured: candidates "
-    "grow about with the square of the size at a fixed name pool (namesakes), so about 340 per query record, "
-    "3.4e8 pairs, at 1M x 1M; at the measured 0.9 us CPU per scored pair and the candidate generation's growth "
-    "that is roughly 8-10 min of one core plus encoding, so the issue's 5 min bar is probably NOT met on this "
-    "generator's names, and precision at 1M x 1M would be lower than the 0.84 at 100k. Real name distributions "
-    "have longer tails and fewer namesakes.",
+    "* **Hit/no-hit v2 at 300,037 x 300,294 (`--part hits --hits-records 300000 --sample 500`, 15:04-15:08 UTC, "
+    "load average 3-4, near idle).** Encoding 43.1 s wall / 40.7 s CPU (13,900 records/s); blocking + scoring "
+    "97.8 s wall / 91.2 s CPU for 30,294,020 candidates (101 per query record, 9 times the 100k count for 3 times "
+    "the size); peak 2.6 GB; 201,797 hits of which 136,020 right: precision 0.674, recall 0.946 (of 143,725 "
+    "query records with a mate). The part's anonlink brute force scores whole-record Dice >= 0.8 (the v1 "
+    "criterion), not the v2 per-field score, so its 'blocking recall' (0.28, 0.75 on true pairs) does not measure "
+    "v2 blocking; the v2 figure is the 100k sample against our own brute force (0.954 / 0.985).",
+    "* **1M x 1M was not measured** (a first attempt under load 20 got under 10% of a core and was stopped). "
+    "Extrapolated from 100k and 300k, not measured: candidates grow about with the square of the size on this "
+    "generator's small name pool (3.4e8 at 1M x 1M), matching CPU from 13.7 s (100k) to 91 s (300k) to roughly "
+    "800 s, plus about 270 s of encoding: some 18 min of one core, no better than v1's 14 min, so the issue's "
+    "5 min bar is NOT met on these names, and precision would fall well below 0.67. Real name distributions have "
+    "longer tails and fewer namesakes; the next step is sharper name bands (or a partner-side threshold on "
+    "namesake density), which cost 0.5-0.7 points of true-pair recall in a quick trial and were not adopted.",
     "* **FEBRL4 baselines** are clkhash 0.17 CLKs (1,024 bits, bigrams with 15 bits per token, positional unigrams "
     "with 30 for the date, postcode and street number) with anonlink 0.15 candidate generation at Dice >= 0.8 and "
     "its greedy 1:1 solve. The same clkhash encoding with every FEBRL field is what a record-level CLK does best "
