@@ -67,7 +67,8 @@ def test_export_entity_as_ftm_gives_one_entity_per_cluster_with_its_referents(ma
         acme_entity = runs.cluster_of(store, "organization", rows[0]["id"])
     out = tmp_path / "entities.ftm.json"
     assert main(["--home", str(node.home), "export", "entity", "--format", "ftm", "--out", str(out)]) == 0
-    entities = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    entities = [e for e in lines if e["schema"] != "Similar"]
     assert len(entities) == 2  # three records, two entities
     acme = next(e for e in entities if e["referents"])
     assert acme["id"] == acme_entity.replace(":", "-") == "us-test-organization-0" and acme["schema"] == "Company"
@@ -79,3 +80,24 @@ def test_export_entity_as_ftm_gives_one_entity_per_cluster_with_its_referents(ma
     for entity in entities:  # valid FtM: the schema takes every property
         proxy = ftm_model.get_proxy(entity)
         assert proxy.get("name")
+
+
+def test_export_entity_as_ftm_links_member_records_with_same_as(make_node, tmp_path):
+    """FtM's "same as": one ``Similar`` entity per member record other than the entity's own, read back with
+    followthemoney's own loader (cleaned, so an unknown schema or property would fail): the other Acme
+    record is the Acme entity; the lone company has no link."""
+    from followthemoney import EntityProxy
+    from followthemoney.cli.util import path_entities
+
+    node, _names, _rows = _three_organizations_resolved(make_node)
+    out = tmp_path / "entities.ftm.json"
+    assert main(["--home", str(node.home), "export", "entity", "--format", "ftm", "--out", str(out)]) == 0
+    loaded = list(path_entities(out, EntityProxy, cleaned=False))
+    same = [e for e in loaded if e.schema.name == "Similar"]
+    assert len(same) == 1
+    link = same[0]
+    assert link.get("candidate") == ["us-test-organization-1"] and link.get("match") == ["us-test-organization-0"]
+    assert link.get("matcher") == ["puente link run"] and "resolved entity" in link.first("criteria")
+    ids = {e.id for e in loaded if e.schema.name != "Similar"}
+    assert set(link.get("match")) <= ids  # the entity a link names is in the file
+    assert len({e.id for e in loaded}) == len(loaded)  # ids unique

@@ -360,3 +360,35 @@ def test_address_encoding_reads_the_stored_locality_text() -> None:
     without = {"street": "12 Main St", "postcode": "2756"}
     assert set(_address_tokens(stored)) - set(_address_tokens(without)) == {"l_w", "lwi", "lin", "lnd", "lds", "lso",
                                                                              "lor", "lr_"}
+
+
+def test_band_join_finds_every_pair_of_equal_keys_and_skips_degenerate_blocks():
+    """The numpy sort-merge join of one band gives exactly the pairs of equal keys (brute force), and
+    leaves out a key shared by more than ``max_block`` encodings on either side."""
+    from puente.link.clkmatch import _band_join
+
+    rng = np.random.default_rng(4)
+    ka, kb = rng.integers(0, 40, 300).astype(np.uint64), rng.integers(0, 40, 200).astype(np.uint64)
+    i, j = _band_join(ka, kb, max_block=2000)
+    assert sorted(zip(i.tolist(), j.tolist())) == [(x, y) for x in range(300) for y in range(200) if ka[x] == kb[y]]
+    ka[:20], kb[:3] = 99, 99  # one key held by 20 query encodings
+    i, j = _band_join(ka, kb, max_block=10)
+    assert len(i) and not (ka[i] == 99).any()
+    counts = {int(k): int((ka == k).sum()) for k in np.unique(ka)}
+    assert all(counts[int(k)] <= 10 and int((kb == k).sum()) <= 10 for k in ka[i])
+
+
+def test_a_record_without_birth_date_still_meets_its_namesake():
+    """The names-alone pool pairs an encoding that lacks a birth date with the same names on the other side
+    (and the name-and-date pools the same person with a date typo), among unrelated people."""
+    from puente.link.clkmatch import candidates
+
+    people, _ = spanish_people(400, seed=12)
+    others = people.drop_duplicates("id").reset_index(drop=True)
+    person = {"given_names": "Zacarías", "surname1": "Quintero", "surname2": "Olvera", "birth_date": "1971-05-09"}
+    enc = clk.Encoder(KEY, "person", ["given_names", "surnames", "birth_date"])
+    query = enc.encode([{**person, "birth_date": None}, {**person, "birth_date": "1971-05-19"}])
+    answer = enc.encode(others.to_dict("records") + [person])
+    pairs = {(int(i), int(j)) for i, j in candidates(query, answer, enc.layout, clk.derive(KEY, "lsh"))}
+    assert (0, len(others)) in pairs and (1, len(others)) in pairs
+    assert len(pairs) < len(answer)  # blocking, not all pairs

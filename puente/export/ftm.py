@@ -107,15 +107,19 @@ def write_resolved_ftm(store: Store, members: list[dict[str, Any]], out: Path, l
     cluster, its id the entity id, its ``referents`` the member records' entity ids (the same ids
     ``puente export KIND --format ftm`` writes) and its ``datasets`` the nodes that hold them — the way
     nomenklatura and OpenSanctions carry "same as" judgements. Each property value is a statement of the
-    member record it came from. Kinds without an FtM form (firearms) are left out; returns how many
-    member records were."""
+    member record it came from. After each entity with more than one member come its ``sameAs`` links: one
+    FtM ``Similar`` entity per other member record (``candidate`` the member, ``match`` the entity, ``criteria``
+    the run that joined them), so tools that read plain FtM links rather than referents see the judgement
+    too. Kinds without an FtM form (firearms) are left out; returns how many member records were."""
     from puente.export.writers import read_kind
     from puente.model import load_model
 
     model = load_model()
     by_kind: dict[str, dict[str, str]] = {}
+    runs: dict[str, str] = {}
     for m in members:
         by_kind.setdefault(m["kind"], {})[m["record_id"]] = m["entity_id"]
+        runs[entity_id(m["entity_id"])] = str(m.get("run_id") or "")
     dataset = Dataset({"name": "puente", "title": "Puente resolved entities"})
     left_out = 0
     with out.open("w", encoding="utf-8") as handle:
@@ -141,4 +145,19 @@ def write_resolved_ftm(store: Store, members: list[dict[str, Any]], out: Path, l
                 data["referents"] = sorted(data.get("referents", []))
                 data["datasets"] = sorted(data.get("datasets", []))
                 handle.write(json.dumps(data, ensure_ascii=False) + "\n")
+                for referent in data["referents"]:
+                    handle.write(json.dumps(same_as(referent, canonical, runs.get(canonical, "")),
+                                            ensure_ascii=False) + "\n")
     return left_out
+
+
+def same_as(member: str, canonical: str, run_id: str) -> dict[str, Any]:
+    """An FtM ``Similar`` link (FtM's "same as"): the member record ``member`` is the resolved entity ``canonical``."""
+    link = ftm_model.make_entity("Similar")
+    link.make_id("puente-same-as", canonical, member)
+    link.add("candidate", member)
+    link.add("match", canonical)
+    link.add("criteria", f"one resolved entity (puente link run {run_id})" if run_id else "one resolved entity")
+    link.add("matcher", "puente link run")
+    data: dict[str, Any] = link.to_dict()
+    return data

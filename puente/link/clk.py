@@ -177,11 +177,31 @@ MIN_FIELDS: dict[str, list[list[str]]] = {
     "vehicle": [["vin"], ["plate"]],
     "firearm_trace": [["serial"]],
 }
-# Each LSH band reads one of these pools of fields (a group's segments OR-ed, so a swap collides);
-# a pool is used when the query carries all its fields. A field alone that is shared by many
-# records (a birth date) is never a pool on its own.
-BLOCK_POOLS = {"person": [["name"], ["name", "birth_date"], ["curp"], ["id_number"], ["address"]],
-               "vehicle": [["vin"], ["plate"]], "firearm_trace": [["serial"], ["serial", "make"]]}
+@dataclass(frozen=True)
+class Pool:
+    """A family of LSH bands: each band hashes ``count`` MinHash bins of each of ``parts`` (a group's
+    segments OR-ed, so a swap collides), so two encodings share a band with a probability close to the
+    product of their parts' Jaccard similarities raised to those counts. ``unless``: the pool pairs only
+    encodings of which at least one lacks that part (where both carry it, a sharper pool finds the pair)."""
+
+    parts: tuple[tuple[str, int], ...]
+    bands: int
+    unless: str = ""
+
+
+# The pools of LSH bands of each kind; a pool is used when the query carries all its parts. A bin of the
+# names agrees by chance in about 30% of unrelated pairs of the generated people (a small name pool), a bin
+# of a birth date in 5%: the three name-and-date pools trade one against the other (names nearly equal with
+# a date typo; both close; a date nearly equal with names that differ more), each band rare by chance.
+# A field alone that is shared by many records (a birth date) is never a pool on its own; the names alone
+# pair only encodings of which one lacks a birth date.
+BLOCK_POOLS: dict[str, list[Pool]] = {
+    "person": [Pool((("name", 6), ("birth_date", 3)), 64), Pool((("name", 10), ("birth_date", 1)), 48),
+               Pool((("name", 2), ("birth_date", 5)), 48), Pool((("name", 8),), 16, unless="birth_date"),
+               Pool((("curp", 6),), 16), Pool((("id_number", 4),), 16), Pool((("address", 5),), 16)],
+    "vehicle": [Pool((("vin", 3),), 32), Pool((("plate", 3),), 32)],
+    "firearm_trace": [Pool((("serial", 3),), 32), Pool((("serial", 2), ("make", 1)), 32)],
+}
 
 
 def source_fields(fields: Iterable[str], kind: str = "person") -> set[str]:

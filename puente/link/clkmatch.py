@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -44,42 +45,79 @@ def _parts(packed: np.ndarray, lay: Layout) -> dict[str, np.ndarray]:
     return out
 
 
-def _pools(lay: Layout, parts: dict[str, np.ndarray]) -> list[list[str]]:
-    pools = [p for p in clk.BLOCK_POOLS.get(lay.kind, []) if all(x in parts for x in p)]
-    return pools or [list(parts)]
+def _pools(lay: Layout, parts: dict[str, np.ndarray]) -> list[clk.Pool]:
+    pools = [p for p in clk.BLOCK_POOLS.get(lay.kind, []) if all(x in parts for x, _ in p.parts)]
+    return pools or [clk.Pool(tuple((x, 4) for x in parts), DEFAULT_BANDS)]
 
 
-def band_positions(seed: bytes, nbits: int, bands: int = DEFAULT_BANDS, rows: int = 32) -> np.ndarray:
-    """Bit positions of each band inside one pool's concatenated parts (``nbits`` long)."""
-    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed).digest()[:8], "little"))
-    return np.stack([rng.choice(nbits, size=min(rows, nbits), replace=False) for _ in range(bands)])
+def _rng(seed: bytes) -> np.random.Generator:
+    return np.random.default_rng(int.from_bytes(hashlib.sha256(seed).digest()[:8], "little"))
 
 
-def _band_keys(packed: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """(n, bands) uint64 keys: the selected bits of each band packed into one integer."""
-    byte_idx, shift = positions // 8, 7 - positions % 8
-    keys = np.zeros((packed.shape[0], positions.shape[0]), dtype=np.uint64)
-    for j in range(positions.shape[1]):
-        bit = (packed[:, byte_idx[:, j]] >> shift[:, j].astype(np.uint8)) & 1
-        keys |= bit.astype(np.uint64) << np.uint64(j)
+def bin_width(*parts: np.ndarray) -> int:
+    """Bits per MinHash bin for a part, the same for both sides: a few set bits per bin of a carried field."""
+    nbits = parts[0].shape[1] * 8
+    counts = np.concatenate([clk.popcount(p[: min(len(p), 10_000)]) for p in parts])
+    set_share = float(counts[counts > 0].mean()) / max(nbits, 1) if (counts > 0).any() else 0.0
+    return min(16 if set_share > 0.2 else 32 if set_share > 0.05 or nbits < 512 else 64, int(nbits))
+
+
+def minhashes(part: np.ndarray, seed: bytes, width: int, chunk: int = 65_536) -> np.ndarray:
+    """(n, bins) uint8 one-permutation MinHash of a part's set bits: the bits are shuffled by a keyed
+    permutation and cut into bins of ``width`` bits; a bin's value is the position of its first set bit
+    (``width`` if empty). Two filters agree on a bin with a probability close to the Jaccard similarity of
+    their set bits, so bits both sides lack (most of a sparse filter) count for nothing, unlike sampled bits."""
+    nbits = part.shape[1] * 8
+    perm = _rng(seed).permutation(nbits)
+    out = np.empty((len(part), nbits // width), dtype=np.uint8)
+    for start in range(0, len(part), chunk):
+        bits = np.unpackbits(part[start:start + chunk], axis=1)[:, perm[: (nbits // width) * width]]
+        bits = bits.reshape(len(bits), nbits // width, width)
+        first = bits.argmax(axis=2).astype(np.uint8)
+        first[~bits.any(axis=2)] = width
+        out[start:start + chunk] = first
+    return out
+
+
+def band_keys(hashes: dict[str, np.ndarray], pool: clk.Pool, seed: bytes) -> np.ndarray:
+    """(n, pool.bands) uint64 keys: each band hashes a keyed choice of bins from each part of the pool."""
+    rng = _rng(seed)
+    n = len(next(iter(hashes.values())))
+    keys = np.zeros((n, pool.bands), dtype=np.uint64)
+    for band in range(pool.bands):
+        key = np.zeros(n, dtype=np.uint64)
+        for part, count in pool.parts:
+            values = hashes[part]
+            for b in rng.choice(values.shape[1], size=min(count, values.shape[1]), replace=False):
+                key = key * np.uint64(131) + values[:, b].astype(np.uint64) + np.uint64(b * 67 + 1)
+        keys[:, band] = key
     return keys
 
 
-def _band_pairs(ka: np.ndarray, kb: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
-    left = pd.DataFrame({"key": ka, "i": np.arange(len(ka), dtype=np.int64)})
-    right = pd.DataFrame({"key": kb, "j": np.arange(len(kb), dtype=np.int64)})
-    sizes_l, sizes_r = left["key"].value_counts(), right["key"].value_counts()
-    big = set(sizes_l[sizes_l > max_block].index) | set(sizes_r[sizes_r > max_block].index)
-    if big:  # degenerate keys (e.g. nearly empty filters) must not explode into a cross product
-        left, right = left[~left["key"].isin(big)], right[~right["key"].isin(big)]
-    joined = left.merge(right, on="key")
-    return joined["i"].to_numpy(), joined["j"].to_numpy()
+def _band_join(ka: np.ndarray, kb: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) of every pair of equal keys (sort-merge in numpy); keys shared by more than ``max_block``
+    encodings on either side are skipped (degenerate keys must not explode into a cross product)."""
+    order_a, order_b = np.argsort(ka), np.argsort(kb)
+    sa, sb = ka[order_a], kb[order_b]
+    start_a = np.flatnonzero(np.concatenate([[True], sa[1:] != sa[:-1]])) if len(sa) else np.empty(0, np.int64)
+    ua, count_a = sa[start_a], np.diff(np.append(start_a, len(sa)))
+    lo, hi = np.searchsorted(sb, ua, "left"), np.searchsorted(sb, ua, "right")
+    count_b = hi - lo
+    keep = (count_b > 0) & (count_a <= max_block) & (count_b <= max_block)
+    start_a, count_a, lo, count_b = start_a[keep], count_a[keep], lo[keep], count_b[keep]
+    if not len(start_a):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    sizes = count_a * count_b
+    block = np.repeat(np.arange(len(sizes)), sizes)
+    offset = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    ia = start_a[block] + offset // count_b[block]
+    jb = lo[block] + offset % count_b[block]
+    return order_a[ia].astype(np.int64), order_b[jb].astype(np.int64)
 
 
-def _evidence(spec: clk.FieldEncoding, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Bits of evidence of one field for aligned rows (0 where either side lacks the field)."""
-    pa, pb = clk.popcount(a), clk.popcount(b)
-    inter = np.bitwise_count(a & b).sum(axis=-1, dtype=np.int32)
+def _evidence(spec: clk.FieldEncoding, pa: np.ndarray, pb: np.ndarray, inter: np.ndarray) -> np.ndarray:
+    """Bits of evidence of one field for aligned rows, from the two filters' set bits and the bits they
+    share (0 where either side lacks the field)."""
     total = np.maximum(pa + pb, 1)
     d = 2.0 * inter / total
     chance = 2.0 * (pa.astype(np.float64) * pb / spec.bits) / total  # Dice of two unrelated filters
@@ -88,73 +126,126 @@ def _evidence(spec: clk.FieldEncoding, a: np.ndarray, b: np.ndarray) -> np.ndarr
     return np.where((pa > 0) & (pb > 0), -spec.neg + (spec.pos + spec.neg) * frac, 0.0)
 
 
-def score_pairs(a: np.ndarray, b: np.ndarray, pairs: np.ndarray, lay: Layout) -> np.ndarray:
+class Prepared:
+    """One side's encodings cut into contiguous 64-bit words per field, with each field's set bits counted
+    once (and, for a group of two names, their OR-ed segments), so scoring a pair only ANDs and counts."""
+
+    def __init__(self, packed: np.ndarray, lay: Layout) -> None:
+        self.words: dict[str, np.ndarray] = {}
+        self.count: dict[str, np.ndarray] = {}
+        for name, sl in lay.slices().items():
+            seg = np.ascontiguousarray(packed[:, sl])
+            self.words[name] = seg.view(np.uint64) if seg.shape[1] % 8 == 0 else seg
+            self.count[name] = clk.popcount(self.words[name])
+        for f, g in _name_groups(lay):
+            self.words[f"{f}|{g}"] = self.words[f] | self.words[g]
+            self.count[f"{f}|{g}"] = clk.popcount(self.words[f"{f}|{g}"])
+
+
+def _name_groups(lay: Layout) -> list[tuple[str, str]]:
+    """Pairs of fields of one group with segments of one size: compared crosswise and as one set too."""
+    specs = {s.name: s for s in lay.specs}
+    out = []
+    for group in dict.fromkeys(s.group for s in lay.specs if s.group):
+        members = [f for f in specs if specs[f].group == group]
+        if len(members) == 2 and specs[members[0]].bits == specs[members[1]].bits:
+            out.append((members[0], members[1]))
+    return out
+
+
+def _shared(wa: np.ndarray, wb: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    return cast(np.ndarray, np.bitwise_count(wa[i] & wb[j]).sum(axis=-1, dtype=np.int32))
+
+
+def score_pairs(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.ndarray, lay: Layout) -> np.ndarray:
     """The score (bits of evidence) of each candidate pair; rows of ``pairs`` index ``a`` and ``b``.
-    Given and family names count as the better of straight and swapped."""
+    Given and family names count as the best of straight, crosswise and order-free."""
     if len(pairs) == 0:
         return np.empty(0)
-    ea, eb = a[pairs[:, 0]], b[pairs[:, 1]]
-    slices = lay.slices()
+    pa = a if isinstance(a, Prepared) else Prepared(a, lay)
+    pb = b if isinstance(b, Prepared) else Prepared(b, lay)
+    i, j = pairs[:, 0], pairs[:, 1]
     specs = {s.name: s for s in lay.specs}
+
+    def evidence(spec: clk.FieldEncoding, fa: str, fb: str) -> np.ndarray:
+        return _evidence(spec, pa.count[fa][i], pb.count[fb][j], _shared(pa.words[fa], pb.words[fb], i, j))
+
     total = np.zeros(len(pairs))
-    done: set[str] = set()
+    grouped = _name_groups(lay)
+    in_group = {f for pair in grouped for f in pair}
     for name, spec in specs.items():
-        if name in done:
-            continue
-        members = [f for f in specs if spec.group and specs[f].group == spec.group] or [name]
-        done.update(members)
-        straight = sum((_evidence(specs[f], ea[:, slices[f]], eb[:, slices[f]]) for f in members),
-                       np.zeros(len(pairs)))
-        if len(members) == 2 and specs[members[0]].bits == specs[members[1]].bits:
-            f, g = members
-            crossed = (_evidence(specs[f], ea[:, slices[f]], eb[:, slices[g]])
-                       + _evidence(specs[g], ea[:, slices[g]], eb[:, slices[f]]))
-            # all the names as one order-free set (given and family names swapped, or shifted
-            # between fields), one bit less than the same names in their places
-            union = replace(specs[f], pos=specs[f].pos + specs[g].pos - 1, neg=specs[f].neg + specs[g].neg)
-            every = ((clk.popcount(ea[:, slices[f]]) > 0) & (clk.popcount(ea[:, slices[g]]) > 0)
-                     & (clk.popcount(eb[:, slices[f]]) > 0) & (clk.popcount(eb[:, slices[g]]) > 0))
-            joined = np.where(every, _evidence(union, ea[:, slices[f]] | ea[:, slices[g]],
-                                                eb[:, slices[f]] | eb[:, slices[g]]), -np.inf)
-            straight = np.maximum(np.maximum(straight, crossed), joined)
-        total += straight
+        if name not in in_group:
+            total += evidence(spec, name, name)
+    for f, g in grouped:
+        straight = evidence(specs[f], f, f) + evidence(specs[g], g, g)
+        crossed = evidence(specs[f], f, g) + evidence(specs[g], g, f)
+        # all the names as one order-free set (given and family names swapped, or shifted
+        # between fields), one bit less than the same names in their places
+        union = replace(specs[f], pos=specs[f].pos + specs[g].pos - 1, neg=specs[f].neg + specs[g].neg)
+        every = (pa.count[f][i] > 0) & (pa.count[g][i] > 0) & (pb.count[f][j] > 0) & (pb.count[g][j] > 0)
+        joined = np.where(every, evidence(union, f"{f}|{g}", f"{f}|{g}"), -np.inf)
+        total += np.maximum(np.maximum(straight, crossed), joined)
     return total
 
 
-def _rows_for(va: np.ndarray, vb: np.ndarray) -> int:
-    """Bits per band so that two unrelated encodings share a band with probability about 1e-6:
-    sparse filters agree on most (zero) bits by chance, so they need longer bands."""
-    p = float((clk.popcount(va).sum() + clk.popcount(vb).sum()) / max((len(va) + len(vb)) * va.shape[1] * 8, 1))
-    agree = p * p + (1 - p) * (1 - p)
-    if agree >= 1 - 1e-9:
-        return 64
-    return int(np.clip(np.ceil(np.log(1e-6) / np.log(agree)), 16, 64))
+def _distinct(codes: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort and a comparison: faster here than ``np.unique``'s hash table)."""
+    codes = np.sort(codes)
+    return codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if len(codes) else codes
 
 
-def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, bands: int = DEFAULT_BANDS,
-               rows: int | None = None, max_block: int = 2000) -> np.ndarray:
-    """Distinct (i, j) pairs that share at least one band; the bands are spread over the pools."""
+def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, max_block: int = 2000,
+               dedupe_every: int = 8) -> np.ndarray:
+    """Distinct (i, j) pairs, sorted, that share at least one band of a pool (``clk.BLOCK_POOLS``).
+
+    Each pool's bands hash MinHash bins of its parts; an encoding without one of a pool's parts takes no part
+    in it, and a pool with ``unless`` only pairs encodings of which at least one lacks that part (with it on
+    both sides, the pool that adds it finds the pair more precisely). Pairs are de-duplicated across bands
+    as they come, so a pair that collides in many bands is scored once."""
     pa, pb = _parts(a, lay), _parts(b, lay)
-    pools = _pools(lay, pa)
-    found = []
-    for n, pool in enumerate(pools):
-        va = np.concatenate([pa[x] for x in pool], axis=1)
-        vb = np.concatenate([pb[x] for x in pool], axis=1)
-        share = bands // len(pools) + (1 if n < bands % len(pools) else 0)
-        positions = band_positions(seed + f"|{n}".encode(), va.shape[1] * 8, share, rows or _rows_for(va, vb))
-        # encodings without the pool's fields take no part in its bands (all-zero keys would all collide)
-        ia, jb = np.nonzero(clk.popcount(va) > 0)[0], np.nonzero(clk.popcount(vb) > 0)[0]
-        ka, kb = _band_keys(va[ia], positions), _band_keys(vb[jb], positions)
-        for band in range(positions.shape[0]):
-            i, j = _band_pairs(ka[:, band], kb[:, band], max_block)
-            found.append(ia[i] * len(b) + jb[j])
-    flat = np.unique(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
-    return np.stack([flat // max(len(b), 1), flat % max(len(b), 1)], axis=1)
+    nb = max(len(b), 1)
+    found: list[np.ndarray] = []
+    pending = 0
+    mh_a: dict[str, np.ndarray] = {}
+    mh_b: dict[str, np.ndarray] = {}
+    for n, pool in enumerate(_pools(lay, pa)):
+        names = [x for x, _ in pool.parts]
+        has_a = np.logical_and.reduce([clk.popcount(pa[x]) > 0 for x in names])
+        has_b = np.logical_and.reduce([clk.popcount(pb[x]) > 0 for x in names])
+        ia, jb = np.nonzero(has_a)[0], np.nonzero(has_b)[0]
+        if not len(ia) or not len(jb):
+            continue
+        for x in names:  # a part's MinHash bins are computed once, whatever pools read it
+            if x not in mh_a:
+                width = bin_width(pa[x], pb[x])
+                mh_a[x], mh_b[x] = (minhashes(pa[x], seed + f"|mh|{x}".encode(), width),
+                                    minhashes(pb[x], seed + f"|mh|{x}".encode(), width))
+        hashes_a, hashes_b = {x: mh_a[x][ia] for x in names}, {x: mh_b[x][jb] for x in names}
+        ka = band_keys(hashes_a, pool, seed + f"|{n}".encode())
+        kb = band_keys(hashes_b, pool, seed + f"|{n}".encode())
+        sides = [(np.ones(len(ia), bool), np.ones(len(jb), bool))]
+        if pool.unless and pool.unless in pa:
+            lack_a, lack_b = clk.popcount(pa[pool.unless][ia]) == 0, clk.popcount(pb[pool.unless][jb]) == 0
+            sides = [(lack_a, np.ones(len(jb), bool)), (~lack_a, lack_b)]
+        for band in range(pool.bands):
+            for left, right in sides:
+                if not left.any() or not right.any():
+                    continue
+                sub_a, sub_b = np.nonzero(left)[0], np.nonzero(right)[0]
+                i, j = _band_join(ka[sub_a, band], kb[sub_b, band], max_block)
+                found.append(ia[sub_a[i]] * nb + jb[sub_b[j]])
+            pending += 1
+            if pending >= dedupe_every and len(found) > 1:
+                found, pending = [_distinct(np.concatenate(found))], 0
+    flat = _distinct(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+    return np.stack([flat // nb, flat % nb], axis=1)
 
 
-def _scored(a: np.ndarray, b: np.ndarray, pairs: np.ndarray, lay: Layout, threshold: float,
+def _scored(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.ndarray, lay: Layout, threshold: float,
             chunk: int = 500_000) -> pd.DataFrame:
     keep = []
+    a = a if isinstance(a, Prepared) else Prepared(a, lay)
+    b = b if isinstance(b, Prepared) else Prepared(b, lay)
     for start in range(0, len(pairs), chunk):
         part = pairs[start:start + chunk]
         scores = score_pairs(a, b, part, lay)
@@ -173,11 +264,10 @@ def best(found: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop_duplicates("i").reset_index(drop=True)
 
 
-def match_blocked(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, seed: bytes,
-                  bands: int = DEFAULT_BANDS, rows: int | None = None, max_block: int = 2000,
+def match_blocked(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, seed: bytes, max_block: int = 2000,
                   stats: dict[str, int] | None = None) -> pd.DataFrame:
     """Every pair at or above the threshold among those sharing a band (``best`` keeps one per query)."""
-    pairs = candidates(a, b, lay, seed, bands, rows, max_block)
+    pairs = candidates(a, b, lay, seed, max_block)
     if stats is not None:
         stats["comparisons"] = len(pairs)
     return _scored(a, b, pairs, lay, threshold).sort_values(["i", "j"]).reset_index(drop=True)
@@ -186,8 +276,10 @@ def match_blocked(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, s
 def match_all_pairs(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, chunk: int = 2048) -> pd.DataFrame:
     """Brute force: every encoding of ``a`` against every encoding of ``b`` (the reference for blocking)."""
     out = []
-    for sa in range(0, len(a), max(1, chunk * 64 // max(len(b), 1))):
-        rows = np.arange(sa, min(len(a), sa + max(1, chunk * 64 // max(len(b), 1))))
+    pa, pb = Prepared(a, lay), Prepared(b, lay)
+    step = max(1, chunk * 64 // max(len(b), 1))
+    for sa in range(0, len(a), step):
+        rows = np.arange(sa, min(len(a), sa + step))
         pairs = np.stack([np.repeat(rows, len(b)), np.tile(np.arange(len(b)), len(rows))], axis=1)
-        out.append(_scored(a, b, pairs, lay, threshold))
-    return pd.concat(out, ignore_index=True) if out else _scored(a, b, np.empty((0, 2), np.int64), lay, threshold)
+        out.append(_scored(pa, pb, pairs, lay, threshold))
+    return pd.concat(out, ignore_index=True) if out else _scored(pa, pb, np.empty((0, 2), np.int64), lay, threshold)
