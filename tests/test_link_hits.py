@@ -100,6 +100,18 @@ def test_nicknames_swaps_typos_hit_and_namesakes_do_not():
                                    "birth_date": "1980-03-04"}) < hit
 
 
+def test_a_curp_states_the_birth_date_a_record_lacks():
+    """A namesake known only by name and CURP: the CURP's date keeps him apart; the same person still hits."""
+    enc = clk.Encoder(KEY, "person", ["given_names", "surnames", "birth_date", "curp"])
+    luis = {"given_names": "Luis", "surname1": "Herrera", "surname2": "López", "birth_date": "1965-08-01"}
+    namesake = {"given_names": "Luis", "surname1": "Herrera", "surname2": "López", "curp": "HELL970515HSRRYS01"}
+    same = {**namesake, "curp": "HELL650801HSRRYS01"}
+    assert _score(enc, luis, namesake) < hits.DEFAULT_THRESHOLD <= _score(enc, luis, same)
+    assert clk.nz.curp_birth_date("HELL970515HSRRYS01") == "1997-05-15"
+    assert clk.nz.curp_birth_date("HELL050515HSRRYSA1") == "2005-05-15"  # a letter: born in 2000 or later
+    assert clk.nz.curp_birth_date("HELL973115HSRRYS01") is None  # no 31st month
+
+
 PERSON_MATCH_ONLY = {"person": {"fields": {f: "match_only" for f in
                                            ("given_names", "surname1", "surname2", "birth_date", "curp")}}}
 

@@ -27,6 +27,8 @@ def test_hit_no_hit_on_simulated_people(simulated):
     scores = simeval.hits_scores(nodes, sim, bytes.fromhex("5a" * 32))
     assert scores["with_mate"] > 100  # U.S. people the Mexican node also holds; one bit each
     # issue 14's bar on the simulator's people is F1 >= 0.95 (precision >= 0.98 is its FEBRL4 bar, asserted in
-    # the FEBRL tests). The seed-drawn worlds spell more people differently across the two countries' records:
-    # precision measured 0.974-0.983 over seeds 7-12, so the guard here is 0.97, not 0.98 (closing note).
-    assert scores["f1"] >= 0.95 and scores["precision"] >= 0.97, scores
+    # the FEBRL tests). Precision here is a regression guard, not the issue's bar: it measured 0.974-0.983 on the
+    # earlier worlds; the precursor round's world adds front men known by name only (no birth date, no CURP),
+    # and a name-only hit is right 82% of the time (93 right, 20 wrong on seed 11), so precision is 0.960 with
+    # the CURP's birth date used where the record gives none (0.92 without). Guard 0.95 (closing note).
+    assert scores["f1"] >= 0.95 and scores["precision"] >= 0.95, scores

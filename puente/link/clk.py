@@ -67,7 +67,8 @@ def _date_tokens(row: dict[str, Any]) -> list[str]:
     """Birth date as parts, so that one typo keeps part of the similarity and another person's date
     keeps almost none: the year (twice, it weighs most), year-month, month-day, the order-free
     day-and-month (a dd/mm swap still agrees) and the whole date. A namesake born in another year
-    shares at most the month and day (1 in 365); a typo in the day keeps 3 of 6 parts."""
+    shares at most the month and day (1 in 365); a typo in the day keeps 3 of 6 parts. A record without
+    a birth date but with a CURP is encoded with the date the CURP states (:meth:`Encoder.encode`)."""
     value = row.get("birth_date")
     if nz.is_missing(value):
         return []
@@ -300,7 +301,10 @@ class Encoder:
             rows_buf.clear()
             pos_buf.clear()
 
+        dated = any(spec.name == "birth_date" for spec in self._specs)
         for row in records:
+            if dated and nz.is_missing(row.get("birth_date")) and not nz.is_missing(row.get("curp")):
+                row = {**row, "birth_date": nz.curp_birth_date(row["curp"])}  # the date the CURP states
             for spec in self._specs:
                 pos = self._field_positions(spec, row)
                 if len(pos):

@@ -16,6 +16,7 @@ comparisons themselves stay simple SQL that runs unchanged on DuckDB and Spark:
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 from functools import lru_cache
 from importlib import resources
@@ -128,6 +129,20 @@ def compact(value: Any) -> str | None:
         return None
     out = re.sub(r"[^0-9A-Z&Ñ]", "", fold(str(value)).upper())
     return out or None
+
+
+def curp_birth_date(value: Any) -> str | None:
+    """The birth date a valid CURP states (``YYMMDD`` after the four name letters; the 17th character is a
+    digit for people born before 2000 and a letter after), as ``YYYY-MM-DD``; None when it states none."""
+    code = compact(value)
+    if not code or not _CURP.match(code):
+        return None
+    century = "19" if code[16].isdigit() else "20"
+    stamp = f"{century}{code[4:6]}-{code[6:8]}-{code[8:10]}"
+    try:
+        return dt.date.fromisoformat(stamp).isoformat()
+    except ValueError:
+        return None
 
 
 def curp_parts(value: Any) -> dict[str, str | None]:
