@@ -117,8 +117,9 @@ def test_map_summary_counts_the_visible_box_and_bins_only_when_many(env) -> None
 
 
 def test_the_map_takes_its_figures_from_the_aggregate() -> None:
-    """The map page sums the server's aggregate, and says on screen when it draws a sample."""
+    """The map page reads its totals and cells from /map/summary, with the binned note in English and Spanish
+    (the browser test tests/test_web_map_scale.py checks the figures on screen)."""
     js = (web_dir() / "static" / "js" / "map.js").read_text(encoding="utf-8")
-    assert '"/api/v1/stats/monthly"' in js and "map_sampled" in js
+    assert '"/api/v1/map/summary"' in js and "map_binned" in js and "/api/v1/stats/monthly\", {kind: \"seizure\", drug" not in js
     strings = (web_dir() / "static" / "js" / "i18n.js").read_text(encoding="utf-8")
-    assert strings.count("map_sampled:") == 2 and strings.count("map_sampled_q:") == 2  # English and Spanish
+    assert strings.count("map_binned:") == 2 and strings.count("map_unlocated:") == 2  # English and Spanish
