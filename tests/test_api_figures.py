@@ -112,6 +112,11 @@ def test_map_summary_counts_the_visible_box_and_bins_only_when_many(env) -> None
     fine = client.get("/api/v1/map/summary", params={"bin": "always", "resolution": 6}, headers=h).json()
     assert len(coarse["cells"]) < len(fine["cells"])  # the resolution follows the zoom
     assert all(len(c["boundary"]) >= 5 for c in fine["cells"])
+    # ``within`` keeps the cells whose centre is in the box (the map's view and a margin); the totals stay whole
+    near = client.get("/api/v1/map/summary", params={"bin": "always", "resolution": 6, "within": box}, headers=h).json()
+    assert 0 < len(near["cells"]) < len(fine["cells"]) and near["totals"] == fine["totals"]
+    assert all(-118 <= c["lon"] <= -108 and 31 <= c["lat"] <= 34 for c in near["cells"])
+    assert {c["h3"] for c in near["cells"]} == {c["h3"] for c in fine["cells"] if -118 <= c["lon"] <= -108 and 31 <= c["lat"] <= 34}
     bad = client.get("/api/v1/map/summary", params={"bbox": "-200,1,2,3"}, headers=h)
     assert bad.status_code == 400 and "\n" not in bad.text
 

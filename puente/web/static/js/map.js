@@ -66,12 +66,14 @@
     busy("seizures", true);
     try {
       const res = resFor(map.getZoom());
-      const sum = await P.api("/api/v1/map/summary", {...f, resolution: res});
+      // fine cells only around the view (half a view each side); a pan beyond it asks again (rebin)
+      const around = res >= 5 ? map.getBounds().pad(.5) : null;
+      const sum = await P.api("/api/v1/map/summary", {...f, resolution: res, within: around ? boxOf(around) : null});
       if (stale()) return;
       const fc = sum.binned ? null : await P.api("/api/v1/records/seizure", {...f, format: "geojson", per_page: sum.points_max});
       if (stale()) return;
       layers.seizures.clearLayers();
-      state.binned = sum.binned; state.res = res;
+      state.binned = sum.binned; state.res = res; state.around = around;
       if (sum.binned) {
         const max = Math.max(1, ...sum.cells.map((c) => c.records));
         sum.cells.forEach((c) => {
@@ -104,7 +106,8 @@
   };
   // a zoom that changes the H3 resolution redraws the cells (the totals do not change)
   const rebin = () => {
-    if (!map || !state.binned || resFor(map.getZoom()) === state.res || !document.getElementById("lyr-seizures").checked) return;
+    if (!map || !state.binned || !document.getElementById("lyr-seizures").checked) return;
+    if (resFor(map.getZoom()) === state.res && (!state.around || state.around.contains(map.getBounds()))) return;
     const gen = P.gen, mine = (state.seq = (state.seq || 0) + 1);
     drawSeizures(filters(), () => P.staleSince(gen) || mine !== state.seq).finally(() => { if (map) map.getContainer().dataset.drawn = String(mine); });
   };
@@ -166,12 +169,15 @@
   // "Records in view" follows pan and zoom: the server counts the matches inside the visible box (all of
   // them, not only the drawn ones) and the list shows the drawn records inside it.
   let viewSeq = 0;
+  const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+  function boxOf(b) {  // Leaflet bounds as the API's west,south,east,north
+    return [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)]
+      .map((v) => v.toFixed(4)).join(",");
+  }
   const inView = async () => {
     if (!map) return;
     const gen = P.gen, mine = ++viewSeq, b = map.getBounds();
-    const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
-    const bbox = [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)]
-      .map((v) => v.toFixed(4)).join(",");
+    const bbox = boxOf(b);
     const list = document.getElementById("map-list");
     if (!list) return;
     let here = drawn.filter((x) => b.contains([x.geometry.coordinates[1], x.geometry.coordinates[0]]));
@@ -259,7 +265,7 @@
       c.addEventListener("change", () => { state.on[name] = c.checked; draw(); });
     });
     map.on("moveend", () => inView());
-    map.on("zoomend", rebin);
+    map.on("moveend", rebin);
     const labels = () => map.getContainer().classList.toggle("labels-on", map.getZoom() >= 7);
     map.on("zoomend", labels);
     labels();
