@@ -67,7 +67,7 @@ def test_every_page_passes_axe(browser, server, lang: str) -> None:  # type: ign
                 found[f"{user} {name}"] = axe(pg)
                 if os.environ.get("PUENTE_SCREENSHOTS") == "1" and user == ("steward" if name in ("audit", "sharing") else "analyst"):
                     SHOTS.mkdir(exist_ok=True)
-                    base = "entity" if name.startswith("entity/") else name
+                    base = "entity" if name.startswith("entity/") else name.replace("/", "-")
                     if name not in ("entity", "users"):  # the users page is an admin's: see the next test
                         pg.screenshot(path=str(SHOTS / (base + ("-es" if lang == "es" else "") + ".png")))
     bad = {k: v for k, v in found.items() if v}

@@ -272,6 +272,7 @@
     P.pages.map.update = () => { P.syncFilterForm(); fromFilters(); syncTime(); return draw(); };
     await draw();
   };
+  P.basemap = loadShapes;  // the vendored shapes (the analysis pages draw on them too)
   P.mapView = () => map;  // the Leaflet map (tests pan and zoom it)
   P.pages.map = {full: true, render, update: null, leave: () => { if (state.playing) { clearInterval(state.playing); state.playing = null; } if (map) { map.remove(); map = null; } }};
 })();
