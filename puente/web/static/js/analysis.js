@@ -6,7 +6,7 @@
   const VIEWS = {
     corridors: {analysis: "corridors", tables: ["top_kg", "flows", "ports", "shifts"], sankey: {table: "flows", path: ["origin", "crossing", "destination"], weight: "kg"}},
     alerts: {analysis: "alerts", tables: ["alerts", "evidence", "neighbours"], points: "alerts"},
-    hotspots: {analysis: "hotspots", tables: ["cells"], cells: true, rows: {cells: (r) => r.hotspot === "hot"}},
+    hotspots: {analysis: "hotspots", tables: ["cells"], cells: true, rows: {cells: (r) => r.events > 0}, sort: {cells: (a, b) => (b.gi_z || 0) - (a.gi_z || 0)}},
     chains: {analysis: "precursors", tables: ["chains", "risk", "lab_regions"]},
     firearms: {analysis: "firearms", tables: ["state_flows", "time_to_crime", "source_states", "dealers", "purchasers", "multiple_sales", "shared_corridors"],
       sankey: {table: "state_flows", path: ["purchase_state", "recovery_state"], weight: "traces"}, bars: {table: "time_to_crime", x: "bucket", y: "traces"}},
@@ -162,7 +162,10 @@
     }
     if (P.staleSince(gen)) return;
     status.classList.add("hidden");
-    const tables = res.tables, rowsOf = (t) => (tables[t] ? tables[t].rows : []).filter((view.rows && view.rows[t]) || (() => true));
+    const tables = res.tables, rowsOf = (t) => {
+      const rows = (tables[t] ? tables[t].rows : []).filter((view.rows && view.rows[t]) || (() => true));
+      return view.sort && view.sort[t] ? rows.sort(view.sort[t]) : rows;
+    };
     const visual = document.getElementById("an-visual"), host = document.getElementById("an-tables");
     const onRow = {};
     if (view.sankey) sankey(visual, rowsOf(view.sankey.table), view.sankey.path, view.sankey.weight);
@@ -186,10 +189,14 @@
     if (view.cells) {
       const m = await smallMap(visual);
       if (!m || P.staleSince(gen)) return;
-      const feats = ((res.geojson.cells || {}).features || []).filter((f) => f.properties.hotspot === "hot");
-      const layer = L.geoJSON({type: "FeatureCollection", features: feats}, {style: (f) => ({color: "#b91c1c", weight: 1, fillColor: "#ef4444", fillOpacity: Math.min(.8, .25 + (f.properties.gi_z || 0) / 10)})})
-        .bindTooltip((l) => `${P.esc(l.feature.properties.place || "")} · z = ${P.num(l.feature.properties.gi_z, 2)} · ${P.num(l.feature.properties.events)} ${P.t("events")}`).addTo(m);
-      if (feats.length) m.fitBounds(layer.getBounds(), {maxZoom: 7});
+      // hot cells in red, the others (not significant, cold) in grey: every cell with events can be drilled into
+      const feats = (res.geojson.cells || {}).features || [], hot = (f) => f.properties.hotspot === "hot";
+      const layer = L.geoJSON({type: "FeatureCollection", features: feats}, {style: (f) => hot(f)
+        ? {color: "#b91c1c", weight: 1, fillColor: "#ef4444", fillOpacity: Math.min(.8, .25 + (f.properties.gi_z || 0) / 10)}
+        : {color: "#64748b", weight: .6, fillColor: "#94a3b8", fillOpacity: .25}})
+        .bindTooltip((l) => `${P.esc(l.feature.properties.place || "")} · ${P.esc(value("hotspot", l.feature.properties.hotspot))} · z = ${P.num(l.feature.properties.gi_z, 2)} · ${P.num(l.feature.properties.events)} ${P.t("events")}`).addTo(m);
+      const hotLayer = L.geoJSON({type: "FeatureCollection", features: feats.filter(hot)});
+      if (feats.length) m.fitBounds((feats.some(hot) ? hotLayer : layer).getBounds(), {maxZoom: 7});
       const byCell = new Map(feats.map((f) => [f.properties.cell, f]));
       onRow.cells = async (r) => {
         const f = byCell.get(r.cell);

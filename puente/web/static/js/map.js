@@ -109,21 +109,27 @@
     if (!map || !state.binned || !document.getElementById("lyr-seizures").checked) return;
     if (resFor(map.getZoom()) === state.res && (!state.around || state.around.contains(map.getBounds()))) return;
     const gen = P.gen, mine = (state.seq = (state.seq || 0) + 1);
-    drawSeizures(filters(), () => P.staleSince(gen) || mine !== state.seq).finally(() => { if (map) map.getContainer().dataset.drawn = String(mine); });
+    state.lseq = state.lseq || {};
+    const ticket = state.lseq.seizures = (state.lseq.seizures || 0) + 1;
+    drawSeizures(filters(), () => P.staleSince(gen) || ticket !== state.lseq.seizures).finally(() => { if (map) map.getContainer().dataset.drawn = String(mine); });
   };
 
-  const draw = async () => {
+  // draw(): every layer; draw("hotspots"): that layer only (a layer switched on or off redraws only itself).
+  // Each layer has its own ticket: a newer draw of a layer makes the older one stop touching it.
+  const draw = async (only) => {
     if (!map) return;
-    const gen = P.gen, mine = (state.seq = (state.seq || 0) + 1);
-    const stale = () => P.staleSince(gen) || mine !== state.seq;
+    const gen = P.gen, mine = (state.seq = (state.seq || 0) + 1), names = only ? [only] : Object.keys(layers), tickets = {};
+    state.lseq = state.lseq || {};
+    names.forEach((n) => { tickets[n] = state.lseq[n] = (state.lseq[n] || 0) + 1; });
+    const staleFor = (n) => () => P.staleSince(gen) || tickets[n] !== state.lseq[n];
     const f = filters();
     document.getElementById("win-label").textContent = windowLabel();
     const tasks = [];
-    const on = (name) => document.getElementById("lyr-" + name).checked;
-    Object.values(layers).forEach((l) => l.clearLayers());
-    if (on("seizures")) tasks.push(drawSeizures(f, stale)); else { drawn = []; state.binned = false; }
+    const on = (name) => names.includes(name) && document.getElementById("lyr-" + name).checked;
+    names.forEach((n) => layers[n].clearLayers());
+    if (on("seizures")) tasks.push(drawSeizures(f, staleFor("seizures"))); else if (names.includes("seizures")) { drawn = []; state.binned = false; }
     if (on("labs")) tasks.push(P.api("/api/v1/records/lab_site", {...P.apiFilters("lab_site"), format: "geojson", per_page: 5000}).then((fc) => {
-      if (stale()) return;
+      if (staleFor("labs")()) return;
       fc.features.filter((x) => x.geometry).forEach((x) => {
         const p = x.properties, [lon, lat] = x.geometry.coordinates;
         L.marker([lat, lon], {title: P.t("labs") + ": " + (p.place_name || p.place_text || ""), icon: L.divIcon({className: "", html: `<div style="width:14px;height:14px;background:#f59e0b;border:2px solid #7c2d12;transform:rotate(45deg)"></div>`})})
@@ -132,23 +138,23 @@
       });
     }).catch(() => {}));
     if (on("corridors")) tasks.push(P.api("/api/v1/map/flows", {drug: f.drug, date_from: f.date_from, date_to: f.date_to}).then((flows) => {
-      if (stale()) return;
+      if (staleFor("corridors")()) return;
       const max = Math.max(1, ...flows.map((x) => x.kg));
       flows.forEach((x) => L.polyline([[x.port_lat, x.port_lon], [x.lat, x.lon]], {color: "#0f766e", weight: 1.5 + 9 * x.kg / max, opacity: .55})
         .bindTooltip(`${P.esc(x.port)} → ${P.esc(x.place)}: ${P.num(x.kg, 1)} kg (${x.records})`).addTo(layers.corridors));
     }));
-    if (on("ports")) tasks.push(P.api("/api/v1/map/ports", {}, {purpose: false}).then((ports) => !stale() && ports.forEach((p) =>
+    if (on("ports")) tasks.push(P.api("/api/v1/map/ports", {}, {purpose: false}).then((ports) => !staleFor("ports")() && ports.forEach((p) =>
       // a permanent name beside each port, shown once zoomed in enough to read them (CSS: .labels-on)
       L.tooltip({permanent: true, direction: "right", offset: [6, 0], className: "place-label", interactive: false})
         .setLatLng([p.lat, p.lon]).setContent(P.esc(p.name)).addTo(layers.ports) &&
       L.marker([p.lat, p.lon], {title: P.t("port") + ": " + p.name, icon: L.divIcon({className: "", html: '<div style="width:9px;height:9px;background:#0b1f33;border:2px solid #fff;box-shadow:0 0 0 1px #0b1f33"></div>'})})
         .bindTooltip(`${P.t("port")}: ${P.esc(p.name)}${p.twin ? " ↔ " + P.esc(p.twin) : ""}`).addTo(layers.ports))));
-    if (on("municipalities")) tasks.push(P.api("/api/v1/map/municipalities", {}, {purpose: false}).then((ms) => !stale() && ms.forEach((m) =>
+    if (on("municipalities")) tasks.push(P.api("/api/v1/map/municipalities", {}, {purpose: false}).then((ms) => !staleFor("municipalities")() && ms.forEach((m) =>
       L.circleMarker([m.lat, m.lon], {radius: 1.5, color: "#94a3b8", weight: 0, fillOpacity: .7}).bindTooltip(`${P.esc(m.name)}, ${P.esc(m.admin1)}`).addTo(layers.municipalities))));
     const purposeOk = P.purpose().length >= 5;
     if (on("hotspots") && purposeOk) busy("hotspots", true);
     if (on("hotspots") && purposeOk) tasks.push(P.api("/api/v1/analytics/hotspots", {limit: 1}).finally(() => busy("hotspots", false)).then((res) => {
-      if (stale()) return;
+      if (staleFor("hotspots")()) return;
       const cells = (res.geojson.cells || {features: []});
       L.geoJSON(cells, {filter: (f) => f.properties.hotspot === "hot" || f.properties.hotspot === true || (f.properties.gi_z || 0) > 1.96,
         style: (f) => ({color: "#b91c1c", weight: .5, fillColor: "#ef4444", fillOpacity: Math.min(.75, .15 + (f.properties.gi_z || 0) / 10)})})
@@ -156,14 +162,14 @@
         .addTo(layers.hotspots);
     }));
     if (on("alerts") && purposeOk) tasks.push(P.api("/api/v1/analytics/alerts", {limit: 500}).then((res) => {
-      if (stale()) return;
+      if (staleFor("alerts")()) return;
       (res.tables.alerts ? res.tables.alerts.rows : []).filter((a) => a.lat != null && (!f.date_to || !a.end || (a.end >= (f.date_from || "") && a.start <= f.date_to))).forEach((a) =>
         L.marker([a.lat, a.lon], {title: P.t("alerts") + ": " + a.name, icon: L.divIcon({className: "", html: '<div style="width:18px;height:18px;border-radius:50%;background:#fbbf24;border:2px solid #b45309;color:#7c2d12;font:bold 12px/14px system-ui;text-align:center">!</div>'})})
           .bindPopup(`<b>${P.t("alerts")}</b>: ${P.esc(a.name)}, ${P.esc(a.admin1)}<br>${P.esc(a.start)} → ${P.esc(a.end)}<br>${P.num(a.count)} ${P.t("events")} (${P.t("expected")} ${P.num(a.expected, 1)})`)
           .addTo(layers.alerts));
     }));
     await Promise.allSettled(tasks);
-    if (map && !stale()) map.getContainer().dataset.drawn = String(mine);  // every layer drawn (tests, bench)
+    if (map && !P.staleSince(gen)) map.getContainer().dataset.drawn = String(mine);  // every layer drawn (tests, bench)
   };
 
   // "Records in view" follows pan and zoom: the server counts the matches inside the visible box (all of
@@ -262,7 +268,7 @@
     document.querySelectorAll(".layers input").forEach((c) => {
       const name = c.id.slice(4);
       c.checked = !!state.on[name];
-      c.addEventListener("change", () => { state.on[name] = c.checked; draw(); });
+      c.addEventListener("change", () => { state.on[name] = c.checked; draw(name); });
     });
     map.on("moveend", () => inView());
     map.on("moveend", rebin);
