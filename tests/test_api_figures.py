@@ -128,3 +128,18 @@ def test_the_map_takes_its_figures_from_the_aggregate() -> None:
     assert '"/api/v1/map/summary"' in js and "map_binned" in js and "/api/v1/stats/monthly\", {kind: \"seizure\", drug" not in js
     strings = (web_dir() / "static" / "js" / "i18n.js").read_text(encoding="utf-8")
     assert strings.count("map_binned:") == 2 and strings.count("map_unlocated:") == 2  # English and Spanish
+
+
+def test_the_hotspot_layer_asks_only_for_hot_cells(env) -> None:  # type: ignore[no-untyped-def]
+    """``hot_only`` keeps the features the analysis calls hot, and no other (the map's hotspot layer)."""
+    client, tokens, _us = env
+    h = bearer(tokens["analyst"])
+    full = client.get("/api/v1/analytics/hotspots", params={"limit": 1, "purpose": PURPOSE}, headers=h).json()
+    hot = client.get("/api/v1/analytics/hotspots", params={"limit": 1, "purpose": PURPOSE, "hot_only": "true"},
+                     headers=h).json()
+    every = full["geojson"]["cells"]["features"]
+    assert every, "the seeded nodes have hotspot cells"
+    want = [f for f in every if f["properties"]["hotspot"] == "hot"]
+    assert hot["geojson"]["cells"]["features"] == want
+    assert len(want) < len(every)
+    assert hot["tables"] == full["tables"]

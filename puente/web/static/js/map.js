@@ -153,12 +153,12 @@
       L.circleMarker([m.lat, m.lon], {radius: 1.5, color: "#94a3b8", weight: 0, fillOpacity: .7}).bindTooltip(`${P.esc(m.name)}, ${P.esc(m.admin1)}`).addTo(layers.municipalities))));
     const purposeOk = P.purpose().length >= 5;
     if (on("hotspots") && purposeOk) busy("hotspots", true);
-    if (on("hotspots") && purposeOk) tasks.push(P.api("/api/v1/analytics/hotspots", {limit: 1}).finally(() => busy("hotspots", false)).then((res) => {
+    if (on("hotspots") && purposeOk) tasks.push(P.api("/api/v1/analytics/hotspots", {limit: 1, hot_only: true}).finally(() => busy("hotspots", false)).then((res) => {
       if (staleFor("hotspots")()) return;
       const cells = (res.geojson.cells || {features: []});
-      L.geoJSON(cells, {filter: (f) => f.properties.hotspot === "hot" || f.properties.hotspot === true || (f.properties.gi_z || 0) > 1.96,
+      L.geoJSON(cells, {filter: (f) => f.properties.hotspot === "hot",
         style: (f) => ({color: "#b91c1c", weight: .5, fillColor: "#ef4444", fillOpacity: Math.min(.75, .15 + (f.properties.gi_z || 0) / 10)})})
-        .bindTooltip((l) => `${P.t("hotspots")}: z = ${P.num(l.feature.properties.gi_z, 2)} · ${P.num(l.feature.properties.events)} ${P.t("events")} · ${P.num(l.feature.properties.kg)} kg`)
+        .bindTooltip((l) => `${P.t("hotspots")}: ${P.esc(l.feature.properties.place || "")} · z = ${P.num(l.feature.properties.gi_z, 2)} · ${P.num(l.feature.properties.events)} ${P.t("events")} · ${P.num(l.feature.properties.kg)} kg`)
         .addTo(layers.hotspots);
     }));
     if (on("alerts") && purposeOk) tasks.push(P.api("/api/v1/analytics/alerts", {limit: 500}).then((res) => {
