@@ -26,7 +26,6 @@ UNLOCATED = 700
 def big(tmp_path_factory) -> Iterator[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
     """A node holding 100,000 seizures (700 without a location), served over HTTP: (url, token, node name)."""
     from bench.api import seizure_table
-
     from puente.api.app import create_app
     from puente.api.auth import add_user, issue_token
     from puente.node import Node

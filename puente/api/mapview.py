@@ -104,7 +104,8 @@ def summary(resolution: int = Query(4, ge=0, le=9, description="H3 resolution of
     if view.logged and any(r[2] != c.node.name for r in rows):  # aggregates of partner records
         log_access(c, who, "aggregate", kind.name, [], {r[2] for r in rows}, view.purpose)
     box = parse_bbox(bbox) if bbox else None
-    records = kg_sum = partner = with_point = in_view = 0
+    records = partner = with_point = in_view = 0
+    kg_sum = 0.0
     any_kg = False
     cells: dict[str, list[float]] = {}
     for lat, lon, node, n, w in rows:
