@@ -208,3 +208,20 @@ Object.assign(STRINGS.es, {
   "val.hotspot.hot": "caliente", "val.hotspot.cold": "frío", "val.hotspot.not_significant": "no significativo",
   "val.level.crossing": "cruce", "val.level.destination": "destino", "val.kind.person": "persona",
 });
+// Sharing page: revocations, purge receipts, retention (routes_steward.py).
+Object.assign(STRINGS.en, {
+  revocations: "Revocations sent", revocations_intro: "Records withdrawn from a partner: the next bundle tells the partner to purge them, and the partner answers with a signed purge receipt.",
+  receipts: "Purge receipts received", retention_held: "Retention of partner records held",
+  retention_intro: "Partner records this node holds, by the date their agreement's retention ends; records past it are deleted by the next `puente share purge`.",
+  revoked_at: "Revoked", bundle: "Bundle", not_sent_yet: "not sent yet", confirmed: "confirmed", awaiting_receipt: "awaiting the partner's receipt",
+  received: "Received", purged_at: "Purged", terminated: "Agreement ended", retain_earliest: "Earliest end of retention", retain_latest: "Latest end of retention",
+  within_30: "Ending within 30 days", expired_purge: "Past retention (to purge)", no_limit: "Without a retention date",
+});
+Object.assign(STRINGS.es, {
+  revocations: "Revocaciones enviadas", revocations_intro: "Registros retirados a un socio: el siguiente paquete le indica purgarlos, y el socio responde con un recibo de purga firmado.",
+  receipts: "Recibos de purga recibidos", retention_held: "Conservación de los registros del socio",
+  retention_intro: "Registros del socio que este nodo conserva, por la fecha en que termina la conservación de su acuerdo; los vencidos se borran con el siguiente `puente share purge`.",
+  revoked_at: "Revocado", bundle: "Paquete", not_sent_yet: "aún no enviado", confirmed: "confirmado", awaiting_receipt: "en espera del recibo del socio",
+  received: "Recibido", purged_at: "Purgado", terminated: "Acuerdo terminado", retain_earliest: "Primer fin de conservación", retain_latest: "Último fin de conservación",
+  within_30: "Terminan en 30 días", expired_purge: "Vencidos (por purgar)", no_limit: "Sin fecha de conservación",
+});
