@@ -22,8 +22,9 @@ from puente.api.context import Ctx, ctx, log_access, principal
 from puente.api.policy import view_for
 from puente.api.problems import problem_responses
 from puente.api.query import Filters, IsoDate, parse_bbox, purpose_query, sql_where, where_clause
-from puente.api.records import dumps
+from puente.api.records import dumps, view_key
 from puente.model import load_model
+from puente.store import versions
 
 router = APIRouter(prefix="/api/v1/map", tags=["node"])
 BOX = r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$"
@@ -98,9 +99,16 @@ def summary(resolution: int = Query(4, ge=0, le=9, description="H3 resolution of
     located = view.sees("place_lat", "place_lon")
     kg = "SUM(quantity_kg)" if view.sees("quantity_kg") else "NULL"
     point = "place_lat, place_lon" if located else "NULL, NULL"
-    rows = c.store.query(
-        f"SELECT {point}, owner_node, COUNT(*), {kg} FROM seizure {sql_where(view.where + where)} GROUP BY 1, 2, 3",
-        [*view.params, *params])
+    sql = f"SELECT {point}, owner_node, COUNT(*), {kg} FROM seizure {sql_where(view.where + where)} GROUP BY 1, 2, 3"
+    args = [*view.params, *params]
+
+    def make() -> tuple[list[Any], int]:  # the grouped rows (one per place and owner), cached per data version
+        got = c.store.query(sql, args)
+        return got, 64 * len(got) + 256
+
+    # the version is read before the rows: an entry is never older than the version it is filed under
+    rows, _ = c.responses.get_or_make(("map-summary", view_key(who, view), sql, repr(args)), versions.current(c.store),
+                                      make)
     if view.logged and any(r[2] != c.node.name for r in rows):  # aggregates of partner records
         log_access(c, who, "aggregate", kind.name, [], {r[2] for r in rows}, view.purpose)
     box = parse_bbox(bbox) if bbox else None
