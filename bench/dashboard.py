@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import shutil
 import statistics
@@ -101,6 +102,7 @@ def main() -> None:
     port = 8897
     proc = start(SERVER, str(home), str(port))
     results: dict[str, list[float]] = {}
+    load = [os.getloadavg()[0]]
     try:
         wait_ready(port, token, "/api/v1/records/seizure?per_page=1", proc)
         url = f"http://127.0.0.1:{port}/"
@@ -134,20 +136,22 @@ def main() -> None:
             hexes = pg.evaluate("() => { let n = 0; P.mapView().eachLayer((l) => { if (l.feature && l.feature.properties"
                                 " && 'gi_z' in l.feature.properties) n++; }); return n; }")
             browser.close()
+        load.append(os.getloadavg()[0])
     finally:
         proc.kill()
         proc.wait(60)
     for k, v in results.items():
         print(f"{k}: median {statistics.median(v):.2f} s over {len(v)}", flush=True)
-    write_report(results, args, held, shown, note, hexes)
+    write_report(results, args, held, shown, note, hexes, load)
 
 
 def write_report(results: dict[str, list[float]], args: argparse.Namespace, held: int, shown: str, note: str,
-                 hexes: int) -> None:
+                 hexes: int, load: list[float]) -> None:
     lines = ["# Dashboard benchmark", "",
              f"{dt.date.today().isoformat()}, {platform.machine()}, {platform.python_version()}, DuckDB store, "
              f"{held:,} seizures, Debian Chromium headless (Playwright), 1400×900. `python -m bench.dashboard "
-             f"--rows {args.rows} --repeat {args.repeat}`.", "",
+             f"--rows {args.rows} --repeat {args.repeat}`. Load average (1 min) at start and end: "
+             f"{', '.join(f'{x:.1f}' for x in load)} on 2 cores shared with other jobs.", "",
              "| measurement | median s | runs (s) |", "|---|---:|---|"]
     for k, v in results.items():
         lines.append(f"| {k} | {statistics.median(v):.2f} | {', '.join(f'{x:.2f}' for x in v)} |")
