@@ -57,9 +57,12 @@ def test_analysis_views_draw_and_drill_down(browser, server, lang: str) -> None:
         go(pg, "#/analysis/hotspots")
         pg.wait_for_selector("section[aria-labelledby='h-cells']", timeout=120_000)
         cells = _api(pg, f"/api/v1/analytics/hotspots?purpose={PURPOSE}")["tables"]["cells"]["rows"]
-        shown = sorted((c for c in cells if c["events"] > 0), key=lambda c: -(c["gi_z"] or 0))
+        coarsest = min(c["resolution"] for c in cells if c["events"] > 0)
+        shown = sorted((c for c in cells if c["events"] > 0 and c["resolution"] == coarsest), key=lambda c: -(c["gi_z"] or 0))
         rows = pg.locator("section[aria-labelledby='h-cells'] tbody tr")
-        assert rows.count() == len(shown) > 0  # every cell with events, the hottest (highest Gi* z) first
+        # every cell with events at one resolution (the coarsest first, a selector for the others), hottest first
+        assert rows.count() == len(shown) > 0
+        assert pg.locator("#an-res option").count() == len({c["resolution"] for c in cells if c["events"] > 0})
         assert ("Lugar" if es else "Place") in _headers(pg, "cells")
         assert shown[0]["place"] in rows.first.inner_text()
         if shown[0]["hotspot"] == "not_significant":

@@ -6,13 +6,14 @@
   const VIEWS = {
     corridors: {analysis: "corridors", tables: ["top_kg", "flows", "ports", "shifts"], sankey: {table: "flows", path: ["origin", "crossing", "destination"], weight: "kg"}},
     alerts: {analysis: "alerts", tables: ["alerts", "evidence", "neighbours"], points: "alerts"},
-    hotspots: {analysis: "hotspots", tables: ["cells"], cells: true, rows: {cells: (r) => r.events > 0}, sort: {cells: (a, b) => (b.gi_z || 0) - (a.gi_z || 0)}},
+    hotspots: {analysis: "hotspots", tables: ["cells"], cells: true, rows: {cells: (r) => r.events > 0 && (hotRes === null || r.resolution === hotRes)}, sort: {cells: (a, b) => (b.gi_z || 0) - (a.gi_z || 0)}},
     chains: {analysis: "precursors", tables: ["chains", "risk", "lab_regions"]},
     firearms: {analysis: "firearms", tables: ["state_flows", "time_to_crime", "source_states", "dealers", "purchasers", "multiple_sales", "shared_corridors"],
       sankey: {table: "state_flows", path: ["purchase_state", "recovery_state"], weight: "traces"}, bars: {table: "time_to_crime", x: "bucket", y: "traces"}},
     players: {analysis: "networks", tables: ["players", "edges"], graph: true},
   };
   const SHOWN = 200;
+  let hotRes = null;  // the hotspot view shows one H3 resolution at a time (the coarsest by default)
   let map = null, cy = null, chart = null;
   const ID = /^[\w.-]+:[a-z_]+:[0-9a-f]{6,}$/;  // a record id (node:kind:hash): opens the entity page
   const colLabel = (c) => {
@@ -104,8 +105,9 @@
       svg += `<path d="M${x0},${y0} C${(x0 + x1) / 2},${y0} ${(x0 + x1) / 2},${y1} ${x1},${y1}" fill="none" stroke="#0f766e" stroke-opacity=".35" stroke-width="${Math.max(1, (hs + ht) / 2)}"><title>${P.esc(value(path[i], a))} → ${P.esc(value(path[+i + 1], b))}: ${P.esc(P.num(w, 1))}</title></path>`;
     });
     pos.forEach((m, i) => m.forEach((n, k) => {
-      svg += `<rect x="${x(i)}" y="${n.y}" width="${nodeW}" height="${n.h}" fill="#0b1f33"></rect>` +
-        `<text x="${x(i) + nodeW + 4}" y="${n.y + n.h / 2 + 4}" font-size="11" fill="#1c2733">${P.esc(value(path[i], k))} (${P.esc(P.num(cols[i].get(k), 0))})</text>`;
+      const name = `${value(path[i], k)} (${P.num(cols[i].get(k), 0)})`;  // small nodes: named in their tooltip only
+      svg += `<rect x="${x(i)}" y="${n.y}" width="${nodeW}" height="${n.h}" fill="#0b1f33"><title>${P.esc(name)}</title></rect>` +
+        (n.h >= 9 ? `<text x="${x(i) + nodeW + 4}" y="${n.y + n.h / 2 + 4}" font-size="11" fill="#1c2733">${P.esc(name)}</text>` : "");
     }));
     const alt = path.map(colLabel).join(" → ") + ": " + [...links.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5)
       .map(([key, w]) => { const [i, a, b] = key.split("\u0000"); return `${value(path[i], a)} → ${value(path[+i + 1], b)} ${P.num(w, 1)}`; }).join("; ");
@@ -190,7 +192,14 @@
       const m = await smallMap(visual);
       if (!m || P.staleSince(gen)) return;
       // hot cells in red, the others (not significant, cold) in grey: every cell with events can be drilled into
-      const feats = (res.geojson.cells || {}).features || [], hot = (f) => f.properties.hotspot === "hot";
+      const all = (res.geojson.cells || {}).features || [], resolutions = [...new Set(all.map((f) => f.properties.resolution))].sort((a, b) => a - b);
+      if (hotRes === null || !resolutions.includes(hotRes)) hotRes = resolutions.length ? resolutions[0] : null;
+      if (resolutions.length > 1) {
+        visual.insertAdjacentHTML("afterbegin", `<label for="an-res" class="small">${P.esc(P.t("col.resolution"))}</label> <select id="an-res">${resolutions.map((r) =>
+          `<option value="${r}"${r === hotRes ? " selected" : ""}>${r}</option>`).join("")}</select>`);
+        document.getElementById("an-res").addEventListener("change", (e) => { hotRes = +e.target.value; P.route(); });
+      }
+      const feats = all.filter((f) => f.properties.resolution === hotRes), hot = (f) => f.properties.hotspot === "hot";
       const layer = L.geoJSON({type: "FeatureCollection", features: feats}, {style: (f) => hot(f)
         ? {color: "#b91c1c", weight: 1, fillColor: "#ef4444", fillOpacity: Math.min(.8, .25 + (f.properties.gi_z || 0) / 10)}
         : {color: "#64748b", weight: .6, fillColor: "#94a3b8", fillOpacity: .25}})

@@ -156,7 +156,9 @@
     if (on("hotspots") && purposeOk) tasks.push(P.api("/api/v1/analytics/hotspots", {limit: 1, hot_only: true}).finally(() => busy("hotspots", false)).then((res) => {
       if (staleFor("hotspots")()) return;
       const cells = (res.geojson.cells || {features: []});
-      L.geoJSON(cells, {filter: (f) => f.properties.hotspot === "hot",
+      // the hot cells of one resolution (the coarsest the analysis tested), not several stacked on each other
+      const coarse = Math.min(...cells.features.map((x) => x.properties.resolution ?? 99));
+      L.geoJSON(cells, {filter: (f) => f.properties.hotspot === "hot" && (f.properties.resolution ?? 99) === coarse,
         style: (f) => ({color: "#b91c1c", weight: .5, fillColor: "#ef4444", fillOpacity: Math.min(.75, .15 + (f.properties.gi_z || 0) / 10)})})
         .bindTooltip((l) => `${P.t("hotspots")}: ${P.esc(l.feature.properties.place || "")} · z = ${P.num(l.feature.properties.gi_z, 2)} · ${P.num(l.feature.properties.events)} ${P.t("events")} · ${P.num(l.feature.properties.kg)} kg`)
         .addTo(layers.hotspots);
