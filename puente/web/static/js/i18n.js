@@ -166,7 +166,7 @@ Object.assign(STRINGS.en, {
   "col.structure_degree": "Structure links", "col.rank_structure": "Rank (structure)", "col.rank_operations": "Rank (operations)", "col.rank": "Rank",
   "col.a": "From", "col.b": "To", "col.weight": "Weight", "col.via": "Via",
   "val.hotspot.hot": "hot", "val.hotspot.cold": "cold", "val.hotspot.not_significant": "not significant",
-  "val.level.crossing": "crossing", "val.level.destination": "destination", "val.kind.person": "person",
+  "val.level.crossing": "crossing", "val.level.destination": "destination",
 });
 Object.assign(STRINGS.es, {
   nav_analysis: "Análisis", "an.corridors": "Corredores", "an.alerts": "Alertas de cambio de ruta y repunte", "an.hotspots": "Puntos calientes",
@@ -206,7 +206,7 @@ Object.assign(STRINGS.es, {
   "col.structure_degree": "Vínculos de estructura", "col.rank_structure": "Lugar (estructura)", "col.rank_operations": "Lugar (operaciones)", "col.rank": "Lugar",
   "col.a": "De", "col.b": "A", "col.weight": "Peso", "col.via": "Vía",
   "val.hotspot.hot": "caliente", "val.hotspot.cold": "frío", "val.hotspot.not_significant": "no significativo",
-  "val.level.crossing": "cruce", "val.level.destination": "destino", "val.kind.person": "persona",
+  "val.level.crossing": "cruce", "val.level.destination": "destino",
 });
 // Sharing page: revocations, purge receipts, retention (routes_steward.py).
 Object.assign(STRINGS.en, {
