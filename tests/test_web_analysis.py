@@ -87,6 +87,8 @@ def test_analysis_views_draw_and_drill_down(browser, server, lang: str) -> None:
         players = _api(pg, f"/api/v1/analytics/networks?purpose={PURPOSE}")["tables"]["players"]["rows"]
         assert pg.evaluate("() => document.querySelectorAll('#an-graph canvas').length") > 0
         first = pg.locator("section[aria-labelledby='h-players'] tbody tr").first
+        if players[0]["kind"] == "person":  # coded values through the model's labels
+            assert ("Persona" if es else "Person") in first.inner_text()
         first.focus()
         pg.keyboard.press("Enter")  # opens the entity behind the row
         pg.wait_for_function("(id) => decodeURIComponent(location.hash) === '#/entity/' + id", arg=players[0]["entity"])
