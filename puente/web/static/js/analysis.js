@@ -7,7 +7,7 @@
     corridors: {analysis: "corridors", tables: ["top_kg", "flows", "ports", "shifts"], sankey: {table: "flows", path: ["origin", "crossing", "destination"], weight: "kg"}},
     alerts: {analysis: "alerts", tables: ["alerts", "evidence", "neighbours"], points: "alerts"},
     hotspots: {analysis: "hotspots", tables: ["cells"], cells: true, rows: {cells: (r) => r.events > 0 && (hotRes === null || r.resolution === hotRes)}, sort: {cells: (a, b) => (b.gi_z || 0) - (a.gi_z || 0)}},
-    chains: {analysis: "precursors", tables: ["chains", "risk", "lab_regions"]},
+    chains: {analysis: "precursors", tables: ["chains", "risk", "lab_regions"], sankey: {table: "chains", path: ["chemical", "company_label", "person_label", "lab_ref"], weight: null}},
     firearms: {analysis: "firearms", tables: ["state_flows", "time_to_crime", "source_states", "dealers", "purchasers", "multiple_sales", "shared_corridors"],
       sankey: {table: "state_flows", path: ["purchase_state", "recovery_state"], weight: "traces"}, bars: {table: "time_to_crime", x: "bucket", y: "traces"}},
     players: {analysis: "networks", tables: ["players", "edges"], graph: true},
@@ -77,7 +77,7 @@
     const W = Math.max(480, box.clientWidth || 720), H = 360, pad = 6, nodeW = 12;
     const cols = path.map(() => new Map()), links = new Map();
     rows.forEach((r) => {
-      const w = Number(r[weight]) || 0;
+      const w = weight ? Number(r[weight]) || 0 : 1;  // no weight column: each row (chain) counts once
       if (w <= 0) return;
       path.forEach((c, i) => { const k = String(r[c] ?? "?"); cols[i].set(k, (cols[i].get(k) || 0) + w); });
       for (let i = 0; i + 1 < path.length; i++) {
@@ -111,7 +111,7 @@
     }));
     const alt = path.map(colLabel).join(" → ") + ": " + [...links.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5)
       .map(([key, w]) => { const [i, a, b] = key.split("\u0000"); return `${value(path[i], a)} → ${value(path[+i + 1], b)} ${P.num(w, 1)}`; }).join("; ");
-    box.innerHTML = `<div class="small muted">${P.esc(path.map(colLabel).join(" → "))} · ${P.esc(colLabel(weight))}</div>` +
+    box.innerHTML = `<div class="small muted">${P.esc(path.map(colLabel).join(" → "))} · ${P.esc(weight ? colLabel(weight) : P.t("rows_count"))}</div>` +
       `<svg class="sankey" viewBox="0 0 ${W} ${H}" width="100%" height="${H}" role="img" aria-label="${P.esc(alt)}">${svg}</svg>`;
   };
 

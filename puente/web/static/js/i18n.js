@@ -225,3 +225,20 @@ Object.assign(STRINGS.es, {
   received: "Recibido", purged_at: "Purgado", terminated: "Acuerdo terminado", retain_earliest: "Primer fin de conservación", retain_latest: "Último fin de conservación",
   within_30: "Terminan en 30 días", expired_purge: "Vencidos (por purgar)", no_limit: "Sin fecha de conservación",
 });
+// Precursor -> lab chains (supply.precursor_lab_chains columns).
+Object.assign(STRINGS.en, {
+  rows_count: "number of chains", "col.shipment": "Shipment", "col.shipment_ref": "Shipment ref.", "col.arrival_date": "Arrival",
+  "col.company": "Company", "col.company_label": "Company", "col.company_role": "Company role", "col.company_record": "Company record",
+  "col.company_rule": "Company match rule", "col.company_score": "Company match score", "col.relation": "Relation", "col.person": "Person",
+  "col.person_label": "Person", "col.person_rule": "Person match rule", "col.person_score": "Person match score", "col.lab": "Lab",
+  "col.lab_ref": "Lab", "col.lab_date": "Lab found", "col.lab_role": "Role at the lab", "col.chemical_match": "Chemical matches the lab",
+  "col.days": "Days", "col.score": "Score", "col.paths": "Paths",
+});
+Object.assign(STRINGS.es, {
+  rows_count: "número de cadenas", "col.shipment": "Envío", "col.shipment_ref": "Ref. del envío", "col.arrival_date": "Llegada",
+  "col.company": "Empresa", "col.company_label": "Empresa", "col.company_role": "Papel de la empresa", "col.company_record": "Registro de la empresa",
+  "col.company_rule": "Regla de coincidencia (empresa)", "col.company_score": "Puntaje de coincidencia (empresa)", "col.relation": "Relación", "col.person": "Persona",
+  "col.person_label": "Persona", "col.person_rule": "Regla de coincidencia (persona)", "col.person_score": "Puntaje de coincidencia (persona)", "col.lab": "Laboratorio",
+  "col.lab_ref": "Laboratorio", "col.lab_date": "Laboratorio hallado", "col.lab_role": "Papel en el laboratorio", "col.chemical_match": "La sustancia coincide con el laboratorio",
+  "col.days": "Días", "col.score": "Puntaje", "col.paths": "Rutas",
+});
