@@ -81,6 +81,14 @@ def test_analysis_views_draw_and_drill_down(browser, server, lang: str) -> None:
         assert pg.locator("svg.sankey path").count() == len({(r["purchase_state"], r["recovery_state"]) for r in flows_ff if r["traces"]}) > 0
         assert ("Estado de compra" if es else "Purchase state") in _headers(pg, "state_flows")
         assert pg.locator("#an-bars").count() == 1  # time to crime
+        # drill-down: the traces behind the first purchase state → recovery state row, as many as it counts
+        top = flows_ff[0]
+        row = pg.locator("section[aria-labelledby='h-state_flows'] tbody tr").first
+        row.focus()
+        pg.keyboard.press("Enter")
+        pg.wait_for_selector("#an-drill a.rec", timeout=60_000)
+        assert pg.locator("#an-drill a.rec").count() == top["traces"]
+        assert f"{top['purchase_state']} → {top['recovery_state']}" in pg.inner_text("#an-drill h2")
 
         go(pg, "#/analysis/players")
         pg.wait_for_selector("section[aria-labelledby='h-players']", timeout=120_000)

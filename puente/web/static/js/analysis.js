@@ -216,6 +216,18 @@
         drill(`${r.place || r.cell}: ${P.num(fc.total)} ${P.t("records")}`, fc.features.map((x) => seizureItem(x.properties)));
       };
     }
+    if (view.analysis === "firearms") {
+      // the traces behind a row: asked by the state (or the dealer's FFL, searched as text), then matched exactly
+      const traces = async (params, keep, title) => {
+        const page = await P.api("/api/v1/records/firearm_trace", {...params, per_page: 10000});
+        const got = page.items.filter(keep);
+        drill(`${title}: ${P.num(got.length)} ${P.t("records")}`, got.map((x) => ({id: x.id, label: [x.make, x.model, x.serial].filter(Boolean).join(" "),
+          meta: [x.recovery_date, (x.purchase_state || "?") + " → " + (x.recovery_place_admin1 || x.recovery_place_name || "?"), x.dealer_ffl].filter(Boolean).join(" · ")})));
+      };
+      onRow.state_flows = (r) => traces({admin1: r.recovery_state}, (x) => x.purchase_state === r.purchase_state,
+        `${r.purchase_state} → ${r.recovery_state}`);
+      onRow.dealers = (r) => traces({q: r.dealer_ffl}, (x) => x.dealer_ffl === r.dealer_ffl, r.dealer_ffl);
+    }
     if (view.graph) graph(visual, rowsOf("players"), rowsOf("edges"));
     const entityRow = (r) => { const id = Object.values(r).find((v) => typeof v === "string" && ID.test(v)); if (id) location.hash = "#/entity/" + encodeURIComponent(id); };
     view.tables.forEach((t) => {
