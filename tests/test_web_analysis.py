@@ -53,6 +53,13 @@ def test_analysis_views_draw_and_drill_down(browser, server, lang: str) -> None:
         assert pg.locator("svg.sankey path").count() == len(pairs) > 0
         assert ("Origen" if es else "Origin") in _headers(pg, "flows")
         assert pg.locator("section[aria-labelledby='h-flows'] tbody tr").count() == min(200, flows["total"])
+        # drill-down: a port's seizures in the row's month, as many as the row counts
+        port = _api(pg, q)["tables"]["ports"]["rows"][0]
+        row = pg.locator("section[aria-labelledby='h-ports'] tbody tr").first
+        row.focus()
+        pg.keyboard.press("Enter")
+        pg.wait_for_selector("#an-drill a.rec", timeout=60_000)
+        assert pg.locator("#an-drill a.rec").count() == port["events"] > 0
 
         go(pg, "#/analysis/hotspots")
         pg.wait_for_selector("section[aria-labelledby='h-cells']", timeout=120_000)

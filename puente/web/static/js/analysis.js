@@ -216,6 +216,15 @@
         drill(`${r.place || r.cell}: ${P.num(fc.total)} ${P.t("records")}`, fc.features.map((x) => seizureItem(x.properties)));
       };
     }
+    if (view.analysis === "corridors") {
+      // a port's seizures in the row's month: asked by the month and the port's name, then matched on its id
+      onRow.ports = async (r) => {
+        const month = String(r.period || "").slice(0, 7);
+        const page = await P.api("/api/v1/records/seizure", {q: r.port, date_from: P.dateFrom(month), date_to: P.dateTo(month), per_page: 10000});
+        const got = page.items.filter((x) => x.port_id === r.port_id);
+        drill(`${r.port} · ${month}: ${P.num(got.length)} ${P.t("records")}`, got.map(seizureItem));
+      };
+    }
     if (view.analysis === "firearms") {
       // the traces behind a row: asked by the state (or the dealer's FFL, searched as text), then matched exactly
       const traces = async (params, keep, title) => {
