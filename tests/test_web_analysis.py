@@ -87,7 +87,10 @@ def test_analysis_views_draw_and_drill_down(browser, server, lang: str) -> None:
         flows_ff = _api(pg, f"/api/v1/analytics/firearms?purpose={PURPOSE}")["tables"]["state_flows"]["rows"]
         assert pg.locator("svg.sankey path").count() == len({(r["purchase_state"], r["recovery_state"]) for r in flows_ff if r["traces"]}) > 0
         assert ("Estado de compra" if es else "Purchase state") in _headers(pg, "state_flows")
-        assert pg.locator("#an-bars").count() == 1  # time to crime
+        assert pg.locator("#an-bars").count() == 1  # time to crime: the day ranges, not the quantiles
+        ttc = _api(pg, f"/api/v1/analytics/firearms?purpose={PURPOSE}")["tables"]["time_to_crime"]["rows"]
+        labels = pg.evaluate("() => Chart.getChart('an-bars').data.labels")
+        assert labels == [r["bucket"] for r in ttc if not r["bucket"].startswith("q")] and labels
         # drill-down: the traces behind the first purchase state → recovery state row, as many as it counts
         top = flows_ff[0]
         row = pg.locator("section[aria-labelledby='h-state_flows'] tbody tr").first

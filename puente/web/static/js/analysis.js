@@ -173,7 +173,8 @@
     if (view.sankey) sankey(visual, rowsOf(view.sankey.table), view.sankey.path, view.sankey.weight);
     if (view.bars && tables[view.bars.table]) {
       visual.insertAdjacentHTML("beforeend", `<h2>${P.esc(P.t("table." + view.bars.table))}</h2><div class="chart-box"><canvas id="an-bars"></canvas></div>`);
-      const rows = rowsOf(view.bars.table), canvas = document.getElementById("an-bars");
+      // day ranges only: the table also holds quantiles (q10 … q90, in days, not counts of traces)
+      const rows = rowsOf(view.bars.table).filter((r) => !/^q\d+$/.test(String(r[view.bars.x]))), canvas = document.getElementById("an-bars");
       canvas.setAttribute("role", "img");
       canvas.setAttribute("aria-label", rows.map((r) => `${r[view.bars.x]}: ${P.num(r[view.bars.y])}`).join("; "));
       chart = new Chart(canvas, {type: "bar", data: {labels: rows.map((r) => String(r[view.bars.x])), datasets: [{label: colLabel(view.bars.y), data: rows.map((r) => r[view.bars.y]), backgroundColor: "#0f766e"}]},
