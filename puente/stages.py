@@ -51,7 +51,7 @@ STAGES: tuple[Stage, ...] = (
           routers=("puente.api.routes_audit",),
           hooks=(("store_opened", "puente.audit.head:ensure_head"),)),  # the signed head kept outside the store
     Stage("share", migrations=("puente.share.schema",), commands=(Command("puente.share.cli", "app", "share"),),
-          routers=("puente.api.routes_share",), hooks=(("partner_agreement", "puente.share.registry:current"),)),
+          routers=("puente.api.routes_share", "puente.api.routes_steward"), hooks=(("partner_agreement", "puente.share.registry:current"),)),
     Stage("link", migrations=("puente.link.schema",),
           commands=(Command("puente.link.cli", "link_app", "link"), Command("puente.link.cli", "hits_app", "hits")),
           routers=("puente.api.routes_link",)),

@@ -55,9 +55,91 @@ def test_map_figures_equal_the_export(env, flt: dict[str, str], purpose: str | N
     assert len(page.json()["features"]) == min(2, len(rows))
 
 
+SUMMARY_FILTERS: list[dict[str, str]] = [
+    *FILTERS, {"owner": "own"}, {"owner": "partner"}, {"q": "tijuana"}, {"admin1": "MX-02"},
+    {"drug": "methamphetamine", "owner": "partner", "date_from": "2023-01-01"},
+]
+
+
+@pytest.mark.parametrize("purpose", [None, PURPOSE])
+@pytest.mark.parametrize("flt", SUMMARY_FILTERS, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()) or "all")
+def test_map_summary_equals_the_export(env, flt: dict[str, str], purpose: str | None) -> None:  # type: ignore[no-untyped-def]
+    """/map/summary (the map's totals and H3 cells) counts every match of every filter the list takes, text
+    search and owner included: records, kilograms and partner records equal the CSV export's."""
+    client, tokens, us = env
+    h = bearer(tokens["analyst"])
+    scope = {"purpose": purpose} if purpose else {}
+    export = client.get("/api/v1/records/seizure", params={"format": "csv", **flt, **scope}, headers=h)
+    assert export.status_code == 200, export.text
+    rows = list(csv.DictReader(io.StringIO(export.text)))
+    res = client.get("/api/v1/map/summary", params={"bin": "always", "resolution": 3, **flt, **scope}, headers=h)
+    assert res.status_code == 200, res.text
+    body = res.json()
+    totals = body["totals"]
+    assert totals["records"] == len(rows)
+    assert (totals["kg"] or 0) == pytest.approx(sum(float(r["quantity_kg"] or 0) for r in rows), abs=1e-6)
+    assert totals["partner_records"] == sum(1 for r in rows if r["owner_node"] != us.name)
+    located = [r for r in rows if r["place_lat"] and r["place_lon"]]
+    assert totals["located"] == len(located)
+    # the cells hold every located match once, each at the H3 cell of its coordinates
+    assert body["binned"] and body["resolution"] == 3
+    assert sum(c["records"] for c in body["cells"]) == len(located)
+    assert sum(c["kg"] or 0 for c in body["cells"]) == pytest.approx(
+        sum(float(r["quantity_kg"] or 0) for r in located), abs=1e-6)
+    import h3
+
+    want: dict[str, int] = {}
+    for r in located:
+        cell = h3.latlng_to_cell(float(r["place_lat"]), float(r["place_lon"]), 3)
+        want[cell] = want.get(cell, 0) + 1
+    assert {c["h3"]: c["records"] for c in body["cells"]} == want
+    if flt.get("owner") == "partner" and purpose:
+        assert totals["partner_records"] == totals["records"] > 0
+
+
+def test_map_summary_counts_the_visible_box_and_bins_only_when_many(env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us = env
+    h = bearer(tokens["analyst"])
+    box = "-118,31,-108,34"  # Baja California, Sonora, Arizona's south
+    body = client.get("/api/v1/map/summary", params={"bbox": box, "purpose": PURPOSE}, headers=h).json()
+    listed = client.get("/api/v1/records/seizure", params={"bbox": box, "per_page": 1, "purpose": PURPOSE},
+                        headers=h).json()["total"]
+    assert body["totals"]["in_view"] == listed > 0
+    assert body["totals"]["in_view"] < body["totals"]["records"]
+    # few records: drawn one by one (no cells, no resolution); ``bin=always`` forces the cells
+    assert body["binned"] is False and body["cells"] == [] and body["totals"]["records"] <= body["points_max"]
+    coarse = client.get("/api/v1/map/summary", params={"bin": "always", "resolution": 2}, headers=h).json()
+    fine = client.get("/api/v1/map/summary", params={"bin": "always", "resolution": 6}, headers=h).json()
+    assert len(coarse["cells"]) < len(fine["cells"])  # the resolution follows the zoom
+    assert all(len(c["boundary"]) >= 5 for c in fine["cells"])
+    # ``within`` keeps the cells whose centre is in the box (the map's view and a margin); the totals stay whole
+    near = client.get("/api/v1/map/summary", params={"bin": "always", "resolution": 6, "within": box}, headers=h).json()
+    assert 0 < len(near["cells"]) < len(fine["cells"]) and near["totals"] == fine["totals"]
+    assert all(-118 <= c["lon"] <= -108 and 31 <= c["lat"] <= 34 for c in near["cells"])
+    assert {c["h3"] for c in near["cells"]} == {c["h3"] for c in fine["cells"] if -118 <= c["lon"] <= -108 and 31 <= c["lat"] <= 34}
+    bad = client.get("/api/v1/map/summary", params={"bbox": "-200,1,2,3"}, headers=h)
+    assert bad.status_code == 400 and "\n" not in bad.text
+
+
 def test_the_map_takes_its_figures_from_the_aggregate() -> None:
-    """The map page sums the server's aggregate, and says on screen when it draws a sample."""
+    """The map page reads its totals and cells from /map/summary, with the binned note in English and Spanish
+    (the browser test tests/test_web_map_scale.py checks the figures on screen)."""
     js = (web_dir() / "static" / "js" / "map.js").read_text(encoding="utf-8")
-    assert '"/api/v1/stats/monthly"' in js and "map_sampled" in js
+    assert '"/api/v1/map/summary"' in js and "map_binned" in js and "/api/v1/stats/monthly\", {kind: \"seizure\", drug" not in js
     strings = (web_dir() / "static" / "js" / "i18n.js").read_text(encoding="utf-8")
-    assert strings.count("map_sampled:") == 2 and strings.count("map_sampled_q:") == 2  # English and Spanish
+    assert strings.count("map_binned:") == 2 and strings.count("map_unlocated:") == 2  # English and Spanish
+
+
+def test_the_hotspot_layer_asks_only_for_hot_cells(env) -> None:  # type: ignore[no-untyped-def]
+    """``hot_only`` keeps the features the analysis calls hot, and no other (the map's hotspot layer)."""
+    client, tokens, _us = env
+    h = bearer(tokens["analyst"])
+    full = client.get("/api/v1/analytics/hotspots", params={"limit": 1, "purpose": PURPOSE}, headers=h).json()
+    hot = client.get("/api/v1/analytics/hotspots", params={"limit": 1, "purpose": PURPOSE, "hot_only": "true"},
+                     headers=h).json()
+    every = full["geojson"]["cells"]["features"]
+    assert every, "the seeded nodes have hotspot cells"
+    want = [f for f in every if f["properties"]["hotspot"] == "hot"]
+    assert hot["geojson"]["cells"]["features"] == want
+    assert len(want) < len(every)
+    assert hot["tables"] == full["tables"]

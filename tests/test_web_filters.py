@@ -100,3 +100,20 @@ def test_the_api_reference_is_served_offline(env) -> None:  # type: ignore[no-un
         assert (web_dir() / ref.removeprefix("/")).is_file()
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page.text
     assert client.get("/api/openapi.json").json()["paths"]["/api/v1/map/states"]
+
+
+def test_entity_captions_follow_the_reader_language(env) -> None:  # type: ignore[no-untyped-def]
+    """Entity titles ("fentanyl 22.5 kg · ...") carry coded values in the reader's language (issue 16 item 13)."""
+    from puente.model import load_model
+
+    client, h = env
+    item = client.get("/api/v1/records/seizure", params={"drug": "fentanyl", "per_page": 1}, headers=h).json()["items"][0]
+    es_term = load_model().vocabularies["drugs"].terms["fentanyl"].es
+    assert es_term != "fentanyl"
+    for lang, word, other in (("en", "fentanyl", es_term), ("es", es_term, None)):
+        body = client.get(f"/api/v1/entities/{item['id']}", headers={**h, "Accept-Language": lang}).json()
+        title = next(n["label"] for n in body["nodes"] if n["id"] == item["id"])
+        assert title.startswith(word + " "), title
+        if other:
+            assert other not in title
+        assert body["record"]["drug"] == "fentanyl"  # the record itself keeps its code

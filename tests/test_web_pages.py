@@ -67,7 +67,7 @@ def test_every_page_passes_axe(browser, server, lang: str) -> None:  # type: ign
                 found[f"{user} {name}"] = axe(pg)
                 if os.environ.get("PUENTE_SCREENSHOTS") == "1" and user == ("steward" if name in ("audit", "sharing") else "analyst"):
                     SHOTS.mkdir(exist_ok=True)
-                    base = "entity" if name.startswith("entity/") else name
+                    base = "entity" if name.startswith("entity/") else name.replace("/", "-")
                     if name not in ("entity", "users"):  # the users page is an admin's: see the next test
                         pg.screenshot(path=str(SHOTS / (base + ("-es" if lang == "es" else "") + ".png")))
     bad = {k: v for k, v in found.items() if v}
@@ -275,6 +275,13 @@ def test_steward_sharing_and_admin_users_pages(browser, server) -> None:  # type
         assert "mx-test" in pg.text_content("#g-agreements") and "365 days" in pg.text_content("#g-agreements")
         fields = pg.text_content("#g-fields")
         assert "match_only" in fields and "Given names" in fields and "drop" in fields
+        # retention of the partner records held: the API's figures, in the table
+        pg.wait_for_selector("#g-retention tbody tr")
+        kept = pg.evaluate("""async () => (await (await fetch('/api/v1/retention', {headers: {Authorization: 'Bearer ' + P.token}})).json())""")
+        seizures = next(r for r in kept if r["kind"] == "seizure" and r["owner"] == "mx-test")
+        rows = pg.locator("#g-retention tbody tr").all_inner_texts()
+        assert len(rows) == len(kept) and any("mx-test" in r and f"{seizures['records']:,}" in r for r in rows)
+        assert pg.locator("#g-revocations .empty").count() == 1 and pg.locator("#g-receipts .empty").count() == 1
         assert axe(pg) == []
     with watched_page(browser, server, console_errors=True) as pg:
         enter(pg, "admin")

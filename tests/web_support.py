@@ -16,7 +16,9 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 PURPOSE = "Corridor analysis for case 2024-117"
-PAGES = ["map", "trends", "records", "entity", "inbox", "audit", "scorecard", "sharing", "users"]
+ANALYSIS_VIEWS = ["corridors", "alerts", "hotspots", "chains", "firearms", "players"]
+PAGES = ["map", "trends", "records", "entity", "inbox", "audit", "scorecard", "sharing", "users",
+         *(f"analysis/{v}" for v in ANALYSIS_VIEWS)]
 
 
 @contextmanager

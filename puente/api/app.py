@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import FileResponse, Response
 
-from puente.api import problems, records, routes_auth, routes_node
+from puente.api import mapview, problems, records, routes_auth, routes_node
 from puente.api.answers import CachedAnswers
 from puente.api.context import Ctx, StoreLeases, StorePool
 from puente.api.headers import SecurityHeaders
@@ -49,6 +49,7 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
     problems.install(app)
     app.include_router(routes_auth.router)
     app.include_router(routes_node.router)
+    app.include_router(mapview.router)
     app.include_router(records.router())
     for module in _optional_routers():
         app.include_router(module.router)

@@ -58,6 +58,17 @@ def _serialise(result: dict[str, Any]) -> dict[str, Any]:
     return {"tables": tables, "geojson": geo}
 
 
+def _hot(layers: dict[str, Any]) -> dict[str, Any]:
+    """Each GeoJSON layer with only its hot features (layers without a ``hotspot`` property stay whole)."""
+    out = {}
+    for name, fc in layers.items():
+        feats = fc.get("features", []) if isinstance(fc, dict) else []
+        if any("hotspot" in (f.get("properties") or {}) for f in feats):
+            fc = {**fc, "features": [f for f in feats if (f.get("properties") or {}).get("hotspot") == "hot"]}
+        out[name] = fc
+    return out
+
+
 @router.get("", responses=problem_responses(401))
 def catalogue(who: Principal = Depends(principal)) -> dict[str, Any]:
     """The analyses this node can run and the record kind each needs."""
@@ -67,6 +78,8 @@ def catalogue(who: Principal = Depends(principal)) -> dict[str, Any]:
 @router.get("/{name}", responses=problem_responses(400, 401, 403, 404))
 def analysis(name: AnalysisName, period: Literal["month", "week", "quarter"] = "month",  # type: ignore[valid-type]
              purpose: str | None = purpose_query(), limit: int = Query(MAX_ROWS, ge=1, le=MAX_ROWS),
+             hot_only: bool = Query(False, description="GeoJSON layers: only the features whose `hotspot` is "
+                                                        "'hot' (the map's hotspot layer draws no others)."),
              c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Response:
     """Run (or reuse) one analysis: its tables (first ``limit`` rows each) and its GeoJSON layers."""
     require_role(who, "analyst", "steward", "admin")
@@ -93,5 +106,5 @@ def analysis(name: AnalysisName, period: Literal["month", "week", "quarter"] = "
     log_access(c, who, f"analysis {name}", ANALYSES[name][0], [], owners, stated)
     out = {"name": name, "period": period,
            "tables": {k: {**v, "rows": v["rows"][:limit]} for k, v in body["tables"].items()},
-           "geojson": body["geojson"]}
+           "geojson": _hot(body["geojson"]) if hot_only else body["geojson"]}
     return Response(dumps(out), media_type="application/json")

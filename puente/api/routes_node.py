@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
@@ -236,12 +236,14 @@ def access_log(limit: int = Query(200, ge=1, le=5000), username: str | None = Qu
 
 
 @router.get("/entities/{entity_id}", responses=problem_responses(400, 401, 403, 404))
-def entity(entity_id: str, purpose: str | None = purpose_query(),
+def entity(entity_id: str, request: Request, purpose: str | None = purpose_query(),
            c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Response:
-    """An entity (or any record) with its network (linked records, two steps) and a timeline of linked events."""
+    """An entity (or any record) with its network (linked records, two steps) and a timeline of linked events;
+    captions in the language of ``Accept-Language`` (coded values through the model's vocabularies)."""
     from puente.api.entity import entity_graph
+    from puente.api.problems import request_lang
 
-    return Response(dumps(entity_graph(c, who, entity_id, purpose)), media_type="application/json")
+    return Response(dumps(entity_graph(c, who, entity_id, purpose, request_lang(request))), media_type="application/json")
 
 
 class Municipality(BaseModel):

@@ -8,7 +8,10 @@
     if (!["steward", "admin"].includes(P.me.role)) { el.innerHTML = `<div class="card empty">${P.t("stewards_only")}</div>`; return; }
     el.innerHTML = `<div class="card"><h2>${P.t("agreements")}</h2>${region("g-agreements", P.t("agreements"))}</div>
       <div class="card"><h2>${P.t("agreement_fields")}</h2><p class="muted small">${P.t("agreement_fields_intro")}</p>${region("g-fields", P.t("agreement_fields"))}</div>
-      <div class="card"><h2>${P.t("bundles")}</h2>${region("g-bundles", P.t("bundles"))}</div>`;
+      <div class="card"><h2>${P.t("bundles")}</h2>${region("g-bundles", P.t("bundles"))}</div>
+      <div class="card"><h2>${P.t("revocations")}</h2><p class="muted small">${P.t("revocations_intro")}</p>${region("g-revocations", P.t("revocations"))}</div>
+      <div class="card"><h2>${P.t("receipts")}</h2>${region("g-receipts", P.t("receipts"))}</div>
+      <div class="card"><h2>${P.t("retention_held")}</h2><p class="muted small">${P.t("retention_intro")}</p>${region("g-retention", P.t("retention_held"))}</div>`;
     const [agreements, withheld, bundles] = await Promise.all([P.api("/api/v1/agreements", {}, {purpose: false}).catch(() => []),
       P.api("/api/v1/agreements/withheld", {}, {purpose: false}).catch(() => []), P.api("/api/v1/bundles", {limit: 500}, {purpose: false}).catch(() => [])]);
     if (P.staleSince(gen)) return;
@@ -29,6 +32,23 @@
       {label: P.t("agreement"), value: (b) => b.agreement}, {label: "#", num: true, value: (b) => P.num(b.sequence)},
       {label: P.t("records_col"), num: true, value: (b) => P.num(b.records)}, {label: P.t("deleted"), num: true, value: (b) => P.num(b.deleted)},
       {label: P.t("expires"), value: (b) => P.time(b.expires)}], bundles) : empty());
+    const [revs, recs, kept] = await Promise.all(["/api/v1/revocations", "/api/v1/receipts", "/api/v1/retention"]
+      .map((path) => P.api(path, {}, {purpose: false}).catch(() => [])));
+    if (P.staleSince(gen)) return;
+    $("g-revocations").appendChild(revs.length ? P.table([{label: P.t("revoked_at"), value: (r) => P.time(r.revoked_at)},
+      {label: P.t("partner_col"), value: (r) => r.partner}, {label: P.t("agreement"), value: (r) => r.agreement || ""},
+      {label: P.t("kind"), value: (r) => P.kindLabel(r.kind)}, {label: P.t("records_col"), num: true, value: (r) => P.num(r.records)},
+      {label: P.t("bundle"), value: (r) => r.bundle_id ? r.bundle_id.slice(0, 12) : P.t("not_sent_yet")},
+      {label: P.t("receipts"), value: (r) => r.receipt ? P.t("confirmed") + " · " + r.receipt.slice(0, 8) : P.t("awaiting_receipt")}], revs) : empty());
+    $("g-receipts").appendChild(recs.length ? P.table([{label: P.t("received"), value: (r) => P.time(r.received_at)},
+      {label: P.t("partner_col"), value: (r) => r.partner}, {label: P.t("agreement"), value: (r) => r.agreement || ""},
+      {label: P.t("purged_at"), value: (r) => P.time(r.purged_at)}, {label: P.t("records_col"), num: true, value: (r) => P.num(r.records)},
+      {label: P.t("terminated"), value: (r) => r.terminated ? P.t("yes") : P.t("no")}, {label: "Id", value: (r) => r.receipt_id.slice(0, 12)}], recs) : empty());
+    $("g-retention").appendChild(kept.length ? P.table([{label: P.t("partner_col"), value: (r) => r.owner},
+      {label: P.t("kind"), value: (r) => P.kindLabel(r.kind)}, {label: P.t("records_col"), num: true, value: (r) => P.num(r.records)},
+      {label: P.t("retain_earliest"), value: (r) => r.earliest || "–"}, {label: P.t("retain_latest"), value: (r) => r.latest || "–"},
+      {label: P.t("within_30"), num: true, value: (r) => P.num(r.within_30_days)}, {label: P.t("expired_purge"), num: true, value: (r) => P.num(r.expired)},
+      {label: P.t("no_limit"), num: true, value: (r) => P.num(r.no_limit)}], kept) : empty());
   };
   P.pages.sharing = {render};
   const users = async (el) => {
