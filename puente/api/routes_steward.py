@@ -16,6 +16,7 @@ from puente.api.context import Ctx, ctx, principal
 from puente.api.policy import require_role
 from puente.api.problems import problem_responses
 from puente.model import load_model
+from puente.share import queries
 
 router = APIRouter(prefix="/api/v1", tags=["sharing"])
 
@@ -36,12 +37,9 @@ def revocations(limit: int = Query(500, ge=1, le=5000), c: Ctx = Depends(ctx),
     """Records this node withdrew from a partner, by bundle and kind, newest first, with the purge receipt
     the partner sent back for that bundle (none yet: the partner has not confirmed the purge)."""
     require_role(who, "steward", "admin")
-    rows = c.store.query(
-        "SELECT r.partner, r.agreement_id, r.kind, r.bundle_id, MIN(r.revoked_at), COUNT(*), MAX(s.receipt_id) "
-        "FROM share_revocations r LEFT JOIN share_receipts s ON s.bundle_id = r.bundle_id AND s.partner = r.partner "
-        "GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC LIMIT ?", [limit])
-    return [Revocation(partner=r[0], agreement=r[1], kind=r[2], bundle_id=r[3], revoked_at=str(r[4]),
-                       records=int(r[5]), receipt=r[6]) for r in rows]
+    return [Revocation(partner=r.partner, agreement=r.agreement_id, kind=r.kind, bundle_id=r.bundle_id,
+                       revoked_at=r.revoked_at, records=r.records, receipt=r.receipt_id)
+            for r in queries.revocations(c.store, limit)]
 
 
 class PurgeReceipt(BaseModel):
@@ -70,11 +68,10 @@ def receipts(limit: int = Query(500, ge=1, le=5000), c: Ctx = Depends(ctx),
              who: Principal = Depends(principal)) -> list[PurgeReceipt]:
     """Signed purge receipts partners sent back (they purged what this node revoked), newest first."""
     require_role(who, "steward", "admin")
-    rows = c.store.query("SELECT receipt_id, partner, bundle_id, received_at, document FROM share_receipts "
-                         "ORDER BY received_at DESC LIMIT ?", [limit])
     out = []
-    for rid, partner, bundle, received, document in rows:
-        doc = _payload(document or "")
+    for r in queries.receipts(c.store, limit):
+        rid, partner, bundle, received = r.receipt_id, r.partner, r.bundle_id, r.received_at
+        doc = _payload(r.document)
         agreement = f"{doc['agreement']} v{doc.get('agreement_version')}" if doc.get("agreement") else None
         out.append(PurgeReceipt(receipt_id=rid, partner=partner, bundle_id=bundle, received_at=str(received),
                                 purged_at=doc.get("purged_at"), records=doc.get("records"),

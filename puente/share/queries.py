@@ -1,4 +1,5 @@
-"""What other layers read from the share tables (``share_agreements``, ``share_bundles``): typed functions,
+"""What other layers read from the share tables (``share_agreements``, ``share_bundles``, ``share_revocations``,
+``share_receipts``): typed functions,
 so no package above the share stage writes SQL on its tables (tests/test_api_queries.py checks the API)."""
 
 from __future__ import annotations
@@ -78,3 +79,41 @@ def sent_bundles(store: Store) -> dict[str, tuple[str, str]]:
     rows = store.query("SELECT bundle_id, partner, SUBSTR(created_at, 1, 7) FROM share_bundles "
                        "WHERE direction = 'sent'")
     return {str(b): (str(p), str(m)) for b, p, m in rows}
+
+
+@dataclass(frozen=True)
+class RevocationGroup:
+    """Records withdrawn from a partner in one bundle, for one kind, with the partner's purge receipt if any."""
+
+    partner: str
+    agreement_id: str | None
+    kind: str | None
+    bundle_id: str | None
+    revoked_at: str
+    records: int
+    receipt_id: str | None
+
+
+def revocations(store: Store, limit: int) -> list[RevocationGroup]:
+    """Revocations sent, by partner, agreement, kind and bundle, newest first."""
+    rows = store.query(
+        "SELECT r.partner, r.agreement_id, r.kind, r.bundle_id, MIN(r.revoked_at), COUNT(*), MAX(s.receipt_id) "
+        "FROM share_revocations r LEFT JOIN share_receipts s ON s.bundle_id = r.bundle_id AND s.partner = r.partner "
+        "GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC LIMIT ?", [limit])
+    return [RevocationGroup(str(p), a, k, b, str(at), int(n), rc) for p, a, k, b, at, n, rc in rows]
+
+
+@dataclass(frozen=True)
+class StoredReceipt:
+    receipt_id: str
+    partner: str
+    bundle_id: str | None
+    received_at: str
+    document: str  # the signed envelope (JSON), verified when it was accepted
+
+
+def receipts(store: Store, limit: int) -> list[StoredReceipt]:
+    """Purge receipts partners sent back, newest first."""
+    rows = store.query("SELECT receipt_id, partner, bundle_id, received_at, document FROM share_receipts "
+                       "ORDER BY received_at DESC LIMIT ?", [limit])
+    return [StoredReceipt(str(r), str(p), b, str(at), str(d or "")) for r, p, b, at, d in rows]
