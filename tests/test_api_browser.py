@@ -61,6 +61,11 @@ def wait_count(page, count: str) -> None:  # type: ignore[no-untyped-def]
                            "return e !== null && e.textContent === n; }", arg=count)
 
 
+def wait_list(page, text: str) -> None:  # type: ignore[no-untyped-def]
+    """The records list fills after the totals (it follows the map's drawing): wait for it to name ``text``."""
+    page.wait_for_function("(t) => (document.querySelector('#map-list')?.textContent || '').includes(t)", arg=text)
+
+
 @pytest.mark.slow
 def test_filter_the_map_and_state_a_purpose(page) -> None:  # type: ignore[no-untyped-def]
     login(page)
@@ -70,15 +75,18 @@ def test_filter_the_map_and_state_a_purpose(page) -> None:  # type: ignore[no-un
     page.select_option("#f-drug", "methamphetamine")
     page.click("#f-apply")
     wait_count(page, "2")
+    page.wait_for_function("() => document.querySelectorAll('#map-list .rec').length === 2")
     drugs = page.locator("#map-list .rec b").all_text_contents()
     assert drugs == ["Methamphetamine", "Methamphetamine"]
     assert page.locator(".leaflet-interactive").count() > 2  # markers, state shapes and corridor lines drawn
     page.fill("#purpose", PURPOSE)  # partner records appear once a purpose is stated
     wait_count(page, "3")
+    wait_list(page, "mx-test")
     assert "mx-test" in page.text_content("#map-list")
     page.select_option("#f-country", "MX")
     page.click("#f-apply")
     wait_count(page, "1")
+    wait_list(page, "Mexicali")
     assert "Mexicali" in page.text_content("#map-list")
 
 
