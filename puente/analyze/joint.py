@@ -100,9 +100,9 @@ def _records_digest(table: pa.Table) -> dict[str, Any]:
 
 def partners(store: Store) -> list[str]:
     """The partners this node has an agreement with."""
-    if "share_peers" not in store.tables():
-        return []
-    return [str(r[0]) for r in store.query("SELECT partner FROM share_peers ORDER BY partner")]
+    from puente.share.queries import peers
+
+    return peers(store)
 
 
 def write_joint(node: Node, store: Store, partner: str) -> dict[str, Any]:

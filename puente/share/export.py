@@ -165,11 +165,7 @@ def _write_changed(run: _Run, plan: KindPlan, allowed: bool, target: Path) -> tu
     Returns the condition (over ``t``) that the records the partner should now hold meet, and its parameters."""
     store, kind = run.store, plan.kind
     cand, cand_params = _candidates(run, kind, allowed)
-    for lk in plan.lookups:
-        store.execute(lk.ddl(store.dialect))
-        values = [v for (v,) in store.query(f"SELECT DISTINCT t.{lk.source} FROM {kind} t WHERE {cand} AND "
-                                            f"t.{lk.source} IS NOT NULL", cand_params)]
-        store.insert_arrow(lk.alias, lk.rows(values))
+    _fill_lookups(store, plan, cand, cand_params)
     if allowed and plan.filters:
         denied_sql, denied_params = plan.denied_sql()
         counts = store.query(f"SELECT {denied_sql} FROM {kind} t WHERE {cand}", [*denied_params, *cand_params])[0]
@@ -204,8 +200,7 @@ def _export_kind(run: _Run, plan: KindPlan, allowed: bool) -> tuple[_Part | None
                           f"FROM {staged}) OR NOT {still})", [partner, kind, *held_params])
             store.execute(f"INSERT INTO share_sent SELECT partner, kind, record_id, row_hash FROM {staged}")
     finally:
-        for lk in plan.lookups:
-            store.execute(f"DROP TABLE IF EXISTS {lk.alias}")
+        _drop_lookups(store, plan)
     if not n:
         return None, gone
     return _Part(kind, target.read_bytes(), n, _decoded_bytes(target), sent.column("id")), gone
@@ -218,19 +213,28 @@ def as_sent(node: Node, store: Store, partner: str, kind: str) -> pa.Table:
     agreement, _ = registry.current(store, partner)
     plan = plan_kind(agreement, kind, store.dialect, pseudonym_key(node.id_key, agreement.id))
     try:
-        for lk in plan.lookups:
-            store.execute(lk.ddl(store.dialect))
-            values = [v for (v,) in store.query(f"SELECT DISTINCT t.{lk.source} FROM {kind} t WHERE t.owner_node = ? "
-                                                f"AND t.{lk.source} IS NOT NULL", [node.name])]
-            store.insert_arrow(lk.alias, lk.rows(values))
+        _fill_lookups(store, plan, "t.owner_node = ?", [node.name])
         hashed = (f"SELECT q.*, {row_hash_sql(store.dialect, plan.names)} AS content_hash "
                   f"FROM ({select_sql(plan, kind)} WHERE t.owner_node = ?) q")
         return store.query_arrow(f"SELECT h.* FROM ({hashed}) h JOIN share_sent s ON s.partner = ? AND s.kind = ? "
                                  "AND s.record_id = h.id AND s.row_hash = h.content_hash ORDER BY h.id",
                                  [node.name, partner, kind])
     finally:
-        for lk in plan.lookups:
-            store.execute(f"DROP TABLE IF EXISTS {lk.alias}")
+        _drop_lookups(store, plan)
+
+
+def _fill_lookups(store: Store, plan: KindPlan, where: str, params: list[Any]) -> None:
+    """Create the plan's place lookups, filled for the distinct values of the rows of ``t`` meeting ``where``."""
+    for lk in plan.lookups:
+        store.execute(lk.ddl(store.dialect))
+        values = [v for (v,) in store.query(f"SELECT DISTINCT t.{lk.source} FROM {plan.kind} t WHERE {where} AND "
+                                            f"t.{lk.source} IS NOT NULL", params)]
+        store.insert_arrow(lk.alias, lk.rows(values))
+
+
+def _drop_lookups(store: Store, plan: KindPlan) -> None:
+    for lk in plan.lookups:
+        store.execute(f"DROP TABLE IF EXISTS {lk.alias}")
 
 
 def _decoded_bytes(path: Path) -> int:

@@ -117,3 +117,10 @@ def receipts(store: Store, limit: int) -> list[StoredReceipt]:
     rows = store.query("SELECT receipt_id, partner, bundle_id, received_at, document FROM share_receipts "
                        "ORDER BY received_at DESC LIMIT ?", [limit])
     return [StoredReceipt(str(r), str(p), b, str(at), str(d or "")) for r, p, b, at, d in rows]
+
+
+def peers(store: Store) -> list[str]:
+    """The partners this node has exchanged with (``share_peers``), in order."""
+    if "share_peers" not in store.tables():
+        return []
+    return [str(r[0]) for r in store.query("SELECT partner FROM share_peers ORDER BY partner")]
