@@ -115,6 +115,28 @@ def corridor_flows(engine: Engine, period: str = "month", window_days: int = 7,
 def corridor_aggregation(engine: Engine, period: str = "month", window_days: int = 7,
                          assigned: pd.DataFrame | None = None) -> ir.Table:
     """The engine side of :func:`corridor_flows`: one Ibis expression over all seizures."""
+    rows = corridor_rows(engine, period, window_days, assigned)
+    return rows.group_by(["period", "origin", "crossing", "destination"]).agg(
+        events=rows.count(), loads=rows.load.nunique(), kg=rows.kg.sum(), pills=rows.pills.sum(),
+        reported=rows.load.nunique(where=rows.reported == 1))
+
+
+def corridor_members(engine: Engine, period: str = "month", window_days: int = 7,
+                     assigned: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every seizure with its period and corridor (id, period, origin, crossing, destination): the records
+    behind each row of :func:`corridor_flows` (the dashboard's drill-down). The corridor columns are
+    categorical (few distinct values over many seizures)."""
+    rows = corridor_rows(engine, period, window_days, assigned)
+    out = engine.run(rows.select("id", "period", "origin", "crossing", "destination"))
+    for col in ("origin", "crossing", "destination"):
+        out[col] = out[col].astype("category")
+    return out
+
+
+def corridor_rows(engine: Engine, period: str = "month", window_days: int = 7,
+                  assigned: pd.DataFrame | None = None) -> ir.Table:
+    """One row per seizure: its period, load (chain), kg, pills, corridor and whether its destination is
+    only a reported one."""
     sz = engine.table("seizure")
     if assigned is None:
         assigned = chain_corridors(engine, window_days)
@@ -138,7 +160,8 @@ def corridor_aggregation(engine: Engine, period: str = "month", window_days: int
         own_reported=flag(said),
     )
     j = base.left_join(assigned, base.id == assigned.id).left_join(twins, base.port_id == twins.twin_port)
-    rows = j.select(
+    return j.select(
+        id=j.id,
         period=period_of(j.date, period),
         load=j.chain.fill_null(j.id),
         kg=j.kg, pills=j.pills,
@@ -147,9 +170,6 @@ def corridor_aggregation(engine: Engine, period: str = "month", window_days: int
         destination=j.destination.fill_null(j.own_destination).fill_null(UNKNOWN),
         reported=j.reported.fill_null(j.own_reported),
     )
-    return rows.group_by(["period", "origin", "crossing", "destination"]).agg(
-        events=rows.count(), loads=rows.load.nunique(), kg=rows.kg.sum(), pills=rows.pills.sum(),
-        reported=rows.load.nunique(where=rows.reported == 1))
 
 
 def top_corridors(flows: pd.DataFrame, n: int = 10, by: str = "kg", complete: bool = True) -> pd.DataFrame:

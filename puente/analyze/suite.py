@@ -18,12 +18,26 @@ from puente.errors import UsageError
 Result = dict[str, Any]  # name -> DataFrame, or a GeoJSON dict for names ending in ".geojson"
 
 
+def _assigned(engine: Engine) -> pd.DataFrame:
+    """The seizures' chain corridors, computed once per engine (flows and their members share them)."""
+    cache: dict[str, pd.DataFrame] = engine.__dict__.setdefault("_flows_cache", {})
+    if "assigned" not in cache:
+        cache["assigned"] = corridors.chain_corridors(engine)
+    return cache["assigned"]
+
+
 def _flows(engine: Engine, period: str) -> pd.DataFrame:
     """Corridor flows, computed once per engine and period (firearms reuses them)."""
     cache: dict[str, pd.DataFrame] = engine.__dict__.setdefault("_flows_cache", {})
     if period not in cache:
-        cache[period] = corridors.corridor_flows(engine, period)
+        cache[period] = corridors.corridor_flows(engine, period, assigned=_assigned(engine))
     return cache[period]
+
+
+def corridor_members(engine: Engine, period: str = "month") -> pd.DataFrame:
+    """The seizure behind each corridor flow (:func:`puente.analyze.corridors.corridor_members`), reusing the
+    chains this engine already assigned."""
+    return corridors.corridor_members(engine, period, assigned=_assigned(engine))
 
 
 def _corridors(engine: Engine, period: str = "month", **_: Any) -> Result:

@@ -11,16 +11,18 @@ import math
 import threading
 from typing import Any, Literal
 
+import pandas as pd
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from puente.analyze.suite import ANALYSES, run_analysis
+from puente.analyze.suite import ANALYSES, corridor_members, run_analysis
 from puente.api.auth import Principal
 from puente.api.context import Ctx, ctx, log_access, principal
-from puente.api.policy import clean_purpose, require_role
+from puente.api.policy import clean_purpose, require_role, view_for
 from puente.api.problems import ApiProblem, problem_responses
-from puente.api.query import purpose_query
+from puente.api.query import purpose_query, sql_where
 from puente.api.records import dumps
+from puente.model import load_model
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 AnalysisName = Literal[tuple(ANALYSES)]  # type: ignore[valid-type]
@@ -69,6 +71,32 @@ def _hot(layers: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _body(c: Ctx, name: str, period: str) -> dict[str, Any]:
+    """One analysis's serialised result, run once per store state and period (the last one asked is kept).
+    The corridors' body also keeps, server side, the seizure behind each flow (``members``) for drill-down."""
+    key = (name, period, _fingerprint(c))
+    cache: dict[Any, Any] = c.extras.setdefault("analytics", {})
+    with _lock:
+        body: dict[str, Any] | None = cache.get(key)
+        if body is None:
+            from puente.engine.base import open_engine
+
+            engine = open_engine(c.store.dialect, c.pool.url)
+            try:
+                body = _serialise(run_analysis(name, engine, period))
+                if name == "corridors":
+                    members = corridor_members(engine, period)
+                    members["period"] = [_clean(v) for v in members["period"]]
+                    body["members"] = members
+            finally:
+                close = getattr(engine, "close", None)
+                if close:
+                    close()
+            cache.clear()
+            cache[key] = body
+    return body
+
+
 @router.get("", responses=problem_responses(401))
 def catalogue(who: Principal = Depends(principal)) -> dict[str, Any]:
     """The analyses this node can run and the record kind each needs."""
@@ -86,25 +114,48 @@ def analysis(name: AnalysisName, period: Literal["month", "week", "quarter"] = "
     stated = clean_purpose(purpose)
     if stated is None:
         raise ApiProblem(403, "api_analysis_purpose")
-    key = (name, period, _fingerprint(c))
-    cache: dict[Any, Any] = c.extras.setdefault("analytics", {})
-    with _lock:
-        body = cache.get(key)
-        if body is None:
-            from puente.engine.base import open_engine
-
-            engine = open_engine(c.store.dialect, c.pool.url)
-            try:
-                body = _serialise(run_analysis(name, engine, period))
-            finally:
-                close = getattr(engine, "close", None)
-                if close:
-                    close()
-            cache.clear()
-            cache[key] = body
+    body = _body(c, name, period)
     owners = {r[0] for r in c.store.query("SELECT DISTINCT owner_node FROM seizure")}
     log_access(c, who, f"analysis {name}", ANALYSES[name][0], [], owners, stated)
     out = {"name": name, "period": period,
            "tables": {k: {**v, "rows": v["rows"][:limit]} for k, v in body["tables"].items()},
            "geojson": _hot(body["geojson"]) if hot_only else body["geojson"]}
     return Response(dumps(out), media_type="application/json")
+
+
+@router.get("/corridors/flow", responses=problem_responses(400, 401, 403))
+def corridor_flow(period: Literal["month", "week", "quarter"] = "month",
+                  at: str | None = Query(None, max_length=40, description="The flow's period as the corridors "
+                                                                         "table gives it; none: every period."),
+                  origin: str | None = Query(None, max_length=200), crossing: str | None = Query(None, max_length=200),
+                  destination: str | None = Query(None, max_length=200),
+                  limit: int = Query(200, ge=1, le=MAX_ROWS), purpose: str | None = purpose_query(),
+                  c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Response:
+    """The seizures behind a corridor flow (a row of the corridors analysis' ``flows``, ``top_kg`` or ``shifts``):
+    those whose period and corridor equal the values given (a value left out matches any). ``total`` counts
+    them all; ``items`` are the first ``limit`` the caller's view shows, newest first."""
+    require_role(who, "analyst", "steward", "admin")
+    if clean_purpose(purpose) is None:
+        raise ApiProblem(403, "api_analysis_purpose")
+    members = _body(c, "corridors", period)["members"]
+    keep = pd.Series(True, index=members.index)
+    for col, value in (("period", at), ("origin", origin), ("crossing", crossing), ("destination", destination)):
+        if value is not None:
+            keep &= members[col] == value
+    ids = members.loc[keep, "id"].tolist()
+    view = view_for(who, load_model().kind("seizure"), c.node, purpose, c.store)
+    cols = ", ".join(f'"{col}"' for col in view.columns)
+    items: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        marks = ", ".join("?" for _ in chunk)
+        rows = c.store.query(f"SELECT {cols} FROM seizure {sql_where([*view.where, f'id IN ({marks})'])}",
+                             [*view.params, *chunk])
+        items += [dict(zip(view.columns, r)) for r in rows]
+    items.sort(key=lambda r: (str(r.get("date") or ""), r["id"]), reverse=True)
+    shown = items[:limit]
+    if view.logged:
+        log_access(c, who, "corridor flow", "seizure", [r["id"] for r in shown], {r["owner_node"] for r in shown},
+                   view.purpose)
+    return Response(dumps({"total": len(ids), "visible": len(items), "items": shown, "withheld": view.withheld}),
+                    media_type="application/json")
