@@ -135,3 +135,53 @@ def first_entity(pg: Any) -> str:
     return str(pg.evaluate("""async () => {
         const r = await fetch('/api/v1/records/person?per_page=1', {headers: {Authorization: 'Bearer ' + P.token}});
         return (await r.json()).items[0].id; }"""))
+
+
+# A small simulated world (both countries' agency files in one node, as a node holds them once its partner has
+# shared) with `puente analyze all` run: corridors with crossings, spike alerts and precursor → lab chains, which
+# the hand-made API fixtures do not have. Built once per test process (~1 min of CPU).
+WORLD_SEED, WORLD_SCALE = 11, 4000
+_world: Path | None = None
+
+
+def simulated_world() -> Path:
+    """The world's root: ``node/`` (accounts for every role, password PASSWORD) and ``analysis/`` (the
+    ``analyze all`` output: the tables the dashboard's figures are compared with)."""
+    global _world
+    if _world is None:
+        import atexit
+        import shutil
+        import tempfile
+
+        from api_seed import add_users
+
+        from puente.cli import main
+        from puente.demo import ingest_simulated
+        from puente.node import Node
+        from puente.simulate import simulate
+
+        root = Path(tempfile.mkdtemp(prefix="puente-web-world-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        simulate(root / "sim", seed=WORLD_SEED, scale=WORLD_SCALE)
+        node = Node.init(root / "node", "us-sim", "US")
+        ingest_simulated({"US": node, "MX": node}, root / "sim")
+        with node.open_store() as store:
+            add_users(store)
+        assert main(["--home", str(root / "node"), "analyze", "all", "--out", str(root / "analysis")]) in (0, None)
+        _world = root
+    return _world
+
+
+@contextmanager
+def world_server() -> Iterator[tuple[str, Path]]:
+    """The simulated world's dashboard URL and its ``analyze all`` output directory."""
+    from puente.api.app import create_app
+    from puente.node import Node
+
+    root = simulated_world()
+    srv, thread, url = serve(create_app(Node.load(root / "node"), rate_limit=0))
+    try:
+        yield url + "/", root / "analysis"
+    finally:
+        srv.should_exit = True
+        thread.join(10)

@@ -15,6 +15,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
+from puente.analyze.output import bilingual
 from puente.analyze.suite import ANALYSES, corridor_members, run_analysis
 from puente.api.auth import Principal
 from puente.api.context import Ctx, ctx, log_access, principal
@@ -54,7 +55,8 @@ def _serialise(result: dict[str, Any]) -> dict[str, Any]:
         if name.endswith(".geojson"):
             geo[name[: -len(".geojson")]] = value
         elif hasattr(value, "to_dict"):
-            frame = value.head(MAX_ROWS)
+            # coded columns with their English and Spanish labels beside them, as `puente analyze` exports them
+            frame = bilingual(value.head(MAX_ROWS))
             tables[name] = {"columns": [str(c) for c in frame.columns], "total": len(value),
                             "rows": [{str(k): _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]}
     return {"tables": tables, "geojson": geo}

@@ -47,11 +47,15 @@
     const card = document.createElement("section");
     card.className = "card";
     card.setAttribute("aria-labelledby", "h-" + name);
-    const cols = tbl.columns.filter((c) => c !== "boundary");
+    // a coded column the analysis also gives in English and Spanish (chemical, chemical_en, chemical_es): one column,
+    // in the reader's language
+    const has = new Set(tbl.columns), twin = (c) => /_(en|es)$/.test(c) && has.has(c.slice(0, -3));
+    const cols = tbl.columns.filter((c) => c !== "boundary" && !twin(c));
+    const shown = (r, c) => has.has(c + "_" + P.lang) && r[c + "_" + P.lang] != null && r[c + "_" + P.lang] !== "" ? r[c + "_" + P.lang] : r[c];
     card.innerHTML = `<h2 id="h-${P.esc(name)}">${P.esc(P.t("table." + name) === "table." + name ? colLabel(name) : P.t("table." + name))}</h2>
       <div class="small muted">${P.esc(P.t("rows_shown").replaceAll("{shown}", P.num(Math.min(SHOWN, rows.length))).replaceAll("{total}", P.num(tbl.total)))}</div>`;
     if (!rows.length) { card.insertAdjacentHTML("beforeend", `<div class="empty">${P.t("no_rows")}</div>`); return card; }
-    const t = P.table(cols.map((c) => ({label: colLabel(c), num: typeof rows[0][c] === "number", html: (r) => cellHtml(c, r[c])})), rows.slice(0, SHOWN), onRow);
+    const t = P.table(cols.map((c) => ({label: colLabel(c), num: typeof rows[0][c] === "number", html: (r) => has.has(c + "_" + P.lang) && shown(r, c) !== r[c] ? P.esc(shown(r, c)) : cellHtml(c, r[c])})), rows.slice(0, SHOWN), onRow);
     t.tabIndex = 0; t.setAttribute("role", "region"); t.setAttribute("aria-label", colLabel(name));
     card.appendChild(t);
     return card;
@@ -218,6 +222,21 @@
       };
     }
     if (view.analysis === "corridors") {
+      // the seizures behind a flow (its period and corridor), a top corridor (every period) or a route shift
+      // (its port, and destination when the shift is one): matched on the server, read through the caller's view
+      const flow = async (r, keys) => {
+        const params = {}, parts = [];
+        keys.forEach((k) => { if (r[k] != null && r[k] !== "") { params[k] = r[k]; parts.push(value(k, r[k])); } });
+        if (r.period) params.at = r.period;
+        const got = await P.api("/api/v1/analytics/corridors/flow", {...params, limit: SHOWN});
+        const hidden = got.total - got.visible;
+        drill(`${parts.join(" → ")}${r.period ? " · " + String(r.period).slice(0, 7) : ""}: ${P.num(got.total)} ${P.t("records")}` +
+          (hidden > 0 ? ` (${P.t("drill_hidden").replaceAll("{n}", P.num(hidden))})` : ""), got.items.map(seizureItem));
+      };
+      onRow.flows = (r) => flow(r, ["origin", "crossing", "destination"]);
+      onRow.top_kg = (r) => flow(r, ["origin", "crossing", "destination"]);
+      onRow.top = (r) => flow(r, ["crossing", "destination"]);
+      onRow.shifts = (r) => flow(r, ["crossing", "destination"]);
       // a port's seizures in the row's month: asked by the month and the port's name, then matched on its id
       onRow.ports = async (r) => {
         const month = String(r.period || "").slice(0, 7);
