@@ -175,3 +175,9 @@ def test_alerts_chains_and_flows_on_screen_equal_the_api_and_the_export(browser,
             assert _cells(pg, "shifts")[0][_shown_columns(res["shifts"]["columns"]).index("level")] == level
         assert axe(pg) == []
         _shoot(pg, "corridors", es)
+        # the other views with this world's data: drawn, axe-clean (and photographed)
+        for view, table in (("hotspots", "cells"), ("firearms", "state_flows"), ("players", "players")):
+            go(pg, f"#/analysis/{view}")
+            pg.wait_for_selector(f"section[aria-labelledby='h-{table}'] tbody tr", timeout=180_000)
+            assert axe(pg) == []
+            _shoot(pg, view, es)

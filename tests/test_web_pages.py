@@ -68,7 +68,9 @@ def test_every_page_passes_axe(browser, server, lang: str) -> None:  # type: ign
                 if os.environ.get("PUENTE_SCREENSHOTS") == "1" and user == ("steward" if name in ("audit", "sharing") else "analyst"):
                     SHOTS.mkdir(exist_ok=True)
                     base = "entity" if name.startswith("entity/") else name.replace("/", "-")
-                    if name not in ("entity", "users"):  # the users page is an admin's: see the next test
+                    # the users page is an admin's (see the steward and admin test); the analysis views are
+                    # photographed with a simulated world's data (test_web_analysis_world.py)
+                    if name not in ("entity", "users") and not name.startswith("analysis/"):
                         pg.screenshot(path=str(SHOTS / (base + ("-es" if lang == "es" else "") + ".png")))
     bad = {k: v for k, v in found.items() if v}
     assert bad == {}, bad
@@ -293,3 +295,12 @@ def test_steward_sharing_and_admin_users_pages(browser, server) -> None:  # type
         assert axe(pg) == []
         if os.environ.get("PUENTE_SCREENSHOTS") == "1":
             pg.screenshot(path=str(SHOTS / "users.png"))
+    with watched_page(browser, server, console_errors=True) as pg:  # and in Spanish: roles in the reader's language
+        enter(pg, "admin", "es")
+        go(pg, "#/users")
+        pg.wait_for_selector("#u-table tbody tr")
+        users = pg.text_content("#u-table")
+        assert "analista" in users and "Usuarios" in pg.text_content("#page")
+        assert axe(pg) == []
+        if os.environ.get("PUENTE_SCREENSHOTS") == "1":
+            pg.screenshot(path=str(SHOTS / "users-es.png"))

@@ -73,7 +73,9 @@
     });
     box.focus();
   };
-  const seizureItem = (p) => ({id: p.id, label: P.term("drugs", p.drug) + " " + (p.quantity_kg != null ? P.num(p.quantity_kg, 1) + " kg" : P.qty(p.quantity, p.unit, 0)),
+  // kilograms with the digits a small quantity needs (0.03 kg, not "0 kg")
+  const kg = (v) => P.num(v, Math.abs(v) >= 10 ? 1 : Math.abs(v) >= 1 ? 2 : 3) + " kg";
+  const seizureItem = (p) => ({id: p.id, label: P.term("drugs", p.drug) + " " + (p.quantity_kg != null ? kg(p.quantity_kg) : P.qty(p.quantity, p.unit, 0)),
     meta: [p.date, p.place_name || p.place_text, p.owner_node].filter(Boolean).join(" · ")});
 
   // Flows as a Sankey of columns (origin → crossing → destination): node heights and band widths by weight.
@@ -108,10 +110,13 @@
       s.used += hs; t.usedIn += ht;
       svg += `<path d="M${x0},${y0} C${(x0 + x1) / 2},${y0} ${(x0 + x1) / 2},${y1} ${x1},${y1}" fill="none" stroke="#0f766e" stroke-opacity=".35" stroke-width="${Math.max(1, (hs + ht) / 2)}"><title>${P.esc(value(path[i], a))} → ${P.esc(value(path[+i + 1], b))}: ${P.esc(P.num(w, 1))}</title></path>`;
     });
+    // a label fits between its column and the next (about 6 px a character); longer ones are cut, whole in the tooltip
+    const room = Math.max(8, Math.floor((path.length > 1 ? x(1) - x(0) - nodeW - 8 : 150) / 6.2));
+    const fit = (text, i) => i + 1 < path.length && text.length > room ? text.slice(0, room - 1) + "…" : text;
     pos.forEach((m, i) => m.forEach((n, k) => {
       const name = `${value(path[i], k)} (${P.num(cols[i].get(k), 0)})`;  // small nodes: named in their tooltip only
       svg += `<rect x="${x(i)}" y="${n.y}" width="${nodeW}" height="${n.h}" fill="#0b1f33"><title>${P.esc(name)}</title></rect>` +
-        (n.h >= 9 ? `<text x="${x(i) + nodeW + 4}" y="${n.y + n.h / 2 + 4}" font-size="11" fill="#1c2733">${P.esc(name)}</text>` : "");
+        (n.h >= 9 ? `<text x="${x(i) + nodeW + 4}" y="${n.y + n.h / 2 + 4}" font-size="11" fill="#1c2733">${P.esc(fit(name, i))}</text>` : "");
     }));
     const alt = path.map(colLabel).join(" → ") + ": " + [...links.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5)
       .map(([key, w]) => { const [i, a, b] = key.split("\u0000"); return `${value(path[i], a)} → ${value(path[+i + 1], b)} ${P.num(w, 1)}`; }).join("; ");
@@ -187,11 +192,13 @@
     if (view.points) {
       const m = await smallMap(visual);
       if (!m || P.staleSince(gen)) return;
-      rowsOf(view.points).filter((a) => a.lat != null).forEach((a) => L.circleMarker([a.lat, a.lon], {radius: 9, color: "#b45309", fillColor: "#fbbf24", fillOpacity: .9})
+      const located = rowsOf(view.points).filter((a) => a.lat != null);
+      located.forEach((a) => L.circleMarker([a.lat, a.lon], {radius: 9, color: "#b45309", fillColor: "#fbbf24", fillOpacity: .9})
         .bindTooltip(`${P.esc(a.name)}, ${P.esc(a.admin1)}: ${P.num(a.count)} ${P.t("events")} (${P.t("expected")} ${P.num(a.expected, 1)})`).addTo(m));
+      if (located.length) m.fitBounds(L.latLngBounds(located.map((a) => [a.lat, a.lon])).pad(0.15), {maxZoom: 7});  // every alert in view
       const evidence = rowsOf("evidence");
       onRow.alerts = (a) => drill(`${a.name}, ${a.admin1}: ${P.t("evidence")}`, evidence.filter((e) => e.alert_id === a.alert_id)
-        .map((e) => ({id: e.id, label: P.kindLabel(e.kind) + (e.kg != null ? " " + P.num(e.kg, 1) + " kg" : ""), meta: e.date})));
+        .map((e) => ({id: e.id, label: P.kindLabel(e.kind) + (e.kg != null ? " " + kg(e.kg) : ""), meta: String(e.date || "").slice(0, 10)})));
     }
     if (view.cells) {
       const m = await smallMap(visual);
@@ -210,6 +217,9 @@
         : {color: "#64748b", weight: .6, fillColor: "#94a3b8", fillOpacity: .25}})
         .bindTooltip((l) => `${P.esc(l.feature.properties.place || "")} · ${P.esc(value("hotspot", l.feature.properties.hotspot))} · z = ${P.num(l.feature.properties.gi_z, 2)} · ${P.num(l.feature.properties.events)} ${P.t("events")}`).addTo(m);
       const hotLayer = L.geoJSON({type: "FeatureCollection", features: feats.filter(hot)});
+      // a fine cell is a few pixels wide at the zoom that shows them all: each hot cell also gets a marker
+      hotLayer.eachLayer((l) => L.circleMarker(l.getBounds().getCenter(), {radius: 6, color: "#7f1d1d", weight: 1, fillColor: "#ef4444", fillOpacity: .8})
+        .bindTooltip(`${P.esc(l.feature.properties.place || "")} · z = ${P.num(l.feature.properties.gi_z, 2)}`).addTo(m));
       if (feats.length) m.fitBounds((feats.some(hot) ? hotLayer : layer).getBounds(), {maxZoom: 7});
       const byCell = new Map(feats.map((f) => [f.properties.cell, f]));
       onRow.cells = async (r) => {

@@ -234,7 +234,7 @@ Object.assign(STRINGS.en, {
   "col.company_rule": "Company match rule", "col.company_score": "Company match score", "col.relation": "Relation", "col.person": "Person",
   "col.person_label": "Person", "col.person_rule": "Person match rule", "col.person_score": "Person match score", "col.lab": "Lab",
   "col.lab_ref": "Lab", "col.lab_date": "Lab found", "col.lab_role": "Role at the lab", "col.chemical_match": "Chemical matches the lab",
-  "col.days": "Days", "col.score": "Score", "col.paths": "Paths",
+  "col.days": "Days", "col.score": "Score", "col.paths": "Paths", "col.hop": "Hop", "col.documented": "Documented", "col.anchor_ref": "Anchor reference", "col.support": "Support", "col.relation_link": "Relation link", "col.owner_company_record": "Owner company record", "col.owner_record": "Owner record", "col.lab_person_record": "Lab person record", "col.lab_link": "Lab link", "col.day": "Day", "col.qz": "Quantity z-score", "col.third_party_consignee": "Third-party consignee", "col.routing": "Unusual routing", "col.no_pen": "No pre-export notification", "col.seized": "Seized", "col.new_importer": "New importer", "col.occasional_importer": "Occasional importer", "col.risk": "Risk", "col.reasons": "Reasons", "col.labs": "Labs", "col.seizures": "Seizures", "col.marks": "Marks", "col.concentration": "Concentration", "col.basis": "Basis",
 });
 Object.assign(STRINGS.es, {
   rows_count: "número de cadenas", "col.shipment": "Envío", "col.shipment_ref": "Ref. del envío", "col.arrival_date": "Llegada",
@@ -242,5 +242,5 @@ Object.assign(STRINGS.es, {
   "col.company_rule": "Regla de coincidencia (empresa)", "col.company_score": "Puntaje de coincidencia (empresa)", "col.relation": "Relación", "col.person": "Persona",
   "col.person_label": "Persona", "col.person_rule": "Regla de coincidencia (persona)", "col.person_score": "Puntaje de coincidencia (persona)", "col.lab": "Laboratorio",
   "col.lab_ref": "Laboratorio", "col.lab_date": "Laboratorio hallado", "col.lab_role": "Papel en el laboratorio", "col.chemical_match": "La sustancia coincide con el laboratorio",
-  "col.days": "Días", "col.score": "Puntaje", "col.paths": "Rutas",
+  "col.days": "Días", "col.score": "Puntaje", "col.paths": "Rutas", "col.hop": "Eslabón", "col.documented": "Documentada", "col.anchor_ref": "Referencia de anclaje", "col.support": "Soporte", "col.relation_link": "Vínculo de la relación", "col.owner_company_record": "Registro de la empresa propietaria", "col.owner_record": "Registro del propietario", "col.lab_person_record": "Registro de la persona del laboratorio", "col.lab_link": "Vínculo con el laboratorio", "col.day": "Día", "col.qz": "Puntuación z de cantidad", "col.third_party_consignee": "Consignatario tercero", "col.routing": "Ruta inusual", "col.no_pen": "Sin notificación previa a la exportación", "col.seized": "Asegurado", "col.new_importer": "Importador nuevo", "col.occasional_importer": "Importador ocasional", "col.risk": "Riesgo", "col.reasons": "Razones", "col.labs": "Laboratorios", "col.seizures": "Aseguramientos", "col.marks": "Marcas", "col.concentration": "Concentración", "col.basis": "Base",
 });
