@@ -9,6 +9,7 @@ With PUENTE_SCREENSHOTS=1 it writes docs/screenshots/analysis-<view>[-es].png fr
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,7 +128,7 @@ def test_alerts_chains_and_flows_on_screen_equal_the_api_and_the_export(browser,
         assert chains["total"] == len(exported_chains) == len(chains["rows"]) > 0
         assert [r["shipment"] for r in chains["rows"]] == [r["shipment"] for r in exported_chains]
         path = ["chemical", "company_label", "person_label", "lab_ref"]
-        pairs = {(i, _key(r[a]), _key(r[b])) for r in chains["rows"] for i, (a, b) in enumerate(zip(path, path[1:]))}
+        pairs = {(i, _key(r[a]), _key(r[b])) for r in chains["rows"] for i, (a, b) in enumerate(itertools.pairwise(path))}
         assert pg.locator("svg.sankey path").count() == len(pairs)
         cols = _shown_columns(chains["columns"])
         screen = _cells(pg, "chains")
