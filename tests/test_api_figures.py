@@ -143,3 +143,25 @@ def test_the_hotspot_layer_asks_only_for_hot_cells(env) -> None:  # type: ignore
     assert hot["geojson"]["cells"]["features"] == want
     assert len(want) < len(every)
     assert hot["tables"] == full["tables"]
+
+
+def test_every_corridor_flow_drills_down_to_its_seizures(env) -> None:  # type: ignore[no-untyped-def]
+    """``/analytics/corridors/flow`` (the dashboard's drill-down) finds, for every row of the flows, as many
+    seizures as the row counts, whose kilograms add up to the row's; every seizure is behind exactly one flow;
+    without a purpose it refuses."""
+    client, tokens, _us = env
+    h = bearer(tokens["analyst"])
+    flows = client.get("/api/v1/analytics/corridors", params={"purpose": PURPOSE}, headers=h).json()["tables"]["flows"]
+    assert flows["rows"] and flows["total"] == len(flows["rows"])
+    seen: set[str] = set()
+    for row in flows["rows"]:
+        got = client.get("/api/v1/analytics/corridors/flow", headers=h, params={
+            "purpose": PURPOSE, "at": row["period"], **{k: row[k] for k in ("origin", "crossing", "destination")}}).json()
+        assert got["total"] == got["visible"] == len(got["items"]) == row["events"], row
+        assert abs(sum(x["quantity_kg"] or 0 for x in got["items"]) - row["kg"]) < 1e-6
+        ids = {x["id"] for x in got["items"]}
+        assert not ids & seen  # a seizure is behind one flow only
+        seen |= ids
+    everything = client.get("/api/v1/records/seizure", params={"purpose": PURPOSE, "per_page": 1}, headers=h).json()
+    assert len(seen) == everything["total"]
+    assert client.get("/api/v1/analytics/corridors/flow", headers=h).status_code == 403
