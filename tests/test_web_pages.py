@@ -285,6 +285,12 @@ def test_steward_sharing_and_admin_users_pages(browser, server) -> None:  # type
         assert len(rows) == len(kept) and any("mx-test" in r and f"{seizures['records']:,}" in r for r in rows)
         assert pg.locator("#g-revocations .empty").count() == 1 and pg.locator("#g-receipts .empty").count() == 1
         assert axe(pg) == []
+        pg.click(".topbar [data-lang=es]")  # the transforms in the reader's language, beside their code
+        ready(pg)
+        pg.wait_for_selector("#g-fields tbody tr")
+        assert "solo coincidencia privada (match_only)" in pg.text_content("#g-fields")
+        pg.click(".topbar [data-lang=en]")
+        ready(pg)
     with watched_page(browser, server, console_errors=True) as pg:
         enter(pg, "admin")
         go(pg, "#/users")

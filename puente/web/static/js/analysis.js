@@ -126,7 +126,8 @@
 
   const smallMap = async (box) => {
     box.innerHTML = `<div id="an-map" class="an-map" role="region" aria-label="${P.esc(P.t("nav_map"))}"></div>`;
-    map = L.map("an-map", {preferCanvas: true, attributionControl: true}).setView([27.5, -104], 5);
+    // no zoom animation: a view may be left (the map removed) while a fit to the alerts or a cell is under way
+    map = L.map("an-map", {preferCanvas: true, attributionControl: true, zoomAnimation: false, fadeAnimation: false, markerZoomAnimation: false}).setView([27.5, -104], 5);
     map.attributionControl.setPrefix("Leaflet · Natural Earth · U.S. Census · INEGI");
     const shapes = await P.basemap();
     if (!map) return null;

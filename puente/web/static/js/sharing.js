@@ -26,7 +26,7 @@
     const rows = withheld.flatMap((w) => Object.entries(w.fields).map(([field, why]) => ({...w, field, why})));
     $("g-fields").appendChild(rows.length ? P.table([{label: P.t("partner_col"), value: (r) => r.partner}, {label: P.t("agreement"), value: (r) => r.agreement},
       {label: P.t("kind"), value: (r) => P.kindLabel(r.kind)}, {label: P.t("field"), value: (r) => P.fieldLabel(r.kind, r.field)},
-      {label: P.t("rule"), value: (r) => r.why}], rows) : empty());
+      {label: P.t("rule"), value: (r) => rule(r.why)}], rows) : empty());
     $("g-bundles").appendChild(bundles.length ? P.table([{label: P.t("created"), value: (b) => P.time(b.created)},
       {label: P.t("direction"), value: (b) => P.code("status", b.direction)}, {label: P.t("partner_col"), value: (b) => b.partner},
       {label: P.t("agreement"), value: (b) => b.agreement}, {label: "#", num: true, value: (b) => P.num(b.sequence)},
@@ -49,6 +49,13 @@
       {label: P.t("retain_earliest"), value: (r) => r.earliest || "–"}, {label: P.t("retain_latest"), value: (r) => r.latest || "–"},
       {label: P.t("within_30"), num: true, value: (r) => P.num(r.within_30_days)}, {label: P.t("expired_purge"), num: true, value: (r) => P.num(r.expired)},
       {label: P.t("no_limit"), num: true, value: (r) => P.num(r.no_limit)}], kept) : empty());
+  };
+  // "agreement kinds.person.fields.curp: match_only" → the clause, then the transform in the reader's language
+  const rule = (why) => {
+    const m = /^agreement (\S+): (\w+)/.exec(why || "");
+    if (!m) return why || "";
+    const label = P.t("rule." + m[2]);
+    return `${m[1]} · ${label === "rule." + m[2] ? m[2] : label} (${m[2]})`;
   };
   P.pages.sharing = {render};
   const users = async (el) => {
