@@ -117,6 +117,7 @@ def test_records_in_view_follow_pan_and_zoom(page) -> None:  # type: ignore[no-u
     assert page.locator(".place-label").count() > 0 and page.locator(".place-label:visible").count() == 0
     page.evaluate("() => { P.mapView().setView([32.55, -117.0], 9); }")
     page.wait_for_selector(".place-label:visible >> text=San Ysidro")
+    assert "Circle area: kilograms seized." in page.text_content(".legend")  # the legend explains size, not colour only
 
 
 @pytest.mark.slow
@@ -185,6 +186,11 @@ def test_units_and_charts(page) -> None:  # type: ignore[no-untyped-def]
     units = page.evaluate("() => ['c-owner', 'c-drug', 'c-state'].map((id) => { const s = Chart.getChart(id).options.scales;"
                           " return (s.y.title.display && s.y.title.text) || (s.x.title && s.x.title.text); })")
     assert units == ["kg", "Events", "kg"]
+    # each chart has a text alternative with its figures and unit (issue 16 item 15)
+    alts = page.evaluate("() => ['c-owner', 'c-drug', 'c-state'].map((id) => { const c = document.getElementById(id);"
+                         " return [c.getAttribute('role'), c.getAttribute('aria-label')]; })")
+    assert all(role == "img" and alt and any(ch.isdigit() for ch in alt) for role, alt in alts), alts
+    assert "Fentanyl" in alts[1][1] and "kg" in alts[0][1]
     # no CBP statistics in these data: the chart says so instead of drawing empty axes
     cbp = page.locator(".card", has=page.locator("h2", has_text="CBP"))
     assert "kg" in cbp.locator("h2").text_content() and "No records match." in cbp.text_content()
