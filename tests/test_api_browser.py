@@ -151,9 +151,14 @@ def test_send_a_hit_no_hit_query(page) -> None:  # type: ignore[no-untyped-def]
     page.click("a[data-page=inbox]")
     page.wait_for_selector("#h-send:not([disabled])")
     assert page.input_value("#h-partner") == "mx-test"
+    # the seconds a query takes are shown (issue 16 item 17): a spinner appears while it is sent
+    page.evaluate("""() => { window.sawSpinner = false; new MutationObserver(() => {
+        if (document.querySelector('#h-status .spinner')) window.sawSpinner = true; })
+        .observe(document.getElementById('h-status'), {childList: true, subtree: true}); }""")
     page.click("#h-send")
     page.wait_for_function("() => document.getElementById('h-status').textContent.includes('hits')", timeout=60_000)
     assert "3 encodings sent, 1 hits" in page.text_content("#h-status")
+    assert page.evaluate("() => window.sawSpinner")
     page.wait_for_selector("#h-results tbody tr")  # the page reloads with the hit on our record
     assert page.locator("#h-results tbody tr").count() == 1
     assert "answered" in page.text_content("#h-queries")

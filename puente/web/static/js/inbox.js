@@ -17,13 +17,15 @@
     sel.innerHTML = box.partners.length ? box.partners.map((p) => `<option>${P.esc(p)}</option>`).join("") : `<option value="">–</option>`;
     document.getElementById("h-send").disabled = !box.partners.length;
     document.getElementById("h-send").addEventListener("click", async () => {
-      const st = document.getElementById("h-status");
-      st.textContent = P.t("sending");
+      const st = document.getElementById("h-status"), btn = document.getElementById("h-send");
+      // a query takes seconds (encoding every record, the partner's answer): a spinner, and no second send meanwhile
+      st.innerHTML = `<span class="spinner" aria-hidden="true"></span> ${P.esc(P.t("sending"))}`;
+      btn.disabled = true;
       try {
         const r = await P.api("/api/v1/hits/queries", {}, {method: "POST", purpose: false, body: {partner: sel.value, kind: document.getElementById("h-kind").value}});
         st.textContent = `${r.query_id}: ${P.num(r.sent)} ${P.t("encodings_sent")}, ${P.num(r.hits.length)} ${P.t("hits")}`;
         setTimeout(() => P.route(), 600);
-      } catch (e) { st.textContent = ""; }
+      } catch (e) { st.textContent = ""; } finally { btn.disabled = false; }
     });
     const ask = async (r) => {
       const reason = prompt(P.t("followup_reason"));
