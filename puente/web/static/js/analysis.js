@@ -112,7 +112,7 @@
     });
     // a label fits between its column and the next (about 6 px a character); longer ones are cut, whole in the tooltip
     const room = Math.max(8, Math.floor((path.length > 1 ? x(1) - x(0) - nodeW - 8 : 150) / 6.2));
-    const fit = (text, i) => i + 1 < path.length && text.length > room ? text.slice(0, room - 1) + "…" : text;
+    const fit = (text, i) => { const n = i + 1 < path.length ? room : 22; return text.length > n ? text.slice(0, n - 1) + "…" : text; };
     pos.forEach((m, i) => m.forEach((n, k) => {
       const name = `${value(path[i], k)} (${P.num(cols[i].get(k), 0)})`;  // small nodes: named in their tooltip only
       svg += `<rect x="${x(i)}" y="${n.y}" width="${nodeW}" height="${n.h}" fill="#0b1f33"><title>${P.esc(name)}</title></rect>` +
