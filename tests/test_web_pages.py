@@ -128,6 +128,9 @@ def test_filters_live_in_the_url_and_follow_to_records_and_export(page, server) 
     page.click("#f-apply")
     page.wait_for_function("() => location.hash.includes('drug=methamphetamine') && location.hash.includes('from=2024-03')")
     ready(page)
+    if os.environ.get("PUENTE_SCREENSHOTS") == "1":
+        page.wait_for_selector("#map-list .rec")
+        page.screenshot(path=str(SHOTS / "map-filtered.png"))
     shared = page.url
     page.click("a[data-page=records]")  # the sidebar keeps the filters
     ready(page)
