@@ -165,3 +165,17 @@ def test_every_corridor_flow_drills_down_to_its_seizures(env) -> None:  # type: 
     everything = client.get("/api/v1/records/seizure", params={"purpose": PURPOSE, "per_page": 1}, headers=h).json()
     assert len(seen) == everything["total"]
     assert client.get("/api/v1/analytics/corridors/flow", headers=h).status_code == 403
+
+
+def test_every_category_label_is_one_english_and_one_spanish_string() -> None:
+    """The analysis tables' category labels (analyze/categories.yaml, shown on the analysis pages and exported
+    as <col>_en/<col>_es): a comma inside an unquoted label once cut it in two ("Declaration cited at the lab
+    (drum label")."""
+    from importlib import resources
+
+    import yaml
+
+    raw = yaml.safe_load(resources.files("puente.analyze").joinpath("categories.yaml").read_text("utf-8"))
+    bad = {code: v for code, v in raw.items() if set(v) != {"en", "es"} or not all(isinstance(x, str) and x for x in v.values())}
+    assert bad == {}
+    assert raw["document"]["en"].endswith("(drum label, papers)")
