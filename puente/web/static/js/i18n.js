@@ -244,3 +244,12 @@ Object.assign(STRINGS.es, {
   "col.lab_ref": "Laboratorio", "col.lab_date": "Laboratorio hallado", "col.lab_role": "Papel en el laboratorio", "col.chemical_match": "La sustancia coincide con el laboratorio",
   "col.days": "Días", "col.score": "Puntaje", "col.paths": "Rutas",
 });
+// Precursor -> lab chains: corroboration columns (issue 13, chains round).
+Object.assign(STRINGS.en, {
+  "col.lab_papers": "Lab kept papers", "col.coverage": "Lab lists what the company sent (share)",
+  "col.confident": "Confident link", "col.documented": "Documented at the lab",
+});
+Object.assign(STRINGS.es, {
+  "col.lab_papers": "El laboratorio conservó documentos", "col.coverage": "El laboratorio lista lo que envió la empresa (proporción)",
+  "col.confident": "Vínculo confiable", "col.documented": "Documentado en el laboratorio",
+});
