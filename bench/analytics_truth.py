@@ -15,7 +15,9 @@ truth is keyed by. Nothing is recomputed with the analytics code; the definition
   no alarm is excused because the world's complete flows show it too);
 * hidden labs — labs never dismantled within 50 km of a region of ``precursors_lab_regions``, and regions
   within 50 km of any true lab;
-* diversion — ROC AUC of ``precursors_risk.score``, and with each single feature's term removed;
+* diversion — ROC AUC of ``precursors_risk.score``, and with each single feature's term removed; the naive
+  baseline is the best single flag as the shipment shows it (``<feature>_shipment`` where the product's feature
+  also reads the importer's habit);
 * key players — each organisation leader's rank in ``networks_players`` as a fraction of all players,
   legitimate firms among the top 50;
 * purchasers — top-20 rows of ``firearms_purchasers`` whose traces are all one true person;
