@@ -54,7 +54,7 @@ def test_concurrent_ingests_of_one_file_store_each_id_once(make_node, tmp_path: 
                     start.wait(timeout=60)
                     reports.append(ingest_file(node, store, path, get_profile("seizure-us"), engine=engine,
                                                on_wait=lambda: waited.append(1)))
-            except BaseException as exc:  # reported below
+            except BaseException as exc:  # noqa: BLE001 - any failure in the thread is asserted on below
                 errors.append(exc)
 
         threads = [threading.Thread(target=run) for _ in range(2)]
