@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -39,6 +40,7 @@ from puente.ingest.profile import get_profile
 from puente.node import Node
 
 TARGET = 1 / 6
+CPU: dict[str, Any] = {}  # CPU seconds (all threads of the process) of each timed run
 MEMORY_BAR = 2 * 1024**3
 
 
@@ -59,6 +61,7 @@ def run_puente(path: Path, work: Path, profile: bool, engine: str = "auto") -> t
     node = Node.init(work / "node", "us-bench", "US")
     with node.open_store() as store:
         prof = cProfile.Profile() if profile else None
+        cpu_started = time.process_time()
         started = time.perf_counter()
         if prof:
             prof.enable()
@@ -66,6 +69,7 @@ def run_puente(path: Path, work: Path, profile: bool, engine: str = "auto") -> t
         if prof:
             prof.disable()
         elapsed = time.perf_counter() - started
+        CPU["puente"] = time.process_time() - cpu_started
     top = ""
     if prof:
         out = io.StringIO()
@@ -77,14 +81,20 @@ def run_puente(path: Path, work: Path, profile: bool, engine: str = "auto") -> t
     return elapsed, detail, top
 
 
-def run_puente_child(path: Path, work: Path, profile: bool, engine: str) -> tuple[float, str, str, int]:
-    """Puente in a fresh interpreter: (seconds, account, profile, peak RSS in bytes)."""
+def run_puente_child(path: Path, work: Path, profile: bool, engine: str,
+                     code: str | None = None) -> tuple[float, str, str, int, float]:
+    """Puente in a fresh interpreter: (seconds, account, profile, peak RSS in bytes, CPU seconds of the ingest)."""
+    env = {**os.environ, "PYTHONPATH": code} if code else None  # another checkout's code (--compare)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run([sys.executable, "-m", "bench.ingest", "--child", str(path), str(work), engine]
-                         + (["--profile"] if profile else []), check=False, capture_output=True, text=True)
+                         + (["--profile"] if profile else []), check=False, capture_output=True, text=True,
+                         env=env, cwd=code)
     if out.returncode:
         raise SystemExit(f"the Puente run failed:\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    return result["seconds"], result["detail"], result["top"], result["maxrss"]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the whole child (start-up and node init included)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return result["seconds"], result["detail"], result["top"], result["maxrss"], cpu
 
 
 def run_keyed_insert(path: Path, work: Path) -> float:
@@ -99,12 +109,14 @@ def run_keyed_insert(path: Path, work: Path) -> float:
         f"{c} {t_}{' PRIMARY KEY' if c == 'id' else ''}" for c, t_ in cols.items()) + ")")
     assert schema_for(kind).names == list(cols)
     started = time.perf_counter()
+    cpu = time.process_time()
     con.execute("INSERT INTO keyed (id, source_id, date, place_text, country, agency, drug, form, quantity, unit, "
                 "purity, pill_stamp, conveyance, port_text, notes, source_row) "
                 "SELECT 'n:seizure:' || left(sha256(case_id), 24), case_id, date, place, country, agency, drug, form, "
                 "quantity, unit, purity, pill_stamp, conveyance, port, notes, row_number() OVER () "
                 "FROM read_csv(?, all_varchar = false)", [str(path)])
     elapsed = time.perf_counter() - started
+    CPU.setdefault("keyed", []).append(time.process_time() - cpu)
     con.close()
     return elapsed
 
@@ -112,8 +124,10 @@ def run_keyed_insert(path: Path, work: Path) -> float:
 def run_duckdb(path: Path, work: Path) -> float:
     con = duckdb.connect(str(work / "raw.duckdb"))
     started = time.perf_counter()
+    cpu = time.process_time()
     con.execute("CREATE TABLE raw AS SELECT * FROM read_csv(?)", [str(path)])
     elapsed = time.perf_counter() - started
+    CPU.setdefault("raw", []).append(time.process_time() - cpu)
     con.close()
     return elapsed
 
@@ -124,13 +138,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the Puente run (slower)")
     parser.add_argument("--engine", default="auto", choices=["auto", "columnar", "row"])
     parser.add_argument("--with-row", action="store_true", help="also time the row path (slow)")
+    parser.add_argument("--compare", metavar="CHECKOUT", help="also time Puente from another checkout (e.g. main)")
     parser.add_argument("--child", nargs=3, metavar=("FILE", "WORK", "ENGINE"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "ingest.md")
     args = parser.parse_args(argv)
     if args.child:
         seconds, detail, top = run_puente(Path(args.child[0]), Path(args.child[1]), args.profile, args.child[2])
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        print(json.dumps({"seconds": seconds, "detail": detail, "top": top, "maxrss": maxrss}))
+        print(json.dumps({"seconds": seconds, "detail": detail, "top": top, "maxrss": maxrss, "cpu": CPU["puente"]}))
         return
     work = Path(tempfile.mkdtemp(prefix="puente-bench-"))
     try:
@@ -143,14 +158,21 @@ def main(argv: list[str] | None = None) -> None:
         keyed = run_keyed_insert(path, work)
         load_before = os.getloadavg()[0]
         (work / "p").mkdir()
-        puente, detail, top, maxrss = run_puente_child(path, work / "p", args.profile, args.engine)
+        puente, detail, top, maxrss, puente_cpu = run_puente_child(path, work / "p", args.profile, args.engine)
         load_after = os.getloadavg()[0]
         row_line = ""
         if args.with_row:
             (work / "r").mkdir()
-            row_s, _, _, row_rss = run_puente_child(path, work / "r", False, "row")
+            row_s, _, _, row_rss, _ = run_puente_child(path, work / "r", False, "row")
             row_line = (f"| Puente, row path (the previous pipeline; peak {row_rss / 1024**2:,.0f} MB) | "
-                        f"{row_s:.2f} | {args.rows / row_s:,.0f} |")
+                        f"{row_s:.2f} | {args.rows / row_s:,.0f} | – |")
+        if args.compare:
+            (work / "c").mkdir()
+            cmp_s, _, _, cmp_rss, cmp_cpu = run_puente_child(path, work / "c", False, args.engine,
+                                                             str(Path(args.compare).resolve()))
+            row_line += ("\n" if row_line else "") + (
+                f"| Puente from `{args.compare}` (the code before this change; peak {cmp_rss / 1024**2:,.0f} MB) | "
+                f"{cmp_s:.2f} | {args.rows / cmp_s:,.0f} | {cmp_cpu:.1f} |")
         (work / "again").mkdir()
         raw = min(raw, run_duckdb(path, work / "again"))
         (work / "again2").mkdir()
@@ -163,18 +185,20 @@ def main(argv: list[str] | None = None) -> None:
             "",
             f"- Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
             f"- Machine: {about}; load average {load_before:.1f} before and {load_after:.1f} after Puente's run",
+            "- CPU seconds: user + system of all threads; for Puente, of its whole child process (start-up included)",
             (f"- File: {n:,} generated seizure-event rows, {path.stat().st_size / 1e6:.0f} MB CSV "
              f"(generated in {generated:.1f} s)"),
             f"- Command: `python -m bench.ingest --rows {n}{' --engine ' + args.engine if args.engine != 'auto' else ''}"
-            f"{' --with-row' if args.with_row else ''}`",
+            f"{' --with-row' if args.with_row else ''}{' --compare ' + args.compare if args.compare else ''}`",
             "",
-            "| run | seconds | rows/s |",
-            "|---|---:|---:|",
-            f"| DuckDB `read_csv` into a table (baseline, best of 2) | {raw:.2f} | {n / raw:,.0f} |",
+            "| run | seconds | rows/s | CPU seconds |",
+            "|---|---:|---:|---:|",
+            (f"| DuckDB `read_csv` into a table (baseline, best of 2) | {raw:.2f} | {n / raw:,.0f} | "
+             f"{' / '.join(f'{c:.1f}' for c in CPU['raw'])} |"),
             (f"| DuckDB `read_csv` + INSERT into an equally keyed 56-column table (best of 2) | {keyed:.2f} | "
-             f"{n / keyed:,.0f} |"),
+             f"{n / keyed:,.0f} | {' / '.join(f'{c:.1f}' for c in CPU['keyed'])} |"),
             (f"| Puente `ingest_file` (validate, normalize, geocode, ids, dedupe, quarantine) | {puente:.2f} | "
-             f"{n / puente:,.0f} |"),
+             f"{n / puente:,.0f} | {puente_cpu:.1f} |"),
             *([row_line] if row_line else []),
             "",
             (f"**Ratio to `read_csv`: {ratio:.3f} (1/{1 / ratio:.1f}); bar 1/6: "

@@ -99,3 +99,71 @@ def test_a_cited_importer_raises_the_diversion_risk(tmp_path: Path) -> None:
     # the score is the weighted sum of the features: no hidden term a removed feature would leave behind
     total = sum(w * risk[f].astype(float) for f, w in precursors.WEIGHTS.items())
     assert (risk["score"] - total).abs().max() < 1e-9
+
+
+def _owner_world(tmp_path: Path) -> Node:
+    """A front's owner is detained at two labs: one that kept no papers and lists what the front sent (npp,
+    4-AP), and one whose papers cite other firms' declarations only. A second firm's owner is detained at the
+    paperless lab too, but that lab lists one of the four chemicals it sent."""
+    node = Node.init(tmp_path / "n", "t", "MX")
+    w = World()
+    w.add("organization", "org-front", name="Insumos Delta SA de CV", country="MX")
+    w.add("organization", "org-other", name="Comercial Omega SA de CV", country="MX")
+    w.add("person", "p-owner", given_names="Juan", surname1="Pérez")
+    w.add("person", "p-other", given_names="Luis", surname1="Soto")
+    w.link("organization", "org-front", "person", "p-owner", "owner")
+    w.link("organization", "org-other", "person", "p-other", "owner")
+    w.add("lab_site", "lab-quiet", source_id="SEDENA/LAB/2021/000010", date_found=dt.date(2021, 9, 1),
+          chemicals="npp;4-ap", evidence="recibos de renta")
+    w.add("lab_site", "lab-papers", source_id="SEDENA/LAB/2021/000011", date_found=dt.date(2021, 10, 1),
+          chemicals="npp;4-ap", evidence="copia de pedimento 21 MZO 3000 0009999 (NPP)")
+    for lab in ("lab-quiet", "lab-papers"):
+        w.link("lab_site", lab, "person", "p-owner", "arrested")
+    w.link("lab_site", "lab-quiet", "person", "p-other", "arrested")
+    ships = [("ps-1", "npp", dt.date(2021, 1, 5), "org-front"), ("ps-2", "4-ap", dt.date(2021, 3, 5), "org-front"),
+             ("ps-3", "npp", dt.date(2021, 5, 5), "org-front"),
+             ("ps-o1", "npp", dt.date(2021, 2, 5), "org-other"), ("ps-o2", "piperidine", dt.date(2021, 3, 5), "org-other"),
+             ("ps-o3", "anpp", dt.date(2021, 4, 5), "org-other"), ("ps-o4", "norfentanyl", dt.date(2021, 5, 5), "org-other")]
+    for i, (sid, chem, day, company) in enumerate(ships):
+        w.add("precursor_shipment", sid, source_id=f"21 MZO 3000 {i + 1:07d}", chemical=chem, quantity_kg=80.0,
+              arrival_date=day)
+        w.link("precursor_shipment", sid, "organization", company, "importer")
+    with node.open_store() as store:
+        w.write(store)
+    return node
+
+
+def test_an_owner_detained_at_a_lab_without_papers_that_lists_what_the_firm_sent_is_a_chain(tmp_path: Path) -> None:
+    node = _owner_world(tmp_path)
+    with open_engine("duckdb", node.store_url) as engine:
+        chains = supply.precursor_lab_chains(engine).set_index("shipment")
+    front = chains.loc[["ps-1", "ps-2", "ps-3"]]
+    assert (front["lab"] == "lab-quiet").all() and front["confident"].all() and not front["documented"].any()
+    assert (front["hop"] == "owner_arrested").all() and (front["coverage"] == 1.0).all()
+    assert not front["lab_papers"].any()
+    # the other firm sent four chemicals and the lab lists one of them: a lead (coverage 1/4), not a chain
+    other = chains.loc["ps-o1"]
+    assert other["lab"] == "lab-quiet" and other["coverage"] == 0.25 and not other["confident"]
+    # no chain ends at the lab whose papers cite other firms only, though the front's owner was detained there
+    assert "lab-papers" not in set(chains["lab"])
+
+
+def test_the_diversion_features_read_the_importers_habit(tmp_path: Path) -> None:
+    node = Node.init(tmp_path / "n", "t", "MX")
+    w = World()
+    for company in ("org-habit", "org-once"):
+        w.add("organization", company, name=company, country="MX")
+    for i in range(8):
+        company = "org-habit" if i < 4 else "org-once"
+        pen = None if (company == "org-habit" or i == 4) else f"PEN-{i}"
+        w.add("precursor_shipment", f"ps-{i}", source_id=f"21 MZO 3000 {i + 1:07d}", chemical="npp", quantity_kg=80.0,
+              arrival_date=dt.date(2021, 1, 1 + i), pen_reference=pen, importer=company)
+        w.link("precursor_shipment", f"ps-{i}", "organization", company, "importer")
+    with node.open_store() as store:
+        w.write(store)
+    with open_engine("duckdb", node.store_url) as engine:
+        risk = precursors.diversion_risk(engine).set_index("id")
+    # both shipments lack a PEN; the firm that never files one weighs more than the one that forgot once
+    assert risk.loc["ps-0", "no_pen_shipment"] == risk.loc["ps-4", "no_pen_shipment"] == 1
+    assert risk.loc["ps-0", "no_pen"] > risk.loc["ps-4", "no_pen"] > risk.loc["ps-5", "no_pen"] > 0
+    assert "no_pen" in risk.loc["ps-4", "reasons"] and "no_pen" not in risk.loc["ps-5", "reasons"]

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from bench.analytics_truth import Run, alarm_episodes, build, port_codes, score_all, truth, written
+from puente.analyze import supply
 
 pytestmark = pytest.mark.slow
 
@@ -125,14 +126,25 @@ def test_players_purchasers_and_chains_are_resolved_entities(run: Run, scores: d
     players = written(run, "networks_players")
     assert (players["records"].str.count("[|]") > 0).any()
     chains = written(run, "precursors_chains")
-    assert len(chains) and (chains["lab_date"] >= chains["arrival_date"]).all() and chains["documented"].all()
-    assert {"document", "same_company"} <= set(chains["hop"])
+    assert len(chains) and (chains["lab_date"] >= chains["arrival_date"]).all() and chains["confident"].all()
+    assert {"document", "same_company", "owner_arrested"} <= set(chains["hop"])
+    # an owner detained at a lab is a chain only where the lab kept no papers and lists what the company sent
+    owned = chains[~chains["documented"]]
+    assert len(owned) and not owned["lab_papers"].any() and (owned["coverage"] >= supply.MIN_COVERAGE).all()
     leads = written(run, "precursors_chain_leads")
-    assert set(leads["hop"]) <= {"owner_arrested", "direct"} and not leads["documented"].any()
+    assert set(leads["hop"]) <= {"owner_arrested", "direct"} and not leads["confident"].any()
     assert set(leads["person_rule"].dropna()) <= {"same_record", "entity_resolution", "transitive"}
     assert (leads["person_rule"] != "same_record").any()  # the owner and the detainee are two records
     # reading separators and slips and following the company finds more than a verbatim text search
     assert scores["chains"]["product"]["found"] > scores["chains"]["baseline"]["found"]
+
+
+def test_chains_meet_the_bar_on_the_small_seed(scores: dict[str, Any]) -> None:
+    # issue 13: >= 0.7 of the diverted shipments that fed a dismantled lab linked to it, precision >= 0.8
+    # (seed 7 was tuned on; the untuned seeds are in bench/results/analytics.md)
+    ch = scores["chains"]
+    assert ch["product"]["recall"] >= 0.7 and ch["product"]["precision"] >= 0.8, ch
+    assert ch["product"]["recall"] > ch["baseline"]["recall"]
 
 
 def test_top_purchasers_are_one_true_person(scores: dict[str, Any]) -> None:

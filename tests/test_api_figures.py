@@ -179,3 +179,26 @@ def test_every_category_label_is_one_english_and_one_spanish_string() -> None:
     bad = {code: v for code, v in raw.items() if set(v) != {"en", "es"} or not all(isinstance(x, str) and x for x in v.values())}
     assert bad == {}
     assert raw["document"]["en"].endswith("(drum label, papers)")
+
+
+def test_an_analysis_is_reused_until_the_data_version_changes(env) -> None:  # type: ignore[no-untyped-def]
+    """Cached per data version (puente/store/versions.py): the same request reuses it; any committed change to
+    the records (ingest, import, revocation, purge: each bumps the version) makes the next request run again."""
+    from puente.store import versions
+
+    client, tokens, _us = env
+    h = bearer(tokens["analyst"])
+    cache = client.app.state.ctx.extras.setdefault("analytics", {})
+    ask = lambda: client.get("/api/v1/analytics/hotspots", params={"limit": 1, "purpose": PURPOSE}, headers=h)
+    assert ask().status_code == 200
+    before = {key for key in cache if key[0] == "hotspots"}
+    assert ask().status_code == 200 and {key for key in cache if key[0] == "hotspots"} == before
+    pool = client.app.state.ctx.pool  # the server's own connections (a second DuckDB handle would conflict)
+    store = pool.acquire()
+    try:
+        with store.transaction():
+            versions.bump(store, "test: a change to the records")
+    finally:
+        pool.release(store)
+    assert ask().status_code == 200
+    assert len({key for key in cache if key[0] == "hotspots"} - before) == 1

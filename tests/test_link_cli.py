@@ -29,6 +29,9 @@ def test_link_and_hits_commands(make_node, tmp_path, capsys):
     run = lambda home, *args: main(["--home", str(home), *args])
     assert run(us.home, "link", "run", "--kind", "person") == 0
     assert "scored pairs" in capsys.readouterr().out
+    for option in ("--engine", "-e", "--backend"):  # named as `analyze --engine` names it; --backend as before
+        assert run(us.home, "link", "run", "--kind", "person", option, "nosuch") != 0
+        assert "unknown backend 'nosuch' (use duckdb or spark)" in capsys.readouterr().err
     assert run(us.home, "link", "review", "list", "--json", "--limit", "2") == 0
     listed = capsys.readouterr().out
     assert "evidence" in listed

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tomllib
 import uuid
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,21 @@ from _puente_cli import invoke
 from conftest import PG_URL, _pg_admin
 
 import puente
+from bench.install import (
+    EXTRAS_LIBRARIES,
+    build_wheel,
+    clean_copy,
+    distributions,
+    make_venv,
+    run_demo,
+    run_puente,
+    wheel_files,
+)
 from puente.errors import ConfigError, StoreError
 from puente.node import Node
 
 REPO = Path(__file__).resolve().parents[1]
-EXTRAS = ("pyspark", "anonlink", "clkhash", "recordlinkage", "playwright")
+EXTRAS = EXTRAS_LIBRARIES
 
 # imports every module of the package and runs `puente --help` with the extras' libraries unimportable
 _WITHOUT_EXTRAS = f"""
@@ -179,3 +190,44 @@ def test_evaluation_code_is_outside_the_product() -> None:
             reaching[str(path.relative_to(REPO))] = sorted(bad)
     assert reaching == {}
     assert not any((REPO / "puente" / "link" / f"{name}.py").exists() for name in ("simeval", "synth", "febrl"))
+
+
+@pytest.mark.slow
+def test_the_core_wheel_installs_without_the_extras_and_runs_the_demo(tmp_path: Path) -> None:
+    """Issue 17's bar, end to end: the wheel built from the repository (with the leftovers of `make demo` and a
+    node directory beside the package) holds only the package; `pip install -c constraints.txt WHEEL` into a
+    fresh venv brings none of the extras' libraries; `puente --version` and `puente demo` run from that venv."""
+    src = clean_copy(REPO, tmp_path / "src")
+    for leftover in ("puente-demo/us-node/node.toml", "puente-node/node.toml", "puente-demo/simulated/us/x.csv"):
+        (src / leftover).parent.mkdir(parents=True, exist_ok=True)
+        (src / leftover).write_text('store = "duckdb:///elsewhere/store.duckdb"\n', encoding="utf-8")
+    assert (src / "tests" / "test_packaging.py").exists() and (src / "bench" / "__main__.py").exists()
+    files = wheel_files(build_wheel(src, tmp_path / "dist"))
+    info = f"puente-{puente.__version__}.dist-info/"
+    assert {name.split("/")[0] + "/" for name in files} == {"puente/", info}, sorted(files)[:20]
+    assert not [name for name in files if name.endswith(("node.toml", ".duckdb")) or "puente-demo" in name]
+    assert {"puente/cli.py", "puente/model/schema.yaml", "puente/web/static/app.css"} <= set(files)
+    entry_points = zipfile.ZipFile(next((tmp_path / "dist").glob("*.whl"))).read(info + "entry_points.txt").decode()
+    assert "puente = puente.cli:main" in entry_points
+
+    bin_dir = make_venv(tmp_path / "venv", str(next((tmp_path / "dist").glob("*.whl"))), REPO / "constraints.txt")
+    installed = distributions(bin_dir)
+    assert "puente" in installed and "duckdb" in installed
+    assert [name for name in EXTRAS_LIBRARIES if name in installed] == []
+    check = subprocess.run([str(bin_dir / "python"), "-m", "pip", "check"], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout
+
+    run = tmp_path / "elsewhere"
+    run.mkdir()
+    where = subprocess.run([str(bin_dir / "python"), "-c", "import puente; print(puente.__file__)"], cwd=run,
+                           capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"}).stdout
+    assert Path(where.strip()).is_relative_to(tmp_path / "venv")  # the installed copy, not the repository's
+    version = run_puente(bin_dir, run, "--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"puente {puente.__version__}"
+    demo, _, _ = run_demo(bin_dir, run, 1000)
+    assert demo.returncode == 0, (demo.stdout[-2000:], demo.stderr[-3000:])
+    imported = [line for line in demo.stdout.splitlines() if line.startswith("bundle ") and " imported " in line]
+    assert len(imported) == 2 and all(int(line.split(": ")[1].split()[0]) > 0 for line in imported), imported
+    for home in ("us-node", "mx-node"):
+        status = run_puente(bin_dir, run, "--home", f"puente-demo/{home}", "audit", "verify")
+        assert status.returncode == 0, status.stdout + status.stderr

@@ -14,6 +14,9 @@ Features per shipment (computed in the engine, written once); none decides alone
     says it was incorporated less than ``young_company_days`` before the shipment;
   * occasional importer — the importer filed fewer declarations than the average importer;
   * no PEN — no pre-export notification reference.
+Quantity, third-party consignee, routing, new importer and no PEN are read half from the shipment and half from
+its importer's habit (``FIRM_FEATURES``: the share of the importer's declarations with the flag, shrunk towards
+the overall share), so the front's other shipments speak for each one and no single flag carries the score.
 The score is the weighted sum of the features, squashed to 0–1; the reasons list the features that fired.
 """
 
@@ -35,6 +38,13 @@ from puente.engine import Engine
 # Judgement weights (not fitted to any data set): strong evidence of a criminal tie counts most.
 WEIGHTS = {"lab_link": 2.5, "seized": 0.75, "third_party_consignee": 0.75, "no_pen": 1.0, "new_importer": 1.0,
            "quantity": 2.0, "routing": 0.5, "occasional_importer": 1.0}
+# Shipment-level signals read beside the importer's habit: half the feature is this shipment's flag, half the
+# share of the importer's declarations that carry it, shrunk towards the share over all importers as if the
+# importer had FIRM_PRIOR more declarations at that share (one odd declaration of a large firm says little; a
+# firm that habitually ships without PEN, to third parties or in odd sizes says more).
+FIRM_FEATURES = ("no_pen", "quantity", "third_party_consignee", "routing", "new_importer")
+FIRM_MIX = 0.5
+FIRM_PRIOR = 5.0
 
 
 @dataclass(frozen=True)
@@ -82,8 +92,20 @@ def shipment_features(engine: Engine, rules: RiskRules | None = None) -> pd.Data
     out["occasional_importer"] = (declarations < len(out) / max(key.nunique(), 1)).astype("int64")
     cited = _cited_importers(engine, out, key)
     out["lab_link"] = (out["id"].isin(_criminal_links(engine)) | key.isin(cited)).astype("int64")
-    out["quantity"] = out["quantity"].astype(float).round(9)
+    for feature in FIRM_FEATURES:  # the shipment's own flag stays readable beside the feature (``<feature>_shipment``)
+        out[f"{feature}_shipment"] = out[feature].astype(float).round(9)
+        out[feature] = (1 - FIRM_MIX) * out[feature].astype(float) + FIRM_MIX * _firm_share(out[feature], key)
+        out[feature] = out[feature].round(9)
     return out.drop(columns=["taxid", "was_seized"])
+
+
+def _firm_share(flag: pd.Series, firm: pd.Series) -> pd.Series:
+    """Per shipment: the share of its importer's declarations with ``flag``, shrunk towards the share over all
+    declarations by FIRM_PRIOR pseudo-declarations."""
+    value = flag.astype(float).fillna(0.0)
+    group = value.groupby(firm.to_numpy())
+    total, count = group.transform("sum"), group.transform("size")
+    return (total + FIRM_PRIOR * float(value.mean())) / (count + FIRM_PRIOR)
 
 
 def _importer_entities(engine: Engine, shipments: pd.DataFrame) -> pd.Series:
@@ -145,7 +167,8 @@ def diversion_risk(engine: Engine, rules: RiskRules | None = None) -> pd.DataFra
     for feature, weight in WEIGHTS.items():
         value = f[feature].fillna(0).astype(float).to_numpy()
         score += weight * value
-        for i in np.flatnonzero(value > 0):
+        own = f.get(f"{feature}_shipment", f[feature]).fillna(0).astype(float).to_numpy()
+        for i in np.flatnonzero(own > 0):  # a reason is what this shipment shows, not only its importer's habit
             reasons[i].append(feature)
     f["score"] = score.round(9)
     f["risk"] = [round(1 / (1 + math.exp(-(x - 2.0))), 9) for x in score]

@@ -65,10 +65,10 @@ def _alerts(engine: Engine, period: str = "month", **_: Any) -> Result:
 def _precursors(engine: Engine, period: str = "month", **_: Any) -> Result:
     regions = precursors.lab_regions(engine)
     chains = supply.precursor_lab_chains(engine)
-    documented = chains["documented"].astype(bool)
+    confident = chains["confident"].astype(bool)
     return {"risk": precursors.diversion_risk(engine), "lab_regions": regions,
-            "chains": chains[documented].reset_index(drop=True),
-            "chain_leads": chains[~documented].reset_index(drop=True),
+            "chains": chains[confident].reset_index(drop=True),
+            "chain_leads": chains[~confident].reset_index(drop=True),
             "lab_regions.geojson": hotspots.to_geojson(regions)}
 
 

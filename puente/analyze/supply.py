@@ -42,6 +42,12 @@ import pandas as pd
 from puente.engine import Engine
 
 MIN_CITATIONS = 2  # a company's declarations a lab must cite before its other shipments are tied to that lab
+# An owner detained at a lab without papers is a chain (not a lead) when the lab lists the shipment's chemical
+# and at least this share of the company's shipments that arrived in time for the raid: the lab a front
+# supplied lists what the front sent; a lab where its owner was detained as crew, or that another of the
+# owner's fronts supplied, lists a few chemicals of its own.
+MIN_COVERAGE = 0.8
+MIN_CITED_FOR_LAG = 10  # cited declarations needed to learn the supply lag (else none is assumed)
 COMPANY_ROLES = ("importer", "consignee")  # the exporter is the foreign seller, not the buyer
 LAB_KIND, SHIPMENT_KIND = "lab_site", "precursor_shipment"
 
@@ -50,7 +56,8 @@ COLUMNS = ["shipment", "shipment_ref", "arrival_date", "chemical", "hop", "docum
            "company", "company_label", "company_role",
            "company_record", "company_rule", "company_score", "relation", "relation_link", "owner_company_record",
            "person", "person_label", "owner_record", "lab_person_record", "person_rule", "person_score",
-           "lab", "lab_ref", "lab_date", "lab_role", "lab_link", "chemical_match", "days", "score", "paths"]
+           "lab", "lab_ref", "lab_date", "lab_role", "lab_link", "chemical_match", "days", "lab_papers", "coverage",
+           "confident", "score", "paths"]
 
 
 def links_between(engine: Engine, kind_a: str, kinds_b: tuple[str, ...]) -> pd.DataFrame:
@@ -220,10 +227,18 @@ def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.Da
     paths = paths[paths["days"].isna() | (paths["days"] >= 0)]
     paths["chemical_match"] = [bool(chem in lst) if lst else None for chem, lst in zip(paths["chemical"], paths["listed"])]
     cited = paths["hop"].isin(["document", "document_slip"])
+    # a declaration is used some weeks after it arrives: the lag the cited declarations show, learned from the
+    # papers, not assumed
+    lag = supply_lag(paths.loc[paths["hop"] == "document", "days"])
+    paths = paths[cited | paths["days"].isna() | (paths["days"] >= lag)]
+    cited = paths["hop"].isin(["document", "document_slip"])
     if require_chemical:
         paths = paths[cited | paths["chemical_match"].map(lambda m: m is not False)]
     if paths.empty:
         return pd.DataFrame(columns=COLUMNS)
+    paths = paths.assign(lab_papers=paths["lab"].map(dict(zip(labs["lab"], labs["lab_evidence"].map(
+        lambda e: bool(citations(e)))))).fillna(False).astype(bool))
+    paths["coverage"] = _coverage(paths, comp, ships, labs, lag)
     best = _one_lab_each(paths)
     best = best.assign(**{col: None for col in COLUMNS if col not in best})
     best["days"] = [None if pd.isna(d) else int(d) for d in best["days"]]
@@ -327,6 +342,38 @@ def _same_company(docs: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame) -
     return out.drop(columns=["gap", "anchor", "cites", "since"]).assign(hop="same_company", score=0.7)
 
 
+def supply_lag(days: pd.Series) -> float:
+    """Days a declaration takes from arrival to use at a lab: no declaration a lab's papers cite arrived
+    later than this before the raid (the fewest arrival → raid days among them; 0 when fewer than
+    ``MIN_CITED_FOR_LAG`` are cited). A shipment of the same front that arrived later went to its next lab."""
+    known = pd.to_numeric(days, errors="coerce").dropna()
+    return float(known.min()) if len(known) >= MIN_CITED_FOR_LAG else 0.0
+
+
+def _coverage(paths: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame, labs: pd.DataFrame,
+              lag: float) -> np.ndarray:
+    """Per path: of the company's shipments that arrived at least ``lag`` days before the lab's raid, the share
+    whose chemical the lab lists (NaN when the lab lists none)."""
+    listed = dict(zip(labs["lab"], labs["listed"]))
+    raid = dict(zip(labs["lab"], pd.to_datetime(labs["lab_date"])))
+    own = comp[["shipment", "company"]].merge(ships[["shipment", "arrival_date", "chemical"]], on="shipment")
+    own["arrival"] = pd.to_datetime(own["arrival_date"])
+    by_company = {c: g for c, g in own.groupby("company")}
+    memo: dict[tuple[Any, Any], float] = {}
+    out = []
+    for company, lab in zip(paths["company"], paths["lab"]):
+        key = (company, lab)
+        if key not in memo:
+            g, chems, day = by_company.get(company), listed.get(lab), raid.get(lab)
+            share = np.nan
+            if g is not None and chems and day is not None and not pd.isna(day):
+                usable = g[(day - g["arrival"]).dt.days >= lag]
+                share = float(usable["chemical"].isin(chems).mean()) if len(usable) else np.nan
+            memo[key] = share
+        out.append(memo[key])
+    return np.round(np.array(out, dtype=float), 6)
+
+
 def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
     """Cited pairs as cited. Another shipment goes to one lab: a front serves one lab until it is raided, so
     the earliest raid after the shipment arrived among the labs whose papers cite its company at least
@@ -340,11 +387,16 @@ def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
     paths["support"] = support.reindex(key).fillna(0).astype("int64").to_numpy()
     # the company's citations at the lab count where they speak for this shipment (a same_company path)
     same = (paths["hop"] == "same_company").groupby([paths["shipment"], paths["lab"]]).transform("any")
-    paths["tie"] = np.select([paths["cited"], same & (paths["support"] >= 2), same], [3, 2, 1], 0)
-    paths["documented"] = (paths["tie"] > 0) | (paths["hop"] == "direct")
+    # an owner detained at a lab that kept no papers, which lists this chemical and what the company sent
+    owner = (paths["hop"] == "owner_arrested") & ~paths["lab_papers"] & paths["chemical_match"].eq(True)
+    owner &= paths["coverage"].fillna(0) >= MIN_COVERAGE
+    corroborated = owner.groupby([paths["shipment"], paths["lab"]]).transform("any")
+    paths["tie"] = np.select([paths["cited"], same & (paths["support"] >= 2), same, corroborated], [4, 3, 2, 1], 0)
+    paths["documented"] = ((paths["tie"] > 1) | (paths["hop"] == "direct")).astype(bool)
+    paths["confident"] = (paths["documented"] | (paths["tie"] > 0)).astype(bool)
     paths["paths"] = paths.groupby(["shipment", "lab"])["hop"].transform("size").astype("int64")
-    order = paths.sort_values(["documented", "tie", "lab_date", "score", "shipment", "lab"],
-                              ascending=[False, False, True, False, True, True], na_position="last")
+    order = paths.sort_values(["confident", "documented", "tie", "lab_date", "score", "shipment", "lab"],
+                              ascending=[False, False, False, True, False, True, True], na_position="last")
     pair = order.drop_duplicates(["shipment", "lab"])
     has_citation = pair["shipment"].isin(pair.loc[pair["cited"], "shipment"])
     return pd.concat([pair[pair["cited"]], pair[~has_citation].drop_duplicates("shipment")]).copy()

@@ -19,16 +19,17 @@ from puente.api.policy import require_role
 from puente.api.problems import ApiProblem, problem_responses
 from puente.link import hits
 from puente.link import queries as link_queries
+from puente.link.clk import DEFAULT_FIELDS
 
 router = APIRouter(prefix="/api/v1/hits", tags=["hit/no-hit"])
-HitKind = Literal["person", "vehicle", "firearm_trace"]
+HitKind = Literal[tuple(DEFAULT_FIELDS)]  # type: ignore[valid-type]  # the kinds hit/no-hit encodes (link stage)
 _R = problem_responses(400, 401, 403, 404)
 
 
 class QueryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     partner: str = Field(min_length=1, max_length=100)
-    kind: HitKind = "person"
+    kind: HitKind = "person"  # type: ignore[valid-type]
     fields: list[str] | None = Field(None, max_length=10)
     record_ids: list[str] | None = Field(None, max_length=100_000)
 

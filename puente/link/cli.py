@@ -44,7 +44,9 @@ def _kind_of(record_id: str) -> str:
 @link_app.command("run")
 def link_run(
     kind: str = typer.Option("all", "--kind", "-k", help="person, organization, vehicle, firearm or all."),
-    backend: str = typer.Option("duckdb", "--backend", help="duckdb (default) or spark."),
+    backend: str = typer.Option("duckdb", "--engine", "-e", "--backend",
+                                help="duckdb (default) or spark, named as `analyze --engine` names them "
+                                     "(--backend: the earlier spelling, still accepted)."),
     threshold: float | None = typer.Option(None, help="Match probability to join records (default per kind)."),
 ) -> None:
     """Resolve the node's own and partner records into entities (Splink, trained with EM)."""

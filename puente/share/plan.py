@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from puente.geo.gazetteer import load_gazetteer
 from puente.model import PLACE_COLUMNS, load_model
+from puente.model.types import arrow_type
 from puente.share.agreement import Agreement, FieldRule
 from puente.store.base import Dialect
 
@@ -53,12 +54,10 @@ class Lookup:
                 cols["k"].append(value)
                 for c, v in zip(_LOOKUP_COLUMNS[self.to], got):
                     cols[c].append(v)
-        types = {"lat": pa.float64(), "lon": pa.float64()}
-        return pa.table({c: pa.array(v, types.get(c, pa.string())) for c, v in cols.items()})
+        return pa.table({c: pa.array(v, arrow_type(PLACE_COLUMNS.get(c, "TEXT"))) for c, v in cols.items()})
 
     def ddl(self, dialect: Dialect) -> str:
-        types = {"lat": "DOUBLE PRECISION", "lon": "DOUBLE PRECISION"}
-        cols = ", ".join(f"{c} {dialect.ddl_type(types.get(c, 'TEXT'))}" for c in ("k", *_LOOKUP_COLUMNS[self.to]))
+        cols = ", ".join(f"{c} {dialect.ddl_type(PLACE_COLUMNS.get(c, 'TEXT'))}" for c in ("k", *_LOOKUP_COLUMNS[self.to]))
         return f"CREATE TEMPORARY TABLE {self.alias} ({cols})"
 
 

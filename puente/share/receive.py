@@ -207,6 +207,7 @@ def _import(node: Node, store: Store, manifest: dict[str, Any], agreement: Any, 
     retain = (now + dt.timedelta(days=agreement.retention_days)).date()
     naive_now = now.replace(tzinfo=None)
     with store.transaction():
+        store.lock("records")  # DuckDB: its kind tables have no key, imports into one database take turns
         imported: list[pa.Array] = []
         for kind, rows in tables.items():
             ids = _insert(store, kind, rows, sender, node.name)

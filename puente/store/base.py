@@ -32,11 +32,13 @@ class Dialect(str):
     filter_indexes: bool  # secondary indexes help the API's record filters (DuckDB: zone maps do, indexes slow ingest)
     unlogged: str  # the CREATE TABLE prefix for a table whose rows need not survive a crash (no WAL)
     readers: str  # "module:Class" of the backend's bounded reader pool (puente.store.pool.ReaderPool)
+    kind_primary_key: bool  # kind tables carry PRIMARY KEY (id) (PostgreSQL); DuckDB's writers keep ids unique
 
     def __new__(cls, name: str, *, multi_process: bool, for_update: str, filter_indexes: bool, readers: str,
-                unlogged: str = "") -> Self:
+                unlogged: str = "", kind_primary_key: bool = True) -> Self:
         self = super().__new__(cls, name)
         self.multi_process, self.for_update, self.filter_indexes = multi_process, for_update, filter_indexes
+        self.kind_primary_key = kind_primary_key
         self.unlogged, self.readers = unlogged, readers
         return self
 
@@ -77,7 +79,7 @@ class Dialect(str):
 
 
 DUCKDB = Dialect("duckdb", multi_process=False, for_update="", filter_indexes=False,
-                 readers="puente.store.duckdb_store:DuckDBReaders")
+                 readers="puente.store.duckdb_store:DuckDBReaders", kind_primary_key=False)
 POSTGRES = Dialect("postgres", multi_process=True, for_update=" FOR UPDATE", filter_indexes=True,
                    readers="puente.store.postgres_store:PostgresReaders", unlogged="UNLOGGED ")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -158,6 +158,25 @@ class DuckDBStore(Store):
 
     def _in_transaction(self) -> bool:
         return self._depth > 0
+
+    def lock(self, name: str, on_wait: Callable[[], None] | None = None) -> None:
+        """Held until the transaction ends. DuckDB locks its file to one process, but connections of one
+        process (threads, the API's cursors) write concurrently, and the kind tables have no key to stop two
+        of them storing the same id: writers that dedupe by an anti-join take turns here (all names share
+        the database's one lock, which :meth:`retrying` writers take too)."""
+        if not self._depth:
+            return
+        lock = _write_lock(self.path)
+        if not lock.acquire(blocking=False):
+            if on_wait:
+                on_wait()
+            lock.acquire()
+        self.__dict__.setdefault("_held", []).append(lock)
+
+    def _finish_transaction(self, committed: bool) -> None:
+        for lock in reversed(self.__dict__.pop("_held", [])):
+            lock.release()
+        super()._finish_transaction(committed)
 
     def conflict_errors(self) -> tuple[type[BaseException], ...]:
         return (duckdb.TransactionException,)

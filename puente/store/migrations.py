@@ -30,8 +30,13 @@ def register(version: int, name: str) -> Callable[[Migration], Migration]:
 
 
 def create_kind_table(store: Store, kind: Kind) -> None:
+    """A record kind's table. PostgreSQL keys it by ``id``; DuckDB does not (no ART index: building it
+    was a large part of a bulk ingest's cost), and every writer keeps ids unique itself, by an anti-join
+    against the table inside its transaction, with writers of one store taking turns
+    (:meth:`~puente.store.base.Store.lock`; share import's keyed INSERT ... WHERE NOT EXISTS)."""
     cols = ", ".join(f'"{c}" {store.dialect.ddl_type(t)}' for c, t in kind.columns().items())
-    store.execute(f"CREATE TABLE IF NOT EXISTS {kind.table} ({cols}, extra TEXT, PRIMARY KEY (id))")
+    key = ", PRIMARY KEY (id)" if store.dialect.kind_primary_key else ""
+    store.execute(f"CREATE TABLE IF NOT EXISTS {kind.table} ({cols}, extra TEXT{key})")
 
 
 @register(1, "record kinds, quarantine, batches, node metadata")
@@ -84,6 +89,26 @@ def _quarantine_column(store: Store) -> None:
     store.execute(f"INSERT INTO quarantine_v13 ({cols}, source_column) SELECT {cols}, '' FROM quarantine")
     store.execute("DROP TABLE quarantine")
     store.execute("ALTER TABLE quarantine_v13 RENAME TO quarantine")
+
+
+@register(30, "DuckDB kind tables without the primary-key index (ids kept unique by the writers' anti-join)")
+def _unkeyed_kind_tables(store: Store) -> None:
+    """Issue 12, ingest speed. On DuckDB each kind table is rebuilt without ``PRIMARY KEY (id)``: same
+    columns, types and order, every row copied as it was (in its order). PostgreSQL keeps its keys."""
+    if store.dialect.kind_primary_key:
+        return
+    for kind in load_model().kinds.values():
+        keyed = store.scalar("SELECT count(*) FROM duckdb_constraints() WHERE table_name = ? "
+                             "AND constraint_type = 'PRIMARY KEY'", [kind.table])
+        if not keyed:
+            continue
+        columns = store.query("SELECT column_name, data_type FROM information_schema.columns "
+                              "WHERE table_name = ? ORDER BY ordinal_position", [kind.table])
+        new = f"{kind.table}_v30"
+        store.execute(f"CREATE TABLE {new} ({', '.join(f'{chr(34)}{c}{chr(34)} {t}' for c, t in columns)})")
+        store.execute(f"INSERT INTO {new} SELECT * FROM {kind.table} ORDER BY rowid")
+        store.execute(f"DROP TABLE {kind.table}")
+        store.execute(f"ALTER TABLE {new} RENAME TO {kind.table}")
 
 
 def sync_model_columns(store: Store) -> None:

@@ -244,3 +244,12 @@ Object.assign(STRINGS.es, {
   "col.lab_ref": "Laboratorio", "col.lab_date": "Laboratorio hallado", "col.lab_role": "Papel en el laboratorio", "col.chemical_match": "La sustancia coincide con el laboratorio",
   "col.days": "Días", "col.score": "Puntaje", "col.paths": "Rutas", "col.lab_papers": "Documentos en el laboratorio", "col.coverage": "Cobertura", "col.confident": "Confiable", "rule.drop": "descartado", "rule.match_only": "solo coincidencia privada", "rule.generalize_place": "lugar generalizado", "rule.truncate_date": "fecha truncada", "rule.round": "redondeado", "rule.pseudonymize": "seudonimizado", "col.hop": "Eslabón", "col.documented": "Documentada", "col.anchor_ref": "Referencia de anclaje", "col.support": "Soporte", "col.relation_link": "Vínculo de la relación", "col.owner_company_record": "Registro de la empresa propietaria", "col.owner_record": "Registro del propietario", "col.lab_person_record": "Registro de la persona del laboratorio", "col.lab_link": "Vínculo con el laboratorio", "col.day": "Día", "col.qz": "Puntuación z de cantidad", "col.third_party_consignee": "Consignatario tercero", "col.routing": "Ruta inusual", "col.no_pen": "Sin notificación previa a la exportación", "col.seized": "Asegurado", "col.new_importer": "Importador nuevo", "col.occasional_importer": "Importador ocasional", "col.risk": "Riesgo", "col.reasons": "Razones", "col.labs": "Laboratorios", "col.seizures": "Aseguramientos", "col.marks": "Marcas", "col.concentration": "Concentración", "col.basis": "Base",
 });
+// Precursor -> lab chains: corroboration columns (issue 13, chains round).
+Object.assign(STRINGS.en, {
+  "col.lab_papers": "Lab kept papers", "col.coverage": "Lab lists what the company sent (share)",
+  "col.confident": "Confident link", "col.documented": "Documented at the lab",
+});
+Object.assign(STRINGS.es, {
+  "col.lab_papers": "El laboratorio conservó documentos", "col.coverage": "El laboratorio lista lo que envió la empresa (proporción)",
+  "col.confident": "Vínculo confiable", "col.documented": "Documentado en el laboratorio",
+});
