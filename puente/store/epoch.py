@@ -124,7 +124,7 @@ def _locked(path: Path, create: bool) -> Iterator[tuple[int, bytes, int, list[tu
     except FileNotFoundError:  # not there (or its directory is not): nobody can read it, nothing to announce
         yield None
         return
-    except PermissionError:
+    except OSError:  # not writable (permissions, a directory in its place)
         if path.exists():
             raise StoreError("store_epoch_unwritable", path=str(path)) from None
         yield None  # nobody can read a file that is not there: nothing to announce
