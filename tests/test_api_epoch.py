@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -241,8 +242,10 @@ def test_concurrent_readers_and_a_revocation(env) -> None:  # type: ignore[no-un
     revoked = threading.Event()
     late: list[int] = []
 
-    def read() -> None:
-        for _ in range(15):
+    deadline = time.monotonic() + 120
+
+    def read() -> None:  # until requests started after the revocation have been answered
+        while len(late) < 20 and time.monotonic() < deadline:
             after = revoked.is_set()
             status = client.get(LIST, headers=bearer(token), params={"per_page": 3}).status_code
             if after:
