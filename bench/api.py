@@ -323,7 +323,8 @@ def write_report(results: dict[str, list[dict[str, float]]], args: argparse.Name
          "(the machine is shared with other jobs, so absolute numbers are noisy; compare rows of the same run)."), "",
         (f"Query: `GET {QUERY}` (fentanyl seizures in Sonora in one quarter, newest first, page of 50, "
          f"with the total count) over **{args.rows:,} seizure records**; response {size:,} bytes. "
-         "Authenticated as an analyst with an API token, checked against the store on every request. "
+         "Authenticated as an analyst with an API token, checked against the store or, on a cache hit, against "
+         "what the worker read from it under an unchanged change epoch (puente/store/epoch.py). "
          "Records are stored in arrival (date) order, as ingest leaves them. Datasette answers "
          f"`{DATASETTE_QUERY}` over the same rows in SQLite."),
         "",

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from puente.errors import ConfigError, UsageError
 from puente.settings import setting
 from puente.store.base import Store, create_if_missing, open_store, store_file
+from puente.store.epoch import attach as attach_epoch
 
 COUNTRIES = ("US", "MX")
 
@@ -98,6 +99,7 @@ class Node:
 
     # -- store and keys ------------------------------------------------------------------
     def open_store(self) -> Store:
+        attach_epoch(self.store_url, self.home / "store.epoch")  # where this store's changes are announced
         store = open_store(self.store_url)
         from puente import stages
 

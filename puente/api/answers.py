@@ -2,8 +2,9 @@
 
 A ``GET /api/v1/records/{kind}?…`` that the record endpoint answered under the current data version is answered
 again by :class:`CachedAnswers`, an ASGI middleware in front of FastAPI's routing, dependency solving and
-parameter validation, with one store statement: the caller's token and the data version
-(:func:`puente.api.auth.authenticate_at_version`), so authentication is still read from the store on every request.
+parameter validation. The caller's token and the data version come from :class:`puente.api.known.Known` on the
+event loop, with no store statement, while the change epoch (:mod:`puente.store.epoch`) is unchanged since they were
+read; otherwise from one store statement (:func:`puente.api.auth.authenticate_at_version`) in the thread pool.
 
 An answer is keyed by the caller's role and partner, the exact path and query string, and the UTC day. Within
 one data version that determines the caller's view (columns, row scope, withheld fields: ``view_for`` reads
@@ -93,7 +94,15 @@ class CachedAnswers:
         # the day before anything else: an agreement is in force by the day, so a partner's view can change with
         # it; an answer kept under day D was made from a view decided on D or later, and is served on D only
         request = (path, bytes(scope.get("query_string", b"")), today())
-        found = await run_in_threadpool(self._find, token, request) if token else None
+        found = None
+        if token:
+            known = self.ctx.known.lookup(token)  # no store statement, no thread-pool hop
+            if known is None:
+                found = await run_in_threadpool(self._find, token, request)
+            else:
+                found = self.ctx.answers.peek(answer_key(known[0], request), known[1])
+                if found is not None and found.logged:  # audited on every answer, made or served from the cache
+                    await run_in_threadpool(self._audit, known[0], found)
         if found is None:
             scope[SCOPE_KEY] = request
             await self.app(scope, receive, send)
@@ -102,11 +111,16 @@ class CachedAnswers:
 
     def _find(self, token: str, request: tuple[str, bytes, dt.date]) -> Answer | None:
         c = self.ctx
-        known = authenticate_at_version(c.store, token)
-        if known is None:
+        seen = c.known.before_query()  # read before the statement: what it reads is at least as new
+        found = authenticate_at_version(c.store, token)
+        if found is None:
             return None  # the application answers 401
-        who, version = known
+        who, version, expires = found
+        c.known.learn(seen, token, who, version, expires)
         answer: Answer | None = c.answers.peek(answer_key(who, request), version)
         if answer is not None and answer.logged:  # audited on every answer, made or served from the cache
-            log_access(c, who, answer.action, answer.kind, list(answer.ids), set(answer.owners), answer.purpose)
+            self._audit(who, answer)
         return answer
+
+    def _audit(self, who: Principal, answer: Answer) -> None:
+        log_access(self.ctx, who, answer.action, answer.kind, list(answer.ids), set(answer.owners), answer.purpose)

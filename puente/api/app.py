@@ -17,10 +17,14 @@ from puente.api import mapview, problems, records, routes_auth, routes_node
 from puente.api.answers import CachedAnswers
 from puente.api.context import Ctx, StoreLeases, StorePool
 from puente.api.headers import SecurityHeaders
+from puente.api.known import Known
 from puente.api.query import strict_query
 from puente.api.ratelimit import RateLimit
 from puente.node import Node
 from puente.settings import setting
+from puente.store.epoch import attach as attach_epoch
+from puente.store.epoch import path_for as epoch_path
+from puente.store.epoch import repair as repair_epoch
 
 VERSION = "1.0.0"
 
@@ -30,11 +34,16 @@ def web_dir() -> Path:
 
 
 def create_app(node: Node, store_url: str | None = None, rate_limit: int | None = None) -> FastAPI:
-    pool = StorePool(store_url or node.store_url)
+    url = store_url or node.store_url
+    attach_epoch(url, node.home / "store.epoch")  # where changes to the store are announced (puente.store.epoch)
+    pool = StorePool(url)
+    known = Known(epoch_path(url))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool.open()
+        known.forget()
+        repair_epoch(known.path)  # a node from before the epoch, or a file left damaged: made whole
         try:
             yield
         finally:
@@ -45,7 +54,7 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
                   dependencies=[Depends(strict_query)],
                   description="REST API of a Puente node. Errors are application/problem+json. "
                               "Authenticate with `Authorization: Bearer <token>`.")
-    app.state.ctx = Ctx(node=node, pool=pool)
+    app.state.ctx = Ctx(node=node, pool=pool, known=known)
     problems.install(app)
     app.include_router(routes_auth.router)
     app.include_router(routes_node.router)

@@ -25,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from puente.errors import UsageError
 from puente.settings import setting
+from puente.store import epoch
 from puente.store.base import Store
 
 ROLES = ("analyst", "steward", "admin", "partner-node")
@@ -72,9 +73,10 @@ def add_user(store: Store, username: str, role: str, password: str | None = None
     if store.scalar("SELECT COUNT(*) FROM api_users WHERE username = ?", [username]):
         raise UsageError("api_user_exists", username=username)
     hashed = _hasher.hash(password) if password else None
-    store.execute("INSERT INTO api_users (username, password_hash, role, partner, lang, failed_logins, locked_until, "
-                  "disabled, created_at) VALUES (?, ?, ?, ?, ?, 0, NULL, FALSE, ?)",
-                  [username, hashed, role, partner, lang, _now()])
+    with epoch.changing(store):  # accounts are what tokens stand for: servers holding any ask the store again
+        store.execute("INSERT INTO api_users (username, password_hash, role, partner, lang, failed_logins, locked_until, "
+                      "disabled, created_at) VALUES (?, ?, ?, ?, ?, 0, NULL, FALSE, ?)",
+                      [username, hashed, role, partner, lang, _now()])
 
 
 def list_users(store: Store) -> list[tuple[str, str, str | None, int, object, bool]]:
@@ -196,7 +198,8 @@ _AUTHENTICATE = ("SELECT u.username, u.role, u.partner, u.lang{extra} FROM api_t
 def authenticate(store: Store, token: str) -> Principal | None:
     """The principal a bearer token stands for, or None (unknown, revoked, expired, disabled user).
 
-    Read from the store on every request (one indexed join), never cached: a logout or a revocation
+    Read from the store (one indexed join). Only the pre-routing answers (:mod:`puente.api.known`) remember it,
+    and only while the change epoch (:mod:`puente.store.epoch`) says nothing changed: a logout or a revocation
     holds at once for every worker and every node process sharing the store."""
     rows = store.query(_AUTHENTICATE.format(extra=""), [token_hash(token), _now()])
     if not rows:
@@ -204,17 +207,19 @@ def authenticate(store: Store, token: str) -> Principal | None:
     return Principal(rows[0][0], rows[0][1], rows[0][2], rows[0][3])
 
 
-def authenticate_at_version(store: Store, token: str) -> tuple[Principal, int] | None:
-    """:func:`authenticate` and the data version (:mod:`puente.store.versions`) in one statement: the version
-    is read before anything the caller reads next, as a cache keyed by it requires."""
+def authenticate_at_version(store: Store, token: str) -> tuple[Principal, int, dt.datetime | None] | None:
+    """:func:`authenticate`, the data version (:mod:`puente.store.versions`) and the token's expiry in one
+    statement: the version is read before anything the caller reads next, as a cache keyed by it requires."""
     from puente.store import versions
 
-    rows = store.query(_AUTHENTICATE.format(extra=f", ({versions.CURRENT})"), [token_hash(token), _now()])
+    rows = store.query(_AUTHENTICATE.format(extra=f", ({versions.CURRENT}), t.expires_at"), [token_hash(token), _now()])
     if not rows:
         return None
-    return Principal(rows[0][0], rows[0][1], rows[0][2], rows[0][3]), int(rows[0][4] or 0)
+    return Principal(rows[0][0], rows[0][1], rows[0][2], rows[0][3]), int(rows[0][4] or 0), rows[0][5]
 
 
 def revoke(store: Store, token: str) -> None:
-    store.retrying(lambda: store.execute("UPDATE api_tokens SET revoked = TRUE WHERE token_hash = ?",
-                                         [token_hash(token)]))
+    """Revoke a token (a logout revokes its session token), announced by the change epoch once committed."""
+    with epoch.changing(store):
+        store.retrying(lambda: store.execute("UPDATE api_tokens SET revoked = TRUE WHERE token_hash = ?",
+                                             [token_hash(token)]))

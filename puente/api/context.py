@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from puente.api.auth import Principal, authenticate
 from puente.api.cache import VersionedCache
+from puente.api.known import Known
 from puente.api.problems import ApiProblem
 from puente.node import Node
 from puente.settings import setting
@@ -152,6 +153,8 @@ class Ctx:
         4 * 2**20 if float(setting("api_cache_mb")) > 0 else 0))
     # list answers served before routing (puente.api.answers): the same bodies as ``responses`` holds
     answers: VersionedCache = field(default_factory=lambda: VersionedCache(int(float(setting("api_cache_mb")) * 2**20)))
+    # tokens and the data version known without a query while the change epoch is unchanged (puente.api.known)
+    known: Known = field(default_factory=lambda: Known(None))
 
     @property
     def store(self) -> Store:

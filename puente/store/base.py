@@ -201,13 +201,27 @@ class Store(ABC):
             return
         self.__dict__.setdefault("_after_commit", []).append(action)
 
+    def after_end(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the current transaction ends, committed or rolled back (at once outside one).
+
+        For announcing a change only after it is visible, and withdrawing the announcement if it never will be."""
+        if not self._in_transaction():
+            action()
+            return
+        self.__dict__.setdefault("_after_end", []).append(action)
+
     def _in_transaction(self) -> bool:
         return False
 
     def _finish_transaction(self, committed: bool) -> None:
         actions = self.__dict__.pop("_after_commit", [])
-        for action in actions if committed else []:
-            action()
+        ending = self.__dict__.pop("_after_end", [])
+        try:
+            for action in actions if committed else []:
+                action()
+        finally:
+            for action in ending:
+                action()
 
     def existing_hashes(self, table: str, ids: list[str]) -> dict[str, str]:
         """content_hash of each id already stored (used for idempotent ingest)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from puente.store import epoch
 from puente.store.base import Store
 from puente.store.migrations import register
 
@@ -24,9 +25,11 @@ def _data_versions(store: Store) -> None:
 
 
 def bump(store: Store, what: str) -> None:
-    """Count one change; inside the caller's transaction, it becomes visible exactly when that commits."""
-    store.execute("INSERT INTO data_versions VALUES (?, ?, ?)",
-                  [uuid.uuid4().hex, what, dt.datetime.now(dt.UTC).replace(tzinfo=None)])
+    """Count one change; inside the caller's transaction, it becomes visible exactly when that commits, and the
+    change epoch (:mod:`puente.store.epoch`) announces it to every server process once it has."""
+    with epoch.changing(store):
+        store.execute("INSERT INTO data_versions VALUES (?, ?, ?)",
+                      [uuid.uuid4().hex, what, dt.datetime.now(dt.UTC).replace(tzinfo=None)])
 
 
 CURRENT = "SELECT COUNT(*) FROM data_versions"  # the version, as a statement (or a scalar subquery of one)
