@@ -94,10 +94,26 @@ def train_and_predict(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb
         _train(spec, trainer, len(sample), seed)
         linker = Linker(table, trainer.misc.save_model_to_json(), db_api=db_api, set_up_basic_logging=False)
     predictions = linker.inference.predict(threshold_match_probability=threshold)
-    # Splink leaves SplinkDataFrame.as_pandas_dataframe unannotated
-    scored: pd.DataFrame = predictions.as_pandas_dataframe()  # type: ignore[no-untyped-call]
     model = linker.misc.save_model_to_json()
-    return _with_evidence(scored, linker), model
+    return _scored_pairs(linker, predictions), model
+
+
+# The columns of Splink's predictions that the scored pairs keep (the evidence reads gamma_ and bf_ columns).
+_PAIR_COLUMNS = ("unique_id_l", "unique_id_r", "match_weight", "match_probability")
+
+
+def _scored_pairs(linker: Any, predictions: Any) -> pd.DataFrame:
+    """The scored pairs with their evidence, fetched from the backend with only the columns they use.
+
+    Splink's predictions also retain every matching column of both records (and term-frequency columns): at
+    scale 200,000 (81,000 person records) fetching them all took 87% of `analyze all`'s resolution time and
+    grew the process past 11 GB (bench/results/analytics.md); the same rows with these columns are the same
+    pairs and evidence. The backend's copy is dropped once fetched."""
+    keep = [c.name for c in predictions.columns  # c.name: quoted as the backend's SQL wants it
+            if c.unquote().name in _PAIR_COLUMNS or c.unquote().name.startswith(("gamma_", "bf_"))]
+    scored: pd.DataFrame = linker.misc.query_sql(f"SELECT {', '.join(keep)} FROM {predictions.physical_name}")
+    predictions.drop_table_from_database_and_remove_from_cache()
+    return _with_evidence(scored, linker)
 
 
 def _train(spec: Spec, linker: Any, records: int, seed: int) -> None:
