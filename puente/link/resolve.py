@@ -94,10 +94,26 @@ def train_and_predict(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb
         _train(spec, trainer, len(sample), seed)
         linker = Linker(table, trainer.misc.save_model_to_json(), db_api=db_api, set_up_basic_logging=False)
     predictions = linker.inference.predict(threshold_match_probability=threshold)
-    # Splink leaves SplinkDataFrame.as_pandas_dataframe unannotated
-    scored: pd.DataFrame = predictions.as_pandas_dataframe()  # type: ignore[no-untyped-call]
     model = linker.misc.save_model_to_json()
-    return _with_evidence(scored, linker), model
+    return _scored_pairs(linker, predictions), model
+
+
+# The columns of Splink's predictions that the scored pairs keep (the evidence reads gamma_ and bf_ columns).
+_PAIR_COLUMNS = ("unique_id_l", "unique_id_r", "match_weight", "match_probability")
+
+
+def _scored_pairs(linker: Any, predictions: Any) -> pd.DataFrame:
+    """The scored pairs with their evidence, fetched from the backend with only the columns they use.
+
+    Splink's predictions also retain every matching column of both records (and term-frequency columns): at
+    scale 200,000 (81,000 person records) fetching them all took 87% of `analyze all`'s resolution time and
+    grew the process past 11 GB (bench/results/analytics.md); the same rows with these columns are the same
+    pairs and evidence. The backend's copy is dropped once fetched."""
+    keep = [c.name for c in predictions.columns  # c.name: quoted as the backend's SQL wants it
+            if c.unquote().name in _PAIR_COLUMNS or c.unquote().name.startswith(("gamma_", "bf_"))]
+    scored: pd.DataFrame = linker.misc.query_sql(f"SELECT {', '.join(keep)} FROM {predictions.physical_name}")
+    predictions.drop_table_from_database_and_remove_from_cache()
+    return _with_evidence(scored, linker)
 
 
 def _train(spec: Spec, linker: Any, records: int, seed: int) -> None:
@@ -142,23 +158,33 @@ def _level_labels(linker: Any) -> dict[str, dict[int, str]]:
 
 
 def _with_evidence(scored: pd.DataFrame, linker: Any) -> pd.DataFrame:
+    """The pairs with their evidence (JSON: field, level, weight per comparison). A pair's evidence depends only
+    on its comparison levels and Bayes factors, which few distinct combinations share: each combination's text
+    is written once and given to its pairs (at scale 200,000 millions of pairs; one ``json.dumps`` per pair
+    took longer than training and scoring)."""
     labels = _level_labels(linker)
     names = [n for n in labels if f"gamma_{n}" in scored.columns]
-    gammas = {n: scored[f"gamma_{n}"].to_numpy() for n in names}
-    bfs = {n: scored[f"bf_{n}"].to_numpy() if f"bf_{n}" in scored.columns else None for n in names}
-    evidence = []
-    for i in range(len(scored)):
-        items = []
-        for n in names:
-            g = int(gammas[n][i])
-            bf_col = bfs[n]
-            bf = bf_col[i] if bf_col is not None else 1.0
-            weight = round(math.log2(bf), 2) if bf and bf > 0 else None
-            items.append({"field": n, "level": labels[n].get(g, str(g)), "weight": weight})
-        evidence.append(json.dumps(items, ensure_ascii=False))
+    cols = [c for n in names for c in (f"gamma_{n}", f"bf_{n}") if c in scored.columns]
     out = scored[["unique_id_l", "unique_id_r", "match_weight", "match_probability"]].copy()
-    out["evidence"] = evidence
+    if not cols or scored.empty:
+        out["evidence"] = [_evidence_text(names, labels, {}) for _ in range(len(scored))]
+        return out
+    keys = scored[cols].reset_index(drop=True)
+    group = keys.groupby(cols, dropna=False, sort=False).ngroup().to_numpy()
+    firsts = keys.assign(_g=group).drop_duplicates("_g")
+    text = {int(g): _evidence_text(names, labels, row) for g, row in zip(firsts["_g"], firsts[cols].to_dict("records"))}
+    out["evidence"] = [text[int(g)] for g in group]
     return out
+
+
+def _evidence_text(names: list[str], labels: dict[str, dict[int, str]], row: dict[str, Any]) -> str:
+    items = []
+    for n in names:
+        g = int(row[f"gamma_{n}"])
+        bf = row.get(f"bf_{n}", 1.0)
+        weight = round(math.log2(bf), 2) if bf and bf > 0 else None
+        items.append({"field": n, "level": labels[n].get(g, str(g)), "weight": weight})
+    return json.dumps(items, ensure_ascii=False)
 
 
 class _UnionFind:
