@@ -68,6 +68,12 @@ SETTINGS: dict[str, Setting] = {
                 "cota inferior y la respuesta dice total_exact=false."),
         Setting("api_cache_mb", "64", "Memory for the API's response cache per worker (MiB); 0 turns it off.",
                 "Memoria de la caché de respuestas de la API por proceso (MiB); 0 la desactiva."),
+        Setting("api_epoch", "true", "Cached API answers trust the change epoch file beside the store (no store query "
+                "per request). Set false when any process on another host writes to a shared PostgreSQL store (a second "
+                "API host, an admin CLI): that host cannot announce its changes in this host's file.",
+                "Las respuestas en caché de la API confían en el archivo de época junto al almacén (sin consulta por "
+                "solicitud). Póngalo en false si algún proceso en otro host escribe en un almacén PostgreSQL compartido "
+                "(otro host de la API, una CLI de administración): ese host no puede anunciar sus cambios en este archivo."),
         Setting("csv_raw", "false", "CSV exports keep cells as stored: no quote before =, +, -, @ (formula cells).",
                 "Las exportaciones CSV dejan las celdas tal cual: sin comilla ante =, +, -, @ (fórmulas)."),
         Setting("bundle_max_bytes", "536870912", "Largest bundle accepted (file or HTTP push, bytes); pushes stream "
@@ -84,3 +90,8 @@ SETTINGS: dict[str, Setting] = {
 
 def setting(name: str, configured: str | None = None) -> str:
     return SETTINGS[name].value(configured)
+
+
+def enabled(name: str) -> bool:
+    """A true/false setting: 1, true, yes or on."""
+    return setting(name).strip().lower() in ("1", "true", "yes", "on")

@@ -272,3 +272,25 @@ def test_copying_a_node_copies_no_trust(tmp_path: Path) -> None:
     with copy.open_store() as store:
         versions.bump(store, "only the copy")
     assert epoch.read(_path(copy)) != epoch.read(_path(node))
+
+
+def test_with_the_epoch_off_a_change_no_file_announces_is_still_seen(env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A writer on another host (here: an UPDATE that bypasses the epoch, as such a host's would) cannot announce
+    its change in this host's file. With the epoch on, the fast path would keep serving the revoked token, so
+    ``api_epoch=false`` is the operator's switch for such deployments: then every request asks the store."""
+    client, tokens, us, _ = env
+    token = tokens["analyst"]
+    unannounced = "UPDATE api_tokens SET revoked = TRUE WHERE token_hash = ?"
+    _warm(client, tokens["steward"])
+    with us.open_store() as store:
+        store.execute(unannounced, [auth.token_hash(tokens["steward"])])
+    # the hole the setting closes: the file never moved, so the worker still trusts what it knew
+    assert client.get(LIST, headers=bearer(tokens["steward"]), params={"per_page": 3}).status_code == 200
+    monkeypatch.setenv("PUENTE_API_EPOCH", "false")
+    with TestClient(create_app(us, rate_limit=0)) as off:
+        assert off.get(LIST, headers=bearer(token), params={"per_page": 3}).status_code == 200
+        assert off.get(LIST, headers=bearer(token), params={"per_page": 3}).status_code == 200
+        assert off.app.state.ctx.known.hits == 0  # never answered from memory
+        with us.open_store() as store:
+            store.execute(unannounced, [auth.token_hash(token)])
+        assert off.get(LIST, headers=bearer(token), params={"per_page": 3}).status_code == 401

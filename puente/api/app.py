@@ -21,7 +21,7 @@ from puente.api.known import Known
 from puente.api.query import strict_query
 from puente.api.ratelimit import RateLimit
 from puente.node import Node
-from puente.settings import setting
+from puente.settings import enabled, setting
 from puente.store.epoch import attach as attach_epoch
 from puente.store.epoch import path_for as epoch_path
 from puente.store.epoch import repair as repair_epoch
@@ -37,7 +37,8 @@ def create_app(node: Node, store_url: str | None = None, rate_limit: int | None 
     url = store_url or node.store_url
     attach_epoch(url, node.home / "store.epoch")  # where changes to the store are announced (puente.store.epoch)
     pool = StorePool(url)
-    known = Known(epoch_path(url))
+    # no epoch (every cached answer asks the store for the token and the data version) when another host may write
+    known = Known(epoch_path(url) if enabled("api_epoch") else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

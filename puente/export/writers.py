@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from puente.errors import UsageError
 from puente.model import Kind, load_model
-from puente.settings import setting
+from puente.settings import enabled
 from puente.store.base import Store
 
 FORMATS = ("csv", "parquet", "jsonl", "geojson", "ftm")
@@ -26,7 +26,7 @@ FORMULA_START = r"^[=+\-@\t\r]"
 
 def csv_raw(raw: bool | None = None) -> bool:
     """Whether CSV cells go out as stored: the explicit choice, else the ``csv_raw`` setting (off)."""
-    return raw if raw is not None else setting("csv_raw").strip().lower() in ("1", "true", "yes", "on")
+    return raw if raw is not None else enabled("csv_raw")
 
 
 def neutralize_formulas(table: pa.Table) -> pa.Table:
