@@ -404,3 +404,31 @@ def test_a_record_without_birth_date_still_meets_its_namesake():
     pairs = {(int(i), int(j)) for i, j in candidates(query, answer, enc.layout, clk.derive(KEY, "lsh"))}
     assert (0, len(others)) in pairs and (1, len(others)) in pairs
     assert len(pairs) < len(answer)  # blocking, not all pairs
+
+
+def test_encoding_per_distinct_value_equals_each_record_alone():
+    """The encoder hashes each distinct field value once and gathers by code; a record's encoding must be the
+    same whether it is encoded among thousands sharing its values or alone (and from a frame or a list)."""
+    people, _ = spanish_people(300, seed=21)
+    people.loc[people.index[::5], "birth_date"] = None  # some dates from the CURP, some missing
+    enc = clk.Encoder(KEY, "person", clk.DEFAULT_FIELDS["person"])
+    together = enc.encode(people)
+    assert np.array_equal(together, enc.encode(people.to_dict("records")))
+    alone = np.concatenate([clk.Encoder(KEY, "person", clk.DEFAULT_FIELDS["person"]).encode([r])
+                            for r in people.to_dict("records")])
+    assert np.array_equal(together, alone)
+    assert len({bytes(row) for row in together}) > len(people) // 2  # not all the same
+
+
+def test_matching_in_chunks_on_threads_equals_one_pass():
+    """Chunked, threaded matching finds exactly the pairs of one pass over the whole query."""
+    people, _ = spanish_people(600, seed=22)
+    a = people[people.owner_node == "us-test"]
+    b = people[people.owner_node == "mx-test"]
+    enc = clk.Encoder(KEY, "person", PERSON)
+    ea, eb = enc.encode(a), enc.encode(b)
+    seed = clk.derive(KEY, "lsh")
+    one = match_blocked(ea, eb, enc.layout, hits.DEFAULT_THRESHOLD, seed, workers=1, chunk=len(ea))
+    many = match_blocked(ea, eb, enc.layout, hits.DEFAULT_THRESHOLD, seed, workers=3, chunk=37)
+    assert len(one) > 100
+    pd.testing.assert_frame_equal(one, many)

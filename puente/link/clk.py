@@ -22,8 +22,10 @@ surnames still hit.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -72,12 +74,28 @@ def _date_tokens(row: dict[str, Any]) -> list[str]:
     value = row.get("birth_date")
     if nz.is_missing(value):
         return []
-    stamp = pd.to_datetime(value, errors="coerce")
-    if pd.isna(stamp):
+    stamp = _as_date(value)
+    if stamp is None:
         return []
     mm, dd = f"{stamp.month:02d}", f"{stamp.day:02d}"
     return [f"y:{stamp.year}", f"y2:{stamp.year}", f"ym:{stamp.year}{mm}", f"md:{mm}{dd}",
             f"dm:{''.join(sorted((mm, dd)))}", f"d:{stamp:%Y%m%d}"]
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _as_date(value: Any) -> dt.date | None:
+    """A birth date as a date (None if it is not one): dates and ISO text directly, anything else as pandas reads it."""
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.match(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    stamp = pd.to_datetime(value, errors="coerce")
+    return None if pd.isna(stamp) else cast(dt.date, stamp)
 
 
 def _ident_tokens(field: str, stem: Callable[[Any], str | None] | None = None,
@@ -264,68 +282,84 @@ class Encoder:
         for spec in self._specs:
             self._offsets[spec.name] = at
             at += spec.bits
-        self._cache: dict[tuple[str, tuple[Any, ...]], np.ndarray] = {}
+        self._tokens: dict[tuple[str, str], list[int]] = {}
 
-    def _token_positions(self, spec: FieldEncoding, token: str) -> np.ndarray:
+    def _token_positions(self, spec: FieldEncoding, token: str) -> list[int]:
+        cached = self._tokens.get((spec.name, token))
+        if cached is not None:
+            return cached
         digest = hashlib.blake2b(token.encode(), key=self._keys[spec.name], digest_size=16).digest()
         h1 = int.from_bytes(digest[:8], "little")
         h2 = int.from_bytes(digest[8:], "little") | 1
-        return np.array([(h1 + i * h2) % spec.bits for i in range(spec.k)], dtype=np.int32)
+        out = [(h1 + i * h2) % spec.bits for i in range(spec.k)]
+        if len(self._tokens) < 1_000_000:  # bigrams and date parts repeat across values: hashed once
+            self._tokens[(spec.name, token)] = out
+        return out
 
-    def _field_positions(self, spec: FieldEncoding, row: dict[str, Any]) -> np.ndarray:
-        """All bit positions (in the whole encoding) one field of one record sets, cached by raw value."""
-        key = (spec.name, tuple(_hashable(_address_part(row, f) if spec.name == "address" else row.get(f))
-                                for f in (_ADDRESS_PARTS if spec.name == "address" else spec.reads)))
-        hit = self._cache.get(key)
-        if hit is None:
-            tokens = spec.tokens(row)
-            hit = (np.unique(np.concatenate([self._token_positions(spec, t) for t in tokens]))
-                   + self._offsets[spec.name] if tokens else _EMPTY)
-            if len(self._cache) < 2_000_000:
-                self._cache[key] = hit
-        return hit
+    def _field_positions(self, spec: FieldEncoding, row: dict[str, Any]) -> set[int]:
+        """All bit positions (within the field's own segment) one field of one record sets."""
+        out: set[int] = set()
+        for token in spec.tokens(row):
+            out.update(self._token_positions(spec, token))
+        return out
 
-    def encode(self, records: Iterable[dict[str, Any]], chunk: int = 50_000) -> np.ndarray:
-        """Records -> uint8 array of shape (n, layout.nbytes): the packed segments of each record."""
-        bits_total = self.layout.bits
-        out: list[np.ndarray] = []
-        rows_buf: list[np.ndarray] = []
-        pos_buf: list[np.ndarray] = []
-        n = 0
+    def encode(self, records: Iterable[dict[str, Any]] | pd.DataFrame, chunk: int = 50_000) -> np.ndarray:
+        """Records -> uint8 array of shape (n, layout.nbytes): the packed segments of each record.
 
-        def flush(count: int) -> None:
-            bits = np.zeros((count, bits_total), dtype=bool)
-            if pos_buf:
-                bits[np.concatenate(rows_buf), np.concatenate(pos_buf)] = True
-            out.append(np.packbits(bits, axis=1))
-            rows_buf.clear()
-            pos_buf.clear()
+        Each field is encoded once per distinct value (a million people carry a few thousand given names and
+        dates): the records' values are factorized, each distinct value's segment is built from its tokens,
+        and the records' segments are gathered by code. ``chunk`` bounds the distinct values packed at once."""
+        frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+        n = len(frame)
+        out = np.zeros((n, self.layout.nbytes), dtype=np.uint8)
+        if not n:
+            return out
+        frame = frame.reset_index(drop=True)
+        if any(spec.name == "birth_date" for spec in self._specs) and "curp" in frame:
+            dates = frame["birth_date"] if "birth_date" in frame else pd.Series([None] * n, dtype=object)
+            stated = [nz.is_missing(d) and not nz.is_missing(c) for d, c in zip(dates, frame["curp"])]
+            if any(stated):  # a record without a birth date is encoded with the date its CURP states
+                dates = dates.astype(object).copy()
+                dates[stated] = [nz.curp_birth_date(c) for c in frame["curp"][stated]]
+                frame = frame.assign(birth_date=dates)
+        for spec in self._specs:
+            codes, reps = self._distinct_values(frame, spec)
+            segment = np.zeros((len(reps), spec.bits // 8), dtype=np.uint8)
+            for start in range(0, len(reps), chunk):
+                rows = reps[start:start + chunk]
+                bits = np.zeros((len(rows), spec.bits), dtype=bool)
+                at_row: list[int] = []
+                at_bit: list[int] = []
+                for r, row in enumerate(rows):
+                    positions = self._field_positions(spec, row)
+                    at_row.extend([r] * len(positions))
+                    at_bit.extend(positions)
+                bits[at_row, at_bit] = True
+                segment[start:start + len(rows)] = np.packbits(bits, axis=1)
+            at = self._offsets[spec.name] // 8
+            out[:, at:at + spec.bits // 8] = segment[codes]
+        return out
 
-        dated = any(spec.name == "birth_date" for spec in self._specs)
-        for row in records:
-            if dated and nz.is_missing(row.get("birth_date")) and not nz.is_missing(row.get("curp")):
-                row = {**row, "birth_date": nz.curp_birth_date(row["curp"])}  # the date the CURP states
-            for spec in self._specs:
-                pos = self._field_positions(spec, row)
-                if len(pos):
-                    pos_buf.append(pos)
-                    rows_buf.append(np.full(len(pos), n, dtype=np.int32))
-            n += 1
-            if n == chunk:
-                flush(n)
-                n = 0
-        if n or not out:
-            flush(n)
-        return np.concatenate(out) if len(out) > 1 else out[0]
+    def _distinct_values(self, frame: pd.DataFrame, spec: FieldEncoding) -> tuple[np.ndarray, list[dict[str, Any]]]:
+        """Each record's code for the field's raw values, and one record (the columns read) per code."""
+        parts = _ADDRESS_PARTS if spec.name == "address" else spec.reads
+        columns = sorted({c for part in parts for c in ((part, f"{part}_text") if spec.name == "address" else (part,))
+                          if c in frame})
+        if not columns:
+            return np.zeros(len(frame), dtype=np.int64), [{}]
+        text = [_hashable_column(frame[c]) for c in columns]
+        joined = text[0] if len(text) == 1 else pd.Series(["\x1f".join(v) for v in zip(*text)])
+        codes, _ = pd.factorize(joined)
+        first = np.unique(codes, return_index=True)[1]
+        reps = frame.loc[first, columns].to_dict("records")
+        return codes.astype(np.int64), reps
 
 
-_EMPTY = np.empty(0, dtype=np.int32)
+def _hashable_column(values: pd.Series) -> pd.Series:
+    """A column as text for grouping equal raw values: missing cells as one marker, the rest as written."""
+    return pd.Series(["\x00" if nz.is_missing(v) else str(v) for v in values], dtype=object)
 
 
-def _hashable(value: Any) -> Any:
-    if nz.is_missing(value):
-        return None
-    return str(value)
 
 
 def popcount(packed: np.ndarray) -> np.ndarray:

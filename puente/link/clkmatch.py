@@ -19,7 +19,9 @@ matching full name, so namesakes stay apart.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import cast
 
 import numpy as np
@@ -62,21 +64,20 @@ def bin_width(*parts: np.ndarray) -> int:
     return min(16 if set_share > 0.2 else 32 if set_share > 0.05 or nbits < 512 else 64, int(nbits))
 
 
-def minhashes(part: np.ndarray, seed: bytes, width: int, chunk: int = 65_536) -> np.ndarray:
-    """(n, bins) uint8 one-permutation MinHash of a part's set bits: the bits are shuffled by a keyed
-    permutation and cut into bins of ``width`` bits; a bin's value is the position of its first set bit
+def minhashes(part: np.ndarray, seed: bytes, width: int) -> np.ndarray:
+    """(n, bins) uint8 one-permutation MinHash of a part's set bits: the bytes are shuffled by a keyed
+    permutation and cut into bins of ``width`` bits; a bin's value is the position of its lowest set bit
     (``width`` if empty). Two filters agree on a bin with a probability close to the Jaccard similarity of
-    their set bits, so bits both sides lack (most of a sparse filter) count for nothing, unlike sampled bits."""
-    nbits = part.shape[1] * 8
-    perm = _rng(seed).permutation(nbits)
-    out = np.empty((len(part), nbits // width), dtype=np.uint8)
-    for start in range(0, len(part), chunk):
-        bits = np.unpackbits(part[start:start + chunk], axis=1)[:, perm[: (nbits // width) * width]]
-        bits = bits.reshape(len(bits), nbits // width, width)
-        first = bits.argmax(axis=2).astype(np.uint8)
-        first[~bits.any(axis=2)] = width
-        out[start:start + chunk] = first
-    return out
+    their set bits, so bits both sides lack (most of a sparse filter) count for nothing, unlike sampled bits.
+    A Bloom filter's bit positions are keyed hashes already, so shuffling whole bytes mixes them enough; a
+    bin is then one machine word, and its value one count of the bits below its lowest set bit."""
+    step = width // 8
+    bins = part.shape[1] // step
+    perm = _rng(seed).permutation(part.shape[1])[: bins * step]
+    word = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[step]
+    words = np.ascontiguousarray(part[:, perm]).view(word)
+    lowest = words & (~words + word(1))
+    return cast(np.ndarray, np.bitwise_count(lowest - word(1)).astype(np.uint8))
 
 
 def band_keys(hashes: dict[str, np.ndarray], pool: clk.Pool, seed: bytes) -> np.ndarray:
@@ -94,11 +95,16 @@ def band_keys(hashes: dict[str, np.ndarray], pool: clk.Pool, seed: bytes) -> np.
     return keys
 
 
-def _band_join(ka: np.ndarray, kb: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
-    """(i, j) of every pair of equal keys (sort-merge in numpy); keys shared by more than ``max_block``
-    encodings on either side are skipped (degenerate keys must not explode into a cross product)."""
-    order_a, order_b = np.argsort(ka), np.argsort(kb)
-    sa, sb = ka[order_a], kb[order_b]
+def _sorted_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    return keys[order], order.astype(np.int32)
+
+
+def _join_sorted(ka: np.ndarray, sb: np.ndarray, ob: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) of every pair of equal keys between ``ka`` and keys ``sb`` sorted (``ob``: their rows), keys shared
+    by more than ``max_block`` encodings on either side skipped."""
+    order_a = np.argsort(ka, kind="stable")
+    sa = ka[order_a]
     start_a = np.flatnonzero(np.concatenate([[True], sa[1:] != sa[:-1]])) if len(sa) else np.empty(0, np.int64)
     ua, count_a = sa[start_a], np.diff(np.append(start_a, len(sa)))
     lo, hi = np.searchsorted(sb, ua, "left"), np.searchsorted(sb, ua, "right")
@@ -112,7 +118,13 @@ def _band_join(ka: np.ndarray, kb: np.ndarray, max_block: int) -> tuple[np.ndarr
     offset = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     ia = start_a[block] + offset // count_b[block]
     jb = lo[block] + offset % count_b[block]
-    return order_a[ia].astype(np.int64), order_b[jb].astype(np.int64)
+    return order_a[ia].astype(np.int64), ob[jb].astype(np.int64)
+
+
+def _band_join(ka: np.ndarray, kb: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) of every pair of equal keys (sort-merge in numpy); keys shared by more than ``max_block``
+    encodings on either side are skipped (degenerate keys must not explode into a cross product)."""
+    return _join_sorted(ka, *_sorted_keys(kb), max_block)
 
 
 def _evidence(spec: clk.FieldEncoding, pa: np.ndarray, pb: np.ndarray, inter: np.ndarray) -> np.ndarray:
@@ -194,50 +206,100 @@ def _distinct(codes: np.ndarray) -> np.ndarray:
     return codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if len(codes) else codes
 
 
-def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, max_block: int = 2000,
-               dedupe_every: int = 8) -> np.ndarray:
-    """Distinct (i, j) pairs, sorted, that share at least one band of a pool (``clk.BLOCK_POOLS``).
+@dataclass
+class _Bands:
+    """One pool's bands between some query encodings (``rows``, ascending; ``keys`` one row per band) and
+    some answering encodings, whose keys are sorted once per band (``sorted_b``, with their rows)."""
 
-    Each pool's bands hash MinHash bins of its parts; an encoding without one of a pool's parts takes no part
-    in it, and a pool with ``unless`` only pairs encodings of which at least one lacks that part (with it on
-    both sides, the pool that adds it finds the pair more precisely). Pairs are de-duplicated across bands
-    as they come, so a pair that collides in many bands is scored once."""
+    rows: np.ndarray
+    keys: np.ndarray
+    sorted_b: list[tuple[np.ndarray, np.ndarray]]
+
+
+def _key32(keys: np.ndarray) -> np.ndarray:
+    """A band key folded to 32 bits: half the memory; a rare false collision only adds a pair to score."""
+    return cast(np.ndarray, ((keys ^ (keys >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+
+
+def _plan(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes) -> list[_Bands]:
+    """Every pool's band keys on both sides (each part's MinHash bins computed once, whatever pools read it).
+
+    An encoding without one of a pool's parts takes no part in it; a pool with ``unless`` only pairs
+    encodings of which at least one lacks that part (with it on both sides, the pool that adds it finds the
+    pair more precisely)."""
     pa, pb = _parts(a, lay), _parts(b, lay)
-    nb = max(len(b), 1)
-    found: list[np.ndarray] = []
-    pending = 0
     mh_a: dict[str, np.ndarray] = {}
     mh_b: dict[str, np.ndarray] = {}
+    carried_a = {x: clk.popcount(v) > 0 for x, v in pa.items()}
+    carried_b = {x: clk.popcount(v) > 0 for x, v in pb.items()}
+    out: list[_Bands] = []
     for n, pool in enumerate(_pools(lay, pa)):
         names = [x for x, _ in pool.parts]
-        has_a = np.logical_and.reduce([clk.popcount(pa[x]) > 0 for x in names])
-        has_b = np.logical_and.reduce([clk.popcount(pb[x]) > 0 for x in names])
-        ia, jb = np.nonzero(has_a)[0], np.nonzero(has_b)[0]
-        if not len(ia) or not len(jb):
+        has_a = np.logical_and.reduce([carried_a[x] for x in names])
+        has_b = np.logical_and.reduce([carried_b[x] for x in names])
+        if not has_a.any() or not has_b.any():
             continue
-        for x in names:  # a part's MinHash bins are computed once, whatever pools read it
+        for x in names:
             if x not in mh_a:
                 width = bin_width(pa[x], pb[x])
-                mh_a[x], mh_b[x] = (minhashes(pa[x], seed + f"|mh|{x}".encode(), width),
-                                    minhashes(pb[x], seed + f"|mh|{x}".encode(), width))
-        hashes_a, hashes_b = {x: mh_a[x][ia] for x in names}, {x: mh_b[x][jb] for x in names}
-        ka = band_keys(hashes_a, pool, seed + f"|{n}".encode())
-        kb = band_keys(hashes_b, pool, seed + f"|{n}".encode())
-        sides = [(np.ones(len(ia), bool), np.ones(len(jb), bool))]
+                mh_a[x] = minhashes(pa[x], seed + f"|mh|{x}".encode(), width)
+                mh_b[x] = minhashes(pb[x], seed + f"|mh|{x}".encode(), width)
+        sides = [(has_a, has_b)]
         if pool.unless and pool.unless in pa:
-            lack_a, lack_b = clk.popcount(pa[pool.unless][ia]) == 0, clk.popcount(pb[pool.unless][jb]) == 0
-            sides = [(lack_a, np.ones(len(jb), bool)), (~lack_a, lack_b)]
-        for band in range(pool.bands):
-            for left, right in sides:
-                if not left.any() or not right.any():
-                    continue
-                sub_a, sub_b = np.nonzero(left)[0], np.nonzero(right)[0]
-                i, j = _band_join(ka[sub_a, band], kb[sub_b, band], max_block)
-                found.append(ia[sub_a[i]] * nb + jb[sub_b[j]])
-            pending += 1
-            if pending >= dedupe_every and len(found) > 1:
-                found, pending = [_distinct(np.concatenate(found))], 0
-    flat = _distinct(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
+            sides = [(has_a & ~carried_a[pool.unless], has_b), (has_a & carried_a[pool.unless],
+                                                                   has_b & ~carried_b[pool.unless])]
+        for left, right in sides:
+            ia, jb = np.flatnonzero(left).astype(np.int32), np.flatnonzero(right).astype(np.int32)
+            if not len(ia) or not len(jb):
+                continue
+            ka = _key32(band_keys({x: mh_a[x][ia] for x in names}, pool, seed + f"|{n}".encode())).T.copy()
+            kb = _key32(band_keys({x: mh_b[x][jb] for x in names}, pool, seed + f"|{n}".encode())).T
+            sorted_b = []
+            for band in kb:
+                keys, order = _sorted_keys(band)
+                sorted_b.append((keys, jb[order]))
+            out.append(_Bands(ia, ka, sorted_b))
+    return out
+
+
+def _chunk_candidates(plan: list[_Bands], lo: int, hi: int, nb: int, max_block: int) -> np.ndarray:
+    """Distinct pair codes (i * nb + j), sorted, of the query encodings ``lo <= i < hi`` that share a band.
+    Pairs are de-duplicated across bands as they come (whenever the undeduplicated ones outnumber the
+    distinct), so a pair that collides in many bands is kept once."""
+    distinct = np.empty(0, np.int64)
+    found: list[np.ndarray] = []
+    waiting = 0
+    for bands in plan:
+        s, e = np.searchsorted(bands.rows, [lo, hi])
+        if s == e:
+            continue
+        rows = bands.rows[s:e].astype(np.int64)
+        for band, (sb, ob) in enumerate(bands.sorted_b):
+            i, j = _join_sorted(bands.keys[band, s:e], sb, ob, max_block)
+            found.append(rows[i] * nb + j)
+            waiting += len(i)
+            if waiting > max(len(distinct), 1_000_000):
+                distinct, found, waiting = _distinct(np.concatenate([distinct, *found])), [], 0
+    return _distinct(np.concatenate([distinct, *found])) if found else distinct
+
+
+def _chunks(n: int, workers: int, size: int | None) -> list[tuple[int, int]]:
+    step = size or max(20_000, -(-n // (workers * 4)))
+    return [(lo, min(n, lo + step)) for lo in range(0, n, step)] or [(0, 0)]
+
+
+def _workers(workers: int | None) -> int:
+    return max(1, workers if workers is not None else min(os.cpu_count() or 1, 4))
+
+
+def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, max_block: int = 2000,
+               workers: int | None = None, chunk: int | None = None) -> np.ndarray:
+    """Distinct (i, j) pairs, sorted, that share at least one band of a pool (``clk.BLOCK_POOLS``)."""
+    plan, nb = _plan(a, b, lay, seed), max(len(b), 1)
+    with ThreadPoolExecutor(_workers(workers)) as pool:
+        parts = list(pool.map(lambda span: _chunk_candidates(plan, span[0], span[1], nb, max_block),
+                              _chunks(len(a), _workers(workers), chunk)))
+    flat = np.concatenate(parts)
     return np.stack([flat // nb, flat % nb], axis=1)
 
 
@@ -265,12 +327,26 @@ def best(found: pd.DataFrame) -> pd.DataFrame:
 
 
 def match_blocked(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, seed: bytes, max_block: int = 2000,
-                  stats: dict[str, int] | None = None) -> pd.DataFrame:
-    """Every pair at or above the threshold among those sharing a band (``best`` keeps one per query)."""
-    pairs = candidates(a, b, lay, seed, max_block)
+                  stats: dict[str, int] | None = None, workers: int | None = None,
+                  chunk: int | None = None) -> pd.DataFrame:
+    """Every pair at or above the threshold among those sharing a band (``best`` keeps one per query).
+
+    The answering side's band keys are sorted once; the query encodings are then taken in chunks, each
+    chunk's candidates generated and scored at once (only the pairs at or above the threshold are kept, so
+    memory follows the chunk), the chunks spread over ``workers`` threads (numpy's sorts, gathers and bit
+    counts run without the interpreter lock, so the threads use the cores)."""
+    plan, nb = _plan(a, b, lay, seed), max(len(b), 1)
+    pa, pb = Prepared(a, lay), Prepared(b, lay)
+
+    def run(span: tuple[int, int]) -> tuple[int, pd.DataFrame]:
+        codes = _chunk_candidates(plan, span[0], span[1], nb, max_block)
+        return len(codes), _scored(pa, pb, np.stack([codes // nb, codes % nb], axis=1), lay, threshold)
+
+    with ThreadPoolExecutor(_workers(workers)) as pool:
+        done = list(pool.map(run, _chunks(len(a), _workers(workers), chunk)))
     if stats is not None:
-        stats["comparisons"] = len(pairs)
-    return _scored(a, b, pairs, lay, threshold).sort_values(["i", "j"]).reset_index(drop=True)
+        stats["comparisons"] = sum(n for n, _ in done)
+    return pd.concat([f for _, f in done], ignore_index=True).sort_values(["i", "j"]).reset_index(drop=True)
 
 
 def match_all_pairs(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, chunk: int = 2048) -> pd.DataFrame:

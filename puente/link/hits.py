@@ -265,7 +265,7 @@ def make_query(store: Store, node: Node, partner: str, secret: bytes, kind: str 
         raise UsageError("hits_too_many", count=len(records), limit=MAX_ENCODINGS)
     key, version = _current_key(store, secret, partner, node.name, partner)
     encoder = clk.Encoder(key, kind, fields)
-    encoded = encoder.encode(records.to_dict("records"))
+    encoded = encoder.encode(records)
     keep = _complete(encoded, encoder.layout, terms.min_fields)  # records too thin to query with stay home
     skipped = int((~keep).sum())
     if not keep.any():
@@ -381,7 +381,7 @@ def answer_query(store: Store, node: Node, secret: bytes, query: Any, threshold:
     bad = {r["i"] for r in rejected}
     found = pd.DataFrame({"i": [], "j": [], "score": []})
     if not own.empty:
-        mine = clk.Encoder(key, kind, fields).encode(own.to_dict("records"))
+        mine = clk.Encoder(key, kind, fields).encode(own)
         usable = np.array([i for i in range(len(packed)) if i not in bad], dtype=np.int64)
         if len(usable):
             found = best(match_blocked(packed[usable], mine, lay, threshold, clk.derive(key, "lsh")))
