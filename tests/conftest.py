@@ -98,6 +98,17 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_migrated_url"))
 
 
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def api_env(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The seeded two-node API (tests/api_seed.py: client, tokens, us, mx), the U.S. node on each backend."""
+    from tests.api_seed import build_env
+
+    url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
+    client, tokens, us, mx = build_env(tmp_path, us_store=url)
+    with client:
+        yield client, tokens, us, mx
+
+
 @pytest.fixture
 def make_node(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Factory: make_node(name, country, store_url=None) -> Node in a temp directory."""

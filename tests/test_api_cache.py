@@ -22,14 +22,6 @@ PURPOSE = "fentanyl corridor review"
 LIST = "/api/v1/records/seizure"
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def env(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
-    client, tokens, us, mx = build_env(tmp_path, us_store=url)
-    with client:
-        yield client, tokens, us, mx
-
-
 def _cache(client: Any) -> Any:
     return client.app.state.ctx.responses
 
@@ -48,8 +40,8 @@ def _more_seizures(tmp: Path, prefix: str, n: int) -> Path:
     return path
 
 
-def test_no_stale_answer_after_ingest(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, us, _ = env
+def test_no_stale_answer_after_ingest(api_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, us, _ = api_env
     h = bearer(tokens["steward"])
     first = client.get(LIST, headers=h, params={"per_page": 2})
     hits = _hits(client)
@@ -66,12 +58,12 @@ def test_no_stale_answer_after_ingest(env, tmp_path: Path) -> None:  # type: ign
     assert q["total"] == 3
 
 
-def test_no_stale_answer_after_import_purge_and_revocation(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_no_stale_answer_after_import_purge_and_revocation(api_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from puente.share.export import export_bundle
     from puente.share.lifecycle import purge_expired, revoke_agreement
     from puente.share.receive import import_bundle
 
-    client, tokens, us, mx = env
+    client, tokens, us, mx = api_env
     h, p = bearer(tokens["analyst"]), {"purpose": PURPOSE, "owner": "partner"}
     partner = client.get(LIST, headers=h, params=p).json()["total"]
     assert partner > 0
@@ -102,8 +94,8 @@ def test_no_stale_answer_after_import_purge_and_revocation(env, tmp_path: Path) 
         assert versions.current(store) == v1 + 1
 
 
-def test_views_never_share_an_entry(env) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, _us, _ = env
+def test_views_never_share_an_entry(api_env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = api_env
     params = {"per_page": 50}
     steward = client.get(LIST, headers=bearer(tokens["steward"]), params=params).json()
     analyst = client.get(LIST, headers=bearer(tokens["analyst"]), params=params).json()
@@ -126,8 +118,8 @@ def test_views_never_share_an_entry(env) -> None:  # type: ignore[no-untyped-def
         assert partner.json()["scope"] == "agreement" and partner.json() != analyst
 
 
-def test_audited_reads_are_audited_on_hits(env) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, _us, _ = env
+def test_audited_reads_are_audited_on_hits(api_env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = api_env
     h = bearer(tokens["analyst"])
     params = {"purpose": PURPOSE, "drug": "fentanyl", "per_page": 3}
 
@@ -146,8 +138,8 @@ def test_audited_reads_are_audited_on_hits(env) -> None:  # type: ignore[no-unty
     assert entries[0]["record_ids"] == ids and entries[0]["username"] == "analyst"
 
 
-def test_one_refresh_per_entry(env) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, _us, _ = env
+def test_one_refresh_per_entry(api_env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = api_env
     cache = _cache(client)
     h = bearer(tokens["steward"])
     misses = cache.misses
@@ -167,8 +159,8 @@ def test_one_refresh_per_entry(env) -> None:  # type: ignore[no-untyped-def]
     assert cache.misses == misses + 1  # twelve concurrent requests, one query
 
 
-def test_count_is_capped_and_marked(env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, _us, _ = env
+def test_count_is_capped_and_marked(api_env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = api_env
     h = bearer(tokens["steward"])
     exact = client.get(LIST, headers=h, params={"per_page": 1}).json()
     assert exact["total_exact"] is True and exact["total"] > 3
@@ -204,8 +196,8 @@ def _answers(client: Any) -> Any:
     return client.app.state.ctx.answers
 
 
-def test_a_hit_is_the_endpoints_answer_byte_for_byte(env) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, _us, _ = env
+def test_a_hit_is_the_endpoints_answer_byte_for_byte(api_env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = api_env
     h = bearer(tokens["steward"])
     for params in ({"per_page": 3, "drug": "fentanyl"}, {"per_page": 2, "format": "geojson"}):
         first = client.get(LIST, headers=h, params=params)
@@ -216,8 +208,8 @@ def test_a_hit_is_the_endpoints_answer_byte_for_byte(env) -> None:  # type: igno
         assert again.content == first.content and dict(again.headers) == dict(first.headers)
 
 
-def test_every_hit_authenticates_against_the_store(env) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, us, _ = env
+def test_every_hit_authenticates_against_the_store(api_env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, us, _ = api_env
     h = bearer(tokens["analyst"])
     assert client.get(LIST, headers=h, params={"per_page": 2}).status_code == 200
     assert client.get(LIST, headers=h, params={"per_page": 2}).status_code == 200  # a hit
@@ -229,8 +221,8 @@ def test_every_hit_authenticates_against_the_store(env) -> None:  # type: ignore
     assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
 
 
-def test_refused_requests_are_never_answered_from_the_cache(env) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, _us, _ = env
+def test_refused_requests_are_never_answered_from_the_cache(api_env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = api_env
     h = bearer(tokens["steward"])
     assert client.get(LIST, headers=h, params={"per_page": 2}).status_code == 200
     for _ in range(2):  # the same answer twice: nothing about a refused request is kept
@@ -240,8 +232,8 @@ def test_refused_requests_are_never_answered_from_the_cache(env) -> None:  # typ
     assert client.get(LIST, headers=h, params={"per_page": 2}).status_code == 200
 
 
-def test_item_reads_and_exports_are_not_kept(env) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, _us, _ = env
+def test_item_reads_and_exports_are_not_kept(api_env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _us, _ = api_env
     h = bearer(tokens["steward"])
     item_id = client.get(LIST, headers=h, params={"per_page": 1}).json()["items"][0]["id"]
     kept = len(_answers(client).entries)

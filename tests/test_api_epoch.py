@@ -31,14 +31,6 @@ LIST = "/api/v1/records/seizure"
 PURPOSE = "fentanyl corridor review"
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def env(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    url = request.getfixturevalue("pg_url") if request.param == "postgres" else None
-    client, tokens, us, mx = build_env(tmp_path, us_store=url)
-    with client:
-        yield client, tokens, us, mx
-
-
 def _known(client: Any) -> Any:
     return client.app.state.ctx.known
 
@@ -119,8 +111,8 @@ def test_a_damaged_epoch_file_reads_unknown_and_is_made_whole_with_a_new_id(tmp_
     assert after is not None and after != before
 
 
-def test_a_writer_that_cannot_announce_its_change_does_not_make_it(env) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, us, _ = env
+def test_a_writer_that_cannot_announce_its_change_does_not_make_it(api_env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, us, _ = api_env
     _warm(client, tokens["analyst"])
     path = _path(us)
     path.unlink()
@@ -137,8 +129,8 @@ def test_a_writer_that_cannot_announce_its_change_does_not_make_it(env) -> None:
 
 # -- the server --------------------------------------------------------------------------------------------
 
-def test_a_revocation_is_refused_by_the_next_request_to_another_worker(env) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, us, _ = env
+def test_a_revocation_is_refused_by_the_next_request_to_another_worker(api_env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, us, _ = api_env
     token = tokens["analyst"]
     with TestClient(create_app(us, rate_limit=0)) as other:  # a second worker: its own memory, the same store
         _warm(client, token)
@@ -181,8 +173,8 @@ def test_a_revocation_in_another_process_is_refused_by_the_next_request(tmp_path
 
 
 @pytest.mark.parametrize("stale", ["deleted", "truncated", "older", "in flight"])
-def test_a_stale_epoch_file_makes_the_server_ask_the_store(env, stale: str) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, us, _ = env
+def test_a_stale_epoch_file_makes_the_server_ask_the_store(api_env, stale: str) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, us, _ = api_env
     token = tokens["analyst"]
     path = _path(us)
     old = path.read_bytes()
@@ -208,8 +200,8 @@ def test_a_stale_epoch_file_makes_the_server_ask_the_store(env, stale: str) -> N
         epoch._count(path, -1)
 
 
-def test_cached_answers_are_never_served_across_views(env) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, _, _ = env
+def test_cached_answers_are_never_served_across_views(api_env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, _, _ = api_env
     params = {"per_page": 5, "purpose": PURPOSE}
     bodies = {role: _warm(client, tokens[role], params) for role in ("analyst", "steward", "partner-node")}
     assert len(set(bodies.values())) == 3
@@ -217,8 +209,8 @@ def test_cached_answers_are_never_served_across_views(env) -> None:  # type: ign
         assert client.get(LIST, headers=bearer(tokens[role]), params=params).content == body
 
 
-def test_audited_reads_are_audited_on_every_fast_hit(env) -> None:  # type: ignore[no-untyped-def]
-    client, tokens, us, _ = env
+def test_audited_reads_are_audited_on_every_fast_hit(api_env) -> None:  # type: ignore[no-untyped-def]
+    client, tokens, us, _ = api_env
     params = {"purpose": PURPOSE, "owner": "partner", "per_page": 5}
 
     def logged() -> int:
@@ -234,9 +226,9 @@ def test_audited_reads_are_audited_on_every_fast_hit(env) -> None:  # type: igno
     assert logged() == start + 5
 
 
-def test_concurrent_readers_and_a_revocation(env) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_readers_and_a_revocation(api_env) -> None:  # type: ignore[no-untyped-def]
     """Requests racing a revocation: once the revocation has returned, no request that starts is answered."""
-    client, tokens, us, _ = env
+    client, tokens, us, _ = api_env
     token = tokens["analyst"]
     _warm(client, token)
     revoked = threading.Event()
@@ -274,11 +266,11 @@ def test_copying_a_node_copies_no_trust(tmp_path: Path) -> None:
     assert epoch.read(_path(copy)) != epoch.read(_path(node))
 
 
-def test_with_the_epoch_off_a_change_no_file_announces_is_still_seen(env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_with_the_epoch_off_a_change_no_file_announces_is_still_seen(api_env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """A writer on another host (here: an UPDATE that bypasses the epoch, as such a host's would) cannot announce
     its change in this host's file. With the epoch on, the fast path would keep serving the revoked token, so
     ``api_epoch=false`` is the operator's switch for such deployments: then every request asks the store."""
-    client, tokens, us, _ = env
+    client, tokens, us, _ = api_env
     token = tokens["analyst"]
     unannounced = "UPDATE api_tokens SET revoked = TRUE WHERE token_hash = ?"
     _warm(client, tokens["steward"])

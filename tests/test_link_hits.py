@@ -377,7 +377,10 @@ def test_address_encoding_reads_the_stored_locality_text() -> None:
 def test_band_join_finds_every_pair_of_equal_keys_and_skips_degenerate_blocks():
     """The numpy sort-merge join of one band gives exactly the pairs of equal keys (brute force), and
     leaves out a key shared by more than ``max_block`` encodings on either side."""
-    from puente.link.clkmatch import _band_join
+    from puente.link.clkmatch import _join_sorted, _sorted_keys
+
+    def _band_join(ka: np.ndarray, kb: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
+        return _join_sorted(ka, *_sorted_keys(kb), max_block)  # one band, as the chunked candidates join it
 
     rng = np.random.default_rng(4)
     ka, kb = rng.integers(0, 40, 300).astype(np.uint64), rng.integers(0, 40, 200).astype(np.uint64)

@@ -146,17 +146,21 @@ def corridor_flow(period: Literal["month", "week", "quarter"] = "month",
     ids = members.loc[keep, "id"].tolist()
     view = view_for(who, load_model().kind("seizure"), c.node, purpose, c.store)
     cols = ", ".join(f'"{col}"' for col in view.columns)
-    items: list[dict[str, Any]] = []
+    # newest first by what the caller sees (a withheld date orders nothing): each chunk counts its visible rows
+    # and fetches only its first ``limit``, and the chunks' firsts are merged
+    order = "date DESC NULLS LAST, id DESC" if "date" in view.columns else "id DESC"
+    visible, items = 0, []
     for start in range(0, len(ids), 1000):
         chunk = ids[start:start + 1000]
         marks = ", ".join("?" for _ in chunk)
-        rows = c.store.query(f"SELECT {cols} FROM seizure {sql_where([*view.where, f'id IN ({marks})'])}",
-                             [*view.params, *chunk])
+        where, params = sql_where([*view.where, f"id IN ({marks})"]), [*view.params, *chunk]
+        visible += int(c.store.scalar(f"SELECT COUNT(*) FROM seizure {where}", params))
+        rows = c.store.query(f"SELECT {cols} FROM seizure {where} ORDER BY {order} LIMIT ?", [*params, limit])
         items += [dict(zip(view.columns, r)) for r in rows]
     items.sort(key=lambda r: (str(r.get("date") or ""), r["id"]), reverse=True)
     shown = items[:limit]
     if view.logged:
         log_access(c, who, "corridor flow", "seizure", [r["id"] for r in shown], {r["owner_node"] for r in shown},
                    view.purpose)
-    return Response(dumps({"total": len(ids), "visible": len(items), "items": shown, "withheld": view.withheld}),
+    return Response(dumps({"total": len(ids), "visible": visible, "items": shown, "withheld": view.withheld}),
                     media_type="application/json")

@@ -121,12 +121,6 @@ def _join_sorted(ka: np.ndarray, sb: np.ndarray, ob: np.ndarray, max_block: int)
     return order_a[ia].astype(np.int64), ob[jb].astype(np.int64)
 
 
-def _band_join(ka: np.ndarray, kb: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
-    """(i, j) of every pair of equal keys (sort-merge in numpy); keys shared by more than ``max_block``
-    encodings on either side are skipped (degenerate keys must not explode into a cross product)."""
-    return _join_sorted(ka, *_sorted_keys(kb), max_block)
-
-
 def _evidence(spec: clk.FieldEncoding, pa: np.ndarray, pb: np.ndarray, inter: np.ndarray) -> np.ndarray:
     """Bits of evidence of one field for aligned rows, from the two filters' set bits and the bits they
     share (0 where either side lacks the field)."""

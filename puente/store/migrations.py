@@ -105,7 +105,8 @@ def _unkeyed_kind_tables(store: Store) -> None:
         columns = store.query("SELECT column_name, data_type FROM information_schema.columns "
                               "WHERE table_name = ? ORDER BY ordinal_position", [kind.table])
         new = f"{kind.table}_v30"
-        store.execute(f"CREATE TABLE {new} ({', '.join(f'{chr(34)}{c}{chr(34)} {t}' for c, t in columns)})")
+        typed = ", ".join(f'"{c}" {t}' for c, t in columns)
+        store.execute(f"CREATE TABLE {new} ({typed})")
         store.execute(f"INSERT INTO {new} SELECT * FROM {kind.table} ORDER BY rowid")
         store.execute(f"DROP TABLE {kind.table}")
         store.execute(f"ALTER TABLE {new} RENAME TO {kind.table}")
