@@ -24,7 +24,7 @@ import pandas as pd
 from puente.analyze.chains import chains
 from puente.analyze.common import benjamini_hochberg, flag, period_of
 from puente.engine import Engine
-from puente.geo.gazetteer import load_gazetteer, twin_of
+from puente.geo.gazetteer import load_gazetteer, port_field_offices, twin_of
 
 UNKNOWN = "?"
 # Only ports of entry are crossings: a record whose port field names a CBP field office or a Border Patrol
@@ -244,20 +244,29 @@ def _windowed(values: np.ndarray, i: int, baseline_periods: int, window: int) ->
     return values[:, start : i + 1].sum(axis=1), values[:, start - baseline_periods : start].sum(axis=1)
 
 
-def overdispersion(values: np.ndarray, baseline_periods: int, upto: int | None = None, window: int = 1) -> float:
+def _group_totals(x: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Per key: the total of ``x`` over the keys of its group (over all keys when ``groups`` is None)."""
+    if groups is None:
+        return np.full(x.shape, x.sum())
+    return np.bincount(groups, weights=x)[groups]
+
+
+def overdispersion(values: np.ndarray, baseline_periods: int, upto: int | None = None, window: int = 1,
+                   groups: np.ndarray | None = None) -> float:
     """Intra-class correlation rho of a beta-binomial for each key's count in a period given its count in
     the period plus the previous ``baseline_periods`` (method of moments over the periods before ``upto``):
-    E[r^2] = 1 + (n - 1) rho for the Pearson residual r of x | n ~ Binomial(n, X / (X + B)). 0 = binomial."""
+    E[r^2] = 1 + (n - 1) rho for the Pearson residual r of x | n ~ Binomial(n, X / (X + B)). 0 = binomial.
+    ``groups`` (a group number per key): X and B are the totals of the key's group."""
     stop = values.shape[1] if upto is None else upto
     num = den = 0.0
     for i in range(baseline_periods + window - 1, stop):
         x, b = _windowed(values, i, baseline_periods, window)
-        X, B = x.sum(), b.sum()
+        X, B = _group_totals(x, groups), _group_totals(b, groups)
         n = x + b
-        keep = n >= 2
-        if X == 0 or B == 0 or not keep.any():
+        keep = (n >= 2) & (X > 0) & (B > 0)
+        if not keep.any():
             continue
-        p0 = X / (X + B)
+        p0 = X[keep] / (X[keep] + B[keep])
         r2 = (x[keep] - n[keep] * p0) ** 2 / (n[keep] * p0 * (1 - p0))
         num += float((r2 - 1).sum())
         den += float((n[keep] - 1).sum())
@@ -267,7 +276,7 @@ def overdispersion(values: np.ndarray, baseline_periods: int, upto: int | None =
 def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", baseline_periods: int = 3,
                  alpha: float = 0.01, min_count: int = 5, min_ratio: float = 1.5,
                  family: str = "period", test: str = "betabinomial", episode_gap: int = 3,
-                 window: int = 1) -> pd.DataFrame:
+                 window: int = 1, group: str | None = None) -> pd.DataFrame:
     """Corridors (or ports, or destinations) whose share of traffic grows or that appear, period over period.
 
     Test: for key k in period t with x loads (``measure``) against b in the previous ``baseline_periods``
@@ -285,6 +294,9 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
 
     ``window`` > 1 tests the loads of the last ``window`` periods together (x) against the
     ``baseline_periods`` before them (b), so a lasting shift spread thin over a month adds up.
+
+    ``group`` (a column of ``counts``, one value per key): each key's share is taken within its group (X and
+    B are the group's totals, rho is estimated within groups), so a surge of the whole group is no shift.
     """
     from scipy.stats import betabinom, binom
 
@@ -293,15 +305,19 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
     table = counts.pivot_table(index=keys, columns="period", values=measure, aggfunc="sum", fill_value=0)
     periods = sorted(table.columns)
     values = table[periods].to_numpy(dtype=float)
+    groups: np.ndarray | None = None
+    if group is not None:
+        of_key = counts.drop_duplicates(keys).set_index(keys)[group].reindex(table.index)
+        groups = pd.factorize(of_key.astype(str))[0]
     parts = []
     for i in range(baseline_periods + window - 1, len(periods)):
         x, b = _windowed(values, i, baseline_periods, window)
-        X, B = x.sum(), b.sum()
-        keep = x >= min_count
-        if X == 0 or B == 0 or not keep.any():
+        X, B = _group_totals(x, groups), _group_totals(b, groups)
+        keep = (x >= min_count) & (X > 0) & (B > 0)
+        if not keep.any():
             continue
-        p0 = X / (X + B)
-        rho = overdispersion(values, baseline_periods, i, window) if test == "betabinomial" else 0.0
+        p0 = X[keep] / (X[keep] + B[keep])
+        rho = overdispersion(values, baseline_periods, i, window, groups) if test == "betabinomial" else 0.0
         xk, nk = x[keep], x[keep] + b[keep]
         if rho > 0:
             a_, b_ = p0 * (1 - rho) / rho, (1 - p0) * (1 - rho) / rho
@@ -312,7 +328,7 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
             ratio = np.where(b == 0, np.inf, (x / X) / (b / B))
         frame = table.index[keep].to_frame(index=False)
         frame = frame.assign(period=periods[i], count=xk.astype(int), baseline=b[keep].astype(int),
-                             share=xk / X, baseline_share=b[keep] / B, ratio=ratio[keep], rho=rho,
+                             share=xk / X[keep], baseline_share=b[keep] / B[keep], ratio=ratio[keep], rho=rho,
                              p_value=pv, new=b[keep] == 0)
         parts.append(frame)
     if not parts:
@@ -341,23 +357,38 @@ SHIFT_LEVELS = ("port", "destination", "port_destination")
 # (Columbus, seed 23 at 60k: 6 loads against 1, q = 0.013), and it was missed on 2 of 5 seeds; two months
 # of a lasting shift do, one month's burst is diluted, and the bar allows 2 months.
 SHIFT_WINDOW = 2
+# The levels whose keys are tested against their CBP field office's loads rather than the nation's: loads
+# reach the border by field office (a field office's seizures surge as a whole: El Paso in 2020), and a port
+# shift moves a port's share within its office (see docs/architecture.md, "Port shifts are tested within
+# their field office").
+SHIFT_WITHIN_OFFICE = ("port", "port_destination")
+# The group of a port that belongs to no field office (a Mexican port named as a crossing).
+NO_OFFICE = "-"
 
 
-def shift_monitors(flows: pd.DataFrame, **options: object) -> pd.DataFrame:
+def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_WITHIN_OFFICE,
+                   **options: object) -> pd.DataFrame:
     """The route-shift monitors an analyst gets, in one table: loads per port of entry (``level`` = ``port``),
     per destination (``destination``: a followed load's U.S. place, else its reported destination) and per
-    port → destination pair (``port_destination``), each tested with :func:`route_shifts`. ``crossing`` and
-    ``destination`` name the key (``None`` where the level does not use it). Every row with ``shift`` is an
-    alarm for its month; ``first`` marks the first month of each episode."""
+    port → destination pair (``port_destination``), each tested with :func:`route_shifts`; the levels in
+    ``within_office`` test each key's share of its port's CBP field office (``field_office``), the others
+    its share of the nation. ``crossing`` and ``destination`` name the key (``None`` where the level does not
+    use it). Every row with ``shift`` is an alarm for its month; ``first`` marks the first month of each
+    episode."""
     known_port = flows["crossing"] != UNKNOWN
     known_dest = flows["destination"] != UNKNOWN
+    offices = port_field_offices()
+    flows = flows.assign(field_office=flows["crossing"].map(offices).fillna(NO_OFFICE))
     parts = []
     for level, keys, keep in (("port", ["crossing"], known_port), ("destination", ["destination"], known_dest),
                               ("port_destination", ["crossing", "destination"], known_port & known_dest)):
-        found = route_shifts(flows[keep], keys, **{"window": SHIFT_WINDOW, **options})  # type: ignore[arg-type]
+        group = "field_office" if level in within_office else None
+        found = route_shifts(flows[keep], keys, **{"window": SHIFT_WINDOW, "group": group, **options})  # type: ignore[arg-type]
+        if group is not None:
+            found = found.merge(flows[keys + [group]].drop_duplicates(keys), on=keys, how="left")
         parts.append(found.assign(level=level))
     out = pd.concat(parts, ignore_index=True)
-    for col in ("crossing", "destination"):
-        out[col] = out[col].astype(object).where(out[col].notna(), None)
-    cols = ["level", "crossing", "destination", *[c for c in out.columns if c not in ("level", "crossing", "destination")]]
-    return out[cols]
+    for col in ("crossing", "destination", "field_office"):
+        out[col] = out[col].astype(object).where(out[col].notna(), None) if col in out else None
+    front = ["level", "crossing", "destination", "field_office"]
+    return out[front + [c for c in out.columns if c not in front]]

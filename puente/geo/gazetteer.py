@@ -169,3 +169,15 @@ def load_gazetteer() -> Gazetteer:
 def twin_of(port_id: str) -> str | None:
     """The Mexican municipality id facing a U.S. port of entry."""
     return load_gazetteer().twins.get(port_id)
+
+
+@lru_cache(maxsize=1)
+def port_field_offices() -> dict[str, str]:
+    """U.S. port of entry → the CBP field office it belongs to (``ports_compiled.csv`` ``field_office``), keyed by
+    both the port's gazetteer id (``POE-SYS``) and its name (``San Ysidro``). Mexican ports have none."""
+    text = resources.files("puente.geo").joinpath("data", "ports_compiled.csv").read_text(encoding="utf-8")
+    out: dict[str, str] = {}
+    for row in csv.DictReader(text.splitlines()):
+        if row["field_office"]:
+            out["POE-" + row["code"]] = out[row["name"]] = row["field_office"]
+    return out
