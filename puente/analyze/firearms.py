@@ -53,11 +53,22 @@ def same_guns(engine: Engine, max_edits: int = 2) -> pd.DataFrame:
     # twice): makers reuse serials across models, and one serial turns up on two guns recovered apart
     traces, untraced = f[f["traced"] == 1], f[f["traced"] == 0]
     kept = traces.drop_duplicates(["serial", "make", "model", "day"])
-    on_trace = untraced.merge(kept[["serial", "make"]].drop_duplicates(), on=["serial", "make"])
-    rest = untraced[~untraced["id"].isin(on_trace["id"])].drop_duplicates(["serial", "make", "model", "day"])
-    dups = (set(traces["id"]) - set(kept["id"])) | (set(untraced["id"]) - set(rest["id"]))
+    dups = set(traces["id"]) - set(kept["id"])
+    # a recovery record is first the gun of a trace recovered the same day: the same make and serial, then the
+    # same make and model with a serial within max_edits; only then of a trace with its make and serial on
+    # another day. At scale a serial recurs (a maker reuses it, or a typo lands on another gun's), and a
+    # match by serial alone took a trace whose own recovery record then found nothing (seed 7 at 200,000:
+    # 4 guns counted twice)
+    same_day = untraced.merge(kept[["serial", "make", "day", "id"]].rename(columns={"id": "trace"}),
+                              on=["serial", "make", "day"]).drop_duplicates("id")
+    dups |= set(same_day["id"])
+    taken = set(same_day["trace"])
+    rest = untraced[~untraced["id"].isin(same_day["id"])]
+    copies = rest[rest.duplicated(["serial", "make", "model", "day"])]  # one agency's record repeated
+    dups |= set(copies["id"])
+    rest = rest.drop(copies.index)
     by_day = kept.groupby(["make", "model", "day"])
-    taken = set(kept.merge(on_trace[["serial", "make"]].drop_duplicates(), on=["serial", "make"])["id"])
+    typo: set[str] = set()
     for row in rest[rest["day"] != ""].itertuples(index=False):
         key = (row.make, row.model, row.day)
         if key not in by_day.groups:
@@ -65,8 +76,12 @@ def same_guns(engine: Engine, max_edits: int = 2) -> pd.DataFrame:
         for cand in by_day.get_group(key).itertuples(index=False):
             if cand.id not in taken and _edits(row.serial, cand.serial) <= max_edits:
                 taken.add(cand.id)
-                dups.add(row.id)
+                typo.add(row.id)
                 break
+    dups |= typo
+    rest = rest[~rest["id"].isin(typo)]
+    other_day = rest.merge(kept[["serial", "make"]].drop_duplicates(), on=["serial", "make"])
+    dups |= set(other_day["id"])
     return pd.DataFrame({"dup_id": sorted(dups)}, dtype=object)
 
 
