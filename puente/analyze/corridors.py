@@ -352,11 +352,13 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
 
 # The levels of the route-shift monitor written as `corridors_shifts` (see shift_monitors).
 SHIFT_LEVELS = ("port", "destination", "port_destination")
-# The written monitors test the last two months together against the three before them. A new corridor
+# The written monitors test the last three months together against the three before them. A new corridor
 # spreads its loads over several cities (the I-40 corridor: six), so no city's single month stood out
-# (Columbus, seed 23 at 60k: 6 loads against 1, q = 0.013), and it was missed on 2 of 5 seeds; two months
-# of a lasting shift do, one month's burst is diluted, and the bar allows 2 months.
-SHIFT_WINDOW = 2
+# (Columbus, seed 23 at 60k: 6 loads against 1, q = 0.013); two months found it on 60k worlds, but at 200k
+# the I-10W, I-20 corridors (seeds 7, 5150) were still missed and a month's burst (Los Angeles, Omaha,
+# Chicago) alarmed. Three months find them (at most 2 months late, which the bar allows) and dilute the
+# bursts: bench/results/analytics.md, "Route shifts within field offices".
+SHIFT_WINDOW = 3
 # The levels whose keys are tested against their CBP field office's loads rather than the nation's: loads
 # reach the border by field office (a field office's seizures surge as a whole: El Paso in 2020), and a port
 # shift moves a port's share within its office (see docs/architecture.md, "Port shifts are tested within
