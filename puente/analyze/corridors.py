@@ -248,7 +248,7 @@ def _group_totals(x: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     """Per key: the total of ``x`` over the keys of its group (over all keys when ``groups`` is None)."""
     if groups is None:
         return np.full(x.shape, x.sum())
-    return np.bincount(groups, weights=x)[groups]
+    return np.asarray(np.bincount(groups, weights=x)[groups], dtype=float)
 
 
 def overdispersion(values: np.ndarray, baseline_periods: int, upto: int | None = None, window: int = 1,
