@@ -19,9 +19,10 @@ from bench.shift_worlds import world
 from puente.analyze import corridors
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "national (old)": {"within_office": ()},
-    "port within office": {"within_office": ("port",)},
-    "port+pair within office (product)": {},
+    "previous (national, 2 months)": {"within_office": (), "window": 2},
+    "within office, 2 months": {"window": 2},
+    "national, 3 months": {"within_office": ()},
+    "product (within office, 3 months)": {},
 }
 
 
