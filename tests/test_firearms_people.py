@@ -35,6 +35,10 @@ TRACES = [  # id, serial, make, model, recovery day, trace status, purchase stat
     ("fgr-9", "GX4001", "Glock", "19", "2021-06-01", None, None, None),  # gun 9, a digit dropped
     ("atf-10", "GX40010", "Glock", "19", "2022-02-02", "Completed", "TX", None),  # gun 10: its serial is gun 9's,
     ("fgr-10", "GX40001", "Glock", "19", "2022-02-02", None, None, None),  # ATF's copy has two digits swapped
+    ("atf-11", "LE378123", "Colt", "M4", "2022-09-30", "Completed", "TX", None),
+    ("atf-12", "LE79523", "Colt", "M4", "2022-09-30", "Completed", "TX", None),
+    ("fgr-10x", "LE379523", "Colt", "M4", "2022-09-30", None, None, None),  # gun 12 (a 3 added), 2 from atf-11
+    ("fgr-11", "LE37823", "Colt", "M4", "2022-09-30", None, None, None),  # gun 11, a digit dropped
 ]
 
 
@@ -58,8 +62,9 @@ def test_each_gun_is_counted_once_across_the_two_agencies(engine: Engine) -> Non
     # each copy: two edits when a swap counts one); fgr-3 is another gun
     # two traces with one serial are two guns unless model and recovery day agree too (atf-7x repeats atf-7)
     # a recovery record is the gun of the trace recovered that day before any trace of its serial on another
-    # day: fgr-10 (gun 9's serial) is gun 10's, so fgr-9's slip still finds gun 9 (found at 200,000)
-    assert dups == {"fgr-1", "fgr-2", "fgr-6", "atf-7x", "fgr-9", "fgr-10"}
+    # day: fgr-10 (gun 9's serial) is gun 10's, so fgr-9's slip still finds gun 9 (found at 200,000); the
+    # closest slips pair first: fgr-10x (read first) is one edit from atf-12, so it leaves atf-11 to fgr-11
+    assert dups == {"fgr-1", "fgr-2", "fgr-6", "atf-7x", "fgr-9", "fgr-10", "fgr-10x", "fgr-11"}
 
 
 def test_unlinked_purchaser_names_stay_apart_by_state(engine: Engine) -> None:

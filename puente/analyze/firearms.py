@@ -67,17 +67,23 @@ def same_guns(engine: Engine, max_edits: int = 2) -> pd.DataFrame:
     copies = rest[rest.duplicated(["serial", "make", "model", "day"])]  # one agency's record repeated
     dups |= set(copies["id"])
     rest = rest.drop(copies.index)
+    # slips: the closest pairs first (one edit before two), so that a record does not take, at two edits, the
+    # trace another record's serial is one edit from (a busy recovery day holds many guns of one model)
     by_day = kept.groupby(["make", "model", "day"])
-    typo: set[str] = set()
-    for row in rest[rest["day"] != ""].itertuples(index=False):
+    pairs = []
+    for i, row in enumerate(rest[rest["day"] != ""].itertuples(index=False)):
         key = (row.make, row.model, row.day)
         if key not in by_day.groups:
             continue
-        for cand in by_day.get_group(key).itertuples(index=False):
-            if cand.id not in taken and _edits(row.serial, cand.serial) <= max_edits:
-                taken.add(cand.id)
-                typo.add(row.id)
-                break
+        for j, cand in enumerate(by_day.get_group(key).itertuples(index=False)):
+            d = _edits(row.serial, cand.serial) if cand.id not in taken else max_edits + 1
+            if d <= max_edits:
+                pairs.append((d, i, j, row.id, cand.id))
+    typo: set[str] = set()
+    for _, _, _, rec, trace in sorted(pairs):
+        if rec not in typo and trace not in taken:
+            taken.add(trace)
+            typo.add(rec)
     dups |= typo
     rest = rest[~rest["id"].isin(typo)]
     other_day = rest.merge(kept[["serial", "make"]].drop_duplicates(), on=["serial", "make"])
