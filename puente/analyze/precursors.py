@@ -32,7 +32,7 @@ import pandas as pd
 
 from puente.analyze.chains import ENTITY_KINDS
 from puente.analyze.common import coarsen, flag
-from puente.analyze.supply import citations, links_between, pedimento_key, resolved_entities
+from puente.analyze.supply import citations, links_between, names_chemical, pedimento_key, resolved_entities
 from puente.engine import Engine
 
 # Judgement weights (not fitted to any data set): strong evidence of a criminal tie counts most.
@@ -123,9 +123,15 @@ def _cited_importers(engine: Engine, shipments: pd.DataFrame, key: pd.Series) ->
         return set()
     lab = engine.table("lab_site")
     evidence = engine.run(lab.filter(lab.evidence.notnull()).select("evidence"))["evidence"]
-    keys = {key for text in evidence for _, key, _ in citations(text)}
+    named: dict[str, set[str | None]] = {}  # cited number → the chemicals its items name (None: none named)
+    for text in evidence:
+        for _, number, chem in citations(text):
+            named.setdefault(number, set()).add(chem)
     ship_keys = shipments["source_id"].map(pedimento_key)
-    return set(key[ship_keys.isin(keys)])
+    # a number whose item names another chemical than the declaration's is a misread, not this declaration
+    hit = [any(names_chemical(c, chem) for c in named.get(k, ())) if isinstance(k, str) else False
+           for k, chem in zip(ship_keys, shipments["chemical"])]
+    return set(key[np.array(hit, dtype=bool)])
 
 
 def rfc_founded(taxid: object) -> pd.Timestamp | None:

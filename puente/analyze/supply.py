@@ -171,6 +171,13 @@ def citations(evidence: object) -> list[tuple[str, str, str | None]]:
     return out
 
 
+def names_chemical(cited: str | None, chemical: object) -> bool:
+    """Whether a citation that names ``cited`` (None: names none) can be a declaration of ``chemical``. A drum
+    label or copy naming another chemical than the declaration with that number is a misread number (a slip
+    that lands on another firm's declaration), not that declaration."""
+    return cited is None or cited == chemical
+
+
 def slips(key: str) -> set[str]:
     """Every number one slip away from ``key`` in its 7-digit sequence: a digit changed, two adjacent
     digits swapped, or both at one place."""
@@ -295,8 +302,9 @@ def _documents(ships: pd.DataFrame, labs: pd.DataFrame, comp: pd.DataFrame, owne
     unmatched: list[tuple[str, Any, str, str, str | None]] = []
     for lab, found, evidence in zip(labs["lab"], pd.to_datetime(labs["lab_date"]), labs["lab_evidence"]):
         for item, key, chem in citations(evidence):
-            if key in index:
-                rows += [(shipment[i], lab, "document", item, 1.0) for i in index[key]]
+            exact = [i for i in index.get(key, []) if names_chemical(chem, chemical[i])]
+            if exact:
+                rows += [(shipment[i], lab, "document", item, 1.0) for i in exact]
             else:
                 unmatched.append((lab, found, item, key, chem))
     tied = set(zip(owner["company"], owner["lab"])) if len(owner) else set()
