@@ -174,35 +174,35 @@ def test_the_diversion_features_read_the_importers_habit(tmp_path: Path) -> None
     assert "no_pen" in risk.loc["ps-4", "reasons"] and "no_pen" not in risk.loc["ps-5", "reasons"]
 
 
-def test_one_citation_among_a_large_firms_many_declarations_does_not_tie_the_firm(tmp_path: Path) -> None:
-    """A misread number that names the right chemical lands on one of a large firm's 40 declarations: the
-    citation is written as a document, but the firm is not tied to the lab (under 5% of its declarations), so
-    neither its other shipments nor its risk follow; a front with two of its three declarations cited is."""
+def test_two_citations_among_a_large_firms_many_declarations_do_not_tie_the_firm(tmp_path: Path) -> None:
+    """Misread numbers that name the right chemical land on two of a large firm's 60 declarations: the two
+    citations are written as documents, but the firm is not tied to the lab (2 of 60 declarations, under 10% of
+    what it received up to the raid, under 5% of all), so neither its other shipments nor its risk follow; a
+    front with two of its three declarations cited is tied."""
     node = Node.init(tmp_path / "n", "t", "MX")
     w = World()
     w.add("organization", "org-big", name="Química Grande SA de CV", country="MX")
     w.add("organization", "org-front", name="Insumos Delta SA de CV", country="MX")
-    ships = [(f"ps-big{i}", "org-big", dt.date(2021, 1, 1) + dt.timedelta(days=3 * i)) for i in range(40)]
+    ships = [(f"ps-big{i}", "org-big", dt.date(2021, 1, 1) + dt.timedelta(days=3 * i)) for i in range(60)]
     ships += [(f"ps-front{i}", "org-front", dt.date(2021, 1, 5) + dt.timedelta(days=30 * i)) for i in range(3)]
     for i, (sid, company, day) in enumerate(ships):
         w.add("precursor_shipment", sid, source_id=f"21 MZO 3000 {i + 1:07d}", chemical="npp", quantity_kg=80.0,
               arrival_date=day, importer=company, status="seized" if sid in ("ps-big0", "ps-front0") else "liberado")
         w.link("precursor_shipment", sid, "organization", company, "importer")
     w.add("lab_site", "lab-1", source_id="SEDENA/LAB/2021/000001", date_found=dt.date(2021, 9, 1), chemicals="npp",
-          evidence="copia de pedimento 21 MZO 3000 0000001 (NPP); copia de pedimento 21 MZO 3000 0000041 (NPP); "
-                   "etiqueta NPP pedimento 21 MZO 3000 0000042")
+          evidence="copia de pedimento 21 MZO 3000 0000001 (NPP); etiqueta NPP pedimento 21 MZO 3000 0000002; "
+                   "copia de pedimento 21 MZO 3000 0000061 (NPP); etiqueta NPP pedimento 21 MZO 3000 0000062")
     with node.open_store() as store:
         w.write(store)
     with open_engine("duckdb", node.store_url) as engine:
         chains = supply.precursor_lab_chains(engine).set_index("shipment")
         risk = precursors.diversion_risk(engine).set_index("id")
-    assert chains.loc["ps-big0", "hop"] == "document"
-    assert [s for s in chains.index if s.startswith("ps-big")] == ["ps-big0"]
+    assert chains.loc[["ps-big0", "ps-big1"], "hop"].eq("document").all()
+    assert sorted(s for s in chains.index if s.startswith("ps-big")) == ["ps-big0", "ps-big1"]
     assert chains.loc["ps-front2", "hop"] == "same_company"
-    big = [f"ps-big{i}" for i in range(40)]
-    assert risk.loc[big, "lab_link"].eq(0).all()
+    assert risk.loc[[f"ps-big{i}" for i in range(60)], "lab_link"].eq(0).all()
     assert risk.loc[[f"ps-front{i}" for i in range(3)], "lab_link"].eq(1).all()
-    # seized reads the shipment and its importer's share of seized declarations: one of the large firm's 40
+    # seized reads the shipment and its importer's share of seized declarations: one of the large firm's 60
     # weighs little on the others; the front with one of three seized weighs more
     assert risk.loc["ps-big0", "seized"] > risk.loc["ps-front1", "seized"] > risk.loc["ps-big1", "seized"] > 0
     assert "seized" in risk.loc["ps-big0", "reasons"] and "seized" not in risk.loc["ps-big1", "reasons"]
