@@ -48,13 +48,16 @@ def _world(tmp_path: Path) -> Node:
              ("ps-same", "21 MZO 3000 0001050", "npp", dt.date(2021, 3, 10), "org-delta"),
              ("ps-late", "21 MZO 3000 0001300", "npp", dt.date(2021, 8, 10), "org-delta"),
              ("ps-legit", "21 MZO 3000 0001021", "4-ap", dt.date(2021, 2, 11), "org-legit"),
-             ("ps-legit2", "21 MZO 3000 0001099", "npp", dt.date(2021, 4, 1), "org-legit")]
+             ("ps-legit2", "21 MZO 3000 0001099", "npp", dt.date(2021, 4, 1), "org-legit"),
+             ("ps-legit3", "21 MZO 3000 0007700", "4-ap", dt.date(2021, 3, 1), "org-legit")]
     for sid, ref, chem, day, company in ships:
         w.add("precursor_shipment", sid, source_id=ref, chemical=chem, quantity_kg=80.0, arrival_date=day)
         w.link("precursor_shipment", sid, "organization", company, "importer")
     w.add("lab_site", "lab-1", source_id="SEDENA/LAB/2021/000001", date_found=dt.date(2021, 6, 10),
           chemicals="npp;4-ap", evidence="copia de pedimento 21-MZO-3000-0001001 (NPP); factura F-2231; "
-                                        "etiqueta 4-AP pedimento 21 MZO 3000 0001002")  # ...1020 with 0 and 2 swapped
+                                        "etiqueta 4-AP pedimento 21 MZO 3000 0001002; "  # ...1020 with 0 and 2 swapped
+                                        # a misread number that lands on the legitimate firm's 4-AP declaration
+                                        "etiqueta NPP pedimento 21 MZO 3000 0007700")
     w.add("lab_site", "lab-2", source_id="SEDENA/LAB/2021/000002", date_found=dt.date(2021, 7, 1),
           chemicals="npp", evidence="recibos de renta")
     with node.open_store() as store:
@@ -78,6 +81,8 @@ def test_the_lab_papers_cite_declarations_exactly_and_with_a_slip(chains: pd.Dat
     # the legitimate firm's 21 MZO 3000 0001021 is one slip from ...1002 too, but nothing ties its importer to
     # the lab (and the label names 4-AP, which both carry): the slip is read as the tied company's declaration
     assert "ps-legit" not in chains.index and "ps-legit2" not in chains.index
+    # the label names NPP and the declaration with that number carries 4-AP: a misread, not that declaration
+    assert "ps-legit3" not in chains.index
 
 
 def test_other_shipments_of_a_cited_company_go_to_its_lab_until_the_raid(chains: pd.DataFrame) -> None:
@@ -94,7 +99,7 @@ def test_a_cited_importer_raises_the_diversion_risk(tmp_path: Path) -> None:
     with open_engine("duckdb", node.store_url) as engine:
         risk = precursors.diversion_risk(engine).set_index("id")
     assert risk.loc[["ps-cited", "ps-slip", "ps-same", "ps-late"], "lab_link"].eq(1).all()
-    assert risk.loc[["ps-legit", "ps-legit2"], "lab_link"].eq(0).all()
+    assert risk.loc[["ps-legit", "ps-legit2", "ps-legit3"], "lab_link"].eq(0).all()
     assert set(precursors.WEIGHTS) <= set(risk.columns)
     # the score is the weighted sum of the features: no hidden term a removed feature would leave behind
     total = sum(w * risk[f].astype(float) for f, w in precursors.WEIGHTS.items())
@@ -167,3 +172,37 @@ def test_the_diversion_features_read_the_importers_habit(tmp_path: Path) -> None
     assert risk.loc["ps-0", "no_pen_shipment"] == risk.loc["ps-4", "no_pen_shipment"] == 1
     assert risk.loc["ps-0", "no_pen"] > risk.loc["ps-4", "no_pen"] > risk.loc["ps-5", "no_pen"] > 0
     assert "no_pen" in risk.loc["ps-4", "reasons"] and "no_pen" not in risk.loc["ps-5", "reasons"]
+
+
+def test_two_citations_among_a_large_firms_many_declarations_do_not_tie_the_firm(tmp_path: Path) -> None:
+    """Misread numbers that name the right chemical land on two of a large firm's 60 declarations: the two
+    citations are written as documents, but the firm is not tied to the lab (2 of 60 declarations, under 10% of
+    what it received up to the raid, under 5% of all), so neither its other shipments nor its risk follow; a
+    front with two of its three declarations cited is tied."""
+    node = Node.init(tmp_path / "n", "t", "MX")
+    w = World()
+    w.add("organization", "org-big", name="Química Grande SA de CV", country="MX")
+    w.add("organization", "org-front", name="Insumos Delta SA de CV", country="MX")
+    ships = [(f"ps-big{i}", "org-big", dt.date(2021, 1, 1) + dt.timedelta(days=3 * i)) for i in range(60)]
+    ships += [(f"ps-front{i}", "org-front", dt.date(2021, 1, 5) + dt.timedelta(days=30 * i)) for i in range(3)]
+    for i, (sid, company, day) in enumerate(ships):
+        w.add("precursor_shipment", sid, source_id=f"21 MZO 3000 {i + 1:07d}", chemical="npp", quantity_kg=80.0,
+              arrival_date=day, importer=company, status="seized" if sid in ("ps-big0", "ps-front0") else "liberado")
+        w.link("precursor_shipment", sid, "organization", company, "importer")
+    w.add("lab_site", "lab-1", source_id="SEDENA/LAB/2021/000001", date_found=dt.date(2021, 9, 1), chemicals="npp",
+          evidence="copia de pedimento 21 MZO 3000 0000001 (NPP); etiqueta NPP pedimento 21 MZO 3000 0000002; "
+                   "copia de pedimento 21 MZO 3000 0000061 (NPP); etiqueta NPP pedimento 21 MZO 3000 0000062")
+    with node.open_store() as store:
+        w.write(store)
+    with open_engine("duckdb", node.store_url) as engine:
+        chains = supply.precursor_lab_chains(engine).set_index("shipment")
+        risk = precursors.diversion_risk(engine).set_index("id")
+    assert chains.loc[["ps-big0", "ps-big1"], "hop"].eq("document").all()
+    assert sorted(s for s in chains.index if s.startswith("ps-big")) == ["ps-big0", "ps-big1"]
+    assert chains.loc["ps-front2", "hop"] == "same_company"
+    assert risk.loc[[f"ps-big{i}" for i in range(60)], "lab_link"].eq(0).all()
+    assert risk.loc[[f"ps-front{i}" for i in range(3)], "lab_link"].eq(1).all()
+    # seized reads the shipment and its importer's share of seized declarations: one of the large firm's 60
+    # weighs little on the others; the front with one of three seized weighs more
+    assert risk.loc["ps-big0", "seized"] > risk.loc["ps-front1", "seized"] > risk.loc["ps-big1", "seized"] > 0
+    assert "seized" in risk.loc["ps-big0", "reasons"] and "seized" not in risk.loc["ps-big1", "reasons"]

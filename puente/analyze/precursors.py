@@ -6,15 +6,16 @@ Features per shipment (computed in the engine, written once); none decides alone
     drum declared as a laboratory reagent;
   * lab link — the shipment's companies are linked to a lab or a seizure, directly or through an owner
     (company → person → lab/seizure/firearm trace, over resolved entities), or a dismantled lab's evidence
-    cites a declaration of the same importer;
+    cites declarations of the same importer (at least ``MIN_CITED_SHARE`` of its declarations: a misread
+    number lands on a large firm now and then);
   * third-party consignee — consigned to someone other than the importer;
-  * seized — the shipment itself, or another of the same importer, was seized;
+  * seized — the shipment was seized;
   * routing — the port carries under ``rare_port_share`` of the chemical's shipments;
   * new importer — one of the importer's first ``new_importer_count`` shipments, or a company whose RFC
     says it was incorporated less than ``young_company_days`` before the shipment;
   * occasional importer — the importer filed fewer declarations than the average importer;
   * no PEN — no pre-export notification reference.
-Quantity, third-party consignee, routing, new importer and no PEN are read half from the shipment and half from
+Quantity, third-party consignee, routing, new importer, no PEN and seized are read half from the shipment and half from
 its importer's habit (``FIRM_FEATURES``: the share of the importer's declarations with the flag, shrunk towards
 the overall share), so the front's other shipments speak for each one and no single flag carries the score.
 The score is the weighted sum of the features, squashed to 0–1; the reasons list the features that fired.
@@ -32,7 +33,7 @@ import pandas as pd
 
 from puente.analyze.chains import ENTITY_KINDS
 from puente.analyze.common import coarsen, flag
-from puente.analyze.supply import citations, links_between, pedimento_key, resolved_entities
+from puente.analyze.supply import citations, links_between, names_chemical, pedimento_key, resolved_entities
 from puente.engine import Engine
 
 # Judgement weights (not fitted to any data set): strong evidence of a criminal tie counts most.
@@ -42,7 +43,9 @@ WEIGHTS = {"lab_link": 2.5, "seized": 0.75, "third_party_consignee": 0.75, "no_p
 # share of the importer's declarations that carry it, shrunk towards the share over all importers as if the
 # importer had FIRM_PRIOR more declarations at that share (one odd declaration of a large firm says little; a
 # firm that habitually ships without PEN, to third parties or in odd sizes says more).
-FIRM_FEATURES = ("no_pen", "quantity", "third_party_consignee", "routing", "new_importer")
+FIRM_FEATURES = ("no_pen", "quantity", "third_party_consignee", "routing", "new_importer", "seized")
+# An importer is tied to a lab by its papers when at least this share of its declarations is cited there.
+MIN_CITED_SHARE = 0.05
 FIRM_MIX = 0.5
 FIRM_PRIOR = 5.0
 
@@ -83,7 +86,7 @@ def shipment_features(engine: Engine, rules: RiskRules | None = None) -> pd.Data
     # the importer as one firm: its resolved entity (customs copies and register records joined), else its
     # RFC or name as declared
     key = _importer_entities(engine, out)
-    out["seized"] = out.groupby(key)["was_seized"].transform("max").fillna(0).astype("int64")
+    out["seized"] = out["was_seized"].fillna(0).astype("int64")  # read beside the importer's share (FIRM_FEATURES)
     nth = out.assign(_k=key).sort_values(["day", "id"]).groupby("_k").cumcount() + 1
     founded = pd.to_datetime(out["taxid"].map(rfc_founded))
     young = (out["day"] - founded).dt.days < rules.young_company_days
@@ -123,9 +126,19 @@ def _cited_importers(engine: Engine, shipments: pd.DataFrame, key: pd.Series) ->
         return set()
     lab = engine.table("lab_site")
     evidence = engine.run(lab.filter(lab.evidence.notnull()).select("evidence"))["evidence"]
-    keys = {key for text in evidence for _, key, _ in citations(text)}
+    named: dict[str, set[str | None]] = {}  # cited number → the chemicals its items name (None: none named)
+    for text in evidence:
+        for _, number, chem in citations(text):
+            named.setdefault(number, set()).add(chem)
     ship_keys = shipments["source_id"].map(pedimento_key)
-    return set(key[ship_keys.isin(keys)])
+    # a number whose item names another chemical than the declaration's is a misread, not this declaration
+    hit = pd.Series([any(names_chemical(c, chem) for c in named.get(k, ())) if isinstance(k, str) else False
+                     for k, chem in zip(ship_keys, shipments["chemical"])], index=shipments.index, dtype=float)
+    # a front's drums are found at the raids of the labs it supplies: a sizeable part of its declarations; a
+    # misread number that lands on a real declaration picks a firm in proportion to its volume, so a large firm
+    # collects one or two among thousands
+    share = hit.groupby(key.to_numpy()).mean()
+    return set(share[share >= MIN_CITED_SHARE].index)
 
 
 def rfc_founded(taxid: object) -> pd.Timestamp | None:

@@ -47,6 +47,7 @@ MIN_CITATIONS = 2  # a company's declarations a lab must cite before its other s
 # supplied lists what the front sent; a lab where its owner was detained as crew, or that another of the
 # owner's fronts supplied, lists a few chemicals of its own.
 MIN_COVERAGE = 0.8
+MIN_CITED_SHARE = 0.1  # of a company's declarations from its first cited one to the raid, the share a lab must cite
 MIN_CITED_FOR_LAG = 10  # cited declarations needed to learn the supply lag (else none is assumed)
 COMPANY_ROLES = ("importer", "consignee")  # the exporter is the foreign seller, not the buyer
 LAB_KIND, SHIPMENT_KIND = "lab_site", "precursor_shipment"
@@ -171,6 +172,13 @@ def citations(evidence: object) -> list[tuple[str, str, str | None]]:
     return out
 
 
+def names_chemical(cited: str | None, chemical: object) -> bool:
+    """Whether a citation that names ``cited`` (None: names none) can be a declaration of ``chemical``. A drum
+    label or copy naming another chemical than the declaration with that number is a misread number (a slip
+    that lands on another firm's declaration), not that declaration."""
+    return cited is None or cited == chemical
+
+
 def slips(key: str) -> set[str]:
     """Every number one slip away from ``key`` in its 7-digit sequence: a digit changed, two adjacent
     digits swapped, or both at one place."""
@@ -216,7 +224,7 @@ def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.Da
     comp = _receivers(comp)  # the chemicals went where the consignee (else the importer) took them
     owner = _owner_paths(engine, comp, of, scores, thresholds)
     docs = _documents(ships, labs, comp, owner)
-    same = _same_company(docs, comp, ships)
+    same = _same_company(docs, comp, ships, labs)
     found = [p for p in (docs, owner, same) if len(p)]
     if not found:
         return pd.DataFrame(columns=COLUMNS)
@@ -295,8 +303,9 @@ def _documents(ships: pd.DataFrame, labs: pd.DataFrame, comp: pd.DataFrame, owne
     unmatched: list[tuple[str, Any, str, str, str | None]] = []
     for lab, found, evidence in zip(labs["lab"], pd.to_datetime(labs["lab_date"]), labs["lab_evidence"]):
         for item, key, chem in citations(evidence):
-            if key in index:
-                rows += [(shipment[i], lab, "document", item, 1.0) for i in index[key]]
+            exact = [i for i in index.get(key, []) if names_chemical(chem, chemical[i])]
+            if exact:
+                rows += [(shipment[i], lab, "document", item, 1.0) for i in exact]
             else:
                 unmatched.append((lab, found, item, key, chem))
     tied = set(zip(owner["company"], owner["lab"])) if len(owner) else set()
@@ -317,7 +326,7 @@ def _receivers(comp: pd.DataFrame) -> pd.DataFrame:
     return comp.sort_values(["company_role", "ship_link"]).drop_duplicates("shipment")
 
 
-def _same_company(docs: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame) -> pd.DataFrame:
+def _same_company(docs: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame, labs: pd.DataFrame) -> pd.DataFrame:
     """Other shipments of an importer whose declarations a lab's evidence cites (``same_company``), each with
     the cited declaration nearest in time (``anchor_ref``)."""
     if docs.empty:
@@ -339,7 +348,14 @@ def _same_company(docs: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame) -
     first = anchors.assign(day=anchors["anchor"].map(day)).groupby(["company", "lab"])["day"].min().rename("since")
     out = out.merge(first, left_on=["company", "lab"], right_index=True)
     out = out[out["shipment"].map(day) >= out["since"]]
-    return out.drop(columns=["gap", "anchor", "cites", "since"]).assign(hop="same_company", score=0.7)
+    # and only where the papers cite a fair share of what the company received from then to the raid: drums of
+    # most of a front's deliveries are still on site; two numbers among dozens are a one-off delivery or misreads
+    # (the cited declarations are among the rows: each has another cited one as its anchor)
+    raid = dict(zip(labs["lab"], pd.to_datetime(labs["lab_date"])))
+    arrived = out["shipment"].map(day)
+    out["window"] = (arrived <= out["lab"].map(raid)).groupby([out["company"], out["lab"]]).transform("sum")
+    out = out[out["cites"] >= MIN_CITED_SHARE * out["window"]]
+    return out.drop(columns=["gap", "anchor", "cites", "since", "window"]).assign(hop="same_company", score=0.7)
 
 
 def supply_lag(days: pd.Series) -> float:
