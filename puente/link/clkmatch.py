@@ -117,24 +117,36 @@ def _sorted_keys(keys: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.n
     return keys[order], rows[order].astype(np.int32)
 
 
+def _join(ka: np.ndarray, sb: np.ndarray, ob: np.ndarray, max_block: int,
+          values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of equal keys between ``ka`` and keys ``sb`` sorted (``ob``: their rows), keys shared by more
+    than ``max_block`` encodings on either side skipped: (``values`` of the query position, default the
+    position itself; the answering row). Expanded in two levels (query encodings of a kept key, then the
+    answering block of each), so every pair costs a few repeats and one gather (no division)."""
+    sa, order_a = _sorted_keys(ka)
+    empty = np.empty(0, np.int64), np.empty(0, np.int64)
+    if not len(sa):
+        return empty
+    start = np.flatnonzero(np.concatenate([[True], sa[1:] != sa[:-1]]))
+    count_a = np.diff(np.append(start, len(sa)))
+    lo = np.searchsorted(sb, sa[start], "left")
+    count_b = np.searchsorted(sb, sa[start], "right") - lo
+    keep = (count_b > 0) & (count_a <= max_block) & (count_b <= max_block)
+    if not keep.any():
+        return empty
+    start, count_a, lo, count_b = start[keep], count_a[keep], lo[keep], count_b[keep]
+    # one entry per query encoding of a kept key (its position among the sorted keys), then one per pair
+    at = np.repeat(start - np.cumsum(count_a) + count_a, count_a) + np.arange(int(count_a.sum()))
+    left = order_a[at].astype(np.int64) if values is None else values[order_a[at]]
+    size = np.repeat(count_b, count_a)
+    first = np.repeat(lo, count_a) - np.cumsum(size) + size
+    return np.repeat(left, size), ob[np.repeat(first, size) + np.arange(int(size.sum()))].astype(np.int64)
+
+
 def _join_sorted(ka: np.ndarray, sb: np.ndarray, ob: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
     """(i, j) of every pair of equal keys between ``ka`` and keys ``sb`` sorted (``ob``: their rows), keys shared
     by more than ``max_block`` encodings on either side skipped."""
-    sa, order_a = _sorted_keys(ka)
-    start_a = np.flatnonzero(np.concatenate([[True], sa[1:] != sa[:-1]])) if len(sa) else np.empty(0, np.int64)
-    ua, count_a = sa[start_a], np.diff(np.append(start_a, len(sa)))
-    lo, hi = np.searchsorted(sb, ua, "left"), np.searchsorted(sb, ua, "right")
-    count_b = hi - lo
-    keep = (count_b > 0) & (count_a <= max_block) & (count_b <= max_block)
-    start_a, count_a, lo, count_b = start_a[keep], count_a[keep], lo[keep], count_b[keep]
-    if not len(start_a):
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    sizes = count_a * count_b
-    block = np.repeat(np.arange(len(sizes)), sizes)
-    offset = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    ia = start_a[block] + offset // count_b[block]
-    jb = lo[block] + offset % count_b[block]
-    return order_a[ia].astype(np.int64), ob[jb].astype(np.int64)
+    return _join(ka, sb, ob, max_block)
 
 
 def _evidence(spec: clk.FieldEncoding, pa: np.ndarray, pb: np.ndarray, inter: np.ndarray) -> np.ndarray:
@@ -277,9 +289,11 @@ def score_pairs(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.nd
     return scores
 
 
-def _distinct(codes: np.ndarray) -> np.ndarray:
-    """Sorted distinct values (a sort and a comparison: faster here than ``np.unique``'s hash table)."""
-    codes = np.sort(codes)
+def _distinct(parts: list[np.ndarray]) -> np.ndarray:
+    """Sorted distinct values of some arrays (one sort in place and a comparison: faster here than
+    ``np.unique``'s hash table)."""
+    codes = np.concatenate(parts)
+    codes.sort()
     return codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if len(codes) else codes
 
 
@@ -340,8 +354,8 @@ def _plan(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, workers: int |
 
 def _chunk_candidates(plan: list[_Bands], lo: int, hi: int, nb: int, max_block: int) -> np.ndarray:
     """Distinct pair codes (i * nb + j), sorted, of the query encodings ``lo <= i < hi`` that share a band.
-    Pairs are de-duplicated across bands as they come (whenever the undeduplicated ones outnumber the
-    distinct), so a pair that collides in many bands is kept once."""
+    Pairs are de-duplicated across bands by one sort at the end, or sooner when the undeduplicated ones
+    outnumber both the distinct and ``_DEDUP_AT`` (memory), so a pair that collides in many bands is kept once."""
     distinct = np.empty(0, np.int64)
     found: list[np.ndarray] = []
     waiting = 0
@@ -349,18 +363,24 @@ def _chunk_candidates(plan: list[_Bands], lo: int, hi: int, nb: int, max_block: 
         s, e = np.searchsorted(bands.rows, [lo, hi])
         if s == e:
             continue
-        rows = bands.rows[s:e].astype(np.int64)
+        base = bands.rows[s:e].astype(np.int64) * nb
         for band, (sb, ob) in enumerate(bands.sorted_b):
-            i, j = _join_sorted(bands.keys[band, s:e], sb, ob, max_block)
-            found.append(rows[i] * nb + j)
-            waiting += len(i)
-            if waiting > max(len(distinct), 1_000_000):
-                distinct, found, waiting = _distinct(np.concatenate([distinct, *found])), [], 0
-    return _distinct(np.concatenate([distinct, *found])) if found else distinct
+            left, j = _join(bands.keys[band, s:e], sb, ob, max_block, base)
+            left += j
+            found.append(left)
+            waiting += len(left)
+            if waiting > max(len(distinct), _DEDUP_AT):
+                distinct, found, waiting = _distinct([distinct, *found]), [], 0
+    return _distinct([distinct, *found]) if found else distinct
+
+
+_DEDUP_AT = 1 << 24  # undeduplicated pair codes held before a sort (128 MB)
 
 
 def _chunks(n: int, workers: int, size: int | None) -> list[tuple[int, int]]:
-    step = size or max(20_000, -(-n // (workers * 4)))
+    """Spans of query rows: at least 4 per worker, at most 16,384 rows (a chunk's candidates and their
+    de-duplication in memory at once; at a million records some 400 per row)."""
+    step = size or min(max(2_000, -(-n // (workers * 4))), 16_384)
     return [(lo, min(n, lo + step)) for lo in range(0, n, step)] or [(0, 0)]
 
 
