@@ -174,6 +174,7 @@ class Prepared:
         for f, g in _name_groups(lay):
             self.words[f"{f}|{g}"] = self.words[f] | self.words[g]
             self.count[f"{f}|{g}"] = clk.popcount(self.words[f"{f}|{g}"])
+        self.full = {name: bool(c.all()) for name, c in self.count.items()}  # every encoding carries it
 
 
 def _name_groups(lay: Layout) -> list[tuple[str, str]]:
@@ -216,9 +217,20 @@ def _shared(wa: np.ndarray, wb: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.
     return _row_sums(np.bitwise_count(x))
 
 
+def _bits(words: np.ndarray) -> np.ndarray:
+    return _row_sums(np.bitwise_count(words))
+
+
 def _field(spec: clk.FieldEncoding, pa: Prepared, pb: Prepared, fa: str, fb: str, i: np.ndarray,
            j: np.ndarray) -> np.ndarray:
-    """One field's evidence for the pairs (i, j): the filters compared only where both sides carry the field."""
+    """One field's evidence for the pairs (i, j): the filters compared only where both sides carry the field.
+    Where every encoding on both sides carries it, the answering side's set bits are counted from its gathered
+    rows (one random read per pair instead of two)."""
+    if pa.full[fa] and pb.full[fb]:
+        wb = np.take(pb.words[fb], j, axis=0)
+        cb = _bits(wb)
+        wb &= np.take(pa.words[fa], i, axis=0)
+        return _evidence(spec, np.take(pa.count[fa], i), cb, _bits(wb))
     ca, cb = np.take(pa.count[fa], i), np.take(pb.count[fb], j)
     both = (ca > 0) & (cb > 0)
     if both.all():
@@ -235,6 +247,22 @@ def _names(f: clk.FieldEncoding, g: clk.FieldEncoding, pa: Prepared, pb: Prepare
     """A group of two names: the best of straight, crosswise and all the names as one order-free set (given
     and family names swapped, or shifted between fields; one bit less than the same names in their places)."""
     a, b = f.name, g.name
+    union = replace(f, pos=f.pos + g.pos - 1, neg=f.neg + g.neg)
+    if pa.full[a] and pa.full[b] and pb.full[a] and pb.full[b]:  # each side's rows gathered once
+        wa = {x: np.take(pa.words[x], i, axis=0) for x in (a, b)}
+        wb = {x: np.take(pb.words[x], j, axis=0) for x in (a, b)}
+        ca = {x: np.take(pa.count[x], i) for x in (a, b, f"{a}|{b}")}
+        cb = {x: _bits(wb[x]) for x in (a, b)}
+
+        def ev(spec: clk.FieldEncoding, x: str, y: str) -> np.ndarray:
+            return _evidence(spec, ca[x], cb[y], _bits(wa[x] & wb[y]))
+
+        straight, crossed = ev(f, a, a) + ev(g, b, b), ev(f, a, b) + ev(g, b, a)
+        ua, ub = wa[a] | wa[b], wb[a] | wb[b]
+        cu = _bits(ub)
+        ub &= ua
+        joined = _evidence(union, ca[f"{a}|{b}"], cu, _bits(ub))
+        return cast(np.ndarray, np.maximum(np.maximum(straight, crossed), joined))
     straight = _field(f, pa, pb, a, a, i, j) + _field(g, pa, pb, b, b, i, j)
     crossed = _field(f, pa, pb, a, b, i, j) + _field(g, pa, pb, b, a, i, j)
     best_two = np.maximum(straight, crossed)
@@ -242,7 +270,6 @@ def _names(f: clk.FieldEncoding, g: clk.FieldEncoding, pa: Prepared, pb: Prepare
         & (np.take(pb.count[b], j) > 0)
     at = np.flatnonzero(every)
     if len(at):
-        union = replace(f, pos=f.pos + g.pos - 1, neg=f.neg + g.neg)
         joined = _field(union, pa, pb, f"{a}|{b}", f"{a}|{b}", i[at], j[at])
         best_two[at] = np.maximum(best_two[at], joined)
     return cast(np.ndarray, best_two)
