@@ -22,6 +22,7 @@ import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from itertools import repeat
 from typing import cast
 
 import numpy as np
@@ -80,45 +81,72 @@ def minhashes(part: np.ndarray, seed: bytes, width: int) -> np.ndarray:
     return cast(np.ndarray, np.bitwise_count(lowest - word(1)).astype(np.uint8))
 
 
-def band_keys(hashes: dict[str, np.ndarray], pool: clk.Pool, seed: bytes) -> np.ndarray:
-    """(n, pool.bands) uint64 keys: each band hashes a keyed choice of bins from each part of the pool."""
+def _band_choices(pool: clk.Pool, bins: dict[str, int], seed: bytes) -> list[list[tuple[str, int]]]:
+    """Per band of a pool, the keyed choice of MinHash bins it hashes: ``count`` distinct bins of each part."""
     rng = _rng(seed)
-    n = len(next(iter(hashes.values())))
-    keys = np.zeros((n, pool.bands), dtype=np.uint64)
-    for band in range(pool.bands):
-        key = np.zeros(n, dtype=np.uint64)
-        for part, count in pool.parts:
-            values = hashes[part]
-            for b in rng.choice(values.shape[1], size=min(count, values.shape[1]), replace=False):
-                key = key * np.uint64(131) + values[:, b].astype(np.uint64) + np.uint64(b * 67 + 1)
-        keys[:, band] = key
-    return keys
+    return [[(part, int(b)) for part, count in pool.parts
+             for b in rng.choice(bins[part], size=min(count, bins[part]), replace=False)] for _ in range(pool.bands)]
 
 
-def _sorted_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _band_key(columns: dict[str, np.ndarray], chosen: list[tuple[str, int]]) -> np.ndarray:
+    """One band's uint32 key per encoding from its chosen bins (``columns``: each part's bins as rows, one
+    column per encoding): a 64-bit polynomial hash folded to 32 bits (half the memory; a rare false
+    collision only adds a pair to score)."""
+    key = np.zeros(next(iter(columns.values())).shape[1], dtype=np.uint64)
+    for part, b in chosen:
+        key *= np.uint64(131)
+        key += columns[part][b]
+        key += np.uint64(b * 67 + 1)
+    key ^= key >> np.uint64(32)
+    return key.astype(np.uint32)
+
+
+def _sorted_band(columns: dict[str, np.ndarray], rows: np.ndarray,
+                 chosen: list[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray]:
+    return _sorted_keys(_band_key(columns, chosen), rows)
+
+
+def _sorted_keys(keys: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Keys sorted, with their rows (``rows`` ascending, default their positions) in the same order, equal keys
+    by row. uint32 keys are sorted as one 64-bit word with their row (several times faster than argsort)."""
+    rows = np.arange(len(keys), dtype=np.int64) if rows is None else rows
+    if keys.dtype == np.uint32:
+        both = np.sort((keys.astype(np.uint64) << np.uint64(32)) | rows.astype(np.uint64))
+        return (both >> np.uint64(32)).astype(np.uint32), (both & np.uint64(0xFFFFFFFF)).astype(np.int32)
     order = np.argsort(keys, kind="stable")
-    return keys[order], order.astype(np.int32)
+    return keys[order], rows[order].astype(np.int32)
+
+
+def _join(ka: np.ndarray, sb: np.ndarray, ob: np.ndarray, max_block: int,
+          values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of equal keys between ``ka`` and keys ``sb`` sorted (``ob``: their rows), keys shared by more
+    than ``max_block`` encodings on either side skipped: (``values`` of the query position, default the
+    position itself; the answering row). Expanded in two levels (query encodings of a kept key, then the
+    answering block of each), so every pair costs a few repeats and one gather (no division)."""
+    sa, order_a = _sorted_keys(ka)
+    empty = np.empty(0, np.int64), np.empty(0, np.int64)
+    if not len(sa):
+        return empty
+    start = np.flatnonzero(np.concatenate([[True], sa[1:] != sa[:-1]]))
+    count_a = np.diff(np.append(start, len(sa)))
+    lo = np.searchsorted(sb, sa[start], "left")
+    count_b = np.searchsorted(sb, sa[start], "right") - lo
+    keep = (count_b > 0) & (count_a <= max_block) & (count_b <= max_block)
+    if not keep.any():
+        return empty
+    start, count_a, lo, count_b = start[keep], count_a[keep], lo[keep], count_b[keep]
+    # one entry per query encoding of a kept key (its position among the sorted keys), then one per pair
+    at = np.repeat(start - np.cumsum(count_a) + count_a, count_a) + np.arange(int(count_a.sum()))
+    left = order_a[at].astype(np.int64) if values is None else values[order_a[at]]
+    size = np.repeat(count_b, count_a)
+    first = np.repeat(lo, count_a) - np.cumsum(size) + size
+    return np.repeat(left, size), ob[np.repeat(first, size) + np.arange(int(size.sum()))].astype(np.int64)
 
 
 def _join_sorted(ka: np.ndarray, sb: np.ndarray, ob: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
     """(i, j) of every pair of equal keys between ``ka`` and keys ``sb`` sorted (``ob``: their rows), keys shared
     by more than ``max_block`` encodings on either side skipped."""
-    order_a = np.argsort(ka, kind="stable")
-    sa = ka[order_a]
-    start_a = np.flatnonzero(np.concatenate([[True], sa[1:] != sa[:-1]])) if len(sa) else np.empty(0, np.int64)
-    ua, count_a = sa[start_a], np.diff(np.append(start_a, len(sa)))
-    lo, hi = np.searchsorted(sb, ua, "left"), np.searchsorted(sb, ua, "right")
-    count_b = hi - lo
-    keep = (count_b > 0) & (count_a <= max_block) & (count_b <= max_block)
-    start_a, count_a, lo, count_b = start_a[keep], count_a[keep], lo[keep], count_b[keep]
-    if not len(start_a):
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    sizes = count_a * count_b
-    block = np.repeat(np.arange(len(sizes)), sizes)
-    offset = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    ia = start_a[block] + offset // count_b[block]
-    jb = lo[block] + offset % count_b[block]
-    return order_a[ia].astype(np.int64), ob[jb].astype(np.int64)
+    return _join(ka, sb, ob, max_block)
 
 
 def _evidence(spec: clk.FieldEncoding, pa: np.ndarray, pb: np.ndarray, inter: np.ndarray) -> np.ndarray:
@@ -146,6 +174,7 @@ class Prepared:
         for f, g in _name_groups(lay):
             self.words[f"{f}|{g}"] = self.words[f] | self.words[g]
             self.count[f"{f}|{g}"] = clk.popcount(self.words[f"{f}|{g}"])
+        self.full = {name: bool(c.all()) for name, c in self.count.items()}  # every encoding carries it
 
 
 def _name_groups(lay: Layout) -> list[tuple[str, str]]:
@@ -159,8 +188,120 @@ def _name_groups(lay: Layout) -> list[tuple[str, str]]:
     return out
 
 
+_LANES = {8: (np.uint64, np.uint64(0x00FF00FF00FF00FF), np.uint64(0x0001000100010001), np.uint64(48)),
+          4: (np.uint32, np.uint32(0x00FF00FF), np.uint32(0x00010001), np.uint32(16))}
+
+
+def _row_sums(counts: np.ndarray) -> np.ndarray:
+    """Per row, the sum of a C-contiguous (m, w) uint8 array of bit counts (each at most 64).
+
+    numpy's sum along a short last axis is slow; eight (or four) counts are read as one machine word instead,
+    added pairwise into 16-bit lanes and the lanes summed by one multiplication (the total, at most 512, lands
+    in the top 16 bits)."""
+    w = counts.shape[1]
+    lane = 8 if w % 8 == 0 else 4 if w == 4 else 0
+    if not lane:
+        return cast(np.ndarray, counts.sum(axis=-1, dtype=np.int32))
+    word, low, ones, shift = _LANES[lane]
+    x = counts.view(word)
+    x = (x & low) + ((x >> word(8)) & low)
+    x = (x * ones) >> shift
+    return cast(np.ndarray, x[:, 0].astype(np.int32) if x.shape[1] == 1 else x.sum(axis=-1, dtype=np.int32))
+
+
 def _shared(wa: np.ndarray, wb: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    return cast(np.ndarray, np.bitwise_count(wa[i] & wb[j]).sum(axis=-1, dtype=np.int32))
+    """Set bits shared by rows ``wa[i]`` and ``wb[j]`` (``np.take`` gathers rows several times faster than
+    fancy indexing; the AND is in place)."""
+    x = np.take(wa, i, axis=0)
+    x &= np.take(wb, j, axis=0)
+    return _row_sums(np.bitwise_count(x))
+
+
+def _bits(words: np.ndarray) -> np.ndarray:
+    return _row_sums(np.bitwise_count(words))
+
+
+def _field(spec: clk.FieldEncoding, pa: Prepared, pb: Prepared, fa: str, fb: str, i: np.ndarray,
+           j: np.ndarray) -> np.ndarray:
+    """One field's evidence for the pairs (i, j): the filters compared only where both sides carry the field.
+    Where every encoding on both sides carries it, the answering side's set bits are counted from its gathered
+    rows (one random read per pair instead of two)."""
+    if pa.full[fa] and pb.full[fb]:
+        wb = np.take(pb.words[fb], j, axis=0)
+        cb = _bits(wb)
+        wb &= np.take(pa.words[fa], i, axis=0)
+        return _evidence(spec, np.take(pa.count[fa], i), cb, _bits(wb))
+    ca, cb = np.take(pa.count[fa], i), np.take(pb.count[fb], j)
+    both = (ca > 0) & (cb > 0)
+    if both.all():
+        return _evidence(spec, ca, cb, _shared(pa.words[fa], pb.words[fb], i, j))
+    out = np.zeros(len(i))
+    at = np.flatnonzero(both)
+    if len(at):
+        out[at] = _evidence(spec, ca[at], cb[at], _shared(pa.words[fa], pb.words[fb], i[at], j[at]))
+    return out
+
+
+def _names(f: clk.FieldEncoding, g: clk.FieldEncoding, pa: Prepared, pb: Prepared, i: np.ndarray,
+           j: np.ndarray) -> np.ndarray:
+    """A group of two names: the best of straight, crosswise and all the names as one order-free set (given
+    and family names swapped, or shifted between fields; one bit less than the same names in their places)."""
+    a, b = f.name, g.name
+    union = replace(f, pos=f.pos + g.pos - 1, neg=f.neg + g.neg)
+    if pa.full[a] and pa.full[b] and pb.full[a] and pb.full[b]:  # each side's rows gathered once
+        wa = {x: np.take(pa.words[x], i, axis=0) for x in (a, b)}
+        wb = {x: np.take(pb.words[x], j, axis=0) for x in (a, b)}
+        ca = {x: np.take(pa.count[x], i) for x in (a, b, f"{a}|{b}")}
+        cb = {x: _bits(wb[x]) for x in (a, b)}
+
+        def ev(spec: clk.FieldEncoding, x: str, y: str) -> np.ndarray:
+            return _evidence(spec, ca[x], cb[y], _bits(wa[x] & wb[y]))
+
+        straight, crossed = ev(f, a, a) + ev(g, b, b), ev(f, a, b) + ev(g, b, a)
+        ua, ub = wa[a] | wa[b], wb[a] | wb[b]
+        cu = _bits(ub)
+        ub &= ua
+        joined = _evidence(union, ca[f"{a}|{b}"], cu, _bits(ub))
+        return cast(np.ndarray, np.maximum(np.maximum(straight, crossed), joined))
+    straight = _field(f, pa, pb, a, a, i, j) + _field(g, pa, pb, b, b, i, j)
+    crossed = _field(f, pa, pb, a, b, i, j) + _field(g, pa, pb, b, a, i, j)
+    best_two = np.maximum(straight, crossed)
+    every = (np.take(pa.count[a], i) > 0) & (np.take(pa.count[b], i) > 0) & (np.take(pb.count[a], j) > 0) \
+        & (np.take(pb.count[b], j) > 0)
+    at = np.flatnonzero(every)
+    if len(at):
+        joined = _field(union, pa, pb, f"{a}|{b}", f"{a}|{b}", i[at], j[at])
+        best_two[at] = np.maximum(best_two[at], joined)
+    return cast(np.ndarray, best_two)
+
+
+def _score_above(pa: Prepared, pb: Prepared, i: np.ndarray, j: np.ndarray, lay: Layout,
+                 threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (positions in ``i``, ``j``) whose score reaches ``threshold``, and their scores.
+
+    Fields are added in the layout's order, then the name groups; after each, a pair that cannot reach the
+    threshold even if every remaining field agreed fully (its ``pos``; a group: the sum of its two) is
+    dropped, so the costly crosswise name comparisons run only on pairs the date and identifiers leave
+    possible. The scores kept are exactly ``score_pairs``'s (the same additions in the same order)."""
+    specs = {s.name: s for s in lay.specs}
+    grouped = _name_groups(lay)
+    in_group = {f for pair in grouped for f in pair}
+    steps: list[tuple[float, tuple[str, ...]]] = [(s.pos, (n,)) for n, s in specs.items() if n not in in_group]
+    steps += [(specs[f].pos + specs[g].pos, (f, g)) for f, g in grouped]
+    rest = sum(pos for pos, _ in steps)
+    keep = np.arange(len(i))
+    total = np.zeros(len(i))
+    for pos, names in steps:
+        ii, jj = i[keep], j[keep]
+        if len(names) == 1:
+            total += _field(specs[names[0]], pa, pb, names[0], names[0], ii, jj)
+        else:
+            total += _names(specs[names[0]], specs[names[1]], pa, pb, ii, jj)
+        rest -= pos
+        alive = total + rest >= threshold - 1e-9
+        if not alive.all():
+            keep, total = keep[alive], total[alive]
+    return keep, total
 
 
 def score_pairs(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.ndarray, lay: Layout) -> np.ndarray:
@@ -170,33 +311,16 @@ def score_pairs(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.nd
         return np.empty(0)
     pa = a if isinstance(a, Prepared) else Prepared(a, lay)
     pb = b if isinstance(b, Prepared) else Prepared(b, lay)
-    i, j = pairs[:, 0], pairs[:, 1]
-    specs = {s.name: s for s in lay.specs}
-
-    def evidence(spec: clk.FieldEncoding, fa: str, fb: str) -> np.ndarray:
-        return _evidence(spec, pa.count[fa][i], pb.count[fb][j], _shared(pa.words[fa], pb.words[fb], i, j))
-
-    total = np.zeros(len(pairs))
-    grouped = _name_groups(lay)
-    in_group = {f for pair in grouped for f in pair}
-    for name, spec in specs.items():
-        if name not in in_group:
-            total += evidence(spec, name, name)
-    for f, g in grouped:
-        straight = evidence(specs[f], f, f) + evidence(specs[g], g, g)
-        crossed = evidence(specs[f], f, g) + evidence(specs[g], g, f)
-        # all the names as one order-free set (given and family names swapped, or shifted
-        # between fields), one bit less than the same names in their places
-        union = replace(specs[f], pos=specs[f].pos + specs[g].pos - 1, neg=specs[f].neg + specs[g].neg)
-        every = (pa.count[f][i] > 0) & (pa.count[g][i] > 0) & (pb.count[f][j] > 0) & (pb.count[g][j] > 0)
-        joined = np.where(every, evidence(union, f"{f}|{g}", f"{f}|{g}"), -np.inf)
-        total += np.maximum(np.maximum(straight, crossed), joined)
-    return total
+    _, scores = _score_above(pa, pb, np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1]), lay,
+                             -np.inf)
+    return scores
 
 
-def _distinct(codes: np.ndarray) -> np.ndarray:
-    """Sorted distinct values (a sort and a comparison: faster here than ``np.unique``'s hash table)."""
-    codes = np.sort(codes)
+def _distinct(parts: list[np.ndarray]) -> np.ndarray:
+    """Sorted distinct values of some arrays (one sort in place and a comparison: faster here than
+    ``np.unique``'s hash table)."""
+    codes = np.concatenate(parts)
+    codes.sort()
     return codes[np.concatenate([[True], codes[1:] != codes[:-1]])] if len(codes) else codes
 
 
@@ -210,56 +334,55 @@ class _Bands:
     sorted_b: list[tuple[np.ndarray, np.ndarray]]
 
 
-def _key32(keys: np.ndarray) -> np.ndarray:
-    """A band key folded to 32 bits: half the memory; a rare false collision only adds a pair to score."""
-    return cast(np.ndarray, ((keys ^ (keys >> np.uint64(32))) & np.uint64(0xFFFFFFFF)).astype(np.uint32))
-
-
-def _plan(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes) -> list[_Bands]:
-    """Every pool's band keys on both sides (each part's MinHash bins computed once, whatever pools read it).
+def _plan(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, workers: int | None = None) -> list[_Bands]:
+    """Every pool's band keys on both sides (each part's MinHash bins computed once, whatever pools read it),
+    the bands spread over ``workers`` threads.
 
     An encoding without one of a pool's parts takes no part in it; a pool with ``unless`` only pairs
     encodings of which at least one lacks that part (with it on both sides, the pool that adds it finds the
     pair more precisely)."""
     pa, pb = _parts(a, lay), _parts(b, lay)
-    mh_a: dict[str, np.ndarray] = {}
-    mh_b: dict[str, np.ndarray] = {}
     carried_a = {x: clk.popcount(v) > 0 for x, v in pa.items()}
     carried_b = {x: clk.popcount(v) > 0 for x, v in pb.items()}
-    out: list[_Bands] = []
+    pools = []
     for n, pool in enumerate(_pools(lay, pa)):
         names = [x for x, _ in pool.parts]
         has_a = np.logical_and.reduce([carried_a[x] for x in names])
         has_b = np.logical_and.reduce([carried_b[x] for x in names])
-        if not has_a.any() or not has_b.any():
-            continue
-        for x in names:
-            if x not in mh_a:
-                width = bin_width(pa[x], pb[x])
-                mh_a[x] = minhashes(pa[x], seed + f"|mh|{x}".encode(), width)
-                mh_b[x] = minhashes(pb[x], seed + f"|mh|{x}".encode(), width)
-        sides = [(has_a, has_b)]
-        if pool.unless and pool.unless in pa:
-            sides = [(has_a & ~carried_a[pool.unless], has_b), (has_a & carried_a[pool.unless],
-                                                                   has_b & ~carried_b[pool.unless])]
-        for left, right in sides:
-            ia, jb = np.flatnonzero(left).astype(np.int32), np.flatnonzero(right).astype(np.int32)
-            if not len(ia) or not len(jb):
-                continue
-            ka = _key32(band_keys({x: mh_a[x][ia] for x in names}, pool, seed + f"|{n}".encode())).T.copy()
-            kb = _key32(band_keys({x: mh_b[x][jb] for x in names}, pool, seed + f"|{n}".encode())).T
-            sorted_b = []
-            for band in kb:
-                keys, order = _sorted_keys(band)
-                sorted_b.append((keys, jb[order]))
-            out.append(_Bands(ia, ka, sorted_b))
+        if has_a.any() and has_b.any():
+            pools.append((n, pool, names, has_a, has_b))
+    needed = list(dict.fromkeys(x for *_, names, _, _ in pools for x in names))
+
+    def bins(x: str) -> tuple[np.ndarray, np.ndarray]:  # (bins, n): a bin's values contiguous
+        width = bin_width(pa[x], pb[x])
+        return (minhashes(pa[x], seed + f"|mh|{x}".encode(), width).T.copy(),
+                minhashes(pb[x], seed + f"|mh|{x}".encode(), width).T.copy())
+
+    out: list[_Bands] = []
+    with ThreadPoolExecutor(_workers(workers)) as ex:
+        mh = dict(zip(needed, ex.map(bins, needed)))
+        for n, pool, names, has_a, has_b in pools:
+            chosen = _band_choices(pool, {x: mh[x][0].shape[0] for x in names}, seed + f"|{n}".encode())
+            sides = [(has_a, has_b)]
+            if pool.unless and pool.unless in pa:
+                sides = [(has_a & ~carried_a[pool.unless], has_b), (has_a & carried_a[pool.unless],
+                                                                       has_b & ~carried_b[pool.unless])]
+            for left, right in sides:
+                ia, jb = np.flatnonzero(left).astype(np.int32), np.flatnonzero(right).astype(np.int32)
+                if not len(ia) or not len(jb):
+                    continue
+                cols_a = {x: mh[x][0] if len(ia) == len(left) else mh[x][0][:, ia] for x in names}
+                cols_b = {x: mh[x][1] if len(jb) == len(right) else mh[x][1][:, jb] for x in names}
+                ka = np.stack(list(ex.map(_band_key, repeat(cols_a), chosen)))
+                sorted_b = list(ex.map(_sorted_band, repeat(cols_b), repeat(jb), chosen))
+                out.append(_Bands(ia, ka, sorted_b))
     return out
 
 
 def _chunk_candidates(plan: list[_Bands], lo: int, hi: int, nb: int, max_block: int) -> np.ndarray:
     """Distinct pair codes (i * nb + j), sorted, of the query encodings ``lo <= i < hi`` that share a band.
-    Pairs are de-duplicated across bands as they come (whenever the undeduplicated ones outnumber the
-    distinct), so a pair that collides in many bands is kept once."""
+    Pairs are de-duplicated across bands by one sort at the end, or sooner when the undeduplicated ones
+    outnumber both the distinct and ``_DEDUP_AT`` (memory), so a pair that collides in many bands is kept once."""
     distinct = np.empty(0, np.int64)
     found: list[np.ndarray] = []
     waiting = 0
@@ -267,18 +390,24 @@ def _chunk_candidates(plan: list[_Bands], lo: int, hi: int, nb: int, max_block: 
         s, e = np.searchsorted(bands.rows, [lo, hi])
         if s == e:
             continue
-        rows = bands.rows[s:e].astype(np.int64)
+        base = bands.rows[s:e].astype(np.int64) * nb
         for band, (sb, ob) in enumerate(bands.sorted_b):
-            i, j = _join_sorted(bands.keys[band, s:e], sb, ob, max_block)
-            found.append(rows[i] * nb + j)
-            waiting += len(i)
-            if waiting > max(len(distinct), 1_000_000):
-                distinct, found, waiting = _distinct(np.concatenate([distinct, *found])), [], 0
-    return _distinct(np.concatenate([distinct, *found])) if found else distinct
+            left, j = _join(bands.keys[band, s:e], sb, ob, max_block, base)
+            left += j
+            found.append(left)
+            waiting += len(left)
+            if waiting > max(len(distinct), _DEDUP_AT):
+                distinct, found, waiting = _distinct([distinct, *found]), [], 0
+    return _distinct([distinct, *found]) if found else distinct
+
+
+_DEDUP_AT = 1 << 24  # undeduplicated pair codes held before a sort (128 MB)
 
 
 def _chunks(n: int, workers: int, size: int | None) -> list[tuple[int, int]]:
-    step = size or max(20_000, -(-n // (workers * 4)))
+    """Spans of query rows: at least 4 per worker, at most 16,384 rows (a chunk's candidates and their
+    de-duplication in memory at once; at a million records some 400 per row)."""
+    step = size or min(max(2_000, -(-n // (workers * 4))), 16_384)
     return [(lo, min(n, lo + step)) for lo in range(0, n, step)] or [(0, 0)]
 
 
@@ -289,7 +418,7 @@ def _workers(workers: int | None) -> int:
 def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, max_block: int = 2000,
                workers: int | None = None, chunk: int | None = None) -> np.ndarray:
     """Distinct (i, j) pairs, sorted, that share at least one band of a pool (``clk.BLOCK_POOLS``)."""
-    plan, nb = _plan(a, b, lay, seed), max(len(b), 1)
+    plan, nb = _plan(a, b, lay, seed, workers), max(len(b), 1)
     with ThreadPoolExecutor(_workers(workers)) as pool:
         parts = list(pool.map(lambda span: _chunk_candidates(plan, span[0], span[1], nb, max_block),
                               _chunks(len(a), _workers(workers), chunk)))
@@ -298,15 +427,16 @@ def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, max_block
 
 
 def _scored(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.ndarray, lay: Layout, threshold: float,
-            chunk: int = 500_000) -> pd.DataFrame:
+            chunk: int = 65_536) -> pd.DataFrame:
     keep = []
     a = a if isinstance(a, Prepared) else Prepared(a, lay)
     b = b if isinstance(b, Prepared) else Prepared(b, lay)
     for start in range(0, len(pairs), chunk):
         part = pairs[start:start + chunk]
-        scores = score_pairs(a, b, part, lay)
+        at, scores = _score_above(a, b, np.ascontiguousarray(part[:, 0]), np.ascontiguousarray(part[:, 1]), lay,
+                                  threshold)
         mask = scores >= threshold
-        keep.append(pd.DataFrame({"i": part[mask, 0], "j": part[mask, 1], "score": scores[mask]}))
+        keep.append(pd.DataFrame({"i": part[at[mask], 0], "j": part[at[mask], 1], "score": scores[mask]}))
     if not keep:
         return pd.DataFrame({"i": np.empty(0, np.int64), "j": np.empty(0, np.int64), "score": np.empty(0)})
     return pd.concat(keep, ignore_index=True)
@@ -329,7 +459,7 @@ def match_blocked(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, s
     chunk's candidates generated and scored at once (only the pairs at or above the threshold are kept, so
     memory follows the chunk), the chunks spread over ``workers`` threads (numpy's sorts, gathers and bit
     counts run without the interpreter lock, so the threads use the cores)."""
-    plan, nb = _plan(a, b, lay, seed), max(len(b), 1)
+    plan, nb = _plan(a, b, lay, seed, workers), max(len(b), 1)
     pa, pb = Prepared(a, lay), Prepared(b, lay)
 
     def run(span: tuple[int, int]) -> tuple[int, pd.DataFrame]:
