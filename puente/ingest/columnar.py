@@ -326,17 +326,24 @@ class Columnar:
             # other distinct values (blank, odd spacing) go through the cleaner
             normal = f"regexp_full_match(coalesce(s1.{raw_col}, ''), '{_NORMAL_TEXT}')" if plain else ""
             self._map(table, keys, compute, out, f"(SELECT * FROM s1 WHERE NOT {normal})" if plain else "s1")
-            if keys:
-                on = " AND ".join(f"s1.{k} IS NOT DISTINCT FROM {table}.{k}" for k in keys)
-                joins.append(f"LEFT JOIN {table} ON {on}")
+            # a column that no distinct value sets is a NULL constant, not a join's payload, and a plain
+            # field none of whose values needed the cleaner is its raw column, without a join
+            has = self._non_null(table, ["ek", "ik"])
+            if plain and not self._rows(table):
+                selects.append(f"s1.{raw_col} AS {f.name}")
             else:
-                joins.append(f"CROSS JOIN {table}")
-            if plain:
-                selects.append(f"CASE WHEN {normal} THEN s1.{raw_col} "
-                               f"ELSE {table}.{f.name} END AS {f.name}")
-            else:
-                selects += [f"{table}.{c} AS {c}" for c in fcols]
-            selects += [f"{table}.{x} AS {x}_{n}" for x in ("ek", "een", "ees", "ik", "ien", "ies", "iraw")]
+                if keys:
+                    on = " AND ".join(f"s1.{k} IS NOT DISTINCT FROM {table}.{k}" for k in keys)
+                    joins.append(f"LEFT JOIN {table} ON {on}")
+                else:
+                    joins.append(f"CROSS JOIN {table}")
+                if plain:
+                    selects.append(f"CASE WHEN {normal} THEN s1.{raw_col} "
+                                   f"ELSE {table}.{f.name} END AS {f.name}")
+                else:
+                    selects += [f"{table}.{c} AS {c}" for c in fcols]
+            selects += [f"{table}.{x} AS {x}_{n}" if has[x[0] + "k"] else f"NULL::VARCHAR AS {x}_{n}"
+                        for x in ("ek", "een", "ees", "ik", "ien", "ies", "iraw")]
             self.err_cols.append((f"ek_{n}", f"een_{n}", f"ees_{n}", f.name))
             self.issue_cols.append((f"ik_{n}", f"ien_{n}", f"ies_{n}", f"iraw_{n}", f.name))
         produced = {c for f in cl.fields for c in f.columns()}
@@ -415,9 +422,11 @@ class Columnar:
             replaced = ", ".join(f"CASE WHEN {rows}._qkey IS NULL AND d_{n}.dk IS NULL THEN d_{n}.w_{c} "
                                  f"ELSE {rows}.{c} END AS {c}" for c in writes)
             keep = ", ".join(f"{rows}.{c}" for c in self._columns_of(rows) if c not in writes)
-            con.execute(f"""CREATE TEMP VIEW rows_d{n} AS SELECT {keep}{', ' + replaced if replaced else ''},
-                    d_{n}.ifield AS difield_{n}, d_{n}.ik AS dik_{n}, d_{n}.ien AS dien_{n}, d_{n}.ies AS dies_{n},
-                    d_{n}.iraw AS diraw_{n}, d_{n}.dk AS ddk_{n}, d_{n}.den AS dden_{n}, d_{n}.des AS ddes_{n}
+            has = self._non_null(f"d_{n}", ["dk", "ik"])  # a column no combination sets: a NULL constant
+            extra = ", ".join(f"d_{n}.{x} AS {y}_{n}" if has[k] else f"NULL::VARCHAR AS {y}_{n}" for x, y, k in (
+                ("ifield", "difield", "ik"), ("ik", "dik", "ik"), ("ien", "dien", "ik"), ("ies", "dies", "ik"),
+                ("iraw", "diraw", "ik"), ("dk", "ddk", "dk"), ("den", "dden", "dk"), ("des", "ddes", "dk")))
+            con.execute(f"""CREATE TEMP VIEW rows_d{n} AS SELECT {keep}{', ' + replaced if replaced else ''}, {extra}
                 FROM {rows} LEFT JOIN d_{n} ON {on}""")  # (a plain key join: a hash join)
             # a derivation's Invalid rejects the row (no field named); later derivations skip it
             con.execute(f"""CREATE TEMP VIEW rows_e{n} AS SELECT * REPLACE (
@@ -523,6 +532,15 @@ class Columnar:
         parts = [f"SELECT {common.format(field=name, k=k, en=en, es=es, raw=raw)} FROM iss_w WHERE {k} IS NOT NULL"
                  for k, en, es, raw, name in live]
         self.con.execute(f"CREATE TEMP TABLE iss AS {' UNION ALL '.join(parts)}", {"now": now})
+
+    def _rows(self, table: str) -> int:
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    def _non_null(self, table: str, columns: list[str]) -> dict[str, bool]:
+        """Whether any row of ``table`` sets each of ``columns``."""
+        row = self.con.execute(f"SELECT {', '.join(f'count({c})' for c in columns)} FROM {table}").fetchone()
+        return {c: bool(row and row[i]) for i, c in enumerate(columns)}
 
     def _any(self, table: str, column: str) -> bool:
         row = self.con.execute(f"SELECT count(*) FROM {table} WHERE {column} IS NOT NULL").fetchone()
