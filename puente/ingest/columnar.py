@@ -297,6 +297,7 @@ class Columnar:
         joins = []
         self.err_cols: list[tuple[str, str, str, str]] = []  # per field: (key, en, es, field name)
         self.issue_cols: list[tuple[str, str, str, str, str]] = []
+        self.hash_parts: list[tuple[list[str], str]] = []  # (a field's columns, their reprs joined per distinct value)
         for n, (f, header, more, default) in enumerate(cl._plan):
             if more:
                 raise NotColumnar("several headers name one field")
@@ -342,6 +343,12 @@ class Columnar:
                                    f"ELSE {table}.{f.name} END AS {f.name}")
                 else:
                     selects += [f"{table}.{c} AS {c}" for c in fcols]
+                    # the content hash's part for these columns, once per distinct value (finish)
+                    part = ", ".join(repr_sql(c, t) for c, t in fcols.items())
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT *, concat_ws(chr(31), {part}) AS _h "
+                                f"FROM {table}")
+                    selects.append(f"{table}._h AS h_{n}")
+                    self.hash_parts.append((list(fcols), f"h_{n}"))
             selects += [f"{table}.{x} AS {x}_{n}" if has[x[0] + "k"] else f"NULL::VARCHAR AS {x}_{n}"
                         for x in ("ek", "een", "ees", "ik", "ien", "ies", "iraw")]
             self.err_cols.append((f"ek_{n}", f"een_{n}", f"ees_{n}", f.name))
@@ -467,7 +474,7 @@ class Columnar:
         extra = (f"nullif('{{' || concat_ws(', ', {', '.join(frags)}) || '}}', '{{}}')" if frags else "NULL::VARCHAR")
         con.execute(f"CREATE TEMP VIEW all1 AS SELECT * , {extra} AS extra FROM rows")
         con.execute("CREATE TEMP VIEW ok1 AS SELECT * FROM all1 WHERE _qkey IS NULL")
-        reprs = [repr_sql(c, t) for c, t in self.data_types.items()] + [repr_sql("extra", "TEXT")]
+        reprs = self._reprs()
         con.execute(f"CREATE TEMP VIEW all2 AS SELECT *, CASE WHEN _qkey IS NULL THEN "
                     f"sha256(concat_ws(chr(31), {', '.join(reprs)})) END AS content_hash FROM all1")
         fields = cl.identity_fields
@@ -507,6 +514,24 @@ class Columnar:
                            FROM okh GROUP BY id) f USING (id)""")
         con.execute("CREATE TEMP VIEW ok AS SELECT ok1.*, okf.id, okf.content_hash, okf.first_row, okf._fate "
                     "FROM ok1 JOIN okf USING (_row)")
+
+    def _reprs(self) -> list[str]:
+        """The content hash's parts in model order: a field's columns as joined per distinct value by
+        :meth:`clean` when no derivation writes them, else each column's ``repr`` per row."""
+        written = {c for d in self.cleaner.derivations for c in d.writes}
+        starts = {cols[0]: (cols, h) for cols, h in self.hash_parts}
+        columns = list(self.data_types)
+        reprs = []
+        i = 0
+        while i < len(columns):
+            part = starts.get(columns[i])
+            if part and columns[i : i + len(part[0])] == part[0] and not written & set(part[0]):
+                reprs.append(part[1])
+                i += len(part[0])
+                continue
+            reprs.append(repr_sql(columns[i], self.data_types[columns[i]]))
+            i += 1
+        return [*reprs, repr_sql("extra", "TEXT")]
 
     def issue_table(self, batch_id: str, source_file: str, now: dt.datetime) -> None:
         """``iss``: the field issues of the kept rows (the first of their identity), one row per issue,
