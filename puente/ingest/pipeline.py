@@ -225,8 +225,9 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     report = IngestReport(batch_id=uuid.uuid4().hex, kind=kind.name, profile=profile.name, source_file=str(path))
 
-    # the store's own buffers stay bounded too (DuckDB: pages of this transaction are written out past it)
-    with store.memory_cap(_STORE_MEMORY), store.transaction():
+    # the store's own buffers stay bounded too (DuckDB: pages of this transaction are written out past it),
+    # and its appends run on one thread (set and restored outside the transaction)
+    with store.memory_cap(_STORE_MEMORY), store.serial_appends(), store.transaction():
         store.lock("ingest", on_wait)  # ingests into one store take turns (PostgreSQL; DuckDB is single-writer)
         done = False
         columnar = engine == "columnar" or (engine == "auto" and source.size >= int(setting("columnar_min_bytes")))
