@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         print(text)
         marker = "<!-- measured -->"
         if args.out.exists() and marker in args.out.read_text(encoding="utf-8"):
-            head, _, _ = args.out.read_text(encoding="utf-8").partition(marker)
+            head, _, _ = args.out.read_text(encoding="utf-8").rpartition(marker)  # the last run only
             args.out.write_text(head + marker + "\n" + text, encoding="utf-8")
         else:
             args.out.parent.mkdir(parents=True, exist_ok=True)

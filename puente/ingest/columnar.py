@@ -297,6 +297,7 @@ class Columnar:
         joins = []
         self.err_cols: list[tuple[str, str, str, str]] = []  # per field: (key, en, es, field name)
         self.issue_cols: list[tuple[str, str, str, str, str]] = []
+        self.hash_parts: list[tuple[list[str], str]] = []  # (a field's columns, their reprs joined per distinct value)
         for n, (f, header, more, default) in enumerate(cl._plan):
             if more:
                 raise NotColumnar("several headers name one field")
@@ -326,17 +327,30 @@ class Columnar:
             # other distinct values (blank, odd spacing) go through the cleaner
             normal = f"regexp_full_match(coalesce(s1.{raw_col}, ''), '{_NORMAL_TEXT}')" if plain else ""
             self._map(table, keys, compute, out, f"(SELECT * FROM s1 WHERE NOT {normal})" if plain else "s1")
-            if keys:
-                on = " AND ".join(f"s1.{k} IS NOT DISTINCT FROM {table}.{k}" for k in keys)
-                joins.append(f"LEFT JOIN {table} ON {on}")
+            # a column that no distinct value sets is a NULL constant, not a join's payload, and a plain
+            # field none of whose values needed the cleaner is its raw column, without a join
+            has = self._non_null(table, ["ek", "ik"])
+            if plain and not self._rows(table):
+                selects.append(f"s1.{raw_col} AS {f.name}")
             else:
-                joins.append(f"CROSS JOIN {table}")
-            if plain:
-                selects.append(f"CASE WHEN {normal} THEN s1.{raw_col} "
-                               f"ELSE {table}.{f.name} END AS {f.name}")
-            else:
-                selects += [f"{table}.{c} AS {c}" for c in fcols]
-            selects += [f"{table}.{x} AS {x}_{n}" for x in ("ek", "een", "ees", "ik", "ien", "ies", "iraw")]
+                if keys:
+                    on = " AND ".join(f"s1.{k} IS NOT DISTINCT FROM {table}.{k}" for k in keys)
+                    joins.append(f"LEFT JOIN {table} ON {on}")
+                else:
+                    joins.append(f"CROSS JOIN {table}")
+                if plain:
+                    selects.append(f"CASE WHEN {normal} THEN s1.{raw_col} "
+                                   f"ELSE {table}.{f.name} END AS {f.name}")
+                else:
+                    selects += [f"{table}.{c} AS {c}" for c in fcols]
+                    # the content hash's part for these columns, once per distinct value (finish)
+                    part = ", ".join(repr_sql(c, t) for c, t in fcols.items())
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT *, concat_ws(chr(31), {part}) AS _h "
+                                f"FROM {table}")
+                    selects.append(f"{table}._h AS h_{n}")
+                    self.hash_parts.append((list(fcols), f"h_{n}"))
+            selects += [f"{table}.{x} AS {x}_{n}" if has[x[0] + "k"] else f"NULL::VARCHAR AS {x}_{n}"
+                        for x in ("ek", "een", "ees", "ik", "ien", "ies", "iraw")]
             self.err_cols.append((f"ek_{n}", f"een_{n}", f"ees_{n}", f.name))
             self.issue_cols.append((f"ik_{n}", f"ien_{n}", f"ies_{n}", f"iraw_{n}", f.name))
         produced = {c for f in cl.fields for c in f.columns()}
@@ -415,9 +429,11 @@ class Columnar:
             replaced = ", ".join(f"CASE WHEN {rows}._qkey IS NULL AND d_{n}.dk IS NULL THEN d_{n}.w_{c} "
                                  f"ELSE {rows}.{c} END AS {c}" for c in writes)
             keep = ", ".join(f"{rows}.{c}" for c in self._columns_of(rows) if c not in writes)
-            con.execute(f"""CREATE TEMP VIEW rows_d{n} AS SELECT {keep}{', ' + replaced if replaced else ''},
-                    d_{n}.ifield AS difield_{n}, d_{n}.ik AS dik_{n}, d_{n}.ien AS dien_{n}, d_{n}.ies AS dies_{n},
-                    d_{n}.iraw AS diraw_{n}, d_{n}.dk AS ddk_{n}, d_{n}.den AS dden_{n}, d_{n}.des AS ddes_{n}
+            has = self._non_null(f"d_{n}", ["dk", "ik"])  # a column no combination sets: a NULL constant
+            extra = ", ".join(f"d_{n}.{x} AS {y}_{n}" if has[k] else f"NULL::VARCHAR AS {y}_{n}" for x, y, k in (
+                ("ifield", "difield", "ik"), ("ik", "dik", "ik"), ("ien", "dien", "ik"), ("ies", "dies", "ik"),
+                ("iraw", "diraw", "ik"), ("dk", "ddk", "dk"), ("den", "dden", "dk"), ("des", "ddes", "dk")))
+            con.execute(f"""CREATE TEMP VIEW rows_d{n} AS SELECT {keep}{', ' + replaced if replaced else ''}, {extra}
                 FROM {rows} LEFT JOIN d_{n} ON {on}""")  # (a plain key join: a hash join)
             # a derivation's Invalid rejects the row (no field named); later derivations skip it
             con.execute(f"""CREATE TEMP VIEW rows_e{n} AS SELECT * REPLACE (
@@ -458,7 +474,7 @@ class Columnar:
         extra = (f"nullif('{{' || concat_ws(', ', {', '.join(frags)}) || '}}', '{{}}')" if frags else "NULL::VARCHAR")
         con.execute(f"CREATE TEMP VIEW all1 AS SELECT * , {extra} AS extra FROM rows")
         con.execute("CREATE TEMP VIEW ok1 AS SELECT * FROM all1 WHERE _qkey IS NULL")
-        reprs = [repr_sql(c, t) for c, t in self.data_types.items()] + [repr_sql("extra", "TEXT")]
+        reprs = self._reprs()
         con.execute(f"CREATE TEMP VIEW all2 AS SELECT *, CASE WHEN _qkey IS NULL THEN "
                     f"sha256(concat_ws(chr(31), {', '.join(reprs)})) END AS content_hash FROM all1")
         fields = cl.identity_fields
@@ -499,6 +515,24 @@ class Columnar:
         con.execute("CREATE TEMP VIEW ok AS SELECT ok1.*, okf.id, okf.content_hash, okf.first_row, okf._fate "
                     "FROM ok1 JOIN okf USING (_row)")
 
+    def _reprs(self) -> list[str]:
+        """The content hash's parts in model order: a field's columns as joined per distinct value by
+        :meth:`clean` when no derivation writes them, else each column's ``repr`` per row."""
+        written = {c for d in self.cleaner.derivations for c in d.writes}
+        starts = {cols[0]: (cols, h) for cols, h in self.hash_parts}
+        columns = list(self.data_types)
+        reprs = []
+        i = 0
+        while i < len(columns):
+            part = starts.get(columns[i])
+            if part and columns[i : i + len(part[0])] == part[0] and not written & set(part[0]):
+                reprs.append(part[1])
+                i += len(part[0])
+                continue
+            reprs.append(repr_sql(columns[i], self.data_types[columns[i]]))
+            i += 1
+        return [*reprs, repr_sql("extra", "TEXT")]
+
     def issue_table(self, batch_id: str, source_file: str, now: dt.datetime) -> None:
         """``iss``: the field issues of the kept rows (the first of their identity), one row per issue,
         in the ``field_issues`` columns. Only the fields and derivations that gave an issue for some
@@ -523,6 +557,15 @@ class Columnar:
         parts = [f"SELECT {common.format(field=name, k=k, en=en, es=es, raw=raw)} FROM iss_w WHERE {k} IS NOT NULL"
                  for k, en, es, raw, name in live]
         self.con.execute(f"CREATE TEMP TABLE iss AS {' UNION ALL '.join(parts)}", {"now": now})
+
+    def _rows(self, table: str) -> int:
+        row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    def _non_null(self, table: str, columns: list[str]) -> dict[str, bool]:
+        """Whether any row of ``table`` sets each of ``columns``."""
+        row = self.con.execute(f"SELECT {', '.join(f'count({c})' for c in columns)} FROM {table}").fetchone()
+        return {c: bool(row and row[i]) for i, c in enumerate(columns)}
 
     def _any(self, table: str, column: str) -> bool:
         row = self.con.execute(f"SELECT count(*) FROM {table} WHERE {column} IS NOT NULL").fetchone()

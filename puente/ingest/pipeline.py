@@ -225,8 +225,9 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     report = IngestReport(batch_id=uuid.uuid4().hex, kind=kind.name, profile=profile.name, source_file=str(path))
 
-    # the store's own buffers stay bounded too (DuckDB: pages of this transaction are written out past it)
-    with store.memory_cap(_STORE_MEMORY), store.transaction():
+    # the store's own buffers stay bounded too (DuckDB: pages of this transaction are written out past it),
+    # and its appends run on one thread (set and restored outside the transaction)
+    with store.memory_cap(_STORE_MEMORY), store.serial_appends(), store.transaction():
         store.lock("ingest", on_wait)  # ingests into one store take turns (PostgreSQL; DuckDB is single-writer)
         done = False
         columnar = engine == "columnar" or (engine == "auto" and source.size >= int(setting("columnar_min_bytes")))
@@ -431,15 +432,18 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
         schema = schema_for(kind)
         agency = _lit_or_null(profile.agency) if profile.agency else (
             "agency" if "agency" in kind.data_columns() else "NULL")
-        provenance = {"id": "ok.id", "owner_node": col._lit(node.name), "source_agency": agency,
+        # the rows to write with their id and hash (one narrow table: the write joins the view chain once)
+        con.execute("CREATE TEMP TABLE wr AS SELECT _row, fate.id, okf.content_hash FROM okf JOIN fate USING (_row) "
+                    "WHERE okf._fate = 'new' AND fate.fate IN ('stored', 'updated')")
+        provenance = {"id": "wr.id", "owner_node": col._lit(node.name), "source_agency": agency,
                       "source_file": col._lit(path.name), "source_row": "_row", "batch_id": col._lit(report.batch_id),
-                      "ingested_at": "$now::TIMESTAMP", "content_hash": "ok.content_hash", "bundle_id": "NULL",
+                      "ingested_at": "$now::TIMESTAMP", "content_hash": "wr.content_hash", "bundle_id": "NULL",
                       "retain_until": "NULL::DATE"}
         select = ", ".join(f"{provenance.get(c, c)} AS {c}" for c in schema.names)
         # written in slices of source rows: the row filter reaches the scan under the view chain, so each
         # slice is cleaned, joined and sorted on its own and memory stays bounded by the slice
-        for table in work.slices(f"SELECT {select} FROM ok JOIN fate USING (_row) WHERE ok._fate = 'new' AND "
-                                 "fate.fate IN ('stored', 'updated') AND {rows} ORDER BY _row", "fate", {"now": now}):
+        for table in work.slices(f"SELECT {select} FROM all1 JOIN wr USING (_row) WHERE {{rows}} ORDER BY _row", "wr",
+                                 {"now": now}):
             store.insert_arrow(kind.table, table.cast(schema))
         issues = 0
         for table in work.batches("SELECT iss.* FROM iss JOIN fate ON fate.id = iss.record_id "

@@ -156,6 +156,13 @@ class Store(ABC):
         one writing process only (DuckDB locks its file)."""
 
     @contextmanager
+    def serial_appends(self) -> Iterator[None]:
+        """Bulk appends meanwhile run on one thread where the store runs in this process (DuckDB: its
+        parallel append into a table in an open transaction costs more than twice the CPU for no less
+        time); a no-op elsewhere."""
+        yield
+
+    @contextmanager
     def memory_cap(self, limit: str) -> Iterator[None]:
         """Hold the store's own memory to ``limit`` (e.g. ``"512MB"``) meanwhile, where the store runs in
         this process and would keep more (DuckDB, whose default is 80% of RAM); a no-op elsewhere."""

@@ -41,6 +41,8 @@ def _bytes(size: str) -> float:
 
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
+_SERIAL: dict[str, tuple[int, str]] = {}  # database path -> (appenders, its threads setting before them)
+_SERIAL_GUARD = threading.Lock()
 
 
 def _write_lock(path: str) -> threading.RLock:
@@ -111,6 +113,28 @@ class DuckDBStore(Store):
             self.con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM _puente_ids)")
         finally:
             self.con.unregister("_puente_ids")
+
+    @contextmanager
+    def serial_appends(self) -> Iterator[None]:
+        """``threads = 1`` meanwhile (a setting of the database, so of its other connections too), then the
+        previous value. Measured inserting 1M seizure rows in 100k slices in one transaction under the
+        512 MB cap: 8.5-9.4 CPU s and 21-23 s on one thread, 20-21 CPU s and 45 s on two (load ~10)."""
+        with _SERIAL_GUARD:  # concurrent ingests into one database: the first sets it, the last restores it
+            users, before = _SERIAL.get(self.path, (0, ""))
+            if not users:
+                row = self.con.execute("SELECT current_setting('threads')").fetchone()
+                before = str(int(row[0])) if row else "1"
+                self.con.execute("SET threads = 1")
+            _SERIAL[self.path] = (users + 1, before)
+        try:
+            yield
+        finally:
+            with _SERIAL_GUARD:
+                users, before = _SERIAL.pop(self.path)
+                if users > 1:
+                    _SERIAL[self.path] = (users - 1, before)
+                else:
+                    self.con.execute(f"SET threads = {before}")
 
     @contextmanager
     def memory_cap(self, limit: str) -> Iterator[None]:

@@ -1,0 +1,69 @@
+"""A DuckDB ingest appends on one thread (``Store.serial_appends``, issue 12 speed) and gives the
+database's ``threads`` setting back afterwards: after a good file, after a refused one, and after two
+ingests at once into one database (the first sets it, the last restores it)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from bench.seizures import write_csv
+from puente.errors import InputError
+from puente.ingest.pipeline import ingest_file
+from puente.ingest.profile import get_profile
+from puente.node import Node
+
+
+def _threads(store: object) -> int:
+    return int(store.scalar("SELECT current_setting('threads')"))  # type: ignore[attr-defined]
+
+
+def test_threads_setting_comes_back(make_node, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    node: Node = make_node("us-serial", "US")
+    path = write_csv(tmp_path / "s.csv", 300, seed=3)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("nothing,useful\n1,2\n", encoding="utf-8")
+    with node.open_store() as store:
+        store.execute("SET threads = 3")
+        seen: list[int] = []
+        original = store.insert_arrow
+
+        def spy(table: str, data: object) -> None:
+            seen.append(_threads(store))
+            original(table, data)  # type: ignore[arg-type]
+
+        store.insert_arrow = spy  # type: ignore[method-assign]
+        report = ingest_file(node, store, path, get_profile("seizure-us"), engine="columnar")
+        assert report.stored == 300 and seen and set(seen) == {1}
+        assert _threads(store) == 3
+        with pytest.raises(InputError):
+            ingest_file(node, store, bad, get_profile("seizure-us"))
+        assert _threads(store) == 3
+
+
+def test_concurrent_ingests_restore_threads(make_node, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    node: Node = make_node("us-serial-two", "US")
+    paths = [write_csv(tmp_path / f"f{i}.csv", 2_000, seed=10 + i) for i in range(2)]
+    with node.open_store() as store:
+        store.execute("SET threads = 2")
+        errors: list[BaseException] = []
+        start = threading.Barrier(2)
+
+        def run(path: Path) -> None:
+            try:
+                with node.open_store() as own:
+                    start.wait(timeout=60)
+                    ingest_file(node, own, path, get_profile("seizure-us"), engine="columnar")
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(p,)) for p in paths]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=600)
+        assert not errors, errors
+        assert _threads(store) == 2
+        assert store.scalar("SELECT count(*) FROM seizure") == 4_000
