@@ -128,6 +128,8 @@ def analysis(name: AnalysisName, period: Literal["month", "week", "quarter"] = "
 def corridor_flow(period: Literal["month", "week", "quarter"] = "month",
                   at: str | None = Query(None, max_length=40, description="The flow's period as the corridors "
                                                                          "table gives it; none: every period."),
+                  periods: int = Query(1, ge=1, le=24, description="How many periods ending at ``at`` to match (a "
+                                                                   "route shift counts its monitor's window)."),
                   origin: str | None = Query(None, max_length=200), crossing: str | None = Query(None, max_length=200),
                   destination: str | None = Query(None, max_length=200),
                   limit: int = Query(200, ge=1, le=MAX_ROWS), purpose: str | None = purpose_query(),
@@ -140,7 +142,10 @@ def corridor_flow(period: Literal["month", "week", "quarter"] = "month",
         raise ApiProblem(403, "api_analysis_purpose")
     members = _body(c, "corridors", period)["members"]
     keep = pd.Series(True, index=members.index)
-    for col, value in (("period", at), ("origin", origin), ("crossing", crossing), ("destination", destination)):
+    if at is not None:
+        ending = sorted(p for p in members["period"].astype(str).unique() if p <= at)[-periods:]
+        keep &= members["period"].astype(str).isin(ending if ending and ending[-1] == at else [at])
+    for col, value in (("origin", origin), ("crossing", crossing), ("destination", destination)):
         if value is not None:
             keep &= members[col] == value
     ids = members.loc[keep, "id"].tolist()
