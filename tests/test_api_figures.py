@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from api_seed import bearer, build_env
 
+from puente.analyze.corridors import SHIFT_WINDOW
 from puente.api.app import web_dir
 
 PURPOSE = "Corridor analysis for case 2024-117"
@@ -165,14 +166,14 @@ def test_every_corridor_flow_drills_down_to_its_seizures(env) -> None:  # type: 
     everything = client.get("/api/v1/records/seizure", params={"purpose": PURPOSE, "per_page": 1}, headers=h).json()
     assert len(seen) == everything["total"]
     assert client.get("/api/v1/analytics/corridors/flow", headers=h).status_code == 403
-    # a route shift counts its monitor's window: ``periods`` matches that many periods ending at ``at``
+    # a route shift counts its monitor's window: ``shift`` matches SHIFT_WINDOW periods ending at ``at``
     keys = ("origin", "crossing", "destination")
     row = max(flows["rows"], key=lambda r: sum(1 for o in flows["rows"] if all(o[k] == r[k] for k in keys)))
     same = sorted((o for o in flows["rows"] if all(o[k] == row[k] for k in keys)), key=lambda o: o["period"])
     last = same[-1]
-    periods = sorted({o["period"] for o in flows["rows"] if o["period"] <= last["period"]})[-3:]
+    periods = sorted({o["period"] for o in flows["rows"] if o["period"] <= last["period"]})[-SHIFT_WINDOW:]
     got = client.get("/api/v1/analytics/corridors/flow", headers=h, params={
-        "purpose": PURPOSE, "at": last["period"], "periods": 3, **{k: row[k] for k in keys}}).json()
+        "purpose": PURPOSE, "at": last["period"], "shift": True, **{k: row[k] for k in keys}}).json()
     assert got["total"] == sum(o["events"] for o in same if o["period"] in periods)
 
 

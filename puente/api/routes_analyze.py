@@ -15,6 +15,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
+from puente.analyze.corridors import SHIFT_WINDOW
 from puente.analyze.output import bilingual
 from puente.analyze.suite import ANALYSES, corridor_members, run_analysis
 from puente.api.auth import Principal
@@ -128,8 +129,9 @@ def analysis(name: AnalysisName, period: Literal["month", "week", "quarter"] = "
 def corridor_flow(period: Literal["month", "week", "quarter"] = "month",
                   at: str | None = Query(None, max_length=40, description="The flow's period as the corridors "
                                                                          "table gives it; none: every period."),
-                  periods: int = Query(1, ge=1, le=24, description="How many periods ending at ``at`` to match (a "
-                                                                   "route shift counts its monitor's window)."),
+                  periods: int = Query(1, ge=1, le=24, description="How many periods ending at ``at`` to match."),
+                  shift: bool = Query(False, description="A route shift's row: match its monitor's window of "
+                                                         "periods ending at ``at``."),
                   origin: str | None = Query(None, max_length=200), crossing: str | None = Query(None, max_length=200),
                   destination: str | None = Query(None, max_length=200),
                   limit: int = Query(200, ge=1, le=MAX_ROWS), purpose: str | None = purpose_query(),
@@ -143,7 +145,8 @@ def corridor_flow(period: Literal["month", "week", "quarter"] = "month",
     members = _body(c, "corridors", period)["members"]
     keep = pd.Series(True, index=members.index)
     if at is not None:
-        ending = sorted(p for p in members["period"].astype(str).unique() if p <= at)[-periods:]
+        window = SHIFT_WINDOW if shift else periods
+        ending = sorted(p for p in members["period"].astype(str).unique() if p <= at)[-window:]
         keep &= members["period"].astype(str).isin(ending if ending and ending[-1] == at else [at])
     for col, value in (("origin", origin), ("crossing", crossing), ("destination", destination)):
         if value is not None:

@@ -235,10 +235,10 @@
     if (view.analysis === "corridors") {
       // the seizures behind a flow (its period and corridor), a top corridor (every period) or a route shift
       // (its port, and destination when the shift is one): matched on the server, read through the caller's view
-      const flow = async (r, keys, periods = 1) => {
+      const flow = async (r, keys, shift = false) => {
         const params = {}, parts = [];
         keys.forEach((k) => { if (r[k] != null && r[k] !== "") { params[k] = r[k]; parts.push(value(k, r[k])); } });
-        if (r.period) { params.at = r.period; params.periods = periods; }
+        if (r.period) { params.at = r.period; if (shift) params.shift = true; }
         const got = await P.api("/api/v1/analytics/corridors/flow", {...params, limit: SHOWN});
         const hidden = got.total - got.visible;
         drill(`${parts.join(" → ")}${r.period ? " · " + String(r.period).slice(0, 7) : ""}: ${P.num(got.total)} ${P.t("records")}` +
@@ -247,8 +247,8 @@
       onRow.flows = (r) => flow(r, ["origin", "crossing", "destination"]);
       onRow.top_kg = (r) => flow(r, ["origin", "crossing", "destination"]);
       onRow.top = (r) => flow(r, ["crossing", "destination"]);
-      // a shift counts the loads of its monitor's window (SHIFT_WINDOW in puente/analyze/corridors.py)
-      onRow.shifts = (r) => flow(r, ["crossing", "destination"], 3);
+      // a shift counts the loads of its monitor's window: the server matches those periods
+      onRow.shifts = (r) => flow(r, ["crossing", "destination"], true);
       // a port's seizures in the row's month: asked by the month and the port's name, then matched on its id
       onRow.ports = async (r) => {
         const month = String(r.period || "").slice(0, 7);
