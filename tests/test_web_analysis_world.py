@@ -44,7 +44,11 @@ def _exported(out: Path, name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _cells(pg: Any, table: str) -> list[list[str]]:
+def _cells(pg: Any, table: str, rows: int | None = None) -> list[list[str]]:
+    """The cells of a table's rows; with ``rows``, once the page shows that many (it renders after the section)."""
+    if rows is not None:
+        pg.wait_for_function("([t, n]) => document.querySelectorAll(`section[aria-labelledby='h-${t}'] tbody tr`).length === n",
+                             arg=[table, rows], timeout=60_000)
     return list(pg.evaluate("""(t) => [...document.querySelectorAll(`section[aria-labelledby='h-${t}'] tbody tr`)]
         .map((tr) => [...tr.cells].map((td) => td.innerText.trim()))""", table))
 
@@ -97,7 +101,7 @@ def test_alerts_chains_and_flows_on_screen_equal_the_api_and_the_export(browser,
         exported = {r["alert_id"]: r for r in _exported(out, "alerts_alerts")}
         assert alerts["total"] == len(exported) == len(alerts["rows"]) > 0
         cols = _shown_columns(alerts["columns"])
-        screen = _cells(pg, "alerts")
+        screen = _cells(pg, "alerts", min(200, alerts["total"]))
         assert len(screen) == min(200, alerts["total"])
         for row, cells in zip(alerts["rows"], screen):
             ex = exported[row["alert_id"]]
@@ -129,9 +133,9 @@ def test_alerts_chains_and_flows_on_screen_equal_the_api_and_the_export(browser,
         assert [r["shipment"] for r in chains["rows"]] == [r["shipment"] for r in exported_chains]
         path = ["chemical", "company_label", "person_label", "lab_ref"]
         pairs = {(i, _key(r[a]), _key(r[b])) for r in chains["rows"] for i, (a, b) in enumerate(itertools.pairwise(path))}
+        screen = _cells(pg, "chains", len(chains["rows"]))
         assert pg.locator("svg.sankey path").count() == len(pairs)
         cols = _shown_columns(chains["columns"])
-        screen = _cells(pg, "chains")
         assert len(screen) == len(chains["rows"])
         for row, ex, cells in zip(chains["rows"], exported_chains, screen):
             assert cells[cols.index("chemical")] == ex["chemical_es" if es else "chemical_en"]
@@ -153,7 +157,7 @@ def test_alerts_chains_and_flows_on_screen_equal_the_api_and_the_export(browser,
         exported_flows = _exported(out, "corridors_flows")
         assert flows["total"] == len(exported_flows) > 200
         cols = _shown_columns(flows["columns"])
-        screen = _cells(pg, "flows")
+        screen = _cells(pg, "flows", 200)
         assert len(screen) == 200
         for row, ex, cells in zip(flows["rows"], exported_flows, screen):
             assert cells[cols.index("events")] == _num(pg, row["events"]) == _num(pg, int(ex["events"]))
