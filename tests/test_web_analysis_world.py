@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_support import PURPOSE, axe, chromium, enter, go, ready, watched_page, world_server
+from web_support import PURPOSE, axe, chromium, enter, go, ready, state_purpose, watched_page, world_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
@@ -90,8 +90,7 @@ def test_alerts_chains_and_flows_on_screen_equal_the_api_and_the_export(browser,
     es = lang == "es"
     with watched_page(browser, server, console_errors=True) as pg:
         enter(pg, "analyst", lang)
-        pg.fill("#purpose", PURPOSE)
-        ready(pg)
+        state_purpose(pg, PURPOSE)
 
         # spike alerts: every alert a row, its figures those of the API and the export; its evidence listed
         go(pg, "#/analysis/alerts")

@@ -15,7 +15,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_support import PAGES, PURPOSE, axe, chromium, enter, first_entity, go, login, ready, two_nodes, watched_page
+from web_support import (
+    PAGES,
+    PURPOSE,
+    axe,
+    chromium,
+    enter,
+    first_entity,
+    go,
+    login,
+    ready,
+    state_purpose,
+    two_nodes,
+    watched_page,
+)
 
 pytestmark = pytest.mark.browser
 STATES_CSV = Path(__file__).parent / "data" / "web" / "us_seizures_states.csv"
@@ -59,8 +72,7 @@ def test_every_page_passes_axe(browser, server, lang: str) -> None:  # type: ign
                 SHOTS.mkdir(exist_ok=True)
                 pg.screenshot(path=str(SHOTS / ("login" + ("-es" if lang == "es" else "") + ".png")))
             enter(pg, user, lang)
-            pg.fill("#purpose", PURPOSE)
-            ready(pg)
+            state_purpose(pg, PURPOSE)
             for name in [*PAGES, "entity/" + first_entity(pg)]:
                 go(pg, f"#/{name}")
                 pg.wait_for_timeout(300)  # charts and the network settle
@@ -206,8 +218,7 @@ def test_units_and_charts(page) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.slow
 def test_spanish_server_strings_and_numbers(page) -> None:  # type: ignore[no-untyped-def]
     enter(page, "steward", "es")
-    page.fill("#purpose", PURPOSE)
-    ready(page)
+    state_purpose(page, PURPOSE)
     go(page, "#/records")
     assert "registros propios + del socio" in page.text_content("#r-meta")
     go(page, "#/audit")

@@ -117,6 +117,14 @@ def ready(pg: Any) -> None:
     pg.wait_for_selector("#page[data-ready='1']", state="attached", timeout=60_000)
 
 
+def state_purpose(pg: Any, purpose: str) -> None:
+    """Type a purpose and let the page re-render for it: the box re-routes 700 ms after the last keystroke, so a
+    view opened sooner would be drawn twice (and read while the second drawing has cleared it)."""
+    pg.fill("#purpose", purpose)
+    pg.wait_for_timeout(800)
+    ready(pg)
+
+
 def go(pg: Any, hash_: str) -> None:
     pg.evaluate("(h) => { location.hash = h; }", hash_)
     pg.wait_for_function("(h) => location.hash === h", arg=hash_)
