@@ -15,6 +15,10 @@ Three kinds of evidence tie a precursor shipment to a dismantled lab (``hop``), 
 * ``same_company`` — the lab's papers cite at least two other declarations of the shipment's company (its
   consignee, else its importer; ``anchor_ref`` the nearest in time, ``support`` how many): a front supplies
   one lab at a time, so its other shipments that arrived from the first cited one up to the raid went there.
+* ``organisation`` — an inference, not a tie of the shipment's own records: a company with no confident chain
+  of its own (a front registered to a front man) is tied by recorded relations (owner, associate, leader ...)
+  to other fronts of one organisation whose confident chains name a lab that kept no papers, from shipments
+  that arrived within ``ORG_WINDOW_DAYS`` of this one (see :func:`_organisation_paths`).
 
 A lab found before a shipment arrived did not get it (``days`` ≥ 0), and a lab whose chemicals are listed
 but not this one was not working with it (unless ``require_chemical`` is off; cited declarations are kept).
@@ -27,7 +31,7 @@ arrest report another, and the customs declaration links its own copy of the com
 ``entity_resolution`` with the match probability of the two records when the model scored that pair
 (``link_matches``), or ``transitive`` when they were joined through other records of the entity. ``score``
 is the product of the hop scores (a document 1, a slip 0.9, a transitive join the run's threshold, the
-same importer 0.7 times its best path) and ``paths`` the number of paths found for the pair.
+same importer 0.7 times its best path, the organisation 0.5) and ``paths`` the number of paths found for the pair.
 """
 
 from __future__ import annotations
