@@ -263,9 +263,10 @@ def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.Da
         best = pd.concat([best[~best["shipment"].isin(org["shipment"])], org], ignore_index=True)
     best = best.assign(**{col: None for col in COLUMNS if col not in best})
     best["days"] = [None if pd.isna(d) else int(d) for d in best["days"]]
-    labels = _labels(engine, set(best["company"].dropna()) | set(best["person"].dropna()))
-    best["company_label"] = best["company"].map(labels)
-    best["person_label"] = best["person"].map(labels)
+    labels = _labels(engine, {str(e).split("|")[0] for e in set(best["company"].dropna()) | set(best["person"].dropna())})
+    # an entity split by its identifiers (``cluster|RFC``) is labelled by its anchor record
+    best["company_label"] = best["company"].map(lambda c: labels.get(str(c).split("|")[0]) if isinstance(c, str) else None)
+    best["person_label"] = best["person"].map(lambda c: labels.get(str(c).split("|")[0]) if isinstance(c, str) else None)
     best = best.sort_values(["score", "arrival_date", "shipment", "lab"], ascending=[False, True, True, True])
     return best.reindex(columns=COLUMNS).reset_index(drop=True)
 
