@@ -208,7 +208,7 @@ def test_two_citations_among_a_large_firms_many_declarations_do_not_tie_the_firm
     assert "seized" in risk.loc["ps-big0", "reasons"] and "seized" not in risk.loc["ps-big1", "reasons"]
 
 
-def _organisation_world(tmp_path: Path) -> Node:
+def _organisation_world(tmp_path: Path, unlisted: bool = False) -> Node:
     """Two fronts of one organisation, both recorded (as in an investigation) as owned by its leader: Delta's
     registered owner is its lieutenant, detained at a lab that kept no papers; Omega is registered to a front man
     who never goes near a lab. A third firm, with its own owner and no tie to the organisation, imports the same
@@ -237,6 +237,8 @@ def _organisation_world(tmp_path: Path) -> Node:
              ("ps-o2", "4-ap", dt.date(2021, 4, 15), "org-omega"),
              ("ps-o3", "npp", dt.date(2021, 8, 1), "org-omega"),  # four months after Delta's last: too far
              ("ps-l1", "npp", dt.date(2021, 3, 20), "org-legit")]
+    if unlisted:  # Delta also sent four more drums, one of a chemical the lab does not list (coverage 5/6)
+        ships += [(f"ps-d{i}", "anpp" if i == 3 else "npp", dt.date(2021, 1, 2 * i), "org-delta") for i in range(3, 7)]
     for i, (sid, chem, day, company) in enumerate(ships):
         w.add("precursor_shipment", sid, source_id=f"21 MZO 3000 {i + 1:07d}", chemical=chem, quantity_kg=80.0,
               arrival_date=day)
@@ -264,3 +266,13 @@ def test_a_front_with_no_chain_of_its_own_goes_to_its_organisations_paperless_la
     # too far in time from the organisation's chains, and a firm outside the organisation: no chain
     assert "ps-o3" not in chains.index or not chains.loc["ps-o3", "confident"]
     assert "ps-l1" not in chains.index
+
+
+def test_the_organisation_rests_only_on_chains_whose_lab_lists_everything_their_front_sent(tmp_path: Path) -> None:
+    """Delta's owner-corroborated chain still holds (the lab lists 5 of the 6 chemicals it sent, ≥ 0.8), but where
+    a lab lists nearly the whole trade that passes by chance: the organisation is not inferred from it."""
+    node = _organisation_world(tmp_path, unlisted=True)
+    with open_engine("duckdb", node.store_url) as engine:
+        chains = supply.precursor_lab_chains(engine).set_index("shipment")
+    assert chains.loc["ps-d1", "confident"] and round(chains.loc["ps-d1", "coverage"], 3) == 0.833
+    assert not (chains["hop"] == "organisation").any()

@@ -58,6 +58,7 @@ MIN_CITED_FOR_LAG = 10  # cited declarations needed to learn the supply lag (els
 # Organisation inference: a front of an organisation with no chain of its own fed the paperless lab that the
 # organisation's other fronts' confident chains name within this many days of its shipment's arrival.
 ORG_WINDOW_DAYS = 60
+ORG_ANCHOR_COVERAGE = 1.0  # an anchoring chain's lab lists every chemical its front sent in time for the raid
 ORG_SCORE = 0.5  # an organisation-level inference counts for less than any tie in the shipment's own records
 COMPANY_ROLES = ("importer", "consignee")  # the exporter is the foreign seller, not the buyer
 LAB_KIND, SHIPMENT_KIND = "lab_site", "precursor_shipment"
@@ -474,6 +475,10 @@ def _organisation_paths(engine: Engine, best: pd.DataFrame, comp: pd.DataFrame, 
     if not orgs:
         return pd.DataFrame()
     conf = conf[~conf["lab_papers"].astype(bool) & conf["company"].isin(orgs)].copy()
+    # the inference rests only on chains whose lab lists every chemical the anchoring front sent: where a lab
+    # lists nearly the whole trade (at scale 200,000) an owner detained there as crew passes MIN_COVERAGE by
+    # chance, and a wrong anchor would carry every front of its organisation with it
+    conf = conf[conf["coverage"].fillna(1.0) >= ORG_ANCHOR_COVERAGE]
     if conf.empty:
         return pd.DataFrame()
     conf["org"] = conf["company"].map(lambda c: orgs[c][0])
