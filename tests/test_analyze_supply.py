@@ -206,3 +206,73 @@ def test_two_citations_among_a_large_firms_many_declarations_do_not_tie_the_firm
     # weighs little on the others; the front with one of three seized weighs more
     assert risk.loc["ps-big0", "seized"] > risk.loc["ps-front1", "seized"] > risk.loc["ps-big1", "seized"] > 0
     assert "seized" in risk.loc["ps-big0", "reasons"] and "seized" not in risk.loc["ps-big1", "reasons"]
+
+
+def _organisation_world(tmp_path: Path, unlisted: bool = False) -> Node:
+    """Two fronts of one organisation, both recorded (as in an investigation) as owned by its leader: Delta's
+    registered owner is its lieutenant, detained at a lab that kept no papers; Omega is registered to a front man
+    who never goes near a lab. A third firm, with its own owner and no tie to the organisation, imports the same
+    chemical in the same weeks; a lab with papers (citing only another number) was raided in the same month."""
+    node = Node.init(tmp_path / "n", "t", "MX")
+    w = World()
+    for org, name in (("org-delta", "Insumos Delta SA de CV"), ("org-omega", "Comercial Omega SA de CV"),
+                      ("org-legit", "Farmacéutica Norte SA de CV")):
+        w.add("organization", org, name=name, country="MX")
+    for person, given, surname in (("p-leader", "Ramón", "Ibarra"), ("p-lt", "Juan", "Pérez"),
+                                   ("p-frontman", "Pedro", "Luna"), ("p-legit", "Ana", "Ruiz")):
+        w.add("person", person, given_names=given, surname1=surname)
+    w.link("organization", "org-delta", "person", "p-lt", "owner")
+    w.link("organization", "org-omega", "person", "p-frontman", "owner")
+    w.link("organization", "org-legit", "person", "p-legit", "owner")
+    for org in ("org-delta", "org-omega"):  # the investigation's record of the organisation's fronts
+        w.link("organization", org, "person", "p-leader", "owner")
+    w.link("person", "p-lt", "person", "p-leader", "associate")
+    w.add("lab_site", "lab-quiet", source_id="SEDENA/LAB/2021/000010", date_found=dt.date(2021, 9, 1),
+          chemicals="npp;4-ap", evidence="recibos de renta")
+    w.add("lab_site", "lab-papers", source_id="SEDENA/LAB/2021/000011", date_found=dt.date(2021, 9, 15),
+          chemicals="npp;4-ap", evidence="copia de pedimento 21 MZO 3000 0009999 (NPP)")
+    w.link("lab_site", "lab-quiet", "person", "p-lt", "arrested")
+    ships = [("ps-d1", "npp", dt.date(2021, 3, 1), "org-delta"), ("ps-d2", "4-ap", dt.date(2021, 4, 1), "org-delta"),
+             ("ps-o1", "npp", dt.date(2021, 3, 20), "org-omega"),
+             ("ps-o2", "4-ap", dt.date(2021, 4, 15), "org-omega"),
+             ("ps-o3", "npp", dt.date(2021, 8, 1), "org-omega"),  # four months after Delta's last: too far
+             ("ps-l1", "npp", dt.date(2021, 3, 20), "org-legit")]
+    if unlisted:  # Delta also sent four more drums, one of a chemical the lab does not list (coverage 5/6)
+        ships += [(f"ps-d{i}", "anpp" if i == 3 else "npp", dt.date(2021, 1, 2 * i), "org-delta") for i in range(3, 7)]
+    for i, (sid, chem, day, company) in enumerate(ships):
+        w.add("precursor_shipment", sid, source_id=f"21 MZO 3000 {i + 1:07d}", chemical=chem, quantity_kg=80.0,
+              arrival_date=day)
+        w.link("precursor_shipment", sid, "organization", company, "importer")
+    with node.open_store() as store:
+        w.write(store)
+    return node
+
+
+def test_a_front_with_no_chain_of_its_own_goes_to_its_organisations_paperless_lab(tmp_path: Path) -> None:
+    node = _organisation_world(tmp_path)
+    with open_engine("duckdb", node.store_url) as engine:
+        chains = supply.precursor_lab_chains(engine).set_index("shipment")
+    delta = chains.loc[["ps-d1", "ps-d2"]]
+    assert (delta["hop"] == "owner_arrested").all() and delta["confident"].all() and (delta["lab"] == "lab-quiet").all()
+    omega = chains.loc[["ps-o1", "ps-o2"]]
+    assert (omega["hop"] == "organisation").all() and (omega["lab"] == "lab-quiet").all()
+    assert omega["confident"].all() and not omega["documented"].any()
+    assert (omega["score"] < delta["score"].min()).all()
+    # the evidence: which confident chain, and the recorded ties joining the two fronts (through the leader)
+    assert list(omega["anchor_ref"]) == ["21 MZO 3000 0000002", "21 MZO 3000 0000002"]  # the nearest in time
+    assert (omega["support"] == 2).all() and (omega["relation"] == "owner > person > owner").all()
+    assert (omega["person"] == "p-leader").all() and (omega["coverage"] == 1.0).all()
+    assert omega["evidence"].str.contains("organisation: 2 confident chain").all()
+    # too far in time from the organisation's chains, and a firm outside the organisation: no chain
+    assert "ps-o3" not in chains.index or not chains.loc["ps-o3", "confident"]
+    assert "ps-l1" not in chains.index
+
+
+def test_the_organisation_rests_only_on_chains_whose_lab_lists_everything_their_front_sent(tmp_path: Path) -> None:
+    """Delta's owner-corroborated chain still holds (the lab lists 5 of the 6 chemicals it sent, ≥ 0.8), but where
+    a lab lists nearly the whole trade that passes by chance: the organisation is not inferred from it."""
+    node = _organisation_world(tmp_path, unlisted=True)
+    with open_engine("duckdb", node.store_url) as engine:
+        chains = supply.precursor_lab_chains(engine).set_index("shipment")
+    assert chains.loc["ps-d1", "confident"] and round(chains.loc["ps-d1", "coverage"], 3) == 0.833
+    assert not (chains["hop"] == "organisation").any()

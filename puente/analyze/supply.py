@@ -15,6 +15,10 @@ Three kinds of evidence tie a precursor shipment to a dismantled lab (``hop``), 
 * ``same_company`` — the lab's papers cite at least two other declarations of the shipment's company (its
   consignee, else its importer; ``anchor_ref`` the nearest in time, ``support`` how many): a front supplies
   one lab at a time, so its other shipments that arrived from the first cited one up to the raid went there.
+* ``organisation`` — an inference, not a tie of the shipment's own records: a company with no confident chain
+  of its own (a front registered to a front man) is tied by recorded relations (owner, associate, leader ...)
+  to other fronts of one organisation whose confident chains name a lab that kept no papers, from shipments
+  that arrived within ``ORG_WINDOW_DAYS`` of this one (see :func:`_organisation_paths`).
 
 A lab found before a shipment arrived did not get it (``days`` ≥ 0), and a lab whose chemicals are listed
 but not this one was not working with it (unless ``require_chemical`` is off; cited declarations are kept).
@@ -27,15 +31,17 @@ arrest report another, and the customs declaration links its own copy of the com
 ``entity_resolution`` with the match probability of the two records when the model scored that pair
 (``link_matches``), or ``transitive`` when they were joined through other records of the entity. ``score``
 is the product of the hop scores (a document 1, a slip 0.9, a transitive join the run's threshold, the
-same importer 0.7 times its best path) and ``paths`` the number of paths found for the pair.
+same importer 0.7 times its best path, the organisation 0.5) and ``paths`` the number of paths found for the pair.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -49,6 +55,11 @@ MIN_CITATIONS = 2  # a company's declarations a lab must cite before its other s
 MIN_COVERAGE = 0.8
 MIN_CITED_SHARE = 0.1  # of a company's declarations from its first cited one to the raid, the share a lab must cite
 MIN_CITED_FOR_LAG = 10  # cited declarations needed to learn the supply lag (else none is assumed)
+# Organisation inference: a front of an organisation with no chain of its own fed the paperless lab that the
+# organisation's other fronts' confident chains name within this many days of its shipment's arrival.
+ORG_WINDOW_DAYS = 60
+ORG_ANCHOR_COVERAGE = 1.0  # an anchoring chain's lab lists every chemical its front sent in time for the raid
+ORG_SCORE = 0.5  # an organisation-level inference counts for less than any tie in the shipment's own records
 COMPANY_ROLES = ("importer", "consignee")  # the exporter is the foreign seller, not the buyer
 LAB_KIND, SHIPMENT_KIND = "lab_site", "precursor_shipment"
 
@@ -248,11 +259,15 @@ def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.Da
         lambda e: bool(citations(e)))))).fillna(False).astype(bool))
     paths["coverage"] = _coverage(paths, comp, ships, labs, lag)
     best = _one_lab_each(paths)
+    org = _organisation_paths(engine, best, comp, ships, labs, lag, entity)
+    if len(org):
+        best = pd.concat([best[~best["shipment"].isin(org["shipment"])], org], ignore_index=True)
     best = best.assign(**{col: None for col in COLUMNS if col not in best})
     best["days"] = [None if pd.isna(d) else int(d) for d in best["days"]]
-    labels = _labels(engine, set(best["company"].dropna()) | set(best["person"].dropna()))
-    best["company_label"] = best["company"].map(labels)
-    best["person_label"] = best["person"].map(labels)
+    labels = _labels(engine, {str(e).split("|")[0] for e in set(best["company"].dropna()) | set(best["person"].dropna())})
+    # an entity split by its identifiers (``cluster|RFC``) is labelled by its anchor record
+    best["company_label"] = best["company"].map(lambda c: labels.get(str(c).split("|")[0]) if isinstance(c, str) else None)
+    best["person_label"] = best["person"].map(lambda c: labels.get(str(c).split("|")[0]) if isinstance(c, str) else None)
     best = best.sort_values(["score", "arrival_date", "shipment", "lab"], ascending=[False, True, True, True])
     return best.reindex(columns=COLUMNS).reset_index(drop=True)
 
@@ -416,6 +431,119 @@ def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
     pair = order.drop_duplicates(["shipment", "lab"])
     has_citation = pair["shipment"].isin(pair.loc[pair["cited"], "shipment"])
     return pd.concat([pair[pair["cited"]], pair[~has_citation].drop_duplicates("shipment")]).copy()
+
+
+def organisations(engine: Engine, entity: dict[str, str]) -> dict[str, tuple[int, nx.Graph]]:
+    """Resolved company → (its organisation, the organisation's graph): the connected groups of people and
+    companies joined by the ties investigators and registers record between them (owner, representative,
+    partner, associate, member, leader ...; ``organization``–``person`` and ``person``–``person`` links), each
+    record read as its resolved entity. An organisation's fronts are tied through their owners, front men
+    included, to the people who run them."""
+    def of(record: str) -> str:
+        return entity.get(record, record)
+
+    owners = links_between(engine, "organization", ("person",))
+    people = links_between(engine, "person", ("person",))
+    g = nx.Graph()
+    for a, b, role in zip(owners["a"], owners["b"], owners["role"]):
+        g.add_edge(("organization", of(a)), ("person", of(b)), role=str(role))
+    for a, b, role in zip(people["a"], people["b"], people["role"]):
+        if of(a) != of(b):
+            g.add_edge(("person", of(a)), ("person", of(b)), role=str(role))
+    out: dict[str, tuple[int, nx.Graph]] = {}
+    for i, members in enumerate(nx.connected_components(g)):
+        companies = [m for m in members if m[0] == "organization"]
+        if len(companies) < 2:
+            continue
+        sub = g.subgraph(members)
+        out.update({c[1]: (i, sub) for c in companies})
+    return out
+
+
+def _organisation_paths(engine: Engine, best: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame,
+                        labs: pd.DataFrame, lag: float, entity: dict[str, str]) -> pd.DataFrame:
+    """``organisation``: a shipment of a company with no confident chain, whose organisation's other fronts have
+    confident chains to a lab that kept no papers (a lab with papers would cite this front's declarations too),
+    arrived within ``ORG_WINDOW_DAYS`` of this one; the lab was raided at least the supply lag after it arrived,
+    lists its chemical and at least ``MIN_COVERAGE`` of what the company received before the raid. Several
+    such labs: the one most of those chains name, the earliest raid first. ``support`` counts those chains,
+    ``anchor_ref`` the nearest one, ``evidence`` names the chains and the ties that join the two fronts."""
+    conf = best[best["confident"].astype(bool)].dropna(subset=["company"])
+    if conf.empty:
+        return pd.DataFrame()
+    orgs = organisations(engine, entity)
+    if not orgs:
+        return pd.DataFrame()
+    conf = conf[~conf["lab_papers"].astype(bool) & conf["company"].isin(orgs)].copy()
+    # the inference rests only on chains whose lab lists every chemical the anchoring front sent: where a lab
+    # lists nearly the whole trade (at scale 200,000) an owner detained there as crew passes MIN_COVERAGE by
+    # chance, and a wrong anchor would carry every front of its organisation with it
+    conf = conf[conf["coverage"].fillna(1.0) >= ORG_ANCHOR_COVERAGE]
+    if conf.empty:
+        return pd.DataFrame()
+    conf["org"] = conf["company"].map(lambda c: orgs[c][0])
+    conf["arrival"] = pd.to_datetime(conf["arrival_date"])
+    chained = set(best.loc[best["confident"].astype(bool), "company"].dropna())
+    done = set(best.loc[best["confident"].astype(bool), "shipment"])
+    cand = _receivers(comp)
+    cand = cand[cand["company"].isin(orgs) & ~cand["company"].isin(chained) & ~cand["shipment"].isin(done)]
+    cand = cand.merge(ships, on="shipment")
+    cand["org"] = cand["company"].map(lambda c: orgs[c][0])
+    cand = cand[cand["org"].isin(set(conf["org"]))]
+    if cand.empty:
+        return pd.DataFrame()
+    lab_info = labs.set_index("lab")
+    by_org = {o: g for o, g in conf.groupby("org")}
+    rows = []
+    for r in cand.itertuples(index=False):
+        arrival = pd.Timestamp(r.arrival_date)
+        g = by_org[r.org]
+        near = g[(g["arrival"] - arrival).abs().dt.days <= ORG_WINDOW_DAYS]
+        raid = pd.to_datetime(near["lab_date"])
+        near = near[raid.isna() | ((raid - arrival).dt.days >= max(lag, 0.0))]
+        near = near[[r.chemical in lab_info.at[lab, "listed"] for lab in near["lab"]]]
+        if near.empty:
+            continue
+        count = near.groupby("lab").agg(n=("shipment", "size"), day=("lab_date", "min")).reset_index()
+        lab = count.sort_values(["n", "day", "lab"], ascending=[False, True, True]).iloc[0]["lab"]
+        there = near[near["lab"] == lab]
+        anchor = there.iloc[int((there["arrival"] - arrival).abs().dt.days.to_numpy().argmin())]
+        rows.append({"shipment": r.shipment, "lab": lab, "ship_link": r.ship_link, "company_record": r.company_record,
+                     "company_role": r.company_role, "company": r.company, "hop": "organisation",
+                     "anchor_ref": anchor["shipment_ref"], "support": len(there), "via": anchor["company"],
+                     "fronts": sorted(set(there["company"]))})
+    if not rows:
+        return pd.DataFrame()
+    out = pd.DataFrame(rows).merge(ships, on="shipment").merge(labs.drop(columns=["lab_evidence"]), on="lab")
+    out["days"] = (pd.to_datetime(out["lab_date"]) - pd.to_datetime(out["arrival_date"])).dt.days
+    out["chemical_match"] = True
+    out["lab_papers"] = False
+    out["coverage"] = _coverage(out, comp, ships, labs, lag)
+    out = out[out["coverage"].fillna(0) >= MIN_COVERAGE].copy()
+    if out.empty:
+        return pd.DataFrame()
+    ties = [_tie(orgs[c][1], c, v) for c, v in zip(out["company"], out["via"])]
+    out["relation"] = [t[0] for t in ties]
+    out["person"] = [t[1] for t in ties]
+    out["evidence"] = [f"organisation: {n} confident chain(s) of {len(f)} other front(s) of its organisation to this "
+                       f"lab arrived within {ORG_WINDOW_DAYS} days (nearest {a}); tied by {t[0]}"
+                       for n, f, a, t in zip(out["support"], out["fronts"], out["anchor_ref"], ties)]
+    out = out.assign(documented=False, confident=True, score=ORG_SCORE, paths=1)
+    return out.drop(columns=["via", "fronts"])
+
+
+def _tie(g: nx.Graph, company: str, other: str) -> tuple[str, str | None]:
+    """The recorded ties between two companies of one organisation (the shortest path: ``owner > person >
+    owner``) and the first person on it."""
+    try:
+        steps = nx.shortest_path(g, ("organization", company), ("organization", other))
+    except (nx.NetworkXNoPath, nx.NodeNotFound):
+        return "", None
+    roles = [str(g.edges[a, b].get("role", "")) for a, b in pairwise(steps)]
+    kinds = [k for k, _ in steps[1:-1]]
+    text = " > ".join(x for pair in zip(roles, kinds) for x in pair) + (" > " + roles[-1] if roles else "")
+    person = next((e for k, e in steps[1:-1] if k == "person"), None)
+    return text, person
 
 
 def _labels(engine: Engine, ids: set[str]) -> dict[str, str]:
