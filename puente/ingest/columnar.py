@@ -524,12 +524,18 @@ class Columnar:
                 CASE WHEN _qkey IS NULL THEN {total} END AS _places, CASE WHEN _qkey IS NULL THEN {resolved} END AS _resolved
             FROM all2""", {"ipad": ipad, "opad": opad})
         con.execute("CREATE TEMP VIEW okh AS SELECT * FROM okh_all WHERE _qkey IS NULL")
-        # the first row of an identity wins; a later one with the same content is a duplicate, else a conflict
-        con.execute("""CREATE TEMP TABLE okf AS SELECT okh._row, okh.id, okh.content_hash, f.first_row,
+        # the first row of an identity wins; a later one with the same content is a duplicate, else a conflict.
+        # Only the ids that repeat in the file are grouped with their rows; every other row is its own first
+        # (1M rows, unique ids: 1.1 -> 0.4-0.55 CPU s)
+        con.execute("""CREATE TEMP TABLE okf AS
+            WITH rep AS (SELECT id FROM okh GROUP BY id HAVING count(*) > 1)
+            SELECT _row, id, content_hash, _row AS first_row, 'new' AS _fate FROM okh ANTI JOIN rep USING (id)
+            UNION ALL
+            SELECT okh._row, okh.id, okh.content_hash, f.first_row,
                 CASE WHEN okh._row = f.first_row THEN 'new' WHEN okh.content_hash = f.first_hash THEN 'dup'
                      ELSE 'conflict' END AS _fate
             FROM okh JOIN (SELECT id, min(_row) AS first_row, arg_min(content_hash, _row) AS first_hash
-                           FROM okh GROUP BY id) f USING (id)""")
+                           FROM okh SEMI JOIN rep USING (id) GROUP BY id) f USING (id)""")
         con.execute("CREATE TEMP VIEW ok AS SELECT ok1.*, okf.id, okf.content_hash, okf.first_row, okf._fate "
                     "FROM ok1 JOIN okf USING (_row)")
 
