@@ -78,14 +78,6 @@ def _vectorized(fn: Callable[[str], str]) -> Callable[[pa.Array], pa.Array]:
     return udf
 
 
-def _sha256_hex(values: pa.Array) -> pa.Array:
-    """SHA-256 (hex) of each string's UTF-8 bytes, with Python's OpenSSL: about half the CPU of DuckDB's
-    ``sha256()`` for the content hash's ~300-byte strings (the strings reach Python as bytes, not decoded)."""
-    sha = hashlib.sha256
-    return pa.array([None if v is None else sha(v).hexdigest() for v in values.cast(pa.binary()).to_pylist()],
-                    pa.string())
-
-
 def _json_text(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -98,7 +90,6 @@ def scratch(temp_dir: str) -> duckdb.DuckDBPyConnection:
     con.execute("SET preserve_insertion_order = false")  # every order that matters is explicit (_row)
     for name, fn in (("py_repr", repr), ("py_json", _json_text)):
         con.create_function(name, _vectorized(fn), ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
-    con.create_function("py_sha256", _sha256_hex, ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
     return con
 
 
@@ -494,7 +485,7 @@ class Columnar:
         con.execute("CREATE TEMP VIEW ok1 AS SELECT * FROM all1 WHERE _qkey IS NULL")
         reprs = self._reprs()
         con.execute(f"CREATE TEMP VIEW all2 AS SELECT *, CASE WHEN _qkey IS NULL THEN "
-                    f"py_sha256(concat_ws(chr(31), {', '.join(reprs)})) END AS content_hash FROM all1")
+                    f"sha256(concat_ws(chr(31), {', '.join(reprs)})) END AS content_hash FROM all1")
         fields = cl.identity_fields
         if fields:
             parts = []
