@@ -189,9 +189,11 @@ def fast_csv(con: duckdb.DuckDBPyConnection, path: Path, max_row_bytes: int,
     line_re = f"{cell}(?:{d}{cell}){{{len(headers) - 1}}}(?:{d}[ \\t]*)*"
     extract = f'{d}("(?:[^"]|"")*"|[^"{d}]*)'  # on the line after one more delimiter: every match is non-empty
     del data
-    con.execute("""
+    # a file without any CR needs no rtrim (1M lines: 0.6-0.7 CPU s and over 1 s wall)
+    line = "rtrim(l, chr(13))" if cr else "l"
+    con.execute(f"""
         CREATE TEMP TABLE lines AS
-        SELECT n, rtrim(l, chr(13)) AS l FROM (
+        SELECT n, {line} AS l FROM (
             SELECT unnest(ls) AS l, generate_subscripts(ls, 1) AS n, len(ls) AS total
             FROM (SELECT string_split(content, chr(10)) AS ls FROM read_text(?)))
         WHERE n > 1 AND NOT (n = total AND l = '')""", [str(path)])
