@@ -339,15 +339,20 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
     else:
         out["q_value"] = benjamini_hochberg(out["p_value"])
     out["shift"] = (out["q_value"] < alpha) & (out["ratio"] >= min_ratio)
-    out = out.sort_values([*keys, "period"]).reset_index(drop=True)
+    out = _mark_first(out.sort_values([*keys, "period"]).reset_index(drop=True), keys, periods, episode_gap)
+    return out[cols]
+
+
+def _mark_first(out: pd.DataFrame, keys: list[str], periods: list[object], episode_gap: int) -> pd.DataFrame:
+    """``first``: a flagged period when the same key was not flagged in the previous ``episode_gap`` periods."""
     position = {p: j for j, p in enumerate(periods)}
     out["first"] = False
-    flagged = out[out["shift"]]
+    flagged = out[out["shift"].astype(bool)]
     if not flagged.empty:
         idx = flagged.assign(_pos=flagged["period"].map(position))
         gap = idx.groupby(keys)["_pos"].diff()
         out.loc[idx.index, "first"] = (gap.isna() | (gap > episode_gap)).to_numpy()
-    return out[cols]
+    return out
 
 
 # The levels of the route-shift monitor written as `corridors_shifts` (see shift_monitors).
@@ -364,12 +369,34 @@ SHIFT_WINDOW = 3
 # shift moves a port's share within its office (see docs/architecture.md, "Port shifts are tested within
 # their field office").
 SHIFT_WITHIN_OFFICE = ("port", "port_destination")
+# The destination monitor also tests the last three months against the six before them (one alarm a city-month
+# when either test flags it): a new corridor's destination city gains its loads over months, so against the
+# three months before, the window's own first loads are in the baseline (see shift_monitors; None: off).
+SHIFT_LONG_BASELINE: int | None = 6
+SHIFT_JOINT = False
 # The group of a port that belongs to no field office (a Mexican port named as a crossing).
 NO_OFFICE = "-"
 
 
+def _either_baseline(short: pd.DataFrame, long: pd.DataFrame, keys: list[str], episode_gap: int,
+                     joint: bool = False, alpha: float = 0.01, min_ratio: float = 1.5) -> pd.DataFrame:
+    """One row per (key, period) from two tests of the same key: flagged when either test flags it, with the
+    figures of the test that flagged (the short one when both or neither did); ``first`` re-marked.
+    ``joint``: the q-values are re-taken over both tests' p-values of each period together (Benjamini–Hochberg
+    over twice the tests), so the second test does not add alarms at the first's false-discovery rate."""
+    both = pd.concat([short.assign(baseline_periods=0), long.assign(baseline_periods=1)], ignore_index=True)
+    if joint:
+        both["q_value"] = both.groupby("period")["p_value"].transform(benjamini_hochberg)
+        both["shift"] = (both["q_value"] < alpha) & (both["ratio"] >= min_ratio)
+    both = both.sort_values([*keys, "period", "shift", "baseline_periods"], ascending=[*([True] * len(keys)), True,
+                                                                                       False, True])
+    out = both.drop_duplicates([*keys, "period"]).drop(columns="baseline_periods").reset_index(drop=True)
+    periods = sorted(out["period"].unique())
+    return _mark_first(out, keys, periods, episode_gap)
+
+
 def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_WITHIN_OFFICE,
-                   **options: object) -> pd.DataFrame:
+                   long_baseline: int | None = SHIFT_LONG_BASELINE, **options: object) -> pd.DataFrame:
     """The route-shift monitors an analyst gets, in one table: loads per port of entry (``level`` = ``port``),
     per destination (``destination``: a followed load's U.S. place, else its reported destination) and per
     port → destination pair (``port_destination``), each tested with :func:`route_shifts`; the levels in
@@ -385,7 +412,13 @@ def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_W
     for level, keys, keep in (("port", ["crossing"], known_port), ("destination", ["destination"], known_dest),
                               ("port_destination", ["crossing", "destination"], known_port & known_dest)):
         group = "field_office" if level in within_office else None
-        found = route_shifts(flows[keep], keys, **{"window": SHIFT_WINDOW, "group": group, **options})  # type: ignore[arg-type]
+        settings: dict[str, object] = {"window": SHIFT_WINDOW, "group": group, **options}
+        found = route_shifts(flows[keep], keys, **settings)  # type: ignore[arg-type]
+        if level == "destination" and long_baseline is not None:
+            longer = route_shifts(flows[keep], keys, **{**settings, "baseline_periods": long_baseline})  # type: ignore[arg-type]
+            found = _either_baseline(found, longer, keys, int(settings.get("episode_gap", 3)),  # type: ignore[call-overload]
+                                     joint=SHIFT_JOINT, alpha=float(settings.get("alpha", 0.01)),  # type: ignore[arg-type]
+                                     min_ratio=float(settings.get("min_ratio", 1.5)))  # type: ignore[arg-type]
         if group is not None:
             found = found.merge(flows[keys + [group]].drop_duplicates(keys), on=keys, how="left")
         parts.append(found.assign(level=level))
