@@ -369,30 +369,26 @@ SHIFT_WINDOW = 3
 # shift moves a port's share within its office (see docs/architecture.md, "Port shifts are tested within
 # their field office").
 SHIFT_WITHIN_OFFICE = ("port", "port_destination")
-# The destination monitor also tests the last three months against the six before them (one alarm a city-month
-# when either test flags it): a new corridor's destination city gains its loads over months, so against the
-# three months before, the window's own first loads are in the baseline (see shift_monitors; None: off).
+# The destination monitor also tests the last three months against the six before them, at a stricter false-
+# discovery rate (q < 0.003 against 0.01), and writes one row per city-month, flagged when either test flags it.
+# A new corridor's destination gains a few known loads a month (16180@200k: I-10W's San Diego, I-40's cities),
+# too few against the three months before, when the window's own first loads are the baseline: the six months
+# before find them within two months. The stricter rate holds down the alarms the extra test adds (a second look
+# at every city-month; the longer baseline also sees slow trends): bench/results/analytics.md, "shifts round 3".
 SHIFT_LONG_BASELINE: int | None = 6
-SHIFT_JOINT = False
+SHIFT_LONG_ALPHA = 0.003
 # The group of a port that belongs to no field office (a Mexican port named as a crossing).
 NO_OFFICE = "-"
 
 
-def _either_baseline(short: pd.DataFrame, long: pd.DataFrame, keys: list[str], episode_gap: int,
-                     joint: bool = False, alpha: float = 0.01, min_ratio: float = 1.5) -> pd.DataFrame:
+def _either_baseline(short: pd.DataFrame, long: pd.DataFrame, keys: list[str], episode_gap: int) -> pd.DataFrame:
     """One row per (key, period) from two tests of the same key: flagged when either test flags it, with the
-    figures of the test that flagged (the short one when both or neither did); ``first`` re-marked.
-    ``joint``: the q-values are re-taken over both tests' p-values of each period together (Benjamini–Hochberg
-    over twice the tests), so the second test does not add alarms at the first's false-discovery rate."""
-    both = pd.concat([short.assign(baseline_periods=0), long.assign(baseline_periods=1)], ignore_index=True)
-    if joint:
-        both["q_value"] = both.groupby("period")["p_value"].transform(benjamini_hochberg)
-        both["shift"] = (both["q_value"] < alpha) & (both["ratio"] >= min_ratio)
-    both = both.sort_values([*keys, "period", "shift", "baseline_periods"], ascending=[*([True] * len(keys)), True,
-                                                                                       False, True])
-    out = both.drop_duplicates([*keys, "period"]).drop(columns="baseline_periods").reset_index(drop=True)
-    periods = sorted(out["period"].unique())
-    return _mark_first(out, keys, periods, episode_gap)
+    figures of the test that flagged (the short one when both or neither did); ``first`` re-marked."""
+    both = pd.concat([short.assign(_long=0), long.assign(_long=1)], ignore_index=True)
+    both = both.sort_values([*keys, "period", "shift", "_long"],
+                            ascending=[*([True] * len(keys)), True, False, True])
+    out = both.drop_duplicates([*keys, "period"]).drop(columns="_long").reset_index(drop=True)
+    return _mark_first(out, keys, sorted(out["period"].unique()), episode_gap)
 
 
 def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_WITHIN_OFFICE,
@@ -402,8 +398,10 @@ def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_W
     port → destination pair (``port_destination``), each tested with :func:`route_shifts`; the levels in
     ``within_office`` test each key's share of its port's CBP field office (``field_office``), the others
     its share of the nation. ``crossing`` and ``destination`` name the key (``None`` where the level does not
-    use it). Every row with ``shift`` is an alarm for its month; ``first`` marks the first month of each
-    episode."""
+    use it). The destination level also tests each city against the ``long_baseline`` periods before the window
+    (at q < ``SHIFT_LONG_ALPHA``) and keeps one row per city-month, flagged when either test flags it (None: the
+    short baseline only). Every row with ``shift`` is an alarm for its month; ``first`` marks the first month of
+    each episode."""
     known_port = flows["crossing"] != UNKNOWN
     known_dest = flows["destination"] != UNKNOWN
     offices = port_field_offices()
@@ -415,10 +413,9 @@ def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_W
         settings: dict[str, object] = {"window": SHIFT_WINDOW, "group": group, **options}
         found = route_shifts(flows[keep], keys, **settings)  # type: ignore[arg-type]
         if level == "destination" and long_baseline is not None:
-            longer = route_shifts(flows[keep], keys, **{**settings, "baseline_periods": long_baseline})  # type: ignore[arg-type]
-            found = _either_baseline(found, longer, keys, int(settings.get("episode_gap", 3)),  # type: ignore[call-overload]
-                                     joint=SHIFT_JOINT, alpha=float(settings.get("alpha", 0.01)),  # type: ignore[arg-type]
-                                     min_ratio=float(settings.get("min_ratio", 1.5)))  # type: ignore[arg-type]
+            longer = route_shifts(flows[keep], keys, **{**settings, "baseline_periods": long_baseline,  # type: ignore[arg-type]
+                                                        "alpha": SHIFT_LONG_ALPHA})
+            found = _either_baseline(found, longer, keys, int(settings.get("episode_gap", 3)))  # type: ignore[call-overload]
         if group is not None:
             found = found.merge(flows[keys + [group]].drop_duplicates(keys), on=keys, how="left")
         parts.append(found.assign(level=level))
