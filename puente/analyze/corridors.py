@@ -339,20 +339,15 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
     else:
         out["q_value"] = benjamini_hochberg(out["p_value"])
     out["shift"] = (out["q_value"] < alpha) & (out["ratio"] >= min_ratio)
-    out = _mark_first(out.sort_values([*keys, "period"]).reset_index(drop=True), keys, periods, episode_gap)
-    return out[cols]
-
-
-def _mark_first(out: pd.DataFrame, keys: list[str], periods: list[object], episode_gap: int) -> pd.DataFrame:
-    """``first``: a flagged period when the same key was not flagged in the previous ``episode_gap`` periods."""
+    out = out.sort_values([*keys, "period"]).reset_index(drop=True)
     position = {p: j for j, p in enumerate(periods)}
     out["first"] = False
-    flagged = out[out["shift"].astype(bool)]
+    flagged = out[out["shift"]]
     if not flagged.empty:
         idx = flagged.assign(_pos=flagged["period"].map(position))
         gap = idx.groupby(keys)["_pos"].diff()
         out.loc[idx.index, "first"] = (gap.isna() | (gap > episode_gap)).to_numpy()
-    return out
+    return out[cols]
 
 
 # The levels of the route-shift monitor written as `corridors_shifts` (see shift_monitors).
@@ -369,39 +364,19 @@ SHIFT_WINDOW = 3
 # shift moves a port's share within its office (see docs/architecture.md, "Port shifts are tested within
 # their field office").
 SHIFT_WITHIN_OFFICE = ("port", "port_destination")
-# The destination monitor also tests the last three months against the six before them, at a stricter false-
-# discovery rate (q < 0.003 against 0.01), and writes one row per city-month, flagged when either test flags it.
-# A new corridor's destination gains a few known loads a month (16180@200k: I-10W's San Diego, I-40's cities),
-# too few against the three months before, when the window's own first loads are the baseline: the six months
-# before find them within two months. The stricter rate holds down the alarms the extra test adds (a second look
-# at every city-month; the longer baseline also sees slow trends): bench/results/analytics.md, "shifts round 3".
-SHIFT_LONG_BASELINE: int | None = 6
-SHIFT_LONG_ALPHA = 0.003
 # The group of a port that belongs to no field office (a Mexican port named as a crossing).
 NO_OFFICE = "-"
 
 
-def _either_baseline(short: pd.DataFrame, long: pd.DataFrame, keys: list[str], episode_gap: int) -> pd.DataFrame:
-    """One row per (key, period) from two tests of the same key: flagged when either test flags it, with the
-    figures of the test that flagged (the short one when both or neither did); ``first`` re-marked."""
-    both = pd.concat([short.assign(_long=0), long.assign(_long=1)], ignore_index=True)
-    both = both.sort_values([*keys, "period", "shift", "_long"],
-                            ascending=[*([True] * len(keys)), True, False, True])
-    out = both.drop_duplicates([*keys, "period"]).drop(columns="_long").reset_index(drop=True)
-    return _mark_first(out, keys, sorted(out["period"].unique()), episode_gap)
-
-
 def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_WITHIN_OFFICE,
-                   long_baseline: int | None = SHIFT_LONG_BASELINE, **options: object) -> pd.DataFrame:
+                   **options: object) -> pd.DataFrame:
     """The route-shift monitors an analyst gets, in one table: loads per port of entry (``level`` = ``port``),
     per destination (``destination``: a followed load's U.S. place, else its reported destination) and per
     port → destination pair (``port_destination``), each tested with :func:`route_shifts`; the levels in
     ``within_office`` test each key's share of its port's CBP field office (``field_office``), the others
     its share of the nation. ``crossing`` and ``destination`` name the key (``None`` where the level does not
-    use it). The destination level also tests each city against the ``long_baseline`` periods before the window
-    (at q < ``SHIFT_LONG_ALPHA``) and keeps one row per city-month, flagged when either test flags it (None: the
-    short baseline only). Every row with ``shift`` is an alarm for its month; ``first`` marks the first month of
-    each episode."""
+    use it). Every row with ``shift`` is an alarm for its month; ``first`` marks the first month of each
+    episode."""
     known_port = flows["crossing"] != UNKNOWN
     known_dest = flows["destination"] != UNKNOWN
     offices = port_field_offices()
@@ -410,12 +385,7 @@ def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_W
     for level, keys, keep in (("port", ["crossing"], known_port), ("destination", ["destination"], known_dest),
                               ("port_destination", ["crossing", "destination"], known_port & known_dest)):
         group = "field_office" if level in within_office else None
-        settings: dict[str, object] = {"window": SHIFT_WINDOW, "group": group, **options}
-        found = route_shifts(flows[keep], keys, **settings)  # type: ignore[arg-type]
-        if level == "destination" and long_baseline is not None:
-            longer = route_shifts(flows[keep], keys, **{**settings, "baseline_periods": long_baseline,  # type: ignore[arg-type]
-                                                        "alpha": SHIFT_LONG_ALPHA})
-            found = _either_baseline(found, longer, keys, int(settings.get("episode_gap", 3)))  # type: ignore[call-overload]
+        found = route_shifts(flows[keep], keys, **{"window": SHIFT_WINDOW, "group": group, **options})  # type: ignore[arg-type]
         if group is not None:
             found = found.merge(flows[keys + [group]].drop_duplicates(keys), on=keys, how="left")
         parts.append(found.assign(level=level))
