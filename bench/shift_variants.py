@@ -24,6 +24,32 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "national, 3 months": {"within_office": ()},
     "product (within office, 3 months)": {},
 }
+# shifts round 3 (not shipped): the destination level also tests the last three months against the SIX months
+# before them, at q < 0.003, one row per city-month (flagged when either test flags it).
+LONG_BASELINE, LONG_ALPHA = 6, 0.003
+
+
+def destinations_also_long(flows: pd.DataFrame, long_baseline: int = LONG_BASELINE,
+                           alpha: float = LONG_ALPHA) -> pd.DataFrame:
+    """The product's monitors, with each destination city-month also flagged when its last three months stand
+    out against the ``long_baseline`` months before them (q < ``alpha``): one row per city-month, the figures of
+    the test that flagged (the product's when both or neither did), ``first`` re-marked (gap 3)."""
+    base = corridors.shift_monitors(flows)
+    known = flows[flows["destination"] != corridors.UNKNOWN]
+    longer = corridors.route_shifts(known, ["destination"], window=corridors.SHIFT_WINDOW,
+                                    baseline_periods=long_baseline, alpha=alpha)
+    longer = longer.assign(level="destination", crossing=None, field_office=None)[base.columns]
+    dest = base[base["level"] == "destination"]
+    both = pd.concat([dest.assign(_long=0), longer.assign(_long=1)], ignore_index=True)
+    both["shift"] = both["shift"].astype(bool)
+    both = both.sort_values(["destination", "period", "shift", "_long"], ascending=[True, True, False, True])
+    merged = both.drop_duplicates(["destination", "period"]).drop(columns="_long").reset_index(drop=True)
+    periods = {p: i for i, p in enumerate(sorted(flows["period"].unique()))}
+    flagged = merged[merged["shift"]].assign(_pos=lambda f: f["period"].map(periods))
+    gap = flagged.groupby("destination")["_pos"].diff()
+    merged["first"] = False
+    merged.loc[flagged.index, "first"] = (gap.isna() | (gap > 3)).to_numpy()
+    return pd.concat([base[base["level"] != "destination"], merged], ignore_index=True)
 
 
 def score(run: at.Run, shifts: pd.DataFrame) -> dict[str, Any]:
@@ -40,8 +66,10 @@ def main() -> None:
     for seed in args.seed:
         run = world(args.root, seed, args.scale)
         flows = at.written(run, "corridors_flows")
-        for name, options in VARIANTS.items():
-            p = score(run, corridors.shift_monitors(flows, **options))
+        monitors = {name: corridors.shift_monitors(flows, **options) for name, options in VARIANTS.items()}
+        monitors["destinations also against 6 months, q < 0.003 (round 3, not shipped)"] = destinations_also_long(flows)
+        for name, shifts in monitors.items():
+            p = score(run, shifts)
             false = "; ".join(f"{r.level} {r.crossing or ''}{'>' if r.crossing and r.destination else ''}"
                               f"{r.destination or ''} {r.start // 12}-{r.start % 12 + 1:02d}"
                               for r in p["false_list"].itertuples())
