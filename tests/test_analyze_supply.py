@@ -239,6 +239,9 @@ def _organisation_world(tmp_path: Path, unlisted: bool = False) -> Node:
              ("ps-l1", "npp", dt.date(2021, 3, 20), "org-legit")]
     if unlisted:  # Delta also sent four more drums, one of a chemical the lab does not list (coverage 5/6)
         ships += [(f"ps-d{i}", "anpp" if i == 3 else "npp", dt.date(2021, 1, 2 * i), "org-delta") for i in range(3, 7)]
+        # and the trade around it carries chemicals the lab does not list: 5/6 is better than chance (9 of 14)
+        ships += [(f"ps-l{i}", chem, dt.date(2021, 2, i), "org-legit")
+                  for i, chem in enumerate(("anpp", "propionic_anhydride", "1-boc-4-piperidone", "anpp"), start=2)]
     for i, (sid, chem, day, company) in enumerate(ships):
         w.add("precursor_shipment", sid, source_id=f"21 MZO 3000 {i + 1:07d}", chemical=chem, quantity_kg=80.0,
               arrival_date=day)
@@ -276,3 +279,40 @@ def test_the_organisation_rests_only_on_chains_whose_lab_lists_everything_their_
         chains = supply.precursor_lab_chains(engine).set_index("shipment")
     assert chains.loc["ps-d1", "confident"] and round(chains.loc["ps-d1", "coverage"], 3) == 0.833
     assert not (chains["hop"] == "organisation").any()
+
+
+def test_an_owner_detained_where_the_lab_lists_what_chance_would_does_not_tie_his_front(tmp_path: Path) -> None:
+    """Two owners detained at one lab that kept no papers and lists four of the trade's five chemicals. Alpha sent
+    it only chemicals it lists (its owner fed it); Beta's owner, a lieutenant caught there with the crew, runs a
+    front that fed another lab: 8 of its 10 shipments are listed (≥ 0.8), but so is 0.85 of the whole trade —
+    Beta leaves unlisted more than half what chance leaves, so its owner's detention ties none of them."""
+    node = Node.init(tmp_path / "n", "t", "MX")
+    w = World()
+    for org, name, owner in (("org-alpha", "Insumos Alfa SA de CV", "p-a"), ("org-beta", "Química Beta SA de CV", "p-b"),
+                             ("org-legit", "Farmacéutica Norte SA de CV", "p-legit")):
+        w.add("organization", org, name=name, country="MX")
+        w.add("person", owner, given_names=owner.upper(), surname1="Ruiz")
+        w.link("organization", org, "person", owner, "owner")
+    listed = ("npp", "4-ap", "anpp", "propionic_anhydride")
+    w.add("lab_site", "lab-quiet", source_id="SEDENA/LAB/2021/000010", date_found=dt.date(2021, 9, 1),
+          chemicals=";".join(listed), evidence="recibos de renta")
+    for person in ("p-a", "p-b"):
+        w.link("lab_site", "lab-quiet", "person", person, "arrested")
+    ships = [(f"ps-a{i}", listed[i % 4], dt.date(2021, 1 + i, 5), "org-alpha") for i in range(6)]
+    ships += [(f"ps-b{i}", "1-boc-4-piperidone" if i in (3, 7) else listed[i % 4], dt.date(2021, 1 + i % 7, 10 + i),
+               "org-beta") for i in range(10)]
+    ships += [(f"ps-l{i}", "1-boc-4-piperidone" if i in (2, 5) else listed[i % 4], dt.date(2021, 1 + i % 7, 20),
+               "org-legit") for i in range(10)]
+    for i, (sid, chem, day, company) in enumerate(ships):
+        w.add("precursor_shipment", sid, source_id=f"21 MZO 3000 {i + 1:07d}", chemical=chem, quantity_kg=80.0,
+              arrival_date=day)
+        w.link("precursor_shipment", sid, "organization", company, "importer")
+    with node.open_store() as store:
+        w.write(store)
+    with open_engine("duckdb", node.store_url) as engine:
+        chains = supply.precursor_lab_chains(engine).set_index("shipment")
+    alpha = chains.loc[[f"ps-a{i}" for i in range(6)]]
+    assert alpha["confident"].all() and (alpha["hop"] == "owner_arrested").all() and (alpha["coverage"] == 1.0).all()
+    beta = chains[chains.index.str.startswith("ps-b")]
+    assert len(beta) and (beta["coverage"].round(3) == 0.8).all()  # passes MIN_COVERAGE, not chance
+    assert not beta["confident"].any()

@@ -53,6 +53,11 @@ MIN_CITATIONS = 2  # a company's declarations a lab must cite before its other s
 # supplied lists what the front sent; a lab where its owner was detained as crew, or that another of the
 # owner's fronts supplied, lists a few chemicals of its own.
 MIN_COVERAGE = 0.8
+# ... and leaves unlisted at most this share of what chance leaves: the shipments of the trade as a whole (arrived
+# in time for the raid) whose chemical the lab does not list. A front that fed the lab leaves unlisted only its
+# one-off deliveries to other labs; a front that did not leaves unlisted what any company's shipments would (at a
+# lab listing 8 of the 10 chemicals, 0.8 is chance). Half is the midpoint between the two.
+CHANCE_SHARE = 0.5
 MIN_CITED_SHARE = 0.1  # of a company's declarations from its first cited one to the raid, the share a lab must cite
 MIN_CITED_FOR_LAG = 10  # cited declarations needed to learn the supply lag (else none is assumed)
 # Organisation inference: a front of an organisation with no chain of its own fed the paperless lab that the
@@ -258,6 +263,7 @@ def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.Da
     paths = paths.assign(lab_papers=paths["lab"].map(dict(zip(labs["lab"], labs["lab_evidence"].map(
         lambda e: bool(citations(e)))))).fillna(False).astype(bool))
     paths["coverage"] = _coverage(paths, comp, ships, labs, lag)
+    paths["chance"] = paths["lab"].map(_chance(ships, labs, lag))
     best = _one_lab_each(paths)
     org = _organisation_paths(engine, best, comp, ships, labs, lag, entity)
     if len(org):
@@ -405,6 +411,21 @@ def _coverage(paths: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame, labs
     return np.round(np.array(out, dtype=float), 6)
 
 
+def _chance(ships: pd.DataFrame, labs: pd.DataFrame, lag: float) -> dict[Any, float]:
+    """Per lab: of all the shipments that arrived at least ``lag`` days before its raid, the share whose chemical
+    it lists — the coverage any company would have there by chance (NaN when it lists none)."""
+    arrival = pd.to_datetime(ships["arrival_date"]).to_numpy()
+    chemical = ships["chemical"].to_numpy()
+    out: dict[Any, float] = {}
+    for lab, day, chems in zip(labs["lab"], pd.to_datetime(labs["lab_date"]), labs["listed"]):
+        if not chems or pd.isna(day):
+            out[lab] = np.nan
+            continue
+        usable = (day.to_datetime64() - arrival) >= np.timedelta64(int(np.ceil(lag)), "D")
+        out[lab] = float(np.isin(chemical[usable], list(chems)).mean()) if usable.any() else np.nan
+    return out
+
+
 def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
     """Cited pairs as cited. Another shipment goes to one lab: a front serves one lab until it is raided, so
     the earliest raid after the shipment arrived among the labs whose papers cite its company at least
@@ -421,6 +442,9 @@ def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
     # an owner detained at a lab that kept no papers, which lists this chemical and what the company sent
     owner = (paths["hop"] == "owner_arrested") & ~paths["lab_papers"] & paths["chemical_match"].eq(True)
     owner &= paths["coverage"].fillna(0) >= MIN_COVERAGE
+    if "chance" in paths:  # ... better than chance: a crew member's fronts fed other labs
+        unlisted, by_chance = 1 - paths["coverage"].fillna(0), 1 - paths["chance"].fillna(1.0)
+        owner &= unlisted <= CHANCE_SHARE * by_chance + 1e-9
     corroborated = owner.groupby([paths["shipment"], paths["lab"]]).transform("any")
     paths["tie"] = np.select([paths["cited"], same & (paths["support"] >= 2), same, corroborated], [4, 3, 2, 1], 0)
     paths["documented"] = ((paths["tie"] > 1) | (paths["hop"] == "direct")).astype(bool)
