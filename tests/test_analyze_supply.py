@@ -106,6 +106,16 @@ def test_a_cited_importer_raises_the_diversion_risk(tmp_path: Path) -> None:
     assert (risk["score"] - total).abs().max() < 1e-9
 
 
+def _write_shipments(w: World, node: Node, ships: list[tuple[str, str, dt.date, str]]) -> None:
+    """Each (shipment, chemical, arrival, importer) as a declaration of its own number, then the whole world stored."""
+    for i, (sid, chem, day, company) in enumerate(ships):
+        w.add("precursor_shipment", sid, source_id=f"21 MZO 3000 {i + 1:07d}", chemical=chem, quantity_kg=80.0,
+              arrival_date=day)
+        w.link("precursor_shipment", sid, "organization", company, "importer")
+    with node.open_store() as store:
+        w.write(store)
+
+
 def _owner_world(tmp_path: Path) -> Node:
     """A front's owner is detained at two labs: one that kept no papers and lists what the front sent (npp,
     4-AP), and one whose papers cite other firms' declarations only. A second firm's owner is detained at the
@@ -129,12 +139,7 @@ def _owner_world(tmp_path: Path) -> Node:
              ("ps-3", "npp", dt.date(2021, 5, 5), "org-front"),
              ("ps-o1", "npp", dt.date(2021, 2, 5), "org-other"), ("ps-o2", "piperidine", dt.date(2021, 3, 5), "org-other"),
              ("ps-o3", "anpp", dt.date(2021, 4, 5), "org-other"), ("ps-o4", "norfentanyl", dt.date(2021, 5, 5), "org-other")]
-    for i, (sid, chem, day, company) in enumerate(ships):
-        w.add("precursor_shipment", sid, source_id=f"21 MZO 3000 {i + 1:07d}", chemical=chem, quantity_kg=80.0,
-              arrival_date=day)
-        w.link("precursor_shipment", sid, "organization", company, "importer")
-    with node.open_store() as store:
-        w.write(store)
+    _write_shipments(w, node, ships)
     return node
 
 
@@ -242,12 +247,7 @@ def _organisation_world(tmp_path: Path, unlisted: bool = False) -> Node:
         # and the trade around it carries chemicals the lab does not list: 5/6 is better than chance (9 of 14)
         ships += [(f"ps-l{i}", chem, dt.date(2021, 2, i), "org-legit")
                   for i, chem in enumerate(("anpp", "propionic_anhydride", "1-boc-4-piperidone", "anpp"), start=2)]
-    for i, (sid, chem, day, company) in enumerate(ships):
-        w.add("precursor_shipment", sid, source_id=f"21 MZO 3000 {i + 1:07d}", chemical=chem, quantity_kg=80.0,
-              arrival_date=day)
-        w.link("precursor_shipment", sid, "organization", company, "importer")
-    with node.open_store() as store:
-        w.write(store)
+    _write_shipments(w, node, ships)
     return node
 
 
@@ -303,12 +303,7 @@ def test_an_owner_detained_where_the_lab_lists_what_chance_would_does_not_tie_hi
                "org-beta") for i in range(10)]
     ships += [(f"ps-l{i}", "1-boc-4-piperidone" if i in (2, 5) else listed[i % 4], dt.date(2021, 1 + i % 7, 20),
                "org-legit") for i in range(10)]
-    for i, (sid, chem, day, company) in enumerate(ships):
-        w.add("precursor_shipment", sid, source_id=f"21 MZO 3000 {i + 1:07d}", chemical=chem, quantity_kg=80.0,
-              arrival_date=day)
-        w.link("precursor_shipment", sid, "organization", company, "importer")
-    with node.open_store() as store:
-        w.write(store)
+    _write_shipments(w, node, ships)
     with open_engine("duckdb", node.store_url) as engine:
         chains = supply.precursor_lab_chains(engine).set_index("shipment")
     alpha = chains.loc[[f"ps-a{i}" for i in range(6)]]

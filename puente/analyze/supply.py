@@ -270,10 +270,11 @@ def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.Da
         best = pd.concat([best[~best["shipment"].isin(org["shipment"])], org], ignore_index=True)
     best = best.assign(**{col: None for col in COLUMNS if col not in best})
     best["days"] = [None if pd.isna(d) else int(d) for d in best["days"]]
-    labels = _labels(engine, {str(e).split("|")[0] for e in set(best["company"].dropna()) | set(best["person"].dropna())})
     # an entity split by its identifiers (``cluster|RFC``) is labelled by its anchor record
-    best["company_label"] = best["company"].map(lambda c: labels.get(str(c).split("|")[0]) if isinstance(c, str) else None)
-    best["person_label"] = best["person"].map(lambda c: labels.get(str(c).split("|")[0]) if isinstance(c, str) else None)
+    anchor = {e: str(e).split("|")[0] for e in set(best["company"].dropna()) | set(best["person"].dropna())}
+    labels = _labels(engine, set(anchor.values()))
+    for col in ("company", "person"):
+        best[col + "_label"] = best[col].map(lambda e: labels.get(anchor[e]) if e in anchor else None)
     best = best.sort_values(["score", "arrival_date", "shipment", "lab"], ascending=[False, True, True, True])
     return best.reindex(columns=COLUMNS).reset_index(drop=True)
 
@@ -442,9 +443,9 @@ def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
     # an owner detained at a lab that kept no papers, which lists this chemical and what the company sent
     owner = (paths["hop"] == "owner_arrested") & ~paths["lab_papers"] & paths["chemical_match"].eq(True)
     owner &= paths["coverage"].fillna(0) >= MIN_COVERAGE
-    if "chance" in paths:  # ... better than chance: a crew member's fronts fed other labs
-        unlisted, by_chance = 1 - paths["coverage"].fillna(0), 1 - paths["chance"].fillna(1.0)
-        owner &= unlisted <= CHANCE_SHARE * by_chance + 1e-9
+    # ... better than chance: a crew member's fronts fed other labs
+    unlisted, by_chance = 1 - paths["coverage"].fillna(0), 1 - paths["chance"].fillna(1.0)
+    owner &= unlisted <= CHANCE_SHARE * by_chance + 1e-9
     corroborated = owner.groupby([paths["shipment"], paths["lab"]]).transform("any")
     paths["tie"] = np.select([paths["cited"], same & (paths["support"] >= 2), same, corroborated], [4, 3, 2, 1], 0)
     paths["documented"] = ((paths["tie"] > 1) | (paths["hop"] == "direct")).astype(bool)
