@@ -118,10 +118,11 @@ def ready(pg: Any) -> None:
 
 
 def state_purpose(pg: Any, purpose: str) -> None:
-    """Type a purpose and let the page re-render for it: the box re-routes 700 ms after the last keystroke, so a
-    view opened sooner would be drawn twice (and read while the second drawing has cleared it)."""
+    """Type a purpose and let the page re-render for it: the box re-routes 700 ms after the last keystroke (it is
+    marked data-pending until then), so a view opened sooner would be drawn twice (and read while the second
+    drawing has cleared it)."""
     pg.fill("#purpose", purpose)
-    pg.wait_for_timeout(800)
+    pg.wait_for_selector("#purpose:not([data-pending])", state="attached")
     ready(pg)
 
 

@@ -40,7 +40,11 @@
     sessionStorage.setItem("puente.purpose", purposeBox.value);
     P.purposeState();
     clearTimeout(timer);
-    timer = setTimeout(() => { const p = P.purpose(); if (p.length === 0 || p.length >= 5) P.route(); }, 700);
+    purposeBox.dataset.pending = "1";  // a re-route is due (tests wait for it to clear, then for data-ready)
+    timer = setTimeout(() => {
+      delete purposeBox.dataset.pending;
+      const p = P.purpose(); if (p.length === 0 || p.length >= 5) P.route();
+    }, 700);
   });
   window.addEventListener("hashchange", () => { if (P.me) P.route(); });
   // the skip link moves the focus to the page's content (its href would otherwise change the route)
