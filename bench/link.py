@@ -133,7 +133,7 @@ def _ours(a, b, ta, tb, fields: list[str], threshold: float | None = None) -> di
     enc = clk.Encoder(key, "person", fields)
     ea, eb = enc.encode(a.to_dict("records")), enc.encode(b.to_dict("records"))
     found = best(match_blocked(ea, eb, enc.layout, hits.DEFAULT_THRESHOLD if threshold is None else threshold,
-                               clk.derive(key, "lsh")))
+                               clk.derive(key, "lsh")), eb)
     pairs = list(zip(found.i.astype(int), found.j.astype(int)))
     return {**_one_bit_scores(ta, tb, pairs), "seconds": time.perf_counter() - started}
 
@@ -301,7 +301,8 @@ def part_hits(args: argparse.Namespace) -> dict:
     del a, b
     t0, c0 = time.perf_counter(), time.process_time()
     stats: dict = {}
-    found = best(match_blocked(ea, eb, enc.layout, hits.DEFAULT_THRESHOLD, clk.derive(secret, "lsh"), stats=stats))
+    found = best(match_blocked(ea, eb, enc.layout, hits.DEFAULT_THRESHOLD, clk.derive(secret, "lsh"), stats=stats),
+                 eb)
     t_block, c_block = time.perf_counter() - t0, time.process_time() - c0
     rss_blocked = _rss_mb()
     # truth over the whole run
