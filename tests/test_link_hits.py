@@ -299,6 +299,10 @@ def test_an_answer_never_holds_two_references_for_one_query_record(make_node):
         doubled = _reseal_answer(answer, hits=answer["hits"] + [{"i": indexes[0], "ref": "ref-second"}])
         results = hits.accept_answer(sa, us, SECRET, doubled)
         assert len(results) == len(indexes)
+        # the inbox counts records that hit, not references: the query's count, and what the CLI prints
+        assert sa.scalar("SELECT hits FROM hits_queries WHERE query_id = ?", [query["query_id"]]) == \
+            len({r["local_id"] for r in results}) == len(indexes)
+        assert sb.scalar("SELECT hits FROM hits_queries WHERE direction = 'received'") == len(indexes)
 
 
 def _reseal_answer(message: dict, **changes) -> dict:
