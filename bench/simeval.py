@@ -63,7 +63,7 @@ def hits_scores(nodes: dict[str, Node], sim: Path, secret: bytes, threshold: flo
     enc = clk.Encoder(key, "person", clk.DEFAULT_FIELDS["person"])
     ea, eb = enc.encode(a.to_dict("records")), enc.encode(b.to_dict("records"))
     found = best(match_blocked(ea, eb, enc.layout, hits.DEFAULT_THRESHOLD if threshold is None else threshold,
-                               clk.derive(key, "lsh")))
+                               clk.derive(key, "lsh")), eb, hits.content_keys(b))
     ta = np.array([by_source.get(s, f"?a{i}") for i, s in enumerate(a["source_id"])])
     tb = np.array([by_source.get(s, f"?b{i}") for i, s in enumerate(b["source_id"])])
     # one bit per query record; a hit counts as right only if its reference is the same person

@@ -17,16 +17,17 @@ from puente.link.specs import PERSON
 
 
 def test_er_prepares_the_address_from_the_store_columns() -> None:
-    """The person table's street, locality (as written) and postcode reach ER's comparisons."""
+    """The person table's street, locality (as written), postcode and identifiers reach ER's comparisons."""
     frame = pd.DataFrame({"id": ["a", "b"], "given_names": ["Ana", "Ana"], "surname1": ["Ruiz", "Ruiz"],
                           "street": ["12 Stanley Street", None], "locality": ["P:1", None],
-                          "locality_text": ["Winston Hills", "Winston Hills"], "postcode": ["4223", None]})
+                          "locality_text": ["Winston Hills", "Winston Hills"], "postcode": ["4223", None],
+                          "id_number": ["7386127", None], "curp": [None, "RUAA800102MDFZNN01"]})
     prepared = PERSON.prepare(frame)
     assert list(prepared["address"]) == ["12 stanley street", None]
     assert list(prepared["suburb"]) == ["winston hills", "winston hills"]
     assert list(prepared["postcode"]) == ["4223", None]
     names = [c.get_comparison("duckdb").output_column_name for c in PERSON.comparisons(set(prepared.columns))]
-    assert {"address", "suburb", "postcode"} <= set(names)
+    assert {"address", "suburb", "postcode", "id_number", "curp"} <= set(names)  # identifiers too
 
 
 def _febrl_folder() -> Path:

@@ -101,3 +101,27 @@ def test_export_entity_as_ftm_links_member_records_with_same_as(make_node, tmp_p
     ids = {e.id for e in loaded if e.schema.name != "Similar"}
     assert set(link.get("match")) <= ids  # the entity a link names is in the file
     assert len({e.id for e in loaded}) == len(loaded)  # ids unique
+
+
+@pytest.mark.parametrize("people", [
+    [{"given_names": "Ana", "surname1": "Ruiz"}],
+    [{"given_names": "Ana", "surname1": "Ruiz"}, {"given_names": "Ana", "surname1": "Ruiz", "surname2": "Paz"}],
+    [{"given_names": "Ana", "surname1": "Ruiz"}, {"given_names": "Luis", "surname1": "Soto"},
+     {"given_names": "Eva", "surname1": "Paz", "curp": "PAEE800102MDFZVV01"}],
+])
+def test_a_newcomer_with_a_few_people_and_no_birth_dates(make_node, people, capsys):
+    """A few person records without birth dates: no pair meets a deterministic rule (Splink estimated the prior as
+    0) and an EM session fails part-way (leaving the model without comparisons): the run used to end in an
+    internal error (exit 70). It resolves every record into an entity, and names the training steps it
+    left out and why."""
+    node = make_node("us-test", "US")
+    rows = [{"id": f"us-test:person:{i}", "owner_node": "us-test", **p} for i, p in enumerate(people)]
+    with node.open_store() as store:
+        store.insert_arrow("person", pa.Table.from_pylist(rows))
+    assert main(["--home", str(node.home), "link", "run", "--kind", "person"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # the console wraps long lines
+    assert f"person: {len(people)} records" in out
+    assert "training step skipped" in out and "prior from deterministic rules" in out
+    with node.open_store() as store:
+        entities = dict(store.query("SELECT record_id, cluster_id FROM link_entities WHERE kind = 'person'"))
+    assert set(entities) == {r["id"] for r in rows}

@@ -32,6 +32,8 @@ def test_hit_no_hit_on_simulated_people(simulated):
     # and a name-only hit is right 82% of the time (93 right, 20 wrong on seed 11), so precision is 0.960 with
     # the CURP's birth date used where the record gives none (0.92 without). The faster candidate generation
     # (41859b7, byte-level MinHash bins) sees 5 more pairs above the threshold on this world, all namesakes with no
-    # hit before: 502 -> 507 hits, the same 482 right, precision 0.960 -> 0.951; and where two references tie, the
-    # one kept follows the row order of the nodes' random ids (0.949 on some runs). Guard 0.94 (closing note).
-    assert scores["f1"] >= 0.95 and scores["precision"] >= 0.94, scores
+    # hit before: 502 -> 507 hits, the same 482 right, precision 0.960 -> 0.951. Where two references tied, the one
+    # kept used to follow the row order of the nodes' random ids (0.949 on some runs, guard lowered to 0.94); ties now
+    # go by content (clkmatch.best: closeness, then the encoding, then the content hash), and two fresh builds of
+    # this world (other id keys) both measure 507 hits, 482 right, precision 0.9507 (hits5 round, 2026-12-01).
+    assert scores["f1"] >= 0.95 and scores["precision"] >= 0.95, scores

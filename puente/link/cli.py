@@ -65,6 +65,8 @@ def link_run(
                 raise
             console.print(t("link_run_done", kind=report.kind, records=report.records, pairs=report.pairs,
                             clusters=report.clusters, cross=report.cross_node_clusters, run_id=report.run_id))
+            for step in report.skipped:
+                console.print(t("link_run_untrained", kind=report.kind, records=report.records, step=step))
 
 
 def _evidence(items: list[dict[str, Any]]) -> str:

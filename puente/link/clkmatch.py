@@ -276,14 +276,15 @@ def _names(f: clk.FieldEncoding, g: clk.FieldEncoding, pa: Prepared, pb: Prepare
 
 
 def _score_above(pa: Prepared, pb: Prepared, i: np.ndarray, j: np.ndarray, lay: Layout,
-                 threshold: float) -> tuple[np.ndarray, np.ndarray]:
+                 threshold: float, specs: dict[str, clk.FieldEncoding] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The pairs (positions in ``i``, ``j``) whose score reaches ``threshold``, and their scores.
 
     Fields are added in the layout's order, then the name groups; after each, a pair that cannot reach the
     threshold even if every remaining field agreed fully (its ``pos``; a group: the sum of its two) is
     dropped, so the costly crosswise name comparisons run only on pairs the date and identifiers leave
-    possible. The scores kept are exactly ``score_pairs``'s (the same additions in the same order)."""
-    specs = {s.name: s for s in lay.specs}
+    possible. The scores kept are exactly ``score_pairs``'s (the same additions in the same order).
+    ``specs``: other weights for the layout's fields (``closeness``)."""
+    specs = specs or {s.name: s for s in lay.specs}
     grouped = _name_groups(lay)
     in_group = {f for pair in grouped for f in pair}
     steps: list[tuple[float, tuple[str, ...]]] = [(s.pos, (n,)) for n, s in specs.items() if n not in in_group]
@@ -314,6 +315,24 @@ def score_pairs(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.nd
     _, scores = _score_above(pa, pb, np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1]), lay,
                              -np.inf)
     return scores
+
+
+def _closeness_specs(lay: Layout) -> dict[str, clk.FieldEncoding]:
+    """The layout's fields weighed by their similarity itself: each field present on both sides adds its
+    chance-corrected similarity (0 to 1, never clipped at the field's ``hi``), a field missing on either side 0."""
+    return {s.name: replace(s, pos=1.0, neg=0.0, lo=0.0, hi=1.0) for s in lay.specs}
+
+
+def closeness(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.ndarray, lay: Layout) -> np.ndarray:
+    """The sum of the fields' unclipped similarities of each pair (names: the best of straight, crosswise and
+    order-free): what tells apart two references whose scores tie because both reach a field's ``hi``."""
+    if len(pairs) == 0:
+        return np.empty(0)
+    pa = a if isinstance(a, Prepared) else Prepared(a, lay)
+    pb = b if isinstance(b, Prepared) else Prepared(b, lay)
+    _, close = _score_above(pa, pb, np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1]), lay,
+                            -np.inf, _closeness_specs(lay))
+    return close
 
 
 def _distinct(parts: list[np.ndarray]) -> np.ndarray:
@@ -436,18 +455,41 @@ def _scored(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.ndarra
         at, scores = _score_above(a, b, np.ascontiguousarray(part[:, 0]), np.ascontiguousarray(part[:, 1]), lay,
                                   threshold)
         mask = scores >= threshold
-        keep.append(pd.DataFrame({"i": part[at[mask], 0], "j": part[at[mask], 1], "score": scores[mask]}))
+        kept = part[at[mask]]
+        keep.append(pd.DataFrame({"i": kept[:, 0], "j": kept[:, 1], "score": scores[mask],
+                                  "closeness": closeness(a, b, kept, lay)}))
     if not keep:
-        return pd.DataFrame({"i": np.empty(0, np.int64), "j": np.empty(0, np.int64), "score": np.empty(0)})
+        return pd.DataFrame({"i": np.empty(0, np.int64), "j": np.empty(0, np.int64), "score": np.empty(0),
+                             "closeness": np.empty(0)})
     return pd.concat(keep, ignore_index=True)
 
 
-def best(found: pd.DataFrame) -> pd.DataFrame:
-    """At most one pair per query encoding: the best-scoring one (ties: the lowest j)."""
+def best(found: pd.DataFrame, answering: np.ndarray | None = None,
+         stable: np.ndarray | list[str] | None = None) -> pd.DataFrame:
+    """At most one pair per query encoding, the best, chosen from the pairs' content alone (never from row order,
+    which follows a node's random record ids): the highest score; among equal scores the highest ``closeness``
+    (the fields' unclipped similarities: the nearer reference); then the answering encoding that sorts first
+    by its bytes (``answering``: the answering side's encodings, rows indexed by j), then by ``stable`` (a
+    content-derived text per answering row, e.g. the record's content hash), and only then the lowest j (rows
+    alike in every respect)."""
     if found.empty:
         return found
-    ordered = found.sort_values(["i", "score", "j"], ascending=[True, False, True])
-    return ordered.drop_duplicates("i").reset_index(drop=True)
+    if "closeness" not in found:
+        found = found.assign(closeness=0.0)
+    ordered = found.sort_values(["i", "score", "closeness", "j"], ascending=[True, False, False, True])
+    first = ordered.drop_duplicates("i")
+    if answering is None and stable is None:
+        return first.reset_index(drop=True)
+    top = ordered.merge(first[["i", "score", "closeness"]], on=["i", "score", "closeness"])
+    tied = top[top.duplicated("i", keep=False)]
+    if tied.empty:
+        return first.reset_index(drop=True)
+    j = tied["j"].to_numpy().astype(np.int64)
+    keys = tied.assign(_enc=[bytes(answering[x]) for x in j] if answering is not None else b"",
+                       _stable=[str(stable[x]) for x in j] if stable is not None else "")
+    chosen = keys.sort_values(["i", "_enc", "_stable", "j"]).drop_duplicates("i").drop(columns=["_enc", "_stable"])
+    rest = first[~first["i"].isin(chosen["i"])]
+    return pd.concat([rest, chosen]).sort_values("i").reset_index(drop=True)
 
 
 def match_blocked(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, seed: bytes, max_block: int = 2000,

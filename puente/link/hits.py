@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from puente.errors import ConfigError, PolicyError, UsageError
 from puente.i18n import t
 from puente.link import clk
+from puente.link import normalize as nz
 from puente.link.audit_hook import audit
 from puente.link.clkmatch import best, match_blocked
 from puente.node import Node
@@ -177,6 +178,15 @@ def _own_records(store: Store, node: str, kind: str, ids: list[str] | None = Non
     if ids is not None:
         frame = frame[frame["id"].isin(set(ids))]
     return frame.reset_index(drop=True)
+
+
+def content_keys(records: pd.DataFrame) -> list[str]:
+    """Per record, a text derived from its content alone (the ingest's content hash; empty where a record has
+    none): the last tie-break between references whose encodings are equal, so that the reference kept never
+    depends on the node's random record ids or the order records were loaded in."""
+    if "content_hash" not in records:
+        return [""] * len(records)
+    return ["" if nz.is_missing(v) else str(v) for v in records["content_hash"]]
 
 
 def allowed_fields(kind: str, agreement_fields: list[str]) -> list[str]:
@@ -384,7 +394,8 @@ def answer_query(store: Store, node: Node, secret: bytes, query: Any, threshold:
         mine = clk.Encoder(key, kind, fields).encode(own)
         usable = np.array([i for i in range(len(packed)) if i not in bad], dtype=np.int64)
         if len(usable):
-            found = best(match_blocked(packed[usable], mine, lay, threshold, clk.derive(key, "lsh")))
+            found = best(match_blocked(packed[usable], mine, lay, threshold, clk.derive(key, "lsh")), mine,
+                         content_keys(own))
             found["i"] = usable[found["i"].to_numpy().astype(np.int64)]
     total, total_hits = used + len(packed), given + len(found)
     if total >= terms.hit_rate_after and total_hits > terms.max_hit_rate * total:

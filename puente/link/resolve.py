@@ -19,8 +19,8 @@ import datetime as dt
 import json
 import logging
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -45,6 +45,7 @@ class Resolution:
     pairs: pd.DataFrame  # unique_id_l, unique_id_r, match_weight, match_probability, evidence
     clusters: dict[str, str]  # record id -> cluster id
     model: dict[str, Any]  # trained parameters (m/u per level), for the run record
+    skipped: list[str] = field(default_factory=list)  # training steps the table could not support, with why
 
     @property
     def cluster_count(self) -> int:
@@ -70,8 +71,10 @@ def _settings(spec: Spec, prepared: pd.DataFrame) -> Any:
 
 
 def train_and_predict(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb", spark: Any = None,
-                      threshold: float = 0.5, seed: int = 1) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Train (prior from deterministic rules, u by random sampling, m by EM) and score pairs."""
+                      threshold: float = 0.5, seed: int = 1,
+                      skipped: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Train (prior from deterministic rules, u by random sampling, m by EM) and score pairs. The training steps
+    a small table cannot support are left out and named, with why, in ``skipped``."""
     from splink import Linker
 
     logging.getLogger("splink").setLevel(logging.ERROR)
@@ -82,17 +85,19 @@ def train_and_predict(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb
     table = engine.table(db_api, prepared, _LIST_COLUMNS, is_missing)
     settings = _settings(spec, prepared)
     if len(prepared) <= TRAIN_RECORDS:
-        linker = Linker(table, settings, db_api=db_api, set_up_basic_logging=False)
-        _train(spec, linker, len(prepared), seed)
+        linker, notes = _train(spec, lambda model: Linker(table, model, db_api=db_api, set_up_basic_logging=False),
+                               settings, len(prepared), seed)
     else:
         # Train on a random sample: within a block, true and false pairs both shrink with the
         # square of the sampling fraction, so the prior, m and u estimates carry over unchanged.
         sample = prepared.sample(n=TRAIN_RECORDS, random_state=seed)
         trainer_api = engine.db_api()
-        trainer = Linker(engine.table(trainer_api, sample, _LIST_COLUMNS, is_missing), settings,
-                         db_api=trainer_api, set_up_basic_logging=False)
-        _train(spec, trainer, len(sample), seed)
+        sample_table = engine.table(trainer_api, sample, _LIST_COLUMNS, is_missing)
+        trainer, notes = _train(spec, lambda model: Linker(sample_table, model, db_api=trainer_api,
+                                                           set_up_basic_logging=False), settings, len(sample), seed)
         linker = Linker(table, trainer.misc.save_model_to_json(), db_api=db_api, set_up_basic_logging=False)
+    if skipped is not None:
+        skipped.extend(notes)
     predictions = linker.inference.predict(threshold_match_probability=threshold)
     model = linker.misc.save_model_to_json()
     return _scored_pairs(linker, predictions), model
@@ -116,19 +121,44 @@ def _scored_pairs(linker: Any, predictions: Any) -> pd.DataFrame:
     return _with_evidence(scored, linker)
 
 
-def _train(spec: Spec, linker: Any, records: int, seed: int) -> None:
+def _train(spec: Spec, make: Callable[[Any], Any], settings: Any, records: int, seed: int) -> tuple[Any, list[str]]:
+    """A linker (``make``: one built from settings or a saved model) trained as far as the table allows, and the
+    steps left out, each with why.
+
+    In a small table no pair may meet a deterministic rule (Splink then estimates the prior as 0, and every pair
+    scores 0), or an EM session may find no pairs, or nothing left to train once its blocking rule's comparisons
+    are fixed (Splink then fails part-way and leaves the linker without its comparisons): the default prior is
+    kept, and the linker is rebuilt from the model saved before the session."""
+    linker = make(settings)
+    skipped: list[str] = []
     try:
         rules: list[str | BlockingRuleCreator] = [*spec.deterministic]
         linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
     except Exception as exc:  # noqa: BLE001 - too few deterministic matches in a tiny table: keep the default prior
-        log.info("prior estimation skipped: %s", exc)
+        skipped.append(f"prior from deterministic rules ({_first_line(exc)})")
+        linker = make(settings)
+    else:
+        if not linker.misc.save_model_to_json().get("probability_two_random_records_match", 0) > 0:
+            skipped.append("prior from deterministic rules (no pair meets one; the default prior is kept)")
+            linker = make(settings)
     pairs_budget = int(min(5e6, max(1e5, records ** 2 / 4)))
     linker.training.estimate_u_using_random_sampling(max_pairs=pairs_budget, seed=seed)
     for rule in spec.training_blocks:
+        saved = linker.misc.save_model_to_json()
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(rule, fix_u_probabilities=True)
         except Exception as exc:  # noqa: BLE001 - a blocking rule with no pairs in a small table
-            log.info("EM session %s skipped: %s", rule, exc)
+            skipped.append(f"EM on {rule} ({_first_line(exc)})")
+            linker = make(saved)
+    for note in skipped:
+        log.info("training step skipped: %s", note)
+    return linker, skipped
+
+
+def _first_line(exc: Exception) -> str:
+    """The first sentence of a Splink error (its SQL left out)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.split(". ")[0].rstrip(".:")[:160]
 
 
 _LIST_COLUMNS = {"given_keys", "org_tokens"}
@@ -289,10 +319,11 @@ def resolve(kind: str, records: pd.DataFrame, backend: str = "duckdb", spark: An
     spec = get_spec(kind)
     threshold = spec.threshold if threshold is None else threshold
     prepared = spec.prepare(records.reset_index(drop=True))
-    pairs, model = train_and_predict(spec, prepared, backend, spark, threshold=min(0.3, threshold))
+    skipped: list[str] = []
+    pairs, model = train_and_predict(spec, prepared, backend, spark, threshold=min(0.3, threshold), skipped=skipped)
     clusters = cluster(list(prepared["unique_id"]), pairs, threshold, confirms, splits, anchor_order,
                        birth_dates(prepared, "unique_id", "dob"))
-    return Resolution(kind=spec.kind, pairs=pairs, clusters=clusters, model=model)
+    return Resolution(kind=spec.kind, pairs=pairs, clusters=clusters, model=model, skipped=skipped)
 
 
 def _ambiguous(uf: _UnionFind, strong: pd.DataFrame, births: dict[str, str] | None, known: set[str]) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pandas as pd
@@ -31,6 +31,7 @@ class RunReport:
     pairs: int
     clusters: int
     cross_node_clusters: int
+    skipped: list[str] = field(default_factory=list)  # training steps the records could not support, with why
 
 
 def _now() -> dt.datetime:
@@ -96,7 +97,7 @@ def run(store: Store, kind: str, backend: str = "duckdb", threshold: float | Non
                       [run_id, spec.kind, backend, started, _now(), len(records), len(pairs),
                        result.cluster_count, threshold, json.dumps(result.model, default=str)])
     return RunReport(run_id, spec.kind, len(records), len(pairs), result.cluster_count,
-                     _cross_node(result.clusters, owners))
+                     _cross_node(result.clusters, owners), result.skipped)
 
 
 def _cross_node(clusters: dict[str, str], owners: dict[str, str]) -> int:
