@@ -264,11 +264,19 @@ def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.Da
         lambda e: bool(citations(e)))))).fillna(False).astype(bool))
     paths["coverage"] = _coverage(paths, comp, ships, labs, lag)
     paths["chance"] = paths["lab"].map(_chance(ships, labs, lag))
+    rivals = _rival_papers(paths, lag)
+    paths["contested"] = _contested(paths, rivals, lag)
     best = _one_lab_each(paths)
     org = _organisation_paths(engine, best, comp, ships, labs, lag, entity)
     if len(org):
+        org["contested"] = _contested(org, rivals, lag)
+        org = org[org["contested"].isna()]
+    if len(org):
         best = pd.concat([best[~best["shipment"].isin(org["shipment"])], org], ignore_index=True)
     best = best.assign(**{col: None for col in COLUMNS if col not in best})
+    # a lead whose tie the papers of another lab contradict says so
+    said = ~best["confident"].astype(bool) & best["evidence"].isna() & best["contested"].notna()
+    best.loc[said, "evidence"] = best.loc[said, "contested"]
     best["days"] = [None if pd.isna(d) else int(d) for d in best["days"]]
     # an entity split by its identifiers (``cluster|RFC``) is labelled by its anchor record
     anchor = {e: str(e).split("|")[0] for e in set(best["company"].dropna()) | set(best["person"].dropna())}
@@ -427,6 +435,49 @@ def _chance(ships: pd.DataFrame, labs: pd.DataFrame, lag: float) -> dict[Any, fl
     return out
 
 
+def _rival_papers(paths: pd.DataFrame, lag: float) -> dict[Any, pd.DataFrame]:
+    """Per company: the declarations of it that labs' papers cite (``lab``, ``lab_ref``, ``lab_date``,
+    ``arrival``), the evidence that places the front at a lab at a time."""
+    cited = paths[paths["hop"].isin(["document", "document_slip"])].dropna(subset=["company"])
+    cited = cited.assign(arrival=pd.to_datetime(cited["arrival_date"]), raid=pd.to_datetime(cited["lab_date"]))
+    cited = cited.drop_duplicates(["company", "lab", "shipment"])
+    return {c: g[["lab", "lab_ref", "raid", "arrival", "shipment_ref"]] for c, g in cited.groupby("company")}
+
+
+def _contested(paths: pd.DataFrame, rivals: dict[Any, pd.DataFrame], lag: float) -> np.ndarray:
+    """Per path: the evidence (in words) that another lab's papers place the shipment's company elsewhere when
+    the shipment could have reached this lab, else None. A front serves one lab until it is raided: when
+    another lab M, raided at least the supply lag after this shipment arrived, cites at least
+    ``MIN_CITATIONS`` declarations of the company that arrived at least the supply lag before this lab's raid
+    (while this lab was still being supplied), the front was supplying M then, and a tie of the company to
+    this lab that is not a citation of the shipment (an owner detained here, the organisation) contradicts
+    the papers: it stays a lead. (One citation may be a one-off delivery.)"""
+    step = pd.Timedelta(days=max(float(lag), 0.0))
+    out: list[str | None] = []
+    memo: dict[tuple[Any, Any], pd.DataFrame] = {}
+    for company, lab, arrival, raid in zip(paths["company"], paths["lab"], pd.to_datetime(paths["arrival_date"]),
+                                           pd.to_datetime(paths["lab_date"])):
+        g = rivals.get(company)
+        if g is None or pd.isna(raid) or pd.isna(arrival):
+            out.append(None)
+            continue
+        key = (company, lab, raid)
+        if key not in memo:  # the other labs' citations of the company from this lab's supply window
+            other = g[(g["lab"] != lab) & (g["arrival"] <= raid - step)]
+            n = other.groupby("lab")["shipment_ref"].transform("size")
+            memo[key] = other[n >= MIN_CITATIONS]
+        other = memo[key]
+        other = other[other["raid"] >= arrival + step]
+        if other.empty:
+            out.append(None)
+            continue
+        m = other.sort_values(["raid", "lab"]).iloc[0]
+        there = other[other["lab"] == m["lab"]]
+        out.append(f"contested: lab {m['lab_ref']} (raided {m['raid']:%Y-%m-%d}) cites {len(there)} declarations "
+                   f"of this company that arrived before this lab's raid ({', '.join(sorted(there['shipment_ref']))})")
+    return np.array(out, dtype=object)
+
+
 def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
     """Cited pairs as cited. Another shipment goes to one lab: a front serves one lab until it is raided, so
     the earliest raid after the shipment arrived among the labs whose papers cite its company at least
@@ -446,6 +497,8 @@ def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
     # ... better than chance: a crew member's fronts fed other labs
     unlisted, by_chance = 1 - paths["coverage"].fillna(0), 1 - paths["chance"].fillna(1.0)
     owner &= unlisted <= CHANCE_SHARE * by_chance + 1e-9
+    # ... and no other lab's papers place the company elsewhere at the time (see _contested)
+    owner &= paths["contested"].isna() if "contested" in paths else True
     corroborated = owner.groupby([paths["shipment"], paths["lab"]]).transform("any")
     paths["tie"] = np.select([paths["cited"], same & (paths["support"] >= 2), same, corroborated], [4, 3, 2, 1], 0)
     paths["documented"] = ((paths["tie"] > 1) | (paths["hop"] == "direct")).astype(bool)
@@ -545,6 +598,11 @@ def _organisation_paths(engine: Engine, best: pd.DataFrame, comp: pd.DataFrame, 
     out["lab_papers"] = False
     out["coverage"] = _coverage(out, comp, ships, labs, lag)
     out = out[out["coverage"].fillna(0) >= MIN_COVERAGE].copy()
+    # the owner of a front that fed a lab is usually among those detained there: a person tied to this company
+    # who was detained at other dismantled labs, and not at this one, speaks against it (a front man, never
+    # seen at any lab, says nothing)
+    absent = _absent_owners(engine, entity, orgs, out)
+    out = out[[not a for a in absent]].copy()
     if out.empty:
         return pd.DataFrame()
     ties = [_tie(orgs[c][1], c, v) for c, v in zip(out["company"], out["via"])]
@@ -555,6 +613,23 @@ def _organisation_paths(engine: Engine, best: pd.DataFrame, comp: pd.DataFrame, 
                        for n, f, a, t in zip(out["support"], out["fronts"], out["anchor_ref"], ties)]
     out = out.assign(documented=False, confident=True, score=ORG_SCORE, paths=1)
     return out.drop(columns=["via", "fronts"])
+
+
+def _absent_owners(engine: Engine, entity: dict[str, str], orgs: dict[str, tuple[int, nx.Graph]],
+                   rows: pd.DataFrame) -> list[str]:
+    """Per row (``company``, ``lab``): the people tied to the company (owner, associate ...: its neighbours in its
+    organisation's graph) who were detained at some dismantled lab but not at this one, in words ('' if none)."""
+    people = links_between(engine, LAB_KIND, ("person",))
+    seen: dict[str, set[str]] = {}
+    for lab, person in zip(people["a"], people["b"]):
+        seen.setdefault(entity.get(person, person), set()).add(lab)
+    out = []
+    for company, lab in zip(rows["company"], rows["lab"]):
+        g = orgs[company][1]
+        tied = [p for k, p in g.neighbors(("organization", company)) if k == "person"]
+        away = sorted(p for p in tied if seen.get(p) and lab not in seen[p])
+        out.append(", ".join(away))
+    return out
 
 
 def _tie(g: nx.Graph, company: str, other: str) -> tuple[str, str | None]:
