@@ -454,7 +454,7 @@ def _contested(paths: pd.DataFrame, rivals: dict[Any, pd.DataFrame], lag: float)
     the papers: it stays a lead. (One citation may be a one-off delivery.)"""
     step = pd.Timedelta(days=max(float(lag), 0.0))
     out: list[str | None] = []
-    memo: dict[tuple[Any, Any], pd.DataFrame] = {}
+    memo: dict[tuple[Any, Any, Any], pd.DataFrame] = {}
     for company, lab, arrival, raid in zip(paths["company"], paths["lab"], pd.to_datetime(paths["arrival_date"]),
                                            pd.to_datetime(paths["lab_date"])):
         g = rivals.get(company)
@@ -598,11 +598,6 @@ def _organisation_paths(engine: Engine, best: pd.DataFrame, comp: pd.DataFrame, 
     out["lab_papers"] = False
     out["coverage"] = _coverage(out, comp, ships, labs, lag)
     out = out[out["coverage"].fillna(0) >= MIN_COVERAGE].copy()
-    # the owner of a front that fed a lab is usually among those detained there: a person tied to this company
-    # who was detained at other dismantled labs, and not at this one, speaks against it (a front man, never
-    # seen at any lab, says nothing)
-    absent = _absent_owners(engine, entity, orgs, out)
-    out = out[[not a for a in absent]].copy()
     if out.empty:
         return pd.DataFrame()
     ties = [_tie(orgs[c][1], c, v) for c, v in zip(out["company"], out["via"])]
@@ -613,23 +608,6 @@ def _organisation_paths(engine: Engine, best: pd.DataFrame, comp: pd.DataFrame, 
                        for n, f, a, t in zip(out["support"], out["fronts"], out["anchor_ref"], ties)]
     out = out.assign(documented=False, confident=True, score=ORG_SCORE, paths=1)
     return out.drop(columns=["via", "fronts"])
-
-
-def _absent_owners(engine: Engine, entity: dict[str, str], orgs: dict[str, tuple[int, nx.Graph]],
-                   rows: pd.DataFrame) -> list[str]:
-    """Per row (``company``, ``lab``): the people tied to the company (owner, associate ...: its neighbours in its
-    organisation's graph) who were detained at some dismantled lab but not at this one, in words ('' if none)."""
-    people = links_between(engine, LAB_KIND, ("person",))
-    seen: dict[str, set[str]] = {}
-    for lab, person in zip(people["a"], people["b"]):
-        seen.setdefault(entity.get(person, person), set()).add(lab)
-    out = []
-    for company, lab in zip(rows["company"], rows["lab"]):
-        g = orgs[company][1]
-        tied = [p for k, p in g.neighbors(("organization", company)) if k == "person"]
-        away = sorted(p for p in tied if seen.get(p) and lab not in seen[p])
-        out.append(", ".join(away))
-    return out
 
 
 def _tie(g: nx.Graph, company: str, other: str) -> tuple[str, str | None]:
