@@ -11,7 +11,8 @@ Three kinds of evidence tie a precursor shipment to a dismantled lab (``hop``), 
 * ``owner_arrested`` (or ``direct``) — the shipment's importer or consignee is (as a resolved entity) a
   company that a person is tied to — owner, representative, partner, associate, member, leader — and that
   same person (as a resolved entity) was arrested or found operating at the lab (or a lab record names the
-  company itself);
+  company itself); *contested* (a lead) when another lab's papers cite two of the company's declarations from
+  this lab's supply window (see :func:`_contested`);
 * ``same_company`` — the lab's papers cite at least two other declarations of the shipment's company (its
   consignee, else its importer; ``anchor_ref`` the nearest in time, ``support`` how many): a front supplies
   one lab at a time, so its other shipments that arrived from the first cited one up to the raid went there.
@@ -264,7 +265,7 @@ def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.Da
         lambda e: bool(citations(e)))))).fillna(False).astype(bool))
     paths["coverage"] = _coverage(paths, comp, ships, labs, lag)
     paths["chance"] = paths["lab"].map(_chance(ships, labs, lag))
-    rivals = _rival_papers(paths, lag)
+    rivals = _rival_papers(paths)
     paths["contested"] = _contested(paths, rivals, lag)
     best = _one_lab_each(paths)
     org = _organisation_paths(engine, best, comp, ships, labs, lag, entity)
@@ -435,9 +436,9 @@ def _chance(ships: pd.DataFrame, labs: pd.DataFrame, lag: float) -> dict[Any, fl
     return out
 
 
-def _rival_papers(paths: pd.DataFrame, lag: float) -> dict[Any, pd.DataFrame]:
-    """Per company: the declarations of it that labs' papers cite (``lab``, ``lab_ref``, ``lab_date``,
-    ``arrival``), the evidence that places the front at a lab at a time."""
+def _rival_papers(paths: pd.DataFrame) -> dict[Any, pd.DataFrame]:
+    """Per company: the declarations of it that labs' papers cite (``lab``, ``lab_ref``, ``raid``, ``arrival``,
+    ``shipment_ref``), the evidence that places the front at a lab at a time."""
     cited = paths[paths["hop"].isin(["document", "document_slip"])].dropna(subset=["company"])
     cited = cited.assign(arrival=pd.to_datetime(cited["arrival_date"]), raid=pd.to_datetime(cited["lab_date"]))
     cited = cited.drop_duplicates(["company", "lab", "shipment"])
