@@ -270,9 +270,6 @@ def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.Da
     best = _one_lab_each(paths)
     org = _organisation_paths(engine, best, comp, ships, labs, lag, entity)
     if len(org):
-        org["contested"] = _contested(org, rivals, lag)
-        org = org[org["contested"].isna()]
-    if len(org):
         best = pd.concat([best[~best["shipment"].isin(org["shipment"])], org], ignore_index=True)
     best = best.assign(**{col: None for col in COLUMNS if col not in best})
     # a lead whose tie the papers of another lab contradict says so
@@ -450,9 +447,10 @@ def _contested(paths: pd.DataFrame, rivals: dict[Any, pd.DataFrame], lag: float)
     the shipment could have reached this lab, else None. A front serves one lab until it is raided: when
     another lab M, raided at least the supply lag after this shipment arrived, cites at least
     ``MIN_CITATIONS`` declarations of the company that arrived at least the supply lag before this lab's raid
-    (while this lab was still being supplied), the front was supplying M then, and a tie of the company to
-    this lab that is not a citation of the shipment (an owner detained here, the organisation) contradicts
-    the papers: it stays a lead. (One citation may be a one-off delivery.)"""
+    (while this lab was still being supplied), the front was supplying M then, and an owner detained here
+    contradicts the papers: the tie stays a lead (and so anchors no organisation inference). One citation may
+    be a one-off delivery. (An organisation candidate has no confident chain, hence at most one citation
+    anywhere: it cannot be contested.)"""
     step = pd.Timedelta(days=max(float(lag), 0.0))
     out: list[str | None] = []
     memo: dict[tuple[Any, Any, Any], pd.DataFrame] = {}
