@@ -449,8 +449,8 @@ def _contested(paths: pd.DataFrame, rivals: dict[Any, pd.DataFrame], lag: float)
     ``MIN_CITATIONS`` declarations of the company that arrived at least the supply lag before this lab's raid
     (while this lab was still being supplied), the front was supplying M then, and an owner detained here
     contradicts the papers: the tie stays a lead (and so anchors no organisation inference). One citation may
-    be a one-off delivery. (An organisation candidate has no confident chain, hence at most one citation
-    anywhere: it cannot be contested.)"""
+    be a one-off delivery. (An organisation candidate has no confident chain, hence no citation anywhere:
+    it cannot be contested itself.)"""
     step = pd.Timedelta(days=max(float(lag), 0.0))
     out: list[str | None] = []
     memo: dict[tuple[Any, Any, Any], pd.DataFrame] = {}
