@@ -311,3 +311,51 @@ def test_an_owner_detained_where_the_lab_lists_what_chance_would_does_not_tie_hi
     beta = chains[chains.index.str.startswith("ps-b")]
     assert len(beta) and (beta["coverage"].round(3) == 0.8).all()  # passes MIN_COVERAGE, not chance
     assert not beta["confident"].any()
+
+
+def _rival_world(tmp_path: Path, cited: tuple[dt.date, ...]) -> Node:
+    """Delta's owner is detained at a lab that kept no papers (raided 1 Sep 2021) and lists what Delta sent; a
+    second lab, raided in December, cites Delta declarations that arrived on ``cited`` (its drums on site)."""
+    node = Node.init(tmp_path / "n", "t", "MX")
+    w = World()
+    for org, name, owner in (("org-delta", "Insumos Delta SA de CV", "p-owner"),
+                             ("org-legit", "Farmacéutica Norte SA de CV", "p-legit")):
+        w.add("organization", org, name=name, country="MX")
+        w.add("person", owner, given_names=owner.upper(), surname1="Pérez")
+        w.link("organization", org, "person", owner, "owner")
+    ships = [("ps-1", "npp", dt.date(2021, 1, 5), "org-delta"), ("ps-2", "4-ap", dt.date(2021, 3, 5), "org-delta"),
+             ("ps-3", "npp", dt.date(2021, 5, 5), "org-delta")]
+    ships += [(f"ps-c{i}", "npp", day, "org-delta") for i, day in enumerate(cited)]
+    ships += [(f"ps-l{i}", chem, dt.date(2021, 2 + i, 1), "org-legit")
+              for i, chem in enumerate(("npp", "anpp", "piperidine", "norfentanyl"))]
+    numbers = "; ".join(f"copia de pedimento 21 MZO 3000 {4 + i:07d} (NPP)" for i in range(len(cited)))
+    w.add("lab_site", "lab-quiet", source_id="SEDENA/LAB/2021/000010", date_found=dt.date(2021, 9, 1),
+          chemicals="npp;4-ap", evidence="recibos de renta")
+    w.add("lab_site", "lab-rival", source_id="SEDENA/LAB/2021/000012", date_found=dt.date(2021, 12, 1),
+          chemicals="npp", evidence=numbers)
+    w.link("lab_site", "lab-quiet", "person", "p-owner", "arrested")
+    _write_shipments(w, node, ships)
+    return node
+
+
+@pytest.mark.parametrize(("cited", "tied"), [
+    ((dt.date(2021, 6, 1), dt.date(2021, 7, 1)), False),  # the rival's papers place Delta there in the summer
+    ((dt.date(2021, 6, 1),), True),  # one citation may be a one-off delivery
+    ((dt.date(2021, 9, 20), dt.date(2021, 10, 5)), True),  # after the quiet lab's raid: Delta moved on
+])
+def test_an_owner_detained_at_a_lab_does_not_tie_a_front_another_labs_papers_place_elsewhere(
+        tmp_path: Path, cited: tuple[dt.date, ...], tied: bool) -> None:
+    """A front serves one lab until it is raided: when a lab raided later cites two of Delta's declarations that
+    arrived while the quiet lab was still running, the owner's detention at the quiet lab contradicts the papers
+    and Delta's earlier shipments stay leads, with the rival's citations as their evidence."""
+    node = _rival_world(tmp_path, cited)
+    with open_engine("duckdb", node.store_url) as engine:
+        chains = supply.precursor_lab_chains(engine).set_index("shipment")
+    front = chains.loc[["ps-1", "ps-2", "ps-3"]]
+    assert (front["lab"] == "lab-quiet").all() and (front["hop"] == "owner_arrested").all()
+    assert (front["coverage"] == 1.0).all()
+    assert front["confident"].eq(tied).all()
+    if not tied:
+        assert front["evidence"].str.startswith("contested: lab SEDENA/LAB/2021/000012").all()
+        assert front["evidence"].str.contains("21 MZO 3000 0000004, 21 MZO 3000 0000005").all()
+    assert (chains.loc[[f"ps-c{i}" for i in range(len(cited))], "hop"] == "document").all()

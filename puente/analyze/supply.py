@@ -11,7 +11,8 @@ Three kinds of evidence tie a precursor shipment to a dismantled lab (``hop``), 
 * ``owner_arrested`` (or ``direct``) — the shipment's importer or consignee is (as a resolved entity) a
   company that a person is tied to — owner, representative, partner, associate, member, leader — and that
   same person (as a resolved entity) was arrested or found operating at the lab (or a lab record names the
-  company itself);
+  company itself); *contested* (a lead) when another lab's papers cite two of the company's declarations from
+  this lab's supply window (see :func:`_contested`);
 * ``same_company`` — the lab's papers cite at least two other declarations of the shipment's company (its
   consignee, else its importer; ``anchor_ref`` the nearest in time, ``support`` how many): a front supplies
   one lab at a time, so its other shipments that arrived from the first cited one up to the raid went there.
@@ -264,11 +265,16 @@ def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.Da
         lambda e: bool(citations(e)))))).fillna(False).astype(bool))
     paths["coverage"] = _coverage(paths, comp, ships, labs, lag)
     paths["chance"] = paths["lab"].map(_chance(ships, labs, lag))
+    rivals = _rival_papers(paths)
+    paths["contested"] = _contested(paths, rivals, lag)
     best = _one_lab_each(paths)
     org = _organisation_paths(engine, best, comp, ships, labs, lag, entity)
     if len(org):
         best = pd.concat([best[~best["shipment"].isin(org["shipment"])], org], ignore_index=True)
     best = best.assign(**{col: None for col in COLUMNS if col not in best})
+    # a lead whose tie the papers of another lab contradict says so
+    said = ~best["confident"].astype(bool) & best["evidence"].isna() & best["contested"].notna()
+    best.loc[said, "evidence"] = best.loc[said, "contested"]
     best["days"] = [None if pd.isna(d) else int(d) for d in best["days"]]
     # an entity split by its identifiers (``cluster|RFC``) is labelled by its anchor record
     anchor = {e: str(e).split("|")[0] for e in set(best["company"].dropna()) | set(best["person"].dropna())}
@@ -427,6 +433,50 @@ def _chance(ships: pd.DataFrame, labs: pd.DataFrame, lag: float) -> dict[Any, fl
     return out
 
 
+def _rival_papers(paths: pd.DataFrame) -> dict[Any, pd.DataFrame]:
+    """Per company: the declarations of it that labs' papers cite (``lab``, ``lab_ref``, ``raid``, ``arrival``,
+    ``shipment_ref``), the evidence that places the front at a lab at a time."""
+    cited = paths[paths["hop"].isin(["document", "document_slip"])].dropna(subset=["company"])
+    cited = cited.assign(arrival=pd.to_datetime(cited["arrival_date"]), raid=pd.to_datetime(cited["lab_date"]))
+    cited = cited.drop_duplicates(["company", "lab", "shipment"])
+    return {c: g[["lab", "lab_ref", "raid", "arrival", "shipment_ref"]] for c, g in cited.groupby("company")}
+
+
+def _contested(paths: pd.DataFrame, rivals: dict[Any, pd.DataFrame], lag: float) -> np.ndarray:
+    """Per path: the evidence (in words) that another lab's papers place the shipment's company elsewhere when
+    the shipment could have reached this lab, else None. A front serves one lab until it is raided: when
+    another lab M, raided at least the supply lag after this shipment arrived, cites at least
+    ``MIN_CITATIONS`` declarations of the company that arrived at least the supply lag before this lab's raid
+    (while this lab was still being supplied), the front was supplying M then, and an owner detained here
+    contradicts the papers: the tie stays a lead (and so anchors no organisation inference). One citation may
+    be a one-off delivery. (An organisation candidate has no confident chain, hence no citation anywhere:
+    it cannot be contested itself.)"""
+    step = pd.Timedelta(days=max(float(lag), 0.0))
+    out: list[str | None] = []
+    memo: dict[tuple[Any, Any, Any], pd.DataFrame] = {}
+    for company, lab, arrival, raid in zip(paths["company"], paths["lab"], pd.to_datetime(paths["arrival_date"]),
+                                           pd.to_datetime(paths["lab_date"])):
+        g = rivals.get(company)
+        if g is None or pd.isna(raid) or pd.isna(arrival):
+            out.append(None)
+            continue
+        key = (company, lab, raid)
+        if key not in memo:  # the other labs' citations of the company from this lab's supply window
+            other = g[(g["lab"] != lab) & (g["arrival"] <= raid - step)]
+            n = other.groupby("lab")["shipment_ref"].transform("size")
+            memo[key] = other[n >= MIN_CITATIONS]
+        other = memo[key]
+        other = other[other["raid"] >= arrival + step]
+        if other.empty:
+            out.append(None)
+            continue
+        m = other.sort_values(["raid", "lab"]).iloc[0]
+        there = other[other["lab"] == m["lab"]]
+        out.append(f"contested: lab {m['lab_ref']} (raided {m['raid']:%Y-%m-%d}) cites {len(there)} declarations "
+                   f"of this company that arrived before this lab's raid ({', '.join(sorted(there['shipment_ref']))})")
+    return np.array(out, dtype=object)
+
+
 def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
     """Cited pairs as cited. Another shipment goes to one lab: a front serves one lab until it is raided, so
     the earliest raid after the shipment arrived among the labs whose papers cite its company at least
@@ -446,6 +496,8 @@ def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
     # ... better than chance: a crew member's fronts fed other labs
     unlisted, by_chance = 1 - paths["coverage"].fillna(0), 1 - paths["chance"].fillna(1.0)
     owner &= unlisted <= CHANCE_SHARE * by_chance + 1e-9
+    # ... and no other lab's papers place the company elsewhere at the time (see _contested)
+    owner &= paths["contested"].isna() if "contested" in paths else True
     corroborated = owner.groupby([paths["shipment"], paths["lab"]]).transform("any")
     paths["tie"] = np.select([paths["cited"], same & (paths["support"] >= 2), same, corroborated], [4, 3, 2, 1], 0)
     paths["documented"] = ((paths["tie"] > 1) | (paths["hop"] == "direct")).astype(bool)
