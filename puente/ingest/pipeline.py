@@ -19,16 +19,13 @@ kept for the whole file is one small entry per identity (to tell conflicts from 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import itertools
 import json
-import queue
 import tempfile
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +39,6 @@ from puente.ingest.clean import Rejection, RowCleaner, content_hash
 from puente.ingest.melt import melt_source
 from puente.ingest.profile import Profile
 from puente.ingest.readers import RawRow, Source, open_source
-from puente.interrupts import uninterrupted
 from puente.model import PLACE_COLUMNS, Kind, load_model
 from puente.node import Node
 from puente.settings import setting
@@ -211,51 +207,6 @@ _ISSUE_SCHEMA = pa.schema([
     ("source_file", pa.string()), ("source_row", pa.int64()), ("reason_key", pa.string()),
     ("reason_en", pa.string()), ("reason_es", pa.string()), ("raw", pa.string()), ("created_at", pa.timestamp("us")),
 ])
-
-
-def write_behind(store: Store, table: str, tables: Iterator[pa.Table]) -> int:
-    """Insert ``tables`` into ``table`` in their order, each on a second thread while the caller's
-    iterator makes the next (the columnar path: the scratch DuckDB evaluates slice k+1 while the store
-    appends slice k; both release the GIL). At most one table waits between them. Returns the rows
-    inserted. Any error, on either side (a Ctrl-C in the caller included), stops the writer before
-    it returns or raises: the caller's transaction never sees an insert after it."""
-    handoff: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
-    failed: list[BaseException] = []
-    stop = threading.Event()
-    inserted = 0
-
-    def writer() -> None:
-        nonlocal inserted
-        while (data := handoff.get()) is not None:
-            if stop.is_set():
-                continue  # after an error: what was queued is dropped, not written
-            try:
-                store.insert_arrow(table, data)
-                inserted += data.num_rows
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread and raised there
-                failed.append(exc)
-                stop.set()
-
-    thread = threading.Thread(target=writer, name="puente-write-behind", daemon=True)
-    thread.start()
-    try:
-        for data in tables:
-            if stop.is_set():
-                break
-            handoff.put(data)
-    except BaseException:
-        stop.set()
-        raise
-    finally:
-        if stop.is_set():  # drop a table still waiting, so the end marker gets in at once
-            with contextlib.suppress(queue.Empty):
-                handoff.get_nowait()
-        with uninterrupted():  # the writer's current insert ends before the transaction may roll back
-            handoff.put(None)
-            thread.join()
-    if failed:
-        raise failed[0]
-    return inserted
 
 
 def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
@@ -491,9 +442,9 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
         select = ", ".join(f"{provenance.get(c, c)} AS {c}" for c in schema.names)
         # written in slices of source rows: the row filter reaches the scan under the view chain, so each
         # slice is cleaned, joined and sorted on its own and memory stays bounded by the slice
-        # and each slice goes into the store on a second thread while the scratch makes the next one
-        write_behind(store, kind.table, (table.cast(schema) for table in work.slices(
-            f"SELECT {select} FROM all1 JOIN wr USING (_row) WHERE {{rows}} ORDER BY _row", "wr", {"now": now})))
+        for table in work.slices(f"SELECT {select} FROM all1 JOIN wr USING (_row) WHERE {{rows}} ORDER BY _row", "wr",
+                                 {"now": now}):
+            store.insert_arrow(kind.table, table.cast(schema))
         issues = 0
         for table in work.batches("SELECT iss.* FROM iss JOIN fate ON fate.id = iss.record_id "
                                   "WHERE fate.fate IN ('stored', 'updated') ORDER BY source_row"):
@@ -529,4 +480,4 @@ def _lit_or_null(text: str | None) -> str:
     return "NULL" if text is None else _lit(text)
 
 
-__all__ = ["PLACE_COLUMNS", "IngestReport", "ingest_file", "schema_for", "write_behind"]
+__all__ = ["PLACE_COLUMNS", "IngestReport", "ingest_file", "schema_for"]
