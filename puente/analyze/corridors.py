@@ -276,7 +276,7 @@ def overdispersion(values: np.ndarray, baseline_periods: int, upto: int | None =
 def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", baseline_periods: int = 3,
                  alpha: float = 0.01, min_count: int = 5, min_ratio: float = 1.5,
                  family: str = "period", test: str = "betabinomial", episode_gap: int = 3,
-                 window: int = 1, group: str | None = None) -> pd.DataFrame:
+                 window: int = 1, group: str | None = None, only_new: bool = False) -> pd.DataFrame:
     """Corridors (or ports, or destinations) whose share of traffic grows or that appear, period over period.
 
     Test: for key k in period t with x loads (``measure``) against b in the previous ``baseline_periods``
@@ -297,6 +297,9 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
 
     ``group`` (a column of ``counts``, one value per key): each key's share is taken within its group (X and
     B are the group's totals, rho is estimated within groups), so a surge of the whole group is no shift.
+
+    ``only_new``: test only the keys with no count at all in the baseline (a route that appears); the
+    Benjamini–Hochberg family is then those keys.
     """
     from scipy.stats import betabinom, binom
 
@@ -314,6 +317,8 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
         x, b = _windowed(values, i, baseline_periods, window)
         X, B = _group_totals(x, groups), _group_totals(b, groups)
         keep = (x >= min_count) & (X > 0) & (B > 0)
+        if only_new:
+            keep &= b == 0
         if not keep.any():
             continue
         p0 = X[keep] / (X[keep] + B[keep])
@@ -351,7 +356,7 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
 
 
 # The levels of the route-shift monitor written as `corridors_shifts` (see shift_monitors).
-SHIFT_LEVELS = ("port", "destination", "port_destination")
+SHIFT_LEVELS = ("port", "destination", "port_destination", "new_route")
 # The written monitors test the last three months together against the three before them. A new corridor
 # spreads its loads over several cities (the I-40 corridor: six), so no city's single month stood out
 # (Columbus, seed 23 at 60k: 6 loads against 1, q = 0.013); two months found it on 60k worlds, but at 200k
@@ -363,7 +368,15 @@ SHIFT_WINDOW = 3
 # reach the border by field office (a field office's seizures surge as a whole: El Paso in 2020), and a port
 # shift moves a port's share within its office (see docs/architecture.md, "Port shifts are tested within
 # their field office").
-SHIFT_WITHIN_OFFICE = ("port", "port_destination")
+SHIFT_WITHIN_OFFICE = ("port", "port_destination", "new_route")
+# The new-route monitor (level ``new_route``): a port → destination pair with no load at all in the twelve
+# months before its last three, tested within its field office like the pairs, the month's new pairs as one
+# Benjamini–Hochberg family. A new corridor's pairs get 1–3 known loads a month at 200k (the records name a
+# destination for ~1 in 10 port loads), too few to stand out against a three-month baseline among all of the
+# office's pairs (seed 60601's Douglas → Los Angeles: 10 loads against none, q = 0.06); a year with none
+# makes the same loads significant, and a pair a lie or a stray load names now and then is not new.
+# bench/results/analytics.md, "New routes (shifts round 4)".
+NEW_ROUTE_BASELINE = 12
 # The group of a port that belongs to no field office (a Mexican port named as a crossing).
 NO_OFFICE = "-"
 
@@ -372,7 +385,8 @@ def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_W
                    **options: object) -> pd.DataFrame:
     """The route-shift monitors an analyst gets, in one table: loads per port of entry (``level`` = ``port``),
     per destination (``destination``: a followed load's U.S. place, else its reported destination) and per
-    port → destination pair (``port_destination``), each tested with :func:`route_shifts`; the levels in
+    port → destination pair (``port_destination``), and per port → destination pair that had no load in the
+    ``NEW_ROUTE_BASELINE`` months before (``new_route``), each tested with :func:`route_shifts`; the levels in
     ``within_office`` test each key's share of its port's CBP field office (``field_office``), the others
     its share of the nation. ``crossing`` and ``destination`` name the key (``None`` where the level does not
     use it). Every row with ``shift`` is an alarm for its month; ``first`` marks the first month of each
@@ -382,14 +396,19 @@ def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_W
     offices = port_field_offices()
     flows = flows.assign(field_office=flows["crossing"].map(offices).fillna(NO_OFFICE))
     parts = []
+    pair = ["crossing", "destination"]
     for level, keys, keep in (("port", ["crossing"], known_port), ("destination", ["destination"], known_dest),
-                              ("port_destination", ["crossing", "destination"], known_port & known_dest)):
+                              ("port_destination", pair, known_port & known_dest),
+                              ("new_route", pair, known_port & known_dest)):
         group = "field_office" if level in within_office else None
-        found = route_shifts(flows[keep], keys, **{"window": SHIFT_WINDOW, "group": group, **options})  # type: ignore[arg-type]
+        settings: dict[str, object] = {"window": SHIFT_WINDOW, "group": group, **options}
+        if level == "new_route":
+            settings.update(baseline_periods=NEW_ROUTE_BASELINE, only_new=True)
+        found = route_shifts(flows[keep], keys, **settings)  # type: ignore[arg-type]
         if group is not None:
             found = found.merge(flows[keys + [group]].drop_duplicates(keys), on=keys, how="left")
         parts.append(found.assign(level=level))
-    out = pd.concat(parts, ignore_index=True)
+    out = pd.concat([p for p in parts if not p.empty] or parts, ignore_index=True)
     for col in ("crossing", "destination", "field_office"):
         out[col] = out[col].astype(object).where(out[col].notna(), None) if col in out else None
     front = ["level", "crossing", "destination", "field_office"]
