@@ -18,19 +18,37 @@ def _flows(seed: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
     for i, m in enumerate(MONTHS):
-        mean = {("Nogales DeConcini", "Phoenix, Arizona"): 40.0, ("Nogales DeConcini", "Tucson, Arizona"): 15.0,
-                ("Douglas", "Houston, Texas"): 8.0, ("Douglas", "San Antonio, Texas"): 5.0,
-                ("Nogales Mariposa", "Denver, Colorado"): 6.0, ("San Ysidro", "Los Angeles, California"): 50.0,
-                ("Otay Mesa", "San Francisco, California"): 12.0,
-                # an old, thin pair of the Tucson office that grows threefold at the same time
-                ("Nogales Mariposa", "Minneapolis, Minnesota"): 3.0 if i >= OPENS else 1.0}
+        mean = {
+            ("Nogales DeConcini", "Phoenix, Arizona"): 40.0,
+            ("Nogales DeConcini", "Tucson, Arizona"): 15.0,
+            ("Douglas", "Houston, Texas"): 8.0,
+            ("Douglas", "San Antonio, Texas"): 5.0,
+            ("Nogales Mariposa", "Denver, Colorado"): 6.0,
+            ("San Ysidro", "Los Angeles, California"): 50.0,
+            ("Otay Mesa", "San Francisco, California"): 12.0,
+            # an old, thin pair of the Tucson office that grows threefold at the same time
+            ("Nogales Mariposa", "Minneapolis, Minnesota"): 3.0 if i >= OPENS else 1.0,
+        }
+        if i >= 6:  # a route the office has served for over a year when Lukeville joins it
+            mean[("Nogales DeConcini", "Memphis, Tennessee")] = 6.0
         if i >= OPENS:
+            mean[("Lukeville", "Memphis, Tennessee")] = 3.5  # a late port of that route: a new pair, no new route
             mean[("Douglas", "Los Angeles, California")] = 3.5  # the new westbound route: 3-4 known loads a month
         for (port, dest), mu in mean.items():
             n = int(rng.poisson(mu))
             if n:
-                rows.append({"period": m, "origin": "?", "crossing": port, "destination": dest,
-                             "events": n, "loads": n, "kg": float(n), "pills": 0})
+                rows.append(
+                    {
+                        "period": m,
+                        "origin": "?",
+                        "crossing": port,
+                        "destination": dest,
+                        "events": n,
+                        "loads": n,
+                        "kg": float(n),
+                        "pills": 0,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -53,13 +71,33 @@ def test_a_pair_that_appears_is_a_new_route_within_two_months() -> None:
 def test_a_pair_the_year_already_saw_is_no_new_route() -> None:
     flows = _flows(3)
     # one load on the pair 11 months before it opens: inside the twelve-month baseline, so it is not new
-    seen = pd.DataFrame([{"period": MONTHS[OPENS - NEW_ROUTE_BASELINE + 1], "origin": "?", "crossing": "Douglas",
-                          "destination": "Los Angeles, California", "events": 1, "loads": 1, "kg": 1.0, "pills": 0}])
+    seen = pd.DataFrame(
+        [
+            {
+                "period": MONTHS[OPENS - NEW_ROUTE_BASELINE + 1],
+                "origin": "?",
+                "crossing": "Douglas",
+                "destination": "Los Angeles, California",
+                "events": 1,
+                "loads": 1,
+                "kg": 1.0,
+                "pills": 0,
+            }
+        ]
+    )
     shifts = shift_monitors(pd.concat([flows, seen], ignore_index=True))
     assert _alarms(shifts, "new_route").empty
     # the growing old pair is never a new route either (whatever the other monitors say of it)
     tested = shifts[shifts["level"] == "new_route"]
     assert not ((tested["crossing"] == "Nogales Mariposa") & (tested["destination"] == "Minneapolis, Minnesota")).any()
+
+
+def test_a_new_pair_to_a_city_its_office_already_serves_is_no_new_route() -> None:
+    shifts = shift_monitors(_flows(3))
+    tested = shifts[(shifts["level"] == "new_route") & (shifts["crossing"] == "Lukeville")]
+    assert len(tested) and (tested["baseline"] == 0).all()  # the pair is new and tested ...
+    assert not tested["shift"].astype(bool).any()  # ... but Memphis is no new destination for the Tucson office
+    assert (tested["office_baseline"] > 0).all()
 
 
 def test_the_new_route_level_has_labels_in_both_languages() -> None:

@@ -371,14 +371,43 @@ SHIFT_WINDOW = 3
 SHIFT_WITHIN_OFFICE = ("port", "port_destination", "new_route")
 # The new-route monitor (level ``new_route``): a port → destination pair with no load at all in the twelve
 # months before its last three, tested within its field office like the pairs, the month's new pairs as one
-# Benjamini–Hochberg family. A new corridor's pairs get 1–3 known loads a month at 200k (the records name a
-# destination for ~1 in 10 port loads), too few to stand out against a three-month baseline among all of the
-# office's pairs (seed 60601's Douglas → Los Angeles: 10 loads against none, q = 0.06); a year with none
-# makes the same loads significant, and a pair a lie or a stray load names now and then is not new.
-# bench/results/analytics.md, "New routes (shifts round 4)".
+# Benjamini–Hochberg family (q < NEW_ROUTE_ALPHA), and only where the destination also stands out for the
+# field office as a whole (its loads from all of the office's ports, three months against the twelve before,
+# q < NEW_ROUTE_OFFICE_ALPHA among the office's destinations). A new corridor's pairs get 1–3 known loads a
+# month at 200k (the records name a destination for ~1 in 10 port loads), too few to stand out against a
+# three-month baseline among all of the office's pairs (seed 60601's Douglas → Los Angeles: 10 loads against
+# none, q = 0.06); a year with none makes them significant. The office condition drops a new pair to a city
+# the office's other ports already serve (a corridor's late pairs: San Luis → Memphis months after I-40
+# opened). bench/results/analytics.md, "New routes (shifts round 4)".
 NEW_ROUTE_BASELINE = 12
+NEW_ROUTE_ALPHA = 0.001
+NEW_ROUTE_OFFICE_ALPHA = 0.05
 # The group of a port that belongs to no field office (a Mexican port named as a crossing).
 NO_OFFICE = "-"
+
+
+def _office_confirms(found: pd.DataFrame, flows: pd.DataFrame, settings: dict[str, object]) -> pd.DataFrame:
+    """New routes (``found``) with the test of their destination for the whole field office (``office_count``
+    loads in the window against ``office_baseline`` in the baseline, ``office_q``); a new route is flagged only
+    where that test gives q < ``NEW_ROUTE_OFFICE_ALPHA``."""
+    if found.empty:
+        return found.assign(office_count=pd.Series(dtype="int64"), office_baseline=pd.Series(dtype="int64"),
+                            office_q=pd.Series(dtype=float))
+    options = {k: v for k, v in settings.items() if k not in ("only_new", "alpha", "group")}
+    office = route_shifts(flows.assign(_office=flows["field_office"]), ["field_office", "destination"],
+                          **{**options, "min_count": 1, "group": "_office"})  # type: ignore[arg-type]
+    office = office[["field_office", "destination", "period", "count", "baseline", "q_value"]].rename(
+        columns={"count": "office_count", "baseline": "office_baseline", "q_value": "office_q"})
+    found = found.merge(flows[["crossing", "field_office"]].drop_duplicates("crossing"), on="crossing", how="left")
+    out = found.merge(office, on=["field_office", "destination", "period"], how="left").drop(columns="field_office")
+    out["shift"] = out["shift"].astype(bool) & (out["office_q"] < NEW_ROUTE_OFFICE_ALPHA)
+    flagged = out[out["shift"]]
+    out["first"] = False
+    if not flagged.empty:
+        periods = {p: i for i, p in enumerate(sorted(flows["period"].unique()))}
+        gap = flagged.assign(_pos=flagged["period"].map(periods)).groupby(["crossing", "destination"])["_pos"].diff()
+        out.loc[flagged.index, "first"] = (gap.isna() | (gap > 3)).to_numpy()
+    return out
 
 
 def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_WITHIN_OFFICE,
@@ -403,8 +432,10 @@ def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_W
         group = "field_office" if level in within_office else None
         settings: dict[str, object] = {"window": SHIFT_WINDOW, "group": group, **options}
         if level == "new_route":
-            settings.update(baseline_periods=NEW_ROUTE_BASELINE, only_new=True)
+            settings.update(baseline_periods=NEW_ROUTE_BASELINE, only_new=True, alpha=NEW_ROUTE_ALPHA)
         found = route_shifts(flows[keep], keys, **settings)  # type: ignore[arg-type]
+        if level == "new_route" and group is not None:
+            found = _office_confirms(found, flows[keep], settings)
         if group is not None:
             found = found.merge(flows[keys + [group]].drop_duplicates(keys), on=keys, how="left")
         parts.append(found.assign(level=level))
