@@ -24,7 +24,7 @@ def _flows(seed: int = 3) -> pd.DataFrame:
             ("Douglas", "Houston, Texas"): 8.0,
             ("Douglas", "San Antonio, Texas"): 5.0,
             ("Nogales Mariposa", "Denver, Colorado"): 6.0,
-            ("San Ysidro", "Los Angeles, California"): 50.0,
+            ("San Ysidro", "Los Angeles, California"): 200.0,
             ("Otay Mesa", "San Francisco, California"): 12.0,
             # an old, thin pair of the Tucson office that grows threefold at the same time
             ("Nogales Mariposa", "Minneapolis, Minnesota"): 3.0 if i >= OPENS else 1.0,
@@ -61,11 +61,18 @@ def test_a_pair_that_appears_is_a_new_route_within_two_months() -> None:
     for seed in (3, 4, 5):
         shifts = shift_monitors(_flows(seed))
         new = _alarms(shifts, "new_route")
-        assert set(zip(new["crossing"], new["destination"])) == {("Douglas", "Los Angeles, California")}, seed
-        first = new["period"].min()
-        assert MONTHS[OPENS] <= first <= MONTHS[OPENS + 2], (seed, first)
-        assert set(new["field_office"]) == {"TUCSON FIELD OFFICE"}
+        assert set(zip(new["crossing"], new["destination"])) <= {("Douglas", "Los Angeles, California")}, seed
         assert (new["baseline"] == 0).all() and new["new"].all()
+        assert set(new["field_office"]) <= {"TUCSON FIELD OFFICE"}
+        # alarmed within two months, as a new route or (the same alarm) by the pair monitor
+        pair = shifts[(shifts["crossing"] == "Douglas") & (shifts["destination"] == "Los Angeles, California")]
+        first = pair.loc[pair["shift"].astype(bool), "period"].min()
+        assert MONTHS[OPENS] <= first <= MONTHS[OPENS + 2], (seed, first)
+    # on seed 3 the new route is alarmed a month before the three-month pair test sees anything
+    shifts = shift_monitors(_flows(3))
+    assert _alarms(shifts, "new_route")["period"].min() == MONTHS[OPENS]
+    pair = _alarms(shifts, "port_destination")
+    assert pair.loc[pair["crossing"] == "Douglas", "period"].min() > MONTHS[OPENS]
 
 
 def test_a_pair_the_year_already_saw_is_no_new_route() -> None:
@@ -98,6 +105,22 @@ def test_a_new_pair_to_a_city_its_office_already_serves_is_no_new_route() -> Non
     assert len(tested) and (tested["baseline"] == 0).all()  # the pair is new and tested ...
     assert not tested["shift"].astype(bool).any()  # ... but Memphis is no new destination for the Tucson office
     assert (tested["office_baseline"] > 0).all()
+
+
+def test_a_new_route_to_a_destination_already_alarmed_is_the_same_alarm() -> None:
+    flows = _flows(3)
+    # Los Angeles as a whole surges (San Ysidro: 20 loads a month, 120 from the month Douglas → Los Angeles
+    # appears): its destination alarm is open, and the new route is that alarm, not a second one
+    la = (flows["crossing"] == "San Ysidro") & (flows["destination"] == "Los Angeles, California")
+    surged = np.where(flows.loc[la, "period"] >= MONTHS[OPENS], 120, 20)
+    flows.loc[la, "loads"] = surged
+    flows.loc[la, "events"] = surged
+    shifts = shift_monitors(flows)
+    assert not _alarms(shifts, "destination").query("destination == 'Los Angeles, California'").empty
+    new = shifts[(shifts["level"] == "new_route") & (shifts["crossing"] == "Douglas")]
+    assert (new["covered"] == True).any()  # object column: True, False or NaN
+    assert _alarms(shifts, "new_route").empty
+    # without the surge the same pair is alarmed as a new route (test above): the cover made the difference
 
 
 def test_the_new_route_level_has_labels_in_both_languages() -> None:

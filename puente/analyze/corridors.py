@@ -410,6 +410,34 @@ def _office_confirms(found: pd.DataFrame, flows: pd.DataFrame, settings: dict[st
     return out
 
 
+def _covered(out: pd.DataFrame, periods: list[object], gap: int = 3) -> pd.DataFrame:
+    """New routes already covered by an open alarm: a flagged ``new_route`` row whose destination is alarmed at
+    the ``destination`` level, or whose pair at the ``port_destination`` level, in the same month or the
+    ``gap`` months before, is the same alarm (``covered`` True, ``shift`` False: the analyst has it already);
+    ``first`` is re-marked for the new routes left."""
+    pos = {p: i for i, p in enumerate(periods)}
+    at = out["period"].map(pos)
+    flagged = out["shift"].astype(bool)
+    open_keys: set[tuple[object, ...]] = set()
+    alarms = out[flagged & out["level"].isin(["destination", "port_destination"])]
+    for level, cross, dest, i in zip(alarms["level"], alarms["crossing"], alarms["destination"], at[alarms.index]):
+        for k in range(int(i), int(i) + gap + 1):
+            open_keys.add((level, cross if level == "port_destination" else None, dest, k))
+    new = out.index[(out["level"] == "new_route") & flagged]
+    covered = pd.Series(False, index=out.index)
+    for idx in new:
+        cross, dest, i = out.at[idx, "crossing"], out.at[idx, "destination"], at[idx]
+        covered[idx] = ("destination", None, dest, i) in open_keys or ("port_destination", cross, dest, i) in open_keys
+    out = out.assign(covered=covered.where(out["level"] == "new_route"))
+    out.loc[covered, "shift"] = False
+    routes = out[(out["level"] == "new_route") & out["shift"].astype(bool)]
+    out.loc[out["level"] == "new_route", "first"] = False
+    if not routes.empty:
+        g = routes.assign(_pos=at[routes.index]).groupby(["crossing", "destination"])["_pos"].diff()
+        out.loc[routes.index, "first"] = (g.isna() | (g > gap)).to_numpy()
+    return out
+
+
 def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_WITHIN_OFFICE,
                    **options: object) -> pd.DataFrame:
     """The route-shift monitors an analyst gets, in one table: loads per port of entry (``level`` = ``port``),
@@ -442,5 +470,7 @@ def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_W
     out = pd.concat([p for p in parts if not p.empty] or parts, ignore_index=True)
     for col in ("crossing", "destination", "field_office"):
         out[col] = out[col].astype(object).where(out[col].notna(), None) if col in out else None
+    if "new_route" in set(out["level"]):
+        out = _covered(out, sorted(flows["period"].unique()))
     front = ["level", "crossing", "destination", "field_office"]
     return out[front + [c for c in out.columns if c not in front]]
