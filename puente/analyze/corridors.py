@@ -375,10 +375,11 @@ SHIFT_WITHIN_OFFICE = ("port", "port_destination", "new_route")
 # field office as a whole (its loads from all of the office's ports, three months against the twelve before,
 # q < NEW_ROUTE_OFFICE_ALPHA among the office's destinations). A new corridor's pairs get 1–3 known loads a
 # month at 200k (the records name a destination for ~1 in 10 port loads), too few to stand out against a
-# three-month baseline among all of the office's pairs (seed 60601's Douglas → Los Angeles: 10 loads against
+# three-month baseline among all of the office's pairs (seed 60601's Douglas → Los Angeles: 9 loads against
 # none, q = 0.06); a year with none makes them significant. The office condition drops a new pair to a city
 # the office's other ports already serve (a corridor's late pairs: San Luis → Memphis months after I-40
-# opened). bench/results/analytics.md, "New routes (shifts round 4)".
+# opened); a new route whose destination or pair is already alarmed is that alarm (``covered``, see _covered).
+# bench/results/analytics.md, "New routes (shifts round 4)".
 NEW_ROUTE_BASELINE = 12
 NEW_ROUTE_ALPHA = 0.001
 NEW_ROUTE_OFFICE_ALPHA = 0.05
