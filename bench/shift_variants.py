@@ -68,6 +68,8 @@ def main() -> None:
         flows = at.written(run, "corridors_flows")
         monitors = {name: corridors.shift_monitors(flows, **options) for name, options in VARIANTS.items()}
         monitors["destinations also against 6 months, q < 0.003 (round 3, not shipped)"] = destinations_also_long(flows)
+        product = monitors["product (within office, 3 months)"]
+        monitors["without new routes (main before round 4)"] = product[product["level"] != "new_route"]
         for name, shifts in monitors.items():
             p = score(run, shifts)
             false = "; ".join(f"{r.level} {r.crossing or ''}{'>' if r.crossing and r.destination else ''}"

@@ -15,6 +15,7 @@ import pytest
 
 from bench.analytics_truth import Run, alarm_episodes, build, port_codes, score_all, truth, written
 from puente.analyze import supply
+from puente.analyze.corridors import SHIFT_LEVELS
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,8 @@ def test_only_ports_of_entry_are_crossings(run: Run) -> None:
         names = set(frame[col].dropna()) - {"?"}
         assert names and names <= poe, (name, names - poe)
     shifts = written(run, "corridors_shifts")
-    assert set(shifts["level"]) == {"port", "destination", "port_destination"}
+    # the new-route level writes rows only where a pair has no load in a year and then enough to test
+    assert {"port", "destination", "port_destination"} <= set(shifts["level"]) <= set(SHIFT_LEVELS)
 
 
 def test_corridors_and_shifts_beat_the_naive_baselines(run: Run, scores: dict[str, Any]) -> None:

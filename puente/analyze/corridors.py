@@ -276,7 +276,7 @@ def overdispersion(values: np.ndarray, baseline_periods: int, upto: int | None =
 def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", baseline_periods: int = 3,
                  alpha: float = 0.01, min_count: int = 5, min_ratio: float = 1.5,
                  family: str = "period", test: str = "betabinomial", episode_gap: int = 3,
-                 window: int = 1, group: str | None = None) -> pd.DataFrame:
+                 window: int = 1, group: str | None = None, only_new: bool = False) -> pd.DataFrame:
     """Corridors (or ports, or destinations) whose share of traffic grows or that appear, period over period.
 
     Test: for key k in period t with x loads (``measure``) against b in the previous ``baseline_periods``
@@ -297,6 +297,9 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
 
     ``group`` (a column of ``counts``, one value per key): each key's share is taken within its group (X and
     B are the group's totals, rho is estimated within groups), so a surge of the whole group is no shift.
+
+    ``only_new``: test only the keys with no count at all in the baseline (a route that appears); the
+    Benjamini–Hochberg family is then those keys.
     """
     from scipy.stats import betabinom, binom
 
@@ -314,6 +317,8 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
         x, b = _windowed(values, i, baseline_periods, window)
         X, B = _group_totals(x, groups), _group_totals(b, groups)
         keep = (x >= min_count) & (X > 0) & (B > 0)
+        if only_new:
+            keep &= b == 0
         if not keep.any():
             continue
         p0 = X[keep] / (X[keep] + B[keep])
@@ -351,7 +356,7 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
 
 
 # The levels of the route-shift monitor written as `corridors_shifts` (see shift_monitors).
-SHIFT_LEVELS = ("port", "destination", "port_destination")
+SHIFT_LEVELS = ("port", "destination", "port_destination", "new_route")
 # The written monitors test the last three months together against the three before them. A new corridor
 # spreads its loads over several cities (the I-40 corridor: six), so no city's single month stood out
 # (Columbus, seed 23 at 60k: 6 loads against 1, q = 0.013); two months found it on 60k worlds, but at 200k
@@ -363,16 +368,83 @@ SHIFT_WINDOW = 3
 # reach the border by field office (a field office's seizures surge as a whole: El Paso in 2020), and a port
 # shift moves a port's share within its office (see docs/architecture.md, "Port shifts are tested within
 # their field office").
-SHIFT_WITHIN_OFFICE = ("port", "port_destination")
+SHIFT_WITHIN_OFFICE = ("port", "port_destination", "new_route")
+# The new-route monitor (level ``new_route``): a port → destination pair with no load at all in the twelve
+# months before its last three, tested within its field office like the pairs, the month's new pairs as one
+# Benjamini–Hochberg family (q < NEW_ROUTE_ALPHA), and only where the destination also stands out for the
+# field office as a whole (its loads from all of the office's ports, three months against the twelve before,
+# q < NEW_ROUTE_OFFICE_ALPHA among the office's destinations). A new corridor's pairs get 1–3 known loads a
+# month at 200k (the records name a destination for ~1 in 10 port loads), too few to stand out against a
+# three-month baseline among all of the office's pairs (seed 60601's Douglas → Los Angeles: 9 loads against
+# none, q = 0.06); a year with none makes them significant. The office condition drops a new pair to a city
+# the office's other ports already serve (a corridor's late pairs: San Luis → Memphis months after I-40
+# opened); a new route whose destination or pair is already alarmed is that alarm (``covered``, see _covered).
+# bench/results/analytics.md, "New routes (shifts round 4)".
+NEW_ROUTE_BASELINE = 12
+NEW_ROUTE_ALPHA = 0.001
+NEW_ROUTE_OFFICE_ALPHA = 0.05
 # The group of a port that belongs to no field office (a Mexican port named as a crossing).
 NO_OFFICE = "-"
+
+
+def _office_confirms(found: pd.DataFrame, flows: pd.DataFrame, settings: dict[str, object]) -> pd.DataFrame:
+    """New routes (``found``) with the test of their destination for the whole field office (``office_count``
+    loads in the window against ``office_baseline`` in the baseline, ``office_q``); a new route is flagged only
+    where that test gives q < ``NEW_ROUTE_OFFICE_ALPHA``."""
+    if found.empty:
+        return found.assign(office_count=pd.Series(dtype="int64"), office_baseline=pd.Series(dtype="int64"),
+                            office_q=pd.Series(dtype=float))
+    options = {k: v for k, v in settings.items() if k not in ("only_new", "alpha", "group")}
+    office = route_shifts(flows.assign(_office=flows["field_office"]), ["field_office", "destination"],
+                          **{**options, "min_count": 1, "group": "_office"})  # type: ignore[arg-type]
+    office = office[["field_office", "destination", "period", "count", "baseline", "q_value"]].rename(
+        columns={"count": "office_count", "baseline": "office_baseline", "q_value": "office_q"})
+    found = found.merge(flows[["crossing", "field_office"]].drop_duplicates("crossing"), on="crossing", how="left")
+    out = found.merge(office, on=["field_office", "destination", "period"], how="left").drop(columns="field_office")
+    out["shift"] = out["shift"].astype(bool) & (out["office_q"] < NEW_ROUTE_OFFICE_ALPHA)
+    flagged = out[out["shift"]]
+    out["first"] = False
+    if not flagged.empty:
+        periods = {p: i for i, p in enumerate(sorted(flows["period"].unique()))}
+        gap = flagged.assign(_pos=flagged["period"].map(periods)).groupby(["crossing", "destination"])["_pos"].diff()
+        out.loc[flagged.index, "first"] = (gap.isna() | (gap > 3)).to_numpy()
+    return out
+
+
+def _covered(out: pd.DataFrame, periods: list[object], gap: int = 3) -> pd.DataFrame:
+    """New routes already covered by an open alarm: a flagged ``new_route`` row whose destination is alarmed at
+    the ``destination`` level, or whose pair at the ``port_destination`` level, in the same month or the
+    ``gap`` months before, is the same alarm (``covered`` True, ``shift`` False: the analyst has it already);
+    ``first`` is re-marked for the new routes left."""
+    pos = {p: i for i, p in enumerate(periods)}
+    at = out["period"].map(pos)
+    flagged = out["shift"].astype(bool)
+    open_keys: set[tuple[object, ...]] = set()
+    alarms = out[flagged & out["level"].isin(["destination", "port_destination"])]
+    for level, cross, dest, i in zip(alarms["level"], alarms["crossing"], alarms["destination"], at[alarms.index]):
+        for k in range(int(i), int(i) + gap + 1):
+            open_keys.add((level, cross if level == "port_destination" else None, dest, k))
+    new = out.index[(out["level"] == "new_route") & flagged]
+    covered = pd.Series(False, index=out.index)
+    for idx in new:
+        cross, dest, i = out.at[idx, "crossing"], out.at[idx, "destination"], at[idx]
+        covered[idx] = ("destination", None, dest, i) in open_keys or ("port_destination", cross, dest, i) in open_keys
+    out = out.assign(covered=covered.where(out["level"] == "new_route"))
+    out.loc[covered, "shift"] = False
+    routes = out[(out["level"] == "new_route") & out["shift"].astype(bool)]
+    out.loc[out["level"] == "new_route", "first"] = False
+    if not routes.empty:
+        g = routes.assign(_pos=at[routes.index]).groupby(["crossing", "destination"])["_pos"].diff()
+        out.loc[routes.index, "first"] = (g.isna() | (g > gap)).to_numpy()
+    return out
 
 
 def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_WITHIN_OFFICE,
                    **options: object) -> pd.DataFrame:
     """The route-shift monitors an analyst gets, in one table: loads per port of entry (``level`` = ``port``),
     per destination (``destination``: a followed load's U.S. place, else its reported destination) and per
-    port → destination pair (``port_destination``), each tested with :func:`route_shifts`; the levels in
+    port → destination pair (``port_destination``), and per port → destination pair that had no load in the
+    ``NEW_ROUTE_BASELINE`` months before (``new_route``), each tested with :func:`route_shifts`; the levels in
     ``within_office`` test each key's share of its port's CBP field office (``field_office``), the others
     its share of the nation. ``crossing`` and ``destination`` name the key (``None`` where the level does not
     use it). Every row with ``shift`` is an alarm for its month; ``first`` marks the first month of each
@@ -382,15 +454,24 @@ def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_W
     offices = port_field_offices()
     flows = flows.assign(field_office=flows["crossing"].map(offices).fillna(NO_OFFICE))
     parts = []
+    pair = ["crossing", "destination"]
     for level, keys, keep in (("port", ["crossing"], known_port), ("destination", ["destination"], known_dest),
-                              ("port_destination", ["crossing", "destination"], known_port & known_dest)):
+                              ("port_destination", pair, known_port & known_dest),
+                              ("new_route", pair, known_port & known_dest)):
         group = "field_office" if level in within_office else None
-        found = route_shifts(flows[keep], keys, **{"window": SHIFT_WINDOW, "group": group, **options})  # type: ignore[arg-type]
+        settings: dict[str, object] = {"window": SHIFT_WINDOW, "group": group, **options}
+        if level == "new_route":
+            settings.update(baseline_periods=NEW_ROUTE_BASELINE, only_new=True, alpha=NEW_ROUTE_ALPHA)
+        found = route_shifts(flows[keep], keys, **settings)  # type: ignore[arg-type]
+        if level == "new_route" and group is not None:
+            found = _office_confirms(found, flows[keep], settings)
         if group is not None:
             found = found.merge(flows[keys + [group]].drop_duplicates(keys), on=keys, how="left")
         parts.append(found.assign(level=level))
-    out = pd.concat(parts, ignore_index=True)
+    out = pd.concat([p for p in parts if not p.empty] or parts, ignore_index=True)
     for col in ("crossing", "destination", "field_office"):
         out[col] = out[col].astype(object).where(out[col].notna(), None) if col in out else None
+    if "new_route" in set(out["level"]):
+        out = _covered(out, sorted(flows["period"].unique()))
     front = ["level", "crossing", "destination", "field_office"]
     return out[front + [c for c in out.columns if c not in front]]
