@@ -25,7 +25,6 @@ CASES: dict[str, Callable[[Engine], pd.DataFrame]] = {
     "source_states": firearms.source_states,
     "dealers": firearms.dealers,
     "purchasers": firearms.purchasers,
-    "purchaser_names": firearms.purchaser_names,
     "time_to_crime": firearms.time_to_crime,
     "multiple_sales": firearms.multiple_sales,
     "state_flows": firearms.state_flows,
