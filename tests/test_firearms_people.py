@@ -42,9 +42,7 @@ TRACES = [  # id, serial, make, model, recovery day, trace status, purchase stat
 ]
 
 
-@pytest.fixture()
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    path = tmp_path / "store.duckdb"
+def _write_traces(path: Path) -> None:
     con = duckdb.connect(str(path))
     frame = pd.DataFrame(TRACES, columns=["id", "serial", "make", "model", "recovery_date", "trace_status",
                                           "purchase_state", "purchaser"])
@@ -52,6 +50,12 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     frame["purchase_date"] = pd.to_datetime(frame["purchase_state"].map(lambda s: "2020-01-01" if s else None))
     con.execute("CREATE TABLE firearm_trace AS SELECT * FROM frame")
     con.close()
+
+
+@pytest.fixture()
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    path = tmp_path / "store.duckdb"
+    _write_traces(path)
     with open_engine("duckdb", f"duckdb://{path}") as e:
         yield e
 
@@ -92,3 +96,31 @@ def test_namesakes_are_not_chained_through_a_record_without_a_birth_date() -> No
     # an analyst's confirm joins regardless
     confirmed = cluster(["a", "b", "x", "a2"], pairs, 0.9, confirms=[("a", "b")], births=births)
     assert len(set(confirmed.values())) == 1
+
+
+def test_a_purchaser_row_is_a_person_and_a_bare_name_is_a_lead(tmp_path: Path) -> None:
+    # atf-1 and atf-4 link person records that resolution made one person; atf-3/atf-5 name a purchaser only.
+    # Issue 13 (fresh world 2203 at 60,000): "José Baker, AZ" grouped two straw purchasers and a stranger; the
+    # name-only groups were the 2 of the top 20 purchasers that were not one person.
+    path = tmp_path / "store.duckdb"
+    _write_traces(path)
+    con = duckdb.connect(str(path))
+    con.execute("ALTER TABLE firearm_trace ADD COLUMN time_to_crime_days BIGINT")
+    con.execute("ALTER TABLE firearm_trace ADD COLUMN dealer_ffl VARCHAR")
+    con.execute("INSERT INTO firearm_trace (id, serial, make, model, recovery_date, trace_status, purchase_state, "
+                "purchaser, purchase_date) VALUES ('atf-13', 'ZZ20002', 'Colt', 'M4', '2021-07-01', 'Completed', "
+                "'TX', 'CARLOS JOHNSON', '2020-01-01')")  # a second gun bought under the name in TX
+    con.execute("CREATE TABLE link (from_kind VARCHAR, from_id VARCHAR, to_kind VARCHAR, to_id VARCHAR, "
+                "role VARCHAR)")
+    con.execute("INSERT INTO link VALUES ('firearm_trace', 'atf-1', 'person', 'p-1', 'purchaser'), "
+                "('firearm_trace', 'atf-4', 'person', 'p-2', 'purchaser')")
+    con.execute("CREATE TABLE link_entities (kind VARCHAR, record_id VARCHAR, cluster_id VARCHAR)")
+    con.execute("INSERT INTO link_entities VALUES ('person', 'p-1', 'E-1'), ('person', 'p-2', 'E-1')")
+    con.close()
+    with open_engine("duckdb", f"duckdb://{path}") as engine:
+        people = firearms.purchasers(engine)
+        names = firearms.purchaser_names(engine)
+    assert people[["entity", "traces", "records"]].to_dict("records") == [
+        {"entity": "E-1", "traces": 2, "records": "atf-1|atf-4"}]
+    assert names[["entity", "traces", "records"]].to_dict("records") == [
+        {"entity": "name:CARLOS JOHNSON, TX", "traces": 2, "records": "atf-13|atf-3"}]

@@ -13,6 +13,8 @@ from puente.engine import Engine
 
 # Time-to-crime buckets (days); ATF treats under three years as a trafficking indicator.
 TTC_BUCKETS = [(0, 90), (90, 365), (365, 3 * 365), (3 * 365, 10**6)]
+# The prefix of a purchaser key that is a name in a state, not a person (:func:`purchaser_keys`).
+NAME_KEY = "name:"
 
 
 def _traces(engine: Engine):  # type: ignore[no-untyped-def]
@@ -139,7 +141,7 @@ def _with_purchaser(engine: Engine, t):  # type: ignore[no-untyped-def]
         cache["who"] = purchaser_keys(engine)
     keys = engine.upload("purchaser_keys", cache["who"])
     t = t.left_join(keys, t.id == keys.trace_id)
-    return t.mutate(who=t.who_key.fill_null(ibis.literal("name:").concat(t.purchaser)))
+    return t.mutate(who=t.who_key.fill_null(ibis.literal(NAME_KEY).concat(t.purchaser)))
 
 
 def purchaser_keys(engine: Engine) -> pd.DataFrame:
@@ -162,16 +164,35 @@ def purchaser_keys(engine: Engine) -> pd.DataFrame:
             event=links.event, person=le.cluster_id.fill_null(links.entity))
         person = engine.run(person.group_by("event").agg(person=person.person.min()))
         rows["person"] = rows["trace_id"].map(dict(zip(person["event"], person["person"])))
-    fallback = [f"name:{n}, {st}" for n, st in zip(rows["name"], rows["state"])]
+    fallback = [f"{NAME_KEY}{n}, {st}" for n, st in zip(rows["name"], rows["state"])]
     rows["who_key"] = rows["person"].where(rows["person"].notna(), pd.Series(fallback, index=rows.index))
     return rows[["trace_id", "who_key"]].astype(object)
 
 
 def purchasers(engine: Engine, min_traces: int = 2) -> pd.DataFrame:
-    """Purchasers with many traced guns (straw purchase indicator), one row per purchaser entity
-    (:func:`_with_purchaser`). ``records`` lists the trace ids."""
+    """Purchasers with many traced guns (straw purchase indicator), one row per purchaser **person**: the
+    resolved entity of the person record a trace links as its purchaser (:func:`_with_purchaser`).
+    ``records`` lists the trace ids.
+
+    A row claims one person, so traces that only *name* their purchaser are not here: a name in a state is
+    not an identity (two straw purchasers and strangers who share it fall in one group; measured on the fresh
+    world 2203 at 60,000: of the name groups with >= 40 traces 6 of 10 were one person, of the resolved
+    entities 41 of 41). They are listed by :func:`purchaser_names`."""
+    return _purchaser_groups(engine, min_traces, names=False)
+
+
+def purchaser_names(engine: Engine, min_traces: int = 2) -> pd.DataFrame:
+    """Traced guns whose purchaser is only a name (no linked person record), one row per name in the state of
+    purchase: a lead for an analyst, possibly several people (namesakes, a straw purchaser and strangers).
+    ``records`` lists the trace ids."""
+    return _purchaser_groups(engine, min_traces, names=True)
+
+
+def _purchaser_groups(engine: Engine, min_traces: int, names: bool) -> pd.DataFrame:
     t = _traces(engine)
     t = _with_purchaser(engine, t.filter(t.purchaser.notnull()))
+    is_name = t.who.startswith(NAME_KEY)
+    t = t.filter(is_name if names else ~is_name)
     expr = t.group_by(entity=t.who).agg(
         purchaser=t.purchaser.max(), traces=t.count(), dealers=t.dealer_ffl.nunique(),
         states=t.purchase_state.nunique(), first_purchase=t.purchase_date.cast("date").min(),

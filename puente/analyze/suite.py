@@ -74,7 +74,8 @@ def _precursors(engine: Engine, period: str = "month", **_: Any) -> Result:
 
 def _firearms(engine: Engine, period: str = "month", **_: Any) -> Result:
     return {"source_states": firearms.source_states(engine), "dealers": firearms.dealers(engine),
-            "purchasers": firearms.purchasers(engine), "time_to_crime": firearms.time_to_crime(engine),
+            "purchasers": firearms.purchasers(engine),
+            "purchaser_names": firearms.purchaser_names(engine), "time_to_crime": firearms.time_to_crime(engine),
             "multiple_sales": firearms.multiple_sales(engine), "state_flows": firearms.state_flows(engine),
             "shared_corridors": firearms.shared_corridors(engine, _flows(engine, period))}
 
