@@ -390,7 +390,7 @@ NO_OFFICE = "-"
 def _office_confirms(found: pd.DataFrame, flows: pd.DataFrame, settings: dict[str, object]) -> pd.DataFrame:
     """New routes (``found``) with the test of their destination for the whole field office (``office_count``
     loads in the window against ``office_baseline`` in the baseline, ``office_q``); a new route is flagged only
-    where that test gives q < ``NEW_ROUTE_OFFICE_ALPHA``."""
+    where that test gives q < ``NEW_ROUTE_OFFICE_ALPHA``. Its episodes (``first``) are marked by :func:`_covered`."""
     if found.empty:
         return found.assign(office_count=pd.Series(dtype="int64"), office_baseline=pd.Series(dtype="int64"),
                             office_q=pd.Series(dtype=float))
@@ -402,13 +402,7 @@ def _office_confirms(found: pd.DataFrame, flows: pd.DataFrame, settings: dict[st
     found = found.merge(flows[["crossing", "field_office"]].drop_duplicates("crossing"), on="crossing", how="left")
     out = found.merge(office, on=["field_office", "destination", "period"], how="left").drop(columns="field_office")
     out["shift"] = out["shift"].astype(bool) & (out["office_q"] < NEW_ROUTE_OFFICE_ALPHA)
-    flagged = out[out["shift"]]
-    out["first"] = False
-    if not flagged.empty:
-        periods = {p: i for i, p in enumerate(sorted(flows["period"].unique()))}
-        gap = flagged.assign(_pos=flagged["period"].map(periods)).groupby(["crossing", "destination"])["_pos"].diff()
-        out.loc[flagged.index, "first"] = (gap.isna() | (gap > 3)).to_numpy()
-    return out
+    return out  # ``first`` is marked by _covered, over the new routes it leaves flagged
 
 
 def _covered(out: pd.DataFrame, periods: list[object], gap: int = 3) -> pd.DataFrame:

@@ -497,7 +497,7 @@ def _one_lab_each(paths: pd.DataFrame) -> pd.DataFrame:
     unlisted, by_chance = 1 - paths["coverage"].fillna(0), 1 - paths["chance"].fillna(1.0)
     owner &= unlisted <= CHANCE_SHARE * by_chance + 1e-9
     # ... and no other lab's papers place the company elsewhere at the time (see _contested)
-    owner &= paths["contested"].isna() if "contested" in paths else True
+    owner &= paths["contested"].isna()
     corroborated = owner.groupby([paths["shipment"], paths["lab"]]).transform("any")
     paths["tie"] = np.select([paths["cited"], same & (paths["support"] >= 2), same, corroborated], [4, 3, 2, 1], 0)
     paths["documented"] = ((paths["tie"] > 1) | (paths["hop"] == "direct")).astype(bool)
