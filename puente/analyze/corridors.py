@@ -194,8 +194,8 @@ def crossing_cities() -> dict[str, str]:
     return out
 
 
-# Destinations with fewer expected loads than this at a city's smallest port are lumped into one "other"
-# column when the ports' destination mixes are compared (the chi-square statistic needs expected counts).
+# Destinations with fewer known loads than this per port of the city are lumped into one "other" column when
+# the ports' destination mixes are compared (X² needs expected counts of a few loads).
 MIN_EXPECTED = 5.0
 
 
@@ -204,8 +204,8 @@ def city_weights(known: pd.DataFrame, cities: dict[str, str]) -> pd.Series:
     1 = the city's pooled evidence), an empirical-Bayes estimate from how much the city's ports' mixes differ.
 
     ``known``: loads with a known destination per port (rows) and destination (columns). For the ports of one
-    city with such loads, Pearson's X² of their counts against the city's pooled mix (destinations expecting
-    fewer than ``MIN_EXPECTED`` loads at the smallest port lumped) estimates the intra-class correlation rho of
+    city with such loads, Pearson's X² of their counts against the city's pooled mix (destinations with fewer
+    than ``MIN_EXPECTED`` loads per port lumped into one column) estimates the intra-class correlation rho of
     a Dirichlet-multinomial: E[X²] = (K - 1) (P - 1 + rho · sum_p (n_p - 1)(1 - n_p / N)) for P ports, K
     columns, n_p loads at port p of N. A port's mix is then its own counts plus A = (1 - rho) / rho
     pseudo-loads of the city's mix (Bayes under that model), a weight A / (n_p + A): 1 when the ports differ no
@@ -226,12 +226,11 @@ def city_weights(known: pd.DataFrame, cities: dict[str, str]) -> pd.Series:
         n = rows.sum(axis=1).to_numpy(dtype=float)
         big = n.sum()
         col = rows.sum(axis=0)
-        keep = col[col * n.min() / big >= MIN_EXPECTED].index
+        keep = col[col >= MIN_EXPECTED * len(seen)].index
         table = pd.concat([rows[keep], rows.drop(columns=keep).sum(axis=1).rename("_other")], axis=1)
         table = table.loc[:, table.sum(axis=0) > 0].to_numpy(dtype=float)
         if table.shape[1] < 2:
-            weights[members] = 1.0
-            continue
+            continue  # too few loads to compare the ports: each keeps its own
         expected = np.outer(n, table.sum(axis=0) / big)
         x2 = float(((table - expected) ** 2 / expected).sum())
         k, p = table.shape[1], len(seen)
