@@ -82,3 +82,12 @@ def test_a_port_with_no_known_destination_takes_its_citys_mix() -> None:
     assert float(otay["city_weight"].iloc[0]) == 1.0 and float(tecate["city_weight"].iloc[0]) == 0.0
     assert otay["share"].idxmax() == "Los Angeles, California" and otay.loc["Houston, Texas", "share"] < 0.01
     assert tecate["share"].idxmax() == "Houston, Texas"
+
+
+def test_a_port_with_few_loads_does_not_hide_how_its_neighbours_differ() -> None:
+    # Juárez: El Paso and Ysleta serve different highways; Santa Teresa's 3 known loads expect < 5 loads in every
+    # destination, which must not leave the comparison without columns (and pool everything)
+    known = pd.DataFrame({"Houston, Texas": [250, 30, 1], "Denver, Colorado": [50, 270, 2]},
+                         index=["El Paso", "Ysleta", "Santa Teresa"])
+    weights = city_weights(known, crossing_cities())
+    assert weights["El Paso"] < 0.05 and weights["Ysleta"] < 0.05
