@@ -182,27 +182,93 @@ def top_corridors(flows: pd.DataFrame, n: int = 10, by: str = "kg", complete: bo
                            ascending=[False, False, True, True, True]).head(n).reset_index(drop=True)
 
 
+def crossing_cities() -> dict[str, str]:
+    """Port of entry name → the Mexican city it serves (the gazetteer's twin: San Ysidro and Otay Mesa →
+    Tijuana): the ports of one crossing city, whose destination mixes :func:`port_destinations` pools."""
+    g = load_gazetteer()
+    out = {}
+    for port_id in g.twins:
+        port, twin = g.get(port_id), g.get(twin_of(port_id) or "")
+        if port is not None and twin is not None and port_id.startswith(PORT_PREFIX):
+            out[port.name] = _label(twin.name, twin.admin1) or twin.name
+    return out
+
+
+# Destinations with fewer known loads than this per port of the city are lumped into one "other" column when
+# the ports' destination mixes are compared (X² needs expected counts of a few loads).
+MIN_EXPECTED = 5.0
+
+
+def city_weights(known: pd.DataFrame, cities: dict[str, str]) -> pd.Series:
+    """Per port: the weight of its crossing city's destination mix in its own (0 = its own evidence only,
+    1 = the city's pooled evidence), an empirical-Bayes estimate from how much the city's ports' mixes differ.
+
+    ``known``: loads with a known destination per port (rows) and destination (columns). For the ports of one
+    city with such loads, Pearson's X² of their counts against the city's pooled mix (destinations with fewer
+    than ``MIN_EXPECTED`` loads per port lumped into one column) estimates the intra-class correlation rho of
+    a Dirichlet-multinomial: E[X²] = (K - 1) (P - 1 + rho · sum_p (n_p - 1)(1 - n_p / N)) for P ports, K
+    columns, n_p loads at port p of N. A port's mix is then its own counts plus A = (1 - rho) / rho
+    pseudo-loads of the city's mix (Bayes under that model), a weight A / (n_p + A): 1 when the ports differ no
+    more than chance (rho = 0), small when they differ a lot. A port with no known load takes the city's mix
+    (1); a port alone in its city, or the only one of its city with known loads, keeps its own (0)."""
+    weights = pd.Series(0.0, index=known.index)
+    totals = known.sum(axis=1)
+    groups: dict[str, list[str]] = {}
+    for port in known.index:
+        if port in cities:
+            groups.setdefault(cities[port], []).append(port)
+    for members in groups.values():
+        seen = [p for p in members if totals[p] > 0]
+        weights[[p for p in members if totals[p] == 0 and seen]] = 1.0
+        if len(seen) < 2:
+            continue
+        rows = known.loc[seen]
+        n = rows.sum(axis=1).to_numpy(dtype=float)
+        big = n.sum()
+        col = rows.sum(axis=0)
+        keep = col[col >= MIN_EXPECTED * len(seen)].index
+        table = pd.concat([rows[keep], rows.drop(columns=keep).sum(axis=1).rename("_other")], axis=1)
+        table = table.loc[:, table.sum(axis=0) > 0].to_numpy(dtype=float)
+        if table.shape[1] < 2:
+            continue  # too few loads to compare the ports: each keeps its own
+        expected = np.outer(n, table.sum(axis=0) / big)
+        x2 = float(((table - expected) ** 2 / expected).sum())
+        k, p = table.shape[1], len(seen)
+        rho = (x2 / (k - 1) - (p - 1)) / float(((n - 1) * (1 - n / big)).sum())
+        rho = min(max(rho, 0.0), 1.0)
+        for port in seen:
+            weights[port] = 1.0 if rho == 0.0 else (1 - rho) / rho / (totals[port] + (1 - rho) / rho)
+    return weights
+
+
 def port_destinations(flows: pd.DataFrame, n: int | None = None, prior: float = 1.0,
-                      reported_weight: float = REPORTED_WEIGHT) -> pd.DataFrame:
+                      reported_weight: float = REPORTED_WEIGHT, cities: dict[str, str] | None = None) -> pd.DataFrame:
     """Port → destination corridors ranked by estimated loads: loads through the port × the port's
     destination mix.
 
     Every port seizure counts towards its port's loads, but only some show where they went: the loads
     followed past the port (a chain that reaches a U.S. place away from the border, e.g. a controlled
     delivery) and the loads with a reported destination (a driver's statement, a manifest), which may be
-    false. The destination mix of port p is estimated from the evidence c_pd = followed_pd + w · reported_pd
-    (``reported_weight`` w: what a reported destination is worth next to a followed load), shrunk towards the
-    mix of all ports: P(d | p) = (c_pd + prior · P(d)) / (c_p + prior) (an empirical-Bayes estimate; ``prior`` is
-    the weight of the pooled mix, in loads). Estimated loads = loads(p) · P(d | p); ``followed`` and
-    ``reported`` count the loads behind c_pd.
+    false. The evidence for pair (p, d) is c_pd = followed_pd + w · reported_pd (``reported_weight`` w: what
+    a reported destination is worth next to a followed load).
+
+    The ports of one crossing city (``cities``: port → city, the gazetteer's twins by default, see
+    :func:`crossing_cities`; San Ysidro and Otay Mesa both serve Tijuana) pool their evidence as far as their
+    mixes agree: port p's mix is (1 - k_p) · its own + k_p · its city's (the city's ports' evidence summed),
+    with the city weight k_p of :func:`city_weights` (1 when the ports' mixes differ no more than chance), over
+    e_p = (1 - k_p) · c_p + k_p · c_city loads of evidence. That mix is shrunk towards the mix of all ports:
+    P(d | p) = (e_p · mix_pd + prior · P(d)) / (e_p + prior) (``prior``: the weight of the pooled mix, in
+    loads). Estimated loads = loads(p) · P(d | p); ``followed`` and ``reported`` count the port's own loads
+    behind c_pd, ``city_weight`` is k_p.
     """
-    cols = ["crossing", "destination", "loads", "followed", "reported", "share"]
+    cols = ["crossing", "destination", "loads", "followed", "reported", "city_weight", "share"]
+    cities = crossing_cities() if cities is None else cities
     ports = flows[flows["crossing"] != UNKNOWN]
     known = ports[ports["destination"] != UNKNOWN]
     said = known["reported"] if "reported" in known else pd.Series(0, index=known.index)
     known = known.assign(said=said, followed=known["loads"] - said)
     evidence = known.assign(w=known["followed"] + reported_weight * known["said"]).groupby(
-        ["crossing", "destination"])[["w", "followed", "said"]].sum()
+        ["crossing", "destination"])[["w", "followed", "said", "loads"]].sum()
     evidence = evidence[evidence["w"] > 0]
     if evidence.empty:
         return pd.DataFrame(columns=cols)
@@ -210,11 +276,20 @@ def port_destinations(flows: pd.DataFrame, n: int | None = None, prior: float = 
     pooled = evidence["w"].groupby(level="destination").sum() / evidence["w"].sum()
     grid = pd.MultiIndex.from_product([loads.index, pooled.index], names=["crossing", "destination"])
     ev = evidence.reindex(grid, fill_value=0)
-    count = ev["w"].astype(float)
-    per_port = count.groupby(level="crossing").transform("sum")
-    share = (count + prior * pooled.reindex(grid.get_level_values("destination")).to_numpy()) / (per_port + prior)
+    count = ev["w"].astype(float).unstack(fill_value=0.0)
+    weight = city_weights(ev["loads"].unstack(fill_value=0), cities).reindex(count.index, fill_value=0.0)
+    city = pd.Series([cities.get(p, p) for p in count.index], index=count.index)
+    city_count = count.groupby(city).transform("sum")
+    own = count.sum(axis=1)
+    k = weight.to_numpy()[:, None]
+    mixed = (1 - k) * count.to_numpy() / np.maximum(own.to_numpy(), 1e-12)[:, None] \
+        + k * city_count.to_numpy() / np.maximum(city_count.sum(axis=1).to_numpy(), 1e-12)[:, None]
+    strength = ((1 - weight) * own + weight * city_count.sum(axis=1)).to_numpy()[:, None]
+    share = (strength * mixed + prior * pooled.reindex(count.columns).to_numpy()[None, :]) / (strength + prior)
+    share = pd.DataFrame(share, index=count.index, columns=count.columns).stack().reindex(grid)
     out = pd.DataFrame({"loads": share * loads.reindex(grid.get_level_values("crossing")).to_numpy(),
                         "followed": ev["followed"].astype("int64"), "reported": ev["said"].astype("int64"),
+                        "city_weight": weight.reindex(grid.get_level_values("crossing")).to_numpy().round(6),
                         "share": share}).reset_index()
     out = out.sort_values(["loads", "followed", "reported", "crossing", "destination"],
                           ascending=[False, False, False, True, True])
