@@ -510,8 +510,15 @@ class Columnar:
             frags.append(f"CASE WHEN {col} IS NULL OR {col} = '' THEN NULL ELSE {_lit(key + ': ')} || "
                          f"CASE WHEN regexp_matches({col}, '{_JSON_UNSAFE}') THEN py_json{self.suffix}({col}) "
                          f"ELSE '\"' || {col} || '\"' END END")
-        extra = (f"nullif('{{' || concat_ws(', ', {', '.join(frags)}) || '}}', '{{}}')" if frags else "NULL::VARCHAR")
-        con.execute(f"CREATE VIEW all1 AS SELECT * , {extra} AS extra FROM rows")
+        if frags:
+            # once per row into a table, so that what reads ``all1`` calls no Python function: the store's own
+            # connection writes the rows from it, and a function registered after its transaction began is
+            # invisible to that transaction
+            extra = f"nullif('{{' || concat_ws(', ', {', '.join(frags)}) || '}}', '{{}}')"
+            con.execute(f"CREATE TABLE ext AS SELECT * FROM (SELECT _row, {extra} AS extra FROM src) WHERE extra IS NOT NULL")
+            con.execute("CREATE VIEW all1 AS SELECT rows.*, ext.extra FROM rows LEFT JOIN ext USING (_row)")
+        else:
+            con.execute("CREATE VIEW all1 AS SELECT *, NULL::VARCHAR AS extra FROM rows")
         con.execute("CREATE VIEW ok1 AS SELECT * FROM all1 WHERE _qkey IS NULL")
         reprs = self._reprs()
         con.execute(f"CREATE VIEW all2 AS SELECT *, CASE WHEN _qkey IS NULL THEN "
