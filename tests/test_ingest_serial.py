@@ -1,5 +1,6 @@
 """A DuckDB ingest appends on one thread (``Store.serial_appends``, issue 12 speed), runs the columnar SQL
-passes before it in the store's own database on the database's threads, and gives the
+passes before it in a database attached to the store's own on the database's threads (detached afterwards, its
+Python functions removed), and gives the
 database's ``threads`` setting back afterwards: after a good file, after a refused one, and after two
 ingests at once into one database (the first sets it, the last restores it)."""
 
@@ -60,9 +61,18 @@ def test_threads_setting_comes_back(make_node, tmp_path: Path, monkeypatch) -> N
         store.execute = execute  # type: ignore[method-assign]
         assert _threads(store) == 3
         assert _threads(store) == 3
+        assert _leftovers(store) == []
         with pytest.raises(InputError):
-            ingest_file(node, store, bad, get_profile("seizure-us"))
+            ingest_file(node, store, bad, get_profile("seizure-us"), engine="columnar")
         assert _threads(store) == 3
+        assert _leftovers(store) == []  # after a refused file too
+
+
+def _leftovers(store: object) -> list[tuple[str, ...]]:
+    """The columnar work's attached database and Python functions, if any outlived the ingest."""
+    return store.query(  # type: ignore[attr-defined, no-any-return]
+        "SELECT database_name FROM duckdb_databases() WHERE database_name LIKE 'puente_columnar_%' UNION ALL "
+        "SELECT function_name FROM duckdb_functions() WHERE regexp_matches(function_name, '^py_(repr|json|csv_split)_')")
 
 
 def test_concurrent_ingests_restore_threads(make_node, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
