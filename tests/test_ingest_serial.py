@@ -1,4 +1,6 @@
-"""A DuckDB ingest appends on one thread (``Store.serial_appends``, issue 12 speed) and gives the
+"""A DuckDB ingest appends on one thread (``Store.serial_appends``, issue 12 speed), runs the columnar SQL
+passes before it in a database attached to the store's own on the database's threads (detached afterwards, its
+Python functions removed), and gives the
 database's ``threads`` setting back afterwards: after a good file, after a refused one, and after two
 ingests at once into one database (the first sets it, the last restores it)."""
 
@@ -20,7 +22,7 @@ def _threads(store: object) -> int:
     return int(store.scalar("SELECT current_setting('threads')"))  # type: ignore[attr-defined]
 
 
-def test_threads_setting_comes_back(make_node, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_threads_setting_comes_back(make_node, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     node: Node = make_node("us-serial", "US")
     path = write_csv(tmp_path / "s.csv", 300, seed=3)
     bad = tmp_path / "bad.csv"
@@ -35,12 +37,42 @@ def test_threads_setting_comes_back(make_node, tmp_path: Path) -> None:  # type:
             original(table, data)  # type: ignore[arg-type]
 
         store.insert_arrow = spy  # type: ignore[method-assign]
+        execute = store.execute
+
+        def spy_execute(sql: str, params: object = ()) -> None:  # the columnar path's INSERT ... SELECT
+            if sql.startswith(("INSERT INTO seizure", "INSERT INTO field_issues")):
+                seen.append(_threads(store))
+            execute(sql, params)  # type: ignore[arg-type]
+
+        store.execute = spy_execute  # type: ignore[method-assign]
+        from puente.ingest import columnar
+
+        passes: list[int] = []  # the SQL passes before the write run on the database's threads, in the store's database
+        finish = columnar.Columnar.finish
+
+        def spy_finish(self: columnar.Columnar, *args: object) -> None:
+            assert self.con is not store.con  # type: ignore[attr-defined]  # (a cursor of it)
+            passes.append(_threads(store))
+            finish(self, *args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(columnar.Columnar, "finish", spy_finish)
         report = ingest_file(node, store, path, get_profile("seizure-us"), engine="columnar")
-        assert report.stored == 300 and seen and set(seen) == {1}
+        assert report.stored == 300 and seen and set(seen) == {1} and passes == [3]
+        store.execute = execute  # type: ignore[method-assign]
         assert _threads(store) == 3
+        assert _threads(store) == 3
+        assert _leftovers(store) == []
         with pytest.raises(InputError):
-            ingest_file(node, store, bad, get_profile("seizure-us"))
+            ingest_file(node, store, bad, get_profile("seizure-us"), engine="columnar")
         assert _threads(store) == 3
+        assert _leftovers(store) == []  # after a refused file too
+
+
+def _leftovers(store: object) -> list[tuple[str, ...]]:
+    """The columnar work's attached database and Python functions, if any outlived the ingest."""
+    return store.query(  # type: ignore[attr-defined, no-any-return]
+        "SELECT database_name FROM duckdb_databases() WHERE database_name LIKE 'puente_columnar_%' UNION ALL "
+        "SELECT function_name FROM duckdb_functions() WHERE regexp_matches(function_name, '^py_(repr|json|csv_split)_')")
 
 
 def test_concurrent_ingests_restore_threads(make_node, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

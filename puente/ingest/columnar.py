@@ -34,7 +34,9 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,22 +84,42 @@ def _json_text(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+SCRATCH_MEMORY = "640MB"  # the columnar work's own buffers (with the store's 512 MB and Python: a 1M-row file < 2 GB)
+
+
 def scratch(temp_dir: str) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that spills to ``temp_dir`` past 640 MB (with the store and Python, a 1M-row file
-    stays under 2 GB)."""
-    con = duckdb.connect(config={"memory_limit": "640MB", "temp_directory": temp_dir})
+    stays under 2 GB): where the work runs for a store that is not an in-process DuckDB."""
+    con = duckdb.connect(config={"memory_limit": SCRATCH_MEMORY, "temp_directory": temp_dir})
     con.execute("SET enable_progress_bar = false")
     con.execute("SET preserve_insertion_order = false")  # every order that matters is explicit (_row)
-    for name, fn in (("py_repr", repr), ("py_json", _json_text)):
-        con.create_function(name, _vectorized(fn), ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
     return con
 
 
-def repr_sql(col: str, sql_type: str) -> str:
-    """SQL giving ``repr()`` of the Python value that a column of this type holds."""
+@contextmanager
+def functions(con: duckdb.DuckDBPyConnection) -> Iterator[str]:
+    """The Python functions the SQL calls (``py_repr``, ``py_json``), registered under names of their own
+    (a suffix, yielded) and removed afterwards: functions belong to the whole DuckDB database, which
+    concurrent ingests may share, and one left behind after its connection closed crashes the process
+    when it is called."""
+    suffix = "_" + uuid.uuid4().hex[:12]
+    made = []
+    try:
+        for name, fn in (("py_repr", repr), ("py_json", _json_text)):
+            con.create_function(name + suffix, _vectorized(fn), ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
+            made.append(name + suffix)
+        yield suffix
+    finally:
+        for name in made:
+            con.remove_function(name)
+
+
+def repr_sql(col: str, sql_type: str, suffix: str = "") -> str:
+    """SQL giving ``repr()`` of the Python value that a column of this type holds (``suffix``: of the
+    registered functions' names, :func:`functions`)."""
     if sql_type == "TEXT":
         return (f"CASE WHEN {col} IS NULL THEN 'None' WHEN regexp_full_match({col}, '{_SAFE_REPR}') "
-                f"THEN '''' || {col} || '''' ELSE py_repr({col}) END")
+                f"THEN '''' || {col} || '''' ELSE py_repr{suffix}({col}) END")
     if sql_type == "DOUBLE PRECISION":
         # DuckDB writes a double as Python's repr does (shortest round-trip digits, same exponent
         # forms, inf): checked on 300,000 random doubles of every magnitude
@@ -110,13 +132,13 @@ def repr_sql(col: str, sql_type: str) -> str:
     raise NotColumnar(sql_type)
 
 
-def str_sql(col: str, sql_type: str) -> str:
+def str_sql(col: str, sql_type: str, suffix: str = "") -> str:
     """SQL giving ``str()`` of the Python value (identity parts)."""
     if sql_type == "TEXT":
         return f"coalesce({col}, 'None')"
     if sql_type == "DATE":
         return f"coalesce(strftime({col}, '%Y-%m-%d'), 'None')"
-    return repr_sql(col, sql_type)
+    return repr_sql(col, sql_type, suffix)
 
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -192,7 +214,7 @@ def fast_csv(con: duckdb.DuckDBPyConnection, path: Path, max_row_bytes: int,
     # a file without any CR needs no rtrim (1M lines: 0.6-0.7 CPU s and over 1 s wall)
     line = "rtrim(l, chr(13))" if cr else "l"
     con.execute(f"""
-        CREATE TEMP TABLE lines AS
+        CREATE TABLE lines AS
         SELECT n, {line} AS l FROM (
             SELECT unnest(ls) AS l, generate_subscripts(ls, 1) AS n, len(ls) AS total
             FROM (SELECT string_split(content, chr(10)) AS ls FROM read_text(?)))
@@ -210,22 +232,28 @@ def fast_csv(con: duckdb.DuckDBPyConnection, path: Path, max_row_bytes: int,
     def split_quoted(values: pa.Array) -> pa.Array:
         return pa.array(list(csv.reader(values.to_pylist(), delimiter=delim)), pa.list_(pa.string()))
 
-    con.create_function("py_csv_split", split_quoted, ["VARCHAR"], "VARCHAR[]", type=PythonUDFType.ARROW)
-    split = (f"CASE WHEN contains(l, '\"') AND length(l) <= {_CSV_FIELD_LIMIT} THEN py_csv_split(l) "
+    name = "py_csv_split_" + uuid.uuid4().hex[:12]  # (see :func:`functions`)
+    con.create_function(name, split_quoted, ["VARCHAR"], "VARCHAR[]", type=PythonUDFType.ARROW)
+    split = (f"CASE WHEN contains(l, '\"') AND length(l) <= {_CSV_FIELD_LIMIT} THEN {name}(l) "
              f"WHEN contains(l, '\"') THEN list_transform(regexp_extract_all({_lit(delim)} || l, {_lit(extract)}, 1), "
              f"c -> CASE WHEN c[1] = '\"' THEN replace(c[2:-2], '\"\"', '\"') ELSE c END) "
              f"ELSE string_split(l, {_lit(delim)}) END")
     cols = ", ".join(f"cells[{i + 1}] AS {_ident(i)}" for i in range(n))
-    con.execute(f"CREATE TEMP TABLE src AS SELECT n AS _row, {cols} FROM (SELECT n, l, {split} AS cells FROM lines)")
-    con.execute("CREATE TEMP VIEW raw_lines AS SELECT n AS _row, l AS _raw FROM lines")  # the text of a quarantined row
+    try:
+        con.execute(f"CREATE TABLE src AS SELECT n AS _row, {cols} FROM (SELECT n, l, {split} AS cells FROM lines)")
+    finally:
+        con.remove_function(name)
+    con.execute("CREATE VIEW raw_lines AS SELECT n AS _row, l AS _raw FROM lines")  # the text of a quarantined row
     return headers
 
 
 class Columnar:
     """One file through the columnar path; see the module docstring."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, kind: Kind, cleaner: RowCleaner, headers: list[str]) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, kind: Kind, cleaner: RowCleaner, headers: list[str],
+                 suffix: str = "") -> None:
         self.con = con
+        self.suffix = suffix  # of the Python functions' names (:func:`functions`)
         self.kind = kind
         self.cleaner = cleaner
         self.headers = headers
@@ -238,7 +266,7 @@ class Columnar:
         names = ["_row", "_raw", *(_ident(i) for i in range(len(self.headers)))]
         schema = pa.schema([("_row", pa.int64()), ("_raw", pa.string()),
                             *((_ident(i), pa.string()) for i in range(len(self.headers)))])
-        self.con.execute(f"CREATE TEMP TABLE src ({', '.join(f'{n} VARCHAR' if n != '_row' else '_row BIGINT' for n in names)})")
+        self.con.execute(f"CREATE TABLE src ({', '.join(f'{n} VARCHAR' if n != '_row' else '_row BIGINT' for n in names)})")
         seen = 0
         buffer: list[list[Any]] = [[] for _ in names]
         for row in rows:
@@ -257,7 +285,7 @@ class Columnar:
                 self._append(buffer, schema)
                 buffer = [[] for _ in names]
         self._append(buffer, schema)
-        self.con.execute("CREATE TEMP VIEW raw_lines AS SELECT _row, _raw FROM src")
+        self.con.execute("CREATE VIEW raw_lines AS SELECT _row, _raw FROM src")
         return seen
 
     def _append(self, buffer: list[list[Any]], schema: pa.Schema) -> None:
@@ -286,7 +314,7 @@ class Columnar:
         table = pa.Table.from_arrays([*key_arrays, *(pa.array(columns[o], type=t) for o, t in out.items())],
                                      names=[*keys, *out])
         self.con.register(f"_{name}", table)
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _{name}")
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}")
         self.con.unregister(f"_{name}")
 
     def clean(self) -> None:
@@ -299,10 +327,10 @@ class Columnar:
         if country_header is not None and country_col:
             self._map("m_country", [country_col], lambda v: {"ctry": cl.row_country({country_header: v[0]})},
                       {"ctry": pa.string()}, "src")
-            con.execute(f"CREATE TEMP VIEW s1 AS SELECT src.*, m.ctry AS _country FROM src LEFT JOIN m_country m "
+            con.execute(f"CREATE VIEW s1 AS SELECT src.*, m.ctry AS _country FROM src LEFT JOIN m_country m "
                         f"ON src.{country_col} IS NOT DISTINCT FROM m.{country_col}")
         else:
-            con.execute(f"CREATE TEMP VIEW s1 AS SELECT src.*, {_lit(cl.profile.country) if cl.profile.country else 'NULL'}"
+            con.execute(f"CREATE VIEW s1 AS SELECT src.*, {_lit(cl.profile.country) if cl.profile.country else 'NULL'}"
                         f"::VARCHAR AS _country FROM src")
         selects = ["s1.*"]
         joins = []
@@ -355,8 +383,8 @@ class Columnar:
                 else:
                     selects += [f"{table}.{c} AS {c}" for c in fcols]
                     # the content hash's part for these columns, once per distinct value (finish)
-                    part = ", ".join(repr_sql(c, t) for c, t in fcols.items())
-                    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT *, concat_ws(chr(31), {part}) AS _h "
+                    part = ", ".join(repr_sql(c, t, self.suffix) for c, t in fcols.items())
+                    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT *, concat_ws(chr(31), {part}) AS _h "
                                 f"FROM {table}")
                     selects.append(f"{table}._h AS h_{n}")
                     self.hash_parts.append((list(fcols), f"h_{n}"))
@@ -368,7 +396,7 @@ class Columnar:
         _sqltype = {"TEXT": "VARCHAR", "DATE": "DATE", "DOUBLE PRECISION": "DOUBLE", "BIGINT": "BIGINT",
                     "INTEGER": "INTEGER"}
         selects += [f"NULL::{_sqltype[t]} AS {c}" for c, t in self.data_types.items() if c not in produced]
-        con.execute(f"CREATE TEMP VIEW cleaned AS SELECT {', '.join(selects)} FROM s1 {' '.join(joins)}")
+        con.execute(f"CREATE VIEW cleaned AS SELECT {', '.join(selects)} FROM s1 {' '.join(joins)}")
         # the rejection mask: errors in field order, then a require_any group left empty
         keys = [e[0] for e in self.err_cols]
         ens = [e[1] for e in self.err_cols]
@@ -386,7 +414,7 @@ class Columnar:
         ens += [i[1] for i in self.issue_cols]
         ess += [i[2] for i in self.issue_cols]
         fields += [f"CASE WHEN {i[0]} IS NOT NULL THEN {_lit(i[4])} END" for i in self.issue_cols]
-        con.execute(f"""CREATE TEMP VIEW rows_c AS SELECT *,
+        con.execute(f"""CREATE VIEW rows_c AS SELECT *,
             coalesce({', '.join(keys) or 'NULL'}) AS _qkey,
             nullif(concat_ws('; ', {', '.join(ens) or 'NULL'}), '') AS _qen,
             nullif(concat_ws('; ', {', '.join(ess) or 'NULL'}), '') AS _qes,
@@ -444,10 +472,10 @@ class Columnar:
             extra = ", ".join(f"d_{n}.{x} AS {y}_{n}" if has[k] else f"NULL::VARCHAR AS {y}_{n}" for x, y, k in (
                 ("ifield", "difield", "ik"), ("ik", "dik", "ik"), ("ien", "dien", "ik"), ("ies", "dies", "ik"),
                 ("iraw", "diraw", "ik"), ("dk", "ddk", "dk"), ("den", "dden", "dk"), ("des", "ddes", "dk")))
-            con.execute(f"""CREATE TEMP VIEW rows_d{n} AS SELECT {keep}{', ' + replaced if replaced else ''}, {extra}
+            con.execute(f"""CREATE VIEW rows_d{n} AS SELECT {keep}{', ' + replaced if replaced else ''}, {extra}
                 FROM {rows} LEFT JOIN d_{n} ON {on}""")  # (a plain key join: a hash join)
             # a derivation's Invalid rejects the row (no field named); later derivations skip it
-            con.execute(f"""CREATE TEMP VIEW rows_e{n} AS SELECT * REPLACE (
+            con.execute(f"""CREATE VIEW rows_e{n} AS SELECT * REPLACE (
                     coalesce(_qkey, ddk_{n}) AS _qkey, CASE WHEN _qkey IS NULL THEN dden_{n} ELSE _qen END AS _qen,
                     CASE WHEN _qkey IS NULL THEN ddes_{n} ELSE _qes END AS _qes,
                     CASE WHEN _qkey IS NULL THEN NULL ELSE _qfield END AS _qfield) FROM rows_d{n}""")
@@ -456,7 +484,7 @@ class Columnar:
         if cl.strict and self.derive_issue_cols:
             # strict: an issue from a derivation rejects the row with its reason(s)
             iks = [c[0] for c in self.derive_issue_cols]
-            con.execute(f"""CREATE TEMP VIEW rows_s AS SELECT * REPLACE (
+            con.execute(f"""CREATE VIEW rows_s AS SELECT * REPLACE (
                     coalesce(_qkey, {', '.join(iks)}) AS _qkey,
                     CASE WHEN _qkey IS NULL THEN nullif(concat_ws('; ', {', '.join(c[1] for c in self.derive_issue_cols)}), '')
                          ELSE _qen END AS _qen,
@@ -465,7 +493,7 @@ class Columnar:
                     CASE WHEN _qkey IS NULL THEN nullif(concat_ws(', ', {', '.join(c[4] for c in self.derive_issue_cols)}), '')
                          ELSE _qfield END AS _qfield) FROM {self.rows}""")
             self.rows = "rows_s"
-        con.execute(f"CREATE TEMP VIEW rows AS SELECT * FROM {self.rows}")
+        con.execute(f"CREATE VIEW rows AS SELECT * FROM {self.rows}")
 
     def _columns_of(self, table: str) -> list[str]:
         return [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
@@ -480,20 +508,27 @@ class Columnar:
             col = self.col_of[h]
             key = json.dumps(h, ensure_ascii=False)
             frags.append(f"CASE WHEN {col} IS NULL OR {col} = '' THEN NULL ELSE {_lit(key + ': ')} || "
-                         f"CASE WHEN regexp_matches({col}, '{_JSON_UNSAFE}') THEN py_json({col}) "
+                         f"CASE WHEN regexp_matches({col}, '{_JSON_UNSAFE}') THEN py_json{self.suffix}({col}) "
                          f"ELSE '\"' || {col} || '\"' END END")
-        extra = (f"nullif('{{' || concat_ws(', ', {', '.join(frags)}) || '}}', '{{}}')" if frags else "NULL::VARCHAR")
-        con.execute(f"CREATE TEMP VIEW all1 AS SELECT * , {extra} AS extra FROM rows")
-        con.execute("CREATE TEMP VIEW ok1 AS SELECT * FROM all1 WHERE _qkey IS NULL")
+        if frags:
+            # once per row into a table, so that what reads ``all1`` calls no Python function: the store's own
+            # connection writes the rows from it, and a function registered after its transaction began is
+            # invisible to that transaction
+            extra = f"nullif('{{' || concat_ws(', ', {', '.join(frags)}) || '}}', '{{}}')"
+            con.execute(f"CREATE TABLE ext AS SELECT * FROM (SELECT _row, {extra} AS extra FROM src) WHERE extra IS NOT NULL")
+            con.execute("CREATE VIEW all1 AS SELECT rows.*, ext.extra FROM rows LEFT JOIN ext USING (_row)")
+        else:
+            con.execute("CREATE VIEW all1 AS SELECT *, NULL::VARCHAR AS extra FROM rows")
+        con.execute("CREATE VIEW ok1 AS SELECT * FROM all1 WHERE _qkey IS NULL")
         reprs = self._reprs()
-        con.execute(f"CREATE TEMP VIEW all2 AS SELECT *, CASE WHEN _qkey IS NULL THEN "
+        con.execute(f"CREATE VIEW all2 AS SELECT *, CASE WHEN _qkey IS NULL THEN "
                     f"sha256(concat_ws(chr(31), {', '.join(reprs)})) END AS content_hash FROM all1")
         fields = cl.identity_fields
         if fields:
             parts = []
             for f in fields:
                 col = f if f in self.data_types or f == "extra" else f"{f}_text"
-                parts.append(str_sql(col, self.data_types.get(col, "TEXT")))
+                parts.append(str_sql(col, self.data_types.get(col, "TEXT"), self.suffix))
             identity = f"concat_ws(chr(31), {', '.join(parts)})"
         elif "source_id" in self.data_types:
             identity = ("CASE WHEN source_id IS NOT NULL AND source_id <> '' THEN 'src' || chr(31) || "
@@ -511,16 +546,16 @@ class Columnar:
                               for p in places) or "0"
         # one pass over the views; only this narrow table is materialized (row, fate, hash, id, place
         # counts; a rejected row's reasons); the wide columns are read through the views when written
-        con.execute(f"""CREATE TEMP TABLE okh_all AS SELECT _row, _qkey, _qfield, _qen, _qes, content_hash,
+        con.execute(f"""CREATE TABLE okh_all AS SELECT _row, _qkey, _qfield, _qen, _qes, content_hash,
                 CASE WHEN _qkey IS NULL THEN {_lit(prefix)} || left(sha256($opad || unhex(sha256($ipad ||
                     encode({_lit(kind)} || chr(31) || {identity})))), 24) END AS id,
                 CASE WHEN _qkey IS NULL THEN {total} END AS _places, CASE WHEN _qkey IS NULL THEN {resolved} END AS _resolved
             FROM all2""", {"ipad": ipad, "opad": opad})
-        con.execute("CREATE TEMP VIEW okh AS SELECT * FROM okh_all WHERE _qkey IS NULL")
+        con.execute("CREATE VIEW okh AS SELECT * FROM okh_all WHERE _qkey IS NULL")
         # the first row of an identity wins; a later one with the same content is a duplicate, else a conflict.
         # Only the ids that repeat in the file are grouped with their rows; every other row is its own first
         # (1M rows, unique ids: 1.1 -> 0.4-0.55 CPU s)
-        con.execute("""CREATE TEMP TABLE okf AS
+        con.execute("""CREATE TABLE okf AS
             WITH rep AS (SELECT id FROM okh GROUP BY id HAVING count(*) > 1)
             SELECT _row, id, content_hash, _row AS first_row, 'new' AS _fate FROM okh ANTI JOIN rep USING (id)
             UNION ALL
@@ -529,7 +564,7 @@ class Columnar:
                      ELSE 'conflict' END AS _fate
             FROM okh JOIN (SELECT id, min(_row) AS first_row, arg_min(content_hash, _row) AS first_hash
                            FROM okh SEMI JOIN rep USING (id) GROUP BY id) f USING (id)""")
-        con.execute("CREATE TEMP VIEW ok AS SELECT ok1.*, okf.id, okf.content_hash, okf.first_row, okf._fate "
+        con.execute("CREATE VIEW ok AS SELECT ok1.*, okf.id, okf.content_hash, okf.first_row, okf._fate "
                     "FROM ok1 JOIN okf USING (_row)")
 
     def _reprs(self) -> list[str]:
@@ -546,9 +581,9 @@ class Columnar:
                 reprs.append(part[1])
                 i += len(part[0])
                 continue
-            reprs.append(repr_sql(columns[i], self.data_types[columns[i]]))
+            reprs.append(repr_sql(columns[i], self.data_types[columns[i]], self.suffix))
             i += 1
-        return [*reprs, repr_sql("extra", "TEXT")]
+        return [*reprs, repr_sql("extra", "TEXT", self.suffix)]
 
     def issue_table(self, batch_id: str, source_file: str, now: dt.datetime) -> None:
         """``iss``: the field issues of the kept rows (the first of their identity), one row per issue,
@@ -565,15 +600,15 @@ class Columnar:
                   f"{_lit(source_file)} AS source_file, _row AS source_row, {{k}} AS reason_key, {{en}} AS reason_en, "
                   f"{{es}} AS reason_es, {{raw}} AS raw, $now::TIMESTAMP AS created_at")
         if not live:
-            self.con.execute(f"CREATE TEMP TABLE iss AS SELECT {common.format(field='NULL::VARCHAR', k='NULL::VARCHAR', en='NULL::VARCHAR', es='NULL::VARCHAR', raw='NULL::VARCHAR')} "
+            self.con.execute(f"CREATE TABLE iss AS SELECT {common.format(field='NULL::VARCHAR', k='NULL::VARCHAR', en='NULL::VARCHAR', es='NULL::VARCHAR', raw='NULL::VARCHAR')} "
                              "FROM (SELECT NULL::VARCHAR AS id, NULL::BIGINT AS _row) WHERE false", {"now": now})
             return
         cols = ", ".join(dict.fromkeys(c for part in live for c in part if not c.startswith("'")))
         any_issue = " OR ".join(f"{part[0]} IS NOT NULL" for part in live)
-        self.con.execute(f"CREATE TEMP TABLE iss_w AS SELECT _row, id, {cols} FROM ok WHERE _fate = 'new' AND ({any_issue})")
+        self.con.execute(f"CREATE TABLE iss_w AS SELECT _row, id, {cols} FROM ok WHERE _fate = 'new' AND ({any_issue})")
         parts = [f"SELECT {common.format(field=name, k=k, en=en, es=es, raw=raw)} FROM iss_w WHERE {k} IS NOT NULL"
                  for k, en, es, raw, name in live]
-        self.con.execute(f"CREATE TEMP TABLE iss AS {' UNION ALL '.join(parts)}", {"now": now})
+        self.con.execute(f"CREATE TABLE iss AS {' UNION ALL '.join(parts)}", {"now": now})
 
     def _rows(self, table: str) -> int:
         row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
@@ -599,16 +634,21 @@ class Columnar:
                           "DROP TABLE IF EXISTS okh_all"):
             self.con.execute(statement)
 
-    def slices(self, sql: str, rows_of: str, params: Any = None) -> Iterator[pa.Table]:
-        """``sql`` run once per range of ``_row`` (about ``_CHUNK`` rows of ``rows_of`` each), its
-        ``{rows}`` replaced by the range's condition on ``_row``."""
+    def ranges(self, rows_of: str) -> Iterator[str]:
+        """Conditions on ``_row``, one per range of about ``_CHUNK`` rows of ``rows_of``, in order."""
         bounds = self.con.execute(f"SELECT min(_row), max(_row), count(*) FROM {rows_of}").fetchone()
         if bounds is None or not bounds[2]:
             return
         low, high, count = (int(b) for b in bounds)
         step = max(_CHUNK, (high - low + 1) * _CHUNK // count)
         for start in range(low, high + 1, step):
-            yield from self.batches(sql.replace("{rows}", f"_row >= {start} AND _row < {start + step}"), params)
+            yield f"_row >= {start} AND _row < {start + step}"
+
+    def slices(self, sql: str, rows_of: str, params: Any = None) -> Iterator[pa.Table]:
+        """``sql`` run once per range of ``_row`` (:meth:`ranges`), its ``{rows}`` replaced by the range's
+        condition on ``_row``."""
+        for rows in self.ranges(rows_of):
+            yield from self.batches(sql.replace("{rows}", rows), params)
 
     def batches(self, sql: str, params: Any = None) -> Iterator[pa.Table]:
         reader = self.con.execute(sql, params or []).to_arrow_reader(_CHUNK)

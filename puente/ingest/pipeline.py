@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from puente.store.base import Store
 
 Progress = Callable[[int, int], None]
 _STORE_MEMORY = "512MB"  # the store's buffers during an ingest (with the columnar scratch's 640 MB: a 1M-row file < 2 GB)
+_STORE_MEMORY_COLUMNAR = "1152MB"  # the same two shares, when the columnar work runs in the store's DuckDB database
 
 
 @dataclass
@@ -225,20 +227,23 @@ def ingest_file(node: Node, store: Store, path: Path, profile: Profile,
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     report = IngestReport(batch_id=uuid.uuid4().hex, kind=kind.name, profile=profile.name, source_file=str(path))
 
-    # the store's own buffers stay bounded too (DuckDB: pages of this transaction are written out past it),
-    # and its appends run on one thread (set and restored outside the transaction)
-    with store.memory_cap(_STORE_MEMORY), store.serial_appends(), store.transaction():
+    columnar = (engine == "columnar" or (engine == "auto" and source.size >= int(setting("columnar_min_bytes")))) \
+        and source.fmt == "csv" and not profile.melt  # melted rows take the row path
+    # the store's own buffers stay bounded too (DuckDB: pages of this transaction are written out past it; the
+    # columnar work in the store's own DuckDB database gets the scratch database's share on top)
+    cap = _STORE_MEMORY_COLUMNAR if columnar and store.duckdb_connection() is not None else _STORE_MEMORY
+    with store.memory_cap(cap), store.transaction():
         store.lock("ingest", on_wait)  # ingests into one store take turns (PostgreSQL; DuckDB is single-writer)
         done = False
-        columnar = engine == "columnar" or (engine == "auto" and source.size >= int(setting("columnar_min_bytes")))
-        if columnar and source.fmt == "csv" and not profile.melt:  # melted rows take the row path
+        if columnar:
             done = _ingest_columnar(node, store, path, profile, kind, source, report, file_hash, now, progress)
             if not done:  # declined before writing anything: start again on the row path
                 source = open_source(path, profile.format, max_row, profile.delimiter, profile.encoding)
                 report = IngestReport(batch_id=report.batch_id, kind=kind.name, profile=profile.name,
                                       source_file=str(path))
         if not done:
-            _ingest_rows(node, store, path, profile, kind, source, report, file_hash, now, progress)
+            with store.serial_appends():  # appends on one thread (DuckDB; the columnar path sets it around its write)
+                _ingest_rows(node, store, path, profile, kind, source, report, file_hash, now, progress)
         if report.stored or report.updated:
             versions.bump(store, f"ingest {report.batch_id}")
         store.execute(
@@ -351,7 +356,14 @@ def _ingest_rows(node: Node, store: Store, path: Path, profile: Profile, kind: K
 def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kind: Kind, source: Source,
                      report: IngestReport, file_hash: str, now: dt.datetime, progress: Progress | None) -> bool:
     """The columnar path (:mod:`puente.ingest.columnar`) for one CSV file; False when it declines
-    (nothing written yet, ``report`` untouched)."""
+    (nothing written yet, ``report`` untouched).
+
+    Where the store is an in-process DuckDB database, the work runs in an in-memory database attached to the
+    store's own DuckDB (through a cursor, outside the store's transaction: tables written inside a transaction
+    cost ~1.7x the CPU to build and scan) on the database's threads, and the store's connection writes the rows
+    by ``INSERT ... SELECT`` from it, with nothing in Python between the two; the attached database is detached
+    at the end. Elsewhere (PostgreSQL) the work runs in a scratch DuckDB database and the rows go to the store
+    as Arrow slices. Same statements, same rows either way."""
     from puente.ingest import columnar as col
 
     model = load_model()
@@ -359,105 +371,145 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
     def record_id(k: str, ref: str) -> str:
         return node.record_id(k, "src\x1f" + ref)
 
-    temp = tempfile.TemporaryDirectory(prefix="puente-col-")
-    con = col.scratch(temp.name)
+    host = store.duckdb_connection()
+    temp = None
+    if host is None:
+        temp = tempfile.TemporaryDirectory(prefix="puente-col-")
+        con = col.scratch(temp.name)
+        db = ""
+    else:  # a database of the store's own DuckDB, in memory, written outside the store's transaction
+        row = host.execute("SELECT current_database()").fetchone()
+        home = str(row[0]) if row else ""
+        name = "puente_columnar_" + uuid.uuid4().hex[:12]
+        con = host.cursor()
+        con.execute(f"ATTACH ':memory:' AS {name}")
+        con.execute(f"USE {name}")
+        db = name + "."
     try:
-        problems: list[RawRow] = []
-        headers = None
-        # A row-producing pre-stage (a profile's ``melt``) feeds the columnar path through the row
-        # reader branch below: such a profile skips ``fast_csv`` (its table is the melted rows, not the
-        # file's cells) and wraps ``source.rows()`` (and the headers it yields) before ``load_rows``.
-        if profile.encoding == "auto" and not getattr(profile, "melt", None):
-            headers = col.fast_csv(con, path, int(setting("max_row_bytes")), profile.delimiter)
-        split_by_duckdb = headers is not None
-        if headers is not None:
-            cleaner = RowCleaner(model, kind, profile, load_gazetteer(), headers, record_id)
-            if any(more for _, _, more, _ in cleaner._plan) or cleaner._dims:  # dimension columns: row path
-                return False
-            work = col.Columnar(con, kind, cleaner, headers)
-            row = con.execute("SELECT count(*) FROM src").fetchone()
-            read = int(row[0]) if row else 0
-        else:
-            rows = source.rows()
-            first = next(rows, None)  # reads the header, with the row reader's errors
-            headers = source.headers
-            cleaner = RowCleaner(model, kind, profile, load_gazetteer(), headers, record_id)
-            if any(more for _, _, more, _ in cleaner._plan) or cleaner._dims:  # dimension columns: row path
-                return False
-            work = col.Columnar(con, kind, cleaner, headers)
-            read = work.load_rows(itertools.chain([first] if first else [], rows), problems.append)
-        missing = cleaner.missing_required()
-        if read and missing:
-            raise InputError("missing_columns", path=str(path), fields=", ".join(missing), profile=profile.name)
-        if progress:
-            progress(source.size // 2, source.size)
-        work.clean()
-        work.derive()
-        work.finish(node.name, node.id_key)
-        total, resolved = work.place_counts()
-        # the fate of each kept row against the store: new, a correction (updated) or a duplicate
-        ids = con.execute("SELECT id FROM okf WHERE _fate = 'new'").to_arrow_table()
-        old = store.existing_hashes_arrow(kind.table, ids.column("id").combine_chunks())
-        con.register("_old", old)
-        con.execute("""CREATE TEMP TABLE fate AS SELECT ok._row, ok.id, CASE
-                WHEN o.content_hash IS NULL THEN 'stored'
-                WHEN o.content_hash = ok.content_hash THEN 'dup' ELSE 'updated' END AS fate
-            FROM okf ok LEFT JOIN _old o USING (id) WHERE ok._fate = 'new'""")
-        con.unregister("_old")
-        counts = dict(con.execute("SELECT fate, count(*) FROM fate GROUP BY fate").fetchall())
-        within = dict(con.execute("SELECT _fate, count(*) FROM okf GROUP BY _fate").fetchall())
-        already = {int(r[0]) for r in store.query("SELECT source_row FROM quarantine WHERE file_hash = ?", [file_hash])}
-        quarantine = [_quarantine_row(report, kind, path, file_hash, now, r.number, _row_raw(r),
-                                      [Rejection("", r.problem or "", r.problem_args)]) for r in problems]
-        for number, raw, field_, key, en, es in con.execute(
-                "SELECT _row, _raw, _qfield, _qkey, _qen, _qes FROM okh_all JOIN raw_lines USING (_row) "
-                "WHERE _qkey IS NOT NULL ORDER BY _row").fetchall():
-            quarantine.append({"file_hash": file_hash, "source_row": number, "batch_id": report.batch_id,
-                               "kind": kind.name, "source_file": str(path), "field": field_, "reason_key": key,
-                               "reason_en": en, "reason_es": es, "raw": raw, "created_at": now, "other_row": None,
-                               "source_column": ""})
-        rejected = len(quarantine)
-        conflicts = con.execute("SELECT _row, _raw, first_row FROM okf JOIN raw_lines USING (_row) WHERE _fate = 'conflict' ORDER BY _row").fetchall()
-        for number, raw, first in conflicts:
-            quarantine.append(_quarantine_row(report, kind, path, file_hash, now, number, raw, [Rejection(
-                "", "identity_conflict", {"row": first, "fields": cleaner.identity_label})], other_row=first))
-        work.release()  # the lines and the hash table are not needed for writing
-        # -- nothing was written before this point ----------------------------------------------------
-        updated = [r[0] for r in con.execute("SELECT id FROM fate WHERE fate = 'updated'").fetchall()]
-        store.delete_ids(kind.table, updated)
-        work.issue_table(report.batch_id, str(path), now)
-        with_issues = [r[0] for r in con.execute(
-            "SELECT DISTINCT record_id FROM iss JOIN fate ON fate.id = iss.record_id WHERE fate.fate = 'stored'").fetchall()]
-        _delete_issues(store, kind.name, [*updated, *with_issues])
-        schema = schema_for(kind)
-        agency = _lit_or_null(profile.agency) if profile.agency else (
-            "agency" if "agency" in kind.data_columns() else "NULL")
-        # the rows to write with their id and hash (one narrow table: the write joins the view chain once)
-        con.execute("CREATE TEMP TABLE wr AS SELECT _row, fate.id, okf.content_hash FROM okf JOIN fate USING (_row) "
-                    "WHERE okf._fate = 'new' AND fate.fate IN ('stored', 'updated')")
-        provenance = {"id": "wr.id", "owner_node": col._lit(node.name), "source_agency": agency,
-                      "source_file": col._lit(path.name), "source_row": "_row", "batch_id": col._lit(report.batch_id),
-                      "ingested_at": "$now::TIMESTAMP", "content_hash": "wr.content_hash", "bundle_id": "NULL",
-                      "retain_until": "NULL::DATE"}
-        select = ", ".join(f"{provenance.get(c, c)} AS {c}" for c in schema.names)
-        # written in slices of source rows: the row filter reaches the scan under the view chain, so each
-        # slice is cleaned, joined and sorted on its own and memory stays bounded by the slice
-        for table in work.slices(f"SELECT {select} FROM all1 JOIN wr USING (_row) WHERE {{rows}} ORDER BY _row", "wr",
-                                 {"now": now}):
-            store.insert_arrow(kind.table, table.cast(schema))
-        issues = 0
-        for table in work.batches("SELECT iss.* FROM iss JOIN fate ON fate.id = iss.record_id "
-                                  "WHERE fate.fate IN ('stored', 'updated') ORDER BY source_row"):
-            issues += table.num_rows
-            store.insert_arrow("field_issues", table.cast(_ISSUE_SCHEMA))
-        new = [q for q in quarantine if q["source_row"] not in already]
-        if new:
-            store.insert_arrow("quarantine", _to_arrow(new, _QUARANTINE_SCHEMA))
+        with col.functions(con) as suffix:
+            try:
+                problems: list[RawRow] = []
+                headers = None
+                # A row-producing pre-stage (a profile's ``melt``) feeds the columnar path through the row
+                # reader branch below: such a profile skips ``fast_csv`` (its table is the melted rows, not the
+                # file's cells) and wraps ``source.rows()`` (and the headers it yields) before ``load_rows``.
+                if profile.encoding == "auto" and not getattr(profile, "melt", None):
+                    headers = col.fast_csv(con, path, int(setting("max_row_bytes")), profile.delimiter)
+                split_by_duckdb = headers is not None
+                if headers is not None:
+                    cleaner = RowCleaner(model, kind, profile, load_gazetteer(), headers, record_id)
+                    if any(more for _, _, more, _ in cleaner._plan) or cleaner._dims:  # dimension columns: row path
+                        return False
+                    work = col.Columnar(con, kind, cleaner, headers, suffix)
+                    row = con.execute("SELECT count(*) FROM src").fetchone()
+                    read = int(row[0]) if row else 0
+                else:
+                    rows = source.rows()
+                    first = next(rows, None)  # reads the header, with the row reader's errors
+                    headers = source.headers
+                    cleaner = RowCleaner(model, kind, profile, load_gazetteer(), headers, record_id)
+                    if any(more for _, _, more, _ in cleaner._plan) or cleaner._dims:  # dimension columns: row path
+                        return False
+                    work = col.Columnar(con, kind, cleaner, headers, suffix)
+                    read = work.load_rows(itertools.chain([first] if first else [], rows), problems.append)
+                missing = cleaner.missing_required()
+                if read and missing:
+                    raise InputError("missing_columns", path=str(path), fields=", ".join(missing), profile=profile.name)
+                if progress:
+                    progress(source.size // 2, source.size)
+                work.clean()
+                work.derive()
+                work.finish(node.name, node.id_key)
+                total, resolved = work.place_counts()
+                # the fate of each kept row against the store: new, a correction (updated) or a duplicate
+                fate = """CREATE TABLE fate AS SELECT ok._row, ok.id, CASE
+                        WHEN o.content_hash IS NULL THEN 'stored'
+                        WHEN o.content_hash = ok.content_hash THEN 'dup' ELSE 'updated' END AS fate
+                    FROM okf ok LEFT JOIN {old} o USING (id) WHERE ok._fate = 'new'"""
+                # (through the store's connection: it sees what its transaction wrote)
+                ids = con.execute("SELECT id FROM okf WHERE _fate = 'new'").to_arrow_table()
+                old = store.existing_hashes_arrow(kind.table, ids.column("id").combine_chunks())
+                con.register("_old", old)
+                con.execute(fate.format(old="_old"))
+                con.unregister("_old")
+                counts = dict(con.execute("SELECT fate, count(*) FROM fate GROUP BY fate").fetchall())
+                within = dict(con.execute("SELECT _fate, count(*) FROM okf GROUP BY _fate").fetchall())
+                already = {int(r[0]) for r in store.query("SELECT source_row FROM quarantine WHERE file_hash = ?", [file_hash])}
+                quarantine = [_quarantine_row(report, kind, path, file_hash, now, r.number, _row_raw(r),
+                                              [Rejection("", r.problem or "", r.problem_args)]) for r in problems]
+                for number, raw, field_, key, en, es in con.execute(
+                        "SELECT _row, _raw, _qfield, _qkey, _qen, _qes FROM okh_all JOIN raw_lines USING (_row) "
+                        "WHERE _qkey IS NOT NULL ORDER BY _row").fetchall():
+                    quarantine.append({"file_hash": file_hash, "source_row": number, "batch_id": report.batch_id,
+                                       "kind": kind.name, "source_file": str(path), "field": field_, "reason_key": key,
+                                       "reason_en": en, "reason_es": es, "raw": raw, "created_at": now, "other_row": None,
+                                       "source_column": ""})
+                rejected = len(quarantine)
+                conflicts = con.execute("SELECT _row, _raw, first_row FROM okf JOIN raw_lines USING (_row) "
+                                        "WHERE _fate = 'conflict' ORDER BY _row").fetchall()
+                for number, raw, first in conflicts:
+                    quarantine.append(_quarantine_row(report, kind, path, file_hash, now, number, raw, [Rejection(
+                        "", "identity_conflict", {"row": first, "fields": cleaner.identity_label})], other_row=first))
+                work.release()  # the lines and the hash table are not needed for writing
+                # -- nothing was written before this point ------------------------------------------------
+                updated = [r[0] for r in con.execute("SELECT id FROM fate WHERE fate = 'updated'").fetchall()]
+                store.delete_ids(kind.table, updated)
+                work.issue_table(report.batch_id, str(path), now)
+                with_issues = [r[0] for r in con.execute(
+                    "SELECT DISTINCT record_id FROM iss JOIN fate ON fate.id = iss.record_id WHERE fate.fate = 'stored'").fetchall()]
+                _delete_issues(store, kind.name, [*updated, *with_issues])
+                schema = schema_for(kind)
+                agency = _lit_or_null(profile.agency) if profile.agency else (
+                    "agency" if "agency" in kind.data_columns() else "NULL")
+                # the rows to write with their id and hash (one narrow table: the write joins the view chain once)
+                con.execute("CREATE TABLE wr AS SELECT _row, fate.id, okf.content_hash FROM okf JOIN fate USING (_row) "
+                            "WHERE okf._fate = 'new' AND fate.fate IN ('stored', 'updated')")
+                provenance = {"id": "wr.id", "owner_node": col._lit(node.name), "source_agency": agency,
+                              "source_file": col._lit(path.name), "source_row": "_row", "batch_id": col._lit(report.batch_id),
+                              "ingested_at": "$now::TIMESTAMP" if host is None else "?::TIMESTAMP",
+                              "content_hash": "wr.content_hash", "bundle_id": "NULL",
+                              "retain_until": "NULL::DATE"}
+                select = ", ".join(f"{provenance.get(c, c)} AS {c}" for c in schema.names)
+                # written in slices of source rows: the row filter reaches the scan under the view chain, so each
+                # slice is cleaned, joined and sorted on its own and memory stays bounded by the slice
+                records = f"SELECT {select} FROM {db}all1 JOIN {db}wr USING (_row) WHERE {{rows}} ORDER BY _row"
+                with_fate = f"FROM {db}iss JOIN {db}fate ON fate.id = iss.record_id WHERE fate.fate IN ('stored', 'updated')"
+                with store.serial_appends():
+                    if host is not None:  # INSERT ... SELECT in the store's own transaction
+                        for cond in work.ranges("wr"):
+                            store.execute(f"INSERT INTO {kind.table} ({', '.join(schema.names)}) "
+                                          + records.replace("{rows}", cond), [now])
+                        found = con.execute(f"SELECT count(*) {with_fate}").fetchone()
+                        issues = int(found[0]) if found else 0
+                        if issues:
+                            names = ", ".join(_ISSUE_SCHEMA.names)
+                            store.execute(f"INSERT INTO field_issues ({names}) SELECT {names} FROM "
+                                          f"(SELECT iss.* {with_fate}) ORDER BY source_row")
+                    else:
+                        for table in work.slices(records, "wr", {"now": now}):
+                            store.insert_arrow(kind.table, table.cast(schema))
+                        issues = 0
+                        for table in work.batches(f"SELECT iss.* {with_fate} ORDER BY source_row"):
+                            issues += table.num_rows
+                            store.insert_arrow("field_issues", table.cast(_ISSUE_SCHEMA))
+                    new = [q for q in quarantine if q["source_row"] not in already]
+                    if new:
+                        store.insert_arrow("quarantine", _to_arrow(new, _QUARANTINE_SCHEMA))
+            finally:
+                if host is not None:  # (before the functions go: its views refer to them)
+                    failing = sys.exc_info()[1] is not None
+                    try:
+                        con.execute(f'USE "{home}"')
+                        con.execute(f"DETACH {db.rstrip('.')}")
+                    except Exception:
+                        if not failing:
+                            raise  # (while another error is on its way out, that one is reported)
     except col.NotColumnar:  # raised while cleaning, before anything was written
         return False
     finally:
         con.close()
-        temp.cleanup()
+        if temp is not None:
+            temp.cleanup()
     report.rows_read = read
     report.stored = counts.get("stored", 0)
     report.updated = counts.get("updated", 0)

@@ -162,6 +162,12 @@ class Store(ABC):
         time); a no-op elsewhere."""
         yield
 
+    def duckdb_connection(self) -> Any:
+        """The DuckDB connection that runs this store's statements (in its open transaction) where the store is
+        an in-process DuckDB database, so that work done there (temporary tables, ``INSERT ... SELECT``) reads
+        and writes the store with no copy through Python; None elsewhere."""
+        return None
+
     @contextmanager
     def memory_cap(self, limit: str) -> Iterator[None]:
         """Hold the store's own memory to ``limit`` (e.g. ``"512MB"``) meanwhile, where the store runs in

@@ -114,6 +114,9 @@ class DuckDBStore(Store):
         finally:
             self.con.unregister("_puente_ids")
 
+    def duckdb_connection(self) -> duckdb.DuckDBPyConnection:
+        return self.con
+
     @contextmanager
     def serial_appends(self) -> Iterator[None]:
         """``threads = 1`` meanwhile (a setting of the database, so of its other connections too), then the
