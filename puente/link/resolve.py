@@ -260,17 +260,27 @@ class _UnionFind:
 
 
 def births_conflict(a: str, b: str) -> bool:
-    """Two birth dates (``YYYY-MM-DD``) that are two people's: two years apart or more, and not one mistyped
-    digit or two swapped digits of the same date (``1965`` for ``1956``)."""
+    """Two full birth dates (``YYYY-MM-DD``) that are two people's: different, and not one typo apart
+    (:func:`one_typo_apart`), however close they are. Dates that do not parse never conflict."""
     try:
-        gap = abs((dt.date.fromisoformat(a) - dt.date.fromisoformat(b)).days)
+        dt.date.fromisoformat(a), dt.date.fromisoformat(b)
     except ValueError:
         return False
-    if gap < 730 or len(a) != len(b):
+    return a != b and not one_typo_apart(a, b)
+
+
+def one_typo_apart(a: str, b: str) -> bool:
+    """One slip turns one ISO date into the other: one digit mistyped, two adjacent digits of ``YYYYMMDD``
+    swapped (``1965`` for ``1956``), or day and month exchanged (dd/mm read as mm/dd)."""
+    x, y = a.replace("-", ""), b.replace("-", "")
+    if len(x) != len(y):
         return False
-    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
-    swapped = len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
-    return len(diff) > 1 and not swapped
+    diff = [i for i, (u, v) in enumerate(zip(x, y)) if u != v]
+    if len(diff) == 1:
+        return True
+    if len(diff) == 2 and diff[1] == diff[0] + 1 and x[diff[0]] == y[diff[1]] and x[diff[1]] == y[diff[0]]:
+        return True
+    return len(x) == 8 and x[:4] == y[:4] and x[4:6] == y[6:8] and x[6:8] == y[4:6]
 
 
 def cluster(ids: list[str], pairs: pd.DataFrame, threshold: float, confirms: Iterable[tuple[str, str]] = (),
