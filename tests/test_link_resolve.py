@@ -12,7 +12,7 @@ import pytest
 from bench import synth
 from bench.febrl import load_febrl
 from puente.link import normalize as nz
-from puente.link.resolve import births_conflict, cluster, pair_scores, resolve
+from puente.link.resolve import births_conflict, cluster, dates_conflict, pair_scores, resolve
 
 
 def test_spanish_normalization():
@@ -195,3 +195,20 @@ def test_namesakes_born_months_apart_are_not_chained_and_a_typo_still_joins() ->
     own = pd.DataFrame({"unique_id_l": ["a", "c"], "unique_id_r": ["b", "a"], "match_probability": [0.99, 0.98]})
     joined = cluster(["a", "b", "c"], own, 0.9, births={"a": "1988-03-19", "b": "1989-07-09", "c": "1989-07-09"})
     assert len(set(joined.values())) == 1
+
+
+def test_two_typos_of_one_date_stay_one_person_and_namesakes_two() -> None:
+    """One man's records carry two different typos of his date (each one typo from it, two from each other):
+    they join through his records; a namesake whose date is no typo of any of them stays apart."""
+    assert dates_conflict({"1988-03-19", "1988-03-18"}, {"1988-08-19"}) is False  # covered by 1988-03-19
+    assert dates_conflict({"1988-03-18"}, {"1988-08-19"}) is True  # alone, two typos apart: two people
+    assert dates_conflict({"1988-03-19", "1988-03-18"}, {"1989-07-09"}) is True
+    assert dates_conflict({"1988-03-19"}, {"1989-07-09"}, own={("1988-03-19", "1989-07-09")}) is False
+    # m1 and m2 are the man's mistyped records, each matching one of his records written right; a sorts first
+    pairs = pd.DataFrame({"unique_id_l": ["a", "a", "b", "x", "x"], "unique_id_r": ["m1", "b", "m2", "a", "n"],
+                          "match_probability": [0.999, 0.998, 0.997, 0.95, 0.94]})
+    births = {"a": "1988-03-19", "b": "1988-03-19", "m1": "1988-03-18", "m2": "1988-08-19", "n": "1989-07-09"}
+    clusters = cluster(["a", "b", "m1", "m2", "x", "n"], pairs, 0.9, births=births)
+    assert len({clusters[r] for r in ("a", "b", "m1", "m2")}) == 1
+    assert clusters["n"] != clusters["a"]  # the namesake, reached only through the dateless x ...
+    assert clusters["x"] not in (clusters["a"], clusters["n"])  # ... which could be either: neither's

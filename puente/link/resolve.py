@@ -247,8 +247,8 @@ class _UnionFind:
         ba, bb = self.births.get(ra, set()), self.births.get(rb, set())
         # the pair's own two dates were weighed by the model (a typo in a birth date is common: FEBRL4); a
         # conflict with any *other* member's date means the pair would chain two people into one
-        own = (self.dob.get(a), self.dob.get(b)), (self.dob.get(b), self.dob.get(a))
-        if check_births and any(births_conflict(x, y) for x in ba for y in bb if (x, y) not in own):
+        own = {(self.dob.get(a), self.dob.get(b)), (self.dob.get(b), self.dob.get(a))}
+        if check_births and dates_conflict(ba, bb, own):
             return False
         self.parent[ra] = rb
         self.members[rb] = ga | gb
@@ -267,6 +267,20 @@ def births_conflict(a: str, b: str) -> bool:
     except ValueError:
         return False
     return a != b and not one_typo_apart(a, b)
+
+
+def dates_conflict(a: set[str], b: set[str], own: set[tuple[str | None, str | None]] | None = None) -> bool:
+    """Two groups' birth dates are two people's: some date of one conflicts with some date of the other
+    (:func:`births_conflict`; pairs in ``own`` excepted), unless every date of one group is, or is one typo
+    from, a date of the other. One person's records may carry two different typos of his date (1988-03-19
+    written 1988-03-18 and 1988-08-19, two typos apart from each other): both are one typo from his date."""
+    if not any(births_conflict(x, y) for x in a for y in b if (x, y) not in (own or set())):
+        return False
+    return not (_covered(a, b) or _covered(b, a))
+
+
+def _covered(a: set[str], b: set[str]) -> bool:
+    return all(any(x == y or one_typo_apart(x, y) for y in b) for x in a)
 
 
 def one_typo_apart(a: str, b: str) -> bool:
@@ -351,7 +365,7 @@ def _ambiguous(uf: _UnionFind, strong: pd.DataFrame, births: dict[str, str] | No
         if rec in births or len(roots | {uf.find(rec)}) < 2:
             continue
         dated = [uf.births.get(r, set()) for r in roots | {uf.find(rec)}]
-        if any(births_conflict(x, y) for i, da in enumerate(dated) for db in dated[i + 1:] for x in da for y in db):
+        if any(dates_conflict(da, db) for i, da in enumerate(dated) for db in dated[i + 1:]):
             out.append(rec)
     return sorted(out)
 
