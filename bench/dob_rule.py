@@ -9,6 +9,9 @@ and scores only what it wrote:
 - person ER: pairwise precision / recall / F1 of ``link_entities`` against ``truth/identities.csv``;
 - the person clusters holding more than one distinct birth date, and how many of them are one true person.
 
+With ``--recluster`` the last run's stored pairs are clustered again with ``--code``'s rule (``runs.recluster``,
+what ``link review`` does after a decision) instead of a new ``link run``: the same pairs, another rule.
+
     PYTHONPATH=. python bench/dob_rule.py /work/worlds/dob6/s3307 --code /work/main --label old
 """
 
@@ -40,6 +43,18 @@ def _puente(code: Path, home: Path, *args: str) -> float:
     return (after.children_user - before.children_user) + (after.children_system - before.children_system)
 
 
+def _recluster(code: Path, home: Path) -> float:
+    """The product's re-clustering of the stored pairs (what ``link review`` runs after a decision), with the
+    rule of the code tree ``code``: the same pairs as the last ``link run``, clustered again; CPU seconds."""
+    script = ("import sys; from pathlib import Path; from puente.node import Node; from puente.link.runs import "
+              "recluster\nwith Node.load(Path(sys.argv[1])).open_store() as store: recluster(store, 'person')")
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    before = os.times()
+    subprocess.run([sys.executable, "-c", script, str(home)], check=True, env=env, cwd=str(code))
+    after = os.times()
+    return (after.children_user - before.children_user) + (after.children_system - before.children_system)
+
+
 def person_scores(node: Node, sim: Path) -> dict[str, Any]:
     """ER of the stored person entities against the simulator's truth, and the multi-date clusters."""
     with node.open_store() as store:
@@ -66,14 +81,16 @@ def main() -> None:
     parser.add_argument("world", type=Path, help="a folder build_node wrote (sim/, node/)")
     parser.add_argument("--code", type=Path, required=True, help="the code tree whose CLI runs")
     parser.add_argument("--label", required=True)
+    parser.add_argument("--recluster", action="store_true",
+                        help="re-cluster the last run's stored pairs with --code's rule instead of `link run`")
     args = parser.parse_args()
     node = Node.load(args.world / "node")
     out = args.world / f"analysis_{args.label}"
     started = time.perf_counter()
-    cpu_link = _puente(args.code, node.home, "link", "run")
+    cpu_link = _recluster(args.code, node.home) if args.recluster else _puente(args.code, node.home, "link", "run")
     cpu_analyze = _puente(args.code, node.home, "analyze", "firearms", "--out", str(out))
     run = Run(args.world / "sim", node, out)
-    result = {"world": args.world.name, "label": args.label, "code": str(args.code),
+    result = {"world": args.world.name, "label": args.label, "code": str(args.code), "recluster": args.recluster,
               "cpu_link_s": round(cpu_link, 1), "cpu_analyze_s": round(cpu_analyze, 1),
               "wall_s": round(time.perf_counter() - started, 1),
               "purchasers": purchasers(run), "person": person_scores(node, run.sim)}
