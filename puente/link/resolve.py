@@ -303,7 +303,7 @@ def cluster(ids: list[str], pairs: pd.DataFrame, threshold: float, confirms: Ite
     """Record id -> cluster id, honouring analyst decisions (confirm joins, split separates).
 
     Pairs join in order of probability; a pair never joins two groups whose records hold conflicting birth
-    dates (``births``: record id -> ``YYYY-MM-DD``; :func:`births_conflict`), so two namesakes are not made one
+    dates (``births``: record id -> ``YYYY-MM-DD``; :func:`dates_conflict`), so two namesakes are not made one
     person through a third record that gives no birth date; such a record, matching both, is left on its own
     (:func:`_ambiguous`). An analyst's confirm joins regardless."""
     cannot: dict[str, set[str]] = {}
