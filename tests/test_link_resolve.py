@@ -12,7 +12,7 @@ import pytest
 from bench import synth
 from bench.febrl import load_febrl
 from puente.link import normalize as nz
-from puente.link.resolve import pair_scores, resolve
+from puente.link.resolve import births_conflict, cluster, dates_conflict, pair_scores, resolve
 
 
 def test_spanish_normalization():
@@ -156,3 +156,59 @@ def test_namesakes_stay_apart_and_swapped_names_join():
     assert joined <= 0.05, joined
     assert swapped >= 0.8, swapped
     assert pair_scores(truth, {k: v for k, v in clusters.items() if k in truth})["f1"] >= 0.95  # the background
+
+
+@pytest.mark.parametrize(("a", "b", "conflict"), [
+    ("1988-03-19", "1989-07-09", True),   # 477 days apart, several digits: the 3307 James Moores, two men
+    ("1988-03-19", "1988-03-20", True),   # a day apart, but two digits, not a slip: two people
+    ("1988-03-19", "1988-04-28", True),   # two digits changed, not adjacent to each other's places
+    ("1988-03-19", "1988-09-13", True),   # two digits exchanged, not adjacent
+    ("1988-03-12", "1989-12-03", True),   # day and month exchanged and the year changed: two slips
+    ("1969-12-26", "1982-02-11", True),
+    ("1988-03-19", "1988-03-19", False),  # the same date
+    ("1988-03-19", "1988-03-18", False),  # one digit
+    ("1988-03-19", "1988-08-19", False),  # one digit, five months apart
+    ("1988-03-19", "1983-03-19", False),  # one digit, five years apart: whatever the gap
+    ("1956-03-01", "1965-03-01", False),  # two adjacent digits swapped, nine years apart
+    ("1988-01-23", "1988-02-13", False),  # adjacent digits swapped across month and day (YYYYMMDD)
+    ("1988-03-12", "1988-12-03", False),  # day and month exchanged (dd/mm read as mm/dd)
+    ("1988-03-19", "not a date", False),  # what does not parse never conflicts
+])
+def test_two_full_birth_dates_are_two_people_unless_one_typo_apart(a: str, b: str, conflict: bool) -> None:
+    assert births_conflict(a, b) is conflict
+    assert births_conflict(b, a) is conflict
+
+
+def test_namesakes_born_months_apart_are_not_chained_and_a_typo_still_joins() -> None:
+    """The 3307 case: two namesakes born 477 days apart, each matched by a record without a date (scored above
+    the threshold), stay two people; a mistyped date of the same man joins through the same chain. A scored
+    pair's own two dates are the model's to weigh: the pair joins, and a third record with either date too."""
+    pairs = pd.DataFrame({"unique_id_l": ["a", "x", "a"], "unique_id_r": ["x", "b", "a2"],
+                          "match_probability": [0.99, 0.98, 0.97]})
+    ids = ["a", "b", "x", "a2"]
+    apart = cluster(ids, pairs, 0.9, births={"a": "1988-03-19", "b": "1989-07-09"})
+    assert apart["a"] == apart["a2"] and apart["a"] != apart["b"]
+    slip = cluster(ids, pairs, 0.9, births={"a": "1988-03-19", "b": "1988-03-18"})
+    assert len(set(slip.values())) == 1
+    swapped = cluster(ids, pairs, 0.9, births={"a": "1988-03-12", "b": "1988-12-03"})
+    assert len(set(swapped.values())) == 1
+    own = pd.DataFrame({"unique_id_l": ["a", "c"], "unique_id_r": ["b", "a"], "match_probability": [0.99, 0.98]})
+    joined = cluster(["a", "b", "c"], own, 0.9, births={"a": "1988-03-19", "b": "1989-07-09", "c": "1989-07-09"})
+    assert len(set(joined.values())) == 1
+
+
+def test_two_typos_of_one_date_stay_one_person_and_namesakes_two() -> None:
+    """One man's records carry two different typos of his date (each one typo from it, two from each other):
+    they join through his records; a namesake whose date is no typo of any of them stays apart."""
+    assert dates_conflict({"1988-03-19", "1988-03-18"}, {"1988-08-19"}) is False  # covered by 1988-03-19
+    assert dates_conflict({"1988-03-18"}, {"1988-08-19"}) is True  # alone, two typos apart: two people
+    assert dates_conflict({"1988-03-19", "1988-03-18"}, {"1989-07-09"}) is True
+    assert dates_conflict({"1988-03-19"}, {"1989-07-09"}, own={("1988-03-19", "1989-07-09")}) is False
+    # m1 and m2 are the man's mistyped records, each matching one of his records written right; a sorts first
+    pairs = pd.DataFrame({"unique_id_l": ["a", "a", "b", "x", "x"], "unique_id_r": ["m1", "b", "m2", "a", "n"],
+                          "match_probability": [0.999, 0.998, 0.997, 0.95, 0.94]})
+    births = {"a": "1988-03-19", "b": "1988-03-19", "m1": "1988-03-18", "m2": "1988-08-19", "n": "1989-07-09"}
+    clusters = cluster(["a", "b", "m1", "m2", "x", "n"], pairs, 0.9, births=births)
+    assert len({clusters[r] for r in ("a", "b", "m1", "m2")}) == 1
+    assert clusters["n"] != clusters["a"]  # the namesake, reached only through the dateless x ...
+    assert clusters["x"] not in (clusters["a"], clusters["n"])  # ... which could be either: neither's

@@ -5,6 +5,7 @@ dismantled one; the identities that chain a shipment to a lab are spelled differ
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import math
 import unicodedata
 from collections import defaultdict
@@ -13,8 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from puente.link.resolve import one_typo_apart
 from puente.simulate import simulate
 from puente.simulate.config import Scenario
+from puente.simulate.records import mistype_date
 from puente.simulate.structure import draw_structure
 
 
@@ -44,6 +47,11 @@ def worlds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, seed in (("a", 5), ("a_again", 5), ("b", 6)):
         out[name] = root / name
         simulate(out[name], seed=seed, scale=3000)
+    rate = Scenario.rate
+    with pytest.MonkeyPatch.context() as mp:  # seed 5 again, every birth date written as it is
+        mp.setattr(Scenario, "rate", lambda self, name: 0.0 if name == "birth_date_typo" else rate(self, name))
+        out["a_no_typos"] = root / "a_no_typos"
+        simulate(out["a_no_typos"], seed=5, scale=3000)
     return out
 
 
@@ -159,3 +167,62 @@ def test_chains_join_only_through_name_variants(worlds: dict[str, Path]) -> None
         names = {ref: _plain(people[ref]["Nombre(s)"], people[ref]["Apellido paterno"], people[ref]["Apellido materno"])
                  for ref in owner_refs + arrest_refs}
         assert not {names[o] for o in owner_refs} & {names[a] for a in arrest_refs}, names
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8") as handle:
+        return list(csv.reader(handle, delimiter=";" if path.parent.name == "mx" else ","))
+
+
+def test_birth_date_typos_change_birth_dates_and_nothing_else(worlds: dict[str, Path]) -> None:
+    """The slips come from a stream of their own: the same seed without them differs only in birth dates,
+    and each changed date is one slip (one digit, two adjacent digits, day and month) from the true one."""
+    typos, clean = worlds["a"], worlds["a_no_typos"]
+    files = sorted(p.relative_to(clean) for p in clean.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(typos) for p in typos.rglob("*") if p.is_file())
+    people = {Path("us/persons.csv"), Path("mx/personas.csv")}
+    for rel in files:
+        if rel not in people:
+            assert (typos / rel).read_bytes() == (clean / rel).read_bytes(), rel
+    changed: list[tuple[str, str]] = []
+    for rel in people:
+        a, b = _rows(typos / rel), _rows(clean / rel)
+        assert len(a) == len(b) and a[0] == b[0]
+        col = 5  # Date of birth / Fecha de nacimiento
+        assert a[0][col] in ("Date of birth", "Fecha de nacimiento")
+        for x, y in zip(a[1:], b[1:]):
+            assert x[:col] + x[col + 1:] == y[:col] + y[col + 1:]
+            if x[col] != y[col]:
+                assert x[col] and y[col]  # a slip, never a date added or dropped
+                changed.append(tuple(_iso(v, rel.parent.name) for v in (x[col], y[col])))
+    dated = sum(1 for rel in people for row in _rows(clean / rel)[1:] if row[5])
+    assert 0.01 * dated < len(changed) < 0.06 * dated  # birth_date_typo: 0.03
+    assert all(one_typo_apart(x, y) for x, y in changed)
+    kinds = {"day_month" if x[:4] == y[:4] and x[5:7] == y[8:] and x[8:] == y[5:7] else
+             "digit" if sum(u != v for u, v in zip(x, y)) == 1 else "swap" for x, y in changed}
+    assert kinds == {"digit", "swap", "day_month"}
+
+
+def _iso(text: str, country: str) -> str:
+    first, second, year = text.split("/")
+    month, day = (second, first) if country == "mx" else (first, second)
+    return f"{year}-{month}-{day}"
+
+
+def test_a_mistyped_date_is_one_slip_from_the_true_one() -> None:
+    rng = np.random.default_rng(1)
+    for iso in ("1988-03-12", "1956-11-02", "1999-12-01", "1940-01-10"):
+        for kind in ("digit", "swap", "day_month"):
+            seen = set()
+            for _ in range(30):
+                new = mistype_date(iso, kind, rng)
+                assert new != iso and one_typo_apart(iso, new), (iso, kind, new)
+                assert 1940 <= dt.date.fromisoformat(new).year <= 2010  # a date the files can hold
+                seen.add(new)
+            assert len(seen) > 1 or kind != "digit"  # drawn, not always the same slip
+    assert mistype_date("1988-03-12", "day_month", rng) == "1988-12-03"
+    # no valid date one such slip away: written as it is (day 19 is no month; every adjacent swap is no date)
+    assert mistype_date("1988-03-19", "day_month", rng) == "1988-03-19"
+    assert mistype_date("1988-03-19", "swap", rng) == "1988-03-19"
+    with pytest.raises(ValueError):
+        mistype_date("1988-03-12", "century", rng)

@@ -247,8 +247,8 @@ class _UnionFind:
         ba, bb = self.births.get(ra, set()), self.births.get(rb, set())
         # the pair's own two dates were weighed by the model (a typo in a birth date is common: FEBRL4); a
         # conflict with any *other* member's date means the pair would chain two people into one
-        own = (self.dob.get(a), self.dob.get(b)), (self.dob.get(b), self.dob.get(a))
-        if check_births and any(births_conflict(x, y) for x in ba for y in bb if (x, y) not in own):
+        own = {(self.dob.get(a), self.dob.get(b)), (self.dob.get(b), self.dob.get(a))}
+        if check_births and dates_conflict(ba, bb, own):
             return False
         self.parent[ra] = rb
         self.members[rb] = ga | gb
@@ -260,17 +260,41 @@ class _UnionFind:
 
 
 def births_conflict(a: str, b: str) -> bool:
-    """Two birth dates (``YYYY-MM-DD``) that are two people's: two years apart or more, and not one mistyped
-    digit or two swapped digits of the same date (``1965`` for ``1956``)."""
+    """Two full birth dates (``YYYY-MM-DD``) that are two people's: different, and not one typo apart
+    (:func:`one_typo_apart`), however close they are. Dates that do not parse never conflict."""
     try:
-        gap = abs((dt.date.fromisoformat(a) - dt.date.fromisoformat(b)).days)
+        dt.date.fromisoformat(a), dt.date.fromisoformat(b)
     except ValueError:
         return False
-    if gap < 730 or len(a) != len(b):
+    return a != b and not one_typo_apart(a, b)
+
+
+def dates_conflict(a: set[str], b: set[str], own: set[tuple[str | None, str | None]] | None = None) -> bool:
+    """Two groups' birth dates are two people's: some date of one conflicts with some date of the other
+    (:func:`births_conflict`; pairs in ``own`` excepted), unless every date of one group is, or is one typo
+    from, a date of the other. One person's records may carry two different typos of his date (1988-03-19
+    written 1988-03-18 and 1988-08-19, two typos apart from each other): both are one typo from his date."""
+    if not any(births_conflict(x, y) for x in a for y in b if (x, y) not in (own or set())):
         return False
-    diff = [i for i, (x, y) in enumerate(zip(a, b)) if x != y]
-    swapped = len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
-    return len(diff) > 1 and not swapped
+    return not (_covered(a, b) or _covered(b, a))
+
+
+def _covered(a: set[str], b: set[str]) -> bool:
+    return all(any(x == y or one_typo_apart(x, y) for y in b) for x in a)
+
+
+def one_typo_apart(a: str, b: str) -> bool:
+    """One slip turns one ISO date into the other: one digit mistyped, two adjacent digits of ``YYYYMMDD``
+    swapped (``1965`` for ``1956``), or day and month exchanged (dd/mm read as mm/dd)."""
+    x, y = a.replace("-", ""), b.replace("-", "")
+    if len(x) != len(y):
+        return False
+    diff = [i for i, (u, v) in enumerate(zip(x, y)) if u != v]
+    if len(diff) == 1:
+        return True
+    if len(diff) == 2 and diff[1] == diff[0] + 1 and x[diff[0]] == y[diff[1]] and x[diff[1]] == y[diff[0]]:
+        return True
+    return len(x) == 8 and x[:4] == y[:4] and x[4:6] == y[6:8] and x[6:8] == y[4:6]
 
 
 def cluster(ids: list[str], pairs: pd.DataFrame, threshold: float, confirms: Iterable[tuple[str, str]] = (),
@@ -279,7 +303,7 @@ def cluster(ids: list[str], pairs: pd.DataFrame, threshold: float, confirms: Ite
     """Record id -> cluster id, honouring analyst decisions (confirm joins, split separates).
 
     Pairs join in order of probability; a pair never joins two groups whose records hold conflicting birth
-    dates (``births``: record id -> ``YYYY-MM-DD``; :func:`births_conflict`), so two namesakes are not made one
+    dates (``births``: record id -> ``YYYY-MM-DD``; :func:`dates_conflict`), so two namesakes are not made one
     person through a third record that gives no birth date; such a record, matching both, is left on its own
     (:func:`_ambiguous`). An analyst's confirm joins regardless."""
     cannot: dict[str, set[str]] = {}
@@ -341,7 +365,7 @@ def _ambiguous(uf: _UnionFind, strong: pd.DataFrame, births: dict[str, str] | No
         if rec in births or len(roots | {uf.find(rec)}) < 2:
             continue
         dated = [uf.births.get(r, set()) for r in roots | {uf.find(rec)}]
-        if any(births_conflict(x, y) for i, da in enumerate(dated) for db in dated[i + 1:] for x in da for y in db):
+        if any(dates_conflict(da, db) for i, da in enumerate(dated) for db in dated[i + 1:]):
             out.append(rec)
     return sorted(out)
 

@@ -7,6 +7,8 @@ All methods take arrays (one element per record) and buffer frames until a chunk
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 
@@ -28,15 +30,49 @@ def _obj(values: object, n: int) -> np.ndarray:
     return np.full(n, values, dtype=object)
 
 
+_DATE_TYPOS = ("digit", "swap", "day_month")
+
+
+def mistype_date(iso: str, kind: str, rng: np.random.Generator) -> str:
+    """``iso`` (``YYYY-MM-DD``) with one slip of ``kind``, as a clerk makes it: ``digit`` one digit mistyped,
+    ``swap`` two adjacent digits of ``YYYYMMDD`` swapped (FEBRL's substitution and transposition), ``day_month``
+    day and month exchanged (dd/mm read as mm/dd). Only a valid date of a plausible year (1940-2010: what the
+    files can hold) other than ``iso`` is written, as a form that checks dates would accept; when ``kind`` cannot
+    give one (a day above 12 for ``day_month``), the date is written unchanged."""
+    if kind not in _DATE_TYPOS:
+        raise ValueError(f"unknown birth-date typo {kind!r}")
+    digits = iso.replace("-", "")
+    if kind == "day_month":
+        options = [digits[:4] + digits[6:8] + digits[4:6]]
+    elif kind == "swap":
+        options = [digits[:i] + digits[i + 1] + digits[i] + digits[i + 2:] for i in range(len(digits) - 1)]
+    else:
+        options = [digits[:i] + d + digits[i + 1:] for i in range(len(digits)) for d in "0123456789"]
+    valid = [o for o in options if o != digits and _plausible(o)]
+    if not valid:
+        return iso
+    new = valid[int(rng.integers(len(valid)))]
+    return f"{new[:4]}-{new[4:6]}-{new[6:]}"
+
+
+def _plausible(digits: str) -> bool:
+    try:
+        return 1940 <= dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:])).year <= 2010
+    except ValueError:
+        return False
+
+
 class NodeRecords:
     """The person/vehicle/organization/link files of one country, and the identity truth."""
 
     def __init__(self, country: str, world: World, rng: np.random.Generator, people: PeopleTable,
                  vehicles: VehicleTable, oneoff: OneOffNames, writers: dict[str, TableWriter],
-                 identities: TruthWriter) -> None:
+                 identities: TruthWriter, typo_rng: np.random.Generator | None = None) -> None:
         self.country = country
         self.world = world
         self.rng = rng
+        # birth-date slips come from a stream of their own: drawing them changes no other record or value
+        self.typo_rng = typo_rng
         self.pt, self.vt, self.names = people, vehicles, oneoff
         self.w = writers  # person, vehicle, organization, link
         self.identities = identities
@@ -89,6 +125,7 @@ class NodeRecords:
             given[k], s1[k], s2[k] = self.pt.given[rows, v], self.pt.s1[rows, v], self.pt.s2[rows, v]
             alias[k] = np.where(rng.random(len(k)) > missing, self.pt.alias[rows], None)
             birth[k] = np.where(rng.random(len(k)) > missing * 2, self.pt.birth[rows], np.datetime64("NaT"))
+            birth[k] = self._mistype_births(birth[k])
             mex = self.pt.mexican[rows]
             if self.country == "MX":
                 nationality[k] = np.where(mex, rng.choice(_MX_NAT, len(k)), "Estadounidense")
@@ -106,6 +143,24 @@ class NodeRecords:
         if event_refs is not None and event_kind:
             self.links(event_kind, np.asarray(event_refs, dtype=object), "person", refs, _obj(role, n))
         return refs
+
+    def _mistype_births(self, birth: np.ndarray) -> np.ndarray:
+        """A share (``birth_date_typo``) of the dates written with one slip (:func:`mistype_date`)."""
+        rate = self.world.sc.rate("birth_date_typo")
+        if self.typo_rng is None or rate <= 0 or not len(birth):
+            return birth
+        rng = self.typo_rng
+        hit = np.flatnonzero((rng.random(len(birth)) < rate) & ~np.isnat(birth))
+        if not len(hit):
+            return birth
+        kinds = self.world.sc.p["birth_date_typo_kinds"]
+        names = list(kinds)
+        p = np.array([float(kinds[n]) for n in names])
+        chosen = rng.choice(len(names), len(hit), p=p / p.sum())
+        out = birth.copy()
+        for i, kind in zip(hit, chosen):
+            out[i] = np.datetime64(mistype_date(str(birth[i]), names[int(kind)], rng))
+        return out
 
     def _oneoffs(self, o: np.ndarray, given: np.ndarray, s1: np.ndarray, s2: np.ndarray, birth: np.ndarray,
                  nationality: np.ndarray, entity: np.ndarray) -> None:

@@ -149,13 +149,14 @@ def simulate(out: Path, seed: int = 7, scale: int = 20_000, progress: Callable[[
              "mx_vehicles": files.MX_VEHICLES, "mx_orgs": files.MX_ORGS, "mx_links": files.MX_LINKS}
     writers = {key: TableWriter(out, spec, writer_rng, corrupt, truth["corrupted"]) for key, spec in specs.items()}
     rec_rng = np.random.default_rng(streams[3])
+    typo_rng = np.random.default_rng(streams[5])  # birth-date slips only (NodeRecords._mistype_births)
     people, vehicles, oneoff = PeopleTable(world), VehicleTable(world, rec_rng), OneOffNames(world)
     nodes = {}
     for country in ("US", "MX"):
         low = country.lower()
         nodes[country] = NodeRecords(country, world, rec_rng, people, vehicles, oneoff, {
             "person": writers[f"{low}_persons"], "vehicle": writers[f"{low}_vehicles"],
-            "organization": writers[f"{low}_orgs"], "link": writers[f"{low}_links"]}, truth["identities"])
+            "organization": writers[f"{low}_orgs"], "link": writers[f"{low}_links"]}, truth["identities"], typo_rng)
     us, mx = nodes["US"], nodes["MX"]
     ctx = Context(out, seed, scale, sc, rng, world, RouteModel(sc, world), PlaceTexts(sc), writers, truth, us, mx,
                   people)
