@@ -5,8 +5,8 @@ in a scratch in-process DuckDB database:
 
 1. **Source rows → table** ``src(_row, c0..cN)``, all text (and ``raw_lines``: each row as written). A well-formed UTF-8 CSV (every
    record on one line with the header's column count, quotes only around whole cells, no NUL,
-   bare CR, over-long line or blank line, checked in SQL over the lines) is split in the scratch
-   DuckDB (quoted lines by Python's ``csv`` module in an Arrow UDF); any other CSV goes through the row reader (:mod:`puente.ingest.readers`: encodings,
+   bare CR, over-long line or blank line, checked in SQL over the lines) is split in the work
+   DuckDB (:mod:`puente.ingest.fastcsv`; quoted lines by Python's ``csv`` module in an Arrow UDF); any other CSV goes through the row reader (:mod:`puente.ingest.readers`: encodings,
    stray quotes, broken lines, all with their exact row numbers), whose good rows are loaded
    into the same table and whose broken rows go to quarantine. A row-producing pre-stage (e.g.
    a profile's ``melt``) feeds the table the same way: :meth:`Columnar.load_rows`.
@@ -29,15 +29,12 @@ A value whose Python type does not match its column's type (the ``repr`` would d
 
 from __future__ import annotations
 
-import codecs
-import csv
 import datetime as dt
 import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import duckdb
@@ -45,11 +42,10 @@ import pyarrow as pa
 from duckdb.func import PythonUDFType
 
 from puente.ingest.clean import Rejection, RowCleaner
-from puente.ingest.readers import RawRow, _sniff, sniff_encoding
+from puente.ingest.readers import RawRow
 from puente.model import Kind
 
 _CHUNK = 100_000
-_CSV_FIELD_LIMIT = 100_000  # under the csv module's default field_size_limit (131,072 characters)
 
 
 class NotColumnar(Exception):
@@ -97,21 +93,28 @@ def scratch(temp_dir: str) -> duckdb.DuckDBPyConnection:
 
 
 @contextmanager
-def functions(con: duckdb.DuckDBPyConnection) -> Iterator[str]:
-    """The Python functions the SQL calls (``py_repr``, ``py_json``), registered under names of their own
-    (a suffix, yielded) and removed afterwards: functions belong to the whole DuckDB database, which
-    concurrent ingests may share, and one left behind after its connection closed crashes the process
-    when it is called."""
+def python_functions(con: duckdb.DuckDBPyConnection,
+                     specs: dict[str, tuple[Callable[[pa.Array], pa.Array], list[Any], str]]) -> Iterator[str]:
+    """Python functions for the SQL (name -> (Arrow function, parameter types, return type)), registered under
+    names of their own (a suffix, yielded) and removed afterwards: functions belong to the whole DuckDB
+    database, which concurrent ingests may share, and one left behind after its connection closed crashes the
+    process when it is called."""
     suffix = "_" + uuid.uuid4().hex[:12]
     made = []
     try:
-        for name, fn in (("py_repr", repr), ("py_json", _json_text)):
-            con.create_function(name + suffix, _vectorized(fn), ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
+        for name, (fn, params, returns) in specs.items():
+            con.create_function(name + suffix, fn, params, returns, type=PythonUDFType.ARROW)
             made.append(name + suffix)
         yield suffix
     finally:
         for name in made:
             con.remove_function(name)
+
+
+def functions(con: duckdb.DuckDBPyConnection) -> AbstractContextManager[str]:
+    """The Python functions the columnar SQL calls (``py_repr``, ``py_json``; :func:`python_functions`)."""
+    return python_functions(con, {"py_repr": (_vectorized(repr), ["VARCHAR"], "VARCHAR"),
+                                  "py_json": (_vectorized(_json_text), ["VARCHAR"], "VARCHAR")})
 
 
 def repr_sql(col: str, sql_type: str, suffix: str = "") -> str:
@@ -159,92 +162,6 @@ def _check_type(value: Any, sql_type: str) -> Any:
 def _arrow_type(sql: str) -> pa.DataType:
     return {"TEXT": pa.string(), "DATE": pa.date32(), "DOUBLE PRECISION": pa.float64(), "BIGINT": pa.int64(),
             "INTEGER": pa.int32()}[sql]
-
-
-# -- reading ----------------------------------------------------------------------------------------
-def fast_csv(con: duckdb.DuckDBPyConnection, path: Path, max_row_bytes: int,
-             delimiter: str) -> list[str] | None:
-    """Load a well-formed UTF-8 CSV into ``src`` with DuckDB; None (nothing loaded) if any line is
-    not provably read the same as by the row reader."""
-    # checked in 1 MB blocks, so the whole file is never in Python's memory
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    head = b""
-    cr = crlf = 0
-    previous = b""
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            if not head:
-                head = block[: 1 << 16]
-            if b"\x00" in block:
-                return None
-            cr += block.count(b"\r")
-            crlf += block.count(b"\r\n") + (previous.endswith(b"\r") and block.startswith(b"\n"))
-            previous = block
-            try:
-                decoder.decode(block)
-            except UnicodeDecodeError:
-                return None
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return None
-    if not head.strip() or sniff_encoding(head) or cr != crlf:
-        return None
-    if b"\n" not in head and len(head) >= 1 << 16:
-        return None  # a header line longer than 64 KB: left to the row reader
-    data = head
-    first = data.split(b"\n", 1)[0].decode("utf-8").removeprefix("\ufeff")
-    if not first.strip():
-        return None
-    delim = delimiter if delimiter != "auto" else _sniff(first + "\n")
-    if len(delim) != 1 or delim in "\"\r\n":
-        return None
-    try:
-        header = next(csv.reader([first + "\n"], delimiter=delim))
-    except csv.Error:
-        return None
-    headers = [h.strip() for h in header]
-    if len(set(headers)) != len(headers) or not 2 <= len(headers) <= 1000:
-        return None
-    d = f"\\x{{{ord(delim):x}}}"
-    cell = f'(?:"(?:[^"]|"")*"|[^"{d}]*)'
-    line_re = f"{cell}(?:{d}{cell}){{{len(headers) - 1}}}(?:{d}[ \\t]*)*"
-    extract = f'{d}("(?:[^"]|"")*"|[^"{d}]*)'  # on the line after one more delimiter: every match is non-empty
-    del data
-    # a file without any CR needs no rtrim (1M lines: 0.6-0.7 CPU s and over 1 s wall)
-    line = "rtrim(l, chr(13))" if cr else "l"
-    con.execute(f"""
-        CREATE TABLE lines AS
-        SELECT n, {line} AS l FROM (
-            SELECT unnest(ls) AS l, generate_subscripts(ls, 1) AS n, len(ls) AS total
-            FROM (SELECT string_split(content, chr(10)) AS ls FROM read_text(?)))
-        WHERE n > 1 AND NOT (n = total AND l = '')""", [str(path)])
-    bad = con.execute(f"""
-        SELECT count(*) FROM lines
-        WHERE length(l) > ? OR NOT regexp_full_match(l, {_lit(line_re)})""", [max_row_bytes]).fetchone()
-    if bad is None or bad[0]:
-        con.execute("DROP TABLE lines")
-        return None
-    n = len(headers)
-    # a quoted line: Python's csv module (C) splits it, same cells as the regex below on a line of this
-    # grammar (quoted cells whole, "" inside, no quote in a bare cell, no CR or NUL) at ~2/3 of the CPU;
-    # a line past the module's field-size limit keeps the regex
-    def split_quoted(values: pa.Array) -> pa.Array:
-        return pa.array(list(csv.reader(values.to_pylist(), delimiter=delim)), pa.list_(pa.string()))
-
-    name = "py_csv_split_" + uuid.uuid4().hex[:12]  # (see :func:`functions`)
-    con.create_function(name, split_quoted, ["VARCHAR"], "VARCHAR[]", type=PythonUDFType.ARROW)
-    split = (f"CASE WHEN contains(l, '\"') AND length(l) <= {_CSV_FIELD_LIMIT} THEN {name}(l) "
-             f"WHEN contains(l, '\"') THEN list_transform(regexp_extract_all({_lit(delim)} || l, {_lit(extract)}, 1), "
-             f"c -> CASE WHEN c[1] = '\"' THEN replace(c[2:-2], '\"\"', '\"') ELSE c END) "
-             f"ELSE string_split(l, {_lit(delim)}) END")
-    cols = ", ".join(f"cells[{i + 1}] AS {_ident(i)}" for i in range(n))
-    try:
-        con.execute(f"CREATE TABLE src AS SELECT n AS _row, {cols} FROM (SELECT n, l, {split} AS cells FROM lines)")
-    finally:
-        con.remove_function(name)
-    con.execute("CREATE VIEW raw_lines AS SELECT n AS _row, l AS _raw FROM lines")  # the text of a quarantined row
-    return headers
 
 
 class Columnar:
@@ -660,4 +577,4 @@ def _issue_raw(raw: Any) -> str | None:
     return raw if isinstance(raw, str) or raw is None else json.dumps(raw, default=str)
 
 
-__all__ = ["Columnar", "NotColumnar", "fast_csv", "scratch"]
+__all__ = ["Columnar", "NotColumnar", "functions", "python_functions", "scratch"]

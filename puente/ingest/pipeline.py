@@ -365,6 +365,7 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
     at the end. Elsewhere (PostgreSQL) the work runs in a scratch DuckDB database and the rows go to the store
     as Arrow slices. Same statements, same rows either way."""
     from puente.ingest import columnar as col
+    from puente.ingest.fastcsv import fast_csv
 
     model = load_model()
 
@@ -394,23 +395,20 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
                 # reader branch below: such a profile skips ``fast_csv`` (its table is the melted rows, not the
                 # file's cells) and wraps ``source.rows()`` (and the headers it yields) before ``load_rows``.
                 if profile.encoding == "auto" and not getattr(profile, "melt", None):
-                    headers = col.fast_csv(con, path, int(setting("max_row_bytes")), profile.delimiter)
+                    headers = fast_csv(con, path, int(setting("max_row_bytes")), profile.delimiter)
                 split_by_duckdb = headers is not None
-                if headers is not None:
-                    cleaner = RowCleaner(model, kind, profile, load_gazetteer(), headers, record_id)
-                    if any(more for _, _, more, _ in cleaner._plan) or cleaner._dims:  # dimension columns: row path
-                        return False
-                    work = col.Columnar(con, kind, cleaner, headers, suffix)
-                    row = con.execute("SELECT count(*) FROM src").fetchone()
-                    read = int(row[0]) if row else 0
-                else:
+                if headers is None:
                     rows = source.rows()
                     first = next(rows, None)  # reads the header, with the row reader's errors
                     headers = source.headers
-                    cleaner = RowCleaner(model, kind, profile, load_gazetteer(), headers, record_id)
-                    if any(more for _, _, more, _ in cleaner._plan) or cleaner._dims:  # dimension columns: row path
-                        return False
-                    work = col.Columnar(con, kind, cleaner, headers, suffix)
+                cleaner = RowCleaner(model, kind, profile, load_gazetteer(), headers, record_id)
+                if any(more for _, _, more, _ in cleaner._plan) or cleaner._dims:  # dimension columns: row path
+                    return False
+                work = col.Columnar(con, kind, cleaner, headers, suffix)
+                if split_by_duckdb:
+                    row = con.execute("SELECT count(*) FROM src").fetchone()
+                    read = int(row[0]) if row else 0
+                else:
                     read = work.load_rows(itertools.chain([first] if first else [], rows), problems.append)
                 missing = cleaner.missing_required()
                 if read and missing:
@@ -422,15 +420,14 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
                 work.finish(node.name, node.id_key)
                 total, resolved = work.place_counts()
                 # the fate of each kept row against the store: new, a correction (updated) or a duplicate
-                fate = """CREATE TABLE fate AS SELECT ok._row, ok.id, CASE
-                        WHEN o.content_hash IS NULL THEN 'stored'
-                        WHEN o.content_hash = ok.content_hash THEN 'dup' ELSE 'updated' END AS fate
-                    FROM okf ok LEFT JOIN {old} o USING (id) WHERE ok._fate = 'new'"""
-                # (through the store's connection: it sees what its transaction wrote)
+                # (the stored hashes read through the store: it sees what its transaction wrote)
                 ids = con.execute("SELECT id FROM okf WHERE _fate = 'new'").to_arrow_table()
                 old = store.existing_hashes_arrow(kind.table, ids.column("id").combine_chunks())
                 con.register("_old", old)
-                con.execute(fate.format(old="_old"))
+                con.execute("""CREATE TABLE fate AS SELECT ok._row, ok.id, CASE
+                        WHEN o.content_hash IS NULL THEN 'stored'
+                        WHEN o.content_hash = ok.content_hash THEN 'dup' ELSE 'updated' END AS fate
+                    FROM okf ok LEFT JOIN _old o USING (id) WHERE ok._fate = 'new'""")
                 con.unregister("_old")
                 counts = dict(con.execute("SELECT fate, count(*) FROM fate GROUP BY fate").fetchall())
                 within = dict(con.execute("SELECT _fate, count(*) FROM okf GROUP BY _fate").fetchall())

@@ -274,7 +274,8 @@ def dates_conflict(a: set[str], b: set[str], own: set[tuple[str | None, str | No
     (:func:`births_conflict`; pairs in ``own`` excepted), unless every date of one group is, or is one typo
     from, a date of the other. One person's records may carry two different typos of his date (1988-03-19
     written 1988-03-18 and 1988-08-19, two typos apart from each other): both are one typo from his date."""
-    if not any(births_conflict(x, y) for x in a for y in b if (x, y) not in (own or set())):
+    own = own or set()
+    if not any(births_conflict(x, y) for x in a for y in b if (x, y) not in own):
         return False
     return not (_covered(a, b) or _covered(b, a))
 
