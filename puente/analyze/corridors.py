@@ -431,7 +431,7 @@ def route_shifts(counts: pd.DataFrame, keys: list[str], measure: str = "loads", 
 
 
 # The levels of the route-shift monitor written as `corridors_shifts` (see shift_monitors).
-SHIFT_LEVELS = ("port", "destination", "port_destination", "new_route")
+SHIFT_LEVELS = ("port", "destination", "port_destination", "new_route", "emerging")
 # The written monitors test the last three months together against the three before them. A new corridor
 # spreads its loads over several cities (the I-40 corridor: six), so no city's single month stood out
 # (Columbus, seed 23 at 60k: 6 loads against 1, q = 0.013); two months found it on 60k worlds, but at 200k
@@ -460,6 +460,18 @@ NEW_ROUTE_ALPHA = 0.001
 NEW_ROUTE_OFFICE_ALPHA = 0.05
 # The group of a port that belongs to no field office (a Mexican port named as a crossing).
 NO_OFFICE = "-"
+# The emerging-destinations monitor (level ``emerging``): the cities that were quiet in the twelve months
+# before the window (each under QUIET_SHARE of the known loads) tested together, three months against that
+# year, one test a month (q = p < EMERGING_ALPHA). A new corridor spreads its loads over cities that saw
+# almost none before (the I-40 corridor: Nashville, Louisville, Columbus, Indianapolis, 0–1 loads a month
+# each at 60k), so no city stands out among the ~100 destinations, but together they rise from ~1 load a
+# month to 10–25. The overdispersion is estimated from those cities' own history (the big cities' shares
+# drift with the national trend and would hide them). The alarm is led by its quiet city least likely by
+# chance on its own, and keeps that lead while it lasts (one episode); ``members`` lists the risen cities.
+# bench/results/analytics.md, "Emerging destinations (shifts round 7)".
+EMERGING_BASELINE = 12
+QUIET_SHARE = 0.002
+EMERGING_ALPHA = 1e-4
 
 
 def _office_confirms(found: pd.DataFrame, flows: pd.DataFrame, settings: dict[str, object]) -> pd.DataFrame:
@@ -508,6 +520,63 @@ def _covered(out: pd.DataFrame, periods: list[object], gap: int = 3) -> pd.DataF
     return out
 
 
+def emerging_destinations(flows: pd.DataFrame, baseline_periods: int = EMERGING_BASELINE,
+                          window: int = SHIFT_WINDOW, quiet_share: float = QUIET_SHARE,
+                          alpha: float = EMERGING_ALPHA, min_count: int = 5, min_ratio: float = 1.5,
+                          episode_gap: int = 3, rho: float | None = 0.0) -> pd.DataFrame:
+    """The quiet cities of each month tested together (see ``EMERGING_BASELINE``): for period t, Q = the
+    destinations with at most ``quiet_share`` of the known loads in the ``baseline_periods`` before the
+    ``window``; x = Q's loads in the window, b = Q's loads in the baseline, and with X, B the totals of all
+    destinations, x | x + b is beta-binomial with mean X / (X + B) and the overdispersion of Q's own history
+    (:func:`overdispersion`). One row per period: ``destination`` = the lead city (the newest: the quiet
+    city with the most loads against its expected loads plus one; an episode keeps its first month's lead),
+    ``members`` = the quiet cities with two loads or more in the window and more than their baseline share
+    gives, newest first, separated by "; "."""
+    from scipy.stats import betabinom, binom
+
+    known = flows[flows["destination"] != UNKNOWN]
+    table = known.pivot_table(index="destination", columns="period", values="loads", aggfunc="sum", fill_value=0)
+    periods = sorted(table.columns)
+    values = table[periods].to_numpy(dtype=float)
+    rows: list[dict[str, object]] = []
+    lead: object = None
+    last_flag = -episode_gap - 1
+    for i in range(baseline_periods + window - 1, len(periods)):
+        x, b = _windowed(values, i, baseline_periods, window)
+        X, B = float(x.sum()), float(b.sum())
+        if X <= 0 or B <= 0:
+            continue
+        quiet = b <= quiet_share * B
+        xq, bq = float(x[quiet].sum()), float(b[quiet].sum())
+        p0 = X / (X + B)
+        r = overdispersion(values[quiet], baseline_periods, i, window) if rho is None else rho
+        n = xq + bq
+        if r > 0:
+            pv = float(betabinom.sf(xq - 1, n, p0 * (1 - r) / r, (1 - p0) * (1 - r) / r))
+        else:
+            pv = float(binom.sf(xq - 1, n, p0))
+        ratio = (xq / X) / (bq / B) if bq > 0 else float("inf")
+        expected = b * X / B
+        risen = quiet & (x > expected)
+        newness = np.where(risen, x / (expected + 1.0), -np.inf)
+        shift = bool(pv < alpha and xq >= min_count and ratio >= min_ratio)
+        first = shift and i - last_flag > episode_gap
+        here = table.index[int(np.argmax(newness))] if risen.any() else None
+        if first or lead is None:
+            lead = here
+        if shift:
+            last_flag = i
+        order = np.argsort(-newness)
+        members = "; ".join(str(table.index[j]) for j in order if risen[j] and x[j] >= 2)
+        rows.append({"crossing": None, "destination": lead if shift else here, "period": periods[i], "count": int(xq),
+                     "baseline": int(bq), "share": xq / X, "baseline_share": bq / B, "ratio": ratio, "rho": r,
+                     "p_value": pv, "new": False, "q_value": pv, "shift": shift, "first": first,
+                     "members": members})
+    return pd.DataFrame(rows, columns=["crossing", "destination", "period", "count", "baseline", "share",
+                                       "baseline_share", "ratio", "rho", "p_value", "new", "q_value", "shift",
+                                       "first", "members"])
+
+
 def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_WITHIN_OFFICE,
                    **options: object) -> pd.DataFrame:
     """The route-shift monitors an analyst gets, in one table: loads per port of entry (``level`` = ``port``),
@@ -537,6 +606,7 @@ def shift_monitors(flows: pd.DataFrame, within_office: tuple[str, ...] = SHIFT_W
         if group is not None:
             found = found.merge(flows[keys + [group]].drop_duplicates(keys), on=keys, how="left")
         parts.append(found.assign(level=level))
+    parts.append(emerging_destinations(flows[known_dest]).assign(level="emerging"))
     out = pd.concat([p for p in parts if not p.empty] or parts, ignore_index=True)
     for col in ("crossing", "destination", "field_office"):
         out[col] = out[col].astype(object).where(out[col].notna(), None) if col in out else None
