@@ -19,7 +19,7 @@ users_app = typer.Typer(no_args_is_help=True, help="API and dashboard accounts /
 
 def serve(
     host: str | None = typer.Option(None, help="Address to listen on (PUENTE_HOST)."),
-    port: int | None = typer.Option(None, help="Port (PUENTE_PORT)."),
+    port: int | None = typer.Option(None, min=1, max=65535, help="Port (PUENTE_PORT)."),
     workers: int = typer.Option(1, help="Uvicorn worker processes (PostgreSQL stores only; DuckDB needs 1)."),
 ) -> None:
     """Serve the REST API and the dashboard."""
@@ -36,6 +36,10 @@ def serve(
 
         raise UsageError("api_workers_duckdb")
     bind_host, bind_port = host or setting("host"), port or int(setting("port"))
+    if not 0 < bind_port < 65536:  # PUENTE_PORT=99999: one line, not an OverflowError from the socket
+        from puente.errors import UsageError
+
+        raise UsageError("port_out_of_range", port=bind_port)
     console.print(t("api_serving", url=f"http://{bind_host}:{bind_port}/", node=node.name))
     # idle keep-alive connections are kept 75 s (Uvicorn's default is 5 s): a client reusing a connection just as
     # the server closes it sees a dropped request, and under load connections often sit idle for seconds
