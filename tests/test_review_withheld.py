@@ -1,0 +1,98 @@
+"""An outside reviewer's attacks on WITHHELD (review7): what a partner can learn about records and fields the
+agreement does not share, through the kinds it does share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from puente.node import Node
+from puente.share.export import export_bundle
+from puente.share.receive import import_bundle
+from tests.share_support import agreement_doc, ingest, install
+
+API = Path(__file__).parent / "data" / "api"
+
+
+@pytest.fixture
+def pair(make_node: Any) -> tuple[Node, Node]:
+    us, mx = make_node("us-hsi", "US"), make_node("mx-fgr", "MX")
+    for name, profile in (("us_seizures.csv", "seizure-us"), ("us_persons.csv", "person-us"),
+                          ("us_orgs.csv", "organization-us"), ("us_vehicles.csv", "vehicle-us"),
+                          ("us_links.csv", "link-us")):
+        ingest(us, API / name, profile)
+    return us, mx
+
+
+LINKS_KEPT = {"fields": {f: "keep" for f in ("from_kind", "from_ref", "to_kind", "to_ref", "role", "from_id", "to_id")}}
+
+
+def _share_links(us: Node, mx: Node) -> tuple[set[str], list[tuple[Any, ...]], set[str]]:
+    """Seizures: fentanyl only, case numbers pseudonymized; organizations: not shared; links: every field kept.
+    A link whose end is a record the partner does not receive (a methamphetamine seizure, an organization)
+    tells it that the record exists, its case number in clear, and who is tied to it; and a link to a shared
+    seizure undoes the seizure's pseudonym (to_ref is the raw case number beside to_id)."""
+    kinds = {"seizure": {"records": [{"field": "drug", "in": ["fentanyl"]}],
+                         "fields": {"drug": "keep", "source_id": "pseudonymize"}},
+             "person": {"fields": {"nationality": "keep"}},
+             "vehicle": {"fields": {"make": "keep"}},
+             "link": LINKS_KEPT}
+    install(us, mx, agreement_doc(us, mx, kinds))
+    with us.open_store() as store:
+        data = export_bundle(us, store, mx.name, actor="test")
+    with mx.open_store() as store:
+        import_bundle(mx, store, data, actor="test")
+        shared = {r[0] for k in ("seizure", "person", "vehicle")
+                  for r in store.query(f"SELECT id FROM {k} WHERE owner_node = 'us-hsi'")}
+        links = store.query("SELECT from_id, to_id, from_ref, to_ref FROM link WHERE owner_node = 'us-hsi'")
+        refs = {r[0] for r in store.query("SELECT source_id FROM seizure WHERE owner_node = 'us-hsi'")}
+    return shared, links, refs
+
+
+OPEN = ("open hole (review7): a shared link kind carries its ends' ids and case numbers whatever the agreement "
+        "decides for the records at those ends; the fix (filter links by their ends' grants, give from_ref/to_ref "
+        "the rule of the end kind's source_id, in bundles and the partner's API view) is a share-design decision")
+
+
+@pytest.mark.xfail(strict=True, reason=OPEN)
+def test_links_do_not_reveal_records_the_agreement_withholds(pair: tuple[Node, Node]) -> None:
+    shared, links, _ = _share_links(*pair)
+    assert shared and links
+    dangling = [(f, t) for f, t, _, _ in links if f not in shared or t not in shared]
+    assert not dangling, f"links to records the agreement withholds: {dangling}"
+
+
+@pytest.mark.xfail(strict=True, reason=OPEN)
+def test_links_do_not_undo_a_pseudonymized_case_number(pair: tuple[Node, Node]) -> None:
+    _, links, refs = _share_links(*pair)
+    assert refs and all(r.startswith("ps:") for r in refs)  # the seizures themselves: pseudonyms
+    raw_case_numbers = {r for _, _, fr, tr in links for r in (fr, tr) if r and r.startswith("US-S-")}
+    assert not raw_case_numbers, f"case numbers the agreement pseudonymizes, in clear: {raw_case_numbers}"
+
+
+@pytest.mark.xfail(strict=True, reason=OPEN)
+def test_the_partners_api_view_of_links_has_the_same_hole(pair: tuple[Node, Node]) -> None:
+    """The same agreement read over the API by the partner's account: links to a methamphetamine seizure and to
+    an organization, neither of which the partner may read, with their case numbers."""
+    from fastapi.testclient import TestClient
+
+    from puente.api import auth
+    from puente.api.app import create_app
+
+    us, mx = pair
+    kinds = {"seizure": {"records": [{"field": "drug", "in": ["fentanyl"]}], "fields": {"drug": "keep"}},
+             "link": LINKS_KEPT}
+    install(us, mx, agreement_doc(us, mx, kinds))
+    with us.open_store() as store:
+        auth.add_user(store, "mx", "partner-node", None, partner=mx.name)
+        token = auth.issue_token(store, "mx")
+    with TestClient(create_app(us, rate_limit=0)) as client:
+        head = {"Authorization": f"Bearer {token}"}
+        seizures = {r["id"] for r in client.get("/api/v1/records/seizure?per_page=100", headers=head).json()["items"]}
+        links = client.get("/api/v1/records/link?per_page=100", headers=head).json()["items"]
+    assert seizures and links
+    unseen = [ln for ln in links for end in ("from", "to")
+              if ln[f"{end}_kind"] != "seizure" or ln[f"{end}_id"] not in seizures]
+    assert not unseen, f"links to records this partner may not read: {unseen}"
