@@ -36,3 +36,27 @@ def test_a_valid_token_keeps_its_own_budget_beside_failures_below_the_limit(tmp_
         assert [client.get("/api/v1/me", headers=bearer(tokens["analyst"])).status_code for _ in range(3)] == [200] * 3
         ok = client.post("/api/v1/auth/login", json={"username": "steward", "password": PASSWORD})
         assert ok.status_code == 200
+
+
+def test_an_operator_can_cut_off_a_leaked_token(tmp_path: Path) -> None:
+    """`puente users` could add accounts and issue tokens (never expiring by default) but not take them back: a
+    token is revoked only by its holder (logout), so a leaked partner-node token (those accounts have no password)
+    stayed valid unless someone edited the store by hand. `users disable` revokes every token and session."""
+    from puente.cli import main
+
+    client, tokens, us, _ = build_env(tmp_path)
+    with client:
+        h = bearer(tokens["partner-node"])
+        assert client.get("/api/v1/records/seizure", headers=h).status_code == 200
+        session = client.post("/api/v1/auth/login", json={"username": "analyst", "password": PASSWORD}).json()["token"]
+        assert main(["--home", str(us.home), "users", "disable", "partner"]) == 0
+        assert main(["--home", str(us.home), "users", "disable", "analyst"]) == 0
+        assert client.get("/api/v1/records/seizure", headers=h).status_code == 401
+        assert client.get("/api/v1/me", headers=bearer(session)).status_code == 401
+        assert client.get("/api/v1/me", headers=bearer(tokens["analyst"])).status_code == 401
+        assert client.post("/api/v1/auth/login", json={"username": "analyst", "password": PASSWORD}).status_code == 401
+        assert main(["--home", str(us.home), "users", "enable", "analyst"]) == 0
+        assert client.get("/api/v1/me", headers=bearer(tokens["analyst"])).status_code == 401  # stays revoked
+        assert client.post("/api/v1/auth/login", json={"username": "analyst", "password": PASSWORD}).status_code == 200
+        assert client.get("/api/v1/me", headers=bearer(tokens["steward"])).status_code == 200  # others untouched
+    assert main(["--home", str(us.home), "users", "disable", "nobody"]) == 2

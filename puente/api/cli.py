@@ -90,6 +90,28 @@ def users_add(
     console.print(t("api_user_added", username=username, role=role))
 
 
+@users_app.command("disable")
+def users_disable(username: str = typer.Argument(..., help="Login name.")) -> None:
+    """Disable an account and revoke every token and session it holds (e.g. a leaked partner-node token)."""
+    from puente.api import auth
+    from puente.console import load_node
+
+    with load_node().open_store() as store:
+        revoked = auth.set_disabled(store, username, True)
+    console.print(t("api_user_disabled", username=username, tokens=revoked))
+
+
+@users_app.command("enable")
+def users_enable(username: str = typer.Argument(..., help="Login name.")) -> None:
+    """Enable a disabled account again (its old tokens stay revoked: issue a new one)."""
+    from puente.api import auth
+    from puente.console import load_node
+
+    with load_node().open_store() as store:
+        auth.set_disabled(store, username, False)
+    console.print(t("api_user_enabled", username=username))
+
+
 @users_app.command("list")
 def users_list() -> None:
     """List accounts, roles and locks."""
