@@ -51,3 +51,21 @@ def test_a_missing_store_file_is_not_silently_replaced_by_an_empty_one(home: Pat
     assert not (home / "store.duckdb").exists()
     es = run(home, "status", lang="es_MX.UTF-8")
     assert "falta el almacén" in one_line_error(es)
+
+
+@pytest.mark.parametrize("url", ["https://256.256.256.256:8765", "http://[::1"])
+def test_a_malformed_partner_address_is_one_line(home: Path, url: str) -> None:
+    """`puente pull https://256.256.256.256:8765` ended in "unexpected error (InvalidURL ...); this is a bug"
+    (httpx.InvalidURL is not an httpx.HTTPError)."""
+    proc = run(home, "pull", url, env={"PUENTE_PARTNER_TOKEN": "pta_x"})
+    assert proc.returncode == 4, proc.stderr
+    assert "bug" not in one_line_error(proc)
+
+
+@pytest.mark.parametrize("url", ["ftp://mx-node.example", "mx-node.example:8765", "https://"])
+def test_connect_refuses_what_is_not_an_http_address(home: Path, url: str) -> None:
+    """`users connect mx ftp://x` was accepted and the token saved; the failure came only at the first pull."""
+    proc = run(home, "users", "connect", "mx-node", url, env={"PUENTE_PARTNER_TOKEN": "pta_x"})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "http://" in one_line_error(proc)
+    assert not (home / "keys" / "partner-mx-node.token").exists()

@@ -119,3 +119,20 @@ def test_a_dropped_field_cannot_be_recomputed_from_the_fields_derived_from_it(ma
     recomputed = {i: r - dt.timedelta(days=int(d)) for i, r, d in got if d is not None}
     assert truth, "the fixture has purchase dates"
     assert not any(recomputed.get(i) == p for i, p in truth.items()), "purchase dates recomputed by the partner"
+
+
+def test_corridor_flows_over_partner_records_are_logged(tmp_path: Path) -> None:
+    """Every read of partner records with a purpose is in the access log and the audit log — /stats/monthly and
+    /map/summary log their aggregates, but /map/flows (kilograms of partner seizures by port and place) did not."""
+    from tests.api_seed import bearer, build_env
+
+    client, tokens, us, _ = build_env(tmp_path)
+    h = bearer(tokens["analyst"])
+    with client:
+        own = client.get("/api/v1/map/flows", headers=h).json()
+        both = client.get("/api/v1/map/flows", headers=h, params={"purpose": "corridor review"}).json()
+        assert sum(f["records"] for f in both) > sum(f["records"] for f in own)  # partner seizures are in it
+        log = client.get("/api/v1/access-log", headers=h).json()
+    assert [(e["action"], e["purpose"]) for e in log] == [("aggregate", "corridor review")]
+    with us.open_store() as store:
+        assert store.scalar("SELECT COUNT(*) FROM audit_log WHERE reason LIKE 'api aggregate%'") == 1

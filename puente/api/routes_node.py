@@ -183,6 +183,13 @@ def flows(date_from: IsoDate | None = None, date_to: IsoDate | None = None,
         "SELECT port_name, AVG(port_lat), AVG(port_lon), place_name, MAX(place_admin1), AVG(place_lat), "
         f"AVG(place_lon), COUNT(*), COALESCE(SUM(quantity_kg), 0) FROM seizure {sql_where(where)} "
         "GROUP BY port_name, place_name ORDER BY 9 DESC, 1, 4 LIMIT ?", [*view.params, *params, limit])
+    if view.logged:  # aggregates of partner records are logged, as /stats and /map/summary log theirs
+        owners = {r[0] for r in c.store.query(f"SELECT DISTINCT owner_node FROM seizure {sql_where(where)}",
+                                               [*view.params, *params])}
+        if owners - {c.node.name}:
+            from puente.api.context import log_access
+
+            log_access(c, who, "aggregate", kind.name, [], owners, view.purpose)
     return [Flow(port=r[0], port_lat=r[1], port_lon=r[2], place=r[3], admin1=r[4], lat=r[5], lon=r[6],
                  records=int(r[7]), kg=float(r[8])) for r in rows]
 
