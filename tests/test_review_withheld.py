@@ -136,3 +136,19 @@ def test_corridor_flows_over_partner_records_are_logged(tmp_path: Path) -> None:
     assert [(e["action"], e["purpose"]) for e in log] == [("aggregate", "corridor review")]
     with us.open_store() as store:
         assert store.scalar("SELECT COUNT(*) FROM audit_log WHERE reason LIKE 'api aggregate%'") == 1
+
+
+def test_a_partner_nodes_aggregates_are_logged_like_its_record_reads(tmp_path: Path) -> None:
+    """A partner node reading this node's records over the API is logged (`partner-pull`), but its monthly
+    statistics, map summary and corridor flows of the same records were not: counts and kilograms by month,
+    state and port left the node with no entry in the access log or the audit log."""
+    from tests.api_seed import bearer, build_env
+
+    client, tokens, _us, _ = build_env(tmp_path)
+    h = bearer(tokens["partner-node"])
+    with client:
+        for route in ("/api/v1/stats/monthly", "/api/v1/stats/by-place", "/api/v1/map/summary", "/api/v1/map/flows"):
+            answer = client.get(route, headers=h)
+            assert answer.status_code == 200 and answer.json(), route
+        log = client.get("/api/v1/access-log", headers=bearer(tokens["steward"])).json()
+    assert [(e["username"], e["action"]) for e in log] == [("partner", "aggregate")] * 4
