@@ -21,9 +21,9 @@ from rich.table import Table
 
 from puente import interrupts, stages
 from puente.console import console, err_console, load_node, say, state
-from puente.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, InputError, PuenteError, UsageError
+from puente.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, ConfigError, InputError, PuenteError, UsageError
 from puente.i18n import language, set_language, t
-from puente.settings import setting
+from puente.settings import malformed, setting
 from puente.terminal import safe
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -241,7 +241,8 @@ def demo(
     out: Path = typer.Option(Path("puente-demo"), "--out", help="Directory for the demo nodes and files."),
     serve: bool | None = typer.Option(None, "--serve/--no-serve", help="End by serving both dashboards "
                                          "(default: only when run in a terminal; --no-serve exits, for scripts)."),
-    port: int = typer.Option(int(setting("port")), help="Port of the U.S. node's dashboard (the Mexican node: +1)."),
+    port: int | None = typer.Option(None, min=1, max=65534, show_default="8765",
+                                    help="Port of the U.S. node's dashboard (the Mexican node: +1)."),
     seed: int = typer.Option(7, "--seed", help="Seed of the simulated world (each seed is another world)."),
     scale: int = typer.Option(20_000, "--scale", help="Simulated event records (at least 1000)."),
 ) -> None:
@@ -249,6 +250,7 @@ def demo(
     from puente.api.demo_serve import connect_nodes, serve_nodes
     from puente.demo import run_demo
 
+    port = port or int(setting("port"))
     started = time.monotonic()
     nodes = run_demo(out, console, seed=seed, scale=scale)
     for report in connect_nodes(nodes["US"], nodes["MX"], (port, port + 1)):
@@ -317,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     state.interrupt_message = "interrupted_generic"
     try:
+        for env, value in malformed():  # before anything reads them: one line, never a traceback
+            raise ConfigError("setting_not_a_number", env=env, value=value)
         _register_groups(sys.argv[1:] if argv is None else argv)
         result = app(args=argv, standalone_mode=False)
         # Typer returns an exit code instead of raising (e.g. 130 for a KeyboardInterrupt it caught)

@@ -27,7 +27,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from puente.errors import ConfigError, UsageError
+from puente.errors import ConfigError, StoreError, UsageError
 from puente.settings import setting
 from puente.store.base import Store, create_if_missing, open_store, store_file
 from puente.store.epoch import attach as attach_epoch
@@ -95,6 +95,9 @@ class Node:
         url = setting("store", configured)
         if url == configured:
             _check_not_elsewhere(url, home, config)
+        path = store_file(url)
+        if path is not None and not Path(path).exists():  # init made it: a missing file is lost, never made anew
+            raise StoreError("store_missing", path=path, name=name)
         return cls(home=home, name=name, country=country, store_url=url)
 
     # -- store and keys ------------------------------------------------------------------

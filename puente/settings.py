@@ -8,6 +8,7 @@ variables, never in the repository.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -90,6 +91,30 @@ SETTINGS: dict[str, Setting] = {
 
 def setting(name: str, configured: str | None = None) -> str:
     return SETTINGS[name].value(configured)
+
+
+_DECIMAL = {"pool_timeout", "api_cache_mb"}  # the numeric settings read as decimals; the others are whole numbers
+
+
+def malformed() -> list[tuple[str, str]]:
+    """The numeric settings set in the environment to something that is not a number (``PUENTE_PORT=abc``):
+    ``(variable, value)`` pairs. The command checks them before it runs, so a typo is one clear line, not a
+    traceback from deep inside (or a 500 from the API at its first request)."""
+    bad = []
+    for s in SETTINGS.values():
+        raw = os.environ.get(s.env)
+        if raw and _is_number(s.default) and (not _is_number(raw) or (s.name not in _DECIMAL
+                                                                        and not raw.strip().isdigit())):
+            bad.append((s.env, raw))
+    return bad
+
+
+def _is_number(text: str) -> bool:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return False
+    return math.isfinite(value) and value >= 0
 
 
 def enabled(name: str) -> bool:

@@ -79,6 +79,22 @@ def add_user(store: Store, username: str, role: str, password: str | None = None
                       [username, hashed, role, partner, lang, _now()])
 
 
+def set_disabled(store: Store, username: str, disabled: bool) -> int:
+    """Disable an account (its logins are refused like a wrong password, and every token and session it holds
+    is revoked: the operator's way to cut off a leaked token, which only its holder could revoke before) or
+    enable it again (revoked tokens stay revoked). Returns how many tokens were revoked."""
+    if not store.scalar("SELECT COUNT(*) FROM api_users WHERE username = ?", [username]):
+        raise UsageError("api_no_user", username=username)
+    with epoch.changing(store), store.transaction():  # servers holding a checked token ask the store again
+        store.execute("UPDATE api_users SET disabled = ? WHERE username = ?", [disabled, username])
+        if not disabled:
+            return 0
+        live = int(store.scalar("SELECT COUNT(*) FROM api_tokens WHERE username = ? AND NOT COALESCE(revoked, FALSE)",
+                                [username]) or 0)
+        store.execute("UPDATE api_tokens SET revoked = TRUE WHERE username = ?", [username])
+    return live
+
+
 def list_users(store: Store) -> list[tuple[str, str, str | None, int, object, bool]]:
     rows = store.query("SELECT username, role, partner, failed_logins, locked_until, disabled FROM api_users "
                        "ORDER BY username")

@@ -19,7 +19,7 @@ users_app = typer.Typer(no_args_is_help=True, help="API and dashboard accounts /
 
 def serve(
     host: str | None = typer.Option(None, help="Address to listen on (PUENTE_HOST)."),
-    port: int | None = typer.Option(None, help="Port (PUENTE_PORT)."),
+    port: int | None = typer.Option(None, min=1, max=65535, help="Port (PUENTE_PORT)."),
     workers: int = typer.Option(1, help="Uvicorn worker processes (PostgreSQL stores only; DuckDB needs 1)."),
 ) -> None:
     """Serve the REST API and the dashboard."""
@@ -36,6 +36,10 @@ def serve(
 
         raise UsageError("api_workers_duckdb")
     bind_host, bind_port = host or setting("host"), port or int(setting("port"))
+    if not 0 < bind_port < 65536:  # PUENTE_PORT=99999: one line, not an OverflowError from the socket
+        from puente.errors import UsageError
+
+        raise UsageError("port_out_of_range", port=bind_port)
     console.print(t("api_serving", url=f"http://{bind_host}:{bind_port}/", node=node.name))
     # idle keep-alive connections are kept 75 s (Uvicorn's default is 5 s): a client reusing a connection just as
     # the server closes it sees a dropped request, and under load connections often sit idle for seconds
@@ -84,6 +88,28 @@ def users_add(
     with load_node().open_store() as store:
         auth.add_user(store, username, role, password, partner)
     console.print(t("api_user_added", username=username, role=role))
+
+
+@users_app.command("disable")
+def users_disable(username: str = typer.Argument(..., help="Login name.")) -> None:
+    """Disable an account and revoke every token and session it holds (e.g. a leaked partner-node token)."""
+    from puente.api import auth
+    from puente.console import load_node
+
+    with load_node().open_store() as store:
+        revoked = auth.set_disabled(store, username, True)
+    console.print(t("api_user_disabled", username=username, tokens=revoked))
+
+
+@users_app.command("enable")
+def users_enable(username: str = typer.Argument(..., help="Login name.")) -> None:
+    """Enable a disabled account again (its old tokens stay revoked: issue a new one)."""
+    from puente.api import auth
+    from puente.console import load_node
+
+    with load_node().open_store() as store:
+        auth.set_disabled(store, username, False)
+    console.print(t("api_user_enabled", username=username))
 
 
 @users_app.command("list")

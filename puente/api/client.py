@@ -27,7 +27,7 @@ def pull(node: Node, base_url: str, token: str, full: bool = False, transport: h
                 body += chunk
                 if len(body) > limit:
                     break
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError (a bad host, port)
         raise InputError("api_pull_failed", url=base_url, error=str(exc)) from None
     if response.status_code != 200:
         text = bytes(body[:2000]).decode("utf-8", "replace")

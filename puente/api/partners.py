@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from puente.errors import ConfigError, InputError
+from puente.errors import ConfigError, InputError, UsageError
 from puente.node import Node
 from puente.store.base import Store
 
@@ -22,6 +22,12 @@ def token_path(node: Node, partner: str):  # type: ignore[no-untyped-def]
 
 
 def connect(node: Node, store: Store, partner: str, url: str, token: str) -> None:
+    try:  # refused now, in one line, rather than at the first pull or hit/no-hit message
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UsageError("api_bad_partner_url", url=url)
     path = token_path(node, partner)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -46,7 +52,7 @@ def deliver(node: Node, store: Store, partner: str, message: dict[str, Any]) -> 
     try:
         response = httpx.post(f"{url}/api/v1/hits/incoming", json=message, timeout=120,
                               headers={"Authorization": f"Bearer {token}"})
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError (a bad host, port)
         raise InputError("api_partner_unreachable", partner=partner, error=str(exc)) from None
     if response.status_code != 200:
         try:

@@ -114,7 +114,7 @@ def _stat(c: Ctx, who: Principal, kind_name: str, key: str, key_sql: str, flt: F
     rows = c.store.query(
         f"SELECT {key_sql} AS k, owner_node, COUNT(*), {kg} FROM {kind.table} {sql_where(where)} "
         "GROUP BY 1, 2 ORDER BY 1, 2", [*view.params, *params])
-    if view.logged and any(r[1] != c.node.name for r in rows):  # aggregates of partner records
+    if view.logged and (who.is_partner or any(r[1] != c.node.name for r in rows)):  # partner records, or a partner
         from puente.api.context import log_access
 
         log_access(c, who, "aggregate", kind.name, [], {r[1] for r in rows}, view.purpose)
@@ -183,6 +183,13 @@ def flows(date_from: IsoDate | None = None, date_to: IsoDate | None = None,
         "SELECT port_name, AVG(port_lat), AVG(port_lon), place_name, MAX(place_admin1), AVG(place_lat), "
         f"AVG(place_lon), COUNT(*), COALESCE(SUM(quantity_kg), 0) FROM seizure {sql_where(where)} "
         "GROUP BY port_name, place_name ORDER BY 9 DESC, 1, 4 LIMIT ?", [*view.params, *params, limit])
+    if view.logged:  # aggregates of partner records, and any a partner node reads, are logged as /stats logs its
+        owners = {r[0] for r in c.store.query(f"SELECT DISTINCT owner_node FROM seizure {sql_where(where)}",
+                                               [*view.params, *params])}
+        if who.is_partner or owners - {c.node.name}:
+            from puente.api.context import log_access
+
+            log_access(c, who, "aggregate", kind.name, [], owners, view.purpose)
     return [Flow(port=r[0], port_lat=r[1], port_lon=r[2], place=r[3], admin1=r[4], lat=r[5], lon=r[6],
                  records=int(r[7]), kg=float(r[8])) for r in rows]
 

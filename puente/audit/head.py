@@ -85,7 +85,11 @@ def read_head(home: Path) -> Checkpoint | None:
         return None
     try:
         return Checkpoint.from_dict(doc["checkpoint"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except KeyError as exc:  # an emptied or garbled file reads as {}: say what is missing, not KeyError('checkpoint')
+        raise ValueError(f"{head_path(home)} is malformed: it holds no {exc.args[0]!r} entry") from None
+    except TypeError:
+        raise ValueError(f"{head_path(home)} is malformed: its 'checkpoint' entry is not a signed checkpoint") from None
+    except ValueError as exc:
         raise ValueError(f"{head_path(home)} is malformed: {exc}") from None
 
 

@@ -131,14 +131,15 @@ def _outside_heads(home: Path, node_name: str, key: Ed25519PublicKey, leaves: li
     size = len(leaves)
     heads: list[tuple[str, Checkpoint]] = []
     problems: list[Problem] = []
+    unreadable = False
     try:
         head = read_head(home)
     except ValueError as exc:
         problems.append(Problem(size, "audit_head_file_bad", str(exc)))
-        head = None
+        head, unreadable = None, True
     if head is not None:
         heads.append((str(head_path(home)), head))
-    elif size:
+    elif size and not unreadable:  # an unreadable file is one problem, not also a missing one
         problems.append(Problem(size, "audit_head_file_missing", str(head_path(home))))
     for cosigned in witnessed(home):
         if isinstance(cosigned, str):

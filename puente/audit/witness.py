@@ -197,7 +197,7 @@ def send_checkpoint(base_url: str, token: str, request: dict[str, Any], transpor
     try:
         with httpx.Client(transport=transport, timeout=60) as http:
             response = http.post(url, json=request, headers={"Authorization": f"Bearer {token}"})
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError (a bad host, port)
         raise InputError("api_pull_failed", url=base_url, error=str(exc)) from None
     if response.status_code != 200:
         raise InputError("api_pull_failed", url=base_url, error=f"HTTP {response.status_code}: {response.text[:300]}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import os
 from pathlib import Path
 
 import typer
@@ -133,10 +135,30 @@ def export(
 
     node = load_node()
     report = ExportReport("", to, 0)
-    with node.open_store() as store:
-        data = export_bundle(node, store, to, _actor(), ttl_hours, report=report, full=full)
-    target = out or Path(f"{to}-{report.sequence:06d}.bundle")
-    target.write_bytes(data)
+    # The bundle is written (to a temporary file beside the target) inside the export's transaction, and renamed
+    # into place once it has committed: a target that cannot be written rolls the export back, instead of
+    # recording records as sent that no file carries (the next bundle would then leave them out).
+    partial: Path | None = None
+    try:
+        with node.open_store() as store, store.transaction():
+            data = export_bundle(node, store, to, _actor(), ttl_hours, report=report, full=full)
+            target = out or Path(f"{to}-{report.sequence:06d}.bundle")
+            if target.is_dir():
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
+            if not target.parent.is_dir():
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(target))
+            special = target.exists() and not target.is_file()  # /dev/stdout, a pipe: written as it is
+            partial = None if special else target.with_name(f".{target.name}.partial")
+            with open(partial or target, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                if partial is not None:
+                    os.fsync(fh.fileno())
+        if partial is not None:
+            partial.replace(target)
+    finally:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
     console.print(t("share_exported", seq=report.sequence, partner=to, path=str(target), records=report.records,
                     deleted=report.deleted, revoked=report.revoked))
     for clause, count in sorted(report.denied.items()):
