@@ -71,6 +71,11 @@ def _value(rule: dict[str, Any], value: Any, key: bytes) -> Any:
     raise AssertionError(t)
 
 
+def _rule(spec: dict[str, Any], name: str) -> dict[str, Any]:
+    rule = (spec.get("fields") or {}).get(name, "drop")
+    return {"transform": rule} if isinstance(rule, str) else dict(rule)
+
+
 def expected(doc: dict[str, Any], kind: str, records: list[dict[str, Any]], id_key: bytes) -> dict[str, dict]:
     """What the partner must hold: id -> every data column (None where withheld)."""
     spec = doc["kinds"].get(kind)
@@ -82,9 +87,12 @@ def expected(doc: dict[str, Any], kind: str, records: list[dict[str, Any]], id_k
         if not all(_passes(rule, record) for rule in spec.get("records") or []):
             continue
         row: dict[str, Any] = {"source_agency": record["source_agency"]}
-        for name, field in load_model().kind(kind).fields.items():
-            rule = (spec.get("fields") or {}).get(name, "drop")
-            rule = {"transform": rule} if isinstance(rule, str) else rule
+        fields = load_model().kind(kind).fields
+        for name, field in fields.items():
+            rule = _rule(spec, name)
+            withheld = [_rule(spec, s)["transform"] in ("drop", "match_only") for s in field.sources]
+            if any(withheld) and not all(withheld):  # some inputs shared, some not: the derived field is dropped
+                rule = {"transform": "drop"}
             if field.type == "place":
                 if rule["transform"] in ("drop", "match_only"):
                     row.update({f"{name}_{s}": None for s in SUFFIXES})

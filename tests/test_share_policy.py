@@ -76,6 +76,13 @@ def seizure_rules(draw: Any) -> dict[str, Any]:
         choice = draw(st.sampled_from(choices))
         if choice is not None:
             fields[name] = choice
+    for name, field in load_model().kind("seizure").fields.items():
+        # a coarsened derived field beside all of its inputs kept is refused (the agreement would not load)
+        rule = fields.get(name)
+        coarse = rule is not None and (rule if isinstance(rule, str) else rule["transform"]) not in (
+            "keep", "drop", "match_only")
+        if coarse and field.sources and all(fields.get(src) == "keep" for src in field.sources):
+            fields[name] = "keep"
     return {"records": filters, "fields": fields}
 
 

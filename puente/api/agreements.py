@@ -40,6 +40,7 @@ def _grant(doc: str, sigs: str, status: str, kind: str, today: dt.date) -> Grant
 
     from puente.model import load_model
     from puente.share.agreement import Agreement
+    from puente.share.plan import record_predicates
 
     agreement = Agreement(json.loads(doc), json.loads(sigs), "store")
     if status != "active" or not agreement.in_force(today).allowed or not agreement.decide_kind(kind).allowed:
@@ -50,16 +51,10 @@ def _grant(doc: str, sigs: str, status: str, kind: str, today: dt.date) -> Grant
     reasons = {f: (f"agreement {d.clause}: {d.action}" + ("" if d.action in ("drop", "match_only") else
                                                            " (the transformed value travels in bundles only)"))
                for f, d in decisions.items() if d.action != "keep"}
-    where: list[str] = []
-    params: list[Any] = []
-    for f in agreement.filters(kind):
-        if f.op in ("in", "not_in"):
-            marks = ", ".join("?" for _ in f.value)
-            where.append(f'"{f.column}" {"IN" if f.op == "in" else "NOT IN"} ({marks})')
-            params += list(f.value)
-        else:
-            where.append(f'"{f.column}" {">=" if f.op == "from" else "<="} ?')
-            params.append(f.value)
+    # the records a bundle would carry (the same conditions, over the kind's table by name)
+    preds = record_predicates(agreement, kind, lambda name: f'{k.table}."{name}"')
+    where = [p.sql for p in preds]
+    params = [v for p in preds for v in p.params]
     return Grant(fields, where, params, f"{agreement.id}@v{agreement.version}", reasons)
 
 

@@ -63,6 +63,8 @@ class Field:
     aliases: tuple[str, ...] = ()
     data_class: str | None = None  # one of DATA_CLASSES, from schema.yaml ``classes``
     sensitive: bool = False  # shown to analysts only with a stated purpose (puente/api/policy.py)
+    sources: tuple[str, ...] = ()  # a derived field's inputs (schema.yaml ``from``)
+    refers: str | None = None  # the field holding the kind of the record this field names (a link's end)
 
     def label(self, lang: str) -> str:
         return self.label_es if lang == "es" else self.label_en
@@ -211,6 +213,8 @@ def _field(name: str, spec: FieldSpec, data_class: str | None = None) -> Field:
         aliases=tuple(spec.aliases),
         data_class=data_class,
         sensitive=spec.sensitive,
+        sources=tuple(spec.sources),
+        refers=spec.refers,
     )
 
 

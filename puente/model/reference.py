@@ -27,7 +27,8 @@ def type_text(f: Field) -> str:
 
 def required_text(f: Field, lang: str, kind: Kind | None = None) -> str:
     if f.derived:
-        return t("fields_derived", lang=lang)
+        derived = t("fields_derived", lang=lang)
+        return f"{derived} ({', '.join(f.sources)})" if f.sources else derived
     if f.required:
         return t("fields_yes", lang=lang)
     return t("fields_one_of", lang=lang) if kind is not None and f.name in kind.require_any else "-"

@@ -48,6 +48,12 @@ class FieldSpec(_Strict):
     aliases: list[str] = Field(default_factory=list)
     # shown to analysts only with a stated purpose (the read is logged): puente/api/policy.py
     sensitive: bool = False
+    # a derived field: the fields it is computed from (agreements may not share it beside some of them
+    # while withholding others, which it would give back: puente/share/agreement.py)
+    sources: list[str] = Field(default_factory=list, alias="from")
+    # a field naming another record (a link's end): the field of this kind that holds that record's kind;
+    # a *_ref field is that record's source_id, a *_id field its id (puente/share/agreement.py, plan.py)
+    refers: str | None = None
 
     @model_validator(mode="after")
     def _known_type(self) -> FieldSpec:
@@ -55,6 +61,8 @@ class FieldSpec(_Strict):
             raise ValueError(f"unknown type {self.type!r} (use {', '.join(FIELD_TYPES)})")
         if self.type in ("enum", "list") and not self.vocab:
             raise ValueError(f"a field of type {self.type} needs a vocab")
+        if self.sources and not self.derived:
+            raise ValueError("from: only a derived field is computed from other fields")
         return self
 
 
@@ -93,6 +101,13 @@ class KindSpec(_Strict):
             for name in self.ftm.properties:
                 if name not in self.fields:
                     raise ValueError(f"ftm.properties: {name!r} is not a field of this kind")
+        for fname, spec in self.fields.items():
+            for source in spec.sources:
+                if source not in self.fields or source == fname:
+                    raise ValueError(f"fields.{fname}.from: {source!r} is not another field of this kind")
+            if spec.refers is not None and (spec.refers not in self.fields
+                                            or self.fields[spec.refers].vocab != "record_kinds"):
+                raise ValueError(f"fields.{fname}.refers: {spec.refers!r} is not a record-kind field of this kind")
         return self
 
 

@@ -24,7 +24,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from puente.audit.checkpoint import public_key_from_pem
 from puente.errors import ConfigError, PolicyError
 from puente.model import load_model
-from puente.share.agreement_spec import FILTER_OPS, HANDLING, HITS_DEFAULTS, TRANSFORMS, normalise
+from puente.share.agreement_spec import FILTER_OPS, HANDLING, HITS_DEFAULTS, STRICTNESS, TRANSFORMS, normalise
+
+# Rules under which a field's value does not travel in bundles.
+WITHHELD = ("drop", "match_only")
 
 __all__ = ["HANDLING", "HITS_DEFAULTS", "TRANSFORMS", "Agreement", "Decision", "FieldRule", "RecordFilter",
            "canonical", "key_id", "signature_path"]
@@ -176,7 +179,13 @@ class Agreement:
         return self._rules[kind][0] if kind in self._rules else []
 
     def field_rule(self, kind: str, field: str) -> FieldRule:
-        """The field's own rule; else its data class's rule (``classes``); else drop."""
+        """What the agreement does with a field: its own rule, else its data class's rule (``classes``), else
+        drop — tightened where the model ties the field to others (:meth:`_tied`)."""
+        model_kind = load_model().kinds.get(kind)
+        model_field = model_kind.fields.get(field) if model_kind else None
+        return self._tied(kind, field, self._listed_rule(kind, field), model_field)
+
+    def _listed_rule(self, kind: str, field: str) -> FieldRule:
         rules = self._rules.get(kind, ([], {}))[1]
         if field in rules:
             return rules[field]
@@ -187,6 +196,33 @@ class Agreement:
             rule = self.class_rules[cls]
             return FieldRule(field, rule.transform, rule.options, rule.clause)
         return FieldRule(field, "drop", {}, f"kinds.{kind}.fields (not listed: dropped)")
+
+    def _tied(self, kind: str, field: str, rule: FieldRule, model_field: Any) -> FieldRule:
+        """Rules the model's ties between fields impose (schema.yaml ``from``, ``refers``):
+        * a derived field is dropped when the agreement withholds some of its inputs and shares others — the
+          shared ones and the derived value would give the withheld ones back (recovery date and time to crime
+          give the purchase date);
+        * a link's reference to a record (``from_ref``) reveals that record's ``source_id``: it gets the
+          strictest of its own rule and the ``source_id`` rule of every kind the agreement shares, so a
+          pseudonymized case number is not undone by the links that name it (the same pseudonym key makes the
+          reference equal the end's pseudonym)."""
+        if model_field is None or rule.transform in WITHHELD:
+            return rule
+        if model_field.sources:
+            rules = {s: self.field_rule(kind, s).transform for s in model_field.sources}
+            withheld = [s for s, t in rules.items() if t in WITHHELD]
+            shared = [s for s, t in rules.items() if t not in WITHHELD]
+            if withheld and shared:
+                return FieldRule(field, "drop", {}, f"kinds.{kind}.fields.{field} (computed from {', '.join(withheld)}, "
+                                 f"which the agreement withholds, and {', '.join(shared)}, which it shares: dropped)")
+        if model_field.refers and not model_field.derived:
+            ends = [(k, self.field_rule(k, "source_id")) for k in self.kinds()
+                    if "source_id" in load_model().kind(k).fields]
+            for k, end in ends:
+                if STRICTNESS[end.transform] > STRICTNESS[rule.transform]:
+                    rule = FieldRule(field, end.transform, end.options,
+                                     f"kinds.{kind}.fields.{field} (names a {k} record: {end.clause})")
+        return rule
 
     @cached_property
     def class_rules(self) -> dict[str, FieldRule]:

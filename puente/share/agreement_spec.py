@@ -38,7 +38,7 @@ HITS_DEFAULTS: dict[str, Any] = {"min_fields": {}, "max_encodings_per_day": 200_
                                  "hit_rate_after": 100, "key_grace_days": 7}
 
 # How much of a value a transform lets through: keep > coarsening > pseudonym > match-only > drop.
-_STRICTNESS = {"keep": 0, "truncate_date": 1, "generalize_place": 1, "round": 1, "pseudonymize": 2, "match_only": 3,
+STRICTNESS = {"keep": 0, "truncate_date": 1, "generalize_place": 1, "round": 1, "pseudonymize": 2, "match_only": 3,
                "drop": 4}
 
 
@@ -167,10 +167,17 @@ def _check_kind(kind: Kind, rules: KindRules) -> None:
                 dt.date.fromisoformat(f.value)
             except ValueError:
                 raise ValueError(f"{where}.{f.op}: {f.value!r} is not a date (YYYY-MM-DD)") from None
-    for name, rule in (rules.fields or {}).items():
+    fields = rules.fields or {}
+    for name, rule in fields.items():
         if name not in kind.fields:
             raise ValueError(f"kinds.{kind.name}.fields.{name}: {kind.name} has no such field")
         _check_transform(f"kinds.{kind.name}.fields.{name}", kind.fields[name].type, rule)
+        sources = kind.fields[name].sources
+        if STRICTNESS[rule.transform] in (1, 2) and sources and all(
+                s in fields and fields[s].transform == "keep" for s in sources):
+            raise ValueError(f"kinds.{kind.name}.fields.{name} is {rule.transform}, but it is computed from "
+                             f"{', '.join(sources)}, which the agreement keeps: the partner would compute it "
+                             f"exactly (coarsen or drop those too, or keep {name})")
 
 
 def _check_transform(where: str, ftype: str, rule: RuleSpec) -> None:
@@ -193,7 +200,7 @@ def _check_transform(where: str, ftype: str, rule: RuleSpec) -> None:
 def at_least_as_strict(rule: RuleSpec, floor: RuleSpec) -> bool:
     """Does ``rule`` reveal no more than ``floor``? Coarsenings compare by grain (month > week, lower H3
     resolution, a step that is a multiple of the class's step); admin2 and H3 do not compare."""
-    mine, theirs = _STRICTNESS[rule.transform], _STRICTNESS[floor.transform]
+    mine, theirs = STRICTNESS[rule.transform], STRICTNESS[floor.transform]
     if mine != theirs or mine != 1:
         return mine >= theirs
     if rule.transform != floor.transform:

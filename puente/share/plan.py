@@ -148,8 +148,12 @@ def _value(rule: FieldRule, dialect: Dialect, sql_type: str, key: bytes) -> str:
     return col
 
 
-def _predicate(f: Any) -> Predicate:
-    col = f"t.{f.column}"
+def _column(alias: str) -> Any:
+    return lambda name: f"{alias}.{name}"
+
+
+def _predicate(f: Any, column: Any = _column("t")) -> Predicate:
+    col = column(f.column)
     if f.op in ("in", "not_in"):
         values = tuple(f.value)
         marks = ", ".join("?" for _ in values)
@@ -176,8 +180,31 @@ def plan_kind(agreement: Agreement, kind: str, dialect: Dialect, key: bytes) -> 
             continue
         sql_type = field.columns()[name]
         columns.append((name, _value(rule, dialect, sql_type, key)))
-    filters = tuple(_predicate(f) for f in agreement.filters(kind))
+    filters = record_predicates(agreement, kind, _column("t"))
     return KindPlan(kind, tuple(columns), filters, tuple(lookups))
+
+
+def record_predicates(agreement: Agreement, kind: str, column: Any) -> tuple[Predicate, ...]:
+    """The records of ``kind`` the agreement shares, as SQL conditions over ``column(name)``: its filters,
+    and for a field naming another record by id (a link's ``from_id``, schema.yaml ``refers``), that the
+    record is one the agreement shares too (same owner, a kind of the agreement, its filters) — a link to a
+    record the partner does not get would tell it that the record exists and who is tied to it."""
+    preds = [_predicate(f, column) for f in agreement.filters(kind)]
+    model = load_model()
+    for name, field in model.kind(kind).fields.items():
+        if not (field.refers and field.derived):
+            continue
+        alternatives, params = [], []
+        for end in agreement.kinds():
+            inner = [_predicate(f, _column("e")) for f in agreement.filters(end)]
+            conds = " AND ".join([f"e.owner_node = {column('owner_node')}", *(f"({p.sql})" for p in inner)])
+            alternatives.append(f"({column(field.refers)} = ? AND {column(name)} IN "
+                                f"(SELECT e.id FROM {model.kind(end).table} e WHERE {conds}))")
+            params += [end, *(v for p in inner for v in p.params)]
+        preds.append(Predicate(f"kinds.{kind} ({name}: a record the agreement shares)",
+                               f"{column(name)} IS NOT NULL AND ({' OR '.join(alternatives) or 'FALSE'})",
+                               tuple(params)))
+    return tuple(preds)
 
 
 def row_hash_sql(dialect: Dialect, names: list[str], alias: str = "q") -> str:
