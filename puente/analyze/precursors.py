@@ -201,57 +201,76 @@ class FittedWeights:
         return score
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    return np.asarray(np.log(p) - np.log1p(-p))
-
-
 def fit_weights(features: pd.DataFrame, names: Sequence[str] | None = None,
                 prior: Mapping[str, float] | None = None, strength: float = PRIOR_STRENGTH,
                 share: float = PRIOR_SHARE) -> FittedWeights:
     """Fit the features' weights on this node's shipments, without any truth: a two-class latent model.
 
-    A shipment is of the diversion class (share ``share``) or not; each feature (0–1, a graded one counting as that
-    fraction of a flag) has its own mean in each class and, given the class, the features are independent. Then the
-    covariance of two features is ``share·(1 − share)·d_f·d_g``, d the difference of a feature's class means, so
-    for three features ``d_f² = cov(f,g)·cov(f,h) / (cov(g,h)·share·(1 − share))``. Each feature's d is the
-    **median** over every pair (g, h) of the others (the method of moments, made robust): two features that go
-    together for another reason than diversion (an occasional importer is often a new one) cannot lift each other,
-    since only the few triads holding both are off; a feature that fires independently of the others gets d ≈ 0.
-    (Likelihood EM over the same model was tried first: it fits the strongest co-occurrence, which can be such a
-    pair, not diversion — bench/results/analytics.md.) The class means follow from d and the feature's mean; the
-    weight is the log-likelihood ratio ``logit(mean in the class) − logit(mean outside it)``.
+    A shipment is of the diversion class (share ``share``) or not; each feature has its own mean in each class and,
+    given the class, the features are independent. Then the covariance of two features is
+    ``share·(1 − share)·d_f·d_g``, d the difference of a feature's class means, so for three features
+    ``d_f² = cov(f,g)·cov(f,h) / (cov(g,h)·share·(1 − share))``. Each feature's d is the **median** over every pair
+    (g, h) of the others (the method of moments, made robust): two features that go together for another reason
+    than diversion (an occasional importer is often a new one) cannot lift each other, since only the few triads
+    holding both are off; a feature that fires independently of the others gets d ≈ 0. (Likelihood EM over the
+    same model was tried first: it fits the strongest co-occurrence, which can be such a pair rather than
+    diversion — bench/results/analytics.md.)
 
-    The judgement weights are the prior: the diversion class's mean of a feature is drawn towards the mean that
-    makes its weight the judgement weight (over the overall mean), the other class's towards the overall mean,
-    each as ``strength`` pseudo-shipments against the class's expected shipments, so a node with few shipments
-    scores much as with the judgement weights."""
+    The weight is the feature's log-likelihood ratio per unit: for a flag (0/1), Bernoulli in each class,
+    ``logit(mean in the class) − logit(mean outside it)``; for a graded feature (``FIRM_FEATURES``: half the
+    shipment, half its importer's habit), normal in each class with one variance, ``d / within-class variance``
+    (a flag's Bernoulli odds would undercount a feature whose values spread little within a class).
+
+    The judgement weights are the prior: d is drawn towards the d that makes the weight the judgement weight, as
+    ``strength`` pseudo-shipments against the class's expected shipments (``share`` × shipments), so a node with
+    few shipments scores much as with the judgement weights."""
     prior = dict(PRIOR_WEIGHTS if prior is None else prior)
-    names = [n for n in (names if names is not None else FEATURES) if n in features.columns]
+    names = [c for c in (names if names is not None else FEATURES) if c in features.columns]
     k, n = len(names), len(features)
     x = np.column_stack([features[c].fillna(0).astype(float).clip(0.0, 1.0).to_numpy() for c in names]) \
         if k else np.zeros((n, 0))
-    eps = 1e-4
+    eps, floor = 1e-4, 1e-6
     mean = x.mean(axis=0) if n else np.zeros(k)
     cov = np.atleast_2d(np.cov(x, rowvar=False)) if n > 1 and k else np.zeros((k, k))
-    d = np.zeros(k)
+    fitted = np.zeros(k)
     for f in range(k):
         others = [g for g in range(k) if g != f]
         triads = [cov[f, g] * cov[f, h] / cov[g, h] for i, g in enumerate(others) for h in others[i + 1:]
                   if abs(cov[g, h]) > 1e-12]
         if triads:
-            d[f] = math.sqrt(max(float(np.median(triads)), 0.0) / (share * (1 - share)))
-    overall = np.clip(mean, eps, 1 - eps)
-    prior_w = np.array([prior.get(c, 0.0) for c in names], dtype=float)
-    prior1 = 1 / (1 + np.exp(-(_logit(overall) + prior_w)))
-    n1, n0 = share * n, (1 - share) * n
-    fit1, fit0 = np.clip(mean + (1 - share) * d, eps, 1 - eps), np.clip(mean - share * d, eps, 1 - eps)
-    rate1 = np.clip((n1 * fit1 + strength * prior1) / (n1 + strength), eps, 1 - eps)
-    rate0 = np.clip((n0 * fit0 + strength * overall) / (n0 + strength), eps, 1 - eps)
-    weights = _logit(rate1) - _logit(rate0)
-    intercept = math.log(share / (1 - share)) + float((np.log1p(-rate1) - np.log1p(-rate0)).sum())
-    return FittedWeights({c: round(float(w), 9) for c, w in zip(names, weights)}, round(intercept, 9), share,
-                         {c: round(float(t), 9) for c, t in zip(names, rate1)},
-                         {c: round(float(t), 9) for c, t in zip(names, rate0)})
+            fitted[f] = math.sqrt(max(float(np.median(triads)), 0.0) / (share * (1 - share)))
+    between = share * (1 - share)
+    n1 = share * n
+    weights, rate1, rate0, intercept = {}, {}, {}, math.log(share / (1 - share))
+    for f, c in enumerate(names):
+        w_prior = prior.get(c, 0.0)
+        if c in FIRM_FEATURES:  # graded: normal in each class, one variance
+            within = max(float(cov[f, f] - between * fitted[f] ** 2), floor) if n > 1 else floor
+            d = (n1 * float(fitted[f]) + strength * w_prior * within) / (n1 + strength)
+            m1, m0 = float(mean[f] + (1 - share) * d), float(mean[f] - share * d)
+            w = float(d / within)
+            intercept -= w * (m1 + m0) / 2
+        else:  # a flag: Bernoulli in each class
+            overall = min(max(float(mean[f]), eps), 1 - eps)
+            d = (n1 * float(fitted[f]) + strength * _flag_prior(overall, w_prior, share)) / (n1 + strength)
+            m1 = min(max(overall + (1 - share) * d, eps), 1 - eps)
+            m0 = min(max(overall - share * d, eps), 1 - eps)
+            w = math.log(m1 / (1 - m1)) - math.log(m0 / (1 - m0))
+            intercept += math.log((1 - m1) / (1 - m0))
+        weights[c], rate1[c], rate0[c] = round(w, 9), round(m1, 9), round(m0, 9)
+    return FittedWeights(weights, round(intercept, 9), share, rate1, rate0)
+
+
+def _flag_prior(overall: float, weight: float, share: float) -> float:
+    """The difference of a flag's class means (m1 − m0) for which ``logit(m1) − logit(m0)`` is ``weight`` and
+    ``share·m1 + (1 − share)·m0`` is the flag's overall mean (by bisection on m0)."""
+    lo, hi = 0.0, overall
+    for _ in range(60):
+        m0 = (lo + hi) / 2
+        m1 = 1 / (1 + math.exp(-weight) * (1 - m0) / m0) if m0 > 0 else 0.0
+        lo, hi = (m0, hi) if share * m1 + (1 - share) * m0 < overall else (lo, m0)
+    m0 = (lo + hi) / 2
+    return 1 / (1 + math.exp(-weight) * (1 - m0) / m0) - m0
 
 
 def weights_table(fit: FittedWeights, features: pd.DataFrame) -> pd.DataFrame:
