@@ -15,9 +15,13 @@ truth is keyed by. Nothing is recomputed with the analytics code; the definition
   no alarm is excused because the world's complete flows show it too);
 * hidden labs — labs never dismantled within 50 km of a region of ``precursors_lab_regions``, and regions
   within 50 km of any true lab;
-* diversion — ROC AUC of ``precursors_risk.score``, and with each single feature's term removed; the naive
-  baseline is the best single flag as the shipment shows it (``<feature>_shipment`` where the product's feature
-  also reads the importer's habit);
+* diversion — ROC AUC of ``precursors_risk.score``, and with each single feature removed: the product's own
+  scoring refitted without it (``precursors.fit_weights`` on the written feature columns of ``precursors_risk``
+  minus that one; the weights the product fitted are written in ``precursors_weights``). Until session 12 a feature
+  was removed by taking its term out of the written score (no refit); that figure is still reported, and so is the
+  fixed judgement weights' score (``PRIOR_WEIGHTS`` over the written features: the score before the weights were
+  fitted per node) with each term removed. The naive baseline is the best single flag as the shipment shows it
+  (``<feature>_shipment`` where the product's feature also reads the importer's habit);
 * key players — each organisation leader's rank in ``networks_players`` as a fraction of all players,
   legitimate firms among the top 50;
 * purchasers — top-20 rows of ``firearms_purchasers`` whose traces are all one true person;
@@ -309,22 +313,43 @@ def lab_regions(run: Run) -> dict[str, Any]:
 # ---------------------------------------------------------------- diversion risk
 
 def diversion(run: Run) -> dict[str, Any]:
-    from puente.analyze.precursors import WEIGHTS  # the documented weights, to take one term out of the score
+    """AUC of the written score; each feature removed in turn: the product's own scoring refitted without it
+    (``precursors.fit_weights`` on the written feature columns minus that one, the way the product fits its weights
+    on a node), ``without``. Beside it the old definitions: the written score minus that feature's written term
+    (``without_term``), and the fixed judgement weights over the same written features with one term removed
+    (``fixed``: the score before weights were fitted per node)."""
+    from puente.analyze import precursors
 
     risk = written(run, "precursors_risk")
+    weights_path = run.out / "precursors_weights.parquet"
+    weights = pd.read_parquet(weights_path) if weights_path.exists() else pd.DataFrame(
+        {"feature": list(precursors.PRIOR_WEIGHTS), "weight": list(precursors.PRIOR_WEIGHTS.values())})
+    w = dict(zip(weights["feature"], weights["weight"].astype(float)))
+    features = [f for f in w if f in risk]
+    scores = {f: precursors.fit_weights(risk, [g for g in features if g != f]).score(risk) for f in features}
+    refit = precursors.fit_weights(risk, features).score(risk)  # the product's fit again, all features: a check
+    fixed = [f for f in features if f in precursors.PRIOR_WEIGHTS]
+    frame = risk.assign(_refit=refit, _fixed=sum(precursors.PRIOR_WEIGHTS[f] * risk[f].fillna(0).astype(float)
+                                                 for f in fixed) if fixed else 0.0,
+                        **{f"_without_{f}": v for f, v in scores.items()})
     t = truth(run, "precursor_shipments.csv")
-    merged = risk.merge(t[["source_id", "diverted"]], on="source_id", how="inner")
+    merged = frame.merge(t[["source_id", "diverted"]], on="source_id", how="inner")
     y = merged["diverted"].astype(int).to_numpy()
     out: dict[str, Any] = {"shipments": len(merged), "diverted": int(y.sum()), "auc": roc_auc(y, merged["score"])}
-    out["without"] = {f: roc_auc(y, merged["score"] - w * merged[f].fillna(0).astype(float))
-                      for f, w in WEIGHTS.items() if f in merged}
+    out["refit_check"] = float(np.abs(merged["_refit"] - merged["score"]).max()) if len(merged) else 0.0
+    out["weights"] = {f: w[f] for f in features}
+    out["without"] = {f: roc_auc(y, merged[f"_without_{f}"]) for f in features}
+    out["without_term"] = {f: roc_auc(y, merged["score"] - w[f] * merged[f].fillna(0).astype(float)) for f in features}
+    out["fixed"] = {"auc": roc_auc(y, merged["_fixed"]), "without": {
+        f: roc_auc(y, merged["_fixed"] - precursors.PRIOR_WEIGHTS[f] * merged[f].fillna(0).astype(float)) for f in fixed}}
+
     def own(f: str) -> pd.Series:  # the shipment's own flag where the feature also reads its importer's habit
         return merged[f"{f}_shipment"] if f"{f}_shipment" in merged else merged[f]
 
-    out["fired"] = {f: int((own(f).fillna(0).astype(float) > 0).sum()) for f in WEIGHTS if f in merged}
-    out["single"] = {f: roc_auc(y, merged[f].fillna(0).astype(float)) for f in WEIGHTS if f in merged}
+    out["fired"] = {f: int((own(f).fillna(0).astype(float) > 0).sum()) for f in features}
+    out["single"] = {f: roc_auc(y, merged[f].fillna(0).astype(float)) for f in features}
     # the naive baseline: the best single flag as each shipment shows it (not the product's blended features)
-    naive = {f: roc_auc(y, own(f).fillna(0).astype(float)) for f in WEIGHTS if f in merged}
+    naive = {f: roc_auc(y, own(f).fillna(0).astype(float)) for f in features}
     out["naive"] = naive
     out["baseline"] = max(naive.values()) if naive else float("nan")
     out["baseline_feature"] = max(naive, key=lambda k: naive[k]) if naive else ""
@@ -525,8 +550,11 @@ def report(seed: int, scale: int, run: Run, s: dict[str, Any]) -> list[str]:
              f"{_pct(labs['baseline']['regions_near_lab'])} | {met(labs['product']['regions_near_lab'] >= 0.7)} |",
              f"| diversion AUC | ≥ 0.9 | {dv['auc']:.3f} ({dv['diverted']} diverted of {dv['shipments']}) | "
              f"{dv['baseline']:.3f} (best single flag: {dv['baseline_feature']}) | {met(dv['auc'] >= 0.9)} |",
-             f"| diversion AUC, each feature removed | ≥ 0.9 each | min {min(dv['without'].values()):.3f} | | "
-             f"{met(min(dv['without'].values()) >= 0.9)} |",
+             f"| diversion AUC, each feature removed (the product's scoring refitted without it) | ≥ 0.9 each | "
+             f"min {min(dv['without'].values()):.3f} | | {met(min(dv['without'].values()) >= 0.9)} |",
+             f"| diversion, old definitions: written score minus one term; fixed judgement weights (AUC, min one "
+             f"term removed) | | min {min(dv['without_term'].values()):.3f}; {dv['fixed']['auc']:.3f}, min "
+             f"{min(dv['fixed']['without'].values()):.3f} | | |",
              f"| leaders in the top 2% of `networks_players` | all | {leaders(kpp)} | {leaders(kpb)} (by events) | "
              f"{met(kpp['all_leaders_top'])} |",
              f"| legitimate firms in the top 50 | ≤ 20% | {_pct(kpp['legit_top50'])} | {_pct(kpb['legit_top50'])} | "
@@ -542,10 +570,14 @@ def report(seed: int, scale: int, run: Run, s: dict[str, Any]) -> list[str]:
              f"| traces written vs guns traced (each gun once) | equal | {pu['traces_written']} vs {pu['guns_traced']}; "
              f"unknown purchase state {_pct(pu['unknown_state_share'])} | | "
              f"{met(pu['traces_written'] <= pu['guns_traced'])} |",
-             "", "Diversion AUC with one feature removed (and how often it fires; its AUC alone):", "",
-             "| feature | fired | AUC without | AUC alone | its shipment flag alone |", "|---|---|---|---|---|",
-             *[f"| {f} | {dv['fired'][f]} | {v:.3f} | {dv['single'][f]:.3f} | {dv['naive'][f]:.3f} |"
-               for f, v in dv["without"].items()], "",
+             "", "Diversion AUC with one feature removed: refitted without it (the bar), and by the old definitions "
+             "(its term taken out of the written score; the fixed judgement weights without its term); the weight "
+             "fitted on the node (judgement weight), how often it fires, its AUC alone:", "",
+             "| feature | fired | weight (judgement) | AUC without, refitted | term removed | fixed weights, term "
+             "removed | AUC alone | its shipment flag alone |", "|---|---|---|---|---|---|---|---|",
+             *[f"| {f} | {dv['fired'][f]} | {dv['weights'][f]:.2f} ({_prior(f)}) | {v:.3f} | "
+               f"{dv['without_term'][f]:.3f} | {_fmt(dv['fixed']['without'].get(f))} | {dv['single'][f]:.3f} | "
+               f"{dv['naive'][f]:.3f} |" for f, v in dv["without"].items()], "",
              "Chains by hop (written, precision): " + "; ".join(
                  f"{h} {v['written']}, {_pct(v['precision'])}" for h, v in ch.get("by_hop", {}).items()) + ".", ""]
     false = p["false_list"]
@@ -555,6 +587,16 @@ def report(seed: int, scale: int, run: Run, s: dict[str, Any]) -> list[str]:
                   f"{r.start // 12}-{r.start % 12 + 1:02d} · {r.months}" for r in false.itertuples()]
         lines.append("")
     return lines
+
+
+def _prior(feature: str) -> str:
+    from puente.analyze.precursors import PRIOR_WEIGHTS
+
+    return f"{PRIOR_WEIGHTS[feature]:.2f}" if feature in PRIOR_WEIGHTS else "-"
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
 
 
 def _linkable(ch: dict[str, Any]) -> str:

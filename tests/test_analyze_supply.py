@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from analyze_world import World
@@ -100,9 +101,12 @@ def test_a_cited_importer_raises_the_diversion_risk(tmp_path: Path) -> None:
         risk = precursors.diversion_risk(engine).set_index("id")
     assert risk.loc[["ps-cited", "ps-slip", "ps-same", "ps-late"], "lab_link"].eq(1).all()
     assert risk.loc[["ps-legit", "ps-legit2", "ps-legit3"], "lab_link"].eq(0).all()
-    assert set(precursors.WEIGHTS) <= set(risk.columns)
-    # the score is the weighted sum of the features: no hidden term a removed feature would leave behind
-    total = sum(w * risk[f].astype(float) for f, w in precursors.WEIGHTS.items())
+    assert set(precursors.FEATURES) <= set(risk.columns)
+    # the score is the weighted sum of the features with the weights fitted on this node (written beside it): no
+    # hidden term a removed feature would leave behind
+    with open_engine("duckdb", node.store_url) as engine:
+        _, weights = precursors.diversion(engine)
+    total = sum(w * risk[f].astype(float) for f, w in zip(weights["feature"], weights["weight"]))
     assert (risk["score"] - total).abs().max() < 1e-9
 
 
@@ -359,3 +363,64 @@ def test_an_owner_detained_at_a_lab_does_not_tie_a_front_another_labs_papers_pla
         assert front["evidence"].str.startswith("contested: lab SEDENA/LAB/2021/000012").all()
         assert front["evidence"].str.contains("21 MZO 3000 0000004, 21 MZO 3000 0000005").all()
     assert (chains.loc[[f"ps-c{i}" for i in range(len(cited))], "hop"] == "document").all()
+
+
+def _latent_world(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features of ``n`` shipments, 8% of them diverted: the diversion signals fire more often on diverted ones;
+    ``occasional_importer`` fires on 35% of all, independently of the class, and ``new_importer`` goes with it
+    (an occasional importer is often a new one) besides going with diversion."""
+    rng = np.random.default_rng(seed)
+    y = rng.random(n) < 0.08
+
+    def flag(p_diverted: float, p_other: float) -> np.ndarray:
+        return np.where(y, rng.random(n) < p_diverted, rng.random(n) < p_other).astype(float)
+
+    occasional = (rng.random(n) < 0.35).astype(float)
+    frame = pd.DataFrame({
+        "lab_link": flag(0.15, 0.002), "seized": flag(0.15, 0.015), "third_party_consignee": flag(0.25, 0.06),
+        "no_pen": flag(0.65, 0.30), "quantity": flag(0.45, 0.15), "routing": flag(0.30, 0.15),
+        "new_importer": np.maximum(flag(0.15, 0.02), occasional * (rng.random(n) < 0.15)),
+        "occasional_importer": occasional})
+    return frame, y
+
+
+def test_fitted_weights_drop_a_flag_that_fires_independently_of_the_others() -> None:
+    frame, y = _latent_world(20_000)
+    fit = precursors.fit_weights(frame)
+    # the uninformative flag weighs about nothing (its judgement weight is 1.0); the strong one keeps a large weight
+    assert abs(fit.weights["occasional_importer"]) < 0.25, fit.weights
+    assert fit.weights["lab_link"] > 3.0, fit.weights
+    assert all(fit.weights[f] > 0.4 for f in precursors.FEATURES if f != "occasional_importer"), fit.weights
+    # the fitted score ranks the diverted shipments better than the judgement weights do
+    fixed = sum(w * frame[f] for f, w in precursors.PRIOR_WEIGHTS.items()).to_numpy()
+    assert _auc(y, fit.score(frame)) > _auc(y, fixed) + 0.01
+    # the score is the weighted sum, the risk the class posterior: intercept + score on the log-odds scale
+    assert fit.share == precursors.PRIOR_SHARE and fit.intercept < 0
+
+
+def test_a_node_with_few_shipments_keeps_about_the_judgement_weights() -> None:
+    frame, _ = _latent_world(40, seed=1)
+    fit = precursors.fit_weights(frame)
+    for f, w in precursors.PRIOR_WEIGHTS.items():
+        assert abs(fit.weights[f] - w) < 0.6 * w, (f, fit.weights[f], w)
+
+
+def test_the_weights_are_written_with_bilingual_feature_labels(tmp_path: Path) -> None:
+    from puente.analyze.output import bilingual
+    from puente.analyze.suite import run_analysis
+
+    node = _world(tmp_path)
+    with open_engine("duckdb", node.store_url) as engine:
+        result = run_analysis("precursors", engine)
+    weights = bilingual(result["weights"]).set_index("feature")
+    assert list(weights.index) == list(precursors.FEATURES)
+    assert weights.loc["no_pen", "feature_es"] == "Sin notificación previa a la exportación"
+    assert (weights["prior_weight"] == pd.Series(precursors.PRIOR_WEIGHTS)).all()
+    risk = result["risk"]
+    total = sum(w * risk[f].astype(float) for f, w in weights["weight"].items())
+    assert (risk["score"] - total).abs().max() < 1e-9
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    pos, neg = score[y], score[~y]
+    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())

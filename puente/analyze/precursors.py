@@ -18,12 +18,16 @@ Features per shipment (computed in the engine, written once); none decides alone
 Quantity, third-party consignee, routing, new importer, no PEN and seized are read half from the shipment and half from
 its importer's habit (``FIRM_FEATURES``: the share of the importer's declarations with the flag, shrunk towards
 the overall share), so the front's other shipments speak for each one and no single flag carries the score.
-The score is the weighted sum of the features, squashed to 0–1; the reasons list the features that fired.
+The score is the weighted sum of the features; the reasons list the features that fired. The weights are fitted
+per node without any truth (:func:`fit_weights`): a two-class latent model over the features, with the documented
+judgement weights (``PRIOR_WEIGHTS``) as its prior, so a feature that fires independently of the others weighs
+little on this node's data and a small node scores much as with the judgement weights.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import h3
@@ -36,9 +40,16 @@ from puente.analyze.common import coarsen, flag
 from puente.analyze.supply import citations, links_between, names_chemical, pedimento_key, resolved_entities
 from puente.engine import Engine
 
-# Judgement weights (not fitted to any data set): strong evidence of a criminal tie counts most.
-WEIGHTS = {"lab_link": 2.5, "seized": 0.75, "third_party_consignee": 0.75, "no_pen": 1.0, "new_importer": 1.0,
-           "quantity": 2.0, "routing": 0.5, "occasional_importer": 1.0}
+# Judgement weights (not fitted to any data set): strong evidence of a criminal tie counts most. They are the prior
+# of the weights fitted per node (fit_weights), and the weights themselves where a node has few shipments.
+PRIOR_WEIGHTS = {"lab_link": 2.5, "seized": 0.75, "third_party_consignee": 0.75, "no_pen": 1.0, "new_importer": 1.0,
+                 "quantity": 2.0, "routing": 0.5, "occasional_importer": 1.0}
+FEATURES = tuple(PRIOR_WEIGHTS)
+# The prior of the fitted model, in pseudo-shipments per class: each feature's rate in the diversion class is drawn
+# towards the rate that gives its judgement weight, as if PRIOR_STRENGTH shipments of that class had been seen
+# at that rate (the other class likewise at the overall rate). PRIOR_SHARE: the prior share of the diversion class.
+PRIOR_STRENGTH = 50.0
+PRIOR_SHARE = 0.1
 # Shipment-level signals read beside the importer's habit: half the feature is this shipment's flag, half the
 # share of the importer's declarations that carry it, shrunk towards the share over all importers as if the
 # importer had FIRM_PRIOR more declarations at that share (one odd declaration of a large firm says little; a
@@ -171,23 +182,132 @@ def _criminal_links(engine: Engine) -> set[str]:
     return {s for s, b in zip(ship["a"], ship["b"]) if entity.get(b, b) in bad}
 
 
-def diversion_risk(engine: Engine, rules: RiskRules | None = None) -> pd.DataFrame:
-    """One row per shipment: risk (0–1), score, and the reasons that fired."""
+@dataclass(frozen=True)
+class FittedWeights:
+    """A two-class latent model of the features (:func:`fit_weights`). ``weights``: per feature, the log-likelihood
+    ratio of one unit of it (log-odds of the feature in the diversion class minus in the other); the score is
+    ``sum(weights[f] * feature)``, and ``intercept`` + score the log-odds of the diversion class."""
+
+    weights: dict[str, float]
+    intercept: float
+    share: float  # the share of the diversion class (the prior's: pairwise moments do not tell it)
+    rate_diversion: dict[str, float]  # a feature's mean in the diversion class
+    rate_other: dict[str, float]
+
+    def score(self, features: pd.DataFrame) -> np.ndarray:
+        score = np.zeros(len(features))
+        for name, weight in self.weights.items():
+            score += weight * features[name].fillna(0).astype(float).to_numpy()
+        return score
+
+
+def fit_weights(features: pd.DataFrame, names: Sequence[str] | None = None,
+                prior: Mapping[str, float] | None = None, strength: float = PRIOR_STRENGTH,
+                share: float = PRIOR_SHARE) -> FittedWeights:
+    """Fit the features' weights on this node's shipments, without any truth: a two-class latent model.
+
+    A shipment is of the diversion class (share ``share``) or not; each feature has its own mean in each class and,
+    given the class, the features are independent. Then the covariance of two features is
+    ``share·(1 − share)·d_f·d_g``, d the difference of a feature's class means, so for three features
+    ``d_f² = cov(f,g)·cov(f,h) / (cov(g,h)·share·(1 − share))``. Each feature's d is the **median** over every pair
+    (g, h) of the others (the method of moments, made robust): two features that go together for another reason
+    than diversion (an occasional importer is often a new one) cannot lift each other, since only the few triads
+    holding both are off; a feature that fires independently of the others gets d ≈ 0. (Likelihood EM over the
+    same model was tried first: it fits the strongest co-occurrence, which can be such a pair rather than
+    diversion — bench/results/analytics.md.)
+
+    The weight is the feature's log-likelihood ratio per unit: for a flag (0/1), Bernoulli in each class,
+    ``logit(mean in the class) − logit(mean outside it)``; for a graded feature (``FIRM_FEATURES``: half the
+    shipment, half its importer's habit), normal in each class with one variance, ``d / within-class variance``
+    (a flag's Bernoulli odds would undercount a feature whose values spread little within a class).
+
+    The judgement weights are the prior: d is drawn towards the d that makes the weight the judgement weight, as
+    ``strength`` pseudo-shipments against the class's expected shipments (``share`` × shipments), so a node with
+    few shipments scores much as with the judgement weights."""
+    prior = dict(PRIOR_WEIGHTS if prior is None else prior)
+    names = [c for c in (names if names is not None else FEATURES) if c in features.columns]
+    k, n = len(names), len(features)
+    x = np.column_stack([features[c].fillna(0).astype(float).clip(0.0, 1.0).to_numpy() for c in names]) \
+        if k else np.zeros((n, 0))
+    eps, floor = 1e-4, 1e-6
+    mean = x.mean(axis=0) if n else np.zeros(k)
+    cov = np.atleast_2d(np.cov(x, rowvar=False)) if n > 1 and k else np.zeros((k, k))
+    fitted = np.zeros(k)
+    for f in range(k):
+        others = [g for g in range(k) if g != f]
+        triads = [cov[f, g] * cov[f, h] / cov[g, h] for i, g in enumerate(others) for h in others[i + 1:]
+                  if abs(cov[g, h]) > 1e-12]
+        if triads:
+            fitted[f] = math.sqrt(max(float(np.median(triads)), 0.0) / (share * (1 - share)))
+    between = share * (1 - share)
+    n1 = share * n
+    weights, rate1, rate0, intercept = {}, {}, {}, math.log(share / (1 - share))
+    for f, c in enumerate(names):
+        w_prior = prior.get(c, 0.0)
+        if c in FIRM_FEATURES:  # graded: normal in each class, one variance
+            within = max(float(cov[f, f] - between * fitted[f] ** 2), floor) if n > 1 else floor
+            d = (n1 * float(fitted[f]) + strength * w_prior * within) / (n1 + strength)
+            m1, m0 = float(mean[f] + (1 - share) * d), float(mean[f] - share * d)
+            w = float(d / within)
+            intercept -= w * (m1 + m0) / 2
+        else:  # a flag: Bernoulli in each class
+            overall = min(max(float(mean[f]), eps), 1 - eps)
+            d = (n1 * float(fitted[f]) + strength * _flag_prior(overall, w_prior, share)) / (n1 + strength)
+            m1 = min(max(overall + (1 - share) * d, eps), 1 - eps)
+            m0 = min(max(overall - share * d, eps), 1 - eps)
+            w = math.log(m1 / (1 - m1)) - math.log(m0 / (1 - m0))
+            intercept += math.log((1 - m1) / (1 - m0))
+        weights[c], rate1[c], rate0[c] = round(w, 9), round(m1, 9), round(m0, 9)
+    return FittedWeights(weights, round(intercept, 9), share, rate1, rate0)
+
+
+def _flag_prior(overall: float, weight: float, share: float) -> float:
+    """The difference of a flag's class means (m1 − m0) for which ``logit(m1) − logit(m0)`` is ``weight`` and
+    ``share·m1 + (1 − share)·m0`` is the flag's overall mean (by bisection on m0)."""
+    lo, hi = 0.0, overall
+    for _ in range(60):
+        m0 = (lo + hi) / 2
+        m1 = 1 / (1 + math.exp(-weight) * (1 - m0) / m0) if m0 > 0 else 0.0
+        lo, hi = (m0, hi) if share * m1 + (1 - share) * m0 < overall else (lo, m0)
+    m0 = (lo + hi) / 2
+    return 1 / (1 + math.exp(-weight) * (1 - m0) / m0) - m0
+
+
+def weights_table(fit: FittedWeights, features: pd.DataFrame) -> pd.DataFrame:
+    """The fitted weights as written (``precursors_weights``): one row per feature."""
+    rows = [{"feature": n, "weight": w, "prior_weight": PRIOR_WEIGHTS.get(n, 0.0),
+             "rate_diversion": fit.rate_diversion[n], "rate_other": fit.rate_other[n],
+             "fired": int((features[n].fillna(0).astype(float) > 0).sum()), "shipments": len(features),
+             "diversion_share": fit.share, "intercept": fit.intercept}
+            for n, w in fit.weights.items()]
+    return pd.DataFrame(rows, columns=["feature", "weight", "prior_weight", "rate_diversion", "rate_other", "fired",
+                                       "shipments", "diversion_share", "intercept"])
+
+
+def diversion(engine: Engine, rules: RiskRules | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The risk per shipment (:func:`diversion_risk`) and the weights fitted on this node (``precursors_weights``)."""
     f = shipment_features(engine, rules)
+    fit = fit_weights(f)
     if f.empty:
-        return f.assign(score=[], risk=[], reasons=[])
-    score = np.zeros(len(f))
+        return f.assign(score=[], risk=[], reasons=[]), weights_table(fit, f)
+    score = fit.score(f)
     reasons: list[list[str]] = [[] for _ in range(len(f))]
-    for feature, weight in WEIGHTS.items():
-        value = f[feature].fillna(0).astype(float).to_numpy()
-        score += weight * value
+    for feature in fit.weights:
         own = f.get(f"{feature}_shipment", f[feature]).fillna(0).astype(float).to_numpy()
         for i in np.flatnonzero(own > 0):  # a reason is what this shipment shows, not only its importer's habit
             reasons[i].append(feature)
     f["score"] = score.round(9)
-    f["risk"] = [round(1 / (1 + math.exp(-(x - 2.0))), 9) for x in score]
+    # the fitted model's posterior of the diversion class
+    f["risk"] = [round(1 / (1 + math.exp(-max(min(x + fit.intercept, 700.0), -700.0))), 9) for x in score]
     f["reasons"] = [";".join(r) for r in reasons]
-    return f.sort_values(["risk", "id"], ascending=[False, True]).reset_index(drop=True)
+    risk = f.sort_values(["risk", "id"], ascending=[False, True]).reset_index(drop=True)
+    return risk, weights_table(fit, f)
+
+
+def diversion_risk(engine: Engine, rules: RiskRules | None = None) -> pd.DataFrame:
+    """One row per shipment: risk (0–1, the fitted model's posterior of the diversion class), score (the weighted
+    sum of the features, with the weights fitted on this node) and the reasons that fired."""
+    return diversion(engine, rules)[0]
 
 
 def lab_regions(engine: Engine, resolution: int = 5, min_score: float = 1.0, lab_weight: float = 3.0,

@@ -66,7 +66,8 @@ def _precursors(engine: Engine, period: str = "month", **_: Any) -> Result:
     regions = precursors.lab_regions(engine)
     chains = supply.precursor_lab_chains(engine)
     confident = chains["confident"].astype(bool)
-    return {"risk": precursors.diversion_risk(engine), "lab_regions": regions,
+    risk, weights = precursors.diversion(engine)
+    return {"risk": risk, "weights": weights, "lab_regions": regions,
             "chains": chains[confident].reset_index(drop=True),
             "chain_leads": chains[~confident].reset_index(drop=True),
             "lab_regions.geojson": hotspots.to_geojson(regions)}

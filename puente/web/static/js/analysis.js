@@ -7,7 +7,7 @@
     corridors: {analysis: "corridors", tables: ["top_kg", "flows", "ports", "shifts"], sankey: {table: "flows", path: ["origin", "crossing", "destination"], weight: "kg"}},
     alerts: {analysis: "alerts", tables: ["alerts", "evidence", "neighbours"], points: "alerts"},
     hotspots: {analysis: "hotspots", tables: ["cells"], cells: true, rows: {cells: (r) => r.events > 0 && (hotRes === null || r.resolution === hotRes)}, sort: {cells: (a, b) => (b.gi_z || 0) - (a.gi_z || 0)}},
-    chains: {analysis: "precursors", tables: ["chains", "risk", "lab_regions"], sankey: {table: "chains", path: ["chemical", "company_label", "person_label", "lab_ref"], weight: null}},
+    chains: {analysis: "precursors", tables: ["chains", "risk", "weights", "lab_regions"], sankey: {table: "chains", path: ["chemical", "company_label", "person_label", "lab_ref"], weight: null}},
     firearms: {analysis: "firearms", tables: ["state_flows", "time_to_crime", "source_states", "dealers", "purchasers", "purchaser_names", "multiple_sales", "shared_corridors"],
       sankey: {table: "state_flows", path: ["purchase_state", "recovery_state"], weight: "traces"}, bars: {table: "time_to_crime", x: "bucket", y: "traces"}},
     players: {analysis: "networks", tables: ["players", "edges"], graph: true},
