@@ -97,6 +97,52 @@ def test_leaders_rank_first_on_the_organisation_structure(tmp_path: Path) -> Non
     assert couriers["rank_structure"].isna().all() and couriers["rank_operations"].notna().all()
 
 
+def test_a_legitimate_importer_with_many_owners_does_not_outrank_a_lieutenant(tmp_path: Path) -> None:
+    """A chemical importer with many declarations, some seized or inspected, and the owner ties of a company
+    entity that resolution merged from similarly named firms (the organisation's front among them, so the
+    leader is one of its "owners"): it bridges more people on the structure than a lieutenant with two ties
+    does, and was ranked above him (seed 6323: 9 such importers in the top 50). Only people are ranked on the
+    structure now; the lieutenant stays above the importer and the leader first."""
+    w = World()
+    w.add("person", "person-boss", given_names="Jefe", surname1="Uno")
+    w.add("person", "person-lt", given_names="Teniente", surname1="Dos")
+    w.add("person", "person-member", given_names="Miembro", surname1="Tres")
+    w.link("person", "person-lt", "person", "person-boss", "associate")
+    w.link("person", "person-member", "person", "person-lt", "member")
+    for i in range(3):
+        w.add("person", f"person-aide-{i}", given_names=f"Ayudante{i}", surname1="Cuatro")
+        w.link("person", f"person-aide-{i}", "person", "person-boss", "associate")
+    w.add("organization", "org-importer", name="Suministros Reactivos Noroeste SA de CV", country="MX")
+    w.add("organization", "org-exporter", name="Shanghai Fine Chemicals Co", country="CN")
+    w.link("organization", "org-importer", "person", "person-boss", "owner")
+    for i in range(6):  # the registered owners of the firms merged into the entity
+        w.add("person", f"person-owner-{i}", given_names=f"Dueño{i}", surname1="Cinco")
+        w.link("organization", "org-importer", "person", f"person-owner-{i}", "owner")
+    for i in range(40):  # high-volume trade: 40 declarations, one in four seized or inspected
+        w.add("precursor_shipment", f"ps-{i}", chemical="npp", quantity_kg=20.0, arrival_date=dt.date(2021, 1 + i % 12, 5),
+              status=["cleared", "cleared", "seized", "inspected"][i % 4])
+        w.link("precursor_shipment", f"ps-{i}", "organization", "org-importer", "importer")
+        w.link("precursor_shipment", f"ps-{i}", "organization", "org-exporter", "exporter")
+    for i in range(29):  # a line of couriers, each seizure shared by two: the operations layer's brokers
+        w.add("person", f"person-courier-{i}", given_names=f"Correo{i}", surname1="Seis")
+    for i in range(28):
+        w.add("seizure", f"sz-{i}", date=dt.date(2021, 1 + i % 12, 9), country="MX")
+        w.link("seizure", f"sz-{i}", "person", f"person-courier-{i}", "courier")
+        w.link("seizure", f"sz-{i}", "person", f"person-courier-{i + 1}", "courier")
+    node = Node.init(tmp_path / "node", "t", "US")
+    with node.open_store() as store:
+        w.write(store)
+    with open_engine("duckdb", node.store_url) as engine:
+        players = networks.build_network(engine).nodes.set_index("entity")
+    # the importer does bridge more of the recorded structure than the lieutenant ...
+    assert players.loc["org-importer", "structure"] > players.loc["person-lt", "structure"] > 0
+    # ... but a company is not ranked on it: the lieutenant, with two ties, ranks above the importer
+    assert pd.isna(players.loc["org-importer", "rank_structure"])
+    assert players.loc["person-boss", "rank_structure"] == 1 and players.loc["person-lt", "rank_structure"] == 2
+    assert players.loc["person-lt", "rank"] < players.loc["org-importer", "rank"]
+    assert players.loc["person-boss", "rank"] <= 2
+
+
 def _chain_world(tmp_path: Path, resolved: bool) -> Node:
     """A customs declaration names its copy of a company; the company register names another copy and its
     owner; the owner, under another spelling, is arrested at a lab dismantled in June 2021."""

@@ -18,7 +18,7 @@ from operations (they are seldom at a seizure), so on operations alone a leader 
 ties ranks below every busy courier once entity resolution makes each courier one player with dozens of
 arrests (measured: leaders at the top 31% of players, seed 7). A player's ``rank`` orders players by the
 better of their two layer ranks (``rank_operations``, ``rank_structure``), so the top of the list holds
-the best of each layer.
+the best of each layer. Only people are ranked on the structure (``STRUCTURE_RANKED``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ TRADE_KINDS = ("precursor_shipment",)
 # The organisation's structure: recorded ties between people and organisations (a vehicle's owner is an
 # asset tie, and unresolved vehicle records would make every courier the hub of a star of plates).
 STRUCTURE_KINDS = ("person", "organization")
+# Who is ranked on the structure: people. A company's recorded ties are its owners (an asset tie, like a
+# vehicle's owner); a company entity that resolution merged from several similarly named firms (a front with
+# the legitimate importers whose names it shares) collects every one of their owners and bridges them all —
+# an artefact of the merge, not of an organisation. The front still ranks its owner, through the tie.
+STRUCTURE_RANKED = ("person",)
 
 
 @dataclass
@@ -153,15 +158,19 @@ def build_network(engine: Engine, betweenness_k: int = 1000, seed: int = 0) -> N
         nx.betweenness_centrality(structure, normalized=True) if structure.number_of_nodes() else {}).fillna(0.0)
     frame["structure"] = frame["structure"].round(12)
     frame["structure_degree"] = frame["entity"].map(dict(structure.degree())).fillna(0).astype("int64")
-    frame = frame.sort_values(["structure", "structure_degree", "entity"], ascending=[False, False, True])
-    frame["rank_structure"] = np.where(frame["structure"] > 0, np.arange(1, len(frame) + 1), len(frame) + 1)
+    # Only people are ranked on the structure (companies stay in its graph, as the ties they carry).
+    on_structure = (frame["structure"] > 0) & frame["kind"].isin(STRUCTURE_RANKED)
+    frame = frame.assign(on_structure=on_structure).sort_values(
+        ["on_structure", "structure", "structure_degree", "entity"], ascending=[False, False, False, True])
+    frame["rank_structure"] = np.where(frame["on_structure"], np.arange(1, len(frame) + 1), len(frame) + 1)
     frame = frame.sort_values(["betweenness", "crime_degree", "degree", "entity"], ascending=[False, False, False, True])
     frame["rank_operations"] = np.arange(1, len(frame) + 1)
     frame["best"] = frame[["rank_operations", "rank_structure"]].min(axis=1)
     frame = frame.sort_values(["best", "rank_operations", "entity"]).drop(columns=["best"])
     frame["rank"] = np.arange(1, len(frame) + 1)
     # None (not pd.NA) where a player ties no people or organisations together: JSON and Parquet both take it
-    frame["rank_structure"] = [int(r) if s > 0 else None for r, s in zip(frame["rank_structure"], frame["structure"])]
+    frame["rank_structure"] = [int(r) if on else None for r, on in zip(frame["rank_structure"], frame["on_structure"])]
+    frame = frame.drop(columns=["on_structure"])
     edges = edges.drop(columns=["trade"]).sort_values(["a", "b"]).reset_index(drop=True)
     return Network(g, frame.reset_index(drop=True), edges)
 
