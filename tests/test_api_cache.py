@@ -244,11 +244,17 @@ def test_item_reads_and_exports_are_not_kept(api_env) -> None:  # type: ignore[n
 
 
 def test_hits_count_against_the_rate_limit(tmp_path: Path) -> None:
-    client, tokens, _us, _ = build_env(tmp_path, rate_limit=3)
-    h = bearer(tokens["steward"])
-    with client:
-        codes = [client.get(LIST, headers=h, params={"per_page": 2}).status_code for _ in range(4)]
-        assert _answers(client).hits >= 1
+    import time
+
+    for attempt in range(3):  # the limit is per clock minute: four requests that straddle one are tried again
+        client, tokens, _us, _ = build_env(tmp_path / str(attempt), rate_limit=3)
+        h = bearer(tokens["steward"])
+        with client:
+            minute = int(time.time() // 60)
+            codes = [client.get(LIST, headers=h, params={"per_page": 2}).status_code for _ in range(4)]
+            assert _answers(client).hits >= 1
+        if int(time.time() // 60) == minute:
+            break
     assert codes == [200, 200, 200, 429]
 
 
