@@ -62,16 +62,16 @@ def main() -> None:
     parser.add_argument("world", type=Path, help="a folder build_node wrote (sim/, node/)")
     parser.add_argument("--code", type=Path, required=True, help="the code tree whose CLI runs")
     parser.add_argument("--label", required=True)
-    parser.add_argument("--no-run", action="store_true", help="score the entities already stored")
+    parser.add_argument("--node", default="node", help="the node folder inside the world (default node)")
+    parser.add_argument("--no-run", action="store_true",
+                        help="score the entities already stored (`analyze all` ran the link when stale)")
     args = parser.parse_args()
-    node = Node.load(args.world / "node")
+    node = Node.load(args.world / args.node)
     seconds = 0.0 if args.no_run else link_run(args.code, node.home)
-    result = {"world": args.world.name, "label": args.label, "code": str(args.code), "link_s": round(seconds, 1),
-              **org_scores(node, args.world / "sim")}
-    line = json.dumps(result, default=str)
-    print(line)
-    with open(args.world.parent / "org_er.jsonl", "a", encoding="utf-8") as handle:
-        handle.write(line + "\n")
+    result = {"world": args.world.name, "node": args.node, "label": args.label, "code": str(args.code),
+              "link_s": round(seconds, 1), **org_scores(node, args.world / "sim")}
+    print(json.dumps(result, default=str))
+    (args.world.parent / "org_er.jsonl").open("a", encoding="utf-8").write(json.dumps(result, default=str) + "\n")
 
 
 if __name__ == "__main__":
