@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import random
 
 import pandas as pd
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from bench import synth
 from bench.febrl import load_febrl
 from puente.link import normalize as nz
-from puente.link.resolve import births_conflict, cluster, dates_conflict, pair_scores, resolve
+from puente.link.resolve import births_conflict, cluster, dates_conflict, pair_scores, resolve, taxids_conflict
 
 
 def test_spanish_normalization():
@@ -212,3 +213,65 @@ def test_two_typos_of_one_date_stay_one_person_and_namesakes_two() -> None:
     assert len({clusters[r] for r in ("a", "b", "m1", "m2")}) == 1
     assert clusters["n"] != clusters["a"]  # the namesake, reached only through the dateless x ...
     assert clusters["x"] not in (clusters["a"], clusters["n"])  # ... which could be either: neither's
+
+
+def test_a_well_formed_tax_id_is_an_rfc_with_a_real_date_or_an_ein() -> None:
+    assert nz.taxid_valid("LMO-971022-U6N") == "LMO971022U6N"
+    assert nz.taxid_valid("LMO971322U6N") is None  # month 13
+    assert nz.taxid_valid("12-3456789") == "123456789"
+    assert nz.taxid_valid("001234567") is None  # the IRS assigns no 00 prefix
+    assert nz.taxid_valid("ABC-12") is None and nz.taxid_valid(None) is None
+
+
+@pytest.mark.parametrize(("a", "b", "conflict"), [
+    ("LMO971022U6N", "LMO971022U6N", False),
+    ("LMO971022U6N", "LMO030517K2A", True),  # same name letters, another firm
+    ("LMO971022U6N", "LMO971022X9B", False),  # letters and date agree, homoclave differs: the model weighs it
+    ("LMO971022U6N", "LMO971022U6M", False),  # one slip
+    ("LMO971022U6N", "LMO970122U6N", False),  # adjacent digits swapped
+    ("123456789", "987654321", True),
+    ("123456789", "123456780", False),
+])
+def test_two_well_formed_tax_ids_are_two_firms_unless_one_slip_apart(a: str, b: str, conflict: bool) -> None:
+    assert taxids_conflict({a}, {b}) is conflict
+    assert taxids_conflict({b}, {a}) is conflict
+
+
+def test_similar_firms_with_different_tax_ids_are_not_chained() -> None:
+    """Issue 13: a front and a legitimate importer named alike (same first word) are scored above the
+    threshold, directly or through a record without a tax id; their two tax ids keep them two firms, while a
+    record of the front with another tax id slip still joins it."""
+    pairs = pd.DataFrame({"unique_id_l": ["f1", "f1", "x", "f1"], "unique_id_r": ["f2", "i1", "i1", "x"],
+                          "match_probability": [0.99, 0.98, 0.97, 0.96]})
+    taxids = {"f1": "LMO971022U6N", "f2": "LMO971022U6M", "i1": "LMO030517K2A"}
+    clusters = cluster(["f1", "f2", "i1", "x"], pairs, 0.5, taxids=taxids)
+    assert clusters["f1"] == clusters["f2"] and clusters["f1"] != clusters["i1"]
+    assert clusters["x"] not in (clusters["f1"], clusters["i1"])  # could be either: neither's
+    confirmed = cluster(["f1", "f2", "i1", "x"], pairs, 0.5, confirms=[("f1", "i1")], taxids=taxids)
+    assert confirmed["f1"] == confirmed["i1"]  # an analyst's confirm joins regardless
+
+
+def test_same_name_different_tax_ids_are_two_firms_and_a_variant_with_the_tax_id_is_one() -> None:
+    """End to end (``resolve``): two firms with the same name and different valid RFCs are not merged; the same
+    firm written another way (legal form, accents, case) with its RFC is. As in the simulated worlds, some
+    records carry a garbled tax id (``ABC-12``), so EM learns that tax ids disagreeing says little, and a record
+    without one bridges the two firms (before the veto: one entity of the six records)."""
+    records, _ = synth.organizations()
+    rng = random.Random(3)
+    records["tax_id"] = [("ABC-12" if rng.random() < 0.3 else t) if isinstance(t, str) else t
+                         for t in records["tax_id"]]
+    extra = [("front1", "Logística Materiales Occidente S. de R.L. de C.V.", "LMO971022U6N"),
+             ("front2", "LOGISTICA MATERIALES OCCIDENTE", "LMO971022U6N"),
+             ("front3", "Logística Materiales Occidente SA de CV", "LMO971022U6N"),
+             ("legit1", "Logística Materiales Occidente S.A. de C.V.", "LMO030517K2A"),
+             ("legit2", "LOGISTICA MATERIALES OCCIDENTE SA DE CV", "LMO030517K2A"),
+             ("bridge", "Logistica Materiales Occidente", None)]
+    rows = [{"id": f"mx-test:organization:{rid}", "owner_node": "mx-test", "name": name, "tax_id": rfc,
+             "country": "MX"} for rid, name, rfc in extra]
+    records = pd.concat([records, pd.DataFrame(rows)], ignore_index=True)
+    clusters = resolve("organization", records).clusters
+    of = {rid: clusters[f"mx-test:organization:{rid}"] for rid, *_ in extra}
+    assert of["front1"] == of["front2"] == of["front3"]
+    assert of["legit1"] == of["legit2"]
+    assert of["front1"] != of["legit1"]
+    assert of["bridge"] not in (of["front1"], of["legit1"])  # could be either: neither's

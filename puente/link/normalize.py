@@ -167,6 +167,24 @@ def taxid_parts(value: Any) -> dict[str, str | None]:
     return {"taxid": code, "taxid_stem": None}
 
 
+def taxid_valid(value: Any) -> str | None:
+    """The compacted tax id when it is well formed, else None: an RFC (3 or 4 letters, a date ``YYMMDD`` that
+    exists, a 3-character homoclave) or an EIN (9 digits, not a ``00`` prefix, which the IRS never assigns).
+    Only a well-formed tax id can tell two firms apart (``resolve.taxids_conflict``); a garbled one
+    (``ABC-12``) says nothing."""
+    code = compact(value)
+    if not code:
+        return None
+    match = _RFC.match(code)
+    if match:
+        try:
+            dt.date(2000, int(match[2][2:4]), int(match[2][4:6]))  # a leap year: 29 February exists
+        except ValueError:
+            return None
+        return code
+    return code if code.isdigit() and len(code) == 9 and not code.startswith("00") else None
+
+
 def vin_valid(vin: str) -> bool:
     """ISO 3779 check digit (position 9); North American VINs carry it, others may not."""
     if len(vin) != 17 or any(c in vin for c in "IOQ"):

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from puente.errors import UsageError
-from puente.link.resolve import birth_dates, cluster, resolve
+from puente.link.resolve import birth_dates, cluster, resolve, tax_ids
 from puente.link.specs import get_spec
 from puente.store.base import Store
 
@@ -121,7 +121,7 @@ def recluster(store: Store, kind: str) -> int:
     records = load_records(store, spec.kind)
     confirms, splits = decisions(store, spec.kind)
     clusters = cluster([r for r, _ in ents], pairs, threshold, confirms, splits, _anchor_order(records),
-                       birth_dates(records, "id", "birth_date"))
+                       birth_dates(records, "id", "birth_date"), tax_ids(records, "id", "tax_id"))
     with store.transaction():
         _write_entities(store, spec.kind, run_id, clusters, dict(ents))
     return len(set(clusters.values()))
