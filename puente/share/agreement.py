@@ -183,14 +183,12 @@ class Agreement:
         drop — tightened where the model ties the field to others (:meth:`_tied`)."""
         model_kind = load_model().kinds.get(kind)
         model_field = model_kind.fields.get(field) if model_kind else None
-        return self._tied(kind, field, self._listed_rule(kind, field), model_field)
+        return self._tied(kind, field, self._listed_rule(kind, field, model_field), model_field)
 
-    def _listed_rule(self, kind: str, field: str) -> FieldRule:
+    def _listed_rule(self, kind: str, field: str, model_field: Any) -> FieldRule:
         rules = self._rules.get(kind, ([], {}))[1]
         if field in rules:
             return rules[field]
-        model_kind = load_model().kinds.get(kind)
-        model_field = model_kind.fields.get(field) if model_kind else None
         cls = model_field.data_class if model_field else None
         if cls and kind in self._rules and cls in self.class_rules:
             rule = self.class_rules[cls]
