@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python -m bench.shift_variants --seed 7 --seed 11
 
-Recomputes ``corridors.shift_monitors`` from ``corridors_flows`` (what `analyze corridors` does) with each
+Recomputes ``shifts.shift_monitors`` from ``corridors_flows`` (what `analyze corridors` does) with each
 variant's options and scores it with the harness's definitions (``alarm_episodes``, ``_score_alarms``).
 """
 
@@ -16,7 +16,7 @@ import pandas as pd
 
 from bench import analytics_truth as at
 from bench.shift_worlds import world
-from puente.analyze import corridors
+from puente.analyze import corridors, shifts
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "previous (national, 2 months)": {"within_office": (), "window": 2},
@@ -34,9 +34,9 @@ def destinations_also_long(flows: pd.DataFrame, long_baseline: int = LONG_BASELI
     """The product's monitors, with each destination city-month also flagged when its last three months stand
     out against the ``long_baseline`` months before them (q < ``alpha``): one row per city-month, the figures of
     the test that flagged (the product's when both or neither did), ``first`` re-marked (gap 3)."""
-    base = corridors.shift_monitors(flows)
+    base = shifts.shift_monitors(flows)
     known = flows[flows["destination"] != corridors.UNKNOWN]
-    longer = corridors.route_shifts(known, ["destination"], window=corridors.SHIFT_WINDOW,
+    longer = shifts.route_shifts(known, ["destination"], window=shifts.SHIFT_WINDOW,
                                     baseline_periods=long_baseline, alpha=alpha)
     longer = longer.assign(level="destination", crossing=None, field_office=None)[base.columns]
     dest = base[base["level"] == "destination"]
@@ -66,12 +66,12 @@ def main() -> None:
     for seed in args.seed:
         run = world(args.root, seed, args.scale)
         flows = at.written(run, "corridors_flows")
-        monitors = {name: corridors.shift_monitors(flows, **options) for name, options in VARIANTS.items()}
+        monitors = {name: shifts.shift_monitors(flows, **options) for name, options in VARIANTS.items()}
         monitors["destinations also against 6 months, q < 0.003 (round 3, not shipped)"] = destinations_also_long(flows)
         product = monitors["product (within office, 3 months)"]
         monitors["without new routes (main before round 4)"] = product[product["level"] != "new_route"]
-        for name, shifts in monitors.items():
-            p = score(run, shifts)
+        for name, written in monitors.items():
+            p = score(run, written)
             false = "; ".join(f"{r.level} {r.crossing or ''}{'>' if r.crossing and r.destination else ''}"
                               f"{r.destination or ''} {r.start // 12}-{r.start % 12 + 1:02d}"
                               for r in p["false_list"].itertuples())

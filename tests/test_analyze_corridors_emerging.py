@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from puente.analyze.corridors import SHIFT_LEVELS, emerging_destinations, shift_monitors
 from puente.analyze.output import bilingual
+from puente.analyze.shifts import SHIFT_LEVELS, emerging_destinations, shift_monitors
 
 MONTHS = pd.date_range("2019-01-01", periods=36, freq="MS")
 OPENS = 22  # the new corridor carries its first loads in month 22

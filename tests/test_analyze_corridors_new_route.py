@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from puente.analyze.corridors import NEW_ROUTE_BASELINE, SHIFT_LEVELS, shift_monitors
 from puente.analyze.output import bilingual
+from puente.analyze.shifts import NEW_ROUTE_BASELINE, SHIFT_LEVELS, shift_monitors
 
 MONTHS = pd.date_range("2019-01-01", periods=30, freq="MS")
 OPENS = 20  # Douglas → Los Angeles carries its first load in month 20

@@ -206,7 +206,7 @@ def test_without_resolution_no_chain_crosses_two_records(tmp_path: Path) -> None
 
 
 def test_a_several_month_window_adds_up_a_shift_spread_thin() -> None:
-    from puente.analyze.corridors import SHIFT_WINDOW, route_shifts
+    from puente.analyze.shifts import SHIFT_WINDOW, route_shifts
 
     months = pd.date_range("2021-01-01", periods=8, freq="MS")
     rows = [{"destination": d, "period": m, "loads": 40} for d in ("Phoenix", "Los Angeles") for m in months]

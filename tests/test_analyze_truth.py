@@ -15,7 +15,7 @@ import pytest
 
 from bench.analytics_truth import Run, alarm_episodes, build, port_codes, score_all, truth, written
 from puente.analyze import supply
-from puente.analyze.corridors import SHIFT_LEVELS
+from puente.analyze.shifts import SHIFT_LEVELS
 
 pytestmark = pytest.mark.slow
 

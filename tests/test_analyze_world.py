@@ -11,7 +11,7 @@ from analyze_world import CORRIDORS, LEADERS
 from test_analyze_engines import make_world
 
 from bench.analytics_truth import roc_auc
-from puente.analyze import alerts, corridors, firearms, hotspots, networks, precursors
+from puente.analyze import alerts, corridors, firearms, hotspots, networks, precursors, shifts
 from puente.analyze.common import haversine_km
 from puente.cli import main
 from puente.engine import Engine, open_engine
@@ -49,8 +49,8 @@ def test_every_seizure_is_counted_once(engine: Engine, flows: pd.DataFrame) -> N
 
 
 def test_new_corridor_is_a_route_shift_in_its_first_month(flows: pd.DataFrame) -> None:
-    shifts = corridors.route_shifts(flows, ["crossing"])
-    first = shifts[shifts["first"]]
+    found = shifts.route_shifts(flows, ["crossing"])
+    first = found[found["first"]]
     assert list(first.crossing) == ["El Paso"]
     assert first.iloc[0].period == pd.Timestamp(CORRIDORS["C"][4])
     assert first.iloc[0]["new"] and first.iloc[0].q_value < 0.01

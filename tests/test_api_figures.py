@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from api_seed import bearer, build_env
 
-from puente.analyze.corridors import SHIFT_WINDOW
+from puente.analyze.shifts import SHIFT_WINDOW
 from puente.api.app import web_dir
 
 PURPOSE = "Corridor analysis for case 2024-117"

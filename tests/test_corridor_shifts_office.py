@@ -10,7 +10,7 @@ from importlib import resources
 import pandas as pd
 import yaml
 
-from puente.analyze.corridors import shift_monitors
+from puente.analyze.shifts import shift_monitors
 from puente.geo.gazetteer import port_field_offices
 
 

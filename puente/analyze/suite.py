@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from puente.analyze import alerts, cbp, corridors, firearms, hotspots, networks, precursors, supply
+from puente.analyze import alerts, cbp, corridors, firearms, hotspots, networks, precursors, shifts, supply
 from puente.engine import Engine
 from puente.errors import UsageError
 
@@ -47,7 +47,7 @@ def _corridors(engine: Engine, period: str = "month", **_: Any) -> Result:
         "top": corridors.port_destinations(flows, 10),
         "top_kg": corridors.top_corridors(flows, 10),
         "ports": corridors.port_shares(engine, period),
-        "shifts": corridors.shift_monitors(flows),
+        "shifts": shifts.shift_monitors(flows),
     }
 
 

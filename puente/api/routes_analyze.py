@@ -15,8 +15,8 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from puente.analyze.corridors import SHIFT_WINDOW
 from puente.analyze.output import bilingual
+from puente.analyze.shifts import SHIFT_WINDOW
 from puente.analyze.suite import ANALYSES, corridor_members, run_analysis
 from puente.api.auth import Principal
 from puente.api.context import Ctx, ctx, log_access, principal
