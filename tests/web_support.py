@@ -114,7 +114,11 @@ def axe(pg: Any) -> list[dict[str, Any]]:
 
 
 def ready(pg: Any) -> None:
-    pg.wait_for_selector("#page[data-ready='1']", state="attached", timeout=60_000)
+    """Wait until the page is drawn for the route the URL names now: right after a click changes the hash, the
+    previous page is still marked ready until the hashchange event re-routes (a race seen in the slow tier)."""
+    pg.wait_for_function("() => { const el = document.getElementById('page');"
+                         " return !!el && el.dataset.ready === '1' && el.dataset.path === (P.hashParts().path || 'map'); }",
+                         timeout=60_000)
 
 
 def state_purpose(pg: Any, purpose: str) -> None:

@@ -105,6 +105,7 @@ P.route = () => {
   if (P.current === P.pages[page] && P._path === path && P.current.update && P._lang === P.lang && P._purpose === P.purpose()) {
     const el = document.getElementById("page"), gen = P.gen;
     delete el.dataset.ready;
+    el.dataset.path = path;
     Promise.resolve(P.current.update()).finally(() => { if (!P.staleSince(gen)) el.dataset.ready = "1"; });
     return;
   }
@@ -120,6 +121,7 @@ P.route = () => {
   // data-ready marks the page as drawn (tests and screenshots wait for it)
   const gen = P.gen;
   delete el.dataset.ready;
+  el.dataset.path = path;  // which route data-ready is for (a test that changed the hash waits for both)
   Promise.resolve(P.current.render(el, rest.map(decodeURIComponent).join("/"))).finally(() => { if (!P.staleSince(gen)) el.dataset.ready = "1"; });
 };
 // True once the user has left the page a render started on (its awaits must stop touching the DOM).
