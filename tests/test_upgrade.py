@@ -250,3 +250,29 @@ def test_first_release_export_entries_get_their_bundle_column(unpacked: dict[str
                             "WHERE l.action = 'export'")[0][0]
     assert len(sent) == 1 and tagged == [("export", next(iter(sent)))]
     assert {b for b, _ in exported} == sent and len(exported) == named > 0
+
+
+def test_a_store_migrated_by_a_newer_release_is_refused(unpacked: dict[str, Path], tmp_path: Path,
+                                                        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The way back is not supported: once a later release applied a migration this code does not know, this
+    code refuses the store, in one line, before writing anything (release 12 itself opened such a store and
+    went on writing tables whose newer shape it did not know)."""
+    from puente.errors import StoreError
+    from puente.store.base import open_store
+
+    home = copy_node(release_dir(unpacked, tmp_path_factory, "release-12"), "duckdb/us-node", tmp_path)
+    node = Node.load(home)
+    with node.open_store() as store:  # upgraded by this code; then a later release adds its migration
+        store.execute("INSERT INTO schema_migrations VALUES (99999, 'a later release''s change', CURRENT_TIMESTAMP)")
+        before = snapshot(store)
+    for _ in range(2):  # refused, and closed again: the second try meets the same refusal, not a held lock
+        with pytest.raises(StoreError) as err:
+            open_store(node.store_url)
+        assert err.value.key == "store_newer_release" and "99999 (a later release's change)" in str(err.value)
+    code, _, stderr = invoke(home, "status")
+    assert code == 5 and "99999" in stderr and "Traceback" not in stderr
+    import duckdb
+
+    with duckdb.connect(str(home / "store.duckdb"), read_only=True) as con:  # nothing was written
+        assert con.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (before["counts"]["schema_migrations"],)
+        assert con.execute("SELECT COUNT(*) FROM audit_log").fetchone() == (before["counts"]["audit_log"],)
