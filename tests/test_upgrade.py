@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,18 +64,19 @@ DUCKDB_NODES = [(release, name, relative) for release in RELEASES
 
 
 @pytest.fixture(scope="session")
-def unpacked(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each fixture unpacked once per session, on first use (tests copy what they open)."""
-    return {}
+def unpack(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Where a release's fixture is unpacked: once per session, on first use (tests copy what they open)."""
+    done: dict[str, Path] = {}
 
+    def unpacked(release: str) -> Path:
+        if release not in done:
+            out = tmp_path_factory.mktemp(release)
+            with tarfile.open(FIXTURES / release / f"{release}.tar.xz") as tar:
+                tar.extractall(out, filter="data")
+            done[release] = out
+        return done[release]
 
-def release_dir(unpacked: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, release: str) -> Path:
-    if release not in unpacked:
-        out = tmp_path_factory.mktemp(release)
-        with tarfile.open(FIXTURES / release / f"{release}.tar.xz") as tar:
-            tar.extractall(out, filter="data")
-        unpacked[release] = out
-    return unpacked[release]
+    return unpacked
 
 
 def copy_node(unpacked: Path, name: str, target: Path) -> Path:
@@ -150,10 +152,9 @@ def assert_tokens(home: Path, release: Release, name: str) -> None:
         assert store.query("SELECT disabled FROM api_users WHERE username = 'former-analyst'") == [(True,)]
 
 
-def test_copied_node_of_the_first_release_refuses_its_original_store(unpacked: dict[str, Path], tmp_path: Path,
-                                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_copied_node_of_the_first_release_refuses_its_original_store(unpack: Callable[[str], Path], tmp_path: Path) -> None:
     """A 0.1 node.toml names its store by absolute path: a copy must not silently open another store."""
-    home = copy_node(release_dir(unpacked, tmp_path_factory, "release-0.1"), "duckdb/us-node", tmp_path)
+    home = copy_node(unpack("release-0.1"), "duckdb/us-node", tmp_path)
     assert '"duckdb:///' in (home / "node.toml").read_text(encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         Node.load(home)
@@ -163,15 +164,19 @@ def test_copied_node_of_the_first_release_refuses_its_original_store(unpacked: d
 
 
 @pytest.mark.parametrize(("release", "name", "relative"), DUCKDB_NODES)
-def test_older_release_duckdb_node_opens_with_everything_intact(unpacked: dict[str, Path], tmp_path: Path,
-                                                                tmp_path_factory: pytest.TempPathFactory,
+def test_older_release_duckdb_node_opens_with_everything_intact(unpack: Callable[[str], Path], tmp_path: Path,
                                                                 release: str, name: str, relative: bool) -> None:
     rel = RELEASES[release]
-    home = copy_node(release_dir(unpacked, tmp_path_factory, release), name, tmp_path)
+    home = copy_node(unpack(release), name, tmp_path)
     # as the error above says (relative), or the old absolute form pointing at the new place
     set_store(home, "duckdb://store.duckdb" if relative else f"duckdb://{(home / 'store.duckdb').resolve()}")
+    head = home / "audit" / "head.json"
+    head_before = head.read_bytes() if head.exists() else None
     appended = assert_intact(home, rel, name)
     assert_tokens(home, rel, name)
+    # the signed head outside the store (release 12 wrote it; 0.1 had none, and opening writes and logs it):
+    # byte for byte as it was when opening appended nothing
+    assert head.read_bytes() == head_before if appended == 0 else head.exists()
     code, stdout, stderr = invoke(home, "audit", "verify")
     assert code == 0, stderr
     assert f"{rel.expected['stores'][name]['counts']['audit_log'] + appended} entries" in stdout
@@ -182,11 +187,10 @@ def test_older_release_duckdb_node_opens_with_everything_intact(unpacked: dict[s
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("release", list(RELEASES))
-def test_older_release_postgres_node_opens_with_everything_intact(unpacked: dict[str, Path], tmp_path: Path,
-                                                                  tmp_path_factory: pytest.TempPathFactory,
+def test_older_release_postgres_node_opens_with_everything_intact(unpack: Callable[[str], Path], tmp_path: Path,
                                                                   pg_url: str, release: str) -> None:
     rel, name = RELEASES[release], "postgres/us-node"
-    source = release_dir(unpacked, tmp_path_factory, release)
+    source = unpack(release)
     restore_postgres(source, pg_url)
     home = copy_node(source, name, tmp_path)
     set_store(home, pg_url)
@@ -209,10 +213,9 @@ def _open_twice(home: Path) -> tuple[dict[str, Any], dict[str, Any], list[int]]:
 
 
 @pytest.mark.parametrize("release", list(RELEASES))
-def test_upgrading_a_duckdb_node_twice_changes_nothing_the_second_time(unpacked: dict[str, Path], tmp_path: Path,
-                                                                       tmp_path_factory: pytest.TempPathFactory,
+def test_upgrading_a_duckdb_node_twice_changes_nothing_the_second_time(unpack: Callable[[str], Path], tmp_path: Path,
                                                                        release: str) -> None:
-    home = copy_node(release_dir(unpacked, tmp_path_factory, release), "duckdb/us-node", tmp_path)
+    home = copy_node(unpack(release), "duckdb/us-node", tmp_path)
     set_store(home, "duckdb://store.duckdb")
     first, second, again = _open_twice(home)
     assert again == [] and second == first
@@ -220,10 +223,9 @@ def test_upgrading_a_duckdb_node_twice_changes_nothing_the_second_time(unpacked:
 
 
 @pytest.mark.postgres
-def test_upgrading_a_postgres_node_twice_changes_nothing_the_second_time(unpacked: dict[str, Path], tmp_path: Path,
-                                                                         tmp_path_factory: pytest.TempPathFactory,
+def test_upgrading_a_postgres_node_twice_changes_nothing_the_second_time(unpack: Callable[[str], Path], tmp_path: Path,
                                                                          pg_url: str) -> None:
-    source = release_dir(unpacked, tmp_path_factory, "release-12")
+    source = unpack("release-12")
     restore_postgres(source, pg_url)
     home = copy_node(source, "postgres/us-node", tmp_path)
     set_store(home, pg_url)
@@ -232,14 +234,13 @@ def test_upgrading_a_postgres_node_twice_changes_nothing_the_second_time(unpacke
 
 
 @pytest.mark.parametrize("name", ["duckdb/us-node", "duckdb/mx-node"])
-def test_first_release_export_entries_get_their_bundle_column(unpacked: dict[str, Path], tmp_path: Path,
-                                                              tmp_path_factory: pytest.TempPathFactory,
+def test_first_release_export_entries_get_their_bundle_column(unpack: Callable[[str], Path], tmp_path: Path,
                                                               name: str) -> None:
     """Migration 201 back-fills ``audit_log.bundle_id`` from the text of release 0.1's export entries:
     the bundle each node sent, and nothing for its other entries (the import names a bundle too, but received)."""
     from puente.audit import queries as audit_queries
 
-    home = copy_node(release_dir(unpacked, tmp_path_factory, "release-0.1"), name, tmp_path)
+    home = copy_node(unpack("release-0.1"), name, tmp_path)
     set_store(home, "duckdb://store.duckdb")
     sent = {row[0] for row in RELEASES["release-0.1"].expected["stores"][name]["rows"]["share_bundles"]
             if row[1] == "sent"}
@@ -252,15 +253,14 @@ def test_first_release_export_entries_get_their_bundle_column(unpacked: dict[str
     assert {b for b, _ in exported} == sent and len(exported) == named > 0
 
 
-def test_a_store_migrated_by_a_newer_release_is_refused(unpacked: dict[str, Path], tmp_path: Path,
-                                                        tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_a_store_migrated_by_a_newer_release_is_refused(unpack: Callable[[str], Path], tmp_path: Path) -> None:
     """The way back is not supported: once a later release applied a migration this code does not know, this
     code refuses the store, in one line, before writing anything (release 12 itself opened such a store and
     went on writing tables whose newer shape it did not know)."""
     from puente.errors import StoreError
     from puente.store.base import open_store
 
-    home = copy_node(release_dir(unpacked, tmp_path_factory, "release-12"), "duckdb/us-node", tmp_path)
+    home = copy_node(unpack("release-12"), "duckdb/us-node", tmp_path)
     node = Node.load(home)
     with node.open_store() as store:  # upgraded by this code; then a later release adds its migration
         store.execute("INSERT INTO schema_migrations VALUES (99999, 'a later release''s change', CURRENT_TIMESTAMP)")
