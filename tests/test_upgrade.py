@@ -10,6 +10,7 @@ copy. A section an older expected.json lacks (release-0.1 has no ``tables`` dige
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -18,7 +19,7 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from _puente_cli import invoke
@@ -44,10 +45,15 @@ class Release:
 
     @property
     def expected(self) -> dict[str, Any]:
-        return _EXPECTED.setdefault(self.name, json.loads((FIXTURES / self.name / "expected.json").read_text("utf-8")))
+        """What each store held, recorded with the release (expected.json)."""
+        return _expected(self.name)
 
 
-_EXPECTED: dict[str, dict[str, Any]] = {}
+@functools.cache
+def _expected(name: str) -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads((FIXTURES / name / "expected.json").read_text(encoding="utf-8")))
+
+
 _BASE = frozenset({"quarantine", "seizure", "share_agreements", "share_bundles", "share_sent", "api_users",
                    "api_tokens", "audit_log", "audit_records", "audit_published", "audit_partner"})
 RELEASES = {
