@@ -1,19 +1,25 @@
-"""Nodes made by the previous release (0.1, commit b5f048d) open with the current code, migrate in place,
-and keep every record, id, quarantined row, agreement and audit entry (tests/fixtures/release-0.1/).
+"""Nodes made by earlier releases open with the current code, migrate in place, and keep every record, id,
+quarantined row, field issue, agreement, bundle, account, token and audit entry.
 
-What each store held was recorded with the previous release (expected.json, by tests/upgrade_snapshot.py);
-here the same snapshot is taken after the current code opened (and so migrated) a copy.
+Two fixtures (tests/fixtures/): ``release-0.1`` (commit b5f048d, the first release) and ``release-12`` (commit
+6630de3, the last release that landed: statistics, field issues, a disabled account, a hit/no-hit exchange, the
+audit head file). What each store held was recorded with its release (expected.json, by
+tests/upgrade_snapshot.py); here the same snapshot is taken after the current code opened (and so migrated) a
+copy. A section an older expected.json lacks (release-0.1 has no ``tables`` digests) is not compared.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from _puente_cli import invoke
@@ -23,77 +29,138 @@ from upgrade_snapshot import snapshot
 from puente.errors import ConfigError
 from puente.node import Node
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "release-0.1"
-EXPECTED: dict[str, Any] = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
-OLD_MIGRATIONS = 10  # schema_migrations rows the previous release had applied
-# audit entries the current code appends when it first opens an older node, and nothing else: the signed head
-# now also lives outside the store (audit/head.json), and creating that file is itself logged
-OPENING_ACTIONS = {"audit_head_file"}
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str  # the directory under tests/fixtures (and the tarball's stem)
+    migrations: int  # schema_migrations rows the release had applied
+    # audit entries the current code appends when it first opens such a node, and nothing else
+    opening_actions: frozenset[str]
+    new_kinds: frozenset[str]  # record kinds added to the model since (their tables start empty)
+    # tables that must hold rows in every node of the fixture, so that the comparisons below rest on something
+    # (release-12 also has hits_sent and hits_results on the asking node, hits_refs on the answering one)
+    nonempty: frozenset[str]
+
+    @property
+    def expected(self) -> dict[str, Any]:
+        """What each store held, recorded with the release (expected.json)."""
+        return _expected(self.name)
+
+
+@functools.cache
+def _expected(name: str) -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads((FIXTURES / name / "expected.json").read_text(encoding="utf-8")))
+
+
+_BASE = frozenset({"quarantine", "seizure", "share_agreements", "share_bundles", "share_sent", "api_users",
+                   "api_tokens", "audit_log", "audit_records", "audit_published", "audit_partner"})
+RELEASES = {
+    # 0.1 kept the signed audit head in the store only: the current code writes audit/head.json and logs it
+    "release-0.1": Release("release-0.1", 10, frozenset({"audit_head_file"}), frozenset({"statistic"}), _BASE),
+    "release-12": Release("release-12", 17, frozenset(), frozenset(),
+                          _BASE | {"statistic", "field_issues", "hits_queries", "hits_requests"}),
+}
 # tables that opening legitimately moves on: the audit log grows by the entries above (its old entries stay
 # exactly as they were), and its head moves to the new size
 APPENDED = {"audit_log", "audit_records", "audit_head"}
-NEW_KINDS = {"statistic"}  # record kinds added to the model since the previous release (their tables start empty)
+DUCKDB_NODES = [(release, name, relative) for release in RELEASES
+                for name, relative in (("duckdb/us-node", False), ("duckdb/mx-node", True))]
 
 
 @pytest.fixture(scope="session")
-def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fixture unpacked once per session (tests copy what they open)."""
-    out = tmp_path_factory.mktemp("release-0.1")
-    with tarfile.open(FIXTURE / "release-0.1.tar.xz") as tar:
-        tar.extractall(out, filter="data")
-    return out
+def unpack(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Where a release's fixture is unpacked: once per session, on first use (tests copy what they open)."""
+    done: dict[str, Path] = {}
+
+    def unpacked(release: str) -> Path:
+        if release not in done:
+            out = tmp_path_factory.mktemp(release)
+            with tarfile.open(FIXTURES / release / f"{release}.tar.xz") as tar:
+                tar.extractall(out, filter="data")
+            done[release] = out
+        return done[release]
+
+    return unpacked
 
 
-def copy_node(release: Path, name: str, target: Path) -> Path:
+def copy_node(unpacked: Path, name: str, target: Path) -> Path:
     home = target / name.replace("/", "-")
-    shutil.copytree(release / name, home)
+    shutil.copytree(unpacked / name, home)
     return home
 
 
 def set_store(home: Path, url: str) -> None:
-    """Point node.toml at a store, keeping the rest of the previous release's file as it was."""
+    """Point node.toml at a store, keeping the rest of the older release's file as it was."""
     config = home / "node.toml"
     text, count = re.subn(r'(?m)^store = ".*"$', f"store = {json.dumps(url)}", config.read_text(encoding="utf-8"))
     assert count == 1
     config.write_text(text, encoding="utf-8")
 
 
-def assert_intact(home: Path, expected: dict[str, Any]) -> int:
+def restore_postgres(unpacked: Path, pg_url: str) -> None:
+    if shutil.which("psql") is None:
+        require("postgres", "psql is not installed (needed to restore the plain-SQL dump)")
+    proc = subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg_url, "-f",
+                           str(unpacked / "postgres" / "us-node.sql")], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def assert_intact(home: Path, release: Release, name: str) -> int:
     """Everything the older store held is there; returns how many audit entries opening it appended."""
+    expected = release.expected["stores"][name]
     old_entries = expected["counts"]["audit_log"]
+    digest_columns = {table: d["columns"] for table, d in expected.get("tables", {}).items()}
     with Node.load(home).open_store() as store:  # opening runs the migrations
-        now = snapshot(store, audit_below=old_entries)
+        now = snapshot(store, audit_below=old_entries, digest_columns=digest_columns)
         versions = {int(v) for (v,) in store.query("SELECT version FROM schema_migrations")}
-    assert len(versions) >= OLD_MIGRATIONS
+    assert len(versions) >= release.migrations
     for table, count in expected["counts"].items():
         if table != "schema_migrations" and table not in APPENDED:
             assert now["counts"].get(table) == count, table
-    # every id with its content hash and owner, per kind; a kind the model gained since (statistic) has its
-    # table created, empty
+    # every id with its content hash and owner, per kind; a kind the model gained since has its table created, empty
     assert {k: v for k, v in now["kinds"].items() if k in expected["kinds"]} == expected["kinds"]
     assert all(now["counts"][k] == 0 for k in now["kinds"] if k not in expected["kinds"])
-    assert set(now["kinds"]) - set(expected["kinds"]) <= NEW_KINDS
+    assert set(now["kinds"]) - set(expected["kinds"]) <= release.new_kinds
     for table, rows in expected["rows"].items():  # quarantine, batches, agreements, bundles, peers...
         if table not in APPENDED:
             assert now["rows"][table] == rows, table
+    # every value of every row of every table the release had, over the columns it had (release 12 on)
+    for table, digest in expected.get("tables", {}).items():
+        assert now["tables"].get(table) == digest, table
     # the audit log: every old entry exactly as it was (position, hash, signature), then only opening's own
     log = sorted(now["rows"]["audit_log"], key=lambda row: row[0])  # by position
     assert log[:old_entries] == sorted(expected["rows"]["audit_log"], key=lambda row: row[0])
     appended = log[old_entries:]
-    assert {row[3] for row in appended} <= OPENING_ACTIONS and len(appended) <= len(OPENING_ACTIONS)
+    assert {row[3] for row in appended} <= release.opening_actions and len(appended) <= len(release.opening_actions)
     assert now["counts"]["audit_log"] == old_entries + len(appended)
     assert [row[1] for row in now["rows"]["audit_head"]] == [old_entries + len(appended)]
     assert now["audit_records"] == expected["audit_records"]
     # the content the assertions above rest on is really there
-    assert expected["counts"]["quarantine"] > 0 and expected["counts"]["share_agreements"] == 1
-    assert expected["counts"]["audit_log"] >= 3 and expected["counts"]["seizure"] > 0
+    assert not [table for table in release.nonempty if not expected["counts"][table]]
+    assert expected["counts"]["share_agreements"] == 1 and expected["counts"]["audit_log"] >= 3
     assert {row[1] for row in expected["rows"]["share_bundles"]} == {"sent", "received"}
     return len(appended)
 
 
-def test_copied_node_of_the_previous_release_refuses_its_original_store(release: Path, tmp_path: Path) -> None:
+def assert_tokens(home: Path, release: Release, name: str) -> None:
+    """The accounts still mean what they meant: a live token opens, a disabled account's token does not."""
+    from puente.api.auth import authenticate
+
+    tokens = release.expected.get("tokens", {}).get(name)
+    if tokens is None:
+        return  # release-0.1 kept no token in its expected.json
+    with Node.load(home).open_store() as store:
+        principal = authenticate(store, tokens["analyst"])
+        assert principal is not None and principal.username == "analyst"
+        assert authenticate(store, tokens["former-analyst"]) is None
+        assert store.query("SELECT disabled FROM api_users WHERE username = 'former-analyst'") == [(True,)]
+
+
+def test_copied_node_of_the_first_release_refuses_its_original_store(unpack: Callable[[str], Path], tmp_path: Path) -> None:
     """A 0.1 node.toml names its store by absolute path: a copy must not silently open another store."""
-    home = copy_node(release, "duckdb/us-node", tmp_path)
+    home = copy_node(unpack("release-0.1"), "duckdb/us-node", tmp_path)
     assert '"duckdb:///' in (home / "node.toml").read_text(encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         Node.load(home)
@@ -102,46 +169,87 @@ def test_copied_node_of_the_previous_release_refuses_its_original_store(release:
     assert code == 3 and 'store = "duckdb://store.duckdb"' in stderr and "Traceback" not in stderr
 
 
-@pytest.mark.parametrize(("name", "relative"), [("duckdb/us-node", False), ("duckdb/mx-node", True)])
-def test_previous_release_duckdb_node_opens_with_everything_intact(release: Path, tmp_path: Path, name: str,
-                                                                   relative: bool) -> None:
-    home = copy_node(release, name, tmp_path)
+@pytest.mark.parametrize(("release", "name", "relative"), DUCKDB_NODES)
+def test_older_release_duckdb_node_opens_with_everything_intact(unpack: Callable[[str], Path], tmp_path: Path,
+                                                                release: str, name: str, relative: bool) -> None:
+    rel = RELEASES[release]
+    home = copy_node(unpack(release), name, tmp_path)
     # as the error above says (relative), or the old absolute form pointing at the new place
     set_store(home, "duckdb://store.duckdb" if relative else f"duckdb://{(home / 'store.duckdb').resolve()}")
-    appended = assert_intact(home, EXPECTED["stores"][name])
+    head = home / "audit" / "head.json"
+    head_before = head.read_bytes() if head.exists() else None
+    appended = assert_intact(home, rel, name)
+    assert_tokens(home, rel, name)
+    # the signed head outside the store (release 12 wrote it; 0.1 had none, and opening writes and logs it):
+    # byte for byte as it was when opening appended nothing
+    assert head.read_bytes() == head_before if appended == 0 else head.exists()
     code, stdout, stderr = invoke(home, "audit", "verify")
     assert code == 0, stderr
-    assert f"{EXPECTED['stores'][name]['counts']['audit_log'] + appended} entries" in stdout
+    assert f"{rel.expected['stores'][name]['counts']['audit_log'] + appended} entries" in stdout
     # and the upgraded node still works: its status lists what it holds
     code, stdout, _ = invoke(home, "status")
     assert code == 0 and "seizure" in stdout
 
 
 @pytest.mark.postgres
-def test_previous_release_postgres_node_opens_with_everything_intact(release: Path, tmp_path: Path,
-                                                                     pg_url: str) -> None:
-    if shutil.which("psql") is None:
-        require("postgres", "psql is not installed (needed to restore the plain-SQL dump)")
-    proc = subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg_url, "-f",
-                           str(release / "postgres" / "us-node.sql")], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    home = copy_node(release, "postgres/us-node", tmp_path)
+@pytest.mark.parametrize("release", list(RELEASES))
+def test_older_release_postgres_node_opens_with_everything_intact(unpack: Callable[[str], Path], tmp_path: Path,
+                                                                  pg_url: str, release: str) -> None:
+    rel, name = RELEASES[release], "postgres/us-node"
+    source = unpack(release)
+    restore_postgres(source, pg_url)
+    home = copy_node(source, name, tmp_path)
     set_store(home, pg_url)
-    appended = assert_intact(home, EXPECTED["stores"]["postgres/us-node"])
+    appended = assert_intact(home, rel, name)
+    assert_tokens(home, rel, name)
     code, stdout, stderr = invoke(home, "audit", "verify")
     assert code == 0, stderr
-    assert f"{EXPECTED['stores']['postgres/us-node']['counts']['audit_log'] + appended} entries" in stdout
+    assert f"{rel.expected['stores'][name]['counts']['audit_log'] + appended} entries" in stdout
+
+
+def _open_twice(home: Path) -> tuple[dict[str, Any], dict[str, Any], list[int]]:
+    from puente.store.migrations import migrate
+
+    with Node.load(home).open_store() as store:  # the upgrade
+        first = snapshot(store)
+    with Node.load(home).open_store() as store:  # closed and opened again: nothing left to do
+        second = snapshot(store)
+        again = migrate(store)
+    return first, second, again
+
+
+@pytest.mark.parametrize("release", list(RELEASES))
+def test_upgrading_a_duckdb_node_twice_changes_nothing_the_second_time(unpack: Callable[[str], Path], tmp_path: Path,
+                                                                       release: str) -> None:
+    home = copy_node(unpack(release), "duckdb/us-node", tmp_path)
+    set_store(home, "duckdb://store.duckdb")
+    first, second, again = _open_twice(home)
+    assert again == [] and second == first
+    assert first["counts"]["schema_migrations"] >= RELEASES[release].migrations
+
+
+@pytest.mark.postgres
+def test_upgrading_a_postgres_node_twice_changes_nothing_the_second_time(unpack: Callable[[str], Path], tmp_path: Path,
+                                                                         pg_url: str) -> None:
+    source = unpack("release-12")
+    restore_postgres(source, pg_url)
+    home = copy_node(source, "postgres/us-node", tmp_path)
+    set_store(home, pg_url)
+    first, second, again = _open_twice(home)
+    assert again == [] and second == first
 
 
 @pytest.mark.parametrize("name", ["duckdb/us-node", "duckdb/mx-node"])
-def test_previous_release_export_entries_get_their_bundle_column(release: Path, tmp_path: Path, name: str) -> None:
-    """Migration 201 back-fills ``audit_log.bundle_id`` from the text of the previous release's export entries:
+def test_first_release_export_entries_get_their_bundle_column(unpack: Callable[[str], Path], tmp_path: Path,
+                                                              name: str) -> None:
+    """Migration 201 back-fills ``audit_log.bundle_id`` from the text of release 0.1's export entries:
     the bundle each node sent, and nothing for its other entries (the import names a bundle too, but received)."""
     from puente.audit import queries as audit_queries
 
-    home = copy_node(release, name, tmp_path)
+    home = copy_node(unpack("release-0.1"), name, tmp_path)
     set_store(home, "duckdb://store.duckdb")
-    sent = {row[0] for row in EXPECTED["stores"][name]["rows"]["share_bundles"] if row[1] == "sent"}
+    sent = {row[0] for row in RELEASES["release-0.1"].expected["stores"][name]["rows"]["share_bundles"]
+            if row[1] == "sent"}
     with Node.load(home).open_store() as store:
         tagged = store.query("SELECT action, bundle_id FROM audit_log WHERE bundle_id IS NOT NULL")
         exported = audit_queries.exported_records(store)
@@ -149,3 +257,28 @@ def test_previous_release_export_entries_get_their_bundle_column(release: Path, 
                             "WHERE l.action = 'export'")[0][0]
     assert len(sent) == 1 and tagged == [("export", next(iter(sent)))]
     assert {b for b, _ in exported} == sent and len(exported) == named > 0
+
+
+def test_a_store_migrated_by_a_newer_release_is_refused(unpack: Callable[[str], Path], tmp_path: Path) -> None:
+    """The way back is not supported: once a later release applied a migration this code does not know, this
+    code refuses the store, in one line, before writing anything (release 12 itself opened such a store and
+    went on writing tables whose newer shape it did not know)."""
+    from puente.errors import StoreError
+    from puente.store.base import open_store
+
+    home = copy_node(unpack("release-12"), "duckdb/us-node", tmp_path)
+    node = Node.load(home)
+    with node.open_store() as store:  # upgraded by this code; then a later release adds its migration
+        store.execute("INSERT INTO schema_migrations VALUES (99999, 'a later release''s change', CURRENT_TIMESTAMP)")
+        before = snapshot(store)
+    for _ in range(2):  # refused, and closed again: the second try meets the same refusal, not a held lock
+        with pytest.raises(StoreError) as err:
+            open_store(node.store_url)
+        assert err.value.key == "store_newer_release" and "99999 (a later release's change)" in str(err.value)
+    code, _, stderr = invoke(home, "status")
+    assert code == 5 and "99999" in stderr and "Traceback" not in stderr
+    import duckdb
+
+    with duckdb.connect(str(home / "store.duckdb"), read_only=True) as con:  # nothing was written
+        assert con.execute("SELECT COUNT(*) FROM schema_migrations").fetchone() == (before["counts"]["schema_migrations"],)
+        assert con.execute("SELECT COUNT(*) FROM audit_log").fetchone() == (before["counts"]["audit_log"],)

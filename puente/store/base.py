@@ -306,5 +306,9 @@ def open_store(url: str) -> Store:
         store = PostgresStore(url)
     from puente.store.migrations import migrate
 
-    migrate(store)
+    try:
+        migrate(store)
+    except BaseException:
+        store.close()  # a refused store (migrated by a newer release) is not left open
+        raise
     return store

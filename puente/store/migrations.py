@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from puente.errors import StoreError
 from puente.model import Kind, load_model
 from puente.store.base import Store
 
@@ -135,12 +136,19 @@ def _load_plugins() -> None:
 
 
 def migrate(store: Store) -> list[int]:
-    """Apply pending migrations in order, each in its own transaction. Returns versions applied."""
+    """Apply pending migrations in order, each in its own transaction. Returns versions applied.
+
+    A store that a newer release migrated (a version this code does not register) is refused before anything
+    is written: this code would read and write tables whose newer shape it does not know."""
     _load_plugins()
     store.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TIMESTAMP)"
     )
-    done = {r[0] for r in store.query("SELECT version FROM schema_migrations")}
+    ledger = {int(v): str(n) for v, n in store.query("SELECT version, name FROM schema_migrations")}
+    newer = sorted(set(ledger) - set(_MIGRATIONS))
+    if newer:
+        raise StoreError("store_newer_release", migrations="; ".join(f"{v} ({ledger[v]})" for v in newer))
+    done = set(ledger)
     applied = []
     for version in sorted(_MIGRATIONS):
         if version in done:
