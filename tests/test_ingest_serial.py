@@ -23,6 +23,19 @@ def _threads(store: object) -> int:
     return int(store.scalar("SELECT current_setting('threads')"))  # type: ignore[attr-defined]
 
 
+def _spy_arrow_appends(store: object) -> list[int]:
+    """The ``threads`` setting at each of the store's Arrow appends, from now on."""
+    seen: list[int] = []
+    original = store.insert_arrow  # type: ignore[attr-defined]
+
+    def spy(table: str, data: object) -> None:
+        seen.append(_threads(store))
+        original(table, data)
+
+    store.insert_arrow = spy  # type: ignore[attr-defined]
+    return seen
+
+
 def test_threads_setting_comes_back(make_node, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     node: Node = make_node("us-serial", "US")
     path = write_csv(tmp_path / "s.csv", 300, seed=3)
@@ -30,14 +43,7 @@ def test_threads_setting_comes_back(make_node, tmp_path: Path, monkeypatch) -> N
     bad.write_text("nothing,useful\n1,2\n", encoding="utf-8")
     with node.open_store() as store:
         store.execute("SET threads = 3")
-        seen: list[int] = []
-        original = store.insert_arrow
-
-        def spy(table: str, data: object) -> None:
-            seen.append(_threads(store))
-            original(table, data)  # type: ignore[arg-type]
-
-        store.insert_arrow = spy  # type: ignore[method-assign]
+        seen = _spy_arrow_appends(store)
         execute = store.execute
 
         def spy_execute(sql: str, params: object = ()) -> None:  # the columnar path's INSERT ... SELECT
@@ -127,14 +133,7 @@ def test_columnar_write_slices_keep_source_order_and_the_row_path_appends_on_one
         assert report.stored == 300 and len(inserts) == 5 and set(inserts) == {2}
         rows = [r[0] for r in store.query("SELECT source_row FROM seizure")]  # the table's own (physical) order
         assert rows == sorted(rows) and len(set(rows)) == 300
-        seen: list[int] = []
-        original = store.insert_arrow
-
-        def spy(table: str, data: object) -> None:
-            seen.append(_threads(store))
-            original(table, data)  # type: ignore[arg-type]
-
-        store.insert_arrow = spy  # type: ignore[method-assign]
+        seen = _spy_arrow_appends(store)
         again = write_csv(tmp_path / "t.csv", 50, seed=6)
         assert ingest_file(node, store, again, get_profile("seizure-us"), engine="row").stored == 50
         assert seen and set(seen) == {1} and _threads(store) == 2
