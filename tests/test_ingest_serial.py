@@ -1,6 +1,7 @@
-"""A DuckDB ingest appends on one thread (``Store.serial_appends``, issue 12 speed), runs the columnar SQL
-passes before it in a database attached to the store's own on the database's threads (detached afterwards, its
-Python functions removed), and gives the
+"""A DuckDB ingest runs the columnar SQL passes in a database attached to the store's own on the database's
+threads (detached afterwards, its Python functions removed) and writes the rows from it on those threads too, in
+slices of whole row groups (issue 12 speed, round 7), in source order; the row path appends on one thread
+(``Store.serial_appends``); either gives the
 database's ``threads`` setting back afterwards: after a good file, after a refused one, and after two
 ingests at once into one database (the first sets it, the last restores it)."""
 
@@ -22,6 +23,19 @@ def _threads(store: object) -> int:
     return int(store.scalar("SELECT current_setting('threads')"))  # type: ignore[attr-defined]
 
 
+def _spy_arrow_appends(store: object) -> list[int]:
+    """The ``threads`` setting at each of the store's Arrow appends, from now on."""
+    seen: list[int] = []
+    original = store.insert_arrow  # type: ignore[attr-defined]
+
+    def spy(table: str, data: object) -> None:
+        seen.append(_threads(store))
+        original(table, data)
+
+    store.insert_arrow = spy  # type: ignore[attr-defined]
+    return seen
+
+
 def test_threads_setting_comes_back(make_node, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     node: Node = make_node("us-serial", "US")
     path = write_csv(tmp_path / "s.csv", 300, seed=3)
@@ -29,14 +43,7 @@ def test_threads_setting_comes_back(make_node, tmp_path: Path, monkeypatch) -> N
     bad.write_text("nothing,useful\n1,2\n", encoding="utf-8")
     with node.open_store() as store:
         store.execute("SET threads = 3")
-        seen: list[int] = []
-        original = store.insert_arrow
-
-        def spy(table: str, data: object) -> None:
-            seen.append(_threads(store))
-            original(table, data)  # type: ignore[arg-type]
-
-        store.insert_arrow = spy  # type: ignore[method-assign]
+        seen = _spy_arrow_appends(store)
         execute = store.execute
 
         def spy_execute(sql: str, params: object = ()) -> None:  # the columnar path's INSERT ... SELECT
@@ -57,7 +64,7 @@ def test_threads_setting_comes_back(make_node, tmp_path: Path, monkeypatch) -> N
 
         monkeypatch.setattr(columnar.Columnar, "finish", spy_finish)
         report = ingest_file(node, store, path, get_profile("seizure-us"), engine="columnar")
-        assert report.stored == 300 and seen and set(seen) == {1} and passes == [3]
+        assert report.stored == 300 and seen and set(seen) == {3} and passes == [3]
         store.execute = execute  # type: ignore[method-assign]
         assert _threads(store) == 3
         assert _threads(store) == 3
@@ -99,3 +106,34 @@ def test_concurrent_ingests_restore_threads(make_node, tmp_path: Path) -> None: 
         assert not errors, errors
         assert _threads(store) == 2
         assert store.scalar("SELECT count(*) FROM seizure") == 4_000
+
+
+def test_columnar_write_slices_keep_source_order_and_the_row_path_appends_on_one_thread(
+        make_node, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The columnar write's ``INSERT ... SELECT`` slices (here of 64 rows, on two threads) store every row once, in
+    source order; the row path's appends run on one thread."""
+    from puente.ingest import columnar
+
+    monkeypatch.setattr(columnar, "WRITE_SLICE", 64)
+    node: Node = make_node("us-slices", "US")
+    path = write_csv(tmp_path / "s.csv", 300, seed=5)
+    with node.open_store() as store:
+        store.execute("SET threads = 2")
+        inserts: list[int] = []
+        execute = store.execute
+
+        def spy_execute(sql: str, params: object = ()) -> None:
+            if sql.startswith("INSERT INTO seizure"):
+                inserts.append(_threads(store))
+            execute(sql, params)  # type: ignore[arg-type]
+
+        store.execute = spy_execute  # type: ignore[method-assign]
+        report = ingest_file(node, store, path, get_profile("seizure-us"), engine="columnar")
+        store.execute = execute  # type: ignore[method-assign]
+        assert report.stored == 300 and len(inserts) == 5 and set(inserts) == {2}
+        rows = [r[0] for r in store.query("SELECT source_row FROM seizure")]  # the table's own (physical) order
+        assert rows == sorted(rows) and len(set(rows)) == 300
+        seen = _spy_arrow_appends(store)
+        again = write_csv(tmp_path / "t.csv", 50, seed=6)
+        assert ingest_file(node, store, again, get_profile("seizure-us"), engine="row").stored == 50
+        assert seen and set(seen) == {1} and _threads(store) == 2
