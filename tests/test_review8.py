@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,105 @@ def test_the_missing_hits_secret_error_shows_no_server_path_to_an_api_user(
             assert "\n" not in detail and ".key" not in detail and str(tmp_path) not in detail, detail
             assert "mx-test" in detail and ("secreto" in detail if lang == "es" else "secret" in detail)
     assert str(us.home) in caplog.text  # the operator still learns where the file should be
+
+
+# -- 1. AUDITED: the checkpoints exchanged with partners are chained into the log ----------------------------------
+@pytest.fixture
+def exchanged(make_node: Any, store_url: str) -> tuple[Node, Node]:
+    """us (on DuckDB or PostgreSQL) sent a bundle to mx and had a checkpoint witnessed by it: us holds
+    audit_published rows (bundle, witness), mx holds audit_partner rows (bundle, witness)."""
+    from share_support import agreement_doc, install
+
+    from puente.audit.witness import accept_cosignature, checkpoint_request, witness
+    from puente.share.export import export_bundle
+    from puente.share.receive import import_bundle
+
+    us = make_node("us-hsi", "US", store_url)
+    mx = make_node("mx-fgr", "MX")
+    install(us, mx, agreement_doc(us, mx, {"seizure": {"fields": {"drug": "keep"}}}))
+    for _ in range(2):
+        with us.open_store() as s:
+            data = export_bundle(us, s, mx.name)
+        with mx.open_store() as s:
+            import_bundle(mx, s, data)
+    with us.open_store() as s:
+        request = checkpoint_request(us, s, mx.name)
+    with mx.open_store() as s:
+        cosigned = witness(mx, s, request)
+    with us.open_store() as s:
+        accept_cosignature(us, s, cosigned)
+    return us, mx
+
+
+def _verify(node: Node) -> list[tuple[str, str]]:
+    from puente.audit.verify import verify_log
+
+    with node.open_store() as s:
+        return [(p.key, p.detail) for p in verify_log(s, node.name, node.public_key, node.home).problems]
+
+
+ATTACKS = {
+    "delete one": "DELETE FROM {t} WHERE size = (SELECT MAX(size) FROM {t})",
+    "truncate": "DELETE FROM {t}",
+    "edit": "UPDATE {t} SET size = size + 1",
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+@pytest.mark.parametrize(("side", "table"), [("us", "audit_published"), ("mx", "audit_partner")])
+def test_deleting_emptying_or_editing_partner_checkpoints_is_reported(exchanged: tuple[Node, Node], side: str,
+                                                                      table: str, attack: str) -> None:
+    """An insider with SQL access emptied audit_published (what we showed partners) or audit_partner (what they
+    showed us) and `audit verify` still said the log was intact."""
+    node = exchanged[0] if side == "us" else exchanged[1]
+    assert _verify(node) == []
+    with node.open_store() as s:
+        assert s.scalar(f"SELECT COUNT(*) FROM {table}") == 3  # two bundles and one witness request
+        s.execute(ATTACKS[attack].format(t=table))
+    problems = _verify(node)
+    missing = [p for p in problems if p[0] == "audit_evidence_missing"]
+    assert missing and all(d == table for _, d in missing), problems
+    assert len(missing) == (3 if attack in ("truncate", "edit") else 1)
+    assert ("audit_evidence_unrecorded", table) in problems if attack == "edit" else True
+
+
+def test_a_hand_inserted_checkpoint_row_is_reported_and_the_cli_names_the_table(exchanged: tuple[Node, Node]) -> None:
+    from tests._puente_cli import invoke
+
+    us = exchanged[0]
+    with us.open_store() as s:
+        s.execute("INSERT INTO audit_published SELECT partner, size, root, logged_at, signature, 'forged' "
+                  "FROM audit_published LIMIT 1")
+    assert _verify(us) == [("audit_evidence_unrecorded", "audit_published")]
+    code, out, err = invoke(us.home, "audit", "verify")
+    assert code == 9 and "audit_published" in out + err and "never recorded" in out + err
+    with us.open_store() as s:
+        s.execute("DELETE FROM audit_published")
+    code, out, err = invoke(us.home, "--lang", "es", "audit", "verify")
+    assert code == 9 and "ya no está intacta" in out + err
+
+
+def test_checkpoints_of_an_older_store_are_chained_once_on_upgrade(make_node: Any, store_url: str) -> None:
+    """A store written before evidence entries (rows inserted without one, as the previous code did) is sealed by
+    one entry at its next open and verifies clean; from then on, deleting or adding rows is reported."""
+    from puente.audit import log
+    from puente.audit.schema import _evidence_pending
+
+    node = make_node("us-hsi", "US", store_url)
+    with node.open_store() as s:
+        log.append(s, node, "node", "export", ["a"], None, "bundle b1 #1 to mx-fgr")
+        cp = log.latest_checkpoint(s, node)
+        for bundle in ("b1", "b2"):  # what the previous code wrote: the row alone
+            s.execute("INSERT INTO audit_published VALUES (?, ?, ?, ?, ?, ?)",
+                      ["mx-fgr", cp.size, cp.root.hex(), cp.at, cp.signature.hex(), bundle])
+        _evidence_pending(s)  # what migration 202 does to such a store
+    assert _verify(node) == []  # opened (and so sealed) by _verify
+    with node.open_store() as s:
+        entries = [e for e in log.entries(s, 10) if e["action"] == "evidence"]
+        assert len(entries) == 1 and "2 published" in entries[0]["reason"]
+        s.execute("INSERT INTO audit_published SELECT partner, size, root, logged_at, signature, 'b3' "
+                  "FROM audit_published LIMIT 1")
+    assert _verify(node) == [("audit_evidence_unrecorded", "audit_published")]  # not sealed again
+    with node.open_store() as s:
+        s.execute("DELETE FROM audit_published WHERE bundle_id <> 'b3'")
+    assert [k for k, _ in _verify(node)] == ["audit_evidence_missing"] * 2 + ["audit_evidence_unrecorded"]

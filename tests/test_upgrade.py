@@ -27,8 +27,9 @@ FIXTURE = Path(__file__).resolve().parent / "fixtures" / "release-0.1"
 EXPECTED: dict[str, Any] = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
 OLD_MIGRATIONS = 10  # schema_migrations rows the previous release had applied
 # audit entries the current code appends when it first opens an older node, and nothing else: the signed head
-# now also lives outside the store (audit/head.json), and creating that file is itself logged
-OPENING_ACTIONS = {"audit_head_file"}
+# now also lives outside the store (audit/head.json), and creating that file is itself logged; the checkpoints
+# it exchanged with partners (audit_published, audit_partner) are chained into the log once
+OPENING_ACTIONS = {"audit_head_file", "evidence"}  # evidence: its checkpoints chained into the log (review8)
 # tables that opening legitimately moves on: the audit log grows by the entries above (its old entries stay
 # exactly as they were), and its head moves to the new size
 APPENDED = {"audit_log", "audit_records", "audit_head"}

@@ -283,9 +283,10 @@ def _remember(store: Store, node: Node, sender: str, report: ImportReport, manif
     store.execute("INSERT INTO share_bundles VALUES (?, 'received', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   [report.bundle_id, sender, agreement.id, agreement.version, report.sequence, manifest["created"],
                    manifest["expires"], report.records, report.deleted, report.purged, now])
-    store.execute("INSERT INTO audit_partner VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  [sender, checkpoint.size, checkpoint.root.hex(), checkpoint.at, checkpoint.signature.hex(),
-                   agreement.parties[sender], json.dumps(manifest["_proof"]), report.bundle_id, now])
+    audit.keep_evidence(store, node, "audit_partner",
+                        [sender, checkpoint.size, checkpoint.root.hex(), checkpoint.at, checkpoint.signature.hex(),
+                         agreement.parties[sender], json.dumps(manifest["_proof"]), report.bundle_id, now],
+                        f"checkpoint of {checkpoint.size} entries received from {sender} (bundle {report.bundle_id})")
 
 
 def _receipt(node: Node, store: Store, sender: str, agreement: Any, report: ImportReport, revoked: list[str],
