@@ -161,3 +161,90 @@ def test_checkpoints_of_an_older_store_are_chained_once_on_upgrade(make_node: An
     with node.open_store() as s:
         s.execute("DELETE FROM audit_published WHERE bundle_id <> 'b3'")
     assert [k for k, _ in _verify(node)] == ["audit_evidence_missing"] * 2 + ["audit_evidence_unrecorded"]
+
+
+# -- 6. a password can be changed: by the operator (CLI) and by the user (API, old password required) ------------
+def _run_stdin(home: Path, text: str, *args: str, lang: str = "C.UTF-8") -> Any:
+    import os
+    import subprocess
+    import sys
+
+    from tests._puente_cli import REPO
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PUENTE_", "LC_", "LANG"))}
+    env.update({"LANG": lang, "PYTHONPATH": str(REPO), "COLUMNS": "200"})
+    return subprocess.run([sys.executable, "-m", "puente", "--home", str(home), *args], input=text, text=True,
+                          capture_output=True, env=env, check=False, timeout=120)
+
+
+def test_users_passwd_sets_the_password_and_revokes_every_token(tmp_path: Path) -> None:
+    """There was no way to change a password but SQL: a password known to a former colleague stayed valid."""
+    from fastapi.testclient import TestClient
+
+    from puente.api.app import create_app
+    from tests.api_seed import PASSWORD, bearer, build_env
+
+    client, tokens, us, _ = build_env(tmp_path)
+    with client:  # the embedded store has one writer: the server is stopped while the operator runs the command
+        session = client.post("/api/v1/auth/login", json={"username": "analyst", "password": PASSWORD}).json()["token"]
+        assert client.get("/api/v1/me", headers=bearer(tokens["analyst"])).status_code == 200
+    proc = _run_stdin(us.home, "a brand new passphrase\n", "users", "passwd", "analyst", "--password-stdin")
+    assert proc.returncode == 0, proc.stderr
+    assert "analyst" in proc.stdout and "2 token" in proc.stdout  # the API token and the session
+    with TestClient(create_app(us, rate_limit=0)) as client:
+        for token in (tokens["analyst"], session):
+            assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
+        assert client.post("/api/v1/auth/login", json={"username": "analyst", "password": PASSWORD}).status_code == 401
+        assert client.post("/api/v1/auth/login",
+                           json={"username": "analyst", "password": "a brand new passphrase"}).status_code == 200
+        assert client.get("/api/v1/me", headers=bearer(tokens["steward"])).status_code == 200  # others untouched
+    for text, args, code, says in [
+            ("short\n", ("analyst",), 2, "at least 10"), ("long enough pass\n", ("nobody",), 2, "nobody"),
+            ("long enough pass\n", ("partner",), 2, "partner-node")]:
+        proc = _run_stdin(us.home, text, "users", "passwd", *args, "--password-stdin")
+        assert proc.returncode == code and says in one_line_error(proc), proc.stderr
+    es = _run_stdin(us.home, "corta\n", "users", "passwd", "analyst", "--password-stdin", lang="es_MX.UTF-8")
+    assert "al menos 10" in one_line_error(es)
+
+
+def test_a_user_changes_their_own_password_over_the_api(tmp_path: Path) -> None:
+    from tests.api_seed import PASSWORD, bearer, build_env
+
+    client, tokens, _us, _ = build_env(tmp_path)
+    with client:
+        session = client.post("/api/v1/auth/login", json={"username": "steward", "password": PASSWORD}).json()["token"]
+        h = bearer(session)
+        wrong = client.post("/api/v1/auth/password", headers={**h, "Accept-Language": "es"},
+                            json={"old_password": "not my password", "new_password": "another good one"})
+        assert wrong.status_code == 400 and "contraseña actual" in wrong.json()["detail"]
+        short = client.post("/api/v1/auth/password", headers=h,
+                            json={"old_password": PASSWORD, "new_password": "short"})
+        assert short.status_code == 400 and "at least 10" in short.json()["detail"]
+        assert client.get("/api/v1/me", headers=h).status_code == 200  # nothing changed yet
+        partner = client.post("/api/v1/auth/password", headers=bearer(tokens["partner-node"]),
+                              json={"old_password": "x", "new_password": "another good one"})
+        assert partner.status_code == 403
+        ok = client.post("/api/v1/auth/password", headers=h,
+                         json={"old_password": PASSWORD, "new_password": "another good one"})
+        assert ok.status_code == 204
+        assert client.get("/api/v1/me", headers=h).status_code == 401  # this session too
+        assert client.get("/api/v1/me", headers=bearer(tokens["steward"])).status_code == 401
+        assert client.post("/api/v1/auth/login", json={"username": "steward", "password": PASSWORD}).status_code == 401
+        assert client.post("/api/v1/auth/login",
+                           json={"username": "steward", "password": "another good one"}).status_code == 200
+
+
+def test_guessing_the_old_password_through_the_change_route_locks_the_account(tmp_path: Path) -> None:
+    """A stolen session must not become an unlimited oracle for the account's password."""
+    from tests.api_seed import PASSWORD, bearer, build_env
+
+    client, tokens, _us, _ = build_env(tmp_path)
+    with client:
+        h = bearer(tokens["admin"])
+        for i in range(6):
+            client.post("/api/v1/auth/password", headers=h,
+                        json={"old_password": f"guess number {i}", "new_password": "another good one"})
+        right = client.post("/api/v1/auth/password", headers=h,
+                            json={"old_password": PASSWORD, "new_password": "another good one"})
+        assert right.status_code == 400  # locked: even the right one is refused now
+        assert client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}).status_code == 401
