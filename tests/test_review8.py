@@ -248,3 +248,135 @@ def test_guessing_the_old_password_through_the_change_route_locks_the_account(tm
                             json={"old_password": PASSWORD, "new_password": "another good one"})
         assert right.status_code == 400  # locked: even the right one is refused now
         assert client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}).status_code == 401
+
+
+# -- 4. no partner counts without a purpose, from any route; with one, the read is logged --------------------------
+PURPOSE = "case 2024-117 corridor review"
+
+
+def test_an_analyst_without_a_purpose_gets_no_partner_counts_from_any_route(tmp_path: Path) -> None:
+    """/status and /scorecard showed an analyst without a purpose the partner's record counts by kind and month,
+    unlogged, while every other read of partner records needs a purpose and is logged."""
+    from tests.api_seed import bearer, build_env
+
+    client, tokens, us, _mx = build_env(tmp_path)
+    h = bearer(tokens["analyst"])
+    with client:
+        status = client.get("/api/v1/status", headers=h).json()
+        assert status["counts"] and {c["owner"] for c in status["counts"]} == {us.name}
+        card = client.get("/api/v1/scorecard", headers=h).json()
+        assert card["received"] == [] and card["joint_digest"] == []
+        assert not [r for r in card["shared_by_data_month"] if r["direction"] == "received"]
+        assert {r["owner"] for r in card["coverage_by_port"]} <= {us.name}
+        assert {r["owner"] for r in card["trace_completion"]} <= {us.name}
+        own_coverage = sum(r["records"] for r in card["coverage_by_state"])
+        for route in ("/api/v1/stats/monthly", "/api/v1/stats/by-place"):
+            assert {r["owner"] for r in client.get(route, headers=h).json()} <= {us.name}, route
+        assert client.get("/api/v1/map/summary", headers=h).json()["totals"]["partner_records"] == 0
+        assert client.get("/api/v1/access-log", headers=bearer(tokens["steward"])).json() == []  # nothing read
+        # with a purpose: the partner's counts, and the reads are logged like /stats
+        status = client.get("/api/v1/status", headers=h, params={"purpose": PURPOSE}).json()
+        assert "mx-test" in {c["owner"] for c in status["counts"]}
+        card = client.get("/api/v1/scorecard", headers=h, params={"purpose": PURPOSE}).json()
+        assert card["received"] and {r["from"] for r in card["received"]} == {"mx-test"}
+        assert "mx-test" in {r["owner"] for r in card["trace_completion"]}
+        assert sum(r["records"] for r in card["coverage_by_state"]) > own_coverage  # partner records have states
+        log = client.get("/api/v1/access-log", headers=bearer(tokens["steward"])).json()
+        assert sorted((e["action"], e["kind"], e["purpose"]) for e in log) == [
+            ("aggregate", "scorecard", PURPOSE), ("aggregate", "status", PURPOSE)]
+        assert client.get("/api/v1/status", headers=h, params={"purpose": "x"}).status_code in (400, 422)
+    with us.open_store() as store:
+        assert store.scalar("SELECT COUNT(*) FROM audit_log WHERE reason LIKE 'api aggregate: % status records%'") == 1
+
+
+# -- 5. partner records past retain_until are not read, even before purge-expired -----------------------------------
+def test_expired_partner_records_are_unreadable_before_the_purge(tmp_path: Path) -> None:
+    """Records past `retain_until` stayed in every list, figure, export and analysis until a cron ran
+    `share purge-expired`."""
+    import datetime as dt
+
+    from puente.engine.base import open_engine
+    from puente.export.writers import export_kind
+    from tests.api_seed import bearer, build_env
+
+    client, tokens, us, _mx = build_env(tmp_path)
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    with us.open_store() as store:
+        partner = [r[0] for r in store.query("SELECT id FROM seizure WHERE owner_node = 'mx-test' ORDER BY id")]
+        own = int(store.scalar("SELECT COUNT(*) FROM seizure WHERE owner_node = 'us-test'"))
+        assert len(partner) >= 2
+        expired, kept = partner[:1], partner[1:]
+        store.execute("UPDATE seizure SET retain_until = ? WHERE id = ?", [yesterday, expired[0]])
+        store.execute("UPDATE seizure SET retain_until = ? WHERE id = ?", [yesterday + dt.timedelta(days=1),
+                                                                           kept[0]])  # today: the last day kept
+        export_kind(store, "seizure", "csv", tmp_path / "s.csv", local_node=us.name)
+    csv_ids = (tmp_path / "s.csv").read_text(encoding="utf-8")
+    assert expired[0] not in csv_ids and kept[0] in csv_ids
+    with open_engine("duckdb", us.store_url) as engine:
+        t = engine.table("seizure")
+        ids = set(engine.run(t.select("id"))["id"])
+    assert expired[0] not in ids and set(kept) <= ids
+    h, p = bearer(tokens["steward"]), {"purpose": PURPOSE}
+    with client:
+        listed = client.get("/api/v1/records/seizure", headers=h, params={**p, "per_page": 100}).json()
+        assert listed["total"] == own + len(kept)
+        assert expired[0] not in {r["id"] for r in listed["items"]}
+        assert client.get(f"/api/v1/records/seizure/{expired[0]}", headers=h, params=p).status_code == 404
+        assert client.get(f"/api/v1/records/seizure/{kept[0]}", headers=h, params=p).status_code == 200
+        monthly = client.get("/api/v1/stats/monthly", headers=h, params=p).json()
+        assert sum(r["records"] for r in monthly if r["owner"] == "mx-test") == len(kept)
+        status = client.get("/api/v1/status", headers=h, params=p).json()
+        assert [c["records"] for c in status["counts"] if (c["kind"], c["owner"]) == ("seizure", "mx-test")] == [
+            len(kept)]
+        assert client.get("/api/v1/map/summary", headers=h, params=p).json()["totals"]["partner_records"] == len(kept)
+        card = client.get("/api/v1/scorecard", headers=h, params=p).json()
+        assert sum(r["records"] for r in card["received"] if r["kind"] == "seizure") == len(kept)
+
+
+# -- 2. encodings rejected one by one do not dilute the hit-rate cap ---------------------------------------------------
+def test_padding_a_query_with_encodings_that_cannot_hit_does_not_lift_the_hit_rate_cap(make_node: Any) -> None:
+    """A partner holding the key pads a query that would be refused (too many hits) with empty encodings, which
+    are rejected one by one: they counted in the rate's denominator, so the padded query was answered with every
+    hit the cap exists to withhold. Now the rate is over the encodings judged; the padding changes nothing."""
+    import base64
+
+    import numpy as np
+    from test_link_hits import SECRET, _reseal, _two_nodes
+
+    from puente.link import clk, hits
+
+    us, mx, _, _ = _two_nodes(make_node, hits={"max_hit_rate": 0.2, "hit_rate_after": 10})
+    with us.open_store() as sa, mx.open_store() as sb:
+        query = hits.make_query(sa, us, "mx-test", SECRET, actor="ana")
+        lay = clk.layout("person", query["fields"])
+        real = np.frombuffer(base64.b64decode(query["encodings"]), dtype=np.uint8).reshape(-1, lay.nbytes)
+        pad = np.zeros((20 * len(real), lay.nbytes), dtype=np.uint8)  # all zeros: thin, rejected one by one
+        padded = _reseal(query, query_id="q-padded", count=len(real) + len(pad),
+                         encodings=base64.b64encode(np.vstack([real, pad]).tobytes()).decode())
+        answer = hits.answer_query(sb, mx, SECRET, padded)
+        assert (answer["status"], answer["reason_key"], answer["hits"]) == ("rejected", "hits_rej_rate", []), (
+            answer["status"], len(answer.get("hits", [])), len(real))
+        assert sb.scalar("SELECT COUNT(*) FROM hits_refs") == 0
+
+
+def test_rejected_encodings_of_an_answered_query_do_not_dilute_later_ones(make_node: Any) -> None:
+    """The same padding sent first, in a query of its own (answered: no hits, every encoding rejected), then the
+    real query: the day's rate still counts only encodings that could hit."""
+    import base64
+
+    import numpy as np
+    from test_link_hits import SECRET, _reseal, _two_nodes
+
+    from puente.link import clk, hits
+
+    us, mx, _, _ = _two_nodes(make_node, hits={"max_hit_rate": 0.2, "hit_rate_after": 10})
+    with us.open_store() as sa, mx.open_store() as sb:
+        query = hits.make_query(sa, us, "mx-test", SECRET, actor="ana")
+        lay = clk.layout("person", query["fields"])
+        real = np.frombuffer(base64.b64decode(query["encodings"]), dtype=np.uint8).reshape(-1, lay.nbytes)
+        pad = np.zeros((20 * len(real), lay.nbytes), dtype=np.uint8)
+        padding = _reseal(query, query_id="q-pad-only", count=len(pad), encodings=base64.b64encode(pad.tobytes()).decode())
+        first = hits.answer_query(sb, mx, SECRET, padding)
+        assert first["status"] == "answered" and first["hits"] == [] and len(first["rejected"]) == len(pad)
+        answer = hits.answer_query(sb, mx, SECRET, _reseal(query, query_id="q-real"))
+        assert (answer["status"], answer["reason_key"]) == ("rejected", "hits_rej_rate")
