@@ -380,3 +380,55 @@ def test_rejected_encodings_of_an_answered_query_do_not_dilute_later_ones(make_n
         assert first["status"] == "answered" and first["hits"] == [] and len(first["rejected"]) == len(pad)
         answer = hits.answer_query(sb, mx, SECRET, _reseal(query, query_id="q-real"))
         assert (answer["status"], answer["reason_key"]) == ("rejected", "hits_rej_rate")
+
+
+# -- new attack: the same bundle imported twice at once ----------------------------------------------------------
+def test_the_same_bundle_imported_twice_at_once_is_one_import_and_one_clean_replay(make_node: Any,
+                                                                                    store_url: str) -> None:
+    """Two `share import` of one bundle at the same time (PostgreSQL: two processes) both passed the sequence check,
+    which ran before the import's lock: the second then died on `UniqueViolation: duplicate key ... share_bundles_pkey`
+    ("unexpected error; this is a bug"), unaudited. The check is now repeated under the lock."""
+    import threading
+    import time
+
+    from share_support import FIXTURES, agreement_doc, ingest, install
+
+    from puente.errors import BundleError
+    from puente.share.export import export_bundle
+    from puente.share.receive import import_bundle
+
+    us = make_node("us-hsi", "US", store_url)
+    mx = make_node("mx-fgr", "MX")
+    ingest(mx, FIXTURES / "seizures_mx.csv", "seizure-mx")
+    install(mx, us, agreement_doc(mx, us, {"seizure": {"fields": {"drug": "keep", "date": "keep"}}}))
+    with mx.open_store() as s:
+        data = export_bundle(mx, s, us.name)
+    out: dict[int, Any] = {}
+
+    def run(i: int) -> None:
+        try:
+            with us.open_store() as s:
+                out[i] = import_bundle(us, s, data).records
+        except Exception as exc:  # noqa: BLE001 - what each import ended with is the point
+            out[i] = exc
+
+    with us.open_store() as holder, holder.transaction():
+        holder.lock("records")  # both imports verify the bundle, then wait here for the import lock
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while store_url.startswith("postgres") and time.monotonic() < deadline and holder.scalar(
+                "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") < 2:
+            time.sleep(0.05)
+        time.sleep(1.0 if store_url.startswith("postgres") else 3.0)
+    for thread in threads:
+        thread.join(60)
+    results = sorted(out.values(), key=lambda v: isinstance(v, Exception))
+    assert results[0] == 4, out
+    assert isinstance(results[1], BundleError) and "(replay)" in str(results[1]), out
+    with us.open_store() as s:
+        assert s.scalar("SELECT COUNT(*) FROM seizure WHERE owner_node = 'mx-fgr'") == 4
+        assert [e["action"] for e in s.query_arrow("SELECT action FROM audit_log ORDER BY idx").to_pylist()][-1:] == [
+            "import_rejected"]
+    assert _verify(us) == []
