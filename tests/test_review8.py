@@ -432,3 +432,75 @@ def test_the_same_bundle_imported_twice_at_once_is_one_import_and_one_clean_repl
         assert [e["action"] for e in s.query_arrow("SELECT action FROM audit_log ORDER BY idx").to_pylist()][-1:] == [
             "import_rejected"]
     assert _verify(us) == []
+
+
+# -- new attack: the last entries cut and head.json rolled back with them ----------------------------------------------
+def _cut_with_head_rollback(node: Node) -> None:
+    """Append 10 entries keeping a copy of head.json at 5, then delete entries 5-9 (and their records), put back
+    the checkpoint signed on row 4 as the store's head, and restore the old head.json: what an insider with the
+    database and the node directory, but not the signing key, can do."""
+    from test_audit_trail import _cut_tail
+
+    from puente.audit import head, log
+
+    with node.open_store() as s:
+        for i in range(5):
+            log.append(s, node, "analyst", "read", [f"r{i}"], None, f"reason {i}")
+    old_head = head.head_path(node.home).read_bytes()
+    with node.open_store() as s:
+        for i in range(5, 10):
+            log.append(s, node, "analyst", "read", [f"r{i}"], None, f"reason {i}")
+    with node.open_store() as s:
+        _cut_tail(s, int(s.scalar("SELECT size FROM audit_head")) - 5)
+    head.head_path(node.home).write_bytes(old_head)
+
+
+@pytest.mark.xfail(strict=True, reason="by design: with the store and the node directory both rolled back, nothing "
+                   "left on the machine knows the cut entries; only a head kept elsewhere does (a partner's "
+                   "cosignature, `puente audit witness`, or a copy of audit/head.json off the machine) — audit.md")
+def test_a_cut_with_head_json_rolled_back_is_caught_without_a_witness(node: Node) -> None:
+    _cut_with_head_rollback(node)
+    assert _verify(node) != []
+
+
+def test_a_cut_with_head_json_rolled_back_is_caught_by_the_partners_cosignature(make_node: Any) -> None:
+    from share_support import agreement_doc, install
+    from test_audit_trail import _cut_tail
+
+    from puente.audit.witness import accept_cosignature, checkpoint_request, witness
+
+    us, mx = make_node("us-hsi", "US"), make_node("mx-fgr", "MX")
+    install(us, mx, agreement_doc(us, mx, {"seizure": {"fields": {"drug": "keep"}}}))
+    from puente.audit import log
+
+    with us.open_store() as s:
+        for i in range(12):
+            log.append(s, us, "analyst", "read", [f"x{i}"], None, "before")
+    _cut_with_head_rollback(us)
+    assert _verify(us) == []  # the cut alone: unseen (the test above)
+    # the same cut made after a partner countersigned the head: named with its range
+    us2, mx2 = make_node("us-b", "US"), make_node("mx-b", "MX")
+    install(us2, mx2, agreement_doc(us2, mx2, {"seizure": {"fields": {"drug": "keep"}}}))
+    with us2.open_store() as s:
+        for i in range(5):
+            log.append(s, us2, "analyst", "read", [f"r{i}"], None, f"reason {i}")
+    import shutil
+
+    saved = us2.home / "audit" / "head.json"
+    backup = us2.home.parent / "head-at-5.json"
+    shutil.copy(saved, backup)
+    with us2.open_store() as s:
+        for i in range(5, 10):
+            log.append(s, us2, "analyst", "read", [f"r{i}"], None, f"reason {i}")
+    with us2.open_store() as s:
+        request = checkpoint_request(us2, s, mx2.name)
+    with mx2.open_store() as s:
+        cosigned = witness(mx2, s, request)
+    with us2.open_store() as s:
+        accept_cosignature(us2, s, cosigned)
+        size = int(s.scalar("SELECT size FROM audit_head"))
+        _cut_tail(s, 6)
+        s.execute("DELETE FROM audit_published")  # and the evidence of the witness request
+    shutil.copy(backup, saved)
+    problems = _verify(us2)
+    assert ("audit_missing", f"witness {mx2.name}") in problems, (size, problems)
