@@ -273,6 +273,8 @@ def test_an_analyst_without_a_purpose_gets_no_partner_counts_from_any_route(tmp_
         for route in ("/api/v1/stats/monthly", "/api/v1/stats/by-place"):
             assert {r["owner"] for r in client.get(route, headers=h).json()} <= {us.name}, route
         assert client.get("/api/v1/map/summary", headers=h).json()["totals"]["partner_records"] == 0
+        flows = sum(f["records"] for f in client.get("/api/v1/map/flows", headers=h).json())
+        assert client.get("/api/v1/analytics/corridors", headers=h).status_code in (400, 403)  # needs a purpose
         assert client.get("/api/v1/access-log", headers=bearer(tokens["steward"])).json() == []  # nothing read
         # with a purpose: the partner's counts, and the reads are logged like /stats
         status = client.get("/api/v1/status", headers=h, params={"purpose": PURPOSE}).json()
@@ -282,6 +284,8 @@ def test_an_analyst_without_a_purpose_gets_no_partner_counts_from_any_route(tmp_
         assert "mx-test" in {r["owner"] for r in card["trace_completion"]}
         assert sum(r["records"] for r in card["coverage_by_state"]) > own_coverage  # partner records have states
         log = client.get("/api/v1/access-log", headers=bearer(tokens["steward"])).json()
+        assert flows < sum(f["records"] for f in client.get("/api/v1/map/flows", headers=h,
+                                                             params={"purpose": PURPOSE}).json())
         assert sorted((e["action"], e["kind"], e["purpose"]) for e in log) == [
             ("aggregate", "scorecard", PURPOSE), ("aggregate", "status", PURPOSE)]
         assert client.get("/api/v1/status", headers=h, params={"purpose": "x"}).status_code in (400, 422)
