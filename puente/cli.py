@@ -22,7 +22,7 @@ from rich.table import Table
 from puente import interrupts, stages
 from puente.console import console, err_console, load_node, say, state
 from puente.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_OK, ConfigError, InputError, PuenteError, UsageError
-from puente.i18n import language, set_language, t
+from puente.i18n import LANGUAGES, language, set_language, t
 from puente.settings import malformed, setting
 from puente.terminal import safe
 
@@ -44,9 +44,13 @@ def _root(
                                  help="Show the version and exit / mostrar la versión y salir."),
 ) -> None:
     if lang:
-        set_language(lang)
+        if lang.strip().lower() not in LANGUAGES:  # an explicit choice: never a silent fall-back to English
+            raise UsageError("lang_unknown", value=lang, known=", ".join(LANGUAGES))
+        set_language(lang.strip().lower())
     elif setting("lang"):
-        set_language(setting("lang"))
+        if setting("lang").strip().lower() not in LANGUAGES:
+            raise ConfigError("lang_unknown_setting", value=setting("lang"), known=", ".join(LANGUAGES))
+        set_language(setting("lang").strip().lower())
     state.home = home or Path(setting("home"))
 
 

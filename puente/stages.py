@@ -49,7 +49,8 @@ HOOKS = {
 STAGES: tuple[Stage, ...] = (
     Stage("audit", migrations=("puente.audit.schema",), commands=(Command("puente.audit.cli", "app", "audit"),),
           routers=("puente.api.routes_audit",),
-          hooks=(("store_opened", "puente.audit.head:ensure_head"),)),  # the signed head kept outside the store
+          hooks=(("store_opened", "puente.audit.head:ensure_head"),  # the signed head kept outside the store
+                 ("store_opened", "puente.audit.log:ensure_evidence"))),  # older stores: chain their checkpoints
     Stage("share", migrations=("puente.share.schema",), commands=(Command("puente.share.cli", "app", "share"),),
           routers=("puente.api.routes_share", "puente.api.routes_steward"), hooks=(("partner_agreement", "puente.share.registry:current"),)),
     Stage("link", migrations=("puente.link.schema",),

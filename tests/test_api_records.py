@@ -119,11 +119,13 @@ def test_stats_flows_entity_scorecard(env) -> None:  # type: ignore[no-untyped-d
     assert {"John Carter", "8ABC123 TOYOTA CAMRY", "Maria Lopez"} <= labels
     assert {e["role"] for e in graph["edges"]} >= {"driver", "owner", "associate"}
     assert [e["date"] for e in graph["timeline"]] == sorted(e["date"] for e in graph["timeline"])
-    card = client.get("/api/v1/scorecard", headers=h).json()
+    assert client.get("/api/v1/scorecard", headers=h).json()["received"] == []  # partner counts need a purpose
+    card = client.get("/api/v1/scorecard", headers=h, params={"purpose": PURPOSE}).json()
     assert sum(r["records"] for r in card["received"] if r["kind"] == "seizure") == 5
     assert card["trace_completion"] == [{"owner": "mx-test", "completed": 1, "total": 2, "rate": 0.5,
                                         "by_status": {"completed": 1, "pending": 1}}]
-    status = client.get("/api/v1/status", headers=h).json()
+    assert {c["owner"] for c in client.get("/api/v1/status", headers=h).json()["counts"]} == {"us-test"}
+    status = client.get("/api/v1/status", headers=h, params={"purpose": PURPOSE}).json()
     assert status["node"] == "us-test" and {"kind": "seizure", "owner": "mx-test", "records": 5} in [
         {k: c[k] for k in ("kind", "owner", "records")} for c in status["counts"]]
 

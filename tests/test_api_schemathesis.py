@@ -45,6 +45,10 @@ def test_openapi_conformance(case, api_env: tuple[Any, ...]) -> None:  # type: i
     if case.path == "/api/v1/auth/logout":  # logging out revokes the token: use a throwaway one
         with us.open_store() as store:
             token = issue_token(store, "steward", "session")
+    if isinstance((case.query or {}).get("purpose"), bool):
+        # "invalid" data that is valid once sent: a boolean purpose goes out as the text `false`, five characters,
+        # a well-formed purpose (`/status`, `/scorecard` take only a purpose, so the generator lands here often)
+        return
     # positive_data_acceptance is left out: a well-formed id that names no visible record is rightly 404
     case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, excluded_checks=[positive_data_acceptance],
                            app=app)

@@ -90,7 +90,7 @@ def test_truncation_detected(node: Node, filled: Store) -> None:
 
 
 def test_truncation_with_forged_head_detected_by_published_checkpoint(node: Node, filled: Store) -> None:
-    log.publish(filled, log.latest_checkpoint(filled, node), "mx-test", "b1")
+    log.publish(filled, node, log.latest_checkpoint(filled, node), "mx-test", "b1")
     filled.execute("DELETE FROM audit_log WHERE idx >= 7")
     filled.execute("UPDATE audit_head SET size = 7")
     problems = _positions(node, filled)

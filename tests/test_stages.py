@@ -42,9 +42,10 @@ def test_migrations_come_from_the_registry() -> None:
 
 def test_hooks() -> None:
     from puente.audit.head import ensure_head
+    from puente.audit.log import ensure_evidence
     from puente.share.registry import current
 
-    assert stages.implementations("store_opened") == [ensure_head]
+    assert stages.implementations("store_opened") == [ensure_head, ensure_evidence]
     assert stages.hook("partner_agreement") is current
     with pytest.raises(KeyError):
         stages.implementations("no_such_hook")

@@ -210,6 +210,7 @@ def test_units_and_charts(page) -> None:  # type: ignore[no-untyped-def]
     cbp = page.locator(".card", has=page.locator("h2", has_text="CBP"))
     assert "kg" in cbp.locator("h2").text_content() and "No records match." in cbp.text_content()
     assert "lb" not in page.text_content("#page").replace("lb,", "")
+    state_purpose(page, PURPOSE)  # partner counts (the records received) need a purpose, as every partner read
     go(page, "#/scorecard")
     months = page.evaluate("() => Chart.getChart('s-shared').data.labels")
     assert len(months) > 1 and months == sorted(months) and months[0].startswith("2024-")  # the data's months

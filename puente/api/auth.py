@@ -95,6 +95,44 @@ def set_disabled(store: Store, username: str, disabled: bool) -> int:
     return live
 
 
+def set_password(store: Store, username: str, password: str) -> int:
+    """Give an account a new password and revoke every token and session it holds (whoever held one, e.g. with
+    the old password, must log in again); its run of failed logins and any lock end. Partner-node accounts have
+    no password (they use tokens). Returns how many tokens and sessions were revoked."""
+    rows = store.query("SELECT role FROM api_users WHERE username = ?", [username])
+    if not rows:
+        raise UsageError("api_no_user", username=username)
+    if rows[0][0] == "partner-node":
+        raise UsageError("api_passwd_partner_node", username=username)
+    if len(password) < 10:
+        raise UsageError("api_short_password")
+    hashed = _hasher.hash(password)
+    with epoch.changing(store), store.transaction():  # servers holding a checked token ask the store again
+        store.execute("UPDATE api_users SET password_hash = ?, failed_logins = 0, locked_until = NULL "
+                      "WHERE username = ?", [hashed, username])
+        live = int(store.scalar("SELECT COUNT(*) FROM api_tokens WHERE username = ? AND NOT COALESCE(revoked, FALSE)",
+                                [username]) or 0)
+        store.execute("UPDATE api_tokens SET revoked = TRUE WHERE username = ?", [username])
+    return live
+
+
+def change_password(store: Store, username: str, old: str, new: str) -> int:
+    """A logged-in user changes their own password: the old one is checked like a login (the same claim, so
+    guessing it through this route counts toward the same lock), then :func:`set_password`."""
+    limit = int(setting("login_attempts"))
+    row = _claim(store, username, limit)
+    stored = row[0] if row is not None and not row[1] else None
+    if not _verify(stored, old):
+        if row is not None:
+            _lock(store, username, limit)
+        raise UsageError("api_old_password_wrong", attempts=limit, minutes=int(setting("lockout_minutes")))
+    try:
+        return set_password(store, username, new)
+    finally:  # a refused new password (too short) still ends the run the right old password proved
+        store.retrying(lambda: store.execute(
+            "UPDATE api_users SET failed_logins = 0, locked_until = NULL WHERE username = ?", [username]))
+
+
 def list_users(store: Store) -> list[tuple[str, str, str | None, int, object, bool]]:
     rows = store.query("SELECT username, role, partner, failed_logins, locked_until, disabled FROM api_users "
                        "ORDER BY username")

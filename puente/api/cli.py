@@ -101,6 +101,30 @@ def users_disable(username: str = typer.Argument(..., help="Login name.")) -> No
     console.print(t("api_user_disabled", username=username, tokens=revoked))
 
 
+@users_app.command("passwd")
+def users_passwd(
+    username: str = typer.Argument(..., help="Login name."),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="Read the new password from the first line of standard input."),
+) -> None:
+    """Set an account's password (asked twice, or --password-stdin) and revoke its tokens and sessions."""
+    import sys
+
+    from puente.api import auth
+    from puente.console import load_node
+    from puente.errors import UsageError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(t("api_new_password_prompt"))
+        if getpass.getpass(t("api_new_password_again")) != password:
+            raise UsageError("api_passwords_differ")
+    with load_node().open_store() as store:
+        revoked = auth.set_password(store, username, password)
+    console.print(t("api_password_set", username=username, tokens=revoked))
+
+
 @users_app.command("enable")
 def users_enable(username: str = typer.Argument(..., help="Login name.")) -> None:
     """Enable a disabled account again (its old tokens stay revoked: issue a new one)."""

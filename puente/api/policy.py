@@ -23,6 +23,7 @@ from typing import Any
 from puente.api.auth import Principal
 from puente.errors import PolicyError
 from puente.model import Kind
+from puente.store import retention
 
 INTERNAL = ("source_file", "source_row", "batch_id", "content_hash", "extra")
 PUBLIC_PROVENANCE = ("id", "owner_node", "source_agency", "ingested_at", "bundle_id", "retain_until")
@@ -95,7 +96,8 @@ def view_for(principal: Principal, kind: Kind, node: Any, purpose: str | None, s
             raise PolicyError("api_not_shared", kind=kind.name, partner=principal.partner or "")
         names = ["id", "owner_node", "source_agency", *grant.fields]
         not_granted = [f for f in kind.fields if f not in grant.fields]
-        return View(kind, field_columns(kind, names), ['"owner_node" = ?', *grant.where], [own, *grant.params],
+        return View(kind, field_columns(kind, names), ['"owner_node" = ?', *grant.where, retention.LIVE],
+                    [own, *grant.params, retention.today()],
                     purpose=f"agreement {grant.clause}: pull by {principal.partner}", withheld=not_granted,
                     reason="agreement", reasons=grant.reasons)
     names = list(PUBLIC_PROVENANCE)
@@ -118,6 +120,8 @@ def view_for(principal: Principal, kind: Kind, node: Any, purpose: str | None, s
     if purpose is None:
         view.where.append('"owner_node" = ?')
         view.params.append(own)
+    view.where.append(retention.LIVE)  # partner records past retain_until are gone for every read
+    view.params.append(retention.today())
     return view
 
 

@@ -69,6 +69,24 @@ def _status_for(exc: PuenteError) -> int:
     return 400
 
 
+def api_message(exc: PuenteError, lang: str) -> str:
+    """The error's line for an API caller: never a path on the server. A key with an ``<key>_api`` variant uses it
+    (written without the path: ``hits_no_secret_api``); any other absolute path argument is cut to its file name.
+    The full line, paths included, goes to the server's log for the operator."""
+    paths = {k: v for k, v in exc.args_.items() if isinstance(v, str) and v.startswith("/")}
+    if not paths:
+        return exc.message(lang)
+    import logging
+    from pathlib import PurePath
+
+    from puente.i18n import catalogue
+
+    logging.getLogger("puente.api").warning("%s", exc.message("en"))
+    if f"{exc.key}_api" in catalogue():
+        return t(f"{exc.key}_api", lang=lang, **exc.args_)
+    return t(exc.key, lang=lang, **{**exc.args_, **{k: PurePath(v).name for k, v in paths.items()}})
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def _api_problem(request: Request, exc: ApiProblem) -> Response:
@@ -76,7 +94,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PuenteError)
     async def _puente(request: Request, exc: PuenteError) -> Response:
-        return problem(request, _status_for(exc), exc.message(request_lang(request)))
+        return problem(request, _status_for(exc), api_message(exc, request_lang(request)))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

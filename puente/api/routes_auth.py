@@ -71,6 +71,21 @@ def logout(request: Request, c: Ctx = Depends(ctx), who: Principal = Depends(pri
     return Response(status_code=204)
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    old_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+@router.post("/auth/password", status_code=204, responses=problem_responses(400, 401, 403))
+def change_password(body: PasswordChange, c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Response:
+    """Change your own password (the current one is required). Every session and API token of the account,
+    this one included, is revoked: log in again with the new password."""
+    require_role(who, "analyst", "steward", "admin")
+    auth.change_password(c.store, who.username, body.old_password, body.new_password)
+    return Response(status_code=204)
+
+
 @router.get("/me", response_model=Me, responses=problem_responses(401))
 def me(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Me:
     """The account behind the token."""

@@ -40,17 +40,27 @@ class Status(BaseModel):
 
 
 @router.get("/status", response_model=Status, responses=_R)
-def status(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> Status:
-    """What the node holds, by kind and owner (partner nodes see only counts of what their agreement shares)."""
+def status(purpose: str | None = purpose_query(), c: Ctx = Depends(ctx),
+           who: Principal = Depends(principal)) -> Status:
+    """What the node holds, by kind and owner. Partner records are counted only with a purpose (the read is logged
+    as ``aggregate``), as for every other read of them; partner nodes see only counts of what their agreement
+    shares."""
+    from puente.api.policy import clean_purpose
     from puente.store.summary import summarize
 
     counts = []
     if who.is_partner:  # what the agreement shares, counted through the partner's view; dates only if kept
         return Status(node=c.node.name, country=c.node.country, store=c.store.dialect,  # type: ignore[arg-type]
                       counts=_partner_counts(c, who))
-    for s in summarize(c.store):
+    purpose = clean_purpose(purpose)
+    rows = [s for s in summarize(c.store) if purpose is not None or s.owner == c.node.name]
+    for s in rows:
         counts.append(KindCount(kind=s.kind, owner=s.owner, records=s.records,
                                 first=str(s.first) if s.first else None, last=str(s.last) if s.last else None))
+    if any(s.owner != c.node.name for s in rows):
+        from puente.api.context import log_access
+
+        log_access(c, who, "aggregate", "status", [], {s.owner for s in rows}, purpose)
     return Status(node=c.node.name, country=c.node.country, store=c.store.dialect,  # type: ignore[arg-type]
                   counts=counts)
 
@@ -286,8 +296,12 @@ def map_states(who: Principal = Depends(principal)) -> list[State]:
 
 
 @router.get("/scorecard", responses=problem_responses(401))
-def scorecard(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> dict[str, Any]:
-    """The agreement's joint scorecard: counts only, never record content (so no purpose is needed)."""
+def scorecard(purpose: str | None = purpose_query(), c: Ctx = Depends(ctx),
+              who: Principal = Depends(principal)) -> dict[str, Any]:
+    """The agreement's joint scorecard: counts only, never record content. Counts of partner records (received,
+    coverage, trace completion) need a purpose, and the read is logged as ``aggregate``; without one a person sees
+    this node's own side only."""
+    from puente.api.policy import clean_purpose
     from puente.api.scorecard import build
 
-    return build(c, who)
+    return build(c, who, clean_purpose(purpose))

@@ -21,13 +21,18 @@ from puente.api.context import Ctx
 from puente.api.policy import view_for
 from puente.errors import PolicyError
 from puente.model import Kind, load_model
+from puente.store import retention
 
 
-def _scope(c: Ctx, who: Principal, kind: Kind, *columns: str) -> tuple[str, list[Any]] | None:
-    """Humans: the whole table (counts only). A partner node: the records and columns its agreement shares,
-    as for every other use (policy.py); None when a column it would group or sum by is outside its view."""
+def _scope(c: Ctx, who: Principal, kind: Kind, *columns: str,
+           purpose: str | None = None) -> tuple[str, list[Any]] | None:
+    """People: with a purpose the whole table, else this node's own records (counts only; partner records past
+    retention never). A partner node: the records and columns its agreement shares, as for every other use
+    (policy.py); None when a column it would group or sum by is outside its view."""
     if not who.is_partner:
-        return "", []
+        if purpose is None:
+            return f"owner_node = ? AND {retention.LIVE} AND ", [c.node.name, retention.today()]
+        return f"{retention.LIVE} AND ", [retention.today()]
     try:
         view = view_for(who, kind, c.node, None, c.store)
     except PolicyError:
@@ -37,26 +42,31 @@ def _scope(c: Ctx, who: Principal, kind: Kind, *columns: str) -> tuple[str, list
     return " AND ".join(view.where) + " AND ", list(view.params)
 
 
-def build(c: Ctx, who: Principal) -> dict[str, Any]:
+def build(c: Ctx, who: Principal, purpose: str | None = None) -> dict[str, Any]:
     store, own = c.store, c.node.name
     model = load_model()
     received: list[dict[str, Any]] = []
     received_data: list[dict[str, Any]] = []
     coverage_state: dict[tuple[str, str, str], int] = {}
+    owners: set[str] = set()
     for kind in model.kinds_of("event", "entity"):  # records, not relations or published statistics
         mine = "owner_node = ? AND " if who.is_partner else ""  # a partner: only what it sent
+        # a person without a purpose: no partner records (as for every other read); none past retention
+        args = [*([who.partner] if mine else []), own, retention.today()]
+        where = f"WHERE {mine}owner_node <> ? AND {retention.LIVE}" + ("" if who.is_partner or purpose else " AND 1 = 0")
         rows = store.query(
             f"SELECT owner_node, SUBSTR(CAST(ingested_at AS TEXT), 1, 7), COUNT(*) FROM {kind.table} "
-            f"WHERE {mine}owner_node <> ? GROUP BY 1, 2 ORDER BY 2, 1", [*([who.partner] if mine else []), own])
+            f"{where} GROUP BY 1, 2 ORDER BY 2, 1", args)
         received += [{"kind": kind.name, "from": o, "month": m, "records": int(n)} for o, m, n in rows]
+        owners.update(o for o, _, _ in rows)
         if kind.date_field:
             rows = store.query(
                 f'SELECT owner_node, SUBSTR(CAST("{kind.date_field}" AS TEXT), 1, 7), COUNT(*) FROM {kind.table} '
-                f"WHERE {mine}owner_node <> ? GROUP BY 1, 2 ORDER BY 2, 1", [*([who.partner] if mine else []), own])
+                f"{where} GROUP BY 1, 2 ORDER BY 2, 1", args)
             received_data += [{"kind": kind.name, "direction": "received", "partner": o, "month": m, "records": int(n)}
                               for o, m, n in rows]
         geo = kind.geometry
-        scope = _scope(c, who, kind, f"{geo}_country", f"{geo}_admin1") if geo else None
+        scope = _scope(c, who, kind, f"{geo}_country", f"{geo}_admin1", purpose=purpose) if geo else None
         if geo and scope is not None:
             rows = store.query(
                 f'SELECT "{geo}_country", "{geo}_admin1", COUNT(*) FROM {kind.table} '
@@ -65,11 +75,11 @@ def build(c: Ctx, who: Principal) -> dict[str, Any]:
                 key = (country or "", admin1, kind.name)
                 coverage_state[key] = coverage_state.get(key, 0) + int(n)
     seizure, traces_kind = model.kind("seizure"), model.kind("firearm_trace")
-    scope = _scope(c, who, seizure, "port_name", "quantity_kg")
+    scope = _scope(c, who, seizure, "port_name", "quantity_kg", purpose=purpose)
     ports = [] if scope is None else store.query(
         "SELECT port_name, owner_node, COUNT(*), COALESCE(SUM(quantity_kg), 0) FROM seizure "
         f"WHERE {scope[0]}port_name IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2", scope[1])
-    scope = _scope(c, who, traces_kind, "trace_status")
+    scope = _scope(c, who, traces_kind, "trace_status", purpose=purpose)
     traces = [] if scope is None else store.query(
         "SELECT owner_node, COALESCE(trace_status, 'unknown'), COUNT(*) FROM firearm_trace "
         f"WHERE {scope[0]}1 = 1 GROUP BY 1, 2 ORDER BY 1, 2", scope[1])
@@ -89,8 +99,13 @@ def build(c: Ctx, who: Principal) -> dict[str, Any]:
         "coverage_by_state": [{"country": k[0], "admin1": k[1], "kind": k[2], "records": v}
                               for k, v in sorted(coverage_state.items())],
         "coverage_by_port": [{"port": p, "owner": o, "records": int(n), "kg": float(kg)} for p, o, n, kg in ports],
-        "joint_digest": _joint(c, who),
+        "joint_digest": _joint(c, who) if who.is_partner or purpose else [],  # its counts include the partner's
     }
+    owners |= {o for _, o, _, _ in ports} | set(by_owner)
+    if not who.is_partner and purpose and owners - {own}:
+        from puente.api.context import log_access
+
+        log_access(c, who, "aggregate", "scorecard", [], owners, purpose)
     return out
 
 

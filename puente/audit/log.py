@@ -161,8 +161,58 @@ def entry_records(store: Store, index: int) -> list[str]:
     return [r[0] for r in store.query("SELECT record_id FROM audit_records WHERE idx = ? ORDER BY pos", [index])]
 
 
-def publish(store: Store, checkpoint: Checkpoint, partner: str, bundle_id: str) -> None:
+# -- evidence kept beside the log: checkpoints published to partners and received from them ----------------
+# Each row of audit_published / audit_partner is chained into the log when it is written: an ``evidence`` entry
+# whose record list is ``<table>:<SHA-256 of the row>``. ``audit verify`` recomputes the rows' digests, so a
+# deleted, emptied or edited row (and one inserted by hand) is reported with the entry that recorded it.
+EVIDENCE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "audit_published": ("partner", "size", "root", "logged_at", "signature", "bundle_id"),
+    "audit_partner": ("partner", "size", "root", "logged_at", "signature", "public_key", "proof", "bundle_id"),
+}  # audit_partner.received_at (a local timestamp) is not in the digest: editing it changes no evidence
+
+
+def evidence_id(table: str, values: list[Any] | tuple[Any, ...]) -> str:
+    """``<table>:<sha256>`` of a row's evidence columns (in :data:`EVIDENCE_COLUMNS` order)."""
+    text = json.dumps([None if v is None else str(v) for v in values], separators=(",", ":"), ensure_ascii=False)
+    return f"{table}:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
+def evidence_rows(store: Store, table: str) -> list[str]:
+    """The evidence id of every row of ``table`` as stored now."""
+    cols = ", ".join(EVIDENCE_COLUMNS[table])
+    return [evidence_id(table, row) for row in store.query(f"SELECT {cols} FROM {table}")]
+
+
+def keep_evidence(store: Store, node: Node, table: str, values: list[Any], reason: str, actor: str = "node") -> None:
+    """Insert one row of audit_published / audit_partner and chain its digest into the log (one transaction)."""
+    cols = EVIDENCE_COLUMNS[table]
+    with store.transaction():
+        names = [*cols, "received_at"] if table == "audit_partner" else list(cols)
+        store.execute(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values)
+        append(store, node, actor, "evidence", [evidence_id(table, values[: len(cols)])], None, reason)
+
+
+def publish(store: Store, node: Node, checkpoint: Checkpoint, partner: str, bundle_id: str) -> None:
     """Remember a checkpoint sent to a partner (who keeps a copy: the outside witness)."""
-    store.execute("INSERT INTO audit_published VALUES (?, ?, ?, ?, ?, ?)",
-                  [partner, checkpoint.size, checkpoint.root.hex(), checkpoint.at, checkpoint.signature.hex(),
-                   bundle_id])
+    keep_evidence(store, node, "audit_published",
+                  [partner, checkpoint.size, checkpoint.root.hex(), checkpoint.at, checkpoint.signature.hex(), bundle_id],
+                  f"checkpoint of {checkpoint.size} entries published to {partner} ({bundle_id})")
+
+
+def ensure_evidence(node: Any, store: Any) -> None:
+    """A store of a release before evidence entries (marked by migration 202): chain every row of
+    audit_published / audit_partner it holds into the log with one entry, once, and remove the mark."""
+    if not store.table_columns("audit_evidence_pending") or not store.query("SELECT 1 FROM audit_evidence_pending"):
+        return
+    with store.transaction():
+        _head(store, lock=True)  # one opener seals (PostgreSQL: the head row is locked)
+        if not store.query("SELECT 1 FROM audit_evidence_pending"):
+            return
+        if store.query("SELECT 1 FROM audit_log WHERE action = 'evidence' LIMIT 1"):  # a mark made by hand:
+            store.execute("DELETE FROM audit_evidence_pending")  # rows are chained as written; never re-sealed
+            return
+        published, received = evidence_rows(store, "audit_published"), evidence_rows(store, "audit_partner")
+        append(store, node, "node", "evidence", sorted(set(published + received)), None,
+               f"checkpoints kept before this release, chained into the log on upgrade: {len(published)} published "
+               f"to partners, {len(received)} received from partners")
+        store.execute("DELETE FROM audit_evidence_pending")

@@ -48,3 +48,15 @@ def _bundle_column(store: Store) -> None:
     store.execute("ALTER TABLE audit_log ADD COLUMN bundle_id TEXT")
     store.execute("UPDATE audit_log SET bundle_id = split_part(reason, ' ', 2) "
                   "WHERE action = 'export' AND reason LIKE 'bundle %'")
+
+
+@register(202, "audit evidence: checkpoints exchanged before this release, to chain into the log once")
+def _evidence_pending(store: Store) -> None:
+    """Rows of ``audit_published`` / ``audit_partner`` are now chained into the log as they are written
+    (``evidence`` entries, :func:`puente.audit.log.keep_evidence`). A store of an earlier release holds rows
+    without one: this marks it, and the next open (which has the signing key) chains them with one entry
+    (:func:`puente.audit.log.ensure_evidence`) and removes the mark. A store with no such rows is never
+    marked, so a row inserted by hand later is never sealed."""
+    store.execute("CREATE TABLE IF NOT EXISTS audit_evidence_pending (name TEXT PRIMARY KEY)")
+    if store.query("SELECT 1 FROM audit_published LIMIT 1") or store.query("SELECT 1 FROM audit_partner LIMIT 1"):
+        store.execute("INSERT INTO audit_evidence_pending VALUES ('upgrade')")

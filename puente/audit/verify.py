@@ -114,10 +114,33 @@ def verify_log(store: Store, node_name: str, key: Ed25519PublicKey, home: Path |
             problems.append(Problem(size, "audit_truncated_published", f"{partner}:{checkpoint.size}"))
         elif merkle.root(leaves[: checkpoint.size]) != checkpoint.root:
             problems.append(Problem(checkpoint.size, "audit_published_mismatch", partner))
+    problems += _evidence(store, size)
     if home is not None:
         problems += _outside_heads(home, node_name, key, leaves)
     problems.sort(key=lambda p: p.position)
     return VerifyReport(size=size, root=root, problems=problems)
+
+
+def _evidence(store: Store, size: int) -> list[Problem]:
+    """Every row of audit_published / audit_partner the log recorded (``evidence`` entries) must still be there,
+    unchanged, and every row there must have been recorded: deleted, emptied, edited and hand-inserted rows."""
+    from puente.audit.log import EVIDENCE_COLUMNS, evidence_rows
+
+    recorded: dict[str, int] = {}
+    for idx, rid in store.query("SELECT r.idx, r.record_id FROM audit_records r JOIN audit_log l ON l.idx = r.idx "
+                                "WHERE l.action = 'evidence' ORDER BY r.idx, r.pos"):
+        recorded.setdefault(str(rid), int(idx))
+    problems: list[Problem] = []
+    for table in EVIDENCE_COLUMNS:
+        present = set(evidence_rows(store, table))
+        mine = {rid: idx for rid, idx in recorded.items() if rid.startswith(f"{table}:")}
+        gone = sorted((idx, rid) for rid, idx in mine.items() if rid not in present)
+        for idx, _rid in gone:
+            problems.append(Problem(idx, "audit_evidence_missing", table, {"table": table, "total": len(mine)}))
+        unrecorded = len(present - set(mine))
+        if unrecorded:
+            problems.append(Problem(size, "audit_evidence_unrecorded", table, {"table": table, "count": unrecorded}))
+    return problems
 
 
 def missing_range(first: int, last: int) -> str:

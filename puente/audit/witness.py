@@ -57,7 +57,7 @@ def checkpoint_request(node: Node, store: Store, partner: str) -> dict[str, Any]
         leaves = log.leaf_hashes(store, checkpoint.size)
         proofs = [{"from_size": s, "from_root": r, "proof": [h.hex() for h in merkle.consistency_proof(leaves, s)]}
                   for s, r in starts.items() if s <= checkpoint.size]
-        log.publish(store, checkpoint, partner, "witness")
+        log.publish(store, node, checkpoint, partner, "witness")
     return {"type": REQUEST_TYPE, "origin": node.name, "witness": partner, "checkpoint": checkpoint.to_dict(),
             "consistency": proofs}
 
@@ -93,17 +93,18 @@ def check_extends(store: Store, origin: str, checkpoint: Checkpoint, consistency
     return proof
 
 
-def remember(store: Store, origin: str, checkpoint: Checkpoint, public_key: str, proof: list[str], source: str,
-             now: dt.datetime) -> None:
+def remember(store: Store, node: Node, origin: str, checkpoint: Checkpoint, public_key: str, proof: list[str],
+             source: str, now: dt.datetime) -> None:
     """Hold ``checkpoint`` as the latest of ``origin`` (share_peers) and keep it in audit_partner."""
     if store.scalar("SELECT COUNT(*) FROM share_peers WHERE partner = ?", [origin]):
         store.execute("UPDATE share_peers SET partner_size = ?, partner_root = ? WHERE partner = ?",
                       [checkpoint.size, checkpoint.root.hex(), origin])
     else:
         store.execute("INSERT INTO share_peers VALUES (?, 0, 0, ?, ?)", [origin, checkpoint.size, checkpoint.root.hex()])
-    store.execute("INSERT INTO audit_partner VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  [origin, checkpoint.size, checkpoint.root.hex(), checkpoint.at, checkpoint.signature.hex(),
-                   public_key, json.dumps(proof), source, now.replace(tzinfo=None)])
+    log.keep_evidence(store, node, "audit_partner",
+                      [origin, checkpoint.size, checkpoint.root.hex(), checkpoint.at, checkpoint.signature.hex(),
+                       public_key, json.dumps(proof), source, now.replace(tzinfo=None)],
+                      f"checkpoint of {checkpoint.size} entries received from {origin} ({source})")
 
 
 def witness(node: Node, store: Store, request: dict[str, Any], actor: str = "node",
@@ -119,7 +120,7 @@ def witness(node: Node, store: Store, request: dict[str, Any], actor: str = "nod
     at = now.isoformat(timespec="seconds").replace("+00:00", "Z")
     signature = node.signing_key.sign(cosignature_body(node.name, at, checkpoint))
     with store.transaction():
-        remember(store, origin, checkpoint, agreement.parties[origin], proof, "witness", now)
+        remember(store, node, origin, checkpoint, agreement.parties[origin], proof, "witness", now)
         log.append(store, node, actor, "witness", [], f"{agreement.id}@v{agreement.version}",
                    f"countersigned the checkpoint of {origin}: {checkpoint.size} entries, root {checkpoint.root.hex()}")
     return Cosigned(node.name, at, checkpoint, signature, node.public_key_pem).to_dict()

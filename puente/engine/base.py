@@ -60,6 +60,16 @@ class Engine(ABC):
         self.close()
 
 
+def live(table: ir.Table) -> ir.Table:
+    """A record table without the partner records past ``retain_until`` (:mod:`puente.store.retention`): analytics
+    never see what ``share purge-expired`` would delete, whether or not it has run yet."""
+    if "retain_until" not in table.columns:
+        return table
+    from puente.store.retention import today
+
+    return table.filter(table.retain_until.isnull() | (table.retain_until >= ibis.literal(today())))
+
+
 def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     """Same dtypes whatever the engine: dates become datetime64[ns], Decimals floats, tz dropped."""
     out = frame.copy()
@@ -86,7 +96,7 @@ class _SQLEngine(Engine):
     def table(self, name: str) -> ir.Table:
         if not self.has_table(name):
             raise ConfigError("engine_missing_table", table=name)
-        return self.con.table(name)
+        return live(self.con.table(name))
 
     def has_table(self, name: str) -> bool:
         if name not in self._known:
@@ -169,7 +179,7 @@ class SparkEngine(Engine):
             from puente.engine.export import export_parquet
 
             path = export_parquet(self.store_url, name, self.workdir)
-            self._tables[name] = self.con.read_parquet(str(path), table_name=f"puente_{name}")
+            self._tables[name] = live(self.con.read_parquet(str(path), table_name=f"puente_{name}"))
         return self._tables[name]
 
     def upload(self, name: str, frame: pd.DataFrame) -> ir.Table:

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from puente.errors import UsageError
 from puente.model import Kind, load_model
 from puente.settings import enabled
+from puente.store import retention
 from puente.store.base import Store
 
 FORMATS = ("csv", "parquet", "jsonl", "geojson", "ftm")
@@ -43,8 +44,9 @@ def neutralize_formulas(table: pa.Table) -> pa.Table:
 
 def read_kind(store: Store, kind: Kind, where: str = "", params: list[Any] | None = None) -> pa.Table:
     cols = ", ".join(f'"{c}"' for c in [*kind.columns(), "extra"])
-    sql = f"SELECT {cols} FROM {kind.table} {where} ORDER BY id"
-    return store.query_arrow(sql, params or [])
+    live = f"{where} AND {retention.LIVE}" if where else f"WHERE {retention.LIVE}"  # expired partner records: gone
+    sql = f"SELECT {cols} FROM {kind.table} {live} ORDER BY id"
+    return store.query_arrow(sql, [*(params or []), retention.today()])
 
 
 def _jsonable(value: Any) -> Any:

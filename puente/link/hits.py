@@ -327,13 +327,19 @@ def _decode(message: dict[str, Any], terms: Terms) -> tuple[np.ndarray, clk.Layo
     return packed, lay, rejected
 
 
-def _usage_today(store: Store, partner: str) -> tuple[int, int, int]:
-    """(encodings answered, hits given, queries flagged) for ``partner`` since midnight UTC."""
+def _usage_today(store: Store, partner: str) -> tuple[int, int, int, int]:
+    """(encodings received, encodings judged, hits given, queries flagged) for ``partner`` since midnight UTC.
+
+    The daily cap counts every encoding received; the hit rate counts only the encodings actually matched
+    ("judged": those of answered queries, less those rejected one by one), so encodings that could never hit
+    (too thin, refused queries) do not dilute the rate a partner observes."""
     start = _now().replace(hour=0, minute=0, second=0, microsecond=0)
-    row = store.query("SELECT COALESCE(SUM(encodings), 0), COALESCE(SUM(hits), 0), "
+    row = store.query("SELECT COALESCE(SUM(encodings), 0), "
+                      "COALESCE(SUM(CASE WHEN status = 'answered' THEN encodings - COALESCE(rejected, 0) ELSE 0 END), 0), "
+                      "COALESCE(SUM(hits), 0), "
                       "COALESCE(SUM(CASE WHEN status = 'flagged' THEN 1 ELSE 0 END), 0) FROM hits_queries "
                       "WHERE direction = 'received' AND partner = ? AND created_at >= ?", [partner, start])
-    return int(row[0][0]), int(row[0][1]), int(row[0][2])
+    return int(row[0][0]), int(row[0][1]), int(row[0][2]), int(row[0][3])
 
 
 def _refuse(store: Store, node: Node, secret: bytes, key: bytes | None, version: Any, query: Any, exc: Rejected,
@@ -379,7 +385,7 @@ def answer_query(store: Store, node: Node, secret: bytes, query: Any, threshold:
         packed, lay, rejected = _decode(query, terms)
     except Rejected as exc:
         return _refuse(store, node, secret, key, version, query, exc, asker, clause)
-    used, given, flagged = _usage_today(store, partner)
+    used, judged, given, flagged = _usage_today(store, partner)
     if flagged:
         return _refuse(store, node, secret, key, version, query, Rejected("hits_rej_flagged"), asker, terms.cap_clause, True)
     if used + len(packed) > terms.max_per_day:
@@ -397,7 +403,8 @@ def answer_query(store: Store, node: Node, secret: bytes, query: Any, threshold:
             found = best(match_blocked(packed[usable], mine, lay, threshold, clk.derive(key, "lsh")), mine,
                          content_keys(own))
             found["i"] = usable[found["i"].to_numpy().astype(np.int64)]
-    total, total_hits = used + len(packed), given + len(found)
+    # the rate is over encodings that could hit: one rejected one by one (too thin to match) never dilutes it
+    total, total_hits = judged + len(packed) - len(bad), given + len(found)
     if total >= terms.hit_rate_after and total_hits > terms.max_hit_rate * total:
         return _refuse(store, node, secret, key, version, query,
                        Rejected("hits_rej_rate", rate=f"{total_hits / total:.0%}", cap=f"{terms.max_hit_rate:.0%}"),

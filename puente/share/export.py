@@ -88,7 +88,7 @@ def export_bundle(node: Node, store: Store, partner: str, actor: str = "node", t
         manifest["consistency"] = _consistency(store, partner, checkpoint.size)
         data = seal(BUNDLE_TYPE, pack_parts(manifest, [(p.kind, p.blob, p.rows, p.decoded) for p in parts]),
                     node.signing_key, key_id(node.public_key_pem))
-        _record(store, partner, rep, agreement, manifest, checkpoint)
+        _record(store, node, partner, rep, agreement, manifest, checkpoint)
         if terminating:
             registry.set_status(store, agreement, "terminated")
     return data
@@ -312,7 +312,7 @@ def _consistency(store: Store, partner: str, size: int) -> list[dict[str, object
             for s, r in dict(starts).items() if s <= size]
 
 
-def _record(store: Store, partner: str, rep: ExportReport, agreement: Agreement, manifest: dict[str, Any],
+def _record(store: Store, node: Node, partner: str, rep: ExportReport, agreement: Agreement, manifest: dict[str, Any],
             checkpoint: Checkpoint) -> None:
     store.execute("UPDATE share_revocations SET bundle_id = ? WHERE partner = ? AND bundle_id IS NULL",
                   [rep.bundle_id, partner])
@@ -323,4 +323,4 @@ def _record(store: Store, partner: str, rep: ExportReport, agreement: Agreement,
     store.execute("INSERT INTO share_bundles VALUES (?, 'sent', ?, ?, ?, ?, ?, ?, ?, ?, ?, CURRENT_TIMESTAMP)",
                   [rep.bundle_id, partner, agreement.id, agreement.version, rep.sequence, manifest["created"],
                    manifest["expires"], rep.records, rep.deleted, rep.revoked])
-    audit.publish(store, checkpoint, partner, rep.bundle_id)
+    audit.publish(store, node, checkpoint, partner, rep.bundle_id)

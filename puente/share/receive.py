@@ -123,7 +123,11 @@ def import_bundle(node: Node, store: Store, data: bytes, actor: str = "node", no
     except BundleError as exc:
         refused(node, store, actor, source, str(exc.message("en")), data)
         raise
-    return _import(node, store, manifest, agreement, rows, actor, now)
+    try:
+        return _import(node, store, manifest, agreement, rows, actor, now)
+    except BundleError as exc:  # the sequence re-checked under the import lock: a concurrent replay
+        refused(node, store, actor, source, str(exc.message("en")), data)
+        raise
 
 
 def refused(node: Node, store: Store, actor: str, source: str, reason: str, data: bytes | None = None) -> None:
@@ -208,6 +212,11 @@ def _import(node: Node, store: Store, manifest: dict[str, Any], agreement: Any, 
     naive_now = now.replace(tzinfo=None)
     with store.transaction():
         store.lock("records")  # DuckDB: its kind tables have no key, imports into one database take turns
+        # checked again under the lock: the same bundle imported twice at once (PostgreSQL: two processes) passed
+        # verify_bundle's check both times; the second now waits here and is refused as a replay, in one line
+        last = int(store.scalar("SELECT seq_received FROM share_peers WHERE partner = ?", [sender]) or 0)
+        if report.sequence <= last:
+            raise _reject(f"sequence {report.sequence} is not above {last}, the last one received (replay)")
         imported: list[pa.Array] = []
         for kind, rows in tables.items():
             ids = _insert(store, kind, rows, sender, node.name)
@@ -283,9 +292,10 @@ def _remember(store: Store, node: Node, sender: str, report: ImportReport, manif
     store.execute("INSERT INTO share_bundles VALUES (?, 'received', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   [report.bundle_id, sender, agreement.id, agreement.version, report.sequence, manifest["created"],
                    manifest["expires"], report.records, report.deleted, report.purged, now])
-    store.execute("INSERT INTO audit_partner VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  [sender, checkpoint.size, checkpoint.root.hex(), checkpoint.at, checkpoint.signature.hex(),
-                   agreement.parties[sender], json.dumps(manifest["_proof"]), report.bundle_id, now])
+    audit.keep_evidence(store, node, "audit_partner",
+                        [sender, checkpoint.size, checkpoint.root.hex(), checkpoint.at, checkpoint.signature.hex(),
+                         agreement.parties[sender], json.dumps(manifest["_proof"]), report.bundle_id, now],
+                        f"checkpoint of {checkpoint.size} entries received from {sender} (bundle {report.bundle_id})")
 
 
 def _receipt(node: Node, store: Store, sender: str, agreement: Any, report: ImportReport, revoked: list[str],

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from puente.model import load_model
+from puente.store import retention
 from puente.store.base import Store
 
 
@@ -30,7 +31,8 @@ def summarize(store: Store) -> list[KindSummary]:
             f"MIN({date})" if date else "NULL", f"MAX({date})" if date else "NULL",
             f"COUNT({geo}_text)" if geo else "0", f"COUNT({geo}_id)" if geo else "0",
         ]
-        rows = store.query(f"SELECT {', '.join(select)} FROM {kind.table} GROUP BY owner_node ORDER BY owner_node")
+        rows = store.query(f"SELECT {', '.join(select)} FROM {kind.table} WHERE {retention.LIVE} "
+                           "GROUP BY owner_node ORDER BY owner_node", [retention.today()])
         for owner, count, first, last, places, resolved in rows:
             out.append(KindSummary(kind.name, owner, count, first, last, places, resolved))
     return out

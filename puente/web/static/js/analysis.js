@@ -159,7 +159,7 @@
     const status = document.getElementById("an-status");
     if (P.purpose().length < 5) { status.textContent = P.t("an_needs_purpose"); status.classList.remove("hidden"); return; }
     // an analysis needs records of one kind: without any, say so instead of asking
-    const [cat, st] = await Promise.all([P.api("/api/v1/analytics", {}, {purpose: false}), P.api("/api/v1/status", {}, {purpose: false})]);
+    const [cat, st] = await Promise.all([P.api("/api/v1/analytics", {}, {purpose: false}), P.api("/api/v1/status")]);
     if (P.staleSince(gen)) return;
     const needs = (cat.analyses.find((a) => a.name === view.analysis) || {}).needs;
     if (needs && !st.counts.some((c) => c.kind === needs && c.records > 0)) {

@@ -3,7 +3,7 @@
   let charts = [];
   const render = async (el) => {
     const gen = P.gen;
-    const s = await P.api("/api/v1/scorecard", {}, {purpose: false});
+    const s = await P.api("/api/v1/scorecard");
     if (P.staleSince(gen)) return;
     const recv = s.received.reduce((a, r) => a + r.records, 0);
     const sent = s.sent ? s.sent.reduce((a, r) => a + r.records, 0) : null;
