@@ -25,7 +25,9 @@ def _card(node: Node) -> dict[str, Any]:
     with node.open_store() as store:
         token = issue_token(store, "admin")
     client = TestClient(create_app(node))
-    card = client.get("/api/v1/scorecard", headers={"Authorization": f"Bearer {token}"})
+    # the joint digest counts partner records: shown with a stated purpose only (review8)
+    card = client.get("/api/v1/scorecard", params={"purpose": "compare the joint digest"},
+                      headers={"Authorization": f"Bearer {token}"})
     assert card.status_code == 200, card.text
     return dict(card.json())
 
@@ -64,3 +66,19 @@ def test_a_record_changed_on_one_side_shows_in_the_inputs(demo: dict[str, Node],
     assert after["inputs"]["seizure"] != before["inputs"]["seizure"]
     assert after["inputs"]["lab_site"] == before["inputs"]["lab_site"]
     assert _card(mx)["joint_digest"][0]["inputs_sha256"] != _card(us)["joint_digest"][0]["inputs_sha256"]
+
+
+def test_partner_records_past_retention_leave_the_joint_picture_before_the_purge(demo: dict[str, Node]) -> None:
+    """What ``share purge-expired`` would delete is not read by the joint picture either, purged or not."""
+    mx, us = demo["MX"], demo["US"]
+    with mx.open_store() as store:
+        rid, kept = store.query("SELECT id, retain_until FROM seizure WHERE owner_node = ? ORDER BY id LIMIT 1",
+                                [us.name])[0]
+        before = set(joint_records(mx, store, us.name)["seizure"].column("id").to_pylist())
+        store.execute("UPDATE seizure SET retain_until = DATE '2000-01-01' WHERE id = ?", [rid])
+        try:
+            after = set(joint_records(mx, store, us.name)["seizure"].column("id").to_pylist())
+        finally:
+            store.execute("UPDATE seizure SET retain_until = ? WHERE id = ?", [kept, rid])
+    assert rid in before and kept is not None
+    assert after == before - {rid}

@@ -29,6 +29,7 @@ from puente.analyze.digest import combined, table_digest
 from puente.model import load_model
 from puente.node import Node
 from puente.store.base import Store
+from puente.store.retention import LIVE, today
 
 # The analyses of the joint picture: those over records both nodes hold (not the public CBP statistics each
 # loads itself; networks and alerts follow from the same records and are left out for time).
@@ -48,7 +49,9 @@ def joint_records(node: Node, store: Store, partner: str) -> dict[str, pa.Table]
         if not agreement.decide_kind(kind).allowed or kind not in present:
             continue
         mine = as_sent(node, store, partner, kind)
-        theirs = store.query_arrow(f"SELECT * FROM {kind} WHERE owner_node = ? ORDER BY id", [partner])
+        # the partner's records this node may still read: none past retain_until, purged or not (docs/sharing.md)
+        theirs = store.query_arrow(f"SELECT * FROM {kind} WHERE owner_node = ? AND {LIVE} ORDER BY id",
+                                   [partner, today()])
         cols = [c for c in mine.column_names if c in theirs.column_names]
         both = pa.concat_tables([mine.select(cols), theirs.select(cols).cast(mine.select(cols).schema)])
         if both.num_rows:
