@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +25,6 @@ from fastapi.testclient import TestClient
 
 from puente.node import Node
 from puente.share import registry
-from puente.share.agreement import Agreement
 
 KINDS: dict[str, Any] = {
     "seizure": {"records": [{"field": "drug", "in": ["fentanyl", "methamphetamine"]}],
@@ -44,18 +44,18 @@ KINDS: dict[str, Any] = {
 }
 
 
-def install(us: Node, mx: Node) -> Agreement:
+def install(us: Node, mx: Node, folder: Path) -> str:
+    """The next version of the demo's agreement with these kinds, signed by both nodes through the CLI."""
     with us.open_store() as store:
         current, _ = registry.current(store, mx.name)
-    doc = yaml.safe_load(yaml.safe_dump({**current.doc, "version": current.version + 1, "kinds": KINDS}))
+    doc = {**current.doc, "version": current.version + 1, "kinds": KINDS}
     doc.pop("classes", None)
-    agreement = Agreement(doc)
-    for n in (us, mx):
-        agreement.sign(n.name, n.signing_key)
-    for n in (us, mx):
-        with n.open_store() as store:
-            registry.install(n, store, agreement, "attack9")
-    return agreement
+    path = folder / "agreement.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    for home in (us.home, mx.home, us.home):  # the U.S. node signs, the Mexican node signs and installs, then the U.S.
+        subprocess.run([sys.executable, "-m", "puente", "--home", str(home), "share", "agreement", "sign", str(path)],
+                       check=True, capture_output=True)
+    return f"{current.id} v{current.version + 1}"
 
 
 def secrets(us: Node) -> dict[str, Any]:
@@ -63,11 +63,13 @@ def secrets(us: Node) -> dict[str, Any]:
     with us.open_store() as store:
         rows = store.query("SELECT CAST(date AS TEXT), source_id, notes, quantity_kg, place_text FROM seizure "
                            "WHERE owner_node = ? AND drug IN ('fentanyl', 'methamphetamine')", [us.name])
+        ports = {v for r in store.query("SELECT DISTINCT port_text, port_name FROM seizure") for v in r if v}
     dates = {d for d, *_ in rows if d and not d.endswith("-01")}
     return {"dates": dates, "case numbers": {r[1] for r in rows if r[1]},
             "notes": {r[2] for r in rows if r[2] and len(r[2]) > 12},
-            "kg": {f"{r[3]:.3f}".rstrip("0").rstrip(".") for r in rows if r[3] and r[3] % 5 and len(str(r[3])) > 3},
-            "place text": {r[4] for r in rows if r[4] and len(r[4]) > 8}}
+            "kg": {str(r[3]) for r in rows if r[3] and len(str(r[3])) >= 6},  # e.g. 12.345: never a multiple of 5
+            "place text": {t for t in {r[4] for r in rows if r[4] and len(r[4]) > 8}
+                           if not any(t in p for p in ports)}}  # 'Baltimore' is in the kept port's name
 
 
 def analyst_secrets(us: Node) -> dict[str, Any]:
@@ -109,7 +111,9 @@ def probe(client: TestClient, token: str, paths: list[str], secret: dict[str, An
         r = client.get(path, headers={"Authorization": f"Bearer {token}"})
         body = r.content.decode("utf-8", "replace")
         found = {name: sorted(v for v in values if v in body)[:3] for name, values in secret.items()}
-        out.append({"path": path, "status": r.status_code, "total": r.headers.get("X-Total-Count"),
+        columns = sorted(r.json()["items"][0]) if path.endswith(("/seizure", "/person", "/link")) and r.json().get(
+            "items") else None
+        out.append({"path": path, "status": r.status_code, "columns": columns, "total": r.headers.get("X-Total-Count"),
                     "leaks": {k: v for k, v in found.items() if v},
                     "detail": (r.json().get("detail") if r.status_code >= 400 and r.headers.get(
                         "content-type", "").startswith("application/") and body.startswith("{") else None)})
@@ -122,7 +126,7 @@ def main() -> None:
         for n in ("us-node", "mx-node"):
             shutil.copytree(demo / n, Path(tmp) / n)
         us, mx = Node.load(Path(tmp) / "us-node"), Node.load(Path(tmp) / "mx-node")
-        agreement = install(us, mx)
+        agreement = install(us, mx, Path(tmp))
         secret = secrets(us)
         from puente.api import auth
         from puente.api.app import create_app
@@ -132,7 +136,7 @@ def main() -> None:
             analyst = auth.issue_token(store, "probe-analyst")
         partner_token = (mx.home / "keys" / f"partner-{us.name}.token").read_text().strip()
         with TestClient(create_app(us)) as client:
-            report = {"agreement": f"{agreement.id} v{agreement.version}",
+            report = {"agreement": agreement,
                       "secrets": {k: len(v) for k, v in secret.items()},
                       "partner": probe(client, partner_token, PARTNER_GETS, secret),
                       "analyst without purpose": probe(client, analyst, PARTNER_GETS + ANALYST_GETS, analyst_secrets(us))}

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from share_support import agreement_doc, install, pair
@@ -55,6 +56,10 @@ SMUGGLED: dict[str, tuple[Callable[[pa.Table], pa.Table], str]] = {
     # the place's name and text where the agreement gives only the county
     "exact place text": (lambda t: _set(t, "place_text", pa.array(["1200 Grand Ave, Nogales"] * t.num_rows)),
                          "place_text"),
+    # the sender's internal provenance (row of its source file), which the receiver would store as sent
+    "source row": (lambda t: _set(t, "source_row", pa.array(list(range(t.num_rows)), pa.int64())), "source_row"),
+    # the place's exact coordinates under a county generalisation (the county's id kept, its centroid replaced)
+    "exact coordinates": (lambda t: _set(t, "place_lat", pc.add(t.column("place_lat"), 0.0123)), "place_lat"),
 }
 
 
@@ -73,6 +78,19 @@ def test_a_bundle_smuggling_a_field_finer_than_the_agreement_is_refused(nodes: t
     assert len(_rejections(mx)) == 1 and f"seizure.{field}" in _rejections(mx)[0]
 
 
+def test_a_record_outside_the_agreements_filters_is_refused(nodes: tuple[Node, Node]) -> None:
+    """The agreement shares fentanyl and methamphetamine seizures: a cocaine seizure is outside its legal basis."""
+    us, mx = nodes
+    manifest, blobs = _open(us, _export(us, mx))
+    seizures = pq.read_table(io.BytesIO(blobs["seizure"]))
+    drugs = ["cocaine"] + seizures.column("drug").to_pylist()[1:]
+    data = _seal(us, manifest, {**blobs, "seizure": _parquet(_set(seizures, "drug", pa.array(drugs)))})
+    with mx.open_store() as store, pytest.raises(BundleError, match=r"1 seizure records that agreement .* "
+                                                                    r"does not share \(kinds.seizure.records\[0\]"):
+        import_bundle(mx, store, data)
+    assert len(_rejections(mx)) == 1
+
+
 def test_a_bundle_carrying_a_kind_the_agreement_does_not_cover_is_refused(nodes: tuple[Node, Node]) -> None:
     us, mx = nodes
     manifest, blobs = _open(us, _export(us, mx))
@@ -83,6 +101,21 @@ def test_a_bundle_carrying_a_kind_the_agreement_does_not_cover_is_refused(nodes:
     with mx.open_store() as store:
         assert store.scalar("SELECT COUNT(*) FROM person") == 0
         assert store.scalar("SELECT COUNT(*) FROM seizure WHERE owner_node <> 'mx-fgr'") == 0
+    assert len(_rejections(mx)) == 1
+
+
+def test_records_in_the_receivers_namespace_are_refused(nodes: tuple[Node, Node]) -> None:
+    """A record whose id names another owner (here the receiver: ``mx-fgr:seizure:…``) would sit in the receiver's
+    namespace, beside its own records, under the sender's ownership."""
+    us, mx = nodes
+    manifest, blobs = _open(us, _export(us, mx))
+    seizures = pq.read_table(io.BytesIO(blobs["seizure"]))
+    ids = [f"mx-fgr:seizure:planted{i}" for i in range(seizures.num_rows)]
+    data = _seal(us, manifest, {**blobs, "seizure": _parquet(_set(seizures, "id", pa.array(ids)))})
+    with mx.open_store() as store, pytest.raises(BundleError, match="not named by their owner and kind"):
+        import_bundle(mx, store, data)
+    with mx.open_store() as store:
+        assert store.scalar("SELECT COUNT(*) FROM seizure WHERE id LIKE '%planted%'") == 0
     assert len(_rejections(mx)) == 1
 
 
@@ -97,18 +130,19 @@ def test_the_honest_bundle_still_imports(nodes: tuple[Node, Node]) -> None:
 
 
 def test_a_bundle_cannot_replace_or_delete_the_receivers_own_records(nodes: tuple[Node, Node]) -> None:
-    """Held: records carrying the receiver's own ids (owner left null, so it defaults to the sender), and a
-    manifest deleting and revoking them, leave the receiver's records as they were."""
+    """Records carrying the receiver's own ids (owner left null, so it defaults to the sender) are refused by the
+    namespace rule (before it: skipped by the import's anti-join); a manifest deleting and revoking them (held)
+    imports and leaves them as they were."""
     us, mx = nodes
     with mx.open_store() as store:
         own = store.query("SELECT id, quantity_kg FROM seizure ORDER BY id")
+    ids = [i for i, _ in own]
     manifest, blobs = _open(us, _export(us, mx))
     seizures = pq.read_table(io.BytesIO(blobs["seizure"])).slice(0, len(own))
-    forged = _set(_set(seizures, "id", pa.array([i for i, _ in own])), "owner_node",
-                  pa.nulls(len(own), pa.string()))
-    ids = [i for i, _ in own]
-    data = _seal(us, {**manifest, "deleted": {"seizure": ids[:1]}, "revoked": {"seizure": ids[1:2]}},
-                 {**blobs, "seizure": _parquet(forged)})
+    forged = _set(_set(seizures, "id", pa.array(ids)), "owner_node", pa.nulls(len(own), pa.string()))
+    with mx.open_store() as store, pytest.raises(BundleError, match="not named by their owner"):
+        import_bundle(mx, store, _seal(us, manifest, {**blobs, "seizure": _parquet(forged)}))
+    data = _seal(us, {**manifest, "deleted": {"seizure": ids[:1]}, "revoked": {"seizure": ids[1:2]}}, blobs)
     with mx.open_store() as store:
         import_bundle(mx, store, data)
         assert store.query("SELECT id, quantity_kg FROM seizure WHERE owner_node = 'mx-fgr' ORDER BY id") == own

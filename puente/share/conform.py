@@ -14,7 +14,7 @@ export plan reads (:meth:`Agreement.field_rule`, :func:`puente.share.plan.plan_k
   gazetteer (or H3) gives the county or cell it names — a finer value is what the agreement withholds;
 * a record must pass the agreement's record filters on the columns the agreement carries unchanged.
 
-:func:`problem` returns the first departure as one line (naming the kind, the column, how many values and
+:func:`problem` returns the first departure as a message (naming the kind, the column, how many values and
 the clause), or None. The caller refuses the whole bundle: a node must not hold partner data beyond the
 legal basis the agreement gives it, and a partial import would hide that the partner broke the terms.
 """
@@ -35,12 +35,19 @@ from puente.share.plan import _LOOKUP_COLUMNS, ALWAYS, Lookup
 _PSEUDONYM = "^ps:[0-9a-f]{32}$"
 
 
-def problem(agreement: Agreement, kind: str, table: pa.Table) -> str | None:
-    """The first way ``table`` (one received part of ``kind``) carries more than ``agreement`` gives, or None."""
-    terms = f"agreement {agreement.id} v{agreement.version}"
+Refusal = tuple[str, dict[str, Any]]  # a message key (puente/share/messages.yaml) and its arguments
+
+
+def problem(agreement: Agreement, kind: str, table: pa.Table, owners: pa.Array | pa.ChunkedArray) -> Refusal | None:
+    """The first way ``table`` (one received part of ``kind``, whose records' owners are ``owners``) carries more
+    than ``agreement`` gives, as a message key and its arguments, or None."""
+    terms = {"agreement": f"{agreement.id} v{agreement.version}", "kind": kind}
     decision = agreement.decide_kind(kind)
     if not decision.allowed:
-        return f"the bundle carries {table.num_rows:,} {kind} records, which {terms} does not share ({decision.clause})"
+        return "bundle_kind_not_shared", {**terms, "count": f"{table.num_rows:,}", "clause": decision.clause}
+    strays = _strays(table.column("id").cast(pa.string()), owners, kind) if "id" in table.column_names else 0
+    if strays:
+        return "bundle_foreign_namespace", {**terms, "count": f"{strays:,}"}
     checks, unchanged = _columns(agreement, kind)
     given = set(checks) | set(unchanged) | set(ALWAYS)
     stored = {c for f in load_model().kind(kind).fields.values() for c in f.columns()} | {"source_row"}
@@ -49,21 +56,30 @@ def problem(agreement: Agreement, kind: str, table: pa.Table) -> str | None:
             continue
         filled = table.num_rows - table.column(name).null_count
         if filled:
-            return (f"{filled:,} {kind}.{name} values, which {terms} does not share "
-                    f"({_clause(agreement, kind, name)})")
+            return "bundle_column_not_shared", {**terms, "count": f"{filled:,}", "column": name,
+                                                "clause": _clause(agreement, kind, name)}
     for name, (rule, check) in checks.items():
         if name in table.column_names:
             bad = check(table, name)
             if bad:
-                return (f"{bad:,} {kind}.{name} values finer than {terms} gives ({rule.clause}: "
-                        f"{_describe(rule)})")
+                return "bundle_value_finer", {**terms, "count": f"{bad:,}", "column": name, "clause": rule.clause,
+                                              "rule": _describe(rule)}
     for f in agreement.filters(kind):
         if f.column in unchanged and f.column in table.column_names:
             values = table.column(f.column).to_pylist()
             failing = sum(1 for v in values if not f.passes(v))
             if failing:
-                return f"{failing:,} {kind} records that {terms} does not share ({f.clause}: {f.column} {f.op} {f.value})"
+                return "bundle_record_not_shared", {**terms, "count": f"{failing:,}",
+                                                    "clause": f"{f.clause}: {f.column} {f.op} {f.value}"}
     return None
+
+
+def _strays(ids: pa.ChunkedArray, owners: pa.Array | pa.ChunkedArray, kind: str) -> int:
+    """Records whose id does not start with ``<owner>:<kind>:`` (a missing id counts too)."""
+    parts = pc.split_pattern(ids, ":", max_splits=2)
+    named = pc.and_(pc.equal(pc.list_element(parts, 0), owners),
+                    pc.and_(pc.equal(pc.list_element(parts, 1), kind), pc.equal(pc.list_value_length(parts), 3)))
+    return int(pc.sum(pc.invert(pc.fill_null(named, False)).cast(pa.int64())).as_py() or 0)
 
 
 Check = Callable[[pa.Table, str], int]  # (part, column) -> how many non-null values the transform would change
@@ -183,4 +199,4 @@ def _clause(agreement: Agreement, kind: str, column: str) -> str:
         if field.type == "place" and column.startswith(f"{name}_"):
             rule = agreement.field_rule(kind, name)
             return f"{rule.clause}: {_describe(rule)}"
-    return f"kinds.{kind}.fields (not a field of {kind})"
+    return "internal provenance: never in a bundle"

@@ -165,9 +165,9 @@ def _prepare(node: Node, manifest: dict[str, Any], body: memoryview, agreement: 
                 raise _reject(f"{sum(c['counts'] for c in foreign):,} {kind} records claim another owner than the "
                               f"sender {sender} ({named}), but agreement {agreement.id} v{agreement.version} does not "
                               "allow onward transfer")
-            beyond = conform.problem(agreement, kind, table)
+            beyond = conform.problem(agreement, kind, table, owners)
             if beyond:
-                raise _reject(f"{beyond}: nothing imported")
+                raise BundleError(beyond[0], **beyond[1])
             schema = schema_for(model.kind(kind))
             bundle_id = str(manifest["bundle_id"])
             extra = {"owner_node": owners, "source_file": pa.repeat(pa.scalar(f"bundle:{bundle_id}"), n),
