@@ -16,16 +16,19 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from share_support import agreement_doc, install, pair
+from test_link_hits import _load
 from test_share_hostile import _export, _open, _parquet, _rejections, _seal
 
+from bench.synth import spanish_people
 from puente.errors import BundleError
 from puente.node import Node
+from puente.share.export import export_bundle
 from puente.share.receive import import_bundle
 
 
 @pytest.fixture
-def nodes(make_node: Any) -> tuple[Node, Node]:
-    us, mx = pair(make_node)
+def nodes(make_node: Any, store_url: str) -> tuple[Node, Node]:
+    us, mx = pair(make_node, mx_store=store_url)  # the receiving node on each store
     install(us, mx, agreement_doc(us, mx))  # seizures: date by month, place admin2, kg by 1, case number pseudonym
     return us, mx
 
@@ -146,3 +149,35 @@ def test_a_bundle_cannot_replace_or_delete_the_receivers_own_records(nodes: tupl
     with mx.open_store() as store:
         import_bundle(mx, store, data)
         assert store.query("SELECT id, quantity_kg FROM seizure WHERE owner_node = 'mx-fgr' ORDER BY id") == own
+
+
+def test_a_partners_scorecard_says_nothing_of_a_third_partner(make_node: Any) -> None:
+    """The U.S. node shares with Mexico and with a second Mexican agency, mx-sedena (a bundle, a hit/no-hit query). Mexico's partner-node
+    account reads the scorecard: it must not learn that mx-sedena exists, what was sent there, or how many
+    queries went there — counts of another relationship are outside its agreement."""
+    from fastapi.testclient import TestClient
+
+    from puente.api import auth
+    from puente.api.app import create_app
+    from puente.link import hits
+
+    us, mx = pair(make_node)
+    third = make_node("mx-sedena", "MX")  # a third node (a second Mexican agency)
+    install(us, mx, agreement_doc(us, mx))
+    names = {f: "match_only" for f in ("given_names", "surname1", "surname2", "birth_date")}
+    install(us, third, agreement_doc(us, third, {"seizure": {"fields": {"drug": "keep"}}, "person": {"fields": names}}))
+    people, _ = spanish_people(40, seed=4)
+    with us.open_store() as store:
+        _load(store, people[people.owner_node == "us-test"].assign(owner_node="us-hsi"))
+        export_bundle(us, store, third.name)
+        export_bundle(us, store, mx.name)
+        hits.make_query(store, us, third.name, bytes.fromhex("33" * 32))
+        auth.add_user(store, "mx", "partner-node", None, partner=mx.name)
+        token = auth.issue_token(store, "mx")
+    with TestClient(create_app(us)) as client:
+        body = client.get("/api/v1/scorecard", headers={"Authorization": f"Bearer {token}"})
+    assert body.status_code == 200
+    card = body.json()
+    assert "mx-sedena" not in body.text, [r for r in card["sent"] or [] if r.get("to") == "mx-sedena"]
+    assert {r["to"] for r in card["sent"]} == {"mx-fgr"}  # its own exchange is still counted
+    assert card["followups"] is None or card["followups"]["queries"].get("sent") is None, card["followups"]
