@@ -69,3 +69,4 @@ def test_a_birth_date_cannot_be_enumerated_under_a_known_name(make_node: Any) ->
     days = Counter((d.month, d.day) for d in hit_dates)
     guess = dt.date(years.most_common(1)[0][0], *days.most_common(1)[0][0]) if hit_dates else None
     assert guess != born, f"{len(hit_dates)} of {len(dates):,} guessed dates hit; read back: {guess} (born {born})"
+

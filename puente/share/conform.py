@@ -154,16 +154,18 @@ def _place_check(lookup: Lookup, key: str, part: str) -> Check:
         if key not in table.column_names:
             return int(table.num_rows - table.column(name).null_count)
         keys = table.column(key).cast(pa.string())
-        expected = {k: _generalised(lookup, k, part) for k in pc.unique(keys).to_pylist() if k is not None}
-        values = table.column(name).to_pylist()
-        bad = 0
-        for k, v in zip(keys.to_pylist(), values):
-            if v is None:
-                continue
-            want = expected.get(k) if k is not None else None
-            if want is None or (want != v and not (isinstance(v, float) and abs(v - float(want)) <= 1e-9)):
-                bad += 1
-        return bad
+        distinct = pc.drop_null(pc.unique(keys))
+        values = table.column(name)
+        if pa.types.is_dictionary(values.type):
+            values = values.cast(values.type.value_type)
+        wanted = pa.array([_generalised(lookup, k, part) for k in distinct.to_pylist()], values.type)
+        expected = pc.take(wanted, pc.index_in(keys, value_set=distinct))  # null: the key names no place
+        if pa.types.is_floating(values.type):
+            same = pc.less_equal(pc.abs(pc.subtract(values, expected)), 1e-9)
+        else:
+            same = pc.equal(values, expected)
+        moved = pc.and_(pc.is_valid(values), pc.invert(pc.fill_null(same, False)))
+        return int(pc.sum(moved.cast(pa.int64())).as_py() or 0)
     return check
 
 
