@@ -181,3 +181,15 @@ def test_a_partners_scorecard_says_nothing_of_a_third_partner(make_node: Any) ->
     assert "mx-sedena" not in body.text, [r for r in card["sent"] or [] if r.get("to") == "mx-sedena"]
     assert {r["to"] for r in card["sent"]} == {"mx-fgr"}  # its own exchange is still counted
     assert card["followups"] is None or card["followups"]["queries"].get("sent") is None, card["followups"]
+
+
+def test_a_date_filter_written_as_text_still_lets_the_honest_bundle_in(make_node: Any) -> None:
+    """The receiver reads the record filters as the export's SQL does: a quoted '2020-01-01' is a date."""
+    us, mx = pair(make_node)
+    kinds = {"seizure": {"records": [{"field": "date", "from": "2020-01-01"}, {"field": "drug", "not_in": ["heroin"]}],
+                         "fields": {"date": "keep", "drug": "keep", "quantity_kg": "keep"}}}
+    install(us, mx, agreement_doc(us, mx, kinds))
+    with us.open_store() as store:
+        data = export_bundle(us, store, mx.name)
+    with mx.open_store() as store:
+        assert import_bundle(mx, store, data).records > 0
