@@ -121,7 +121,10 @@ def agreement_docs() -> dict[str, dict[str, Any]]:
     gen = {"seizure": {"fields": fields("seizure", notes="drop", date=month, place=county,
                                         destination={"transform": "generalize_place", "to": "h3", "resolution": 4},
                                         quantity={"transform": "round", "step": 10},
-                                        quantity_kg={"transform": "round", "step": 10})},
+                                        quantity_kg={"transform": "round", "step": 10},
+                                        # coarsened with the quantity: an exact pill count is a pill seizure's
+                                        # exact quantity (the agreement check refuses it kept, attack9)
+                                        pill_count={"transform": "round", "step": 10})},
            "person": {"fields": fields("person", birth_date=month, given_names="pseudonymize",
                                        surname1="pseudonymize", surname2="pseudonymize", alias="pseudonymize",
                                        curp="pseudonymize", id_number="drop")},

@@ -104,9 +104,12 @@ def test_onward_transfer_agreement_accepts_other_owners(make_node: Any) -> None:
     us, mx = pair(make_node)
     install(us, mx, agreement_doc(us, mx, onward_transfer=True))
     manifest, blobs = _open(us, _export(us, mx))
-    seizures = pq.read_table(io.BytesIO(blobs["seizure"]))
+    seizures = _with_owner(pq.read_table(io.BytesIO(blobs["seizure"])), "zz-node")
+    ids = seizures.column("id").to_pylist()  # a third node's record is named by it (zz-node:seizure:...)
+    ids[0] = ids[0].replace("us-hsi:", "zz-node:", 1)
+    seizures = seizures.set_column(seizures.column_names.index("id"), "id", pa.array(ids))
     with mx.open_store() as store:
-        import_bundle(mx, store, _seal(us, manifest, {**blobs, "seizure": _parquet(_with_owner(seizures, "zz-node"))}))
+        import_bundle(mx, store, _seal(us, manifest, {**blobs, "seizure": _parquet(seizures)}))
         assert store.scalar("SELECT COUNT(*) FROM seizure WHERE owner_node = 'zz-node'") == 1
 
 

@@ -76,13 +76,21 @@ def seizure_rules(draw: Any) -> dict[str, Any]:
         choice = draw(st.sampled_from(choices))
         if choice is not None:
             fields[name] = choice
-    for name, field in load_model().kind("seizure").fields.items():
-        # a coarsened derived field beside all of its inputs kept is refused (the agreement would not load)
-        rule = fields.get(name)
-        coarse = rule is not None and (rule if isinstance(rule, str) else rule["transform"]) not in (
-            "keep", "drop", "match_only")
-        if coarse and field.sources and all(fields.get(src) == "keep" for src in field.sources):
-            fields[name] = "keep"
+    model_fields = load_model().kind("seizure").fields
+    changed = True
+    while changed:  # until no rule below applies (keeping one field can make another's coarsening refused)
+        changed = False
+        for name, field in model_fields.items():
+            # a coarsened derived field beside all of its inputs kept, or beside a field computed from the same
+            # inputs and kept (rounded kg beside an exact pill count), is refused (the agreement would not load)
+            rule = fields.get(name)
+            coarse = rule is not None and (rule if isinstance(rule, str) else rule["transform"]) not in (
+                "keep", "drop", "match_only")
+            sibling_kept = any(o != name and set(f.sources) & set(field.sources) and fields.get(o) == "keep"
+                               for o, f in model_fields.items())
+            if coarse and field.sources and (all(fields.get(src) == "keep" for src in field.sources) or sibling_kept):
+                fields[name] = "keep"
+                changed = True
     return {"records": filters, "fields": fields}
 
 

@@ -9,10 +9,11 @@ from puente.api.context import Ctx
 from puente.link import queries
 
 
-def followup_stats(c: Ctx) -> dict[str, Any]:
-    rows = queries.followup_timings(c.store)
+def followup_stats(c: Ctx, partner: str | None = None) -> dict[str, Any]:
+    """Queries and follow-ups, both directions; only those exchanged with ``partner`` when one is named."""
+    rows = queries.followup_timings(c.store, partner)
     hours = [(d - a).total_seconds() / 3600 for _, s, a, d in rows if d is not None and a is not None]
-    by_dir = {d: {"queries": n, "hits": h} for d, (n, h) in queries.query_counts(c.store).items()}
+    by_dir = {d: {"queries": n, "hits": h} for d, (n, h) in queries.query_counts(c.store, partner).items()}
     return {
         "total": len(rows),
         "answered": sum(1 for _, s, _, _ in rows if s != "pending"),

@@ -92,9 +92,9 @@ def build(c: Ctx, who: Principal, purpose: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "node": own,
         "received": received,
-        "sent": _sent(c),
+        "sent": _sent(c, who),
         "shared_by_data_month": received_data + _sent_data(c, who),
-        "followups": _followups(c),
+        "followups": _followups(c, who),
         "trace_completion": completion,
         "coverage_by_state": [{"country": k[0], "admin1": k[1], "kind": k[2], "records": v}
                               for k, v in sorted(coverage_state.items())],
@@ -121,13 +121,14 @@ def _joint(c: Ctx, who: Principal) -> list[dict[str, Any]] | None:
             if not who.is_partner or d.get("partner") == who.partner]
 
 
-def _sent(c: Ctx) -> list[dict[str, Any]] | None:
-    """Records this node sent, by kind and month, from the sharing log (None when sharing is not installed)."""
+def _sent(c: Ctx, who: Principal) -> list[dict[str, Any]] | None:
+    """Records this node sent, by kind and month, from the sharing log (None when sharing is not installed); a
+    partner node sees only what was sent to it (another partner's exchange is outside its agreement)."""
     try:
         from puente.api.share_bridge import sent_by_kind_month
     except ImportError:
         return None
-    return sent_by_kind_month(c)
+    return [r for r in sent_by_kind_month(c) if not who.is_partner or r["to"] == who.partner]
 
 
 def _sent_data(c: Ctx, who: Principal) -> list[dict[str, Any]]:
@@ -142,10 +143,11 @@ def _sent_data(c: Ctx, who: Principal) -> list[dict[str, Any]]:
             for r in sent_by_data_month(c)]
 
 
-def _followups(c: Ctx) -> dict[str, Any] | None:
-    """Hit/no-hit queries and follow-ups answered and how fast (None when linking is not installed)."""
+def _followups(c: Ctx, who: Principal) -> dict[str, Any] | None:
+    """Hit/no-hit queries and follow-ups answered and how fast (None when linking is not installed); a partner
+    node sees only its own exchange with this node."""
     try:
         from puente.api.link_bridge import followup_stats
     except ImportError:
         return None
-    return followup_stats(c)
+    return followup_stats(c, who.partner if who.is_partner else None)

@@ -55,15 +55,24 @@ def recent_results(store: Store, limit: int = 2000) -> list[HitResult]:
     return [HitResult(*r) for r in rows]
 
 
-def query_counts(store: Store) -> dict[str, tuple[int, int]]:
-    """Per direction (sent, received): how many queries, and how many hits they found."""
-    rows = store.query("SELECT direction, COUNT(*), COALESCE(SUM(hits), 0) FROM hits_queries GROUP BY 1")
+def _with(partner: str | None) -> tuple[str, list[str]]:
+    return ("WHERE partner = ?", [partner]) if partner is not None else ("", [])
+
+
+def query_counts(store: Store, partner: str | None = None) -> dict[str, tuple[int, int]]:
+    """Per direction (sent, received): how many queries, and how many hits they found (with ``partner``, only
+    those exchanged with it)."""
+    where, params = _with(partner)
+    rows = store.query(f"SELECT direction, COUNT(*), COALESCE(SUM(hits), 0) FROM hits_queries {where} GROUP BY 1",
+                       params)
     return {str(d): (int(n), int(h)) for d, n, h in rows}
 
 
-def followup_timings(store: Store) -> list[FollowupTiming]:
-    """Every follow-up request, both directions: its status, when it was made and decided."""
-    rows = store.query("SELECT direction, status, created_at, decided_at FROM hits_requests")
+def followup_timings(store: Store, partner: str | None = None) -> list[FollowupTiming]:
+    """Every follow-up request, both directions (with ``partner``, only those exchanged with it): its status,
+    when it was made and decided."""
+    where, params = _with(partner)
+    rows = store.query(f"SELECT direction, status, created_at, decided_at FROM hits_requests {where}", params)
     return [FollowupTiming(*r) for r in rows]
 
 

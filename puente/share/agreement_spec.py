@@ -178,6 +178,13 @@ def _check_kind(kind: Kind, rules: KindRules) -> None:
             raise ValueError(f"kinds.{kind.name}.fields.{name} is {rule.transform}, but it is computed from "
                              f"{', '.join(sources)}, which the agreement keeps: the partner would compute it "
                              f"exactly (coarsen or drop those too, or keep {name})")
+        kept = [o for o, f in kind.fields.items() if o != name and set(f.sources) & set(sources)
+                and o in fields and fields[o].transform == "keep"]
+        if STRICTNESS[rule.transform] in (1, 2) and sources and kept:
+            raise ValueError(f"kinds.{kind.name}.fields.{name} is {rule.transform}, but {', '.join(kept)}, computed "
+                             f"from the same {', '.join(sorted(set(sources) & set(kind.fields[kept[0]].sources)))}, "
+                             f"is kept: the partner would compute {name} from it (coarsen or drop {', '.join(kept)} "
+                             f"too, or keep {name})")
 
 
 def _check_transform(where: str, ftype: str, rule: RuleSpec) -> None:

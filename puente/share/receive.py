@@ -27,7 +27,7 @@ from puente.errors import BundleError, PuenteError
 from puente.ingest.pipeline import schema_for
 from puente.model import load_model
 from puente.node import Node
-from puente.share import registry
+from puente.share import conform, registry
 from puente.share.agreement import key_id
 from puente.share.bundle import Budget, read_manifest, read_part
 from puente.share.envelope import BUNDLE_TYPE, RECEIPT_TYPE, open_envelope, seal
@@ -169,6 +169,9 @@ def _prepare(node: Node, manifest: dict[str, Any], body: memoryview, agreement: 
                 raise _reject(f"{sum(c['counts'] for c in foreign):,} {kind} records claim another owner than the "
                               f"sender {sender} ({named}), but agreement {agreement.id} v{agreement.version} does not "
                               "allow onward transfer")
+            beyond = conform.problem(agreement, kind, table, owners)
+            if beyond:
+                raise BundleError(beyond[0], **beyond[1])
             schema = schema_for(model.kind(kind))
             bundle_id = str(manifest["bundle_id"])
             extra = {"owner_node": owners, "source_file": pa.repeat(pa.scalar(f"bundle:{bundle_id}"), n),

@@ -1,0 +1,72 @@
+"""A partner that holds the hit/no-hit secret crafts its own encodings (attack9): floods of one matching record,
+and an enumeration of birth dates for one known name, within the agreement's daily caps."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+import pytest
+from test_link_hits import SECRET, _reseal, _two_nodes
+
+from puente.link import clk, hits
+
+
+def _encode(us: Any, fields: list[str], records: list[dict[str, Any]]) -> str:
+    key = hits.matching_key(SECRET, "us-test-mx-test", 1, "us-test", "mx-test")
+    return base64.b64encode(clk.Encoder(key, "person", fields).encode(pd.DataFrame(records)).tobytes()).decode()
+
+
+def _target(mx: Any) -> dict[str, Any]:
+    with mx.open_store() as store:
+        row = store.query("SELECT given_names, surname1, surname2, birth_date FROM person WHERE owner_node = 'mx-test' "
+                          "AND birth_date IS NOT NULL AND surname2 IS NOT NULL ORDER BY id LIMIT 1")[0]
+    return dict(zip(("given_names", "surname1", "surname2", "birth_date"), row))
+
+
+def test_a_flood_of_one_matching_record_is_flagged_by_the_hit_rate(make_node: Any) -> None:
+    """Held: 150 copies of an encoding that hits (or 150 near-copies) ask 150 times for one bit the first copy
+    already gave; past hit_rate_after the rate cap refuses the query and flags the partner for the day."""
+    us, mx, _, _ = _two_nodes(make_node)
+    who = _target(mx)
+    with us.open_store() as sa, mx.open_store() as sb:
+        query = hits.make_query(sa, us, "mx-test", SECRET)
+        copies = [who] * 75 + [{**who, "given_names": who["given_names"] + "A"}] * 75
+        answer = hits.answer_query(sb, mx, SECRET, _reseal(query, query_id="q-flood", count=len(copies),
+                                                           encodings=_encode(us, query["fields"], copies)))
+        assert (answer["status"], answer["reason_key"], answer["hits"]) == ("rejected", "hits_rej_rate", [])
+        again = hits.answer_query(sb, mx, SECRET, _reseal(query, query_id="q-after"))
+        assert (again["status"], again["reason_key"]) == ("rejected", "hits_rej_flagged")
+
+
+ENUMERATION = ("open hole (attack9): a partner holding the secret encodes one known name with every date of a "
+               "40-year range (14,610 encodings, under the default 200,000 a day; the hit rate stays far under "
+               "the cap) and the dates that hit give the person's birth date; the one-bit answer, the minimum "
+               "fields and the caps do not bound an enumeration of one field under a known name. A fix needs a "
+               "protocol decision: a per-day budget of encodings that share (near-)identical name segments, "
+               "found with the answering side's own name bands, refused and flagged past it")
+
+
+@pytest.mark.xfail(strict=True, reason=ENUMERATION)
+def test_a_birth_date_cannot_be_enumerated_under_a_known_name(make_node: Any) -> None:
+    us, mx, _, _ = _two_nodes(make_node)
+    who = _target(mx)
+    born = who["birth_date"] if isinstance(who["birth_date"], dt.date) else dt.date.fromisoformat(str(who["birth_date"]))
+    start = dt.date(born.year - 20, 1, 1)
+    dates = [start + dt.timedelta(days=d) for d in range((dt.date(born.year + 20, 1, 1) - start).days)]
+    with us.open_store() as sa, mx.open_store() as sb:
+        query = hits.make_query(sa, us, "mx-test", SECRET)
+        guesses = [{**who, "birth_date": d} for d in dates]
+        answer = hits.answer_query(sb, mx, SECRET, _reseal(query, query_id="q-dates", count=len(guesses),
+                                                           encodings=_encode(us, query["fields"], guesses)))
+    hit_dates = sorted(dates[h["i"]] for h in answer["hits"])
+    print(f"{len(dates):,} guessed dates, {len(hit_dates)} hit: {hit_dates[:8]} (born {born})")
+    # the attacker's reading: the year most of the hits fall in, and the day of the year most of them share
+    years = Counter(d.year for d in hit_dates)
+    days = Counter((d.month, d.day) for d in hit_dates)
+    guess = dt.date(years.most_common(1)[0][0], *days.most_common(1)[0][0]) if hit_dates else None
+    assert guess != born, f"{len(hit_dates)} of {len(dates):,} guessed dates hit; read back: {guess} (born {born})"
+
