@@ -67,8 +67,8 @@ def exchanged(make_node: Any, store_url: str) -> tuple[Node, Node]:
     """us (on DuckDB or PostgreSQL) sent a bundle to mx and had a checkpoint witnessed by it: us holds
     audit_published rows (bundle, witness), mx holds audit_partner rows (bundle, witness)."""
     from share_support import agreement_doc, install
+    from test_audit_trail import _witness
 
-    from puente.audit.witness import accept_cosignature, checkpoint_request, witness
     from puente.share.export import export_bundle
     from puente.share.receive import import_bundle
 
@@ -80,12 +80,7 @@ def exchanged(make_node: Any, store_url: str) -> tuple[Node, Node]:
             data = export_bundle(us, s, mx.name)
         with mx.open_store() as s:
             import_bundle(mx, s, data)
-    with us.open_store() as s:
-        request = checkpoint_request(us, s, mx.name)
-    with mx.open_store() as s:
-        cosigned = witness(mx, s, request)
-    with us.open_store() as s:
-        accept_cosignature(us, s, cosigned)
+    _witness(us, mx)
     return us, mx
 
 
@@ -469,9 +464,7 @@ def test_a_cut_with_head_json_rolled_back_is_caught_without_a_witness(node: Node
 
 def test_a_cut_with_head_json_rolled_back_is_caught_by_the_partners_cosignature(make_node: Any) -> None:
     from share_support import agreement_doc, install
-    from test_audit_trail import _cut_tail
-
-    from puente.audit.witness import accept_cosignature, checkpoint_request, witness
+    from test_audit_trail import _cut_tail, _witness
 
     us, mx = make_node("us-hsi", "US"), make_node("mx-fgr", "MX")
     install(us, mx, agreement_doc(us, mx, {"seizure": {"fields": {"drug": "keep"}}}))
@@ -496,12 +489,8 @@ def test_a_cut_with_head_json_rolled_back_is_caught_by_the_partners_cosignature(
     with us2.open_store() as s:
         for i in range(5, 10):
             log.append(s, us2, "analyst", "read", [f"r{i}"], None, f"reason {i}")
+    _witness(us2, mx2)
     with us2.open_store() as s:
-        request = checkpoint_request(us2, s, mx2.name)
-    with mx2.open_store() as s:
-        cosigned = witness(mx2, s, request)
-    with us2.open_store() as s:
-        accept_cosignature(us2, s, cosigned)
         size = int(s.scalar("SELECT size FROM audit_head"))
         _cut_tail(s, 6)
         s.execute("DELETE FROM audit_published")  # and the evidence of the witness request
