@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,18 +26,14 @@ from typing import Any
 import pandas as pd
 
 from bench.analytics_truth import Run, purchasers
+from bench.code_tree import run_with_code
 from puente.link.resolve import pair_scores
 from puente.node import Node
 
 
 def _puente(code: Path, home: Path, *args: str) -> float:
     """Run the CLI of the code tree ``code``; CPU seconds of the child."""
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    before = os.times()
-    subprocess.run([sys.executable, "-m", "puente", "--home", str(home), *args], check=True, env=env,
-                   stdout=subprocess.DEVNULL, cwd=str(code))
-    after = os.times()
-    return (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return run_with_code(code, ["-m", "puente", "--home", str(home), *args])[1]
 
 
 def _recluster(code: Path, home: Path) -> float:
@@ -48,11 +41,7 @@ def _recluster(code: Path, home: Path) -> float:
     rule of the code tree ``code``: the same pairs as the last ``link run``, clustered again; CPU seconds."""
     script = ("import sys; from pathlib import Path; from puente.node import Node; from puente.link.runs import "
               "recluster\nwith Node.load(Path(sys.argv[1])).open_store() as store: recluster(store, 'person')")
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    before = os.times()
-    subprocess.run([sys.executable, "-c", script, str(home)], check=True, env=env, cwd=str(code))
-    after = os.times()
-    return (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return run_with_code(code, ["-c", script, str(home)], quiet=False)[1]
 
 
 def person_scores(node: Node, sim: Path) -> dict[str, Any]:

@@ -15,26 +15,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from bench.code_tree import run_with_code
 from puente.link.resolve import pair_scores
 from puente.node import Node
 
 
 def link_run(code: Path, home: Path) -> float:
     """``puente link run --kind organization`` with the code tree ``code``; wall seconds."""
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "puente", "--home", str(home), "link", "run", "--kind", "organization"],
-                   check=True, env=env, stdout=subprocess.DEVNULL, cwd=str(code))
-    return time.perf_counter() - started
+    return run_with_code(code, ["-m", "puente", "--home", str(home), "link", "run", "--kind", "organization"])[0]
 
 
 def org_scores(node: Node, sim: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from puente.api.policy import require_role
 from puente.api.problems import problem_responses
 from puente.model import load_model
 from puente.share import queries
+from puente.store.retention import today as retention_day
 
 router = APIRouter(prefix="/api/v1", tags=["sharing"])
 
@@ -95,7 +96,7 @@ def retention(c: Ctx = Depends(ctx), who: Principal = Depends(principal)) -> lis
     """Partner records held, by partner and kind, with their retention dates: how many are past their date
     (the next ``puente share purge`` deletes them), how many end within 30 days, and how many have none."""
     require_role(who, "steward", "admin")
-    today = dt.datetime.now(dt.UTC).date()
+    today = retention_day()
     soon = today + dt.timedelta(days=30)
     out = []
     for kind in load_model().kinds.values():

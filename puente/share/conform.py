@@ -89,7 +89,7 @@ def _failing(values: pa.ChunkedArray, op: str, bound: Any) -> int:
     else:
         passes = pc.greater_equal(values, bounds[0]) if op == "from" else pc.less_equal(values, bounds[0])
     passes = pc.and_(pc.is_valid(values), pc.fill_null(passes, False))
-    return int(pc.sum(pc.invert(passes).cast(pa.int64())).as_py() or 0)
+    return _count(pc.invert(passes))
 
 
 def _strays(ids: pa.ChunkedArray, owners: pa.Array | pa.ChunkedArray, kind: str) -> int:
@@ -97,7 +97,7 @@ def _strays(ids: pa.ChunkedArray, owners: pa.Array | pa.ChunkedArray, kind: str)
     parts = pc.split_pattern(ids, ":", max_splits=2)
     named = pc.and_(pc.equal(pc.list_element(parts, 0), owners),
                     pc.and_(pc.equal(pc.list_element(parts, 1), kind), pc.equal(pc.list_value_length(parts), 3)))
-    return int(pc.sum(pc.invert(pc.fill_null(named, False)).cast(pa.int64())).as_py() or 0)
+    return _count(pc.invert(pc.fill_null(named, False)))
 
 
 Check = Callable[[pa.Table, str], int]  # (part, column) -> how many non-null values the transform would change
@@ -130,9 +130,14 @@ def _columns(agreement: Agreement, kind: str) -> tuple[dict[str, tuple[FieldRule
     return checks, unchanged
 
 
+def _count(mask: Any) -> int:
+    """How many values of a boolean array are true (nulls count as false)."""
+    return int(pc.sum(mask.cast(pa.int64())).as_py() or 0)
+
+
 def _changed(values: pa.ChunkedArray, fixed: pa.ChunkedArray | pa.Array) -> int:
     """Non-null values that the transform moves."""
-    return int(pc.sum(pc.fill_null(pc.not_equal(values, fixed), False).cast(pa.int64())).as_py() or 0)
+    return _count(pc.fill_null(pc.not_equal(values, fixed), False))
 
 
 def _truncate(rule: FieldRule) -> Check:
@@ -153,7 +158,7 @@ def _round(rule: FieldRule) -> Check:
         fixed = pc.multiply(pc.floor(pc.add(pc.divide(values, step), 0.5)), step)
         off = pc.abs(pc.subtract(values, fixed))
         tolerance = pc.multiply(pc.max_element_wise(pc.abs(values), 1.0), 1e-9)
-        return int(pc.sum(pc.fill_null(pc.greater(off, tolerance), False).cast(pa.int64())).as_py() or 0)
+        return _count(pc.fill_null(pc.greater(off, tolerance), False))
     return check
 
 
@@ -161,7 +166,7 @@ def _pseudonym(rule: FieldRule) -> Check:
     def check(table: pa.Table, name: str) -> int:
         values = table.column(name).cast(pa.string())
         shaped = pc.match_substring_regex(values, _PSEUDONYM)
-        return int(pc.sum(pc.fill_null(pc.invert(shaped), False).cast(pa.int64())).as_py() or 0)
+        return _count(pc.fill_null(pc.invert(shaped), False))
     return check
 
 
@@ -183,7 +188,7 @@ def _place_check(lookup: Lookup, key: str, part: str) -> Check:
         else:
             same = pc.equal(values, expected)
         moved = pc.and_(pc.is_valid(values), pc.invert(pc.fill_null(same, False)))
-        return int(pc.sum(moved.cast(pa.int64())).as_py() or 0)
+        return _count(moved)
     return check
 
 

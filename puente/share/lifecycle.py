@@ -19,7 +19,7 @@ from puente.errors import UsageError
 from puente.model import load_model
 from puente.node import Node
 from puente.share import registry
-from puente.store import versions
+from puente.store import retention, versions
 from puente.store.base import Store
 
 
@@ -65,7 +65,7 @@ def revoke_agreement(node: Node, store: Store, partner: str, reason: str, actor:
 
 def purge_expired(node: Node, store: Store, today: dt.date | None = None, actor: str = "node") -> dict[str, int]:
     """Delete partner records whose retention period has ended. Returns counts by kind."""
-    today = today or dt.datetime.now(dt.UTC).date()
+    today = today or retention.today()
     counts: dict[str, int] = {}
     with store.transaction():
         for kind in load_model().kinds:
