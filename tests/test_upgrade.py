@@ -1,9 +1,10 @@
 """Nodes made by earlier releases open with the current code, migrate in place, and keep every record, id,
 quarantined row, field issue, agreement, bundle, account, token and audit entry.
 
-Two fixtures (tests/fixtures/): ``release-0.1`` (commit b5f048d, the first release) and ``release-12`` (commit
-6630de3, the last release that landed: statistics, field issues, a disabled account, a hit/no-hit exchange, the
-audit head file). What each store held was recorded with its release (expected.json, by
+Three fixtures (tests/fixtures/): ``release-0.1`` (commit b5f048d, the first release), ``release-12`` (commit
+6630de3: statistics, field issues, a disabled account, a hit/no-hit exchange, the audit head file) and
+``release-13`` (commit 87232e6, the last release that landed: the same, plus partner checkpoints chained as
+``evidence``, a partner bundle refused by the conformance check and a changed password). What each store held was recorded with its release (expected.json, by
 tests/upgrade_snapshot.py); here the same snapshot is taken after the current code opened (and so migrated) a
 copy. A section an older expected.json lacks (release-0.1 has no ``tables`` digests) is not compared.
 """
@@ -64,7 +65,11 @@ RELEASES = {
                            _BASE),
     "release-12": Release("release-12", 17, frozenset({"evidence"}), frozenset(),
                           _BASE | {"statistic", "field_issues", "hits_queries", "hits_requests"}),
+    # 13 had chained the partners' checkpoints already: opening it appends nothing
+    "release-13": Release("release-13", 18, frozenset(), frozenset(),
+                          _BASE | {"statistic", "field_issues", "hits_queries", "hits_requests"}),
 }
+LATEST = "release-13"  # the last release that landed
 # tables that opening legitimately moves on: the audit log grows by the entries above (its old entries stay
 # exactly as they were), and its head moves to the new size
 APPENDED = {"audit_log", "audit_records", "audit_head"}
@@ -150,17 +155,33 @@ def assert_intact(home: Path, release: Release, name: str) -> int:
 
 
 def assert_tokens(home: Path, release: Release, name: str) -> None:
-    """The accounts still mean what they meant: a live token opens, a disabled account's token does not."""
+    """The accounts still mean what they meant: a live token opens, a disabled account's token does not, a
+    changed password is the one that logs in; and a bundle the release refused is still on record as refused."""
     from puente.api.auth import authenticate
 
     tokens = release.expected.get("tokens", {}).get(name)
     if tokens is None:
         return  # release-0.1 kept no token in its expected.json
+    changed = release.expected.get("changed_password") if name.endswith("us-node") else None
     with Node.load(home).open_store() as store:
         principal = authenticate(store, tokens["analyst"])
-        assert principal is not None and principal.username == "analyst"
+        if changed:  # release-13: the analyst changed the demo password, which revoked the token issued before
+            from puente.api.auth import login
+            from puente.api.demo_serve import DEMO_PASSWORD
+            from puente.errors import UsageError
+
+            assert principal is None
+            assert login(store, "analyst", changed)[1].username == "analyst"
+            with pytest.raises(UsageError):
+                login(store, "analyst", DEMO_PASSWORD)
+        else:
+            assert principal is not None and principal.username == "analyst"
         assert authenticate(store, tokens["former-analyst"]) is None
         assert store.query("SELECT disabled FROM api_users WHERE username = 'former-analyst'") == [(True,)]
+        refused = release.expected.get("refused", {}).get(name)
+        if refused:  # release-13: a partner's smuggling bundle, refused by the conformance check
+            reasons = store.query("SELECT reason FROM audit_log WHERE action = 'import_rejected'")
+            assert len(reasons) == 1 and reasons[0][0].endswith(refused), reasons
 
 
 def test_copied_node_of_the_first_release_refuses_its_original_store(unpack: Callable[[str], Path], tmp_path: Path) -> None:
@@ -236,7 +257,7 @@ def test_upgrading_a_duckdb_node_twice_changes_nothing_the_second_time(unpack: C
 @pytest.mark.postgres
 def test_upgrading_a_postgres_node_twice_changes_nothing_the_second_time(unpack: Callable[[str], Path], tmp_path: Path,
                                                                          pg_url: str) -> None:
-    source = unpack("release-12")
+    source = unpack(LATEST)
     restore_postgres(source, pg_url)
     home = copy_node(source, "postgres/us-node", tmp_path)
     set_store(home, pg_url)
@@ -271,7 +292,7 @@ def test_a_store_migrated_by_a_newer_release_is_refused(unpack: Callable[[str], 
     from puente.errors import StoreError
     from puente.store.base import open_store
 
-    home = copy_node(unpack("release-12"), "duckdb/us-node", tmp_path)
+    home = copy_node(unpack(LATEST), "duckdb/us-node", tmp_path)
     node = Node.load(home)
     with node.open_store() as store:  # upgraded by this code; then a later release adds its migration
         store.execute("INSERT INTO schema_migrations VALUES (99999, 'a later release''s change', CURRENT_TIMESTAMP)")
