@@ -1,5 +1,6 @@
 """A partner that holds the hit/no-hit secret crafts its own encodings (attack9): floods of one matching record,
-and an enumeration of birth dates for one known name, within the agreement's daily caps."""
+and an enumeration of birth dates for one known name, within the agreement's daily caps (held by the per-identity
+budget, hits.max_per_identity: tests/test_link_hits_identity.py tests the budget itself)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from collections import Counter
 from typing import Any
 
 import pandas as pd
-import pytest
 from test_link_hits import SECRET, _reseal, _two_nodes
 
 from puente.link import clk, hits
@@ -42,15 +42,6 @@ def test_a_flood_of_one_matching_record_is_flagged_by_the_hit_rate(make_node: An
         assert (again["status"], again["reason_key"]) == ("rejected", "hits_rej_flagged")
 
 
-ENUMERATION = ("open hole (attack9): a partner holding the secret encodes one known name with every date of a "
-               "40-year range (14,610 encodings, under the default 200,000 a day; the hit rate stays far under "
-               "the cap) and the dates that hit give the person's birth date; the one-bit answer, the minimum "
-               "fields and the caps do not bound an enumeration of one field under a known name. A fix needs a "
-               "protocol decision: a per-day budget of encodings that share (near-)identical name segments, "
-               "found with the answering side's own name bands, refused and flagged past it")
-
-
-@pytest.mark.xfail(strict=True, reason=ENUMERATION)
 def test_a_birth_date_cannot_be_enumerated_under_a_known_name(make_node: Any) -> None:
     us, mx, _, _ = _two_nodes(make_node)
     who = _target(mx)
@@ -69,4 +60,5 @@ def test_a_birth_date_cannot_be_enumerated_under_a_known_name(make_node: Any) ->
     days = Counter((d.month, d.day) for d in hit_dates)
     guess = dt.date(years.most_common(1)[0][0], *days.most_common(1)[0][0]) if hit_dates else None
     assert guess != born, f"{len(hit_dates)} of {len(dates):,} guessed dates hit; read back: {guess} (born {born})"
-
+    # refused before any matching, by the per-identity budget (one name under many dates is one identity)
+    assert (answer["status"], answer["reason_key"], answer["hits"]) == ("rejected", "hits_rej_identity", [])
