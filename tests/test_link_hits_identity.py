@@ -158,3 +158,28 @@ def test_an_agreement_without_the_term_gets_the_default_and_a_zero_budget_is_ref
         assert hits.Terms(sb, "us-test", "person").max_per_identity == HITS_DEFAULTS["max_per_identity"] == 64
     with pytest.raises(ConfigError, match="max_per_identity"):
         install(us, mx, agreement_doc(us, mx, PERSON_MATCH_ONLY, version=2, hits={"max_per_identity": 0}))
+
+
+def test_the_count_on_both_stores(store_url: str) -> None:
+    """Counted per partner and day over distinct encodings, a refused batch forgotten, earlier days deleted."""
+    from puente.store.base import open_store
+
+    key = hits.matching_key(SECRET, "us-test-mx-test", 1, "us-test", "mx-test")
+    enc = clk.Encoder(key, "person", FIELDS)
+    base = {"given_names": "Juan", "surname1": "Hernández", "surname2": "García"}
+    packed = enc.encode(pd.DataFrame([{**base, "birth_date": d} for d in _dates("1980-01-01", 10)]))
+    day = dt.date(2026, 12, 1)
+    with open_store(store_url) as store:
+        with store.transaction():
+            assert identity.count(store, "us-test", "q1", packed, enc.layout, key, day)[0] == 10
+        with store.transaction():  # the same ten again: copies count once; another partner counts apart
+            assert identity.count(store, "us-test", "q2", packed[:5], enc.layout, key, day)[0] == 10
+            assert identity.count(store, "other", "q3", packed[:3], enc.layout, key, day)[0] == 3
+        with store.transaction():
+            more, batch = identity.count(store, "us-test", "q4", packed[:1] ^ 1, enc.layout, key, day)
+            assert more >= 1
+            identity.forget(store, batch)
+        assert store.scalar("SELECT COUNT(DISTINCT encoding) FROM hits_identity WHERE partner = 'us-test'") == 10
+        with store.transaction():
+            assert identity.count(store, "us-test", "q5", packed[:2], enc.layout, key, day + dt.timedelta(days=1))[0] == 2
+        assert store.scalar("SELECT COUNT(*) FROM hits_identity WHERE day < ?", [day + dt.timedelta(days=1)]) == 0
