@@ -29,6 +29,26 @@ def _target(mx: Any) -> dict[str, Any]:
     return dict(zip(("given_names", "surname1", "surname2", "birth_date"), row))
 
 
+def _forty_years(value: Any) -> tuple[dt.date, list[dt.date]]:
+    """The birth date, and every date of the 40 years around it (14,610)."""
+    born = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    start = dt.date(born.year - 20, 1, 1)
+    return born, [start + dt.timedelta(days=d) for d in range((dt.date(born.year + 20, 1, 1) - start).days)]
+
+
+def _typo(rng: random.Random, text: str) -> str:
+    i = rng.randrange(len(text))
+    return text[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz") + text[i + 1:]
+
+
+def _ask(us: Any, mx: Any, guesses: list[dict[str, Any]], query_id: str) -> dict[str, Any]:
+    """The guesses as crafted encodings in a query of the name and date fields, and the partner's answer."""
+    with us.open_store() as sa, mx.open_store() as sb:
+        query = hits.make_query(sa, us, "mx-test", SECRET, fields=["given_names", "surnames", "birth_date"])
+        return hits.answer_query(sb, mx, SECRET, _reseal(query, query_id=query_id, count=len(guesses),
+                                                         encodings=_encode(us, query["fields"], guesses)))
+
+
 def test_a_flood_of_one_matching_record_is_flagged_by_the_hit_rate(make_node: Any) -> None:
     """Held: 150 copies of an encoding that hits (or 150 near-copies) ask 150 times for one bit the first copy
     already gave; past hit_rate_after the rate cap refuses the query and flags the partner for the day."""
@@ -47,9 +67,7 @@ def test_a_flood_of_one_matching_record_is_flagged_by_the_hit_rate(make_node: An
 def test_a_birth_date_cannot_be_enumerated_under_a_known_name(make_node: Any) -> None:
     us, mx, _, _ = _two_nodes(make_node)
     who = _target(mx)
-    born = who["birth_date"] if isinstance(who["birth_date"], dt.date) else dt.date.fromisoformat(str(who["birth_date"]))
-    start = dt.date(born.year - 20, 1, 1)
-    dates = [start + dt.timedelta(days=d) for d in range((dt.date(born.year + 20, 1, 1) - start).days)]
+    born, dates = _forty_years(who["birth_date"])
     with us.open_store() as sa, mx.open_store() as sb:
         query = hits.make_query(sa, us, "mx-test", SECRET)
         guesses = [{**who, "birth_date": d} for d in dates]
@@ -79,20 +97,31 @@ def test_a_birth_date_cannot_be_enumerated_with_a_new_typo_in_both_names_per_gue
                            {"id": "us-ana", "owner_node": "us-test", "given_names": "Ana", "surname1": "Ruiz",
                             "surname2": "Soto", "birth_date": dt.date(1979, 2, 3), "curp": None}])
     us, mx, _, _ = _two_nodes(make_node, people=people)
-    born = dt.date(1984, 6, 17)
-    start = dt.date(born.year - 20, 1, 1)
-    dates = [start + dt.timedelta(days=d) for d in range((dt.date(born.year + 20, 1, 1) - start).days)]
+    born, dates = _forty_years(dt.date(1984, 6, 17))
     rng = random.Random(302)
+    guesses = [{"given_names": _typo(rng, _typo(rng, "Ryan")), "surname1": _typo(rng, "Flores"), "surname2": None,
+                "birth_date": d} for d in dates]
+    answer = _ask(us, mx, guesses, "q-typos")
+    hit_dates = [dates[h["i"]] for h in answer["hits"]]
+    assert born not in hit_dates, f"{answer['status']}: {len(hit_dates)} of {len(dates):,} hit, the true date among them"
 
-    def typo(text: str) -> str:
-        i = rng.randrange(len(text))
-        return text[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz") + text[i + 1:]
 
-    guesses = [{"given_names": typo(typo("Ryan")), "surname1": typo("Flores"), "surname2": None, "birth_date": d}
-               for d in dates]
-    with us.open_store() as sa, mx.open_store() as sb:
-        query = hits.make_query(sa, us, "mx-test", SECRET, fields=["given_names", "surnames", "birth_date"])
-        answer = hits.answer_query(sb, mx, SECRET, _reseal(query, query_id="q-typos", count=len(guesses),
-                                                           encodings=_encode(us, query["fields"], guesses)))
+RANDOM_GIVEN = ("open (hits9): the per-identity budget counts pairs of (near-)identical fields; a partner that knows "
+                "the surnames writes a random given name and a one-letter typo in the first surname with every guessed "
+                "date, so no pair repeats, and the guess of the true date still hits (the surnames, nearly equal, and "
+                "the date outweigh a given name that disagrees, -2 bits): all 14,610 are answered and the one hit is "
+                "the birth date (docs/linking.md, residual risk)")
+
+
+@pytest.mark.xfail(strict=True, reason=RANDOM_GIVEN)
+def test_a_birth_date_cannot_be_enumerated_with_a_random_given_name_and_a_surname_typo_per_guess(
+        make_node: Any) -> None:
+    us, mx, _, _ = _two_nodes(make_node)
+    who = _target(mx)
+    born, dates = _forty_years(who["birth_date"])
+    rng = random.Random(11)
+    guesses = [{**who, "given_names": "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7)),
+                "surname1": _typo(rng, str(who["surname1"])), "birth_date": d} for d in dates]
+    answer = _ask(us, mx, guesses, "q-random")
     hit_dates = [dates[h["i"]] for h in answer["hits"]]
     assert born not in hit_dates, f"{answer['status']}: {len(hit_dates)} of {len(dates):,} hit, the true date among them"
