@@ -8,9 +8,13 @@ segments (MinHash over their set bits, keyed by the matching key); an enumeratio
 gives thousands of encodings that share a signature of the fixed pair (the names, when the date is enumerated; the
 surnames and the date, when the given name is), while honest encodings share one only with namesakes.
 
-Near-identical collides too: a band hashes ``ROWS`` MinHash values of each of the two fields, and one letter
-changed in a name changes a few of its bits, so most of an attacker's typo variants keep most bands. Junk in a
-third field changes nothing (pairs without it still repeat).
+Near-identical collides too: a band hashes a few MinHash values of each of the two fields
+(``FieldEncoding.identity_rows``: 6 of the given name, 10 of the surnames, 5 of the date, 3 otherwise, chosen on
+the simulator's people so that honest groups stay at the namesakes; bench/hits_budget.py), and one letter changed
+in a name changes a few of its bits, so many of an attacker's typo variants keep a band. Junk in a third field
+changes nothing (pairs without it still repeat). What it does not see: a guess that gives up one name field (a
+random given name) and perturbs the other still hits on the surnames and the date, and repeats no pair
+(tests/test_attack_hits.py, strict xfails; docs/linking.md, residual risk).
 
 The answering node counts, per partner and per day, the distinct encodings (exact copies count once: a query sent
 again is not an enumeration) behind each signature, across all the partner's queries of the day; a query that
