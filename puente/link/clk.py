@@ -156,6 +156,7 @@ class FieldEncoding:
     lo: float = 0.3
     hi: float = 0.9
     group: str = ""  # fields of one group share a key and a segment size: compared crosswise too (swaps)
+    identity_rows: int = 3  # MinHash values per identity band (link.identity): more for fields with many tokens
 
 
 def _f(name: str, tokens: Callable[[dict[str, Any]], list[str]], k: int, bits: int, pos: float, neg: float,
@@ -165,10 +166,11 @@ def _f(name: str, tokens: Callable[[dict[str, Any]], list[str]], k: int, bits: i
 
 FIELDS: dict[str, dict[str, FieldEncoding]] = {
     "person": {
-        "given_names": _f("given_names", _given_tokens, 12, 512, 4.0, 2.0, group="name"),
-        "surnames": _f("surnames", _surname_tokens, 12, 512, 5.0, 2.0, ("surname1", "surname2"), group="name"),
+        "given_names": _f("given_names", _given_tokens, 12, 512, 4.0, 2.0, group="name", identity_rows=6),
+        "surnames": _f("surnames", _surname_tokens, 12, 512, 5.0, 2.0, ("surname1", "surname2"), group="name",
+                       identity_rows=10),
         # a conflicting date outweighs a matching full name: namesakes stay apart
-        "birth_date": _f("birth_date", _date_tokens, 8, 512, 6.0, 7.0, lo=0.15, hi=0.9),
+        "birth_date": _f("birth_date", _date_tokens, 8, 512, 6.0, 7.0, lo=0.15, hi=0.9, identity_rows=5),
         "curp": _f("curp", _ident_tokens("curp", lambda c: nz.curp_parts(c)["curp_stem"], grams=False),
                    12, 256, 10.0, 3.0, lo=0.2, hi=0.6),
         "id_number": _f("id_number", _ident_tokens("id_number"), 8, 512, 7.0, 2.0, lo=0.3, hi=0.8),

@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from puente.errors import ConfigError, PolicyError, UsageError
 from puente.i18n import t
-from puente.link import clk
+from puente.link import clk, identity
 from puente.link import normalize as nz
 from puente.link.audit_hook import audit
 from puente.link.clkmatch import best, match_blocked
@@ -215,6 +215,7 @@ class Terms:
         self.max_per_day = int(terms["max_encodings_per_day"])
         self.max_hit_rate = float(terms["max_hit_rate"])
         self.hit_rate_after = int(terms["hit_rate_after"])
+        self.max_per_identity = int(terms["max_per_identity"])
 
     def meets_minimum(self, fields: list[str]) -> bool:
         return any(set(need) <= set(fields) for need in self.min_fields)
@@ -392,13 +393,21 @@ def answer_query(store: Store, node: Node, secret: bytes, query: Any, threshold:
         return _refuse(store, node, secret, key, version, query,
                        Rejected("hits_rej_cap", used=used, count=len(packed), cap=terms.max_per_day),
                        asker, terms.cap_clause, True)
+    bad = {r["i"] for r in rejected}
+    usable = np.array([i for i in range(len(packed)) if i not in bad], dtype=np.int64)
+    # one identity with one field varied (a known name under every birth date): counted over the day, before matching
+    with store.transaction():
+        same, batch = identity.count(store, partner, query_id, packed[usable], lay, key, _now().date())
+    if same > terms.max_per_identity:
+        identity.forget(store, batch)
+        return _refuse(store, node, secret, key, version, query,
+                       Rejected("hits_rej_identity", count=same, cap=terms.max_per_identity),
+                       asker, terms.cap_clause, True, encodings=len(packed))
     kind, fields = str(query["kind"]), list(query["fields"])
     own = _own_records(store, node.name, kind)
-    bad = {r["i"] for r in rejected}
     found = pd.DataFrame({"i": [], "j": [], "score": []})
     if not own.empty:
         mine = clk.Encoder(key, kind, fields).encode(own)
-        usable = np.array([i for i in range(len(packed)) if i not in bad], dtype=np.int64)
         if len(usable):
             found = best(match_blocked(packed[usable], mine, lay, threshold, clk.derive(key, "lsh")), mine,
                          content_keys(own))
@@ -406,6 +415,7 @@ def answer_query(store: Store, node: Node, secret: bytes, query: Any, threshold:
     # the rate is over encodings that could hit: one rejected one by one (too thin to match) never dilutes it
     total, total_hits = judged + len(packed) - len(bad), given + len(found)
     if total >= terms.hit_rate_after and total_hits > terms.max_hit_rate * total:
+        identity.forget(store, batch)
         return _refuse(store, node, secret, key, version, query,
                        Rejected("hits_rej_rate", rate=f"{total_hits / total:.0%}", cap=f"{terms.max_hit_rate:.0%}"),
                        asker, terms.cap_clause, True, encodings=len(packed))

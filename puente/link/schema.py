@@ -9,6 +9,8 @@
 * ``hits_refs``       (answering node) the opaque reference given for each hit -> the local record.
 * ``hits_results``    (querying node) which of our records hit which partner reference.
 * ``hits_requests``   follow-up requests for a reference and the steward's decision.
+* ``hits_identity``   (answering node) per partner and day, the identity signatures of the encodings answered
+  (64-bit hashes, never the encodings): the per-identity budget (``link.identity``).
 """
 
 from __future__ import annotations
@@ -60,3 +62,10 @@ def _hits_tables(store: Store) -> None:
         "ref TEXT, query_id TEXT, requested_by TEXT, reason TEXT, status TEXT, decided_by TEXT, "
         "decision_reason TEXT, created_at TIMESTAMP, decided_at TIMESTAMP)"
     )
+
+
+@register(302, "hits: per-day identity signatures of answered encodings (the per-identity budget)")
+def _hits_identity(store: Store) -> None:
+    store.execute("CREATE TABLE IF NOT EXISTS hits_identity (partner TEXT, day DATE, signature BIGINT, "
+                  "encoding BIGINT, batch TEXT)")
+    store.execute("CREATE INDEX IF NOT EXISTS hits_identity_sig ON hits_identity (partner, day, signature)")

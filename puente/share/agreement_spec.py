@@ -33,9 +33,12 @@ _OP_ATTRIBUTES = {"in_": "in", "not_in": "not_in", "from_": "from", "until": "un
 #   carry (the link package's defaults when a kind is not listed: a name with a date of birth or
 #   an identifier); max_encodings_per_day and max_hit_rate (hits / encodings over the day, once
 #   hit_rate_after encodings were answered): past either, queries are refused and flagged to the
-#   steward; key_grace_days: how long matching keys of the superseded version stay accepted.
+#   steward; max_per_identity: how many distinct encodings of one identity (near-identical in every pair
+#   of fields but the ones varied: one person's name under many birth dates) a partner may send in a day,
+#   past which queries are refused and flagged too (puente/link/identity.py; the default is measured in
+#   bench/results/linking.md); key_grace_days: how long matching keys of the superseded version stay accepted.
 HITS_DEFAULTS: dict[str, Any] = {"min_fields": {}, "max_encodings_per_day": 200_000, "max_hit_rate": 0.5,
-                                 "hit_rate_after": 100, "key_grace_days": 7}
+                                 "hit_rate_after": 100, "max_per_identity": 64, "key_grace_days": 7}
 
 # How much of a value a transform lets through: keep > coarsening > pseudonym > match-only > drop.
 STRICTNESS = {"keep": 0, "truncate_date": 1, "generalize_place": 1, "round": 1, "pseudonymize": 2, "match_only": 3,
@@ -126,6 +129,7 @@ class HitsSpec(_Strict):
     max_encodings_per_day: WholeNumber = HITS_DEFAULTS["max_encodings_per_day"]
     max_hit_rate: Annotated[float, Strict(), Field(gt=0, le=1)] = HITS_DEFAULTS["max_hit_rate"]
     hit_rate_after: WholeNumber = HITS_DEFAULTS["hit_rate_after"]
+    max_per_identity: Annotated[int, Strict(), Field(ge=1)] = HITS_DEFAULTS["max_per_identity"]
     key_grace_days: WholeNumber = HITS_DEFAULTS["key_grace_days"]
 
 
