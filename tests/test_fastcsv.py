@@ -101,3 +101,25 @@ def test_arrow_reads_a_line_with_trailing_delimiters_as_odd() -> None:
     table = fastcsv.read_arrow(pa.BufferReader(b'h,i\n"a,b",c\nd,e, \nf,"g"\n'), ",", 2, odd)
     assert table is not None and table.to_pylist() == [{"c0": "a,b", "c1": "c"}, {"c0": "f", "c1": "g"}]
     assert odd == {"d,e, "}
+
+
+@pytest.mark.parametrize("soh", [False, True])
+def test_a_file_not_in_utf8_is_left_to_the_row_reader(tmp_path: Path, soh: bool) -> None:
+    """Arrow checks the lines' UTF-8 as it reads them (Python's decoder when the file has an SOH byte): the same
+    verdict as Python's decoder on every sequence here (surrogates, overlong forms, past U+10FFFF, cut short)."""
+    for n, sequence in enumerate((b"\xed\xa0\x80", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xf4\x90\x80\x80", b"\xff",
+                                  b"\xc3", b"\xe2\x82", b"\xef\xbf\xbe", b"\xf0\x9f\x98\x80", b"\xed\x9f\xbf")):
+        valid = True
+        try:
+            sequence.decode("utf-8")
+        except UnicodeDecodeError:
+            valid = False
+        path = tmp_path / f"{n}.csv"
+        path.write_bytes(b"a,b\nx,y\n" + (b"\x01" if soh else b"") + b"p" + sequence + b",q\n")
+        con = scratch(str(tmp_path))
+        headers = fastcsv.fast_csv(con, path, 1_000_000, "auto")
+        assert (headers is not None) == valid, sequence
+        if valid:
+            assert con.execute("SELECT c0 FROM src WHERE _row = 3").fetchone() == (("\x01" if soh else "") + "p"
+                                                                                   + sequence.decode("utf-8"),)
+        con.close()
