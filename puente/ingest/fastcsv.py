@@ -1,7 +1,8 @@
-"""Reading a CSV file for the columnar path (:mod:`puente.ingest.columnar`): DuckDB loads a well-formed UTF-8
-file into ``src`` (one text column per header, ``_row`` the line number) when every line is provably read the
-same as by the row reader (:mod:`puente.ingest.readers`); otherwise nothing is loaded and the row reader feeds
-the columnar path."""
+"""Reading a CSV file for the columnar path (:mod:`puente.ingest.columnar`): a well-formed UTF-8 file is loaded
+into ``src`` (one text column per header, ``_row`` the line number) when every line is provably read the same as
+by the row reader (:mod:`puente.ingest.readers`); otherwise nothing is loaded and the row reader feeds the
+columnar path. Arrow's C++ CSV reader reads the lines (checked against the grammar in SQL) and splits the cells,
+in threads and without Python objects; Python's ``csv`` module splits what Arrow does not read as n cells."""
 
 from __future__ import annotations
 
