@@ -6,7 +6,8 @@ in a scratch in-process DuckDB database:
 1. **Source rows → table** ``src(_row, c0..cN)``, all text (and ``raw_lines``: each row as written). A well-formed UTF-8 CSV (every
    record on one line with the header's column count, quotes only around whole cells, no NUL,
    bare CR, over-long line or blank line, checked in SQL over the lines) is split in the work
-   DuckDB (:mod:`puente.ingest.fastcsv`; quoted lines by Python's ``csv`` module in an Arrow UDF); any other CSV goes through the row reader (:mod:`puente.ingest.readers`: encodings,
+   DuckDB (:mod:`puente.ingest.fastcsv`: cells split by Arrow's C++ CSV reader, a line it does not read as
+   the header's cell count by Python's ``csv`` module); any other CSV goes through the row reader (:mod:`puente.ingest.readers`: encodings,
    stray quotes, broken lines, all with their exact row numbers), whose good rows are loaded
    into the same table and whose broken rows go to quarantine. A row-producing pre-stage (e.g.
    a profile's ``melt``) feeds the table the same way: :meth:`Columnar.load_rows`.
