@@ -1,7 +1,7 @@
 """A partner that holds the hit/no-hit secret crafts its own encodings (attack9): floods of one matching record,
 and an enumeration of birth dates for one known name, within the agreement's daily caps (held by the per-identity
-budget, hits.max_per_identity: tests/test_link_hits_identity.py tests the budget itself), and enumerations that give up
-a name field per guess (held by the name floor, clkmatch.NAME_FLOOR: tests/test_link_hits_names.py)."""
+budget, hits.max_per_identity: tests/test_link_hits_identity.py tests the budget itself), and an enumeration that
+gives up the given name per guess (held by the name floor, clkmatch.NAME_FLOOR: tests/test_link_hits_names.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 import pandas as pd
+import pytest
 from test_link_hits import SECRET, _reseal, _two_nodes
 
 from puente.link import clk, hits
@@ -84,18 +85,24 @@ def test_a_birth_date_cannot_be_enumerated_under_a_known_name(make_node: Any) ->
     assert (answer["status"], answer["reason_key"], answer["hits"]) == ("rejected", "hits_rej_identity", [])
 
 
+TYPO_BOTH = ("open (hits9, narrowed in hits10): the per-identity budget counts near-identical names; a partner that "
+             "writes a short name a new way for every guess (two letters changed in the given name, one in the "
+             "surname) spreads 14,610 guessed dates over many signatures, none past 64. The name floor "
+             "(clkmatch.NAME_FLOOR) stops the guesses whose given name no longer agrees, but about a quarter of them "
+             "keep it close enough (the two changes fall on one letter, or keep three of four): with this sweep's "
+             "typos (seed 303) the true date's guess, 'Ryun Fbores', still hits (seed 302's, 'Rbin blores', no "
+             "longer does); bench/results/linking.md, name floor")
+
+
+@pytest.mark.xfail(strict=True, reason=TYPO_BOTH)
 def test_a_birth_date_cannot_be_enumerated_with_a_new_typo_in_both_names_per_guess(make_node: Any) -> None:
-    """Held since hits10: a short name written a new way for every guess (two letters of the given name and one of
-    the surname changed) spreads the guesses over many identity signatures, none past 64 (hits9's budget does not
-    see it), but the changed given name now counts against the pair, and the name floor (clkmatch.NAME_FLOOR)
-    keeps the true date from carrying it. On longer names the same enumeration is refused by the budget."""
     people = pd.DataFrame([{"id": "mx-ryan", "owner_node": "mx-test", "given_names": "Ryan", "surname1": "Flores",
                             "surname2": None, "birth_date": dt.date(1984, 6, 17), "curp": None},
                            {"id": "us-ana", "owner_node": "us-test", "given_names": "Ana", "surname1": "Ruiz",
                             "surname2": "Soto", "birth_date": dt.date(1979, 2, 3), "curp": None}])
     us, mx, _, _ = _two_nodes(make_node, people=people)
     born, dates = _forty_years(dt.date(1984, 6, 17))
-    rng = random.Random(302)
+    rng = random.Random(303)
     guesses = [{"given_names": _typo(rng, _typo(rng, "Ryan")), "surname1": _typo(rng, "Flores"), "surname2": None,
                 "birth_date": d} for d in dates]
     answer = _ask(us, mx, guesses, "q-typos")
