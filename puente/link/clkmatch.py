@@ -13,7 +13,9 @@ Each candidate pair is then scored field by field (``score_pairs``): the chance-
 coefficient of each field present on both sides becomes bits of evidence (``clk.FieldEncoding``),
 a field missing on either side counts 0, and given and family names count as the best of
 straight, crosswise and order-free. A conflicting birth date weighs more than half of a
-matching full name, so namesakes stay apart.
+matching full name, so namesakes stay apart. A hit also needs the names to agree (``NAME_FLOOR``): a name
+field that counts against the pair, straight and crosswise, is not outweighed by the date, only by an
+identifier that agrees.
 """
 
 from __future__ import annotations
