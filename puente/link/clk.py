@@ -157,6 +157,7 @@ class FieldEncoding:
     hi: float = 0.9
     group: str = ""  # fields of one group share a key and a segment size: compared crosswise too (swaps)
     identity_rows: int = 3  # MinHash values per identity band (link.identity): more for fields with many tokens
+    carries: bool = False  # an identifier: may carry a hit whose names disagree (clkmatch.NAME_FLOOR); a date never
 
 
 def _f(name: str, tokens: Callable[[dict[str, Any]], list[str]], k: int, bits: int, pos: float, neg: float,
@@ -172,8 +173,8 @@ FIELDS: dict[str, dict[str, FieldEncoding]] = {
         # a conflicting date outweighs a matching full name: namesakes stay apart
         "birth_date": _f("birth_date", _date_tokens, 8, 512, 6.0, 7.0, lo=0.15, hi=0.9, identity_rows=5),
         "curp": _f("curp", _ident_tokens("curp", lambda c: nz.curp_parts(c)["curp_stem"], grams=False),
-                   12, 256, 10.0, 3.0, lo=0.2, hi=0.6),
-        "id_number": _f("id_number", _ident_tokens("id_number"), 8, 512, 7.0, 2.0, lo=0.3, hi=0.8),
+                   12, 256, 10.0, 3.0, lo=0.2, hi=0.6, carries=True),
+        "id_number": _f("id_number", _ident_tokens("id_number"), 8, 512, 7.0, 2.0, lo=0.3, hi=0.8, carries=True),
         # street / locality / postcode / admin1 when the person kind has them (FEBRL's address, suburb, postcode)
         "address": _f("address", _address_tokens, 8, 1024, 4.0, 1.0, ("street", "locality", "postcode", "admin1"),
                       lo=0.2, hi=0.8),

@@ -13,7 +13,9 @@ Each candidate pair is then scored field by field (``score_pairs``): the chance-
 coefficient of each field present on both sides becomes bits of evidence (``clk.FieldEncoding``),
 a field missing on either side counts 0, and given and family names count as the best of
 straight, crosswise and order-free. A conflicting birth date weighs more than half of a
-matching full name, so namesakes stay apart.
+matching full name, so namesakes stay apart. A hit also needs the names to agree (``NAME_FLOOR``): a name
+field that counts against the pair, straight and crosswise, is not outweighed by the date, only by an
+identifier that agrees.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ from puente.link import clk
 from puente.link.clk import Layout
 
 DEFAULT_BANDS = 128
+# A hit/no-hit hit needs the names to agree: no name field both sides carry may count against the pair (evidence
+# below NAME_FLOOR bits, i.e. a similarity under the field's break-even: given name 0.5, surnames 0.47), straight or
+# crosswise, unless an identifier (``FieldEncoding.carries``) agrees. A birth date (+6) then adds to names that
+# agree and vetoes, but never outweighs a given name or surnames that disagree (bench/name_floor.py).
+NAME_FLOOR: float | None = 0.0
 
 
 def _parts(packed: np.ndarray, lay: Layout) -> dict[str, np.ndarray]:
@@ -275,15 +282,33 @@ def _names(f: clk.FieldEncoding, g: clk.FieldEncoding, pa: Prepared, pb: Prepare
     return cast(np.ndarray, best_two)
 
 
+def _names_agree(f: clk.FieldEncoding, g: clk.FieldEncoding, pa: Prepared, pb: Prepared, i: np.ndarray,
+                 j: np.ndarray, floor: float) -> np.ndarray:
+    """Per pair, whether no name field both sides carry brings less than ``floor`` bits, straight or crosswise
+    (given and family names swapped; both names on both sides): a name that counts against the pair is not
+    outweighed by the other fields."""
+    a, b = f.name, g.name
+    has = {x: (np.take(pa.count[x], i) > 0, np.take(pb.count[x], j) > 0) for x in (a, b)}
+    both = {x: has[x][0] & has[x][1] for x in (a, b)}
+    straight = ((~both[a]) | (_field(f, pa, pb, a, a, i, j) >= floor - 1e-9)) \
+        & ((~both[b]) | (_field(g, pa, pb, b, b, i, j) >= floor - 1e-9))
+    four = has[a][0] & has[a][1] & has[b][0] & has[b][1]
+    crossed = four & (_field(f, pa, pb, a, b, i, j) >= floor - 1e-9) & (_field(g, pa, pb, b, a, i, j) >= floor - 1e-9)
+    return cast(np.ndarray, straight | crossed)
+
+
 def _score_above(pa: Prepared, pb: Prepared, i: np.ndarray, j: np.ndarray, lay: Layout,
-                 threshold: float, specs: dict[str, clk.FieldEncoding] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 threshold: float, specs: dict[str, clk.FieldEncoding] | None = None,
+                 name_floor: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The pairs (positions in ``i``, ``j``) whose score reaches ``threshold``, and their scores.
 
     Fields are added in the layout's order, then the name groups; after each, a pair that cannot reach the
     threshold even if every remaining field agreed fully (its ``pos``; a group: the sum of its two) is
     dropped, so the costly crosswise name comparisons run only on pairs the date and identifiers leave
     possible. The scores kept are exactly ``score_pairs``'s (the same additions in the same order).
-    ``specs``: other weights for the layout's fields (``closeness``)."""
+    ``specs``: other weights for the layout's fields (``closeness``). ``name_floor`` (bits; None for none): a
+    pair of which a name field both sides carry brings less, straight and crosswise (``_names_agree``), is
+    dropped unless an identifier agrees (``FieldEncoding.carries``, positive evidence): ``NAME_FLOOR``."""
     specs = specs or {s.name: s for s in lay.specs}
     grouped = _name_groups(lay)
     in_group = {f for pair in grouped for f in pair}
@@ -292,16 +317,24 @@ def _score_above(pa: Prepared, pb: Prepared, i: np.ndarray, j: np.ndarray, lay: 
     rest = sum(pos for pos, _ in steps)
     keep = np.arange(len(i))
     total = np.zeros(len(i))
+    carried = np.zeros(len(i))  # the evidence of the fields that may carry a hit without the names (identifiers)
     for pos, names in steps:
         ii, jj = i[keep], j[keep]
         if len(names) == 1:
-            total += _field(specs[names[0]], pa, pb, names[0], names[0], ii, jj)
+            ev = _field(specs[names[0]], pa, pb, names[0], names[0], ii, jj)
+            if specs[names[0]].carries:
+                carried += ev
         else:
-            total += _names(specs[names[0]], specs[names[1]], pa, pb, ii, jj)
+            ev = _names(specs[names[0]], specs[names[1]], pa, pb, ii, jj)
+        total += ev
         rest -= pos
         alive = total + rest >= threshold - 1e-9
+        if name_floor is not None and len(names) == 2:
+            check = np.flatnonzero(alive & (carried <= 0))  # an identifier that agrees may carry the names
+            if len(check):
+                alive[check] = _names_agree(specs[names[0]], specs[names[1]], pa, pb, ii[check], jj[check], name_floor)
         if not alive.all():
-            keep, total = keep[alive], total[alive]
+            keep, total, carried = keep[alive], total[alive], carried[alive]
     return keep, total
 
 
@@ -446,14 +479,14 @@ def candidates(a: np.ndarray, b: np.ndarray, lay: Layout, seed: bytes, max_block
 
 
 def _scored(a: np.ndarray | Prepared, b: np.ndarray | Prepared, pairs: np.ndarray, lay: Layout, threshold: float,
-            chunk: int = 65_536) -> pd.DataFrame:
+            chunk: int = 65_536, name_floor: float | None = NAME_FLOOR) -> pd.DataFrame:
     keep = []
     a = a if isinstance(a, Prepared) else Prepared(a, lay)
     b = b if isinstance(b, Prepared) else Prepared(b, lay)
     for start in range(0, len(pairs), chunk):
         part = pairs[start:start + chunk]
         at, scores = _score_above(a, b, np.ascontiguousarray(part[:, 0]), np.ascontiguousarray(part[:, 1]), lay,
-                                  threshold)
+                                  threshold, name_floor=name_floor)
         mask = scores >= threshold
         kept = part[at[mask]]
         keep.append(pd.DataFrame({"i": kept[:, 0], "j": kept[:, 1], "score": scores[mask],
@@ -494,7 +527,7 @@ def best(found: pd.DataFrame, answering: np.ndarray | None = None,
 
 def match_blocked(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, seed: bytes, max_block: int = 2000,
                   stats: dict[str, int] | None = None, workers: int | None = None,
-                  chunk: int | None = None) -> pd.DataFrame:
+                  chunk: int | None = None, name_floor: float | None = NAME_FLOOR) -> pd.DataFrame:
     """Every pair at or above the threshold among those sharing a band (``best`` keeps one per query).
 
     The answering side's band keys are sorted once; the query encodings are then taken in chunks, each
@@ -506,7 +539,8 @@ def match_blocked(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, s
 
     def run(span: tuple[int, int]) -> tuple[int, pd.DataFrame]:
         codes = _chunk_candidates(plan, span[0], span[1], nb, max_block)
-        return len(codes), _scored(pa, pb, np.stack([codes // nb, codes % nb], axis=1), lay, threshold)
+        return len(codes), _scored(pa, pb, np.stack([codes // nb, codes % nb], axis=1), lay, threshold,
+                                   name_floor=name_floor)
 
     with ThreadPoolExecutor(_workers(workers)) as pool:
         done = list(pool.map(run, _chunks(len(a), _workers(workers), chunk)))
@@ -515,7 +549,8 @@ def match_blocked(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, s
     return pd.concat([f for _, f in done], ignore_index=True).sort_values(["i", "j"]).reset_index(drop=True)
 
 
-def match_all_pairs(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, chunk: int = 2048) -> pd.DataFrame:
+def match_all_pairs(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float, chunk: int = 2048,
+                    name_floor: float | None = NAME_FLOOR) -> pd.DataFrame:
     """Brute force: every encoding of ``a`` against every encoding of ``b`` (the reference for blocking)."""
     out = []
     pa, pb = Prepared(a, lay), Prepared(b, lay)
@@ -523,5 +558,6 @@ def match_all_pairs(a: np.ndarray, b: np.ndarray, lay: Layout, threshold: float,
     for sa in range(0, len(a), step):
         rows = np.arange(sa, min(len(a), sa + step))
         pairs = np.stack([np.repeat(rows, len(b)), np.tile(np.arange(len(b)), len(rows))], axis=1)
-        out.append(_scored(pa, pb, pairs, lay, threshold))
-    return pd.concat(out, ignore_index=True) if out else _scored(pa, pb, np.empty((0, 2), np.int64), lay, threshold)
+        out.append(_scored(pa, pb, pairs, lay, threshold, name_floor=name_floor))
+    return pd.concat(out, ignore_index=True) if out else _scored(pa, pb, np.empty((0, 2), np.int64), lay, threshold,
+                                                                 name_floor=name_floor)
