@@ -15,7 +15,9 @@ Three kinds of evidence tie a precursor shipment to a dismantled lab (``hop``), 
   this lab's supply window (see :func:`_contested`);
 * ``same_company`` — the lab's papers cite at least two other declarations of the shipment's company (its
   consignee, else its importer; ``anchor_ref`` the nearest in time, ``support`` how many): a front supplies
-  one lab at a time, so its other shipments that arrived from the first cited one up to the raid went there.
+  one lab at a time, so its other shipments that arrived within a run of those citations (no stretch of
+  uncited declarations longer than the node's citation rate leaves by chance), or after the last run up to
+  the supply lag before the raid, went there (see :func:`_supply_runs`).
 * ``organisation`` — an inference, not a tie of the shipment's own records: a company with no confident chain
   of its own (a front registered to a front man) is tied by recorded relations (owner, associate, leader ...)
   to other fronts of one organisation whose confident chains name a lab that kept no papers, from shipments
@@ -60,7 +62,9 @@ MIN_COVERAGE = 0.8
 # lab listing 8 of the 10 chemicals, 0.8 is chance). Half is the midpoint between the two.
 CHANCE_SHARE = 0.5
 MIN_CITED_SHARE = 0.1  # of a company's declarations from its first cited one to the raid, the share a lab must cite
+GAP_ALPHA = 0.05  # a lab's papers leave a stretch of uncited declarations this improbable (over a company's stretches) by chance
 MIN_CITED_FOR_LAG = 10  # cited declarations needed to learn the supply lag (else none is assumed)
+MIN_GAPS_FOR_RATE = 10  # citations after a company's first at a lab needed to learn the citation rate (else no split)
 # Organisation inference: a front of an organisation with no chain of its own fed the paperless lab that the
 # organisation's other fronts' confident chains name within this many days of its shipment's arrival.
 ORG_WINDOW_DAYS = 60
@@ -356,7 +360,8 @@ def _receivers(comp: pd.DataFrame) -> pd.DataFrame:
 
 def _same_company(docs: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame, labs: pd.DataFrame) -> pd.DataFrame:
     """Other shipments of an importer whose declarations a lab's evidence cites (``same_company``), each with
-    the cited declaration nearest in time (``anchor_ref``)."""
+    the cited declaration nearest in time (``anchor_ref``), within the stretch the citations show the company
+    supplying that lab (see :func:`_supply_runs`)."""
     if docs.empty:
         return pd.DataFrame()
     day = dict(zip(ships["shipment"], pd.to_datetime(ships["arrival_date"])))
@@ -383,7 +388,82 @@ def _same_company(docs: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame, l
     arrived = out["shipment"].map(day)
     out["window"] = (arrived <= out["lab"].map(raid)).groupby([out["company"], out["lab"]]).transform("sum")
     out = out[out["cites"] >= MIN_CITED_SHARE * out["window"]]
+    # and only within a run of the company's declarations that the lab's papers keep citing (see _supply_runs)
+    runs = _supply_runs(anchors, comp, day, raid, _doc_lag(docs, day, raid))
+    keep = [(c, lab, s) in runs for c, lab, s in zip(out["company"], out["lab"], out["shipment"])]
+    out = out[np.array(keep, dtype=bool)]
     return out.drop(columns=["gap", "anchor", "cites", "since", "window"]).assign(hop="same_company", score=0.7)
+
+
+def _doc_lag(docs: pd.DataFrame, day: dict[Any, pd.Timestamp], raid: dict[Any, pd.Timestamp]) -> float:
+    """The supply lag (:func:`supply_lag`) of the exactly cited declarations that arrived before their raid."""
+    exact = docs[docs["hop"] == "document"]
+    days = pd.Series([(raid.get(lab) - day[s]).days if s in day and lab in raid else np.nan
+                      for s, lab in zip(exact["shipment"], exact["lab"])], dtype=float)
+    return supply_lag(days[days.isna() | (days >= 0)])
+
+
+def citation_gap(rate: float, tests: int = 1) -> int:
+    """The fewest uncited declarations in a row that papers citing each delivery with probability ``rate`` leave
+    less than ``GAP_ALPHA`` of the time over ``tests`` such stretches (each below ``GAP_ALPHA / tests``): a
+    stretch that long says the company was supplying elsewhere then."""
+    if not 0 < rate < 1:
+        return 1 if rate >= 1 else 10**9
+    return max(1, int(np.ceil(np.log(GAP_ALPHA / max(tests, 1)) / np.log(1 - rate))))
+
+
+def _supply_runs(anchors: pd.DataFrame, comp: pd.DataFrame, day: dict[Any, pd.Timestamp],
+                 raid: dict[Any, pd.Timestamp], lag: float) -> set[tuple[Any, Any, Any]]:
+    """(company, lab, shipment) for the company's uncited declarations that lie in a stretch the lab's papers
+    show it supplying that lab. A lab's papers cite a share of the deliveries that fed it (the *citation rate*,
+    learned on this node: of a company's declarations after the first one a lab cites up to the last, the share
+    it cites, pooled over the pairs a lab cites at least ``MIN_CITATIONS`` times: the gaps between citations; learned from
+    at least ``MIN_GAPS_FOR_RATE`` of them, else runs are not split), whenever they arrived. So a
+    stretch of the company's declarations, in order of arrival, that the lab does not cite and that is longer
+    than that rate leaves by chance (:func:`citation_gap`) means the company was supplying another lab then:
+    the citations split into runs at such stretches, a run citing at least ``MIN_CITATIONS`` ties the
+    declarations inside it, and the last run also those that arrived after it up to the supply lag before the
+    raid, unless they are such a stretch themselves (the front moved on before the raid)."""
+    cited = anchors.drop_duplicates(["company", "lab", "anchor"])
+    pairs = {k: set(g["anchor"]) for k, g in cited.groupby(["company", "lab"]) if len(g) >= MIN_CITATIONS}
+    if not pairs:
+        return set()
+    own = comp[comp["company"].isin({c for c, _ in pairs})].drop_duplicates("shipment")
+    own = own.assign(arrival=own["shipment"].map(day)).dropna(subset=["arrival"]).sort_values(["arrival", "shipment"])
+    order = {c: list(g["shipment"]) for c, g in own.groupby("company")}
+    arrival_of = dict(zip(own["shipment"], own["arrival"]))
+    spans: dict[tuple[Any, Any], tuple[list[Any], list[int]]] = {}
+    n_cited = n_span = 0
+    for (company, lab), refs in pairs.items():
+        seq = order.get(company, [])
+        at = [i for i, s in enumerate(seq) if s in refs]
+        if len(at) < MIN_CITATIONS:
+            continue
+        spans[(company, lab)] = (seq, at)
+        n_cited, n_span = n_cited + len(at) - 1, n_span + at[-1] - at[0]
+    rate = n_cited / n_span if n_cited >= MIN_GAPS_FOR_RATE else 0.0  # too few to learn it: runs are not split
+    step = pd.Timedelta(days=max(float(lag), 0.0))
+    out: set[tuple[Any, Any, Any]] = set()
+    for (company, lab), (seq, at) in spans.items():
+        gap = citation_gap(rate, len(at))  # the stretches between its citations, and the one after the last
+        runs, run = [], [at[0]]
+        for a, b in pairwise(at):
+            if b - a - 1 >= gap:
+                runs.append(run)
+                run = []
+            run.append(b)
+        runs.append(run)
+        for run in runs:
+            if len(run) < MIN_CITATIONS:
+                continue
+            out.update((company, lab, s) for s in seq[run[0]:run[-1] + 1])
+        last = runs[-1]
+        day_of_raid = raid.get(lab)
+        if len(last) >= MIN_CITATIONS and day_of_raid is not None and not pd.isna(day_of_raid):
+            tail = [s for s in seq[last[-1] + 1:] if arrival_of[s] <= day_of_raid - step]
+            if len(tail) < gap:
+                out.update((company, lab, s) for s in tail)
+    return out
 
 
 def supply_lag(days: pd.Series) -> float:
