@@ -16,24 +16,24 @@ import pandas as pd
 import pytest
 from analyze_world import World
 
-from puente.analyze import precursors, supply
+from puente.analyze import papers, precursors, supply
 from puente.engine import open_engine
 from puente.node import Node
 
 
 def test_pedimento_numbers_are_read_however_they_are_written() -> None:
-    assert supply.pedimento_key("21 MZO 3000 0012345") == "21MZO30000012345"
-    assert supply.pedimento_key("copia de pedimento 21-MZO-3000-0012345 (NPP)") == "21MZO30000012345"
-    assert supply.pedimento_key("etiqueta pedimento 21mzo30000012345") == "21MZO30000012345"
-    assert supply.pedimento_key("guía de embarque 6191084808") is None  # a waybill is not a declaration
-    items = supply.citations("factura A-1234; tambo de 200 l de Anhídrido propiónico con etiqueta de pedimento "
+    assert papers.pedimento_key("21 MZO 3000 0012345") == "21MZO30000012345"
+    assert papers.pedimento_key("copia de pedimento 21-MZO-3000-0012345 (NPP)") == "21MZO30000012345"
+    assert papers.pedimento_key("etiqueta pedimento 21mzo30000012345") == "21MZO30000012345"
+    assert papers.pedimento_key("guía de embarque 6191084808") is None  # a waybill is not a declaration
+    items = papers.citations("factura A-1234; tambo de 200 l de Anhídrido propiónico con etiqueta de pedimento "
                              "21 LZC 3000 0000077; bidón de 1-boc-4-piperidona, pedimento núm. 22-MEX-3000-0000078")
     assert [(k, c) for _, k, c in items] == [("21LZC30000000077", "propionic_anhydride"),
                                              ("22MEX30000000078", "1-boc-4-piperidone")]
 
 
 def test_one_slip_is_a_changed_digit_or_two_swapped() -> None:
-    near = supply.slips("21MZO30000012345")
+    near = papers.slips("21MZO30000012345")
     assert "21MZO30000012346" in near and "21MZO30000013245" in near  # changed; swapped
     assert "21MZO30000012345" not in near and "21LZC30000012345" not in near  # itself; another customs office
     assert "21MZO30000054321" not in near
@@ -451,7 +451,7 @@ def test_a_front_cited_at_one_lab_then_supplying_another_follows_the_run_of_cita
     w.add("lab_site", "lab-c", source_id="SEDENA/LAB/2021/000003", date_found=dt.date(2021, 3, 1), chemicals="npp",
           evidence=cite(*(14 + i for i in (0, 1, 3, 4, 6, 7, 9, 10))))
     _write_shipments(w, node, ships)
-    assert supply.citation_gap(10 / 15, tests=2) == 4  # A: two citations, the stretch between them and the one after
+    assert papers.citation_gap(10 / 15, tests=2) == 4  # A: two citations, the stretch between them and the one after
     with open_engine("duckdb", node.store_url) as engine:
         chains = supply.precursor_lab_chains(engine).set_index("shipment")
     cited = chains.loc[["ps-0", "ps-1"]]
