@@ -16,24 +16,24 @@ import pandas as pd
 import pytest
 from analyze_world import World
 
-from puente.analyze import precursors, supply
+from puente.analyze import papers, precursors, supply
 from puente.engine import open_engine
 from puente.node import Node
 
 
 def test_pedimento_numbers_are_read_however_they_are_written() -> None:
-    assert supply.pedimento_key("21 MZO 3000 0012345") == "21MZO30000012345"
-    assert supply.pedimento_key("copia de pedimento 21-MZO-3000-0012345 (NPP)") == "21MZO30000012345"
-    assert supply.pedimento_key("etiqueta pedimento 21mzo30000012345") == "21MZO30000012345"
-    assert supply.pedimento_key("guía de embarque 6191084808") is None  # a waybill is not a declaration
-    items = supply.citations("factura A-1234; tambo de 200 l de Anhídrido propiónico con etiqueta de pedimento "
+    assert papers.pedimento_key("21 MZO 3000 0012345") == "21MZO30000012345"
+    assert papers.pedimento_key("copia de pedimento 21-MZO-3000-0012345 (NPP)") == "21MZO30000012345"
+    assert papers.pedimento_key("etiqueta pedimento 21mzo30000012345") == "21MZO30000012345"
+    assert papers.pedimento_key("guía de embarque 6191084808") is None  # a waybill is not a declaration
+    items = papers.citations("factura A-1234; tambo de 200 l de Anhídrido propiónico con etiqueta de pedimento "
                              "21 LZC 3000 0000077; bidón de 1-boc-4-piperidona, pedimento núm. 22-MEX-3000-0000078")
     assert [(k, c) for _, k, c in items] == [("21LZC30000000077", "propionic_anhydride"),
                                              ("22MEX30000000078", "1-boc-4-piperidone")]
 
 
 def test_one_slip_is_a_changed_digit_or_two_swapped() -> None:
-    near = supply.slips("21MZO30000012345")
+    near = papers.slips("21MZO30000012345")
     assert "21MZO30000012346" in near and "21MZO30000013245" in near  # changed; swapped
     assert "21MZO30000012345" not in near and "21LZC30000012345" not in near  # itself; another customs office
     assert "21MZO30000054321" not in near
@@ -424,3 +424,42 @@ def test_the_weights_are_written_with_bilingual_feature_labels(tmp_path: Path) -
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
     pos, neg = score[y], score[~y]
     return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+
+
+def test_a_front_cited_at_one_lab_then_supplying_another_follows_the_run_of_citations(tmp_path: Path) -> None:
+    """Delta ships NPP every month from January 2020. Lab A (raided June 2021) cites its first two declarations,
+    a one-off delivery; lab B (raided September 2021) cites three from the autumn, with one uncited between each;
+    lab C's papers cite 8 of Omega's 11 declarations from January to November 2020, which teaches the node its
+    citation rate (10 of 15 declarations after a first citation, over the three cited stretches). Twelve
+    declarations in a row that lab A does not cite are no run of its papers (at that rate four in a row are
+    rare for a lab citing it twice): Delta's later shipments go with B's run (the two between B's citations and
+    the one after it), not to A for its earlier raid, and the spring ones, cited nowhere near, to no lab."""
+    node = Node.init(tmp_path / "n", "t", "MX")
+    w = World()
+    w.add("organization", "org-delta", name="Insumos Delta SA de CV", country="MX")
+    w.add("organization", "org-omega", name="Comercial Omega SA de CV", country="MX")
+    ships = [(f"ps-{i}", "npp", dt.date(2020 + (i // 12), 1 + i % 12, 5), "org-delta") for i in range(14)]
+    ships += [(f"ps-o{i}", "npp", dt.date(2020, 1 + i, 20), "org-omega") for i in range(12)]
+
+    def cite(*idx: int) -> str:
+        return "; ".join(f"copia de pedimento 21 MZO 3000 {i + 1:07d} (NPP)" for i in idx)
+
+    w.add("lab_site", "lab-a", source_id="SEDENA/LAB/2021/000001", date_found=dt.date(2021, 6, 1), chemicals="npp",
+          evidence=cite(0, 1))
+    w.add("lab_site", "lab-b", source_id="SEDENA/LAB/2021/000002", date_found=dt.date(2021, 9, 1), chemicals="npp",
+          evidence=cite(8, 10, 12))
+    w.add("lab_site", "lab-c", source_id="SEDENA/LAB/2021/000003", date_found=dt.date(2021, 3, 1), chemicals="npp",
+          evidence=cite(*(14 + i for i in (0, 1, 3, 4, 6, 7, 9, 10))))
+    _write_shipments(w, node, ships)
+    assert papers.citation_gap(10 / 15, tests=2) == 4  # A: two citations, the stretch between them and the one after
+    with open_engine("duckdb", node.store_url) as engine:
+        chains = supply.precursor_lab_chains(engine).set_index("shipment")
+    cited = chains.loc[["ps-0", "ps-1"]]
+    assert cited["hop"].eq("document").all() and (cited["lab"] == "lab-a").all()
+    later = chains.loc[["ps-9", "ps-11", "ps-13"]]
+    assert (later["lab"] == "lab-b").all() and later["hop"].eq("same_company").all()
+    assert (later["support"] == 3).all()
+    assert not {f"ps-{i}" for i in range(2, 8)} & set(chains.index)  # between the two runs: no lab's papers
+    omega = chains.loc[[f"ps-o{i}" for i in (2, 5, 8)]]  # inside lab C's run
+    assert (omega["lab"] == "lab-c").all() and omega["hop"].eq("same_company").all()
+    assert "ps-o11" not in chains.index  # 71 days before C's raid: under the supply lag the papers show (101)

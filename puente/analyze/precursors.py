@@ -37,7 +37,8 @@ import pandas as pd
 
 from puente.analyze.chains import ENTITY_KINDS
 from puente.analyze.common import coarsen, flag
-from puente.analyze.supply import citations, links_between, names_chemical, pedimento_key, resolved_entities
+from puente.analyze.papers import citations, names_chemical, pedimento_key
+from puente.analyze.supply import links_between, resolved_entities
 from puente.engine import Engine
 
 # Judgement weights (not fitted to any data set): strong evidence of a criminal tie counts most. They are the prior

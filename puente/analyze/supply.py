@@ -1,4 +1,5 @@
-"""Precursor → lab chains: which shipments fed which dismantled lab, with the evidence for each hop.
+"""Precursor → lab chains: which shipments fed which dismantled lab, with the evidence for each hop (what the
+labs' papers cite is read in :mod:`puente.analyze.papers`).
 
 Three kinds of evidence tie a precursor shipment to a dismantled lab (``hop``), as an investigation does:
 
@@ -15,7 +16,9 @@ Three kinds of evidence tie a precursor shipment to a dismantled lab (``hop``), 
   this lab's supply window (see :func:`_contested`);
 * ``same_company`` — the lab's papers cite at least two other declarations of the shipment's company (its
   consignee, else its importer; ``anchor_ref`` the nearest in time, ``support`` how many): a front supplies
-  one lab at a time, so its other shipments that arrived from the first cited one up to the raid went there.
+  one lab at a time, so its other shipments that arrived within a run of those citations (no stretch of
+  uncited declarations longer than the node's citation rate leaves by chance), or after the last run up to
+  the supply lag before the raid, went there (see :mod:`puente.analyze.papers`).
 * ``organisation`` — an inference, not a tie of the shipment's own records: a company with no confident chain
   of its own (a front registered to a front man) is tied by recorded relations (owner, associate, leader ...)
   to other fronts of one organisation whose confident chains name a lab that kept no papers, from shipments
@@ -38,7 +41,6 @@ same importer 0.7 times its best path, the organisation 0.5) and ``paths`` the n
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from itertools import pairwise
 from typing import Any
 
@@ -46,9 +48,16 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from puente.analyze.papers import (
+    MIN_CITATIONS,
+    citations,
+    document_paths,
+    receivers,
+    same_company_paths,
+    supply_lag,
+)
 from puente.engine import Engine
 
-MIN_CITATIONS = 2  # a company's declarations a lab must cite before its other shipments are tied to that lab
 # An owner detained at a lab without papers is a chain (not a lead) when the lab lists the shipment's chemical
 # and at least this share of the company's shipments that arrived in time for the raid: the lab a front
 # supplied lists what the front sent; a lab where its owner was detained as crew, or that another of the
@@ -59,8 +68,6 @@ MIN_COVERAGE = 0.8
 # one-off deliveries to other labs; a front that did not leaves unlisted what any company's shipments would (at a
 # lab listing 8 of the 10 chemicals, 0.8 is chance). Half is the midpoint between the two.
 CHANCE_SHARE = 0.5
-MIN_CITED_SHARE = 0.1  # of a company's declarations from its first cited one to the raid, the share a lab must cite
-MIN_CITED_FOR_LAG = 10  # cited declarations needed to learn the supply lag (else none is assumed)
 # Organisation inference: a front of an organisation with no chain of its own fed the paperless lab that the
 # organisation's other fronts' confident chains name within this many days of its shipment's arrival.
 ORG_WINDOW_DAYS = 60
@@ -152,67 +159,6 @@ def _hop(left: pd.Series, right: pd.Series, scores: dict[tuple[str, str], float]
     return np.array(rules, dtype=object), np.array(probs, dtype=float), np.array(counted, dtype=float)
 
 
-# ---------------------------------------------------------------- pedimento numbers cited at a lab
-
-# A Mexican import declaration number: year (2 digits), customs office, broker's licence (4), sequence (7);
-# the office may be written as digits or letters. Separators vary by hand.
-PEDIMENTO = re.compile(r"(?<![0-9A-Z])(\d{2})[\s.-]*([0-9A-Z]{2,3})[\s.-]*(\d{4})[\s.-]*(\d{7})(?![0-9])")
-
-
-def pedimento_key(text: object) -> str | None:
-    """The first pedimento number in ``text``, without separators (``21MZO30000012345``), or None."""
-    m = PEDIMENTO.search(str(text or "").upper())
-    return "".join(m.groups()) if m else None
-
-
-@lru_cache(maxsize=1)
-def _chemical_spellings() -> list[tuple[str, str]]:
-    from puente.model import load_model
-    from puente.model.types import fold
-
-    vocab = load_model().vocabularies["precursors"]
-    pairs = {(fold(str(x)), t.code) for t in vocab.terms.values()
-             for x in (t.code, t.en, t.es, *t.extra.get("synonyms", [])) if len(str(x)) >= 3}
-    return sorted(pairs, key=lambda p: -len(p[0]))
-
-
-def citations(evidence: object) -> list[tuple[str, str, str | None]]:
-    """(item, pedimento key, chemical named in the item or None) for each evidence item citing a number."""
-    from puente.model.types import fold
-
-    out = []
-    for item in re.split(r"[;\n]", str(evidence or "")):
-        for m in PEDIMENTO.finditer(item.upper()):
-            folded = fold(item)
-            chem = next((code for spelling, code in _chemical_spellings() if spelling in folded), None)
-            out.append((item.strip(), "".join(m.groups()), chem))
-    return out
-
-
-def names_chemical(cited: str | None, chemical: object) -> bool:
-    """Whether a citation that names ``cited`` (None: names none) can be a declaration of ``chemical``. A drum
-    label or copy naming another chemical than the declaration with that number is a misread number (a slip
-    that lands on another firm's declaration), not that declaration."""
-    return cited is None or cited == chemical
-
-
-def slips(key: str) -> set[str]:
-    """Every number one slip away from ``key`` in its 7-digit sequence: a digit changed, two adjacent
-    digits swapped, or both at one place."""
-    head, seq = key[:-7], key[-7:]
-    out: set[str] = set()
-    for i in range(7):
-        for d in "0123456789":
-            out.add(head + seq[:i] + d + seq[i + 1:])
-        if i < 6:
-            swapped = seq[:i] + seq[i + 1] + seq[i] + seq[i + 2:]
-            for d in "0123456789":
-                out.add(head + swapped[:i] + d + swapped[i + 1:])
-                out.add(head + swapped[:i + 1] + d + swapped[i + 2:])
-    out.discard(key)
-    return out
-
-
 def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.DataFrame:
     """The written chains (see the module docstring), strongest first."""
     if not (engine.has_table(SHIPMENT_KIND) and engine.has_table(LAB_KIND) and engine.has_table("link")):
@@ -238,10 +184,10 @@ def precursor_lab_chains(engine: Engine, require_chemical: bool = True) -> pd.Da
     comp = comp[comp["role"].isin(COMPANY_ROLES)].rename(
         columns={"link": "ship_link", "a": "shipment", "b": "company_record", "role": "company_role"})
     comp["company"] = of(comp["company_record"].to_numpy())
-    comp = _receivers(comp)  # the chemicals went where the consignee (else the importer) took them
+    comp = receivers(comp)  # the chemicals went where the consignee (else the importer) took them
     owner = _owner_paths(engine, comp, of, scores, thresholds)
-    docs = _documents(ships, labs, comp, owner)
-    same = _same_company(docs, comp, ships, labs)
+    docs = document_paths(ships, labs, comp, owner)
+    same = same_company_paths(docs, comp, ships, labs)
     found = [p for p in (docs, owner, same) if len(p)]
     if not found:
         return pd.DataFrame(columns=COLUMNS)
@@ -313,85 +259,6 @@ def _owner_paths(engine: Engine, comp: pd.DataFrame, of: Any, scores: dict[tuple
     paths.loc[no_person, ["person_rule", "person_score"]] = [None, np.nan]
     paths["score"] = np.round(c_count * np.where(no_person, 1.0, p_count), 9)
     return paths
-
-
-def _documents(ships: pd.DataFrame, labs: pd.DataFrame, comp: pd.DataFrame, owner: pd.DataFrame) -> pd.DataFrame:
-    """(shipment, lab) for each declaration a lab's evidence cites: exactly, or one slip away (see the module
-    docstring), with the evidence item and the shipment's importer (else consignee)."""
-    index: dict[str, list[int]] = {}
-    for i, ref in enumerate(ships["shipment_ref"]):
-        key = pedimento_key(ref)
-        if key:
-            index.setdefault(key, []).append(i)
-    buyer = _receivers(comp)
-    company_of = dict(zip(buyer["shipment"], buyer["company"]))
-    shipment, chemical = ships["shipment"].to_numpy(), ships["chemical"].to_numpy()
-    arrival = pd.to_datetime(ships["arrival_date"]).to_numpy()
-    rows: list[tuple[str, str, str, str, float]] = []
-    unmatched: list[tuple[str, Any, str, str, str | None]] = []
-    for lab, found, evidence in zip(labs["lab"], pd.to_datetime(labs["lab_date"]), labs["lab_evidence"]):
-        for item, key, chem in citations(evidence):
-            exact = [i for i in index.get(key, []) if names_chemical(chem, chemical[i])]
-            if exact:
-                rows += [(shipment[i], lab, "document", item, 1.0) for i in exact]
-            else:
-                unmatched.append((lab, found, item, key, chem))
-    tied = set(zip(owner["company"], owner["lab"])) if len(owner) else set()
-    tied |= {(company_of.get(s), lab) for s, lab, *_ in rows}
-    for lab, found, item, key, chem in unmatched:
-        fits = [i for k in slips(key) for i in index.get(k, [])
-                if (pd.isna(found) or arrival[i] <= found) and (chem is None or chemical[i] == chem)
-                and (company_of.get(shipment[i]), lab) in tied]
-        if len(fits) == 1:
-            rows.append((shipment[fits[0]], lab, "document_slip", item, 0.9))
-    out = pd.DataFrame(rows, columns=["shipment", "lab", "hop", "evidence", "score"])
-    return out.merge(buyer[["shipment", "ship_link", "company_record", "company_role", "company"]],
-                     on="shipment", how="left")
-
-
-def _receivers(comp: pd.DataFrame) -> pd.DataFrame:
-    """The company that received each shipment: its consignee when one is named, else its importer."""
-    return comp.sort_values(["company_role", "ship_link"]).drop_duplicates("shipment")
-
-
-def _same_company(docs: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame, labs: pd.DataFrame) -> pd.DataFrame:
-    """Other shipments of an importer whose declarations a lab's evidence cites (``same_company``), each with
-    the cited declaration nearest in time (``anchor_ref``)."""
-    if docs.empty:
-        return pd.DataFrame()
-    day = dict(zip(ships["shipment"], pd.to_datetime(ships["arrival_date"])))
-    ref = dict(zip(ships["shipment"], ships["shipment_ref"]))
-    anchors = docs.dropna(subset=["company"])[["company", "lab", "shipment"]].rename(columns={"shipment": "anchor"})
-    out = comp.merge(anchors, on="company")
-    out = out[out["shipment"] != out["anchor"]].copy()
-    out["gap"] = [abs((day[a] - day[s]).days) for s, a in zip(out["shipment"], out["anchor"])]
-    out = out.sort_values(["gap", "anchor"]).drop_duplicates(["shipment", "lab", "company_record"])
-    out["anchor_ref"] = out["anchor"].map(ref)
-    # one citation may be a one-off delivery to another lab: a company's other shipments follow it to a lab
-    # only where the lab cites at least two of its declarations
-    cites = anchors.groupby(["company", "lab"])["anchor"].nunique().rename("cites")
-    out = out.merge(cites, left_on=["company", "lab"], right_index=True)
-    out = out[out["cites"] >= MIN_CITATIONS]
-    # and only from its first cited declaration there on: before it, the front may have served another lab
-    first = anchors.assign(day=anchors["anchor"].map(day)).groupby(["company", "lab"])["day"].min().rename("since")
-    out = out.merge(first, left_on=["company", "lab"], right_index=True)
-    out = out[out["shipment"].map(day) >= out["since"]]
-    # and only where the papers cite a fair share of what the company received from then to the raid: drums of
-    # most of a front's deliveries are still on site; two numbers among dozens are a one-off delivery or misreads
-    # (the cited declarations are among the rows: each has another cited one as its anchor)
-    raid = dict(zip(labs["lab"], pd.to_datetime(labs["lab_date"])))
-    arrived = out["shipment"].map(day)
-    out["window"] = (arrived <= out["lab"].map(raid)).groupby([out["company"], out["lab"]]).transform("sum")
-    out = out[out["cites"] >= MIN_CITED_SHARE * out["window"]]
-    return out.drop(columns=["gap", "anchor", "cites", "since", "window"]).assign(hop="same_company", score=0.7)
-
-
-def supply_lag(days: pd.Series) -> float:
-    """Days a declaration takes from arrival to use at a lab: no declaration a lab's papers cite arrived
-    later than this before the raid (the fewest arrival → raid days among them; 0 when fewer than
-    ``MIN_CITED_FOR_LAG`` are cited). A shipment of the same front that arrived later went to its next lab."""
-    known = pd.to_numeric(days, errors="coerce").dropna()
-    return float(known.min()) if len(known) >= MIN_CITED_FOR_LAG else 0.0
 
 
 def _coverage(paths: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFrame, labs: pd.DataFrame,
@@ -562,7 +429,7 @@ def _organisation_paths(engine: Engine, best: pd.DataFrame, comp: pd.DataFrame, 
     conf["arrival"] = pd.to_datetime(conf["arrival_date"])
     chained = set(best.loc[best["confident"].astype(bool), "company"].dropna())
     done = set(best.loc[best["confident"].astype(bool), "shipment"])
-    cand = _receivers(comp)
+    cand = receivers(comp)
     cand = cand[cand["company"].isin(orgs) & ~cand["company"].isin(chained) & ~cand["shipment"].isin(done)]
     cand = cand.merge(ships, on="shipment")
     cand["org"] = cand["company"].map(lambda c: orgs[c][0])
