@@ -310,3 +310,5 @@ def test_training_sees_the_same_table_whatever_the_record_ids(monkeypatch: pytes
     assert set(first.clusters) == set(records["id"]) and set(second.clusters) == set(other["id"])
     assert entities(first.clusters, {}) == entities(second.clusters, back)
     assert set(first.pairs["unique_id_l"]) | set(first.pairs["unique_id_r"]) <= set(records["id"])
+    # each pair under its record ids, smaller id on the left (review lists and decisions key pairs that way)
+    assert (first.pairs["unique_id_l"] < first.pairs["unique_id_r"]).all() and len(first.pairs)

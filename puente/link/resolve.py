@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from puente.engine.splink import splink_backend
@@ -408,8 +409,10 @@ def resolve(kind: str, records: pd.DataFrame, backend: str = "duckdb", spark: An
     ids = prepared["unique_id"].to_numpy()
     places = prepared.assign(unique_id=[f"{i:010d}" for i in range(len(prepared))])
     pairs, model = train_and_predict(spec, places, backend, spark, threshold=min(0.3, threshold), skipped=skipped)
-    for side in ("unique_id_l", "unique_id_r"):
-        pairs[side] = ids[pairs[side].astype(int).to_numpy()] if len(pairs) else pairs[side]
+    if len(pairs):  # each pair under its record ids, the smaller on the left (as Splink orients its own ids)
+        left, right = (ids[pairs[side].astype(int).to_numpy()] for side in ("unique_id_l", "unique_id_r"))
+        swap = left > right
+        pairs["unique_id_l"], pairs["unique_id_r"] = np.where(swap, right, left), np.where(swap, left, right)
     clusters = cluster(list(prepared["unique_id"]), pairs, threshold, confirms, splits, anchor_order,
                        birth_dates(prepared, "unique_id", "dob"), tax_ids(prepared, "unique_id", "taxid"))
     return Resolution(kind=spec.kind, pairs=pairs, clusters=clusters, model=model, skipped=skipped)
