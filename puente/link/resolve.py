@@ -430,10 +430,9 @@ def by_content(prepared: pd.DataFrame) -> pd.DataFrame:
     training, and the id only breaks their tie."""
     if prepared.empty:
         return prepared
-    values = prepared.drop(columns=["unique_id"]).astype(str)
-    digest = pd.util.hash_pandas_object(values, index=False)
-    order = pd.DataFrame({"digest": digest.to_numpy(), "unique_id": prepared["unique_id"].to_numpy()})
-    return prepared.iloc[order.sort_values(["digest", "unique_id"], kind="stable").index].reset_index(drop=True)
+    digest = pd.util.hash_pandas_object(prepared.drop(columns=["unique_id"]).astype(str), index=False).to_numpy()
+    order = np.lexsort((prepared["unique_id"].to_numpy().astype(str), digest))  # by digest, then id
+    return prepared.iloc[order].reset_index(drop=True)
 
 
 def _ambiguous(uf: _UnionFind, strong: pd.DataFrame, known: set[str]) -> list[str]:
