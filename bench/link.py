@@ -246,7 +246,7 @@ def part_simulator(args: argparse.Namespace) -> dict:
 
 def part_er(args: argparse.Namespace) -> dict:
     from bench import synth
-    from puente.link.resolve import cluster, pair_scores, train_and_predict
+    from puente.link.resolve import cluster, pair_scores, train_by_content
     from puente.link.specs import get_spec
     from puente.model.types import fold
 
@@ -267,7 +267,7 @@ def part_er(args: argparse.Namespace) -> dict:
     prepared = spec.prepare(people)
     t_prep = time.perf_counter() - t0
     t0, c0 = time.perf_counter(), time.process_time()
-    pairs, _ = train_and_predict(spec, prepared, threshold=0.3)
+    prepared, pairs, _ = train_by_content(spec, prepared, threshold=0.3)  # as `link run` trains (content order)
     t_splink, c_splink = time.perf_counter() - t0, time.process_time() - c0
     t0 = time.perf_counter()
     clusters = cluster(list(prepared.unique_id), pairs, spec.threshold)

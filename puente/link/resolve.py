@@ -402,20 +402,30 @@ def resolve(kind: str, records: pd.DataFrame, backend: str = "duckdb", spark: An
     """Resolve the records of one kind (a frame with ``id`` and the model's field names)."""
     spec = get_spec(kind)
     threshold = spec.threshold if threshold is None else threshold
-    prepared = by_content(spec.prepare(records.reset_index(drop=True)))
     skipped: list[str] = []
-    # Splink sees each record under its place in that order (it samples in unique_id order), and the pairs
-    # come back under the record ids
-    ids = prepared["unique_id"].to_numpy()
-    places = prepared.assign(unique_id=[f"{i:010d}" for i in range(len(prepared))])
-    pairs, model = train_and_predict(spec, places, backend, spark, threshold=min(0.3, threshold), skipped=skipped)
-    if len(pairs):  # each pair under its record ids, the smaller on the left (as Splink orients its own ids)
-        left, right = (ids[pairs[side].astype(int).to_numpy()] for side in ("unique_id_l", "unique_id_r"))
-        swap = left > right
-        pairs["unique_id_l"], pairs["unique_id_r"] = np.where(swap, right, left), np.where(swap, left, right)
+    prepared, pairs, model = train_by_content(spec, spec.prepare(records.reset_index(drop=True)), backend, spark,
+                                              threshold=min(0.3, threshold), skipped=skipped)
     clusters = cluster(list(prepared["unique_id"]), pairs, threshold, confirms, splits, anchor_order,
                        birth_dates(prepared, "unique_id", "dob"), tax_ids(prepared, "unique_id", "taxid"))
     return Resolution(kind=spec.kind, pairs=pairs, clusters=clusters, model=model, skipped=skipped)
+
+
+def train_by_content(spec: Spec, prepared: pd.DataFrame, backend: str = "duckdb", spark: Any = None,
+                     threshold: float = 0.5, skipped: list[str] | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """:func:`train_and_predict` on the records in content order (:func:`by_content`): Splink sees each record
+    under its place in that order (it samples in ``unique_id`` order), and the pairs come back under the record
+    ids, the smaller on the left (as Splink orients its own ids). Returns the ordered records, the pairs and the
+    model."""
+    prepared = by_content(prepared)
+    ids = prepared["unique_id"].to_numpy()
+    places = prepared.assign(unique_id=[f"{i:010d}" for i in range(len(prepared))])
+    pairs, model = train_and_predict(spec, places, backend, spark, threshold=threshold, skipped=skipped)
+    if len(pairs):
+        left, right = (ids[pairs[side].astype(int).to_numpy()] for side in ("unique_id_l", "unique_id_r"))
+        swap = left > right
+        pairs["unique_id_l"], pairs["unique_id_r"] = np.where(swap, right, left), np.where(swap, left, right)
+    return prepared, pairs, model
 
 
 def by_content(prepared: pd.DataFrame) -> pd.DataFrame:
