@@ -22,8 +22,7 @@ Three kinds of evidence tie a precursor shipment to a dismantled lab (``hop``), 
 * ``organisation`` — an inference, not a tie of the shipment's own records: a company with no confident chain
   of its own (a front registered to a front man) is tied by recorded relations (owner, associate, leader ...)
   to other fronts of one organisation whose confident chains name a lab that kept no papers, from shipments
-  that arrived within ``ORG_WINDOW_DAYS`` of this one, where the other hops chain at most ``ORG_MAX_EXPLAINED``
-  of the organisation's fronts (see :func:`_organisation_paths`).
+  that arrived within ``ORG_WINDOW_DAYS`` of this one (see :func:`_organisation_paths`).
 
 A lab found before a shipment arrived did not get it (``days`` ≥ 0), and a lab whose chemicals are listed
 but not this one was not working with it (unless ``require_chemical`` is off; cited declarations are kept).
@@ -74,14 +73,6 @@ CHANCE_SHARE = 0.5
 ORG_WINDOW_DAYS = 60
 ORG_ANCHOR_COVERAGE = 1.0  # an anchoring chain's lab lists every chemical its front sent in time for the raid
 ORG_SCORE = 0.5  # an organisation-level inference counts for less than any tie in the shipment's own records
-# ... and fires only where the other hops leave most of the organisation's fronts unexplained: at most this share
-# of its fronts that received shipments have a confident chain of their own. Where the papers and arrests chain
-# most of its fronts but not this one, being missed is itself evidence: the front more likely feeds one of the
-# organisation's labs the node never dismantled (a front serves one lab at a time, and an organisation spreads its
-# fronts over its labs), and the hop would carry every such front to the one dismantled lab. Where they chain few
-# (sparse records), being missed says little. Set between the organisations of the tuning worlds (issue 13,
-# session 14: 0.2 and 0.29 of fronts chained where the hop was right 86% and 52%, 0.5 and 0.87 where 16% and 0%).
-ORG_MAX_EXPLAINED = 0.4
 COMPANY_ROLES = ("importer", "consignee")  # the exporter is the foreign seller, not the buyer
 LAB_KIND, SHIPMENT_KIND = "lab_site", "precursor_shipment"
 
@@ -419,8 +410,7 @@ def _organisation_paths(engine: Engine, best: pd.DataFrame, comp: pd.DataFrame, 
     confident chains to a lab that kept no papers (a lab with papers would cite this front's declarations too),
     arrived within ``ORG_WINDOW_DAYS`` of this one; the lab was raided at least the supply lag after it arrived,
     lists its chemical and at least ``MIN_COVERAGE`` of what the company received before the raid. Several
-    such labs: the one most of those chains name, the earliest raid first. Only in an organisation whose fronts
-    the other hops mostly leave unexplained (``ORG_MAX_EXPLAINED``). ``support`` counts those chains,
+    such labs: the one most of those chains name, the earliest raid first. ``support`` counts those chains,
     ``anchor_ref`` the nearest one, ``evidence`` names the chains and the ties that join the two fronts."""
     conf = best[best["confident"].astype(bool)].dropna(subset=["company"])
     if conf.empty:
@@ -439,8 +429,6 @@ def _organisation_paths(engine: Engine, best: pd.DataFrame, comp: pd.DataFrame, 
     conf["arrival"] = pd.to_datetime(conf["arrival_date"])
     chained = set(best.loc[best["confident"].astype(bool), "company"].dropna())
     done = set(best.loc[best["confident"].astype(bool), "shipment"])
-    explained = _explained_share(receivers(comp), done, orgs)
-    conf = conf[conf["org"].map(explained) <= ORG_MAX_EXPLAINED + 1e-9]
     cand = receivers(comp)
     cand = cand[cand["company"].isin(orgs) & ~cand["company"].isin(chained) & ~cand["shipment"].isin(done)]
     cand = cand.merge(ships, on="shipment")
@@ -486,18 +474,6 @@ def _organisation_paths(engine: Engine, best: pd.DataFrame, comp: pd.DataFrame, 
                        for n, f, a, t in zip(out["support"], out["fronts"], out["anchor_ref"], ties)]
     out = out.assign(documented=False, confident=True, score=ORG_SCORE, paths=1)
     return out.drop(columns=["via", "fronts"])
-
-
-def _explained_share(recv: pd.DataFrame, done: set[Any], orgs: dict[str, tuple[int, nx.Graph]]) -> dict[int, float]:
-    """Per organisation: of its companies that received shipments, the share with a shipment already confidently
-    chained (``done``) — how much of its supply the other hops explain (see ``ORG_MAX_EXPLAINED``)."""
-    recv = recv[recv["company"].isin(orgs)]
-    if recv.empty:
-        return {}
-    recv = pd.DataFrame({"org": recv["company"].map(lambda c: orgs[c][0]).to_numpy(),
-                         "company": recv["company"].to_numpy(), "done": recv["shipment"].isin(done).to_numpy()})
-    fronts = recv.groupby(["org", "company"], as_index=False)["done"].any()
-    return {int(o): float(v) for o, v in fronts.groupby("org")["done"].mean().items()}
 
 
 def _tie(g: nx.Graph, company: str, other: str) -> tuple[str, str | None]:
