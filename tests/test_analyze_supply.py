@@ -463,3 +463,17 @@ def test_a_front_cited_at_one_lab_then_supplying_another_follows_the_run_of_cita
     omega = chains.loc[[f"ps-o{i}" for i in (2, 5, 8)]]  # inside lab C's run
     assert (omega["lab"] == "lab-c").all() and omega["hop"].eq("same_company").all()
     assert "ps-o11" not in chains.index  # 71 days before C's raid: under the supply lag the papers show (101)
+
+
+def test_papers_citing_a_company_with_no_other_declaration_give_no_same_company_path(tmp_path: Path) -> None:
+    """A lab's papers cite the one declaration of a company that received nothing else: there is no other
+    shipment to follow, and the chains are the document hop alone (this raised a pandas error, orghop)."""
+    node = Node.init(tmp_path / "n", "t", "MX")
+    w = World()
+    w.add("organization", "org-solo", name="Quimica Solo SA de CV", country="MX")
+    w.add("lab_site", "lab-s", source_id="SEDENA/LAB/2021/000009", date_found=dt.date(2021, 6, 1), chemicals="npp",
+          evidence="copia de pedimento 21 MZO 3000 0000001 (NPP)")
+    _write_shipments(w, node, [("ps-solo", "npp", dt.date(2021, 2, 5), "org-solo")])
+    with open_engine("duckdb", node.store_url) as engine:
+        chains = supply.precursor_lab_chains(engine)
+    assert list(zip(chains["shipment"], chains["lab"], chains["hop"])) == [("ps-solo", "lab-s", "document")]

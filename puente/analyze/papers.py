@@ -141,10 +141,14 @@ def same_company_paths(docs: pd.DataFrame, comp: pd.DataFrame, ships: pd.DataFra
     cites = anchors.groupby(["company", "lab"])["anchor"].nunique().rename("cites")
     out = out.merge(cites, left_on=["company", "lab"], right_index=True)
     out = out[out["cites"] >= MIN_CITATIONS]
+    if out.empty:  # no company with another declaration that a lab cites twice (an empty merge below is ambiguous)
+        return pd.DataFrame()
     # and only from its first cited declaration there on: before it, the front may have served another lab
     first = anchors.assign(day=anchors["anchor"].map(day)).groupby(["company", "lab"])["day"].min().rename("since")
     out = out.merge(first, left_on=["company", "lab"], right_index=True)
     out = out[out["shipment"].map(day) >= out["since"]]
+    if out.empty:
+        return pd.DataFrame()
     # and only where the papers cite a fair share of what the company received from then to the raid: drums of
     # most of a front's deliveries are still on site; two numbers among dozens are a one-off delivery or misreads
     # (the cited declarations are among the rows: each has another cited one as its anchor)
