@@ -13,8 +13,9 @@ Near-identical collides too: a band hashes a few MinHash values of each of the t
 the simulator's people so that honest groups stay at the namesakes; bench/hits_budget.py), and one letter changed
 in a name changes a few of its bits, so many of an attacker's typo variants keep a band. Junk in a third field
 changes nothing (pairs without it still repeat). What it does not see: a guess that gives up one name field (a
-random given name) and perturbs the other still hits on the surnames and the date, and repeats no pair
-(tests/test_attack_hits.py, strict xfails; docs/linking.md, residual risk).
+random given name) and perturbs the other repeats no pair (the matcher's name floor, ``clkmatch.NAME_FLOOR``,
+keeps such a guess from hitting), and a short name written with two typos per guess spreads over many signatures
+(tests/test_attack_hits.py, strict xfail; docs/linking.md, residual risk).
 
 The answering node counts, per partner and per day, the distinct encodings (exact copies count once: a query sent
 again is not an enumeration) behind each signature, across all the partner's queries of the day; a query that
@@ -122,14 +123,18 @@ def digests(packed: np.ndarray) -> np.ndarray:
                      for row in packed], dtype=np.int64)
 
 
-def largest_group(packed: np.ndarray, lay: clk.Layout, key: bytes) -> int:
-    """The most distinct encodings behind one signature within ``packed`` alone (for measurement)."""
+def _distinct(packed: np.ndarray, lay: clk.Layout, key: bytes) -> np.ndarray:
+    """The distinct (signature, encoding digest) pairs of ``packed``: (n, 2) int64."""
     rows, sigs = signatures(packed, lay, key)
     if not len(rows):
-        return 0
-    dig = digests(packed)[rows]
-    pairs = np.unique(np.stack([sigs, dig], axis=1), axis=0)
-    return int(np.unique(pairs[:, 0], return_counts=True)[1].max())
+        return np.empty((0, 2), np.int64)
+    return np.unique(np.stack([sigs, digests(packed)[rows]], axis=1), axis=0)
+
+
+def largest_group(packed: np.ndarray, lay: clk.Layout, key: bytes) -> int:
+    """The most distinct encodings behind one signature within ``packed`` alone (for measurement)."""
+    pairs = _distinct(packed, lay, key)
+    return int(np.unique(pairs[:, 0], return_counts=True)[1].max()) if len(pairs) else 0
 
 
 def count(store: Store, partner: str, query_id: str, packed: np.ndarray, lay: clk.Layout, key: bytes,
@@ -138,12 +143,10 @@ def count(store: Store, partner: str, query_id: str, packed: np.ndarray, lay: cl
     of them now stands for over the day, this query included; the batch the rows were stored under, for
     :func:`forget`). Rows of earlier days go."""
     batch = query_id[:60] + ":" + uuid.uuid4().hex[:12]
-    rows, sigs = signatures(packed, lay, key)
+    pairs = _distinct(packed, lay, key)
     store.execute("DELETE FROM hits_identity WHERE day < ?", [day])
-    if not len(rows):
+    if not len(pairs):
         return 0, batch
-    dig = digests(packed)[rows]
-    pairs = np.unique(np.stack([sigs, dig], axis=1), axis=0)
     store.insert_arrow("hits_identity", pa.table({
         "partner": [partner] * len(pairs), "day": pa.array([day] * len(pairs), pa.date32()),
         "signature": pa.array(pairs[:, 0], pa.int64()), "encoding": pa.array(pairs[:, 1], pa.int64()),

@@ -435,7 +435,7 @@ def by_content(prepared: pd.DataFrame) -> pd.DataFrame:
     past ``TRAIN_RECORDS``, by row), and record ids are keyed per node: two nodes holding the same records (or
     one node rebuilt from the same files) trained on different samples and resolved them into different
     entities (a 200k world: 905 and 971 organisations). Ordered by a digest of every compared column (and
-    handed to Splink under their places in this order: :func:`resolve`), the same records give the same model
+    handed to Splink under their places in this order: :func:`train_by_content`), the same records give the same model
     and the same entities whatever their ids; records that hold the same values are interchangeable to
     training, and the id only breaks their tie."""
     if prepared.empty:
