@@ -127,3 +127,26 @@ def test_a_birth_date_cannot_be_enumerated_with_a_random_given_name_and_a_surnam
     print(f"{answer['status']}: {len(hit_dates)} of {len(dates):,} hit")
     assert born not in hit_dates, f"{answer['status']}: {len(hit_dates)} of {len(dates):,} hit, the true date among them"
     assert (answer["status"], hit_dates) == ("answered", []), "held by the matcher, not by a refusal"
+
+
+def test_the_names_a_node_holds_without_a_birth_date_cannot_be_read_by_attaching_any_date(make_node: Any) -> None:
+    """A name census: the partner attaches a made-up date to each name it wants to check (the query meets the
+    minimum). An answering record without a birth date shares only the names with it, and the names alone reached
+    the threshold, so every such guess hit (found building the release-14 fixture: 40 dates 20 years off, 40 hits).
+    The minimum now binds both sides of a hit: no guess hits; the same name with its record's date still does."""
+    people = pd.DataFrame([
+        {"id": "mx-miguel", "owner_node": "mx-test", "given_names": "Miguel", "surname1": "Zambada",
+         "surname2": "Gutiérrez", "birth_date": None, "curp": None},
+        {"id": "mx-rosa", "owner_node": "mx-test", "given_names": "Rosa María", "surname1": "Hernández",
+         "surname2": "Villalobos", "birth_date": dt.date(1984, 6, 17), "curp": None},
+        {"id": "us-ana", "owner_node": "us-test", "given_names": "Ana", "surname1": "Ruiz", "surname2": "Soto",
+         "birth_date": dt.date(1979, 2, 3), "curp": None}])
+    us, mx, _, _ = _two_nodes(make_node, people=people)
+    dates = [dt.date(1965, 1, 1) + dt.timedelta(days=d) for d in range(40)]
+    guesses = [{"given_names": "Miguel", "surname1": "Zambada", "surname2": "Gutiérrez", "birth_date": d}
+               for d in dates]
+    rosa = {"given_names": "Rosa María", "surname1": "Hernández", "surname2": "Villalobos",
+            "birth_date": dt.date(1984, 6, 17)}
+    answer = _ask(us, mx, [*guesses, rosa], "q-census")
+    assert answer["status"] == "answered"
+    assert [h["i"] for h in answer["hits"]] == [len(guesses)], "only Rosa, whose record carries the date, hits"

@@ -41,10 +41,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from puente.errors import ConfigError, PolicyError, UsageError
 from puente.i18n import t
-from puente.link import clk, identity
+from puente.link import clk, clkmatch, identity
 from puente.link import normalize as nz
 from puente.link.audit_hook import audit
-from puente.link.clkmatch import best, match_blocked
 from puente.node import Node
 from puente.store.base import Store
 
@@ -241,19 +240,54 @@ def _clause(store: Store, partner: str) -> str | None:
     return f"{agreement.id}@v{agreement.version}"
 
 
-def _complete(packed: np.ndarray, lay: clk.Layout, min_fields: list[list[str]]) -> np.ndarray:
-    """Which encodings carry every field of at least one minimum set (a field is carried when its
-    segment holds at least one token's bits and is not implausibly full)."""
+def _carried(packed: np.ndarray, lay: clk.Layout) -> dict[str, np.ndarray]:
+    """Per field of the layout, which encodings carry it (its segment holds at least one token's bits and is not
+    implausibly full)."""
     slices = lay.slices()
-    ok_field = {}
+    out = {}
     for spec in lay.specs:
         count = clk.popcount(packed[:, slices[spec.name]])
-        ok_field[spec.name] = (count >= spec.k) & (count <= MAX_DENSITY * spec.bits)
+        out[spec.name] = (count >= spec.k) & (count <= MAX_DENSITY * spec.bits)
+    return out
+
+
+def _complete(packed: np.ndarray, lay: clk.Layout, min_fields: list[list[str]]) -> np.ndarray:
+    """Which encodings carry every field of at least one minimum set."""
+    ok_field = _carried(packed, lay)
     ok = np.zeros(len(packed), dtype=bool)
     for need in min_fields:
         if all(f in ok_field for f in need):
             ok |= np.logical_and.reduce([ok_field[f] for f in need])
     return ok
+
+
+def _beyond_names(query: np.ndarray, answering: np.ndarray, lay: clk.Layout, min_fields: list[list[str]],
+                  i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Per pair (``query[i]``, ``answering[j]``), whether both sides carry a field that the minimum sets add to the
+    names (a birth date, a CURP, an id number): the minimum binds the evidence of a hit, not only the question. An
+    answering record without a date or an identifier shares only the names with any query, and the names alone
+    reach the threshold, so a partner attaching a made-up date to each name would read which names the node holds
+    (a census the minimum forbids). Where a minimum set is names alone, names alone may hit."""
+    names = {s.name for s in lay.specs if s.group == "name"}
+    if any(need and set(need) <= names for need in min_fields):
+        return np.ones(len(i), dtype=bool)
+    qa, qb = _carried(query, lay), _carried(answering, lay)
+    ok = np.zeros(len(i), dtype=bool)
+    for f in {f for need in min_fields for f in need if f not in names and f in qa}:
+        ok |= qa[f][i] & qb[f][j]
+    return ok
+
+
+def match(query: np.ndarray, answering: np.ndarray, lay: clk.Layout, key: bytes, min_fields: list[list[str]],
+          threshold: float = DEFAULT_THRESHOLD, stable: list[str] | None = None) -> pd.DataFrame:
+    """The answer's matching: per query encoding, its best answering record (``i``, ``j``, ``score``) among the
+    pairs that reach ``threshold`` (blocked: :func:`clkmatch.match_blocked`, names that agree included) and whose
+    two sides share more than the names (:func:`_beyond_names`); ties broken by content (``stable``)."""
+    found = clkmatch.match_blocked(query, answering, lay, threshold, clk.derive(key, "lsh"))
+    if len(found):
+        i, j = (found[c].to_numpy().astype(np.int64) for c in ("i", "j"))
+        found = found[_beyond_names(query, answering, lay, min_fields, i, j)]
+    return clkmatch.best(found, answering, stable)
 
 
 # -- A: query ----------------------------------------------------------------------------
@@ -409,8 +443,7 @@ def answer_query(store: Store, node: Node, secret: bytes, query: Any, threshold:
     if not own.empty:
         mine = clk.Encoder(key, kind, fields).encode(own)
         if len(usable):
-            found = best(match_blocked(packed[usable], mine, lay, threshold, clk.derive(key, "lsh")), mine,
-                         content_keys(own))
+            found = match(packed[usable], mine, lay, key, terms.min_fields, threshold, content_keys(own))
             found["i"] = usable[found["i"].to_numpy().astype(np.int64)]
     # the rate is over encodings that could hit: one rejected one by one (too thin to match) never dilutes it
     total, total_hits = judged + len(packed) - len(bad), given + len(found)
