@@ -1,11 +1,12 @@
 """What the builders of the older-release fixtures share (tests/fixtures/release-*/build.py).
 
-They run with an older release's code on the path, so this module imports nothing from puente: a PostgreSQL
-database made fresh for the U.S. node, then dumped as plain SQL and dropped, and the nodes packed with what
-they held (``expected.json``)."""
+They run with an older release's code on the path, so this module imports nothing from puente: an earlier
+fixture's builder to reuse, a PostgreSQL database made fresh for the U.S. node, then dumped as plain SQL and
+dropped, and the nodes packed with what they held (``expected.json``)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import tarfile
@@ -15,7 +16,17 @@ from typing import Any
 import psycopg
 
 PG = "postgresql://postgres@127.0.0.1:5432"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PACKED = ("duckdb/us-node", "duckdb/mx-node", "postgres/us-node", "postgres/us-node.sql")
+
+
+def builder(release: str) -> Any:
+    """An earlier fixture's build.py as a module, to reuse its functions (``release``: its directory's name)."""
+    spec = importlib.util.spec_from_file_location(f"build_{release}", FIXTURES / release / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def fresh_database(name: str) -> str:

@@ -1,10 +1,12 @@
 """Nodes made by earlier releases open with the current code, migrate in place, and keep every record, id,
 quarantined row, field issue, agreement, bundle, account, token and audit entry.
 
-Three fixtures (tests/fixtures/): ``release-0.1`` (commit b5f048d, the first release), ``release-12`` (commit
-6630de3: statistics, field issues, a disabled account, a hit/no-hit exchange, the audit head file) and
-``release-13`` (commit 87232e6, the last release that landed: the same, plus partner checkpoints chained as
-``evidence``, a partner bundle refused by the conformance check and a changed password). What each store held was recorded with its release (expected.json, by
+Four fixtures (tests/fixtures/): ``release-0.1`` (commit b5f048d, the first release), ``release-12`` (commit
+6630de3: statistics, field issues, a disabled account, a hit/no-hit exchange, the audit head file),
+``release-13`` (commit 87232e6: the same, plus partner checkpoints chained as ``evidence``, a partner bundle
+refused by the conformance check and a changed password) and ``release-14`` (commit 41b3785, the last release
+that landed: the same, plus the per-identity budget's ``hits_identity`` rows and a query it refused, the
+partner flagged). What each store held was recorded with its release (expected.json, by
 tests/upgrade_snapshot.py); here the same snapshot is taken after the current code opened (and so migrated) a
 copy. A section an older expected.json lacks (release-0.1 has no ``tables`` digests) is not compared.
 """
@@ -68,8 +70,11 @@ RELEASES = {
     # 13 had chained the partners' checkpoints already: opening it appends nothing
     "release-13": Release("release-13", 18, frozenset(), frozenset(),
                           _BASE | {"statistic", "field_issues", "hits_queries", "hits_requests"}),
+    # 14 also holds hits_identity rows on each answering node (duckdb/mx-node, postgres/us-node): assert_identity
+    "release-14": Release("release-14", 19, frozenset(), frozenset(),
+                          _BASE | {"statistic", "field_issues", "hits_queries", "hits_requests"}),
 }
-LATEST = "release-13"  # the last release that landed
+LATEST = "release-14"  # the last release that landed
 # tables that opening legitimately moves on: the audit log grows by the entries above (its old entries stay
 # exactly as they were), and its head moves to the new size
 APPENDED = {"audit_log", "audit_records", "audit_head"}
@@ -184,6 +189,55 @@ def assert_tokens(home: Path, release: Release, name: str) -> None:
             assert len(reasons) == 1 and reasons[0][0].endswith(refused), reasons
 
 
+def _identity_encodings(store: Any, home: Path, measured: dict[str, Any],
+                        name: str) -> tuple[Callable[[list[str]], Any], Any, bytes]:
+    """The encoder the partner used for its enumeration (the key of its direction, the fields its received query
+    names in ``hits_queries``): a function of guessed birth dates to packed encodings, the layout, the key."""
+    import pandas as pd
+
+    from puente.link import clk, hits
+    from puente.share import registry
+
+    partner, me = measured["partner"], Node.load(home).name
+    agreement, _ = registry.current(store, partner)
+    key = hits.matching_key(hits.load_secret(home, partner), agreement.id, agreement.version, partner, me)
+    (fields,), = store.query("SELECT fields FROM hits_queries WHERE query_id = 'rx-q-fixture14-0'")
+    encoder = clk.Encoder(key, "person", str(fields).split(","))
+
+    def encode(dates: list[str]) -> Any:
+        return encoder.encode(pd.DataFrame([{**measured["who"], "birth_date": d} for d in dates]))
+
+    return encode, encoder.layout, key
+
+
+def assert_identity(home: Path, release: Release, name: str) -> None:
+    """Release 14's per-identity budget (hits_identity) carries over: the day's signatures the release stored are
+    the ones the current code computes, so the partner's encodings of that identity still count on that day, and
+    the refused query is still on record as refused and flagged."""
+    import datetime as dt
+
+    from puente.link import identity
+
+    measured = release.expected.get("identity", {}).get(name)
+    if measured is None:
+        return  # before release 14, or the node that asked
+    day, worst, budget = dt.date.fromisoformat(measured["day"]), measured["worst"], measured["budget"]
+    more = measured["refused"][:budget - worst + 1]  # alone within the budget; with the day's stored ones, past it
+    assert release.expected["stores"][name]["counts"]["hits_identity"] > 0 and len(more) <= budget
+    with Node.load(home).open_store() as store:
+        flagged = store.query("SELECT reason FROM audit_log WHERE action = 'hits.query.flagged'")
+        assert len(flagged) == 1 and "q-fixture14-1" in flagged[0][0], flagged
+        assert store.query("SELECT status, encodings FROM hits_queries WHERE direction = 'received' AND reason LIKE ?",
+                           [f"%describe one identity%budget is {budget} a day%"]) == [("flagged", len(measured["refused"]))]
+        encode, lay, key = _identity_encodings(store, home, measured, name)
+        with store.transaction():  # new dates: counted with the day's stored ones, they go past the budget
+            past, _ = identity.count(store, measured["partner"], "q-upgrade-0", encode(more), lay, key, day)
+        with store.transaction():  # the answered part again: exact copies of stored encodings count once
+            again, _ = identity.count(store, measured["partner"], "q-upgrade-1", encode(measured["answered"]), lay,
+                                      key, day)
+    assert (past, again) == (worst + len(more), worst + len(more)) == (budget + 1, budget + 1)
+
+
 def test_copied_node_of_the_first_release_refuses_its_original_store(unpack: Callable[[str], Path], tmp_path: Path) -> None:
     """A 0.1 node.toml names its store by absolute path: a copy must not silently open another store."""
     home = copy_node(unpack("release-0.1"), "duckdb/us-node", tmp_path)
@@ -215,6 +269,7 @@ def test_older_release_duckdb_node_opens_with_everything_intact(unpack: Callable
     # and the upgraded node still works: its status lists what it holds
     code, stdout, _ = invoke(home, "status")
     assert code == 0 and "seizure" in stdout
+    assert_identity(home, rel, name)  # last: it counts more encodings (in the copy)
 
 
 @pytest.mark.postgres
@@ -231,6 +286,40 @@ def test_older_release_postgres_node_opens_with_everything_intact(unpack: Callab
     code, stdout, stderr = invoke(home, "audit", "verify")
     assert code == 0, stderr
     assert f"{rel.expected['stores'][name]['counts']['audit_log'] + appended} entries" in stdout
+    assert_identity(home, rel, name)
+
+
+def test_a_partner_refused_by_the_identity_budget_stays_flagged_that_day(unpack: Callable[[str], Path],
+                                                                          tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The U.S. node that release 14 flagged for enumerating one Mexican person's birth date asks again after the
+    upgrade: on the day of the refusal it is still refused (``hits_rej_flagged``), the next day it is answered
+    and that day's identity signatures go, as release 14 did."""
+    import datetime as dt
+
+    from puente.link import hits
+
+    measured = RELEASES["release-14"].expected["identity"]["duckdb/mx-node"]
+    day = dt.date.fromisoformat(measured["day"])
+    homes = {}
+    for name in ("duckdb/us-node", "duckdb/mx-node"):
+        homes[name] = copy_node(unpack("release-14"), name, tmp_path)
+        set_store(homes[name], "duckdb://store.duckdb")
+    us, mx = Node.load(homes["duckdb/us-node"]), Node.load(homes["duckdb/mx-node"])
+    secret = hits.load_secret(us.home, mx.name)
+    statuses = []
+    with us.open_store() as sa, mx.open_store() as sb:
+        ids = [i for (i,) in sa.query("SELECT id FROM person WHERE owner_node = ? AND birth_date IS NOT NULL "
+                                      "ORDER BY id LIMIT 2", [us.name])]
+        for when in (day, day + dt.timedelta(days=1)):
+            monkeypatch.setattr(hits, "_now", lambda when=when: dt.datetime.combine(when, dt.time(12)))
+            answer = hits.answer_query(sb, mx, secret, hits.make_query(sa, us, mx.name, secret, record_ids=ids))
+            statuses.append(answer["reason_key"] if answer["status"] == "rejected" else answer["status"])
+            if when == day:
+                assert sb.scalar("SELECT COUNT(*) FROM hits_identity") == RELEASES["release-14"].expected["stores"][
+                    "duckdb/mx-node"]["counts"]["hits_identity"]
+        assert sb.scalar("SELECT COUNT(*) FROM hits_identity WHERE day <= ?", [day]) == 0
+    assert statuses == ["hits_rej_flagged", "answered"]
 
 
 def _open_twice(home: Path) -> tuple[dict[str, Any], dict[str, Any], list[int]]:
