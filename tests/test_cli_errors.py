@@ -36,7 +36,7 @@ USAGE = [
     (("simulate", "--scale", "abc"), "'abc' is not a whole number", "'abc' no es un número entero", "puente simulate"),
     (("serve", "--port", "0"), "'0' is below 1", "'0' es menor que 1", "puente serve"),
     (("ingest",), "missing argument FILES", "falta el argumento FILES", "puente ingest"),
-    (("no-such-command",), "no such command 'no-such-command'", "no existe la orden 'no-such-command'", "puente"),
+    (("no-such-command",), "no such command 'no-such-command'", "no existe el comando 'no-such-command'", "puente"),
     (("quarantine", "--limt", "3"), "no such option --limt (did you mean --limit?)", "no existe la opción --limt",
      "puente quarantine"),
     (("share", "revoke", "--to", "mx", "--record", "r"), "missing option --reason", "falta la opción --reason",
@@ -59,7 +59,7 @@ def test_usage_errors_are_one_line_in_the_users_language(home: Path, args: tuple
 def test_an_unknown_command_after_lang_is_in_that_language(home: Path) -> None:
     """The command name is read before the root's --lang is applied: the line still follows --lang."""
     line = _one_line(*invoke(home, "--lang", "es", "no-such-command")[::2], 2)
-    assert "no existe la orden 'no-such-command'" in line
+    assert "no existe el comando 'no-such-command'" in line
 
 
 def test_an_account_that_cannot_be_made_is_refused_before_its_password_is_asked(home: Path) -> None:
