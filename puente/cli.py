@@ -9,6 +9,7 @@ registry (puente/stages.py); the consoles and ``load_node`` they use live in pue
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from functools import partial
@@ -352,7 +353,10 @@ def _main(argv: list[str] | None) -> int:
         if interrupts.received():
             return _interrupted()
         if isinstance(exc, typer.exceptions.TyperException) and hasattr(exc, "show"):
-            exc.show()  # a usage error (unknown command or option): Typer's own one-line message
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                exc.show()  # `puente` or a group alone: its help
+            else:  # an unknown command or option, a missing or malformed value: one line, not Click's usage block
+                say(f"puente: {_usage_line(exc, sys.argv[1:] if argv is None else argv)}", err=True)
             return int(getattr(exc, "exit_code", 2))
         if os.environ.get("PUENTE_DEBUG"):
             raise
@@ -362,6 +366,73 @@ def _main(argv: list[str] | None) -> int:
     if code == EXIT_INTERRUPTED or interrupts.received():
         return _interrupted()
     return code
+
+
+# Typer checks option values with pydantic: the error types it reports, as messages in the user's language
+_VALUE_ERRORS = {"int_parsing": ("usage_not_integer", ""), "float_parsing": ("usage_not_number", ""),
+                 "bool_parsing": ("usage_not_boolean", ""), "greater_than_equal": ("usage_at_least", "ge"),
+                 "less_than_equal": ("usage_at_most", "le"), "greater_than": ("usage_more_than", "gt"),
+                 "less_than": ("usage_less_than", "lt")}
+_USAGE_TEXTS = [(re.compile(r"No such command '(.+)'\."), "usage_no_command"),
+                (re.compile(r"Got unexpected extra argument\(s\) \((.+)\)"), "usage_extra_arguments"),
+                (re.compile(r"Option '(.+)' requires an argument\."), "usage_needs_value"),
+                (re.compile(r"Option '(.+)' does not take a value\."), "usage_takes_no_value"),
+                (re.compile(r"Missing command\.()"), "usage_missing_command")]
+
+
+def _usage_line(exc: Exception, argv: list[str]) -> str:
+    """A usage error Typer raised (unknown command or option, missing or malformed value) as one line in the
+    user's language that names the command's help, instead of Click's three-line usage block in English."""
+    if "--lang" in argv[:-1]:  # an error in the command name comes before --lang was read
+        chosen = argv[argv.index("--lang") + 1].strip().lower()
+        if chosen in LANGUAGES:
+            set_language(chosen)
+    ctx, names = getattr(exc, "ctx", None), list[str]()
+    while ctx is not None and ctx.parent is not None:
+        names.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    command = " ".join(["puente", *(names or _command_words(argv))])
+    param = getattr(exc, "param", None)
+    name = "" if param is None else param.opts[0] if param.param_type_name == "option" else param.name.upper()
+    kind = type(exc).__name__
+    if kind == "MissingParameter" and param is not None:
+        message = t("usage_missing_option" if name.startswith("-") else "usage_missing_argument", name=name)
+    elif kind == "BadParameter" and param is not None:
+        message = t("usage_bad_value", name=name, detail=_value_error(exc))
+    elif kind == "NoSuchOption":
+        message = t("usage_no_option", name=getattr(exc, "option_name", ""))
+        if possible := getattr(exc, "possibilities", None):
+            message += " " + t("usage_did_you_mean", options=", ".join(sorted(possible)))
+    else:
+        text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        message = next((t(key, name=m[1]) for pattern, key in _USAGE_TEXTS if (m := pattern.fullmatch(text))), text)
+    return t("usage_line", message=message, command=command)
+
+
+def _command_words(argv: list[str]) -> list[str]:
+    """The (sub)command words of a command line, for an error Typer raised without its context."""
+    group, words, skip = typer.main.get_command(app), [], False
+    for token in argv:
+        if skip or token in ("--home", "--lang"):
+            skip = not skip
+            continue
+        sub = group.get_command(typer.Context(group), token) if hasattr(group, "get_command") else None
+        if sub is None:
+            break
+        words.append(token)
+        group = sub
+    return words
+
+
+def _value_error(exc: Exception) -> str:
+    """Why a value was refused, from pydantic's error when Typer gives one (else Typer's own English text)."""
+    errors = getattr(exc.__cause__, "errors", None)
+    if callable(errors):
+        first = (errors() or [{}])[0]
+        if (known := _VALUE_ERRORS.get(first.get("type", ""))) is not None:
+            key, bound = known
+            return t(key, value=first.get("input", ""), limit=(first.get("ctx") or {}).get(bound, ""))
+    return str(getattr(exc, "message", exc))
 
 
 def _interrupted() -> int:

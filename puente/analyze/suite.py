@@ -128,7 +128,7 @@ def has_rows(engine: Engine, table: str) -> bool:
 
 def run_analysis(name: str, engine: Engine, period: str = "month", **options: Any) -> Result:
     if name not in ANALYSES:
-        raise UsageError("unknown_analysis", name=name, names=", ".join([*ANALYSES, "all"]))
+        raise UsageError("unknown_analysis", name=name, names=", ".join([*ANALYSES, "all", "joint"]))
     needs, fn = ANALYSES[name]
     if not has_rows(engine, needs):
         raise UsageError("analysis_needs", name=name, kind=needs)

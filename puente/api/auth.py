@@ -60,14 +60,19 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def add_user(store: Store, username: str, role: str, password: str | None = None, partner: str | None = None,
-             lang: str | None = None) -> None:
+def check_new_user(username: str, role: str, partner: str | None = None) -> None:
+    """Refuse an account that cannot be made, before anyone is asked for its password."""
     if role not in ROLES:
         raise UsageError("api_bad_role", role=role, roles=", ".join(ROLES))
     if not username or not all(c.isalnum() or c in "-_.@" for c in username):
         raise UsageError("api_bad_username", username=username)
     if role == "partner-node" and not partner:
         raise UsageError("api_partner_required")
+
+
+def add_user(store: Store, username: str, role: str, password: str | None = None, partner: str | None = None,
+             lang: str | None = None) -> None:
+    check_new_user(username, role, partner)
     if role != "partner-node" and password is not None and len(password) < 10:
         raise UsageError("api_short_password")
     if store.scalar("SELECT COUNT(*) FROM api_users WHERE username = ?", [username]):

@@ -70,6 +70,20 @@ def pull(
                                                    f"(bundle {report.bundle_id} #{report.sequence})"))
 
 
+def _ask(prompt: str, instead: str) -> str:
+    """A password typed at the terminal; without one (a script, a pipe), one line naming the option to use."""
+    import sys
+
+    from puente.errors import UsageError
+
+    if not sys.stdin.isatty():
+        raise UsageError("api_password_no_terminal", option=instead)
+    try:
+        return getpass.getpass(t(prompt))
+    except EOFError:  # Ctrl-D at the prompt
+        raise UsageError("api_password_no_terminal", option=instead) from None
+
+
 @users_app.command("add")
 def users_add(
     username: str = typer.Argument(..., help="Login name."),
@@ -82,9 +96,10 @@ def users_add(
     from puente.api import auth
     from puente.console import load_node
 
+    auth.check_new_user(username, role, partner)
     password = None
     if role != "partner-node":
-        password = os.environ.get(password_env, "") if password_env else getpass.getpass(t("api_password_prompt"))
+        password = os.environ.get(password_env, "") if password_env else _ask("api_password_prompt", "--password-env")
     with load_node().open_store() as store:
         auth.add_user(store, username, role, password, partner)
     console.print(t("api_user_added", username=username, role=role))
@@ -117,8 +132,8 @@ def users_passwd(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = getpass.getpass(t("api_new_password_prompt"))
-        if getpass.getpass(t("api_new_password_again")) != password:
+        password = _ask("api_new_password_prompt", "--password-stdin")
+        if _ask("api_new_password_again", "--password-stdin") != password:
             raise UsageError("api_passwords_differ")
     with load_node().open_store() as store:
         revoked = auth.set_password(store, username, password)

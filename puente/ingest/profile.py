@@ -142,7 +142,7 @@ class Profile:
 def _parse(path: Path, text: str) -> list[Any]:
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError) as exc:  # ValueError: a date that does not exist
         raise ConfigError("bad_profile_file", path=str(path), error=str(exc).splitlines()[0]) from None
     if not isinstance(data, dict):
         raise ConfigError("bad_profile_file", path=str(path), error="not a mapping")

@@ -37,7 +37,7 @@ def _user() -> str:
 def _kind_of(record_id: str) -> str:
     parts = record_id.split(":")
     if len(parts) < 3:
-        raise UsageError("link_unknown_record", record=record_id, kind="?")
+        raise UsageError("link_bad_record_id", record=record_id)
     return parts[1]
 
 
@@ -52,6 +52,8 @@ def link_run(
     """Resolve the node's own and partner records into entities (Splink, trained with EM)."""
     from puente.link import runs
 
+    if threshold is not None and not 0 <= threshold <= 1:  # a probability: 7 would silently link nothing
+        raise UsageError("link_bad_threshold", threshold=threshold)
     node, console = _ctx()
     kinds = KINDS if kind == "all" else [kind]
     with node.open_store() as store:
@@ -200,8 +202,10 @@ def hits_receive(
 
     node, console = _ctx()
     message = _read(message_file)
-    kind_of_message = message.get("type") if isinstance(message, dict) else None
-    partner = str(message.get("from")) if isinstance(message, dict) else "?"
+    if not isinstance(message, dict) or not isinstance(message.get("from"), str) or not message["from"]:
+        raise InputError("hits_bad_file", path=str(message_file), error=t("hits_no_sender"))
+    kind_of_message = message.get("type")
+    partner = message["from"]
     secret = hits.load_secret(node.home, partner)
     with node.open_store() as store:
         if kind_of_message == "hits.answer":

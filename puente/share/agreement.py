@@ -268,7 +268,7 @@ class Agreement:
     def load(cls, path: Path) -> Agreement:
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: a date that does not exist, bad UTF-8
             raise ConfigError("bad_agreement", path=str(path), error=str(exc).splitlines()[0]) from None
         sig_path = signature_path(path)
         sigs = json.loads(sig_path.read_text(encoding="utf-8")) if sig_path.exists() else {}
