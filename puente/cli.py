@@ -13,6 +13,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -352,7 +353,10 @@ def _main(argv: list[str] | None) -> int:
         if interrupts.received():
             return _interrupted()
         if isinstance(exc, typer.exceptions.TyperException) and hasattr(exc, "show"):
-            exc.show()  # a usage error (unknown command or option): Typer's own one-line message
+            if hasattr(exc, "ctx"):  # a usage error (unknown command or option, a bad value): one line, EN/ES
+                say(f"puente: {usage_line(exc)}", err=True)
+            else:
+                exc.show()
             return int(getattr(exc, "exit_code", 2))
         if os.environ.get("PUENTE_DEBUG"):
             raise
@@ -362,6 +366,38 @@ def _main(argv: list[str] | None) -> int:
     if code == EXIT_INTERRUPTED or interrupts.received():
         return _interrupted()
     return code
+
+
+def usage_line(exc: Any) -> str:
+    """A usage error of the command-line parser in one line of the user's language (the parser's own
+    message is English and four lines: usage, a hint, a blank line, the error)."""
+    ctx = getattr(exc, "ctx", None)
+    names: list[str] = []
+    root = ctx
+    while root is not None and root.parent is not None:
+        names.insert(0, root.info_name or "")
+        root = root.parent
+    command = " ".join(["puente", *names])
+    lang = (root.params.get("lang") or "") if root is not None else ""  # the root's own option did not run yet
+    if lang.strip().lower() in LANGUAGES:
+        set_language(lang.strip().lower())
+    name = type(exc).__name__
+    param = getattr(exc, "param", None)
+    shown = getattr(exc, "param_hint", None) or (
+        " / ".join(f"'{o}'" for o in getattr(param, "opts", [])) or f"'{getattr(param, 'name', '')}'" if param else "")
+    if name == "NoSuchOption":
+        near = sorted(getattr(exc, "possibilities", None) or [])
+        hint = t("usage_did_you_mean", names=", ".join(near)) if near else ""
+        return t("usage_no_such_option", option=exc.option_name, command=command, hint=hint)
+    if name == "MissingParameter" and shown:
+        return t("usage_missing", param=shown, command=command)
+    if name == "BadParameter" and shown:
+        detail = str(getattr(exc, "message", "") or exc.format_message())
+        return t("usage_bad_value", param=shown, command=command, detail=detail)
+    message = exc.format_message()
+    if message.startswith("No such command"):
+        return t("usage_no_such_command", name=message.split("'")[1] if "'" in message else message, command=command)
+    return t("usage_other", detail=message, command=command)
 
 
 def _interrupted() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from typing import Any
 
 import typer
@@ -70,6 +71,21 @@ def pull(
                                                    f"(bundle {report.bundle_id} #{report.sequence})"))
 
 
+def ask_password(prompt: str) -> str:
+    """Ask for a password; input that ends first (no terminal, nothing piped) is one line, not a silent exit 1."""
+    from puente.errors import UsageError
+
+    if not sys.stdin.isatty():  # piped: read the line without getpass's three lines of warning about echo
+        line = sys.stdin.readline()
+        if not line:
+            raise UsageError("api_password_no_input")
+        return line.rstrip("\r\n")
+    try:
+        return getpass.getpass(t(prompt))
+    except EOFError:
+        raise UsageError("api_password_no_input") from None
+
+
 @users_app.command("add")
 def users_add(
     username: str = typer.Argument(..., help="Login name."),
@@ -81,10 +97,13 @@ def users_add(
     """Create an account (partner-node accounts have no password: give them a token)."""
     from puente.api import auth
     from puente.console import load_node
+    from puente.errors import UsageError
 
+    if role not in auth.ROLES:  # before the password is asked for
+        raise UsageError("api_bad_role", role=role, roles=", ".join(auth.ROLES))
     password = None
     if role != "partner-node":
-        password = os.environ.get(password_env, "") if password_env else getpass.getpass(t("api_password_prompt"))
+        password = os.environ.get(password_env, "") if password_env else ask_password("api_password_prompt")
     with load_node().open_store() as store:
         auth.add_user(store, username, role, password, partner)
     console.print(t("api_user_added", username=username, role=role))
@@ -108,8 +127,6 @@ def users_passwd(
                                         help="Read the new password from the first line of standard input."),
 ) -> None:
     """Set an account's password (asked twice, or --password-stdin) and revoke its tokens and sessions."""
-    import sys
-
     from puente.api import auth
     from puente.console import load_node
     from puente.errors import UsageError
@@ -117,8 +134,8 @@ def users_passwd(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = getpass.getpass(t("api_new_password_prompt"))
-        if getpass.getpass(t("api_new_password_again")) != password:
+        password = ask_password("api_new_password_prompt")
+        if ask_password("api_new_password_again") != password:
             raise UsageError("api_passwords_differ")
     with load_node().open_store() as store:
         revoked = auth.set_password(store, username, password)
