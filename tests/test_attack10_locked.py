@@ -97,3 +97,104 @@ def test_two_exports_to_one_partner_at_once_write_bundles_one_and_two(make_node:
         assert proc.returncode == 0, proc.stderr
     with mx.open_store() as store:
         assert store.scalar("SELECT COUNT(*) FROM seizure WHERE owner_node = 'us-hsi'") == sent
+
+
+ANSWERER = textwrap.dedent("""
+    import json, sys, time
+    from pathlib import Path
+    from puente.link import hits
+    from puente.node import Node
+    node = Node.load(Path(sys.argv[1]))
+    query = json.loads(Path(sys.argv[2]).read_text())
+    go = Path(sys.argv[3])
+    with node.open_store() as store:
+        store.query("SELECT 1")
+        while not go.exists():
+            time.sleep(0.005)
+        answer = hits.answer_query(store, node, bytes.fromhex("11" * 32), query, actor="worker")
+    print(answer["status"], answer.get("reason_key") or "", len(answer["hits"]))
+""")
+
+
+def test_hit_no_hit_queries_answered_by_two_processes_at_once_share_one_daily_cap(make_node: Any, pg_url: str,
+                                                                                   tmp_path: Path) -> None:
+    """Two server workers (``serve --workers 2`` on PostgreSQL), or a worker and ``hits answer``, each read the
+    day's usage, then matched, then recorded the query: two queries sent at once both passed a cap that admits
+    one (the API's in-process lock does not reach another process). Now the usage is read and the query
+    recorded under one lock per partner."""
+    import json
+
+    from test_link_hits import PERSON_MATCH_ONLY, SECRET, _load
+
+    from bench.synth import spanish_people
+    from puente.link import hits
+
+    us: Node = make_node("us-test", "US")
+    mx: Node = make_node("mx-test", "MX", pg_url)
+    install(us, mx, agreement_doc(us, mx, PERSON_MATCH_ONLY, hits={"max_encodings_per_day": 250}))
+    people, _ = spanish_people(200, seed=9)
+    for node in (us, mx):
+        with node.open_store() as s:
+            _load(s, people[people.owner_node == node.name])
+    sent = int((people.owner_node == "us-test").sum())
+    assert 125 < sent <= 250  # one query fits the day's cap, two do not
+    with us.open_store() as sa:
+        for i in (1, 2):
+            (tmp_path / f"q{i}.json").write_text(json.dumps(hits.make_query(sa, us, "mx-test", SECRET, actor="ana")))
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", ANSWERER, str(mx.home), str(tmp_path / f"q{i}.json"), str(go)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env()) for i in (1, 2)]
+    import time
+
+    time.sleep(8)  # both loaded and waiting
+    go.write_text("go")
+    results = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, results, strict=True):
+        assert p.returncode == 0, err[-2000:]
+    statuses = sorted(out.split()[0] + ":" + (out.split()[1] if len(out.split()) > 2 else "") for out, _ in results)
+    assert statuses == ["answered:", "rejected:hits_rej_cap"], statuses
+    with mx.open_store() as store:
+        assert store.scalar("SELECT SUM(encodings) FROM hits_queries WHERE status = 'answered'") <= 250
+
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from puente.link import runs
+    from puente.node import Node
+    node = Node.load(Path(sys.argv[1]))
+    me, other, tag = Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+    clusters = {f"us-a10:person:{i}": f"{tag}-{i % 3}" for i in range(30)}
+    with node.open_store() as store:
+        if tag == "second":
+            while not other.exists():
+                time.sleep(0.01)
+        with store.transaction():
+            if tag == "second":
+                me.write_text("started")
+            runs._write_entities(store, "person", "run-" + tag, clusters, {k: "us-a10" for k in clusters})
+            if tag == "first":
+                me.write_text("wrote")
+                while not other.exists():
+                    time.sleep(0.01)
+                time.sleep(2)  # the second is now inside its own write
+""")
+
+
+def test_two_entity_writes_at_once_leave_one_clustering(make_node: Any, pg_url: str, tmp_path: Path) -> None:
+    """Held: ``link run`` and an analyst's confirm/split (its re-clustering) replace a kind's entities by DELETE
+    then INSERT. Two at once on PostgreSQL: the second's DELETE cannot see the first's new rows (its snapshot is
+    older), but ``link_entities``' key stops the second set: it is rolled back whole with the one-line
+    ``write_conflict`` ("run it again"); the store holds one clustering, no record in two clusters."""
+    node: Node = make_node("us-a10", "US", pg_url)
+    a, b = tmp_path / "a", tmp_path / "b"
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(node.home), str(me), str(other), tag],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+             for me, other, tag in ((a, b, "first"), (b, a, "second"))]
+    first, second = (p.communicate(timeout=120) for p in procs)
+    assert procs[0].returncode == 0, first[1][-2000:]
+    assert procs[1].returncode == 0 or "another process wrote the same records" in second[1], second[1][-2000:]
+    with node.open_store() as store:
+        rows = store.query("SELECT record_id, COUNT(*) FROM link_entities GROUP BY record_id HAVING COUNT(*) > 1")
+        assert rows == []
+        assert store.scalar("SELECT COUNT(DISTINCT run_id) FROM link_entities") == 1
