@@ -47,3 +47,29 @@ def test_a_bundle_made_under_a_superseded_version_is_refused_and_v2_takes_back_w
         assert store.scalar("SELECT COUNT(*) FROM seizure WHERE owner_node = ? AND notes IS NOT NULL", [us.name]) == 0
         assert store.scalar("SELECT COUNT(*) FROM seizure WHERE owner_node = ? AND drug <> 'fentanyl'", [us.name]) == 0
         assert store.scalar("SELECT COUNT(*) FROM seizure WHERE owner_node = ?", [us.name]) > 0
+
+
+def test_a_bundle_lost_on_the_way_is_named_when_the_next_one_is_imported(make_node: Any, tmp_path: Any) -> None:
+    """Broken before: bundle #1 lost (never imported), #2 imported: the import said only "bundle #2 imported" and
+    #1's records were silently missing at the receiver for good (an incremental export never resends them). Now
+    the import names the bundles never imported and the command that resends them, in its output and in the
+    receiver's audit entry."""
+    from _puente_cli import cli
+
+    us, mx = pair(make_node)
+    install(us, mx, agreement_doc(us, mx))
+    with us.open_store() as store:
+        export_bundle(us, store, mx.name)  # #1: lost on the way
+    extra = tmp_path / "more.csv"
+    extra.write_text("source_id,date,place,agency,drug,form,quantity,unit\n"
+                     'US-900,04/02/2025,"Nogales, AZ",CBP,fentanyl,powder,3,kg\n', encoding="utf-8")
+    assert cli(us.home, "ingest", str(extra), "--profile", "seizure-us").returncode == 0
+    assert cli(us.home, "share", "export", "--to", mx.name, "-o", str(tmp_path / "b2.bundle")).returncode == 0
+    proc = cli(mx.home, "share", "import", str(tmp_path / "b2.bundle"))
+    assert proc.returncode == 0, proc.stderr
+    assert "bundle #2 from us-hsi imported: 1 records" in proc.stdout
+    assert "bundles #1 to #1 from us-hsi were never imported here" in " ".join(proc.stdout.split())
+    assert "--full" in proc.stdout
+    with mx.open_store() as store:
+        reason = store.scalar("SELECT reason FROM audit_log WHERE action = 'import' ORDER BY idx DESC LIMIT 1")
+    assert "bundles #1-#1 of us-hsi were never imported here" in reason
