@@ -85,3 +85,30 @@ def test_other_bad_input_is_one_spanish_line(home: Path, args: tuple[str, ...]) 
     proc = cli(home, *args, lang=ES)
     assert proc.returncode not in (0, 1, 70)
     assert SPANISH.search(one_line_error(proc)), proc.stderr
+
+
+@pytest.mark.parametrize("days", ["-1", "0", "nan", "inf", "99999999"])
+def test_a_token_lifetime_outside_reason_is_refused_in_one_line(home: Path, days: str) -> None:
+    """Broken before: ``users token NAME --days -1`` issued a token already expired (exit 0), ``--days 0`` one
+    that never expires (0 read as "no expiry"), and nan, inf or 99999999 were "unexpected error; this is a bug"
+    (exit 70). Now each is one line, exit 2, and no token is issued."""
+    from puente.api import auth
+
+    with Node.load(home).open_store() as store:
+        if not store.scalar("SELECT COUNT(*) FROM api_users WHERE username = 'tok'"):
+            auth.add_user(store, "tok", "analyst", "a-long-password-1")
+        before = store.scalar("SELECT COUNT(*) FROM api_tokens")
+    proc = cli(home, "users", "token", "tok", "--days", days, lang=ES)
+    assert proc.returncode == 2
+    assert "--days debe ser un número de días mayor que 0" in one_line_error(proc)
+    with Node.load(home).open_store() as store:
+        assert store.scalar("SELECT COUNT(*) FROM api_tokens") == before
+    assert cli(home, "users", "token", "tok", "--days", "30").returncode == 0
+
+
+@pytest.mark.parametrize("threshold", ["2", "0", "-0.5", "nan"])
+def test_a_link_threshold_that_is_no_probability_is_refused(home: Path, threshold: str) -> None:
+    """Broken before: ``link run --threshold 2`` ran and joined nothing (no probability exceeds 2), silently."""
+    proc = cli(home, "link", "run", "--kind", "person", "--threshold", threshold, lang=ES)
+    assert proc.returncode == 2
+    assert "--threshold es una probabilidad de coincidencia" in one_line_error(proc)
