@@ -112,3 +112,13 @@ def test_a_link_threshold_that_is_no_probability_is_refused(home: Path, threshol
     proc = cli(home, "link", "run", "--kind", "person", "--threshold", threshold, lang=ES)
     assert proc.returncode == 2
     assert "--threshold es una probabilidad de coincidencia" in one_line_error(proc)
+
+
+def test_a_huge_limit_shows_everything_and_zero_workers_are_refused(home: Path) -> None:
+    """Broken before: ``quarantine --limit 99999999999999999999`` was "unexpected error (ConversionException …
+    INT64); this is a bug", exit 70; ``serve --workers 0`` (or -3) served as if 1 had been asked."""
+    proc = cli(home, "quarantine", "--limit", "99999999999999999999", lang=ES)
+    assert proc.returncode == 0, proc.stderr
+    proc = cli(home, "serve", "--workers", "0", lang=ES)
+    assert proc.returncode == 2
+    assert "valor no válido para '--workers' de 'puente serve'" in one_line_error(proc)

@@ -21,7 +21,7 @@ users_app = typer.Typer(no_args_is_help=True, help="API and dashboard accounts /
 def serve(
     host: str | None = typer.Option(None, help="Address to listen on (PUENTE_HOST)."),
     port: int | None = typer.Option(None, min=1, max=65535, help="Port (PUENTE_PORT)."),
-    workers: int = typer.Option(1, help="Uvicorn worker processes (PostgreSQL stores only; DuckDB needs 1)."),
+    workers: int = typer.Option(1, min=1, help="Uvicorn worker processes (PostgreSQL stores only; DuckDB needs 1)."),
 ) -> None:
     """Serve the REST API and the dashboard."""
     import uvicorn
