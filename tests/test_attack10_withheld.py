@@ -73,3 +73,22 @@ def test_a_bundle_lost_on_the_way_is_named_when_the_next_one_is_imported(make_no
     with mx.open_store() as store:
         reason = store.scalar("SELECT reason FROM audit_log WHERE action = 'import' ORDER BY idx DESC LIMIT 1")
     assert "bundles #1-#1 of us-hsi were never imported here" in reason
+
+
+def test_a_push_over_the_api_tells_the_sender_which_bundles_never_arrived(tmp_path: Any) -> None:
+    """The same over HTTP: the sender pushing a bundle learns from the answer which of its bundles this node never
+    imported (``never_imported``: [first, last]), so it can resend them with ``--full``."""
+    from api_seed import bearer, build_env
+
+    client, tokens, _us, mx = build_env(tmp_path)
+    head = {**bearer(tokens["partner-node"]), "Content-Type": "application/vnd.puente.bundle"}
+    with client, mx.open_store() as store:
+        first = client.post("/api/v1/bundles/import", content=export_bundle(mx, store, "us-test", full=True),
+                            headers=head)
+        assert first.status_code == 200 and first.json()["never_imported"] is None
+        export_bundle(mx, store, "us-test", full=True)  # lost on the way
+        third = client.post("/api/v1/bundles/import", content=export_bundle(mx, store, "us-test", full=True),
+                            headers=head)
+    assert third.status_code == 200
+    seq = third.json()["sequence"]
+    assert third.json()["never_imported"] == [seq - 1, seq - 1]

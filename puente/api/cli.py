@@ -69,6 +69,9 @@ def pull(
     report = pull_bundle(load_node(), url, token, full=full)
     console.print(t("api_pulled", url=url, summary=f"{report.records} records, {report.deleted} deleted "
                                                    f"(bundle {report.bundle_id} #{report.sequence})"))
+    if report.skipped:
+        console.print(t("api_pull_skipped", first=report.skipped[0], last=report.skipped[1], sender=report.sender,
+                        url=url))
 
 
 def ask_password(prompt: str) -> str:
