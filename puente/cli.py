@@ -211,6 +211,8 @@ def quarantine(limit: int = typer.Option(50, help="Rows to show (0: all).")) -> 
     """List rejected rows with their reasons, then the values set to empty on stored records."""
     if limit < 0:
         raise UsageError("bad_limit", limit=limit)
+    if limit >= 2**63:  # more rows than a store can count: all of them (the SQL LIMIT is a 64-bit integer)
+        limit = 0
     node = load_node()
     lang = language()
     cap = "" if limit == 0 else f" LIMIT {int(limit)}"

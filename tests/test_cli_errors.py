@@ -106,7 +106,7 @@ def test_a_file_that_is_not_a_hit_message_is_named(home: Path) -> None:
 def test_a_match_threshold_must_be_a_probability(home: Path) -> None:
     """`link run --threshold 7` linked nothing and said nothing."""
     line = _one_line(*invoke(home, "link", "run", "--threshold", "7")[::2], 2)
-    assert "between 0 and 1" in line
+    assert "above 0 and at most 1" in line
 
 
 def test_a_pair_to_review_must_name_record_ids(home: Path) -> None:

@@ -151,10 +151,15 @@ def _principal(store: Store, username: str) -> Principal | None:
     return Principal(username, rows[0][0], rows[0][1], rows[0][2])
 
 
+MAX_TOKEN_DAYS = 36500  # a token's lifetime; none at all is "never expires" (no --days)
+
+
 def issue_token(store: Store, username: str, kind: str = "api", label: str = "", days: float | None = None) -> str:
     """A new secret token for ``username``; only its hash is stored. Shown once."""
     if _principal(store, username) is None:
         raise UsageError("api_no_user", username=username)
+    if days is not None and not 0 < days <= MAX_TOKEN_DAYS:  # (NaN fails every comparison)
+        raise UsageError("api_bad_days", days=days, most=MAX_TOKEN_DAYS)
     return _insert_token(store, username, kind, label, days)
 
 

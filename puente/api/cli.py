@@ -20,7 +20,7 @@ users_app = typer.Typer(no_args_is_help=True, help="API and dashboard accounts /
 def serve(
     host: str | None = typer.Option(None, help="Address to listen on (PUENTE_HOST)."),
     port: int | None = typer.Option(None, min=1, max=65535, help="Port (PUENTE_PORT)."),
-    workers: int = typer.Option(1, help="Uvicorn worker processes (PostgreSQL stores only; DuckDB needs 1)."),
+    workers: int = typer.Option(1, min=1, help="Uvicorn worker processes (PostgreSQL stores only; DuckDB needs 1)."),
 ) -> None:
     """Serve the REST API and the dashboard."""
     import uvicorn
@@ -68,6 +68,9 @@ def pull(
     report = pull_bundle(load_node(), url, token, full=full)
     console.print(t("api_pulled", url=url, summary=f"{report.records} records, {report.deleted} deleted "
                                                    f"(bundle {report.bundle_id} #{report.sequence})"))
+    if report.skipped:
+        console.print(t("api_pull_skipped", first=report.skipped[0], last=report.skipped[1], sender=report.sender,
+                        url=url))
 
 
 def _ask(prompt: str, instead: str) -> str:

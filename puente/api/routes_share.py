@@ -62,6 +62,7 @@ class Imported(BaseModel):
     purged: int
     terminated: bool
     receipt: str | None = None
+    never_imported: list[int] | None = None  # [first, last] of the sender's bundles this node never imported
 
 
 @router.get("/agreements", response_model=list[AgreementSummary], responses=problem_responses(401, 403))
@@ -196,4 +197,5 @@ def _import(c: Ctx, who: Principal, path: Path) -> Imported:
         raise
     receipt: Any = base64.b64encode(rep.receipt).decode() if rep.receipt else None
     return Imported(bundle_id=rep.bundle_id, sender=rep.sender, sequence=rep.sequence, imported=rep.imported,
-                    deleted=rep.deleted, purged=rep.purged, terminated=rep.terminated, receipt=receipt)
+                    deleted=rep.deleted, purged=rep.purged, terminated=rep.terminated, receipt=receipt,
+                    never_imported=list(rep.skipped) if rep.skipped else None)

@@ -98,6 +98,12 @@ def append(store: Store, node: Node, actor: str, action: str, records: list[str]
     ``bundle_id``: the bundle an export ships, stored in its own column for readers
     (:mod:`puente.audit.queries`); the reason must name it (``bundle <id> ...``), which ``audit verify`` checks."""
     with store.transaction():
+        # An append of another process (PostgreSQL) waits on the head row and then reads the head that one
+        # wrote, so the row is updated in place below (a row deleted and inserted again is not followed: the
+        # waiter read no head, size 0, and died on audit_log's key), and it exists before the first entry (an
+        # empty head, replaced in this transaction)
+        store.execute("INSERT INTO audit_head (name, size, root, logged_at, frontier, signature) "
+                      "VALUES ('head', 0, ?, '', '[]', '') ON CONFLICT (name) DO NOTHING", [merkle.EMPTY_ROOT.hex()])
         size, front = _head(store, lock=True)
         arrow = isinstance(records, (pa.Array, pa.ChunkedArray))
         count, digest = _ids_digest(records) if arrow else records_digest(records)
@@ -117,8 +123,8 @@ def append(store: Store, node: Node, actor: str, action: str, records: list[str]
                 {"idx": pa.repeat(pa.scalar(size, pa.int64()), count),
                  "pos": pa.array(range(count), pa.int64()),
                  "record_id": records if arrow else pa.array(records, pa.string())}, schema=_RECORDS_SCHEMA))
-        store.execute("DELETE FROM audit_head WHERE name = 'head'")
-        store.execute("INSERT INTO audit_head VALUES ('head', ?, ?, ?, ?, ?)",
+        store.execute("UPDATE audit_head SET size = ?, root = ?, logged_at = ?, frontier = ?, signature = ? "
+                      "WHERE name = 'head'",
                       [checkpoint.size, checkpoint.root.hex(), checkpoint.at, json.dumps([h.hex() for h in front]),
                        checkpoint.signature.hex()])
         store.after_commit(lambda: record_head(node.home, checkpoint))

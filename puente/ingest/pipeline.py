@@ -5,7 +5,8 @@ duplicates``):
 
 - stored: a new record (possibly with field issues: optional values that were invalid, set to
   NULL and kept with their reason and raw text in ``field_issues``);
-- updated: a changed row whose identity was stored by an *earlier file* (a correction);
+- updated: a changed row whose identity was stored by an *earlier file* of the same agency (a correction;
+  the identity of another agency's record is quarantined, ``identity_other_agency``);
 - conflicts: a row with the identity of an earlier row *of the same file* but other content.
   The first row is stored; the later one goes to quarantine (reason ``identity_conflict``,
   ``other_row`` = the earlier row), never an update: nothing in a file overwrites the file;
@@ -115,8 +116,10 @@ class _Batch:
     """
 
     def __init__(self, store: Store, kind: Kind, report: IngestReport,
-                 quarantined_rows: set[tuple[int, str]]) -> None:
+                 quarantined_rows: set[tuple[int, str]],
+                 other_agency: Callable[[dict[str, Any], tuple[Any, ...]], dict[str, Any]] | None = None) -> None:
         self.store = store
+        self.other_agency = other_agency  # builds the quarantine row of a record that would replace another agency's
         self.kind = kind
         self.report = report
         self.schema = schema_for(kind)
@@ -147,11 +150,18 @@ class _Batch:
             existing = self.store.existing_hashes(self.kind.table, list(self.pending))
             fresh = []
             replace = []
+            changed = [rid for rid, old in existing.items() if old != self.pending[rid]["content_hash"]]
+            stored = stored_sources(self.store, self.kind.table, changed)
             for rid, record in self.pending.items():
                 old = existing.get(rid)
                 if old == record["content_hash"]:
                     self.report.duplicates += 1
                     self.issues.pop(rid, None)
+                    continue
+                if old is not None and self.other_agency and other_source(record["source_agency"], stored[rid][0]):
+                    self.report.quarantined += 1
+                    self.issues.pop(rid, None)
+                    self.quarantine.append(self.other_agency(record, stored[rid]))
                     continue
                 if old is not None:
                     replace.append(rid)
@@ -176,6 +186,30 @@ class _Batch:
             if new:
                 self.store.insert_arrow("quarantine", _to_arrow(new, _QUARANTINE_SCHEMA))
             self.quarantine = []
+
+
+def stored_sources(store: Store, table: str, ids: list[str]) -> dict[str, tuple[Any, ...]]:
+    """(source_agency, source_file, source_row) of the stored records ``ids``."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        marks = ", ".join("?" for _ in chunk)
+        for rid, *source in store.query(
+                f"SELECT id, source_agency, source_file, source_row FROM {table} WHERE id IN ({marks})", chunk):
+            out[rid] = tuple(source)
+    return out
+
+
+def other_source(new: Any, stored: Any) -> bool:
+    """Whether a changed row would replace the record of another agency: an identity (a case number) is its
+    agency's own, so the same case number from another agency is not a correction. Both must be named: a
+    record or a row without an agency is not told apart."""
+    return bool(new and stored) and str(new).strip().casefold() != str(stored).strip().casefold()
+
+
+def _other_agency_rejection(label: str, stored: tuple[Any, ...]) -> Rejection:
+    agency, file, row = stored
+    return Rejection("", "identity_other_agency", {"fields": label, "agency": agency, "file": file, "row": row})
 
 
 def _delete_issues(store: Store, kind: str, ids: list[str]) -> None:
@@ -281,7 +315,15 @@ def _ingest_rows(node: Node, store: Store, path: Path, profile: Profile, kind: K
     model = load_model()
     already = {(int(r[0]), str(r[1])) for r in store.query(
         "SELECT source_row, source_column FROM quarantine WHERE file_hash = ?", [file_hash])}
-    batch = _Batch(store, kind, report, already)
+    raws: dict[str, tuple[int, str, str]] = {}  # pending record id -> its row, raw text and melted column
+
+    def other_agency(record: dict[str, Any], stored: tuple[Any, ...]) -> dict[str, Any]:
+        number, raw, column = raws[record["id"]]
+        label = cleaner.identity_label if cleaner is not None else "source_id"
+        return _quarantine_row(report, kind, path, file_hash, now, number, raw,
+                               [_other_agency_rejection(label, stored)], None, column)
+
+    batch = _Batch(store, kind, report, already, other_agency)
 
     def record_id(k: str, ref: str) -> str:
         return node.record_id(k, "src\x1f" + ref)
@@ -338,12 +380,15 @@ def _ingest_rows(node: Node, store: Store, path: Path, profile: Profile, kind: K
             "content_hash": digest, "bundle_id": None, "retain_until": None,
         })
         rid = record["id"]
+        if rid not in raws:
+            raws[rid] = (row.number, _row_raw(row), row.column or "")
         earlier = batch.add(record, issue_rows(rid, row, issues) if issues else [])
         if earlier is not None:
             quarantine(row, [Rejection("", "identity_conflict",
                                        {"row": earlier, "fields": cleaner.identity_label})], other_row=earlier)
         if len(batch.pending) + len(batch.quarantine) >= flush_every:
             batch.flush()
+            raws.clear()
             if progress:
                 progress(source.bytes_read, source.size)
     batch.flush()
@@ -448,6 +493,25 @@ def _ingest_columnar(node: Node, store: Store, path: Path, profile: Profile, kin
                 for number, raw, first in conflicts:
                     quarantine.append(_quarantine_row(report, kind, path, file_hash, now, number, raw, [Rejection(
                         "", "identity_conflict", {"row": first, "fields": cleaner.identity_label})], other_row=first))
+                # a stored record of another agency is not corrected by this file: its row goes to quarantine
+                changed = [r[0] for r in con.execute("SELECT id FROM fate WHERE fate = 'updated'").fetchall()]
+                if changed:
+                    stored = stored_sources(store, kind.table, changed)
+                    new_agency = (f"{_lit_or_null(profile.agency)}" if profile.agency else
+                                  "all1.agency" if "agency" in kind.data_columns() else "NULL")
+                    others = [(rid, number, raw) for rid, number, raw, agency in con.execute(
+                        f"SELECT fate.id, fate._row, _raw, {new_agency} FROM fate JOIN all1 USING (_row) "
+                        "JOIN raw_lines USING (_row) WHERE fate.fate = 'updated' ORDER BY _row").fetchall()
+                        if other_source(agency, stored[rid][0])]
+                    for rid, number, raw in others:
+                        quarantine.append(_quarantine_row(report, kind, path, file_hash, now, number, raw,
+                                                          [_other_agency_rejection(cleaner.identity_label, stored[rid])]))
+                    if others:
+                        con.register("_others", pa.table({"id": [o[0] for o in others]}))
+                        con.execute("UPDATE fate SET fate = 'other' WHERE id IN (SELECT id FROM _others)")
+                        con.unregister("_others")
+                        counts = dict(con.execute("SELECT fate, count(*) FROM fate GROUP BY fate").fetchall())
+                        rejected += len(others)
                 work.release()  # the lines and the hash table are not needed for writing
                 # -- nothing was written before this point ------------------------------------------------
                 updated = [r[0] for r in con.execute("SELECT id FROM fate WHERE fate = 'updated'").fetchall()]

@@ -52,8 +52,6 @@ def link_run(
     """Resolve the node's own and partner records into entities (Splink, trained with EM)."""
     from puente.link import runs
 
-    if threshold is not None and not 0 <= threshold <= 1:  # a probability: 7 would silently link nothing
-        raise UsageError("link_bad_threshold", threshold=threshold)
     node, console = _ctx()
     kinds = KINDS if kind == "all" else [kind]
     with node.open_store() as store:

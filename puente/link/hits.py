@@ -23,6 +23,7 @@ Everything here takes and returns plain dicts (JSON-ready), so any transport wor
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -420,58 +421,65 @@ def answer_query(store: Store, node: Node, secret: bytes, query: Any, threshold:
         packed, lay, rejected = _decode(query, terms)
     except Rejected as exc:
         return _refuse(store, node, secret, key, version, query, exc, asker, clause)
-    used, judged, given, flagged = _usage_today(store, partner)
-    if flagged:
-        return _refuse(store, node, secret, key, version, query, Rejected("hits_rej_flagged"), asker, terms.cap_clause, True)
-    if used + len(packed) > terms.max_per_day:
-        return _refuse(store, node, secret, key, version, query,
-                       Rejected("hits_rej_cap", used=used, count=len(packed), cap=terms.max_per_day),
-                       asker, terms.cap_clause, True)
-    bad = {r["i"] for r in rejected}
-    usable = np.array([i for i in range(len(packed)) if i not in bad], dtype=np.int64)
-    # one identity with one field varied (a known name under every birth date): counted over the day, before matching
-    with store.transaction():
-        same, batch = identity.count(store, partner, query_id, packed[usable], lay, key, _now().date())
-    if same > terms.max_per_identity:
-        identity.forget(store, batch)
-        return _refuse(store, node, secret, key, version, query,
-                       Rejected("hits_rej_identity", count=same, cap=terms.max_per_identity),
-                       asker, terms.cap_clause, True, encodings=len(packed))
-    kind, fields = str(query["kind"]), list(query["fields"])
-    own = _own_records(store, node.name, kind)
-    found = pd.DataFrame({"i": [], "j": [], "score": []})
-    if not own.empty:
-        mine = clk.Encoder(key, kind, fields).encode(own)
-        if len(usable):
-            found = match(packed[usable], mine, lay, key, terms.min_fields, threshold, content_keys(own))
-            found["i"] = usable[found["i"].to_numpy().astype(np.int64)]
-    # the rate is over encodings that could hit: one rejected one by one (too thin to match) never dilutes it
-    total, total_hits = judged + len(packed) - len(bad), given + len(found)
-    if total >= terms.hit_rate_after and total_hits > terms.max_hit_rate * total:
-        identity.forget(store, batch)
-        return _refuse(store, node, secret, key, version, query,
-                       Rejected("hits_rej_rate", rate=f"{total_hits / total:.0%}", cap=f"{terms.max_hit_rate:.0%}"),
-                       asker, terms.cap_clause, True, encodings=len(packed))
-    hits: list[dict[str, Any]] = []
-    refs_rows: list[tuple[str, str, float]] = []
-    for i, j, score in zip(found["i"], found["j"], found["score"]):
-        ref = "ref-" + uuid.uuid4().hex[:20]
-        hits.append({"i": int(i), "ref": ref})
-        refs_rows.append((ref, str(own["id"][int(j)]), float(score)))
-    with store.transaction():
-        now = _now()
-        if refs_rows:
-            store.insert_arrow("hits_refs", pa.table({
-                "ref": [r[0] for r in refs_rows], "query_id": [query_id] * len(refs_rows),
-                "partner": [partner] * len(refs_rows), "record_id": [r[1] for r in refs_rows],
-                "score": [r[2] for r in refs_rows], "created_at": [now] * len(refs_rows)}))
-        store.execute("INSERT INTO hits_queries VALUES (?, 'received', ?, ?, ?, ?, ?, ?, 'answered', NULL, ?)",
-                      ["rx-" + query_id, partner, kind, ",".join(fields), len(packed), len(rejected), len(hits), now])
-        audit(store, node, asker, "hits.query.answered", [r[1] for r in refs_rows], clause,
-              f"query {query_id} from {partner}: {len(packed)} encodings, {len(hits)} hit, "
-              f"{len(rejected)} rejected (agreement version {version})")
-    return _seal({"type": "hits.answer", "query_id": query_id, "from": node.name, "to": partner, "status": "answered",
-                  "hits": hits, "rejected": rejected}, key, cast(int, version))
+    # the day's usage is read and this query recorded under one lock per partner: two processes answering at
+    # once (server workers on PostgreSQL; a worker and `hits answer`) each read the usage before either
+    # recorded its query, and both passed a cap that admits one (DuckDB: one process, whose API answers one
+    # query at a time under its audit lock)
+    with store.transaction() if store.dialect.multi_process else contextlib.nullcontext():
+        if store.dialect.multi_process:
+            store.lock(f"hits-answer:{partner}")
+        used, judged, given, flagged = _usage_today(store, partner)
+        if flagged:
+            return _refuse(store, node, secret, key, version, query, Rejected("hits_rej_flagged"), asker, terms.cap_clause, True)
+        if used + len(packed) > terms.max_per_day:
+            return _refuse(store, node, secret, key, version, query,
+                           Rejected("hits_rej_cap", used=used, count=len(packed), cap=terms.max_per_day),
+                           asker, terms.cap_clause, True)
+        bad = {r["i"] for r in rejected}
+        usable = np.array([i for i in range(len(packed)) if i not in bad], dtype=np.int64)
+        # one identity with one field varied (a known name under every birth date): counted over the day, before matching
+        with store.transaction():
+            same, batch = identity.count(store, partner, query_id, packed[usable], lay, key, _now().date())
+        if same > terms.max_per_identity:
+            identity.forget(store, batch)
+            return _refuse(store, node, secret, key, version, query,
+                           Rejected("hits_rej_identity", count=same, cap=terms.max_per_identity),
+                           asker, terms.cap_clause, True, encodings=len(packed))
+        kind, fields = str(query["kind"]), list(query["fields"])
+        own = _own_records(store, node.name, kind)
+        found = pd.DataFrame({"i": [], "j": [], "score": []})
+        if not own.empty:
+            mine = clk.Encoder(key, kind, fields).encode(own)
+            if len(usable):
+                found = match(packed[usable], mine, lay, key, terms.min_fields, threshold, content_keys(own))
+                found["i"] = usable[found["i"].to_numpy().astype(np.int64)]
+        # the rate is over encodings that could hit: one rejected one by one (too thin to match) never dilutes it
+        total, total_hits = judged + len(packed) - len(bad), given + len(found)
+        if total >= terms.hit_rate_after and total_hits > terms.max_hit_rate * total:
+            identity.forget(store, batch)
+            return _refuse(store, node, secret, key, version, query,
+                           Rejected("hits_rej_rate", rate=f"{total_hits / total:.0%}", cap=f"{terms.max_hit_rate:.0%}"),
+                           asker, terms.cap_clause, True, encodings=len(packed))
+        hits: list[dict[str, Any]] = []
+        refs_rows: list[tuple[str, str, float]] = []
+        for i, j, score in zip(found["i"], found["j"], found["score"]):
+            ref = "ref-" + uuid.uuid4().hex[:20]
+            hits.append({"i": int(i), "ref": ref})
+            refs_rows.append((ref, str(own["id"][int(j)]), float(score)))
+        with store.transaction():
+            now = _now()
+            if refs_rows:
+                store.insert_arrow("hits_refs", pa.table({
+                    "ref": [r[0] for r in refs_rows], "query_id": [query_id] * len(refs_rows),
+                    "partner": [partner] * len(refs_rows), "record_id": [r[1] for r in refs_rows],
+                    "score": [r[2] for r in refs_rows], "created_at": [now] * len(refs_rows)}))
+            store.execute("INSERT INTO hits_queries VALUES (?, 'received', ?, ?, ?, ?, ?, ?, 'answered', NULL, ?)",
+                          ["rx-" + query_id, partner, kind, ",".join(fields), len(packed), len(rejected), len(hits), now])
+            audit(store, node, asker, "hits.query.answered", [r[1] for r in refs_rows], clause,
+                  f"query {query_id} from {partner}: {len(packed)} encodings, {len(hits)} hit, "
+                  f"{len(rejected)} rejected (agreement version {version})")
+        return _seal({"type": "hits.answer", "query_id": query_id, "from": node.name, "to": partner, "status": "answered",
+                      "hits": hits, "rejected": rejected}, key, cast(int, version))
 
 
 # -- A: read the answer ------------------------------------------------------------------

@@ -73,6 +73,8 @@ def _write_entities(store: Store, kind: str, run_id: str, clusters: dict[str, st
 def run(store: Store, kind: str, backend: str = "duckdb", threshold: float | None = None,
         spark: Any = None) -> RunReport:
     spec = get_spec(kind)
+    if threshold is not None and not 0 < threshold <= 1:  # a probability (NaN fails every comparison)
+        raise UsageError("link_bad_threshold", threshold=threshold)
     records = load_records(store, spec.kind)
     if records.empty:
         raise UsageError("link_no_records", kind=spec.kind)

@@ -206,6 +206,9 @@ def import_(
         report = import_bundle(node, store, data, _actor(), source=f"file {bundle.name}")
     console.print(t("share_imported", seq=report.sequence, sender=report.sender, records=report.records,
                     deleted=report.deleted, purged=report.purged))
+    if report.skipped:
+        console.print(t("share_import_skipped", first=report.skipped[0], last=report.skipped[1], sender=report.sender,
+                        me=node.name))
     if report.receipt:
         target = receipt_out or bundle.with_suffix(".receipt")
         target.write_bytes(report.receipt)

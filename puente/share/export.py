@@ -66,6 +66,9 @@ def export_bundle(node: Node, store: Store, partner: str, actor: str = "node", t
     now = _utc(now)
     agreement, terminating = _in_force(store, partner, now)
     with store.transaction(), tempfile.TemporaryDirectory(prefix="puente-export-") as tmp:
+        # exports take turns (PostgreSQL: two processes), so the second reads the sequence and the records sent
+        # that the first wrote; else both wrote bundle #1, both recorded as sent, and the partner refused one
+        store.lock("share-export")
         seq = int(store.scalar("SELECT seq_sent FROM share_peers WHERE partner = ?", [partner]) or 0) + 1
         rep = report or ExportReport("", partner, seq)
         rep.bundle_id, rep.sequence, rep.terminated = uuid.uuid4().hex, seq, terminating

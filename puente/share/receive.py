@@ -48,6 +48,7 @@ class ImportReport:
     purged: int = 0
     terminated: bool = False
     receipt: bytes | None = None
+    skipped: tuple[int, int] | None = None  # the sender's bundles never imported here (first, last), if any
 
     @property
     def records(self) -> int:
@@ -220,6 +221,8 @@ def _import(node: Node, store: Store, manifest: dict[str, Any], agreement: Any, 
         last = int(store.scalar("SELECT seq_received FROM share_peers WHERE partner = ?", [sender]) or 0)
         if report.sequence <= last:
             raise _reject(f"sequence {report.sequence} is not above {last}, the last one received (replay)")
+        if report.sequence > last + 1:  # bundles lost on the way: their records never arrive unless resent
+            report.skipped = (last + 1, report.sequence - 1)
         imported: list[pa.Array] = []
         for kind, rows in tables.items():
             ids = _insert(store, kind, rows, sender, node.name)
@@ -233,7 +236,9 @@ def _import(node: Node, store: Store, manifest: dict[str, Any], agreement: Any, 
         ids = pa.chunked_array([*imported, pa.array([r for _, r in deleted], pa.string())], pa.string())
         audit.append(store, node, actor, "import", ids, clause,
                      f"bundle {report.bundle_id} #{report.sequence} from {sender}: {report.records} records, "
-                     f"{report.deleted} deleted; retained until {retain}")
+                     f"{report.deleted} deleted; retained until {retain}"
+                     + (f"; bundles #{report.skipped[0]}-#{report.skipped[1]} of {sender} were never imported here"
+                        if report.skipped else ""))
         revoked = [r for ids in manifest["revoked"].values() for r in ids]
         if manifest.get("terminated"):
             for kind in model.kinds:
