@@ -198,11 +198,15 @@ def report(entries: list[dict[str, Any]]) -> str:
             lines.append(f"| {e['world']} | {e['corridor']} ({e['start']}) | {', '.join(e['cities'])} | {kind} | "
                          f"{k['corridor_records']} ({k['corridor_no_us_place']}) | {k['used']} ({k['used_corridor']}) / "
                          f"{k['unused']} ({k['unused_corridor']}) | {k['baseline_used']} / {k['baseline_unused']} |")
-    lines += ["", "| world | corridor (start) | oracle: records naming the cities, window / 12 months before "
-              "| expected in window | oracle p |", "|---|---|---|---|---|"]
+    lines += ["", "| world | corridor (start) | corridor's records in window (no U.S. place) | window: naming the cities "
+              "used (corridor's) / unused (corridor's) | 12 months before: used / unused | oracle: window / before "
+              "(expected) | oracle p |", "|---|---|---|---|---|---|---|"]
     for e in entries:
-        lines.append(f"| {e['world']} | {e['corridor']} ({e['start']}) | {e['oracle_x']} / {e['oracle_b']} | "
-                     f"{e['expected']:.1f} | {e['oracle_p']:.2g} |")
+        t = {key: sum(k[key] for k in e["kinds"].values()) for key in next(iter(e["kinds"].values()))}
+        lines.append(f"| {e['world']} | {e['corridor']} ({e['start']}) | {t['corridor_records']} "
+                     f"({t['corridor_no_us_place']}) | {t['used']} ({t['used_corridor']}) / {t['unused']} "
+                     f"({t['unused_corridor']}) | {t['baseline_used']} / {t['baseline_unused']} | {e['oracle_x']} / "
+                     f"{e['oracle_b']} ({e['expected']:.1f}) | {e['oracle_p']:.2g} |")
     return "\n".join(lines)
 
 
