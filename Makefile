@@ -1,6 +1,6 @@
 # The two commands a newcomer needs (see README):
 #   make demo   set up and run the demo on the embedded store
-#   make test   set up and run the fast tests (1034 tests, 5–8 min on 2 cores; bench/results/test_tiers.md)
+#   make test   set up and run the fast tests (1034 tests, 6–13 min on 2 cores; bench/results/test_tiers.md)
 # and for CI and before a release:
 #   make test-all   the fast tests, then the slow ones (real Spark, browser, large inputs, long end-to-end runs)
 PY ?= python3
