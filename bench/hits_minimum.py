@@ -1,4 +1,4 @@
-"""What it costs hit/no-hit that a hit's two sides must share more than the names (session 15; ``hits.match``): a
+"""What it costs hit/no-hit that a hit's two sides must share more than the names (session 15; ``minimum.match``): a
 field the minimum sets add to the names (birth date, CURP, id number) carried by both, so an answering record without
 a date or an identifier no longer answers a query on the names alone. Before/after on the same encodings,
 scored by ``bench.hits_recall.score`` (recall and precision per query record against the truth, beside the open

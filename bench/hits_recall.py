@@ -35,22 +35,18 @@ from puente.node import Node
 
 def _hits(a: pd.DataFrame, b: pd.DataFrame, fields: list[str]) -> dict[int, int]:
     """U.S. row -> Mexican row of its one reference, as the nodes do it: only the records that carry a minimum
-    field set are sent (``make_query``), and the answering node matches them (``hits.match``: names that agree,
+    field set are sent (``make_query``), and the answering node matches them (``minimum.exchange``: names that agree,
     both sides sharing more than the names); with ``BEYOND_NAMES`` off, any pair at the threshold (the matching
     before session 15, for a before/after measurement)."""
-    from puente.link import clk, clkmatch, hits
+    from puente.link import clk, hits
+    from puente.link.minimum import exchange
 
     key = hits.matching_key(bytes.fromhex("5a" * 32), "bench", 1, "us-node", "mx-node")
     enc = clk.Encoder(key, "person", fields)
     ea, eb = enc.encode(a), enc.encode(b)
-    minimum = clk.MIN_FIELDS["person"]
-    sent = np.flatnonzero(hits._complete(ea, enc.layout, minimum))  # records too thin to query with stay home
-    if BEYOND_NAMES:
-        found = hits.match(ea[sent], eb, enc.layout, key, minimum, stable=hits.content_keys(b))
-    else:
-        found = clkmatch.best(clkmatch.match_blocked(ea[sent], eb, enc.layout, hits.DEFAULT_THRESHOLD,
-                                                     clk.derive(key, "lsh")), eb, hits.content_keys(b))
-    return dict(zip(sent[found["i"].astype(int)], found["j"].astype(int)))
+    found = exchange(ea, eb, enc.layout, key, clk.MIN_FIELDS["person"], hits.DEFAULT_THRESHOLD, hits.content_keys(b),
+                     shared=BEYOND_NAMES)
+    return dict(zip(found["i"].astype(int), found["j"].astype(int)))
 
 
 BEYOND_NAMES = True

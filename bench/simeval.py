@@ -56,21 +56,19 @@ def hits_scores(nodes: dict[str, Node], sim: Path, secret: bytes, threshold: flo
                 min_fields: list[list[str]] | None = None) -> dict[str, Any]:
     """Precision/recall/F1 of U.S.-person -> Mexican-person hit/no-hit, one bit per U.S. record, as the nodes do it
     under an agreement whose minimum field sets are ``min_fields`` (default: ``clk.MIN_FIELDS``): only the
-    records that carry one are sent, and a hit's two sides share more than the names (``hits.match``). Recall is
+    records that carry one are sent, and a hit's two sides share more than the names (``minimum.exchange``). Recall is
     over every U.S. record with a mate, those the minimum keeps home included."""
     from puente.link import clk, hits
+    from puente.link.minimum import complete, exchange
 
     a, b = people(nodes["US"]), people(nodes["MX"])
     by_source = truth(sim)
     key = hits.matching_key(secret, "bench", 1, "us-node", "mx-node")
     enc = clk.Encoder(key, "person", clk.DEFAULT_FIELDS["person"])
     ea, eb = enc.encode(a.to_dict("records")), enc.encode(b.to_dict("records"))
-    # as the nodes do it: the records carrying a minimum field set are sent, and matched as the answer matches
     minimum = clk.MIN_FIELDS["person"] if min_fields is None else min_fields
-    sent = np.flatnonzero(hits._complete(ea, enc.layout, minimum))
-    found = hits.match(ea[sent], eb, enc.layout, key, minimum,
-                       hits.DEFAULT_THRESHOLD if threshold is None else threshold, hits.content_keys(b))
-    found["i"] = sent[found["i"].to_numpy().astype(np.int64)]
+    found = exchange(ea, eb, enc.layout, key, minimum, hits.DEFAULT_THRESHOLD if threshold is None else threshold,
+                     hits.content_keys(b))
     ta = np.array([by_source.get(s, f"?a{i}") for i, s in enumerate(a["source_id"])])
     tb = np.array([by_source.get(s, f"?b{i}") for i, s in enumerate(b["source_id"])])
     # one bit per query record; a hit counts as right only if its reference is the same person
@@ -79,4 +77,5 @@ def hits_scores(nodes: dict[str, Node], sim: Path, secret: bytes, threshold: flo
     with_mate = int(np.isin(ta, tb).sum())
     precision, recall = right / max(len(found), 1), right / max(with_mate, 1)
     return {"precision": precision, "recall": recall, "f1": 2 * precision * recall / max(precision + recall, 1e-9),
-            "with_mate": with_mate, "hits": len(found), "right": right, "a": len(a), "b": len(b), "sent": len(sent)}
+            "with_mate": with_mate, "hits": len(found), "right": right, "a": len(a), "b": len(b),
+            "sent": int(complete(ea, enc.layout, minimum).sum())}

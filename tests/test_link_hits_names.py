@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from puente.link import clk, hits
+from puente.link import clk, hits, minimum
 from puente.link.clkmatch import NAME_FLOOR, best, match_all_pairs, score_pairs
 
 KEY = hits.matching_key(bytes.fromhex("11" * 32), "test", 1, "us-test", "mx-test")
@@ -56,10 +56,10 @@ def test_an_identifier_that_agrees_carries_names_that_disagree() -> None:
 
 def _answer(query: dict[str, Any], answering: dict[str, Any], fields: list[str] = NAMES,
             min_fields: list[list[str]] | None = None) -> bool:
-    """Whether the answer's matching (hits.match: blocked, names that agree, more than the names shared) hits."""
+    """Whether the answer's matching (minimum.match: blocked, names that agree, more than the names shared) hits."""
     enc = clk.Encoder(KEY, "person", fields)
-    found = hits.match(enc.encode([query]), enc.encode([answering]), enc.layout, KEY,
-                       clk.MIN_FIELDS["person"] if min_fields is None else min_fields)
+    found = minimum.match(enc.encode([query]), enc.encode([answering]), enc.layout, KEY,
+                          clk.MIN_FIELDS["person"] if min_fields is None else min_fields, hits.DEFAULT_THRESHOLD)
     return len(found) == 1
 
 

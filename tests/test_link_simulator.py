@@ -27,7 +27,7 @@ def test_hit_no_hit_on_simulated_people(simulated):
     nodes, sim = simulated
     # issue 14's bar on the simulator's people is F1 >= 0.95. Scored since session 15 as the nodes do it: a record
     # is asked about only if it carries a minimum field set, and a hit's two sides share more than the names
-    # (hits.match). Under an agreement whose minimum admits names alone, nothing is kept home: the bar holds
+    # (minimum.match). Under an agreement whose minimum admits names alone, nothing is kept home: the bar holds
     # (seed 11: 496 hits, 473 right, precision 0.954, recall 0.979, F1 0.966; the guard on precision is 0.94 as
     # before, see bench/results/linking.md for its history).
     names = [["given_names", "surnames"], *clk.MIN_FIELDS["person"]]

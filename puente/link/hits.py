@@ -42,16 +42,16 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from puente.errors import ConfigError, PolicyError, UsageError
 from puente.i18n import t
-from puente.link import clk, clkmatch, identity
+from puente.link import clk, identity
 from puente.link import normalize as nz
 from puente.link.audit_hook import audit
+from puente.link.minimum import MAX_DENSITY, complete, match
 from puente.node import Node
 from puente.store.base import Store
 
 VERSION = 2
 DEFAULT_THRESHOLD = 5.0  # bits of evidence (clk.FieldEncoding); chosen on FEBRL4, the simulator and generated people
 MAX_ENCODINGS = 200_000
-MAX_DENSITY = 0.7  # share of a segment's bits set; genuine segments stay below 0.35
 
 
 # -- the shared secret and the keys derived from it --------------------------------------
@@ -241,56 +241,6 @@ def _clause(store: Store, partner: str) -> str | None:
     return f"{agreement.id}@v{agreement.version}"
 
 
-def _carried(packed: np.ndarray, lay: clk.Layout) -> dict[str, np.ndarray]:
-    """Per field of the layout, which encodings carry it (its segment holds at least one token's bits and is not
-    implausibly full)."""
-    slices = lay.slices()
-    out = {}
-    for spec in lay.specs:
-        count = clk.popcount(packed[:, slices[spec.name]])
-        out[spec.name] = (count >= spec.k) & (count <= MAX_DENSITY * spec.bits)
-    return out
-
-
-def _complete(packed: np.ndarray, lay: clk.Layout, min_fields: list[list[str]]) -> np.ndarray:
-    """Which encodings carry every field of at least one minimum set."""
-    ok_field = _carried(packed, lay)
-    ok = np.zeros(len(packed), dtype=bool)
-    for need in min_fields:
-        if all(f in ok_field for f in need):
-            ok |= np.logical_and.reduce([ok_field[f] for f in need])
-    return ok
-
-
-def _beyond_names(query: np.ndarray, answering: np.ndarray, lay: clk.Layout, min_fields: list[list[str]],
-                  i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Per pair (``query[i]``, ``answering[j]``), whether both sides carry a field that the minimum sets add to the
-    names (a birth date, a CURP, an id number): the minimum binds the evidence of a hit, not only the question. An
-    answering record without a date or an identifier shares only the names with any query, and the names alone
-    reach the threshold, so a partner attaching a made-up date to each name would read which names the node holds
-    (a census the minimum forbids). Where a minimum set is names alone, names alone may hit."""
-    names = {s.name for s in lay.specs if s.group == "name"}
-    if any(need and set(need) <= names for need in min_fields):
-        return np.ones(len(i), dtype=bool)
-    qa, qb = _carried(query, lay), _carried(answering, lay)
-    ok = np.zeros(len(i), dtype=bool)
-    for f in {f for need in min_fields for f in need if f not in names and f in qa}:
-        ok |= qa[f][i] & qb[f][j]
-    return ok
-
-
-def match(query: np.ndarray, answering: np.ndarray, lay: clk.Layout, key: bytes, min_fields: list[list[str]],
-          threshold: float = DEFAULT_THRESHOLD, stable: list[str] | None = None) -> pd.DataFrame:
-    """The answer's matching: per query encoding, its best answering record (``i``, ``j``, ``score``) among the
-    pairs that reach ``threshold`` (blocked: :func:`clkmatch.match_blocked`, names that agree included) and whose
-    two sides share more than the names (:func:`_beyond_names`); ties broken by content (``stable``)."""
-    found = clkmatch.match_blocked(query, answering, lay, threshold, clk.derive(key, "lsh"))
-    if len(found):
-        i, j = (found[c].to_numpy().astype(np.int64) for c in ("i", "j"))
-        found = found[_beyond_names(query, answering, lay, min_fields, i, j)]
-    return clkmatch.best(found, answering, stable)
-
-
 # -- A: query ----------------------------------------------------------------------------
 def make_query(store: Store, node: Node, partner: str, secret: bytes, kind: str = "person",
                fields: list[str] | None = None, record_ids: list[str] | None = None,
@@ -312,7 +262,7 @@ def make_query(store: Store, node: Node, partner: str, secret: bytes, kind: str 
     key, version = _current_key(store, secret, partner, node.name, partner)
     encoder = clk.Encoder(key, kind, fields)
     encoded = encoder.encode(records)
-    keep = _complete(encoded, encoder.layout, terms.min_fields)  # records too thin to query with stay home
+    keep = complete(encoded, encoder.layout, terms.min_fields)  # records too thin to query with stay home
     skipped = int((~keep).sum())
     if not keep.any():
         raise UsageError("hits_nothing_to_send", kind=kind)
@@ -357,9 +307,9 @@ def _decode(message: dict[str, Any], terms: Terms) -> tuple[np.ndarray, clk.Layo
     if len(raw) != count * lay.nbytes:
         raise Rejected("hits_rej_length", size=len(raw), expected=count * lay.nbytes, count=count)
     packed = np.frombuffer(raw, dtype=np.uint8).reshape(count, lay.nbytes)
-    complete = _complete(packed, lay, terms.min_fields)
+    carries = complete(packed, lay, terms.min_fields)
     reason = t("hits_rej_thin", lang="en", need=terms.describe_minimum(), high=f"{MAX_DENSITY:.0%}")
-    rejected = [{"i": int(i), "reason": reason} for i in np.nonzero(~complete)[0]]
+    rejected = [{"i": int(i), "reason": reason} for i in np.nonzero(~carries)[0]]
     return packed, lay, rejected
 
 
